@@ -1,0 +1,86 @@
+/**
+ * @file libcontrast/common.h
+ * @brief Export macro, version, status codes and the thread-local error message.
+ *
+ * Every fallible libcontrast call returns an `int`: ::LCT_OK (0) on success or
+ * one of the negative ::lct_status codes. After a failure, lct_error_last()
+ * returns a message naming the argument and the value at fault.
+ */
+#ifndef LIBCONTRAST_COMMON_H
+#define LIBCONTRAST_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32) && defined(LCT_BUILDING_DLL)
+#  define LCT_API __declspec(dllexport)
+#elif defined(_WIN32) && defined(LCT_SHARED)
+#  define LCT_API __declspec(dllimport)
+#elif defined(__GNUC__) || defined(__clang__)
+#  define LCT_API __attribute__((visibility("default")))
+#else
+#  define LCT_API
+#endif
+
+#ifdef __cplusplus
+#  define LCT_BEGIN_DECLS extern "C" {
+#  define LCT_END_DECLS }
+#else
+#  define LCT_BEGIN_DECLS
+#  define LCT_END_DECLS
+#endif
+
+/** Release version of the headers. The soname major (1) moves only on an ABI break. */
+#define LCT_VERSION_MAJOR 0
+#define LCT_VERSION_MINOR 1
+#define LCT_VERSION_PATCH 0
+/** MAJOR*1000000 + MINOR*1000 + PATCH, comparable with lct_version_number(). */
+#define LCT_VERSION_NUMBER (LCT_VERSION_MAJOR * 1000000 + LCT_VERSION_MINOR * 1000 + LCT_VERSION_PATCH)
+#define LCT__STR2(x) #x
+#define LCT__STR(x) LCT__STR2(x)
+#define LCT_VERSION_STRING LCT__STR(LCT_VERSION_MAJOR) "." LCT__STR(LCT_VERSION_MINOR) "." LCT__STR(LCT_VERSION_PATCH)
+
+LCT_BEGIN_DECLS
+
+/**
+ * Status codes. The numbers are part of the ABI: they never change meaning,
+ * and new codes only ever take new numbers.
+ */
+typedef enum lct_status {
+    LCT_OK = 0,            /**< success */
+    LCT_EINVAL = -1,       /**< an argument is invalid (NULL, zero, out of its domain) */
+    LCT_ENOMEM = -2,       /**< an allocation failed; nothing was changed */
+    LCT_ESHAPE = -3,       /**< buffer shapes or sizes do not match the handle */
+    LCT_EIO = -4,          /**< a read, write, sync or rename failed */
+    LCT_EFORMAT = -5,      /**< input data is malformed (spec text, file contents) */
+    LCT_ENUMERIC = -6,     /**< NaN or Inf met in inputs, outputs or gradients */
+    LCT_EVERSION = -7,     /**< an option struct or file has a version this library does not know */
+    LCT_ESTATE = -8,       /**< the call is not valid in the handle's current state */
+    LCT_ERANGE = -9,       /**< a parameter value is outside its documented bounds */
+    LCT_EUNSUPPORTED = -10,/**< the operation is not available in this build or on this CPU */
+    LCT_ECHECKSUM = -11,   /**< stored data fails its checksum */
+    LCT_EMISMATCH = -12    /**< handles that must belong together do not (e.g. different runtimes) */
+} lct_status;
+
+/** Short English description of a status code; never NULL (unknown codes give "unknown status"). */
+LCT_API const char *lct_status_string(int status);
+
+/**
+ * The message of the last failure in the calling thread, naming the function,
+ * the argument and the value at fault. Valid until the next failing call in the
+ * same thread; "" if no call in this thread has failed. Never NULL.
+ */
+LCT_API const char *lct_error_last(void);
+
+/** Forget the calling thread's last error message. */
+LCT_API void lct_error_clear(void);
+
+/** Version of the library actually linked, as LCT_VERSION_NUMBER. */
+LCT_API int lct_version_number(void);
+
+/** Version of the library actually linked, as "MAJOR.MINOR.PATCH". */
+LCT_API const char *lct_version_string(void);
+
+LCT_END_DECLS
+
+#endif /* LIBCONTRAST_COMMON_H */

@@ -1,0 +1,128 @@
+/*
+ * Internal API shared by every module. Nothing here is exported: symbols are
+ * hidden by -fvisibility=hidden and the version script; names start with lct__.
+ */
+#ifndef LCT_INTERNAL_H
+#define LCT_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "libcontrast/libcontrast.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#  define LCT__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#  define LCT__UNUSED __attribute__((unused))
+#else
+#  define LCT__PRINTF(f, a)
+#  define LCT__UNUSED
+#endif
+
+/* Alignment of every block from lct__malloc: a cache line, and enough for AVX-512. */
+#define LCT__ALIGN 64
+
+/* ---- errors -------------------------------------------------------------- */
+
+/* Record "func: message" as the thread's last error and return status (< 0). */
+int lct__fail(int status, const char *func, const char *fmt, ...) LCT__PRINTF(3, 4);
+#define LCT__FAIL(status, ...) lct__fail((status), __func__, __VA_ARGS__)
+
+/* Return LCT_EINVAL naming the argument when a required pointer is NULL. */
+#define LCT__REQUIRE(ptr) \
+    do { if ((ptr) == NULL) return LCT__FAIL(LCT_EINVAL, "argument '%s' is NULL", #ptr); } while (0)
+
+/* Check a versioned option struct: non-NULL pointer handled by caller; version 1..max. */
+#define LCT__CHECK_VERSION(opts, max) \
+    do { if ((opts)->version == 0 || (opts)->version > (max)) \
+        return LCT__FAIL(LCT_EVERSION, "%s->version is %u; this library knows versions 1..%u", \
+                         #opts, (unsigned)(opts)->version, (unsigned)(max)); } while (0)
+
+/* a*b into *out; returns 0 on success, -1 on overflow. */
+static inline int lct__mul_size(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a) return -1;
+    *out = a * b;
+    return 0;
+}
+
+/* 1 if every element is finite. */
+int lct__all_finite(const float *x, size_t n);
+
+/* ---- memory (through the runtime's hooks; counted in lct_runtime_memory) -- */
+
+/* 64-byte aligned; NULL and LCT_ENOMEM recorded on failure or size overflow. */
+void *lct__malloc(lct_runtime *rt, size_t size);
+/* Zeroed count*size bytes, overflow-checked. */
+void *lct__calloc(lct_runtime *rt, size_t count, size_t size);
+/* Accepts NULL. */
+void lct__free(lct_runtime *rt, void *p);
+/* Raw hooks, unaligned, for zlib's zalloc/zfree (still counted). */
+void *lct__hook_alloc(lct_runtime *rt, size_t size);
+void lct__hook_free(lct_runtime *rt, void *p);
+
+/* ---- threads and logging -------------------------------------------------- */
+
+int lct__threads(const lct_runtime *rt);
+void lct__log(lct_runtime *rt, int level, const char *fmt, ...) LCT__PRINTF(3, 4);
+
+/* ---- GEMM: the one entry every module uses (validates before BLIS) -------- */
+
+/* Same contract as lct_gemm(); callers inside the library use this name. */
+int lct__gemm(lct_runtime *rt, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+              float alpha, const float *a, size_t lda, const float *b, size_t ldb,
+              float beta, float *c, size_t ldc);
+/* As lct__gemm but always single-threaded: for use inside parallel batch loops. */
+int lct__gemm1(lct_runtime *rt, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+               float alpha, const float *a, size_t lda, const float *b, size_t ldb,
+               float beta, float *c, size_t ldc);
+
+/* ---- random numbers --------------------------------------------------------
+ * xoshiro256** seeded through splitmix64 from (seed, stream). Streams make
+ * results independent of thread count: give each sample/row its own stream
+ * derived from (handle stream, step, index) instead of sharing one generator.
+ */
+typedef struct lct__rng {
+    uint64_t s[4];
+} lct__rng;
+
+void lct__rng_seed(lct__rng *r, uint64_t seed, uint64_t stream);
+uint64_t lct__rng_next(lct__rng *r);
+/* Uniform float in [0, 1) with 24 random bits. */
+float lct__rng_uniform(lct__rng *r);
+/* Uniform double in [0, 1) with 53 random bits. */
+double lct__rng_uniform_d(lct__rng *r);
+/* Unbiased integer in [0, n); n > 0. */
+uint64_t lct__rng_below(lct__rng *r, uint64_t n);
+/* Standard normal (Box-Muller, both values used in turn is NOT done: one per call). */
+double lct__rng_normal(lct__rng *r);
+/* Mix several words into one 64-bit value (for deriving per-sample streams). */
+uint64_t lct__hash64(uint64_t a, uint64_t b);
+
+/* A fresh stream id for a new handle: 1, 2, 3, ... in creation order per runtime. */
+uint64_t lct__runtime_next_stream(lct_runtime *rt);
+/* Runtime stream counter, for checkpoints (get and restore). */
+uint64_t lct__runtime_stream_state(const lct_runtime *rt);
+void lct__runtime_set_stream_state(lct_runtime *rt, uint64_t state);
+
+/* ---- parameter owners ------------------------------------------------------
+ * Every handle with trainable parameters (encoders, losses such as CPC's W_k)
+ * describes them as tensors; the optimizer and checkpoints work on this list
+ * only, so they need no knowledge of the owner's type.
+ */
+typedef struct lct__tensor {
+    const char *name;   /* stable, for checkpoints and messages ("3.conv2d.weight") */
+    float *value;       /* count floats */
+    float *grad;        /* count floats, accumulated by backward passes */
+    size_t count;
+    int no_decay;       /* 1: weight decay does not apply (biases, batch-norm affine) */
+} lct__tensor;
+
+typedef struct lct__owner {
+    lct_runtime *rt;
+    lct__tensor *tensors;
+    size_t n_tensors;
+} lct__owner;
+
+#endif /* LCT_INTERNAL_H */

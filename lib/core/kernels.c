@@ -1,0 +1,146 @@
+/*
+ * BLIS kernel selection. Debian's BLIS 0.9 identifies CPUs by model number and
+ * falls back to slower kernels on CPUs newer than it (e.g. "haswell" or
+ * "generic" on AVX-512 machines). BLIS reads BLIS_ARCH_TYPE once, when it
+ * initialises; the exported API offers no other way to pick a kernel set. So,
+ * before BLIS initialises and only if the user has not set it, we set
+ * BLIS_ARCH_TYPE to the best set the CPU runs, initialise BLIS, and restore
+ * the environment. A user's BLIS_ARCH_TYPE is validated (BLIS aborts on an id
+ * it was not built with, and a set the CPU lacks would raise SIGILL).
+ */
+#include <blis.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "internal.h"
+#include "kernels.h"
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int init_status = LCT_OK;
+static char init_message[256];
+static int source = LCT_KERNEL_BLIS;
+static const char *name = "";
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define LCT__X86 1
+#include <cpuid.h>
+
+enum { ISA_NONE, ISA_SSE3, ISA_AVX, ISA_AVX2, ISA_AVX512 };
+
+/* Highest vector ISA both the CPU and the OS (saved register state) support. */
+static int cpu_isa(int *amd_family)
+{
+    unsigned a, b, c, d;
+    *amd_family = 0;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return ISA_NONE;
+    unsigned max_leaf = a;
+    int amd = (b == 0x68747541u); /* "Auth"enticAMD */
+    __get_cpuid(1, &a, &b, &c, &d);
+    if (amd) {
+        unsigned fam = (a >> 8) & 0xf;
+        if (fam == 0xf) fam += (a >> 20) & 0xff;
+        *amd_family = (int)fam;
+    }
+    int sse3 = (c >> 0) & 1, fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+    if (!sse3) return ISA_NONE;
+    if (!osxsave || !avx) return ISA_SSE3;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    if ((lo & 0x6) != 0x6) return ISA_SSE3;
+    if (max_leaf < 7) return ISA_AVX;
+    __cpuid_count(7, 0, a, b, c, d);
+    int avx2 = (b >> 5) & 1;
+    int f = (b >> 16) & 1, dq = (b >> 17) & 1, cd = (b >> 28) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1;
+    if (f && dq && cd && bw && vl && (lo & 0xe0) == 0xe0) return ISA_AVX512;
+    if (avx2 && fma) return ISA_AVX2;
+    return ISA_AVX;
+}
+
+/* Kernel sets Debian's x86_64 BLIS 0.9 is built with, and the ISA each needs. */
+static int arch_isa(long id)
+{
+    switch (id) {
+    case BLIS_ARCH_SKX: return ISA_AVX512;
+    case BLIS_ARCH_HASWELL: case BLIS_ARCH_ZEN3: case BLIS_ARCH_ZEN2: case BLIS_ARCH_ZEN:
+    case BLIS_ARCH_EXCAVATOR: return ISA_AVX2;
+    case BLIS_ARCH_STEAMROLLER: case BLIS_ARCH_PILEDRIVER: case BLIS_ARCH_SANDYBRIDGE: return ISA_AVX;
+    case BLIS_ARCH_PENRYN: case BLIS_ARCH_GENERIC: return ISA_NONE;
+    default: return -1;
+    }
+}
+
+static long best_arch(int isa, int amd_family)
+{
+    if (isa >= ISA_AVX512) return BLIS_ARCH_SKX;
+    if (isa >= ISA_AVX2) {
+        if (amd_family >= 0x19) return BLIS_ARCH_ZEN3;
+        if (amd_family == 0x17) return BLIS_ARCH_ZEN2;
+        return BLIS_ARCH_HASWELL;
+    }
+    return -1;
+}
+#endif
+
+static void init_once(void)
+{
+    const char *env = getenv("BLIS_ARCH_TYPE");
+#ifdef LCT__X86
+    int amd_family;
+    int isa = cpu_isa(&amd_family);
+    if (env != NULL && env[0] != '\0') {
+        char *end;
+        long id = strtol(env, &end, 10);
+        int need = (end != env && *end == '\0') ? arch_isa(id) : -1;
+        if (need < 0) {
+            init_status = LCT_EINVAL;
+            snprintf(init_message, sizeof init_message,
+                     "BLIS_ARCH_TYPE='%s' names no kernel set this BLIS is built with", env);
+            return;
+        }
+        if (need > isa) {
+            init_status = LCT_EUNSUPPORTED;
+            snprintf(init_message, sizeof init_message,
+                     "BLIS_ARCH_TYPE='%s' names a kernel set this CPU cannot run", env);
+            return;
+        }
+        source = LCT_KERNEL_ENV;
+        bli_init();
+    } else {
+        long want = best_arch(isa, amd_family);
+        if (want >= 0) {
+            char buf[16];
+            snprintf(buf, sizeof buf, "%ld", want);
+            setenv("BLIS_ARCH_TYPE", buf, 1);
+            bli_init();
+            unsetenv("BLIS_ARCH_TYPE");
+            /* If BLIS was initialised earlier in this process, our request had no effect. */
+            source = (bli_arch_query_id() == (arch_t)want) ? LCT_KERNEL_AUTO : LCT_KERNEL_BLIS;
+        } else {
+            bli_init();
+        }
+    }
+#else
+    if (env != NULL && env[0] != '\0') source = LCT_KERNEL_ENV;
+    bli_init();
+#endif
+    name = bli_arch_string(bli_arch_query_id());
+}
+
+int lct__kernels_init(void)
+{
+    pthread_once(&once, init_once);
+    if (init_status != LCT_OK) return lct__fail(init_status, "lct_runtime_new", "%s", init_message);
+    return LCT_OK;
+}
+
+const char *lct__kernels_name(void)
+{
+    return name;
+}
+
+int lct__kernels_source(void)
+{
+    return source;
+}

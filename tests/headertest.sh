@@ -1,0 +1,23 @@
+#!/bin/sh
+# Every public header compiles alone, as C11 and as C++11, with strict warnings.
+set -eu
+inc="$1"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+for h in "$inc"/libcontrast/*.h; do
+    name=$(basename "$h")
+    printf '#include <libcontrast/%s>\n#include <libcontrast/%s>\nint main(void) { return 0; }\n' "$name" "$name" > "$tmp/t.c"
+    cp "$tmp/t.c" "$tmp/t.cpp"
+    if ! cc -std=c11 -Wall -Wextra -pedantic -Werror -I"$inc" -c "$tmp/t.c" -o "$tmp/t.o"; then
+        echo "FAIL: $name as C11"; fail=1
+    fi
+    if ! c++ -std=c++11 -Wall -Wextra -pedantic -Werror -I"$inc" -c "$tmp/t.cpp" -o "$tmp/t.o"; then
+        echo "FAIL: $name as C++11"; fail=1
+    fi
+    if grep -nE '\b(blis|zlib|omp)\.h|\bz_stream\b|\bdim_t\b|\brntm_t\b|\bomp_' "$h"; then
+        echo "FAIL: $name names a dependency's type"; fail=1
+    fi
+done
+[ "$fail" = 0 ] && echo "all public headers compile as C11 and C++11"
+exit "$fail"

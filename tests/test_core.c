@@ -1,0 +1,393 @@
+/* Runtime, error model, version, GEMM entry, RNG and allocator hooks. */
+#include "testutil.h"
+
+#include "core/internal.h"
+
+START_TEST(test_version)
+{
+    ck_assert_int_eq(lct_version_number(), LCT_VERSION_NUMBER);
+    ck_assert_str_eq(lct_version_string(), LCT_VERSION_STRING);
+    char buf[32];
+    snprintf(buf, sizeof buf, "%d.%d.%d", LCT_VERSION_MAJOR, LCT_VERSION_MINOR, LCT_VERSION_PATCH);
+    ck_assert_str_eq(lct_version_string(), buf);
+}
+END_TEST
+
+START_TEST(test_status_strings)
+{
+    for (int s = LCT_EMISMATCH; s <= LCT_OK; s++) {
+        ck_assert_ptr_nonnull(lct_status_string(s));
+        ck_assert_str_ne(lct_status_string(s), "unknown status");
+    }
+    ck_assert_str_eq(lct_status_string(-9999), "unknown status");
+    ck_assert_str_eq(lct_status_string(5), "unknown status");
+}
+END_TEST
+
+START_TEST(test_error_message_thread_local_and_clear)
+{
+    lct_error_clear();
+    ck_assert_str_eq(lct_error_last(), "");
+    ck_assert_int_eq(lct_runtime_new(NULL, NULL), LCT_EINVAL);
+    ck_assert_ptr_nonnull(strstr(lct_error_last(), "lct_runtime_new"));
+    ck_assert_ptr_nonnull(strstr(lct_error_last(), "out"));
+    lct_error_clear();
+    ck_assert_str_eq(lct_error_last(), "");
+}
+END_TEST
+
+START_TEST(test_options_init_bad_input)
+{
+    lct_runtime_options o;
+    LCT_ASSERT_FAILS(lct_runtime_options_init(NULL, LCT_RUNTIME_OPTIONS_VERSION), LCT_EINVAL, "opts");
+    LCT_ASSERT_FAILS(lct_runtime_options_init(&o, 0), LCT_EVERSION, "version is 0");
+    LCT_ASSERT_FAILS(lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION + 1), LCT_EVERSION, "version");
+    ck_assert_int_eq(lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION), LCT_OK);
+    ck_assert_uint_eq(o.threads, 1);
+    ck_assert_int_eq(o.log_level, LCT_LOG_WARN);
+}
+END_TEST
+
+static void *count_alloc(void *user, size_t size)
+{
+    ((int *)user)[0]++;
+    return malloc(size);
+}
+
+static void count_free(void *user, void *p)
+{
+    ((int *)user)[1]++;
+    free(p);
+}
+
+START_TEST(test_runtime_new_bad_input)
+{
+    lct_runtime *rt = (lct_runtime *)&rt; /* must be reset to NULL on failure */
+    lct_runtime_options o;
+    lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION);
+    LCT_ASSERT_FAILS(lct_runtime_new(NULL, &o), LCT_EINVAL, "'out'");
+    o.threads = 0;
+    LCT_ASSERT_FAILS(lct_runtime_new(&rt, &o), LCT_EINVAL, "threads is 0");
+    ck_assert_ptr_null(rt);
+    o.threads = 100000;
+    LCT_ASSERT_FAILS(lct_runtime_new(&rt, &o), LCT_EINVAL, "threads is 100000");
+    o.threads = 1;
+    o.version = 99;
+    LCT_ASSERT_FAILS(lct_runtime_new(&rt, &o), LCT_EVERSION, "version is 99");
+    o.version = LCT_RUNTIME_OPTIONS_VERSION;
+    int counts[2] = {0, 0};
+    o.alloc = count_alloc;
+    o.alloc_user = counts;
+    LCT_ASSERT_FAILS(lct_runtime_new(&rt, &o), LCT_EINVAL, "set together");
+    o.alloc = NULL;
+    o.free = count_free;
+    LCT_ASSERT_FAILS(lct_runtime_new(&rt, &o), LCT_EINVAL, "set together");
+    o.free = NULL;
+    o.log_level = 7;
+    LCT_ASSERT_FAILS(lct_runtime_new(&rt, &o), LCT_EINVAL, "log_level is 7");
+}
+END_TEST
+
+START_TEST(test_runtime_defaults_and_queries)
+{
+    lct_runtime *rt = NULL;
+    ck_assert_int_eq(lct_runtime_new(&rt, NULL), LCT_OK);
+    ck_assert_int_eq(lct_runtime_threads(rt), 1);
+    ck_assert_uint_eq(lct_runtime_seed(rt), 0);
+    int source = -1;
+    const char *k = lct_runtime_kernel(rt, &source);
+    ck_assert_ptr_nonnull(k);
+    ck_assert_str_ne(k, "");
+    ck_assert(source == LCT_KERNEL_AUTO || source == LCT_KERNEL_ENV || source == LCT_KERNEL_BLIS);
+    ck_assert_int_eq(lct_runtime_set_threads(rt, 2), LCT_OK);
+    ck_assert_int_eq(lct_runtime_threads(rt), 2);
+    LCT_ASSERT_FAILS(lct_runtime_set_threads(rt, 0), LCT_EINVAL, "threads is 0");
+    LCT_ASSERT_FAILS(lct_runtime_set_threads(rt, 257), LCT_EINVAL, "257");
+    ck_assert_int_eq(lct_runtime_threads(rt), 2);
+    LCT_ASSERT_FAILS(lct_runtime_set_threads(NULL, 1), LCT_EINVAL, "'rt'");
+    LCT_ASSERT_FAILS(lct_runtime_threads(NULL), LCT_EINVAL, "'rt'");
+    LCT_ASSERT_FAILS(lct_runtime_memory(NULL, NULL, NULL), LCT_EINVAL, "'rt'");
+    ck_assert_str_eq(lct_runtime_kernel(NULL, &source), "");
+    ck_assert_uint_eq(lct_runtime_seed(NULL), 0);
+    lct_runtime_free(rt);
+    lct_runtime_free(NULL);
+}
+END_TEST
+
+START_TEST(test_kernel_selection_is_fast_set)
+{
+    /* On an AVX-512 CPU without a user BLIS_ARCH_TYPE, the library must not run BLIS's slower guess. */
+    lct_runtime *rt = lct_test_runtime(1, 0);
+    int source;
+    const char *k = lct_runtime_kernel(rt, &source);
+    if (getenv("BLIS_ARCH_TYPE") == NULL && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512cd")) {
+        ck_assert_str_eq(k, "skx");
+        ck_assert_int_eq(source, LCT_KERNEL_AUTO);
+    }
+    if (getenv("BLIS_ARCH_TYPE") != NULL) ck_assert_int_eq(source, LCT_KERNEL_ENV);
+    /* The environment is left as the user had it. */
+    ck_assert(getenv("BLIS_ARCH_TYPE") == NULL || source == LCT_KERNEL_ENV);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_allocator_hooks_and_accounting)
+{
+    int counts[2] = {0, 0};
+    lct_runtime_options o;
+    lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION);
+    o.alloc = count_alloc;
+    o.free = count_free;
+    o.alloc_user = counts;
+    lct_runtime *rt;
+    ck_assert_int_eq(lct_runtime_new(&rt, &o), LCT_OK);
+    ck_assert_int_eq(counts[0], 1);
+    size_t cur = 1, peak = 1;
+    ck_assert_int_eq(lct_runtime_memory(rt, &cur, &peak), LCT_OK);
+    ck_assert_uint_eq(cur, 0);
+    void *p = lct__malloc(rt, 1000);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq((uintptr_t)p % LCT__ALIGN, 0);
+    memset(p, 0xab, 1000);
+    void *q = lct__calloc(rt, 10, 30);
+    ck_assert_ptr_nonnull(q);
+    for (int i = 0; i < 300; i++) ck_assert_int_eq(((unsigned char *)q)[i], 0);
+    lct_runtime_memory(rt, &cur, &peak);
+    ck_assert_uint_eq(cur, 1300);
+    lct__free(rt, p);
+    lct_runtime_memory(rt, &cur, &peak);
+    ck_assert_uint_eq(cur, 300);
+    ck_assert_uint_eq(peak, 1300);
+    lct__free(rt, q);
+    lct__free(rt, NULL);
+    ck_assert_ptr_null(lct__calloc(rt, SIZE_MAX / 2, 4));
+    ck_assert_ptr_null(lct__malloc(rt, SIZE_MAX - 8));
+    ck_assert_ptr_nonnull(strstr(lct_error_last(), "overflows"));
+    void *z = lct__hook_alloc(rt, 77);
+    ck_assert_ptr_nonnull(z);
+    lct_runtime_memory(rt, &cur, NULL);
+    ck_assert_uint_eq(cur, 77);
+    lct__hook_free(rt, z);
+    lct_runtime_memory(rt, &cur, NULL);
+    ck_assert_uint_eq(cur, 0);
+    lct_runtime_free(rt);
+    ck_assert_int_eq(counts[0], counts[1]);
+}
+END_TEST
+
+static void *failing_alloc(void *user, size_t size)
+{
+    (void)user;
+    (void)size;
+    return NULL;
+}
+
+START_TEST(test_runtime_new_out_of_memory)
+{
+    lct_runtime_options o;
+    lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION);
+    o.alloc = failing_alloc;
+    o.free = count_free;
+    int counts[2] = {0, 0};
+    o.alloc_user = counts;
+    lct_runtime *rt = (lct_runtime *)&o;
+    LCT_ASSERT_FAILS(lct_runtime_new(&rt, &o), LCT_ENOMEM, "runtime");
+    ck_assert_ptr_null(rt);
+}
+END_TEST
+
+typedef struct {
+    int calls;
+    int level;
+    char last[256];
+} log_sink;
+
+static void sink(void *user, int level, const char *msg)
+{
+    log_sink *s = user;
+    s->calls++;
+    s->level = level;
+    snprintf(s->last, sizeof s->last, "%s", msg);
+}
+
+START_TEST(test_log_callback_levels)
+{
+    log_sink s = {0};
+    lct_runtime_options o;
+    lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION);
+    o.log = sink;
+    o.log_user = &s;
+    o.log_level = LCT_LOG_INFO;
+    lct_runtime *rt;
+    ck_assert_int_eq(lct_runtime_new(&rt, &o), LCT_OK);
+    ck_assert_int_eq(s.calls, 1); /* the INFO banner naming the kernels */
+    ck_assert_ptr_nonnull(strstr(s.last, "BLIS kernels"));
+    lct__log(rt, LCT_LOG_DEBUG, "hidden %d", 1);
+    ck_assert_int_eq(s.calls, 1);
+    lct__log(rt, LCT_LOG_ERROR, "shown %d", 2);
+    ck_assert_int_eq(s.calls, 2);
+    ck_assert_str_eq(s.last, "shown 2");
+    lct_runtime_free(rt);
+}
+END_TEST
+
+static void naive_gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                       const float *b, size_t ldb, float beta, float *c, size_t ldc)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double s = 0;
+            for (size_t p = 0; p < k; p++) {
+                double x = ta ? a[p * lda + i] : a[i * lda + p];
+                double y = tb ? b[j * ldb + p] : b[p * ldb + j];
+                s += x * y;
+            }
+            c[i * ldc + j] = (float)(alpha * s + (beta == 0.0f ? 0.0 : beta * c[i * ldc + j]));
+        }
+}
+
+START_TEST(test_gemm_matches_reference_all_transposes)
+{
+    lct_runtime *rt = lct_test_runtime((unsigned)_i + 1, 0);
+    const size_t m = 37, n = 29, k = 41, pad = 3;
+    lct__rng r;
+    lct__rng_seed(&r, 1, 2);
+    float *a = malloc((m + pad) * (k + pad) * sizeof(float)), *b = malloc((k + pad) * (n + pad) * sizeof(float));
+    float *c = malloc(m * (n + pad) * sizeof(float)), *ref = malloc(m * (n + pad) * sizeof(float));
+    for (size_t i = 0; i < (m + pad) * (k + pad); i++) a[i] = lct__rng_uniform(&r) - 0.5f;
+    for (size_t i = 0; i < (k + pad) * (n + pad); i++) b[i] = lct__rng_uniform(&r) - 0.5f;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            size_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+            for (size_t i = 0; i < m * ldc; i++) c[i] = ref[i] = (float)i * 0.001f;
+            ck_assert_int_eq(lct_gemm(rt, ta, tb, m, n, k, 0.5f, a, lda, b, ldb, 2.0f, c, ldc), LCT_OK);
+            naive_gemm(ta, tb, m, n, k, 0.5f, a, lda, b, ldb, 2.0f, ref, ldc);
+            for (size_t i = 0; i < m; i++)
+                for (size_t j = 0; j < n; j++) ck_assert_float_eq_tol(c[i * ldc + j], ref[i * ldc + j], 1e-4);
+        }
+    /* beta = 0 overwrites NaN in C (BLIS semantics kept). */
+    for (size_t i = 0; i < m * n; i++) c[i] = NAN;
+    ck_assert_int_eq(lct_gemm(rt, 0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n), LCT_OK);
+    ck_assert(lct__all_finite(c, m * n));
+    free(a);
+    free(b);
+    free(c);
+    free(ref);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_gemm_bad_input)
+{
+    lct_runtime *rt = lct_test_runtime(1, 0);
+    float a[16] = {0}, b[16] = {0}, c[16] = {0};
+    LCT_ASSERT_FAILS(lct_gemm(NULL, 0, 0, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2), LCT_EINVAL, "'rt'");
+    LCT_ASSERT_FAILS(lct_gemm(rt, 2, 0, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2), LCT_EINVAL, "trans_a is 2");
+    LCT_ASSERT_FAILS(lct_gemm(rt, 0, -1, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2), LCT_EINVAL, "trans_b is -1");
+    LCT_ASSERT_FAILS(lct_gemm(rt, 0, 0, 2, 2, 2, NAN, a, 2, b, 2, 0, c, 2), LCT_EINVAL, "alpha");
+    LCT_ASSERT_FAILS(lct_gemm(rt, 0, 0, 2, 2, 2, 1, a, 2, b, 2, INFINITY, c, 2), LCT_EINVAL, "beta");
+    LCT_ASSERT_FAILS(lct_gemm(rt, 0, 0, 2, 2, 2, 1, NULL, 2, b, 2, 0, c, 2), LCT_EINVAL, "'a'");
+    LCT_ASSERT_FAILS(lct_gemm(rt, 0, 0, 2, 2, 2, 1, a, 2, NULL, 2, 0, c, 2), LCT_EINVAL, "'b'");
+    LCT_ASSERT_FAILS(lct_gemm(rt, 0, 0, 2, 2, 2, 1, a, 2, b, 2, 0, NULL, 2), LCT_EINVAL, "'c'");
+    LCT_ASSERT_FAILS(lct_gemm(rt, 0, 0, 2, 3, 2, 1, a, 2, b, 3, 0, c, 2), LCT_ESHAPE, "ldc (2)");
+    LCT_ASSERT_FAILS(lct_gemm(rt, 0, 0, 2, 2, 3, 1, a, 2, b, 2, 0, c, 2), LCT_ESHAPE, "lda (2)");
+    LCT_ASSERT_FAILS(lct_gemm(rt, 1, 0, 3, 2, 2, 1, a, 2, b, 2, 0, c, 2), LCT_ESHAPE, "lda (2)");
+    LCT_ASSERT_FAILS(lct_gemm(rt, 0, 1, 2, 2, 3, 1, a, 3, b, 2, 0, c, 2), LCT_ESHAPE, "ldb (2)");
+    LCT_ASSERT_FAILS(lct_gemm(rt, 0, 0, SIZE_MAX, 2, 2, 1, a, 2, b, 2, 0, c, 2), LCT_ESHAPE, "exceeds");
+    /* Empty products are valid: C = beta*C, A and B unread. */
+    ck_assert_int_eq(lct_gemm(rt, 0, 0, 0, 2, 2, 1, NULL, 2, NULL, 2, 0, NULL, 2), LCT_OK);
+    c[0] = 3.0f;
+    ck_assert_int_eq(lct_gemm(rt, 0, 0, 1, 1, 0, 1, NULL, 0, NULL, 1, 2.0f, c, 1), LCT_OK);
+    ck_assert_float_eq(c[0], 6.0f);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_rng_determinism_and_ranges)
+{
+    lct__rng a, b, c;
+    lct__rng_seed(&a, 42, 7);
+    lct__rng_seed(&b, 42, 7);
+    lct__rng_seed(&c, 42, 8);
+    int differ = 0;
+    for (int i = 0; i < 1000; i++) {
+        uint64_t x = lct__rng_next(&a), y = lct__rng_next(&b), z = lct__rng_next(&c);
+        ck_assert_uint_eq(x, y);
+        differ += (x != z);
+    }
+    ck_assert_int_gt(differ, 990);
+    /* Uniform floats in [0,1), integers below n, chi-square on 10 bins. */
+    long bins[10] = {0};
+    const int draws = 100000;
+    for (int i = 0; i < draws; i++) {
+        float u = lct__rng_uniform(&a);
+        ck_assert(u >= 0.0f && u < 1.0f);
+        uint64_t v = lct__rng_below(&a, 10);
+        ck_assert_uint_lt(v, 10);
+        bins[v]++;
+    }
+    double chi2 = 0;
+    for (int i = 0; i < 10; i++) chi2 += (bins[i] - draws / 10.0) * (bins[i] - draws / 10.0) / (draws / 10.0);
+    ck_assert_msg(chi2 < 27.88, "chi2 %.2f exceeds the 0.999 quantile for 9 dof", chi2); /* p = 0.001 */
+    double mean = 0, var = 0;
+    for (int i = 0; i < draws; i++) {
+        double g = lct__rng_normal(&a);
+        mean += g;
+        var += g * g;
+    }
+    mean /= draws;
+    var = var / draws - mean * mean;
+    ck_assert_double_lt(fabs(mean), 0.02);
+    ck_assert_double_lt(fabs(var - 1.0), 0.03);
+    ck_assert_uint_ne(lct__hash64(1, 2), lct__hash64(2, 1));
+}
+END_TEST
+
+START_TEST(test_stream_ids_and_finite_check)
+{
+    lct_runtime *rt = lct_test_runtime(1, 5);
+    uint64_t s1 = lct__runtime_next_stream(rt), s2 = lct__runtime_next_stream(rt);
+    ck_assert_uint_eq(s2, s1 + 1);
+    uint64_t st = lct__runtime_stream_state(rt);
+    lct__runtime_set_stream_state(rt, 100);
+    ck_assert_uint_eq(lct__runtime_next_stream(rt), 100);
+    lct__runtime_set_stream_state(rt, st);
+    ck_assert_uint_eq(lct__runtime_next_stream(rt), s2 + 1);
+    float x[5] = {1, 2, 3, 4, 5};
+    ck_assert(lct__all_finite(x, 5));
+    x[3] = NAN;
+    ck_assert(!lct__all_finite(x, 5));
+    x[3] = -INFINITY;
+    ck_assert(!lct__all_finite(x, 5));
+    lct_runtime_free(rt);
+}
+END_TEST
+
+static Suite *core_suite(void)
+{
+    Suite *s = suite_create("core");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_version);
+    tcase_add_test(tc, test_status_strings);
+    tcase_add_test(tc, test_error_message_thread_local_and_clear);
+    tcase_add_test(tc, test_options_init_bad_input);
+    tcase_add_test(tc, test_runtime_new_bad_input);
+    tcase_add_test(tc, test_runtime_defaults_and_queries);
+    tcase_add_test(tc, test_kernel_selection_is_fast_set);
+    tcase_add_test(tc, test_allocator_hooks_and_accounting);
+    tcase_add_test(tc, test_runtime_new_out_of_memory);
+    tcase_add_test(tc, test_log_callback_levels);
+    tcase_add_loop_test(tc, test_gemm_matches_reference_all_transposes, 0, 2);
+    tcase_add_test(tc, test_gemm_bad_input);
+    tcase_add_test(tc, test_rng_determinism_and_ranges);
+    tcase_add_test(tc, test_stream_ids_and_finite_check);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return lct_test_run(core_suite());
+}

@@ -1,0 +1,64 @@
+/* Shared helpers of the Check suites. */
+#ifndef LCT_TESTUTIL_H
+#define LCT_TESTUTIL_H
+
+#include <check.h>
+#include <libcontrast/libcontrast.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Tests run without fork: BLIS here uses OpenMP (libgomp), which is not
+ * fork-safe once the parent has run a parallel region. A crash therefore
+ * stops the whole runner, which the summary then reports as a failure.
+ */
+static inline int lct_test_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* A runtime with the given threads and seed; the test fails if it cannot be made. */
+static inline lct_runtime *lct_test_runtime(unsigned threads, uint64_t seed)
+{
+    lct_runtime_options o;
+    ck_assert_int_eq(lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION), LCT_OK);
+    o.threads = threads;
+    o.seed = seed;
+    lct_runtime *rt = NULL;
+    ck_assert_int_eq(lct_runtime_new(&rt, &o), LCT_OK);
+    return rt;
+}
+
+/* The call must fail with `code` and leave a non-empty message that contains `needle` (may be NULL). */
+#define LCT_ASSERT_FAILS(call, code, needle)                                                       \
+    do {                                                                                           \
+        lct_error_clear();                                                                         \
+        int rc__ = (call);                                                                         \
+        ck_assert_msg(rc__ == (code), "%s returned %d (%s), expected %d; message: %s", #call, rc__, \
+                      lct_status_string(rc__), (int)(code), lct_error_last());                     \
+        ck_assert_msg(lct_error_last()[0] != '\0', "%s left no error message", #call);              \
+        if ((needle) != NULL)                                                                      \
+            ck_assert_msg(strstr(lct_error_last(), (needle)) != NULL, "message '%s' lacks '%s'",     \
+                          lct_error_last(), (const char *)(needle));                                \
+    } while (0)
+
+/* Maximum relative error between two float arrays, relative to max(|a|,|b|,floor). */
+static inline double lct_test_max_rel(const float *a, const float *b, size_t n, double floor)
+{
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        double s = fmax(fmax(fabs((double)a[i]), fabs((double)b[i])), floor);
+        if (d / s > worst) worst = d / s;
+    }
+    return worst;
+}
+
+#endif
