@@ -365,6 +365,57 @@ START_TEST(test_stream_ids_and_finite_check)
 }
 END_TEST
 
+
+START_TEST(test_params_generic_access)
+{
+    lct_runtime *rt = lct_test_runtime(1, 0);
+    float w[6] = {1, 2, 3, 4, 5, 6}, gw[6] = {0}, rm[2] = {0.5f, 0.25f};
+    lct__tensor ts[2] = {{"0.linear.weight", w, gw, 6, 0}, {"1.bn.running_mean", rm, NULL, 2, 1}};
+    struct lct_params p = {rt, ts, 2, 0};
+    ck_assert_int_eq(lct_params_count(&p), 2);
+    const char *name;
+    size_t count, total;
+    int trainable;
+    ck_assert_int_eq(lct_params_info(&p, 1, &name, &count, &trainable), LCT_OK);
+    ck_assert_str_eq(name, "1.bn.running_mean");
+    ck_assert_uint_eq(count, 2);
+    ck_assert_int_eq(trainable, 0);
+    ck_assert_int_eq(lct_params_info(&p, 0, NULL, NULL, &trainable), LCT_OK);
+    ck_assert_int_eq(trainable, 1);
+    ck_assert_int_eq(lct_params_total(&p, &total), LCT_OK);
+    ck_assert_uint_eq(total, 8);
+    float buf[6];
+    ck_assert_int_eq(lct_params_get(&p, 0, buf, 6), LCT_OK);
+    ck_assert_float_eq(buf[5], 6.0f);
+    float nw[6] = {6, 5, 4, 3, 2, 1};
+    ck_assert_int_eq(lct_params_set(&p, 0, nw, 6), LCT_OK);
+    ck_assert_float_eq(w[0], 6.0f);
+    ck_assert_uint_eq(p.version, 1);
+    gw[2] = 7.0f;
+    ck_assert_int_eq(lct_params_get_grad(&p, 0, buf, 6), LCT_OK);
+    ck_assert_float_eq(buf[2], 7.0f);
+    ck_assert_int_eq(lct_params_zero_grad(&p), LCT_OK);
+    ck_assert_float_eq(gw[2], 0.0f);
+    /* bad input */
+    LCT_ASSERT_FAILS(lct_params_count(NULL), LCT_EINVAL, "'p'");
+    LCT_ASSERT_FAILS(lct_params_info(NULL, 0, NULL, NULL, NULL), LCT_EINVAL, "'p'");
+    LCT_ASSERT_FAILS(lct_params_info(&p, 2, NULL, NULL, NULL), LCT_ERANGE, "index 2");
+    LCT_ASSERT_FAILS(lct_params_total(&p, NULL), LCT_EINVAL, "total");
+    LCT_ASSERT_FAILS(lct_params_total(NULL, &total), LCT_EINVAL, "'p'");
+    LCT_ASSERT_FAILS(lct_params_get(&p, 0, buf, 5), LCT_ESHAPE, "has 6 elements");
+    LCT_ASSERT_FAILS(lct_params_get(&p, 0, NULL, 6), LCT_EINVAL, "dst");
+    LCT_ASSERT_FAILS(lct_params_get(&p, 9, buf, 6), LCT_ERANGE, "index 9");
+    nw[3] = NAN;
+    LCT_ASSERT_FAILS(lct_params_set(&p, 0, nw, 6), LCT_ENUMERIC, "0.linear.weight");
+    ck_assert_float_eq(w[3], 3.0f); /* untouched */
+    LCT_ASSERT_FAILS(lct_params_set(&p, 0, NULL, 6), LCT_EINVAL, "src");
+    LCT_ASSERT_FAILS(lct_params_set(&p, 1, rm, 3), LCT_ESHAPE, "running_mean");
+    LCT_ASSERT_FAILS(lct_params_get_grad(&p, 1, buf, 2), LCT_EINVAL, "no gradient");
+    LCT_ASSERT_FAILS(lct_params_zero_grad(NULL), LCT_EINVAL, "'p'");
+    lct_runtime_free(rt);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
@@ -383,6 +434,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, test_gemm_bad_input);
     tcase_add_test(tc, test_rng_determinism_and_ranges);
     tcase_add_test(tc, test_stream_ids_and_finite_check);
+    tcase_add_test(tc, test_params_generic_access);
     suite_add_tcase(s, tc);
     return s;
 }

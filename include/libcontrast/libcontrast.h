@@ -7,6 +7,7 @@
 
 #include "common.h"
 #include "runtime.h"
+#include "params.h"
 #include "encoder.h"
 #include "optimizer.h"
 #include "bank.h"

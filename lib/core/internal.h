@@ -106,23 +106,24 @@ uint64_t lct__runtime_next_stream(lct_runtime *rt);
 uint64_t lct__runtime_stream_state(const lct_runtime *rt);
 void lct__runtime_set_stream_state(lct_runtime *rt, uint64_t state);
 
-/* ---- parameter owners ------------------------------------------------------
- * Every handle with trainable parameters (encoders, losses such as CPC's W_k)
- * describes them as tensors; the optimizer and checkpoints work on this list
- * only, so they need no knowledge of the owner's type.
+/* ---- parameter sets (public type lct_params, see params.h) ------------------
+ * Every handle with tensors (encoders, losses such as CPC's W_k) embeds a
+ * struct lct_params describing them; the optimizer and checkpoints work on
+ * this list only, so they need no knowledge of the owner's type.
  */
 typedef struct lct__tensor {
-    const char *name;   /* stable, for checkpoints and messages ("3.conv2d.weight") */
+    const char *name;   /* stable, for checkpoints and messages ("3.conv2d.weight"); owned by the owner */
     float *value;       /* count floats */
-    float *grad;        /* count floats, accumulated by backward passes */
+    float *grad;        /* count floats accumulated by backward passes; NULL for state tensors */
     size_t count;
     int no_decay;       /* 1: weight decay does not apply (biases, batch-norm affine) */
 } lct__tensor;
 
-typedef struct lct__owner {
+struct lct_params {
     lct_runtime *rt;
-    lct__tensor *tensors;
+    lct__tensor *tensors;   /* owned by the owner handle */
     size_t n_tensors;
-} lct__owner;
+    uint64_t version;       /* bumped by lct_params_set, so dependants (optimizer state) can notice */
+};
 
 #endif /* LCT_INTERNAL_H */

@@ -1,0 +1,93 @@
+/* Generic access to the tensors of any parameter-owning handle. */
+#include "internal.h"
+
+static int check_index(const lct_params *p, size_t index, const char *func)
+{
+    if (p == NULL) return lct__fail(LCT_EINVAL, func, "argument 'p' is NULL");
+    if (index >= p->n_tensors)
+        return lct__fail(LCT_ERANGE, func, "index %zu is past the last tensor (the set has %zu)", index,
+                         p->n_tensors);
+    return LCT_OK;
+}
+
+static int check_count(const lct__tensor *t, size_t count, const char *func)
+{
+    if (count != t->count)
+        return lct__fail(LCT_ESHAPE, func, "count is %zu but tensor '%s' has %zu elements", count, t->name,
+                         t->count);
+    return LCT_OK;
+}
+
+int lct_params_count(const lct_params *p)
+{
+    LCT__REQUIRE(p);
+    return (int)p->n_tensors;
+}
+
+int lct_params_info(const lct_params *p, size_t index, const char **name, size_t *count, int *trainable)
+{
+    int rc = check_index(p, index, __func__);
+    if (rc) return rc;
+    const lct__tensor *t = &p->tensors[index];
+    if (name) *name = t->name;
+    if (count) *count = t->count;
+    if (trainable) *trainable = t->grad != NULL;
+    return LCT_OK;
+}
+
+int lct_params_total(const lct_params *p, size_t *total)
+{
+    LCT__REQUIRE(p);
+    LCT__REQUIRE(total);
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_tensors; i++) n += p->tensors[i].count;
+    *total = n;
+    return LCT_OK;
+}
+
+int lct_params_get(const lct_params *p, size_t index, float *dst, size_t count)
+{
+    int rc = check_index(p, index, __func__);
+    if (rc) return rc;
+    LCT__REQUIRE(dst);
+    const lct__tensor *t = &p->tensors[index];
+    if ((rc = check_count(t, count, __func__))) return rc;
+    memcpy(dst, t->value, count * sizeof *dst);
+    return LCT_OK;
+}
+
+int lct_params_set(lct_params *p, size_t index, const float *src, size_t count)
+{
+    int rc = check_index(p, index, __func__);
+    if (rc) return rc;
+    LCT__REQUIRE(src);
+    lct__tensor *t = &p->tensors[index];
+    if ((rc = check_count(t, count, __func__))) return rc;
+    if (!lct__all_finite(src, count))
+        return LCT__FAIL(LCT_ENUMERIC, "src for tensor '%s' contains NaN or Inf; nothing was written", t->name);
+    memcpy(t->value, src, count * sizeof *src);
+    p->version++;
+    return LCT_OK;
+}
+
+int lct_params_get_grad(const lct_params *p, size_t index, float *dst, size_t count)
+{
+    int rc = check_index(p, index, __func__);
+    if (rc) return rc;
+    LCT__REQUIRE(dst);
+    const lct__tensor *t = &p->tensors[index];
+    if (t->grad == NULL)
+        return LCT__FAIL(LCT_EINVAL, "tensor %zu ('%s') is state, not trainable: it has no gradient", index,
+                         t->name);
+    if ((rc = check_count(t, count, __func__))) return rc;
+    memcpy(dst, t->grad, count * sizeof *dst);
+    return LCT_OK;
+}
+
+int lct_params_zero_grad(lct_params *p)
+{
+    LCT__REQUIRE(p);
+    for (size_t i = 0; i < p->n_tensors; i++)
+        if (p->tensors[i].grad) memset(p->tensors[i].grad, 0, p->tensors[i].count * sizeof(float));
+    return LCT_OK;
+}
