@@ -1,0 +1,684 @@
+/* Loss objects: values against double-precision reference code, finite-difference gradients,
+ * robustness, determinism across thread counts, and bad input for every public function. */
+#include "testutil.h"
+
+#include "bank/bank_internal.h"
+#include "core/internal.h"
+
+/* ---- helpers ---------------------------------------------------------------------- */
+
+static void fill_uniform(float *x, size_t n, uint64_t seed, float scale)
+{
+    lct__rng r;
+    lct__rng_seed(&r, seed, 99);
+    for (size_t i = 0; i < n; i++) x[i] = (2.0f * lct__rng_uniform(&r) - 1.0f) * scale;
+}
+
+static void normalise_rows(float *x, size_t rows, size_t d)
+{
+    for (size_t r = 0; r < rows; r++) {
+        double s = 0.0;
+        for (size_t j = 0; j < d; j++) s += (double)x[r * d + j] * x[r * d + j];
+        s = sqrt(s);
+        for (size_t j = 0; j < d; j++) x[r * d + j] = (float)(x[r * d + j] / s);
+    }
+}
+
+static double *to_double(const float *x, size_t n)
+{
+    double *y = malloc(n * sizeof *y);
+    for (size_t i = 0; i < n; i++) y[i] = x[i];
+    return y;
+}
+
+static int all_finite(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+/* A reference loss as a function of a flat double vector. */
+typedef double (*ref_fn)(const double *x, void *ctx);
+
+/* Central differences of fn at x against the analytic gradient g; error relative to max |g|. */
+static void fd_check(ref_fn fn, void *ctx, double *x, size_t n, const float *g, double tol, const char *what)
+{
+    double gmax = 1e-6;
+    for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs((double)g[i]));
+    double worst = 0.0;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        double keep = x[i], h = 1e-5 * fmax(1.0, fabs(keep));
+        x[i] = keep + h;
+        double up = fn(x, ctx);
+        x[i] = keep - h;
+        double dn = fn(x, ctx);
+        x[i] = keep;
+        double fd = (up - dn) / (2.0 * h);
+        double err = fabs(fd - (double)g[i]) / gmax;
+        if (err > worst) {
+            worst = err;
+            at = i;
+        }
+    }
+    ck_assert_msg(worst < tol, "%s: gradient error %g at element %zu (tolerance %g)", what, worst, at, tol);
+}
+
+static void assert_close(double got, double want, double tol, const char *what)
+{
+    double err = fabs(got - want) / fmax(1.0, fabs(want));
+    ck_assert_msg(err < tol, "%s: got %.9g, reference %.9g (error %g)", what, got, want, err);
+}
+
+/* ---- options, constructors, parameters: bad input -------------------------------------- */
+
+START_TEST(test_options_init)
+{
+    lct_loss_nce_options a;
+    lct_loss_npsoftmax_options b;
+    lct_loss_invaspread_options c;
+    lct_loss_infonce_options d;
+    lct_loss_cmc_options e;
+    LCT_ASSERT_FAILS(lct_loss_nce_options_init(NULL, 1), LCT_EINVAL, "'opts'");
+    LCT_ASSERT_FAILS(lct_loss_nce_options_init(&a, 0), LCT_EVERSION, "version is 0");
+    LCT_ASSERT_FAILS(lct_loss_npsoftmax_options_init(NULL, 1), LCT_EINVAL, "'opts'");
+    LCT_ASSERT_FAILS(lct_loss_npsoftmax_options_init(&b, 2), LCT_EVERSION, "version is 2");
+    LCT_ASSERT_FAILS(lct_loss_invaspread_options_init(NULL, 1), LCT_EINVAL, "'opts'");
+    LCT_ASSERT_FAILS(lct_loss_invaspread_options_init(&c, 9), LCT_EVERSION, "version is 9");
+    LCT_ASSERT_FAILS(lct_loss_infonce_options_init(NULL, 1), LCT_EINVAL, "'opts'");
+    LCT_ASSERT_FAILS(lct_loss_infonce_options_init(&d, 0), LCT_EVERSION, "version");
+    LCT_ASSERT_FAILS(lct_loss_cmc_options_init(NULL, 1), LCT_EINVAL, "'opts'");
+    LCT_ASSERT_FAILS(lct_loss_cmc_options_init(&e, 0), LCT_EVERSION, "version");
+    ck_assert_int_eq(lct_loss_nce_options_init(&a, LCT_LOSS_NCE_OPTIONS_VERSION), LCT_OK);
+    ck_assert_uint_eq(a.k, 4096);
+    ck_assert_int_eq(a.z_policy, LCT_Z_FIRST_BATCH);
+    ck_assert_int_eq(a.sample_mode, LCT_BANK_SAMPLE_REPLACE);
+    ck_assert_int_eq(lct_loss_npsoftmax_options_init(&b, LCT_LOSS_NPSOFTMAX_OPTIONS_VERSION), LCT_OK);
+    ck_assert_uint_eq(b.chunk, 4096);
+    ck_assert_int_eq(lct_loss_invaspread_options_init(&c, LCT_LOSS_INVASPREAD_OPTIONS_VERSION), LCT_OK);
+    ck_assert_int_eq(c.form, LCT_INVASPREAD_PAPER);
+    ck_assert_int_eq(lct_loss_infonce_options_init(&d, LCT_LOSS_INFONCE_OPTIONS_VERSION), LCT_OK);
+    ck_assert_uint_eq(d.steps, 12);
+    ck_assert_int_eq(d.negatives, LCT_INFONCE_BATCH);
+    ck_assert_int_eq(lct_loss_cmc_options_init(&e, LCT_LOSS_CMC_OPTIONS_VERSION), LCT_OK);
+    ck_assert_uint_eq(e.k, 16384);
+    ck_assert_int_eq(e.graph, LCT_CMC_CORE);
+    ck_assert_int_eq(e.objective, LCT_CMC_NCE);
+}
+END_TEST
+
+static lct_bank *make_bank(lct_runtime *rt, size_t n, size_t d, int normalize)
+{
+    lct_bank_options o;
+    ck_assert_int_eq(lct_bank_options_init(&o, LCT_BANK_OPTIONS_VERSION), LCT_OK);
+    o.normalize = normalize;
+    lct_bank *b = NULL;
+    ck_assert_int_eq(lct_bank_new(&b, rt, n, d, &o), LCT_OK);
+    return b;
+}
+
+START_TEST(test_constructors_bad_input)
+{
+    lct_runtime *rt = lct_test_runtime(1, 1), *rt2 = lct_test_runtime(1, 2);
+    lct_bank *bank = make_bank(rt, 20, 4, 1), *other = make_bank(rt2, 20, 4, 1), *wrong_d = make_bank(rt, 20, 5, 1);
+    lct_loss *l = (lct_loss *)&l;
+
+    lct_loss_nce_options no;
+    lct_loss_nce_options_init(&no, 1);
+    LCT_ASSERT_FAILS(lct_loss_new_nce(NULL, rt, bank, NULL), LCT_EINVAL, "'out'");
+    LCT_ASSERT_FAILS(lct_loss_new_nce(&l, NULL, bank, NULL), LCT_EINVAL, "'rt'");
+    ck_assert_ptr_null(l);
+    LCT_ASSERT_FAILS(lct_loss_new_nce(&l, rt, NULL, NULL), LCT_EINVAL, "'bank'");
+    LCT_ASSERT_FAILS(lct_loss_new_nce(&l, rt, other, NULL), LCT_EMISMATCH, "another runtime");
+    no.k = 0;
+    LCT_ASSERT_FAILS(lct_loss_new_nce(&l, rt, bank, &no), LCT_EINVAL, "opts->k is 0");
+    no.k = 5;
+    no.sample_mode = 7;
+    LCT_ASSERT_FAILS(lct_loss_new_nce(&l, rt, bank, &no), LCT_EINVAL, "sample_mode is 7");
+    no.sample_mode = 0;
+    no.z_policy = 3;
+    LCT_ASSERT_FAILS(lct_loss_new_nce(&l, rt, bank, &no), LCT_EINVAL, "z_policy is 3");
+    no.z_policy = 0;
+    no.version = 5;
+    LCT_ASSERT_FAILS(lct_loss_new_nce(&l, rt, bank, &no), LCT_EVERSION, "version is 5");
+    ck_assert_ptr_null(l);
+
+    lct_loss_npsoftmax_options po;
+    lct_loss_npsoftmax_options_init(&po, 1);
+    LCT_ASSERT_FAILS(lct_loss_new_npsoftmax(NULL, rt, bank, NULL), LCT_EINVAL, "'out'");
+    LCT_ASSERT_FAILS(lct_loss_new_npsoftmax(&l, NULL, bank, NULL), LCT_EINVAL, "'rt'");
+    LCT_ASSERT_FAILS(lct_loss_new_npsoftmax(&l, rt, NULL, NULL), LCT_EINVAL, "'bank'");
+    LCT_ASSERT_FAILS(lct_loss_new_npsoftmax(&l, rt, other, NULL), LCT_EMISMATCH, "runtime");
+    po.chunk = 0;
+    LCT_ASSERT_FAILS(lct_loss_new_npsoftmax(&l, rt, bank, &po), LCT_EINVAL, "chunk is 0");
+    po.chunk = 8;
+    po.version = 0;
+    LCT_ASSERT_FAILS(lct_loss_new_npsoftmax(&l, rt, bank, &po), LCT_EVERSION, "version is 0");
+
+    lct_loss_invaspread_options io;
+    lct_loss_invaspread_options_init(&io, 1);
+    LCT_ASSERT_FAILS(lct_loss_new_invaspread(NULL, rt, 4, NULL), LCT_EINVAL, "'out'");
+    LCT_ASSERT_FAILS(lct_loss_new_invaspread(&l, NULL, 4, NULL), LCT_EINVAL, "'rt'");
+    LCT_ASSERT_FAILS(lct_loss_new_invaspread(&l, rt, 0, NULL), LCT_EINVAL, "dim is 0");
+    LCT_ASSERT_FAILS(lct_loss_new_invaspread(&l, rt, 100000, NULL), LCT_EINVAL, "dim is 100000");
+    io.form = 2;
+    LCT_ASSERT_FAILS(lct_loss_new_invaspread(&l, rt, 4, &io), LCT_EINVAL, "form is 2");
+    io.form = 0;
+    io.version = 3;
+    LCT_ASSERT_FAILS(lct_loss_new_invaspread(&l, rt, 4, &io), LCT_EVERSION, "version is 3");
+
+    lct_loss_infonce_options fo;
+    lct_loss_infonce_options_init(&fo, 1);
+    fo.steps = 2;
+    LCT_ASSERT_FAILS(lct_loss_new_infonce(NULL, rt, 5, 4, 3, &fo), LCT_EINVAL, "'out'");
+    LCT_ASSERT_FAILS(lct_loss_new_infonce(&l, NULL, 5, 4, 3, &fo), LCT_EINVAL, "'rt'");
+    LCT_ASSERT_FAILS(lct_loss_new_infonce(&l, rt, 1, 4, 3, &fo), LCT_EINVAL, "seq_len is 1");
+    LCT_ASSERT_FAILS(lct_loss_new_infonce(&l, rt, 5, 0, 3, &fo), LCT_EINVAL, "latent_dim is 0");
+    LCT_ASSERT_FAILS(lct_loss_new_infonce(&l, rt, 5, 4, 0, &fo), LCT_EINVAL, "context_dim is 0");
+    LCT_ASSERT_FAILS(lct_loss_new_infonce(&l, rt, 5, 4, 3, NULL), LCT_EINVAL, "steps is 12");
+    fo.steps = 5;
+    LCT_ASSERT_FAILS(lct_loss_new_infonce(&l, rt, 5, 4, 3, &fo), LCT_EINVAL, "steps is 5");
+    fo.steps = 2;
+    fo.negatives = 3;
+    LCT_ASSERT_FAILS(lct_loss_new_infonce(&l, rt, 5, 4, 3, &fo), LCT_EINVAL, "negatives is 3");
+    fo.negatives = 0;
+    fo.version = 2;
+    LCT_ASSERT_FAILS(lct_loss_new_infonce(&l, rt, 5, 4, 3, &fo), LCT_EVERSION, "version is 2");
+
+    lct_loss_cmc_options co;
+    lct_loss_cmc_options_init(&co, 1);
+    lct_bank *two[2] = {bank, bank}, *mixed[2] = {bank, other}, *dims[2] = {bank, wrong_d}, *holes[2] = {bank, NULL};
+    LCT_ASSERT_FAILS(lct_loss_new_cmc(NULL, rt, 2, 4, two, NULL), LCT_EINVAL, "'out'");
+    LCT_ASSERT_FAILS(lct_loss_new_cmc(&l, NULL, 2, 4, two, NULL), LCT_EINVAL, "'rt'");
+    LCT_ASSERT_FAILS(lct_loss_new_cmc(&l, rt, 1, 4, two, NULL), LCT_EINVAL, "views is 1");
+    LCT_ASSERT_FAILS(lct_loss_new_cmc(&l, rt, 2, 0, two, NULL), LCT_EINVAL, "dim is 0");
+    LCT_ASSERT_FAILS(lct_loss_new_cmc(&l, rt, 2, 4, NULL, NULL), LCT_EINVAL, "'banks'");
+    LCT_ASSERT_FAILS(lct_loss_new_cmc(&l, rt, 2, 4, holes, NULL), LCT_EINVAL, "banks[1]");
+    LCT_ASSERT_FAILS(lct_loss_new_cmc(&l, rt, 2, 4, mixed, NULL), LCT_EMISMATCH, "banks[1]");
+    LCT_ASSERT_FAILS(lct_loss_new_cmc(&l, rt, 2, 4, dims, NULL), LCT_ESHAPE, "banks[1] has D = 5");
+    co.graph = 2;
+    LCT_ASSERT_FAILS(lct_loss_new_cmc(&l, rt, 2, 4, two, &co), LCT_EINVAL, "graph is 2");
+    co.graph = 0;
+    co.objective = 2;
+    LCT_ASSERT_FAILS(lct_loss_new_cmc(&l, rt, 2, 4, two, &co), LCT_EINVAL, "objective is 2");
+    co.objective = 0;
+    co.k = 0;
+    LCT_ASSERT_FAILS(lct_loss_new_cmc(&l, rt, 2, 4, two, &co), LCT_EINVAL, "k is 0");
+    co.k = 3;
+    co.version = 0;
+    LCT_ASSERT_FAILS(lct_loss_new_cmc(&l, rt, 2, 4, two, &co), LCT_EVERSION, "version is 0");
+    co.version = 1;
+    co.objective = LCT_CMC_SOFTMAX;
+    ck_assert_int_eq(lct_loss_new_cmc(&l, rt, 2, 4, NULL, &co), LCT_OK); /* softmax needs no bank */
+    ck_assert_int_eq(lct_loss_kind(l), LCT_LOSS_CMC);
+    lct_loss_free(l);
+    lct_loss_free(NULL);
+    LCT_ASSERT_FAILS(lct_loss_kind(NULL), LCT_EINVAL, "'loss'");
+    ck_assert_ptr_null(lct_loss_params(NULL));
+
+    lct_bank_free(bank);
+    lct_bank_free(other);
+    lct_bank_free(wrong_d);
+    lct_runtime_free(rt);
+    lct_runtime_free(rt2);
+}
+END_TEST
+
+START_TEST(test_params_and_z_state)
+{
+    lct_runtime *rt = lct_test_runtime(1, 3);
+    lct_bank *bank = make_bank(rt, 30, 4, 1);
+    lct_loss *nce = NULL, *inv = NULL;
+    ck_assert_int_eq(lct_loss_new_nce(&nce, rt, bank, NULL), LCT_OK);
+    ck_assert_int_eq(lct_loss_new_invaspread(&inv, rt, 4, NULL), LCT_OK);
+    double v, lo, hi;
+    ck_assert_int_eq(lct_loss_get_param(nce, LCT_LOSS_PARAM_TEMPERATURE, &v), LCT_OK);
+    ck_assert(fabs(v - 0.07) < 1e-12);
+    ck_assert_int_eq(lct_loss_get_param(inv, LCT_LOSS_PARAM_TEMPERATURE, &v), LCT_OK);
+    ck_assert(fabs(v - 0.1) < 1e-12);
+    ck_assert_int_eq(lct_loss_param_bounds(nce, LCT_LOSS_PARAM_TEMPERATURE, &lo, &hi), LCT_OK);
+    ck_assert(lo > 0 && hi > 1);
+    ck_assert_int_eq(lct_loss_set_param(nce, LCT_LOSS_PARAM_TEMPERATURE, 0.5), LCT_OK);
+    ck_assert_int_eq(lct_loss_get_param(nce, LCT_LOSS_PARAM_TEMPERATURE, &v), LCT_OK);
+    ck_assert(v == 0.5);
+    LCT_ASSERT_FAILS(lct_loss_set_param(nce, LCT_LOSS_PARAM_TEMPERATURE, 0.0), LCT_ERANGE, "value 0");
+    LCT_ASSERT_FAILS(lct_loss_set_param(nce, LCT_LOSS_PARAM_TEMPERATURE, NAN), LCT_ERANGE, "nan");
+    LCT_ASSERT_FAILS(lct_loss_set_param(nce, LCT_LOSS_PARAM_Z_POLICY, 1.5), LCT_ERANGE, "Z policy");
+    LCT_ASSERT_FAILS(lct_loss_set_param(nce, LCT_LOSS_PARAM_Z_MOMENTUM, 1.0), LCT_ERANGE, "value 1");
+    LCT_ASSERT_FAILS(lct_loss_set_param(nce, 99, 1.0), LCT_EINVAL, "param 99");
+    LCT_ASSERT_FAILS(lct_loss_set_param(NULL, 1, 1.0), LCT_EINVAL, "'loss'");
+    LCT_ASSERT_FAILS(lct_loss_set_param(inv, LCT_LOSS_PARAM_Z_POLICY, 1.0), LCT_EINVAL, "does not apply");
+    LCT_ASSERT_FAILS(lct_loss_get_param(NULL, 1, &v), LCT_EINVAL, "'loss'");
+    LCT_ASSERT_FAILS(lct_loss_get_param(nce, 1, NULL), LCT_EINVAL, "'value'");
+    LCT_ASSERT_FAILS(lct_loss_get_param(nce, 0, &v), LCT_EINVAL, "param 0");
+    LCT_ASSERT_FAILS(lct_loss_param_bounds(NULL, 1, &lo, &hi), LCT_EINVAL, "'loss'");
+    LCT_ASSERT_FAILS(lct_loss_param_bounds(nce, 1, NULL, &hi), LCT_EINVAL, "'min'");
+    LCT_ASSERT_FAILS(lct_loss_param_bounds(nce, 1, &lo, NULL), LCT_EINVAL, "'max'");
+    LCT_ASSERT_FAILS(lct_loss_param_bounds(inv, LCT_LOSS_PARAM_Z_MOMENTUM, &lo, &hi), LCT_EINVAL, "Z");
+    ck_assert_int_eq(lct_loss_set_param(nce, LCT_LOSS_PARAM_Z_POLICY, LCT_Z_RUNNING), LCT_OK);
+    ck_assert_int_eq(lct_loss_get_param(nce, LCT_LOSS_PARAM_Z_POLICY, &v), LCT_OK);
+    ck_assert(v == LCT_Z_RUNNING);
+    ck_assert_int_eq(lct_loss_set_param(nce, LCT_LOSS_PARAM_Z_MOMENTUM, 0.5), LCT_OK);
+    ck_assert_int_eq(lct_loss_get_param(nce, LCT_LOSS_PARAM_Z_MOMENTUM, &v), LCT_OK);
+    ck_assert(v == 0.5);
+
+    double z;
+    int32_t known = 7;
+    ck_assert_int_eq(lct_loss_get_log_z(nce, 0, &z, &known), LCT_OK);
+    ck_assert_int_eq(known, 0);
+    ck_assert_int_eq(lct_loss_set_log_z(nce, 0, 12.5), LCT_OK);
+    ck_assert_int_eq(lct_loss_get_log_z(nce, 0, &z, &known), LCT_OK);
+    ck_assert_int_eq(known, 1);
+    ck_assert(z == 12.5);
+    ck_assert_int_eq(lct_loss_reset_z(nce), LCT_OK);
+    ck_assert_int_eq(lct_loss_get_log_z(nce, 0, NULL, &known), LCT_OK);
+    ck_assert_int_eq(known, 0);
+    LCT_ASSERT_FAILS(lct_loss_get_log_z(NULL, 0, &z, &known), LCT_EINVAL, "'loss'");
+    LCT_ASSERT_FAILS(lct_loss_get_log_z(nce, 1, &z, &known), LCT_ERANGE, "view 1");
+    LCT_ASSERT_FAILS(lct_loss_get_log_z(inv, 0, &z, &known), LCT_EINVAL, "no NCE");
+    LCT_ASSERT_FAILS(lct_loss_set_log_z(nce, 0, INFINITY), LCT_ERANGE, "log_z is inf");
+    LCT_ASSERT_FAILS(lct_loss_set_log_z(nce, 0, 2e6), LCT_ERANGE, "log_z");
+    LCT_ASSERT_FAILS(lct_loss_set_log_z(nce, 3, 1.0), LCT_ERANGE, "view 3");
+    LCT_ASSERT_FAILS(lct_loss_set_log_z(NULL, 0, 1.0), LCT_EINVAL, "'loss'");
+    LCT_ASSERT_FAILS(lct_loss_reset_z(NULL), LCT_EINVAL, "'loss'");
+    LCT_ASSERT_FAILS(lct_loss_reset_z(inv), LCT_EINVAL, "no NCE");
+
+    size_t bytes = 0;
+    ck_assert_int_eq(lct_loss_workspace_bytes(nce, 8, &bytes), LCT_OK);
+    ck_assert(bytes >= 8 * 4097 * 4);
+    LCT_ASSERT_FAILS(lct_loss_workspace_bytes(NULL, 8, &bytes), LCT_EINVAL, "'loss'");
+    LCT_ASSERT_FAILS(lct_loss_workspace_bytes(nce, 0, &bytes), LCT_EINVAL, "batch is 0");
+    LCT_ASSERT_FAILS(lct_loss_workspace_bytes(nce, 8, NULL), LCT_EINVAL, "'bytes'");
+    LCT_ASSERT_FAILS(lct_loss_workspace_bytes(nce, SIZE_MAX / 2, &bytes), LCT_ESHAPE, "batch");
+
+    lct_params *p = lct_loss_params(inv);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(lct_params_count(p), 0);
+    lct_loss_free(nce);
+    lct_loss_free(inv);
+    lct_bank_free(bank);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+/* ---- InvaSpread ---------------------------------------------------------------------- */
+
+typedef struct inv_ctx {
+    size_t b, d;
+    double tau;
+    int self;
+    const double *right; /* NULL: right operand = x (paper); else fixed (code form, detached) */
+} inv_ctx;
+
+static double ref_invaspread(const double *x, void *vctx)
+{
+    inv_ctx *c = vctx;
+    size_t n = 2 * c->b, d = c->d;
+    const double *y = c->right ? c->right : x;
+    double total = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        size_t pos = (i + c->b) % n;
+        double s[64], den = 0.0;
+        for (size_t k = 0; k < n; k++) {
+            double dot = 0.0;
+            for (size_t j = 0; j < d; j++) dot += x[i * d + j] * y[k * d + j];
+            s[k] = exp(dot / c->tau);
+            if (k != i || c->self) den += s[k];
+        }
+        double l = -log(s[pos] / den);
+        for (size_t k = 0; k < n; k++)
+            if (k != i && k != pos) l -= log(1.0 - s[k] / den);
+        total += l;
+    }
+    return total / (double)n;
+}
+
+static void run_invaspread(lct_runtime *rt, int form, size_t b, size_t d, double tau, int normalise, double tol)
+{
+    lct_loss_invaspread_options o;
+    lct_loss_invaspread_options_init(&o, LCT_LOSS_INVASPREAD_OPTIONS_VERSION);
+    o.form = form;
+    lct_loss *loss = NULL;
+    ck_assert_int_eq(lct_loss_new_invaspread(&loss, rt, d, &o), LCT_OK);
+    ck_assert_int_eq(lct_loss_kind(loss), LCT_LOSS_INVASPREAD);
+    ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, tau), LCT_OK);
+    size_t n = 2 * b * d;
+    float *x = malloc(n * sizeof *x), *dx = malloc(n * sizeof *dx), val;
+    fill_uniform(x, n, 11 + b + d, 1.0f);
+    if (normalise) normalise_rows(x, 2 * b, d);
+    ck_assert_int_eq(lct_loss_invaspread_compute(loss, x, b, &val, dx), LCT_OK);
+    double *xd = to_double(x, n);
+    inv_ctx c = {b, d, tau, form == LCT_INVASPREAD_PAPER, form == LCT_INVASPREAD_CODE ? to_double(x, n) : NULL};
+    assert_close(val, ref_invaspread(xd, &c), 1e-5, "invaspread loss");
+    fd_check(ref_invaspread, &c, xd, n, dx, tol, form ? "invaspread code form" : "invaspread paper form");
+    free((void *)c.right);
+    free(xd);
+    free(x);
+    free(dx);
+    lct_loss_free(loss);
+}
+
+START_TEST(test_invaspread_reference_and_gradients)
+{
+    lct_runtime *rt = lct_test_runtime(1, 5);
+    for (int form = 0; form < 2; form++) {
+        run_invaspread(rt, form, 4, 5, 1.0, 0, 2e-3);
+        run_invaspread(rt, form, 4, 5, 0.1, 1, 2e-3);
+        run_invaspread(rt, form, 3, 8, 0.05, 1, 2e-3);
+        run_invaspread(rt, form, 1, 3, 0.5, 1, 2e-3);
+    }
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_invaspread_robust)
+{
+    lct_runtime *rt = lct_test_runtime(2, 5);
+    for (int form = 0; form < 2; form++) {
+        lct_loss_invaspread_options o;
+        lct_loss_invaspread_options_init(&o, 1);
+        o.form = form;
+        lct_loss *loss = NULL;
+        ck_assert_int_eq(lct_loss_new_invaspread(&loss, rt, 6, &o), LCT_OK);
+        ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, 0.01), LCT_OK);
+        float x[2 * 5 * 6], dx[2 * 5 * 6], val = NAN;
+        /* identical embeddings */
+        for (size_t i = 0; i < 60; i++) x[i] = 0.4f;
+        ck_assert_int_eq(lct_loss_invaspread_compute(loss, x, 5, &val, dx), LCT_OK);
+        ck_assert(isfinite(val) && all_finite(dx, 60));
+        /* not normalised, large, tau 0.01: a negative dominating the softmax */
+        fill_uniform(x, 60, 3, 30.0f);
+        ck_assert_int_eq(lct_loss_invaspread_compute(loss, x, 5, &val, dx), LCT_OK);
+        ck_assert(isfinite(val) && all_finite(dx, 60));
+        /* NaN input names the buffer and index */
+        x[17] = NAN;
+        LCT_ASSERT_FAILS(lct_loss_invaspread_compute(loss, x, 5, &val, dx), LCT_ENUMERIC, "x[17] is NaN");
+        x[17] = 1e30f;
+        LCT_ASSERT_FAILS(lct_loss_invaspread_compute(loss, x, 5, &val, dx), LCT_ENUMERIC, "overflow");
+        lct_loss_free(loss);
+    }
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_invaspread_peaked_softmax_gradient)
+{
+    /* One negative takes almost all the mass (p > 1/2): the log(1 - p) path through the second log-sum-exp. */
+    lct_runtime *rt = lct_test_runtime(1, 5);
+    lct_loss *loss = NULL;
+    ck_assert_int_eq(lct_loss_new_invaspread(&loss, rt, 2, NULL), LCT_OK);
+    ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, 0.5), LCT_OK);
+    float x[12] = {1.0f, 0.0f, 0.2f, 0.9f, 0.95f, 0.1f, -0.3f, 1.0f, 0.5f, -0.5f, 0.0f, -1.0f};
+    float dx[12], val;
+    ck_assert_int_eq(lct_loss_invaspread_compute(loss, x, 3, &val, dx), LCT_OK);
+    double *xd = to_double(x, 12);
+    inv_ctx c = {3, 2, 0.5, 1, NULL};
+    assert_close(val, ref_invaspread(xd, &c), 1e-5, "peaked loss");
+    fd_check(ref_invaspread, &c, xd, 12, dx, 2e-3, "peaked");
+    free(xd);
+    lct_loss_free(loss);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_invaspread_bad_input)
+{
+    lct_runtime *rt = lct_test_runtime(1, 5);
+    lct_loss *loss = NULL, *other = NULL;
+    ck_assert_int_eq(lct_loss_new_invaspread(&loss, rt, 2, NULL), LCT_OK);
+    ck_assert_int_eq(lct_loss_new_infonce(&other, rt, 3, 2, 2, &(lct_loss_infonce_options){1, 1, 0}), LCT_OK);
+    float x[8] = {0}, dx[8], v;
+    LCT_ASSERT_FAILS(lct_loss_invaspread_compute(NULL, x, 2, &v, dx), LCT_EINVAL, "'loss'");
+    LCT_ASSERT_FAILS(lct_loss_invaspread_compute(loss, NULL, 2, &v, dx), LCT_EINVAL, "'x'");
+    LCT_ASSERT_FAILS(lct_loss_invaspread_compute(loss, x, 2, NULL, dx), LCT_EINVAL, "'loss_out'");
+    LCT_ASSERT_FAILS(lct_loss_invaspread_compute(loss, x, 0, &v, dx), LCT_EINVAL, "batch is 0");
+    LCT_ASSERT_FAILS(lct_loss_invaspread_compute(other, x, 2, &v, dx), LCT_EINVAL, "kind");
+    ck_assert_int_eq(lct_loss_invaspread_compute(loss, x, 2, &v, NULL), LCT_OK);
+    lct_loss_free(loss);
+    lct_loss_free(other);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+/* ---- InfoNCE --------------------------------------------------------------------------- */
+
+typedef struct cpc_ctx {
+    size_t b, t, d, h, k;
+    int mode;
+    double tau;
+    size_t part; /* 0: x is z, 1: x is c, 2: x is W */
+    const double *z, *c, *w;
+    double *acc; /* per-step accuracy out, or NULL */
+} cpc_ctx;
+
+static double ref_infonce(const double *x, void *vctx)
+{
+    cpc_ctx *q = vctx;
+    const double *z = q->part == 0 ? x : q->z, *c = q->part == 1 ? x : q->c, *w = q->part == 2 ? x : q->w;
+    size_t B = q->b, T = q->t, D = q->d, H = q->h;
+    double total = 0.0;
+    for (size_t k = 1; k <= q->k; k++) {
+        const double *wk = w + (k - 1) * D * H;
+        double lk = 0.0;
+        size_t hits = 0, anchors = 0;
+        for (size_t b = 0; b < B; b++)
+            for (size_t t = 0; t + k < T; t++) {
+                double pred[16];
+                for (size_t i = 0; i < D; i++) {
+                    pred[i] = 0.0;
+                    for (size_t j = 0; j < H; j++) pred[i] += wk[i * H + j] * c[(b * T + t) * H + j];
+                }
+                /* candidate rows of z, and which one is positive */
+                size_t cand[256], nc = 0, pos = 0;
+                for (size_t bb = 0; bb < B; bb++)
+                    for (size_t tt = 0; tt < T; tt++) {
+                        int use = q->mode == LCT_INFONCE_ALL || (q->mode == LCT_INFONCE_BATCH && tt == t + k) ||
+                                  (q->mode == LCT_INFONCE_SEQUENCE && bb == b);
+                        if (!use) continue;
+                        if (bb == b && tt == t + k) pos = nc;
+                        cand[nc++] = bb * T + tt;
+                    }
+                double sc[256], den = 0.0;
+                for (size_t j = 0; j < nc; j++) {
+                    double dot = 0.0;
+                    for (size_t i = 0; i < D; i++) dot += pred[i] * z[cand[j] * D + i];
+                    sc[j] = dot / q->tau;
+                    den += exp(sc[j]);
+                }
+                lk += log(den) - sc[pos];
+                int best = 1;
+                for (size_t j = 0; j < nc; j++)
+                    if (j != pos && sc[j] >= sc[pos]) best = 0;
+                hits += (size_t)best;
+                anchors++;
+            }
+        total += lk / (double)anchors;
+        if (q->acc) q->acc[k - 1] = (double)hits / (double)anchors;
+    }
+    return total / (double)q->k;
+}
+
+static void run_infonce(lct_runtime *rt, int mode, double tau)
+{
+    const size_t B = 3, T = 5, D = 4, H = 3, K = 2;
+    lct_loss_infonce_options o;
+    lct_loss_infonce_options_init(&o, LCT_LOSS_INFONCE_OPTIONS_VERSION);
+    o.steps = K;
+    o.negatives = mode;
+    lct_loss *loss = NULL;
+    ck_assert_int_eq(lct_loss_new_infonce(&loss, rt, T, D, H, &o), LCT_OK);
+    ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, tau), LCT_OK);
+    lct_params *p = lct_loss_params(loss);
+    ck_assert_int_eq(lct_params_count(p), (int)K);
+    const char *name;
+    size_t cnt;
+    int tr;
+    ck_assert_int_eq(lct_params_info(p, 1, &name, &cnt, &tr), LCT_OK);
+    ck_assert_str_eq(name, "infonce.w2");
+    ck_assert_uint_eq(cnt, D * H);
+    ck_assert_int_eq(tr, 1);
+    float z[3 * 5 * 4], c[3 * 5 * 3], w[2 * 4 * 3], dz[60], dc[45], dw[24], acc[2], val;
+    fill_uniform(z, 60, 21, 1.0f);
+    fill_uniform(c, 45, 22, 1.0f);
+    fill_uniform(w, 24, 23, 1.0f);
+    for (size_t k = 0; k < K; k++) ck_assert_int_eq(lct_params_set(p, k, w + k * D * H, D * H), LCT_OK);
+    ck_assert_int_eq(lct_params_zero_grad(p), LCT_OK);
+    ck_assert_int_eq(lct_loss_infonce_compute(loss, z, c, B, &val, dz, dc, acc), LCT_OK);
+    for (size_t k = 0; k < K; k++) ck_assert_int_eq(lct_params_get_grad(p, k, dw + k * D * H, D * H), LCT_OK);
+
+    double *zd = to_double(z, 60), *cd = to_double(c, 45), *wd = to_double(w, 24), racc[2];
+    cpc_ctx q = {B, T, D, H, K, mode, tau, 0, zd, cd, wd, racc};
+    assert_close(val, ref_infonce(zd, &q), 1e-5, "infonce loss");
+    for (size_t k = 0; k < K; k++) ck_assert_msg(fabs(acc[k] - racc[k]) < 1e-6, "accuracy of step %zu", k + 1);
+    q.acc = NULL;
+    fd_check(ref_infonce, &q, zd, 60, dz, 2e-3, "infonce dz");
+    q.part = 1;
+    fd_check(ref_infonce, &q, cd, 45, dc, 2e-3, "infonce dc");
+    q.part = 2;
+    fd_check(ref_infonce, &q, wd, 24, dw, 2e-3, "infonce dW");
+    /* W_k gradients accumulate over calls */
+    ck_assert_int_eq(lct_loss_infonce_compute(loss, z, c, B, &val, dz, NULL, NULL), LCT_OK);
+    float dw2[12];
+    ck_assert_int_eq(lct_params_get_grad(p, 0, dw2, D * H), LCT_OK);
+    for (size_t i = 0; i < 12; i++) ck_assert(fabs(dw2[i] - 2.0f * dw[i]) <= 1e-5f * (1.0f + fabsf(dw[i])));
+    free(zd);
+    free(cd);
+    free(wd);
+    lct_loss_free(loss);
+}
+
+START_TEST(test_infonce_reference_and_gradients)
+{
+    lct_runtime *rt = lct_test_runtime(1, 7);
+    for (int mode = 0; mode < 3; mode++) {
+        run_infonce(rt, mode, 1.0);
+        run_infonce(rt, mode, 0.1);
+    }
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_infonce_bad_input_and_robust)
+{
+    lct_runtime *rt = lct_test_runtime(1, 7);
+    lct_loss *loss = NULL;
+    lct_loss_infonce_options o;
+    lct_loss_infonce_options_init(&o, 1);
+    o.steps = 2;
+    ck_assert_int_eq(lct_loss_new_infonce(&loss, rt, 4, 3, 2, &o), LCT_OK);
+    float z[2 * 4 * 3] = {0}, c[2 * 4 * 2] = {0}, dz[24], dc[16], acc[2], v;
+    LCT_ASSERT_FAILS(lct_loss_infonce_compute(NULL, z, c, 2, &v, dz, dc, acc), LCT_EINVAL, "'loss'");
+    LCT_ASSERT_FAILS(lct_loss_infonce_compute(loss, NULL, c, 2, &v, dz, dc, acc), LCT_EINVAL, "'z'");
+    LCT_ASSERT_FAILS(lct_loss_infonce_compute(loss, z, NULL, 2, &v, dz, dc, acc), LCT_EINVAL, "'c'");
+    LCT_ASSERT_FAILS(lct_loss_infonce_compute(loss, z, c, 2, NULL, dz, dc, acc), LCT_EINVAL, "'loss_out'");
+    LCT_ASSERT_FAILS(lct_loss_infonce_compute(loss, z, c, 0, &v, dz, dc, acc), LCT_EINVAL, "batch is 0");
+    LCT_ASSERT_FAILS(lct_loss_infonce_compute(loss, z, c, 1, &v, dz, dc, acc), LCT_EINVAL, "batch is 1");
+    /* identical latents: finite, accuracy 0 (no strict winner) */
+    ck_assert_int_eq(lct_loss_infonce_compute(loss, z, c, 2, &v, dz, dc, acc), LCT_OK);
+    ck_assert(isfinite(v) && fabs(v - log(2.0)) < 1e-6);
+    ck_assert(acc[0] == 0.0f && all_finite(dz, 24) && all_finite(dc, 16));
+    /* tau 0.01, large unnormalised inputs */
+    ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, 0.01), LCT_OK);
+    fill_uniform(z, 24, 1, 50.0f);
+    fill_uniform(c, 16, 2, 50.0f);
+    ck_assert_int_eq(lct_loss_infonce_compute(loss, z, c, 2, &v, dz, dc, acc), LCT_OK);
+    ck_assert(isfinite(v) && all_finite(dz, 24) && all_finite(dc, 16));
+    c[5] = INFINITY;
+    LCT_ASSERT_FAILS(lct_loss_infonce_compute(loss, z, c, 2, &v, dz, dc, acc), LCT_ENUMERIC, "c[5] is Inf");
+    c[5] = 1e30f;
+    LCT_ASSERT_FAILS(lct_loss_infonce_compute(loss, z, c, 2, &v, dz, dc, acc), LCT_ENUMERIC, "overflow");
+    lct_loss_free(loss);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+/* ---- CMC in-batch softmax ------------------------------------------------------------ */
+
+typedef struct cmc_ctx {
+    size_t v, b, d;
+    int graph;
+    double tau;
+} cmc_ctx;
+
+static double ref_cmc_softmax(const double *x, void *vctx)
+{
+    cmc_ctx *q = vctx;
+    size_t B = q->b, D = q->d;
+    double total = 0.0;
+    for (size_t a = 0; a < q->v; a++)
+        for (size_t b = a + 1; b < q->v; b++) {
+            if (q->graph == LCT_CMC_CORE && a != 0) continue;
+            for (int dir = 0; dir < 2; dir++) {
+                const double *fa = x + (dir ? b : a) * B * D, *fb = x + (dir ? a : b) * B * D;
+                for (size_t i = 0; i < B; i++) {
+                    double den = 0.0, pos = 0.0;
+                    for (size_t j = 0; j < B; j++) {
+                        double dot = 0.0;
+                        for (size_t e = 0; e < D; e++) dot += fa[i * D + e] * fb[j * D + e];
+                        den += exp(dot / q->tau);
+                        if (j == i) pos = dot / q->tau;
+                    }
+                    total += (log(den) - pos) / (double)B;
+                }
+            }
+        }
+    return total;
+}
+
+START_TEST(test_cmc_softmax_reference_and_gradients)
+{
+    lct_runtime *rt = lct_test_runtime(1, 9);
+    const size_t V = 3, B = 4, D = 5;
+    for (int graph = 0; graph < 2; graph++)
+        for (int ti = 0; ti < 2; ti++) {
+            double tau = ti ? 0.07 : 1.0;
+            lct_loss_cmc_options o;
+            lct_loss_cmc_options_init(&o, 1);
+            o.graph = graph;
+            o.objective = LCT_CMC_SOFTMAX;
+            lct_loss *loss = NULL;
+            ck_assert_int_eq(lct_loss_new_cmc(&loss, rt, V, D, NULL, &o), LCT_OK);
+            ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, tau), LCT_OK);
+            float x[3 * 4 * 5], g[3 * 4 * 5], val;
+            fill_uniform(x, 60, 31, 1.0f);
+            normalise_rows(x, V * B, D);
+            const float *f[3] = {x, x + 20, x + 40};
+            float *df[3] = {g, g + 20, g + 40};
+            ck_assert_int_eq(lct_loss_cmc_compute(loss, f, NULL, B, &val, df), LCT_OK);
+            double *xd = to_double(x, 60);
+            cmc_ctx q = {V, B, D, graph, tau};
+            assert_close(val, ref_cmc_softmax(xd, &q), 1e-5, "cmc softmax loss");
+            fd_check(ref_cmc_softmax, &q, xd, 60, g, 2e-3, graph ? "cmc softmax full" : "cmc softmax core");
+            free(xd);
+            lct_loss_free(loss);
+        }
+    lct_runtime_free(rt);
+}
+END_TEST
+
+/* ---- Suite ------------------------------------------------------------------------------ */
+
+static Suite *loss_suite(void)
+{
+    Suite *s = suite_create("loss");
+    TCase *tc = tcase_create("loss");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_options_init);
+    tcase_add_test(tc, test_constructors_bad_input);
+    tcase_add_test(tc, test_params_and_z_state);
+    tcase_add_test(tc, test_invaspread_reference_and_gradients);
+    tcase_add_test(tc, test_invaspread_robust);
+    tcase_add_test(tc, test_invaspread_peaked_softmax_gradient);
+    tcase_add_test(tc, test_invaspread_bad_input);
+    tcase_add_test(tc, test_infonce_reference_and_gradients);
+    tcase_add_test(tc, test_infonce_bad_input_and_robust);
+    tcase_add_test(tc, test_cmc_softmax_reference_and_gradients);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return lct_test_run(loss_suite());
+}
