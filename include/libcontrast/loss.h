@@ -30,9 +30,8 @@
 LCT_BEGIN_DECLS
 
 typedef struct lct_loss lct_loss;
-typedef struct lct_bank lct_bank; /* TEMP until bank.h lands */
 
-/** The objective of a loss handle (lct_loss_kind()). */
+/** The objective of a loss handle (lct_loss_get_kind()). */
 typedef enum lct_loss_kind {
     LCT_LOSS_NCE = 1,        /**< InstDisc NCE over a memory bank */
     LCT_LOSS_NPSOFTMAX = 2,  /**< InstDisc non-parametric softmax over every bank row */
@@ -185,7 +184,7 @@ LCT_API int lct_loss_new_cmc(lct_loss **out, lct_runtime *rt, size_t views, size
 LCT_API void lct_loss_free(lct_loss *loss);
 
 /** The ::lct_loss_kind of @p loss, or LCT_EINVAL for NULL. */
-LCT_API int lct_loss_kind(const lct_loss *loss);
+LCT_API int lct_loss_get_kind(const lct_loss *loss);
 
 /* ---- parameters and state ------------------------------------------------------------ */
 

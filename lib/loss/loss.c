@@ -88,7 +88,7 @@ void lct_loss_free(lct_loss *loss)
     lct__free(rt, loss);
 }
 
-int lct_loss_kind(const lct_loss *loss)
+int lct_loss_get_kind(const lct_loss *loss)
 {
     LCT__REQUIRE(loss);
     return loss->kind;
