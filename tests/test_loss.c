@@ -657,6 +657,535 @@ START_TEST(test_cmc_softmax_reference_and_gradients)
 }
 END_TEST
 
+/* ---- NCE over a bank ---------------------------------------------------------------------- */
+
+typedef struct nce_ctx {
+    size_t b, d, k, n;
+    double tau, log_z;
+    const double *rows; /* n x d bank rows */
+    const int64_t *idx, *neg;
+    int shared;
+} nce_ctx;
+
+/* Mean NCE loss in the original's ratio form: P = exp(s / tau) / Z, noise K/N. */
+static double ref_nce(const double *f, void *vctx)
+{
+    nce_ctx *q = vctx;
+    double z = exp(q->log_z), kpn = (double)q->k / (double)q->n, total = 0.0;
+    for (size_t b = 0; b < q->b; b++) {
+        for (size_t j = 0; j <= q->k; j++) {
+            size_t r = j == 0 ? (size_t)q->idx[b] : (size_t)(q->shared ? q->neg[j - 1] : q->neg[b * q->k + j - 1]);
+            double dot = 0.0;
+            for (size_t e = 0; e < q->d; e++) dot += f[b * q->d + e] * q->rows[r * q->d + e];
+            double p = exp(dot / q->tau) / z;
+            total -= j == 0 ? log(p / (p + kpn)) : log(kpn / (p + kpn));
+        }
+    }
+    return total / (double)q->b;
+}
+
+/* The reference's first-batch log Z: log(mean(exp(s / tau)) * N). */
+static double ref_log_z(const double *f, nce_ctx *q)
+{
+    double sum = 0.0, m = -INFINITY, s[4096];
+    size_t cnt = 0;
+    for (size_t b = 0; b < q->b; b++)
+        for (size_t j = 0; j <= q->k; j++) {
+            size_t r = j == 0 ? (size_t)q->idx[b] : (size_t)(q->shared ? q->neg[j - 1] : q->neg[b * q->k + j - 1]);
+            double dot = 0.0;
+            for (size_t e = 0; e < q->d; e++) dot += f[b * q->d + e] * q->rows[r * q->d + e];
+            s[cnt] = dot / q->tau;
+            m = fmax(m, s[cnt++]);
+        }
+    for (size_t i = 0; i < cnt; i++) sum += exp(s[i] - m);
+    return m + log(sum / (double)cnt) + log((double)q->n);
+}
+
+static double *bank_rows(lct_bank *bank, size_t n, size_t d)
+{
+    float *r = malloc(n * d * sizeof *r);
+    ck_assert_int_eq(lct_bank_get_rows(bank, 0, n, r), LCT_OK);
+    double *out = to_double(r, n * d);
+    free(r);
+    return out;
+}
+
+static void run_nce(lct_runtime *rt, int mode, double tau, int normalise_f)
+{
+    const size_t N = 40, D = 6, B = 5, K = 7;
+    lct_bank *bank = make_bank(rt, N, D, 1);
+    lct_loss_nce_options o;
+    lct_loss_nce_options_init(&o, LCT_LOSS_NCE_OPTIONS_VERSION);
+    o.k = K;
+    o.sample_mode = mode;
+    lct_loss *loss = NULL;
+    ck_assert_int_eq(lct_loss_new_nce(&loss, rt, bank, &o), LCT_OK);
+    ck_assert_int_eq(lct_loss_get_kind(loss), LCT_LOSS_NCE);
+    ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, tau), LCT_OK);
+    float f[5 * 6], df[5 * 6], val;
+    fill_uniform(f, B * D, 41 + (uint64_t)mode, 1.0f);
+    if (normalise_f) normalise_rows(f, B, D);
+    int64_t idx[5] = {3, 17, 3, 39, 0}; /* with a duplicate */
+    uint64_t stream, calls;
+    lct__bank_rng_state(bank, &stream, &calls);
+    double *before = bank_rows(bank, N, D);
+    ck_assert_int_eq(lct_loss_nce_compute(loss, f, idx, B, &val, df), LCT_OK);
+    double *after = bank_rows(bank, N, D);
+    ck_assert_msg(memcmp(before, after, N * D * sizeof(double)) == 0, "the loss must not change the bank");
+
+    /* The same draws, for the reference. */
+    int64_t neg[5 * 7];
+    lct__bank_set_rng_state(bank, stream, calls);
+    ck_assert_int_eq(lct_bank_sample(bank, idx, B, K, mode, neg), LCT_OK);
+    double *fd = to_double(f, B * D);
+    nce_ctx q = {B, D, K, N, tau, 0.0, before, idx, neg, mode >= LCT_BANK_SAMPLE_SHARED};
+    q.log_z = ref_log_z(fd, &q);
+    double log_z;
+    int32_t known;
+    ck_assert_int_eq(lct_loss_get_log_z(loss, 0, &log_z, &known), LCT_OK);
+    ck_assert_int_eq(known, 1);
+    assert_close(log_z, q.log_z, 1e-6, "first-batch log Z");
+    assert_close(val, ref_nce(fd, &q), 1e-5, "nce loss");
+    fd_check(ref_nce, &q, fd, B * D, df, 2e-3, "nce df");
+
+    /* Z is now fixed (first batch): a second call uses it unchanged. */
+    ck_assert_int_eq(lct_loss_nce_compute(loss, f, idx, B, &val, NULL), LCT_OK);
+    ck_assert_int_eq(lct_loss_get_log_z(loss, 0, &log_z, NULL), LCT_OK);
+    assert_close(log_z, q.log_z, 1e-6, "log Z after the second batch");
+    free(fd);
+    free(before);
+    free(after);
+    lct_loss_free(loss);
+    lct_bank_free(bank);
+}
+
+START_TEST(test_nce_reference_and_gradients)
+{
+    lct_runtime *rt = lct_test_runtime(1, 13);
+    for (int mode = 0; mode < 4; mode++) {
+        run_nce(rt, mode, 1.0, 1);
+        run_nce(rt, mode, 0.07, 1);
+        run_nce(rt, mode, 0.5, 0);
+    }
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_nce_z_policies)
+{
+    lct_runtime *rt = lct_test_runtime(1, 17);
+    const size_t N = 30, D = 4, B = 3, K = 5;
+    lct_bank *bank = make_bank(rt, N, D, 1);
+    lct_loss_nce_options o;
+    lct_loss_nce_options_init(&o, 1);
+    o.k = K;
+    o.z_policy = LCT_Z_FIXED;
+    lct_loss *loss = NULL;
+    ck_assert_int_eq(lct_loss_new_nce(&loss, rt, bank, &o), LCT_OK);
+    float f[12], v;
+    fill_uniform(f, 12, 5, 1.0f);
+    int64_t idx[3] = {1, 2, 3}, neg[15];
+    LCT_ASSERT_FAILS(lct_loss_nce_compute(loss, f, idx, B, &v, NULL), LCT_ESTATE, "LCT_Z_FIXED");
+    ck_assert_int_eq(lct_loss_set_log_z(loss, 0, 4.0), LCT_OK);
+    uint64_t stream, calls;
+    lct__bank_rng_state(bank, &stream, &calls);
+    ck_assert_int_eq(lct_loss_nce_compute(loss, f, idx, B, &v, NULL), LCT_OK);
+    lct__bank_set_rng_state(bank, stream, calls);
+    ck_assert_int_eq(lct_bank_sample(bank, idx, B, K, 0, neg), LCT_OK);
+    double *rows = bank_rows(bank, N, D), *fd = to_double(f, 12);
+    nce_ctx q = {B, D, K, N, 0.07, 4.0, rows, idx, neg, 0};
+    assert_close(v, ref_nce(fd, &q), 1e-5, "fixed-Z loss");
+
+    /* Running: log Z <- log(m Z + (1 - m) Z_batch). */
+    ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_Z_POLICY, LCT_Z_RUNNING), LCT_OK);
+    ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_Z_MOMENTUM, 0.9), LCT_OK);
+    lct__bank_rng_state(bank, &stream, &calls);
+    ck_assert_int_eq(lct_loss_nce_compute(loss, f, idx, B, &v, NULL), LCT_OK);
+    lct__bank_set_rng_state(bank, stream, calls);
+    ck_assert_int_eq(lct_bank_sample(bank, idx, B, K, 0, neg), LCT_OK);
+    double est = ref_log_z(fd, &q), want = log(0.9 * exp(4.0) + 0.1 * exp(est)), got;
+    ck_assert_int_eq(lct_loss_get_log_z(loss, 0, &got, NULL), LCT_OK);
+    assert_close(got, want, 1e-6, "running log Z");
+    q.log_z = want;
+    assert_close(v, ref_nce(fd, &q), 1e-5, "running-Z loss");
+    free(rows);
+    free(fd);
+    lct_loss_free(loss);
+    lct_bank_free(bank);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_nce_robust)
+{
+    /* The original overflowed here: tau 0.01 on small data sets, Z ~ e^100 * N. */
+    lct_runtime *rt = lct_test_runtime(2, 19);
+    size_t sizes[2] = {10, 700};
+    for (int si = 0; si < 2; si++) {
+        const size_t N = sizes[si], D = 8, B = 6;
+        lct_bank *bank = make_bank(rt, N, D, 1);
+        lct_loss *loss = NULL;
+        ck_assert_int_eq(lct_loss_new_nce(&loss, rt, bank, NULL), LCT_OK); /* K = 4096 > N: with replacement */
+        ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, 0.01), LCT_OK);
+        float f[6 * 8], df[6 * 8], v = NAN;
+        int64_t idx[6] = {1, 1, 1, 2, 2, 9}; /* duplicates */
+        /* rows of the bank as embeddings: s = 1 for the positives, exp(100) */
+        float rows[10 * 8];
+        ck_assert_int_eq(lct_bank_get_rows(bank, 0, 10, rows), LCT_OK);
+        for (size_t b = 0; b < B; b++) memcpy(f + b * D, rows + (size_t)idx[b] * D, D * sizeof(float));
+        ck_assert_int_eq(lct_loss_nce_compute(loss, f, idx, B, &v, df), LCT_OK);
+        ck_assert(isfinite(v) && all_finite(df, B * D));
+        double lz;
+        ck_assert_int_eq(lct_loss_get_log_z(loss, 0, &lz, NULL), LCT_OK);
+        ck_assert(isfinite(lz) && lz > 50.0);
+        /* identical and unnormalised embeddings */
+        for (size_t i = 0; i < B * D; i++) f[i] = 3.0f;
+        ck_assert_int_eq(lct_loss_nce_compute(loss, f, idx, B, &v, df), LCT_OK);
+        ck_assert(isfinite(v) && all_finite(df, B * D));
+        f[7] = NAN;
+        LCT_ASSERT_FAILS(lct_loss_nce_compute(loss, f, idx, B, &v, df), LCT_ENUMERIC, "f[7] is NaN");
+        lct_loss_free(loss);
+        lct_bank_free(bank);
+    }
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_nce_bad_input)
+{
+    lct_runtime *rt = lct_test_runtime(1, 23);
+    lct_bank *bank = make_bank(rt, 10, 2, 1);
+    lct_loss *loss = NULL, *inv = NULL;
+    ck_assert_int_eq(lct_loss_new_nce(&loss, rt, bank, NULL), LCT_OK);
+    ck_assert_int_eq(lct_loss_new_invaspread(&inv, rt, 2, NULL), LCT_OK);
+    float f[4] = {1, 0, 0, 1}, df[4], v;
+    int64_t idx[2] = {0, 1}, bad[2] = {0, 10};
+    LCT_ASSERT_FAILS(lct_loss_nce_compute(NULL, f, idx, 2, &v, df), LCT_EINVAL, "'loss'");
+    LCT_ASSERT_FAILS(lct_loss_nce_compute(inv, f, idx, 2, &v, df), LCT_EINVAL, "kind");
+    LCT_ASSERT_FAILS(lct_loss_nce_compute(loss, NULL, idx, 2, &v, df), LCT_EINVAL, "'f'");
+    LCT_ASSERT_FAILS(lct_loss_nce_compute(loss, f, NULL, 2, &v, df), LCT_EINVAL, "'idx'");
+    LCT_ASSERT_FAILS(lct_loss_nce_compute(loss, f, idx, 2, NULL, df), LCT_EINVAL, "'loss_out'");
+    LCT_ASSERT_FAILS(lct_loss_nce_compute(loss, f, idx, 0, &v, df), LCT_EINVAL, "batch is 0");
+    LCT_ASSERT_FAILS(lct_loss_nce_compute(loss, f, bad, 2, &v, df), LCT_ERANGE, "idx");
+    int32_t known;
+    ck_assert_int_eq(lct_loss_get_log_z(loss, 0, NULL, &known), LCT_OK);
+    ck_assert_int_eq(known, 0); /* failed calls estimated nothing */
+    LCT_ASSERT_FAILS(lct_loss_npsoftmax_compute(loss, f, idx, 2, &v, df), LCT_EINVAL, "kind");
+    lct_loss_free(loss);
+    lct_loss_free(inv);
+    lct_bank_free(bank);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+/* ---- non-parametric softmax --------------------------------------------------------------- */
+
+static double ref_npsoftmax(const double *f, void *vctx)
+{
+    nce_ctx *q = vctx;
+    double total = 0.0;
+    for (size_t b = 0; b < q->b; b++) {
+        double den = 0.0, pos = 0.0;
+        for (size_t r = 0; r < q->n; r++) {
+            double dot = 0.0;
+            for (size_t e = 0; e < q->d; e++) dot += f[b * q->d + e] * q->rows[r * q->d + e];
+            den += exp(dot / q->tau);
+            if ((int64_t)r == q->idx[b]) pos = dot / q->tau;
+        }
+        total += log(den) - pos;
+    }
+    return total / (double)q->b;
+}
+
+START_TEST(test_npsoftmax_reference_and_gradients)
+{
+    lct_runtime *rt = lct_test_runtime(1, 29);
+    const size_t N = 10, D = 5, B = 4;
+    lct_bank *bank = make_bank(rt, N, D, 1);
+    double *rows = bank_rows(bank, N, D);
+    unsigned chunks[3] = {3, 10, 4096};
+    for (int ci = 0; ci < 3; ci++)
+        for (int ti = 0; ti < 2; ti++) {
+            double tau = ti ? 0.07 : 1.0;
+            lct_loss_npsoftmax_options o;
+            lct_loss_npsoftmax_options_init(&o, 1);
+            o.chunk = chunks[ci];
+            lct_loss *loss = NULL;
+            ck_assert_int_eq(lct_loss_new_npsoftmax(&loss, rt, bank, &o), LCT_OK);
+            ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, tau), LCT_OK);
+            float f[4 * 5], df[4 * 5], v;
+            fill_uniform(f, B * D, 51, 1.0f);
+            normalise_rows(f, B, D);
+            int64_t idx[4] = {9, 0, 9, 4};
+            ck_assert_int_eq(lct_loss_npsoftmax_compute(loss, f, idx, B, &v, df), LCT_OK);
+            double *fd = to_double(f, B * D);
+            nce_ctx q = {B, D, 0, N, tau, 0.0, rows, idx, NULL, 0};
+            assert_close(v, ref_npsoftmax(fd, &q), 1e-5, "npsoftmax loss");
+            fd_check(ref_npsoftmax, &q, fd, B * D, df, 2e-3, "npsoftmax df");
+            free(fd);
+            lct_loss_free(loss);
+        }
+    free(rows);
+    lct_bank_free(bank);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_npsoftmax_bad_input_and_robust)
+{
+    lct_runtime *rt = lct_test_runtime(2, 31);
+    lct_bank *bank = make_bank(rt, 10, 3, 0);
+    lct_loss *loss = NULL;
+    ck_assert_int_eq(lct_loss_new_npsoftmax(&loss, rt, bank, NULL), LCT_OK);
+    ck_assert_int_eq(lct_loss_get_kind(loss), LCT_LOSS_NPSOFTMAX);
+    float f[6] = {0}, df[6], v;
+    int64_t idx[2] = {0, 0}, bad[2] = {-1, 0};
+    LCT_ASSERT_FAILS(lct_loss_npsoftmax_compute(NULL, f, idx, 2, &v, df), LCT_EINVAL, "'loss'");
+    LCT_ASSERT_FAILS(lct_loss_npsoftmax_compute(loss, NULL, idx, 2, &v, df), LCT_EINVAL, "'f'");
+    LCT_ASSERT_FAILS(lct_loss_npsoftmax_compute(loss, f, NULL, 2, &v, df), LCT_EINVAL, "'idx'");
+    LCT_ASSERT_FAILS(lct_loss_npsoftmax_compute(loss, f, idx, 2, NULL, df), LCT_EINVAL, "'loss_out'");
+    LCT_ASSERT_FAILS(lct_loss_npsoftmax_compute(loss, f, idx, 0, &v, df), LCT_EINVAL, "batch is 0");
+    LCT_ASSERT_FAILS(lct_loss_npsoftmax_compute(loss, f, bad, 2, &v, df), LCT_ERANGE, "idx");
+    ck_assert_int_eq(lct_loss_npsoftmax_compute(loss, f, idx, 2, &v, df), LCT_OK);
+    assert_close(v, log(10.0), 1e-6, "zero embeddings: uniform softmax");
+    ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, 0.01), LCT_OK);
+    fill_uniform(f, 6, 3, 40.0f);
+    ck_assert_int_eq(lct_loss_npsoftmax_compute(loss, f, idx, 2, &v, df), LCT_OK);
+    ck_assert(isfinite(v) && all_finite(df, 6));
+    f[2] = -INFINITY;
+    LCT_ASSERT_FAILS(lct_loss_npsoftmax_compute(loss, f, idx, 2, &v, df), LCT_ENUMERIC, "f[2] is Inf");
+    lct_loss_free(loss);
+    lct_bank_free(bank);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+/* ---- CMC with banks ------------------------------------------------------------------------ */
+
+typedef struct cmc_nce_ctx {
+    size_t v, b, d, k, n;
+    int graph;
+    double tau;
+    double *rows[3];
+    const int64_t *idx;
+    int64_t neg[8][64]; /* per direction, in call order */
+    double log_z[3];
+} cmc_nce_ctx;
+
+static double ref_cmc_nce(const double *x, void *vctx)
+{
+    cmc_nce_ctx *q = vctx;
+    double total = 0.0;
+    size_t dir = 0;
+    for (size_t a = 0; a < q->v; a++)
+        for (size_t b = a + 1; b < q->v; b++) {
+            if (q->graph == LCT_CMC_CORE && a != 0) continue;
+            for (int back = 0; back < 2; back++, dir++) {
+                size_t anchor = back ? b : a, target = back ? a : b;
+                nce_ctx c = {q->b, q->d, q->k, q->n, q->tau, q->log_z[target], q->rows[target], q->idx, q->neg[dir], 0};
+                total += ref_nce(x + anchor * q->b * q->d, &c);
+            }
+        }
+    return total;
+}
+
+START_TEST(test_cmc_nce_reference_and_gradients)
+{
+    lct_runtime *rt = lct_test_runtime(1, 37);
+    const size_t V = 3, N = 20, D = 5, B = 4, K = 6;
+    for (int graph = 0; graph < 2; graph++) {
+        lct_bank *banks[3];
+        for (size_t v = 0; v < V; v++) banks[v] = make_bank(rt, N, D, 1);
+        lct_loss_cmc_options o;
+        lct_loss_cmc_options_init(&o, 1);
+        o.graph = graph;
+        o.k = K;
+        lct_loss *loss = NULL;
+        ck_assert_int_eq(lct_loss_new_cmc(&loss, rt, V, D, banks, &o), LCT_OK);
+        ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, 0.2), LCT_OK);
+        float x[3 * 4 * 5], g[3 * 4 * 5], val;
+        fill_uniform(x, 60, 61, 1.0f);
+        normalise_rows(x, V * B, D);
+        const float *f[3] = {x, x + 20, x + 40};
+        float *df[3] = {g, g + 20, g + 40};
+        int64_t idx[4] = {0, 5, 19, 5};
+        uint64_t st[3], calls[3];
+        for (size_t v = 0; v < V; v++) lct__bank_rng_state(banks[v], &st[v], &calls[v]);
+        ck_assert_int_eq(lct_loss_cmc_compute(loss, f, idx, B, &val, df), LCT_OK);
+        for (size_t v = 0; v < V; v++) lct__bank_set_rng_state(banks[v], st[v], calls[v]);
+
+        cmc_nce_ctx q;
+        memset(&q, 0, sizeof q);
+        q.v = V, q.b = B, q.d = D, q.k = K, q.n = N, q.graph = graph, q.tau = 0.2, q.idx = idx;
+        for (size_t v = 0; v < V; v++) q.rows[v] = bank_rows(banks[v], N, D);
+        double *xd = to_double(x, 60);
+        /* replay the draws and the first-batch Z of each bank in call order */
+        int z_known[3] = {0, 0, 0};
+        size_t dir = 0;
+        for (size_t a = 0; a < V; a++)
+            for (size_t b = a + 1; b < V; b++) {
+                if (graph == LCT_CMC_CORE && a != 0) continue;
+                for (int back = 0; back < 2; back++, dir++) {
+                    size_t anchor = back ? b : a, target = back ? a : b;
+                    ck_assert_int_eq(lct_bank_sample(banks[target], idx, B, K, 0, q.neg[dir]), LCT_OK);
+                    if (!z_known[target]) {
+                        nce_ctx c = {B, D, K, N, 0.2, 0.0, q.rows[target], idx, q.neg[dir], 0};
+                        q.log_z[target] = ref_log_z(xd + anchor * B * D, &c);
+                        z_known[target] = 1;
+                    }
+                }
+            }
+        for (size_t v = 0; v < V; v++) {
+            double lz;
+            ck_assert_int_eq(lct_loss_get_log_z(loss, v, &lz, NULL), LCT_OK);
+            assert_close(lz, q.log_z[v], 1e-6, "CMC log Z of a bank");
+        }
+        assert_close(val, ref_cmc_nce(xd, &q), 1e-5, "cmc nce loss");
+        fd_check(ref_cmc_nce, &q, xd, 60, g, 2e-3, graph ? "cmc nce full" : "cmc nce core");
+        free(xd);
+        for (size_t v = 0; v < V; v++) {
+            free(q.rows[v]);
+        }
+        lct_loss_free(loss);
+        for (size_t v = 0; v < V; v++) lct_bank_free(banks[v]);
+    }
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_cmc_bad_input)
+{
+    lct_runtime *rt = lct_test_runtime(1, 41);
+    lct_bank *banks[2] = {make_bank(rt, 8, 2, 1), make_bank(rt, 8, 2, 1)};
+    lct_loss *loss = NULL, *sm = NULL;
+    lct_loss_cmc_options o;
+    lct_loss_cmc_options_init(&o, 1);
+    o.k = 3;
+    ck_assert_int_eq(lct_loss_new_cmc(&loss, rt, 2, 2, banks, &o), LCT_OK);
+    o.objective = LCT_CMC_SOFTMAX;
+    ck_assert_int_eq(lct_loss_new_cmc(&sm, rt, 2, 2, NULL, &o), LCT_OK);
+    float a[4] = {1, 0, 0, 1}, b[4] = {0, 1, 1, 0}, ga[4], gb[4], v, nan_buf[4] = {0, 0, NAN, 0};
+    const float *f[2] = {a, b}, *fnull[2] = {a, NULL}, *fnan[2] = {a, nan_buf};
+    float *df[2] = {ga, gb}, *dfnull[2] = {ga, NULL};
+    int64_t idx[2] = {0, 7}, bad[2] = {0, 8};
+    LCT_ASSERT_FAILS(lct_loss_cmc_compute(NULL, f, idx, 2, &v, df), LCT_EINVAL, "'loss'");
+    LCT_ASSERT_FAILS(lct_loss_cmc_compute(loss, NULL, idx, 2, &v, df), LCT_EINVAL, "'f'");
+    LCT_ASSERT_FAILS(lct_loss_cmc_compute(loss, fnull, idx, 2, &v, df), LCT_EINVAL, "f[1]");
+    LCT_ASSERT_FAILS(lct_loss_cmc_compute(loss, f, idx, 2, &v, dfnull), LCT_EINVAL, "df[1]");
+    LCT_ASSERT_FAILS(lct_loss_cmc_compute(loss, fnan, idx, 2, &v, df), LCT_ENUMERIC, "f[1][2] is NaN");
+    LCT_ASSERT_FAILS(lct_loss_cmc_compute(loss, f, NULL, 2, &v, df), LCT_EINVAL, "'idx'");
+    LCT_ASSERT_FAILS(lct_loss_cmc_compute(loss, f, bad, 2, &v, df), LCT_ERANGE, "idx");
+    LCT_ASSERT_FAILS(lct_loss_cmc_compute(loss, f, idx, 2, NULL, df), LCT_EINVAL, "'loss_out'");
+    LCT_ASSERT_FAILS(lct_loss_cmc_compute(loss, f, idx, 0, &v, df), LCT_EINVAL, "batch is 0");
+    LCT_ASSERT_FAILS(lct_loss_cmc_compute(sm, f, NULL, 1, &v, df), LCT_EINVAL, "batch is 1");
+    ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_Z_POLICY, LCT_Z_FIXED), LCT_OK);
+    ck_assert_int_eq(lct_loss_set_log_z(loss, 0, 2.0), LCT_OK);
+    LCT_ASSERT_FAILS(lct_loss_cmc_compute(loss, f, idx, 2, &v, df), LCT_ESTATE, "bank 1");
+    ck_assert_int_eq(lct_loss_set_log_z(loss, 1, 2.0), LCT_OK);
+    ck_assert_int_eq(lct_loss_cmc_compute(loss, f, idx, 2, &v, NULL), LCT_OK);
+    ck_assert(isfinite(v));
+    ck_assert_int_eq(lct_loss_cmc_compute(sm, f, NULL, 2, &v, df), LCT_OK);
+    LCT_ASSERT_FAILS(lct_loss_get_log_z(sm, 0, NULL, NULL), LCT_EINVAL, "no NCE");
+    lct_loss_free(loss);
+    lct_loss_free(sm);
+    lct_bank_free(banks[0]);
+    lct_bank_free(banks[1]);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+/* ---- determinism and steady-state memory ------------------------------------------------- */
+
+/* Every objective on the same data with 1 and 2 threads: bit-identical values and gradients. */
+static void all_losses(unsigned threads, float *out, size_t *n_out, size_t *grew)
+{
+    lct_runtime *rt = lct_test_runtime(threads, 77);
+    const size_t N = 300, D = 16, B = 32;
+    lct_bank *bank = make_bank(rt, N, D, 1), *bank2 = make_bank(rt, N, D, 1);
+    float *f = malloc(2 * B * D * sizeof *f), *g = malloc(2 * B * D * sizeof *g);
+    fill_uniform(f, 2 * B * D, 5, 1.0f);
+    normalise_rows(f, 2 * B, D);
+    int64_t idx[32];
+    for (size_t b = 0; b < B; b++) idx[b] = (int64_t)((b * 37) % N);
+    size_t m = 0;
+    *grew = 0;
+    lct_loss *l[5] = {NULL};
+    lct_loss_nce_options no;
+    lct_loss_nce_options_init(&no, 1);
+    no.k = 200;
+    ck_assert_int_eq(lct_loss_new_nce(&l[0], rt, bank, &no), LCT_OK);
+    lct_loss_npsoftmax_options po;
+    lct_loss_npsoftmax_options_init(&po, 1);
+    po.chunk = 128;
+    ck_assert_int_eq(lct_loss_new_npsoftmax(&l[1], rt, bank, &po), LCT_OK);
+    ck_assert_int_eq(lct_loss_new_invaspread(&l[2], rt, D, NULL), LCT_OK);
+    lct_loss_infonce_options io;
+    lct_loss_infonce_options_init(&io, 1);
+    io.steps = 3;
+    io.negatives = LCT_INFONCE_ALL;
+    ck_assert_int_eq(lct_loss_new_infonce(&l[3], rt, 8, D, 8, &io), LCT_OK);
+    lct_bank *pair[2] = {bank, bank2};
+    lct_loss_cmc_options co;
+    lct_loss_cmc_options_init(&co, 1);
+    co.k = 100;
+    ck_assert_int_eq(lct_loss_new_cmc(&l[4], rt, 2, D, pair, &co), LCT_OK);
+    for (int rep = 0; rep < 2; rep++) {
+        size_t before = 0, after = 0;
+        lct_runtime_memory(rt, &before, NULL);
+        float v;
+        ck_assert_int_eq(lct_loss_nce_compute(l[0], f, idx, B, &v, g), LCT_OK);
+        out[m++] = v;
+        memcpy(out + m, g, B * D * sizeof *g);
+        m += B * D;
+        ck_assert_int_eq(lct_loss_npsoftmax_compute(l[1], f, idx, B, &v, g), LCT_OK);
+        out[m++] = v;
+        memcpy(out + m, g, B * D * sizeof *g);
+        m += B * D;
+        ck_assert_int_eq(lct_loss_invaspread_compute(l[2], f, B, &v, g), LCT_OK);
+        out[m++] = v;
+        memcpy(out + m, g, 2 * B * D * sizeof *g);
+        m += 2 * B * D;
+        /* InfoNCE: 8 sequences of 8 steps; z from f, c from the first 8 columns of f */
+        float acc[3];
+        ck_assert_int_eq(lct_loss_infonce_compute(l[3], f, f, 8, &v, g, NULL, acc), LCT_OK);
+        out[m++] = v;
+        memcpy(out + m, g, 8 * 8 * D * sizeof *g);
+        m += 8 * 8 * D;
+        const float *views[2] = {f, f + B * D};
+        float *dv[2] = {g, g + B * D};
+        ck_assert_int_eq(lct_loss_cmc_compute(l[4], views, idx, B, &v, dv), LCT_OK);
+        out[m++] = v;
+        memcpy(out + m, g, 2 * B * D * sizeof *g);
+        m += 2 * B * D;
+        lct_runtime_memory(rt, &after, NULL);
+        if (rep == 1 && after != before) *grew = after - before;
+    }
+    *n_out = m;
+    for (int i = 0; i < 5; i++) lct_loss_free(l[i]);
+    free(f);
+    free(g);
+    lct_bank_free(bank);
+    lct_bank_free(bank2);
+    lct_runtime_free(rt);
+}
+
+START_TEST(test_thread_count_independent_and_no_steady_allocation)
+{
+    size_t cap = 2 * (1 + 2 * 32 * 16) * 5 + 4 * 8 * 8 * 16 + 64;
+    float *a = malloc(cap * sizeof *a), *b = malloc(cap * sizeof *b);
+    size_t na, nb, grew_a, grew_b;
+    all_losses(1, a, &na, &grew_a);
+    all_losses(2, b, &nb, &grew_b);
+    ck_assert_uint_eq(na, nb);
+    ck_assert(na <= cap);
+    ck_assert_msg(memcmp(a, b, na * sizeof *a) == 0, "results differ between 1 and 2 threads");
+    ck_assert(all_finite(a, na));
+    ck_assert_msg(grew_a == 0 && grew_b == 0, "a steady step allocated %zu / %zu bytes", grew_a, grew_b);
+    free(a);
+    free(b);
+}
+END_TEST
+
 /* ---- Suite ------------------------------------------------------------------------------ */
 
 static Suite *loss_suite(void)
@@ -674,6 +1203,15 @@ static Suite *loss_suite(void)
     tcase_add_test(tc, test_infonce_reference_and_gradients);
     tcase_add_test(tc, test_infonce_bad_input_and_robust);
     tcase_add_test(tc, test_cmc_softmax_reference_and_gradients);
+    tcase_add_test(tc, test_nce_reference_and_gradients);
+    tcase_add_test(tc, test_nce_z_policies);
+    tcase_add_test(tc, test_nce_robust);
+    tcase_add_test(tc, test_nce_bad_input);
+    tcase_add_test(tc, test_npsoftmax_reference_and_gradients);
+    tcase_add_test(tc, test_npsoftmax_bad_input_and_robust);
+    tcase_add_test(tc, test_cmc_nce_reference_and_gradients);
+    tcase_add_test(tc, test_cmc_bad_input);
+    tcase_add_test(tc, test_thread_count_independent_and_no_steady_allocation);
     suite_add_tcase(s, tc);
     return s;
 }
