@@ -771,6 +771,61 @@ START_TEST(test_nce_reference_and_gradients)
 }
 END_TEST
 
+/* NCE with the positive from the host: x = [f; pos], positive score f[b]·pos[b]. */
+static double ref_nce_pos(const double *x, void *vctx)
+{
+    nce_ctx *q = vctx;
+    const double *f = x, *pos = x + q->b * q->d;
+    double z = exp(q->log_z), kpn = (double)q->k / (double)q->n, total = 0.0;
+    for (size_t b = 0; b < q->b; b++)
+        for (size_t j = 0; j <= q->k; j++) {
+            double dot = 0.0;
+            for (size_t e = 0; e < q->d; e++)
+                dot += f[b * q->d + e] * (j == 0 ? pos[b * q->d + e] : q->rows[(size_t)q->neg[b * q->k + j - 1] * q->d + e]);
+            double p = exp(dot / q->tau) / z;
+            total -= j == 0 ? log(p / (p + kpn)) : log(kpn / (p + kpn));
+        }
+    return total / (double)q->b;
+}
+
+START_TEST(test_nce_positive_from_input)
+{
+    lct_runtime *rt = lct_test_runtime(1, 14);
+    const size_t N = 25, D = 4, B = 3, K = 5;
+    lct_bank *bank = make_bank(rt, N, D, 1);
+    lct_loss_nce_options o;
+    lct_loss_nce_options_init(&o, 1);
+    o.k = K;
+    o.sample_mode = LCT_BANK_SAMPLE_EXCLUDE_SELF;
+    lct_loss *loss = NULL;
+    ck_assert_int_eq(lct_loss_new_nce(&loss, rt, bank, &o), LCT_OK);
+    ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, 0.1), LCT_OK);
+    ck_assert_int_eq(lct_loss_set_log_z(loss, 0, 3.0), LCT_OK);
+    float x[2 * 3 * 4], g[2 * 3 * 4], v;
+    fill_uniform(x, 24, 71, 1.0f);
+    normalise_rows(x, 2 * B, D);
+    int64_t idx[3] = {4, 8, 24}, neg[15];
+    uint64_t st, calls;
+    lct__bank_rng_state(bank, &st, &calls);
+    ck_assert_int_eq(lct_loss_nce_compute_pos(loss, x, x + B * D, idx, B, &v, g, g + B * D), LCT_OK);
+    lct__bank_set_rng_state(bank, st, calls);
+    ck_assert_int_eq(lct_bank_sample(bank, idx, B, K, o.sample_mode, neg), LCT_OK);
+    double *rows = bank_rows(bank, N, D), *xd = to_double(x, 24);
+    nce_ctx q = {B, D, K, N, 0.1, 3.0, rows, idx, neg, 0};
+    assert_close(v, ref_nce_pos(xd, &q), 1e-5, "nce loss, positive from input");
+    fd_check(ref_nce_pos, &q, xd, 24, g, 2e-3, "nce df and dpos");
+    LCT_ASSERT_FAILS(lct_loss_nce_compute_pos(loss, x, NULL, idx, B, &v, g, NULL), LCT_EINVAL, "'pos'");
+    x[13] = NAN;
+    LCT_ASSERT_FAILS(lct_loss_nce_compute_pos(loss, x, x + B * D, idx, B, &v, g, NULL), LCT_ENUMERIC, "pos[1] is NaN");
+    LCT_ASSERT_FAILS(lct_loss_nce_compute_pos(NULL, x, x, idx, B, &v, g, NULL), LCT_EINVAL, "'loss'");
+    free(rows);
+    free(xd);
+    lct_loss_free(loss);
+    lct_bank_free(bank);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 START_TEST(test_nce_z_policies)
 {
     lct_runtime *rt = lct_test_runtime(1, 17);
@@ -1204,6 +1259,7 @@ static Suite *loss_suite(void)
     tcase_add_test(tc, test_infonce_bad_input_and_robust);
     tcase_add_test(tc, test_cmc_softmax_reference_and_gradients);
     tcase_add_test(tc, test_nce_reference_and_gradients);
+    tcase_add_test(tc, test_nce_positive_from_input);
     tcase_add_test(tc, test_nce_z_policies);
     tcase_add_test(tc, test_nce_robust);
     tcase_add_test(tc, test_nce_bad_input);

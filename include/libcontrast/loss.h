@@ -250,6 +250,16 @@ LCT_API int lct_loss_nce_compute(lct_loss *loss, const float *f, const int64_t *
                                  float *loss_out, float *df);
 
 /**
+ * NCE with the positive taken from the host's current embeddings instead of the bank: the positive
+ * score of sample b is f[b]·pos[b] (e.g. @p pos holds a second augmented view), the K noise rows still
+ * come from the bank (exclusion modes exclude idx[b]). Z, sampling and errors as lct_loss_nce_compute().
+ * @param pos   batch x D positive embeddings
+ * @param dpos  batch x D gradient with respect to @p pos, overwritten (may be NULL)
+ */
+LCT_API int lct_loss_nce_compute_pos(lct_loss *loss, const float *f, const float *pos, const int64_t *idx,
+                                     size_t batch, float *loss_out, float *df, float *dpos);
+
+/**
  * Non-parametric softmax: cross-entropy of softmax(V f / tau) over all N bank rows with label idx[b].
  * Arguments and errors as lct_loss_nce_compute().
  */

@@ -141,9 +141,9 @@ int lct_loss_cmc_compute(lct_loss *loss, const float *const *f, const int64_t *i
             if (nce) {
                 /* Anchor view a against view b's bank (positive: b's row of the sample), and back. */
                 double l1 = 0.0, l2 = 0.0;
-                if ((rc = lct__nce_direction(loss, b, f[a], idx, batch, &l1, df ? df[a] : NULL, 1, __func__)))
+                if ((rc = lct__nce_direction(loss, b, f[a], NULL, idx, batch, &l1, df ? df[a] : NULL, NULL, 1, __func__)))
                     return rc;
-                if ((rc = lct__nce_direction(loss, a, f[b], idx, batch, &l2, df ? df[b] : NULL, 1, __func__)))
+                if ((rc = lct__nce_direction(loss, a, f[b], NULL, idx, batch, &l2, df ? df[b] : NULL, NULL, 1, __func__)))
                     return rc;
                 total += l1 + l2;
             } else {

@@ -62,10 +62,11 @@ int lct__loss_check_call(const char *func, const lct_loss *loss, int kind, size_
 int lct__loss_check_bank(const char *func, lct_runtime *rt, lct_bank *bank, const char *what);
 int lct__loss_setup_z(lct_loss *loss, size_t n_banks, int z_policy, const char *func);
 int lct__loss_check_sampling(const char *func, uint32_t k, int mode);
-/* One NCE direction: anchors f against bank `view` (positive = row idx[b]) with Z of that bank. The
- * workspace must hold lct__nce_workspace(batch). df overwritten (accumulate 0) or added to (1). */
-int lct__nce_direction(lct_loss *loss, size_t view, const float *f, const int64_t *idx, size_t batch,
-                       double *loss_out, float *df, int accumulate, const char *func);
+/* One NCE direction: anchors f against bank `view` with Z of that bank; the positive is bank row idx[b],
+ * or pos[b] when pos is non-NULL (then dpos, if non-NULL, is overwritten). The workspace must hold
+ * lct__nce_workspace(batch). df overwritten (accumulate 0) or added to (1). */
+int lct__nce_direction(lct_loss *loss, size_t view, const float *f, const float *pos, const int64_t *idx,
+                       size_t batch, double *loss_out, float *df, float *dpos, int accumulate, const char *func);
 
 /* Workspace bytes each objective needs at a batch size (0 and LCT_ESHAPE on overflow). */
 int lct__nce_workspace(const lct_loss *loss, size_t batch, size_t *bytes);

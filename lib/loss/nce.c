@@ -74,44 +74,83 @@ int lct__nce_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
     return LCT_OK;
 }
 
-int lct__nce_direction(lct_loss *loss, size_t view, const float *f, const int64_t *idx, size_t batch,
-                       double *loss_out, float *df, int accumulate, const char *func)
+int lct__nce_direction(lct_loss *loss, size_t view, const float *f, const float *pos, const int64_t *idx,
+                       size_t batch, double *loss_out, float *df, float *dpos, int accumulate, const char *func)
 {
     lct_bank *bank = loss->banks[view];
-    const size_t k = loss->k;
+    const size_t k = loss->k, w = k + 1, d = loss->dim;
     double *row_loss = loss->ws;
     int64_t *neg = (int64_t *)(row_loss + batch);
     float *s = (float *)(neg + batch * k);
     int rc = lct_bank_sample(bank, idx, batch, k, loss->sample_mode, neg);
     if (rc) return rc;
     if ((rc = lct_bank_similarity(bank, f, batch, idx, neg, k, loss->sample_mode, s))) return rc;
-    if (!lct__all_finite(s, batch * (k + 1)))
+    if (pos) {
+        /* The positive is the host's current embedding of the sample, not its bank row. */
+        for (size_t b = 0; b < batch; b++) {
+            float acc = 0.0f;
+            for (size_t e = 0; e < d; e++) acc += f[b * d + e] * pos[b * d + e];
+            s[b * w] = acc;
+        }
+    }
+    if (!lct__all_finite(s, batch * w))
         return lct__fail(LCT_ENUMERIC, func, "similarities with bank %zu overflow float; scale the embeddings down",
                          view);
-    if ((rc = lct__nce_update_z(loss, view, s, batch * (k + 1), func))) return rc;
+    if ((rc = lct__nce_update_z(loss, view, s, batch * w, func))) return rc;
     double log_kpn = log((double)k) - log((double)loss->n_rows);
-    lct__nce_core(loss->rt, s, batch, k, loss->tau, log_kpn, loss->log_z[view], row_loss, loss_out, df ? s : NULL);
-    if (df) return lct__bank_grad(bank, s, batch, idx, neg, k, loss->sample_mode, accumulate, df);
+    const int grad = df != NULL || dpos != NULL;
+    lct__nce_core(loss->rt, s, batch, k, loss->tau, log_kpn, loss->log_z[view], row_loss, loss_out, grad ? s : NULL);
+    if (!grad) return LCT_OK;
+    float *ds0 = (float *)row_loss; /* the positive's dL/ds, kept aside while the bank rows take the rest */
+    if (pos) {
+        for (size_t b = 0; b < batch; b++) {
+            ds0[b] = s[b * w];
+            s[b * w] = 0.0f;
+        }
+        if (dpos)
+            for (size_t b = 0; b < batch; b++)
+                for (size_t e = 0; e < d; e++) dpos[b * d + e] = ds0[b] * f[b * d + e];
+    }
+    if (df) {
+        if ((rc = lct__bank_grad(bank, s, batch, idx, neg, k, loss->sample_mode, accumulate, df))) return rc;
+        if (pos)
+            for (size_t b = 0; b < batch; b++)
+                for (size_t e = 0; e < d; e++) df[b * d + e] += ds0[b] * pos[b * d + e];
+    }
+    return LCT_OK;
+}
+
+static int nce_compute(lct_loss *loss, const float *f, const float *pos, const int64_t *idx, size_t batch,
+                       float *loss_out, float *df, float *dpos, const char *func)
+{
+    int rc = lct__loss_check_call(func, loss, LCT_LOSS_NCE, batch);
+    if (rc) return rc;
+    if (f == NULL) return lct__fail(LCT_EINVAL, func, "argument 'f' is NULL");
+    if (idx == NULL) return lct__fail(LCT_EINVAL, func, "argument 'idx' is NULL");
+    if (loss_out == NULL) return lct__fail(LCT_EINVAL, func, "argument 'loss_out' is NULL");
+    if ((rc = lct__loss_check_finite(func, "f", f, batch * loss->dim))) return rc;
+    if (pos && (rc = lct__loss_check_finite(func, "pos", pos, batch * loss->dim))) return rc;
+    if ((rc = lct__bank_check_idx(loss->banks[0], idx, batch, func, "idx"))) return rc;
+    if (loss->z_policy == LCT_Z_FIXED && !loss->z_known[0])
+        return lct__fail(LCT_ESTATE, func, "Z policy is LCT_Z_FIXED but log Z was never set (lct_loss_set_log_z)");
+    size_t bytes;
+    if ((rc = lct__nce_workspace(loss, batch, &bytes))) return rc;
+    if ((rc = lct__loss_reserve(loss, bytes))) return rc;
+    double l = 0.0;
+    if ((rc = lct__nce_direction(loss, 0, f, pos, idx, batch, &l, df, dpos, 0, func))) return rc;
+    *loss_out = (float)l;
     return LCT_OK;
 }
 
 int lct_loss_nce_compute(lct_loss *loss, const float *f, const int64_t *idx, size_t batch, float *loss_out,
                          float *df)
 {
-    int rc = lct__loss_check_call(__func__, loss, LCT_LOSS_NCE, batch);
-    if (rc) return rc;
-    LCT__REQUIRE(f);
-    LCT__REQUIRE(idx);
-    LCT__REQUIRE(loss_out);
-    if ((rc = lct__loss_check_finite(__func__, "f", f, batch * loss->dim))) return rc;
-    if ((rc = lct__bank_check_idx(loss->banks[0], idx, batch, __func__, "idx"))) return rc;
-    if (loss->z_policy == LCT_Z_FIXED && !loss->z_known[0])
-        return LCT__FAIL(LCT_ESTATE, "Z policy is LCT_Z_FIXED but log Z was never set (lct_loss_set_log_z)");
-    size_t bytes;
-    if ((rc = lct__nce_workspace(loss, batch, &bytes))) return rc;
-    if ((rc = lct__loss_reserve(loss, bytes))) return rc;
-    double l = 0.0;
-    if ((rc = lct__nce_direction(loss, 0, f, idx, batch, &l, df, 0, __func__))) return rc;
-    *loss_out = (float)l;
-    return LCT_OK;
+    return nce_compute(loss, f, NULL, idx, batch, loss_out, df, NULL, __func__);
+}
+
+int lct_loss_nce_compute_pos(lct_loss *loss, const float *f, const float *pos, const int64_t *idx, size_t batch,
+                             float *loss_out, float *df, float *dpos)
+{
+    if (loss != NULL && pos == NULL) return LCT__FAIL(LCT_EINVAL, "argument 'pos' is NULL");
+    return nce_compute(loss, f, pos, idx, batch, loss_out, df, dpos, __func__);
 }
