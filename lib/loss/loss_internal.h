@@ -98,4 +98,30 @@ int lct__nce_update_z(lct_loss *loss, size_t view, const float *s, size_t count,
 double lct__softmax_xent_row(const float *s, size_t n, size_t label, double inv_tau, float *g, double scale,
                              int *argmax_ok);
 
+/*
+ * exp(x) in float, within 2 ulp of expf for x in [-87, 88], 0 below; branch-free so loops over arrays
+ * vectorise (glibc's expf is a scalar call). x = n ln2 + r with |r| <= ln2 / 2 (about), exp(r) by a degree-6
+ * polynomial, 2^n put into the exponent bits.
+ */
+static inline float lct__expf(float x)
+{
+    if (x < -87.0f) x = -87.0f;
+    if (x > 88.0f) x = 88.0f;
+    /* round to nearest by the 1.5 * 2^23 trick: floorf has no SSE2 vector form */
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693359375f;
+    r = r + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    __builtin_memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
 #endif

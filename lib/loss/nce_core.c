@@ -1,4 +1,8 @@
 /* NCE on a similarity matrix (InstDisc's NCECriterion in log space) and the policies for Z. */
+#if defined(__GNUC__) && !defined(__clang__)
+/* Lets the clamps of lct__expf become vector min/max: this file never inspects FP exception flags. */
+#pragma GCC optimize("no-trapping-math")
+#endif
 #include <math.h>
 
 #include "loss_internal.h"
@@ -26,18 +30,44 @@ void lct__nce_core(lct_runtime *rt, const float *s, size_t batch, size_t k, doub
                    double log_z, double *row_loss, double *loss_out, float *ds)
 {
     const size_t w = k + 1;
-    const double inv_tau = 1.0 / tau, scale = 1.0 / (tau * (double)batch);
+    const double inv_tau = 1.0 / tau, scale = 1.0 / (tau * (double)batch), shift = log_z + log_kpn;
+    const float inv_tau_f = (float)inv_tau, shift_f = (float)shift, scale_f = (float)scale;
 #pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
     for (size_t b = 0; b < batch; b++) {
         const float *sr = s + b * w;
-        double a0 = sr[0] * inv_tau - log_z - log_kpn;
+        /* positive, in double */
+        double a0 = sr[0] * inv_tau - shift;
         double l = softplus(-a0);
-        if (ds) ds[b * w] = (float)(-sigmoid(-a0) * scale);
-        for (size_t j = 1; j < w; j++) {
-            double a = sr[j] * inv_tau - log_z - log_kpn;
-            l += softplus(a);
-            if (ds) ds[b * w + j] = (float)(sigmoid(a) * scale);
+        float g0 = (float)(-sigmoid(-a0) * scale);
+        /* noise samples: softplus(a) = max(a, 0) + log1p(e), sigmoid(a) = (a >= 0 ? 1 : e) / (1 + e),
+         * e = exp(-|a|) <= 1, in float vector loops. The log1p terms are summed as logs of products of
+         * (1 + e) over blocks of 64 (each product <= 2^64, in double). The loss pass reads s only, so
+         * the gradient pass may then overwrite s in place. */
+        double lsum = 0.0;
+        float relu = 0.0f;
+        for (size_t j0 = 1; j0 < w; j0 += 64) {
+            size_t j1 = j0 + 64 < w ? j0 + 64 : w;
+            double prod = 1.0;
+#pragma omp simd reduction(* : prod) reduction(+ : relu)
+            for (size_t j = j0; j < j1; j++) {
+                float a = sr[j] * inv_tau_f - shift_f;
+                float na = a < 0.0f ? a : -a;
+                relu += a > 0.0f ? a : 0.0f;
+                prod *= 1.0 + (double)lct__expf(na);
+            }
+            lsum += log(prod);
         }
+        l += lsum + relu;
+        if (ds) {
+            float *dr = ds + b * w;
+#pragma omp simd
+            for (size_t j = 1; j < w; j++) {
+                float a = sr[j] * inv_tau_f - shift_f;
+                float e = lct__expf(a < 0.0f ? a : -a);
+                dr[j] = (a >= 0.0f ? 1.0f : e) / (1.0f + e) * scale_f;
+            }
+        }
+        if (ds) ds[b * w] = g0;
         row_loss[b] = l;
     }
     double total = 0.0;
