@@ -78,7 +78,7 @@ static size_t block_elems(const lct_loss *loss, size_t batch)
 int lct__infonce_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
 {
     size_t rows, pred, blk, anchors, total;
-    if (lct__mul_size(batch, loss->seq_len, &rows) || lct__mul_size(rows, loss->dim, &pred) ||
+    if (lct__mul_size(batch, loss->seq_len, &rows) || lct__mul_size(rows, loss->dim * loss->steps, &pred) ||
         lct__mul_size(batch, loss->seq_len * loss->seq_len, &blk) || lct__mul_size(rows, 2 * sizeof(double), &anchors))
         return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu overflows size_t", batch);
     blk = block_elems(loss, batch);
@@ -129,33 +129,34 @@ int lct_loss_infonce_compute(lct_loss *loss, const float *z, const float *c, siz
     int32_t *correct = (int32_t *)(row_loss + BT);
     float *pred = (float *)(correct + 2 * BT);
     pred = (float *)(((uintptr_t)pred + 63) & ~(uintptr_t)63);
-    float *dpred = pred + BT * D;
-    float *s = dpred + BT * D;
+    const size_t KD = K * D;
+    float *dpred = pred + BT * KD;
+    float *s = dpred + BT * KD;
     const int grad = dz != NULL || dc != NULL;
     const double inv_tau = 1.0 / loss->tau;
 
-    /* Nothing below fails on valid shapes, so gradients of W_k go straight into the parameter set. */
+    /* All K predictions at once: row (b, t) of pred holds W_1 c, ..., W_K c (BT x KD, one GEMM with the
+     * stacked W_k); their gradients come back the same way (dc = dpred W, dW += dpred^T c). */
+    lct__gemm(rt, 0, 1, BT, KD, H, 1.0f, c, H, loss->w, H, 0.0f, pred, KD);
+    if (grad) memset(dpred, 0, BT * KD * sizeof *dpred);
     if (dz) memset(dz, 0, BT * D * sizeof *dz);
     double total = 0.0;
     for (size_t k = 1; k <= K; k++) {
-        const float *wk = loss->w + (k - 1) * D * H;
-        const size_t na = T - k, nk = batch * na;
+        const size_t na = T - k, nk = batch * na, col = (k - 1) * D;
         const double scale = 1.0 / ((double)K * (double)nk * loss->tau);
-        lct__gemm(rt, 0, 1, BT, D, H, 1.0f, c, H, wk, H, 0.0f, pred, D);
-        if (grad) memset(dpred, 0, BT * D * sizeof *dpred);
         size_t blocks = loss->negatives == LCT_INFONCE_BATCH ? na : batch;
         for (size_t q = 0; q < blocks; q++) {
             /* One block: anchors A (rows m, stride lda) against candidates Zc (cols n, stride ldz). */
             const float *a, *zc;
             size_t m, n, lda, ldz, a_off, z_off;
             if (loss->negatives == LCT_INFONCE_BATCH) {
-                a_off = q * D, lda = T * D, m = batch;
+                a_off = q * KD + col, lda = T * KD, m = batch;
                 z_off = (q + k) * D, ldz = T * D, n = batch;
             } else if (loss->negatives == LCT_INFONCE_SEQUENCE) {
-                a_off = q * T * D, lda = D, m = na;
+                a_off = q * T * KD + col, lda = KD, m = na;
                 z_off = q * T * D, ldz = D, n = T;
             } else {
-                a_off = q * T * D, lda = D, m = na;
+                a_off = q * T * KD + col, lda = KD, m = na;
                 z_off = 0, ldz = D, n = BT;
             }
             a = pred + a_off;
@@ -185,10 +186,10 @@ int lct_loss_infonce_compute(lct_loss *loss, const float *z, const float *c, siz
         }
         total += lk / (double)nk;
         if (accuracy) accuracy[k - 1] = (float)((double)hits / (double)nk);
-        if (grad) {
-            lct__gemm(rt, 1, 0, D, H, BT, 1.0f, dpred, D, c, H, 1.0f, loss->gw + (k - 1) * D * H, H);
-            if (dc) lct__gemm(rt, 0, 0, BT, H, D, 1.0f, dpred, D, wk, H, k == 1 ? 0.0f : 1.0f, dc, H);
-        }
+    }
+    if (grad) {
+        lct__gemm(rt, 1, 0, KD, H, BT, 1.0f, dpred, KD, c, H, 1.0f, loss->gw, H);
+        if (dc) lct__gemm(rt, 0, 0, BT, H, KD, 1.0f, dpred, KD, loss->w, H, 0.0f, dc, H);
     }
     *loss_out = (float)(total / (double)K);
     return LCT_OK;
