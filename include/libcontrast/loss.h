@@ -86,7 +86,8 @@ typedef enum lct_loss_param {
 /** Options of lct_loss_new_nce(). Initialise with lct_loss_nce_options_init(). */
 typedef struct lct_loss_nce_options {
     uint32_t version;     /**< LCT_LOSS_NCE_OPTIONS_VERSION */
-    uint32_t k;           /**< noise samples per embedding, 1..N (default 4096, capped at N - 1 for small banks) */
+    uint32_t k;           /**< noise samples per embedding, 1..2^24 (default 4096); drawn with replacement, so
+                               K may exceed N */
     int32_t sample_mode;  /**< an ::lct_bank_sample_mode passed to lct_bank_sample() (default: the original's,
                                with replacement, the positive may be drawn) */
     int32_t z_policy;     /**< an ::lct_z_policy (default LCT_Z_FIRST_BATCH) */
@@ -120,7 +121,7 @@ typedef struct lct_loss_cmc_options {
     uint32_t version;     /**< LCT_LOSS_CMC_OPTIONS_VERSION */
     int32_t graph;        /**< an ::lct_cmc_graph (default LCT_CMC_CORE) */
     int32_t objective;    /**< an ::lct_cmc_objective (default LCT_CMC_NCE) */
-    uint32_t k;           /**< noise samples per embedding for LCT_CMC_NCE (default 16384, capped at N - 1) */
+    uint32_t k;           /**< noise samples per embedding for LCT_CMC_NCE, 1..2^24 (default 16384) */
     int32_t sample_mode;  /**< an ::lct_bank_sample_mode for LCT_CMC_NCE (default: the bank's original mode) */
     int32_t z_policy;     /**< an ::lct_z_policy for LCT_CMC_NCE (default LCT_Z_FIRST_BATCH) */
 } lct_loss_cmc_options;
@@ -141,15 +142,14 @@ LCT_API int lct_loss_cmc_options_init(lct_loss_cmc_options *opts, uint32_t versi
 /**
  * InstDisc NCE over @p bank (borrowed; the embedding size is the bank's D, N its row count).
  * @param out receives the loss; NULL on failure
- * @return LCT_OK; LCT_EINVAL (NULL argument, bad enum value, k of 0 or k > N - 1 when N > 1 was
- *         asked explicitly, bank with fewer than 2 rows); LCT_EMISMATCH (bank from another runtime);
- *         LCT_EVERSION; LCT_ENOMEM.
+ * @return LCT_OK; LCT_EINVAL (NULL argument, bad enum value, k of 0 or above 2^24);
+ *         LCT_EMISMATCH (bank from another runtime); LCT_EVERSION; LCT_ENOMEM.
  */
 LCT_API int lct_loss_new_nce(lct_loss **out, lct_runtime *rt, lct_bank *bank, const lct_loss_nce_options *opts);
 
 /**
  * InstDisc non-parametric softmax over every row of @p bank (borrowed).
- * @return LCT_OK; LCT_EINVAL; LCT_EMISMATCH; LCT_EVERSION; LCT_ENOMEM.
+ * @return LCT_OK; LCT_EINVAL (NULL argument, chunk 0 or above 2^24); LCT_EMISMATCH; LCT_EVERSION; LCT_ENOMEM.
  */
 LCT_API int lct_loss_new_npsoftmax(lct_loss **out, lct_runtime *rt, lct_bank *bank,
                                    const lct_loss_npsoftmax_options *opts);
@@ -165,7 +165,7 @@ LCT_API int lct_loss_new_invaspread(lct_loss **out, lct_runtime *rt, size_t dim,
  * CPC InfoNCE for sequences of @p seq_len steps with latents z of size @p latent_dim and
  * contexts c of size @p context_dim. Owns W_1..W_K (each latent_dim x context_dim, row-major,
  * initialised uniform in +-1/sqrt(context_dim) from the runtime's seed), exposed by lct_loss_params().
- * @return LCT_OK; LCT_EINVAL (NULL, a size of 0 or above 65536, steps 0 or >= seq_len, bad mode);
+ * @return LCT_OK; LCT_EINVAL (NULL, seq_len below 2, a size of 0 or above 65536, steps 0 or >= seq_len, bad mode);
  *         LCT_EVERSION; LCT_ENOMEM.
  */
 LCT_API int lct_loss_new_infonce(lct_loss **out, lct_runtime *rt, size_t seq_len, size_t latent_dim,
