@@ -25,7 +25,8 @@ size_t lct__aug_scratch_bytes(const lct_augmenter *aug)
 {
     size_t taps = 2 * max_blur_radius(aug) + 1;
     size_t lines = aug->ow + aug->oh;
-    return round_up(aug->out_count * sizeof(float)) + round_up(taps * sizeof(float)) +
+    return round_up(aug->out_count * sizeof(float)) + round_up(aug->h * aug->ow * sizeof(float)) +
+           round_up(taps * sizeof(float)) +
            round_up(lines * sizeof(int32_t)) + round_up(lines * sizeof(float));
 }
 
@@ -35,6 +36,8 @@ void lct__aug_scratch_bind(const lct_augmenter *aug, unsigned char *block, lct__
     size_t lines = aug->ow + aug->oh;
     s->tmp = (float *)block;
     block += round_up(aug->out_count * sizeof(float));
+    s->rows = (float *)block;
+    block += round_up(aug->h * aug->ow * sizeof(float));
     s->kernel = (float *)block;
     block += round_up(taps * sizeof(float));
     s->xi = (int32_t *)block;

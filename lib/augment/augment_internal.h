@@ -49,6 +49,7 @@ struct lct_augmenter {
 /* Scratch of one thread while it augments one view. */
 typedef struct lct__aug_scratch {
     float *tmp;     /* out_count floats */
+    float *rows;    /* h x ow floats: source rows resampled along x */
     float *kernel;  /* blur kernel taps */
     int32_t *xi;    /* ow source columns, then oh source rows */
     float *xw;      /* ow column weights, then oh row weights */
@@ -69,9 +70,11 @@ void lct__aug_noise(lct__rng *r, float *x, size_t n, double std, int clamp);
 /* x <- (x - mean[c]) / std[c] for every channel plane of n values. */
 void lct__aug_normalize(const lct_augmenter *aug, float *x, size_t n);
 
+/* Written so that compilers emit maxss/minss and vectorise loops around it. */
 static inline float lct__aug_clamp01(float x)
 {
-    return x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : x);
+    x = x > 0.0f ? x : 0.0f;
+    return x < 1.0f ? x : 1.0f;
 }
 
 /* Uniform double in [lo, hi]. */

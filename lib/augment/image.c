@@ -63,26 +63,23 @@ static void axis_table(size_t start, size_t in, size_t out, int32_t *idx, float 
     }
 }
 
-/* Crop region g of the input and resize it to the output size, as floats in [0,1]. */
-#define LCT__RESAMPLE(T, SCALE, LOAD)                                                                     \
-    do {                                                                                              \
-        const T *img = (const T *)in;                                                                 \
-        for (size_t ch = 0; ch < C; ch++) {                                                           \
-            const T *plane = img + ch * H * W;                                                        \
-            float *dst = out + ch * OH * OW;                                                          \
-            for (size_t y = 0; y < OH; y++) {                                                         \
-                const T *r0 = plane + (size_t)yi[y] * W;                                              \
-                const T *r1 = r0 + (yw[y] > 0.0f ? W : 0);                                            \
-                const float ly = yw[y];                                                               \
-                for (size_t x = 0; x < OW; x++) {                                                     \
-                    size_t x0 = (size_t)xi[x], x1 = x0 + (xw[x] > 0.0f ? 1 : 0);                      \
-                    const float lx = xw[x];                                                           \
-                    float a = LOAD(r0[x0]) * (1.0f - lx) + LOAD(r0[x1]) * lx;                         \
-                    float b = LOAD(r1[x0]) * (1.0f - lx) + LOAD(r1[x1]) * lx;                         \
-                    dst[y * OW + x] = lct__aug_clamp01((a * (1.0f - ly) + b * ly) * (SCALE));                  \
-                }                                                                                     \
-            }                                                                                         \
-        }                                                                                             \
+/*
+ * Crop region g of the input and resize it to the output size, as floats in [0,1].
+ * Separable: each source row the output needs is resampled along x once (into
+ * `rows`), then output rows blend two of those, a contiguous loop.
+ */
+#define LCT__RESAMPLE_ROWS(T, SCALE, LOAD)                                                         \
+    do {                                                                                       \
+        const T *plane = (const T *)in + ch * H * W;                                           \
+        for (size_t r = ylo; r <= yhi; r++) {                                                  \
+            const T *src = plane + r * W;                                                      \
+            float *dst = rows + (r - ylo) * OW;                                                \
+            for (size_t x = 0; x < OW; x++) {                                                  \
+                size_t x0 = (size_t)xi[x], x1 = x0 + (xw[x] > 0.0f ? 1 : 0);                   \
+                const float lx = xw[x];                                                        \
+                dst[x] = (LOAD(src[x0]) * (1.0f - lx) + LOAD(src[x1]) * lx) * (SCALE);         \
+            }                                                                                  \
+        }                                                                                      \
     } while (0)
 
 #define LOAD_U8(v) ((float)(v))
@@ -92,13 +89,26 @@ static void resample(const lct_augmenter *aug, const void *in, region g, float *
 {
     const size_t C = aug->c, H = aug->h, W = aug->w, OH = aug->oh, OW = aug->ow;
     int32_t *xi = s->xi, *yi = s->xi + OW;
-    float *xw = s->xw, *yw = s->xw + OW;
+    float *xw = s->xw, *yw = s->xw + OW, *rows = s->rows;
     axis_table(g.left, g.w, OW, xi, xw);
     axis_table(g.top, g.h, OH, yi, yw);
-    if (aug->input == LCT_AUG_IMAGE_U8)
-        LCT__RESAMPLE(uint8_t, 1.0f / 255.0f, LOAD_U8);
-    else
-        LCT__RESAMPLE(float, 1.0f, LOAD_F32);
+    const size_t ylo = (size_t)yi[0];
+    size_t yhi = (size_t)yi[OH - 1] + (yw[OH - 1] > 0.0f ? 1 : 0);
+    for (size_t ch = 0; ch < C; ch++) {
+        if (aug->input == LCT_AUG_IMAGE_U8)
+            LCT__RESAMPLE_ROWS(uint8_t, 1.0f / 255.0f, LOAD_U8);
+        else
+            LCT__RESAMPLE_ROWS(float, 1.0f, LOAD_F32);
+        float *dst = out + ch * OH * OW;
+        for (size_t y = 0; y < OH; y++) {
+            const float *r0 = rows + ((size_t)yi[y] - ylo) * OW;
+            const float ly = yw[y], ky = 1.0f - ly;
+            const float *r1 = ly > 0.0f ? r0 + OW : r0;
+            float *d = dst + y * OW;
+#pragma omp simd
+            for (size_t x = 0; x < OW; x++) d[x] = lct__aug_clamp01(r0[x] * ky + r1[x] * ly);
+        }
+    }
 }
 
 /* ---- flip, grayscale ------------------------------------------------------- */
@@ -118,6 +128,7 @@ static void hflip(float *x, size_t C, size_t H, size_t W)
 static void grayscale(float *x, size_t n)
 {
     float *r = x, *g = x + n, *b = x + 2 * n;
+#pragma omp simd
     for (size_t i = 0; i < n; i++) {
         float l = GRAY_R * r[i] + GRAY_G * g[i] + GRAY_B * b[i];
         r[i] = g[i] = b[i] = l;
@@ -130,6 +141,7 @@ static void grayscale(float *x, size_t n)
 static void blend_const(float *x, size_t n, float f, float c)
 {
     const float k = (1.0f - f) * c;
+#pragma omp simd
     for (size_t i = 0; i < n; i++) x[i] = lct__aug_clamp01(f * x[i] + k);
 }
 
@@ -147,6 +159,7 @@ static float gray_mean(const float *x, size_t C, size_t n)
 static void saturation(float *x, size_t n, float f)
 {
     float *r = x, *g = x + n, *b = x + 2 * n;
+#pragma omp simd
     for (size_t i = 0; i < n; i++) {
         float l = (1.0f - f) * (GRAY_R * r[i] + GRAY_G * g[i] + GRAY_B * b[i]);
         r[i] = lct__aug_clamp01(f * r[i] + l);
@@ -155,29 +168,33 @@ static void saturation(float *x, size_t n, float f)
     }
 }
 
-/* Shift the hue of every pixel by `shift` turns, through HSV as torchvision's tensor path does. */
+/*
+ * Shift the hue of every pixel by `shift` turns through HSV, as torchvision's tensor path
+ * does, with the algebra simplified: in HSV->RGB, v(1-s) is the minimum channel and
+ * v(1-sf), v(1-s(1-f)) are max - cr f and min + cr f, so one reciprocal per pixel suffices.
+ */
 static void hue(float *x, size_t n, float shift)
 {
     float *R = x, *G = x + n, *B = x + 2 * n;
     for (size_t i = 0; i < n; i++) {
         float r = R[i], g = G[i], b = B[i];
-        float maxc = fmaxf(r, fmaxf(g, b)), minc = fminf(r, fminf(g, b));
+        float maxc = r > g ? r : g, minc = r < g ? r : g;
+        maxc = maxc > b ? maxc : b;
+        minc = minc < b ? minc : b;
         float cr = maxc - minc;
         if (cr == 0.0f) continue; /* gray: no hue to shift */
-        float s = cr / maxc;
-        float rc = (maxc - r) / cr, gc = (maxc - g) / cr, bc = (maxc - b) / cr;
-        float h;
-        if (maxc == r) h = bc - gc;
-        else if (maxc == g) h = 2.0f + rc - bc;
-        else h = 4.0f + gc - rc;
-        h = h / 6.0f + shift;
-        h -= floorf(h);
-        float v = maxc;
+        float inv = 1.0f / cr, h;
+        if (maxc == r) h = (g - b) * inv;
+        else if (maxc == g) h = 2.0f + (b - r) * inv;
+        else h = 4.0f + (r - g) * inv;
+        h = h * (1.0f / 6.0f) + shift + 2.0f; /* > 0, so truncation is floor */
+        h -= (float)(int)h;
         float h6 = h * 6.0f;
-        float fi = floorf(h6);
-        float f = h6 - fi;
-        int sector = ((int)fi) % 6;
-        float p = lct__aug_clamp01(v * (1.0f - s)), q = lct__aug_clamp01(v * (1.0f - s * f)), t = lct__aug_clamp01(v * (1.0f - s * (1.0f - f)));
+        int sector = (int)h6;
+        float f = h6 - (float)sector;
+        if (sector >= 6) sector -= 6;
+        float v = maxc, p = minc;
+        float q = lct__aug_clamp01(maxc - cr * f), t = lct__aug_clamp01(minc + cr * f);
         switch (sector) {
         case 0: r = v; g = t; b = p; break;
         case 1: r = q; g = v; b = p; break;
