@@ -924,6 +924,28 @@ START_TEST(test_signal_time_mask_and_shift)
 }
 END_TEST
 
+START_TEST(test_signal_scratch_is_small)
+{
+    /* Long signals: the augmenter keeps no per-thread copy of them (signal transforms work in place). */
+    lct_runtime *rt = lct_test_runtime(2, 17);
+    const size_t T = 1000000, OT = 20480, B = 2;
+    float *x = random_floats(B * T, 17, -1, 1);
+    lct_augmenter *aug = make_aug(rt, LCT_AUG_SIGNAL_F32, 1, 1, (unsigned)T, 0, (unsigned)OT);
+    ck_assert_int_eq(lct_augmenter_preset(aug, LCT_AUG_PRESET_CPC), LCT_OK);
+    ck_assert_int_eq(lct_augmenter_add_time_shift(aug, 0.5, 100), LCT_OK);
+    ck_assert_int_eq(lct_augmenter_add_time_mask(aug, 0.5, 1000), LCT_OK);
+    float *y = out_buf(aug, B, 2);
+    ck_assert_int_eq(lct_augmenter_apply(aug, x, B, 2, y), LCT_OK);
+    size_t cur;
+    lct_runtime_memory(rt, &cur, NULL);
+    ck_assert_msg(cur < 8192, "augmenter holds %zu bytes", cur);
+    free(x);
+    free(y);
+    lct_augmenter_free(aug);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 static Suite *augment_suite(void)
 {
     Suite *s = suite_create("augment");
@@ -946,6 +968,7 @@ static Suite *augment_suite(void)
     tcase_add_test(tc, test_signal_window_crop);
     tcase_add_test(tc, test_signal_gain_noise);
     tcase_add_test(tc, test_signal_time_mask_and_shift);
+    tcase_add_test(tc, test_signal_scratch_is_small);
     suite_add_tcase(s, tc);
     return s;
 }

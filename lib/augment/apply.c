@@ -9,39 +9,53 @@ static size_t round_up(size_t n)
     return (n + LCT__ALIGN - 1) / LCT__ALIGN * LCT__ALIGN;
 }
 
-/* Largest blur radius in the pipeline (0 without blur). */
-static size_t max_blur_radius(const lct_augmenter *aug)
+/* Largest blur radius in the pipeline, or -1 without blur. */
+static ptrdiff_t max_blur_radius(const lct_augmenter *aug)
 {
-    size_t r = 0;
+    ptrdiff_t r = -1;
     for (size_t i = 0; i < aug->n_ops; i++)
         if (aug->ops[i].kind == LCT__AUG_BLUR) {
-            size_t k = (size_t)ceil(3.0 * aug->ops[i].a[1]);
+            ptrdiff_t k = (ptrdiff_t)ceil(3.0 * aug->ops[i].a[1]);
             if (k > r) r = k;
         }
     return r;
 }
 
+/* Scratch layout of one thread: blur image and taps (only with a blur), resampled rows, axis tables. */
+typedef struct layout {
+    size_t tmp, rows, taps, lines, total;
+} layout;
+
+static layout scratch_layout(const lct_augmenter *aug)
+{
+    layout l = {0, 0, 0, 0, 0};
+    if (aug->input != LCT_AUG_SIGNAL_F32) { /* signal transforms work in place */
+        ptrdiff_t rad = max_blur_radius(aug);
+        l.tmp = rad >= 0 ? round_up(aug->out_count * sizeof(float)) : 0;
+        l.taps = rad >= 0 ? round_up((size_t)(2 * rad + 1) * sizeof(float)) : 0;
+        l.rows = round_up(aug->h * aug->ow * sizeof(float));
+        l.lines = round_up((aug->ow + aug->oh) * sizeof(int32_t));
+    }
+    l.total = l.tmp + l.taps + l.rows + 2 * l.lines + LCT__ALIGN;
+    return l;
+}
+
 size_t lct__aug_scratch_bytes(const lct_augmenter *aug)
 {
-    size_t taps = 2 * max_blur_radius(aug) + 1;
-    size_t lines = aug->ow + aug->oh;
-    return round_up(aug->out_count * sizeof(float)) + round_up(aug->h * aug->ow * sizeof(float)) +
-           round_up(taps * sizeof(float)) +
-           round_up(lines * sizeof(int32_t)) + round_up(lines * sizeof(float));
+    return scratch_layout(aug).total;
 }
 
 void lct__aug_scratch_bind(const lct_augmenter *aug, unsigned char *block, lct__aug_scratch *s)
 {
-    size_t taps = 2 * max_blur_radius(aug) + 1;
-    size_t lines = aug->ow + aug->oh;
+    layout l = scratch_layout(aug);
     s->tmp = (float *)block;
-    block += round_up(aug->out_count * sizeof(float));
-    s->rows = (float *)block;
-    block += round_up(aug->h * aug->ow * sizeof(float));
+    block += l.tmp;
     s->kernel = (float *)block;
-    block += round_up(taps * sizeof(float));
+    block += l.taps;
+    s->rows = (float *)block;
+    block += l.rows;
     s->xi = (int32_t *)block;
-    block += round_up(lines * sizeof(int32_t));
+    block += l.lines;
     s->xw = (float *)block;
 }
 
