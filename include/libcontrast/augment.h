@@ -206,8 +206,8 @@ LCT_API int lct_augmenter_add_time_shift(lct_augmenter *aug, double p, uint32_t 
  * @param n_views  views per sample (>= 1)
  * @param out      batch × n_views × output-count floats, sample-major: view v of
  *                 sample b starts at out + (b × n_views + v) × output-count
- * The first call at a batch size (or thread count, or after adding a blur) sizes
- * the per-thread workspaces; later calls do not allocate.
+ * The first call sizes the per-thread workspaces (again only if the thread count
+ * grows or a wider blur is added); later calls do not allocate.
  * @return LCT_OK; LCT_EINVAL (NULL pointer, zero batch or views); LCT_ESHAPE (sizes overflow);
  *         LCT_ENUMERIC (a float input value is NaN or Inf); LCT_ENOMEM. On failure @p out may
  *         be partly written but the counter is unchanged.
