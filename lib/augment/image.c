@@ -237,7 +237,7 @@ static void color_jitter(const lct__aug_op *op, lct__rng *r, float *x, size_t C,
     }
 }
 
-/* ---- blur -------------------------------------------------- */
+/* ---- blur -------------------------------------------------------------------- */
 
 /* Reflect an index into [0, n) without repeating the edge (torch's "reflect" padding). */
 static inline size_t mirror(ptrdiff_t i, size_t n)
@@ -264,7 +264,12 @@ static void blur(const lct__aug_op *op, lct__rng *r, float *x, size_t C, size_t 
         float *dst = t + row * W;
         for (size_t j = 0; j < W; j++) {
             float acc = 0.0f;
-            for (ptrdiff_t i = -rad; i <= rad; i++) acc += k[i + rad] * src[mirror((ptrdiff_t)j + i, W)];
+            if ((ptrdiff_t)j >= rad && (ptrdiff_t)j + rad < (ptrdiff_t)W) { /* interior: no reflection */
+                const float *c = src + j - (size_t)rad;
+                for (ptrdiff_t i = 0; i <= 2 * rad; i++) acc += k[i] * c[i];
+            } else {
+                for (ptrdiff_t i = -rad; i <= rad; i++) acc += k[i + rad] * src[mirror((ptrdiff_t)j + i, W)];
+            }
             dst[j] = acc;
         }
     }
@@ -275,6 +280,7 @@ static void blur(const lct__aug_op *op, lct__rng *r, float *x, size_t C, size_t 
             for (ptrdiff_t i = -rad; i <= rad; i++) {
                 const float *src = t + (ch * H + mirror((ptrdiff_t)y + i, H)) * W;
                 const float w = k[i + rad];
+#pragma omp simd
                 for (size_t j = 0; j < W; j++) dst[j] += w * src[j];
             }
             for (size_t j = 0; j < W; j++) dst[j] = lct__aug_clamp01(dst[j]);
