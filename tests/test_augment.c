@@ -946,6 +946,51 @@ START_TEST(test_signal_scratch_is_small)
 }
 END_TEST
 
+START_TEST(test_allocation_failures)
+{
+    lct_test_alloc a;
+    lct_runtime *rt = lct_test_failing_runtime(&a, 2, 18);
+    lct_augmenter_options o;
+    lct_augmenter_options_init(&o, LCT_AUGMENTER_OPTIONS_VERSION);
+    lct_augmenter *aug = NULL;
+    for (long n = 1; n <= 2; n++) { /* the handle, then its normalisation arrays */
+        lct_test_alloc_arm(&a, n);
+        aug = (lct_augmenter *)&o;
+        LCT_ASSERT_FAILS(lct_augmenter_new(&aug, rt, &o), LCT_ENOMEM, "cannot allocate");
+        ck_assert_ptr_null(aug);
+        ck_assert_int_eq(a.live, 1); /* only the runtime: nothing half-built left */
+    }
+    lct_test_alloc_arm(&a, 0);
+    ck_assert_int_eq(lct_augmenter_new(&aug, rt, &o), LCT_OK);
+    ck_assert_int_eq(lct_augmenter_preset(aug, LCT_AUG_PRESET_INSTDISC), LCT_OK);
+    uint8_t *x = random_bytes(4 * 3 * 32 * 32, 18);
+    float *y = out_buf(aug, 4, 2), *z = out_buf(aug, 4, 2);
+    lct_test_alloc_arm(&a, 1); /* the scratch of the first call */
+    LCT_ASSERT_FAILS(lct_augmenter_apply(aug, x, 4, 2, y), LCT_ENOMEM, "cannot allocate");
+    uint64_t c;
+    ck_assert_int_eq(lct_augmenter_get_counter(aug, &c), LCT_OK);
+    ck_assert_uint_eq(c, 0);
+    lct_test_alloc_arm(&a, 0);
+    ck_assert_int_eq(lct_augmenter_apply(aug, x, 4, 2, y), LCT_OK);
+    /* a wider blur needs more scratch: a failure keeps the old one usable */
+    ck_assert_int_eq(lct_augmenter_add_gaussian_blur(aug, 1.0, 5.0, 10.0), LCT_OK);
+    lct_test_alloc_arm(&a, 1);
+    LCT_ASSERT_FAILS(lct_augmenter_apply(aug, x, 4, 2, z), LCT_ENOMEM, "cannot allocate");
+    ck_assert_int_eq(lct_augmenter_clear(aug), LCT_OK);
+    ck_assert_int_eq(lct_augmenter_preset(aug, LCT_AUG_PRESET_INSTDISC), LCT_OK);
+    ck_assert_int_eq(lct_augmenter_set_counter(aug, 0), LCT_OK);
+    ck_assert_int_eq(lct_augmenter_apply(aug, x, 4, 2, z), LCT_OK); /* no allocation needed */
+    ck_assert_int_eq(memcmp(y, z, 4 * 2 * 3 * 32 * 32 * sizeof(float)), 0);
+    lct_test_alloc_arm(&a, 0);
+    lct_augmenter_free(aug);
+    ck_assert_int_eq(a.live, 1);
+    lct_runtime_free(rt);
+    free(x);
+    free(y);
+    free(z);
+}
+END_TEST
+
 static Suite *augment_suite(void)
 {
     Suite *s = suite_create("augment");
@@ -969,6 +1014,7 @@ static Suite *augment_suite(void)
     tcase_add_test(tc, test_signal_gain_noise);
     tcase_add_test(tc, test_signal_time_mask_and_shift);
     tcase_add_test(tc, test_signal_scratch_is_small);
+    tcase_add_test(tc, test_allocation_failures);
     suite_add_tcase(s, tc);
     return s;
 }
