@@ -416,6 +416,23 @@ START_TEST(test_params_generic_access)
 }
 END_TEST
 
+START_TEST(test_alloc_failure_injection_fixture)
+{
+    lct_test_alloc a;
+    lct_runtime *rt = lct_test_failing_runtime(&a, 1, 0);
+    ck_assert_int_eq(a.live, 1); /* the runtime itself */
+    lct_test_alloc_arm(&a, 2);
+    void *p1 = lct__malloc(rt, 10);
+    ck_assert_ptr_nonnull(p1);
+    ck_assert_ptr_null(lct__malloc(rt, 10));
+    ck_assert_ptr_nonnull(strstr(lct_error_last(), "cannot allocate 10 bytes"));
+    lct_test_alloc_arm(&a, 0);
+    lct__free(rt, p1);
+    lct_runtime_free(rt);
+    ck_assert_int_eq(a.live, 0);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
@@ -435,6 +452,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, test_rng_determinism_and_ranges);
     tcase_add_test(tc, test_stream_ids_and_finite_check);
     tcase_add_test(tc, test_params_generic_access);
+    tcase_add_test(tc, test_alloc_failure_injection_fixture);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -36,6 +36,57 @@ static inline lct_runtime *lct_test_runtime(unsigned threads, uint64_t seed)
     return rt;
 }
 
+/*
+ * Allocation-failure injection through the runtime's allocator hooks: the
+ * allocation numbered `fail_at` (1-based, counted from the last reset) and every
+ * later one fail while `fail_at` is non-zero.
+ */
+typedef struct lct_test_alloc {
+    long count;    /* allocations attempted since the last reset */
+    long fail_at;  /* 0: never fail */
+    long live;     /* blocks handed out and not yet freed */
+} lct_test_alloc;
+
+static inline void *lct_test_alloc_fn(void *user, size_t size)
+{
+    lct_test_alloc *a = user;
+    a->count++;
+    if (a->fail_at != 0 && a->count >= a->fail_at) return NULL;
+    void *p = malloc(size);
+    if (p) a->live++;
+    return p;
+}
+
+static inline void lct_test_free_fn(void *user, void *p)
+{
+    ((lct_test_alloc *)user)->live--;
+    free(p);
+}
+
+/* A runtime whose allocations go through `a` (the runtime's own block is allocated before arming). */
+static inline lct_runtime *lct_test_failing_runtime(lct_test_alloc *a, unsigned threads, uint64_t seed)
+{
+    lct_runtime_options o;
+    ck_assert_int_eq(lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION), LCT_OK);
+    o.threads = threads;
+    o.seed = seed;
+    o.alloc = lct_test_alloc_fn;
+    o.free = lct_test_free_fn;
+    o.alloc_user = a;
+    a->count = a->fail_at = 0;
+    a->live = 0;
+    lct_runtime *rt = NULL;
+    ck_assert_int_eq(lct_runtime_new(&rt, &o), LCT_OK);
+    return rt;
+}
+
+/* Arm the injector to fail allocation n (1-based) from now on. */
+static inline void lct_test_alloc_arm(lct_test_alloc *a, long n)
+{
+    a->count = 0;
+    a->fail_at = n;
+}
+
 /* The call must fail with `code` and leave a non-empty message that contains `needle` (may be NULL). */
 #define LCT_ASSERT_FAILS(call, code, needle)                                                       \
     do {                                                                                           \

@@ -1,0 +1,82 @@
+"""Status codes and the exceptions they raise."""
+from ._lib import lib
+
+OK = 0
+EINVAL, ENOMEM, ESHAPE, EIO, EFORMAT, ENUMERIC, EVERSION, ESTATE, ERANGE, EUNSUPPORTED, ECHECKSUM, EMISMATCH = \
+    range(-1, -13, -1)
+
+
+class LctError(Exception):
+    """A libcontrast call failed: `status` is the negative code, `message` the library's explanation."""
+
+    def __init__(self, status, message):
+        super().__init__("%s (%s)" % (message, lib.lct_status_string(status).decode()))
+        self.status = status
+        self.message = message
+
+
+class InvalidArgumentError(LctError, ValueError):
+    pass
+
+
+class OutOfMemoryError(LctError, MemoryError):
+    pass
+
+
+class ShapeError(LctError, ValueError):
+    pass
+
+
+class LctIOError(LctError, OSError):
+    pass
+
+
+class FormatError(LctError, ValueError):
+    pass
+
+
+class NumericError(LctError, ArithmeticError):
+    pass
+
+
+class VersionError(LctError):
+    pass
+
+
+class StateError(LctError, RuntimeError):
+    pass
+
+
+class RangeError(LctError, ValueError):
+    pass
+
+
+class UnsupportedError(LctError):
+    pass
+
+
+class ChecksumError(LctError, ValueError):
+    pass
+
+
+class MismatchError(LctError, ValueError):
+    pass
+
+
+_CLASSES = {
+    EINVAL: InvalidArgumentError, ENOMEM: OutOfMemoryError, ESHAPE: ShapeError, EIO: LctIOError,
+    EFORMAT: FormatError, ENUMERIC: NumericError, EVERSION: VersionError, ESTATE: StateError,
+    ERANGE: RangeError, EUNSUPPORTED: UnsupportedError, ECHECKSUM: ChecksumError, EMISMATCH: MismatchError,
+}
+
+
+def check(status):
+    """Raise the LctError subclass for a negative status; return non-negative values unchanged."""
+    if status < 0:
+        cls = _CLASSES.get(status, LctError)
+        raise cls(status, lib.lct_error_last().decode("utf-8", "replace"))
+    return status
+
+
+def status_string(status):
+    return lib.lct_status_string(status).decode()

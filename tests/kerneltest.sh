@@ -1,0 +1,21 @@
+#!/bin/sh
+# The kernel choice in separate processes: a user's BLIS_ARCH_TYPE is respected, an invalid
+# one is refused with a message (BLIS itself would abort), and without it the library picks.
+set -u
+info="$1"
+fail=0
+out=$(env -u BLIS_ARCH_TYPE "$info" 1 2>&1) || { echo "FAIL: lct-info without BLIS_ARCH_TYPE: $out"; fail=1; }
+echo "$out" | grep -q "BLIS kernels: .* (chosen by libcontrast\|BLIS's own choice)" || { echo "FAIL: default source: $out"; fail=1; }
+if grep -q avx512bw /proc/cpuinfo && grep -q avx512vl /proc/cpuinfo && grep -q avx512dq /proc/cpuinfo; then
+    echo "$out" | grep -q "BLIS kernels: skx (chosen by libcontrast)" || { echo "FAIL: AVX-512 CPU not on skx: $out"; fail=1; }
+fi
+out=$(BLIS_ARCH_TYPE=25 "$info" 1 2>&1) || { echo "FAIL: BLIS_ARCH_TYPE=25: $out"; fail=1; }
+echo "$out" | grep -q "BLIS kernels: generic (from BLIS_ARCH_TYPE)" || { echo "FAIL: user choice not respected: $out"; fail=1; }
+for bad in 13 99 skx -1; do
+    out=$(BLIS_ARCH_TYPE=$bad "$info" 1 2>&1)
+    rc=$?
+    [ $rc -eq 1 ] || { echo "FAIL: BLIS_ARCH_TYPE=$bad exited $rc (expected a clean error): $out"; fail=1; }
+    echo "$out" | grep -q "names no kernel set" || { echo "FAIL: BLIS_ARCH_TYPE=$bad message: $out"; fail=1; }
+done
+[ $fail = 0 ] && echo "kernel selection: auto, user-set and invalid BLIS_ARCH_TYPE all behave"
+exit $fail
