@@ -1,0 +1,250 @@
+/*
+ * Batch normalisation over the first axis of each sample (features of D,
+ * channels of C×L and C×H×W). Statistics are summed in double, each channel by
+ * one thread in a fixed order, so results do not depend on the thread count.
+ * Layout: x[b][c][s] with S = spatial size (1 for vectors).
+ */
+#include <math.h>
+
+#include "layer.h"
+
+#define COLBLOCK 128
+
+int lct__bn_init(lct__layer *l, const char *func)
+{
+    if (!(l->eps > 0.0f) || !isfinite(l->eps))
+        return lct__fail(LCT_EINVAL, func, "batchnorm eps is %g; it must be finite and > 0", (double)l->eps);
+    if (!(l->momentum >= 0.0f && l->momentum <= 1.0f))
+        return lct__fail(LCT_EINVAL, func, "batchnorm momentum is %g; it must be in [0, 1]", (double)l->momentum);
+    return LCT_OK;
+}
+
+size_t lct__bn_ws(const lct__layer *l, size_t batch)
+{
+    (void)batch;
+    return 4 * lct__round16(l->in.d[0]); /* mean, invstd, Σdy, Σdy·x̂ */
+}
+
+typedef struct bn_view {
+    size_t c, s, n; /* channels, spatial, elements per channel over the batch */
+    float *mean, *invstd, *sdy, *sdyx;
+} bn_view;
+
+static bn_view view(const lct__layer *l, size_t batch)
+{
+    bn_view v;
+    v.c = l->in.d[0];
+    v.s = l->in_size / v.c;
+    v.n = batch * v.s;
+    size_t r = lct__round16(v.c);
+    v.mean = l->ws;
+    v.invstd = l->ws + r;
+    v.sdy = l->ws + 2 * r;
+    v.sdyx = l->ws + 3 * r;
+    return v;
+}
+
+LCT__VEC static float sum_f(const float *x, size_t n)
+{
+    float s = 0.0f;
+    for (size_t i = 0; i < n; i++) s += x[i];
+    return s;
+}
+
+LCT__VEC static float sqdev_f(const float *x, size_t n, float m)
+{
+    float s = 0.0f;
+    for (size_t i = 0; i < n; i++) s += (x[i] - m) * (x[i] - m);
+    return s;
+}
+
+LCT__VEC static void affine(const float *x, float *y, size_t n, float a, float b)
+{
+    for (size_t i = 0; i < n; i++) y[i] = x[i] * a + b;
+}
+
+LCT__VEC static void affine_cols(const float *x, float *y, size_t j0, size_t j1, const float *a, const float *b)
+{
+    for (size_t j = j0; j < j1; j++) y[j] = x[j] * a[j] + b[j];
+}
+
+/* Batch mean and variance per channel into v.mean and v.invstd (as variance, for now). */
+static void batch_stats(const lct__pass *p, const bn_view *v, const float *x, double *var_out)
+{
+    size_t B = p->batch;
+    if (v->s == 1) {
+        size_t nblk = (v->c + COLBLOCK - 1) / COLBLOCK;
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v->c > LCT__PAR_MIN && nblk > 1)
+        for (size_t k = 0; k < nblk; k++) {
+            size_t j0 = k * COLBLOCK, j1 = j0 + COLBLOCK < v->c ? j0 + COLBLOCK : v->c;
+            double acc[COLBLOCK], acc2[COLBLOCK];
+            for (size_t j = j0; j < j1; j++) acc[j - j0] = acc2[j - j0] = 0.0;
+            for (size_t b = 0; b < B; b++)
+                for (size_t j = j0; j < j1; j++) acc[j - j0] += x[b * v->c + j];
+            for (size_t j = j0; j < j1; j++) acc[j - j0] /= (double)v->n;
+            for (size_t b = 0; b < B; b++)
+                for (size_t j = j0; j < j1; j++) {
+                    double d = x[b * v->c + j] - acc[j - j0];
+                    acc2[j - j0] += d * d;
+                }
+            for (size_t j = j0; j < j1; j++) {
+                v->mean[j] = (float)acc[j - j0];
+                var_out[j] = acc2[j - j0] / (double)v->n;
+            }
+        }
+    } else {
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v->c * v->s > LCT__PAR_MIN)
+        for (size_t c = 0; c < v->c; c++) {
+            double s = 0.0;
+            for (size_t b = 0; b < B; b++) s += sum_f(x + (b * v->c + c) * v->s, v->s);
+            double mean = s / (double)v->n;
+            double q = 0.0;
+            for (size_t b = 0; b < B; b++) q += sqdev_f(x + (b * v->c + c) * v->s, v->s, (float)mean);
+            v->mean[c] = (float)mean;
+            var_out[c] = q / (double)v->n;
+        }
+    }
+}
+
+/* y = x·a[c] + b[c], optionally followed by ReLU. */
+static void normalise(const lct__pass *p, const bn_view *v, const float *x, float *y, const float *a, const float *b,
+                      int relu)
+{
+    size_t B = p->batch;
+    if (v->s == 1) {
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v->c > LCT__PAR_MIN)
+        for (size_t r = 0; r < B; r++) {
+            affine_cols(x + r * v->c, y + r * v->c, 0, v->c, a, b);
+            if (relu)
+                for (size_t j = 0; j < v->c; j++) y[r * v->c + j] = y[r * v->c + j] > 0.0f ? y[r * v->c + j] : 0.0f;
+        }
+    } else {
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v->c * v->s > LCT__PAR_MIN)
+        for (size_t r = 0; r < B * v->c; r++) {
+            size_t c = r % v->c;
+            float *yr = y + r * v->s;
+            affine(x + r * v->s, yr, v->s, a[c], b[c]);
+            if (relu)
+                for (size_t i = 0; i < v->s; i++) yr[i] = yr[i] > 0.0f ? yr[i] : 0.0f;
+        }
+    }
+}
+
+void lct__bn_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
+{
+    bn_view v = view(l, p->batch);
+    const float *gamma = l->value[0], *beta = l->value[1];
+    float *rm = l->value[2], *rv = l->value[3];
+    /* scale and shift reuse the Σ slots: backward recomputes what it needs from mean and invstd */
+    float *a = v.sdy, *b = v.sdyx;
+    if (p->train) {
+        double var[512], *vp = var;
+        /* channels beyond the stack buffer borrow the Σ slots pairwise as doubles */
+        if (v.c > 512) vp = (double *)v.sdy; /* 2·round16(C) floats = round16(C) doubles */
+        batch_stats(p, &v, x, vp);
+        double unbias = v.n > 1 ? (double)v.n / (double)(v.n - 1) : 1.0;
+        for (size_t c = 0; c < v.c; c++) {
+            double is = 1.0 / sqrt(vp[c] + (double)l->eps);
+            v.invstd[c] = (float)is;
+            rm[c] = (float)((1.0 - l->momentum) * rm[c] + (double)l->momentum * v.mean[c]);
+            rv[c] = (float)((1.0 - l->momentum) * rv[c] + (double)l->momentum * vp[c] * unbias);
+        }
+    } else {
+        for (size_t c = 0; c < v.c; c++) {
+            v.mean[c] = rm[c];
+            v.invstd[c] = (float)(1.0 / sqrt((double)rv[c] + (double)l->eps));
+        }
+    }
+    for (size_t c = 0; c < v.c; c++) {
+        a[c] = gamma[c] * v.invstd[c];
+        b[c] = beta[c] - v.mean[c] * a[c];
+    }
+    normalise(p, &v, x, y, a, b, l->fuse_relu);
+}
+
+LCT__VEC static void dot2(const float *x, const float *dy, size_t n, float m, float *s1, float *s2)
+{
+    float a = 0.0f, b = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        a += dy[i];
+        b += dy[i] * (x[i] - m);
+    }
+    *s1 = a;
+    *s2 = b;
+}
+
+LCT__VEC static void bn_dx(const float *x, const float *dy, float *dx, size_t n, float m, float k1, float k2, float k3)
+{
+    /* dx = k1·dy − k2 − k3·(x − m) */
+    for (size_t i = 0; i < n; i++) dx[i] = k1 * dy[i] - k2 - k3 * (x[i] - m);
+}
+
+void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy, float *dx)
+{
+    (void)y;
+    bn_view v = view(l, p->batch);
+    size_t B = p->batch;
+    const float *gamma = l->value[0];
+    float *gg = l->grad[0], *gb = l->grad[1];
+    /* Σdy and Σdy·(x − mean) per channel, in double over the batch */
+    if (v.s == 1) {
+        size_t nblk = (v.c + COLBLOCK - 1) / COLBLOCK;
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v.c > LCT__PAR_MIN && nblk > 1)
+        for (size_t k = 0; k < nblk; k++) {
+            size_t j0 = k * COLBLOCK, j1 = j0 + COLBLOCK < v.c ? j0 + COLBLOCK : v.c;
+            double s1[COLBLOCK], s2[COLBLOCK];
+            for (size_t j = j0; j < j1; j++) s1[j - j0] = s2[j - j0] = 0.0;
+            for (size_t b = 0; b < B; b++)
+                for (size_t j = j0; j < j1; j++) {
+                    float d = dy[b * v.c + j];
+                    s1[j - j0] += d;
+                    s2[j - j0] += d * (x[b * v.c + j] - v.mean[j]);
+                }
+            for (size_t j = j0; j < j1; j++) {
+                v.sdy[j] = (float)s1[j - j0];
+                v.sdyx[j] = (float)(s2[j - j0] * v.invstd[j]);
+            }
+        }
+    } else {
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v.c * v.s > LCT__PAR_MIN)
+        for (size_t c = 0; c < v.c; c++) {
+            double s1 = 0.0, s2 = 0.0;
+            for (size_t b = 0; b < B; b++) {
+                float a, bb;
+                size_t off = (b * v.c + c) * v.s;
+                dot2(x + off, dy + off, v.s, v.mean[c], &a, &bb);
+                s1 += a;
+                s2 += bb;
+            }
+            v.sdy[c] = (float)s1;
+            v.sdyx[c] = (float)(s2 * v.invstd[c]);
+        }
+    }
+    for (size_t c = 0; c < v.c; c++) {
+        gg[c] += v.sdyx[c];
+        gb[c] += v.sdy[c];
+    }
+    if (!dx) return;
+    /* train: dx = γ·σ⁻¹·(dy − Σdy/N − x̂·Σdy·x̂/N); eval: dx = γ·σ⁻¹·dy */
+    float inv_n = 1.0f / (float)v.n;
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v.c * v.s > LCT__PAR_MIN)
+    for (size_t b = 0; b < B; b++) {
+        if (v.s == 1) {
+            for (size_t j = 0; j < v.c; j++) {
+                float k1 = gamma[j] * v.invstd[j];
+                float k2 = p->train ? k1 * v.sdy[j] * inv_n : 0.0f;
+                float k3 = p->train ? k1 * v.sdyx[j] * inv_n * v.invstd[j] : 0.0f;
+                size_t i = b * v.c + j;
+                dx[i] = k1 * dy[i] - k2 - k3 * (x[i] - v.mean[j]);
+            }
+        } else {
+            for (size_t c = 0; c < v.c; c++) {
+                float k1 = gamma[c] * v.invstd[c];
+                float k2 = p->train ? k1 * v.sdy[c] * inv_n : 0.0f;
+                float k3 = p->train ? k1 * v.sdyx[c] * inv_n * v.invstd[c] : 0.0f;
+                size_t off = (b * v.c + c) * v.s;
+                bn_dx(x + off, dy + off, dx + off, v.s, v.mean[c], k1, k2, k3);
+            }
+        }
+    }
+}
