@@ -44,18 +44,29 @@ static bn_view view(const lct__layer *l, size_t batch)
     return v;
 }
 
-LCT__VEC static float sum_f(const float *x, size_t n)
+/* Σ(x − k) and Σ(x − k)² in one pass; the shift k (a sample of the channel) keeps the variance accurate. */
+LCT__VEC static void sums_shifted(const float *x, size_t n, float k, float *s1, float *s2)
 {
-    float s = 0.0f;
-    for (size_t i = 0; i < n; i++) s += x[i];
-    return s;
-}
-
-LCT__VEC static float sqdev_f(const float *x, size_t n, float m)
-{
-    float s = 0.0f;
-    for (size_t i = 0; i < n; i++) s += (x[i] - m) * (x[i] - m);
-    return s;
+    /* 16 independent lanes: vectorises without reordering any single sum */
+    float a[16] = {0}, b[16] = {0}, sa = 0.0f, sb = 0.0f;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) {
+            float d = x[i + j] - k;
+            a[j] += d;
+            b[j] += d * d;
+        }
+    for (; i < n; i++) {
+        float d = x[i] - k;
+        sa += d;
+        sb += d * d;
+    }
+    for (int j = 0; j < 16; j++) {
+        sa += a[j];
+        sb += b[j];
+    }
+    *s1 = sa;
+    *s2 = sb;
 }
 
 LCT__VEC static void affine(const float *x, float *y, size_t n, float a, float b)
@@ -66,6 +77,22 @@ LCT__VEC static void affine(const float *x, float *y, size_t n, float a, float b
 LCT__VEC static void affine_cols(const float *x, float *y, size_t j0, size_t j1, const float *a, const float *b)
 {
     for (size_t j = j0; j < j1; j++) y[j] = x[j] * a[j] + b[j];
+}
+
+LCT__VEC static void affine_relu(const float *x, float *y, size_t n, float a, float b)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i] * a + b;
+        y[i] = v > 0.0f ? v : 0.0f;
+    }
+}
+
+LCT__VEC static void affine_cols_relu(const float *x, float *y, size_t n, const float *a, const float *b)
+{
+    for (size_t j = 0; j < n; j++) {
+        float v = x[j] * a[j] + b[j];
+        y[j] = v > 0.0f ? v : 0.0f;
+    }
 }
 
 /* Batch mean and variance per channel into v.mean and v.invstd (as variance, for now). */
@@ -95,13 +122,17 @@ static void batch_stats(const lct__pass *p, const bn_view *v, const float *x, do
     } else {
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v->c * v->s > LCT__PAR_MIN)
         for (size_t c = 0; c < v->c; c++) {
-            double s = 0.0;
-            for (size_t b = 0; b < B; b++) s += sum_f(x + (b * v->c + c) * v->s, v->s);
-            double mean = s / (double)v->n;
-            double q = 0.0;
-            for (size_t b = 0; b < B; b++) q += sqdev_f(x + (b * v->c + c) * v->s, v->s, (float)mean);
-            v->mean[c] = (float)mean;
-            var_out[c] = q / (double)v->n;
+            double s = 0.0, q = 0.0;
+            float k = x[c * v->s];
+            for (size_t b = 0; b < B; b++) {
+                float s1, s2;
+                sums_shifted(x + (b * v->c + c) * v->s, v->s, k, &s1, &s2);
+                s += s1;
+                q += s2;
+            }
+            double md = s / (double)v->n, var = q / (double)v->n - md * md;
+            v->mean[c] = (float)(md + k);
+            var_out[c] = var > 0.0 ? var : 0.0;
         }
     }
 }
@@ -114,18 +145,15 @@ static void normalise(const lct__pass *p, const bn_view *v, const float *x, floa
     if (v->s == 1) {
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v->c > LCT__PAR_MIN)
         for (size_t r = 0; r < B; r++) {
-            affine_cols(x + r * v->c, y + r * v->c, 0, v->c, a, b);
-            if (relu)
-                for (size_t j = 0; j < v->c; j++) y[r * v->c + j] = y[r * v->c + j] > 0.0f ? y[r * v->c + j] : 0.0f;
+            if (relu) affine_cols_relu(x + r * v->c, y + r * v->c, v->c, a, b);
+            else affine_cols(x + r * v->c, y + r * v->c, 0, v->c, a, b);
         }
     } else {
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v->c * v->s > LCT__PAR_MIN)
         for (size_t r = 0; r < B * v->c; r++) {
             size_t c = r % v->c;
-            float *yr = y + r * v->s;
-            affine(x + r * v->s, yr, v->s, a[c], b[c]);
-            if (relu)
-                for (size_t i = 0; i < v->s; i++) yr[i] = yr[i] > 0.0f ? yr[i] : 0.0f;
+            if (relu) affine_relu(x + r * v->s, y + r * v->s, v->s, a[c], b[c]);
+            else affine(x + r * v->s, y + r * v->s, v->s, a[c], b[c]);
         }
     }
 }
@@ -162,28 +190,52 @@ void lct__bn_forward(lct__layer *l, const lct__pass *p, const float *x, float *y
     normalise(p, &v, x, y, a, b, l->fuse_relu);
 }
 
-LCT__VEC static void dot2(const float *x, const float *dy, size_t n, float m, float *s1, float *s2)
+/* With a fused ReLU, dy only passes where the output y is positive. */
+LCT__VEC static void dot2(const float *x, const float *dy, const float *y, size_t n, float m, float *s1, float *s2)
 {
-    float a = 0.0f, b = 0.0f;
-    for (size_t i = 0; i < n; i++) {
-        a += dy[i];
-        b += dy[i] * (x[i] - m);
+    float a[16] = {0}, b[16] = {0}, sa = 0.0f, sb = 0.0f;
+    size_t i = 0;
+    if (y)
+        for (; i + 16 <= n; i += 16)
+            for (int j = 0; j < 16; j++) {
+                float d = y[i + j] > 0.0f ? dy[i + j] : 0.0f;
+                a[j] += d;
+                b[j] += d * (x[i + j] - m);
+            }
+    else
+        for (; i + 16 <= n; i += 16)
+            for (int j = 0; j < 16; j++) {
+                a[j] += dy[i + j];
+                b[j] += dy[i + j] * (x[i + j] - m);
+            }
+    for (; i < n; i++) {
+        float d = y && !(y[i] > 0.0f) ? 0.0f : dy[i];
+        sa += d;
+        sb += d * (x[i] - m);
     }
-    *s1 = a;
-    *s2 = b;
+    for (int j = 0; j < 16; j++) {
+        sa += a[j];
+        sb += b[j];
+    }
+    *s1 = sa;
+    *s2 = sb;
 }
 
-LCT__VEC static void bn_dx(const float *x, const float *dy, float *dx, size_t n, float m, float k1, float k2, float k3)
+LCT__VEC static void bn_dx(const float *x, const float *dy, const float *y, float *dx, size_t n, float m, float k1,
+                           float k2, float k3)
 {
     /* dx = k1·dy − k2 − k3·(x − m) */
-    for (size_t i = 0; i < n; i++) dx[i] = k1 * dy[i] - k2 - k3 * (x[i] - m);
+    if (y)
+        for (size_t i = 0; i < n; i++) dx[i] = k1 * (y[i] > 0.0f ? dy[i] : 0.0f) - k2 - k3 * (x[i] - m);
+    else
+        for (size_t i = 0; i < n; i++) dx[i] = k1 * dy[i] - k2 - k3 * (x[i] - m);
 }
 
 void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy, float *dx)
 {
-    (void)y;
     bn_view v = view(l, p->batch);
     size_t B = p->batch;
+    const float *mask = l->fuse_relu ? y : NULL;
     const float *gamma = l->value[0];
     float *gg = l->grad[0], *gb = l->grad[1];
     /* Σdy and Σdy·(x − mean) per channel, in double over the batch */
@@ -197,6 +249,7 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
             for (size_t b = 0; b < B; b++)
                 for (size_t j = j0; j < j1; j++) {
                     float d = dy[b * v.c + j];
+                    if (mask && !(mask[b * v.c + j] > 0.0f)) d = 0.0f;
                     s1[j - j0] += d;
                     s2[j - j0] += d * (x[b * v.c + j] - v.mean[j]);
                 }
@@ -212,7 +265,7 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
             for (size_t b = 0; b < B; b++) {
                 float a, bb;
                 size_t off = (b * v.c + c) * v.s;
-                dot2(x + off, dy + off, v.s, v.mean[c], &a, &bb);
+                dot2(x + off, dy + off, mask ? mask + off : NULL, v.s, v.mean[c], &a, &bb);
                 s1 += a;
                 s2 += bb;
             }
@@ -235,7 +288,8 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
                 float k2 = p->train ? k1 * v.sdy[j] * inv_n : 0.0f;
                 float k3 = p->train ? k1 * v.sdyx[j] * inv_n * v.invstd[j] : 0.0f;
                 size_t i = b * v.c + j;
-                dx[i] = k1 * dy[i] - k2 - k3 * (x[i] - v.mean[j]);
+                float d = mask && !(mask[i] > 0.0f) ? 0.0f : dy[i];
+                dx[i] = k1 * d - k2 - k3 * (x[i] - v.mean[j]);
             }
         } else {
             for (size_t c = 0; c < v.c; c++) {
@@ -243,7 +297,7 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
                 float k2 = p->train ? k1 * v.sdy[c] * inv_n : 0.0f;
                 float k3 = p->train ? k1 * v.sdyx[c] * inv_n * v.invstd[c] : 0.0f;
                 size_t off = (b * v.c + c) * v.s;
-                bn_dx(x + off, dy + off, dx + off, v.s, v.mean[c], k1, k2, k3);
+                bn_dx(x + off, dy + off, mask ? mask + off : NULL, dx + off, v.s, v.mean[c], k1, k2, k3);
             }
         }
     }

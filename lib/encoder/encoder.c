@@ -291,10 +291,16 @@ static int add_floats(size_t *total, size_t batch, size_t per)
     return 0;
 }
 
-/* BN followed by ReLU: the batch norm applies the ReLU in its own pass and the ReLU's output aliases it. */
+/* BN followed by ReLU: the batch norm applies the ReLU (and its mask in backward) in its own passes. */
 static int fused_relu(const lct_encoder *enc, size_t i)
 {
     return i > 0 && enc->layers[i]->kind == LCT__L_RELU && enc->layers[i - 1]->kind == LCT__L_BATCHNORM;
+}
+
+/* Layers that compute nothing: their output is their input's memory (fused ReLU, flatten). */
+static int alias_layer(const lct_encoder *enc, size_t i)
+{
+    return fused_relu(enc, i) || enc->layers[i]->kind == LCT__L_FLATTEN;
 }
 
 /* Floats the workspace needs for `batch`; if base is set, also assign every pointer inside it. */
@@ -313,7 +319,7 @@ static int layout(lct_encoder *enc, size_t batch, float *base, size_t *floats)
     TAKE(enc->act[0], in_size);
     for (size_t i = 0; i < enc->n_layers; i++) {
         lct__layer *l = enc->layers[i];
-        if (fused_relu(enc, i)) {
+        if (alias_layer(enc, i)) {
             if (base) enc->act[i + 1] = enc->act[i];
         } else {
             TAKE(enc->act[i + 1], l->out_size);
@@ -426,7 +432,7 @@ int lct_encoder_forward(lct_encoder *enc, const float *x, size_t batch, float *y
     for (size_t i = 0; i < enc->n_layers; i++) enc->layers[i]->fuse_relu = i + 1 < enc->n_layers && fused_relu(enc, i + 1);
     lct__copy(&p, n_in, x, enc->act[0]);
     for (size_t i = 0; i < enc->n_layers; i++) {
-        if (fused_relu(enc, i)) continue;
+        if (alias_layer(enc, i)) continue;
         lct__layer_forward(enc->layers[i], &p, enc->act[i], enc->act[i + 1]);
     }
     lct__copy(&p, batch * out_size, enc->act[enc->n_layers], y);
@@ -458,6 +464,11 @@ int lct_encoder_backward(lct_encoder *enc, const float *dy, size_t batch, float 
     int cur = 0;
     for (size_t i = enc->n_layers; i-- > 0;) {
         lct__layer *l = enc->layers[i];
+        if (alias_layer(enc, i)) {
+            /* the gradient passes through unchanged (a fused ReLU's mask is applied by its batch norm) */
+            if (i == 0 && dx) lct__copy(&p, batch * in_size, g, dx);
+            continue;
+        }
         float *out = i == 0 ? dx : enc->grad[cur];
         lct__layer_backward(l, &p, enc->act[i], enc->act[i + 1], g, out);
         g = out;
