@@ -1165,9 +1165,9 @@ START_TEST(test_nonfinite_values_in_file_are_refused)
         lct__ckpt_put_u32(&t, (uint32_t)TRAINABLE[i]);
     }
     lct__ckpt_piece pieces[4] = {{t.data, t.size, 0},
-                                 {a.values[0], COUNTS[0] * 4, 1},
-                                 {a.values[1], COUNTS[1] * 4, 1},
-                                 {a.values[2], COUNTS[2] * 4, 1}};
+                                 {a.values[0], COUNTS[0] * 4, 4},
+                                 {a.values[1], COUNTS[1] * 4, 4},
+                                 {a.values[2], COUNTS[2] * 4, 4}};
     ck_assert_int_eq(lct__ckpt_add_pieces(w, "enc", LCT_CHECKPOINT_TYPE_PARAMS, pieces, 4, 0), LCT_OK);
     lct__ckpt_put_free(&t);
     membuf m = {0};
@@ -1206,6 +1206,248 @@ START_TEST(test_fuzz_corpus_is_current)
 }
 END_TEST
 
+
+/* ---- handles and bit-identical resume ---------------------------------------------- */
+
+/*
+ * A small training run of InstDisc (augmenter → CNN encoder with dropout and batch norm →
+ * NCE against a memory bank → SGD with momentum → bank momentum update) or of CPC (signal
+ * augmenter → strided conv1d g_enc → GRU g_ar → InfoNCE with W_k → Adam). Resuming from a
+ * checkpoint written after N steps into freshly created handles (a new runtime, as a new
+ * process would have) must reproduce the straight run of N + M steps bit for bit.
+ */
+enum { RUN_INSTDISC = 0, RUN_CPC = 1 };
+#define RUN_N 48      /* samples */
+#define RUN_B 8       /* batch */
+#define CPC_L 64
+#define CPC_T 14
+
+typedef struct run {
+    int method, fp16;
+    lct_runtime *rt;
+    lct_augmenter *aug;
+    lct_encoder *enc, *ar;
+    lct_optimizer *opt;
+    lct_bank *bank;
+    lct_loss *loss;
+    uint8_t images[RUN_N * 64];
+    float signals[RUN_N * CPC_L];
+    float x[RUN_B * CPC_L], f[RUN_B * 16], df[RUN_B * 16];
+    float z[RUN_B * CPC_T * 8], c[RUN_B * CPC_T * 6], dz[RUN_B * CPC_T * 8], dc[RUN_B * CPC_T * 6],
+        dz2[RUN_B * CPC_T * 8];
+} run;
+
+static void run_new(run *r, int method, int fp16)
+{
+    memset(r, 0, sizeof *r);
+    r->method = method;
+    r->fp16 = fp16;
+    r->rt = lct_test_runtime(1, 2024);
+    for (size_t i = 0; i < sizeof r->images; i++) r->images[i] = (uint8_t)(lct__hash64(i, 1) % 256);
+    for (size_t i = 0; i < RUN_N * CPC_L; i++)
+        r->signals[i] = sinf((float)(i % CPC_L) * 0.3f * (float)(1 + i / CPC_L % 5)) + (float)(i / CPC_L) * 0.01f;
+    lct_augmenter_options ao;
+    ck_assert_int_eq(lct_augmenter_options_init(&ao, LCT_AUGMENTER_OPTIONS_VERSION), LCT_OK);
+    lct_optimizer_options oo;
+    ck_assert_int_eq(lct_optimizer_options_init(&oo, LCT_OPTIMIZER_OPTIONS_VERSION), LCT_OK);
+    if (method == RUN_INSTDISC) {
+        ao.input = LCT_AUG_IMAGE_U8;
+        ao.channels = 1;
+        ao.height = ao.width = 8;
+        ck_assert_int_eq(lct_augmenter_new(&r->aug, r->rt, &ao), LCT_OK);
+        ck_assert_int_eq(lct_augmenter_add_hflip(r->aug, 0.5), LCT_OK);
+        ck_assert_int_eq(lct_augmenter_add_gaussian_noise(r->aug, 1.0, 0.05), LCT_OK);
+        ck_assert_int_eq(lct_encoder_new_from_spec(&r->enc, r->rt,
+                                                   "in 1x8x8; conv2d 4 k3 p1; bn; relu; maxpool 2; flatten; "
+                                                   "dropout 0.25; linear 16; l2norm", NULL), LCT_OK);
+        lct_bank_options bo;
+        ck_assert_int_eq(lct_bank_options_init(&bo, LCT_BANK_OPTIONS_VERSION), LCT_OK);
+        bo.storage = fp16 ? LCT_BANK_FP16 : LCT_BANK_FP32;
+        bo.normalize = 1;
+        ck_assert_int_eq(lct_bank_new(&r->bank, r->rt, RUN_N, 16, &bo), LCT_OK);
+        lct_loss_nce_options lo;
+        ck_assert_int_eq(lct_loss_nce_options_init(&lo, LCT_LOSS_NCE_OPTIONS_VERSION), LCT_OK);
+        lo.k = 20;
+        ck_assert_int_eq(lct_loss_new_nce(&r->loss, r->rt, r->bank, &lo), LCT_OK);
+        oo.kind = LCT_OPTIMIZER_SGD;
+        oo.lr = 0.03;
+        oo.momentum = 0.9;
+        oo.weight_decay = 5e-4;
+        ck_assert_int_eq(lct_optimizer_new(&r->opt, r->rt, &oo), LCT_OK);
+        ck_assert_int_eq(lct_optimizer_attach(r->opt, lct_encoder_params(r->enc)), LCT_OK);
+    } else {
+        ao.input = LCT_AUG_SIGNAL_F32;
+        ao.channels = 1;
+        ao.height = 1;
+        ao.width = CPC_L;
+        ck_assert_int_eq(lct_augmenter_new(&r->aug, r->rt, &ao), LCT_OK);
+        ck_assert_int_eq(lct_augmenter_add_gaussian_noise(r->aug, 1.0, 0.05), LCT_OK);
+        ck_assert_int_eq(lct_encoder_new_from_spec(&r->enc, r->rt,
+                                                   "in 1x64; conv1d 8 k4 s2; relu; conv1d 8 k4 s2; relu; transpose",
+                                                   NULL), LCT_OK);
+        ck_assert_int_eq(lct_encoder_new_from_spec(&r->ar, r->rt, "in 14x8; gru 6", NULL), LCT_OK);
+        lct_loss_infonce_options lo;
+        ck_assert_int_eq(lct_loss_infonce_options_init(&lo, LCT_LOSS_INFONCE_OPTIONS_VERSION), LCT_OK);
+        lo.steps = 3;
+        ck_assert_int_eq(lct_loss_new_infonce(&r->loss, r->rt, CPC_T, 8, 6, &lo), LCT_OK);
+        oo.kind = LCT_OPTIMIZER_ADAM;
+        oo.lr = 2e-3;
+        ck_assert_int_eq(lct_optimizer_new(&r->opt, r->rt, &oo), LCT_OK);
+        ck_assert_int_eq(lct_optimizer_attach(r->opt, lct_encoder_params(r->enc)), LCT_OK);
+        ck_assert_int_eq(lct_optimizer_attach(r->opt, lct_encoder_params(r->ar)), LCT_OK);
+        ck_assert_int_eq(lct_optimizer_attach(r->opt, lct_loss_params(r->loss)), LCT_OK);
+    }
+}
+
+static void run_free(run *r)
+{
+    lct_loss_free(r->loss);
+    lct_bank_free(r->bank);
+    lct_optimizer_free(r->opt);
+    lct_encoder_free(r->ar);
+    lct_encoder_free(r->enc);
+    lct_augmenter_free(r->aug);
+    assert_no_memory(r->rt);
+    lct_runtime_free(r->rt);
+}
+
+/* Steps [from, from + count); losses[s] receives step s's loss. */
+static void run_steps(run *r, int from, int count, float *losses)
+{
+    for (int s = from; s < from + count; s++) {
+        int64_t idx[RUN_B];
+        for (int b = 0; b < RUN_B; b++) idx[b] = (int64_t)((s * RUN_B + b * 5) % RUN_N);
+        if (r->method == RUN_INSTDISC) {
+            uint8_t in[RUN_B * 64];
+            for (int b = 0; b < RUN_B; b++) memcpy(in + b * 64, r->images + idx[b] * 64, 64);
+            ck_assert_int_eq(lct_augmenter_apply(r->aug, in, RUN_B, 1, r->x), LCT_OK);
+            ck_assert_int_eq(lct_encoder_forward(r->enc, r->x, RUN_B, r->f), LCT_OK);
+            ck_assert_int_eq(lct_loss_nce_compute(r->loss, r->f, idx, RUN_B, &losses[s], r->df), LCT_OK);
+            ck_assert_int_eq(lct_encoder_backward(r->enc, r->df, RUN_B, NULL), LCT_OK);
+            ck_assert_int_eq(lct_optimizer_step(r->opt), LCT_OK);
+            ck_assert_int_eq(lct_optimizer_zero_grad(r->opt), LCT_OK);
+            ck_assert_int_eq(lct_bank_update(r->bank, r->f, idx, RUN_B, 0.5f), LCT_OK);
+        } else {
+            float in[RUN_B * CPC_L];
+            for (int b = 0; b < RUN_B; b++) memcpy(in + b * CPC_L, r->signals + idx[b] * CPC_L, CPC_L * sizeof(float));
+            ck_assert_int_eq(lct_augmenter_apply(r->aug, in, RUN_B, 1, r->x), LCT_OK);
+            ck_assert_int_eq(lct_encoder_forward(r->enc, r->x, RUN_B, r->z), LCT_OK);
+            ck_assert_int_eq(lct_encoder_forward(r->ar, r->z, RUN_B, r->c), LCT_OK);
+            ck_assert_int_eq(lct_loss_infonce_compute(r->loss, r->z, r->c, RUN_B, &losses[s], r->dz, r->dc, NULL),
+                             LCT_OK);
+            ck_assert_int_eq(lct_encoder_backward(r->ar, r->dc, RUN_B, r->dz2), LCT_OK);
+            for (size_t i = 0; i < sizeof r->dz / sizeof *r->dz; i++) r->dz[i] += r->dz2[i];
+            ck_assert_int_eq(lct_encoder_backward(r->enc, r->dz, RUN_B, NULL), LCT_OK);
+            ck_assert_int_eq(lct_optimizer_step(r->opt), LCT_OK);
+            ck_assert_int_eq(lct_optimizer_zero_grad(r->opt), LCT_OK);
+        }
+    }
+}
+
+static void run_save(run *r, const char *path, uint64_t step)
+{
+    lct_checkpoint_writer *w;
+    ck_assert_int_eq(lct_checkpoint_writer_new(&w, r->rt, NULL), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_add_encoder(w, "encoder", r->enc), LCT_OK);
+    if (r->ar) ck_assert_int_eq(lct_checkpoint_add_encoder(w, "context", r->ar), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_add_optimizer(w, "optimizer", r->opt), LCT_OK);
+    if (r->bank) ck_assert_int_eq(lct_checkpoint_add_bank(w, "bank", r->bank), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_add_loss(w, "loss", r->loss), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_add_augmenter(w, "augmenter", r->aug), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_add_runtime(w), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_add_counter(w, "step", step), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_write_file(w, path), LCT_OK);
+    lct_checkpoint_writer_free(w);
+}
+
+static uint64_t run_load(run *r, const char *path)
+{
+    lct_checkpoint_reader *rd;
+    ck_assert_int_eq(lct_checkpoint_reader_open_file(&rd, r->rt, path), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_reader_begin(rd), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_load_encoder(rd, "encoder", r->enc), LCT_OK);
+    if (r->ar) ck_assert_int_eq(lct_checkpoint_load_encoder(rd, "context", r->ar), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_load_optimizer(rd, "optimizer", r->opt), LCT_OK);
+    if (r->bank) ck_assert_int_eq(lct_checkpoint_load_bank(rd, "bank", r->bank), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_load_loss(rd, "loss", r->loss), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_load_augmenter(rd, "augmenter", r->aug), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_load_runtime(rd, r->rt), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_reader_commit(rd), LCT_OK);
+    uint64_t step = 0;
+    ck_assert_int_eq(lct_checkpoint_get_counter(rd, "step", &step), LCT_OK);
+    lct_checkpoint_reader_free(rd);
+    return step;
+}
+
+/* Every tensor of a set, bit for bit. */
+static void assert_params_equal(const lct_params *a, const lct_params *b, const char *what)
+{
+    ck_assert_uint_eq(a->n_tensors, b->n_tensors);
+    for (size_t i = 0; i < a->n_tensors; i++) {
+        ck_assert_str_eq(a->tensors[i].name, b->tensors[i].name);
+        ck_assert_uint_eq(a->tensors[i].count, b->tensors[i].count);
+        ck_assert_msg(memcmp(a->tensors[i].value, b->tensors[i].value, a->tensors[i].count * sizeof(float)) == 0,
+                      "%s: tensor '%s' differs after resuming", what, a->tensors[i].name);
+    }
+}
+
+START_TEST(test_bit_identical_resume)
+{
+    /* _i: 0 InstDisc fp32 bank, 1 InstDisc fp16 bank, 2 CPC */
+    int method = _i == 2 ? RUN_CPC : RUN_INSTDISC, fp16 = _i == 1;
+    enum { N = 3, M = 4 };
+    static run straight, first, resumed;
+    float loss_a[N + M], loss_b[N + M];
+    run_new(&straight, method, fp16);
+    run_steps(&straight, 0, N + M, loss_a);
+
+    make_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/resume.ckpt", tmpdir);
+    run_new(&first, method, fp16);
+    run_steps(&first, 0, N, loss_b);
+    run_save(&first, path, N);
+    run_free(&first);
+
+    run_new(&resumed, method, fp16);
+    ck_assert_uint_eq(run_load(&resumed, path), N);
+    run_steps(&resumed, N, M, loss_b);
+    remove_tmpdir();
+
+    for (int s = 0; s < N + M; s++) {
+        ck_assert_msg(isfinite(loss_a[s]), "step %d loss %g", s, (double)loss_a[s]);
+        ck_assert_msg(memcmp(&loss_a[s], &loss_b[s], sizeof(float)) == 0, "step %d: loss %.9g straight, %.9g resumed",
+                      s, (double)loss_a[s], (double)loss_b[s]);
+    }
+    ck_assert_msg(loss_a[N + M - 1] != loss_a[N], "the run did not train");
+    assert_params_equal(lct_encoder_params(straight.enc), lct_encoder_params(resumed.enc), "encoder");
+    assert_params_equal(lct_optimizer_state(straight.opt), lct_optimizer_state(resumed.opt), "optimizer");
+    if (method == RUN_CPC) {
+        assert_params_equal(lct_encoder_params(straight.ar), lct_encoder_params(resumed.ar), "context");
+        assert_params_equal(lct_loss_params(straight.loss), lct_loss_params(resumed.loss), "W_k");
+    } else {
+        float *ra = malloc(RUN_N * 16 * sizeof(float)), *rb = malloc(RUN_N * 16 * sizeof(float));
+        ck_assert_int_eq(lct_bank_get_rows(straight.bank, 0, RUN_N, ra), LCT_OK);
+        ck_assert_int_eq(lct_bank_get_rows(resumed.bank, 0, RUN_N, rb), LCT_OK);
+        ck_assert_mem_eq(ra, rb, RUN_N * 16 * sizeof(float));
+        free(ra);
+        free(rb);
+        double za, zb;
+        int32_t ka, kb;
+        ck_assert_int_eq(lct_loss_get_log_z(straight.loss, 0, &za, &ka), LCT_OK);
+        ck_assert_int_eq(lct_loss_get_log_z(resumed.loss, 0, &zb, &kb), LCT_OK);
+        ck_assert(ka == 1 && kb == 1 && za == zb);
+    }
+    uint64_t ca, cb;
+    lct_augmenter_get_counter(straight.aug, &ca);
+    lct_augmenter_get_counter(resumed.aug, &cb);
+    ck_assert_uint_eq(ca, cb);
+    ck_assert_uint_eq(lct__runtime_stream_state(straight.rt), lct__runtime_stream_state(resumed.rt));
+    run_free(&straight);
+    run_free(&resumed);
+}
+END_TEST
+
 static Suite *checkpoint_suite(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -1228,6 +1470,10 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(tc, test_nonfinite_values_in_file_are_refused);
     tcase_add_test(tc, test_fuzz_corpus_is_current);
     suite_add_tcase(s, tc);
+    TCase *th = tcase_create("handles");
+    tcase_set_timeout(th, 120);
+    tcase_add_loop_test(th, test_bit_identical_resume, 0, 3);
+    suite_add_tcase(s, th);
     return s;
 }
 

@@ -21,6 +21,11 @@
 #ifndef LIBCONTRAST_CHECKPOINT_H
 #define LIBCONTRAST_CHECKPOINT_H
 
+#include "augment.h"
+#include "bank.h"
+#include "encoder.h"
+#include "loss.h"
+#include "optimizer.h"
 #include "params.h"
 
 LCT_BEGIN_DECLS
@@ -269,6 +274,64 @@ LCT_API int lct_checkpoint_reader_commit(lct_checkpoint_reader *r);
 
 /** Close the group without applying anything. @return LCT_OK, LCT_EINVAL, LCT_ESTATE (no group open). */
 LCT_API int lct_checkpoint_reader_rollback(lct_checkpoint_reader *r);
+
+/* ---- handles -------------------------------------------------------------
+ * Each handle is saved under a name of your choice; handles with tensors add a second section
+ * "<name>.params" (optimisers: "<name>.state"), so @p name may have at most 248 bytes. A handle's
+ * load checks every part before changing anything and applies all of it or nothing (inside a
+ * lct_checkpoint_reader_begin() group, it is staged with the rest). Errors common to these
+ * functions: LCT_EINVAL (NULL argument, bad or duplicate name), LCT_ENOMEM; for loads
+ * LCT_ERANGE (no such section), LCT_EFORMAT (malformed, or a section of another type),
+ * LCT_EVERSION (a newer record version), LCT_ESHAPE (the handle's shape or architecture
+ * differs: the message says how), LCT_ENUMERIC (non-finite values).
+ */
+
+/** Save an encoder: its canonical spec, dropout step and random stream, and its parameters
+ *  (trainable and batch-norm running statistics). Hands out the encoder's parameter set (which
+ *  seals it, as lct_encoder_params() does). */
+LCT_API int lct_checkpoint_add_encoder(lct_checkpoint_writer *w, const char *name, lct_encoder *enc);
+
+/** Load an encoder saved by lct_checkpoint_add_encoder() into @p enc, whose spec must equal the
+ *  saved one (LCT_ESHAPE otherwise). Gradients and mode are not touched. */
+LCT_API int lct_checkpoint_load_encoder(lct_checkpoint_reader *r, const char *name, lct_encoder *enc);
+
+/**
+ * Create an encoder from the spec saved under @p name and load its state; the encoder borrows
+ * @p rt. Not allowed inside a group (LCT_ESTATE). @p out is NULL on failure.
+ */
+LCT_API int lct_checkpoint_new_encoder(lct_checkpoint_reader *r, const char *name, lct_runtime *rt,
+                                       lct_encoder **out);
+
+/** Save an optimiser's step counter (which places the schedule and Adam's bias correction) and its
+ *  state tensors (momenta, Adam moments). Its hyper-parameters are the host's: create the
+ *  optimiser with the same options and attach the same sets before loading. */
+LCT_API int lct_checkpoint_add_optimizer(lct_checkpoint_writer *w, const char *name, lct_optimizer *opt);
+
+/** Load an optimiser saved by lct_checkpoint_add_optimizer(); its state tensors must match by name and size. */
+LCT_API int lct_checkpoint_load_optimizer(lct_checkpoint_reader *r, const char *name, lct_optimizer *opt);
+
+/** Save a memory bank: shape, storage (rows stored as they are, fp32 or fp16) and sampling stream. */
+LCT_API int lct_checkpoint_add_bank(lct_checkpoint_writer *w, const char *name, const lct_bank *bank);
+
+/** Load a bank saved by lct_checkpoint_add_bank() into @p bank of the same N, D and storage. */
+LCT_API int lct_checkpoint_load_bank(lct_checkpoint_reader *r, const char *name, lct_bank *bank);
+
+/** Create a bank (rows owned by the bank) of the saved shape and storage and load it; it borrows
+ *  @p rt. Not allowed inside a group (LCT_ESTATE). @p out is NULL on failure. */
+LCT_API int lct_checkpoint_new_bank(lct_checkpoint_reader *r, const char *name, lct_runtime *rt, lct_bank **out);
+
+/** Save a loss's state: log Z and whether it is known, per bank (NCE, CMC-NCE), and its trainable
+ *  tensors (CPC's W_k). The banks a loss borrows are saved on their own (lct_checkpoint_add_bank()). */
+LCT_API int lct_checkpoint_add_loss(lct_checkpoint_writer *w, const char *name, lct_loss *loss);
+
+/** Load a loss saved by lct_checkpoint_add_loss() into a loss of the same kind and bank count. */
+LCT_API int lct_checkpoint_load_loss(lct_checkpoint_reader *r, const char *name, lct_loss *loss);
+
+/** Save an augmenter's random stream and call counter (its pipeline is the host's to rebuild). */
+LCT_API int lct_checkpoint_add_augmenter(lct_checkpoint_writer *w, const char *name, const lct_augmenter *aug);
+
+/** Load an augmenter saved by lct_checkpoint_add_augmenter(): the next call repeats the saved run's draws. */
+LCT_API int lct_checkpoint_load_augmenter(lct_checkpoint_reader *r, const char *name, lct_augmenter *aug);
 
 /* ---- .npy export ------------------------------------------------------- */
 

@@ -13,6 +13,17 @@ void lct__swap32_if_be(void *data, size_t n)
     }
 }
 
+void lct__swap16_if_be(void *data, size_t n)
+{
+    if (lct__host_is_le()) return;
+    unsigned char *p = data;
+    for (size_t i = 0; i < n; i++, p += 2) {
+        unsigned char t = p[0];
+        p[0] = p[1];
+        p[1] = t;
+    }
+}
+
 void lct__ckpt_put_init(lct__ckpt_put *p, lct_runtime *rt)
 {
     memset(p, 0, sizeof *p);

@@ -101,8 +101,9 @@ static inline int lct__host_is_le(void)
     memcpy(&b, &one, 1);
     return b == 1;
 }
-/* Convert n 4-byte words between host and little-endian order (no-op on LE hosts). */
+/* Convert n 4-byte (2-byte) words between host and little-endian order (no-op on LE hosts). */
 void lct__swap32_if_be(void *data, size_t n);
+void lct__swap16_if_be(void *data, size_t n);
 
 /* ---- zlib, with every allocation through the runtime's hooks --------------- */
 
@@ -120,7 +121,8 @@ int lct__ckpt_inflate(lct_runtime *rt, const unsigned char *src, size_t src_size
 struct lct__ckpt_piece {
     const void *data;
     size_t size;
-    int f32;            /* 1: the piece is host floats, stored as little-endian float32 */
+    int swap;           /* 0: bytes; 4: host 32-bit words (float32), 2: host 16-bit words (fp16),
+                           stored little-endian */
 };
 
 /*
@@ -131,6 +133,8 @@ struct lct__ckpt_piece {
 int lct__ckpt_add_pieces(lct_checkpoint_writer *w, const char *name, uint32_t type,
                          const lct__ckpt_piece *pieces, size_t n_pieces, int reserved_ok);
 lct_runtime *lct__ckpt_writer_runtime(const lct_checkpoint_writer *w);
+/* Remove section `name` if the writer holds it (undo of a multi-section add). */
+void lct__ckpt_writer_remove(lct_checkpoint_writer *w, const char *name);
 
 /* As lct_checkpoint_write_file, but each chunk first goes to inject (if not NULL); a nonzero
  * return fails the save as a failing disk would. For tests of interrupted saves. */
@@ -161,6 +165,17 @@ typedef void (*lct__ckpt_commit_fn)(void *target, const void *payload, size_t si
  */
 int lct__ckpt_finish(lct_checkpoint_reader *r, int rc, void *target, lct__ckpt_commit_fn commit,
                      void *payload, size_t size);
+
+/*
+ * A load made of several sections (an encoder's spec and parameters) is all-or-nothing on
+ * its own: open a group unless the caller already did (returns 1 if it opened one), then
+ * end it with the load's status: commit on LCT_OK, drop the staged parts otherwise (the
+ * failing part's message is kept). Inside a caller's group both do nothing.
+ */
+int lct__ckpt_implicit_begin(lct_checkpoint_reader *r);
+int lct__ckpt_implicit_end(lct_checkpoint_reader *r, int opened, int rc);
+/* 1 while a group (explicit or implicit) is open. */
+int lct__ckpt_in_group(const lct_checkpoint_reader *r);
 
 /* ---- atomic file writing (shared by checkpoints and .npy) ----------------- */
 #define LCT__PATH_MAX 4096

@@ -84,10 +84,11 @@ int lct__ckpt_deflate(lct_runtime *rt, int level, const lct__ckpt_piece *pieces,
         size_t left = pieces[i].size;
         while (rc == LCT_OK && left > 0) {
             size_t n = left > SLICE ? SLICE : left;
-            if (pieces[i].f32 && !lct__host_is_le()) {
+            if (pieces[i].swap && !lct__host_is_le()) {
                 n = n > sizeof swapped ? sizeof swapped : n;
                 memcpy(swapped, src, n);
-                lct__swap32_if_be(swapped, n / 4);
+                if (pieces[i].swap == 4) lct__swap32_if_be(swapped, n / 4);
+                else lct__swap16_if_be(swapped, n / 2);
                 zs.next_in = swapped;
             } else {
                 zs.next_in = (Bytef *)src;

@@ -44,7 +44,7 @@ int lct_checkpoint_add_params(lct_checkpoint_writer *w, const char *name, const 
     if (rc == LCT_OK) {
         pieces[0] = (lct__ckpt_piece){table.data, table.size, 0};
         for (size_t i = 0; i < params->n_tensors; i++)
-            pieces[1 + i] = (lct__ckpt_piece){params->tensors[i].value, params->tensors[i].count * sizeof(float), 1};
+            pieces[1 + i] = (lct__ckpt_piece){params->tensors[i].value, params->tensors[i].count * sizeof(float), 4};
         rc = lct__ckpt_add_pieces(w, name, LCT_CHECKPOINT_TYPE_PARAMS, pieces, n_pieces, 0);
     }
     if (pieces != stack_pieces) lct__free(rt, pieces);

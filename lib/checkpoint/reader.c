@@ -581,6 +581,31 @@ int lct_checkpoint_reader_commit(lct_checkpoint_reader *r)
     return LCT_OK;
 }
 
+int lct__ckpt_implicit_begin(lct_checkpoint_reader *r)
+{
+    if (r->group_open) return 0;
+    r->group_open = 1;
+    r->group_rc = LCT_OK;
+    return 1;
+}
+
+int lct__ckpt_implicit_end(lct_checkpoint_reader *r, int opened, int rc)
+{
+    if (!opened) return rc;
+    r->group_open = 0;
+    if (rc == LCT_OK) rc = r->group_rc;
+    if (rc == LCT_OK)
+        for (size_t i = 0; i < r->n_staged; i++)
+            r->staged[i].commit(r->staged[i].target, r->staged[i].payload, r->staged[i].size);
+    drop_staged(r);
+    return rc;
+}
+
+int lct__ckpt_in_group(const lct_checkpoint_reader *r)
+{
+    return r->group_open;
+}
+
 int lct_checkpoint_reader_rollback(lct_checkpoint_reader *r)
 {
     LCT__REQUIRE(r);

@@ -98,6 +98,17 @@ lct_runtime *lct__ckpt_writer_runtime(const lct_checkpoint_writer *w)
     return w->rt;
 }
 
+void lct__ckpt_writer_remove(lct_checkpoint_writer *w, const char *name)
+{
+    for (size_t i = 0; i < w->n_secs; i++) {
+        if (strcmp(w->secs[i].name, name) != 0) continue;
+        free_sec(w->rt, &w->secs[i]);
+        memmove(&w->secs[i], &w->secs[i + 1], (w->n_secs - i - 1) * sizeof *w->secs);
+        w->n_secs--;
+        return;
+    }
+}
+
 /* Grow an array of elem-sized items to hold one more; LCT_OK or LCT_ENOMEM. */
 static int reserve(lct_runtime *rt, void **items, size_t *cap, size_t n, size_t elem)
 {
