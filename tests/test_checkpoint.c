@@ -429,7 +429,7 @@ START_TEST(test_unknown_sections_are_skipped)
     lct_checkpoint_writer *w;
     ck_assert_int_eq(lct_checkpoint_writer_new(&w, rt, NULL), LCT_OK);
     lct__ckpt_piece piece = {"future", 6, 0};
-    ck_assert_int_eq(lct__ckpt_add_pieces(w, "lct.from-the-future", 999, &piece, 1, 1), LCT_OK);
+    ck_assert_int_eq(lct__ckpt_add_pieces(w, "lct.from-the-future", 999, &piece, 1, 1, "test"), LCT_OK);
     ck_assert_int_eq(lct_checkpoint_add_params(w, "enc", &a.p), LCT_OK);
     membuf m = {0};
     ck_assert_int_eq(lct_checkpoint_write_cb(w, mem_write, &m), LCT_OK);
@@ -1168,7 +1168,7 @@ START_TEST(test_nonfinite_values_in_file_are_refused)
                                  {a.values[0], COUNTS[0] * 4, 4},
                                  {a.values[1], COUNTS[1] * 4, 4},
                                  {a.values[2], COUNTS[2] * 4, 4}};
-    ck_assert_int_eq(lct__ckpt_add_pieces(w, "enc", LCT_CHECKPOINT_TYPE_PARAMS, pieces, 4, 0), LCT_OK);
+    ck_assert_int_eq(lct__ckpt_add_pieces(w, "enc", LCT_CHECKPOINT_TYPE_PARAMS, pieces, 4, 0, "test"), LCT_OK);
     lct__ckpt_put_free(&t);
     membuf m = {0};
     ck_assert_int_eq(lct_checkpoint_write_cb(w, mem_write, &m), LCT_OK);
@@ -1202,6 +1202,20 @@ START_TEST(test_fuzz_corpus_is_current)
     ck_assert_mem_eq(fp.w, ref.w, sizeof fp.w);
     ck_assert_int_eq(lct_checkpoint_load_runtime(r, rt), LCT_OK);
     lct_checkpoint_reader_free(r);
+    fuzz_handles h;
+    ck_assert_int_eq(fuzz_handles_new(&h, rt), LCT_OK);
+    ck_assert_int_eq(
+        lct_checkpoint_reader_open_file(&r, rt, LCT_SOURCE_ROOT "/tests/fuzz/corpus/checkpoint/handles.ckpt"), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_reader_begin(r), LCT_OK);
+    lct_checkpoint_load_encoder(r, "net", h.enc);
+    lct_checkpoint_load_optimizer(r, "opt", h.opt);
+    lct_checkpoint_load_bank(r, "bank", h.bank);
+    lct_checkpoint_load_bank(r, "bank16", h.bank16);
+    lct_checkpoint_load_loss(r, "loss", h.loss);
+    lct_checkpoint_load_augmenter(r, "aug", h.aug);
+    ck_assert_msg(lct_checkpoint_reader_commit(r) == LCT_OK, "%s", lct_error_last());
+    lct_checkpoint_reader_free(r);
+    fuzz_handles_free(&h);
     lct_runtime_free(rt);
 }
 END_TEST
@@ -1448,6 +1462,135 @@ START_TEST(test_bit_identical_resume)
 }
 END_TEST
 
+
+START_TEST(test_handles_bad_input_and_mismatches)
+{
+    lct_runtime *rt = lct_test_runtime(1, 0);
+    fuzz_handles h;
+    ck_assert_int_eq(fuzz_handles_new(&h, rt), LCT_OK);
+    lct_checkpoint_writer *w;
+    ck_assert_int_eq(lct_checkpoint_writer_new(&w, rt, NULL), LCT_OK);
+    char longname[260];
+    memset(longname, 'a', 250);
+    longname[250] = '\0';
+    /* NULL arguments of every handle function */
+    LCT_ASSERT_FAILS(lct_checkpoint_add_encoder(NULL, "n", h.enc), LCT_EINVAL, "'w'");
+    LCT_ASSERT_FAILS(lct_checkpoint_add_encoder(w, NULL, h.enc), LCT_EINVAL, "'name'");
+    LCT_ASSERT_FAILS(lct_checkpoint_add_encoder(w, "n", NULL), LCT_EINVAL, "'enc'");
+    LCT_ASSERT_FAILS(lct_checkpoint_add_encoder(w, longname, h.enc), LCT_EINVAL, "longer than 248");
+    LCT_ASSERT_FAILS(lct_checkpoint_add_optimizer(NULL, "o", h.opt), LCT_EINVAL, "'w'");
+    LCT_ASSERT_FAILS(lct_checkpoint_add_optimizer(w, NULL, h.opt), LCT_EINVAL, "'name'");
+    LCT_ASSERT_FAILS(lct_checkpoint_add_optimizer(w, "o", NULL), LCT_EINVAL, "'opt'");
+    LCT_ASSERT_FAILS(lct_checkpoint_add_bank(NULL, "b", h.bank), LCT_EINVAL, "'w'");
+    LCT_ASSERT_FAILS(lct_checkpoint_add_bank(w, NULL, h.bank), LCT_EINVAL, "'name'");
+    LCT_ASSERT_FAILS(lct_checkpoint_add_bank(w, "b", NULL), LCT_EINVAL, "'bank'");
+    LCT_ASSERT_FAILS(lct_checkpoint_add_loss(NULL, "l", h.loss), LCT_EINVAL, "'w'");
+    LCT_ASSERT_FAILS(lct_checkpoint_add_loss(w, NULL, h.loss), LCT_EINVAL, "'name'");
+    LCT_ASSERT_FAILS(lct_checkpoint_add_loss(w, "l", NULL), LCT_EINVAL, "'loss'");
+    LCT_ASSERT_FAILS(lct_checkpoint_add_augmenter(NULL, "a", h.aug), LCT_EINVAL, "'w'");
+    LCT_ASSERT_FAILS(lct_checkpoint_add_augmenter(w, NULL, h.aug), LCT_EINVAL, "'name'");
+    LCT_ASSERT_FAILS(lct_checkpoint_add_augmenter(w, "a", NULL), LCT_EINVAL, "'aug'");
+    /* names: the record's name taken leaves no stray ".params" section behind */
+    ck_assert_int_eq(lct_checkpoint_add_blob(w, "taken", LCT_CHECKPOINT_TYPE_USER, "x", 1), LCT_OK);
+    LCT_ASSERT_FAILS(lct_checkpoint_add_encoder(w, "taken", h.enc), LCT_EINVAL, "already used");
+    ck_assert_int_eq(lct_checkpoint_add_encoder(w, "taken2", h.enc), LCT_OK);
+    LCT_ASSERT_FAILS(lct_checkpoint_add_encoder(w, "taken2", h.enc), LCT_EINVAL, "already used");
+    ck_assert_int_eq(lct_checkpoint_add_encoder(w, "net", h.enc), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_add_optimizer(w, "opt", h.opt), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_add_bank(w, "bank", h.bank), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_add_bank(w, "bank16", h.bank16), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_add_loss(w, "loss", h.loss), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_add_augmenter(w, "aug", h.aug), LCT_OK);
+    membuf m = {0};
+    ck_assert_int_eq(lct_checkpoint_write_cb(w, mem_write, &m), LCT_OK);
+    lct_checkpoint_writer_free(w);
+    lct_checkpoint_reader *r;
+    ck_assert_int_eq(lct_checkpoint_reader_open_memory(&r, rt, m.data, m.size), LCT_OK);
+    /* 1 blob + 2 x (spec + params) + opt (record + state) + 2 banks + loss + augmenter */
+    ck_assert_int_eq(lct_checkpoint_section_count(r), 11);
+    ck_assert_int_eq(lct_checkpoint_find(r, "taken.params"), LCT_ERANGE);
+
+    LCT_ASSERT_FAILS(lct_checkpoint_load_encoder(NULL, "net", h.enc), LCT_EINVAL, "'r'");
+    LCT_ASSERT_FAILS(lct_checkpoint_load_encoder(r, NULL, h.enc), LCT_EINVAL, "'name'");
+    LCT_ASSERT_FAILS(lct_checkpoint_load_encoder(r, "net", NULL), LCT_EINVAL, "'enc'");
+    LCT_ASSERT_FAILS(lct_checkpoint_load_optimizer(NULL, "opt", h.opt), LCT_EINVAL, "'r'");
+    LCT_ASSERT_FAILS(lct_checkpoint_load_optimizer(r, "opt", NULL), LCT_EINVAL, "'opt'");
+    LCT_ASSERT_FAILS(lct_checkpoint_load_bank(NULL, "bank", h.bank), LCT_EINVAL, "'r'");
+    LCT_ASSERT_FAILS(lct_checkpoint_load_bank(r, "bank", NULL), LCT_EINVAL, "'bank'");
+    LCT_ASSERT_FAILS(lct_checkpoint_load_loss(NULL, "loss", h.loss), LCT_EINVAL, "'r'");
+    LCT_ASSERT_FAILS(lct_checkpoint_load_loss(r, "loss", NULL), LCT_EINVAL, "'loss'");
+    LCT_ASSERT_FAILS(lct_checkpoint_load_augmenter(NULL, "aug", h.aug), LCT_EINVAL, "'r'");
+    LCT_ASSERT_FAILS(lct_checkpoint_load_augmenter(r, "aug", NULL), LCT_EINVAL, "'aug'");
+    lct_encoder *enc = (lct_encoder *)&enc;
+    lct_bank *bank = (lct_bank *)&bank;
+    LCT_ASSERT_FAILS(lct_checkpoint_new_encoder(r, "net", rt, NULL), LCT_EINVAL, "'out'");
+    LCT_ASSERT_FAILS(lct_checkpoint_new_encoder(NULL, "net", rt, &enc), LCT_EINVAL, "'r'");
+    ck_assert_ptr_null(enc);
+    LCT_ASSERT_FAILS(lct_checkpoint_new_encoder(r, "net", NULL, &enc), LCT_EINVAL, "'rt'");
+    LCT_ASSERT_FAILS(lct_checkpoint_new_encoder(r, "bank", rt, &enc), LCT_EFORMAT, "type");
+    LCT_ASSERT_FAILS(lct_checkpoint_new_bank(r, "bank", rt, NULL), LCT_EINVAL, "'out'");
+    LCT_ASSERT_FAILS(lct_checkpoint_new_bank(NULL, "bank", rt, &bank), LCT_EINVAL, "'r'");
+    ck_assert_ptr_null(bank);
+    LCT_ASSERT_FAILS(lct_checkpoint_new_bank(r, "net", rt, &bank), LCT_EFORMAT, "not a bank");
+    LCT_ASSERT_FAILS(lct_checkpoint_new_bank(r, "none", rt, &bank), LCT_ERANGE, "'none'");
+
+    /* mismatching targets: refused, unchanged */
+    lct_bank_options bo;
+    lct_bank_options_init(&bo, LCT_BANK_OPTIONS_VERSION);
+    lct_bank *other;
+    ck_assert_int_eq(lct_bank_new(&other, rt, 7, 3, &bo), LCT_OK);
+    LCT_ASSERT_FAILS(lct_checkpoint_load_bank(r, "bank", other), LCT_ESHAPE, "6 x 3 fp32");
+    LCT_ASSERT_FAILS(lct_checkpoint_load_bank(r, "bank16", h.bank), LCT_ESHAPE, "fp16");
+    LCT_ASSERT_FAILS(lct_checkpoint_load_bank(r, "net", h.bank), LCT_EFORMAT, "type");
+    lct_encoder *wide;
+    ck_assert_int_eq(lct_encoder_new_from_spec(&wide, rt, "in 4; linear 5; bn; relu", NULL), LCT_OK);
+    float before[20], after[20];
+    lct_params *wp = lct_encoder_params(wide);
+    ck_assert_int_eq(lct_params_get(wp, 0, before, 20), LCT_OK);
+    LCT_ASSERT_FAILS(lct_checkpoint_load_encoder(r, "net", wide), LCT_ESHAPE, "architecture");
+    ck_assert_int_eq(lct_params_get(wp, 0, after, 20), LCT_OK);
+    ck_assert_mem_eq(before, after, sizeof before);
+    lct_loss_infonce_options io;
+    lct_loss_infonce_options_init(&io, LCT_LOSS_INFONCE_OPTIONS_VERSION);
+    io.steps = 2;
+    lct_loss *cpc;
+    ck_assert_int_eq(lct_loss_new_infonce(&cpc, rt, 5, 3, 3, &io), LCT_OK);
+    LCT_ASSERT_FAILS(lct_checkpoint_load_loss(r, "loss", cpc), LCT_ESHAPE, "kind");
+    /* inside a group a failed part poisons the commit; creation is refused there */
+    ck_assert_int_eq(lct_checkpoint_reader_begin(r), LCT_OK);
+    LCT_ASSERT_FAILS(lct_checkpoint_new_bank(r, "bank", rt, &bank), LCT_ESTATE, "group");
+    LCT_ASSERT_FAILS(lct_checkpoint_new_encoder(r, "net", rt, &enc), LCT_ESTATE, "group");
+    ck_assert_int_eq(lct_checkpoint_load_bank(r, "bank", h.bank), LCT_OK);
+    LCT_ASSERT_FAILS(lct_checkpoint_load_encoder(r, "net", wide), LCT_ESHAPE, "architecture");
+    LCT_ASSERT_FAILS(lct_checkpoint_reader_commit(r), LCT_ESHAPE, "nothing was applied");
+
+    /* handles created from the file equal the saved ones */
+    ck_assert_int_eq(lct_checkpoint_new_encoder(r, "net", rt, &enc), LCT_OK);
+    ck_assert_str_eq(lct_encoder_spec(enc), lct_encoder_spec(h.enc));
+    assert_params_equal(lct_encoder_params(enc), lct_encoder_params(h.enc), "new encoder");
+    ck_assert_int_eq(lct_checkpoint_new_bank(r, "bank16", rt, &bank), LCT_OK);
+    size_t n, d;
+    int storage;
+    ck_assert_int_eq(lct_bank_info(bank, &n, &d, &storage), LCT_OK);
+    ck_assert(n == 6 && d == 3 && storage == LCT_BANK_FP16);
+    float ra[18], rb[18];
+    ck_assert_int_eq(lct_bank_get_rows(bank, 0, 6, ra), LCT_OK);
+    ck_assert_int_eq(lct_bank_get_rows(h.bank16, 0, 6, rb), LCT_OK);
+    ck_assert_mem_eq(ra, rb, sizeof ra);
+    lct_checkpoint_reader_free(r);
+
+    lct_encoder_free(enc);
+    lct_bank_free(bank);
+    lct_loss_free(cpc);
+    lct_encoder_free(wide);
+    lct_bank_free(other);
+    fuzz_handles_free(&h);
+    free(m.data);
+    assert_no_memory(rt);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 static Suite *checkpoint_suite(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -1473,6 +1616,7 @@ static Suite *checkpoint_suite(void)
     TCase *th = tcase_create("handles");
     tcase_set_timeout(th, 120);
     tcase_add_loop_test(th, test_bit_identical_resume, 0, 3);
+    tcase_add_test(th, test_handles_bad_input_and_mismatches);
     suite_add_tcase(s, th);
     return s;
 }

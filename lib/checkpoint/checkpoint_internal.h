@@ -6,12 +6,12 @@
  * Saving a handle:
  *     lct__ckpt_put p;  lct__ckpt_put_init(&p, w->rt);
  *     lct__ckpt_put_u64(&p, n_rows); ...               (little-endian header fields)
- *     lct__ckpt_piece pieces[] = {{p.data, p.size}, {rows, rows_bytes}};
- *     rc = lct__ckpt_add_pieces(w, name, LCT__CKPT_TYPE_BANK, pieces, 2, LCT__CKPT_F32);
+ *     lct__ckpt_piece pieces[] = {{p.data, p.size, 0}, {rows, rows_bytes, 4}};
+ *     rc = lct__ckpt_add_pieces(w, name, LCT__CKPT_TYPE_BANK, pieces, 2, 0, __func__);
  *     lct__ckpt_put_free(&p);
  * Loading a handle (all-or-nothing, also inside reader_begin/commit groups):
  *     void *data; size_t size;
- *     rc = lct__ckpt_read(r, name, LCT__CKPT_TYPE_BANK, max_bytes, &data, &size);
+ *     rc = lct__ckpt_read(r, name, LCT__CKPT_TYPE_BANK, max_bytes, &data, &size, __func__);
  *     if (rc == LCT_OK) rc = validate(bank, data, size);    (must not change the bank)
  *     return lct__ckpt_finish(r, rc, bank, commit, data);    (commit copies, cannot fail)
  */
@@ -110,10 +110,10 @@ void lct__swap16_if_be(void *data, size_t n);
 typedef struct lct__ckpt_piece lct__ckpt_piece;
 /* Deflate the concatenated pieces into a new lct__malloc block (*out, *out_size). */
 int lct__ckpt_deflate(lct_runtime *rt, int level, const lct__ckpt_piece *pieces, size_t n_pieces,
-                      unsigned char **out, size_t *out_size, uint64_t *raw_size);
+                      unsigned char **out, size_t *out_size, uint64_t *raw_size, const char *func);
 /* Inflate src into dst: exactly n bytes and the end of the stream when whole, else the first n. */
 int lct__ckpt_inflate(lct_runtime *rt, const unsigned char *src, size_t src_size, void *dst, size_t n,
-                      int whole);
+                      int whole, const char *func);
 
 /* ---- writer side ---------------------------------------------------------- */
 
@@ -131,7 +131,7 @@ struct lct__ckpt_piece {
  * reserved_ok). On failure the writer is unchanged.
  */
 int lct__ckpt_add_pieces(lct_checkpoint_writer *w, const char *name, uint32_t type,
-                         const lct__ckpt_piece *pieces, size_t n_pieces, int reserved_ok);
+                         const lct__ckpt_piece *pieces, size_t n_pieces, int reserved_ok, const char *func);
 lct_runtime *lct__ckpt_writer_runtime(const lct_checkpoint_writer *w);
 /* Remove section `name` if the writer holds it (undo of a multi-section add). */
 void lct__ckpt_writer_remove(lct_checkpoint_writer *w, const char *name);
@@ -151,9 +151,9 @@ lct_runtime *lct__ckpt_reader_runtime(const lct_checkpoint_reader *r);
  * (LCT_EFORMAT), raw size above max_size (LCT_ESHAPE).
  */
 int lct__ckpt_read(lct_checkpoint_reader *r, const char *name, uint32_t type, size_t max_size,
-                   void **data, size_t *size);
+                   void **data, size_t *size, const char *func);
 /* Decompress only the first n bytes of section index into dst (n <= its raw size). */
-int lct__ckpt_read_prefix(lct_checkpoint_reader *r, size_t index, void *dst, size_t n);
+int lct__ckpt_read_prefix(lct_checkpoint_reader *r, size_t index, void *dst, size_t n, const char *func);
 
 /* Apply a validated payload to its target; must not fail. */
 typedef void (*lct__ckpt_commit_fn)(void *target, const void *payload, size_t size);

@@ -18,12 +18,12 @@ static void zfree_hook(voidpf opaque, voidpf p)
     lct__hook_free(opaque, p);
 }
 
-static int grow(lct_runtime *rt, unsigned char **buf, size_t *cap, size_t used)
+static int grow(lct_runtime *rt, unsigned char **buf, size_t *cap, size_t used, const char *func)
 {
     size_t cap2 = *cap < 4096 ? 4096 : *cap + *cap / 2;
-    if (cap2 < *cap) return LCT__FAIL(LCT_ENOMEM, "compressed section would exceed %zu bytes", *cap);
+    if (cap2 < *cap) return lct__fail(LCT_ENOMEM, func, "compressed section would exceed %zu bytes", *cap);
     unsigned char *b = lct__malloc(rt, cap2);
-    if (b == NULL) return LCT_ENOMEM;
+    if (b == NULL) return LCT_ENOMEM; /* recorded by lct__malloc */
     if (used) memcpy(b, *buf, used);
     lct__free(rt, *buf);
     *buf = b;
@@ -32,12 +32,12 @@ static int grow(lct_runtime *rt, unsigned char **buf, size_t *cap, size_t used)
 }
 
 /* Run deflate on the current input until it is consumed (or the stream ends with Z_FINISH). */
-static int pump(lct_runtime *rt, z_stream *zs, int flush, unsigned char **buf, size_t *cap)
+static int pump(lct_runtime *rt, z_stream *zs, int flush, unsigned char **buf, size_t *cap, const char *func)
 {
     for (;;) {
         if (zs->avail_out == 0) {
             size_t used = (size_t)(zs->next_out - *buf);
-            int rc = grow(rt, buf, cap, used);
+            int rc = grow(rt, buf, cap, used, func);
             if (rc) return rc;
             zs->next_out = *buf + used;
             size_t room = *cap - used;
@@ -46,22 +46,22 @@ static int pump(lct_runtime *rt, z_stream *zs, int flush, unsigned char **buf, s
         int z = deflate(zs, flush);
         if (z == Z_STREAM_END) return LCT_OK;
         if (z != Z_OK && z != Z_BUF_ERROR)
-            return LCT__FAIL(LCT_ENOMEM, "deflate failed (zlib code %d, %s)", z, zs->msg ? zs->msg : "no message");
+            return lct__fail(LCT_ENOMEM, func, "deflate failed (zlib code %d, %s)", z, zs->msg ? zs->msg : "no message");
         if (flush == Z_NO_FLUSH && zs->avail_in == 0) return LCT_OK;
         if (z == Z_BUF_ERROR && zs->avail_out != 0)
-            return LCT__FAIL(LCT_ENOMEM, "deflate made no progress (zlib code %d)", z);
+            return lct__fail(LCT_ENOMEM, func, "deflate made no progress (zlib code %d)", z);
     }
 }
 
 int lct__ckpt_deflate(lct_runtime *rt, int level, const lct__ckpt_piece *pieces, size_t n_pieces,
-                      unsigned char **out, size_t *out_size, uint64_t *raw_size)
+                      unsigned char **out, size_t *out_size, uint64_t *raw_size, const char *func)
 {
     *out = NULL;
     *out_size = 0;
     uint64_t total = 0;
     for (size_t i = 0; i < n_pieces; i++) total += pieces[i].size;
     if (total > LCT__CKPT_MAX_RAW)
-        return LCT__FAIL(LCT_EINVAL, "section payload of %llu bytes exceeds the format's limit of %llu",
+        return lct__fail(LCT_EINVAL, func, "section payload of %llu bytes exceeds the format's limit of %llu",
                          (unsigned long long)total, (unsigned long long)LCT__CKPT_MAX_RAW);
 
     z_stream zs;
@@ -69,7 +69,7 @@ int lct__ckpt_deflate(lct_runtime *rt, int level, const lct__ckpt_piece *pieces,
     zs.zalloc = zalloc_hook;
     zs.zfree = zfree_hook;
     zs.opaque = rt;
-    if (deflateInit(&zs, level) != Z_OK) return LCT__FAIL(LCT_ENOMEM, "cannot initialise zlib's deflate");
+    if (deflateInit(&zs, level) != Z_OK) return lct__fail(LCT_ENOMEM, func, "cannot initialise zlib's deflate");
 
     /* deflateBound is an upper bound for the whole stream: one allocation in the usual case. */
     size_t cap = (size_t)deflateBound(&zs, (uLong)total);
@@ -94,7 +94,7 @@ int lct__ckpt_deflate(lct_runtime *rt, int level, const lct__ckpt_piece *pieces,
                 zs.next_in = (Bytef *)src;
             }
             zs.avail_in = (uInt)n;
-            rc = pump(rt, &zs, Z_NO_FLUSH, &buf, &cap);
+            rc = pump(rt, &zs, Z_NO_FLUSH, &buf, &cap, func);
             src += n;
             left -= n;
         }
@@ -102,7 +102,7 @@ int lct__ckpt_deflate(lct_runtime *rt, int level, const lct__ckpt_piece *pieces,
     if (rc == LCT_OK) {
         zs.next_in = NULL;
         zs.avail_in = 0;
-        rc = pump(rt, &zs, Z_FINISH, &buf, &cap);
+        rc = pump(rt, &zs, Z_FINISH, &buf, &cap, func);
     }
     size_t produced = buf ? (size_t)(zs.next_out - buf) : 0;
     deflateEnd(&zs);
@@ -117,14 +117,14 @@ int lct__ckpt_deflate(lct_runtime *rt, int level, const lct__ckpt_piece *pieces,
 }
 
 int lct__ckpt_inflate(lct_runtime *rt, const unsigned char *src, size_t src_size, void *dst, size_t n,
-                      int whole)
+                      int whole, const char *func)
 {
     z_stream zs;
     memset(&zs, 0, sizeof zs);
     zs.zalloc = zalloc_hook;
     zs.zfree = zfree_hook;
     zs.opaque = rt;
-    if (inflateInit(&zs) != Z_OK) return LCT__FAIL(LCT_ENOMEM, "cannot initialise zlib's inflate");
+    if (inflateInit(&zs) != Z_OK) return lct__fail(LCT_ENOMEM, func, "cannot initialise zlib's inflate");
 
     unsigned char *out = dst;
     size_t in_left = src_size, out_left = n;
@@ -155,7 +155,7 @@ int lct__ckpt_inflate(lct_runtime *rt, const unsigned char *src, size_t src_size
         }
         int z = inflate(&zs, Z_NO_FLUSH);
         if (probing && zs.avail_out == 0) {
-            rc = LCT__FAIL(LCT_EFORMAT, "section inflates to more than the %zu bytes its header states", n);
+            rc = lct__fail(LCT_EFORMAT, func, "section inflates to more than the %zu bytes its header states", n);
             break;
         }
         if (probing) zs.avail_out = 0;
@@ -164,26 +164,26 @@ int lct__ckpt_inflate(lct_runtime *rt, const unsigned char *src, size_t src_size
             break;
         }
         if (z == Z_NEED_DICT || z == Z_DATA_ERROR || z == Z_STREAM_ERROR) {
-            rc = LCT__FAIL(LCT_EFORMAT, "compressed data is malformed (zlib: %s)", zs.msg ? zs.msg : "error");
+            rc = lct__fail(LCT_EFORMAT, func, "compressed data is malformed (zlib: %s)", zs.msg ? zs.msg : "error");
             break;
         }
         if (z == Z_MEM_ERROR) {
-            rc = LCT__FAIL(LCT_ENOMEM, "zlib's inflate ran out of memory");
+            rc = lct__fail(LCT_ENOMEM, func, "zlib's inflate ran out of memory");
             break;
         }
         if (z == Z_BUF_ERROR && zs.avail_in == 0 && in_left == 0) {
-            rc = LCT__FAIL(LCT_EFORMAT, "compressed data ends before its stream does");
+            rc = lct__fail(LCT_EFORMAT, func, "compressed data ends before its stream does");
             break;
         }
     }
     if (rc == LCT_OK && !whole && (zs.avail_out != 0 || out_left != 0))
-        rc = LCT__FAIL(LCT_EFORMAT, "compressed stream ends before %zu bytes", n);
+        rc = lct__fail(LCT_EFORMAT, func, "compressed stream ends before %zu bytes", n);
     if (rc == LCT_OK && whole) {
         if (!ended || zs.avail_out != 0 || out_left != 0)
-            rc = LCT__FAIL(LCT_EFORMAT, "section inflates to %llu bytes, its header states %zu",
+            rc = lct__fail(LCT_EFORMAT, func, "section inflates to %llu bytes, its header states %zu",
                            (unsigned long long)zs.total_out, n);
         else if (zs.avail_in != 0 || in_left != 0)
-            rc = LCT__FAIL(LCT_EFORMAT, "%zu stray bytes follow the compressed stream",
+            rc = lct__fail(LCT_EFORMAT, func, "%zu stray bytes follow the compressed stream",
                            (size_t)zs.avail_in + in_left);
     }
     inflateEnd(&zs);

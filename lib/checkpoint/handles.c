@@ -40,7 +40,7 @@ static int add_record(lct_checkpoint_writer *w, const char *name, uint32_t type,
     if (rc == LCT_OK && params) rc = lct_checkpoint_add_params(w, sub, params);
     if (rc == LCT_OK) {
         lct__ckpt_piece pieces[2] = {{rec->data, rec->size, 0}, {extra, extra_size, extra_swap}};
-        rc = lct__ckpt_add_pieces(w, name, type, pieces, extra ? 2 : 1, 0);
+        rc = lct__ckpt_add_pieces(w, name, type, pieces, extra ? 2 : 1, 0, func);
         if (rc != LCT_OK && params) lct__ckpt_writer_remove(w, sub);
     }
     lct__ckpt_put_free(rec);
@@ -51,7 +51,7 @@ static int add_record(lct_checkpoint_writer *w, const char *name, uint32_t type,
 static int read_record(lct_checkpoint_reader *r, const char *name, uint32_t type, size_t max, void **data,
                        size_t *size, lct__ckpt_get *g, const char *func)
 {
-    int rc = lct__ckpt_read(r, name, type, max, data, size);
+    int rc = lct__ckpt_read(r, name, type, max, data, size, func);
     if (rc != LCT_OK) return rc;
     lct__ckpt_get_init(g, *data, *size);
     uint32_t version = lct__ckpt_get_u32(g);
@@ -266,7 +266,7 @@ int lct_checkpoint_load_bank(lct_checkpoint_reader *r, const char *name, lct_ban
     size_t bytes = lct__bank_data_bytes(bank);
     void *data = NULL;
     size_t size = 0;
-    int rc = lct__ckpt_read(r, name, LCT__CKPT_TYPE_BANK, BANK_HEADER + bytes, &data, &size);
+    int rc = lct__ckpt_read(r, name, LCT__CKPT_TYPE_BANK, BANK_HEADER + bytes, &data, &size, __func__);
     uint32_t storage = 0;
     uint64_t n = 0, d = 0;
     if (rc == LCT_OK && size < BANK_HEADER) rc = LCT__FAIL(LCT_EFORMAT, "section '%s' is too short", name);
@@ -312,7 +312,7 @@ int lct_checkpoint_new_bank(lct_checkpoint_reader *r, const char *name, lct_runt
         return LCT__FAIL(LCT_EFORMAT, "section '%s' has type %u, not a bank (%u)", name, (unsigned)type,
                          (unsigned)LCT__CKPT_TYPE_BANK);
     unsigned char head[BANK_HEADER];
-    int rc = lct__ckpt_read_prefix(r, (size_t)idx, head, BANK_HEADER);
+    int rc = lct__ckpt_read_prefix(r, (size_t)idx, head, BANK_HEADER, __func__);
     uint32_t storage;
     uint64_t n, d;
     if (rc == LCT_OK) rc = parse_bank_header(head, name, &storage, &n, &d, __func__);
@@ -389,7 +389,7 @@ int lct_checkpoint_load_loss(lct_checkpoint_reader *r, const char *name, lct_los
     void *data = NULL;
     size_t size = 0;
     lct__ckpt_get g;
-    rc = read_record(r, name, LCT__CKPT_TYPE_LOSS, 16 + 12 * views, &data, &size, &g, __func__);
+    rc = read_record(r, name, LCT__CKPT_TYPE_LOSS, 16 + 12 * LCT__LOSS_MAX_VIEWS, &data, &size, &g, __func__);
     if (rc == LCT_OK) {
         uint32_t kind = lct__ckpt_get_u32(&g);
         uint64_t n = lct__ckpt_get_u64(&g);

@@ -45,7 +45,7 @@ int lct_checkpoint_add_params(lct_checkpoint_writer *w, const char *name, const 
         pieces[0] = (lct__ckpt_piece){table.data, table.size, 0};
         for (size_t i = 0; i < params->n_tensors; i++)
             pieces[1 + i] = (lct__ckpt_piece){params->tensors[i].value, params->tensors[i].count * sizeof(float), 4};
-        rc = lct__ckpt_add_pieces(w, name, LCT_CHECKPOINT_TYPE_PARAMS, pieces, n_pieces, 0);
+        rc = lct__ckpt_add_pieces(w, name, LCT_CHECKPOINT_TYPE_PARAMS, pieces, n_pieces, 0, __func__);
     }
     if (pieces != stack_pieces) lct__free(rt, pieces);
     lct__ckpt_put_free(&table);
@@ -165,7 +165,7 @@ int lct_checkpoint_load_params(lct_checkpoint_reader *r, const char *name, lct_p
         unsigned char *prefix = lct__malloc(rt, n ? n : 1);
         if (prefix == NULL) return lct__ckpt_finish(r, LCT_ENOMEM, NULL, NULL, NULL, 0);
         size_t end;
-        rc = lct__ckpt_read_prefix(r, (size_t)idx, prefix, n);
+        rc = lct__ckpt_read_prefix(r, (size_t)idx, prefix, n, __func__);
         if (rc == LCT_OK) rc = match_table(params, name, prefix, n, &end, __func__);
         if (rc == LCT_OK)
             rc = LCT__FAIL(LCT_EFORMAT, "section '%s' holds %llu bytes; its table calls for %zu", name,
@@ -175,7 +175,7 @@ int lct_checkpoint_load_params(lct_checkpoint_reader *r, const char *name, lct_p
     }
     void *data = NULL;
     size_t size = 0, end = 0;
-    if (rc == LCT_OK) rc = lct__ckpt_read(r, name, LCT_CHECKPOINT_TYPE_PARAMS, total, &data, &size);
+    if (rc == LCT_OK) rc = lct__ckpt_read(r, name, LCT_CHECKPOINT_TYPE_PARAMS, total, &data, &size, __func__);
     if (rc == LCT_OK) rc = match_table(params, name, data, size, &end, __func__);
     if (rc == LCT_OK && end != table)
         rc = LCT__FAIL(LCT_EFORMAT, "the tensor table of section '%s' has %zu bytes, expected %zu", name, end, table);

@@ -232,14 +232,14 @@ static int parse_container(lct_checkpoint_reader *r, const char *func)
 }
 
 /* Inflate section index whole into a new block; raw size already bounded by the caller. */
-static int inflate_section(lct_checkpoint_reader *r, size_t index, void **data)
+static int inflate_section(lct_checkpoint_reader *r, size_t index, void **data, const char *func)
 {
     const rsec *s = &r->secs[index];
     *data = NULL;
-    if (s->raw_size > SIZE_MAX - 64) return LCT__FAIL(LCT_ENOMEM, "section '%s' is too large", s->name);
+    if (s->raw_size > SIZE_MAX - 64) return lct__fail(LCT_ENOMEM, func, "section '%s' is too large", s->name);
     void *buf = NULL;
     if (s->raw_size > 0 && (buf = lct__malloc(r->rt, (size_t)s->raw_size)) == NULL) return LCT_ENOMEM;
-    int rc = lct__ckpt_inflate(r->rt, s->stored, s->stored_size, buf, (size_t)s->raw_size, 1);
+    int rc = lct__ckpt_inflate(r->rt, s->stored, s->stored_size, buf, (size_t)s->raw_size, 1, func);
     if (rc) {
         lct__free(r->rt, buf);
         return rc;
@@ -267,11 +267,11 @@ static int parse_lists(lct_checkpoint_reader *r, const char *func)
     int rc = LCT_OK;
     size_t strings_size = 0;
     if (mi >= 0) {
-        rc = inflate_section(r, (size_t)mi, &meta);
+        rc = inflate_section(r, (size_t)mi, &meta, func);
         strings_size += (size_t)r->secs[mi].raw_size;
     }
     if (rc == LCT_OK && ci >= 0) {
-        rc = inflate_section(r, (size_t)ci, &ctr);
+        rc = inflate_section(r, (size_t)ci, &ctr, func);
         strings_size += (size_t)r->secs[ci].raw_size;
     }
     if (rc) goto done;
@@ -501,29 +501,29 @@ int lct_checkpoint_find(const lct_checkpoint_reader *r, const char *name)
 }
 
 int lct__ckpt_read(lct_checkpoint_reader *r, const char *name, uint32_t type, size_t max_size, void **data,
-                   size_t *size)
+                   size_t *size, const char *func)
 {
     *data = NULL;
     *size = 0;
     long i = find_index(r, name);
-    if (i < 0) return LCT__FAIL(LCT_ERANGE, "the checkpoint has no section named '%s'", name);
+    if (i < 0) return lct__fail(LCT_ERANGE, func, "the checkpoint has no section named '%s'", name);
     const rsec *s = &r->secs[i];
     if (s->type != type)
-        return LCT__FAIL(LCT_EFORMAT, "section '%s' has type %u, expected %u", name, (unsigned)s->type,
+        return lct__fail(LCT_EFORMAT, func, "section '%s' has type %u, expected %u", name, (unsigned)s->type,
                          (unsigned)type);
     if (s->raw_size > max_size)
-        return LCT__FAIL(LCT_ESHAPE, "section '%s' holds %llu bytes, more than the %zu its target can take", name,
+        return lct__fail(LCT_ESHAPE, func, "section '%s' holds %llu bytes, more than the %zu its target can take", name,
                          (unsigned long long)s->raw_size, max_size);
-    int rc = inflate_section(r, (size_t)i, data);
+    int rc = inflate_section(r, (size_t)i, data, func);
     if (rc == LCT_OK) *size = (size_t)s->raw_size;
     return rc;
 }
 
-int lct__ckpt_read_prefix(lct_checkpoint_reader *r, size_t index, void *dst, size_t n)
+int lct__ckpt_read_prefix(lct_checkpoint_reader *r, size_t index, void *dst, size_t n, const char *func)
 {
     const rsec *s = &r->secs[index];
-    if (n > s->raw_size) return LCT__FAIL(LCT_EFORMAT, "section '%s' is shorter than %zu bytes", s->name, n);
-    return lct__ckpt_inflate(r->rt, s->stored, s->stored_size, dst, n, 0);
+    if (n > s->raw_size) return lct__fail(LCT_EFORMAT, func, "section '%s' is shorter than %zu bytes", s->name, n);
+    return lct__ckpt_inflate(r->rt, s->stored, s->stored_size, dst, n, 0, func);
 }
 
 /* ---- loads, all-or-nothing ------------------------------------------------ */
@@ -629,7 +629,7 @@ int lct_checkpoint_load_runtime(lct_checkpoint_reader *r, lct_runtime *rt)
     LCT__REQUIRE(rt);
     void *data;
     size_t size;
-    int rc = lct__ckpt_read(r, "lct.runtime", LCT_CHECKPOINT_TYPE_RUNTIME, 16, &data, &size);
+    int rc = lct__ckpt_read(r, "lct.runtime", LCT_CHECKPOINT_TYPE_RUNTIME, 16, &data, &size, __func__);
     if (rc == LCT_OK && size != 16) rc = LCT__FAIL(LCT_EFORMAT, "section 'lct.runtime' holds %zu bytes, not 16", size);
     if (rc == LCT_OK) {
         uint64_t seed = lct__le64_load(data);
@@ -699,7 +699,7 @@ int lct_checkpoint_read_blob(lct_checkpoint_reader *r, const char *name, uint32_
                          (unsigned long long)s->raw_size, size);
     /* Inflate into a scratch block first: dst stays untouched if the stream is bad. */
     void *data;
-    int rc = inflate_section(r, (size_t)i, &data);
+    int rc = inflate_section(r, (size_t)i, &data, __func__);
     if (rc) return rc;
     if (size) memcpy(dst, data, size);
     lct__free(r->rt, data);

@@ -145,21 +145,21 @@ static int check_name(const char *name, const char *what, const char *func, size
 }
 
 int lct__ckpt_add_pieces(lct_checkpoint_writer *w, const char *name, uint32_t type,
-                         const lct__ckpt_piece *pieces, size_t n_pieces, int reserved_ok)
+                         const lct__ckpt_piece *pieces, size_t n_pieces, int reserved_ok, const char *func)
 {
     size_t len;
-    int rc = check_name(name, "name", __func__, &len);
+    int rc = check_name(name, "name", func, &len);
     if (rc) return rc;
     if (!reserved_ok && strncmp(name, "lct.", 4) == 0)
-        return LCT__FAIL(LCT_EINVAL, "name '%s' starts with 'lct.', which is reserved for the library", name);
+        return lct__fail(LCT_EINVAL, func, "name '%s' starts with 'lct.', which is reserved for the library", name);
     size_t index = w->n_secs;
     for (size_t i = 0; i < w->n_secs; i++) {
         if (strcmp(w->secs[i].name, name) != 0) continue;
-        if (!reserved_ok) return LCT__FAIL(LCT_EINVAL, "name '%s' is already used by another section", name);
+        if (!reserved_ok) return lct__fail(LCT_EINVAL, func, "name '%s' is already used by another section", name);
         index = i; /* the library's own sections are replaced */
     }
     if (index == w->n_secs && w->n_secs + 2 >= LCT_CHECKPOINT_MAX_SECTIONS)
-        return LCT__FAIL(LCT_EINVAL, "the checkpoint already holds %zu sections, the most a file may hold",
+        return lct__fail(LCT_EINVAL, func, "the checkpoint already holds %zu sections, the most a file may hold",
                          w->n_secs);
     if ((rc = reserve(w->rt, (void **)&w->secs, &w->cap_secs, w->n_secs, sizeof *w->secs))) return rc;
 
@@ -168,7 +168,7 @@ int lct__ckpt_add_pieces(lct_checkpoint_writer *w, const char *name, uint32_t ty
     s.name_len = len;
     s.name = dup_bytes(w->rt, name, len);
     if (s.name == NULL) return LCT_ENOMEM;
-    rc = lct__ckpt_deflate(w->rt, w->level, pieces, n_pieces, &s.stored, &s.stored_size, &s.raw_size);
+    rc = lct__ckpt_deflate(w->rt, w->level, pieces, n_pieces, &s.stored, &s.stored_size, &s.raw_size, func);
     if (rc) {
         lct__free(w->rt, s.name);
         return rc;
@@ -189,7 +189,7 @@ int lct_checkpoint_add_blob(lct_checkpoint_writer *w, const char *name, uint32_t
         return LCT__FAIL(LCT_EINVAL, "type is %u; types below %u are reserved for the library", (unsigned)type,
                          (unsigned)LCT_CHECKPOINT_TYPE_USER);
     lct__ckpt_piece piece = {data, size, 0};
-    return lct__ckpt_add_pieces(w, name, type, &piece, 1, 0);
+    return lct__ckpt_add_pieces(w, name, type, &piece, 1, 0, __func__);
 }
 
 static int list_set(lct_checkpoint_writer *w, wlist *l, const char *key, size_t key_len, const char *value,
@@ -250,7 +250,7 @@ int lct_checkpoint_add_runtime(lct_checkpoint_writer *w)
     lct__le64_store(b, lct_runtime_seed(w->rt));
     lct__le64_store(b + 8, lct__runtime_stream_state(w->rt));
     lct__ckpt_piece piece = {b, sizeof b, 0};
-    return lct__ckpt_add_pieces(w, "lct.runtime", LCT_CHECKPOINT_TYPE_RUNTIME, &piece, 1, 1);
+    return lct__ckpt_add_pieces(w, "lct.runtime", LCT_CHECKPOINT_TYPE_RUNTIME, &piece, 1, 1, __func__);
 }
 
 /* ---- serialisation --------------------------------------------------------- */
@@ -271,7 +271,7 @@ static uint32_t crc_update(uint32_t crc, const void *data, size_t n)
 }
 
 /* Build the list payload of meta strings or counters as a section. */
-static int list_section(lct_checkpoint_writer *w, const wlist *l, int is_meta, wsec *out)
+static int list_section(lct_checkpoint_writer *w, const wlist *l, int is_meta, wsec *out, const char *func)
 {
     memset(out, 0, sizeof *out);
     lct__ckpt_put p;
@@ -288,7 +288,7 @@ static int list_section(lct_checkpoint_writer *w, const wlist *l, int is_meta, w
         out->name = (char *)(is_meta ? "lct.meta" : "lct.counters");
         out->name_len = strlen(out->name);
         out->type = is_meta ? LCT_CHECKPOINT_TYPE_META : LCT_CHECKPOINT_TYPE_COUNTERS;
-        rc = lct__ckpt_deflate(w->rt, w->level, &piece, 1, &out->stored, &out->stored_size, &out->raw_size);
+        rc = lct__ckpt_deflate(w->rt, w->level, &piece, 1, &out->stored, &out->stored_size, &out->raw_size, func);
     }
     lct__ckpt_put_free(&p);
     return rc;
@@ -314,13 +314,13 @@ static int write_section(const wsec *s, sink_fn sink, void *user)
     return rc;
 }
 
-static int serialise(lct_checkpoint_writer *w, sink_fn sink, void *user)
+static int serialise(lct_checkpoint_writer *w, sink_fn sink, void *user, const char *func)
 {
     wsec extra[2];
     size_t n_extra = 0;
     int rc = LCT_OK;
-    if (w->meta.n > 0 && (rc = list_section(w, &w->meta, 1, &extra[n_extra])) == LCT_OK) n_extra++;
-    if (rc == LCT_OK && w->counters.n > 0 && (rc = list_section(w, &w->counters, 0, &extra[n_extra])) == LCT_OK)
+    if (w->meta.n > 0 && (rc = list_section(w, &w->meta, 1, &extra[n_extra], func)) == LCT_OK) n_extra++;
+    if (rc == LCT_OK && w->counters.n > 0 && (rc = list_section(w, &w->counters, 0, &extra[n_extra], func)) == LCT_OK)
         n_extra++;
     if (rc == LCT_OK) {
         unsigned char h[LCT__CKPT_HEADER_SIZE];
@@ -359,7 +359,7 @@ int lct_checkpoint_write_cb(lct_checkpoint_writer *w, lct_checkpoint_write_fn fn
     LCT__REQUIRE(w);
     LCT__REQUIRE(fn);
     user_sink s = {fn, user, 0};
-    return serialise(w, to_user, &s);
+    return serialise(w, to_user, &s, __func__);
 }
 
 typedef struct file_sink {
@@ -383,7 +383,7 @@ int lct__ckpt_write_file_ex(lct_checkpoint_writer *w, const char *path, lct_chec
     int rc = lct__atomic_open(&f, path, "lct_checkpoint_write_file");
     if (rc) return rc;
     file_sink s = {&f, inject, inject_user};
-    rc = serialise(w, to_file, &s);
+    rc = serialise(w, to_file, &s, "lct_checkpoint_write_file");
     if (rc != LCT_OK) {
         lct__atomic_abort(&f);
         return rc;

@@ -42,6 +42,23 @@ static void run_one(const uint8_t *data, size_t size)
         lct_checkpoint_load_params(r, "encoder", &fp.p);
         lct_checkpoint_load_runtime(r, rt);
         lct_checkpoint_reader_commit(r);
+        fuzz_handles h;
+        if (fuzz_handles_new(&h, rt) != LCT_OK) abort();
+        lct_checkpoint_reader_begin(r);
+        lct_checkpoint_load_encoder(r, "net", h.enc);
+        lct_checkpoint_load_optimizer(r, "opt", h.opt);
+        lct_checkpoint_load_bank(r, "bank", h.bank);
+        lct_checkpoint_load_bank(r, "bank16", h.bank16);
+        lct_checkpoint_load_loss(r, "loss", h.loss);
+        lct_checkpoint_load_augmenter(r, "aug", h.aug);
+        lct_checkpoint_reader_commit(r);
+        lct_encoder *enc = NULL;
+        lct_bank *bank = NULL;
+        if (lct_checkpoint_new_encoder(r, "net", rt, &enc) == LCT_OK && enc == NULL) abort();
+        if (lct_checkpoint_new_bank(r, "bank16", rt, &bank) == LCT_OK && bank == NULL) abort();
+        lct_encoder_free(enc);
+        lct_bank_free(bank);
+        fuzz_handles_free(&h);
         for (int i = 0; i < 6; i++)
             if (fp.w[i] != fp.w[i]) abort(); /* loads never let NaN in */
         lct_checkpoint_reader_free(r);

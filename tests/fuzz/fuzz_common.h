@@ -57,4 +57,46 @@ static inline void lct_fuzz_repair_crcs(uint8_t *d, size_t size)
     }
 }
 
+/* The small handles the fuzz target loads into and the corpus saves: a 6 x 3 bank of either
+ * storage, an encoder with batch-norm state, SGD with momentum, an NCE loss, an augmenter. */
+typedef struct fuzz_handles {
+    lct_bank *bank, *bank16;
+    lct_encoder *enc;
+    lct_optimizer *opt;
+    lct_loss *loss;
+    lct_augmenter *aug;
+} fuzz_handles;
+
+static inline int fuzz_handles_new(fuzz_handles *h, lct_runtime *rt)
+{
+    memset(h, 0, sizeof *h);
+    lct_bank_options bo;
+    lct_bank_options_init(&bo, LCT_BANK_OPTIONS_VERSION);
+    int rc = lct_bank_new(&h->bank, rt, 6, 3, &bo);
+    bo.storage = LCT_BANK_FP16;
+    if (rc == LCT_OK) rc = lct_bank_new(&h->bank16, rt, 6, 3, &bo);
+    if (rc == LCT_OK) rc = lct_encoder_new_from_spec(&h->enc, rt, "in 4; linear 3; bn; relu", NULL);
+    lct_optimizer_options oo;
+    lct_optimizer_options_init(&oo, LCT_OPTIMIZER_OPTIONS_VERSION);
+    oo.momentum = 0.9;
+    if (rc == LCT_OK) rc = lct_optimizer_new(&h->opt, rt, &oo);
+    if (rc == LCT_OK) rc = lct_optimizer_attach(h->opt, lct_encoder_params(h->enc));
+    lct_loss_nce_options lo;
+    lct_loss_nce_options_init(&lo, LCT_LOSS_NCE_OPTIONS_VERSION);
+    lo.k = 4;
+    if (rc == LCT_OK) rc = lct_loss_new_nce(&h->loss, rt, h->bank, &lo);
+    if (rc == LCT_OK) rc = lct_augmenter_new(&h->aug, rt, NULL);
+    return rc;
+}
+
+static inline void fuzz_handles_free(fuzz_handles *h)
+{
+    lct_augmenter_free(h->aug);
+    lct_loss_free(h->loss);
+    lct_optimizer_free(h->opt);
+    lct_encoder_free(h->enc);
+    lct_bank_free(h->bank16);
+    lct_bank_free(h->bank);
+}
+
 #endif

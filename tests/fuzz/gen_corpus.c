@@ -52,6 +52,23 @@ int main(int argc, char **argv)
     write_ckpt(rt, argv[1], "meta_counters.ckpt", 6, 6);
     write_ckpt(rt, argv[1], "runtime_blob.ckpt", 24, 1);
     write_ckpt(rt, argv[1], "empty.ckpt", 0, 6);
+    {
+        fuzz_handles h;
+        must(fuzz_handles_new(&h, rt), "handles");
+        lct_checkpoint_writer *w;
+        must(lct_checkpoint_writer_new(&w, rt, NULL), "writer");
+        must(lct_checkpoint_add_encoder(w, "net", h.enc), "encoder");
+        must(lct_checkpoint_add_optimizer(w, "opt", h.opt), "optimizer");
+        must(lct_checkpoint_add_bank(w, "bank", h.bank), "bank");
+        must(lct_checkpoint_add_bank(w, "bank16", h.bank16), "bank16");
+        must(lct_checkpoint_add_loss(w, "loss", h.loss), "loss");
+        must(lct_checkpoint_add_augmenter(w, "aug", h.aug), "augmenter");
+        char p[4096];
+        snprintf(p, sizeof p, "%s/handles.ckpt", argv[1]);
+        must(lct_checkpoint_write_file(w, p), p);
+        lct_checkpoint_writer_free(w);
+        fuzz_handles_free(&h);
+    }
     float m[12];
     for (int i = 0; i < 12; i++) m[i] = (float)i - 5.5f;
     char path[4096];
