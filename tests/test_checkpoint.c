@@ -794,6 +794,59 @@ START_TEST(test_damaged_payload_behind_valid_crcs)
 }
 END_TEST
 
+
+/* Library sections that are well-formed containers but malformed inside: refused at open. */
+static void expect_library_section_refused(lct_runtime *rt, const char *name, uint32_t type, const void *payload,
+                                           size_t size, const char *needle)
+{
+    lct_checkpoint_writer *w;
+    ck_assert_int_eq(lct_checkpoint_writer_new(&w, rt, NULL), LCT_OK);
+    lct__ckpt_piece piece = {payload, size, 0};
+    ck_assert_int_eq(lct__ckpt_add_pieces(w, name, type, &piece, 1, 1, "test"), LCT_OK);
+    membuf m = {0};
+    ck_assert_int_eq(lct_checkpoint_write_cb(w, mem_write, &m), LCT_OK);
+    lct_checkpoint_writer_free(w);
+    expect_open_fails(rt, m.data, m.size, LCT_EFORMAT, needle);
+    free(m.data);
+}
+
+START_TEST(test_malformed_library_sections)
+{
+    lct_runtime *rt = lct_test_runtime(1, 0), *aux = lct_test_runtime(1, 0); /* aux holds the payloads */
+    lct__ckpt_put p;
+    lct__ckpt_put_init(&p, aux);
+    lct__ckpt_put_u32(&p, 2);
+    lct__ckpt_put_str(&p, "k", 1);
+    lct__ckpt_put_str(&p, "v1", 2);
+    lct__ckpt_put_str(&p, "k", 1);
+    lct__ckpt_put_str(&p, "v2", 2);
+    expect_library_section_refused(rt, "lct.meta", LCT_CHECKPOINT_TYPE_META, p.data, p.size, "key 'k' twice");
+    expect_library_section_refused(rt, "lct.meta", LCT_CHECKPOINT_TYPE_META, p.data, p.size - 1, "entry 1");
+    lct__ckpt_put_u32(&p, 7);
+    expect_library_section_refused(rt, "lct.meta", LCT_CHECKPOINT_TYPE_META, p.data, p.size, "stray");
+    unsigned char huge_count[4] = {0xff, 0xff, 0xff, 0x7f};
+    expect_library_section_refused(rt, "lct.meta", LCT_CHECKPOINT_TYPE_META, huge_count, 4, "entry count");
+    expect_library_section_refused(rt, "lct.counters", LCT_CHECKPOINT_TYPE_COUNTERS, huge_count, 4, "entry count");
+    expect_library_section_refused(rt, "lct.meta", LCT_CHECKPOINT_TYPE_COUNTERS, huge_count, 4, "type 2");
+    expect_library_section_refused(rt, "lct.runtime", LCT_CHECKPOINT_TYPE_RUNTIME, huge_count, 4, "not type 3 and 16");
+    lct__ckpt_put_free(&p);
+    lct_runtime_free(aux);
+    /* a parameter set naming one tensor twice cannot be saved */
+    const char *dup[2] = {"w", "w"};
+    size_t counts[2] = {2, 2};
+    int trainable[2] = {1, 1};
+    tset a;
+    tset_init(&a, rt, 2, dup, counts, trainable, 0.0f);
+    lct_checkpoint_writer *w;
+    ck_assert_int_eq(lct_checkpoint_writer_new(&w, rt, NULL), LCT_OK);
+    LCT_ASSERT_FAILS(lct_checkpoint_add_params(w, "p", &a.p), LCT_EINVAL, "two tensors 'w'");
+    lct_checkpoint_writer_free(w);
+    tset_free(&a);
+    assert_no_memory(rt);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 /* ---- interrupted saves ---------------------------------------------------------- */
 
 typedef struct inject {
@@ -1607,6 +1660,7 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(tc, test_every_single_bit_flip);
     tcase_add_test(tc, test_wrong_magic_versions_and_huge_claims);
     tcase_add_test(tc, test_damaged_payload_behind_valid_crcs);
+    tcase_add_test(tc, test_malformed_library_sections);
     tcase_add_test(tc, test_interrupted_saves_keep_the_old_file);
     tcase_add_test(tc, test_allocator_hooks_and_out_of_memory);
     tcase_add_test(tc, test_bad_input);

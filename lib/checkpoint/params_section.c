@@ -22,6 +22,10 @@ int lct_checkpoint_add_params(lct_checkpoint_writer *w, const char *name, const 
         return LCT__FAIL(LCT_EINVAL, "params has %zu tensors, more than a section can hold", params->n_tensors);
     for (size_t i = 0; i < params->n_tensors; i++) {
         const lct__tensor *t = &params->tensors[i];
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(params->tensors[j].name, t->name) == 0)
+                return LCT__FAIL(LCT_EINVAL, "params names two tensors '%s': they could not be told apart on load",
+                                 t->name);
         if (!lct__all_finite(t->value, t->count))
             return LCT__FAIL(LCT_ENUMERIC, "tensor '%s' of params holds NaN or Inf; it could not be loaded back",
                              t->name);

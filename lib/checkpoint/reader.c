@@ -88,20 +88,15 @@ static uint32_t crc_of(const void *data, size_t n)
     return crc;
 }
 
-static int cmp_by_name(const lct_checkpoint_reader *r, size_t a, size_t b)
-{
-    return strcmp(r->secs[a].name, r->secs[b].name);
-}
-
-/* Sort indices by name: a merge sort, since qsort has no user pointer for the reader. */
-static void sort_indices(const lct_checkpoint_reader *r, size_t *idx, size_t *tmp, size_t n)
+/* Sort indices by their strings keys[idx]: a merge sort, since qsort has no user pointer. */
+static void sort_indices(const char *const *keys, size_t *idx, size_t *tmp, size_t n)
 {
     if (n < 2) return;
     size_t h = n / 2;
-    sort_indices(r, idx, tmp, h);
-    sort_indices(r, idx + h, tmp, n - h);
+    sort_indices(keys, idx, tmp, h);
+    sort_indices(keys, idx + h, tmp, n - h);
     size_t i = 0, j = h, k = 0;
-    while (i < h && j < n) tmp[k++] = cmp_by_name(r, idx[i], idx[j]) <= 0 ? idx[i++] : idx[j++];
+    while (i < h && j < n) tmp[k++] = strcmp(keys[idx[i]], keys[idx[j]]) <= 0 ? idx[i++] : idx[j++];
     while (i < h) tmp[k++] = idx[i++];
     while (j < n) tmp[k++] = idx[j++];
     memcpy(idx, tmp, n * sizeof *idx);
@@ -221,9 +216,16 @@ static int parse_container(lct_checkpoint_reader *r, const char *func)
         return lct__fail(LCT_EFORMAT, func, "%zu bytes follow the last section: the file is damaged", size - pos);
     if (count > 1) {
         size_t *tmp = lct__calloc(r->rt, count, sizeof *tmp);
-        if (tmp == NULL) return LCT_ENOMEM;
-        sort_indices(r, r->by_name, tmp, count);
+        const char **keys = lct__calloc(r->rt, count, sizeof *keys);
+        if (tmp == NULL || keys == NULL) {
+            lct__free(r->rt, tmp);
+            lct__free(r->rt, keys);
+            return LCT_ENOMEM;
+        }
+        for (uint32_t i = 0; i < count; i++) keys[i] = r->secs[i].name;
+        sort_indices(keys, r->by_name, tmp, count);
         lct__free(r->rt, tmp);
+        lct__free(r->rt, keys);
         for (uint32_t i = 1; i < count; i++)
             if (strcmp(r->secs[r->by_name[i - 1]].name, r->secs[r->by_name[i]].name) == 0)
                 return lct__fail(LCT_EFORMAT, func, "two sections are both called '%s'", r->secs[r->by_name[i]].name);
@@ -330,19 +332,25 @@ static int parse_lists(lct_checkpoint_reader *r, const char *func)
             } else {
                 nums[i] = num;
             }
-            for (uint32_t j = 0; j < i; j++)
-                if (strcmp(keys[j], keys[i]) == 0) {
-                    rc = lct__fail(LCT_EFORMAT, func, "section '%s' holds key '%s' twice", r->secs[idx].name,
-                                   keys[i]);
-                    break;
-                }
-            if (rc) break;
             if (which == 0) r->n_meta = i + 1;
             else r->n_counters = i + 1;
         }
         if (rc == LCT_OK && lct__ckpt_get_left(&g) != 0)
             rc = lct__fail(LCT_EFORMAT, func, "section '%s' has %zu stray bytes", r->secs[idx].name,
                            lct__ckpt_get_left(&g));
+        if (rc == LCT_OK && n > 1) {
+            /* keys must be unique: sort a copy of the order (O(n log n) even for 65536 keys) */
+            size_t *order = lct__calloc(r->rt, n, sizeof *order), *tmp = lct__calloc(r->rt, n, sizeof *tmp);
+            if (order == NULL || tmp == NULL) rc = LCT_ENOMEM;
+            for (uint32_t i = 0; rc == LCT_OK && i < n; i++) order[i] = i;
+            if (rc == LCT_OK) sort_indices(keys, order, tmp, n);
+            for (uint32_t i = 1; rc == LCT_OK && i < n; i++)
+                if (strcmp(keys[order[i - 1]], keys[order[i]]) == 0)
+                    rc = lct__fail(LCT_EFORMAT, func, "section '%s' holds key '%s' twice", r->secs[idx].name,
+                                   keys[order[i]]);
+            lct__free(r->rt, order);
+            lct__free(r->rt, tmp);
+        }
     }
 done:
     lct__free(r->rt, meta);
