@@ -110,6 +110,15 @@ int lct__ckpt_deflate(lct_runtime *rt, int level, const lct__ckpt_piece *pieces,
         lct__free(rt, buf);
         return rc;
     }
+    /* The writer keeps the stream until it is freed: give back what deflateBound over-reserved. */
+    if (produced < cap - cap / 8) {
+        unsigned char *fit = lct__malloc(rt, produced ? produced : 1);
+        if (fit != NULL) {
+            memcpy(fit, buf, produced);
+            lct__free(rt, buf);
+            buf = fit;
+        }
+    }
     *out = buf;
     *out_size = produced;
     *raw_size = total;

@@ -42,7 +42,7 @@ int lct_checkpoint_options_init(lct_checkpoint_options *opts, uint32_t version)
                          (unsigned)LCT_CHECKPOINT_OPTIONS_VERSION);
     memset(opts, 0, sizeof *opts);
     opts->version = version;
-    opts->level = 6;
+    opts->level = 1;
     return LCT_OK;
 }
 
