@@ -149,8 +149,9 @@ static int parse_container(lct_checkpoint_reader *r, const char *func)
     if (count > 0) {
         r->secs = lct__calloc(r->rt, count, sizeof *r->secs);
         r->by_name = lct__calloc(r->rt, count, sizeof *r->by_name);
-        /* names: at most 256 bytes each, and never more than the file holds */
-        r->names = lct__malloc(r->rt, body + count);
+        /* names: at most 255 bytes + NUL each, and never more than the file holds */
+        size_t names_cap = (size_t)count * (LCT_CHECKPOINT_MAX_NAME + 1);
+        r->names = lct__malloc(r->rt, names_cap < body + count ? names_cap : body + count);
         if (r->secs == NULL || r->by_name == NULL || r->names == NULL) return LCT_ENOMEM;
     }
     size_t pos = LCT__CKPT_HEADER_SIZE, names_used = 0;
