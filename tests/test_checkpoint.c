@@ -1458,6 +1458,60 @@ static void assert_params_equal(const lct_params *a, const lct_params *b, const 
     }
 }
 
+/* The state a resumed run is compared on: losses of steps N..N+M, every parameter, the bank rows. */
+static void run_dump(run *r, const float *losses, int from, int count, FILE *f)
+{
+    fwrite(losses + from, sizeof(float), (size_t)count, f);
+    lct_params *sets[3] = {lct_encoder_params(r->enc), r->ar ? lct_encoder_params(r->ar) : NULL,
+                           r->method == RUN_CPC ? lct_loss_params(r->loss) : NULL};
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; sets[k] && i < sets[k]->n_tensors; i++)
+            fwrite(sets[k]->tensors[i].value, sizeof(float), sets[k]->tensors[i].count, f);
+    lct_params *st = lct_optimizer_state(r->opt);
+    for (size_t i = 0; i < st->n_tensors; i++) fwrite(st->tensors[i].value, sizeof(float), st->tensors[i].count, f);
+    if (r->bank) {
+        float rows[RUN_N * 16];
+        ck_assert_int_eq(lct_bank_get_rows(r->bank, 0, RUN_N, rows), LCT_OK);
+        fwrite(rows, sizeof rows, 1, f);
+    }
+}
+
+/* The child process: resume variant v from ckpt for steps [from, from + count) and dump to out
+ * (a one-test suite, so that the helpers' assertions work there too). */
+static struct {
+    int v, from, count;
+    const char *ckpt, *out;
+} child_args;
+
+START_TEST(test_resume_child)
+{
+    static run r;
+    float losses[64];
+    run_new(&r, child_args.v == 2 ? RUN_CPC : RUN_INSTDISC, child_args.v == 1);
+    ck_assert_int_eq((int)run_load(&r, child_args.ckpt), child_args.from);
+    run_steps(&r, child_args.from, child_args.count, losses);
+    FILE *f = fopen(child_args.out, "wb");
+    ck_assert_ptr_nonnull(f);
+    run_dump(&r, losses, child_args.from, child_args.count, f);
+    fclose(f);
+    run_free(&r);
+}
+END_TEST
+
+static int resume_child(int v, const char *ckpt, int from, int count, const char *out)
+{
+    child_args.v = v;
+    child_args.ckpt = ckpt;
+    child_args.from = from;
+    child_args.count = count;
+    child_args.out = out;
+    Suite *s = suite_create("resume-child");
+    TCase *tc = tcase_create("resume-child");
+    tcase_add_test(tc, test_resume_child);
+    suite_add_tcase(s, tc);
+    return lct_test_run(s);
+}
+
 START_TEST(test_bit_identical_resume)
 {
     /* _i: 0 InstDisc fp32 bank, 1 InstDisc fp16 bank, 2 CPC */
@@ -1479,6 +1533,26 @@ START_TEST(test_bit_identical_resume)
     run_new(&resumed, method, fp16);
     ck_assert_uint_eq(run_load(&resumed, path), N);
     run_steps(&resumed, N, M, loss_b);
+
+    /* and in a fresh process: this program again, started by the shell */
+    char out[512], cmd[1600], self[512];
+    snprintf(out, sizeof out, "%s/child.bin", tmpdir);
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    ck_assert_int_gt(len, 0);
+    self[len] = '\0';
+    snprintf(cmd, sizeof cmd, "'%s' resume-child %d '%s' %d %d '%s' >/dev/null", self, (int)_i, path, N, M, out);
+    ck_assert_int_eq(system(cmd), 0);
+    size_t child_size;
+    unsigned char *child = slurp(out, &child_size);
+    char *mine = NULL;
+    size_t mine_size = 0;
+    FILE *mf = open_memstream(&mine, &mine_size);
+    run_dump(&straight, loss_a, N, M, mf);
+    fclose(mf);
+    ck_assert_uint_eq(child_size, mine_size);
+    ck_assert_msg(memcmp(child, mine, mine_size) == 0, "the run resumed in a new process differs");
+    free(child);
+    free(mine);
     remove_tmpdir();
 
     for (int s = 0; s < N + M; s++) {
@@ -1675,7 +1749,9 @@ static Suite *checkpoint_suite(void)
     return s;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 7 && strcmp(argv[1], "resume-child") == 0)
+        return resume_child(atoi(argv[2]), argv[3], atoi(argv[4]), atoi(argv[5]), argv[6]);
     return lct_test_run(checkpoint_suite());
 }
