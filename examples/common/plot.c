@@ -332,8 +332,8 @@ int plot_loss_curve_smoothed(const char *path, const float *loss, size_t n, cons
         }
     if (!(lo <= hi)) return ex_fail(LCT_EINVAL, "plot_loss_curve: none of the %zu values is finite", n);
     if (window == 0) window = n / 50;
-    if (window > n) window = n;
     if (window >= 3 && window % 2 == 0) window++; /* centred windows have odd length */
+    if (window > n) window = n % 2 ? n : n - 1;
 
     double *raw = malloc(n * sizeof *raw), *avg = NULL, *prefix = NULL;
     size_t *count = NULL;
