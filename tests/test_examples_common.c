@@ -612,9 +612,17 @@ START_TEST(test_nice_ticks_and_labels)
     format_tick(-1e-17, 0.1, buf, sizeof buf);
     ck_assert_str_eq(buf, "0.0");
     format_tick(3e-5, 1e-5, buf, sizeof buf);
-    ck_assert_str_eq(buf, "3.00E-05");
+    ck_assert_str_eq(buf, "0.00003");
+    format_tick(2.00002, 1e-5, buf, sizeof buf);
+    ck_assert_str_eq(buf, "2.00002");
     format_tick(2e7, 5e6, buf, sizeof buf);
-    ck_assert_str_eq(buf, "2.00E+07");
+    ck_assert_str_eq(buf, "20000000");
+    format_tick(3e-7, 1e-7, buf, sizeof buf);
+    ck_assert_str_eq(buf, "3.00E-07");
+    format_tick(2.5e9, 5e8, buf, sizeof buf);
+    ck_assert_str_eq(buf, "2.50E+09");
+    format_tick(1.0000002, 1e-7, buf, sizeof buf); /* neighbours 1.0000001 and 1.0000003 stay apart */
+    ck_assert_str_eq(buf, "1.0000002E+00");
     for (const char *p = buf; *p; p++) ck_assert(font_has_glyph(*p));
 }
 END_TEST

@@ -196,14 +196,31 @@ int nice_ticks(double lo, double hi, int max_ticks, double *first, double *step)
 
 void format_tick(double v, double step, char *buf, size_t size)
 {
-    if (fabs(v) < fabs(step) * 1e-9) v = 0; /* no "-0" from rounding */
-    double a = fabs(v);
-    if (step >= 1e-4 && a < 1e6) {
+    step = fabs(step);
+    if (fabs(v) < step * 1e-9) v = 0; /* no "-0" from rounding */
+    if (fabs(v) < 1e9 && step >= 1e-6) {
         int dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
         snprintf(buf, size, "%.*f", dec, v);
     } else {
-        snprintf(buf, size, "%.2E", v);
+        /* enough significant digits to tell neighbouring ticks apart */
+        int digits = step > 0 ? (int)(floor(log10(fmax(fabs(v), step)) + 1e-9) - floor(log10(step) + 1e-9)) : 2;
+        digits = digits < 2 ? 2 : digits > 9 ? 9 : digits;
+        snprintf(buf, size, "%.*E", digits, v);
     }
+}
+
+/* Pixels left of the plot area that the y tick labels and the y-axis label need. */
+static int y_margin(double y0, double y1)
+{
+    double first, step;
+    char label[64];
+    int widest = 0, n = nice_ticks(y0, y1, 7, &first, &step);
+    for (int i = 0; i < n; i++) {
+        format_tick(first + i * step, step, label, sizeof label);
+        int w = text_width(label, 2);
+        if (w > widest) widest = w;
+    }
+    return 6 + 6 + widest + 14 + text_height(2) + 16;
 }
 
 void plot_draw_axes(canvas *c, const plot_axes *a, const char *xlabel, const char *ylabel)
@@ -370,8 +387,10 @@ int plot_loss_curve_smoothed(const char *path, const float *loss, size_t n, cons
     canvas c;
     int rc = canvas_init(&c, 960, 600, white);
     if (rc == 0) {
-        plot_axes a = {.left = 130, .top = 64, .width = 960 - 130 - 36, .height = 600 - 64 - 100};
+        plot_axes a = {.top = 64, .height = 600 - 64 - 100};
         padded_range(lo, hi, 0.05, &a.y0, &a.y1);
+        a.left = y_margin(a.y0, a.y1) > 110 ? y_margin(a.y0, a.y1) : 110;
+        a.width = 960 - a.left - 36;
         a.x0 = n > 1 ? 1 : 0.5;
         a.x1 = n > 1 ? (double)n : 1.5;
         draw_title(&c, title);
@@ -446,10 +465,11 @@ int plot_embedding_2d_labeled(const char *path, const float *xy, const int32_t *
     canvas c;
     int rc = canvas_init(&c, W, H, white);
     if (rc) return rc;
-    plot_axes a = {.left = 130, .top = 64, .height = H - 64 - 100};
-    a.width = W - a.left - 36 - (legend_w ? legend_w + 24 : 0);
+    plot_axes a = {.top = 64, .height = H - 64 - 100};
     padded_range(xlo, xhi, 0.03, &a.x0, &a.x1);
     padded_range(ylo, yhi, 0.03, &a.y0, &a.y1);
+    a.left = y_margin(a.y0, a.y1) > 110 ? y_margin(a.y0, a.y1) : 110;
+    a.width = W - a.left - 36 - (legend_w ? legend_w + 24 : 0);
     draw_title(&c, title);
     plot_draw_axes(&c, &a, xlabel ? xlabel : "COMPONENT 1", ylabel ? ylabel : "COMPONENT 2");
 

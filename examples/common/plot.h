@@ -70,7 +70,8 @@ double axes_py(const plot_axes *a, double y);
  */
 int nice_ticks(double lo, double hi, int max_ticks, double *first, double *step);
 
-/* Tick label of v with as many decimals as `step` needs ("0.25", "1500", "-3", "1E-05"). */
+/* Tick label of v with as many decimals as `step` needs ("0.25", "1500", "-3"); scientific
+ * notation ("3.00E-07") for steps below 1e-6 or values from 1e9 on. */
 void format_tick(double v, double step, char *buf, size_t size);
 
 /* Draw frame, light grid, ticks with labels, and the axis labels (either may be NULL). */
