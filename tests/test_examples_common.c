@@ -210,6 +210,56 @@ START_TEST(test_idx_rejects_bad_files)
 }
 END_TEST
 
+/* Mutated and cut copies of a valid file: every outcome is success with sizes that match the file,
+ * or LCT_EFORMAT; never a crash or an over-read (the suite also runs under AddressSanitizer). */
+START_TEST(test_idx_mutations)
+{
+    make_tmpdir();
+    char good[512], path[512];
+    tmp_path(good, sizeof good, "good");
+    tmp_path(path, sizeof path, "mutant");
+    const uint32_t dims[3] = {2, 3, 4};
+    write_idx(good, 0, 0x08, 3, dims, 24);
+    size_t size;
+    uint8_t *orig = read_file(good, &size);
+    ck_assert_uint_eq(size, 16 + 24);
+    uint8_t buf[64];
+    uint64_t s = 7;
+    int ok = 0, rejected = 0;
+    for (int iter = 0; iter < 400; iter++) {
+        memcpy(buf, orig, size);
+        size_t len = size;
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        int edits = 1 + (int)(s >> 60) % 3;
+        for (int e = 0; e < edits; e++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            buf[(s >> 33) % 16] = (uint8_t)(s >> 20); /* header bytes */
+        }
+        if (iter % 3 == 0) len = (size_t)((s >> 40) % (size + 1)); /* and cut */
+        write_file(path, buf, len);
+        idx_array a;
+        int rc = idx_read(path, &a, 0);
+        ck_assert_msg(rc == 0 || rc == LCT_EFORMAT, "iteration %d: %d (%s)", iter, rc, ex_error());
+        if (rc == 0) {
+            size_t prod = 1;
+            for (int i = 0; i < a.ndim; i++) prod *= a.dims[i];
+            ck_assert_uint_eq(prod, a.count);
+            ck_assert_uint_eq(4 + 4 * (size_t)a.ndim + a.count, len); /* exactly the file's data */
+            ck_assert_int_eq(memcmp(a.data, buf + 4 + 4 * a.ndim, a.count), 0);
+            idx_free(&a);
+            ok++;
+        } else {
+            ck_assert_ptr_null(a.data);
+            rejected++;
+        }
+    }
+    ck_assert_int_eq(ok + rejected, 400);
+    ck_assert_int_gt(rejected, 300);
+    free(orig);
+    remove_tmpdir();
+}
+END_TEST
+
 /* A small fake Fashion-MNIST folder: n images of 28 x 28 and n labels (i % 10 unless `bad_label`). */
 static void write_fake_fmnist(const char *prefix, uint32_t n, uint32_t side, uint32_t n_labels, int bad_label)
 {
@@ -602,6 +652,22 @@ START_TEST(test_nice_ticks_and_labels)
         ck_assert(first >= lo - step * 1e-6 && first - step < lo);
         ck_assert(first + (n - 1) * step <= hi + step * 1e-6);
     }
+    plot_axes ax = {.left = 0, .top = 0, .width = 100, .height = 100, .x0 = 0.5, .x1 = 3.5, .y0 = 0, .y1 = 1};
+    ck_assert_int_eq(axes_ticks(&ax, 0, &first, &step), 7); /* 0.5, 1.0, ... 3.5 */
+    ck_assert_double_eq_tol(step, 0.5, 1e-12);
+    ax.x_integer = 1;
+    ck_assert_int_eq(axes_ticks(&ax, 0, &first, &step), 3); /* 1, 2, 3 */
+    ck_assert_double_eq_tol(step, 1, 1e-12);
+    ck_assert_double_eq_tol(first, 1, 1e-12);
+    ax.x1 = 30000;
+    ck_assert_int_eq(axes_ticks(&ax, 0, &first, &step), 6); /* 5000 ... 30000: unchanged */
+    ck_assert_double_eq_tol(step, 5000, 1e-9);
+    ck_assert_int_eq(axes_ticks(&ax, 1, &first, &step), 6); /* y: 0, 0.2, ... 1 */
+    ck_assert_double_eq_tol(step, 0.2, 1e-12);
+    ck_assert_double_eq_tol(axes_px(&ax, 0.5), 0, 1e-9);
+    ck_assert_double_eq_tol(axes_py(&ax, 1), 0, 1e-9);
+    ck_assert_double_eq_tol(axes_py(&ax, 0), 99, 1e-9);
+
     char buf[32];
     format_tick(0.25, 0.05, buf, sizeof buf);
     ck_assert_str_eq(buf, "0.25");
@@ -659,6 +725,12 @@ START_TEST(test_plot_loss_curve)
     pix = decode_png_file(path, &w, &h);
     ck_assert_int_gt(count_rgb(pix, w, h, plot_palette[0]), 100);
     free(pix);
+
+    /* Extreme but finite values: a picture, no hang. */
+    float extreme[4] = {3.0e38f, -3.0e38f, 1e-38f, 3};
+    ck_assert_int_eq(plot_loss_curve(path, extreme, 4, "extreme"), 0);
+    float tiny[3] = {1e-38f, 2e-38f, 1.5e-38f};
+    ck_assert_int_eq(plot_loss_curve(path, tiny, 3, "tiny"), 0);
 
     float nans[2] = {NAN, INFINITY};
     EX_ASSERT_FAILS(plot_loss_curve(path, nans, 2, "x"), LCT_EINVAL, "none of the 2 values is finite");
@@ -1165,6 +1237,7 @@ static Suite *examples_common_suite(void)
     TCase *t = tcase_create("idx");
     tcase_add_test(t, test_idx_round_trip);
     tcase_add_test(t, test_idx_rejects_bad_files);
+    tcase_add_test(t, test_idx_mutations);
     tcase_add_test(t, test_fmnist_loader_on_fake_folder);
     tcase_add_test(t, test_fmnist_real_test_split);
     tcase_set_timeout(t, 120);

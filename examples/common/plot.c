@@ -209,6 +209,19 @@ void format_tick(double v, double step, char *buf, size_t size)
     }
 }
 
+int axes_ticks(const plot_axes *a, int axis, double *first, double *step)
+{
+    if (axis != 0) return nice_ticks(a->y0, a->y1, 7, first, step);
+    int n = nice_ticks(a->x0, a->x1, 8, first, step);
+    if (a->x_integer && n > 0 && *step < 1) {
+        /* Whole numbers only: there are fewer of them than ticks at the finer step. */
+        *step = 1;
+        *first = ceil(a->x0 - 1e-9);
+        n = (int)(floor(a->x1 + 1e-9) - *first) + 1;
+    }
+    return n;
+}
+
 /* Pixels left of the plot area that the y tick labels and the y-axis label need. */
 static int y_margin(double y0, double y1)
 {
@@ -230,7 +243,7 @@ void plot_draw_axes(canvas *c, const plot_axes *a, const char *xlabel, const cha
     double first, step;
     int right = a->left + a->width - 1, bottom = a->top + a->height - 1;
 
-    int nx = nice_ticks(a->x0, a->x1, 8, &first, &step);
+    int nx = axes_ticks(a, 0, &first, &step);
     int label_y = bottom + tick + 6;
     for (int i = 0; i < nx; i++) {
         double v = first + i * step;
@@ -240,7 +253,7 @@ void plot_draw_axes(canvas *c, const plot_axes *a, const char *xlabel, const cha
         format_tick(v, step, label, sizeof label);
         canvas_text(c, px - text_width(label, scale) / 2, label_y, label, text_grey, scale);
     }
-    int ny = nice_ticks(a->y0, a->y1, 7, &first, &step);
+    int ny = axes_ticks(a, 1, &first, &step);
     int widest = 0;
     for (int i = 0; i < ny; i++) {
         double v = first + i * step;
@@ -387,7 +400,7 @@ int plot_loss_curve_smoothed(const char *path, const float *loss, size_t n, cons
     canvas c;
     int rc = canvas_init(&c, 960, 600, white);
     if (rc == 0) {
-        plot_axes a = {.top = 64, .height = 600 - 64 - 100};
+        plot_axes a = {.top = 64, .height = 600 - 64 - 100, .x_integer = 1};
         padded_range(lo, hi, 0.05, &a.y0, &a.y1);
         a.left = y_margin(a.y0, a.y1) > 110 ? y_margin(a.y0, a.y1) : 110;
         a.width = 960 - a.left - 36;

@@ -57,6 +57,7 @@ int canvas_write_png(const canvas *c, const char *path);
 typedef struct plot_axes {
     int left, top, width, height; /* plot area on the canvas */
     double x0, x1, y0, y1;        /* data coordinates at its left, right, bottom and top edges */
+    int x_integer;                /* 1: x ticks only on whole numbers (steps, epochs) */
 } plot_axes;
 
 /* Pixel coordinates of data point (x, y). */
@@ -69,6 +70,10 @@ double axes_py(const plot_axes *a, double y);
  * returns the number of ticks, 0 if the range is empty or not finite.
  */
 int nice_ticks(double lo, double hi, int max_ticks, double *first, double *step);
+
+/* The ticks plot_draw_axes() puts on the x axis (axis 0: at most 8, whole numbers when
+ * a->x_integer) or the y axis (axis 1: at most 7). Returns their number, as nice_ticks(). */
+int axes_ticks(const plot_axes *a, int axis, double *first, double *step);
 
 /* Tick label of v with as many decimals as `step` needs ("0.25", "1500", "-3"); scientific
  * notation ("3.00E-07") for steps below 1e-6 or values from 1e9 on. */
