@@ -308,7 +308,7 @@ static void draw_title(canvas *c, const char *title)
     if (title && title[0]) canvas_text(c, c->width / 2 - text_width(title, 3) / 2, 16, title, black, 3);
 }
 
-/* Data range of the finite values, padded by `pad` of its span (or by 1 for a single value). */
+/* [lo, hi] widened by `pad` of its span on each side; a single value gets +-10 % of itself (+-0.5 at 0). */
 static void padded_range(double lo, double hi, double pad, double *out_lo, double *out_hi)
 {
     double span = hi - lo;
