@@ -4,6 +4,8 @@
  * one unit of work; a block's result depends only on its own data, so the
  * thread count changes nothing. Neighbours are totally ordered by
  * (similarity descending, index ascending), which makes the top-k set unique.
+ * Each query keeps a buffer of up to 4k candidates above a threshold; a
+ * vector scan skips the (by far most common) rows below it.
  */
 #include <math.h>
 #ifdef _OPENMP
@@ -13,8 +15,9 @@
 #include "bank_internal.h"
 
 #define KNN_QB 256          /* queries per block (fewer when there are few queries per thread) */
-#define KNN_NB 2048         /* rows per chunk */
-#define KNN_HEAP_BYTES (16u << 20) /* per-thread cap on the heaps: fewer queries per block for huge k */
+#define KNN_NB 512          /* rows per chunk: a block of similarities stays in L2 */
+#define KNN_CAP 4           /* candidate buffer per query: KNN_CAP * k */
+#define KNN_HEAP_BYTES (32u << 20) /* per-thread cap on the candidate buffers: fewer queries per block for huge k */
 #define KNN_MAX_CLASSES (1 << 24)
 
 typedef struct {
@@ -31,87 +34,176 @@ typedef struct {
     float *scores;
 } knn_vote;
 
-/* a is worse than b: smaller similarity, or equal similarity and larger index. */
-static inline int worse(float sa, int64_t ia, float sb, int64_t ib)
+/* A candidate neighbour. */
+typedef struct {
+    float s;
+    int64_t i;
+} knn_cand;
+
+/* a ranks before b: larger similarity, or equal similarity and smaller index (a strict total order). */
+static inline int better(const knn_cand *a, const knn_cand *b)
 {
-    return sa < sb || (sa == sb && ia > ib);
+    return a->s > b->s || (a->s == b->s && a->i < b->i);
 }
 
-static void sift_down(float *hs, int64_t *hi, size_t cnt, size_t i)
+static inline void swap_cand(knn_cand *a, knn_cand *b)
 {
-    float s = hs[i];
-    int64_t x = hi[i];
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= cnt) break;
-        if (c + 1 < cnt && worse(hs[c + 1], hi[c + 1], hs[c], hi[c])) c++;
-        if (!worse(hs[c], hi[c], s, x)) break;
-        hs[i] = hs[c];
-        hi[i] = hi[c];
-        i = c;
-    }
-    hs[i] = s;
-    hi[i] = x;
+    knn_cand t = *a;
+    *a = *b;
+    *b = t;
 }
 
-static void sift_up(float *hs, int64_t *hi, size_t i)
+/* Branch-free form of better() for the partition loop (its outcome is data-dependent and unpredictable). */
+static inline int better_nb(const knn_cand *a, const knn_cand *b)
 {
-    float s = hs[i];
-    int64_t x = hi[i];
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!worse(s, x, hs[p], hi[p])) break;
-        hs[i] = hs[p];
-        hi[i] = hi[p];
-        i = p;
-    }
-    hs[i] = s;
-    hi[i] = x;
+    return (a->s > b->s) | ((a->s == b->s) & (a->i < b->i));
 }
 
-/* Offer one chunk's similarities (row indices r0..r0+m) to a query's heap. */
-static size_t heap_offer(float *hs, int64_t *hi, size_t cnt, size_t k, const float *s, size_t m, int64_t r0)
+/* Partition a[lo..hi) around a median-of-three pivot; returns the pivot's final position. */
+static size_t partition(knn_cand *a, size_t lo, size_t hi)
 {
-    size_t j = 0;
-    for (; j < m && cnt < k; j++) {
-        hs[cnt] = s[j];
-        hi[cnt] = r0 + (int64_t)j;
-        sift_up(hs, hi, cnt);
-        cnt++;
+    size_t mid = lo + (hi - lo) / 2, last = hi - 1;
+    if (better(&a[mid], &a[lo])) swap_cand(&a[mid], &a[lo]);
+    if (better(&a[last], &a[lo])) swap_cand(&a[last], &a[lo]);
+    if (better(&a[mid], &a[last])) swap_cand(&a[mid], &a[last]); /* median now at last */
+    knn_cand p = a[last];
+    size_t store = lo;
+    for (size_t t = lo; t < last; t++) {
+        knn_cand x = a[t];
+        int c = better_nb(&x, &p);
+        a[t] = a[store];
+        a[store] = x;
+        store += (size_t)c;
     }
-    float thr = hs[0];
-    for (; j < m; j++) {
-        /* Rows come in increasing index order: an equal similarity never beats the heap's worst. */
-        if (s[j] > thr) {
-            hs[0] = s[j];
-            hi[0] = r0 + (int64_t)j;
-            sift_down(hs, hi, cnt, 0);
-            thr = hs[0];
+    swap_cand(&a[store], &a[last]);
+    return store;
+}
+
+/* The k-th largest of x[0..n), 1 <= k <= n; x is reordered. Quickselect with branch-free
+ * partitions (the comparisons are unpredictable): first the larger values to the front, then
+ * the values equal to the pivot after them, so repeated values cannot make it quadratic. */
+static float kth_largest(float *x, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n, target = k - 1;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2, last = hi - 1;
+        float a = x[lo], b = x[mid], c = x[last];
+        float p = a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b)); /* median of three */
+        size_t gt = lo;
+        for (size_t t = lo; t < hi; t++) {
+            float v = x[t];
+            x[t] = x[gt];
+            x[gt] = v;
+            gt += (size_t)(v > p);
+        }
+        size_t eq = gt;
+        for (size_t t = gt; t < hi; t++) {
+            float v = x[t];
+            x[t] = x[eq];
+            x[eq] = v;
+            eq += (size_t)(v == p);
+        }
+        if (target < gt) hi = gt;
+        else if (target < eq) return p;
+        else lo = eq;
+    }
+    return x[target];
+}
+
+/*
+ * Keep the k best of a[0..n) (n > k), in place and in their current order. The buffer is in
+ * increasing index order, so among candidates equal to the k-th similarity the first ones are
+ * the better ones. Returns the k-th similarity: the new threshold.
+ */
+static float keep_best(knn_cand *a, size_t n, size_t k, float *scratch)
+{
+    for (size_t t = 0; t < n; t++) scratch[t] = a[t].s;
+    float v = kth_largest(scratch, n, k);
+    size_t greater = 0;
+    for (size_t t = 0; t < n; t++) greater += a[t].s > v;
+    size_t ties = k - greater, w = 0;
+    for (size_t t = 0; t < n; t++) {
+        int eq = (a[t].s == v) & (ties > 0);
+        int keep = (a[t].s > v) | eq;
+        ties -= (size_t)eq;
+        a[w] = a[t];
+        w += (size_t)keep;
+    }
+    return v;
+}
+
+/* Sort a[0..n) best first: quicksort on the larger side's loop, insertion sort below 16. */
+static void sort_best(knn_cand *a, size_t n)
+{
+    while (n > 16) {
+        size_t p = partition(a, 0, n);
+        if (p < n - p - 1) {
+            sort_best(a, p);
+            a += p + 1;
+            n -= p + 1;
+        } else {
+            sort_best(a + p + 1, n - p - 1);
+            n = p;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        knn_cand x = a[i];
+        size_t j = i;
+        for (; j > 0 && better(&x, &a[j - 1]); j--) a[j] = a[j - 1];
+        a[j] = x;
+    }
+}
+
+/*
+ * Per-query state: a buffer of up to KNN_CAP·k candidates, all better than thr. When it fills, the best
+ * k are kept and thr becomes the worst of them: a later row (larger index) must beat it strictly.
+ */
+static size_t offer(knn_cand *buf, size_t cnt, size_t k, float *thr, const float *s, size_t m, int64_t r0,
+                    uint32_t *pos, float *scratch)
+{
+    if (cnt == 0 && m > k) {
+        /* First chunk: start from its k-th similarity v and take every row >= v (at least k rows, so
+         * every row left out is worse than k kept ones), instead of filling the buffer blindly. */
+        memcpy(scratch, s, m * sizeof *s);
+        float v = kth_largest(scratch, m, k);
+        if (m <= KNN_CAP * k) {
+            for (size_t j = 0; j < m; j++) { /* branch-free append */
+                buf[cnt].s = s[j];
+                buf[cnt].i = r0 + (int64_t)j;
+                cnt += (size_t)(s[j] >= v);
+            }
+        } else {
+            for (size_t j = 0; j < m; j++)
+                if (s[j] >= v && cnt < KNN_CAP * k) {
+                    buf[cnt].s = s[j];
+                    buf[cnt].i = r0 + (int64_t)j;
+                    cnt++;
+                }
+        }
+        *thr = v;
+        if (cnt == KNN_CAP * k) *thr = keep_best(buf, cnt, k, scratch), cnt = k;
+        return cnt;
+    }
+    size_t hits = lct__scan_greater(s, m, *thr, pos);
+    for (size_t h = 0; h < hits; h++) {
+        float v = s[pos[h]];
+        if (!(v > *thr)) continue; /* the threshold rose within this chunk */
+        buf[cnt].s = v;
+        buf[cnt].i = r0 + (int64_t)pos[h];
+        if (++cnt == KNN_CAP * k) {
+            *thr = keep_best(buf, cnt, k, scratch);
+            cnt = k;
         }
     }
     return cnt;
 }
 
-/* Heap sort in place: afterwards hs/hi run from best to worst. */
-static void heap_sort(float *hs, int64_t *hi, size_t cnt)
-{
-    for (size_t end = cnt; end > 1; end--) {
-        float s = hs[0];
-        int64_t x = hi[0];
-        hs[0] = hs[end - 1];
-        hi[0] = hi[end - 1];
-        hs[end - 1] = s;
-        hi[end - 1] = x;
-        sift_down(hs, hi, end - 1, 0);
-    }
-}
-
-static void vote(const knn_vote *v, const float *hs, const int64_t *hi, size_t k, double *acc, size_t query)
+static void vote(const knn_vote *v, const knn_cand *nb, size_t k, double *acc, size_t query)
 {
     size_t c = (size_t)v->n_classes;
     memset(acc, 0, c * sizeof *acc);
-    double top = hs[0], inv = 1.0 / (double)v->tau;
-    for (size_t j = 0; j < k; j++) acc[v->labels[hi[j]]] += exp(((double)hs[j] - top) * inv);
+    double top = nb[0].s, inv = 1.0 / (double)v->tau;
+    for (size_t j = 0; j < k; j++) acc[v->labels[nb[j].i]] += exp(((double)nb[j].s - top) * inv);
     size_t best = 0;
     for (size_t i = 1; i < c; i++)
         if (acc[i] > acc[best]) best = i;
@@ -120,24 +212,34 @@ static void vote(const knn_vote *v, const float *hs, const int64_t *hi, size_t k
         for (size_t i = 0; i < c; i++) v->scores[query * c + i] = (float)acc[i];
 }
 
+/* Carve the next 64-byte aligned piece of `bytes` from *p. */
+static void *carve(unsigned char **p, size_t bytes)
+{
+    void *r = *p;
+    *p += (bytes + 63) & ~(size_t)63;
+    return r;
+}
+
 static int knn_run(lct_runtime *rt, const knn_rows *rows, const float *queries, size_t q, size_t k, int64_t *idx,
                    float *sim, const knn_vote *v)
 {
     int threads = lct__threads(rt);
     size_t d = rows->d, n = rows->n;
+    /* Query blocks: at most KNN_QB, fewer when there are few queries per thread or k is huge. */
     size_t qb = (q + (size_t)threads - 1) / (size_t)threads;
     if (qb > KNN_QB) qb = KNN_QB;
-    size_t cap = KNN_HEAP_BYTES / (k * (sizeof(float) + sizeof(int64_t)));
-    if (cap < 1) cap = 1;
+    size_t cap = KNN_HEAP_BYTES / (KNN_CAP * k * sizeof(knn_cand));
     if (qb > cap) qb = cap;
     if (qb < 1) qb = 1;
     size_t nblocks = (q + qb - 1) / qb;
     if ((size_t)threads > nblocks) threads = (int)nblocks;
 
-    /* Per-thread workspace: similarities, converted rows (fp16), heaps, votes. */
-    size_t s_f = qb * KNN_NB, c_f = rows->f16 ? (size_t)KNN_NB * d : 0, h_n = qb * k;
-    size_t v_n = v ? (size_t)v->n_classes : 0;
-    size_t bytes = s_f * 4 + c_f * 4 + h_n * 12 + v_n * 8 + 4 * 64;
+    /* Per-thread workspace: similarities, converted rows (fp16), candidates, scan positions, votes. */
+    size_t s_b = qb * KNN_NB * sizeof(float), c_b = rows->f16 ? (size_t)KNN_NB * d * sizeof(float) : 0;
+    size_t cand_b = qb * KNN_CAP * k * sizeof(knn_cand), pos_b = KNN_NB * sizeof(uint32_t);
+    size_t v_b = v ? (size_t)v->n_classes * sizeof(double) : 0;
+    size_t scr_b = (KNN_CAP * k > KNN_NB ? KNN_CAP * k : KNN_NB) * sizeof(float);
+    size_t bytes = s_b + c_b + cand_b + pos_b + v_b + scr_b + qb * (sizeof(float) + sizeof(size_t)) + 8 * 64;
     unsigned char *ws[256] = {0};
     for (int t = 0; t < threads; t++) {
         ws[t] = lct__malloc(rt, bytes);
@@ -154,14 +256,18 @@ static int knn_run(lct_runtime *rt, const knn_rows *rows, const float *queries, 
         t = omp_get_thread_num();
 #endif
         unsigned char *p = ws[t];
-        float *sbuf = (float *)(void *)p;
-        float *conv = (float *)(void *)(p + ((s_f * 4 + 63) & ~(size_t)63));
-        int64_t *hidx = (int64_t *)(void *)((unsigned char *)conv + ((c_f * 4 + 63) & ~(size_t)63));
-        float *hsim = (float *)(void *)((unsigned char *)hidx + ((h_n * 8 + 63) & ~(size_t)63));
-        double *acc = (double *)(void *)((unsigned char *)hsim + ((h_n * 4 + 63) & ~(size_t)63));
+        float *sbuf = carve(&p, s_b), *conv = carve(&p, c_b);
+        knn_cand *cand = carve(&p, cand_b);
+        uint32_t *pos = carve(&p, pos_b);
+        float *scratch = carve(&p, scr_b);
+        double *acc = carve(&p, v_b);
+        float *thr = carve(&p, qb * sizeof(float));
+        size_t *cnt = carve(&p, qb * sizeof(size_t));
         size_t q0 = blk * qb, m = q - q0 < qb ? q - q0 : qb;
-        size_t cnt[KNN_QB];
-        for (size_t i = 0; i < m; i++) cnt[i] = 0;
+        for (size_t i = 0; i < m; i++) {
+            cnt[i] = 0;
+            thr[i] = -INFINITY;
+        }
         for (size_t r0 = 0; r0 < n; r0 += KNN_NB) {
             size_t nb = n - r0 < KNN_NB ? n - r0 : KNN_NB;
             const float *b;
@@ -176,17 +282,19 @@ static int knn_run(lct_runtime *rt, const knn_rows *rows, const float *queries, 
                 break;
             }
             for (size_t i = 0; i < m; i++)
-                cnt[i] = heap_offer(hsim + i * k, hidx + i * k, cnt[i], k, sbuf + i * nb, nb, (int64_t)r0);
+                cnt[i] = offer(cand + i * KNN_CAP * k, cnt[i], k, &thr[i], sbuf + i * nb, nb, (int64_t)r0, pos, scratch);
         }
         for (size_t i = 0; i < m && !failed; i++) {
-            float *hs = hsim + i * k;
-            int64_t *hi = hidx + i * k;
-            heap_sort(hs, hi, k);
+            knn_cand *c = cand + i * KNN_CAP * k;
+            if (cnt[i] > k) keep_best(c, cnt[i], k, scratch);
+            sort_best(c, k);
             if (v) {
-                vote(v, hs, hi, k, acc, q0 + i);
+                vote(v, c, k, acc, q0 + i);
             } else {
-                memcpy(idx + (q0 + i) * k, hi, k * sizeof *hi);
-                if (sim) memcpy(sim + (q0 + i) * k, hs, k * sizeof *hs);
+                for (size_t j = 0; j < k; j++) {
+                    idx[(q0 + i) * k + j] = c[j].i;
+                    if (sim) sim[(q0 + i) * k + j] = c[j].s;
+                }
             }
         }
     }
