@@ -674,7 +674,7 @@ START_TEST(test_update_bad_input_changes_nothing)
     LCT_ASSERT_FAILS(lct_bank_update(NULL, f, idx, 2, 0.5f), LCT_EINVAL, "bank");
     LCT_ASSERT_FAILS(lct_bank_update(b, NULL, idx, 2, 0.5f), LCT_EINVAL, "'f'");
     LCT_ASSERT_FAILS(lct_bank_update(b, f, NULL, 2, 0.5f), LCT_EINVAL, "idx");
-    LCT_ASSERT_FAILS(lct_bank_update(b, f, idx, 0, 0.5f), LCT_EINVAL, "batch is 0");
+    LCT_ASSERT_FAILS(lct_bank_update(b, f, idx, 0, 0.5f), LCT_EINVAL, "lct_bank_update: batch is 0");
     LCT_ASSERT_FAILS(lct_bank_update(b, f, idx, 2, 1.5f), LCT_EINVAL, "momentum is 1.5");
     LCT_ASSERT_FAILS(lct_bank_update(b, f, idx, 2, NAN), LCT_EINVAL, "momentum is nan");
     idx[1] = 10;
