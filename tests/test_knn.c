@@ -90,6 +90,10 @@ START_TEST(test_topk_matches_brute_force)
         float *sim1 = malloc(q * k * 4), *sim2 = malloc(q * k * 4);
         lct_runtime *rt = lct_test_runtime(1, 0);
         ck_assert_int_eq(lct_knn_topk(rt, feat, n, d, qs, q, k, idx1, sim1), LCT_OK);
+        /* The workspace is the documented bound per thread (0.5 MiB + 16 KiB k + small), not O(n) or O(q). */
+        size_t peak;
+        lct_runtime_memory(rt, NULL, &peak);
+        ck_assert_uint_le(peak, (512u << 10) + (16u << 10) * k + 4 * (4 * k > 512 ? 4 * k : 512) + 16384);
         check_topk(feat, n, d, qs, q, k, idx1, sim1);
         lct_runtime_set_threads(rt, 2);
         ck_assert_int_eq(lct_knn_topk(rt, feat, n, d, qs, q, k, idx2, sim2), LCT_OK);

@@ -57,10 +57,11 @@ LCT_API int lct_bank_options_init(lct_bank_options *opts, uint32_t version);
 /**
  * Bytes a bank of @p n rows of @p d elements of type @p storage needs, before
  * creating it: n·d·element size for the rows (the size a host buffer must have)
- * plus the handle and its bounded chunk workspace. Per-step workspaces grow
- * with the batch: add 4·(K·D + K + 3·B) bytes for a step at batch B with K
- * negatives (see docs/bank.md). A host-provided buffer is not counted twice:
- * subtract the rows' bytes when you pass one.
+ * plus the handle and, for fp16, its bounded conversion workspace (1024·D floats).
+ * Steps add workspaces sized on first use and reused afterwards: 16·B bytes for
+ * an update or a SHARED_EXCLUDE draw at batch B, and 4·K·D bytes for shared-mode
+ * similarities with K negatives (each block plus at most 80 bytes). With a
+ * host-provided buffer, the rows' bytes are the host's: subtract them.
  * @return LCT_OK; LCT_EINVAL (NULL @p bytes, n or d zero, unknown storage); LCT_ERANGE (size overflows).
  */
 LCT_API int lct_bank_bytes(size_t n, size_t d, int storage, size_t *bytes);

@@ -8,9 +8,10 @@
  * similarity, descending, ties broken by the smaller row index, so results
  * are fully deterministic and independent of the thread count.
  *
- * The computation is blocked (queries × rows) with a bounded workspace per
- * thread: about 4·(256·2048 + 2048·D) + 12·256·k + 8·C bytes (C classes),
- * whatever N and the number of queries. See docs/bank.md.
+ * The computation is blocked (256 queries × 512 rows at a time) with a
+ * workspace per thread that does not grow with N or the number of queries:
+ * about 0.5 MiB + 16 KiB·k (+ 2 KiB·D for fp16 banks, + 8 bytes per class),
+ * allocated for the call and released before it returns. See docs/bank.md.
  */
 #ifndef LIBCONTRAST_KNN_H
 #define LIBCONTRAST_KNN_H
