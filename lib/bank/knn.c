@@ -278,13 +278,17 @@ static int knn_run(lct_runtime *rt, const knn_rows *rows, const float *queries, 
                 b = conv;
             }
             if (lct__gemm1(rt, 0, 1, m, nb, d, 1.0f, queries + q0 * d, d, b, d, 0.0f, sbuf, nb) != LCT_OK) {
+#pragma omp atomic write
                 failed = 1;
                 break;
             }
             for (size_t i = 0; i < m; i++)
                 cnt[i] = offer(cand + i * KNN_CAP * k, cnt[i], k, &thr[i], sbuf + i * nb, nb, (int64_t)r0, pos, scratch);
         }
-        for (size_t i = 0; i < m && !failed; i++) {
+        int blk_failed;
+#pragma omp atomic read
+        blk_failed = failed;
+        for (size_t i = 0; i < m && !blk_failed; i++) {
             knn_cand *c = cand + i * KNN_CAP * k;
             if (cnt[i] > k) keep_best(c, cnt[i], k, scratch);
             sort_best(c, k);

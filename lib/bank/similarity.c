@@ -25,7 +25,7 @@ static inline void prefetch_row(const lct_bank *b, size_t i)
 {
     size_t bytes = b->d * lct__bank_elem(b->storage);
     const char *p = (const char *)b->rows + i * bytes;
-    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o, 0, 0);
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o, 0, 3);
 }
 
 /* Copy the shared negatives' rows into the gather workspace (sized by the caller). */
