@@ -36,7 +36,8 @@ LCT_API int lct_knn_topk(lct_runtime *rt, const float *features, size_t n, size_
                          size_t k, int64_t *idx, float *sim);
 
 /** lct_knn_topk() against the rows of @p bank (its runtime and threads; fp16 rows converted per block). */
-LCT_API int lct_knn_topk_bank(lct_bank *bank, const float *queries, size_t q, size_t k, int64_t *idx, float *sim);
+LCT_API int lct_knn_topk_bank(const lct_bank *bank, const float *queries, size_t q, size_t k, int64_t *idx,
+                              float *sim);
 
 /**
  * Weighted kNN classification (InstDisc): the k nearest rows of each query vote for their
@@ -58,8 +59,8 @@ LCT_API int lct_knn_classify(lct_runtime *rt, const float *features, const int32
                              float *scores);
 
 /** lct_knn_classify() with the rows of @p bank as the features (@p labels has N entries). */
-LCT_API int lct_knn_classify_bank(lct_bank *bank, const int32_t *labels, const float *queries, size_t q, size_t k,
-                                  float tau, int32_t n_classes, int32_t *pred, float *scores);
+LCT_API int lct_knn_classify_bank(const lct_bank *bank, const int32_t *labels, const float *queries, size_t q,
+                                  size_t k, float tau, int32_t n_classes, int32_t *pred, float *scores);
 
 LCT_END_DECLS
 

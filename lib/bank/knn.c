@@ -283,7 +283,8 @@ static int knn_run(lct_runtime *rt, const knn_rows *rows, const float *queries, 
                 break;
             }
             for (size_t i = 0; i < m; i++)
-                cnt[i] = offer(cand + i * KNN_CAP * k, cnt[i], k, &thr[i], sbuf + i * nb, nb, (int64_t)r0, pos, scratch);
+                cnt[i] = offer(cand + i * KNN_CAP * k, cnt[i], k, &thr[i], sbuf + i * nb, nb, (int64_t)r0, pos,
+                               scratch);
         }
         int blk_failed;
 #pragma omp atomic read
@@ -327,7 +328,8 @@ static int check_vote(const char *func, const int32_t *labels, size_t n, float t
 {
     if (labels == NULL) return lct__fail(LCT_EINVAL, func, "argument 'labels' is NULL");
     if (pred == NULL) return lct__fail(LCT_EINVAL, func, "argument 'pred' is NULL");
-    if (!(tau > 0.0f) || !isfinite(tau)) return lct__fail(LCT_EINVAL, func, "tau is %g; it must be finite and > 0", (double)tau);
+    if (!(tau > 0.0f) || !isfinite(tau))
+        return lct__fail(LCT_EINVAL, func, "tau is %g; it must be finite and > 0", (double)tau);
     if (n_classes < 1 || n_classes > KNN_MAX_CLASSES)
         return lct__fail(LCT_EINVAL, func, "n_classes is %d; it must be in 1..2^24", (int)n_classes);
     size_t t;
@@ -353,7 +355,7 @@ int lct_knn_topk(lct_runtime *rt, const float *features, size_t n, size_t d, con
     return knn_run(rt, &rows, queries, q, k, idx, sim, NULL);
 }
 
-int lct_knn_topk_bank(lct_bank *bank, const float *queries, size_t q, size_t k, int64_t *idx, float *sim)
+int lct_knn_topk_bank(const lct_bank *bank, const float *queries, size_t q, size_t k, int64_t *idx, float *sim)
 {
     LCT__REQUIRE(bank);
     LCT__REQUIRE(idx);
@@ -380,8 +382,8 @@ int lct_knn_classify(lct_runtime *rt, const float *features, const int32_t *labe
     return knn_run(rt, &rows, queries, q, k, NULL, NULL, &v);
 }
 
-int lct_knn_classify_bank(lct_bank *bank, const int32_t *labels, const float *queries, size_t q, size_t k, float tau,
-                          int32_t n_classes, int32_t *pred, float *scores)
+int lct_knn_classify_bank(const lct_bank *bank, const int32_t *labels, const float *queries, size_t q, size_t k,
+                          float tau, int32_t n_classes, int32_t *pred, float *scores)
 {
     LCT__REQUIRE(bank);
     int rc = check_common(__func__, bank->n, bank->d, queries, q, k);

@@ -32,7 +32,8 @@ int lct_bank_sample(lct_bank *bank, const int64_t *self_idx, size_t batch, size_
         if (rc) return rc;
     }
     if (mode == LCT_BANK_SAMPLE_EXCLUDE_SELF && bank->n < 2)
-        return LCT__FAIL(LCT_EINVAL, "the bank has %zu row; excluding a sample's own row leaves nothing to draw", bank->n);
+        return LCT__FAIL(LCT_EINVAL, "the bank has %zu row; excluding a sample's own row leaves nothing to draw",
+                         bank->n);
 
     uint64_t seed = lct_runtime_seed(bank->rt), call = lct__hash64(bank->stream, bank->sample_calls);
     uint64_t n = bank->n;

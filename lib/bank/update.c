@@ -88,7 +88,8 @@ static int update_impl(const char *func, lct_bank *bank, const float *f, const i
             return lct__fail(LCT_EINVAL, func, "lambda is %g; it must be in [0, 1e6]", (double)opts->lambda);
         m = (float)((double)opts->lambda / (1.0 + (double)opts->lambda));
     } else {
-        return lct__fail(LCT_EINVAL, func, "opts->rule is %d; it must be MOMENTUM (0) or PROXIMAL (1)", (int)opts->rule);
+        return lct__fail(LCT_EINVAL, func, "opts->rule is %d; it must be MOMENTUM (0) or PROXIMAL (1)",
+                         (int)opts->rule);
     }
     if (opts->normalize != 0 && opts->normalize != 1)
         return lct__fail(LCT_EINVAL, func, "opts->normalize is %d; it must be 0 or 1", (int)opts->normalize);
