@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench_util.h"
@@ -61,6 +62,14 @@ static void random_unit_rows(float *x, size_t n, size_t d)
     }
 }
 
+/* CPU seconds of this process (all threads): less sensitive than wall time to a busy machine. */
+static double cpu_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -90,8 +99,8 @@ static void one_step(step_ctx *c)
     if (lct_bank_update(c->bank, c->f, c->pos, B, 0.5f) != LCT_OK) die("update");
 }
 
-/* Median seconds per step of the library at bank size n. */
-static double lib_step(lct_runtime *rt, size_t n, int storage, int mode, int steps)
+/* Median wall and CPU seconds per step of the library at bank size n. */
+static double lib_step(lct_runtime *rt, size_t n, int storage, int mode, int steps, double *cpu)
 {
     lct_bank_options o;
     lct_bank_options_init(&o, LCT_BANK_OPTIONS_VERSION);
@@ -101,20 +110,35 @@ static double lib_step(lct_runtime *rt, size_t n, int storage, int mode, int ste
     if (lct_bank_new(&c.bank, rt, n, D, &o) != LCT_OK) die("bank_new");
     random_unit_rows(c.f, B, D);
     one_step(&c); /* sizes the workspaces */
-    double *t = xmalloc((size_t)steps * sizeof *t);
+    double *t = xmalloc((size_t)steps * sizeof *t), *u = xmalloc((size_t)steps * sizeof *u);
     for (int s = 0; s < steps; s++) {
-        double t0 = bench_seconds();
+        double t0 = bench_seconds(), u0 = cpu_seconds();
         one_step(&c);
         t[s] = bench_seconds() - t0;
+        u[s] = cpu_seconds() - u0;
     }
     double dt = median(t, steps);
+    *cpu = median(u, steps);
     free(t);
+    free(u);
     lct_bank_free(c.bank);
     free(c.f);
     free(c.sim);
     free(c.pos);
     free(c.neg);
     return dt;
+}
+
+/* One table row: wall and CPU figures of both sides and their ratios ("-" where the peer has none). */
+static void row(const char *what, const char *unit, double scale, double lib, double peer, double lib_cpu,
+                double peer_cpu)
+{
+    printf("| %s | %.2f %s |", what, lib * scale, unit);
+    if (peer > 0) printf(" %.2f %s | %.1fx |", peer * scale, unit, peer / lib);
+    else printf(" - | - |");
+    printf(" %.2f %s |", lib_cpu * scale, unit);
+    if (peer_cpu > 0) printf(" %.2f %s | %.1fx |\n", peer_cpu * scale, unit, peer_cpu / lib_cpu);
+    else printf(" - | - |\n");
 }
 
 static int write_file(const char *path, const void *p, size_t bytes)
@@ -158,7 +182,7 @@ int bench_bank(int argc, char **argv)
     snprintf(prefix, sizeof prefix, "/tmp/lct-bench-bank-%d", (int)getpid());
 
     /* The peer runs first, alone on the machine's cores. */
-    double p_step[2] = {0, 0}, p_knn = 0, p_rss = 0;
+    double p_step[2] = {0, 0}, p_knn = 0, p_rss = 0, p_step_cpu[2] = {0, 0}, p_knn_cpu = 0;
     double agree = -1;
     if (peer) {
         char path[128];
@@ -183,9 +207,14 @@ int bench_bank(int argc, char **argv)
         } else {
             for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
                 size_t n;
-                double v;
-                if (sscanf(line, "step %zu %lf", &n, &v) == 2) p_step[n == sizes[0] ? 0 : 1] = v;
-                else if (sscanf(line, "knn %lf", &v) == 1) p_knn = v;
+                double v, w;
+                if (sscanf(line, "step %zu %lf %lf", &n, &v, &w) == 3) {
+                    p_step[n == sizes[0] ? 0 : 1] = v;
+                    p_step_cpu[n == sizes[0] ? 0 : 1] = w;
+                } else if (sscanf(line, "knn %lf %lf", &v, &w) == 2) {
+                    p_knn = v;
+                    p_knn_cpu = w;
+                }
                 else if (sscanf(line, "rss %lf", &v) == 1) p_rss = v;
             }
             snprintf(path, sizeof path, "%s.peer_pred", prefix);
@@ -201,17 +230,17 @@ int bench_bank(int argc, char **argv)
         }
     }
 
-    double l_step[2], l_step16[2], l_shared[2];
+    double l_step[2], l_step16[2], l_shared[2], c_step[2], c_step16[2], c_shared[2];
     for (int s = 0; s < nsizes; s++) {
-        l_step[s] = lib_step(rt, sizes[s], LCT_BANK_FP32, LCT_BANK_SAMPLE_REPLACE, steps);
-        l_step16[s] = lib_step(rt, sizes[s], LCT_BANK_FP16, LCT_BANK_SAMPLE_REPLACE, steps);
-        l_shared[s] = lib_step(rt, sizes[s], LCT_BANK_FP32, LCT_BANK_SAMPLE_SHARED, steps);
+        l_step[s] = lib_step(rt, sizes[s], LCT_BANK_FP32, LCT_BANK_SAMPLE_REPLACE, steps, &c_step[s]);
+        l_step16[s] = lib_step(rt, sizes[s], LCT_BANK_FP16, LCT_BANK_SAMPLE_REPLACE, steps, &c_step16[s]);
+        l_shared[s] = lib_step(rt, sizes[s], LCT_BANK_FP32, LCT_BANK_SAMPLE_SHARED, steps, &c_shared[s]);
     }
     /* kNN: one warm-up-free run, as an evaluation pass is run once. */
-    double t0 = bench_seconds();
+    double t0 = bench_seconds(), u0 = cpu_seconds();
     if (lct_knn_classify(rt, feat, labels, KNN_N, D, qs, KNN_Q, KNN_K, KNN_TAU, KNN_CLASSES, pred, NULL) != LCT_OK)
         die("knn_classify");
-    double l_knn = bench_seconds() - t0;
+    double l_knn = bench_seconds() - t0, c_knn = cpu_seconds() - u0;
     if (agree == 0) {
         size_t same = 0;
         for (size_t i = 0; i < KNN_Q; i++) same += pred[i] == ppred[i];
@@ -220,22 +249,22 @@ int bench_bank(int argc, char **argv)
 
     printf("lct-bench bank: D = %d, B = %d, K = %d, momentum 0.5; %u threads, median of %d steps; kernels %s\n", D, B, K,
            threads, steps, lct_runtime_kernel(rt, NULL));
-    printf("step = sample K negatives per sample + B x (K+1) similarities + momentum update of B rows\n\n");
-    printf("| operation | libcontrast | PyTorch (InstDisc code) | ratio |\n|---|---|---|---|\n");
+    printf("step = sample K negatives per sample + B x (K+1) similarities + momentum update of B rows\n");
+    printf("wall-clock and CPU seconds (all threads of the process), medians over the steps\n\n");
+    printf("| operation | libcontrast | PyTorch (InstDisc code) | ratio | libcontrast CPU | PyTorch CPU | CPU ratio |\n"
+           "|---|---|---|---|---|---|---|\n");
     for (int s = 0; s < nsizes; s++) {
-        if (p_step[s] > 0)
-            printf("| step, N = %zu, fp32 bank | %.2f ms | %.2f ms | %.1fx |\n", sizes[s], l_step[s] * 1e3,
-                   p_step[s] * 1e3, p_step[s] / l_step[s]);
-        else
-            printf("| step, N = %zu, fp32 bank | %.2f ms | - | - |\n", sizes[s], l_step[s] * 1e3);
-        printf("| step, N = %zu, fp16 bank | %.2f ms | - | - |\n", sizes[s], l_step16[s] * 1e3);
-        printf("| step, N = %zu, shared negatives (one GEMM) | %.2f ms | - | - |\n", sizes[s], l_shared[s] * 1e3);
+        char what[96];
+        snprintf(what, sizeof what, "step, N = %zu, fp32 bank", sizes[s]);
+        row(what, "ms", 1e3, l_step[s], p_step[s], c_step[s], p_step_cpu[s]);
+        snprintf(what, sizeof what, "step, N = %zu, fp16 bank", sizes[s]);
+        row(what, "ms", 1e3, l_step16[s], 0, c_step16[s], 0);
+        snprintf(what, sizeof what, "step, N = %zu, shared negatives (one GEMM)", sizes[s]);
+        row(what, "ms", 1e3, l_shared[s], 0, c_shared[s], 0);
     }
-    if (p_knn > 0)
-        printf("| kNN, %d queries x %d rows, k = %d | %.3f s | %.3f s | %.1fx |\n", KNN_Q, KNN_N, KNN_K, l_knn, p_knn,
-               p_knn / l_knn);
-    else
-        printf("| kNN, %d queries x %d rows, k = %d | %.3f s | - | - |\n", KNN_Q, KNN_N, KNN_K, l_knn);
+    char what[96];
+    snprintf(what, sizeof what, "kNN, %d queries x %d rows, k = %d", KNN_Q, KNN_N, KNN_K);
+    row(what, "s", 1, l_knn, p_knn, c_knn, p_knn_cpu);
     printf("\npeak RSS: libcontrast %.0f MiB", bench_peak_rss_mib());
     if (p_rss > 0) printf(", PyTorch peer %.0f MiB", p_rss);
     printf("\n");

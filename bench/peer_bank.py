@@ -3,7 +3,8 @@ the way the original InstDisc code does them (alias-method sampling, index_selec
 bmm, index_copy update; kNN as mm + topk + gather + scatter one-hot + weighted sum).
 
 usage: peer_bank.py THREADS STEPS D B K N [N ...] [--knn DATA_PREFIX Q NROWS D K TAU CLASSES]
-Prints one line per measurement: "step N MEDIAN_SECONDS_PER_STEP", "knn SECONDS", "rss MIB".
+Prints one line per measurement: "step N MEDIAN_WALL_SECONDS MEDIAN_CPU_SECONDS" per step,
+"knn WALL_SECONDS CPU_SECONDS", "rss MIB".
 """
 import resource
 import sys
@@ -93,13 +94,14 @@ def main():
             x = torch.nn.functional.normalize(torch.randn(bsz, d), dim=1)
             y = torch.randint(0, n, (bsz,))
             bank_step(memory, sampler, x, y, k, 0.5)
-            times = []
+            times, cpu = [], []
             for _ in range(steps):
                 y = torch.randint(0, n, (bsz,))
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 bank_step(memory, sampler, x, y, k, 0.5)
                 times.append(time.perf_counter() - t0)
-            print("step %d %.6f" % (n, float(np.median(times))), flush=True)
+                cpu.append(time.process_time() - c0)
+            print("step %d %.6f %.6f" % (n, float(np.median(times)), float(np.median(cpu))), flush=True)
             del memory, sampler
         if knn_args:
             prefix, q, n, d, k, tau, classes = knn_args
@@ -107,9 +109,9 @@ def main():
             feats = torch.from_numpy(np.fromfile(prefix + ".features", dtype=np.float32).reshape(n, d))
             labels = torch.from_numpy(np.fromfile(prefix + ".labels", dtype=np.int32).astype(np.int64))
             queries = torch.from_numpy(np.fromfile(prefix + ".queries", dtype=np.float32).reshape(q, d))
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             preds = knn(feats, labels, queries, k, tau, classes)
-            print("knn %.6f" % (time.perf_counter() - t0), flush=True)
+            print("knn %.6f %.6f" % (time.perf_counter() - t0, time.process_time() - c0), flush=True)
             preds.numpy().astype(np.int32).tofile(prefix + ".peer_pred")
     print("rss %.1f" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0), flush=True)
 

@@ -131,10 +131,10 @@ typedef enum lct_bank_sample_mode {
 
 /**
  * Draw negative indices. Deterministic for the runtime seed, the bank's
- * creation order in the runtime, and the number of earlier sampling calls on
- * this bank (each call advances a counter, also on failure-free calls with
- * any mode); independent of the thread count. Sample b of a per-sample mode
- * draws from its own generator keyed by (call count, b).
+ * creation order in the runtime, and the number of earlier successful
+ * sampling calls on this bank (in any mode; a failed call draws nothing and
+ * does not count); independent of the thread count. Sample b of a per-sample
+ * mode draws from its own generator keyed by (call count, b).
  *
  * @param self_idx  batch indices of the samples (their positive rows); required by the
  *                  EXCLUDE modes, may be NULL otherwise
@@ -235,7 +235,7 @@ LCT_API int lct_bank_update_ex(lct_bank *bank, const float *f, const int64_t *id
  * (into @p penalty if not NULL), and grad[b] += 2λ·(f[b] − row(idx[b])) if @p grad is not NULL.
  * Add it to the loss before lct_bank_update_ex() moves the rows.
  * @return LCT_OK; LCT_EINVAL (NULL bank / f / idx, batch zero, λ negative or not finite);
- *         LCT_ERANGE (an index); LCT_ENUMERIC (f holds NaN/Inf).
+ *         LCT_ERANGE (an index); LCT_ESHAPE (batch·D overflows); LCT_ENUMERIC (f holds NaN/Inf).
  */
 LCT_API int lct_bank_proximal(const lct_bank *bank, const float *f, const int64_t *idx, size_t batch,
                               float lambda, float *grad, double *penalty);
