@@ -319,6 +319,20 @@ START_TEST(test_sample_uniform_exclusion_shared)
     }
     x = chi2(count + 10, n - 10, (double)k / (n - 10));
     ck_assert_msg(x < 87.0, "chi2 %g", x); /* 53 dof */
+    /* Scattered exclusions (first, middle, last row): the remaining rows stay uniform. */
+    int64_t holes[5] = {63, 0, 31, 32, 0};
+    long c2[64] = {0};
+    for (int rep = 0; rep < 10; rep++) {
+        ck_assert_int_eq(lct_bank_sample(b, holes, 5, k, LCT_BANK_SAMPLE_SHARED_EXCLUDE, sh), LCT_OK);
+        for (size_t j = 0; j < k; j++) c2[sh[j]]++;
+    }
+    ck_assert(c2[0] == 0 && c2[31] == 0 && c2[32] == 0 && c2[63] == 0);
+    long rest[60];
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i != 0 && i != 31 && i != 32 && i != 63) rest[m++] = c2[i];
+    x = chi2(rest, m, 10.0 * k / (double)m);
+    ck_assert_msg(x < 98.3, "chi2 %g", x); /* 59 dof: P(chi2 > 98.3) = 0.001 */
     free(out);
     lct_bank_free(b);
     lct_runtime_free(rt);
