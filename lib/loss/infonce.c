@@ -165,7 +165,8 @@ int lct_loss_infonce_compute(lct_loss *loss, const float *z, const float *c, siz
             double *rl = row_loss + q * m;
             int32_t *cr = correct + q * m;
             const int mode = loss->negatives;
-#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
+            /* small blocks (the batch mode's B x B) stay on one thread: a parallel region costs more */
+#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static) if (m * n >= 16384)
             for (size_t r = 0; r < m; r++) {
                 size_t label = mode == LCT_INFONCE_BATCH ? r
                              : mode == LCT_INFONCE_SEQUENCE ? r + k : q * T + r + k;
