@@ -198,7 +198,7 @@ static int run_one(const char *name, unsigned threads, int steps)
     float *c = malloc(B * CPC_T * CPC_H * sizeof(float)), *dc = malloc(B * CPC_T * CPC_H * sizeof(float));
     float *dz2 = malloc(B * emb * sizeof(float));
     int64_t *idx = malloc(B * sizeof *idx);
-    double t0 = 0.0;
+    double t0 = 0.0, loss_time = 0.0;
     float value = 0.0f;
     for (int s = 0; s <= steps; s++) {
         if (s == 1) t0 = bench_seconds();
@@ -215,7 +215,9 @@ static int run_one(const char *name, unsigned threads, int steps)
             CHECK(lct_augmenter_apply(aug, batch_sig, B, 1, x));
             CHECK(lct_encoder_forward(enc, x, B, f));
             CHECK(lct_encoder_forward(ar, f, B, c));
+            double tl = bench_seconds();
             CHECK(lct_loss_infonce_compute(loss, f, c, B, &value, df, dc, NULL));
+            if (s > 0) loss_time += bench_seconds() - tl;
             CHECK(lct_encoder_backward(ar, dc, B, dz2));
             for (size_t i = 0; i < B * emb; i++) df[i] += dz2[i];
             CHECK(lct_encoder_backward(enc, df, B, NULL));
@@ -224,7 +226,9 @@ static int run_one(const char *name, unsigned threads, int steps)
             CHECK(lct_augmenter_apply(aug, batch_img, B, 1, x));
             CHECK(lct_augmenter_apply(aug, batch_img, B, 1, x + B * IMG));
             CHECK(lct_encoder_forward(enc, x, 2 * B, f));
+            double tl = bench_seconds();
             CHECK(lct_loss_invaspread_compute(loss, f, B, &value, df));
+            if (s > 0) loss_time += bench_seconds() - tl;
             CHECK(lct_encoder_backward(enc, df, 2 * B, NULL));
         } else if (is_cmc) {
             CHECK(lct_augmenter_apply(aug, batch_img, B, 1, x));
@@ -233,14 +237,18 @@ static int run_one(const char *name, unsigned threads, int steps)
             CHECK(lct_encoder_forward(enc2, x + B * IMG, B, f + B * 128));
             const float *fv[2] = {f, f + B * 128};
             float *dv[2] = {df, df + B * 128};
+            double tl = bench_seconds();
             CHECK(lct_loss_cmc_compute(loss, fv, idx, B, &value, dv));
+            if (s > 0) loss_time += bench_seconds() - tl;
             CHECK(lct_encoder_backward(enc, df, B, NULL));
             CHECK(lct_encoder_backward(enc2, df + B * 128, B, NULL));
         } else {
             CHECK(lct_augmenter_apply(aug, batch_img, B, 1, x));
             CHECK(lct_encoder_forward(enc, x, B, f));
+            double tl = bench_seconds();
             if (is_np) CHECK(lct_loss_npsoftmax_compute(loss, f, idx, B, &value, df));
             else CHECK(lct_loss_nce_compute(loss, f, idx, B, &value, df));
+            if (s > 0) loss_time += bench_seconds() - tl;
             CHECK(lct_encoder_backward(enc, df, B, NULL));
         }
         CHECK(lct_optimizer_step(opt));
@@ -248,7 +256,8 @@ static int run_one(const char *name, unsigned threads, int steps)
         if (bank2) CHECK(lct_bank_update(bank2, f + B * 128, idx, B, 0.5f));
     }
     double dt = bench_seconds() - t0;
-    printf("%.3f %.1f %.5f\n", (double)B * steps / dt, bench_peak_rss_mib(), (double)value);
+    printf("%.3f %.1f %.5f %.2f\n", (double)B * steps / dt, bench_peak_rss_mib(), (double)value,
+           loss_time / steps * 1e3);
     lct_loss_free(loss);
     lct_optimizer_free(opt);
     lct_bank_free(bank);
@@ -307,16 +316,16 @@ int bench_step(int argc, char **argv)
     printf("PyTorch: %s\n\n", torch ? "/usr/bin/python3 bench/peer_step.py, BLIS_ARCH_TYPE=0, torch.set_num_threads"
                                     : "not installed (python3-torch), column left empty");
     printf("| method | batch | what | libcontrast samples/s | PyTorch samples/s | ratio | libcontrast peak RSS MiB | "
-           "PyTorch peak RSS MiB |\n");
-    printf("|---|---|---|---|---|---|---|---|\n");
+           "PyTorch peak RSS MiB | libcontrast loss ms/step |\n");
+    printf("|---|---|---|---|---|---|---|---|---|\n");
     fflush(stdout);
     for (size_t i = 0; i < sizeof methods / sizeof *methods; i++) {
         const method *m = &methods[i];
         if (only && strcmp(only, m->name) != 0) continue;
         char cmd[4600], out[256];
-        double lib = 0, lib_rss = 0, lib_loss = 0, py = 0, py_rss = 0, py_loss = 0;
+        double lib = 0, lib_rss = 0, lib_loss = 0, lib_ms = 0, py = 0, py_rss = 0, py_loss = 0;
         snprintf(cmd, sizeof cmd, "'%s' step --threads %u --steps %d --one %s", self, threads, steps, m->name);
-        if (bench_run_capture(cmd, out, sizeof out) != 0 || sscanf(out, "%lf %lf %lf", &lib, &lib_rss, &lib_loss) != 3)
+        if (bench_run_capture(cmd, out, sizeof out) != 0 || sscanf(out, "%lf %lf %lf %lf", &lib, &lib_rss, &lib_loss, &lib_ms) != 4)
             lib = 0;
         if (torch) {
             snprintf(cmd, sizeof cmd, "BLIS_ARCH_TYPE=0 /usr/bin/python3 '%s/peer_step.py' %s %u %d", bench_dir(),
@@ -324,8 +333,8 @@ int bench_step(int argc, char **argv)
             if (bench_run_capture(cmd, out, sizeof out) != 0 || sscanf(out, "%lf %lf %lf", &py, &py_rss, &py_loss) != 3)
                 py = 0;
         }
-        printf("| %s | %zu | %s | %.1f | %.1f | %.2fx | %.0f | %.0f |\n", m->name, m->batch, m->what, lib, py,
-               py > 0 ? lib / py : 0.0, lib_rss, py_rss);
+        printf("| %s | %zu | %s | %.1f | %.1f | %.2fx | %.0f | %.0f | %.1f |\n", m->name, m->batch, m->what, lib, py,
+               py > 0 ? lib / py : 0.0, lib_rss, py_rss, lib_ms);
         fflush(stdout);
     }
     return 0;

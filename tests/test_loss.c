@@ -1015,6 +1015,57 @@ START_TEST(test_npsoftmax_bad_input_and_robust)
 }
 END_TEST
 
+START_TEST(test_fp16_bank)
+{
+    /* Both bank objectives on fp16 storage: rows are converted to fp32 for every use. */
+    lct_runtime *rt = lct_test_runtime(2, 43);
+    const size_t N = 12, D = 6, B = 3, K = 5;
+    lct_bank_options bo;
+    lct_bank_options_init(&bo, LCT_BANK_OPTIONS_VERSION);
+    bo.storage = LCT_BANK_FP16;
+    bo.normalize = 1;
+    lct_bank *bank = NULL;
+    ck_assert_int_eq(lct_bank_new(&bank, rt, N, D, &bo), LCT_OK);
+    double *rows = bank_rows(bank, N, D);
+    float f[3 * 6], df[3 * 6], v;
+    fill_uniform(f, B * D, 81, 1.0f);
+    normalise_rows(f, B, D);
+    int64_t idx[3] = {2, 11, 2}, neg[15];
+    double *fd = to_double(f, B * D);
+
+    lct_loss_nce_options o;
+    lct_loss_nce_options_init(&o, 1);
+    o.k = K;
+    lct_loss *nce = NULL;
+    ck_assert_int_eq(lct_loss_new_nce(&nce, rt, bank, &o), LCT_OK);
+    ck_assert_int_eq(lct_loss_set_log_z(nce, 0, 2.0), LCT_OK);
+    uint64_t st, calls;
+    lct__bank_rng_state(bank, &st, &calls);
+    ck_assert_int_eq(lct_loss_nce_compute(nce, f, idx, B, &v, df), LCT_OK);
+    lct__bank_set_rng_state(bank, st, calls);
+    ck_assert_int_eq(lct_bank_sample(bank, idx, B, K, 0, neg), LCT_OK);
+    nce_ctx q = {B, D, K, N, 0.07, 2.0, rows, idx, neg, 0};
+    assert_close(v, ref_nce(fd, &q), 1e-5, "nce loss on fp16 rows");
+    fd_check(ref_nce, &q, fd, B * D, df, 2e-3, "nce df on fp16 rows");
+
+    lct_loss_npsoftmax_options po;
+    lct_loss_npsoftmax_options_init(&po, 1);
+    po.chunk = 5;
+    lct_loss *np = NULL;
+    ck_assert_int_eq(lct_loss_new_npsoftmax(&np, rt, bank, &po), LCT_OK);
+    ck_assert_int_eq(lct_loss_npsoftmax_compute(np, f, idx, B, &v, df), LCT_OK);
+    q.k = 0;
+    assert_close(v, ref_npsoftmax(fd, &q), 1e-5, "npsoftmax loss on fp16 rows");
+    fd_check(ref_npsoftmax, &q, fd, B * D, df, 2e-3, "npsoftmax df on fp16 rows");
+    free(rows);
+    free(fd);
+    lct_loss_free(nce);
+    lct_loss_free(np);
+    lct_bank_free(bank);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 /* ---- CMC with banks ------------------------------------------------------------------------ */
 
 typedef struct cmc_nce_ctx {
@@ -1265,6 +1316,7 @@ static Suite *loss_suite(void)
     tcase_add_test(tc, test_nce_bad_input);
     tcase_add_test(tc, test_npsoftmax_reference_and_gradients);
     tcase_add_test(tc, test_npsoftmax_bad_input_and_robust);
+    tcase_add_test(tc, test_fp16_bank);
     tcase_add_test(tc, test_cmc_nce_reference_and_gradients);
     tcase_add_test(tc, test_cmc_bad_input);
     tcase_add_test(tc, test_thread_count_independent_and_no_steady_allocation);
