@@ -559,6 +559,40 @@ START_TEST(test_infonce_reference_and_gradients)
 }
 END_TEST
 
+/* InfoNCE's parallel blocks: identical bits for 1 and 2 threads in every mode. */
+static void infonce_run(unsigned threads, int mode, float *out)
+{
+    lct_runtime *rt = lct_test_runtime(threads, 3);
+    const size_t B = 5, T = 9, D = 6, H = 4;
+    lct_loss_infonce_options o;
+    lct_loss_infonce_options_init(&o, 1);
+    o.steps = 4;
+    o.negatives = mode;
+    lct_loss *loss = NULL;
+    ck_assert_int_eq(lct_loss_new_infonce(&loss, rt, T, D, H, &o), LCT_OK);
+    float z[5 * 9 * 6], c[5 * 9 * 4];
+    fill_uniform(z, B * T * D, 7, 1.0f);
+    fill_uniform(c, B * T * H, 8, 1.0f);
+    ck_assert_int_eq(lct_loss_infonce_compute(loss, z, c, B, out, out + 1, out + 1 + B * T * D, out + 1 + B * T * (D + H)),
+                     LCT_OK);
+    ck_assert_int_eq(lct_params_get_grad(lct_loss_params(loss), 2, out + 5 + B * T * (D + H), D * H), LCT_OK);
+    lct_loss_free(loss);
+    lct_runtime_free(rt);
+}
+
+START_TEST(test_infonce_thread_count_independent)
+{
+    enum { n = 1 + 5 * 9 * 10 + 4 + 24 };
+    for (int mode = 0; mode < 3; mode++) {
+        float a[n], b[n];
+        infonce_run(1, mode, a);
+        infonce_run(2, mode, b);
+        ck_assert_msg(memcmp(a, b, sizeof a) == 0, "InfoNCE mode %d differs between 1 and 2 threads", mode);
+        ck_assert(all_finite(a, n));
+    }
+}
+END_TEST
+
 START_TEST(test_infonce_bad_input_and_robust)
 {
     lct_runtime *rt = lct_test_runtime(1, 7);
@@ -1307,6 +1341,7 @@ static Suite *loss_suite(void)
     tcase_add_test(tc, test_invaspread_peaked_softmax_gradient);
     tcase_add_test(tc, test_invaspread_bad_input);
     tcase_add_test(tc, test_infonce_reference_and_gradients);
+    tcase_add_test(tc, test_infonce_thread_count_independent);
     tcase_add_test(tc, test_infonce_bad_input_and_robust);
     tcase_add_test(tc, test_cmc_softmax_reference_and_gradients);
     tcase_add_test(tc, test_nce_reference_and_gradients);
