@@ -282,7 +282,7 @@ double lct__softmax_xent_row(const float *s, size_t n, size_t label, double inv_
     if (g) {
         for (size_t j = 0; j < n; j++) {
             double p = exp(((double)s[j] - m) * inv_tau - lse);
-            g[j] = (float)((p - (j == label ? 1.0 : 0.0)) * scale);
+            g[j] = lct__ftz((p - (j == label ? 1.0 : 0.0)) * scale);
         }
     }
     return l;

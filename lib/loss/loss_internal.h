@@ -99,6 +99,16 @@ double lct__softmax_xent_row(const float *s, size_t n, size_t label, double inv_
                              int *argmax_ok);
 
 /*
+ * Gradient entries below 1e-30 in magnitude become 0. Softmax and sigmoid tails reach float's denormal
+ * range (1e-40 and below), and GEMMs over denormal operands run orders of magnitude slower; such
+ * entries change no sum they enter at float precision.
+ */
+static inline float lct__ftz(double x)
+{
+    return (x < 1e-30 && x > -1e-30) ? 0.0f : (float)x;
+}
+
+/*
  * exp(x) in float, within 2 ulp of expf for x in [-87, 88], 0 below; branch-free so loops over arrays
  * vectorise (glibc's expf is a scalar call). x = n ln2 + r with |r| <= ln2 / 2 (about), exp(r) by a degree-6
  * polynomial, 2^n put into the exponent bits.

@@ -98,6 +98,7 @@ int lct_loss_npsoftmax_compute(lct_loss *loss, const float *f, const int64_t *id
 #pragma omp simd reduction(+ : acc)
             for (size_t j = 0; j < cnt; j++) {
                 float e = lct__expf(sr[j] * inv_tau - mf);
+                e = e < 1e-30f ? 0.0f : e; /* see lct__ftz */
                 sr[j] = e;
                 acc += e;
             }
@@ -117,7 +118,7 @@ int lct_loss_npsoftmax_compute(lct_loss *loss, const float *f, const int64_t *id
             /* v points into an fp32 bank, or is the label row converted into df's row (fp16). */
             const float *v = lct__bank_row(bank, (size_t)idx[b], df + b * d);
             for (size_t e = 0; e < d; e++)
-                df[b * d + e] = (float)(((double)u[b * d + e] / sum[b] - (double)v[e]) * scale);
+                df[b * d + e] = lct__ftz(((double)u[b * d + e] / sum[b] - (double)v[e]) * scale);
         }
     }
     *loss_out = (float)(total / (double)batch);
