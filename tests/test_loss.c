@@ -1326,6 +1326,69 @@ START_TEST(test_thread_count_independent_and_no_steady_allocation)
 }
 END_TEST
 
+/* ---- allocation failures -------------------------------------------------------------------- */
+
+START_TEST(test_allocation_failures)
+{
+    lct_test_alloc a;
+    lct_runtime *rt = lct_test_failing_runtime(&a, 2, 47);
+    lct_bank *bank = make_bank(rt, 16, 4, 1);
+    lct_bank *pair[2] = {bank, bank};
+    long base = a.live;
+    /* every allocation of every constructor may fail: ENOMEM, out NULL, nothing leaked */
+    for (int kind = 0; kind < 5; kind++) {
+        for (long n = 1;; n++) {
+            lct_loss *loss = (lct_loss *)&a;
+            lct_test_alloc_arm(&a, n);
+            int rc;
+            lct_loss_infonce_options io;
+            lct_loss_infonce_options_init(&io, 1);
+            io.steps = 2;
+            switch (kind) {
+            case 0: rc = lct_loss_new_nce(&loss, rt, bank, NULL); break;
+            case 1: rc = lct_loss_new_npsoftmax(&loss, rt, bank, NULL); break;
+            case 2: rc = lct_loss_new_invaspread(&loss, rt, 4, NULL); break;
+            case 3: rc = lct_loss_new_infonce(&loss, rt, 4, 4, 3, &io); break;
+            default: rc = lct_loss_new_cmc(&loss, rt, 2, 4, pair, NULL); break;
+            }
+            lct_test_alloc_arm(&a, 0);
+            if (rc == LCT_OK) {
+                lct_loss_free(loss);
+                ck_assert_int_eq(a.live, base);
+                break;
+            }
+            ck_assert_int_eq(rc, LCT_ENOMEM);
+            ck_assert_ptr_null(loss);
+            ck_assert_msg(a.live == base, "constructor %d leaked after failing allocation %ld", kind, n);
+            ck_assert(n < 20);
+        }
+    }
+    /* the first compute sizes the workspace: its failure changes nothing, not even the bank's draws or Z */
+    lct_loss *loss = NULL;
+    lct_loss_nce_options o;
+    lct_loss_nce_options_init(&o, 1);
+    o.k = 3;
+    ck_assert_int_eq(lct_loss_new_nce(&loss, rt, bank, &o), LCT_OK);
+    float f[8] = {1, 0, 0, 0, 0, 1, 0, 0}, df[8], v;
+    int64_t idx[2] = {3, 5};
+    uint64_t st, calls, st2, calls2;
+    lct__bank_rng_state(bank, &st, &calls);
+    lct_test_alloc_arm(&a, 1);
+    LCT_ASSERT_FAILS(lct_loss_nce_compute(loss, f, idx, 2, &v, df), LCT_ENOMEM, "cannot allocate");
+    lct_test_alloc_arm(&a, 0);
+    lct__bank_rng_state(bank, &st2, &calls2);
+    ck_assert(st == st2 && calls == calls2);
+    int32_t known;
+    ck_assert_int_eq(lct_loss_get_log_z(loss, 0, NULL, &known), LCT_OK);
+    ck_assert_int_eq(known, 0);
+    ck_assert_int_eq(lct_loss_nce_compute(loss, f, idx, 2, &v, df), LCT_OK);
+    ck_assert(isfinite(v));
+    lct_loss_free(loss);
+    lct_bank_free(bank);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 /* ---- Suite ------------------------------------------------------------------------------ */
 
 static Suite *loss_suite(void)
@@ -1355,6 +1418,7 @@ static Suite *loss_suite(void)
     tcase_add_test(tc, test_cmc_nce_reference_and_gradients);
     tcase_add_test(tc, test_cmc_bad_input);
     tcase_add_test(tc, test_thread_count_independent_and_no_steady_allocation);
+    tcase_add_test(tc, test_allocation_failures);
     suite_add_tcase(s, tc);
     return s;
 }
