@@ -933,6 +933,13 @@ START_TEST(test_nce_robust)
         ck_assert(isfinite(v) && all_finite(df, B * D));
         f[7] = NAN;
         LCT_ASSERT_FAILS(lct_loss_nce_compute(loss, f, idx, B, &v, df), LCT_ENUMERIC, "f[7] is NaN");
+        /* scores beyond float once divided by tau: refused, and the failed call drew nothing */
+        for (size_t i = 0; i < B * D; i++) f[i] = 1e36f;
+        uint64_t st, calls, st2, calls2;
+        lct__bank_rng_state(bank, &st, &calls);
+        LCT_ASSERT_FAILS(lct_loss_nce_compute(loss, f, idx, B, &v, df), LCT_ENUMERIC, "overflow");
+        lct__bank_rng_state(bank, &st2, &calls2);
+        ck_assert(st == st2 && calls == calls2);
         lct_loss_free(loss);
         lct_bank_free(bank);
     }
@@ -1218,6 +1225,17 @@ START_TEST(test_cmc_bad_input)
     LCT_ASSERT_FAILS(lct_loss_cmc_compute(loss, f, idx, 2, NULL, df), LCT_EINVAL, "'loss_out'");
     LCT_ASSERT_FAILS(lct_loss_cmc_compute(loss, f, idx, 0, &v, df), LCT_EINVAL, "batch is 0");
     LCT_ASSERT_FAILS(lct_loss_cmc_compute(sm, f, NULL, 1, &v, df), LCT_EINVAL, "batch is 1");
+    /* the second direction overflows: the first one's draws and Z estimate are rolled back */
+    float huge[4] = {1e36f, 1e36f, 1e36f, 1e36f};
+    const float *fhuge[2] = {a, huge};
+    uint64_t st, calls, st2, calls2;
+    lct__bank_rng_state(banks[1], &st, &calls);
+    LCT_ASSERT_FAILS(lct_loss_cmc_compute(loss, fhuge, idx, 2, &v, df), LCT_ENUMERIC, "overflow");
+    lct__bank_rng_state(banks[1], &st2, &calls2);
+    ck_assert(st == st2 && calls == calls2);
+    int32_t known = 1;
+    ck_assert_int_eq(lct_loss_get_log_z(loss, 1, NULL, &known), LCT_OK);
+    ck_assert_int_eq(known, 0);
     ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_Z_POLICY, LCT_Z_FIXED), LCT_OK);
     ck_assert_int_eq(lct_loss_set_log_z(loss, 0, 2.0), LCT_OK);
     LCT_ASSERT_FAILS(lct_loss_cmc_compute(loss, f, idx, 2, &v, df), LCT_ESTATE, "bank 1");

@@ -55,6 +55,9 @@ int lct__loss_reserve(lct_loss *loss, size_t bytes);
 /* LCT_ENUMERIC naming `what` and the first non-finite index if x has NaN/Inf; else LCT_OK. */
 int lct__loss_check_finite(const char *func, const char *what, const float *x, size_t n);
 
+/* LCT_ENUMERIC unless every s[i] is finite and |s[i]| / tau stays below 1e37 (the float loops scale by 1/tau). */
+int lct__loss_check_scores(const char *func, const char *what, const float *s, size_t n, double tau);
+
 /* Common checks of a compute call: loss non-NULL and of `kind`, batch in range. */
 int lct__loss_check_call(const char *func, const lct_loss *loss, int kind, size_t batch);
 

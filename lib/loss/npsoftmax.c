@@ -82,8 +82,7 @@ int lct_loss_npsoftmax_compute(lct_loss *loss, const float *f, const int64_t *id
     for (size_t first = 0; first < n; first += chunk) {
         size_t cnt = n - first < chunk ? n - first : chunk;
         if ((rc = lct_bank_similarity_all(bank, f, batch, first, cnt, s, cnt))) return rc;
-        if (!lct__all_finite(s, batch * cnt))
-            return LCT__FAIL(LCT_ENUMERIC, "similarities with the bank overflow float; scale the embeddings down");
+        if ((rc = lct__loss_check_scores(__func__, "similarities with the bank", s, batch * cnt, loss->tau))) return rc;
 #pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
         for (size_t b = 0; b < batch; b++) {
             float *sr = s + b * cnt;
