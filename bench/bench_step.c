@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CNN_SPEC                                                                                         \
@@ -29,6 +30,14 @@
 #define N_ROWS 60000
 #define IMG 784
 #define POOL 4096 /* distinct synthetic images; sample i shows image i % POOL */
+
+/* CPU seconds of this process (all threads): under a loaded machine a fairer clock than the wall. */
+static double cpu_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 typedef struct method {
     const char *name;
@@ -198,10 +207,13 @@ static int run_one(const char *name, unsigned threads, int steps)
     float *c = malloc(B * CPC_T * CPC_H * sizeof(float)), *dc = malloc(B * CPC_T * CPC_H * sizeof(float));
     float *dz2 = malloc(B * emb * sizeof(float));
     int64_t *idx = malloc(B * sizeof *idx);
-    double t0 = 0.0, loss_time = 0.0;
+    double t0 = 0.0, c0 = 0.0, loss_time = 0.0;
     float value = 0.0f;
     for (int s = 0; s <= steps; s++) {
-        if (s == 1) t0 = bench_seconds();
+        if (s == 1) {
+            t0 = bench_seconds();
+            c0 = cpu_seconds();
+        }
         for (size_t b = 0; b < B; b++) {
             idx[b] = (int64_t)(mix((uint64_t)s * 1000003u + b) % N_ROWS);
             if (is_cpc)
@@ -255,9 +267,9 @@ static int run_one(const char *name, unsigned threads, int steps)
         if (bank) CHECK(lct_bank_update(bank, f, idx, B, 0.5f));
         if (bank2) CHECK(lct_bank_update(bank2, f + B * 128, idx, B, 0.5f));
     }
-    double dt = bench_seconds() - t0;
-    printf("%.3f %.1f %.5f %.2f\n", (double)B * steps / dt, bench_peak_rss_mib(), (double)value,
-           loss_time / steps * 1e3);
+    double dt = bench_seconds() - t0, dc_ = cpu_seconds() - c0;
+    printf("%.3f %.1f %.5f %.2f %.3f\n", (double)B * steps / dt, bench_peak_rss_mib(), (double)value,
+           loss_time / steps * 1e3, (double)B * steps / dc_);
     lct_loss_free(loss);
     lct_optimizer_free(opt);
     lct_bank_free(bank);
@@ -315,26 +327,28 @@ int bench_step(int argc, char **argv)
            threads, steps, load);
     printf("PyTorch: %s\n\n", torch ? "/usr/bin/python3 bench/peer_step.py, BLIS_ARCH_TYPE=0, torch.set_num_threads"
                                     : "not installed (python3-torch), column left empty");
-    printf("| method | batch | what | libcontrast samples/s | PyTorch samples/s | ratio | libcontrast peak RSS MiB | "
-           "PyTorch peak RSS MiB | libcontrast loss ms/step |\n");
-    printf("|---|---|---|---|---|---|---|---|---|\n");
+    printf("| method | batch | what | libcontrast samples/s | PyTorch samples/s | ratio | libcontrast samples/CPU-s | "
+           "PyTorch samples/CPU-s | CPU ratio | libcontrast peak RSS MiB | PyTorch peak RSS MiB | "
+           "libcontrast loss ms/step |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     fflush(stdout);
     for (size_t i = 0; i < sizeof methods / sizeof *methods; i++) {
         const method *m = &methods[i];
         if (only && strcmp(only, m->name) != 0) continue;
         char cmd[4600], out[256];
-        double lib = 0, lib_rss = 0, lib_loss = 0, lib_ms = 0, py = 0, py_rss = 0, py_loss = 0;
+        double lib = 0, lib_rss = 0, lib_loss = 0, lib_ms = 0, lib_cpu = 0, py = 0, py_rss = 0, py_loss = 0, py_cpu = 0;
         snprintf(cmd, sizeof cmd, "'%s' step --threads %u --steps %d --one %s", self, threads, steps, m->name);
-        if (bench_run_capture(cmd, out, sizeof out) != 0 || sscanf(out, "%lf %lf %lf %lf", &lib, &lib_rss, &lib_loss, &lib_ms) != 4)
+        if (bench_run_capture(cmd, out, sizeof out) != 0 || sscanf(out, "%lf %lf %lf %lf %lf", &lib, &lib_rss, &lib_loss, &lib_ms, &lib_cpu) != 5)
             lib = 0;
         if (torch) {
             snprintf(cmd, sizeof cmd, "BLIS_ARCH_TYPE=0 /usr/bin/python3 '%s/peer_step.py' %s %u %d", bench_dir(),
                      m->name, threads, steps);
-            if (bench_run_capture(cmd, out, sizeof out) != 0 || sscanf(out, "%lf %lf %lf", &py, &py_rss, &py_loss) != 3)
+            if (bench_run_capture(cmd, out, sizeof out) != 0 || sscanf(out, "%lf %lf %lf %lf", &py, &py_rss, &py_loss, &py_cpu) != 4)
                 py = 0;
         }
-        printf("| %s | %zu | %s | %.1f | %.1f | %.2fx | %.0f | %.0f | %.1f |\n", m->name, m->batch, m->what, lib, py,
-               py > 0 ? lib / py : 0.0, lib_rss, py_rss, lib_ms);
+        printf("| %s | %zu | %s | %.1f | %.1f | %.2fx | %.1f | %.1f | %.2fx | %.0f | %.0f | %.1f |\n", m->name, m->batch,
+               m->what, lib, py, py > 0 ? lib / py : 0.0, lib_cpu, py_cpu, py_cpu > 0 ? lib_cpu / py_cpu : 0.0, lib_rss,
+               py_rss, lib_ms);
         fflush(stdout);
     }
     return 0;

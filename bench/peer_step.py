@@ -3,7 +3,8 @@
 original implementations write it (index_select + bmm + exp for NCE, index_copy bank updates,
 the InvaSpread batch criterion, CMC's two memories with one draw, CPC's per-step W_k).
 
-usage: peer_step.py METHOD THREADS STEPS   ->  prints "samples_per_s peak_rss_mib last_loss"
+usage: peer_step.py METHOD THREADS STEPS
+prints "samples_per_s peak_rss_mib last_loss samples_per_cpu_s"
 """
 import resource
 import sys
@@ -121,10 +122,11 @@ def main():
             mem_l, mem_ab = NCE(4096), NCE(4096)
 
     value = 0.0
-    t0 = 0.0
+    t0 = c0 = 0.0
     for s in range(steps + 1):
         if s == 1:
             t0 = time.perf_counter()
+            c0 = time.process_time()
         y = torch.randint(0, N_ROWS, (batch,))
         opt.zero_grad()
         if method == 'cpc':
@@ -183,9 +185,9 @@ def main():
             mem_l.update(f_l, y)
             mem_ab.update(f_ab, y)
         value = float(loss)
-    dt = time.perf_counter() - t0
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print('%.3f %.1f %.5f' % (batch * steps / dt, rss, value))
+    print('%.3f %.1f %.5f %.3f' % (batch * steps / dt, rss, value, batch * steps / dc))
 
 
 if __name__ == '__main__':
