@@ -559,6 +559,40 @@ START_TEST(test_infonce_reference_and_gradients)
 }
 END_TEST
 
+/* InfoNCE's parallel blocks: identical bits for 1 and 2 threads in every mode. */
+static void infonce_run(unsigned threads, int mode, float *out)
+{
+    lct_runtime *rt = lct_test_runtime(threads, 3);
+    const size_t B = 5, T = 9, D = 6, H = 4;
+    lct_loss_infonce_options o;
+    lct_loss_infonce_options_init(&o, 1);
+    o.steps = 4;
+    o.negatives = mode;
+    lct_loss *loss = NULL;
+    ck_assert_int_eq(lct_loss_new_infonce(&loss, rt, T, D, H, &o), LCT_OK);
+    float z[5 * 9 * 6], c[5 * 9 * 4];
+    fill_uniform(z, B * T * D, 7, 1.0f);
+    fill_uniform(c, B * T * H, 8, 1.0f);
+    ck_assert_int_eq(lct_loss_infonce_compute(loss, z, c, B, out, out + 1, out + 1 + B * T * D, out + 1 + B * T * (D + H)),
+                     LCT_OK);
+    ck_assert_int_eq(lct_params_get_grad(lct_loss_params(loss), 2, out + 5 + B * T * (D + H), D * H), LCT_OK);
+    lct_loss_free(loss);
+    lct_runtime_free(rt);
+}
+
+START_TEST(test_infonce_thread_count_independent)
+{
+    enum { n = 1 + 5 * 9 * 10 + 4 + 24 };
+    for (int mode = 0; mode < 3; mode++) {
+        float a[n], b[n];
+        infonce_run(1, mode, a);
+        infonce_run(2, mode, b);
+        ck_assert_msg(memcmp(a, b, sizeof a) == 0, "InfoNCE mode %d differs between 1 and 2 threads", mode);
+        ck_assert(all_finite(a, n));
+    }
+}
+END_TEST
+
 START_TEST(test_infonce_bad_input_and_robust)
 {
     lct_runtime *rt = lct_test_runtime(1, 7);
@@ -899,6 +933,13 @@ START_TEST(test_nce_robust)
         ck_assert(isfinite(v) && all_finite(df, B * D));
         f[7] = NAN;
         LCT_ASSERT_FAILS(lct_loss_nce_compute(loss, f, idx, B, &v, df), LCT_ENUMERIC, "f[7] is NaN");
+        /* scores beyond float once divided by tau: refused, and the failed call drew nothing */
+        for (size_t i = 0; i < B * D; i++) f[i] = 1e36f;
+        uint64_t st, calls, st2, calls2;
+        lct__bank_rng_state(bank, &st, &calls);
+        LCT_ASSERT_FAILS(lct_loss_nce_compute(loss, f, idx, B, &v, df), LCT_ENUMERIC, "overflow");
+        lct__bank_rng_state(bank, &st2, &calls2);
+        ck_assert(st == st2 && calls == calls2);
         lct_loss_free(loss);
         lct_bank_free(bank);
     }
@@ -1010,6 +1051,57 @@ START_TEST(test_npsoftmax_bad_input_and_robust)
     f[2] = -INFINITY;
     LCT_ASSERT_FAILS(lct_loss_npsoftmax_compute(loss, f, idx, 2, &v, df), LCT_ENUMERIC, "f[2] is Inf");
     lct_loss_free(loss);
+    lct_bank_free(bank);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_fp16_bank)
+{
+    /* Both bank objectives on fp16 storage: rows are converted to fp32 for every use. */
+    lct_runtime *rt = lct_test_runtime(2, 43);
+    const size_t N = 12, D = 6, B = 3, K = 5;
+    lct_bank_options bo;
+    lct_bank_options_init(&bo, LCT_BANK_OPTIONS_VERSION);
+    bo.storage = LCT_BANK_FP16;
+    bo.normalize = 1;
+    lct_bank *bank = NULL;
+    ck_assert_int_eq(lct_bank_new(&bank, rt, N, D, &bo), LCT_OK);
+    double *rows = bank_rows(bank, N, D);
+    float f[3 * 6], df[3 * 6], v;
+    fill_uniform(f, B * D, 81, 1.0f);
+    normalise_rows(f, B, D);
+    int64_t idx[3] = {2, 11, 2}, neg[15];
+    double *fd = to_double(f, B * D);
+
+    lct_loss_nce_options o;
+    lct_loss_nce_options_init(&o, 1);
+    o.k = K;
+    lct_loss *nce = NULL;
+    ck_assert_int_eq(lct_loss_new_nce(&nce, rt, bank, &o), LCT_OK);
+    ck_assert_int_eq(lct_loss_set_log_z(nce, 0, 2.0), LCT_OK);
+    uint64_t st, calls;
+    lct__bank_rng_state(bank, &st, &calls);
+    ck_assert_int_eq(lct_loss_nce_compute(nce, f, idx, B, &v, df), LCT_OK);
+    lct__bank_set_rng_state(bank, st, calls);
+    ck_assert_int_eq(lct_bank_sample(bank, idx, B, K, 0, neg), LCT_OK);
+    nce_ctx q = {B, D, K, N, 0.07, 2.0, rows, idx, neg, 0};
+    assert_close(v, ref_nce(fd, &q), 1e-5, "nce loss on fp16 rows");
+    fd_check(ref_nce, &q, fd, B * D, df, 2e-3, "nce df on fp16 rows");
+
+    lct_loss_npsoftmax_options po;
+    lct_loss_npsoftmax_options_init(&po, 1);
+    po.chunk = 5;
+    lct_loss *np = NULL;
+    ck_assert_int_eq(lct_loss_new_npsoftmax(&np, rt, bank, &po), LCT_OK);
+    ck_assert_int_eq(lct_loss_npsoftmax_compute(np, f, idx, B, &v, df), LCT_OK);
+    q.k = 0;
+    assert_close(v, ref_npsoftmax(fd, &q), 1e-5, "npsoftmax loss on fp16 rows");
+    fd_check(ref_npsoftmax, &q, fd, B * D, df, 2e-3, "npsoftmax df on fp16 rows");
+    free(rows);
+    free(fd);
+    lct_loss_free(nce);
+    lct_loss_free(np);
     lct_bank_free(bank);
     lct_runtime_free(rt);
 }
@@ -1133,6 +1225,17 @@ START_TEST(test_cmc_bad_input)
     LCT_ASSERT_FAILS(lct_loss_cmc_compute(loss, f, idx, 2, NULL, df), LCT_EINVAL, "'loss_out'");
     LCT_ASSERT_FAILS(lct_loss_cmc_compute(loss, f, idx, 0, &v, df), LCT_EINVAL, "batch is 0");
     LCT_ASSERT_FAILS(lct_loss_cmc_compute(sm, f, NULL, 1, &v, df), LCT_EINVAL, "batch is 1");
+    /* the second direction overflows: the first one's draws and Z estimate are rolled back */
+    float huge[4] = {1e36f, 1e36f, 1e36f, 1e36f};
+    const float *fhuge[2] = {a, huge};
+    uint64_t st, calls, st2, calls2;
+    lct__bank_rng_state(banks[1], &st, &calls);
+    LCT_ASSERT_FAILS(lct_loss_cmc_compute(loss, fhuge, idx, 2, &v, df), LCT_ENUMERIC, "overflow");
+    lct__bank_rng_state(banks[1], &st2, &calls2);
+    ck_assert(st == st2 && calls == calls2);
+    int32_t known = 1;
+    ck_assert_int_eq(lct_loss_get_log_z(loss, 1, NULL, &known), LCT_OK);
+    ck_assert_int_eq(known, 0);
     ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_Z_POLICY, LCT_Z_FIXED), LCT_OK);
     ck_assert_int_eq(lct_loss_set_log_z(loss, 0, 2.0), LCT_OK);
     LCT_ASSERT_FAILS(lct_loss_cmc_compute(loss, f, idx, 2, &v, df), LCT_ESTATE, "bank 1");
@@ -1241,6 +1344,69 @@ START_TEST(test_thread_count_independent_and_no_steady_allocation)
 }
 END_TEST
 
+/* ---- allocation failures -------------------------------------------------------------------- */
+
+START_TEST(test_allocation_failures)
+{
+    lct_test_alloc a;
+    lct_runtime *rt = lct_test_failing_runtime(&a, 2, 47);
+    lct_bank *bank = make_bank(rt, 16, 4, 1);
+    lct_bank *pair[2] = {bank, bank};
+    long base = a.live;
+    /* every allocation of every constructor may fail: ENOMEM, out NULL, nothing leaked */
+    for (int kind = 0; kind < 5; kind++) {
+        for (long n = 1;; n++) {
+            lct_loss *loss = (lct_loss *)&a;
+            lct_test_alloc_arm(&a, n);
+            int rc;
+            lct_loss_infonce_options io;
+            lct_loss_infonce_options_init(&io, 1);
+            io.steps = 2;
+            switch (kind) {
+            case 0: rc = lct_loss_new_nce(&loss, rt, bank, NULL); break;
+            case 1: rc = lct_loss_new_npsoftmax(&loss, rt, bank, NULL); break;
+            case 2: rc = lct_loss_new_invaspread(&loss, rt, 4, NULL); break;
+            case 3: rc = lct_loss_new_infonce(&loss, rt, 4, 4, 3, &io); break;
+            default: rc = lct_loss_new_cmc(&loss, rt, 2, 4, pair, NULL); break;
+            }
+            lct_test_alloc_arm(&a, 0);
+            if (rc == LCT_OK) {
+                lct_loss_free(loss);
+                ck_assert_int_eq(a.live, base);
+                break;
+            }
+            ck_assert_int_eq(rc, LCT_ENOMEM);
+            ck_assert_ptr_null(loss);
+            ck_assert_msg(a.live == base, "constructor %d leaked after failing allocation %ld", kind, n);
+            ck_assert(n < 20);
+        }
+    }
+    /* the first compute sizes the workspace: its failure changes nothing, not even the bank's draws or Z */
+    lct_loss *loss = NULL;
+    lct_loss_nce_options o;
+    lct_loss_nce_options_init(&o, 1);
+    o.k = 3;
+    ck_assert_int_eq(lct_loss_new_nce(&loss, rt, bank, &o), LCT_OK);
+    float f[8] = {1, 0, 0, 0, 0, 1, 0, 0}, df[8], v;
+    int64_t idx[2] = {3, 5};
+    uint64_t st, calls, st2, calls2;
+    lct__bank_rng_state(bank, &st, &calls);
+    lct_test_alloc_arm(&a, 1);
+    LCT_ASSERT_FAILS(lct_loss_nce_compute(loss, f, idx, 2, &v, df), LCT_ENOMEM, "cannot allocate");
+    lct_test_alloc_arm(&a, 0);
+    lct__bank_rng_state(bank, &st2, &calls2);
+    ck_assert(st == st2 && calls == calls2);
+    int32_t known;
+    ck_assert_int_eq(lct_loss_get_log_z(loss, 0, NULL, &known), LCT_OK);
+    ck_assert_int_eq(known, 0);
+    ck_assert_int_eq(lct_loss_nce_compute(loss, f, idx, 2, &v, df), LCT_OK);
+    ck_assert(isfinite(v));
+    lct_loss_free(loss);
+    lct_bank_free(bank);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 /* ---- Suite ------------------------------------------------------------------------------ */
 
 static Suite *loss_suite(void)
@@ -1256,6 +1422,7 @@ static Suite *loss_suite(void)
     tcase_add_test(tc, test_invaspread_peaked_softmax_gradient);
     tcase_add_test(tc, test_invaspread_bad_input);
     tcase_add_test(tc, test_infonce_reference_and_gradients);
+    tcase_add_test(tc, test_infonce_thread_count_independent);
     tcase_add_test(tc, test_infonce_bad_input_and_robust);
     tcase_add_test(tc, test_cmc_softmax_reference_and_gradients);
     tcase_add_test(tc, test_nce_reference_and_gradients);
@@ -1265,9 +1432,11 @@ static Suite *loss_suite(void)
     tcase_add_test(tc, test_nce_bad_input);
     tcase_add_test(tc, test_npsoftmax_reference_and_gradients);
     tcase_add_test(tc, test_npsoftmax_bad_input_and_robust);
+    tcase_add_test(tc, test_fp16_bank);
     tcase_add_test(tc, test_cmc_nce_reference_and_gradients);
     tcase_add_test(tc, test_cmc_bad_input);
     tcase_add_test(tc, test_thread_count_independent_and_no_steady_allocation);
+    tcase_add_test(tc, test_allocation_failures);
     suite_add_tcase(s, tc);
     return s;
 }

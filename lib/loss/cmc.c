@@ -134,6 +134,16 @@ int lct_loss_cmc_compute(lct_loss *loss, const float *const *f, const int64_t *i
     if (df)
         for (size_t v = 0; v < views; v++) memset(df[v], 0, batch * d * sizeof(float));
 
+    /* A failure after the first direction restores the banks' draw counters and the Z state. */
+    uint64_t rng[LCT__LOSS_MAX_VIEWS][2];
+    double log_z[LCT__LOSS_MAX_VIEWS];
+    int z_known[LCT__LOSS_MAX_VIEWS];
+    if (nce)
+        for (size_t v = 0; v < views; v++) {
+            lct__bank_rng_state(loss->banks[v], &rng[v][0], &rng[v][1]);
+            log_z[v] = loss->log_z[v];
+            z_known[v] = loss->z_known[v];
+        }
     double total = 0.0;
     for (size_t a = 0; a < views; a++) {
         for (size_t b = a + 1; b < views; b++) {
@@ -141,10 +151,15 @@ int lct_loss_cmc_compute(lct_loss *loss, const float *const *f, const int64_t *i
             if (nce) {
                 /* Anchor view a against view b's bank (positive: b's row of the sample), and back. */
                 double l1 = 0.0, l2 = 0.0;
-                if ((rc = lct__nce_direction(loss, b, f[a], NULL, idx, batch, &l1, df ? df[a] : NULL, NULL, 1, __func__)))
+                if ((rc = lct__nce_direction(loss, b, f[a], NULL, idx, batch, &l1, df ? df[a] : NULL, NULL, 1, __func__)) ||
+                    (rc = lct__nce_direction(loss, a, f[b], NULL, idx, batch, &l2, df ? df[b] : NULL, NULL, 1, __func__))) {
+                    for (size_t v = 0; v < views; v++) {
+                        lct__bank_set_rng_state(loss->banks[v], rng[v][0], rng[v][1]);
+                        loss->log_z[v] = log_z[v];
+                        loss->z_known[v] = z_known[v];
+                    }
                     return rc;
-                if ((rc = lct__nce_direction(loss, a, f[b], NULL, idx, batch, &l2, df ? df[b] : NULL, NULL, 1, __func__)))
-                    return rc;
+                }
                 total += l1 + l2;
             } else {
                 total += softmax_pair(loss, f[a], f[b], batch, df ? df[a] : NULL, df ? df[b] : NULL);

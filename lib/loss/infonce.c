@@ -64,13 +64,13 @@ int lct_loss_new_infonce(lct_loss **out, lct_runtime *rt, size_t seq_len, size_t
     return LCT_OK;
 }
 
-/* Largest score block of one GEMM: rows x columns of candidates. */
+/* Score blocks of one step k: all blocks at once for the modes whose blocks run in parallel. */
 static size_t block_elems(const lct_loss *loss, size_t batch)
 {
     size_t t = loss->seq_len;
     switch (loss->negatives) {
-    case LCT_INFONCE_BATCH: return batch * batch;
-    case LCT_INFONCE_SEQUENCE: return (t - 1) * t;
+    case LCT_INFONCE_BATCH: return (t - 1) * batch * batch;
+    case LCT_INFONCE_SEQUENCE: return batch * (t - 1) * t;
     default: return (t - 1) * t * batch;
     }
 }
@@ -98,6 +98,49 @@ static double max_row_norm(const float *x, size_t rows, size_t cols)
         if (acc > best) best = acc;
     }
     return sqrt(best);
+}
+
+/*
+ * One block of anchors of step k against their candidates: scores, softmax cross-entropy per anchor,
+ * and the gradients into dpred (the anchors' rows) and dz (the candidates' rows). `inner`: the call runs
+ * inside a parallel region, so it uses single-threaded GEMMs and a serial row loop.
+ */
+static void run_block(const lct_loss *loss, const float *z, const float *pred, float *dpred, float *dz, float *s,
+                      size_t batch, size_t k, size_t q, double scale, int grad, int inner, double *row_loss,
+                      int32_t *correct)
+{
+    const size_t T = loss->seq_len, D = loss->dim, KD = loss->steps * D, na = T - k, col = (k - 1) * D;
+    const int mode = loss->negatives;
+    size_t m, n, lda, ldz, a_off, z_off;
+    if (mode == LCT_INFONCE_BATCH) {
+        a_off = q * KD + col, lda = T * KD, m = batch;
+        z_off = (q + k) * D, ldz = T * D, n = batch;
+    } else if (mode == LCT_INFONCE_SEQUENCE) {
+        a_off = q * T * KD + col, lda = KD, m = na;
+        z_off = q * T * D, ldz = D, n = T;
+    } else {
+        a_off = q * T * KD + col, lda = KD, m = na;
+        z_off = 0, ldz = D, n = batch * T;
+    }
+    const float *a = pred + a_off, *zc = z + z_off;
+    int (*gemm)(lct_runtime *, int, int, size_t, size_t, size_t, float, const float *, size_t, const float *, size_t,
+                float, float *, size_t) = inner ? lct__gemm1 : lct__gemm;
+    lct_runtime *rt = loss->rt;
+    gemm(rt, 0, 1, m, n, D, 1.0f, a, lda, zc, ldz, 0.0f, s, n);
+    double *rl = row_loss + q * m;
+    int32_t *cr = correct + q * m;
+    const double inv_tau = 1.0 / loss->tau;
+#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static) if (!inner && m * n >= 16384)
+    for (size_t r = 0; r < m; r++) {
+        size_t label = mode == LCT_INFONCE_BATCH ? r : mode == LCT_INFONCE_SEQUENCE ? r + k : q * T + r + k;
+        int ok = 0;
+        rl[r] = lct__softmax_xent_row(s + r * n, n, label, inv_tau, grad ? s + r * n : NULL, scale, &ok);
+        cr[r] = ok;
+    }
+    if (grad) {
+        gemm(rt, 0, 0, m, D, n, 1.0f, s, n, zc, ldz, 0.0f, dpred + a_off, lda);
+        if (dz) gemm(rt, 1, 0, n, D, m, 1.0f, s, n, a, lda, 1.0f, dz + z_off, ldz);
+    }
 }
 
 int lct_loss_infonce_compute(lct_loss *loss, const float *z, const float *c, size_t batch, float *loss_out,
@@ -133,7 +176,6 @@ int lct_loss_infonce_compute(lct_loss *loss, const float *z, const float *c, siz
     float *dpred = pred + BT * KD;
     float *s = dpred + BT * KD;
     const int grad = dz != NULL || dc != NULL;
-    const double inv_tau = 1.0 / loss->tau;
 
     /* All K predictions at once: row (b, t) of pred holds W_1 c, ..., W_K c (BT x KD, one GEMM with the
      * stacked W_k); their gradients come back the same way (dc = dpred W, dW += dpred^T c). */
@@ -142,41 +184,21 @@ int lct_loss_infonce_compute(lct_loss *loss, const float *z, const float *c, siz
     if (dz) memset(dz, 0, BT * D * sizeof *dz);
     double total = 0.0;
     for (size_t k = 1; k <= K; k++) {
-        const size_t na = T - k, nk = batch * na, col = (k - 1) * D;
+        const size_t na = T - k, nk = batch * na;
         const double scale = 1.0 / ((double)K * (double)nk * loss->tau);
-        size_t blocks = loss->negatives == LCT_INFONCE_BATCH ? na : batch;
-        for (size_t q = 0; q < blocks; q++) {
-            /* One block: anchors A (rows m, stride lda) against candidates Zc (cols n, stride ldz). */
-            const float *a, *zc;
-            size_t m, n, lda, ldz, a_off, z_off;
-            if (loss->negatives == LCT_INFONCE_BATCH) {
-                a_off = q * KD + col, lda = T * KD, m = batch;
-                z_off = (q + k) * D, ldz = T * D, n = batch;
-            } else if (loss->negatives == LCT_INFONCE_SEQUENCE) {
-                a_off = q * T * KD + col, lda = KD, m = na;
-                z_off = q * T * D, ldz = D, n = T;
-            } else {
-                a_off = q * T * KD + col, lda = KD, m = na;
-                z_off = 0, ldz = D, n = BT;
-            }
-            a = pred + a_off;
-            zc = z + z_off;
-            lct__gemm(rt, 0, 1, m, n, D, 1.0f, a, lda, zc, ldz, 0.0f, s, n);
-            double *rl = row_loss + q * m;
-            int32_t *cr = correct + q * m;
-            const int mode = loss->negatives;
+        const int mode = loss->negatives;
+        if (mode == LCT_INFONCE_ALL) {
+            /* every block's dz touches every latent: blocks in turn, each GEMM with all threads */
+            for (size_t q = 0; q < batch; q++)
+                run_block(loss, z, pred, dpred, dz, s, batch, k, q, scale, grad, 0, row_loss, correct);
+        } else {
+            /* blocks write disjoint rows of dpred and dz: one parallel region per step, blocks on single
+             * threads (the batch mode's blocks are B x B, far too small to split) */
+            size_t blocks = mode == LCT_INFONCE_BATCH ? na : batch;
+            size_t per = mode == LCT_INFONCE_BATCH ? batch * batch : (T - 1) * T;
 #pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
-            for (size_t r = 0; r < m; r++) {
-                size_t label = mode == LCT_INFONCE_BATCH ? r
-                             : mode == LCT_INFONCE_SEQUENCE ? r + k : q * T + r + k;
-                int ok = 0;
-                rl[r] = lct__softmax_xent_row(s + r * n, n, label, inv_tau, grad ? s + r * n : NULL, scale, &ok);
-                cr[r] = ok;
-            }
-            if (grad) {
-                lct__gemm(rt, 0, 0, m, D, n, 1.0f, s, n, zc, ldz, 0.0f, dpred + a_off, lda);
-                if (dz) lct__gemm(rt, 1, 0, n, D, m, 1.0f, s, n, a, lda, 1.0f, dz + z_off, ldz);
-            }
+            for (size_t q = 0; q < blocks; q++)
+                run_block(loss, z, pred, dpred, dz, s + q * per, batch, k, q, scale, grad, 1, row_loss, correct);
         }
         double lk = 0.0;
         size_t hits = 0;

@@ -92,7 +92,7 @@ static double row(const float *s, size_t n, size_t i, size_t pos, int self, doub
                 if (k != star) v += p * (p / (1.0 - p));
             }
             if (star < n && k != star) v -= exp(zk + z_star - log_d - log_r);
-            g[k] = (float)(v * scale);
+            g[k] = lct__ftz(v * scale);
         }
     }
     return loss;

@@ -251,6 +251,19 @@ int lct__loss_check_finite(const char *func, const char *what, const float *x, s
     return lct__fail(LCT_ENUMERIC, func, "%s contains NaN or Inf", what);
 }
 
+int lct__loss_check_scores(const char *func, const char *what, const float *s, size_t n, double tau)
+{
+    float big = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        float a = s[i] < 0.0f ? -s[i] : s[i];
+        big = a > big ? a : big;
+    }
+    if (!lct__all_finite(s, n) || (double)big / tau > 1e37)
+        return lct__fail(LCT_ENUMERIC, func, "%s overflow float (largest |s| %g, tau %g); scale the embeddings down",
+                         what, (double)big, tau);
+    return LCT_OK;
+}
+
 int lct__loss_check_call(const char *func, const lct_loss *loss, int kind, size_t batch)
 {
     if (loss == NULL) return lct__fail(LCT_EINVAL, func, "argument 'loss' is NULL");
@@ -282,7 +295,7 @@ double lct__softmax_xent_row(const float *s, size_t n, size_t label, double inv_
     if (g) {
         for (size_t j = 0; j < n; j++) {
             double p = exp(((double)s[j] - m) * inv_tau - lse);
-            g[j] = (float)((p - (j == label ? 1.0 : 0.0)) * scale);
+            g[j] = lct__ftz((p - (j == label ? 1.0 : 0.0)) * scale);
         }
     }
     return l;

@@ -55,6 +55,9 @@ int lct__loss_reserve(lct_loss *loss, size_t bytes);
 /* LCT_ENUMERIC naming `what` and the first non-finite index if x has NaN/Inf; else LCT_OK. */
 int lct__loss_check_finite(const char *func, const char *what, const float *x, size_t n);
 
+/* LCT_ENUMERIC unless every s[i] is finite and |s[i]| / tau stays below 1e37 (the float loops scale by 1/tau). */
+int lct__loss_check_scores(const char *func, const char *what, const float *s, size_t n, double tau);
+
 /* Common checks of a compute call: loss non-NULL and of `kind`, batch in range. */
 int lct__loss_check_call(const char *func, const lct_loss *loss, int kind, size_t batch);
 
@@ -97,6 +100,16 @@ int lct__nce_update_z(lct_loss *loss, size_t view, const float *s, size_t count,
  * writes loss per row (double) and, if g is non-NULL, g = (softmax - onehot) * scale in place of s. */
 double lct__softmax_xent_row(const float *s, size_t n, size_t label, double inv_tau, float *g, double scale,
                              int *argmax_ok);
+
+/*
+ * Gradient entries below 1e-30 in magnitude become 0. Softmax and sigmoid tails reach float's denormal
+ * range (1e-40 and below), and GEMMs over denormal operands run orders of magnitude slower; such
+ * entries change no sum they enter at float precision.
+ */
+static inline float lct__ftz(double x)
+{
+    return (x < 1e-30 && x > -1e-30) ? 0.0f : (float)x;
+}
 
 /*
  * exp(x) in float, within 2 ulp of expf for x in [-87, 88], 0 below; branch-free so loops over arrays

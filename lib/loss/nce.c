@@ -93,9 +93,9 @@ int lct__nce_direction(lct_loss *loss, size_t view, const float *f, const float 
             s[b * w] = acc;
         }
     }
-    if (!lct__all_finite(s, batch * w))
-        return lct__fail(LCT_ENUMERIC, func, "similarities with bank %zu overflow float; scale the embeddings down",
-                         view);
+    if ((rc = lct__loss_check_scores(func, view ? "similarities with a view's bank" : "similarities with the bank", s,
+                                     batch * w, loss->tau)))
+        return rc;
     if ((rc = lct__nce_update_z(loss, view, s, batch * w, func))) return rc;
     double log_kpn = log((double)k) - log((double)loss->n_rows);
     const int grad = df != NULL || dpos != NULL;
@@ -137,7 +137,12 @@ static int nce_compute(lct_loss *loss, const float *f, const float *pos, const i
     if ((rc = lct__nce_workspace(loss, batch, &bytes))) return rc;
     if ((rc = lct__loss_reserve(loss, bytes))) return rc;
     double l = 0.0;
-    if ((rc = lct__nce_direction(loss, 0, f, pos, idx, batch, &l, df, dpos, 0, func))) return rc;
+    uint64_t stream, calls;
+    lct__bank_rng_state(loss->banks[0], &stream, &calls);
+    if ((rc = lct__nce_direction(loss, 0, f, pos, idx, batch, &l, df, dpos, 0, func))) {
+        lct__bank_set_rng_state(loss->banks[0], stream, calls); /* a failed call draws nothing */
+        return rc;
+    }
     *loss_out = (float)l;
     return LCT_OK;
 }

@@ -38,7 +38,7 @@ void lct__nce_core(lct_runtime *rt, const float *s, size_t batch, size_t k, doub
         /* positive, in double */
         double a0 = sr[0] * inv_tau - shift;
         double l = softplus(-a0);
-        float g0 = (float)(-sigmoid(-a0) * scale);
+        float g0 = lct__ftz(-sigmoid(-a0) * scale);
         /* noise samples: softplus(a) = max(a, 0) + log1p(e), sigmoid(a) = (a >= 0 ? 1 : e) / (1 + e),
          * e = exp(-|a|) <= 1, in float vector loops. The log1p terms are summed as logs of products of
          * (1 + e) over blocks of 64 (each product <= 2^64, in double). The loss pass reads s only, so
@@ -64,7 +64,8 @@ void lct__nce_core(lct_runtime *rt, const float *s, size_t batch, size_t k, doub
             for (size_t j = 1; j < w; j++) {
                 float a = sr[j] * inv_tau_f - shift_f;
                 float e = lct__expf(a < 0.0f ? a : -a);
-                dr[j] = (a >= 0.0f ? 1.0f : e) / (1.0f + e) * scale_f;
+                float g = (a >= 0.0f ? 1.0f : e) / (1.0f + e) * scale_f;
+                dr[j] = g < 1e-30f ? 0.0f : g; /* see lct__ftz */
             }
         }
         if (ds) ds[b * w] = g0;

@@ -82,8 +82,7 @@ int lct_loss_npsoftmax_compute(lct_loss *loss, const float *f, const int64_t *id
     for (size_t first = 0; first < n; first += chunk) {
         size_t cnt = n - first < chunk ? n - first : chunk;
         if ((rc = lct_bank_similarity_all(bank, f, batch, first, cnt, s, cnt))) return rc;
-        if (!lct__all_finite(s, batch * cnt))
-            return LCT__FAIL(LCT_ENUMERIC, "similarities with the bank overflow float; scale the embeddings down");
+        if ((rc = lct__loss_check_scores(__func__, "similarities with the bank", s, batch * cnt, loss->tau))) return rc;
 #pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
         for (size_t b = 0; b < batch; b++) {
             float *sr = s + b * cnt;
@@ -98,6 +97,7 @@ int lct_loss_npsoftmax_compute(lct_loss *loss, const float *f, const int64_t *id
 #pragma omp simd reduction(+ : acc)
             for (size_t j = 0; j < cnt; j++) {
                 float e = lct__expf(sr[j] * inv_tau - mf);
+                e = e < 1e-30f ? 0.0f : e; /* see lct__ftz */
                 sr[j] = e;
                 acc += e;
             }
@@ -117,7 +117,7 @@ int lct_loss_npsoftmax_compute(lct_loss *loss, const float *f, const int64_t *id
             /* v points into an fp32 bank, or is the label row converted into df's row (fp16). */
             const float *v = lct__bank_row(bank, (size_t)idx[b], df + b * d);
             for (size_t e = 0; e < d; e++)
-                df[b * d + e] = (float)(((double)u[b * d + e] / sum[b] - (double)v[e]) * scale);
+                df[b * d + e] = lct__ftz(((double)u[b * d + e] / sum[b] - (double)v[e]) * scale);
         }
     }
     *loss_out = (float)(total / (double)batch);
