@@ -112,6 +112,23 @@ static void im2col(const geom *g, const float *x, float *col)
             }
 }
 
+/* Σ x[0..n), in 16 fixed lanes (vectorised; the order never depends on threads). */
+LCT__VEC static float sum_lanes(const float *x, size_t n)
+{
+    float a[16] = {0}, s = 0.0f;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) a[j] += x[i + j];
+    for (; i < n; i++) s += x[i];
+    for (int j = 0; j < 16; j++) s += a[j];
+    return s;
+}
+
+LCT__VEC static void add_to(float *dst, const float *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
 /* dx += col2im(dcol); dx must be zeroed by the caller. */
 static void col2im(const geom *g, const float *col, float *dx)
 {
@@ -125,6 +142,12 @@ static void col2im(const geom *g, const float *col, float *dx)
                     if (iy < 0 || iy >= (ptrdiff_t)g->h) continue;
                     float *dst = dx + (c * g->h + (size_t)iy) * g->w;
                     ptrdiff_t off = (ptrdiff_t)j - (ptrdiff_t)g->pw;
+                    if (g->sw == 1) {
+                        ptrdiff_t lo = off < 0 ? -off : 0, hi = (ptrdiff_t)g->w - off;
+                        if (hi > (ptrdiff_t)g->ow) hi = (ptrdiff_t)g->ow;
+                        if (hi > lo) add_to(dst + lo + off, src + lo, (size_t)(hi - lo));
+                        continue;
+                    }
                     for (size_t ox = 0; ox < g->ow; ox++) {
                         ptrdiff_t ix = (ptrdiff_t)(ox * g->sw) + off;
                         if (ix >= 0 && ix < (ptrdiff_t)g->w) dst[ix] += src[ox];
@@ -176,8 +199,7 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
                        g.k);
             if (bias)
                 for (size_t o = 0; o < g.o; o++) {
-                    float s = 0.0f;
-                    for (size_t q = 0; q < g.n; q++) s += dyb[o * g.n + q];
+                    float s = sum_lanes(dyb + o * g.n, g.n);
                     db[o] = b == b0 ? s : db[o] + s;
                 }
             if (dx) {

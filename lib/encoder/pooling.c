@@ -47,6 +47,44 @@ size_t lct__pool_ws(const lct__layer *l, size_t batch)
     return lct__round16(batch * l->out_size); /* argmax index per output (as int32) */
 }
 
+/* 2×2 windows with stride 2 (the common case): branch-free so the loop vectorises. The first maximum
+ * in scan order wins, as in PyTorch; index = position in the input plane. */
+LCT__VEC static void max2x2_row(const float *r0, const float *r1, size_t ow, size_t base, size_t w, float *y,
+                                int32_t *arg)
+{
+    for (size_t ox = 0; ox < ow; ox++) {
+        float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+        float m = a;
+        int32_t k = 0;
+        k = b > m ? 1 : k;
+        m = b > m ? b : m;
+        k = c > m ? 2 : k;
+        m = c > m ? c : m;
+        k = d > m ? 3 : k;
+        m = d > m ? d : m;
+        y[ox] = m;
+        arg[ox] = (int32_t)(base + 2 * ox) + (k & 1) + (k >> 1) * (int32_t)w;
+    }
+}
+
+LCT__VEC static void unmax2x2_row(const float *dy, const int32_t *arg, size_t ow, size_t base, size_t w, float *d0,
+                                  float *d1)
+{
+    for (size_t ox = 0; ox < ow; ox++) {
+        int32_t k = arg[ox] - (int32_t)(base + 2 * ox);
+        float g = dy[ox];
+        d0[2 * ox] = k == 0 ? g : 0.0f;
+        d0[2 * ox + 1] = k == 1 ? g : 0.0f;
+        d1[2 * ox] = k == (int32_t)w ? g : 0.0f;
+        d1[2 * ox + 1] = k == (int32_t)w + 1 ? g : 0.0f;
+    }
+}
+
+static int is_2x2(const pgeom *g)
+{
+    return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2;
+}
+
 void lct__pool_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
 {
     size_t B = p->batch;
@@ -65,6 +103,16 @@ void lct__pool_forward(lct__layer *l, const lct__pass *p, const float *x, float 
     int max = l->kind == LCT__L_MAXPOOL;
     int32_t *arg = (int32_t *)l->ws;
     float inv = 1.0f / (float)(g.kh * g.kw);
+    if (max && is_2x2(&g)) {
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
+        for (size_t r = 0; r < B * g.c; r++)
+            for (size_t oy = 0; oy < g.oh; oy++) {
+                const float *r0 = x + r * g.h * g.w + 2 * oy * g.w;
+                max2x2_row(r0, r0 + g.w, g.ow, 2 * oy * g.w, g.w, y + (r * g.oh + oy) * g.ow,
+                           arg + (r * g.oh + oy) * g.ow);
+            }
+        return;
+    }
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
     for (size_t r = 0; r < B * g.c; r++) {
         const float *xc = x + r * g.h * g.w;
@@ -114,6 +162,18 @@ void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *dy, floa
     int max = l->kind == LCT__L_MAXPOOL;
     const int32_t *arg = (const int32_t *)l->ws;
     float inv = 1.0f / (float)(g.kh * g.kw);
+    if (max && is_2x2(&g)) {
+        int ragged = (g.h & 1) || (g.w & 1); /* a last row or column no window covers */
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
+        for (size_t r = 0; r < B * g.c; r++) {
+            float *dxc = dx + r * g.h * g.w;
+            if (ragged) memset(dxc, 0, g.h * g.w * sizeof *dxc);
+            for (size_t oy = 0; oy < g.oh; oy++)
+                unmax2x2_row(dy + (r * g.oh + oy) * g.ow, arg + (r * g.oh + oy) * g.ow, g.ow, 2 * oy * g.w, g.w,
+                             dxc + 2 * oy * g.w, dxc + (2 * oy + 1) * g.w);
+        }
+        return;
+    }
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
     for (size_t r = 0; r < B * g.c; r++) {
         float *dxc = dx + r * g.h * g.w;
