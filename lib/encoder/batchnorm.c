@@ -47,15 +47,17 @@ static bn_view view(const lct__layer *l, size_t batch)
 /* Σ(x − k) and Σ(x − k)² in one pass; the shift k (a sample of the channel) keeps the variance accurate. */
 LCT__VEC static void sums_shifted(const float *x, size_t n, float k, float *s1, float *s2)
 {
-    /* 16 independent lanes: vectorises without reordering any single sum */
-    float a[16] = {0}, b[16] = {0}, sa = 0.0f, sb = 0.0f;
+    /* 16 independent lanes: vectorised, and no sum's order depends on the thread count */
+    lct__v16 a = {0}, b = {0}, kv = a + k;
+    float sa = 0.0f, sb = 0.0f;
     size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < 16; j++) {
-            float d = x[i + j] - k;
-            a[j] += d;
-            b[j] += d * d;
-        }
+    for (; i + 16 <= n; i += 16) {
+        lct__v16 d;
+        LCT__LOAD(d, x + i);
+        d -= kv;
+        a += d;
+        b += d * d;
+    }
     for (; i < n; i++) {
         float d = x[i] - k;
         sa += d;
@@ -190,24 +192,23 @@ void lct__bn_forward(lct__layer *l, const lct__pass *p, const float *x, float *y
     normalise(p, &v, x, y, a, b, l->fuse_relu);
 }
 
-/* With a fused ReLU, dy only passes where the output y is positive. */
+/* With a fused ReLU, dy only passes where the output y is positive (a bit mask, so it vectorises). */
 LCT__VEC static void dot2(const float *x, const float *dy, const float *y, size_t n, float m, float *s1, float *s2)
 {
-    float a[16] = {0}, b[16] = {0}, sa = 0.0f, sb = 0.0f;
+    lct__v16 a = {0}, b = {0}, zero = {0}, mv = zero + m;
+    float sa = 0.0f, sb = 0.0f;
     size_t i = 0;
-    if (y)
-        for (; i + 16 <= n; i += 16)
-            for (int j = 0; j < 16; j++) {
-                float d = y[i + j] > 0.0f ? dy[i + j] : 0.0f;
-                a[j] += d;
-                b[j] += d * (x[i + j] - m);
-            }
-    else
-        for (; i + 16 <= n; i += 16)
-            for (int j = 0; j < 16; j++) {
-                a[j] += dy[i + j];
-                b[j] += dy[i + j] * (x[i + j] - m);
-            }
+    for (; i + 16 <= n; i += 16) {
+        lct__v16 xv, dv, yv;
+        LCT__LOAD(xv, x + i);
+        LCT__LOAD(dv, dy + i);
+        if (y) {
+            LCT__LOAD(yv, y + i);
+            dv = (lct__v16)((lct__vi16)dv & (yv > zero));
+        }
+        a += dv;
+        b += dv * (xv - mv);
+    }
     for (; i < n; i++) {
         float d = y && !(y[i] > 0.0f) ? 0.0f : dy[i];
         sa += d;
@@ -225,10 +226,20 @@ LCT__VEC static void bn_dx(const float *x, const float *dy, const float *y, floa
                            float k2, float k3)
 {
     /* dx = k1·dy − k2 − k3·(x − m) */
-    if (y)
-        for (size_t i = 0; i < n; i++) dx[i] = k1 * (y[i] > 0.0f ? dy[i] : 0.0f) - k2 - k3 * (x[i] - m);
-    else
-        for (size_t i = 0; i < n; i++) dx[i] = k1 * dy[i] - k2 - k3 * (x[i] - m);
+    lct__v16 zero = {0}, mv = zero + m, k1v = zero + k1, k2v = zero + k2, k3v = zero + k3;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        lct__v16 xv, dv, yv, r;
+        LCT__LOAD(xv, x + i);
+        LCT__LOAD(dv, dy + i);
+        if (y) {
+            LCT__LOAD(yv, y + i);
+            dv = (lct__v16)((lct__vi16)dv & (yv > zero));
+        }
+        r = k1v * dv - k2v - k3v * (xv - mv);
+        LCT__STORE(dx + i, r);
+    }
+    for (; i < n; i++) dx[i] = k1 * (y && !(y[i] > 0.0f) ? 0.0f : dy[i]) - k2 - k3 * (x[i] - m);
 }
 
 void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy, float *dx)

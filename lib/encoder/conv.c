@@ -124,6 +124,11 @@ LCT__VEC static float sum_lanes(const float *x, size_t n)
     return s;
 }
 
+LCT__VEC static void fill(float *dst, float v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dst[i] = v;
+}
+
 LCT__VEC static void add_to(float *dst, const float *src, size_t n)
 {
     for (size_t i = 0; i < n; i++) dst[i] += src[i];
@@ -172,8 +177,7 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
             float *yb = y + b * out_size;
             if (!dir) im2col(&g, xb, col);
             if (bias)
-                for (size_t o = 0; o < g.o; o++)
-                    for (size_t q = 0; q < g.n; q++) yb[o * g.n + q] = bias[o];
+                for (size_t o = 0; o < g.o; o++) fill(yb + o * g.n, bias[o], g.n);
             lct__gemm1(p->rt, 0, 0, g.o, g.n, g.k, 1.0f, w, g.k, dir ? xb : col, g.n, bias ? 1.0f : 0.0f, yb, g.n);
         }
     }
