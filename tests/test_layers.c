@@ -432,6 +432,51 @@ START_TEST(test_dropout_statistics_and_eval_identity)
 }
 END_TEST
 
+/* Batched passes (grouped GEMMs over several samples) must equal the same samples run one by one. */
+START_TEST(test_conv_batch_equals_single_samples)
+{
+    static const char *const specs[] = {"in 3x9x9; conv2d 5 k3 s1 p1", "in 4x6x6; conv2d 3 k1",
+                                        "in 2x30; conv1d 4 k5 s2 p2", "in 2x7x7; conv2d 4 k3 s2 nobias"};
+    for (size_t k = 0; k < 4; k++) {
+        lct_runtime *rt = lct_test_runtime(2, 1);
+        lct_encoder *enc = spec_encoder(rt, specs[k]);
+        const size_t B = 45;
+        size_t in = enc_in(enc), out = enc_out(enc);
+        float *x = malloc(B * in * sizeof *x), *dy = malloc(B * out * sizeof *dy), *y = malloc(B * out * sizeof *y);
+        float *dx = malloc(B * in * sizeof *dx), *y1 = malloc(out * sizeof *y1), *dx1 = malloc(in * sizeof *dx1);
+        fill_uniform(x, B * in, 3, -1, 1);
+        fill_uniform(dy, B * out, 4, -1, 1);
+        lct_params *p = lct_encoder_params(enc);
+        size_t nw, nb = 0;
+        lct_params_info(p, 0, NULL, &nw, NULL);
+        int has_bias = lct_params_count(p) > 1;
+        if (has_bias) lct_params_info(p, 1, NULL, &nb, NULL);
+        float *gw = malloc(nw * sizeof *gw), *gb = malloc((nb + 1) * sizeof *gb);
+        float *gw1 = malloc(nw * sizeof *gw1), *gb1 = malloc((nb + 1) * sizeof *gb1);
+        ck_assert_int_eq(lct_encoder_forward(enc, x, B, y), LCT_OK);
+        ck_assert_int_eq(lct_encoder_backward(enc, dy, B, dx), LCT_OK);
+        lct_params_get_grad(p, 0, gw, nw);
+        if (has_bias) lct_params_get_grad(p, 1, gb, nb);
+        lct_encoder_zero_grad(enc);
+        for (size_t b = 0; b < B; b++) {
+            ck_assert_int_eq(lct_encoder_forward(enc, x + b * in, 1, y1), LCT_OK);
+            ck_assert_int_eq(lct_encoder_backward(enc, dy + b * out, 1, dx1), LCT_OK);
+            ck_assert_double_lt(lct_test_max_rel(y1, y + b * out, out, 1e-3), 1e-5);
+            ck_assert_double_lt(lct_test_max_rel(dx1, dx + b * in, in, 1e-3), 1e-5);
+        }
+        lct_params_get_grad(p, 0, gw1, nw);
+        ck_assert_double_lt(lct_test_max_rel(gw1, gw, nw, 1e-2), 1e-3); /* other summation order */
+        if (has_bias) {
+            lct_params_get_grad(p, 1, gb1, nb);
+            ck_assert_double_lt(lct_test_max_rel(gb1, gb, nb, 1e-2), 1e-3);
+        }
+        free(x); free(dy); free(y); free(dx); free(y1); free(dx1); free(gw); free(gb); free(gw1); free(gb1);
+        lct_encoder_free(enc);
+        lct_runtime_free(rt);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("layers");
@@ -448,6 +493,7 @@ int main(void)
     tcase_add_test(tf, test_gru_forward_reference);
     tcase_add_test(tf, test_pool_l2norm_forward_reference);
     tcase_add_test(tf, test_dropout_statistics_and_eval_identity);
+    tcase_add_test(tf, test_conv_batch_equals_single_samples);
     suite_add_tcase(s, tf);
     return lct_test_run(s);
 }

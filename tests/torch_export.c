@@ -23,6 +23,11 @@ static const struct {
      "gru 12", 4, LCT_ENCODER_TRAIN},
     {"in 7x9; gru 11; linear 6; l2norm", 5, LCT_ENCODER_TRAIN},
     {"in 2x40; conv1d 4 k4 s2; maxpool 3 s2; bn; flatten; linear 3", 8, LCT_ENCODER_EVAL},
+    /* batches large enough for grouped convolution GEMMs (several samples per GEMM) */
+    {"in 1x12x12; conv2d 8 k3 p1; bn; relu; maxpool 2; conv2d 16 k3 p1; bn; relu; maxpool 2; flatten; linear 10",
+     70, LCT_ENCODER_TRAIN},
+    {"in 6x5x5; conv2d 7 k1; bn; relu; conv2d 4 k3 s2 p1; flatten; linear 3", 50, LCT_ENCODER_TRAIN},
+    {"in 1x300; conv1d 8 k10 s5 p3; bn; relu; conv1d 8 k4 s2 p1; relu; transpose; gru 6", 40, LCT_ENCODER_TRAIN},
 };
 
 static FILE *bin, *man;

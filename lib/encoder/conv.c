@@ -72,19 +72,51 @@ static int direct(const geom *g)
     return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
 }
 
+/*
+ * Samples per GEMM: small outputs (N = oh·ow) are grouped so each GEMM has at least ~1024 columns,
+ * which amortises the packing of W; the group's columns are then scattered to the samples.
+ */
+static size_t group_of(const geom *g, size_t batch)
+{
+    size_t per_chunk = (batch + chunks(batch) - 1) / chunks(batch);
+    size_t gs = g->n >= 1024 ? 1 : (1024 + g->n - 1) / g->n;
+    if (gs > 8) gs = 8;
+    return gs < per_chunk ? gs : per_chunk;
+}
+
+/* Scratch of one chunk: columns (K × G·N), a gathered output/gradient (O × G·N), partial dW and db. */
+typedef struct scratch {
+    float *col, *out, *dw, *db;
+} scratch;
+
+static size_t scratch_floats(const geom *g, size_t gs)
+{
+    return lct__round16(g->k * gs * g->n) + lct__round16(g->o * gs * g->n) + lct__round16(g->o * g->k) +
+           lct__round16(g->o);
+}
+
+static scratch scratch_of(const geom *g, size_t gs, float *base, size_t c)
+{
+    scratch s;
+    s.col = base + c * scratch_floats(g, gs);
+    s.out = s.col + lct__round16(g->k * gs * g->n);
+    s.dw = s.out + lct__round16(g->o * gs * g->n);
+    s.db = s.dw + lct__round16(g->o * g->k);
+    return s;
+}
+
 size_t lct__conv_ws(const lct__layer *l, size_t batch)
 {
     geom g = geometry(l);
-    size_t per = lct__round16(g.k * g.n) + lct__round16(g.o * g.k) + lct__round16(g.o);
-    return chunks(batch) * per;
+    return chunks(batch) * scratch_floats(&g, group_of(&g, batch));
 }
 
-static void im2col(const geom *g, const float *x, float *col)
+static void im2col(const geom *g, const float *x, float *col, size_t ld)
 {
     for (size_t c = 0; c < g->c; c++)
         for (size_t i = 0; i < g->kh; i++)
             for (size_t j = 0; j < g->kw; j++) {
-                float *row = col + ((c * g->kh + i) * g->kw + j) * g->n;
+                float *row = col + ((c * g->kh + i) * g->kw + j) * ld;
                 for (size_t oy = 0; oy < g->oh; oy++) {
                     float *dst = row + oy * g->ow;
                     ptrdiff_t iy = (ptrdiff_t)(oy * g->sh + i) - (ptrdiff_t)g->ph;
@@ -129,18 +161,23 @@ LCT__VEC static void fill(float *dst, float v, size_t n)
     for (size_t i = 0; i < n; i++) dst[i] = v;
 }
 
+LCT__VEC static void add_bias(float *dst, const float *src, float b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dst[i] = src[i] + b;
+}
+
 LCT__VEC static void add_to(float *dst, const float *src, size_t n)
 {
     for (size_t i = 0; i < n; i++) dst[i] += src[i];
 }
 
 /* dx += col2im(dcol); dx must be zeroed by the caller. */
-static void col2im(const geom *g, const float *col, float *dx)
+static void col2im(const geom *g, const float *col, size_t ld, float *dx)
 {
     for (size_t c = 0; c < g->c; c++)
         for (size_t i = 0; i < g->kh; i++)
             for (size_t j = 0; j < g->kw; j++) {
-                const float *row = col + ((c * g->kh + i) * g->kw + j) * g->n;
+                const float *row = col + ((c * g->kh + i) * g->kw + j) * ld;
                 for (size_t oy = 0; oy < g->oh; oy++) {
                     const float *src = row + oy * g->ow;
                     ptrdiff_t iy = (ptrdiff_t)(oy * g->sh + i) - (ptrdiff_t)g->ph;
@@ -164,21 +201,42 @@ static void col2im(const geom *g, const float *col, float *dx)
 void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
 {
     geom g = geometry(l);
-    size_t nch = chunks(p->batch), per = lct__round16(g.k * g.n) + lct__round16(g.o * g.k) + lct__round16(g.o);
+    size_t nch = chunks(p->batch), gs = group_of(&g, p->batch);
     size_t in_size = l->in_size, out_size = l->out_size;
     const float *w = l->value[0], *bias = l->has_bias ? l->value[1] : NULL;
     int dir = direct(&g);
 #pragma omp parallel for num_threads(p->threads) schedule(static)
     for (size_t c = 0; c < nch; c++) {
-        float *col = l->ws + c * per;
+        scratch sc = scratch_of(&g, gs, l->ws, c);
         size_t b0 = p->batch * c / nch, b1 = p->batch * (c + 1) / nch;
-        for (size_t b = b0; b < b1; b++) {
-            const float *xb = x + b * in_size;
-            float *yb = y + b * out_size;
-            if (!dir) im2col(&g, xb, col);
-            if (bias)
-                for (size_t o = 0; o < g.o; o++) fill(yb + o * g.n, bias[o], g.n);
-            lct__gemm1(p->rt, 0, 0, g.o, g.n, g.k, 1.0f, w, g.k, dir ? xb : col, g.n, bias ? 1.0f : 0.0f, yb, g.n);
+        for (size_t b = b0; b < b1; b += gs) {
+            size_t n = b + gs <= b1 ? gs : b1 - b, ld = n * g.n;
+            if (n == 1) {
+                /* one sample: straight into its output */
+                const float *xb = x + b * in_size;
+                float *yb = y + b * out_size;
+                if (!dir) im2col(&g, xb, sc.col, g.n);
+                if (bias)
+                    for (size_t o = 0; o < g.o; o++) fill(yb + o * g.n, bias[o], g.n);
+                lct__gemm1(p->rt, 0, 0, g.o, g.n, g.k, 1.0f, w, g.k, dir ? xb : sc.col, g.n, bias ? 1.0f : 0.0f, yb,
+                           g.n);
+                continue;
+            }
+            for (size_t s = 0; s < n; s++) {
+                if (dir)
+                    for (size_t r = 0; r < g.k; r++)
+                        memcpy(sc.col + r * ld + s * g.n, x + (b + s) * in_size + r * g.n, g.n * sizeof(float));
+                else
+                    im2col(&g, x + (b + s) * in_size, sc.col + s * g.n, ld);
+            }
+            lct__gemm1(p->rt, 0, 0, g.o, ld, g.k, 1.0f, w, g.k, sc.col, ld, 0.0f, sc.out, ld);
+            for (size_t s = 0; s < n; s++)
+                for (size_t o = 0; o < g.o; o++) {
+                    float *dst = y + (b + s) * out_size + o * g.n;
+                    const float *src = sc.out + o * ld + s * g.n;
+                    if (bias) add_bias(dst, src, bias[o], g.n);
+                    else memcpy(dst, src, g.n * sizeof(float));
+                }
         }
     }
 }
@@ -186,35 +244,55 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
 void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx)
 {
     geom g = geometry(l);
-    size_t nch = chunks(p->batch), per = lct__round16(g.k * g.n) + lct__round16(g.o * g.k) + lct__round16(g.o);
+    size_t nch = chunks(p->batch), gs = group_of(&g, p->batch);
     size_t in_size = l->in_size, out_size = l->out_size;
     const float *w = l->value[0];
     int dir = direct(&g), bias = l->has_bias != 0;
 #pragma omp parallel for num_threads(p->threads) schedule(static)
     for (size_t c = 0; c < nch; c++) {
-        float *col = l->ws + c * per;
-        float *dw = col + lct__round16(g.k * g.n), *db = dw + lct__round16(g.o * g.k);
+        scratch sc = scratch_of(&g, gs, l->ws, c);
         size_t b0 = p->batch * c / nch, b1 = p->batch * (c + 1) / nch;
-        for (size_t b = b0; b < b1; b++) {
-            const float *xb = x + b * in_size, *dyb = dy + b * out_size;
-            if (!dir) im2col(&g, xb, col);
-            /* partial dW of this chunk = Σ_b dy_b colᵀ (the first sample overwrites) */
-            lct__gemm1(p->rt, 0, 1, g.o, g.k, g.n, 1.0f, dyb, g.n, dir ? xb : col, g.n, b == b0 ? 0.0f : 1.0f, dw,
-                       g.k);
+        for (size_t b = b0; b < b1; b += gs) {
+            size_t n = b + gs <= b1 ? gs : b1 - b, ld = n * g.n;
+            const float *cols, *grads;
+            if (n == 1) {
+                if (!dir) im2col(&g, x + b * in_size, sc.col, g.n);
+                cols = dir ? x + b * in_size : sc.col;
+                grads = dy + b * out_size;
+            } else {
+                for (size_t s = 0; s < n; s++) {
+                    if (dir)
+                        for (size_t r = 0; r < g.k; r++)
+                            memcpy(sc.col + r * ld + s * g.n, x + (b + s) * in_size + r * g.n, g.n * sizeof(float));
+                    else
+                        im2col(&g, x + (b + s) * in_size, sc.col + s * g.n, ld);
+                    for (size_t o = 0; o < g.o; o++)
+                        memcpy(sc.out + o * ld + s * g.n, dy + (b + s) * out_size + o * g.n, g.n * sizeof(float));
+                }
+                cols = sc.col;
+                grads = sc.out;
+            }
+            /* partial dW of this chunk = Σ dY colᵀ (the chunk's first group overwrites) */
+            lct__gemm1(p->rt, 0, 1, g.o, g.k, ld, 1.0f, grads, ld, cols, ld, b == b0 ? 0.0f : 1.0f, sc.dw, g.k);
             if (bias)
                 for (size_t o = 0; o < g.o; o++) {
-                    float s = sum_lanes(dyb + o * g.n, g.n);
-                    db[o] = b == b0 ? s : db[o] + s;
+                    float sum = sum_lanes(grads + o * ld, ld);
+                    sc.db[o] = b == b0 ? sum : sc.db[o] + sum;
                 }
-            if (dx) {
-                float *dxb = dx + b * in_size;
+            if (!dx) continue;
+            if (dir && n == 1) {
+                lct__gemm1(p->rt, 1, 0, g.k, g.n, g.o, 1.0f, w, g.k, grads, g.n, 0.0f, dx + b * in_size, g.n);
+                continue;
+            }
+            /* the column buffer is free again once dW is done: dcol = Wᵀ dY */
+            lct__gemm1(p->rt, 1, 0, g.k, ld, g.o, 1.0f, w, g.k, grads, ld, 0.0f, sc.col, ld);
+            for (size_t s = 0; s < n; s++) {
+                float *dxb = dx + (b + s) * in_size;
                 if (dir) {
-                    lct__gemm1(p->rt, 1, 0, g.k, g.n, g.o, 1.0f, w, g.k, dyb, g.n, 0.0f, dxb, g.n);
+                    for (size_t r = 0; r < g.k; r++) memcpy(dxb + r * g.n, sc.col + r * ld + s * g.n, g.n * sizeof(float));
                 } else {
-                    /* the column buffer is free again once this sample's dW is done */
-                    lct__gemm1(p->rt, 1, 0, g.k, g.n, g.o, 1.0f, w, g.k, dyb, g.n, 0.0f, col, g.n);
                     memset(dxb, 0, in_size * sizeof *dxb);
-                    col2im(&g, col, dxb);
+                    col2im(&g, sc.col + s * g.n, ld, dxb);
                 }
             }
         }
@@ -225,14 +303,14 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (nw * nch > LCT__PAR_MIN)
     for (size_t i = 0; i < nw; i++) {
         float s = gw[i];
-        for (size_t c = 0; c < nch; c++) s += l->ws[c * per + lct__round16(g.k * g.n) + i];
+        for (size_t c = 0; c < nch; c++) s += scratch_of(&g, gs, l->ws, c).dw[i];
         gw[i] = s;
     }
     if (bias) {
         float *gb = l->grad[1];
         for (size_t o = 0; o < g.o; o++) {
             float s = gb[o];
-            for (size_t c = 0; c < nch; c++) s += l->ws[c * per + lct__round16(g.k * g.n) + lct__round16(g.o * g.k) + o];
+            for (size_t c = 0; c < nch; c++) s += scratch_of(&g, gs, l->ws, c).db[o];
             gb[o] = s;
         }
     }
