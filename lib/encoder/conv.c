@@ -74,12 +74,12 @@ static int direct(const geom *g)
 
 /*
  * Samples per GEMM: small outputs (N = oh·ow) are grouped so each GEMM has at least ~1024 columns,
- * which amortises the packing of W; the group's columns are then scattered to the samples.
+ * which amortises the packing of W (outputs of 512 or more stay per sample); the group's columns are then scattered to the samples.
  */
 static size_t group_of(const geom *g, size_t batch)
 {
     size_t per_chunk = (batch + chunks(batch) - 1) / chunks(batch);
-    size_t gs = g->n >= 1024 ? 1 : (1024 + g->n - 1) / g->n;
+    size_t gs = g->n >= 512 ? 1 : (1024 + g->n - 1) / g->n;
     if (gs > 8) gs = 8;
     return gs < per_chunk ? gs : per_chunk;
 }
