@@ -57,7 +57,7 @@ int lct_encoder_new(lct_encoder **out, lct_runtime *rt, const uint32_t *shape, s
             return LCT__FAIL(LCT_ESHAPE, "the sample size (product of shape) exceeds 2^40");
     }
     lct_encoder *enc = lct__calloc(rt, 1, sizeof *enc);
-    if (enc == NULL) return LCT_ENOMEM;
+    if (enc == NULL) return LCT__FAIL(LCT_ENOMEM, "cannot allocate the encoder");
     enc->rt = rt;
     enc->opts = *opts;
     enc->opts.version = LCT_ENCODER_OPTIONS_VERSION;
@@ -67,7 +67,7 @@ int lct_encoder_new(lct_encoder **out, lct_runtime *rt, const uint32_t *shape, s
     enc->mode = LCT_ENCODER_TRAIN;
     if (build_spec(enc, NULL, &enc->spec) != LCT_OK) {
         lct__free(rt, enc);
-        return LCT_ENOMEM;
+        return LCT__FAIL(LCT_ENOMEM, "cannot allocate the encoder's spec text");
     }
     enc->stream = lct__runtime_next_stream(rt);
     *out = enc;
@@ -103,7 +103,8 @@ int lct__encoder_add(lct_encoder *enc, const lct__layer *proto, const char *func
                          "the encoder is sealed (it has run forward or handed out its parameters): no more layers");
     lct_runtime *rt = enc->rt;
     lct__layer *l = lct__calloc(rt, 1, sizeof *l);
-    if (l == NULL) return LCT_ENOMEM;
+    if (l == NULL)
+        return lct__fail(LCT_ENOMEM, func, "cannot allocate the %s layer", lct__layer_kind_name(proto->kind));
     *l = *proto;
     l->index = (uint32_t)enc->n_layers;
     l->ws = NULL;
