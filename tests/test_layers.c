@@ -171,6 +171,8 @@ static const struct {
     {"in 3x4; linear 5", 2},
     {"in 2x7x6; conv2d 3 k3 s2 p1", 2},
     {"in 2x5x5; conv2d 4 k1", 2},
+    {"in 2x6x6; conv2d 3 k3 p1", 2},
+    {"in 1x7x7; conv2d 2 k5 p2", 2},
     {"in 2x5x5; conv2d 3 k2 nobias", 3},
     {"in 3x20; conv1d 4 k4 s2 p1", 2},
     {"in 1x50; conv1d 3 k10 s5", 2},
@@ -220,40 +222,56 @@ static void get_tensor(lct_params *p, size_t i, float *dst)
     ck_assert_int_eq(lct_params_get(p, i, dst, count), LCT_OK);
 }
 
+/* Direct convolution in double, for several geometries (strided, padded, "same" width, 1x1). */
 START_TEST(test_conv2d_forward_reference)
 {
-    lct_runtime *rt = lct_test_runtime(2, 3);
-    const size_t B = 3, C = 2, H = 7, W = 6, O = 3, K = 3, S = 2, P = 1, OH = 4, OW = 3;
-    lct_encoder *enc = spec_encoder(rt, "in 2x7x6; conv2d 3 k3 s2 p1");
-    uint32_t shape[3];
-    size_t rank;
-    lct_encoder_output_shape(enc, shape, 3, &rank);
-    ck_assert_uint_eq(rank, 3);
-    ck_assert_uint_eq(shape[0], O);
-    ck_assert_uint_eq(shape[1], OH);
-    ck_assert_uint_eq(shape[2], OW);
-    float x[3 * 2 * 7 * 6], y[3 * 3 * 4 * 3], w[3 * 2 * 9], b[3];
-    fill_uniform(x, sizeof x / sizeof *x, 5, -1, 1);
-    lct_params *p = lct_encoder_params(enc);
-    get_tensor(p, 0, w);
-    get_tensor(p, 1, b);
-    ck_assert_int_eq(lct_encoder_forward(enc, x, B, y), LCT_OK);
-    for (size_t n = 0; n < B; n++)
-        for (size_t o = 0; o < O; o++)
-            for (size_t i = 0; i < OH; i++)
-                for (size_t j = 0; j < OW; j++) {
-                    double s = b[o];
-                    for (size_t c = 0; c < C; c++)
-                        for (size_t u = 0; u < K; u++)
-                            for (size_t v = 0; v < K; v++) {
-                                long iy = (long)(i * S + u) - (long)P, ix = (long)(j * S + v) - (long)P;
-                                if (iy < 0 || ix < 0 || iy >= (long)H || ix >= (long)W) continue;
-                                s += (double)w[((o * C + c) * K + u) * K + v] * x[((n * C + c) * H + iy) * W + ix];
-                            }
-                    ck_assert_double_eq_tol(y[((n * O + o) * OH + i) * OW + j], s, 1e-5);
-                }
-    lct_encoder_free(enc);
-    lct_runtime_free(rt);
+    static const struct {
+        size_t c, h, w, o, k, s, p;
+    } geo[] = {{2, 7, 6, 3, 3, 2, 1}, {2, 9, 9, 4, 3, 1, 1}, {3, 8, 10, 2, 5, 1, 2}, {2, 6, 5, 3, 1, 1, 0},
+               {1, 12, 12, 4, 3, 1, 0}, {2, 5, 7, 3, 3, 1, 2}, {1, 6, 6, 2, 2, 1, 1}};
+    for (size_t t = 0; t < sizeof geo / sizeof *geo; t++) {
+        lct_runtime *rt = lct_test_runtime(2, 3);
+        const size_t B = 21, C = geo[t].c, H = geo[t].h, W = geo[t].w, O = geo[t].o, K = geo[t].k, S = geo[t].s,
+                     P = geo[t].p;
+        const size_t OH = (H + 2 * P - K) / S + 1, OW = (W + 2 * P - K) / S + 1;
+        char spec[128];
+        snprintf(spec, sizeof spec, "in %zux%zux%zu; conv2d %zu k%zu s%zu p%zu", C, H, W, O, K, S, P);
+        lct_encoder *enc = spec_encoder(rt, spec);
+        uint32_t shape[3];
+        size_t rank;
+        lct_encoder_output_shape(enc, shape, 3, &rank);
+        ck_assert_uint_eq(rank, 3);
+        ck_assert_uint_eq(shape[0], O);
+        ck_assert_uint_eq(shape[1], OH);
+        ck_assert_uint_eq(shape[2], OW);
+        float *x = malloc(B * C * H * W * sizeof *x), *y = malloc(B * O * OH * OW * sizeof *y);
+        float *w = malloc(O * C * K * K * sizeof *w), b[8];
+        fill_uniform(x, B * C * H * W, 5 + t, -1, 1);
+        lct_params *p = lct_encoder_params(enc);
+        get_tensor(p, 0, w);
+        get_tensor(p, 1, b);
+        ck_assert_int_eq(lct_encoder_forward(enc, x, B, y), LCT_OK);
+        for (size_t n = 0; n < B; n++)
+            for (size_t o = 0; o < O; o++)
+                for (size_t i = 0; i < OH; i++)
+                    for (size_t j = 0; j < OW; j++) {
+                        double s = b[o];
+                        for (size_t c = 0; c < C; c++)
+                            for (size_t u = 0; u < K; u++)
+                                for (size_t v = 0; v < K; v++) {
+                                    long iy = (long)(i * S + u) - (long)P, ix = (long)(j * S + v) - (long)P;
+                                    if (iy < 0 || ix < 0 || iy >= (long)H || ix >= (long)W) continue;
+                                    s += (double)w[((o * C + c) * K + u) * K + v] * x[((n * C + c) * H + iy) * W + ix];
+                                }
+                        ck_assert_msg(fabs(y[((n * O + o) * OH + i) * OW + j] - s) < 1e-5, "%s: y[%zu,%zu,%zu,%zu]",
+                                      spec, n, o, i, j);
+                    }
+        free(x);
+        free(y);
+        free(w);
+        lct_encoder_free(enc);
+        lct_runtime_free(rt);
+    }
 }
 END_TEST
 

@@ -111,12 +111,46 @@ size_t lct__conv_ws(const lct__layer *l, size_t batch)
     return chunks(batch) * scratch_floats(&g, group_of(&g, batch));
 }
 
+/*
+ * "Same-width" rows (stride 1 along x, output as wide as the input): the rows of one (c, i, j) plane
+ * that fall inside the input form one contiguous run in both the input and the columns, shifted by
+ * the kernel offset. Copy it at once, then zero the few columns that fell off either edge.
+ */
+static void im2col_rows(const geom *g, const float *plane, float *row, size_t i, ptrdiff_t off)
+{
+    size_t ow = g->ow;
+    ptrdiff_t oy0 = (ptrdiff_t)g->ph - (ptrdiff_t)i, oy1 = (ptrdiff_t)g->h + (ptrdiff_t)g->ph - (ptrdiff_t)i;
+    if (oy0 < 0) oy0 = 0;
+    if (oy1 > (ptrdiff_t)g->oh) oy1 = (ptrdiff_t)g->oh;
+    if (oy1 < oy0) oy1 = oy0;
+    memset(row, 0, (size_t)oy0 * ow * sizeof *row);
+    memset(row + (size_t)oy1 * ow, 0, (g->oh - (size_t)oy1) * ow * sizeof *row);
+    if (oy1 == oy0) return;
+    ptrdiff_t lo = off < 0 ? -off : 0, hi = (ptrdiff_t)ow - (off > 0 ? off : 0);
+    size_t n = (size_t)(oy1 - oy0) * ow;
+    float *dst = row + (size_t)oy0 * ow;
+    const float *src = plane + (size_t)(oy0 + (ptrdiff_t)i - (ptrdiff_t)g->ph) * g->w + off;
+    /* [lo, n − (ow − hi)) stays inside the input */
+    memcpy(dst + lo, src + lo, (n - (size_t)lo - (ow - (size_t)hi)) * sizeof *dst);
+    for (ptrdiff_t r = oy0; r < oy1; r++) {
+        float *d = row + (size_t)r * ow;
+        for (ptrdiff_t ox = 0; ox < lo; ox++) d[ox] = 0.0f;
+        for (ptrdiff_t ox = hi; ox < (ptrdiff_t)ow; ox++) d[ox] = 0.0f;
+    }
+}
+
 static void im2col(const geom *g, const float *x, float *col, size_t ld)
 {
+    int same = g->sw == 1 && g->sh == 1 && g->ow == g->w && (ptrdiff_t)g->pw < (ptrdiff_t)g->w;
     for (size_t c = 0; c < g->c; c++)
         for (size_t i = 0; i < g->kh; i++)
             for (size_t j = 0; j < g->kw; j++) {
                 float *row = col + ((c * g->kh + i) * g->kw + j) * ld;
+                ptrdiff_t off = (ptrdiff_t)j - (ptrdiff_t)g->pw;
+                if (same) {
+                    im2col_rows(g, x + c * g->h * g->w, row, i, off);
+                    continue;
+                }
                 for (size_t oy = 0; oy < g->oh; oy++) {
                     float *dst = row + oy * g->ow;
                     ptrdiff_t iy = (ptrdiff_t)(oy * g->sh + i) - (ptrdiff_t)g->ph;
@@ -125,7 +159,6 @@ static void im2col(const geom *g, const float *x, float *col, size_t ld)
                         continue;
                     }
                     const float *src = x + (c * g->h + (size_t)iy) * g->w;
-                    ptrdiff_t off = (ptrdiff_t)j - (ptrdiff_t)g->pw;
                     if (g->sw == 1) {
                         /* valid ox: 0 <= ox + off < w */
                         ptrdiff_t lo = off < 0 ? -off : 0, hi = (ptrdiff_t)g->w - off;
@@ -172,7 +205,7 @@ LCT__VEC static void add_to(float *dst, const float *src, size_t n)
 }
 
 /* dx += col2im(dcol); dx must be zeroed by the caller. */
-static void col2im(const geom *g, const float *col, size_t ld, float *dx)
+LCT__VEC static void col2im(const geom *g, const float *col, size_t ld, float *dx)
 {
     for (size_t c = 0; c < g->c; c++)
         for (size_t i = 0; i < g->kh; i++)
