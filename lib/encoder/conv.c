@@ -231,6 +231,17 @@ LCT__VEC static void col2im(const geom *g, const float *col, size_t ld, float *d
             }
 }
 
+/* Columns of samples b .. b+n−1 side by side (row stride ld = n·N). */
+static void group_cols(const geom *g, const float *x, size_t in_size, size_t n, int dir, float *col, size_t ld)
+{
+    for (size_t s = 0; s < n; s++) {
+        if (dir)
+            for (size_t r = 0; r < g->k; r++) memcpy(col + r * ld + s * g->n, x + s * in_size + r * g->n, g->n * sizeof(float));
+        else
+            im2col(g, x + s * in_size, col + s * g->n, ld);
+    }
+}
+
 void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
 {
     geom g = geometry(l);
@@ -255,13 +266,7 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
                            g.n);
                 continue;
             }
-            for (size_t s = 0; s < n; s++) {
-                if (dir)
-                    for (size_t r = 0; r < g.k; r++)
-                        memcpy(sc.col + r * ld + s * g.n, x + (b + s) * in_size + r * g.n, g.n * sizeof(float));
-                else
-                    im2col(&g, x + (b + s) * in_size, sc.col + s * g.n, ld);
-            }
+            group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
             lct__gemm1(p->rt, 0, 0, g.o, ld, g.k, 1.0f, w, g.k, sc.col, ld, 0.0f, sc.out, ld);
             for (size_t s = 0; s < n; s++)
                 for (size_t o = 0; o < g.o; o++) {
@@ -293,12 +298,8 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
                 cols = dir ? x + b * in_size : sc.col;
                 grads = dy + b * out_size;
             } else {
+                group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
                 for (size_t s = 0; s < n; s++) {
-                    if (dir)
-                        for (size_t r = 0; r < g.k; r++)
-                            memcpy(sc.col + r * ld + s * g.n, x + (b + s) * in_size + r * g.n, g.n * sizeof(float));
-                    else
-                        im2col(&g, x + (b + s) * in_size, sc.col + s * g.n, ld);
                     for (size_t o = 0; o < g.o; o++)
                         memcpy(sc.out + o * ld + s * g.n, dy + (b + s) * out_size + o * g.n, g.n * sizeof(float));
                 }

@@ -189,28 +189,28 @@ int lct_encoder_add_linear(lct_encoder *enc, uint32_t out_features, int bias)
     return lct__encoder_add(enc, &l, __func__);
 }
 
-int lct_encoder_add_conv2d(lct_encoder *enc, uint32_t out_channels, uint32_t kernel, uint32_t stride,
-                           uint32_t padding, int bias)
+static int add_conv(lct_encoder *enc, int kind, uint32_t out_channels, uint32_t kernel, uint32_t stride,
+                    uint32_t padding, int bias, const char *func)
 {
-    lct__layer l = proto(LCT__L_CONV2D);
+    lct__layer l = proto(kind);
     l.units = out_channels;
     l.kernel = kernel;
     l.stride = stride;
     l.padding = padding;
     l.has_bias = bias != 0;
-    return lct__encoder_add(enc, &l, __func__);
+    return lct__encoder_add(enc, &l, func);
+}
+
+int lct_encoder_add_conv2d(lct_encoder *enc, uint32_t out_channels, uint32_t kernel, uint32_t stride,
+                           uint32_t padding, int bias)
+{
+    return add_conv(enc, LCT__L_CONV2D, out_channels, kernel, stride, padding, bias, __func__);
 }
 
 int lct_encoder_add_conv1d(lct_encoder *enc, uint32_t out_channels, uint32_t kernel, uint32_t stride,
                            uint32_t padding, int bias)
 {
-    lct__layer l = proto(LCT__L_CONV1D);
-    l.units = out_channels;
-    l.kernel = kernel;
-    l.stride = stride;
-    l.padding = padding;
-    l.has_bias = bias != 0;
-    return lct__encoder_add(enc, &l, __func__);
+    return add_conv(enc, LCT__L_CONV1D, out_channels, kernel, stride, padding, bias, __func__);
 }
 
 int lct_encoder_add_batchnorm(lct_encoder *enc, float momentum, float eps)
