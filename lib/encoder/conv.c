@@ -76,8 +76,13 @@ static int direct(const geom *g)
  * Samples per GEMM: small outputs (N = oh·ow) are grouped so each GEMM has at least ~1024 columns,
  * which amortises the packing of W (outputs of 512 or more stay per sample); the group's columns are then scattered to the samples.
  */
+/* Few rows of columns (C·kh·kw, e.g. a first layer on one channel): GEMMs that thin run far below
+ * BLIS's speed, so forward and dW use the small kernels below instead. */
+#define SMALL_K 16
+
 static size_t group_of(const geom *g, size_t batch)
 {
+    if (g->k <= SMALL_K) return 1;
     size_t per_chunk = (batch + chunks(batch) - 1) / chunks(batch);
     size_t gs = g->n >= 512 ? 1 : (1024 + g->n - 1) / g->n;
     if (gs > 8) gs = 8;
@@ -242,6 +247,42 @@ static void group_cols(const geom *g, const float *x, size_t in_size, size_t n, 
     }
 }
 
+/* y[q] = bias + Σ_r w[r]·col[r][q] for one output channel, in blocks that stay in registers/L1. */
+LCT__VEC static void small_fwd(const float *w, float bias, const float *col, size_t ld, size_t k, size_t n, float *y)
+{
+    for (size_t q0 = 0; q0 < n; q0 += 256) {
+        size_t len = q0 + 256 <= n ? 256 : n - q0;
+        float acc[256];
+        for (size_t q = 0; q < len; q++) acc[q] = bias;
+        for (size_t r = 0; r < k; r++) {
+            const float *c = col + r * ld + q0;
+            float wr = w[r];
+            for (size_t q = 0; q < len; q++) acc[q] += wr * c[q];
+        }
+        memcpy(y + q0, acc, len * sizeof *acc);
+    }
+}
+
+/* dw[r] (+)= Σ_q dy[q]·col[r][q] for one output channel, 16 fixed lanes per dot product. */
+LCT__VEC static void small_dw(const float *dy, const float *col, size_t ld, size_t k, size_t n, float *dw, int first)
+{
+    for (size_t r = 0; r < k; r++) {
+        const float *c = col + r * ld;
+        lct__v16 a = {0};
+        float s = 0.0f;
+        size_t q = 0;
+        for (; q + 16 <= n; q += 16) {
+            lct__v16 u, v;
+            LCT__LOAD(u, dy + q);
+            LCT__LOAD(v, c + q);
+            a += u * v;
+        }
+        for (; q < n; q++) s += dy[q] * c[q];
+        for (int j = 0; j < 16; j++) s += a[j];
+        dw[r] = first ? s : dw[r] + s;
+    }
+}
+
 void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
 {
     geom g = geometry(l);
@@ -260,6 +301,11 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
                 const float *xb = x + b * in_size;
                 float *yb = y + b * out_size;
                 if (!dir) im2col(&g, xb, sc.col, g.n);
+                if (g.k <= SMALL_K) {
+                    for (size_t o = 0; o < g.o; o++)
+                        small_fwd(w + o * g.k, bias ? bias[o] : 0.0f, dir ? xb : sc.col, g.n, g.k, g.n, yb + o * g.n);
+                    continue;
+                }
                 if (bias)
                     for (size_t o = 0; o < g.o; o++) fill(yb + o * g.n, bias[o], g.n);
                 lct__gemm1(p->rt, 0, 0, g.o, g.n, g.k, 1.0f, w, g.k, dir ? xb : sc.col, g.n, bias ? 1.0f : 0.0f, yb,
@@ -307,7 +353,10 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
                 grads = sc.out;
             }
             /* partial dW of this chunk = Σ dY colᵀ (the chunk's first group overwrites) */
-            lct__gemm1(p->rt, 0, 1, g.o, g.k, ld, 1.0f, grads, ld, cols, ld, b == b0 ? 0.0f : 1.0f, sc.dw, g.k);
+            if (g.k <= SMALL_K)
+                for (size_t o = 0; o < g.o; o++) small_dw(grads + o * ld, cols, ld, g.k, ld, sc.dw + o * g.k, b == b0);
+            else
+                lct__gemm1(p->rt, 0, 1, g.o, g.k, ld, 1.0f, grads, ld, cols, ld, b == b0 ? 0.0f : 1.0f, sc.dw, g.k);
             if (bias)
                 for (size_t o = 0; o < g.o; o++) {
                     float sum = sum_lanes(grads + o * ld, ld);
