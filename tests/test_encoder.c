@@ -82,6 +82,15 @@ START_TEST(test_builder_bad_input_leaves_encoder_unchanged)
     LCT_ASSERT_FAILS(lct_encoder_add_flatten(NULL), LCT_EINVAL, "'enc'");
     LCT_ASSERT_FAILS(lct_encoder_add_global_avgpool(NULL), LCT_EINVAL, "'enc'");
     LCT_ASSERT_FAILS(lct_encoder_add_batchnorm(NULL, 0.1f, 1e-5f), LCT_EINVAL, "'enc'");
+    /* pooling and GRU layers on a vector input */
+    lct_encoder *vec;
+    uint32_t d = 10;
+    ck_assert_int_eq(lct_encoder_new(&vec, rt, &d, 1, NULL), LCT_OK);
+    LCT_ASSERT_FAILS(lct_encoder_add_global_avgpool(vec), LCT_ESHAPE, "gap needs a C x L or C x H x W input");
+    LCT_ASSERT_FAILS(lct_encoder_add_maxpool(vec, 2, 2), LCT_ESHAPE, "maxpool needs");
+    LCT_ASSERT_FAILS(lct_encoder_add_avgpool(vec, 2, 2), LCT_ESHAPE, "avgpool needs");
+    LCT_ASSERT_FAILS(lct_encoder_add_conv2d(vec, 2, 1, 1, 0, 1), LCT_ESHAPE, "rank-3");
+    lct_encoder_free(vec);
     size_t mem1, layers;
     lct_runtime_memory(rt, &mem1, NULL);
     ck_assert_uint_eq(mem0, mem1);
