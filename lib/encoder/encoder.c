@@ -57,7 +57,7 @@ int lct_encoder_new(lct_encoder **out, lct_runtime *rt, const uint32_t *shape, s
             return LCT__FAIL(LCT_ESHAPE, "the sample size (product of shape) exceeds 2^40");
     }
     lct_encoder *enc = lct__calloc(rt, 1, sizeof *enc);
-    if (enc == NULL) return LCT_ENOMEM;
+    if (enc == NULL) return LCT__FAIL(LCT_ENOMEM, "cannot allocate the encoder");
     enc->rt = rt;
     enc->opts = *opts;
     enc->opts.version = LCT_ENCODER_OPTIONS_VERSION;
@@ -67,7 +67,7 @@ int lct_encoder_new(lct_encoder **out, lct_runtime *rt, const uint32_t *shape, s
     enc->mode = LCT_ENCODER_TRAIN;
     if (build_spec(enc, NULL, &enc->spec) != LCT_OK) {
         lct__free(rt, enc);
-        return LCT_ENOMEM;
+        return LCT__FAIL(LCT_ENOMEM, "cannot allocate the encoder's spec text");
     }
     enc->stream = lct__runtime_next_stream(rt);
     *out = enc;
@@ -103,7 +103,8 @@ int lct__encoder_add(lct_encoder *enc, const lct__layer *proto, const char *func
                          "the encoder is sealed (it has run forward or handed out its parameters): no more layers");
     lct_runtime *rt = enc->rt;
     lct__layer *l = lct__calloc(rt, 1, sizeof *l);
-    if (l == NULL) return LCT_ENOMEM;
+    if (l == NULL)
+        return lct__fail(LCT_ENOMEM, func, "cannot allocate the %s layer", lct__layer_kind_name(proto->kind));
     *l = *proto;
     l->index = (uint32_t)enc->n_layers;
     l->ws = NULL;
@@ -188,28 +189,28 @@ int lct_encoder_add_linear(lct_encoder *enc, uint32_t out_features, int bias)
     return lct__encoder_add(enc, &l, __func__);
 }
 
-int lct_encoder_add_conv2d(lct_encoder *enc, uint32_t out_channels, uint32_t kernel, uint32_t stride,
-                           uint32_t padding, int bias)
+static int add_conv(lct_encoder *enc, int kind, uint32_t out_channels, uint32_t kernel, uint32_t stride,
+                    uint32_t padding, int bias, const char *func)
 {
-    lct__layer l = proto(LCT__L_CONV2D);
+    lct__layer l = proto(kind);
     l.units = out_channels;
     l.kernel = kernel;
     l.stride = stride;
     l.padding = padding;
     l.has_bias = bias != 0;
-    return lct__encoder_add(enc, &l, __func__);
+    return lct__encoder_add(enc, &l, func);
+}
+
+int lct_encoder_add_conv2d(lct_encoder *enc, uint32_t out_channels, uint32_t kernel, uint32_t stride,
+                           uint32_t padding, int bias)
+{
+    return add_conv(enc, LCT__L_CONV2D, out_channels, kernel, stride, padding, bias, __func__);
 }
 
 int lct_encoder_add_conv1d(lct_encoder *enc, uint32_t out_channels, uint32_t kernel, uint32_t stride,
                            uint32_t padding, int bias)
 {
-    lct__layer l = proto(LCT__L_CONV1D);
-    l.units = out_channels;
-    l.kernel = kernel;
-    l.stride = stride;
-    l.padding = padding;
-    l.has_bias = bias != 0;
-    return lct__encoder_add(enc, &l, __func__);
+    return add_conv(enc, LCT__L_CONV1D, out_channels, kernel, stride, padding, bias, __func__);
 }
 
 int lct_encoder_add_batchnorm(lct_encoder *enc, float momentum, float eps)

@@ -144,6 +144,15 @@ void lct__copy(const lct__pass *p, size_t n, const float *x, float *y);
 #else
 #  define LCT__VEC
 #endif
+/* Portable GCC vector types for kernels the auto-vectoriser handles badly (selects, strided loads).
+ * Each target clone compiles them to its own register width. Unaligned access goes through memcpy. */
+typedef float lct__v16 __attribute__((vector_size(64)));
+typedef int32_t lct__vi16 __attribute__((vector_size(64)));
+typedef float lct__v4 __attribute__((vector_size(16)));
+typedef int32_t lct__vi4 __attribute__((vector_size(16)));
+#define LCT__LOAD(v, p) memcpy(&(v), (p), sizeof(v))
+#define LCT__STORE(p, v) memcpy((p), &(v), sizeof(v))
+
 /* Element-wise loops run in parallel only above this many floats (below, threads cost more). */
 #define LCT__PAR_MIN 32768
 
