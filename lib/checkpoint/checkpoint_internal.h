@@ -177,6 +177,19 @@ int lct__ckpt_implicit_end(lct_checkpoint_reader *r, int opened, int rc);
 /* 1 while a group (explicit or implicit) is open. */
 int lct__ckpt_in_group(const lct_checkpoint_reader *r);
 
+/* ---- handle records (records.c) ------------------------------------------ */
+#define LCT__CKPT_RECORD_VERSION 1u
+/* "<name><suffix>" into buf (LCT_CHECKPOINT_MAX_NAME + 1 bytes); LCT_EINVAL if too long. */
+int lct__ckpt_sub_name(char *buf, const char *name, const char *suffix, const char *func);
+/* Add record section (name, type) from rec (freed here) followed by `extra` bytes (stored with
+ * extra_swap), and, if params is not NULL, the parameter section "<name><suffix>"; all or nothing. */
+int lct__ckpt_add_record(lct_checkpoint_writer *w, const char *name, uint32_t type, lct__ckpt_put *rec,
+                         const void *extra, size_t extra_size, int extra_swap, const char *suffix,
+                         const lct_params *params, const char *func);
+/* Read record section (name, type) of at most max bytes, check its version; g parses the rest. */
+int lct__ckpt_read_record(lct_checkpoint_reader *r, const char *name, uint32_t type, size_t max, void **data,
+                          size_t *size, lct__ckpt_get *g, const char *func);
+
 /* ---- atomic file writing (shared by checkpoints and .npy) ----------------- */
 #define LCT__PATH_MAX 4096
 typedef struct lct__atomic_file {

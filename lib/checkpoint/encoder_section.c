@@ -1,0 +1,112 @@
+/*
+ * Encoders in checkpoints: spec, dropout step and stream, plus "<name>.params".
+ * Record layout in docs/checkpoint-format.md; helpers in records.c.
+ */
+#include "checkpoint_internal.h"
+#include "../encoder/encoder.h"
+
+#define MAX_SPEC ((size_t)1 << 20)
+
+int lct_checkpoint_add_encoder(lct_checkpoint_writer *w, const char *name, lct_encoder *enc)
+{
+    LCT__REQUIRE(w);
+    LCT__REQUIRE(name);
+    LCT__REQUIRE(enc);
+    lct_params *params = lct_encoder_params(enc);
+    if (params == NULL) return LCT__FAIL(LCT_EINVAL, "the encoder has no parameter set");
+    const char *spec = lct_encoder_spec(enc);
+    lct__ckpt_put rec;
+    lct__ckpt_put_init(&rec, lct__ckpt_writer_runtime(w));
+    lct__ckpt_put_u32(&rec, LCT__CKPT_RECORD_VERSION);
+    lct__ckpt_put_u64(&rec, enc->step);
+    lct__ckpt_put_u64(&rec, enc->stream);
+    lct__ckpt_put_str(&rec, spec, strlen(spec));
+    return lct__ckpt_add_record(w, name, LCT__CKPT_TYPE_ENCODER_SPEC, &rec, NULL, 0, 0, ".params", params, __func__);
+}
+
+static void commit_encoder(void *target, const void *payload, size_t size)
+{
+    (void)size;
+    lct_encoder *enc = target;
+    const unsigned char *p = payload;
+    enc->step = lct__le64_load(p + 4);
+    enc->stream = lct__le64_load(p + 12);
+}
+
+int lct_checkpoint_load_encoder(lct_checkpoint_reader *r, const char *name, lct_encoder *enc)
+{
+    LCT__REQUIRE(r);
+    LCT__REQUIRE(name);
+    LCT__REQUIRE(enc);
+    char sub[LCT_CHECKPOINT_MAX_NAME + 1];
+    int rc = lct__ckpt_sub_name(sub, name, ".params", __func__);
+    if (rc) return rc;
+    lct_params *params = lct_encoder_params(enc);
+    const char *spec = lct_encoder_spec(enc);
+    if (params == NULL || spec == NULL) return LCT__FAIL(LCT_EINVAL, "the encoder has no parameter set");
+    int opened = lct__ckpt_implicit_begin(r);
+    void *data = NULL;
+    size_t size = 0;
+    lct__ckpt_get g;
+    rc = lct__ckpt_read_record(r, name, LCT__CKPT_TYPE_ENCODER_SPEC, 24 + MAX_SPEC, &data, &size, &g, __func__);
+    if (rc == LCT_OK) {
+        lct__ckpt_get_u64(&g);
+        lct__ckpt_get_u64(&g);
+        size_t len = 0;
+        const char *saved = lct__ckpt_get_str(&g, MAX_SPEC, &len);
+        if (g.failed || lct__ckpt_get_left(&g) != 0)
+            rc = LCT__FAIL(LCT_EFORMAT, "section '%s' is malformed", name);
+        else if (len != strlen(spec) || memcmp(saved, spec, len) != 0)
+            rc = LCT__FAIL(LCT_ESHAPE, "the encoder's architecture '%.80s' differs from the saved '%.*s'", spec,
+                           (int)(len > 80 ? 80 : len), saved);
+    }
+    rc = lct__ckpt_finish(r, rc, enc, commit_encoder, data, size);
+    if (rc == LCT_OK) rc = lct_checkpoint_load_params(r, sub, params);
+    return lct__ckpt_implicit_end(r, opened, rc);
+}
+
+int lct_checkpoint_new_encoder(lct_checkpoint_reader *r, const char *name, lct_runtime *rt, lct_encoder **out)
+{
+    LCT__REQUIRE(out);
+    *out = NULL;
+    LCT__REQUIRE(r);
+    LCT__REQUIRE(name);
+    LCT__REQUIRE(rt);
+    if (lct__ckpt_in_group(r))
+        return LCT__FAIL(LCT_ESTATE, "handles cannot be created inside a group of loads; commit it first");
+    void *data = NULL;
+    size_t size = 0;
+    lct__ckpt_get g;
+    int rc = lct__ckpt_read_record(r, name, LCT__CKPT_TYPE_ENCODER_SPEC, 24 + MAX_SPEC,
+                         &data, &size, &g, __func__);
+    char *spec = NULL;
+    if (rc == LCT_OK) {
+        lct__ckpt_get_u64(&g);
+        lct__ckpt_get_u64(&g);
+        size_t len = 0;
+        const char *saved = lct__ckpt_get_str(&g, MAX_SPEC, &len);
+        if (g.failed) rc = LCT__FAIL(LCT_EFORMAT, "section '%s' is malformed", name);
+        else if ((spec = lct__malloc(rt, len + 1)) == NULL) rc = LCT_ENOMEM;
+        else {
+            memcpy(spec, saved, len);
+            spec[len] = '\0';
+        }
+    }
+    lct__free(lct__ckpt_reader_runtime(r), data);
+    lct_encoder *enc = NULL;
+    if (rc == LCT_OK) {
+        rc = lct_encoder_new_from_spec(&enc, rt, spec, NULL);
+        if (rc == LCT_EFORMAT || rc == LCT_ESHAPE)
+            rc = LCT__FAIL(LCT_EFORMAT, "section '%s' holds a spec this library cannot build: %s", name,
+                           lct_error_last());
+    }
+    lct__free(rt, spec);
+    if (rc == LCT_OK) rc = lct_checkpoint_load_encoder(r, name, enc);
+    if (rc != LCT_OK) {
+        lct_encoder_free(enc);
+        return rc;
+    }
+    *out = enc;
+    return LCT_OK;
+}
+
