@@ -7,13 +7,17 @@
 # collects the inputs libFuzzer finds; crashes land in build-fuzz/ as crash-*.
 set -eu
 cd "$(dirname "$0")/.."
-# clang 14's __builtin_cpu_supports does not know every feature name gcc accepts (e.g. "f16c"):
-# the fuzz build answers 0 for all, which keeps the portable code paths (and generic BLIS kernels).
+# Some modules use GCC-only builtins; tests/fuzz/clang_compat.h supplies them to clang here.
 if [ ! -f build-fuzz/build.ninja ]; then
     CC=clang meson setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false \
-        "-Dc_args=-fsanitize=fuzzer-no-link -D__builtin_cpu_supports(x)=0" -Dbuildtype=debugoptimized >/dev/null
+        "-Dc_args=-fsanitize=fuzzer-no-link -include $(pwd)/tests/fuzz/clang_compat.h" \
+        -Dbuildtype=debugoptimized >/dev/null
 fi
-ninja -C build-fuzz tests/fuzz/fuzz_checkpoint tests/fuzz/fuzz_npy >/dev/null
+ninja -C build-fuzz tests/fuzz/fuzz_checkpoint tests/fuzz/fuzz_npy >build-fuzz/build.log || {
+    echo "fuzz.sh: the clang build failed; see build-fuzz/build.log" >&2
+    tail -20 build-fuzz/build.log >&2
+    exit 1
+}
 [ $# -ge 1 ] || exit 0
 target=$1
 seconds=${2:-600}
