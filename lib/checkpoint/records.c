@@ -19,8 +19,8 @@ int lct__ckpt_sub_name(char *buf, const char *name, const char *suffix, const ch
 
 /* Add a record section and, if params is not NULL, "<name><suffix>"; all or nothing. */
 int lct__ckpt_add_record(lct_checkpoint_writer *w, const char *name, uint32_t type, lct__ckpt_put *rec,
-                      const void *extra, size_t extra_size, int extra_swap, const char *suffix, const lct_params *params,
-                      const char *func)
+                         const void *extra, size_t extra_size, int extra_swap, const char *suffix,
+                         const lct_params *params, const char *func)
 {
     char sub[LCT_CHECKPOINT_MAX_NAME + 1];
     int rc = lct__ckpt_put_status(rec);
@@ -37,7 +37,7 @@ int lct__ckpt_add_record(lct_checkpoint_writer *w, const char *name, uint32_t ty
 
 /* Read record section `name` of `type` whose size is at most max; checks its version. */
 int lct__ckpt_read_record(lct_checkpoint_reader *r, const char *name, uint32_t type, size_t max, void **data,
-                       size_t *size, lct__ckpt_get *g, const char *func)
+                          size_t *size, lct__ckpt_get *g, const char *func)
 {
     int rc = lct__ckpt_read(r, name, type, max, data, size, func);
     if (rc != LCT_OK) return rc;
