@@ -1,0 +1,266 @@
+/*
+ * Vector kernels of the bank: dot products and axpy against fp32 or fp16 rows,
+ * and fp16 conversion. x86 CPUs with AVX2, FMA and F16C take the vector
+ * paths; every other CPU the portable ones. The portable fp16 conversion
+ * rounds exactly like the F16C instructions (round to nearest even).
+ */
+#include <math.h>
+
+#include "bank_internal.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#  define LCT__X86 1
+#  include <immintrin.h>
+#else
+#  define LCT__X86 0
+#endif
+
+float lct__h2f(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu, x;
+    if (e == 0) {
+        float v = (float)m * 0x1p-24f; /* zero or subnormal: exact in fp32 */
+        memcpy(&x, &v, sizeof x);
+        x |= sign;
+    } else if (e == 31) {
+        x = sign | 0x7f800000u | (m << 13) | (m ? 0x400000u : 0); /* Inf, or a quiet NaN */
+    } else {
+        x = sign | ((e + 112) << 23) | (m << 13);
+    }
+    float f;
+    memcpy(&f, &x, sizeof f);
+    return f;
+}
+
+uint16_t lct__f2h(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
+    uint32_t ax = x & 0x7fffffffu;
+    if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu)); /* quiet NaN */
+    if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);                        /* rounds past 65504 */
+    if (ax < 0x38800000u) {                                                            /* half subnormal */
+        if (ax <= 0x33000000u) return sign; /* at most half the smallest subnormal: ties to even = 0 */
+        uint32_t e = ax >> 23, m = (ax & 0x7fffffu) | 0x800000u;
+        unsigned shift = 126u - e; /* 14..24 */
+        uint32_t r = m >> shift, rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1u);
+        if (rem > half || (rem == half && (r & 1u))) r++;
+        return (uint16_t)(sign | r);
+    }
+    uint32_t r = (ax - 0x38000000u) >> 13, rem = ax & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (r & 1u))) r++; /* a carry moves into the exponent, as it should */
+    return (uint16_t)(sign | r);
+}
+
+/* ---- portable paths ---------------------------------------------------------- */
+
+/* Element i of an fp32 or fp16 row, as float. */
+static inline float elem_f32(const float *x, size_t i)
+{
+    return x[i];
+}
+
+static inline float elem_f16(const uint16_t *x, size_t i)
+{
+    return lct__h2f(x[i]);
+}
+
+/* One dot product per storage type: eight partial sums in a fixed order. */
+#define LCT__DOT_GENERIC(name, type, elem)                                                   \
+    static float name(const float *a, const type *b, size_t n)                              \
+    {                                                                                         \
+        float s[8] = {0};                                                                     \
+        size_t i = 0;                                                                         \
+        for (; i + 8 <= n; i += 8)                                                            \
+            for (int j = 0; j < 8; j++) s[j] += a[i + j] * elem(b, i + j);                    \
+        for (; i < n; i++) s[0] += a[i] * elem(b, i);                                         \
+        return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));             \
+    }
+LCT__DOT_GENERIC(dot_f32_generic, float, elem_f32)
+LCT__DOT_GENERIC(dot_f16_generic, uint16_t, elem_f16)
+
+#if LCT__X86
+#  define LCT__AVX __attribute__((target("avx2,fma,f16c")))
+
+LCT__AVX static inline float hsum256(__m256 v)
+{
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+    return _mm_cvtss_f32(lo);
+}
+
+LCT__AVX static inline __m256 load8_f32(const float *x)
+{
+    return _mm256_loadu_ps(x);
+}
+
+LCT__AVX static inline __m256 load8_f16(const uint16_t *h)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)h));
+}
+
+/* Dot product and axpy per storage type: four accumulators of eight lanes, summed in a fixed order. */
+#define LCT__AVX_KERNELS(suffix, type, load8, elem)                                                         \
+    LCT__AVX static float dot_##suffix##_avx(const float *a, const type *b, size_t n)                       \
+    {                                                                                                        \
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                                          \
+        size_t i = 0;                                                                                        \
+        for (; i + 32 <= n; i += 32) {                                                                       \
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8(b + i), s0);                                  \
+            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load8(b + i + 8), s1);                          \
+            s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), load8(b + i + 16), s2);                        \
+            s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), load8(b + i + 24), s3);                        \
+        }                                                                                                    \
+        for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8(b + i), s0);          \
+        float r = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));                      \
+        for (; i < n; i++) r += a[i] * elem(b, i);                                                           \
+        return r;                                                                                            \
+    }                                                                                                        \
+    LCT__AVX static void axpy_##suffix##_avx(float a, const type *x, float *y, size_t n)                    \
+    {                                                                                                        \
+        __m256 va = _mm256_set1_ps(a);                                                                       \
+        size_t i = 0;                                                                                        \
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, load8(x + i), _mm256_loadu_ps(y + i))); \
+        for (; i < n; i++) y[i] = fmaf(a, elem(x, i), y[i]);                                                 \
+    }
+LCT__AVX_KERNELS(f32, float, load8_f32, elem_f32)
+LCT__AVX_KERNELS(f16, uint16_t, load8_f16, elem_f16)
+
+LCT__AVX static void h2f_avx(const uint16_t *h, float *f, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(f + i, load8_f16(h + i));
+    for (; i < n; i++) f[i] = lct__h2f(h[i]);
+}
+
+LCT__AVX static void f2h_avx(const float *f, uint16_t *h, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(void *)(h + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(f + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) h[i] = lct__f2h(f[i]);
+}
+
+static int have_avx(void)
+{
+    static int cached = -1; /* benign race: every thread computes the same value */
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    }
+    return cached;
+}
+#else
+static int have_avx(void)
+{
+    return 0;
+}
+#endif
+
+/* Tests set this to exercise the portable paths on a machine with AVX2. */
+int lct__bank_force_generic = 0;
+
+#define USE_AVX() (LCT__X86 && !lct__bank_force_generic && have_avx())
+
+float lct__dot_f32(const float *a, const float *b, size_t n)
+{
+#if LCT__X86
+    if (USE_AVX()) return dot_f32_avx(a, b, n);
+#endif
+    return dot_f32_generic(a, b, n);
+}
+
+float lct__dot_f16(const float *a, const uint16_t *h, size_t n)
+{
+#if LCT__X86
+    if (USE_AVX()) return dot_f16_avx(a, h, n);
+#endif
+    return dot_f16_generic(a, h, n);
+}
+
+void lct__axpy_f32(float a, const float *x, float *y, size_t n)
+{
+#if LCT__X86
+    if (USE_AVX()) {
+        axpy_f32_avx(a, x, y, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) y[i] = fmaf(a, x[i], y[i]);
+}
+
+void lct__axpy_f16(float a, const uint16_t *x, float *y, size_t n)
+{
+#if LCT__X86
+    if (USE_AVX()) {
+        axpy_f16_avx(a, x, y, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) y[i] = fmaf(a, lct__h2f(x[i]), y[i]);
+}
+
+void lct__half_to_float(const uint16_t *h, float *f, size_t n)
+{
+#if LCT__X86
+    if (USE_AVX()) {
+        h2f_avx(h, f, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) f[i] = lct__h2f(h[i]);
+}
+
+void lct__float_to_half(const float *f, uint16_t *h, size_t n)
+{
+#if LCT__X86
+    if (USE_AVX()) {
+        f2h_avx(f, h, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) h[i] = lct__f2h(f[i]);
+}
+
+#if LCT__X86
+LCT__AVX static size_t scan_greater_avx(const float *s, size_t n, float thr, uint32_t *pos)
+{
+    size_t cnt = 0, i = 0;
+    __m256 t = _mm256_set1_ps(thr);
+    for (; i + 32 <= n; i += 32) {
+        __m256 a = _mm256_loadu_ps(s + i), b = _mm256_loadu_ps(s + i + 8);
+        __m256 c = _mm256_loadu_ps(s + i + 16), e = _mm256_loadu_ps(s + i + 24);
+        __m256 any = _mm256_or_ps(_mm256_or_ps(_mm256_cmp_ps(a, t, _CMP_GT_OQ), _mm256_cmp_ps(b, t, _CMP_GT_OQ)),
+                                  _mm256_or_ps(_mm256_cmp_ps(c, t, _CMP_GT_OQ), _mm256_cmp_ps(e, t, _CMP_GT_OQ)));
+        if (_mm256_movemask_ps(any) == 0) continue; /* the common case once the threshold has settled */
+        /* Positions from the lane masks, without a branch per element. */
+        uint32_t mask = (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(a, t, _CMP_GT_OQ)) |
+                        (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(b, t, _CMP_GT_OQ)) << 8 |
+                        (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(c, t, _CMP_GT_OQ)) << 16 |
+                        (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(e, t, _CMP_GT_OQ)) << 24;
+        while (mask) {
+            pos[cnt++] = (uint32_t)(i + (size_t)__builtin_ctz(mask));
+            mask &= mask - 1;
+        }
+    }
+    for (; i < n; i++)
+        if (s[i] > thr) pos[cnt++] = (uint32_t)i;
+    return cnt;
+}
+#endif
+
+size_t lct__scan_greater(const float *s, size_t n, float thr, uint32_t *pos)
+{
+#if LCT__X86
+    if (USE_AVX()) return scan_greater_avx(s, n, thr, pos);
+#endif
+    size_t cnt = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] > thr) pos[cnt++] = (uint32_t)i;
+    return cnt;
+}
