@@ -95,7 +95,7 @@ START_TEST(test_options_init)
     ck_assert_int_eq(a.z_policy, LCT_Z_FIRST_BATCH);
     ck_assert_int_eq(a.sample_mode, LCT_BANK_SAMPLE_REPLACE);
     ck_assert_int_eq(lct_loss_npsoftmax_options_init(&b, LCT_LOSS_NPSOFTMAX_OPTIONS_VERSION), LCT_OK);
-    ck_assert_uint_eq(b.chunk, 4096);
+    ck_assert_uint_eq(b.chunk, 16384);
     ck_assert_int_eq(lct_loss_invaspread_options_init(&c, LCT_LOSS_INVASPREAD_OPTIONS_VERSION), LCT_OK);
     ck_assert_int_eq(c.form, LCT_INVASPREAD_PAPER);
     ck_assert_int_eq(lct_loss_infonce_options_init(&d, LCT_LOSS_INFONCE_OPTIONS_VERSION), LCT_OK);
