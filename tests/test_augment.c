@@ -946,6 +946,90 @@ START_TEST(test_signal_scratch_is_small)
 }
 END_TEST
 
+START_TEST(test_u8_and_float_inputs_agree)
+{
+    /* The same images as bytes and as floats in [0,1] give the same views for the same seed. */
+    const size_t B = 9, V = 2, n = 3 * 30 * 26;
+    uint8_t *xb = random_bytes(B * n, 19);
+    float *xf = malloc(B * n * sizeof *xf);
+    for (size_t i = 0; i < B * n; i++) xf[i] = xb[i] / 255.0f;
+    float *y[2];
+    for (int kind = 0; kind < 2; kind++) {
+        lct_runtime *rt = lct_test_runtime(2, 21);
+        lct_augmenter *aug = make_aug(rt, kind ? LCT_AUG_IMAGE_F32 : LCT_AUG_IMAGE_U8, 3, 30, 26, 24, 24);
+        ck_assert_int_eq(lct_augmenter_preset(aug, LCT_AUG_PRESET_INVASPREAD), LCT_OK);
+        y[kind] = out_buf(aug, B, V);
+        ck_assert_int_eq(lct_augmenter_apply(aug, kind ? (const void *)xf : (const void *)xb, B, V, y[kind]), LCT_OK);
+        lct_augmenter_free(aug);
+        lct_runtime_free(rt);
+    }
+    double worst = 0;
+    for (size_t i = 0; i < B * V * 3 * 24 * 24; i++) worst = fmax(worst, fabs((double)y[0][i] - y[1][i]));
+    ck_assert_msg(worst < 1e-5, "u8 and float inputs differ by %g", worst);
+    free(xb);
+    free(xf);
+    free(y[0]);
+    free(y[1]);
+}
+END_TEST
+
+START_TEST(test_random_pipelines)
+{
+    /* Random shapes (down to 1x1) and random valid pipelines: outputs stay finite and in range. */
+    lct_runtime *rt = lct_test_runtime(1, 20);
+    lct__rng g;
+    lct__rng_seed(&g, 20, 1);
+    for (int iter = 0; iter < 300; iter++) {
+        int signal = iter % 3 == 2;
+        unsigned c = signal ? 1 + (unsigned)lct__rng_below(&g, 3) : (lct__rng_below(&g, 2) ? 3 : 1);
+        unsigned h = signal ? 1 : 1 + (unsigned)lct__rng_below(&g, 40), w = 1 + (unsigned)lct__rng_below(&g, 40);
+        unsigned oh = signal ? 0 : 1 + (unsigned)lct__rng_below(&g, 40);
+        unsigned ow = signal ? 1 + (unsigned)lct__rng_below(&g, w) : 1 + (unsigned)lct__rng_below(&g, 40);
+        int u8 = !signal && lct__rng_below(&g, 2);
+        lct_augmenter *aug = make_aug(rt, signal ? LCT_AUG_SIGNAL_F32 : (u8 ? LCT_AUG_IMAGE_U8 : LCT_AUG_IMAGE_F32), c, h,
+                                      w, oh, ow);
+        double p = lct__rng_uniform_d(&g);
+        if (lct__rng_below(&g, 2)) {
+            if (signal) ck_assert_int_eq(lct_augmenter_add_window_crop(aug, p), LCT_OK);
+            else {
+                double s0 = 0.01 + 0.99 * lct__rng_uniform_d(&g), r0 = 0.2 + 2 * lct__rng_uniform_d(&g);
+                ck_assert_int_eq(lct_augmenter_add_random_resized_crop(aug, p, s0, s0 + (1 - s0) * lct__rng_uniform_d(&g),
+                                                                       r0, r0 * (1 + 3 * lct__rng_uniform_d(&g))), LCT_OK);
+            }
+        }
+        int n_ops = (int)lct__rng_below(&g, 8);
+        for (int k = 0; k < n_ops; k++) {
+            p = lct__rng_uniform_d(&g);
+            double a = lct__rng_uniform_d(&g), b = lct__rng_uniform_d(&g);
+            switch (signal ? 4 + lct__rng_below(&g, 4) : lct__rng_below(&g, 5)) {
+            case 0: ck_assert_int_eq(lct_augmenter_add_hflip(aug, p), LCT_OK); break;
+            case 1: ck_assert_int_eq(lct_augmenter_add_color_jitter(aug, p, 2 * a, 2 * b, a, 0.5 * b), LCT_OK); break;
+            case 2: ck_assert_int_eq(lct_augmenter_add_grayscale(aug, p), LCT_OK); break;
+            case 3: ck_assert_int_eq(lct_augmenter_add_gaussian_blur(aug, p, 0.05 + a, 0.05 + a + 5 * b), LCT_OK); break;
+            case 4: ck_assert_int_eq(lct_augmenter_add_gaussian_noise(aug, p, a), LCT_OK); break;
+            case 5: ck_assert_int_eq(lct_augmenter_add_gain(aug, p, -20 * a, 20 * b), LCT_OK); break;
+            case 6: ck_assert_int_eq(lct_augmenter_add_time_mask(aug, p, (uint32_t)lct__rng_below(&g, ow + 1)), LCT_OK); break;
+            default: ck_assert_int_eq(lct_augmenter_add_time_shift(aug, p, (uint32_t)lct__rng_below(&g, ow)), LCT_OK); break;
+            }
+        }
+        size_t ic, oc;
+        lct_augmenter_sizes(aug, &ic, &oc);
+        const size_t B = 3, V = 2;
+        void *x = u8 ? (void *)random_bytes(B * ic, (unsigned)iter) : (void *)random_floats(B * ic, (unsigned)iter, -0.1f, 1.1f);
+        float *y = out_buf(aug, B, V);
+        ck_assert_int_eq(lct_augmenter_apply(aug, x, B, V, y), LCT_OK);
+        for (size_t i = 0; i < B * V * oc; i++) {
+            ck_assert_msg(isfinite(y[i]), "iteration %d: y[%zu] = %g", iter, i, (double)y[i]);
+            if (!signal) ck_assert_msg(y[i] >= 0.0f && y[i] <= 1.0f, "iteration %d: y[%zu] = %g", iter, i, (double)y[i]);
+        }
+        free(x);
+        free(y);
+        lct_augmenter_free(aug);
+    }
+    lct_runtime_free(rt);
+}
+END_TEST
+
 START_TEST(test_allocation_failures)
 {
     lct_test_alloc a;
@@ -1014,6 +1098,8 @@ static Suite *augment_suite(void)
     tcase_add_test(tc, test_signal_gain_noise);
     tcase_add_test(tc, test_signal_time_mask_and_shift);
     tcase_add_test(tc, test_signal_scratch_is_small);
+    tcase_add_test(tc, test_u8_and_float_inputs_agree);
+    tcase_add_test(tc, test_random_pipelines);
     tcase_add_test(tc, test_allocation_failures);
     suite_add_tcase(s, tc);
     return s;

@@ -319,6 +319,20 @@ START_TEST(test_sample_uniform_exclusion_shared)
     }
     x = chi2(count + 10, n - 10, (double)k / (n - 10));
     ck_assert_msg(x < 87.0, "chi2 %g", x); /* 53 dof */
+    /* Scattered exclusions (first, middle, last row): the remaining rows stay uniform. */
+    int64_t holes[5] = {63, 0, 31, 32, 0};
+    long c2[64] = {0};
+    for (int rep = 0; rep < 10; rep++) {
+        ck_assert_int_eq(lct_bank_sample(b, holes, 5, k, LCT_BANK_SAMPLE_SHARED_EXCLUDE, sh), LCT_OK);
+        for (size_t j = 0; j < k; j++) c2[sh[j]]++;
+    }
+    ck_assert(c2[0] == 0 && c2[31] == 0 && c2[32] == 0 && c2[63] == 0);
+    long rest[60];
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i != 0 && i != 31 && i != 32 && i != 63) rest[m++] = c2[i];
+    x = chi2(rest, m, 10.0 * k / (double)m);
+    ck_assert_msg(x < 98.3, "chi2 %g", x); /* 59 dof: P(chi2 > 98.3) = 0.001 */
     free(out);
     lct_bank_free(b);
     lct_runtime_free(rt);
@@ -602,6 +616,27 @@ START_TEST(test_grad_matches_reference_and_finite_differences)
                     for (size_t r = 0; r < n; r++) ref += dsa[i * n + r] * rows[r * d + t];
                     ck_assert_msg(fabs(df[i * d + t] - ref) < 1e-4, "%g vs %g", df[i * d + t], ref);
                 }
+            /* and central differences of L(f) = sum dsa * S_all(f) through the public chunked call */
+            float *sp = malloc(batch * n * 4), *sm = malloc(batch * n * 4);
+            for (size_t e = 3; e < batch * d; e += 17) {
+                float save = f[e], h = 1e-2f;
+                f[e] = save + h;
+                float fp = f[e];
+                lct_bank_similarity_all(b, f, batch, 0, n, sp, n);
+                f[e] = save - h;
+                float fm = f[e];
+                lct_bank_similarity_all(b, f, batch, 0, n, sm, n);
+                f[e] = save;
+                double lp = 0, lm = 0;
+                for (size_t i = 0; i < batch * n; i++) {
+                    lp += (double)dsa[i] * sp[i];
+                    lm += (double)dsa[i] * sm[i];
+                }
+                double fd = (lp - lm) / ((double)fp - (double)fm);
+                ck_assert_msg(fabs(fd - df[e]) < 2e-3 * fmax(1.0, fabs(fd)), "all: fd %g vs %g", fd, df[e]);
+            }
+            free(sp);
+            free(sm);
             free(dsa);
             free(rows);
             lct_bank_free(b);
@@ -674,7 +709,7 @@ START_TEST(test_update_bad_input_changes_nothing)
     LCT_ASSERT_FAILS(lct_bank_update(NULL, f, idx, 2, 0.5f), LCT_EINVAL, "bank");
     LCT_ASSERT_FAILS(lct_bank_update(b, NULL, idx, 2, 0.5f), LCT_EINVAL, "'f'");
     LCT_ASSERT_FAILS(lct_bank_update(b, f, NULL, 2, 0.5f), LCT_EINVAL, "idx");
-    LCT_ASSERT_FAILS(lct_bank_update(b, f, idx, 0, 0.5f), LCT_EINVAL, "batch is 0");
+    LCT_ASSERT_FAILS(lct_bank_update(b, f, idx, 0, 0.5f), LCT_EINVAL, "lct_bank_update: batch is 0");
     LCT_ASSERT_FAILS(lct_bank_update(b, f, idx, 2, 1.5f), LCT_EINVAL, "momentum is 1.5");
     LCT_ASSERT_FAILS(lct_bank_update(b, f, idx, 2, NAN), LCT_EINVAL, "momentum is nan");
     idx[1] = 10;
@@ -796,6 +831,93 @@ START_TEST(test_fp16_conversion_matches_f16c)
 }
 END_TEST
 
+START_TEST(test_step_workspace_matches_documented_size)
+{
+    const size_t n = 1000, d = 32, batch = 50, k = 300;
+    lct_runtime *rt = lct_test_runtime(1, 2);
+    lct_bank *b = make_bank(rt, n, d, LCT_BANK_FP32, 1);
+    float *f = malloc(batch * d * 4), *out = malloc(batch * (k + 1) * 4);
+    fill_random(f, batch * d, 1);
+    int64_t pos[50], *neg = malloc(batch * k * 8);
+    for (size_t i = 0; i < batch; i++) pos[i] = (int64_t)(i * 3);
+    size_t c0, c1, c2;
+    lct_runtime_memory(rt, &c0, NULL);
+    ck_assert_int_eq(lct_bank_sample(b, pos, batch, k, LCT_BANK_SAMPLE_SHARED_EXCLUDE, neg), LCT_OK);
+    ck_assert_int_eq(lct_bank_update(b, f, pos, batch, 0.5f), LCT_OK);
+    lct_runtime_memory(rt, &c1, NULL);
+    ck_assert_uint_eq(c1 - c0, 16 * batch); /* update order / exclusion set */
+    ck_assert_int_eq(lct_bank_similarity(b, f, batch, pos, neg, k, LCT_BANK_SAMPLE_SHARED_EXCLUDE, out), LCT_OK);
+    lct_runtime_memory(rt, &c2, NULL);
+    ck_assert_uint_eq(c2 - c1, 4 * k * d); /* gathered shared negatives */
+    /* smaller steps reuse what is there */
+    ck_assert_int_eq(lct_bank_similarity(b, f, batch / 2, pos, neg, k / 2, LCT_BANK_SAMPLE_SHARED, out), LCT_OK);
+    ck_assert_int_eq(lct_bank_update(b, f, pos, batch / 2, 0.5f), LCT_OK);
+    lct_runtime_memory(rt, &c1, NULL);
+    ck_assert_uint_eq(c1, c2);
+    free(f);
+    free(out);
+    free(neg);
+    lct_bank_free(b);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_fp16_within_documented_tolerance)
+{
+    /* Same rows in an fp32 and an fp16 bank: similarities differ by at most 2^-11 |f| |v| per
+     * element pair summed, i.e. |s16 - s32| <= 2^-11 * sum_j |f_j v_j| (docs/bank.md). */
+    const size_t n = 400, d = 128, batch = 16, k = 64;
+    lct_runtime *rt = lct_test_runtime(1, 3);
+    lct_bank *b32 = make_bank(rt, n, d, LCT_BANK_FP32, 1), *b16 = make_bank(rt, n, d, LCT_BANK_FP16, 0);
+    float *rows = malloc(n * d * 4), *f = malloc(batch * d * 4);
+    lct_bank_get_rows(b32, 0, n, rows);
+    ck_assert_int_eq(lct_bank_set_rows(b16, 0, n, rows), LCT_OK);
+    fill_random(f, batch * d, 5);
+    int64_t pos[16], neg[16 * 64];
+    for (size_t i = 0; i < batch; i++) pos[i] = (int64_t)(i * 7);
+    ck_assert_int_eq(lct_bank_sample(b32, pos, batch, k, 0, neg), LCT_OK);
+    float o32[16 * 65], o16[16 * 65];
+    ck_assert_int_eq(lct_bank_similarity(b32, f, batch, pos, neg, k, 0, o32), LCT_OK);
+    ck_assert_int_eq(lct_bank_similarity(b16, f, batch, pos, neg, k, 0, o16), LCT_OK);
+    for (size_t i = 0; i < batch; i++)
+        for (size_t j = 0; j <= k; j++) {
+            int64_t r = j == 0 ? pos[i] : neg[i * k + j - 1];
+            double bound = 0;
+            for (size_t t = 0; t < d; t++) bound += fabs((double)f[i * d + t] * rows[(size_t)r * d + t]);
+            bound = bound * 0x1p-11 + 1e-6;
+            ck_assert_msg(fabs(o16[i * (k + 1) + j] - o32[i * (k + 1) + j]) <= bound, "%g vs %g (bound %g)",
+                          o16[i * (k + 1) + j], o32[i * (k + 1) + j], bound);
+        }
+    /* An updated row: ||v16 - v32|| <= 2^-11 (1 + 2 m ||v_old|| / ||m v_old + (1 - m) f||) (docs/bank.md):
+     * the final rounding, plus the rounding of the stored old row amplified by the normalisation. */
+    const double m = 0.5;
+    ck_assert_int_eq(lct_bank_update(b32, f, pos, batch, (float)m), LCT_OK);
+    ck_assert_int_eq(lct_bank_update(b16, f, pos, batch, (float)m), LCT_OK);
+    float *r32 = malloc(n * d * 4), *r16 = malloc(n * d * 4);
+    lct_bank_get_rows(b32, 0, n, r32);
+    lct_bank_get_rows(b16, 0, n, r16);
+    for (size_t i = 0; i < batch; i++) {
+        size_t r = (size_t)pos[i];
+        double old2 = 0, blend2 = 0, diff2 = 0;
+        for (size_t t = 0; t < d; t++) {
+            double v = rows[r * d + t], bl = m * v + (1 - m) * f[i * d + t];
+            old2 += v * v;
+            blend2 += bl * bl;
+            diff2 += ((double)r16[r * d + t] - r32[r * d + t]) * ((double)r16[r * d + t] - r32[r * d + t]);
+        }
+        double bound = 0x1p-11 * (1 + 2 * m * sqrt(old2) / sqrt(blend2)) * 1.05;
+        ck_assert_msg(sqrt(diff2) <= bound, "row %zu: %g > %g", r, sqrt(diff2), bound);
+    }
+    free(rows);
+    free(f);
+    free(r32);
+    free(r16);
+    lct_bank_free(b32);
+    lct_bank_free(b16);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 static Suite *bank_suite(void)
 {
     Suite *s = suite_create("bank");
@@ -818,6 +940,8 @@ static Suite *bank_suite(void)
     tcase_add_test(tc, test_update_bad_input_changes_nothing);
     tcase_add_test(tc, test_proximal_penalty_and_gradient);
     tcase_add_test(tc, test_fp16_conversion_matches_f16c);
+    tcase_add_test(tc, test_step_workspace_matches_documented_size);
+    tcase_add_test(tc, test_fp16_within_documented_tolerance);
     suite_add_tcase(s, tc);
     return s;
 }

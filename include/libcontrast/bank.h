@@ -57,10 +57,11 @@ LCT_API int lct_bank_options_init(lct_bank_options *opts, uint32_t version);
 /**
  * Bytes a bank of @p n rows of @p d elements of type @p storage needs, before
  * creating it: n·d·element size for the rows (the size a host buffer must have)
- * plus the handle and its bounded chunk workspace. Per-step workspaces grow
- * with the batch: add 4·(K·D + K + 3·B) bytes for a step at batch B with K
- * negatives (see docs/bank.md). A host-provided buffer is not counted twice:
- * subtract the rows' bytes when you pass one.
+ * plus the handle and, for fp16, its bounded conversion workspace (1024·D floats).
+ * Steps add workspaces sized on first use and reused afterwards: 16·B bytes for
+ * an update or a SHARED_EXCLUDE draw at batch B, and 4·K·D bytes for shared-mode
+ * similarities with K negatives (each block plus at most 80 bytes). With a
+ * host-provided buffer, the rows' bytes are the host's: subtract them.
  * @return LCT_OK; LCT_EINVAL (NULL @p bytes, n or d zero, unknown storage); LCT_ERANGE (size overflows).
  */
 LCT_API int lct_bank_bytes(size_t n, size_t d, int storage, size_t *bytes);
@@ -130,10 +131,10 @@ typedef enum lct_bank_sample_mode {
 
 /**
  * Draw negative indices. Deterministic for the runtime seed, the bank's
- * creation order in the runtime, and the number of earlier sampling calls on
- * this bank (each call advances a counter, also on failure-free calls with
- * any mode); independent of the thread count. Sample b of a per-sample mode
- * draws from its own generator keyed by (call count, b).
+ * creation order in the runtime, and the number of earlier successful
+ * sampling calls on this bank (in any mode; a failed call draws nothing and
+ * does not count); independent of the thread count. Sample b of a per-sample
+ * mode draws from its own generator keyed by (call count, b).
  *
  * @param self_idx  batch indices of the samples (their positive rows); required by the
  *                  EXCLUDE modes, may be NULL otherwise
@@ -234,7 +235,7 @@ LCT_API int lct_bank_update_ex(lct_bank *bank, const float *f, const int64_t *id
  * (into @p penalty if not NULL), and grad[b] += 2λ·(f[b] − row(idx[b])) if @p grad is not NULL.
  * Add it to the loss before lct_bank_update_ex() moves the rows.
  * @return LCT_OK; LCT_EINVAL (NULL bank / f / idx, batch zero, λ negative or not finite);
- *         LCT_ERANGE (an index); LCT_ENUMERIC (f holds NaN/Inf).
+ *         LCT_ERANGE (an index); LCT_ESHAPE (batch·D overflows); LCT_ENUMERIC (f holds NaN/Inf).
  */
 LCT_API int lct_bank_proximal(const lct_bank *bank, const float *f, const int64_t *idx, size_t batch,
                               float lambda, float *grad, double *penalty);

@@ -1,5 +1,8 @@
 /* The bank handle: options, footprint, creation and initialisation, row access. */
 #include <math.h>
+#if defined(__linux__)
+#  include <sys/mman.h>
+#endif
 
 #include "bank_internal.h"
 
@@ -96,6 +99,20 @@ static void init_row(lct_bank *b, uint64_t seed, size_t i, int init, int normali
     }
 }
 
+/* Ask for transparent huge pages on the rows: random row reads over a bank of hundreds of MB
+ * otherwise miss the TLB on almost every row. A hint only: failure changes nothing. */
+static void advise_huge_pages(void *p, size_t bytes)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const uintptr_t page = 4096;
+    uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + bytes) & ~(page - 1);
+    if (bytes >= ((size_t)4 << 20) && hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
+
 static int half_finite(const uint16_t *h, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -153,6 +170,7 @@ int lct_bank_new(lct_bank **out, lct_runtime *rt, size_t n, size_t d, const lct_
     } else {
         b->rows = lct__malloc(rt, rows_bytes);
         b->owns_rows = 1;
+        if (b->rows) advise_huge_pages(b->rows, rows_bytes);
     }
     size_t cf = chunk_floats(d, opts->storage);
     if (cf) b->chunk = lct__malloc(rt, cf * sizeof(float));

@@ -32,7 +32,8 @@ int lct_bank_sample(lct_bank *bank, const int64_t *self_idx, size_t batch, size_
         if (rc) return rc;
     }
     if (mode == LCT_BANK_SAMPLE_EXCLUDE_SELF && bank->n < 2)
-        return LCT__FAIL(LCT_EINVAL, "the bank has %zu row; excluding a sample's own row leaves nothing to draw", bank->n);
+        return LCT__FAIL(LCT_EINVAL, "the bank has %zu row; excluding a sample's own row leaves nothing to draw",
+                         bank->n);
 
     uint64_t seed = lct_runtime_seed(bank->rt), call = lct__hash64(bank->stream, bank->sample_calls);
     uint64_t n = bank->n;
@@ -60,7 +61,7 @@ int lct_bank_sample(lct_bank *bank, const int64_t *self_idx, size_t batch, size_
         lct__rng_seed(&r, seed, lct__hash64(call, LCT__SHARED_KEY));
         for (size_t j = 0; j < k; j++) out[j] = (int64_t)lct__rng_below(&r, n);
     } else {
-#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static)
+#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static) if(batch * k >= LCT__PAR_MIN)
         for (size_t b = 0; b < batch; b++) {
             lct__rng r;
             lct__rng_seed(&r, seed, lct__hash64(call, b));

@@ -62,39 +62,43 @@ static void update_row(lct_bank *b, size_t row, const float *f, float m, int nor
     }
 }
 
-int lct_bank_update_ex(lct_bank *bank, const float *f, const int64_t *idx, size_t batch,
+/* Both public entries; errors name the entry the caller used. */
+static int update_impl(const char *func, lct_bank *bank, const float *f, const int64_t *idx, size_t batch,
                        const lct_bank_update_options *opts)
 {
-    LCT__REQUIRE(bank);
-    LCT__REQUIRE(f);
-    LCT__REQUIRE(idx);
+    if (bank == NULL) return lct__fail(LCT_EINVAL, func, "argument 'bank' is NULL");
+    if (f == NULL) return lct__fail(LCT_EINVAL, func, "argument 'f' is NULL");
+    if (idx == NULL) return lct__fail(LCT_EINVAL, func, "argument 'idx' is NULL");
     lct_bank_update_options defaults;
     if (opts == NULL) {
         lct_bank_update_options_init(&defaults, LCT_BANK_UPDATE_OPTIONS_VERSION);
         opts = &defaults;
     }
-    LCT__CHECK_VERSION(opts, LCT_BANK_UPDATE_OPTIONS_VERSION);
-    if (batch == 0) return LCT__FAIL(LCT_EINVAL, "batch is 0");
+    if (opts->version == 0 || opts->version > LCT_BANK_UPDATE_OPTIONS_VERSION)
+        return lct__fail(LCT_EVERSION, func, "opts->version is %u; this library knows versions 1..%u",
+                         (unsigned)opts->version, (unsigned)LCT_BANK_UPDATE_OPTIONS_VERSION);
+    if (batch == 0) return lct__fail(LCT_EINVAL, func, "batch is 0");
     float m;
     if (opts->rule == LCT_BANK_UPDATE_MOMENTUM) {
         if (!(opts->momentum >= 0.0f && opts->momentum <= 1.0f))
-            return LCT__FAIL(LCT_EINVAL, "momentum is %g; it must be in [0, 1]", (double)opts->momentum);
+            return lct__fail(LCT_EINVAL, func, "momentum is %g; it must be in [0, 1]", (double)opts->momentum);
         m = opts->momentum;
     } else if (opts->rule == LCT_BANK_UPDATE_PROXIMAL) {
         if (!(opts->lambda >= 0.0f && opts->lambda <= 1e6f))
-            return LCT__FAIL(LCT_EINVAL, "lambda is %g; it must be in [0, 1e6]", (double)opts->lambda);
+            return lct__fail(LCT_EINVAL, func, "lambda is %g; it must be in [0, 1e6]", (double)opts->lambda);
         m = (float)((double)opts->lambda / (1.0 + (double)opts->lambda));
     } else {
-        return LCT__FAIL(LCT_EINVAL, "opts->rule is %d; it must be MOMENTUM (0) or PROXIMAL (1)", (int)opts->rule);
+        return lct__fail(LCT_EINVAL, func, "opts->rule is %d; it must be MOMENTUM (0) or PROXIMAL (1)",
+                         (int)opts->rule);
     }
     if (opts->normalize != 0 && opts->normalize != 1)
-        return LCT__FAIL(LCT_EINVAL, "opts->normalize is %d; it must be 0 or 1", (int)opts->normalize);
+        return lct__fail(LCT_EINVAL, func, "opts->normalize is %d; it must be 0 or 1", (int)opts->normalize);
     size_t t;
     if (lct__mul_size(batch, bank->d, &t) != 0 || t > SIZE_MAX / sizeof(float) || batch > SIZE_MAX / 2)
-        return LCT__FAIL(LCT_ESHAPE, "batch (%zu) x d (%zu) overflows", batch, bank->d);
-    int rc = lct__bank_check_idx(bank, idx, batch, __func__, "idx");
+        return lct__fail(LCT_ESHAPE, func, "batch (%zu) x d (%zu) overflows", batch, bank->d);
+    int rc = lct__bank_check_idx(bank, idx, batch, func, "idx");
     if (rc) return rc;
-    if (!lct__all_finite(f, batch * bank->d)) return LCT__FAIL(LCT_ENUMERIC, "f holds NaN or Inf");
+    if (!lct__all_finite(f, batch * bank->d)) return lct__fail(LCT_ENUMERIC, func, "f holds NaN or Inf");
     rc = lct__bank_reserve(bank, 2 * batch, 0);
     if (rc) return rc;
 
@@ -103,7 +107,7 @@ int lct_bank_update_ex(lct_bank *bank, const float *f, const int64_t *idx, size_
     qsort(order, batch, sizeof *order, cmp_pair);
     size_t d = bank->d;
     int normalize = opts->normalize;
-#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static)
+#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static) if(batch * d >= LCT__PAR_MIN)
     for (size_t i = 0; i < batch; i++) {
         if (i > 0 && order[i - 1].row == order[i].row) continue; /* handled with its group's first */
         for (size_t g = i; g < batch && order[g].row == order[i].row; g++)
@@ -112,18 +116,18 @@ int lct_bank_update_ex(lct_bank *bank, const float *f, const int64_t *idx, size_
     return LCT_OK;
 }
 
+int lct_bank_update_ex(lct_bank *bank, const float *f, const int64_t *idx, size_t batch,
+                       const lct_bank_update_options *opts)
+{
+    return update_impl(__func__, bank, f, idx, batch, opts);
+}
+
 int lct_bank_update(lct_bank *bank, const float *f, const int64_t *idx, size_t batch, float momentum)
 {
     lct_bank_update_options o;
     lct_bank_update_options_init(&o, LCT_BANK_UPDATE_OPTIONS_VERSION);
     o.momentum = momentum;
-    /* Report errors under this function's name. */
-    LCT__REQUIRE(bank);
-    LCT__REQUIRE(f);
-    LCT__REQUIRE(idx);
-    if (!(momentum >= 0.0f && momentum <= 1.0f))
-        return LCT__FAIL(LCT_EINVAL, "momentum is %g; it must be in [0, 1]", (double)momentum);
-    return lct_bank_update_ex(bank, f, idx, batch, &o);
+    return update_impl(__func__, bank, f, idx, batch, &o);
 }
 
 int lct_bank_proximal(const lct_bank *bank, const float *f, const int64_t *idx, size_t batch, float lambda,

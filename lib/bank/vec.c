@@ -56,25 +56,30 @@ uint16_t lct__f2h(float f)
 
 /* ---- portable paths ---------------------------------------------------------- */
 
-static float dot_f32_generic(const float *a, const float *b, size_t n)
+/* Element i of an fp32 or fp16 row, as float. */
+static inline float elem_f32(const float *x, size_t i)
 {
-    float s[8] = {0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) s[j] += a[i + j] * b[i + j];
-    for (; i < n; i++) s[0] += a[i] * b[i];
-    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+    return x[i];
 }
 
-static float dot_f16_generic(const float *a, const uint16_t *h, size_t n)
+static inline float elem_f16(const uint16_t *x, size_t i)
 {
-    float s[8] = {0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) s[j] += a[i + j] * lct__h2f(h[i + j]);
-    for (; i < n; i++) s[0] += a[i] * lct__h2f(h[i]);
-    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+    return lct__h2f(x[i]);
 }
+
+/* One dot product per storage type: eight partial sums in a fixed order. */
+#define LCT__DOT_GENERIC(name, type, elem)                                                   \
+    static float name(const float *a, const type *b, size_t n)                              \
+    {                                                                                         \
+        float s[8] = {0};                                                                     \
+        size_t i = 0;                                                                         \
+        for (; i + 8 <= n; i += 8)                                                            \
+            for (int j = 0; j < 8; j++) s[j] += a[i + j] * elem(b, i + j);                    \
+        for (; i < n; i++) s[0] += a[i] * elem(b, i);                                         \
+        return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));             \
+    }
+LCT__DOT_GENERIC(dot_f32_generic, float, elem_f32)
+LCT__DOT_GENERIC(dot_f16_generic, uint16_t, elem_f16)
 
 #if LCT__X86
 #  define LCT__AVX __attribute__((target("avx2,fma,f16c")))
@@ -88,65 +93,47 @@ LCT__AVX static inline float hsum256(__m256 v)
     return _mm_cvtss_f32(lo);
 }
 
-LCT__AVX static float dot_f32_avx(const float *a, const float *b, size_t n)
+LCT__AVX static inline __m256 load8_f32(const float *x)
 {
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
-        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
-    }
-    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    float r = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-    for (; i < n; i++) r += a[i] * b[i];
-    return r;
+    return _mm256_loadu_ps(x);
 }
 
-LCT__AVX static inline __m256 load_h8(const uint16_t *h)
+LCT__AVX static inline __m256 load8_f16(const uint16_t *h)
 {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)h));
 }
 
-LCT__AVX static float dot_f16_avx(const float *a, const uint16_t *h, size_t n)
-{
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_h8(h + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load_h8(h + i + 8), s1);
-        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), load_h8(h + i + 16), s2);
-        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), load_h8(h + i + 24), s3);
+/* Dot product and axpy per storage type: four accumulators of eight lanes, summed in a fixed order. */
+#define LCT__AVX_KERNELS(suffix, type, load8, elem)                                                         \
+    LCT__AVX static float dot_##suffix##_avx(const float *a, const type *b, size_t n)                       \
+    {                                                                                                        \
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                                          \
+        size_t i = 0;                                                                                        \
+        for (; i + 32 <= n; i += 32) {                                                                       \
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8(b + i), s0);                                  \
+            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load8(b + i + 8), s1);                          \
+            s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), load8(b + i + 16), s2);                        \
+            s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), load8(b + i + 24), s3);                        \
+        }                                                                                                    \
+        for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8(b + i), s0);          \
+        float r = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));                      \
+        for (; i < n; i++) r += a[i] * elem(b, i);                                                           \
+        return r;                                                                                            \
+    }                                                                                                        \
+    LCT__AVX static void axpy_##suffix##_avx(float a, const type *x, float *y, size_t n)                    \
+    {                                                                                                        \
+        __m256 va = _mm256_set1_ps(a);                                                                       \
+        size_t i = 0;                                                                                        \
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, load8(x + i), _mm256_loadu_ps(y + i))); \
+        for (; i < n; i++) y[i] = fmaf(a, elem(x, i), y[i]);                                                 \
     }
-    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_h8(h + i), s0);
-    float r = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-    for (; i < n; i++) r += a[i] * lct__h2f(h[i]);
-    return r;
-}
-
-LCT__AVX static void axpy_f32_avx(float a, const float *x, float *y, size_t n)
-{
-    __m256 va = _mm256_set1_ps(a);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] = fmaf(a, x[i], y[i]);
-}
-
-LCT__AVX static void axpy_f16_avx(float a, const uint16_t *x, float *y, size_t n)
-{
-    __m256 va = _mm256_set1_ps(a);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, load_h8(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] = fmaf(a, lct__h2f(x[i]), y[i]);
-}
+LCT__AVX_KERNELS(f32, float, load8_f32, elem_f32)
+LCT__AVX_KERNELS(f16, uint16_t, load8_f16, elem_f16)
 
 LCT__AVX static void h2f_avx(const uint16_t *h, float *f, size_t n)
 {
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(f + i, load_h8(h + i));
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(f + i, load8_f16(h + i));
     for (; i < n; i++) f[i] = lct__h2f(h[i]);
 }
 
@@ -154,7 +141,8 @@ LCT__AVX static void f2h_avx(const float *f, uint16_t *h, size_t n)
 {
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm_storeu_si128((__m128i *)(void *)(h + i), _mm256_cvtps_ph(_mm256_loadu_ps(f + i), _MM_FROUND_TO_NEAREST_INT));
+        _mm_storeu_si128((__m128i *)(void *)(h + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(f + i), _MM_FROUND_TO_NEAREST_INT));
     for (; i < n; i++) h[i] = lct__f2h(f[i]);
 }
 
@@ -237,4 +225,42 @@ void lct__float_to_half(const float *f, uint16_t *h, size_t n)
     }
 #endif
     for (size_t i = 0; i < n; i++) h[i] = lct__f2h(f[i]);
+}
+
+#if LCT__X86
+LCT__AVX static size_t scan_greater_avx(const float *s, size_t n, float thr, uint32_t *pos)
+{
+    size_t cnt = 0, i = 0;
+    __m256 t = _mm256_set1_ps(thr);
+    for (; i + 32 <= n; i += 32) {
+        __m256 a = _mm256_loadu_ps(s + i), b = _mm256_loadu_ps(s + i + 8);
+        __m256 c = _mm256_loadu_ps(s + i + 16), e = _mm256_loadu_ps(s + i + 24);
+        __m256 any = _mm256_or_ps(_mm256_or_ps(_mm256_cmp_ps(a, t, _CMP_GT_OQ), _mm256_cmp_ps(b, t, _CMP_GT_OQ)),
+                                  _mm256_or_ps(_mm256_cmp_ps(c, t, _CMP_GT_OQ), _mm256_cmp_ps(e, t, _CMP_GT_OQ)));
+        if (_mm256_movemask_ps(any) == 0) continue; /* the common case once the threshold has settled */
+        /* Positions from the lane masks, without a branch per element. */
+        uint32_t mask = (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(a, t, _CMP_GT_OQ)) |
+                        (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(b, t, _CMP_GT_OQ)) << 8 |
+                        (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(c, t, _CMP_GT_OQ)) << 16 |
+                        (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(e, t, _CMP_GT_OQ)) << 24;
+        while (mask) {
+            pos[cnt++] = (uint32_t)(i + (size_t)__builtin_ctz(mask));
+            mask &= mask - 1;
+        }
+    }
+    for (; i < n; i++)
+        if (s[i] > thr) pos[cnt++] = (uint32_t)i;
+    return cnt;
+}
+#endif
+
+size_t lct__scan_greater(const float *s, size_t n, float thr, uint32_t *pos)
+{
+#if LCT__X86
+    if (USE_AVX()) return scan_greater_avx(s, n, thr, pos);
+#endif
+    size_t cnt = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] > thr) pos[cnt++] = (uint32_t)i;
+    return cnt;
 }
