@@ -82,6 +82,15 @@ START_TEST(test_builder_bad_input_leaves_encoder_unchanged)
     LCT_ASSERT_FAILS(lct_encoder_add_flatten(NULL), LCT_EINVAL, "'enc'");
     LCT_ASSERT_FAILS(lct_encoder_add_global_avgpool(NULL), LCT_EINVAL, "'enc'");
     LCT_ASSERT_FAILS(lct_encoder_add_batchnorm(NULL, 0.1f, 1e-5f), LCT_EINVAL, "'enc'");
+    /* pooling and GRU layers on a vector input */
+    lct_encoder *vec;
+    uint32_t d = 10;
+    ck_assert_int_eq(lct_encoder_new(&vec, rt, &d, 1, NULL), LCT_OK);
+    LCT_ASSERT_FAILS(lct_encoder_add_global_avgpool(vec), LCT_ESHAPE, "gap needs a C x L or C x H x W input");
+    LCT_ASSERT_FAILS(lct_encoder_add_maxpool(vec, 2, 2), LCT_ESHAPE, "maxpool needs");
+    LCT_ASSERT_FAILS(lct_encoder_add_avgpool(vec, 2, 2), LCT_ESHAPE, "avgpool needs");
+    LCT_ASSERT_FAILS(lct_encoder_add_conv2d(vec, 2, 1, 1, 0, 1), LCT_ESHAPE, "rank-3");
+    lct_encoder_free(vec);
     size_t mem1, layers;
     lct_runtime_memory(rt, &mem1, NULL);
     ck_assert_uint_eq(mem0, mem1);
@@ -553,6 +562,97 @@ START_TEST(test_no_allocation_in_steady_step)
 }
 END_TEST
 
+static int fail_allocs;
+static void *flaky_alloc(void *user, size_t size)
+{
+    (void)user;
+    return fail_allocs ? NULL : malloc(size);
+}
+
+START_TEST(test_out_of_memory_leaves_nothing_changed)
+{
+    lct_runtime_options o;
+    lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION);
+    o.alloc = flaky_alloc;
+    o.free = counting_free;
+    lct_runtime *rt;
+    fail_allocs = 0;
+    ck_assert_int_eq(lct_runtime_new(&rt, &o), LCT_OK);
+    lct_encoder *enc = spec_encoder(rt, "in 1x8x8; conv2d 4 k3; relu; flatten");
+    size_t before, after, layers;
+    lct_runtime_memory(rt, &before, NULL);
+    fail_allocs = 1;
+    LCT_ASSERT_FAILS(lct_encoder_add_linear(enc, 10, 1), LCT_ENOMEM, "linear");
+    lct_encoder *none = (lct_encoder *)&o;
+    LCT_ASSERT_FAILS(lct_encoder_new_from_spec(&none, rt, "in 3; linear 2", NULL), LCT_ENOMEM, "");
+    ck_assert_ptr_null(none);
+    fail_allocs = 0;
+    ck_assert_ptr_nonnull(enc);
+    lct_runtime_memory(rt, &after, NULL);
+    ck_assert_uint_eq(before, after);
+    lct_encoder_layer_count(enc, &layers);
+    ck_assert_uint_eq(layers, 3);
+    ck_assert_str_eq(lct_encoder_spec(enc), "in 1x8x8; conv2d 4 k3 s1 p0; relu; flatten");
+    /* forward without memory for its workspace: ENOMEM, nothing sealed or stepped */
+    float x[2 * 64], y[2 * 144];
+    fill_uniform(x, 128, 1, -1, 1);
+    fail_allocs = 1;
+    LCT_ASSERT_FAILS(lct_encoder_forward(enc, x, 2, y), LCT_ENOMEM, "");
+    fail_allocs = 0;
+    ck_assert_int_eq(lct_encoder_add_linear(enc, 5, 1), LCT_OK); /* not sealed */
+    ck_assert_int_eq(lct_encoder_forward(enc, x, 2, y), LCT_OK);
+    /* a larger batch needs a larger workspace: failing keeps the old one usable */
+    float *xb = calloc(64 * 64, sizeof *xb), *yb = malloc(64 * 5 * sizeof *yb);
+    fail_allocs = 1;
+    LCT_ASSERT_FAILS(lct_encoder_forward(enc, xb, 64, yb), LCT_ENOMEM, "batch 64");
+    ck_assert_int_eq(lct_encoder_forward(enc, x, 2, y), LCT_OK);
+    /* the optimiser: creation and attach fail cleanly */
+    lct_optimizer *opt = NULL;
+    LCT_ASSERT_FAILS(lct_optimizer_new(&opt, rt, NULL), LCT_ENOMEM, "");
+    fail_allocs = 0;
+    ck_assert_int_eq(lct_optimizer_new(&opt, rt, NULL), LCT_OK);
+    fail_allocs = 1;
+    LCT_ASSERT_FAILS(lct_optimizer_attach(opt, lct_encoder_params(enc)), LCT_ENOMEM, "optimiser state");
+    fail_allocs = 0;
+    ck_assert_int_eq(lct_params_count(lct_optimizer_state(opt)), 0);
+    ck_assert_int_eq(lct_optimizer_attach(opt, lct_encoder_params(enc)), LCT_OK);
+    free(xb);
+    free(yb);
+    lct_optimizer_free(opt);
+    lct_encoder_free(enc);
+    lct_runtime_memory(rt, &after, NULL);
+    ck_assert_uint_eq(after, 0);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_cpc_encoder_shapes)
+{
+    /* CPC's g_enc (strides 5,4,2,2,2, kernels 10,8,4,4,4) maps 20480 samples to 128 steps; then g_ar */
+    lct_runtime *rt = lct_test_runtime(2, 0);
+    lct_encoder *enc = spec_encoder(rt, "in 1x20480; conv1d 16 k10 s5 p3; relu; conv1d 16 k8 s4 p2; relu; "
+                                        "conv1d 16 k4 s2 p1; relu; conv1d 16 k4 s2 p1; relu; conv1d 16 k4 s2 p1; "
+                                        "relu; transpose; gru 8");
+    uint32_t shape[3];
+    size_t rank;
+    lct_encoder_output_shape(enc, shape, 3, &rank);
+    ck_assert_uint_eq(rank, 2);
+    ck_assert_uint_eq(shape[0], 128);
+    ck_assert_uint_eq(shape[1], 8);
+    float *x = malloc(2 * 20480 * sizeof *x), *y = malloc(2 * 128 * 8 * sizeof *y), *dx = malloc(2 * 20480 * sizeof *dx);
+    fill_uniform(x, 2 * 20480, 3, -1, 1);
+    ck_assert_int_eq(lct_encoder_forward(enc, x, 2, y), LCT_OK);
+    for (size_t i = 0; i < 2 * 128 * 8; i++) ck_assert(fabsf(y[i]) < 1.0f); /* GRU states lie in (-1, 1) */
+    ck_assert_int_eq(lct_encoder_backward(enc, y, 2, dx), LCT_OK);
+    ck_assert(lct__all_finite(dx, 2 * 20480));
+    free(x);
+    free(y);
+    free(dx);
+    lct_encoder_free(enc);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 START_TEST(test_training_reduces_loss)
 {
     /* A small end-to-end check: regress random targets; the loss must fall well below its start. */
@@ -605,6 +705,8 @@ int main(void)
     tcase_add_test(tc, test_identity_encoder);
     tcase_add_test(tc, test_identical_for_1_and_2_threads);
     tcase_add_test(tc, test_no_allocation_in_steady_step);
+    tcase_add_test(tc, test_out_of_memory_leaves_nothing_changed);
+    tcase_add_test(tc, test_cpc_encoder_shapes);
     tcase_add_test(tc, test_training_reduces_loss);
     suite_add_tcase(s, tc);
     return lct_test_run(s);

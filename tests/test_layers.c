@@ -171,6 +171,8 @@ static const struct {
     {"in 3x4; linear 5", 2},
     {"in 2x7x6; conv2d 3 k3 s2 p1", 2},
     {"in 2x5x5; conv2d 4 k1", 2},
+    {"in 2x6x6; conv2d 3 k3 p1", 2},
+    {"in 1x7x7; conv2d 2 k5 p2", 2},
     {"in 2x5x5; conv2d 3 k2 nobias", 3},
     {"in 3x20; conv1d 4 k4 s2 p1", 2},
     {"in 1x50; conv1d 3 k10 s5", 2},
@@ -179,6 +181,8 @@ static const struct {
     {"in 3x6; bn", 2},
     {"in 10; linear 8; relu; linear 3", 3},
     {"in 2x6x6; maxpool 2", 2},
+    {"in 2x7x7; bn; relu; maxpool 3 s2", 2},
+    {"in 2x6x7; conv2d 3 k3 p1; bn; relu; maxpool 2; flatten; linear 2", 2},
     {"in 2x7x7; maxpool 3 s2", 2},
     {"in 2x9; maxpool 3 s2", 2},
     {"in 2x6x6; avgpool 2", 2},
@@ -220,40 +224,56 @@ static void get_tensor(lct_params *p, size_t i, float *dst)
     ck_assert_int_eq(lct_params_get(p, i, dst, count), LCT_OK);
 }
 
+/* Direct convolution in double, for several geometries (strided, padded, "same" width, 1x1). */
 START_TEST(test_conv2d_forward_reference)
 {
-    lct_runtime *rt = lct_test_runtime(2, 3);
-    const size_t B = 3, C = 2, H = 7, W = 6, O = 3, K = 3, S = 2, P = 1, OH = 4, OW = 3;
-    lct_encoder *enc = spec_encoder(rt, "in 2x7x6; conv2d 3 k3 s2 p1");
-    uint32_t shape[3];
-    size_t rank;
-    lct_encoder_output_shape(enc, shape, 3, &rank);
-    ck_assert_uint_eq(rank, 3);
-    ck_assert_uint_eq(shape[0], O);
-    ck_assert_uint_eq(shape[1], OH);
-    ck_assert_uint_eq(shape[2], OW);
-    float x[3 * 2 * 7 * 6], y[3 * 3 * 4 * 3], w[3 * 2 * 9], b[3];
-    fill_uniform(x, sizeof x / sizeof *x, 5, -1, 1);
-    lct_params *p = lct_encoder_params(enc);
-    get_tensor(p, 0, w);
-    get_tensor(p, 1, b);
-    ck_assert_int_eq(lct_encoder_forward(enc, x, B, y), LCT_OK);
-    for (size_t n = 0; n < B; n++)
-        for (size_t o = 0; o < O; o++)
-            for (size_t i = 0; i < OH; i++)
-                for (size_t j = 0; j < OW; j++) {
-                    double s = b[o];
-                    for (size_t c = 0; c < C; c++)
-                        for (size_t u = 0; u < K; u++)
-                            for (size_t v = 0; v < K; v++) {
-                                long iy = (long)(i * S + u) - (long)P, ix = (long)(j * S + v) - (long)P;
-                                if (iy < 0 || ix < 0 || iy >= (long)H || ix >= (long)W) continue;
-                                s += (double)w[((o * C + c) * K + u) * K + v] * x[((n * C + c) * H + iy) * W + ix];
-                            }
-                    ck_assert_double_eq_tol(y[((n * O + o) * OH + i) * OW + j], s, 1e-5);
-                }
-    lct_encoder_free(enc);
-    lct_runtime_free(rt);
+    static const struct {
+        size_t c, h, w, o, k, s, p;
+    } geo[] = {{2, 7, 6, 3, 3, 2, 1}, {2, 9, 9, 4, 3, 1, 1}, {3, 8, 10, 2, 5, 1, 2}, {2, 6, 5, 3, 1, 1, 0},
+               {1, 12, 12, 4, 3, 1, 0}, {2, 5, 7, 3, 3, 1, 2}, {1, 6, 6, 2, 2, 1, 1}};
+    for (size_t t = 0; t < sizeof geo / sizeof *geo; t++) {
+        lct_runtime *rt = lct_test_runtime(2, 3);
+        const size_t B = 21, C = geo[t].c, H = geo[t].h, W = geo[t].w, O = geo[t].o, K = geo[t].k, S = geo[t].s,
+                     P = geo[t].p;
+        const size_t OH = (H + 2 * P - K) / S + 1, OW = (W + 2 * P - K) / S + 1;
+        char spec[128];
+        snprintf(spec, sizeof spec, "in %zux%zux%zu; conv2d %zu k%zu s%zu p%zu", C, H, W, O, K, S, P);
+        lct_encoder *enc = spec_encoder(rt, spec);
+        uint32_t shape[3];
+        size_t rank;
+        lct_encoder_output_shape(enc, shape, 3, &rank);
+        ck_assert_uint_eq(rank, 3);
+        ck_assert_uint_eq(shape[0], O);
+        ck_assert_uint_eq(shape[1], OH);
+        ck_assert_uint_eq(shape[2], OW);
+        float *x = malloc(B * C * H * W * sizeof *x), *y = malloc(B * O * OH * OW * sizeof *y);
+        float *w = malloc(O * C * K * K * sizeof *w), b[8];
+        fill_uniform(x, B * C * H * W, 5 + t, -1, 1);
+        lct_params *p = lct_encoder_params(enc);
+        get_tensor(p, 0, w);
+        get_tensor(p, 1, b);
+        ck_assert_int_eq(lct_encoder_forward(enc, x, B, y), LCT_OK);
+        for (size_t n = 0; n < B; n++)
+            for (size_t o = 0; o < O; o++)
+                for (size_t i = 0; i < OH; i++)
+                    for (size_t j = 0; j < OW; j++) {
+                        double s = b[o];
+                        for (size_t c = 0; c < C; c++)
+                            for (size_t u = 0; u < K; u++)
+                                for (size_t v = 0; v < K; v++) {
+                                    long iy = (long)(i * S + u) - (long)P, ix = (long)(j * S + v) - (long)P;
+                                    if (iy < 0 || ix < 0 || iy >= (long)H || ix >= (long)W) continue;
+                                    s += (double)w[((o * C + c) * K + u) * K + v] * x[((n * C + c) * H + iy) * W + ix];
+                                }
+                        ck_assert_msg(fabs(y[((n * O + o) * OH + i) * OW + j] - s) < 1e-5, "%s: y[%zu,%zu,%zu,%zu]",
+                                      spec, n, o, i, j);
+                    }
+        free(x);
+        free(y);
+        free(w);
+        lct_encoder_free(enc);
+        lct_runtime_free(rt);
+    }
 }
 END_TEST
 
@@ -432,6 +452,51 @@ START_TEST(test_dropout_statistics_and_eval_identity)
 }
 END_TEST
 
+/* Batched passes (grouped GEMMs over several samples) must equal the same samples run one by one. */
+START_TEST(test_conv_batch_equals_single_samples)
+{
+    static const char *const specs[] = {"in 3x9x9; conv2d 5 k3 s1 p1", "in 4x6x6; conv2d 3 k1",
+                                        "in 2x30; conv1d 4 k5 s2 p2", "in 2x7x7; conv2d 4 k3 s2 nobias"};
+    for (size_t k = 0; k < 4; k++) {
+        lct_runtime *rt = lct_test_runtime(2, 1);
+        lct_encoder *enc = spec_encoder(rt, specs[k]);
+        const size_t B = 45;
+        size_t in = enc_in(enc), out = enc_out(enc);
+        float *x = malloc(B * in * sizeof *x), *dy = malloc(B * out * sizeof *dy), *y = malloc(B * out * sizeof *y);
+        float *dx = malloc(B * in * sizeof *dx), *y1 = malloc(out * sizeof *y1), *dx1 = malloc(in * sizeof *dx1);
+        fill_uniform(x, B * in, 3, -1, 1);
+        fill_uniform(dy, B * out, 4, -1, 1);
+        lct_params *p = lct_encoder_params(enc);
+        size_t nw, nb = 0;
+        lct_params_info(p, 0, NULL, &nw, NULL);
+        int has_bias = lct_params_count(p) > 1;
+        if (has_bias) lct_params_info(p, 1, NULL, &nb, NULL);
+        float *gw = malloc(nw * sizeof *gw), *gb = malloc((nb + 1) * sizeof *gb);
+        float *gw1 = malloc(nw * sizeof *gw1), *gb1 = malloc((nb + 1) * sizeof *gb1);
+        ck_assert_int_eq(lct_encoder_forward(enc, x, B, y), LCT_OK);
+        ck_assert_int_eq(lct_encoder_backward(enc, dy, B, dx), LCT_OK);
+        lct_params_get_grad(p, 0, gw, nw);
+        if (has_bias) lct_params_get_grad(p, 1, gb, nb);
+        lct_encoder_zero_grad(enc);
+        for (size_t b = 0; b < B; b++) {
+            ck_assert_int_eq(lct_encoder_forward(enc, x + b * in, 1, y1), LCT_OK);
+            ck_assert_int_eq(lct_encoder_backward(enc, dy + b * out, 1, dx1), LCT_OK);
+            ck_assert_double_lt(lct_test_max_rel(y1, y + b * out, out, 1e-3), 1e-5);
+            ck_assert_double_lt(lct_test_max_rel(dx1, dx + b * in, in, 1e-3), 1e-5);
+        }
+        lct_params_get_grad(p, 0, gw1, nw);
+        ck_assert_double_lt(lct_test_max_rel(gw1, gw, nw, 1e-2), 1e-3); /* other summation order */
+        if (has_bias) {
+            lct_params_get_grad(p, 1, gb1, nb);
+            ck_assert_double_lt(lct_test_max_rel(gb1, gb, nb, 1e-2), 1e-3);
+        }
+        free(x); free(dy); free(y); free(dx); free(y1); free(dx1); free(gw); free(gb); free(gw1); free(gb1);
+        lct_encoder_free(enc);
+        lct_runtime_free(rt);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("layers");
@@ -448,6 +513,7 @@ int main(void)
     tcase_add_test(tf, test_gru_forward_reference);
     tcase_add_test(tf, test_pool_l2norm_forward_reference);
     tcase_add_test(tf, test_dropout_statistics_and_eval_identity);
+    tcase_add_test(tf, test_conv_batch_equals_single_samples);
     suite_add_tcase(s, tf);
     return lct_test_run(s);
 }

@@ -57,7 +57,7 @@ int lct_encoder_new(lct_encoder **out, lct_runtime *rt, const uint32_t *shape, s
             return LCT__FAIL(LCT_ESHAPE, "the sample size (product of shape) exceeds 2^40");
     }
     lct_encoder *enc = lct__calloc(rt, 1, sizeof *enc);
-    if (enc == NULL) return LCT_ENOMEM;
+    if (enc == NULL) return LCT__FAIL(LCT_ENOMEM, "cannot allocate the encoder");
     enc->rt = rt;
     enc->opts = *opts;
     enc->opts.version = LCT_ENCODER_OPTIONS_VERSION;
@@ -67,7 +67,7 @@ int lct_encoder_new(lct_encoder **out, lct_runtime *rt, const uint32_t *shape, s
     enc->mode = LCT_ENCODER_TRAIN;
     if (build_spec(enc, NULL, &enc->spec) != LCT_OK) {
         lct__free(rt, enc);
-        return LCT_ENOMEM;
+        return LCT__FAIL(LCT_ENOMEM, "cannot allocate the encoder's spec text");
     }
     enc->stream = lct__runtime_next_stream(rt);
     *out = enc;
@@ -103,7 +103,8 @@ int lct__encoder_add(lct_encoder *enc, const lct__layer *proto, const char *func
                          "the encoder is sealed (it has run forward or handed out its parameters): no more layers");
     lct_runtime *rt = enc->rt;
     lct__layer *l = lct__calloc(rt, 1, sizeof *l);
-    if (l == NULL) return LCT_ENOMEM;
+    if (l == NULL)
+        return lct__fail(LCT_ENOMEM, func, "cannot allocate the %s layer", lct__layer_kind_name(proto->kind));
     *l = *proto;
     l->index = (uint32_t)enc->n_layers;
     l->ws = NULL;
@@ -188,28 +189,28 @@ int lct_encoder_add_linear(lct_encoder *enc, uint32_t out_features, int bias)
     return lct__encoder_add(enc, &l, __func__);
 }
 
-int lct_encoder_add_conv2d(lct_encoder *enc, uint32_t out_channels, uint32_t kernel, uint32_t stride,
-                           uint32_t padding, int bias)
+static int add_conv(lct_encoder *enc, int kind, uint32_t out_channels, uint32_t kernel, uint32_t stride,
+                    uint32_t padding, int bias, const char *func)
 {
-    lct__layer l = proto(LCT__L_CONV2D);
+    lct__layer l = proto(kind);
     l.units = out_channels;
     l.kernel = kernel;
     l.stride = stride;
     l.padding = padding;
     l.has_bias = bias != 0;
-    return lct__encoder_add(enc, &l, __func__);
+    return lct__encoder_add(enc, &l, func);
+}
+
+int lct_encoder_add_conv2d(lct_encoder *enc, uint32_t out_channels, uint32_t kernel, uint32_t stride,
+                           uint32_t padding, int bias)
+{
+    return add_conv(enc, LCT__L_CONV2D, out_channels, kernel, stride, padding, bias, __func__);
 }
 
 int lct_encoder_add_conv1d(lct_encoder *enc, uint32_t out_channels, uint32_t kernel, uint32_t stride,
                            uint32_t padding, int bias)
 {
-    lct__layer l = proto(LCT__L_CONV1D);
-    l.units = out_channels;
-    l.kernel = kernel;
-    l.stride = stride;
-    l.padding = padding;
-    l.has_bias = bias != 0;
-    return lct__encoder_add(enc, &l, __func__);
+    return add_conv(enc, LCT__L_CONV1D, out_channels, kernel, stride, padding, bias, __func__);
 }
 
 int lct_encoder_add_batchnorm(lct_encoder *enc, float momentum, float eps)
@@ -291,10 +292,16 @@ static int add_floats(size_t *total, size_t batch, size_t per)
     return 0;
 }
 
-/* BN followed by ReLU: the batch norm applies the ReLU in its own pass and the ReLU's output aliases it. */
+/* BN followed by ReLU: the batch norm applies the ReLU (and its mask in backward) in its own passes. */
 static int fused_relu(const lct_encoder *enc, size_t i)
 {
     return i > 0 && enc->layers[i]->kind == LCT__L_RELU && enc->layers[i - 1]->kind == LCT__L_BATCHNORM;
+}
+
+/* Layers that compute nothing: their output is their input's memory (fused ReLU, flatten). */
+static int alias_layer(const lct_encoder *enc, size_t i)
+{
+    return fused_relu(enc, i) || enc->layers[i]->kind == LCT__L_FLATTEN;
 }
 
 /* Floats the workspace needs for `batch`; if base is set, also assign every pointer inside it. */
@@ -313,7 +320,7 @@ static int layout(lct_encoder *enc, size_t batch, float *base, size_t *floats)
     TAKE(enc->act[0], in_size);
     for (size_t i = 0; i < enc->n_layers; i++) {
         lct__layer *l = enc->layers[i];
-        if (fused_relu(enc, i)) {
+        if (alias_layer(enc, i)) {
             if (base) enc->act[i + 1] = enc->act[i];
         } else {
             TAKE(enc->act[i + 1], l->out_size);
@@ -423,10 +430,17 @@ int lct_encoder_forward(lct_encoder *enc, const float *x, size_t batch, float *y
     if (rc) return rc;
     enc->sealed = 1;
     lct__pass p = make_pass(enc, batch, train);
-    for (size_t i = 0; i < enc->n_layers; i++) enc->layers[i]->fuse_relu = i + 1 < enc->n_layers && fused_relu(enc, i + 1);
+    for (size_t i = 0; i < enc->n_layers; i++) {
+        lct__layer *l = enc->layers[i];
+        l->fuse_relu = i + 1 < enc->n_layers && fused_relu(enc, i + 1);
+        /* BN, ReLU, max pool: the pool's backward applies the ReLU mask (pooled value > 0 exactly where
+         * the winning input passed the ReLU), so the batch norm's backward need not read it again */
+        l->mask_in_pool = l->fuse_relu && i + 2 < enc->n_layers && enc->layers[i + 2]->kind == LCT__L_MAXPOOL;
+        if (l->kind == LCT__L_MAXPOOL) l->relu_mask = i >= 2 && enc->layers[i - 2]->mask_in_pool;
+    }
     lct__copy(&p, n_in, x, enc->act[0]);
     for (size_t i = 0; i < enc->n_layers; i++) {
-        if (fused_relu(enc, i)) continue;
+        if (alias_layer(enc, i)) continue;
         lct__layer_forward(enc->layers[i], &p, enc->act[i], enc->act[i + 1]);
     }
     lct__copy(&p, batch * out_size, enc->act[enc->n_layers], y);
@@ -458,6 +472,11 @@ int lct_encoder_backward(lct_encoder *enc, const float *dy, size_t batch, float 
     int cur = 0;
     for (size_t i = enc->n_layers; i-- > 0;) {
         lct__layer *l = enc->layers[i];
+        if (alias_layer(enc, i)) {
+            /* the gradient passes through unchanged (a fused ReLU's mask is applied by its batch norm) */
+            if (i == 0 && dx) lct__copy(&p, batch * in_size, g, dx);
+            continue;
+        }
         float *out = i == 0 ? dx : enc->grad[cur];
         lct__layer_backward(l, &p, enc->act[i], enc->act[i + 1], g, out);
         g = out;

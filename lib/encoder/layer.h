@@ -65,6 +65,8 @@ typedef struct lct__layer {
     /* per-forward: scratch in the encoder's workspace (ws_floats(batch) floats) */
     float *ws;
     int fuse_relu;                  /* batch norm: a following ReLU is applied in the same pass */
+    int mask_in_pool;               /* batch norm: the max pool after that ReLU applies its mask in backward */
+    int relu_mask;                  /* max pool: its input came out of a ReLU; gradients pass only where y > 0 */
 } lct__layer;
 
 /* What a pass needs besides the layer. */
@@ -111,7 +113,7 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
 int lct__pool_init(lct__layer *l, const char *func);
 size_t lct__pool_ws(const lct__layer *l, size_t batch);
 void lct__pool_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
-void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *dy, float *dx);
+void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *y, const float *dy, float *dx);
 
 size_t lct__dropout_ws(const lct__layer *l, size_t batch);
 void lct__relu_forward(const lct__pass *p, size_t n, const float *x, float *y);
@@ -137,12 +139,22 @@ void lct__gru_backward(lct__layer *l, const lct__pass *p, const float *x, const 
 void lct__colsum_add(const lct__pass *p, const float *a, size_t rows, size_t cols, float *out);
 /* y = x (n floats), parallel. */
 void lct__copy(const lct__pass *p, size_t n, const float *x, float *y);
-/* Element-wise kernels are compiled for several ISAs and picked at load time (no -march needed). */
+/* Element-wise kernels are compiled for several ISAs and picked at load time (no -march needed),
+ * with the loop vectoriser at full strength (GCC's -O2 cost model skips most loops). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#  define LCT__VEC __attribute__((target_clones("avx512f", "avx2", "default")))
+#  define LCT__VEC __attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
 #else
 #  define LCT__VEC
 #endif
+/* Portable GCC vector types for kernels the auto-vectoriser handles badly (selects, strided loads).
+ * Each target clone compiles them to its own register width. Unaligned access goes through memcpy. */
+typedef float lct__v16 __attribute__((vector_size(64)));
+typedef int32_t lct__vi16 __attribute__((vector_size(64)));
+typedef float lct__v4 __attribute__((vector_size(16)));
+typedef int32_t lct__vi4 __attribute__((vector_size(16)));
+#define LCT__LOAD(v, p) memcpy(&(v), (p), sizeof(v))
+#define LCT__STORE(p, v) memcpy((p), &(v), sizeof(v))
+
 /* Element-wise loops run in parallel only above this many floats (below, threads cost more). */
 #define LCT__PAR_MIN 32768
 

@@ -47,6 +47,87 @@ size_t lct__pool_ws(const lct__layer *l, size_t batch)
     return lct__round16(batch * l->out_size); /* argmax index per output (as int32) */
 }
 
+/* 2×2 windows with stride 2 (the common case), four outputs at a time with even/odd shuffles. The first
+ * maximum in scan order wins, as in PyTorch; the index is the position in the input plane. */
+static inline void max2x2_one(const float *r0, const float *r1, size_t ox, size_t base, size_t w, float *y,
+                              int32_t *arg)
+{
+    float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+    float m = a;
+    int32_t k = 0;
+    if (b > m) { m = b; k = 1; }
+    if (c > m) { m = c; k = 2; }
+    if (d > m) { m = d; k = 3; }
+    y[ox] = m;
+    arg[ox] = (int32_t)(base + 2 * ox) + (k & 1) + (k >> 1) * (int32_t)w;
+}
+
+LCT__VEC static void max2x2_row(const float *r0, const float *r1, size_t ow, size_t base, size_t w, float *y,
+                                int32_t *arg)
+{
+    const lct__vi4 ev = {0, 2, 4, 6}, od = {1, 3, 5, 7}, lane = {0, 2, 4, 6};
+    size_t ox = 0;
+    for (; ox + 4 <= ow; ox += 4) {
+        lct__v4 l0, h0, l1, h1;
+        LCT__LOAD(l0, r0 + 2 * ox);
+        LCT__LOAD(h0, r0 + 2 * ox + 4);
+        LCT__LOAD(l1, r1 + 2 * ox);
+        LCT__LOAD(h1, r1 + 2 * ox + 4);
+        lct__v4 a = __builtin_shuffle(l0, h0, ev), b = __builtin_shuffle(l0, h0, od);
+        lct__v4 c = __builtin_shuffle(l1, h1, ev), d = __builtin_shuffle(l1, h1, od);
+        lct__vi4 k = {0, 0, 0, 0}, t, w0 = k + (int32_t)w, w1 = w0 + 1;
+        lct__v4 m = a;
+        t = b > m; k = (t & 1) | (~t & k); m = (lct__v4)((t & (lct__vi4)b) | (~t & (lct__vi4)m));
+        t = c > m; k = (t & w0) | (~t & k); m = (lct__v4)((t & (lct__vi4)c) | (~t & (lct__vi4)m));
+        t = d > m; k = (t & w1) | (~t & k); m = (lct__v4)((t & (lct__vi4)d) | (~t & (lct__vi4)m));
+        lct__vi4 idx = k + lane + (int32_t)(base + 2 * ox);
+        LCT__STORE(y + ox, m);
+        LCT__STORE(arg + ox, idx);
+    }
+    for (; ox < ow; ox++) max2x2_one(r0, r1, ox, base, w, y, arg);
+}
+
+LCT__VEC static void unmax2x2_row(const float *dy, const float *y, const int32_t *arg, size_t ow, size_t base,
+                                  size_t w, float *d0, float *d1)
+{
+    const lct__vi4 lane = {0, 2, 4, 6}, lo = {0, 4, 1, 5}, hi = {2, 6, 3, 7};
+    size_t ox = 0;
+    for (; ox + 4 <= ow; ox += 4) {
+        lct__v4 g;
+        lct__vi4 a;
+        LCT__LOAD(g, dy + ox);
+        LCT__LOAD(a, arg + ox);
+        lct__vi4 k = a - lane - (int32_t)(base + 2 * ox), gi = (lct__vi4)g;
+        if (y) {
+            lct__v4 yv, zero = {0, 0, 0, 0};
+            LCT__LOAD(yv, y + ox);
+            gi &= yv > zero;
+        }
+        lct__v4 p0 = (lct__v4)(gi & (k == 0)), p1 = (lct__v4)(gi & (k == 1));
+        lct__v4 q0 = (lct__v4)(gi & (k == (int32_t)w)), q1 = (lct__v4)(gi & (k == (int32_t)w + 1));
+        /* interleave (p0, p1) into row 0 and (q0, q1) into row 1 */
+        lct__v4 r0a = __builtin_shuffle(p0, p1, lo), r0b = __builtin_shuffle(p0, p1, hi);
+        lct__v4 r1a = __builtin_shuffle(q0, q1, lo), r1b = __builtin_shuffle(q0, q1, hi);
+        LCT__STORE(d0 + 2 * ox, r0a);
+        LCT__STORE(d0 + 2 * ox + 4, r0b);
+        LCT__STORE(d1 + 2 * ox, r1a);
+        LCT__STORE(d1 + 2 * ox + 4, r1b);
+    }
+    for (; ox < ow; ox++) {
+        int32_t k = arg[ox] - (int32_t)(base + 2 * ox);
+        float g = y && !(y[ox] > 0.0f) ? 0.0f : dy[ox];
+        d0[2 * ox] = k == 0 ? g : 0.0f;
+        d0[2 * ox + 1] = k == 1 ? g : 0.0f;
+        d1[2 * ox] = k == (int32_t)w ? g : 0.0f;
+        d1[2 * ox + 1] = k == (int32_t)w + 1 ? g : 0.0f;
+    }
+}
+
+static int is_2x2(const pgeom *g)
+{
+    return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2;
+}
+
 void lct__pool_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
 {
     size_t B = p->batch;
@@ -65,6 +146,16 @@ void lct__pool_forward(lct__layer *l, const lct__pass *p, const float *x, float 
     int max = l->kind == LCT__L_MAXPOOL;
     int32_t *arg = (int32_t *)l->ws;
     float inv = 1.0f / (float)(g.kh * g.kw);
+    if (max && is_2x2(&g)) {
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
+        for (size_t r = 0; r < B * g.c; r++)
+            for (size_t oy = 0; oy < g.oh; oy++) {
+                const float *r0 = x + r * g.h * g.w + 2 * oy * g.w;
+                max2x2_row(r0, r0 + g.w, g.ow, 2 * oy * g.w, g.w, y + (r * g.oh + oy) * g.ow,
+                           arg + (r * g.oh + oy) * g.ow);
+            }
+        return;
+    }
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
     for (size_t r = 0; r < B * g.c; r++) {
         const float *xc = x + r * g.h * g.w;
@@ -99,7 +190,7 @@ void lct__pool_forward(lct__layer *l, const lct__pass *p, const float *x, float 
     }
 }
 
-void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *dy, float *dx)
+void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *y, const float *dy, float *dx)
 {
     size_t B = p->batch;
     if (l->kind == LCT__L_GAP) {
@@ -114,6 +205,20 @@ void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *dy, floa
     int max = l->kind == LCT__L_MAXPOOL;
     const int32_t *arg = (const int32_t *)l->ws;
     float inv = 1.0f / (float)(g.kh * g.kw);
+    const float *mask = max && l->relu_mask ? y : NULL;
+    if (max && is_2x2(&g)) {
+        int ragged = (g.h & 1) || (g.w & 1); /* a last row or column no window covers */
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
+        for (size_t r = 0; r < B * g.c; r++) {
+            float *dxc = dx + r * g.h * g.w;
+            if (ragged) memset(dxc, 0, g.h * g.w * sizeof *dxc);
+            for (size_t oy = 0; oy < g.oh; oy++)
+                unmax2x2_row(dy + (r * g.oh + oy) * g.ow, mask ? mask + (r * g.oh + oy) * g.ow : NULL,
+                             arg + (r * g.oh + oy) * g.ow, g.ow, 2 * oy * g.w, g.w, dxc + 2 * oy * g.w,
+                             dxc + (2 * oy + 1) * g.w);
+        }
+        return;
+    }
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
     for (size_t r = 0; r < B * g.c; r++) {
         float *dxc = dx + r * g.h * g.w;
@@ -121,7 +226,9 @@ void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *dy, floa
         memset(dxc, 0, g.h * g.w * sizeof *dxc);
         if (max) {
             const int32_t *ac = arg + r * g.oh * g.ow;
-            for (size_t o = 0; o < g.oh * g.ow; o++) dxc[ac[o]] += dyc[o];
+            const float *mc = mask ? mask + r * g.oh * g.ow : NULL;
+            for (size_t o = 0; o < g.oh * g.ow; o++)
+                if (!mc || mc[o] > 0.0f) dxc[ac[o]] += dyc[o];
         } else {
             for (size_t oy = 0; oy < g.oh; oy++)
                 for (size_t ox = 0; ox < g.ow; ox++) {

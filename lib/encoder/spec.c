@@ -246,7 +246,7 @@ int lct_encoder_new_from_spec(lct_encoder **out, lct_runtime *rt, const char *sp
     if (protos == NULL || stmts == NULL) {
         lct__free(rt, protos);
         lct__free(rt, stmts);
-        return LCT_ENOMEM;
+        return LCT__FAIL(LCT_ENOMEM, "cannot allocate the parse of %zu layers", cap);
     }
     size_t n = 0;
     while (*e == ';') {

@@ -102,7 +102,7 @@ int lct_optimizer_new(lct_optimizer **out, lct_runtime *rt, const lct_optimizer_
     int rc = check_options(opts, __func__);
     if (rc) return rc;
     lct_optimizer *opt = lct__calloc(rt, 1, sizeof *opt);
-    if (opt == NULL) return LCT_ENOMEM;
+    if (opt == NULL) return LCT__FAIL(LCT_ENOMEM, "cannot allocate the optimiser");
     opt->rt = rt;
     opt->o = *opts;
     opt->o.version = LCT_OPTIMIZER_OPTIONS_VERSION;
