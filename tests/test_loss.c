@@ -1344,6 +1344,79 @@ START_TEST(test_thread_count_independent_and_no_steady_allocation)
 }
 END_TEST
 
+/* The workspace query tells exactly what the first compute at a batch size allocates. */
+static void check_workspace(lct_runtime *rt, lct_loss *loss, size_t batch, int (*run)(lct_loss *, size_t, void *),
+                            size_t expect)
+{
+    size_t before = 0, after = 0;
+    lct_runtime_memory(rt, &before, NULL);
+    ck_assert_int_eq(run(loss, batch, NULL), LCT_OK);
+    lct_runtime_memory(rt, &after, NULL);
+    ck_assert_msg(after - before == expect, "kind %d batch %zu: grew by %zu, expected %zu", lct_loss_get_kind(loss),
+                  batch, after - before, expect);
+}
+
+static float ws_f[2 * 16 * 8 * 8], ws_g[2 * 16 * 8 * 8], ws_c[16 * 8 * 4], ws_v;
+static int64_t ws_idx[16];
+
+static int ws_run_nce(lct_loss *l, size_t b, void *c) { (void)c; return lct_loss_nce_compute(l, ws_f, ws_idx, b, &ws_v, ws_g); }
+static int ws_run_np(lct_loss *l, size_t b, void *c) { (void)c; return lct_loss_npsoftmax_compute(l, ws_f, ws_idx, b, &ws_v, ws_g); }
+static int ws_run_inv(lct_loss *l, size_t b, void *c) { (void)c; return lct_loss_invaspread_compute(l, ws_f, b, &ws_v, ws_g); }
+static int ws_run_cpc(lct_loss *l, size_t b, void *c)
+{
+    (void)c;
+    return lct_loss_infonce_compute(l, ws_f, ws_c, b, &ws_v, ws_g, NULL, NULL);
+}
+static int ws_run_cmc(lct_loss *l, size_t b, void *c)
+{
+    (void)c;
+    const float *f[2] = {ws_f, ws_f + 16 * 8};
+    float *g[2] = {ws_g, ws_g + 16 * 8};
+    return lct_loss_cmc_compute(l, f, ws_idx, b, &ws_v, g);
+}
+
+START_TEST(test_workspace_query_matches)
+{
+    lct_runtime *rt = lct_test_runtime(1, 53);
+    lct_bank *bank = make_bank(rt, 40, 8, 1);
+    fill_uniform(ws_f, sizeof ws_f / sizeof *ws_f, 3, 0.3f);
+    fill_uniform(ws_c, sizeof ws_c / sizeof *ws_c, 4, 0.3f);
+    for (size_t i = 0; i < 16; i++) ws_idx[i] = (int64_t)(i * 7 % 40);
+    lct_loss *l[5] = {NULL};
+    lct_loss_nce_options no;
+    lct_loss_nce_options_init(&no, 1);
+    no.k = 9;
+    ck_assert_int_eq(lct_loss_new_nce(&l[0], rt, bank, &no), LCT_OK);
+    lct_loss_npsoftmax_options po;
+    lct_loss_npsoftmax_options_init(&po, 1);
+    po.chunk = 16;
+    ck_assert_int_eq(lct_loss_new_npsoftmax(&l[1], rt, bank, &po), LCT_OK);
+    ck_assert_int_eq(lct_loss_new_invaspread(&l[2], rt, 8, NULL), LCT_OK);
+    lct_loss_infonce_options io;
+    lct_loss_infonce_options_init(&io, 1);
+    io.steps = 3;
+    ck_assert_int_eq(lct_loss_new_infonce(&l[3], rt, 8, 8, 4, &io), LCT_OK);
+    lct_loss_cmc_options co;
+    lct_loss_cmc_options_init(&co, 1);
+    co.objective = LCT_CMC_SOFTMAX;
+    ck_assert_int_eq(lct_loss_new_cmc(&l[4], rt, 2, 8, NULL, &co), LCT_OK);
+    int (*run[5])(lct_loss *, size_t, void *) = {ws_run_nce, ws_run_np, ws_run_inv, ws_run_cpc, ws_run_cmc};
+    for (int i = 0; i < 5; i++) {
+        size_t small, big;
+        ck_assert_int_eq(lct_loss_workspace_bytes(l[i], 4, &small), LCT_OK);
+        ck_assert_int_eq(lct_loss_workspace_bytes(l[i], 8, &big), LCT_OK);
+        ck_assert(small > 0 && big > small);
+        check_workspace(rt, l[i], 4, run[i], small);       /* first use: exactly what the query says */
+        check_workspace(rt, l[i], 3, run[i], 0);           /* smaller: nothing more */
+        check_workspace(rt, l[i], 4, run[i], 0);           /* steady: nothing */
+        check_workspace(rt, l[i], 8, run[i], big - small); /* larger: grows once, the old block freed */
+        lct_loss_free(l[i]);
+    }
+    lct_bank_free(bank);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 /* ---- allocation failures -------------------------------------------------------------------- */
 
 START_TEST(test_allocation_failures)
@@ -1437,6 +1510,7 @@ static Suite *loss_suite(void)
     tcase_add_test(tc, test_cmc_bad_input);
     tcase_add_test(tc, test_thread_count_independent_and_no_steady_allocation);
     tcase_add_test(tc, test_allocation_failures);
+    tcase_add_test(tc, test_workspace_query_matches);
     suite_add_tcase(s, tc);
     return s;
 }
