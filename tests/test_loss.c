@@ -826,36 +826,39 @@ START_TEST(test_nce_positive_from_input)
 {
     lct_runtime *rt = lct_test_runtime(1, 14);
     const size_t N = 25, D = 4, B = 3, K = 5;
-    lct_bank *bank = make_bank(rt, N, D, 1);
-    lct_loss_nce_options o;
-    lct_loss_nce_options_init(&o, 1);
-    o.k = K;
-    o.sample_mode = LCT_BANK_SAMPLE_EXCLUDE_SELF;
-    lct_loss *loss = NULL;
-    ck_assert_int_eq(lct_loss_new_nce(&loss, rt, bank, &o), LCT_OK);
-    ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, 0.1), LCT_OK);
-    ck_assert_int_eq(lct_loss_set_log_z(loss, 0, 3.0), LCT_OK);
-    float x[2 * 3 * 4], g[2 * 3 * 4], v;
-    fill_uniform(x, 24, 71, 1.0f);
-    normalise_rows(x, 2 * B, D);
-    int64_t idx[3] = {4, 8, 24}, neg[15];
-    uint64_t st, calls;
-    lct__bank_rng_state(bank, &st, &calls);
-    ck_assert_int_eq(lct_loss_nce_compute_pos(loss, x, x + B * D, idx, B, &v, g, g + B * D), LCT_OK);
-    lct__bank_set_rng_state(bank, st, calls);
-    ck_assert_int_eq(lct_bank_sample(bank, idx, B, K, o.sample_mode, neg), LCT_OK);
-    double *rows = bank_rows(bank, N, D), *xd = to_double(x, 24);
-    nce_ctx q = {B, D, K, N, 0.1, 3.0, rows, idx, neg, 0};
-    assert_close(v, ref_nce_pos(xd, &q), 1e-5, "nce loss, positive from input");
-    fd_check(ref_nce_pos, &q, xd, 24, g, 2e-3, "nce df and dpos");
-    LCT_ASSERT_FAILS(lct_loss_nce_compute_pos(loss, x, NULL, idx, B, &v, g, NULL), LCT_EINVAL, "'pos'");
-    x[13] = NAN;
-    LCT_ASSERT_FAILS(lct_loss_nce_compute_pos(loss, x, x + B * D, idx, B, &v, g, NULL), LCT_ENUMERIC, "pos[1] is NaN");
-    LCT_ASSERT_FAILS(lct_loss_nce_compute_pos(NULL, x, x, idx, B, &v, g, NULL), LCT_EINVAL, "'loss'");
-    free(rows);
-    free(xd);
-    lct_loss_free(loss);
-    lct_bank_free(bank);
+    for (int ti = 0; ti < 2; ti++) {
+        const double tau = ti ? 0.05 : 1.0;
+        lct_bank *bank = make_bank(rt, N, D, 1);
+        lct_loss_nce_options o;
+        lct_loss_nce_options_init(&o, 1);
+        o.k = K;
+        o.sample_mode = LCT_BANK_SAMPLE_EXCLUDE_SELF;
+        lct_loss *loss = NULL;
+        ck_assert_int_eq(lct_loss_new_nce(&loss, rt, bank, &o), LCT_OK);
+        ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, tau), LCT_OK);
+        ck_assert_int_eq(lct_loss_set_log_z(loss, 0, 3.0), LCT_OK);
+        float x[2 * 3 * 4], g[2 * 3 * 4], v;
+        fill_uniform(x, 24, 71, 1.0f);
+        normalise_rows(x, 2 * B, D);
+        int64_t idx[3] = {4, 8, 24}, neg[15];
+        uint64_t st, calls;
+        lct__bank_rng_state(bank, &st, &calls);
+        ck_assert_int_eq(lct_loss_nce_compute_pos(loss, x, x + B * D, idx, B, &v, g, g + B * D), LCT_OK);
+        lct__bank_set_rng_state(bank, st, calls);
+        ck_assert_int_eq(lct_bank_sample(bank, idx, B, K, o.sample_mode, neg), LCT_OK);
+        double *rows = bank_rows(bank, N, D), *xd = to_double(x, 24);
+        nce_ctx q = {B, D, K, N, tau, 3.0, rows, idx, neg, 0};
+        assert_close(v, ref_nce_pos(xd, &q), 1e-5, "nce loss, positive from input");
+        fd_check(ref_nce_pos, &q, xd, 24, g, 2e-3, "nce df and dpos");
+        LCT_ASSERT_FAILS(lct_loss_nce_compute_pos(loss, x, NULL, idx, B, &v, g, NULL), LCT_EINVAL, "'pos'");
+        x[13] = NAN;
+        LCT_ASSERT_FAILS(lct_loss_nce_compute_pos(loss, x, x + B * D, idx, B, &v, g, NULL), LCT_ENUMERIC, "pos[1] is NaN");
+        LCT_ASSERT_FAILS(lct_loss_nce_compute_pos(NULL, x, x, idx, B, &v, g, NULL), LCT_EINVAL, "'loss'");
+        free(rows);
+        free(xd);
+        lct_loss_free(loss);
+        lct_bank_free(bank);
+    }
     lct_runtime_free(rt);
 }
 END_TEST
@@ -1140,7 +1143,9 @@ START_TEST(test_cmc_nce_reference_and_gradients)
 {
     lct_runtime *rt = lct_test_runtime(1, 37);
     const size_t V = 3, N = 20, D = 5, B = 4, K = 6;
-    for (int graph = 0; graph < 2; graph++) {
+    for (int run = 0; run < 4; run++) {
+        int graph = run & 1;
+        double tau = run < 2 ? 1.0 : 0.07;
         lct_bank *banks[3];
         for (size_t v = 0; v < V; v++) banks[v] = make_bank(rt, N, D, 1);
         lct_loss_cmc_options o;
@@ -1149,7 +1154,7 @@ START_TEST(test_cmc_nce_reference_and_gradients)
         o.k = K;
         lct_loss *loss = NULL;
         ck_assert_int_eq(lct_loss_new_cmc(&loss, rt, V, D, banks, &o), LCT_OK);
-        ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, 0.2), LCT_OK);
+        ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, tau), LCT_OK);
         float x[3 * 4 * 5], g[3 * 4 * 5], val;
         fill_uniform(x, 60, 61, 1.0f);
         normalise_rows(x, V * B, D);
@@ -1163,7 +1168,7 @@ START_TEST(test_cmc_nce_reference_and_gradients)
 
         cmc_nce_ctx q;
         memset(&q, 0, sizeof q);
-        q.v = V, q.b = B, q.d = D, q.k = K, q.n = N, q.graph = graph, q.tau = 0.2, q.idx = idx;
+        q.v = V, q.b = B, q.d = D, q.k = K, q.n = N, q.graph = graph, q.tau = tau, q.idx = idx;
         for (size_t v = 0; v < V; v++) q.rows[v] = bank_rows(banks[v], N, D);
         double *xd = to_double(x, 60);
         /* replay the draws and the first-batch Z of each bank in call order */
@@ -1176,7 +1181,7 @@ START_TEST(test_cmc_nce_reference_and_gradients)
                     size_t anchor = back ? b : a, target = back ? a : b;
                     ck_assert_int_eq(lct_bank_sample(banks[target], idx, B, K, 0, q.neg[dir]), LCT_OK);
                     if (!z_known[target]) {
-                        nce_ctx c = {B, D, K, N, 0.2, 0.0, q.rows[target], idx, q.neg[dir], 0};
+                        nce_ctx c = {B, D, K, N, tau, 0.0, q.rows[target], idx, q.neg[dir], 0};
                         q.log_z[target] = ref_log_z(xd + anchor * B * D, &c);
                         z_known[target] = 1;
                     }
