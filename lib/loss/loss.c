@@ -290,27 +290,42 @@ int lct__loss_check_call(const char *func, const lct_loss *loss, int kind, size_
     return LCT_OK;
 }
 
-double lct__softmax_xent_row(const float *s, size_t n, size_t label, double inv_tau, float *g, double scale,
-                             int *argmax_ok)
+/* Softmax cross-entropy of one row in float vector loops (exp by lct__expf), the log-sum-exp in double. */
+LCT__LOSS_VEC double lct__softmax_xent_row(const float *s, size_t n, size_t label, double inv_tau, float *g,
+                                           double scale, int *argmax_ok)
 {
-    double m = -INFINITY;
-    for (size_t j = 0; j < n; j++)
-        if ((double)s[j] > m) m = s[j];
-    double sum = 0.0;
-    for (size_t j = 0; j < n; j++) sum += exp(((double)s[j] - m) * inv_tau);
-    double lse = log(sum);
-    double l = lse - ((double)s[label] - m) * inv_tau;
+    float m = -INFINITY;
+#pragma omp simd reduction(max : m)
+    for (size_t j = 0; j < n; j++) m = s[j] > m ? s[j] : m;
+    const float it = (float)inv_tau, sl = s[label];
     /* A step counts as correct only if the positive strictly beats every candidate. */
     if (argmax_ok) {
-        int ok = 1;
-        for (size_t j = 0; j < n && ok; j++)
-            if (j != label && s[j] >= s[label]) ok = 0;
-        *argmax_ok = ok;
+        int beaten = 0;
+#pragma omp simd reduction(+ : beaten)
+        for (size_t j = 0; j < n; j++) beaten += (j != label && s[j] >= sl) ? 1 : 0;
+        *argmax_ok = beaten == 0;
     }
+    float sum = 0.0f;
     if (g) {
+        /* g may alias s: every s[j] is read before g[j] is written */
+#pragma omp simd reduction(+ : sum)
         for (size_t j = 0; j < n; j++) {
-            double p = exp(((double)s[j] - m) * inv_tau - lse);
-            g[j] = lct__ftz((p - (j == label ? 1.0 : 0.0)) * scale);
+            float e = lct__expf((s[j] - m) * it);
+            g[j] = e;
+            sum += e;
+        }
+    } else {
+#pragma omp simd reduction(+ : sum)
+        for (size_t j = 0; j < n; j++) sum += lct__expf((s[j] - m) * it);
+    }
+    double lse = log((double)sum);
+    double l = lse - ((double)sl - (double)m) * inv_tau;
+    if (g) {
+        const float w = (float)(scale / (double)sum), sc = (float)scale;
+#pragma omp simd
+        for (size_t j = 0; j < n; j++) {
+            float v = g[j] * w - (j == label ? sc : 0.0f);
+            g[j] = (v < 1e-30f && v > -1e-30f) ? 0.0f : v; /* see lct__ftz */
         }
     }
     return l;
