@@ -1,0 +1,400 @@
+/*
+ * conv1d and conv2d through im2col + GEMM, one sample at a time, the batch split
+ * into LCT__CHUNKS fixed chunks run in parallel (one single-threaded GEMM per
+ * sample). Weight gradients are summed per chunk, then over chunks in order, so
+ * they do not depend on the thread count. conv1d is conv2d with H = 1.
+ */
+#include "layer.h"
+
+typedef struct geom {
+    size_t c, h, w;       /* input */
+    size_t kh, kw, sh, sw, ph, pw;
+    size_t o, oh, ow;     /* output */
+    size_t k, n;          /* GEMM: K = c·kh·kw rows of col, N = oh·ow columns */
+} geom;
+
+static geom geometry(const lct__layer *l)
+{
+    geom g;
+    int two = l->kind == LCT__L_CONV2D;
+    g.c = l->in.d[0];
+    g.h = two ? l->in.d[1] : 1;
+    g.w = two ? l->in.d[2] : l->in.d[1];
+    g.kh = two ? l->kernel : 1;
+    g.kw = l->kernel;
+    g.sh = two ? l->stride : 1;
+    g.sw = l->stride;
+    g.ph = two ? l->padding : 0;
+    g.pw = l->padding;
+    g.o = l->units;
+    g.oh = two ? l->out.d[1] : 1;
+    g.ow = two ? l->out.d[2] : l->out.d[1];
+    g.k = g.c * g.kh * g.kw;
+    g.n = g.oh * g.ow;
+    return g;
+}
+
+int lct__conv_init(lct__layer *l, const char *func)
+{
+    int two = l->kind == LCT__L_CONV2D;
+    const char *k = two ? "conv2d" : "conv1d";
+    if (l->units == 0) return lct__fail(LCT_EINVAL, func, "%s: out_channels is 0", k);
+    if (l->kernel == 0) return lct__fail(LCT_EINVAL, func, "%s: kernel is 0", k);
+    if (l->stride == 0) return lct__fail(LCT_EINVAL, func, "%s: stride is 0", k);
+    if (l->kernel > 65536 || l->padding > 65536 || l->stride > 65536)
+        return lct__fail(LCT_EINVAL, func, "%s: kernel %u, stride %u or padding %u exceeds 65536", k, l->kernel,
+                         l->stride, l->padding);
+    if (l->in.rank != (two ? 3u : 2u))
+        return lct__fail(LCT_ESHAPE, func, "%s needs a rank-%d input (%s), got rank %u", k, two ? 3 : 2,
+                         two ? "C x H x W" : "C x L", l->in.rank);
+    for (uint32_t i = 1; i < l->in.rank; i++) {
+        uint64_t span = (uint64_t)l->in.d[i] + 2u * l->padding;
+        if (span < l->kernel)
+            return lct__fail(LCT_ESHAPE, func, "%s: kernel %u is larger than the padded input (%llu)", k, l->kernel,
+                             (unsigned long long)span);
+        l->out.d[i] = (uint32_t)((span - l->kernel) / l->stride + 1);
+    }
+    l->out.d[0] = l->units;
+    size_t kk;
+    if (lct__mul_size((size_t)l->in.d[0] * l->kernel, two ? l->kernel : 1, &kk) || kk > ((size_t)1 << 32))
+        return lct__fail(LCT_ESHAPE, func, "%s: weight too large", k);
+    return LCT_OK;
+}
+
+static size_t chunks(size_t batch)
+{
+    return batch < LCT__CHUNKS ? batch : LCT__CHUNKS;
+}
+
+/* 1×1 kernels with stride 1 and no padding need no im2col: the input is already the column matrix. */
+static int direct(const geom *g)
+{
+    return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+}
+
+/*
+ * Samples per GEMM: small outputs (N = oh·ow) are grouped so each GEMM has at least ~1024 columns,
+ * which amortises the packing of W (outputs of 512 or more stay per sample); the group's columns are then scattered to the samples.
+ */
+/* Few rows of columns (C·kh·kw, e.g. a first layer on one channel): GEMMs that thin run far below
+ * BLIS's speed, so forward and dW use the small kernels below instead. */
+#define SMALL_K 16
+
+static size_t group_of(const geom *g, size_t batch)
+{
+    if (g->k <= SMALL_K) return 1;
+    size_t per_chunk = (batch + chunks(batch) - 1) / chunks(batch);
+    size_t gs = g->n >= 512 ? 1 : (1024 + g->n - 1) / g->n;
+    if (gs > 8) gs = 8;
+    return gs < per_chunk ? gs : per_chunk;
+}
+
+/* Scratch of one chunk: columns (K × G·N), a gathered output/gradient (O × G·N), partial dW and db. */
+typedef struct scratch {
+    float *col, *out, *dw, *db;
+} scratch;
+
+static size_t scratch_floats(const geom *g, size_t gs)
+{
+    return lct__round16(g->k * gs * g->n) + lct__round16(g->o * gs * g->n) + lct__round16(g->o * g->k) +
+           lct__round16(g->o);
+}
+
+static scratch scratch_of(const geom *g, size_t gs, float *base, size_t c)
+{
+    scratch s;
+    s.col = base + c * scratch_floats(g, gs);
+    s.out = s.col + lct__round16(g->k * gs * g->n);
+    s.dw = s.out + lct__round16(g->o * gs * g->n);
+    s.db = s.dw + lct__round16(g->o * g->k);
+    return s;
+}
+
+size_t lct__conv_ws(const lct__layer *l, size_t batch)
+{
+    geom g = geometry(l);
+    return chunks(batch) * scratch_floats(&g, group_of(&g, batch));
+}
+
+/*
+ * "Same-width" rows (stride 1 along x, output as wide as the input): the rows of one (c, i, j) plane
+ * that fall inside the input form one contiguous run in both the input and the columns, shifted by
+ * the kernel offset. Copy it at once, then zero the few columns that fell off either edge.
+ */
+static void im2col_rows(const geom *g, const float *plane, float *row, size_t i, ptrdiff_t off)
+{
+    size_t ow = g->ow;
+    ptrdiff_t oy0 = (ptrdiff_t)g->ph - (ptrdiff_t)i, oy1 = (ptrdiff_t)g->h + (ptrdiff_t)g->ph - (ptrdiff_t)i;
+    if (oy0 < 0) oy0 = 0;
+    if (oy1 > (ptrdiff_t)g->oh) oy1 = (ptrdiff_t)g->oh;
+    if (oy1 < oy0) oy1 = oy0;
+    memset(row, 0, (size_t)oy0 * ow * sizeof *row);
+    memset(row + (size_t)oy1 * ow, 0, (g->oh - (size_t)oy1) * ow * sizeof *row);
+    if (oy1 == oy0) return;
+    ptrdiff_t lo = off < 0 ? -off : 0, hi = (ptrdiff_t)ow - (off > 0 ? off : 0);
+    size_t n = (size_t)(oy1 - oy0) * ow;
+    float *dst = row + (size_t)oy0 * ow;
+    const float *src = plane + (size_t)(oy0 + (ptrdiff_t)i - (ptrdiff_t)g->ph) * g->w + off;
+    /* [lo, n − (ow − hi)) stays inside the input */
+    memcpy(dst + lo, src + lo, (n - (size_t)lo - (ow - (size_t)hi)) * sizeof *dst);
+    for (ptrdiff_t r = oy0; r < oy1; r++) {
+        float *d = row + (size_t)r * ow;
+        for (ptrdiff_t ox = 0; ox < lo; ox++) d[ox] = 0.0f;
+        for (ptrdiff_t ox = hi; ox < (ptrdiff_t)ow; ox++) d[ox] = 0.0f;
+    }
+}
+
+static void im2col(const geom *g, const float *x, float *col, size_t ld)
+{
+    int same = g->sw == 1 && g->sh == 1 && g->ow == g->w && (ptrdiff_t)g->pw < (ptrdiff_t)g->w;
+    for (size_t c = 0; c < g->c; c++)
+        for (size_t i = 0; i < g->kh; i++)
+            for (size_t j = 0; j < g->kw; j++) {
+                float *row = col + ((c * g->kh + i) * g->kw + j) * ld;
+                ptrdiff_t off = (ptrdiff_t)j - (ptrdiff_t)g->pw;
+                if (same) {
+                    im2col_rows(g, x + c * g->h * g->w, row, i, off);
+                    continue;
+                }
+                for (size_t oy = 0; oy < g->oh; oy++) {
+                    float *dst = row + oy * g->ow;
+                    ptrdiff_t iy = (ptrdiff_t)(oy * g->sh + i) - (ptrdiff_t)g->ph;
+                    if (iy < 0 || iy >= (ptrdiff_t)g->h) {
+                        memset(dst, 0, g->ow * sizeof *dst);
+                        continue;
+                    }
+                    const float *src = x + (c * g->h + (size_t)iy) * g->w;
+                    if (g->sw == 1) {
+                        /* valid ox: 0 <= ox + off < w */
+                        ptrdiff_t lo = off < 0 ? -off : 0, hi = (ptrdiff_t)g->w - off;
+                        if (hi > (ptrdiff_t)g->ow) hi = (ptrdiff_t)g->ow;
+                        if (hi < lo) hi = lo;
+                        for (ptrdiff_t ox = 0; ox < lo; ox++) dst[ox] = 0.0f;
+                        if (hi > lo) memcpy(dst + lo, src + lo + off, (size_t)(hi - lo) * sizeof *dst);
+                        for (ptrdiff_t ox = hi; ox < (ptrdiff_t)g->ow; ox++) dst[ox] = 0.0f;
+                    } else {
+                        for (size_t ox = 0; ox < g->ow; ox++) {
+                            ptrdiff_t ix = (ptrdiff_t)(ox * g->sw) + off;
+                            dst[ox] = ix >= 0 && ix < (ptrdiff_t)g->w ? src[ix] : 0.0f;
+                        }
+                    }
+                }
+            }
+}
+
+/* Σ x[0..n), in 16 fixed lanes (vectorised; the order never depends on threads). */
+LCT__VEC static float sum_lanes(const float *x, size_t n)
+{
+    float a[16] = {0}, s = 0.0f;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) a[j] += x[i + j];
+    for (; i < n; i++) s += x[i];
+    for (int j = 0; j < 16; j++) s += a[j];
+    return s;
+}
+
+LCT__VEC static void fill(float *dst, float v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dst[i] = v;
+}
+
+LCT__VEC static void add_bias(float *dst, const float *src, float b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dst[i] = src[i] + b;
+}
+
+LCT__VEC static void add_to(float *dst, const float *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
+/* dx += col2im(dcol); dx must be zeroed by the caller. */
+LCT__VEC static void col2im(const geom *g, const float *col, size_t ld, float *dx)
+{
+    for (size_t c = 0; c < g->c; c++)
+        for (size_t i = 0; i < g->kh; i++)
+            for (size_t j = 0; j < g->kw; j++) {
+                const float *row = col + ((c * g->kh + i) * g->kw + j) * ld;
+                for (size_t oy = 0; oy < g->oh; oy++) {
+                    const float *src = row + oy * g->ow;
+                    ptrdiff_t iy = (ptrdiff_t)(oy * g->sh + i) - (ptrdiff_t)g->ph;
+                    if (iy < 0 || iy >= (ptrdiff_t)g->h) continue;
+                    float *dst = dx + (c * g->h + (size_t)iy) * g->w;
+                    ptrdiff_t off = (ptrdiff_t)j - (ptrdiff_t)g->pw;
+                    if (g->sw == 1) {
+                        ptrdiff_t lo = off < 0 ? -off : 0, hi = (ptrdiff_t)g->w - off;
+                        if (hi > (ptrdiff_t)g->ow) hi = (ptrdiff_t)g->ow;
+                        if (hi > lo) add_to(dst + lo + off, src + lo, (size_t)(hi - lo));
+                        continue;
+                    }
+                    for (size_t ox = 0; ox < g->ow; ox++) {
+                        ptrdiff_t ix = (ptrdiff_t)(ox * g->sw) + off;
+                        if (ix >= 0 && ix < (ptrdiff_t)g->w) dst[ix] += src[ox];
+                    }
+                }
+            }
+}
+
+/* Columns of samples b .. b+n−1 side by side (row stride ld = n·N). */
+static void group_cols(const geom *g, const float *x, size_t in_size, size_t n, int dir, float *col, size_t ld)
+{
+    for (size_t s = 0; s < n; s++) {
+        if (dir)
+            for (size_t r = 0; r < g->k; r++) memcpy(col + r * ld + s * g->n, x + s * in_size + r * g->n, g->n * sizeof(float));
+        else
+            im2col(g, x + s * in_size, col + s * g->n, ld);
+    }
+}
+
+/* y[q] = bias + Σ_r w[r]·col[r][q] for one output channel, in blocks that stay in registers/L1. */
+LCT__VEC static void small_fwd(const float *w, float bias, const float *col, size_t ld, size_t k, size_t n, float *y)
+{
+    for (size_t q0 = 0; q0 < n; q0 += 256) {
+        size_t len = q0 + 256 <= n ? 256 : n - q0;
+        float acc[256];
+        for (size_t q = 0; q < len; q++) acc[q] = bias;
+        for (size_t r = 0; r < k; r++) {
+            const float *c = col + r * ld + q0;
+            float wr = w[r];
+            for (size_t q = 0; q < len; q++) acc[q] += wr * c[q];
+        }
+        memcpy(y + q0, acc, len * sizeof *acc);
+    }
+}
+
+/* dw[r] (+)= Σ_q dy[q]·col[r][q] for one output channel, 16 fixed lanes per dot product. */
+LCT__VEC static void small_dw(const float *dy, const float *col, size_t ld, size_t k, size_t n, float *dw, int first)
+{
+    for (size_t r = 0; r < k; r++) {
+        const float *c = col + r * ld;
+        lct__v16 a = {0};
+        float s = 0.0f;
+        size_t q = 0;
+        for (; q + 16 <= n; q += 16) {
+            lct__v16 u, v;
+            LCT__LOAD(u, dy + q);
+            LCT__LOAD(v, c + q);
+            a += u * v;
+        }
+        for (; q < n; q++) s += dy[q] * c[q];
+        for (int j = 0; j < 16; j++) s += a[j];
+        dw[r] = first ? s : dw[r] + s;
+    }
+}
+
+void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
+{
+    geom g = geometry(l);
+    size_t nch = chunks(p->batch), gs = group_of(&g, p->batch);
+    size_t in_size = l->in_size, out_size = l->out_size;
+    const float *w = l->value[0], *bias = l->has_bias ? l->value[1] : NULL;
+    int dir = direct(&g);
+#pragma omp parallel for num_threads(p->threads) schedule(static)
+    for (size_t c = 0; c < nch; c++) {
+        scratch sc = scratch_of(&g, gs, l->ws, c);
+        size_t b0 = p->batch * c / nch, b1 = p->batch * (c + 1) / nch;
+        for (size_t b = b0; b < b1; b += gs) {
+            size_t n = b + gs <= b1 ? gs : b1 - b, ld = n * g.n;
+            if (n == 1) {
+                /* one sample: straight into its output */
+                const float *xb = x + b * in_size;
+                float *yb = y + b * out_size;
+                if (!dir) im2col(&g, xb, sc.col, g.n);
+                if (g.k <= SMALL_K) {
+                    for (size_t o = 0; o < g.o; o++)
+                        small_fwd(w + o * g.k, bias ? bias[o] : 0.0f, dir ? xb : sc.col, g.n, g.k, g.n, yb + o * g.n);
+                    continue;
+                }
+                if (bias)
+                    for (size_t o = 0; o < g.o; o++) fill(yb + o * g.n, bias[o], g.n);
+                lct__gemm1(p->rt, 0, 0, g.o, g.n, g.k, 1.0f, w, g.k, dir ? xb : sc.col, g.n, bias ? 1.0f : 0.0f, yb,
+                           g.n);
+                continue;
+            }
+            group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
+            lct__gemm1(p->rt, 0, 0, g.o, ld, g.k, 1.0f, w, g.k, sc.col, ld, 0.0f, sc.out, ld);
+            for (size_t s = 0; s < n; s++)
+                for (size_t o = 0; o < g.o; o++) {
+                    float *dst = y + (b + s) * out_size + o * g.n;
+                    const float *src = sc.out + o * ld + s * g.n;
+                    if (bias) add_bias(dst, src, bias[o], g.n);
+                    else memcpy(dst, src, g.n * sizeof(float));
+                }
+        }
+    }
+}
+
+void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx)
+{
+    geom g = geometry(l);
+    size_t nch = chunks(p->batch), gs = group_of(&g, p->batch);
+    size_t in_size = l->in_size, out_size = l->out_size;
+    const float *w = l->value[0];
+    int dir = direct(&g), bias = l->has_bias != 0;
+#pragma omp parallel for num_threads(p->threads) schedule(static)
+    for (size_t c = 0; c < nch; c++) {
+        scratch sc = scratch_of(&g, gs, l->ws, c);
+        size_t b0 = p->batch * c / nch, b1 = p->batch * (c + 1) / nch;
+        for (size_t b = b0; b < b1; b += gs) {
+            size_t n = b + gs <= b1 ? gs : b1 - b, ld = n * g.n;
+            const float *cols, *grads;
+            if (n == 1) {
+                if (!dir) im2col(&g, x + b * in_size, sc.col, g.n);
+                cols = dir ? x + b * in_size : sc.col;
+                grads = dy + b * out_size;
+            } else {
+                group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
+                for (size_t s = 0; s < n; s++) {
+                    for (size_t o = 0; o < g.o; o++)
+                        memcpy(sc.out + o * ld + s * g.n, dy + (b + s) * out_size + o * g.n, g.n * sizeof(float));
+                }
+                cols = sc.col;
+                grads = sc.out;
+            }
+            /* partial dW of this chunk = Σ dY colᵀ (the chunk's first group overwrites) */
+            if (g.k <= SMALL_K)
+                for (size_t o = 0; o < g.o; o++) small_dw(grads + o * ld, cols, ld, g.k, ld, sc.dw + o * g.k, b == b0);
+            else
+                lct__gemm1(p->rt, 0, 1, g.o, g.k, ld, 1.0f, grads, ld, cols, ld, b == b0 ? 0.0f : 1.0f, sc.dw, g.k);
+            if (bias)
+                for (size_t o = 0; o < g.o; o++) {
+                    float sum = sum_lanes(grads + o * ld, ld);
+                    sc.db[o] = b == b0 ? sum : sc.db[o] + sum;
+                }
+            if (!dx) continue;
+            if (dir && n == 1) {
+                lct__gemm1(p->rt, 1, 0, g.k, g.n, g.o, 1.0f, w, g.k, grads, g.n, 0.0f, dx + b * in_size, g.n);
+                continue;
+            }
+            /* the column buffer is free again once dW is done: dcol = Wᵀ dY */
+            lct__gemm1(p->rt, 1, 0, g.k, ld, g.o, 1.0f, w, g.k, grads, ld, 0.0f, sc.col, ld);
+            for (size_t s = 0; s < n; s++) {
+                float *dxb = dx + (b + s) * in_size;
+                if (dir) {
+                    for (size_t r = 0; r < g.k; r++) memcpy(dxb + r * g.n, sc.col + r * ld + s * g.n, g.n * sizeof(float));
+                } else {
+                    memset(dxb, 0, in_size * sizeof *dxb);
+                    col2im(&g, sc.col + s * g.n, ld, dxb);
+                }
+            }
+        }
+    }
+    /* Sum the chunks in order, element by element. */
+    size_t nw = g.o * g.k;
+    float *gw = l->grad[0];
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (nw * nch > LCT__PAR_MIN)
+    for (size_t i = 0; i < nw; i++) {
+        float s = gw[i];
+        for (size_t c = 0; c < nch; c++) s += scratch_of(&g, gs, l->ws, c).dw[i];
+        gw[i] = s;
+    }
+    if (bias) {
+        float *gb = l->grad[1];
+        for (size_t o = 0; o < g.o; o++) {
+            float s = gb[o];
+            for (size_t c = 0; c < nch; c++) s += scratch_of(&g, gs, l->ws, c).db[o];
+            gb[o] = s;
+        }
+    }
+}

@@ -1,0 +1,241 @@
+/* Max and average pooling (2-d on C×H×W, 1-d on C×L; no padding) and global average pooling. */
+#include <float.h>
+
+#include "layer.h"
+
+typedef struct pgeom {
+    size_t c, h, w, kh, kw, sh, sw, oh, ow;
+} pgeom;
+
+static pgeom pool_geom(const lct__layer *l)
+{
+    pgeom g;
+    int two = l->in.rank == 3;
+    g.c = l->in.d[0];
+    g.h = two ? l->in.d[1] : 1;
+    g.w = two ? l->in.d[2] : l->in.d[1];
+    g.kh = two ? l->kernel : 1;
+    g.kw = l->kernel;
+    g.sh = two ? l->stride : 1;
+    g.sw = l->stride;
+    g.oh = two ? l->out.d[1] : 1;
+    g.ow = two ? l->out.d[2] : l->out.d[1];
+    return g;
+}
+
+int lct__pool_init(lct__layer *l, const char *func)
+{
+    const char *k = lct__layer_kind_name(l->kind);
+    if (l->in.rank < 2)
+        return lct__fail(LCT_ESHAPE, func, "%s needs a C x L or C x H x W input, got rank %u", k, l->in.rank);
+    if (l->kind == LCT__L_GAP) {
+        l->out.rank = 1;
+        return LCT_OK;
+    }
+    if (l->kernel == 0) return lct__fail(LCT_EINVAL, func, "%s: kernel is 0", k);
+    if (l->stride == 0) return lct__fail(LCT_EINVAL, func, "%s: stride is 0", k);
+    for (uint32_t i = 1; i < l->in.rank; i++) {
+        if (l->in.d[i] < l->kernel)
+            return lct__fail(LCT_ESHAPE, func, "%s: kernel %u is larger than the input (%u)", k, l->kernel, l->in.d[i]);
+        l->out.d[i] = (l->in.d[i] - l->kernel) / l->stride + 1;
+    }
+    return LCT_OK;
+}
+
+size_t lct__pool_ws(const lct__layer *l, size_t batch)
+{
+    return lct__round16(batch * l->out_size); /* argmax index per output (as int32) */
+}
+
+/* 2×2 windows with stride 2 (the common case), four outputs at a time with even/odd shuffles. The first
+ * maximum in scan order wins, as in PyTorch; the index is the position in the input plane. */
+static inline void max2x2_one(const float *r0, const float *r1, size_t ox, size_t base, size_t w, float *y,
+                              int32_t *arg)
+{
+    float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+    float m = a;
+    int32_t k = 0;
+    if (b > m) { m = b; k = 1; }
+    if (c > m) { m = c; k = 2; }
+    if (d > m) { m = d; k = 3; }
+    y[ox] = m;
+    arg[ox] = (int32_t)(base + 2 * ox) + (k & 1) + (k >> 1) * (int32_t)w;
+}
+
+LCT__VEC static void max2x2_row(const float *r0, const float *r1, size_t ow, size_t base, size_t w, float *y,
+                                int32_t *arg)
+{
+    const lct__vi4 ev = {0, 2, 4, 6}, od = {1, 3, 5, 7}, lane = {0, 2, 4, 6};
+    size_t ox = 0;
+    for (; ox + 4 <= ow; ox += 4) {
+        lct__v4 l0, h0, l1, h1;
+        LCT__LOAD(l0, r0 + 2 * ox);
+        LCT__LOAD(h0, r0 + 2 * ox + 4);
+        LCT__LOAD(l1, r1 + 2 * ox);
+        LCT__LOAD(h1, r1 + 2 * ox + 4);
+        lct__v4 a = __builtin_shuffle(l0, h0, ev), b = __builtin_shuffle(l0, h0, od);
+        lct__v4 c = __builtin_shuffle(l1, h1, ev), d = __builtin_shuffle(l1, h1, od);
+        lct__vi4 k = {0, 0, 0, 0}, t, w0 = k + (int32_t)w, w1 = w0 + 1;
+        lct__v4 m = a;
+        t = b > m; k = (t & 1) | (~t & k); m = (lct__v4)((t & (lct__vi4)b) | (~t & (lct__vi4)m));
+        t = c > m; k = (t & w0) | (~t & k); m = (lct__v4)((t & (lct__vi4)c) | (~t & (lct__vi4)m));
+        t = d > m; k = (t & w1) | (~t & k); m = (lct__v4)((t & (lct__vi4)d) | (~t & (lct__vi4)m));
+        lct__vi4 idx = k + lane + (int32_t)(base + 2 * ox);
+        LCT__STORE(y + ox, m);
+        LCT__STORE(arg + ox, idx);
+    }
+    for (; ox < ow; ox++) max2x2_one(r0, r1, ox, base, w, y, arg);
+}
+
+LCT__VEC static void unmax2x2_row(const float *dy, const float *y, const int32_t *arg, size_t ow, size_t base,
+                                  size_t w, float *d0, float *d1)
+{
+    const lct__vi4 lane = {0, 2, 4, 6}, lo = {0, 4, 1, 5}, hi = {2, 6, 3, 7};
+    size_t ox = 0;
+    for (; ox + 4 <= ow; ox += 4) {
+        lct__v4 g;
+        lct__vi4 a;
+        LCT__LOAD(g, dy + ox);
+        LCT__LOAD(a, arg + ox);
+        lct__vi4 k = a - lane - (int32_t)(base + 2 * ox), gi = (lct__vi4)g;
+        if (y) {
+            lct__v4 yv, zero = {0, 0, 0, 0};
+            LCT__LOAD(yv, y + ox);
+            gi &= yv > zero;
+        }
+        lct__v4 p0 = (lct__v4)(gi & (k == 0)), p1 = (lct__v4)(gi & (k == 1));
+        lct__v4 q0 = (lct__v4)(gi & (k == (int32_t)w)), q1 = (lct__v4)(gi & (k == (int32_t)w + 1));
+        /* interleave (p0, p1) into row 0 and (q0, q1) into row 1 */
+        lct__v4 r0a = __builtin_shuffle(p0, p1, lo), r0b = __builtin_shuffle(p0, p1, hi);
+        lct__v4 r1a = __builtin_shuffle(q0, q1, lo), r1b = __builtin_shuffle(q0, q1, hi);
+        LCT__STORE(d0 + 2 * ox, r0a);
+        LCT__STORE(d0 + 2 * ox + 4, r0b);
+        LCT__STORE(d1 + 2 * ox, r1a);
+        LCT__STORE(d1 + 2 * ox + 4, r1b);
+    }
+    for (; ox < ow; ox++) {
+        int32_t k = arg[ox] - (int32_t)(base + 2 * ox);
+        float g = y && !(y[ox] > 0.0f) ? 0.0f : dy[ox];
+        d0[2 * ox] = k == 0 ? g : 0.0f;
+        d0[2 * ox + 1] = k == 1 ? g : 0.0f;
+        d1[2 * ox] = k == (int32_t)w ? g : 0.0f;
+        d1[2 * ox + 1] = k == (int32_t)w + 1 ? g : 0.0f;
+    }
+}
+
+static int is_2x2(const pgeom *g)
+{
+    return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2;
+}
+
+void lct__pool_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
+{
+    size_t B = p->batch;
+    if (l->kind == LCT__L_GAP) {
+        size_t c = l->in.d[0], s = l->in_size / c;
+        float inv = 1.0f / (float)s;
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
+        for (size_t r = 0; r < B * c; r++) {
+            float acc = 0.0f;
+            for (size_t i = 0; i < s; i++) acc += x[r * s + i];
+            y[r] = acc * inv;
+        }
+        return;
+    }
+    pgeom g = pool_geom(l);
+    int max = l->kind == LCT__L_MAXPOOL;
+    int32_t *arg = (int32_t *)l->ws;
+    float inv = 1.0f / (float)(g.kh * g.kw);
+    if (max && is_2x2(&g)) {
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
+        for (size_t r = 0; r < B * g.c; r++)
+            for (size_t oy = 0; oy < g.oh; oy++) {
+                const float *r0 = x + r * g.h * g.w + 2 * oy * g.w;
+                max2x2_row(r0, r0 + g.w, g.ow, 2 * oy * g.w, g.w, y + (r * g.oh + oy) * g.ow,
+                           arg + (r * g.oh + oy) * g.ow);
+            }
+        return;
+    }
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
+    for (size_t r = 0; r < B * g.c; r++) {
+        const float *xc = x + r * g.h * g.w;
+        float *yc = y + r * g.oh * g.ow;
+        int32_t *ac = arg + r * g.oh * g.ow;
+        for (size_t oy = 0; oy < g.oh; oy++)
+            for (size_t ox = 0; ox < g.ow; ox++) {
+                size_t y0 = oy * g.sh, x0 = ox * g.sw;
+                if (max) {
+                    float best = -FLT_MAX;
+                    size_t bi = y0 * g.w + x0;
+                    int first = 1;
+                    for (size_t i = 0; i < g.kh; i++)
+                        for (size_t j = 0; j < g.kw; j++) {
+                            size_t idx = (y0 + i) * g.w + x0 + j;
+                            float v = xc[idx];
+                            if (first || v > best || v != v) {
+                                best = v;
+                                bi = idx;
+                                first = 0;
+                            }
+                        }
+                    yc[oy * g.ow + ox] = best;
+                    ac[oy * g.ow + ox] = (int32_t)bi;
+                } else {
+                    float acc = 0.0f;
+                    for (size_t i = 0; i < g.kh; i++)
+                        for (size_t j = 0; j < g.kw; j++) acc += xc[(y0 + i) * g.w + x0 + j];
+                    yc[oy * g.ow + ox] = acc * inv;
+                }
+            }
+    }
+}
+
+void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *y, const float *dy, float *dx)
+{
+    size_t B = p->batch;
+    if (l->kind == LCT__L_GAP) {
+        size_t c = l->in.d[0], s = l->in_size / c;
+        float inv = 1.0f / (float)s;
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
+        for (size_t r = 0; r < B * c; r++)
+            for (size_t i = 0; i < s; i++) dx[r * s + i] = dy[r] * inv;
+        return;
+    }
+    pgeom g = pool_geom(l);
+    int max = l->kind == LCT__L_MAXPOOL;
+    const int32_t *arg = (const int32_t *)l->ws;
+    float inv = 1.0f / (float)(g.kh * g.kw);
+    const float *mask = max && l->relu_mask ? y : NULL;
+    if (max && is_2x2(&g)) {
+        int ragged = (g.h & 1) || (g.w & 1); /* a last row or column no window covers */
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
+        for (size_t r = 0; r < B * g.c; r++) {
+            float *dxc = dx + r * g.h * g.w;
+            if (ragged) memset(dxc, 0, g.h * g.w * sizeof *dxc);
+            for (size_t oy = 0; oy < g.oh; oy++)
+                unmax2x2_row(dy + (r * g.oh + oy) * g.ow, mask ? mask + (r * g.oh + oy) * g.ow : NULL,
+                             arg + (r * g.oh + oy) * g.ow, g.ow, 2 * oy * g.w, g.w, dxc + 2 * oy * g.w,
+                             dxc + (2 * oy + 1) * g.w);
+        }
+        return;
+    }
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
+    for (size_t r = 0; r < B * g.c; r++) {
+        float *dxc = dx + r * g.h * g.w;
+        const float *dyc = dy + r * g.oh * g.ow;
+        memset(dxc, 0, g.h * g.w * sizeof *dxc);
+        if (max) {
+            const int32_t *ac = arg + r * g.oh * g.ow;
+            const float *mc = mask ? mask + r * g.oh * g.ow : NULL;
+            for (size_t o = 0; o < g.oh * g.ow; o++)
+                if (!mc || mc[o] > 0.0f) dxc[ac[o]] += dyc[o];
+        } else {
+            for (size_t oy = 0; oy < g.oh; oy++)
+                for (size_t ox = 0; ox < g.ow; ox++) {
+                    float d = dyc[oy * g.ow + ox] * inv;
+                    for (size_t i = 0; i < g.kh; i++)
+                        for (size_t j = 0; j < g.kw; j++) dxc[(oy * g.sh + i) * g.w + ox * g.sw + j] += d;
+                }
+        }
+    }
+}

@@ -1,0 +1,332 @@
+/* The loss handle: lifecycle, option defaults, tunable parameters, Z state, workspace. */
+#if defined(__GNUC__) && !defined(__clang__)
+/* Lets the score check's max and compare loops vectorise: this file never inspects FP exception flags. */
+#pragma GCC optimize("no-trapping-math")
+#endif
+#include <math.h>
+#include <stdio.h>
+
+#include "loss_internal.h"
+
+/* ---- option defaults ---------------------------------------------------- */
+
+#define OPTIONS_INIT(opts, version, max)                                                                 \
+    do {                                                                                                 \
+        LCT__REQUIRE(opts);                                                                              \
+        if ((version) == 0 || (version) > (max))                                                         \
+            return LCT__FAIL(LCT_EVERSION, "version is %u; this library knows versions 1..%u",           \
+                             (unsigned)(version), (unsigned)(max));                                      \
+        memset((opts), 0, sizeof *(opts));                                                               \
+        (opts)->version = (version);                                                                     \
+    } while (0)
+
+int lct_loss_nce_options_init(lct_loss_nce_options *opts, uint32_t version)
+{
+    OPTIONS_INIT(opts, version, LCT_LOSS_NCE_OPTIONS_VERSION);
+    opts->k = 4096;
+    opts->sample_mode = LCT_BANK_SAMPLE_REPLACE;
+    opts->z_policy = LCT_Z_FIRST_BATCH;
+    return LCT_OK;
+}
+
+int lct_loss_npsoftmax_options_init(lct_loss_npsoftmax_options *opts, uint32_t version)
+{
+    OPTIONS_INIT(opts, version, LCT_LOSS_NPSOFTMAX_OPTIONS_VERSION);
+    opts->chunk = 16384;
+    return LCT_OK;
+}
+
+int lct_loss_invaspread_options_init(lct_loss_invaspread_options *opts, uint32_t version)
+{
+    OPTIONS_INIT(opts, version, LCT_LOSS_INVASPREAD_OPTIONS_VERSION);
+    opts->form = LCT_INVASPREAD_PAPER;
+    return LCT_OK;
+}
+
+int lct_loss_infonce_options_init(lct_loss_infonce_options *opts, uint32_t version)
+{
+    OPTIONS_INIT(opts, version, LCT_LOSS_INFONCE_OPTIONS_VERSION);
+    opts->steps = 12;
+    opts->negatives = LCT_INFONCE_BATCH;
+    return LCT_OK;
+}
+
+int lct_loss_cmc_options_init(lct_loss_cmc_options *opts, uint32_t version)
+{
+    OPTIONS_INIT(opts, version, LCT_LOSS_CMC_OPTIONS_VERSION);
+    opts->graph = LCT_CMC_CORE;
+    opts->objective = LCT_CMC_NCE;
+    opts->k = 16384;
+    opts->sample_mode = LCT_BANK_SAMPLE_REPLACE;
+    opts->z_policy = LCT_Z_FIRST_BATCH;
+    return LCT_OK;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------ */
+
+lct_loss *lct__loss_alloc(lct_runtime *rt, int kind)
+{
+    lct_loss *loss = lct__calloc(rt, 1, sizeof *loss);
+    if (loss == NULL) return NULL;
+    loss->rt = rt;
+    loss->kind = kind;
+    loss->tau = kind == LCT_LOSS_INVASPREAD ? 0.1 : kind == LCT_LOSS_INFONCE ? 1.0 : 0.07;
+    loss->z_policy = LCT_Z_FIRST_BATCH;
+    loss->z_momentum = 0.99;
+    loss->params.rt = rt;
+    return loss;
+}
+
+void lct_loss_free(lct_loss *loss)
+{
+    if (loss == NULL) return;
+    lct_runtime *rt = loss->rt;
+    lct__free(rt, loss->ws);
+    lct__free(rt, loss->banks);
+    lct__free(rt, loss->log_z);
+    lct__free(rt, loss->z_known);
+    lct__free(rt, loss->w);
+    lct__free(rt, loss->gw);
+    lct__free(rt, loss->tensors);
+    lct__free(rt, loss->names);
+    lct__free(rt, loss);
+}
+
+int lct_loss_get_kind(const lct_loss *loss)
+{
+    LCT__REQUIRE(loss);
+    return loss->kind;
+}
+
+lct_params *lct_loss_params(lct_loss *loss)
+{
+    return loss ? &loss->params : NULL;
+}
+
+/* ---- parameters -------------------------------------------------------------- */
+
+static int has_z(const lct_loss *loss)
+{
+    return loss->kind == LCT_LOSS_NCE || (loss->kind == LCT_LOSS_CMC && loss->objective == LCT_CMC_NCE);
+}
+
+/* Bounds of a parameter for this loss; LCT_EINVAL if it does not apply. */
+static int bounds(const lct_loss *loss, int param, double *lo, double *hi, const char *func)
+{
+    switch (param) {
+    case LCT_LOSS_PARAM_TEMPERATURE:
+        *lo = 1e-4;
+        *hi = 1e4;
+        return LCT_OK;
+    case LCT_LOSS_PARAM_Z_POLICY:
+    case LCT_LOSS_PARAM_Z_MOMENTUM:
+        if (!has_z(loss))
+            return lct__fail(LCT_EINVAL, func, "param %d (Z) does not apply to a loss of kind %d without NCE", param,
+                             loss->kind);
+        *lo = 0.0;
+        *hi = param == LCT_LOSS_PARAM_Z_POLICY ? 2.0 : nextafter(1.0, 0.0);
+        return LCT_OK;
+    default:
+        return lct__fail(LCT_EINVAL, func, "param %d is not an lct_loss_param", param);
+    }
+}
+
+int lct_loss_param_bounds(const lct_loss *loss, int param, double *min, double *max)
+{
+    LCT__REQUIRE(loss);
+    LCT__REQUIRE(min);
+    LCT__REQUIRE(max);
+    return bounds(loss, param, min, max, __func__);
+}
+
+int lct_loss_set_param(lct_loss *loss, int param, double value)
+{
+    LCT__REQUIRE(loss);
+    double lo, hi;
+    int rc = bounds(loss, param, &lo, &hi, __func__);
+    if (rc) return rc;
+    if (!(value >= lo && value <= hi))
+        return LCT__FAIL(LCT_ERANGE, "value %g of param %d is outside [%g, %g]", value, param, lo, hi);
+    switch (param) {
+    case LCT_LOSS_PARAM_TEMPERATURE: loss->tau = value; break;
+    case LCT_LOSS_PARAM_Z_POLICY:
+        if (value != floor(value))
+            return LCT__FAIL(LCT_ERANGE, "value %g of param %d (Z policy) is not an lct_z_policy", value, param);
+        loss->z_policy = (int)value;
+        break;
+    default: loss->z_momentum = value; break;
+    }
+    return LCT_OK;
+}
+
+int lct_loss_get_param(const lct_loss *loss, int param, double *value)
+{
+    LCT__REQUIRE(loss);
+    LCT__REQUIRE(value);
+    double lo, hi;
+    int rc = bounds(loss, param, &lo, &hi, __func__);
+    if (rc) return rc;
+    switch (param) {
+    case LCT_LOSS_PARAM_TEMPERATURE: *value = loss->tau; break;
+    case LCT_LOSS_PARAM_Z_POLICY: *value = loss->z_policy; break;
+    default: *value = loss->z_momentum; break;
+    }
+    return LCT_OK;
+}
+
+/* ---- Z state -------------------------------------------------------------------- */
+
+static int check_z_view(const lct_loss *loss, size_t view, const char *func)
+{
+    if (loss == NULL) return lct__fail(LCT_EINVAL, func, "argument 'loss' is NULL");
+    if (!has_z(loss)) return lct__fail(LCT_EINVAL, func, "loss of kind %d has no NCE constant Z", loss->kind);
+    if (view >= loss->n_banks)
+        return lct__fail(LCT_ERANGE, func, "view %zu is past the last bank (%zu banks)", view, loss->n_banks);
+    return LCT_OK;
+}
+
+int lct_loss_get_log_z(const lct_loss *loss, size_t view, double *log_z, int32_t *known)
+{
+    int rc = check_z_view(loss, view, __func__);
+    if (rc) return rc;
+    if (log_z) *log_z = loss->z_known[view] ? loss->log_z[view] : 0.0;
+    if (known) *known = loss->z_known[view];
+    return LCT_OK;
+}
+
+int lct_loss_set_log_z(lct_loss *loss, size_t view, double log_z)
+{
+    int rc = check_z_view(loss, view, __func__);
+    if (rc) return rc;
+    if (!isfinite(log_z) || fabs(log_z) > 1e6)
+        return LCT__FAIL(LCT_ERANGE, "log_z is %g; it must be finite with |log_z| <= 1e6", log_z);
+    loss->log_z[view] = log_z;
+    loss->z_known[view] = 1;
+    return LCT_OK;
+}
+
+int lct_loss_reset_z(lct_loss *loss)
+{
+    LCT__REQUIRE(loss);
+    if (!has_z(loss)) return LCT__FAIL(LCT_EINVAL, "loss of kind %d has no NCE constant Z", loss->kind);
+    for (size_t v = 0; v < loss->n_banks; v++) {
+        loss->z_known[v] = 0;
+        loss->log_z[v] = 0.0;
+    }
+    return LCT_OK;
+}
+
+/* ---- workspace -------------------------------------------------------------------- */
+
+int lct_loss_workspace_bytes(const lct_loss *loss, size_t batch, size_t *bytes)
+{
+    LCT__REQUIRE(loss);
+    LCT__REQUIRE(bytes);
+    if (batch == 0) return LCT__FAIL(LCT_EINVAL, "batch is 0");
+    if (batch > LCT__LOSS_MAX_BATCH)
+        return LCT__FAIL(LCT_ESHAPE, "batch %zu exceeds the limit %zu", batch, LCT__LOSS_MAX_BATCH);
+    switch (loss->kind) {
+    case LCT_LOSS_NCE: return lct__nce_workspace(loss, batch, bytes);
+    case LCT_LOSS_NPSOFTMAX: return lct__npsoftmax_workspace(loss, batch, bytes);
+    case LCT_LOSS_INVASPREAD: return lct__invaspread_workspace(loss, batch, bytes);
+    case LCT_LOSS_INFONCE: return lct__infonce_workspace(loss, batch, bytes);
+    default: return lct__cmc_workspace(loss, batch, bytes);
+    }
+}
+
+int lct__loss_reserve(lct_loss *loss, size_t bytes)
+{
+    if (bytes <= loss->ws_bytes) return LCT_OK;
+    void *p = lct__malloc(loss->rt, bytes);
+    if (p == NULL) return LCT_ENOMEM;
+    lct__free(loss->rt, loss->ws);
+    loss->ws = p;
+    loss->ws_bytes = bytes;
+    return LCT_OK;
+}
+
+int lct__loss_check_finite(const char *func, const char *what, const float *x, size_t n)
+{
+    if (lct__all_finite(x, n)) return LCT_OK;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return lct__fail(LCT_ENUMERIC, func, "%s[%zu] is %s; nothing was computed", what, i,
+                             isnan(x[i]) ? "NaN" : "Inf");
+    return lct__fail(LCT_ENUMERIC, func, "%s contains NaN or Inf", what);
+}
+
+/* one vectorised pass: the largest magnitude, and x * 0 summed (NaN iff some x is NaN or Inf) */
+LCT__LOSS_VEC static void scan_scores(const float *s, size_t n, float *big_out, float *bad_out)
+{
+    float big = 0.0f, bad = 0.0f;
+#pragma omp simd reduction(max : big) reduction(+ : bad)
+    for (size_t i = 0; i < n; i++) {
+        float a = __builtin_fabsf(s[i]);
+        big = a > big ? a : big;
+        bad += s[i] * 0.0f;
+    }
+    *big_out = big;
+    *bad_out = bad;
+}
+
+int lct__loss_check_scores(const char *func, const char *what, const float *s, size_t n, double tau)
+{
+    float big, bad;
+    scan_scores(s, n, &big, &bad);
+    if (bad != 0.0f || (double)big / tau > 1e37)
+        return lct__fail(LCT_ENUMERIC, func, "%s overflow float (largest |s| %g, tau %g); scale the embeddings down",
+                         what, (double)big, tau);
+    return LCT_OK;
+}
+
+int lct__loss_check_call(const char *func, const lct_loss *loss, int kind, size_t batch)
+{
+    if (loss == NULL) return lct__fail(LCT_EINVAL, func, "argument 'loss' is NULL");
+    if (loss->kind != kind)
+        return lct__fail(LCT_EINVAL, func, "loss is of kind %d, this call needs kind %d", loss->kind, kind);
+    if (batch == 0) return lct__fail(LCT_EINVAL, func, "batch is 0");
+    if (batch > LCT__LOSS_MAX_BATCH)
+        return lct__fail(LCT_EINVAL, func, "batch %zu exceeds the limit %zu", batch, LCT__LOSS_MAX_BATCH);
+    return LCT_OK;
+}
+
+/* Softmax cross-entropy of one row in float vector loops (exp by lct__expf), the log-sum-exp in double. */
+LCT__LOSS_VEC double lct__softmax_xent_row(const float *s, size_t n, size_t label, double inv_tau, float *g,
+                                           double scale, int *argmax_ok)
+{
+    float m = -INFINITY;
+#pragma omp simd reduction(max : m)
+    for (size_t j = 0; j < n; j++) m = s[j] > m ? s[j] : m;
+    const float it = (float)inv_tau, sl = s[label];
+    /* A step counts as correct only if the positive strictly beats every candidate. */
+    if (argmax_ok) {
+        int beaten = 0;
+#pragma omp simd reduction(+ : beaten)
+        for (size_t j = 0; j < n; j++) beaten += (j != label && s[j] >= sl) ? 1 : 0;
+        *argmax_ok = beaten == 0;
+    }
+    float sum = 0.0f;
+    if (g) {
+        /* g may alias s: every s[j] is read before g[j] is written */
+#pragma omp simd reduction(+ : sum)
+        for (size_t j = 0; j < n; j++) {
+            float e = lct__expf((s[j] - m) * it);
+            g[j] = e;
+            sum += e;
+        }
+    } else {
+#pragma omp simd reduction(+ : sum)
+        for (size_t j = 0; j < n; j++) sum += lct__expf((s[j] - m) * it);
+    }
+    double lse = log((double)sum);
+    double l = lse - ((double)sl - (double)m) * inv_tau;
+    if (g) {
+        const float w = (float)(scale / (double)sum), sc = (float)scale;
+#pragma omp simd
+        for (size_t j = 0; j < n; j++) {
+            float v = g[j] * w - (j == label ? sc : 0.0f);
+            g[j] = (v < 1e-30f && v > -1e-30f) ? 0.0f : v; /* see lct__ftz */
+        }
+    }
+    return l;
+}
