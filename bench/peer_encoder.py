@@ -36,7 +36,7 @@ def main():
     dy = (torch.rand(a.batch, 128) * 2 - 1) / a.batch
 
     def step():
-        opt.zero_grad(set_to_none=False)
+        opt.zero_grad(set_to_none=True)  # its fastest form
         y = m(x)
         y.backward(dy)
         opt.step()

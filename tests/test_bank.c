@@ -616,6 +616,27 @@ START_TEST(test_grad_matches_reference_and_finite_differences)
                     for (size_t r = 0; r < n; r++) ref += dsa[i * n + r] * rows[r * d + t];
                     ck_assert_msg(fabs(df[i * d + t] - ref) < 1e-4, "%g vs %g", df[i * d + t], ref);
                 }
+            /* and central differences of L(f) = sum dsa * S_all(f) through the public chunked call */
+            float *sp = malloc(batch * n * 4), *sm = malloc(batch * n * 4);
+            for (size_t e = 3; e < batch * d; e += 17) {
+                float save = f[e], h = 1e-2f;
+                f[e] = save + h;
+                float fp = f[e];
+                lct_bank_similarity_all(b, f, batch, 0, n, sp, n);
+                f[e] = save - h;
+                float fm = f[e];
+                lct_bank_similarity_all(b, f, batch, 0, n, sm, n);
+                f[e] = save;
+                double lp = 0, lm = 0;
+                for (size_t i = 0; i < batch * n; i++) {
+                    lp += (double)dsa[i] * sp[i];
+                    lm += (double)dsa[i] * sm[i];
+                }
+                double fd = (lp - lm) / ((double)fp - (double)fm);
+                ck_assert_msg(fabs(fd - df[e]) < 2e-3 * fmax(1.0, fabs(fd)), "all: fd %g vs %g", fd, df[e]);
+            }
+            free(sp);
+            free(sm);
             free(dsa);
             free(rows);
             lct_bank_free(b);

@@ -181,6 +181,8 @@ static const struct {
     {"in 3x6; bn", 2},
     {"in 10; linear 8; relu; linear 3", 3},
     {"in 2x6x6; maxpool 2", 2},
+    {"in 2x7x7; bn; relu; maxpool 3 s2", 2},
+    {"in 2x6x7; conv2d 3 k3 p1; bn; relu; maxpool 2; flatten; linear 2", 2},
     {"in 2x7x7; maxpool 3 s2", 2},
     {"in 2x9; maxpool 3 s2", 2},
     {"in 2x6x6; avgpool 2", 2},

@@ -95,7 +95,7 @@ START_TEST(test_options_init)
     ck_assert_int_eq(a.z_policy, LCT_Z_FIRST_BATCH);
     ck_assert_int_eq(a.sample_mode, LCT_BANK_SAMPLE_REPLACE);
     ck_assert_int_eq(lct_loss_npsoftmax_options_init(&b, LCT_LOSS_NPSOFTMAX_OPTIONS_VERSION), LCT_OK);
-    ck_assert_uint_eq(b.chunk, 4096);
+    ck_assert_uint_eq(b.chunk, 16384);
     ck_assert_int_eq(lct_loss_invaspread_options_init(&c, LCT_LOSS_INVASPREAD_OPTIONS_VERSION), LCT_OK);
     ck_assert_int_eq(c.form, LCT_INVASPREAD_PAPER);
     ck_assert_int_eq(lct_loss_infonce_options_init(&d, LCT_LOSS_INFONCE_OPTIONS_VERSION), LCT_OK);
@@ -826,36 +826,39 @@ START_TEST(test_nce_positive_from_input)
 {
     lct_runtime *rt = lct_test_runtime(1, 14);
     const size_t N = 25, D = 4, B = 3, K = 5;
-    lct_bank *bank = make_bank(rt, N, D, 1);
-    lct_loss_nce_options o;
-    lct_loss_nce_options_init(&o, 1);
-    o.k = K;
-    o.sample_mode = LCT_BANK_SAMPLE_EXCLUDE_SELF;
-    lct_loss *loss = NULL;
-    ck_assert_int_eq(lct_loss_new_nce(&loss, rt, bank, &o), LCT_OK);
-    ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, 0.1), LCT_OK);
-    ck_assert_int_eq(lct_loss_set_log_z(loss, 0, 3.0), LCT_OK);
-    float x[2 * 3 * 4], g[2 * 3 * 4], v;
-    fill_uniform(x, 24, 71, 1.0f);
-    normalise_rows(x, 2 * B, D);
-    int64_t idx[3] = {4, 8, 24}, neg[15];
-    uint64_t st, calls;
-    lct__bank_rng_state(bank, &st, &calls);
-    ck_assert_int_eq(lct_loss_nce_compute_pos(loss, x, x + B * D, idx, B, &v, g, g + B * D), LCT_OK);
-    lct__bank_set_rng_state(bank, st, calls);
-    ck_assert_int_eq(lct_bank_sample(bank, idx, B, K, o.sample_mode, neg), LCT_OK);
-    double *rows = bank_rows(bank, N, D), *xd = to_double(x, 24);
-    nce_ctx q = {B, D, K, N, 0.1, 3.0, rows, idx, neg, 0};
-    assert_close(v, ref_nce_pos(xd, &q), 1e-5, "nce loss, positive from input");
-    fd_check(ref_nce_pos, &q, xd, 24, g, 2e-3, "nce df and dpos");
-    LCT_ASSERT_FAILS(lct_loss_nce_compute_pos(loss, x, NULL, idx, B, &v, g, NULL), LCT_EINVAL, "'pos'");
-    x[13] = NAN;
-    LCT_ASSERT_FAILS(lct_loss_nce_compute_pos(loss, x, x + B * D, idx, B, &v, g, NULL), LCT_ENUMERIC, "pos[1] is NaN");
-    LCT_ASSERT_FAILS(lct_loss_nce_compute_pos(NULL, x, x, idx, B, &v, g, NULL), LCT_EINVAL, "'loss'");
-    free(rows);
-    free(xd);
-    lct_loss_free(loss);
-    lct_bank_free(bank);
+    for (int ti = 0; ti < 2; ti++) {
+        const double tau = ti ? 0.05 : 1.0;
+        lct_bank *bank = make_bank(rt, N, D, 1);
+        lct_loss_nce_options o;
+        lct_loss_nce_options_init(&o, 1);
+        o.k = K;
+        o.sample_mode = LCT_BANK_SAMPLE_EXCLUDE_SELF;
+        lct_loss *loss = NULL;
+        ck_assert_int_eq(lct_loss_new_nce(&loss, rt, bank, &o), LCT_OK);
+        ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, tau), LCT_OK);
+        ck_assert_int_eq(lct_loss_set_log_z(loss, 0, 3.0), LCT_OK);
+        float x[2 * 3 * 4], g[2 * 3 * 4], v;
+        fill_uniform(x, 24, 71, 1.0f);
+        normalise_rows(x, 2 * B, D);
+        int64_t idx[3] = {4, 8, 24}, neg[15];
+        uint64_t st, calls;
+        lct__bank_rng_state(bank, &st, &calls);
+        ck_assert_int_eq(lct_loss_nce_compute_pos(loss, x, x + B * D, idx, B, &v, g, g + B * D), LCT_OK);
+        lct__bank_set_rng_state(bank, st, calls);
+        ck_assert_int_eq(lct_bank_sample(bank, idx, B, K, o.sample_mode, neg), LCT_OK);
+        double *rows = bank_rows(bank, N, D), *xd = to_double(x, 24);
+        nce_ctx q = {B, D, K, N, tau, 3.0, rows, idx, neg, 0};
+        assert_close(v, ref_nce_pos(xd, &q), 1e-5, "nce loss, positive from input");
+        fd_check(ref_nce_pos, &q, xd, 24, g, 2e-3, "nce df and dpos");
+        LCT_ASSERT_FAILS(lct_loss_nce_compute_pos(loss, x, NULL, idx, B, &v, g, NULL), LCT_EINVAL, "'pos'");
+        x[13] = NAN;
+        LCT_ASSERT_FAILS(lct_loss_nce_compute_pos(loss, x, x + B * D, idx, B, &v, g, NULL), LCT_ENUMERIC, "pos[1] is NaN");
+        LCT_ASSERT_FAILS(lct_loss_nce_compute_pos(NULL, x, x, idx, B, &v, g, NULL), LCT_EINVAL, "'loss'");
+        free(rows);
+        free(xd);
+        lct_loss_free(loss);
+        lct_bank_free(bank);
+    }
     lct_runtime_free(rt);
 }
 END_TEST
@@ -1140,7 +1143,9 @@ START_TEST(test_cmc_nce_reference_and_gradients)
 {
     lct_runtime *rt = lct_test_runtime(1, 37);
     const size_t V = 3, N = 20, D = 5, B = 4, K = 6;
-    for (int graph = 0; graph < 2; graph++) {
+    for (int run = 0; run < 4; run++) {
+        int graph = run & 1;
+        double tau = run < 2 ? 1.0 : 0.07;
         lct_bank *banks[3];
         for (size_t v = 0; v < V; v++) banks[v] = make_bank(rt, N, D, 1);
         lct_loss_cmc_options o;
@@ -1149,7 +1154,7 @@ START_TEST(test_cmc_nce_reference_and_gradients)
         o.k = K;
         lct_loss *loss = NULL;
         ck_assert_int_eq(lct_loss_new_cmc(&loss, rt, V, D, banks, &o), LCT_OK);
-        ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, 0.2), LCT_OK);
+        ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, tau), LCT_OK);
         float x[3 * 4 * 5], g[3 * 4 * 5], val;
         fill_uniform(x, 60, 61, 1.0f);
         normalise_rows(x, V * B, D);
@@ -1163,7 +1168,7 @@ START_TEST(test_cmc_nce_reference_and_gradients)
 
         cmc_nce_ctx q;
         memset(&q, 0, sizeof q);
-        q.v = V, q.b = B, q.d = D, q.k = K, q.n = N, q.graph = graph, q.tau = 0.2, q.idx = idx;
+        q.v = V, q.b = B, q.d = D, q.k = K, q.n = N, q.graph = graph, q.tau = tau, q.idx = idx;
         for (size_t v = 0; v < V; v++) q.rows[v] = bank_rows(banks[v], N, D);
         double *xd = to_double(x, 60);
         /* replay the draws and the first-batch Z of each bank in call order */
@@ -1176,7 +1181,7 @@ START_TEST(test_cmc_nce_reference_and_gradients)
                     size_t anchor = back ? b : a, target = back ? a : b;
                     ck_assert_int_eq(lct_bank_sample(banks[target], idx, B, K, 0, q.neg[dir]), LCT_OK);
                     if (!z_known[target]) {
-                        nce_ctx c = {B, D, K, N, 0.2, 0.0, q.rows[target], idx, q.neg[dir], 0};
+                        nce_ctx c = {B, D, K, N, tau, 0.0, q.rows[target], idx, q.neg[dir], 0};
                         q.log_z[target] = ref_log_z(xd + anchor * B * D, &c);
                         z_known[target] = 1;
                     }
@@ -1344,6 +1349,79 @@ START_TEST(test_thread_count_independent_and_no_steady_allocation)
 }
 END_TEST
 
+/* The workspace query tells exactly what the first compute at a batch size allocates. */
+static void check_workspace(lct_runtime *rt, lct_loss *loss, size_t batch, int (*run)(lct_loss *, size_t, void *),
+                            size_t expect)
+{
+    size_t before = 0, after = 0;
+    lct_runtime_memory(rt, &before, NULL);
+    ck_assert_int_eq(run(loss, batch, NULL), LCT_OK);
+    lct_runtime_memory(rt, &after, NULL);
+    ck_assert_msg(after - before == expect, "kind %d batch %zu: grew by %zu, expected %zu", lct_loss_get_kind(loss),
+                  batch, after - before, expect);
+}
+
+static float ws_f[2 * 16 * 8 * 8], ws_g[2 * 16 * 8 * 8], ws_c[16 * 8 * 4], ws_v;
+static int64_t ws_idx[16];
+
+static int ws_run_nce(lct_loss *l, size_t b, void *c) { (void)c; return lct_loss_nce_compute(l, ws_f, ws_idx, b, &ws_v, ws_g); }
+static int ws_run_np(lct_loss *l, size_t b, void *c) { (void)c; return lct_loss_npsoftmax_compute(l, ws_f, ws_idx, b, &ws_v, ws_g); }
+static int ws_run_inv(lct_loss *l, size_t b, void *c) { (void)c; return lct_loss_invaspread_compute(l, ws_f, b, &ws_v, ws_g); }
+static int ws_run_cpc(lct_loss *l, size_t b, void *c)
+{
+    (void)c;
+    return lct_loss_infonce_compute(l, ws_f, ws_c, b, &ws_v, ws_g, NULL, NULL);
+}
+static int ws_run_cmc(lct_loss *l, size_t b, void *c)
+{
+    (void)c;
+    const float *f[2] = {ws_f, ws_f + 16 * 8};
+    float *g[2] = {ws_g, ws_g + 16 * 8};
+    return lct_loss_cmc_compute(l, f, ws_idx, b, &ws_v, g);
+}
+
+START_TEST(test_workspace_query_matches)
+{
+    lct_runtime *rt = lct_test_runtime(1, 53);
+    lct_bank *bank = make_bank(rt, 40, 8, 1);
+    fill_uniform(ws_f, sizeof ws_f / sizeof *ws_f, 3, 0.3f);
+    fill_uniform(ws_c, sizeof ws_c / sizeof *ws_c, 4, 0.3f);
+    for (size_t i = 0; i < 16; i++) ws_idx[i] = (int64_t)(i * 7 % 40);
+    lct_loss *l[5] = {NULL};
+    lct_loss_nce_options no;
+    lct_loss_nce_options_init(&no, 1);
+    no.k = 9;
+    ck_assert_int_eq(lct_loss_new_nce(&l[0], rt, bank, &no), LCT_OK);
+    lct_loss_npsoftmax_options po;
+    lct_loss_npsoftmax_options_init(&po, 1);
+    po.chunk = 16;
+    ck_assert_int_eq(lct_loss_new_npsoftmax(&l[1], rt, bank, &po), LCT_OK);
+    ck_assert_int_eq(lct_loss_new_invaspread(&l[2], rt, 8, NULL), LCT_OK);
+    lct_loss_infonce_options io;
+    lct_loss_infonce_options_init(&io, 1);
+    io.steps = 3;
+    ck_assert_int_eq(lct_loss_new_infonce(&l[3], rt, 8, 8, 4, &io), LCT_OK);
+    lct_loss_cmc_options co;
+    lct_loss_cmc_options_init(&co, 1);
+    co.objective = LCT_CMC_SOFTMAX;
+    ck_assert_int_eq(lct_loss_new_cmc(&l[4], rt, 2, 8, NULL, &co), LCT_OK);
+    int (*run[5])(lct_loss *, size_t, void *) = {ws_run_nce, ws_run_np, ws_run_inv, ws_run_cpc, ws_run_cmc};
+    for (int i = 0; i < 5; i++) {
+        size_t small, big;
+        ck_assert_int_eq(lct_loss_workspace_bytes(l[i], 4, &small), LCT_OK);
+        ck_assert_int_eq(lct_loss_workspace_bytes(l[i], 8, &big), LCT_OK);
+        ck_assert(small > 0 && big > small);
+        check_workspace(rt, l[i], 4, run[i], small);       /* first use: exactly what the query says */
+        check_workspace(rt, l[i], 3, run[i], 0);           /* smaller: nothing more */
+        check_workspace(rt, l[i], 4, run[i], 0);           /* steady: nothing */
+        check_workspace(rt, l[i], 8, run[i], big - small); /* larger: grows once, the old block freed */
+        lct_loss_free(l[i]);
+    }
+    lct_bank_free(bank);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 /* ---- allocation failures -------------------------------------------------------------------- */
 
 START_TEST(test_allocation_failures)
@@ -1437,6 +1515,7 @@ static Suite *loss_suite(void)
     tcase_add_test(tc, test_cmc_bad_input);
     tcase_add_test(tc, test_thread_count_independent_and_no_steady_allocation);
     tcase_add_test(tc, test_allocation_failures);
+    tcase_add_test(tc, test_workspace_query_matches);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -172,7 +172,7 @@ LCT_API int lct_encoder_forward(lct_encoder *enc, const float *x, size_t batch, 
 /**
  * Backward pass of the last forward: given dL/dy (@p batch × output size), *accumulate*
  * dL/dθ into the parameter gradients and, if @p dx is not NULL, write dL/dx (@p batch × input size).
- * May be repeated after one forward (each call accumulates again).
+ * May be repeated after one forward (each call accumulates again). @p dy and @p dx must not overlap.
  *
  * @return LCT_OK; LCT_EINVAL (NULL @p enc or @p dy); LCT_ESTATE (no forward since creation or since
  *         the last mode change, or @p batch differs from the last forward's);

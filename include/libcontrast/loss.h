@@ -97,7 +97,8 @@ typedef struct lct_loss_nce_options {
 /** Options of lct_loss_new_npsoftmax(). */
 typedef struct lct_loss_npsoftmax_options {
     uint32_t version;  /**< LCT_LOSS_NPSOFTMAX_OPTIONS_VERSION */
-    uint32_t chunk;    /**< bank rows per chunk of the similarity (default 4096); bounds the workspace */
+    uint32_t chunk;    /**< bank rows per chunk of the similarity (default 16384): the workspace holds batch x chunk
+                            floats (16 MiB at batch 256); fewer, larger GEMMs are faster */
 } lct_loss_npsoftmax_options;
 
 #define LCT_LOSS_INVASPREAD_OPTIONS_VERSION 1
@@ -227,7 +228,9 @@ LCT_API lct_params *lct_loss_params(lct_loss *loss);
 
 /**
  * Bytes of workspace the loss holds for batches of @p batch samples (it allocates them on the first
- * compute at that size and reuses them afterwards; a larger batch grows them once).
+ * compute at that size and reuses them afterwards; a larger batch grows them once). Not counted:
+ * InfoNCE's W_k and their gradients (2 K D H floats, held from creation) and the banks' own per-step
+ * workspaces (e.g. the K x D gather of the shared sampling modes; see lct_bank_bytes()).
  * @return LCT_OK; LCT_EINVAL (NULL, batch 0); LCT_ESHAPE (size overflow).
  */
 LCT_API int lct_loss_workspace_bytes(const lct_loss *loss, size_t batch, size_t *bytes);

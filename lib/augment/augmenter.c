@@ -5,12 +5,7 @@
 
 int lct_augmenter_options_init(lct_augmenter_options *opts, uint32_t version)
 {
-    LCT__REQUIRE(opts);
-    if (version == 0 || version > LCT_AUGMENTER_OPTIONS_VERSION)
-        return LCT__FAIL(LCT_EVERSION, "version is %u; this library knows versions 1..%u", (unsigned)version,
-                         (unsigned)LCT_AUGMENTER_OPTIONS_VERSION);
-    memset(opts, 0, sizeof *opts);
-    opts->version = version;
+    LCT__OPTIONS_INIT(opts, version, LCT_AUGMENTER_OPTIONS_VERSION);
     opts->input = LCT_AUG_IMAGE_U8;
     opts->channels = 3;
     opts->height = 32;

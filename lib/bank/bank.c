@@ -13,12 +13,7 @@
 
 int lct_bank_options_init(lct_bank_options *opts, uint32_t version)
 {
-    LCT__REQUIRE(opts);
-    if (version == 0 || version > LCT_BANK_OPTIONS_VERSION)
-        return LCT__FAIL(LCT_EVERSION, "version is %u; this library knows versions 1..%u", (unsigned)version,
-                         (unsigned)LCT_BANK_OPTIONS_VERSION);
-    memset(opts, 0, sizeof *opts);
-    opts->version = version;
+    LCT__OPTIONS_INIT(opts, version, LCT_BANK_OPTIONS_VERSION);
     opts->storage = LCT_BANK_FP32;
     opts->init = LCT_BANK_INIT_UNIFORM;
     opts->normalize = 0;

@@ -39,6 +39,18 @@ int lct__fail(int status, const char *func, const char *fmt, ...) LCT__PRINTF(3,
         return LCT__FAIL(LCT_EVERSION, "%s->version is %u; this library knows versions 1..%u", \
                          #opts, (unsigned)(opts)->version, (unsigned)(max)); } while (0)
 
+/* Opening of every lct_X_options_init(): check the pointer and the version, zero the struct,
+ * stamp the version; the caller then sets its defaults. */
+#define LCT__OPTIONS_INIT(opts, ver, max) \
+    do { \
+        LCT__REQUIRE(opts); \
+        if ((ver) == 0 || (ver) > (max)) \
+            return LCT__FAIL(LCT_EVERSION, "version is %u; this library knows versions 1..%u", (unsigned)(ver), \
+                             (unsigned)(max)); \
+        memset((opts), 0, sizeof *(opts)); \
+        (opts)->version = (ver); \
+    } while (0)
+
 /* a*b into *out; returns 0 on success, -1 on overflow. */
 static inline int lct__mul_size(size_t a, size_t b, size_t *out)
 {

@@ -42,12 +42,7 @@ static void default_free(void *user, void *block)
 
 int lct_runtime_options_init(lct_runtime_options *opts, uint32_t version)
 {
-    LCT__REQUIRE(opts);
-    if (version == 0 || version > LCT_RUNTIME_OPTIONS_VERSION)
-        return LCT__FAIL(LCT_EVERSION, "version is %u; this library knows versions 1..%u",
-                         (unsigned)version, (unsigned)LCT_RUNTIME_OPTIONS_VERSION);
-    memset(opts, 0, sizeof *opts);
-    opts->version = version;
+    LCT__OPTIONS_INIT(opts, version, LCT_RUNTIME_OPTIONS_VERSION);
     opts->threads = 1;
     opts->seed = 0;
     opts->log_level = LCT_LOG_WARN;

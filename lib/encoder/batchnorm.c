@@ -280,7 +280,8 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
 {
     bn_view v = view(l, p->batch);
     size_t B = p->batch;
-    const float *mask = l->fuse_relu ? y : NULL;
+    /* the fused ReLU's mask, unless the max pool behind it already applied it (on 4x fewer values) */
+    const float *mask = l->fuse_relu && !l->mask_in_pool ? y : NULL;
     const float *gamma = l->value[0];
     float *gg = l->grad[0], *gb = l->grad[1];
     /* Σdy and Σdy·(x − mean) per channel, in double over the batch */

@@ -430,7 +430,14 @@ int lct_encoder_forward(lct_encoder *enc, const float *x, size_t batch, float *y
     if (rc) return rc;
     enc->sealed = 1;
     lct__pass p = make_pass(enc, batch, train);
-    for (size_t i = 0; i < enc->n_layers; i++) enc->layers[i]->fuse_relu = i + 1 < enc->n_layers && fused_relu(enc, i + 1);
+    for (size_t i = 0; i < enc->n_layers; i++) {
+        lct__layer *l = enc->layers[i];
+        l->fuse_relu = i + 1 < enc->n_layers && fused_relu(enc, i + 1);
+        /* BN, ReLU, max pool: the pool's backward applies the ReLU mask (pooled value > 0 exactly where
+         * the winning input passed the ReLU), so the batch norm's backward need not read it again */
+        l->mask_in_pool = l->fuse_relu && i + 2 < enc->n_layers && enc->layers[i + 2]->kind == LCT__L_MAXPOOL;
+        if (l->kind == LCT__L_MAXPOOL) l->relu_mask = i >= 2 && enc->layers[i - 2]->mask_in_pool;
+    }
     lct__copy(&p, n_in, x, enc->act[0]);
     for (size_t i = 0; i < enc->n_layers; i++) {
         if (alias_layer(enc, i)) continue;

@@ -156,7 +156,7 @@ void lct__layer_backward(lct__layer *l, const lct__pass *p, const float *x, cons
     case LCT__L_MAXPOOL:
     case LCT__L_AVGPOOL:
     case LCT__L_GAP:
-        if (dx) lct__pool_backward(l, p, dy, dx);
+        if (dx) lct__pool_backward(l, p, y, dy, dx);
         break;
     case LCT__L_FLATTEN:
         if (dx) lct__copy(p, p->batch * l->in_size, dy, dx);

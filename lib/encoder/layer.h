@@ -65,6 +65,8 @@ typedef struct lct__layer {
     /* per-forward: scratch in the encoder's workspace (ws_floats(batch) floats) */
     float *ws;
     int fuse_relu;                  /* batch norm: a following ReLU is applied in the same pass */
+    int mask_in_pool;               /* batch norm: the max pool after that ReLU applies its mask in backward */
+    int relu_mask;                  /* max pool: its input came out of a ReLU; gradients pass only where y > 0 */
 } lct__layer;
 
 /* What a pass needs besides the layer. */
@@ -111,7 +113,7 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
 int lct__pool_init(lct__layer *l, const char *func);
 size_t lct__pool_ws(const lct__layer *l, size_t batch);
 void lct__pool_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
-void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *dy, float *dx);
+void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *y, const float *dy, float *dx);
 
 size_t lct__dropout_ws(const lct__layer *l, size_t batch);
 void lct__relu_forward(const lct__pass *p, size_t n, const float *x, float *y);

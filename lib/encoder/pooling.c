@@ -87,8 +87,8 @@ LCT__VEC static void max2x2_row(const float *r0, const float *r1, size_t ow, siz
     for (; ox < ow; ox++) max2x2_one(r0, r1, ox, base, w, y, arg);
 }
 
-LCT__VEC static void unmax2x2_row(const float *dy, const int32_t *arg, size_t ow, size_t base, size_t w, float *d0,
-                                  float *d1)
+LCT__VEC static void unmax2x2_row(const float *dy, const float *y, const int32_t *arg, size_t ow, size_t base,
+                                  size_t w, float *d0, float *d1)
 {
     const lct__vi4 lane = {0, 2, 4, 6}, lo = {0, 4, 1, 5}, hi = {2, 6, 3, 7};
     size_t ox = 0;
@@ -98,6 +98,11 @@ LCT__VEC static void unmax2x2_row(const float *dy, const int32_t *arg, size_t ow
         LCT__LOAD(g, dy + ox);
         LCT__LOAD(a, arg + ox);
         lct__vi4 k = a - lane - (int32_t)(base + 2 * ox), gi = (lct__vi4)g;
+        if (y) {
+            lct__v4 yv, zero = {0, 0, 0, 0};
+            LCT__LOAD(yv, y + ox);
+            gi &= yv > zero;
+        }
         lct__v4 p0 = (lct__v4)(gi & (k == 0)), p1 = (lct__v4)(gi & (k == 1));
         lct__v4 q0 = (lct__v4)(gi & (k == (int32_t)w)), q1 = (lct__v4)(gi & (k == (int32_t)w + 1));
         /* interleave (p0, p1) into row 0 and (q0, q1) into row 1 */
@@ -110,7 +115,7 @@ LCT__VEC static void unmax2x2_row(const float *dy, const int32_t *arg, size_t ow
     }
     for (; ox < ow; ox++) {
         int32_t k = arg[ox] - (int32_t)(base + 2 * ox);
-        float g = dy[ox];
+        float g = y && !(y[ox] > 0.0f) ? 0.0f : dy[ox];
         d0[2 * ox] = k == 0 ? g : 0.0f;
         d0[2 * ox + 1] = k == 1 ? g : 0.0f;
         d1[2 * ox] = k == (int32_t)w ? g : 0.0f;
@@ -185,7 +190,7 @@ void lct__pool_forward(lct__layer *l, const lct__pass *p, const float *x, float 
     }
 }
 
-void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *dy, float *dx)
+void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *y, const float *dy, float *dx)
 {
     size_t B = p->batch;
     if (l->kind == LCT__L_GAP) {
@@ -200,6 +205,7 @@ void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *dy, floa
     int max = l->kind == LCT__L_MAXPOOL;
     const int32_t *arg = (const int32_t *)l->ws;
     float inv = 1.0f / (float)(g.kh * g.kw);
+    const float *mask = max && l->relu_mask ? y : NULL;
     if (max && is_2x2(&g)) {
         int ragged = (g.h & 1) || (g.w & 1); /* a last row or column no window covers */
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
@@ -207,8 +213,9 @@ void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *dy, floa
             float *dxc = dx + r * g.h * g.w;
             if (ragged) memset(dxc, 0, g.h * g.w * sizeof *dxc);
             for (size_t oy = 0; oy < g.oh; oy++)
-                unmax2x2_row(dy + (r * g.oh + oy) * g.ow, arg + (r * g.oh + oy) * g.ow, g.ow, 2 * oy * g.w, g.w,
-                             dxc + 2 * oy * g.w, dxc + (2 * oy + 1) * g.w);
+                unmax2x2_row(dy + (r * g.oh + oy) * g.ow, mask ? mask + (r * g.oh + oy) * g.ow : NULL,
+                             arg + (r * g.oh + oy) * g.ow, g.ow, 2 * oy * g.w, g.w, dxc + 2 * oy * g.w,
+                             dxc + (2 * oy + 1) * g.w);
         }
         return;
     }
@@ -219,7 +226,9 @@ void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *dy, floa
         memset(dxc, 0, g.h * g.w * sizeof *dxc);
         if (max) {
             const int32_t *ac = arg + r * g.oh * g.ow;
-            for (size_t o = 0; o < g.oh * g.ow; o++) dxc[ac[o]] += dyc[o];
+            const float *mc = mask ? mask + r * g.oh * g.ow : NULL;
+            for (size_t o = 0; o < g.oh * g.ow; o++)
+                if (!mc || mc[o] > 0.0f) dxc[ac[o]] += dyc[o];
         } else {
             for (size_t oy = 0; oy < g.oh; oy++)
                 for (size_t ox = 0; ox < g.ow; ox++) {

@@ -20,6 +20,38 @@ static double sigmoid(double x)
     return e / (1.0 + e);
 }
 
+/* sum over the noise scores of softplus(a), a = s / tau - shift (see lct__nce_core) */
+LCT__LOSS_VEC static double noise_loss(const float *sr, size_t k, float inv_tau, float shift)
+{
+    double lsum = 0.0;
+    float relu = 0.0f;
+    for (size_t j0 = 0; j0 < k; j0 += 64) {
+        size_t j1 = j0 + 64 < k ? j0 + 64 : k;
+        double prod = 1.0;
+#pragma omp simd reduction(* : prod) reduction(+ : relu)
+        for (size_t j = j0; j < j1; j++) {
+            float a = sr[j] * inv_tau - shift;
+            float na = a < 0.0f ? a : -a;
+            relu += a > 0.0f ? a : 0.0f;
+            prod *= 1.0 + (double)lct__expf(na);
+        }
+        lsum += log(prod);
+    }
+    return lsum + relu;
+}
+
+/* dr[j] = sigmoid(a_j) * scale, tails below 1e-30 as 0 (see lct__ftz); dr may alias sr */
+LCT__LOSS_VEC static void noise_grad(const float *sr, float *dr, size_t k, float inv_tau, float shift, float scale)
+{
+#pragma omp simd
+    for (size_t j = 0; j < k; j++) {
+        float a = sr[j] * inv_tau - shift;
+        float e = lct__expf(a < 0.0f ? a : -a);
+        float g = (a >= 0.0f ? 1.0f : e) / (1.0f + e) * scale;
+        dr[j] = g < 1e-30f ? 0.0f : g;
+    }
+}
+
 /*
  * With log P_j = s_j / tau - log Z and c = log(K Pn) = log(K / N):
  *   -log(P_0 / (P_0 + K Pn))   = softplus(c - log P_0)
@@ -43,31 +75,8 @@ void lct__nce_core(lct_runtime *rt, const float *s, size_t batch, size_t k, doub
          * e = exp(-|a|) <= 1, in float vector loops. The log1p terms are summed as logs of products of
          * (1 + e) over blocks of 64 (each product <= 2^64, in double). The loss pass reads s only, so
          * the gradient pass may then overwrite s in place. */
-        double lsum = 0.0;
-        float relu = 0.0f;
-        for (size_t j0 = 1; j0 < w; j0 += 64) {
-            size_t j1 = j0 + 64 < w ? j0 + 64 : w;
-            double prod = 1.0;
-#pragma omp simd reduction(* : prod) reduction(+ : relu)
-            for (size_t j = j0; j < j1; j++) {
-                float a = sr[j] * inv_tau_f - shift_f;
-                float na = a < 0.0f ? a : -a;
-                relu += a > 0.0f ? a : 0.0f;
-                prod *= 1.0 + (double)lct__expf(na);
-            }
-            lsum += log(prod);
-        }
-        l += lsum + relu;
-        if (ds) {
-            float *dr = ds + b * w;
-#pragma omp simd
-            for (size_t j = 1; j < w; j++) {
-                float a = sr[j] * inv_tau_f - shift_f;
-                float e = lct__expf(a < 0.0f ? a : -a);
-                float g = (a >= 0.0f ? 1.0f : e) / (1.0f + e) * scale_f;
-                dr[j] = g < 1e-30f ? 0.0f : g; /* see lct__ftz */
-            }
-        }
+        l += noise_loss(sr + 1, k, inv_tau_f, shift_f);
+        if (ds) noise_grad(sr + 1, ds + b * w + 1, k, inv_tau_f, shift_f, scale_f);
         if (ds) ds[b * w] = g0;
         row_loss[b] = l;
     }

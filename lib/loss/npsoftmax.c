@@ -8,6 +8,28 @@
 #include "../bank/bank_internal.h"
 #include "loss_internal.h"
 
+LCT__LOSS_VEC static float row_max(const float *x, size_t n)
+{
+    float m = -INFINITY;
+#pragma omp simd reduction(max : m)
+    for (size_t j = 0; j < n; j++) m = x[j] > m ? x[j] : m;
+    return m;
+}
+
+/* x[j] <- exp(x[j] / tau - m) (tails below 1e-30 as 0, see lct__ftz); returns their sum. */
+LCT__LOSS_VEC static float row_exp(float *x, size_t n, float inv_tau, float m)
+{
+    float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+    for (size_t j = 0; j < n; j++) {
+        float e = lct__expf(x[j] * inv_tau - m);
+        e = e < 1e-30f ? 0.0f : e;
+        x[j] = e;
+        acc += e;
+    }
+    return acc;
+}
+
 int lct_loss_new_npsoftmax(lct_loss **out, lct_runtime *rt, lct_bank *bank, const lct_loss_npsoftmax_options *opts)
 {
     LCT__REQUIRE(out);
@@ -88,19 +110,10 @@ int lct_loss_npsoftmax_compute(lct_loss *loss, const float *f, const int64_t *id
             float *sr = s + b * cnt;
             size_t label = (size_t)idx[b];
             if (label >= first && label < first + cnt) lab[b] = (double)sr[label - first] * inv_tau;
-            float cm = -INFINITY;
-#pragma omp simd reduction(max : cm)
-            for (size_t j = 0; j < cnt; j++) cm = sr[j] > cm ? sr[j] : cm;
+            float cm = row_max(sr, cnt);
             double m = (double)cm * inv_tau > mx[b] ? (double)cm * inv_tau : mx[b];
             resc[b] = mx[b] == -INFINITY ? 0.0 : exp(mx[b] - m);
-            float mf = (float)m, acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-            for (size_t j = 0; j < cnt; j++) {
-                float e = lct__expf(sr[j] * inv_tau - mf);
-                e = e < 1e-30f ? 0.0f : e; /* see lct__ftz */
-                sr[j] = e;
-                acc += e;
-            }
+            float acc = row_exp(sr, cnt, inv_tau, (float)m);
             sum[b] = sum[b] * resc[b] + acc;
             mx[b] = m;
             if (df && first > 0 && resc[b] != 1.0)

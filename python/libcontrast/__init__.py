@@ -8,6 +8,7 @@ from ._errors import (ChecksumError, FormatError, InvalidArgumentError, LctError
 from ._core import LOG_DEBUG, LOG_ERROR, LOG_INFO, LOG_WARN, Handle, Params, Runtime, version, version_number
 from ._lib import BINDING_MAJOR
 from ._augment import Augmenter
+from ._loss import CMC, NCE, InfoNCE, InvaSpread, Loss, NonParametricSoftmax
 
 __all__ = [
     "ChecksumError", "FormatError", "InvalidArgumentError", "LctError", "LctIOError", "MismatchError",
@@ -15,4 +16,5 @@ __all__ = [
     "VersionError", "status_string", "LOG_DEBUG", "LOG_ERROR", "LOG_INFO", "LOG_WARN", "Handle", "Params",
     "Runtime", "version", "version_number", "BINDING_MAJOR",
     "Augmenter",
+    "Loss", "NCE", "NonParametricSoftmax", "InvaSpread", "InfoNCE", "CMC",
 ]
