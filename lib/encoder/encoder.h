@@ -1,0 +1,31 @@
+/* Internal view of the encoder handle, shared by the builder, the spec parser and the passes. */
+#ifndef LCT_ENCODER_ENCODER_H
+#define LCT_ENCODER_ENCODER_H
+
+#include "layer.h"
+
+struct lct_encoder {
+    lct_runtime *rt;
+    lct_encoder_options opts;
+    uint64_t stream;            /* this handle's random stream (init and dropout) */
+    lct__shape in;
+    lct__layer **layers;
+    size_t n_layers;
+    lct_params params;          /* tensors of every layer, in layer order */
+    char *spec;                 /* canonical spec text */
+    int sealed;                 /* no more layers once forward ran or params were handed out */
+    int mode;
+    uint64_t step;              /* train-mode forward passes so far (dropout) */
+    /* workspace, sized for ws_batch samples and reused for any batch up to it */
+    float *ws;
+    size_t ws_batch;
+    float **act;                /* n_layers + 1 activations: act[0] = input copy */
+    float *grad[2];             /* ping-pong buffers of the backward pass */
+    size_t fwd_batch;           /* batch of the last forward, 0 if backward is not allowed */
+    int fwd_train;
+};
+
+/* Append a layer built from the prototype (kind and hyper-parameters set). */
+int lct__encoder_add(lct_encoder *enc, const lct__layer *proto, const char *func);
+
+#endif

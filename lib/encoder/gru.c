@@ -1,0 +1,126 @@
+/*
+ * GRU over the time axis (PyTorch's gate order r, z, n and equations), every
+ * step's hidden state returned. The input projection of all steps is one
+ * GEMM; the recurrent one is a GEMM per step; gates are element-wise,
+ * parallel over the batch. Input x[b][t][d], output y[b][t][h], h₀ = 0.
+ */
+#include <math.h>
+
+#include "layer.h"
+
+int lct__gru_init(lct__layer *l, const char *func)
+{
+    if (l->units == 0) return lct__fail(LCT_EINVAL, func, "gru: hidden is 0");
+    if (l->in.rank != 2)
+        return lct__fail(LCT_ESHAPE, func, "gru needs a T x D input (rank 2), got rank %u", l->in.rank);
+    if (l->units > (1u << 20)) return lct__fail(LCT_EINVAL, func, "gru: hidden %u exceeds 2^20", l->units);
+    l->out.d[1] = l->units;
+    return LCT_OK;
+}
+
+typedef struct gru_ws {
+    float *gi, *gh, *r, *z, *n, *ghn, *hprev, *dh;
+} gru_ws;
+
+static gru_ws carve(const lct__layer *l, size_t batch, float *base)
+{
+    size_t h = l->units, bt = batch * l->in.d[0];
+    gru_ws w;
+    float *q = base;
+    w.gi = q;    q += lct__round16(bt * 3 * h); /* input gates; dGi in backward */
+    w.gh = q;    q += lct__round16(bt * 3 * h); /* recurrent gates of one step; dGh of all steps in backward */
+    w.r = q;     q += lct__round16(bt * h);
+    w.z = q;     q += lct__round16(bt * h);
+    w.n = q;     q += lct__round16(bt * h);
+    w.ghn = q;   q += lct__round16(bt * h);
+    w.hprev = q; q += lct__round16(bt * h);
+    w.dh = q;
+    return w;
+}
+
+size_t lct__gru_ws(const lct__layer *l, size_t batch)
+{
+    size_t h = l->units, bt = batch * l->in.d[0];
+    return 2 * lct__round16(bt * 3 * h) + 5 * lct__round16(bt * h) + lct__round16(batch * h);
+}
+
+static inline float sigm(float v)
+{
+    return 1.0f / (1.0f + expf(-v));
+}
+
+void lct__gru_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
+{
+    size_t B = p->batch, T = l->in.d[0], D = l->in.d[1], H = l->units, H3 = 3 * H, BT = B * T;
+    const float *wih = l->value[0], *whh = l->value[1], *bih = l->value[2], *bhh = l->value[3];
+    gru_ws w = carve(l, B, l->ws);
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (BT * H3 > LCT__PAR_MIN)
+    for (size_t i = 0; i < BT; i++) memcpy(w.gi + i * H3, bih, H3 * sizeof(float));
+    lct__gemm(p->rt, 0, 1, BT, H3, D, 1.0f, x, D, wih, D, 1.0f, w.gi, H3);
+    for (size_t t = 0; t < T; t++) {
+        /* gh = b_hh + h_{t-1} W_hhᵀ, with h_{t-1} read in place from y (row stride T·H) */
+        for (size_t b = 0; b < B; b++) memcpy(w.gh + b * H3, bhh, H3 * sizeof(float));
+        if (t > 0) lct__gemm(p->rt, 0, 1, B, H3, H, 1.0f, y + (t - 1) * H, T * H, whh, H, 1.0f, w.gh, H3);
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * H > 4096)
+        for (size_t b = 0; b < B; b++) {
+            size_t row = b * T + t;
+            const float *gi = w.gi + row * H3, *gh = w.gh + b * H3;
+            const float *hp = t > 0 ? y + (row - 1) * H : NULL;
+            float *r = w.r + row * H, *z = w.z + row * H, *n = w.n + row * H, *ghn = w.ghn + row * H;
+            float *hprev = w.hprev + row * H, *h = y + row * H;
+            for (size_t j = 0; j < H; j++) {
+                float rv = sigm(gi[j] + gh[j]);
+                float zv = sigm(gi[H + j] + gh[H + j]);
+                float nv = tanhf(gi[2 * H + j] + rv * gh[2 * H + j]);
+                float pv = hp ? hp[j] : 0.0f;
+                r[j] = rv;
+                z[j] = zv;
+                n[j] = nv;
+                ghn[j] = gh[2 * H + j];
+                hprev[j] = pv;
+                h[j] = (1.0f - zv) * nv + zv * pv;
+            }
+        }
+    }
+}
+
+void lct__gru_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy, float *dx)
+{
+    (void)y;
+    size_t B = p->batch, T = l->in.d[0], D = l->in.d[1], H = l->units, H3 = 3 * H, BT = B * T;
+    const float *wih = l->value[0], *whh = l->value[1];
+    gru_ws w = carve(l, B, l->ws);
+    float *dgi = w.gi, *dgh = w.gh;
+    memset(w.dh, 0, B * H * sizeof(float));
+    for (size_t t = T; t-- > 0;) {
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * H > 4096)
+        for (size_t b = 0; b < B; b++) {
+            size_t row = b * T + t;
+            const float *r = w.r + row * H, *z = w.z + row * H, *n = w.n + row * H, *ghn = w.ghn + row * H;
+            const float *hp = w.hprev + row * H, *dyr = dy + row * H;
+            float *dh = w.dh + b * H, *gi = dgi + row * H3, *gh = dgh + row * H3;
+            for (size_t j = 0; j < H; j++) {
+                float g = dh[j] + dyr[j];
+                float dn = g * (1.0f - z[j]);
+                float dz = g * (hp[j] - n[j]);
+                float dan = dn * (1.0f - n[j] * n[j]);
+                float dar = dan * ghn[j] * r[j] * (1.0f - r[j]);
+                float daz = dz * z[j] * (1.0f - z[j]);
+                gi[j] = dar;
+                gi[H + j] = daz;
+                gi[2 * H + j] = dan;
+                gh[j] = dar;
+                gh[H + j] = daz;
+                gh[2 * H + j] = dan * r[j];
+                dh[j] = g * z[j];
+            }
+        }
+        /* dh_{t-1} += dGh_t W_hh */
+        if (t > 0) lct__gemm(p->rt, 0, 0, B, H, H3, 1.0f, dgh + t * H3, T * H3, whh, H, 1.0f, w.dh, H);
+    }
+    lct__gemm(p->rt, 1, 0, H3, D, BT, 1.0f, dgi, H3, x, D, 1.0f, l->grad[0], D);
+    lct__gemm(p->rt, 1, 0, H3, H, BT, 1.0f, dgh, H3, w.hprev, H, 1.0f, l->grad[1], H);
+    lct__colsum_add(p, dgi, BT, H3, l->grad[2]);
+    lct__colsum_add(p, dgh, BT, H3, l->grad[3]);
+    if (dx) lct__gemm(p->rt, 0, 0, BT, D, H3, 1.0f, dgi, H3, wih, D, 0.0f, dx, D);
+}

@@ -1,0 +1,156 @@
+/*
+ * Internal layer interface of the encoder module. Every layer kind lives in
+ * its own file and exposes init (shape inference + validation), tensor
+ * descriptions, workspace size, forward and backward.
+ */
+#ifndef LCT_ENCODER_LAYER_H
+#define LCT_ENCODER_LAYER_H
+
+#include "../core/internal.h"
+
+/* Fixed number of batch chunks for work that reduces over samples (conv weight gradients):
+ * it depends on the batch only, so sums are identical for any thread count. */
+#define LCT__CHUNKS 16
+
+enum lct__layer_kind {
+    LCT__L_LINEAR,
+    LCT__L_CONV1D,
+    LCT__L_CONV2D,
+    LCT__L_BATCHNORM,
+    LCT__L_RELU,
+    LCT__L_MAXPOOL,
+    LCT__L_AVGPOOL,
+    LCT__L_GAP,
+    LCT__L_FLATTEN,
+    LCT__L_TRANSPOSE,
+    LCT__L_DROPOUT,
+    LCT__L_L2NORM,
+    LCT__L_GRU,
+    LCT__L_COUNT
+};
+
+typedef struct lct__shape {
+    uint32_t d[LCT_ENCODER_MAX_RANK];
+    uint32_t rank;
+} lct__shape;
+
+/* How a tensor starts: U(-bound, bound), ones or zeros. */
+enum { LCT__INIT_UNIFORM, LCT__INIT_ONES, LCT__INIT_ZEROS };
+
+typedef struct lct__tensor_desc {
+    const char *suffix;  /* "weight", "bias", "running_mean", ... */
+    size_t count;
+    int trainable;
+    int no_decay;
+    int init;
+    double bound;
+} lct__tensor_desc;
+
+#define LCT__MAX_LAYER_TENSORS 4
+
+typedef struct lct__layer {
+    int kind;
+    uint32_t index;                 /* position in the encoder */
+    lct__shape in, out;
+    size_t in_size, out_size;       /* floats per sample */
+    /* hyper-parameters (meaning depends on kind) */
+    uint32_t units, kernel, stride, padding, has_bias;
+    float p, eps, momentum;
+    /* tensors: value/grad pointers into `store` (grad NULL for state) */
+    size_t n_tensors;
+    float *value[LCT__MAX_LAYER_TENSORS];
+    float *grad[LCT__MAX_LAYER_TENSORS];
+    char names[LCT__MAX_LAYER_TENSORS][48];
+    float *store;
+    /* per-forward: scratch in the encoder's workspace (ws_floats(batch) floats) */
+    float *ws;
+    int fuse_relu;                  /* batch norm: a following ReLU is applied in the same pass */
+} lct__layer;
+
+/* What a pass needs besides the layer. */
+typedef struct lct__pass {
+    lct_runtime *rt;
+    int threads;
+    int train;
+    size_t batch;
+    uint64_t seed, stream, step;    /* dropout masks */
+} lct__pass;
+
+/* Shape inference and hyper-parameter checks; fills in/out shapes and sizes. Records an error. */
+int lct__layer_init(lct__layer *l, const lct__shape *in, const char *func);
+/* Tensor descriptions (at most LCT__MAX_LAYER_TENSORS); returns their number. */
+size_t lct__layer_tensors(const lct__layer *l, lct__tensor_desc *d);
+/* Scratch floats for a batch; 0 on overflow is impossible here: sizes are checked at init and
+ * the encoder checks the total with lct__mul_size. */
+size_t lct__layer_ws(const lct__layer *l, size_t batch);
+void lct__layer_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
+/* dx may be NULL (first layer, caller does not want it). */
+void lct__layer_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
+                         float *dx);
+/* Canonical spec token of the layer, e.g. "conv2d 32 k3 s1 p1". */
+int lct__layer_spec(const lct__layer *l, char *buf, size_t size);
+/* Kind name used in tensor names and messages ("linear", "conv2d", "batchnorm", ...). */
+const char *lct__layer_kind_name(int kind);
+
+/* Per-kind entry points (one file each). */
+int lct__linear_init(lct__layer *l, const char *func);
+void lct__linear_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
+void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx);
+
+int lct__conv_init(lct__layer *l, const char *func);
+size_t lct__conv_ws(const lct__layer *l, size_t batch);
+void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
+void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx);
+
+int lct__bn_init(lct__layer *l, const char *func);
+size_t lct__bn_ws(const lct__layer *l, size_t batch);
+void lct__bn_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
+void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
+                      float *dx);
+
+int lct__pool_init(lct__layer *l, const char *func);
+size_t lct__pool_ws(const lct__layer *l, size_t batch);
+void lct__pool_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
+void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *dy, float *dx);
+
+size_t lct__dropout_ws(const lct__layer *l, size_t batch);
+void lct__relu_forward(const lct__pass *p, size_t n, const float *x, float *y);
+void lct__relu_backward(const lct__pass *p, size_t n, const float *y, const float *dy, float *dx);
+void lct__dropout_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
+void lct__dropout_backward(lct__layer *l, const lct__pass *p, const float *dy, float *dx);
+
+void lct__transpose_forward(const lct__layer *l, const lct__pass *p, const float *x, float *y);
+void lct__transpose_backward(const lct__layer *l, const lct__pass *p, const float *dy, float *dx);
+
+void lct__l2norm_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
+void lct__l2norm_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
+                          float *dx);
+
+int lct__gru_init(lct__layer *l, const char *func);
+size_t lct__gru_ws(const lct__layer *l, size_t batch);
+void lct__gru_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
+void lct__gru_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
+                       float *dx);
+
+/* Shared helpers (ops.c). */
+/* out[j] += sum_i a[i*cols + j], rows summed in order; parallel over column blocks. */
+void lct__colsum_add(const lct__pass *p, const float *a, size_t rows, size_t cols, float *out);
+/* y = x (n floats), parallel. */
+void lct__copy(const lct__pass *p, size_t n, const float *x, float *y);
+/* Element-wise kernels are compiled for several ISAs and picked at load time (no -march needed),
+ * with the loop vectoriser at full strength (GCC's -O2 cost model skips most loops). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#  define LCT__VEC __attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
+#else
+#  define LCT__VEC
+#endif
+/* Element-wise loops run in parallel only above this many floats (below, threads cost more). */
+#define LCT__PAR_MIN 32768
+
+/* Round a float count up to a multiple of 16 (64 bytes). */
+static inline size_t lct__round16(size_t n)
+{
+    return (n + 15) & ~(size_t)15;
+}
+
+#endif

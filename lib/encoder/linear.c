@@ -1,0 +1,40 @@
+/* Fully connected layer on the last axis: y = x Wᵀ + b, one GEMM over every row of the batch. */
+#include "layer.h"
+
+int lct__linear_init(lct__layer *l, const char *func)
+{
+    if (l->units == 0) return lct__fail(LCT_EINVAL, func, "linear: out_features is 0");
+    if (l->in.rank > 2)
+        return lct__fail(LCT_ESHAPE, func,
+                         "linear acts on the last axis of a rank 1 or 2 input; got rank %u (add flatten first)",
+                         l->in.rank);
+    l->out.d[l->in.rank - 1] = l->units;
+    return LCT_OK;
+}
+
+/* Rows of the GEMM: batch × every axis but the last. */
+static size_t rows_of(const lct__layer *l, size_t batch)
+{
+    return batch * (l->in.rank == 2 ? l->in.d[0] : 1);
+}
+
+void lct__linear_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
+{
+    size_t in = l->in.d[l->in.rank - 1], out = l->units, m = rows_of(l, p->batch);
+    const float *w = l->value[0];
+    if (l->has_bias) {
+        const float *b = l->value[1];
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (m * out > LCT__PAR_MIN)
+        for (size_t i = 0; i < m; i++) memcpy(y + i * out, b, out * sizeof *y);
+    }
+    lct__gemm(p->rt, 0, 1, m, out, in, 1.0f, x, in, w, in, l->has_bias ? 1.0f : 0.0f, y, out);
+}
+
+void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx)
+{
+    size_t in = l->in.d[l->in.rank - 1], out = l->units, m = rows_of(l, p->batch);
+    /* dW += dyᵀ x: BLIS never splits the k (batch) loop across threads, so the sum order is fixed. */
+    lct__gemm(p->rt, 1, 0, out, in, m, 1.0f, dy, out, x, in, 1.0f, l->grad[0], in);
+    if (l->has_bias) lct__colsum_add(p, dy, m, out, l->grad[1]);
+    if (dx) lct__gemm(p->rt, 0, 0, m, in, out, 1.0f, dy, out, l->value[0], in, 0.0f, dx, in);
+}

@@ -1,0 +1,38 @@
+/* Internal view of the optimiser handle. */
+#ifndef LCT_OPTIMIZER_OPTIMIZER_H
+#define LCT_OPTIMIZER_OPTIMIZER_H
+
+#include "../core/internal.h"
+
+#define LCT__MAX_MILESTONES 64
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#  define LCT__OPT_VEC __attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
+#else
+#  define LCT__OPT_VEC
+#endif
+
+typedef struct lct__opt_set {
+    lct_params *p;
+    size_t first_state;   /* index of its first state tensor in the optimiser's state set */
+    float *store;         /* state floats of this set */
+    char *names;          /* state tensor names, fixed-width slots */
+} lct__opt_set;
+
+struct lct_optimizer {
+    lct_runtime *rt;
+    lct_optimizer_options o;
+    uint64_t milestones[LCT__MAX_MILESTONES];
+    lct__opt_set *sets;
+    size_t n_sets;
+    lct_params state;
+    size_t buffers;       /* state buffers per trainable tensor: 0, 1 (momentum) or 2 (Adam moments) */
+    uint64_t step;
+};
+
+/* Learning rate at step s. */
+double lct__schedule_lr(const lct_optimizer *opt, uint64_t s);
+/* Check the schedule fields of o (milestones given separately). Records an error naming the field. */
+int lct__schedule_check(const lct_optimizer_options *o, const uint64_t *milestones, size_t n, const char *func);
+
+#endif

@@ -1,0 +1,611 @@
+/* The encoder handle: builder and spec, queries, bad input, determinism, steady-state allocation. */
+#include "enc_testutil.h"
+
+static const char *const MLP = "in 784; linear 64; bn; relu; linear 32; bn; relu; linear 16; l2norm";
+static const char *const CNN = "in 1x12x12; conv2d 4 k3 p1; bn; relu; maxpool 2; conv2d 8 k3 p1; bn; relu; maxpool 2; "
+                               "flatten; linear 16; relu; dropout 0.2; linear 8; l2norm";
+
+START_TEST(test_options_init)
+{
+    lct_encoder_options o;
+    LCT_ASSERT_FAILS(lct_encoder_options_init(NULL, LCT_ENCODER_OPTIONS_VERSION), LCT_EINVAL, "opts");
+    LCT_ASSERT_FAILS(lct_encoder_options_init(&o, 0), LCT_EVERSION, "version is 0");
+    LCT_ASSERT_FAILS(lct_encoder_options_init(&o, LCT_ENCODER_OPTIONS_VERSION + 1), LCT_EVERSION, "version");
+    ck_assert_int_eq(lct_encoder_options_init(&o, LCT_ENCODER_OPTIONS_VERSION), LCT_OK);
+    ck_assert_uint_eq(o.check_finite, 1);
+}
+END_TEST
+
+START_TEST(test_new_bad_input)
+{
+    lct_runtime *rt = lct_test_runtime(1, 0);
+    lct_encoder *enc = (lct_encoder *)&rt;
+    uint32_t shape[3] = {1, 28, 28}, zero[2] = {3, 0};
+    LCT_ASSERT_FAILS(lct_encoder_new(NULL, rt, shape, 3, NULL), LCT_EINVAL, "'out'");
+    LCT_ASSERT_FAILS(lct_encoder_new(&enc, NULL, shape, 3, NULL), LCT_EINVAL, "'rt'");
+    ck_assert_ptr_null(enc);
+    LCT_ASSERT_FAILS(lct_encoder_new(&enc, rt, NULL, 3, NULL), LCT_EINVAL, "'shape'");
+    LCT_ASSERT_FAILS(lct_encoder_new(&enc, rt, shape, 0, NULL), LCT_EINVAL, "rank is 0");
+    LCT_ASSERT_FAILS(lct_encoder_new(&enc, rt, shape, 4, NULL), LCT_EINVAL, "rank is 4");
+    LCT_ASSERT_FAILS(lct_encoder_new(&enc, rt, zero, 2, NULL), LCT_EINVAL, "shape[1] is 0");
+    uint32_t huge[3] = {UINT32_MAX, UINT32_MAX, UINT32_MAX};
+    LCT_ASSERT_FAILS(lct_encoder_new(&enc, rt, huge, 3, NULL), LCT_ESHAPE, "sample size");
+    lct_encoder_options o;
+    lct_encoder_options_init(&o, LCT_ENCODER_OPTIONS_VERSION);
+    o.version = 42;
+    LCT_ASSERT_FAILS(lct_encoder_new(&enc, rt, shape, 3, &o), LCT_EVERSION, "version is 42");
+    o.version = LCT_ENCODER_OPTIONS_VERSION;
+    o.check_finite = 2;
+    LCT_ASSERT_FAILS(lct_encoder_new(&enc, rt, shape, 3, &o), LCT_EINVAL, "check_finite");
+    ck_assert_ptr_null(enc);
+    size_t cur;
+    lct_runtime_memory(rt, &cur, NULL);
+    ck_assert_uint_eq(cur, 0); /* nothing half-built */
+    lct_encoder_free(NULL);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_builder_bad_input_leaves_encoder_unchanged)
+{
+    lct_runtime *rt = lct_test_runtime(1, 0);
+    uint32_t shape[3] = {3, 8, 8};
+    lct_encoder *enc;
+    ck_assert_int_eq(lct_encoder_new(&enc, rt, shape, 3, NULL), LCT_OK);
+    ck_assert_int_eq(lct_encoder_add_conv2d(enc, 4, 3, 1, 1, 1), LCT_OK);
+    char before[256];
+    snprintf(before, sizeof before, "%s", lct_encoder_spec(enc));
+    size_t mem0;
+    lct_runtime_memory(rt, &mem0, NULL);
+    LCT_ASSERT_FAILS(lct_encoder_add_linear(NULL, 3, 1), LCT_EINVAL, "'enc'");
+    LCT_ASSERT_FAILS(lct_encoder_add_linear(enc, 3, 1), LCT_ESHAPE, "flatten");
+    LCT_ASSERT_FAILS(lct_encoder_add_linear(enc, 0, 1), LCT_EINVAL, "out_features is 0");
+    LCT_ASSERT_FAILS(lct_encoder_add_conv2d(enc, 0, 3, 1, 1, 1), LCT_EINVAL, "out_channels is 0");
+    LCT_ASSERT_FAILS(lct_encoder_add_conv2d(enc, 4, 0, 1, 1, 1), LCT_EINVAL, "kernel is 0");
+    LCT_ASSERT_FAILS(lct_encoder_add_conv2d(enc, 4, 3, 0, 1, 1), LCT_EINVAL, "stride is 0");
+    LCT_ASSERT_FAILS(lct_encoder_add_conv2d(enc, 4, 11, 1, 1, 1), LCT_ESHAPE, "larger than the padded input");
+    LCT_ASSERT_FAILS(lct_encoder_add_conv1d(enc, 4, 3, 1, 0, 1), LCT_ESHAPE, "rank-2");
+    LCT_ASSERT_FAILS(lct_encoder_add_batchnorm(enc, 0.1f, 0.0f), LCT_EINVAL, "eps");
+    LCT_ASSERT_FAILS(lct_encoder_add_batchnorm(enc, 1.5f, 1e-5f), LCT_EINVAL, "momentum");
+    LCT_ASSERT_FAILS(lct_encoder_add_batchnorm(enc, NAN, 1e-5f), LCT_EINVAL, "momentum");
+    LCT_ASSERT_FAILS(lct_encoder_add_maxpool(enc, 9, 1), LCT_ESHAPE, "larger than the input");
+    LCT_ASSERT_FAILS(lct_encoder_add_maxpool(enc, 0, 1), LCT_EINVAL, "kernel is 0");
+    LCT_ASSERT_FAILS(lct_encoder_add_avgpool(enc, 2, 0), LCT_EINVAL, "stride is 0");
+    LCT_ASSERT_FAILS(lct_encoder_add_transpose(enc), LCT_ESHAPE, "rank-2");
+    LCT_ASSERT_FAILS(lct_encoder_add_dropout(enc, 1.0f), LCT_EINVAL, "dropout p is 1");
+    LCT_ASSERT_FAILS(lct_encoder_add_dropout(enc, -0.1f), LCT_EINVAL, "dropout p");
+    LCT_ASSERT_FAILS(lct_encoder_add_l2norm(enc, 1e-12f), LCT_ESHAPE, "flatten");
+    LCT_ASSERT_FAILS(lct_encoder_add_l2norm(enc, 0.0f), LCT_EINVAL, "eps");
+    LCT_ASSERT_FAILS(lct_encoder_add_gru(enc, 8), LCT_ESHAPE, "T x D");
+    LCT_ASSERT_FAILS(lct_encoder_add_gru(enc, 0), LCT_EINVAL, "hidden is 0");
+    LCT_ASSERT_FAILS(lct_encoder_add_relu(NULL), LCT_EINVAL, "'enc'");
+    LCT_ASSERT_FAILS(lct_encoder_add_flatten(NULL), LCT_EINVAL, "'enc'");
+    LCT_ASSERT_FAILS(lct_encoder_add_global_avgpool(NULL), LCT_EINVAL, "'enc'");
+    LCT_ASSERT_FAILS(lct_encoder_add_batchnorm(NULL, 0.1f, 1e-5f), LCT_EINVAL, "'enc'");
+    size_t mem1, layers;
+    lct_runtime_memory(rt, &mem1, NULL);
+    ck_assert_uint_eq(mem0, mem1);
+    ck_assert_str_eq(lct_encoder_spec(enc), before);
+    ck_assert_int_eq(lct_encoder_layer_count(enc, &layers), LCT_OK);
+    ck_assert_uint_eq(layers, 1);
+    /* sealed by params() */
+    ck_assert_ptr_nonnull(lct_encoder_params(enc));
+    LCT_ASSERT_FAILS(lct_encoder_add_relu(enc), LCT_ESTATE, "sealed");
+    ck_assert_ptr_null(lct_encoder_params(NULL));
+    lct_encoder_free(enc);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_spec_errors_point_at_token)
+{
+    lct_runtime *rt = lct_test_runtime(1, 0);
+    lct_encoder *enc = (lct_encoder *)&rt;
+    static const struct {
+        const char *spec;
+        int code;
+        const char *needle;
+    } bad[] = {
+        {"", LCT_EFORMAT, "must start with 'in"},
+        {"linear 3", LCT_EFORMAT, "'linear' at column 1"},
+        {"in", LCT_EFORMAT, "missing shape"},
+        {"in 1x28x", LCT_EFORMAT, "'1x28x' at column 4"},
+        {"in 1x0", LCT_EFORMAT, "malformed shape"},
+        {"in 1x2x3x4", LCT_EFORMAT, "more than 3"},
+        {"in 10 20", LCT_EFORMAT, "'20' at column 7"},
+        {"in 10; foo 3", LCT_EFORMAT, "unknown layer: 'foo' at column 8"},
+        {"in 10; linear", LCT_EFORMAT, "missing argument after: 'linear' at column 8"},
+        {"in 10; linear 3x", LCT_EFORMAT, "'3x' at column 15"},
+        {"in 10; linear -3", LCT_EFORMAT, "'-3'"},
+        {"in 10; linear 99999999999", LCT_EFORMAT, "'99999999999'"},
+        {"in 10; linear 3 bias", LCT_EFORMAT, "unknown option for this layer: 'bias' at column 17"},
+        {"in 1x8x8; conv2d 4 s2", LCT_EFORMAT, "kernel size (k<N>) missing"},
+        {"in 1x8x8; conv2d 4 k3 k3", LCT_EFORMAT, "repeated option: 'k3' at column 23"},
+        {"in 1x8x8; conv2d 4 kx", LCT_EFORMAT, "malformed integer in option: 'kx'"},
+        {"in 10; bn momentum=abc", LCT_EFORMAT, "'momentum=abc'"},
+        {"in 10; bn eps=1e999", LCT_EFORMAT, "'eps=1e999'"},
+        {"in 10; dropout", LCT_EFORMAT, "missing argument"},
+        {"in 10; dropout x", LCT_EFORMAT, "'x'"},
+        {"in 10; ; relu", LCT_EFORMAT, "empty layer"},
+        {"in 10; relu extra", LCT_EFORMAT, "'extra' at column 13"},
+        {"in 10; linear 0", LCT_EINVAL, "layer 1 'linear 0' at column 8"},
+        {"in 10; relu; conv2d 3 k3", LCT_ESHAPE, "layer 2 'conv2d 3 k3' at column 14"},
+        {"in 10; dropout 1.5", LCT_EINVAL, "dropout p is 1.5"},
+        {"in 1x4x4; maxpool 5", LCT_ESHAPE, "larger than the input"},
+    };
+    size_t cur;
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        lct_error_clear();
+        int rc = lct_encoder_new_from_spec(&enc, rt, bad[i].spec, NULL);
+        ck_assert_msg(rc == bad[i].code, "spec '%s': %d (%s)", bad[i].spec, rc, lct_error_last());
+        ck_assert_msg(strstr(lct_error_last(), bad[i].needle) != NULL, "spec '%s': message '%s' lacks '%s'",
+                      bad[i].spec, lct_error_last(), bad[i].needle);
+        ck_assert_ptr_null(enc);
+        lct_runtime_memory(rt, &cur, NULL);
+        ck_assert_uint_eq(cur, 0);
+    }
+    LCT_ASSERT_FAILS(lct_encoder_new_from_spec(NULL, rt, "in 3", NULL), LCT_EINVAL, "'out'");
+    LCT_ASSERT_FAILS(lct_encoder_new_from_spec(&enc, NULL, "in 3", NULL), LCT_EINVAL, "'rt'");
+    LCT_ASSERT_FAILS(lct_encoder_new_from_spec(&enc, rt, NULL, NULL), LCT_EINVAL, "'spec'");
+    lct_encoder_options o;
+    lct_encoder_options_init(&o, LCT_ENCODER_OPTIONS_VERSION);
+    o.version = 9;
+    LCT_ASSERT_FAILS(lct_encoder_new_from_spec(&enc, rt, "in 3", &o), LCT_EVERSION, "version is 9");
+    /* a failed spec consumes no random stream: the next encoder draws what it would have anyway */
+    lct_runtime *rt2 = lct_test_runtime(1, 0);
+    lct_encoder *a = spec_encoder(rt, "in 5; linear 3"), *b = spec_encoder(rt2, "in 5; linear 3");
+    float wa[15], wb[15];
+    lct_params_get(lct_encoder_params(a), 0, wa, 15);
+    lct_params_get(lct_encoder_params(b), 0, wb, 15);
+    ck_assert(memcmp(wa, wb, sizeof wa) == 0);
+    lct_encoder_free(a);
+    lct_encoder_free(b);
+    lct_runtime_free(rt2);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_spec_and_builder_identical)
+{
+    lct_runtime *r1 = lct_test_runtime(1, 42), *r2 = lct_test_runtime(2, 42);
+    lct_encoder *a = spec_encoder(r1, "in 1x16x16 ; conv2d 8 k3 p1;bn;relu; maxpool 2 ;conv2d 8 k3 s2 p1 nobias; "
+                                      "bn momentum=0.05 eps=1e-3; relu; avgpool 2 s1; gap; dropout 0.1; linear 10; "
+                                      "l2norm;");
+    uint32_t shape[3] = {1, 16, 16};
+    lct_encoder *b;
+    ck_assert_int_eq(lct_encoder_new(&b, r2, shape, 3, NULL), LCT_OK);
+    ck_assert_int_eq(lct_encoder_add_conv2d(b, 8, 3, 1, 1, 1), LCT_OK);
+    ck_assert_int_eq(lct_encoder_add_batchnorm(b, 0.1f, 1e-5f), LCT_OK);
+    ck_assert_int_eq(lct_encoder_add_relu(b), LCT_OK);
+    ck_assert_int_eq(lct_encoder_add_maxpool(b, 2, 2), LCT_OK);
+    ck_assert_int_eq(lct_encoder_add_conv2d(b, 8, 3, 2, 1, 0), LCT_OK);
+    ck_assert_int_eq(lct_encoder_add_batchnorm(b, 0.05f, 1e-3f), LCT_OK);
+    ck_assert_int_eq(lct_encoder_add_relu(b), LCT_OK);
+    ck_assert_int_eq(lct_encoder_add_avgpool(b, 2, 1), LCT_OK);
+    ck_assert_int_eq(lct_encoder_add_global_avgpool(b), LCT_OK);
+    ck_assert_int_eq(lct_encoder_add_dropout(b, 0.1f), LCT_OK);
+    ck_assert_int_eq(lct_encoder_add_linear(b, 10, 1), LCT_OK);
+    ck_assert_int_eq(lct_encoder_add_l2norm(b, 1e-12f), LCT_OK);
+    ck_assert_str_eq(lct_encoder_spec(a), lct_encoder_spec(b));
+    ck_assert_str_eq(lct_encoder_spec(a), "in 1x16x16; conv2d 8 k3 s1 p1; batchnorm momentum=0.100000001 eps=9.99999975e-06; "
+                                          "relu; maxpool 2 s2; conv2d 8 k3 s2 p1 nobias; batchnorm momentum=0.0500000007 "
+                                          "eps=0.00100000005; relu; avgpool 2 s1; gap; dropout 0.100000001; linear 10; "
+                                          "l2norm eps=9.99999996e-13");
+    /* the canonical text rebuilds the same architecture */
+    lct_encoder *c = spec_encoder(r1, lct_encoder_spec(a));
+    ck_assert_str_eq(lct_encoder_spec(c), lct_encoder_spec(a));
+    lct_params *pa = lct_encoder_params(a), *pb = lct_encoder_params(b);
+    ck_assert_int_eq(lct_params_count(pa), lct_params_count(pb));
+    ck_assert_int_eq(lct_params_count(pa), 2 + 4 + 1 + 4 + 2);
+    for (int i = 0; i < lct_params_count(pa); i++) {
+        const char *na, *nb;
+        size_t ca, cb;
+        int ta, tb;
+        lct_params_info(pa, (size_t)i, &na, &ca, &ta);
+        lct_params_info(pb, (size_t)i, &nb, &cb, &tb);
+        ck_assert_str_eq(na, nb);
+        ck_assert_uint_eq(ca, cb);
+        ck_assert_int_eq(ta, tb);
+        float *va = malloc(ca * sizeof *va), *vb = malloc(cb * sizeof *vb);
+        lct_params_get(pa, (size_t)i, va, ca);
+        lct_params_get(pb, (size_t)i, vb, cb);
+        ck_assert_msg(memcmp(va, vb, ca * sizeof *va) == 0, "tensor %s differs", na);
+        free(va);
+        free(vb);
+    }
+    const char *name;
+    lct_params_info(pa, 0, &name, NULL, NULL);
+    ck_assert_str_eq(name, "0.conv2d.weight");
+    lct_params_info(pa, 5, &name, NULL, NULL);
+    ck_assert_str_eq(name, "1.batchnorm.running_var");
+    lct_params_info(pa, 6, &name, NULL, NULL);
+    ck_assert_str_eq(name, "4.conv2d.weight");
+    lct_encoder_free(a);
+    lct_encoder_free(b);
+    lct_encoder_free(c);
+    lct_runtime_free(r1);
+    lct_runtime_free(r2);
+}
+END_TEST
+
+START_TEST(test_init_follows_pytorch_defaults)
+{
+    lct_runtime *rt = lct_test_runtime(1, 7);
+    lct_encoder *enc = spec_encoder(rt, "in 3x10x10; conv2d 64 k3; bn; flatten; linear 50");
+    lct_encoder_free(enc);
+    enc = spec_encoder(rt, "in 3x10x10; conv2d 64 k3; bn; flatten; linear 50");
+    lct_params *p = lct_encoder_params(enc);
+    size_t fan_conv = 27, fan_lin = 64 * 8 * 8;
+    struct {
+        size_t idx, count;
+        double bound;
+    } t[] = {{0, 64 * 27, 1 / sqrt((double)fan_conv)}, {1, 64, 1 / sqrt((double)fan_conv)},
+             {6, 50 * fan_lin, 1 / sqrt((double)fan_lin)}, {7, 50, 1 / sqrt((double)fan_lin)}};
+    for (size_t k = 0; k < 4; k++) {
+        float *v = malloc(t[k].count * sizeof *v);
+        lct_params_get(p, t[k].idx, v, t[k].count);
+        double mean = 0, var = 0, mx = 0;
+        for (size_t i = 0; i < t[k].count; i++) {
+            mean += v[i];
+            var += (double)v[i] * v[i];
+            mx = fmax(mx, fabs(v[i]));
+        }
+        mean /= t[k].count;
+        var /= t[k].count;
+        ck_assert_double_le(mx, t[k].bound);
+        ck_assert_double_ge(mx, 0.9 * t[k].bound);
+        if (t[k].count >= 1000) {
+            /* U(-b, b): variance b²/3 */
+            ck_assert_double_lt(fabs(mean), 0.05 * t[k].bound);
+            ck_assert_double_lt(fabs(var / (t[k].bound * t[k].bound / 3) - 1), 0.1);
+        }
+        free(v);
+    }
+    float bn[64];
+    lct_params_get(p, 2, bn, 64);
+    for (int i = 0; i < 64; i++) ck_assert_float_eq(bn[i], 1.0f);
+    lct_params_get(p, 3, bn, 64);
+    for (int i = 0; i < 64; i++) ck_assert_float_eq(bn[i], 0.0f);
+    lct_params_get(p, 5, bn, 64);
+    for (int i = 0; i < 64; i++) ck_assert_float_eq(bn[i], 1.0f);
+    /* a different seed gives other values; the same seed the same ones */
+    lct_runtime *r2 = lct_test_runtime(2, 7), *r3 = lct_test_runtime(1, 8);
+    lct_encoder *same = spec_encoder(r2, "in 3x10x10; conv2d 64 k3; bn; flatten; linear 50");
+    lct_encoder *other = spec_encoder(r3, "in 3x10x10; conv2d 64 k3; bn; flatten; linear 50");
+    float a[64 * 27], b[64 * 27], c[64 * 27];
+    lct_params_get(p, 0, a, 64 * 27);
+    lct_params_get(lct_encoder_params(same), 0, b, 64 * 27);
+    lct_params_get(lct_encoder_params(other), 0, c, 64 * 27);
+    /* `enc` is the runtime's second handle; `same` is r2's first: different streams, different values */
+    ck_assert(memcmp(a, b, sizeof a) != 0);
+    ck_assert(memcmp(b, c, sizeof a) != 0);
+    lct_encoder_free(same);
+    lct_encoder_free(other);
+    lct_encoder_free(enc);
+    lct_runtime_free(rt);
+    lct_runtime_free(r2);
+    lct_runtime_free(r3);
+}
+END_TEST
+
+START_TEST(test_queries)
+{
+    lct_runtime *rt = lct_test_runtime(1, 0);
+    lct_encoder *enc = spec_encoder(rt, "in 1x28x28; conv2d 32 k3 p1; bn; relu; maxpool 2; flatten; linear 128; l2norm");
+    uint32_t shape[3] = {0};
+    size_t rank, n, trainable, state, layers;
+    ck_assert_int_eq(lct_encoder_input_shape(enc, shape, 3, &rank), LCT_OK);
+    ck_assert_uint_eq(rank, 3);
+    ck_assert_uint_eq(shape[1], 28);
+    ck_assert_int_eq(lct_encoder_output_shape(enc, shape, 3, &rank), LCT_OK);
+    ck_assert_uint_eq(rank, 1);
+    ck_assert_uint_eq(shape[0], 128);
+    ck_assert_int_eq(lct_encoder_output_shape(enc, NULL, 0, &rank), LCT_OK);
+    LCT_ASSERT_FAILS(lct_encoder_output_shape(enc, NULL, 2, &rank), LCT_EINVAL, "'shape'");
+    LCT_ASSERT_FAILS(lct_encoder_input_shape(NULL, shape, 3, &rank), LCT_EINVAL, "'enc'");
+    LCT_ASSERT_FAILS(lct_encoder_output_shape(NULL, shape, 3, &rank), LCT_EINVAL, "'enc'");
+    ck_assert_int_eq(lct_encoder_input_size(enc, &n), LCT_OK);
+    ck_assert_uint_eq(n, 784);
+    ck_assert_int_eq(lct_encoder_output_size(enc, &n), LCT_OK);
+    ck_assert_uint_eq(n, 128);
+    LCT_ASSERT_FAILS(lct_encoder_input_size(NULL, &n), LCT_EINVAL, "'enc'");
+    LCT_ASSERT_FAILS(lct_encoder_input_size(enc, NULL), LCT_EINVAL, "'size'");
+    LCT_ASSERT_FAILS(lct_encoder_output_size(NULL, &n), LCT_EINVAL, "'enc'");
+    LCT_ASSERT_FAILS(lct_encoder_output_size(enc, NULL), LCT_EINVAL, "'size'");
+    ck_assert_int_eq(lct_encoder_param_count(enc, &trainable, &state), LCT_OK);
+    ck_assert_uint_eq(trainable, 32 * 9 + 32 + 2 * 32 + 128 * 32 * 14 * 14 + 128);
+    ck_assert_uint_eq(state, 64);
+    LCT_ASSERT_FAILS(lct_encoder_param_count(NULL, &trainable, &state), LCT_EINVAL, "'enc'");
+    ck_assert_int_eq(lct_encoder_layer_count(enc, &layers), LCT_OK);
+    ck_assert_uint_eq(layers, 7);
+    LCT_ASSERT_FAILS(lct_encoder_layer_count(NULL, &layers), LCT_EINVAL, "'enc'");
+    LCT_ASSERT_FAILS(lct_encoder_layer_count(enc, NULL), LCT_EINVAL, "'count'");
+    size_t b1, b64;
+    ck_assert_int_eq(lct_encoder_workspace_bytes(enc, 1, &b1), LCT_OK);
+    ck_assert_int_eq(lct_encoder_workspace_bytes(enc, 64, &b64), LCT_OK);
+    /* at least the activations: input, conv, pool, flatten, linear, l2norm per sample */
+    ck_assert_uint_ge(b64, 64 * 4 * (784 + 2 * 32 * 784 + 3 * 32 * 196 + 2 * 128));
+    ck_assert_uint_gt(b64, 32 * b1);
+    LCT_ASSERT_FAILS(lct_encoder_workspace_bytes(enc, 0, &b1), LCT_EINVAL, "batch is 0");
+    LCT_ASSERT_FAILS(lct_encoder_workspace_bytes(enc, SIZE_MAX / 2, &b1), LCT_ESHAPE, "overflows");
+    LCT_ASSERT_FAILS(lct_encoder_workspace_bytes(NULL, 1, &b1), LCT_EINVAL, "'enc'");
+    LCT_ASSERT_FAILS(lct_encoder_workspace_bytes(enc, 1, NULL), LCT_EINVAL, "'bytes'");
+    ck_assert_ptr_null(lct_encoder_spec(NULL));
+    /* the workspace query matches what forward allocates */
+    size_t before, after;
+    lct_runtime_memory(rt, &before, NULL);
+    float *x = calloc(64 * 784, sizeof *x), *y = malloc(64 * 128 * sizeof *y);
+    ck_assert_int_eq(lct_encoder_forward(enc, x, 64, y), LCT_OK);
+    lct_runtime_memory(rt, &after, NULL);
+    ck_assert_uint_eq(after - before, b64);
+    ck_assert_int_eq(lct_encoder_get_mode(enc), LCT_ENCODER_TRAIN);
+    LCT_ASSERT_FAILS(lct_encoder_get_mode(NULL), LCT_EINVAL, "'enc'");
+    LCT_ASSERT_FAILS(lct_encoder_set_mode(enc, 2), LCT_EINVAL, "mode is 2");
+    LCT_ASSERT_FAILS(lct_encoder_set_mode(NULL, 0), LCT_EINVAL, "'enc'");
+    uint64_t step;
+    ck_assert_int_eq(lct_encoder_step(enc, &step), LCT_OK);
+    ck_assert_uint_eq(step, 1);
+    LCT_ASSERT_FAILS(lct_encoder_step(NULL, &step), LCT_EINVAL, "'enc'");
+    LCT_ASSERT_FAILS(lct_encoder_step(enc, NULL), LCT_EINVAL, "'step'");
+    LCT_ASSERT_FAILS(lct_encoder_set_step(NULL, 1), LCT_EINVAL, "'enc'");
+    LCT_ASSERT_FAILS(lct_encoder_zero_grad(NULL), LCT_EINVAL, "'enc'");
+    free(x);
+    free(y);
+    lct_encoder_free(enc);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_forward_backward_bad_input)
+{
+    lct_runtime *rt = lct_test_runtime(1, 0);
+    lct_encoder *enc = spec_encoder(rt, "in 6; linear 4; bn; relu");
+    float x[6 * 8], y[4 * 8], dy[4 * 8], dx[6 * 8];
+    fill_uniform(x, 48, 1, -1, 1);
+    fill_uniform(dy, 32, 2, -1, 1);
+    LCT_ASSERT_FAILS(lct_encoder_backward(enc, dy, 8, dx), LCT_ESTATE, "no forward");
+    LCT_ASSERT_FAILS(lct_encoder_forward(NULL, x, 8, y), LCT_EINVAL, "'enc'");
+    LCT_ASSERT_FAILS(lct_encoder_forward(enc, NULL, 8, y), LCT_EINVAL, "'x'");
+    LCT_ASSERT_FAILS(lct_encoder_forward(enc, x, 8, NULL), LCT_EINVAL, "'y'");
+    LCT_ASSERT_FAILS(lct_encoder_forward(enc, x, 0, y), LCT_EINVAL, "batch is 0");
+    LCT_ASSERT_FAILS(lct_encoder_forward(enc, x, SIZE_MAX / 4, y), LCT_ESHAPE, "overflows");
+    LCT_ASSERT_FAILS(lct_encoder_forward(enc, x, 1, y), LCT_EINVAL, "batchnorm");
+    float keep = x[7];
+    x[7] = NAN;
+    LCT_ASSERT_FAILS(lct_encoder_forward(enc, x, 8, y), LCT_ENUMERIC, "x contains NaN");
+    x[7] = INFINITY;
+    LCT_ASSERT_FAILS(lct_encoder_forward(enc, x, 8, y), LCT_ENUMERIC, "x contains");
+    x[7] = keep;
+    /* nothing changed by the failures: running statistics still at their defaults, step 0 */
+    float rv[4];
+    uint64_t step;
+    lct_params_get(lct_encoder_params(enc), 5, rv, 4);
+    for (int i = 0; i < 4; i++) ck_assert_float_eq(rv[i], 1.0f);
+    lct_encoder_step(enc, &step);
+    ck_assert_uint_eq(step, 0);
+    ck_assert_int_eq(lct_encoder_forward(enc, x, 8, y), LCT_OK);
+    LCT_ASSERT_FAILS(lct_encoder_backward(NULL, dy, 8, dx), LCT_EINVAL, "'enc'");
+    LCT_ASSERT_FAILS(lct_encoder_backward(enc, NULL, 8, dx), LCT_EINVAL, "'dy'");
+    LCT_ASSERT_FAILS(lct_encoder_backward(enc, dy, 4, dx), LCT_ESTATE, "batch is 4 but the last forward pass had batch 8");
+    dy[3] = NAN;
+    LCT_ASSERT_FAILS(lct_encoder_backward(enc, dy, 8, dx), LCT_ENUMERIC, "dy contains NaN");
+    float g[24];
+    lct_params_get_grad(lct_encoder_params(enc), 0, g, 24);
+    for (int i = 0; i < 24; i++) ck_assert_float_eq(g[i], 0.0f);
+    dy[3] = 0.5f;
+    ck_assert_int_eq(lct_encoder_backward(enc, dy, 8, dx), LCT_OK);
+    ck_assert_int_eq(lct_encoder_backward(enc, dy, 8, NULL), LCT_OK);
+    /* two backward passes accumulate twice the gradient */
+    float g2[24];
+    lct_params_get_grad(lct_encoder_params(enc), 0, g2, 24);
+    ck_assert_int_eq(lct_encoder_zero_grad(enc), LCT_OK);
+    ck_assert_int_eq(lct_encoder_backward(enc, dy, 8, NULL), LCT_OK);
+    lct_params_get_grad(lct_encoder_params(enc), 0, g, 24);
+    for (int i = 0; i < 24; i++) ck_assert_float_eq_tol(g2[i], 2 * g[i], 1e-6);
+    /* a mode change forgets the forward pass */
+    ck_assert_int_eq(lct_encoder_set_mode(enc, LCT_ENCODER_EVAL), LCT_OK);
+    LCT_ASSERT_FAILS(lct_encoder_backward(enc, dy, 8, dx), LCT_ESTATE, "no forward");
+    /* eval mode accepts a single sample */
+    ck_assert_int_eq(lct_encoder_forward(enc, x, 1, y), LCT_OK);
+    ck_assert_int_eq(lct_encoder_backward(enc, dy, 1, dx), LCT_OK);
+    lct_encoder_free(enc);
+    /* check_finite = 0 skips the scan */
+    lct_encoder_options o;
+    lct_encoder_options_init(&o, LCT_ENCODER_OPTIONS_VERSION);
+    o.check_finite = 0;
+    ck_assert_int_eq(lct_encoder_new_from_spec(&enc, rt, "in 6; linear 4", &o), LCT_OK);
+    x[0] = NAN;
+    ck_assert_int_eq(lct_encoder_forward(enc, x, 8, y), LCT_OK);
+    ck_assert(isnan(y[0]));
+    lct_encoder_free(enc);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_identity_encoder)
+{
+    lct_runtime *rt = lct_test_runtime(1, 0);
+    uint32_t shape[2] = {3, 4};
+    lct_encoder *enc;
+    ck_assert_int_eq(lct_encoder_new(&enc, rt, shape, 2, NULL), LCT_OK);
+    ck_assert_str_eq(lct_encoder_spec(enc), "in 3x4");
+    float x[24], y[24], dx[24];
+    fill_uniform(x, 24, 3, -1, 1);
+    ck_assert_int_eq(lct_encoder_forward(enc, x, 2, y), LCT_OK);
+    ck_assert(memcmp(x, y, sizeof x) == 0);
+    ck_assert_int_eq(lct_encoder_backward(enc, y, 2, dx), LCT_OK);
+    ck_assert(memcmp(x, dx, sizeof x) == 0);
+    lct_encoder_free(enc);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+/* Forward + backward of `spec` with `threads`; returns y, dx and all gradients concatenated. */
+static float *run_step(const char *spec, unsigned threads, size_t batch, size_t *n_out)
+{
+    lct_runtime *rt = lct_test_runtime(threads, 99);
+    lct_encoder *enc = spec_encoder(rt, spec);
+    size_t in = enc_in(enc), out = enc_out(enc), total;
+    lct_params *p = lct_encoder_params(enc);
+    lct_params_total(p, &total);
+    size_t n = batch * out + batch * in + total;
+    float *res = malloc(n * sizeof *res), *x = malloc(batch * in * sizeof *x), *dy = malloc(batch * out * sizeof *dy);
+    fill_uniform(x, batch * in, 5, -1, 1);
+    fill_uniform(dy, batch * out, 6, -1, 1);
+    for (int rep = 0; rep < 2; rep++) { /* a second step: dropout masks move, running stats update */
+        ck_assert_int_eq(lct_encoder_forward(enc, x, batch, res), LCT_OK);
+        ck_assert_int_eq(lct_encoder_backward(enc, dy, batch, res + batch * out), LCT_OK);
+    }
+    float *q = res + batch * out + batch * in;
+    for (int i = 0; i < lct_params_count(p); i++) {
+        size_t c;
+        int tr;
+        lct_params_info(p, (size_t)i, NULL, &c, &tr);
+        if (tr) lct_params_get_grad(p, (size_t)i, q, c);
+        else lct_params_get(p, (size_t)i, q, c);
+        q += c;
+    }
+    free(x);
+    free(dy);
+    lct_encoder_free(enc);
+    lct_runtime_free(rt);
+    *n_out = n;
+    return res;
+}
+
+START_TEST(test_identical_for_1_and_2_threads)
+{
+    static const char *const specs[] = {
+        "in 784; linear 256; bn; relu; linear 128; bn; relu; dropout 0.3; linear 64; l2norm",
+        "in 1x28x28; conv2d 16 k3 p1; bn; relu; maxpool 2; conv2d 32 k3 p1; bn; relu; maxpool 2; flatten; "
+        "linear 64; relu; linear 32; l2norm",
+        "in 1x400; conv1d 16 k10 s5; bn; relu; conv1d 16 k4 s2 p1; relu; transpose; gru 24",
+    };
+    size_t batch[] = {64, 40, 20};
+    for (size_t s = 0; s < 3; s++) {
+        size_t n1, n2;
+        float *a = run_step(specs[s], 1, batch[s], &n1), *b = run_step(specs[s], 2, batch[s], &n2);
+        ck_assert_uint_eq(n1, n2);
+        size_t diff = 0;
+        for (size_t i = 0; i < n1; i++) diff += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+        ck_assert_msg(diff == 0, "%s: %zu of %zu values differ between 1 and 2 threads", specs[s], diff, n1);
+        free(a);
+        free(b);
+    }
+}
+END_TEST
+
+static long n_allocs;
+static void *counting_alloc(void *user, size_t size)
+{
+    (void)user;
+    n_allocs++;
+    return malloc(size);
+}
+static void counting_free(void *user, void *p)
+{
+    (void)user;
+    free(p);
+}
+
+START_TEST(test_no_allocation_in_steady_step)
+{
+    lct_runtime_options o;
+    lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION);
+    o.threads = 2;
+    o.alloc = counting_alloc;
+    o.free = counting_free;
+    lct_runtime *rt;
+    ck_assert_int_eq(lct_runtime_new(&rt, &o), LCT_OK);
+    const char *specs[] = {MLP, CNN, "in 1x200; conv1d 8 k10 s5; relu; transpose; gru 8"};
+    for (size_t s = 0; s < 3; s++) {
+        lct_encoder *enc = spec_encoder(rt, specs[s]);
+        lct_optimizer_options oo;
+        lct_optimizer_options_init(&oo, LCT_OPTIMIZER_OPTIONS_VERSION);
+        oo.momentum = 0.9;
+        lct_optimizer *opt;
+        ck_assert_int_eq(lct_optimizer_new(&opt, rt, &oo), LCT_OK);
+        ck_assert_int_eq(lct_optimizer_attach(opt, lct_encoder_params(enc)), LCT_OK);
+        size_t in = enc_in(enc), out = enc_out(enc);
+        float *x = malloc(32 * in * sizeof *x), *y = malloc(32 * out * sizeof *y), *dy = malloc(32 * out * sizeof *dy);
+        fill_uniform(x, 32 * in, 1, -1, 1);
+        fill_uniform(dy, 32 * out, 2, -1, 1);
+        long before = 0;
+        for (int step = 0; step < 4; step++) {
+            if (step == 1) before = n_allocs;
+            size_t batch = step == 3 ? 16 : 32; /* a smaller batch reuses the workspace */
+            ck_assert_int_eq(lct_optimizer_zero_grad(opt), LCT_OK);
+            ck_assert_int_eq(lct_encoder_forward(enc, x, batch, y), LCT_OK);
+            ck_assert_int_eq(lct_encoder_backward(enc, dy, batch, NULL), LCT_OK);
+            ck_assert_int_eq(lct_optimizer_step(opt), LCT_OK);
+        }
+        ck_assert_msg(n_allocs == before, "%s: %ld allocations in steady steps", specs[s], n_allocs - before);
+        free(x);
+        free(y);
+        free(dy);
+        lct_optimizer_free(opt);
+        lct_encoder_free(enc);
+    }
+    size_t cur;
+    lct_runtime_memory(rt, &cur, NULL);
+    ck_assert_uint_eq(cur, 0);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_training_reduces_loss)
+{
+    /* A small end-to-end check: regress random targets; the loss must fall well below its start. */
+    lct_runtime *rt = lct_test_runtime(2, 3);
+    lct_encoder *enc = spec_encoder(rt, "in 1x8x8; conv2d 8 k3 p1; bn; relu; maxpool 2; flatten; linear 32; relu; linear 4");
+    lct_optimizer_options oo;
+    lct_optimizer_options_init(&oo, LCT_OPTIMIZER_OPTIONS_VERSION);
+    oo.kind = LCT_OPTIMIZER_ADAM;
+    oo.lr = 3e-3;
+    lct_optimizer *opt;
+    ck_assert_int_eq(lct_optimizer_new(&opt, rt, &oo), LCT_OK);
+    ck_assert_int_eq(lct_optimizer_attach(opt, lct_encoder_params(enc)), LCT_OK);
+    float x[32 * 64], t[32 * 4], y[32 * 4], dy[32 * 4];
+    fill_uniform(x, 32 * 64, 1, -1, 1);
+    fill_uniform(t, 32 * 4, 2, -1, 1);
+    double first = 0, last = 0;
+    for (int step = 0; step < 150; step++) {
+        lct_optimizer_zero_grad(opt);
+        ck_assert_int_eq(lct_encoder_forward(enc, x, 32, y), LCT_OK);
+        double l = 0;
+        for (int i = 0; i < 128; i++) {
+            l += 0.5 * (y[i] - t[i]) * (y[i] - t[i]) / 32;
+            dy[i] = (y[i] - t[i]) / 32;
+        }
+        if (step == 0) first = l;
+        last = l;
+        ck_assert_int_eq(lct_encoder_backward(enc, dy, 32, NULL), LCT_OK);
+        ck_assert_int_eq(lct_optimizer_step(opt), LCT_OK);
+    }
+    ck_assert_msg(last < 0.1 * first, "loss %g -> %g", first, last);
+    lct_optimizer_free(opt);
+    lct_encoder_free(enc);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("encoder");
+    TCase *tc = tcase_create("api");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_options_init);
+    tcase_add_test(tc, test_new_bad_input);
+    tcase_add_test(tc, test_builder_bad_input_leaves_encoder_unchanged);
+    tcase_add_test(tc, test_spec_errors_point_at_token);
+    tcase_add_test(tc, test_spec_and_builder_identical);
+    tcase_add_test(tc, test_init_follows_pytorch_defaults);
+    tcase_add_test(tc, test_queries);
+    tcase_add_test(tc, test_forward_backward_bad_input);
+    tcase_add_test(tc, test_identity_encoder);
+    tcase_add_test(tc, test_identical_for_1_and_2_threads);
+    tcase_add_test(tc, test_no_allocation_in_steady_step);
+    tcase_add_test(tc, test_training_reduces_loss);
+    suite_add_tcase(s, tc);
+    return lct_test_run(s);
+}

@@ -1,0 +1,453 @@
+/*
+ * Every layer kind and composed encoders against finite differences (input and
+ * parameter gradients, train and eval modes), and forward passes against
+ * plain double-precision reference code.
+ */
+#include "enc_testutil.h"
+
+/* L = Σ r ⊙ y in double. */
+static double probe_loss(lct_encoder *enc, const float *x, size_t batch, const float *r, float *y)
+{
+    ck_assert_int_eq(lct_encoder_set_step(enc, 5), LCT_OK); /* the same dropout masks every time */
+    int rc = lct_encoder_forward(enc, x, batch, y);
+    ck_assert_msg(rc == LCT_OK, "forward: %s", lct_error_last());
+    size_t n = batch * enc_out(enc);
+    double l = 0.0;
+    for (size_t i = 0; i < n; i++) l += (double)r[i] * y[i];
+    return l;
+}
+
+static int close_enough(double num, double ana, double rtol, double atol)
+{
+    return fabs(num - ana) <= atol + rtol * fmax(fabs(num), fabs(ana));
+}
+
+/*
+ * Central differences on up to `probes` elements of the input and of every trainable tensor.
+ * In eval mode the running statistics are first moved off their defaults by a train pass.
+ */
+static void gradcheck(const char *spec, size_t batch, int mode, uint64_t seed)
+{
+    lct_runtime *rt = lct_test_runtime(1, seed);
+    lct_encoder *enc = spec_encoder(rt, spec);
+    size_t in = enc_in(enc), out = enc_out(enc);
+    float *x = malloc(batch * in * sizeof *x), *y = malloc(batch * out * sizeof *y);
+    float *r = malloc(batch * out * sizeof *r), *dx = malloc(batch * in * sizeof *dx);
+    fill_uniform(x, batch * in, seed, -1.0f, 1.0f);
+    fill_uniform(r, batch * out, seed + 1, -1.0f, 1.0f);
+    lct_params *p = lct_encoder_params(enc);
+    ck_assert_ptr_nonnull(p);
+    /* Move biases and affine parameters off their defaults so every path is exercised. */
+    for (int i = 0; i < lct_params_count(p); i++) {
+        const char *name;
+        size_t count;
+        int trainable;
+        lct_params_info(p, (size_t)i, &name, &count, &trainable);
+        float *v = malloc(count * sizeof *v);
+        lct_params_get(p, (size_t)i, v, count);
+        if (strstr(name, "batchnorm.weight")) fill_uniform(v, count, seed + 10 + (uint64_t)i, 0.5f, 1.5f);
+        else if (strstr(name, "batchnorm.bias")) fill_uniform(v, count, seed + 10 + (uint64_t)i, -0.5f, 0.5f);
+        else if (strstr(name, "running_var")) fill_uniform(v, count, seed + 10 + (uint64_t)i, 0.5f, 2.0f);
+        else if (strstr(name, "running_mean")) fill_uniform(v, count, seed + 10 + (uint64_t)i, -0.3f, 0.3f);
+        ck_assert_int_eq(lct_params_set(p, (size_t)i, v, count), LCT_OK);
+        free(v);
+    }
+    ck_assert_int_eq(lct_encoder_set_mode(enc, mode), LCT_OK);
+    probe_loss(enc, x, batch, r, y);
+    ck_assert_int_eq(lct_encoder_zero_grad(enc), LCT_OK);
+    /* Running statistics move with each train forward; save them so every probe sees the same values. */
+    int nt = lct_params_count(p);
+    float *saved[64] = {0};
+    ck_assert_int_le(nt, 64);
+    for (int i = 0; i < nt; i++) {
+        size_t count;
+        int trainable;
+        lct_params_info(p, (size_t)i, NULL, &count, &trainable);
+        if (!trainable) {
+            saved[i] = malloc(count * sizeof(float));
+            lct_params_get(p, (size_t)i, saved[i], count);
+        }
+    }
+#define RESTORE()                                                                          \
+    for (int i__ = 0; i__ < nt; i__++)                                                     \
+        if (saved[i__]) {                                                                  \
+            size_t c__;                                                                    \
+            lct_params_info(p, (size_t)i__, NULL, &c__, NULL);                             \
+            lct_params_set(p, (size_t)i__, saved[i__], c__);                               \
+        }
+    RESTORE();
+    probe_loss(enc, x, batch, r, y);
+    int rc = lct_encoder_backward(enc, r, batch, dx);
+    ck_assert_msg(rc == LCT_OK, "backward: %s", lct_error_last());
+    /* A probe whose central difference misses but one one-sided difference matches straddles a kink
+     * (ReLU, max pool) on the other side: it counts as such, and at most a third of the probes may. */
+    const double h = 5e-4, rtol = 2e-2, atol = 2e-3;
+    size_t skipped = 0, tried = 0;
+    const size_t probes = 24;
+    lct__rng pick;
+    lct__rng_seed(&pick, seed, 99);
+    for (size_t k = 0; k < probes && k < batch * in; k++) {
+        size_t i = batch * in <= probes ? k : (size_t)lct__rng_below(&pick, batch * in);
+        float keep = x[i];
+        x[i] = keep + (float)h;
+        RESTORE();
+        double lp = probe_loss(enc, x, batch, r, y);
+        x[i] = keep - (float)h;
+        RESTORE();
+        double lm = probe_loss(enc, x, batch, r, y);
+        x[i] = keep;
+        RESTORE();
+        double l0 = probe_loss(enc, x, batch, r, y);
+        double num = (lp - lm) / (2 * h);
+        tried++;
+        if (!close_enough(num, dx[i], rtol, atol) &&
+            (close_enough((lp - l0) / h, dx[i], rtol, atol) || close_enough((l0 - lm) / h, dx[i], rtol, atol))) {
+            skipped++; /* a kink on one side only */
+            continue;
+        }
+        ck_assert_msg(close_enough(num, dx[i], rtol, atol), "%s (%s): dx[%zu] analytic %.6g numeric %.6g", spec,
+                      mode ? "train" : "eval", i, (double)dx[i], num);
+    }
+    for (int t = 0; t < nt; t++) {
+        const char *name;
+        size_t count;
+        int trainable;
+        lct_params_info(p, (size_t)t, &name, &count, &trainable);
+        if (!trainable) continue;
+        float *v = malloc(count * sizeof *v), *g = malloc(count * sizeof *g);
+        lct_params_get(p, (size_t)t, v, count);
+        ck_assert_int_eq(lct_params_get_grad(p, (size_t)t, g, count), LCT_OK);
+        for (size_t k = 0; k < probes && k < count; k++) {
+            size_t i = count <= probes ? k : (size_t)lct__rng_below(&pick, count);
+            float keep = v[i];
+            v[i] = keep + (float)h;
+            lct_params_set(p, (size_t)t, v, count);
+            RESTORE();
+            double lp = probe_loss(enc, x, batch, r, y);
+            v[i] = keep - (float)h;
+            lct_params_set(p, (size_t)t, v, count);
+            RESTORE();
+            double lm = probe_loss(enc, x, batch, r, y);
+            v[i] = keep;
+            lct_params_set(p, (size_t)t, v, count);
+            RESTORE();
+            double l0 = probe_loss(enc, x, batch, r, y);
+            double num = (lp - lm) / (2 * h);
+            tried++;
+            if (!close_enough(num, g[i], rtol, atol) &&
+                (close_enough((lp - l0) / h, g[i], rtol, atol) || close_enough((l0 - lm) / h, g[i], rtol, atol))) {
+                skipped++; /* a kink on one side only */
+                continue;
+            }
+            ck_assert_msg(close_enough(num, g[i], rtol, atol), "%s (%s): %s[%zu] analytic %.6g numeric %.6g", spec,
+                          mode ? "train" : "eval", name, i, (double)g[i], num);
+        }
+        free(v);
+        free(g);
+    }
+#undef RESTORE
+    ck_assert_msg(skipped * 3 <= tried, "%s: %zu of %zu probes straddle a kink", spec, skipped, tried);
+    for (int i = 0; i < nt; i++) free(saved[i]);
+    free(x);
+    free(y);
+    free(r);
+    free(dx);
+    lct_encoder_free(enc);
+    lct_runtime_free(rt);
+}
+
+static const struct {
+    const char *spec;
+    size_t batch;
+} cases[] = {
+    {"in 1x8x8; conv2d 4 k3 p1; bn; relu; maxpool 2; conv2d 6 k3 p1; bn; relu; maxpool 2; flatten; linear 4", 3},
+    {"in 1x8x8; conv2d 4 k3 p1; bn; relu; maxpool 2; conv2d 6 k3 p1; bn; flatten; linear 4", 3},
+    {"in 1x8x8; conv2d 4 k3 p1; bn; relu; conv2d 6 k3 p1; bn; flatten; linear 4", 3},
+    {"in 1x8x8; conv2d 4 k3 p1; bn; conv2d 6 k3 p1; bn; flatten; linear 4", 3},
+    {"in 1x8x8; conv2d 4 k3 p1; conv2d 6 k3 p1; bn; flatten; linear 4", 3},
+    {"in 4x8x8; conv2d 6 k3 p1; bn; flatten; linear 4", 3},
+    {"in 6; linear 5", 3},
+    {"in 6; linear 5 nobias", 3},
+    {"in 3x4; linear 5", 2},
+    {"in 2x7x6; conv2d 3 k3 s2 p1", 2},
+    {"in 2x5x5; conv2d 4 k1", 2},
+    {"in 2x5x5; conv2d 3 k2 nobias", 3},
+    {"in 3x20; conv1d 4 k4 s2 p1", 2},
+    {"in 1x50; conv1d 3 k10 s5", 2},
+    {"in 5; bn", 4},
+    {"in 3x4x4; bn momentum=0.2 eps=0.001", 3},
+    {"in 3x6; bn", 2},
+    {"in 10; linear 8; relu; linear 3", 3},
+    {"in 2x6x6; maxpool 2", 2},
+    {"in 2x7x7; maxpool 3 s2", 2},
+    {"in 2x9; maxpool 3 s2", 2},
+    {"in 2x6x6; avgpool 2", 2},
+    {"in 2x7x7; avgpool 3 s2", 2},
+    {"in 2x9; avgpool 3 s2", 2},
+    {"in 3x4x5; gap; linear 2", 2},
+    {"in 3x4; gap", 2},
+    {"in 2x3x3; flatten; linear 4", 2},
+    {"in 3x4; transpose; linear 2", 2},
+    {"in 10; dropout 0.3; linear 3", 3},
+    {"in 7; l2norm", 3},
+    {"in 3x5; l2norm", 2},
+    {"in 4x3; gru 5", 2},
+    {"in 5x4; gru 3; linear 2", 3},
+    {"in 1x8x8; conv2d 4 k3 p1; bn; relu; maxpool 2; conv2d 6 k3 p1; bn; relu; maxpool 2; flatten; linear 8; relu; "
+     "dropout 0.25; linear 4; l2norm", 3},
+    {"in 12; linear 10; bn; relu; linear 10; bn; relu; linear 4; l2norm", 4},
+    {"in 1x64; conv1d 4 k8 s4 p2; bn; relu; conv1d 4 k4 s2 p1; relu; transpose; gru 6", 2},
+};
+
+START_TEST(test_gradcheck_train)
+{
+    gradcheck(cases[_i].spec, cases[_i].batch, LCT_ENCODER_TRAIN, 100 + (uint64_t)_i);
+}
+END_TEST
+
+START_TEST(test_gradcheck_eval)
+{
+    gradcheck(cases[_i].spec, cases[_i].batch, LCT_ENCODER_EVAL, 200 + (uint64_t)_i);
+}
+END_TEST
+
+/* ---- forward passes against reference code ------------------------------------ */
+
+static void get_tensor(lct_params *p, size_t i, float *dst)
+{
+    size_t count;
+    lct_params_info(p, i, NULL, &count, NULL);
+    ck_assert_int_eq(lct_params_get(p, i, dst, count), LCT_OK);
+}
+
+START_TEST(test_conv2d_forward_reference)
+{
+    lct_runtime *rt = lct_test_runtime(2, 3);
+    const size_t B = 3, C = 2, H = 7, W = 6, O = 3, K = 3, S = 2, P = 1, OH = 4, OW = 3;
+    lct_encoder *enc = spec_encoder(rt, "in 2x7x6; conv2d 3 k3 s2 p1");
+    uint32_t shape[3];
+    size_t rank;
+    lct_encoder_output_shape(enc, shape, 3, &rank);
+    ck_assert_uint_eq(rank, 3);
+    ck_assert_uint_eq(shape[0], O);
+    ck_assert_uint_eq(shape[1], OH);
+    ck_assert_uint_eq(shape[2], OW);
+    float x[3 * 2 * 7 * 6], y[3 * 3 * 4 * 3], w[3 * 2 * 9], b[3];
+    fill_uniform(x, sizeof x / sizeof *x, 5, -1, 1);
+    lct_params *p = lct_encoder_params(enc);
+    get_tensor(p, 0, w);
+    get_tensor(p, 1, b);
+    ck_assert_int_eq(lct_encoder_forward(enc, x, B, y), LCT_OK);
+    for (size_t n = 0; n < B; n++)
+        for (size_t o = 0; o < O; o++)
+            for (size_t i = 0; i < OH; i++)
+                for (size_t j = 0; j < OW; j++) {
+                    double s = b[o];
+                    for (size_t c = 0; c < C; c++)
+                        for (size_t u = 0; u < K; u++)
+                            for (size_t v = 0; v < K; v++) {
+                                long iy = (long)(i * S + u) - (long)P, ix = (long)(j * S + v) - (long)P;
+                                if (iy < 0 || ix < 0 || iy >= (long)H || ix >= (long)W) continue;
+                                s += (double)w[((o * C + c) * K + u) * K + v] * x[((n * C + c) * H + iy) * W + ix];
+                            }
+                    ck_assert_double_eq_tol(y[((n * O + o) * OH + i) * OW + j], s, 1e-5);
+                }
+    lct_encoder_free(enc);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_conv1d_forward_reference)
+{
+    lct_runtime *rt = lct_test_runtime(1, 4);
+    /* CPC's first layer shape, scaled down: kernel 10, stride 5, padding 3 */
+    const size_t B = 2, C = 2, L = 43, O = 4, K = 10, S = 5, P = 3, OL = (L + 2 * P - K) / S + 1;
+    lct_encoder *enc = spec_encoder(rt, "in 2x43; conv1d 4 k10 s5 p3");
+    ck_assert_uint_eq(enc_out(enc), O * OL);
+    float x[2 * 2 * 43], y[2 * 4 * 8], w[4 * 2 * 10], b[4];
+    fill_uniform(x, sizeof x / sizeof *x, 6, -1, 1);
+    lct_params *p = lct_encoder_params(enc);
+    get_tensor(p, 0, w);
+    get_tensor(p, 1, b);
+    ck_assert_int_eq(lct_encoder_forward(enc, x, B, y), LCT_OK);
+    for (size_t n = 0; n < B; n++)
+        for (size_t o = 0; o < O; o++)
+            for (size_t t = 0; t < OL; t++) {
+                double s = b[o];
+                for (size_t c = 0; c < C; c++)
+                    for (size_t k = 0; k < K; k++) {
+                        long ix = (long)(t * S + k) - (long)P;
+                        if (ix >= 0 && ix < (long)L) s += (double)w[(o * C + c) * K + k] * x[(n * C + c) * L + ix];
+                    }
+                ck_assert_double_eq_tol(y[(n * O + o) * OL + t], s, 1e-5);
+            }
+    lct_encoder_free(enc);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_batchnorm_forward_reference)
+{
+    lct_runtime *rt = lct_test_runtime(2, 4);
+    const size_t B = 4, C = 3, S = 5;
+    lct_encoder *enc = spec_encoder(rt, "in 3x5; bn momentum=0.25 eps=0.01");
+    float x[4 * 3 * 5], y[4 * 3 * 5], rm[3], rv[3];
+    fill_uniform(x, B * C * S, 7, -2, 3);
+    lct_params *p = lct_encoder_params(enc);
+    ck_assert_int_eq(lct_encoder_forward(enc, x, B, y), LCT_OK);
+    get_tensor(p, 2, rm);
+    get_tensor(p, 3, rv);
+    for (size_t c = 0; c < C; c++) {
+        double m = 0, v = 0;
+        for (size_t n = 0; n < B; n++)
+            for (size_t s = 0; s < S; s++) m += x[(n * C + c) * S + s];
+        m /= B * S;
+        for (size_t n = 0; n < B; n++)
+            for (size_t s = 0; s < S; s++) v += pow(x[(n * C + c) * S + s] - m, 2);
+        v /= B * S;
+        for (size_t n = 0; n < B; n++)
+            for (size_t s = 0; s < S; s++)
+                ck_assert_double_eq_tol(y[(n * C + c) * S + s], (x[(n * C + c) * S + s] - m) / sqrt(v + 0.01), 1e-5);
+        ck_assert_double_eq_tol(rm[c], 0.25 * m, 1e-6);
+        ck_assert_double_eq_tol(rv[c], 0.75 + 0.25 * v * (B * S) / (B * S - 1.0), 1e-6);
+    }
+    /* eval: the running statistics */
+    lct_encoder_set_mode(enc, LCT_ENCODER_EVAL);
+    ck_assert_int_eq(lct_encoder_forward(enc, x, B, y), LCT_OK);
+    for (size_t n = 0; n < B; n++)
+        for (size_t c = 0; c < C; c++)
+            for (size_t s = 0; s < S; s++)
+                ck_assert_double_eq_tol(y[(n * C + c) * S + s], (x[(n * C + c) * S + s] - rm[c]) / sqrt(rv[c] + 0.01),
+                                        1e-5);
+    lct_encoder_free(enc);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+static double sigmoid(double v)
+{
+    return 1.0 / (1.0 + exp(-v));
+}
+
+START_TEST(test_gru_forward_reference)
+{
+    lct_runtime *rt = lct_test_runtime(2, 8);
+    enum { B = 3, T = 4, D = 5, H = 6 };
+    lct_encoder *enc = spec_encoder(rt, "in 4x5; gru 6");
+    float x[B * T * D], y[B * T * H], wih[3 * H * D], whh[3 * H * H], bih[3 * H], bhh[3 * H];
+    fill_uniform(x, B * T * D, 9, -1, 1);
+    lct_params *p = lct_encoder_params(enc);
+    get_tensor(p, 0, wih);
+    get_tensor(p, 1, whh);
+    get_tensor(p, 2, bih);
+    get_tensor(p, 3, bhh);
+    ck_assert_int_eq(lct_encoder_forward(enc, x, B, y), LCT_OK);
+    for (size_t b = 0; b < B; b++) {
+        double h[H] = {0}, hn[H];
+        for (size_t t = 0; t < T; t++) {
+            const float *xt = x + (b * T + t) * D;
+            for (size_t j = 0; j < H; j++) {
+                double gi[3], gh[3];
+                for (int g = 0; g < 3; g++) {
+                    gi[g] = bih[g * H + j];
+                    gh[g] = bhh[g * H + j];
+                    for (size_t d = 0; d < D; d++) gi[g] += (double)wih[(g * H + j) * D + d] * xt[d];
+                    for (size_t k = 0; k < H; k++) gh[g] += (double)whh[(g * H + j) * H + k] * h[k];
+                }
+                double r = sigmoid(gi[0] + gh[0]), z = sigmoid(gi[1] + gh[1]), n = tanh(gi[2] + r * gh[2]);
+                hn[j] = (1 - z) * n + z * h[j];
+            }
+            memcpy(h, hn, sizeof h);
+            for (size_t j = 0; j < H; j++) ck_assert_double_eq_tol(y[(b * T + t) * H + j], h[j], 1e-5);
+        }
+    }
+    lct_encoder_free(enc);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_pool_l2norm_forward_reference)
+{
+    lct_runtime *rt = lct_test_runtime(1, 8);
+    lct_encoder *enc = spec_encoder(rt, "in 2x5x5; maxpool 3 s2; flatten; l2norm");
+    float x[2 * 2 * 25], y[2 * 8];
+    fill_uniform(x, 100, 10, -1, 1);
+    ck_assert_int_eq(lct_encoder_forward(enc, x, 2, y), LCT_OK);
+    for (size_t n = 0; n < 2; n++) {
+        double ref[8], s = 0;
+        for (size_t c = 0; c < 2; c++)
+            for (size_t i = 0; i < 2; i++)
+                for (size_t j = 0; j < 2; j++) {
+                    double m = -1e30;
+                    for (size_t u = 0; u < 3; u++)
+                        for (size_t v = 0; v < 3; v++) m = fmax(m, x[((n * 2 + c) * 5 + i * 2 + u) * 5 + j * 2 + v]);
+                    ref[(c * 2 + i) * 2 + j] = m;
+                    s += m * m;
+                }
+        for (size_t k = 0; k < 8; k++) ck_assert_double_eq_tol(y[n * 8 + k], ref[k] / sqrt(s), 1e-6);
+    }
+    lct_encoder_free(enc);
+    enc = spec_encoder(rt, "in 2x6; avgpool 2");
+    float x1[2 * 6], y1[2 * 3];
+    fill_uniform(x1, 12, 11, -1, 1);
+    ck_assert_int_eq(lct_encoder_forward(enc, x1, 1, y1), LCT_OK);
+    for (size_t c = 0; c < 2; c++)
+        for (size_t t = 0; t < 3; t++)
+            ck_assert_double_eq_tol(y1[c * 3 + t], (x1[c * 6 + 2 * t] + x1[c * 6 + 2 * t + 1]) / 2.0, 1e-6);
+    lct_encoder_free(enc);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_dropout_statistics_and_eval_identity)
+{
+    lct_runtime *rt = lct_test_runtime(1, 12);
+    lct_encoder *enc = spec_encoder(rt, "in 1000; dropout 0.3");
+    float *x = malloc(4000 * sizeof *x), *y = malloc(4000 * sizeof *y), *y2 = malloc(4000 * sizeof *y2);
+    for (size_t i = 0; i < 4000; i++) x[i] = 1.0f;
+    ck_assert_int_eq(lct_encoder_forward(enc, x, 4, y), LCT_OK);
+    size_t zeros = 0;
+    for (size_t i = 0; i < 4000; i++) {
+        ck_assert(y[i] == 0.0f || fabsf(y[i] - 1.0f / 0.7f) < 1e-6f);
+        zeros += y[i] == 0.0f;
+    }
+    ck_assert_msg(zeros > 1100 && zeros < 1300, "%zu of 4000 dropped at p = 0.3", zeros);
+    /* the next step draws other masks; restoring the step gives the same ones */
+    ck_assert_int_eq(lct_encoder_forward(enc, x, 4, y2), LCT_OK);
+    ck_assert(memcmp(y, y2, 4000 * sizeof *y) != 0);
+    ck_assert_int_eq(lct_encoder_set_step(enc, 0), LCT_OK);
+    ck_assert_int_eq(lct_encoder_forward(enc, x, 4, y2), LCT_OK);
+    ck_assert(memcmp(y, y2, 4000 * sizeof *y) == 0);
+    uint64_t step;
+    ck_assert_int_eq(lct_encoder_step(enc, &step), LCT_OK);
+    ck_assert_uint_eq(step, 1);
+    lct_encoder_set_mode(enc, LCT_ENCODER_EVAL);
+    ck_assert_int_eq(lct_encoder_forward(enc, x, 4, y), LCT_OK);
+    for (size_t i = 0; i < 4000; i++) ck_assert_float_eq(y[i], 1.0f);
+    free(x);
+    free(y);
+    free(y2);
+    lct_encoder_free(enc);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("layers");
+    TCase *tc = tcase_create("gradients");
+    tcase_set_timeout(tc, 120);
+    size_t n = sizeof cases / sizeof *cases;
+    tcase_add_loop_test(tc, test_gradcheck_train, 0, (int)n);
+    tcase_add_loop_test(tc, test_gradcheck_eval, 0, (int)n);
+    suite_add_tcase(s, tc);
+    TCase *tf = tcase_create("forward");
+    tcase_add_test(tf, test_conv2d_forward_reference);
+    tcase_add_test(tf, test_conv1d_forward_reference);
+    tcase_add_test(tf, test_batchnorm_forward_reference);
+    tcase_add_test(tf, test_gru_forward_reference);
+    tcase_add_test(tf, test_pool_l2norm_forward_reference);
+    tcase_add_test(tf, test_dropout_statistics_and_eval_identity);
+    suite_add_tcase(s, tf);
+    return lct_test_run(s);
+}
