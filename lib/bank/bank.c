@@ -1,0 +1,291 @@
+/* The bank handle: options, footprint, creation and initialisation, row access. */
+#include <math.h>
+
+#include "bank_internal.h"
+
+#define LCT__BANK_MAX_N ((size_t)1 << 40)
+#define LCT__BANK_MAX_D ((size_t)65536)
+/* Key of the initialisation streams; sampling calls use their call count instead. */
+#define LCT__BANK_INIT_KEY UINT64_MAX
+
+int lct_bank_options_init(lct_bank_options *opts, uint32_t version)
+{
+    LCT__REQUIRE(opts);
+    if (version == 0 || version > LCT_BANK_OPTIONS_VERSION)
+        return LCT__FAIL(LCT_EVERSION, "version is %u; this library knows versions 1..%u", (unsigned)version,
+                         (unsigned)LCT_BANK_OPTIONS_VERSION);
+    memset(opts, 0, sizeof *opts);
+    opts->version = version;
+    opts->storage = LCT_BANK_FP32;
+    opts->init = LCT_BANK_INIT_UNIFORM;
+    opts->normalize = 0;
+    return LCT_OK;
+}
+
+static size_t chunk_floats(size_t d, int storage)
+{
+    return storage == LCT_BANK_FP16 ? (size_t)LCT__BANK_CHUNK * d : 0;
+}
+
+int lct_bank_bytes(size_t n, size_t d, int storage, size_t *bytes)
+{
+    LCT__REQUIRE(bytes);
+    if (n == 0 || n > LCT__BANK_MAX_N) return LCT__FAIL(LCT_EINVAL, "n is %zu; it must be in 1..2^40", n);
+    if (d == 0 || d > LCT__BANK_MAX_D) return LCT__FAIL(LCT_EINVAL, "d is %zu; it must be in 1..65536", d);
+    if (storage != LCT_BANK_FP32 && storage != LCT_BANK_FP16)
+        return LCT__FAIL(LCT_EINVAL, "storage is %d; it must be LCT_BANK_FP32 (0) or LCT_BANK_FP16 (1)", storage);
+    size_t rows, total;
+    if (lct__mul_size(n, d, &rows) != 0 || lct__mul_size(rows, lct__bank_elem(storage), &rows) != 0)
+        return LCT__FAIL(LCT_ERANGE, "n (%zu) x d (%zu) overflows", n, d);
+    /* Each block carries up to 64 + 16 bytes of alignment and header. */
+    size_t overhead = sizeof(struct lct_bank) + chunk_floats(d, storage) * sizeof(float) + 3 * 80;
+    if (rows > SIZE_MAX - overhead) return LCT__FAIL(LCT_ERANGE, "n (%zu) x d (%zu) overflows", n, d);
+    total = rows + overhead;
+    *bytes = total;
+    return LCT_OK;
+}
+
+static float uniform_value(lct__rng *r, float a)
+{
+    return (2.0f * lct__rng_uniform(r) - 1.0f) * a;
+}
+
+/* Fill row i of a fresh bank; every row has its own generator, so the result does not depend on threads. */
+static void init_row(lct_bank *b, uint64_t seed, size_t i, int init, int normalize)
+{
+    size_t d = b->d;
+    float a = 1.0f / sqrtf((float)d / 3.0f);
+    float scale = 1.0f;
+    lct__rng r;
+    if (init == LCT_BANK_INIT_UNIFORM && normalize) {
+        lct__rng_seed(&r, seed, lct__hash64(lct__hash64(b->stream, LCT__BANK_INIT_KEY), i));
+        double ss = 0.0;
+        for (size_t j = 0; j < d; j++) {
+            double v = uniform_value(&r, a);
+            ss += v * v;
+        }
+        scale = ss > 0.0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
+    }
+    if (init == LCT_BANK_INIT_UNIFORM) {
+        lct__rng_seed(&r, seed, lct__hash64(lct__hash64(b->stream, LCT__BANK_INIT_KEY), i));
+        if (b->storage == LCT_BANK_FP32) {
+            float *row = (float *)b->rows + i * d;
+            for (size_t j = 0; j < d; j++) row[j] = uniform_value(&r, a) * scale;
+        } else {
+            uint16_t *row = (uint16_t *)b->rows + i * d;
+            for (size_t j = 0; j < d; j++) row[j] = lct__f2h(uniform_value(&r, a) * scale);
+        }
+    } else if (init == LCT_BANK_INIT_ZERO) {
+        memset((char *)b->rows + i * d * lct__bank_elem(b->storage), 0, d * lct__bank_elem(b->storage));
+    } else if (normalize) { /* KEEP, normalised in place */
+        double ss = 0.0;
+        if (b->storage == LCT_BANK_FP32) {
+            float *row = (float *)b->rows + i * d;
+            for (size_t j = 0; j < d; j++) ss += (double)row[j] * row[j];
+            float s = ss > 0.0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
+            for (size_t j = 0; j < d; j++) row[j] *= s;
+        } else {
+            uint16_t *row = (uint16_t *)b->rows + i * d;
+            for (size_t j = 0; j < d; j++) {
+                double v = lct__h2f(row[j]);
+                ss += v * v;
+            }
+            float s = ss > 0.0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
+            for (size_t j = 0; j < d; j++) row[j] = lct__f2h(lct__h2f(row[j]) * s);
+        }
+    }
+}
+
+static int half_finite(const uint16_t *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((h[i] & 0x7c00u) == 0x7c00u) return 0;
+    return 1;
+}
+
+int lct_bank_new(lct_bank **out, lct_runtime *rt, size_t n, size_t d, const lct_bank_options *opts)
+{
+    LCT__REQUIRE(out);
+    *out = NULL;
+    LCT__REQUIRE(rt);
+    lct_bank_options defaults;
+    if (opts == NULL) {
+        lct_bank_options_init(&defaults, LCT_BANK_OPTIONS_VERSION);
+        opts = &defaults;
+    }
+    LCT__CHECK_VERSION(opts, LCT_BANK_OPTIONS_VERSION);
+    if (n == 0 || n > LCT__BANK_MAX_N) return LCT__FAIL(LCT_EINVAL, "n is %zu; it must be in 1..2^40", n);
+    if (d == 0 || d > LCT__BANK_MAX_D) return LCT__FAIL(LCT_EINVAL, "d is %zu; it must be in 1..65536", d);
+    if (opts->storage != LCT_BANK_FP32 && opts->storage != LCT_BANK_FP16)
+        return LCT__FAIL(LCT_EINVAL, "opts->storage is %d; it must be LCT_BANK_FP32 (0) or LCT_BANK_FP16 (1)",
+                         (int)opts->storage);
+    if (opts->init != LCT_BANK_INIT_UNIFORM && opts->init != LCT_BANK_INIT_ZERO && opts->init != LCT_BANK_INIT_KEEP)
+        return LCT__FAIL(LCT_EINVAL, "opts->init is %d; it must be UNIFORM (0), ZERO (1) or KEEP (2)", (int)opts->init);
+    if (opts->normalize != 0 && opts->normalize != 1)
+        return LCT__FAIL(LCT_EINVAL, "opts->normalize is %d; it must be 0 or 1", (int)opts->normalize);
+    size_t elem = lct__bank_elem(opts->storage), rows_bytes;
+    if (lct__mul_size(n, d, &rows_bytes) != 0 || lct__mul_size(rows_bytes, elem, &rows_bytes) != 0)
+        return LCT__FAIL(LCT_ERANGE, "n (%zu) x d (%zu) overflows", n, d);
+    if (opts->buffer == NULL) {
+        if (opts->init == LCT_BANK_INIT_KEEP)
+            return LCT__FAIL(LCT_EINVAL, "opts->init is LCT_BANK_INIT_KEEP but opts->buffer is NULL");
+    } else {
+        if (opts->buffer_bytes != rows_bytes)
+            return LCT__FAIL(LCT_ESHAPE, "opts->buffer_bytes is %zu; n (%zu) x d (%zu) x %zu bytes is %zu",
+                             opts->buffer_bytes, n, d, elem, rows_bytes);
+        if ((uintptr_t)opts->buffer % elem != 0)
+            return LCT__FAIL(LCT_EINVAL, "opts->buffer (%p) is not aligned to %zu bytes", opts->buffer, elem);
+        if (opts->init == LCT_BANK_INIT_KEEP) {
+            int ok = opts->storage == LCT_BANK_FP32 ? lct__all_finite(opts->buffer, n * d)
+                                                    : half_finite(opts->buffer, n * d);
+            if (!ok) return LCT__FAIL(LCT_ENUMERIC, "opts->buffer holds NaN or Inf (init is LCT_BANK_INIT_KEEP)");
+        }
+    }
+
+    lct_bank *b = lct__calloc(rt, 1, sizeof *b);
+    if (b == NULL) return LCT_ENOMEM;
+    b->rt = rt;
+    b->n = n;
+    b->d = d;
+    b->storage = opts->storage;
+    if (opts->buffer) {
+        b->rows = opts->buffer;
+    } else {
+        b->rows = lct__malloc(rt, rows_bytes);
+        b->owns_rows = 1;
+    }
+    size_t cf = chunk_floats(d, opts->storage);
+    if (cf) b->chunk = lct__malloc(rt, cf * sizeof(float));
+    if (b->rows == NULL || (cf && b->chunk == NULL)) {
+        lct_bank_free(b);
+        return LCT_ENOMEM;
+    }
+    b->stream = lct__runtime_next_stream(rt);
+    uint64_t seed = lct_runtime_seed(rt);
+    int init = opts->init, normalize = opts->normalize;
+    if (init != LCT_BANK_INIT_KEEP || normalize) {
+#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
+        for (size_t i = 0; i < n; i++) init_row(b, seed, i, init, normalize);
+    }
+    *out = b;
+    return LCT_OK;
+}
+
+void lct_bank_free(lct_bank *b)
+{
+    if (b == NULL) return;
+    lct_runtime *rt = b->rt;
+    if (b->owns_rows) lct__free(rt, b->rows);
+    lct__free(rt, b->chunk);
+    lct__free(rt, b->gather);
+    lct__free(rt, b->work);
+    lct__free(rt, b);
+}
+
+int lct_bank_info(const lct_bank *bank, size_t *n, size_t *d, int *storage)
+{
+    LCT__REQUIRE(bank);
+    if (n) *n = bank->n;
+    if (d) *d = bank->d;
+    if (storage) *storage = bank->storage;
+    return LCT_OK;
+}
+
+const float *lct__bank_row(const lct_bank *b, size_t i, float *buf)
+{
+    if (b->storage == LCT_BANK_FP32) return (const float *)b->rows + i * b->d;
+    lct__half_to_float((const uint16_t *)b->rows + i * b->d, buf, b->d);
+    return buf;
+}
+
+void lct__bank_rows_f32(const lct_bank *b, size_t first, size_t count, float *out)
+{
+    if (b->storage == LCT_BANK_FP32) memcpy(out, (const float *)b->rows + first * b->d, count * b->d * sizeof *out);
+    else lct__half_to_float((const uint16_t *)b->rows + first * b->d, out, count * b->d);
+}
+
+int lct__bank_check_idx(const lct_bank *b, const int64_t *idx, size_t count, const char *func, const char *what)
+{
+    for (size_t i = 0; i < count; i++)
+        if (idx[i] < 0 || (uint64_t)idx[i] >= (uint64_t)b->n)
+            return lct__fail(LCT_ERANGE, func, "%s[%zu] is %lld; rows are 0..%zu", what, i, (long long)idx[i],
+                             b->n - 1);
+    return LCT_OK;
+}
+
+static int check_range(const lct_bank *b, size_t first, size_t count, const char *func)
+{
+    if (count == 0) return lct__fail(LCT_EINVAL, func, "count is 0");
+    if (first >= b->n || count > b->n - first)
+        return lct__fail(LCT_ERANGE, func, "rows [%zu, %zu + %zu) exceed the bank's %zu rows", first, first, count,
+                         b->n);
+    return LCT_OK;
+}
+
+int lct_bank_get_rows(const lct_bank *bank, size_t first, size_t count, float *out)
+{
+    LCT__REQUIRE(bank);
+    LCT__REQUIRE(out);
+    int rc = check_range(bank, first, count, __func__);
+    if (rc) return rc;
+    lct__bank_rows_f32(bank, first, count, out);
+    return LCT_OK;
+}
+
+int lct_bank_set_rows(lct_bank *bank, size_t first, size_t count, const float *in)
+{
+    LCT__REQUIRE(bank);
+    LCT__REQUIRE(in);
+    int rc = check_range(bank, first, count, __func__);
+    if (rc) return rc;
+    size_t total = count * bank->d;
+    for (size_t i = 0; i < total; i++) {
+        if (!isfinite(in[i]))
+            return LCT__FAIL(LCT_ENUMERIC, "in[%zu] is %g; rows must be finite", i, (double)in[i]);
+        if (bank->storage == LCT_BANK_FP16 && fabsf(in[i]) >= 65520.0f)
+            return LCT__FAIL(LCT_ENUMERIC, "in[%zu] is %g; fp16 storage holds at most 65504 in magnitude", i,
+                             (double)in[i]);
+    }
+    if (bank->storage == LCT_BANK_FP32) memcpy((float *)bank->rows + first * bank->d, in, total * sizeof *in);
+    else lct__float_to_half(in, (uint16_t *)bank->rows + first * bank->d, total);
+    return LCT_OK;
+}
+
+int lct_bank_gather(const lct_bank *bank, const int64_t *idx, size_t count, float *out)
+{
+    LCT__REQUIRE(bank);
+    LCT__REQUIRE(idx);
+    LCT__REQUIRE(out);
+    if (count == 0) return LCT__FAIL(LCT_EINVAL, "count is 0");
+    int rc = lct__bank_check_idx(bank, idx, count, __func__, "idx");
+    if (rc) return rc;
+    size_t d = bank->d;
+    for (size_t i = 0; i < count; i++) {
+        float *dst = out + i * d;
+        const float *src = lct__bank_row(bank, (size_t)idx[i], dst);
+        if (src != dst) memcpy(dst, src, d * sizeof *dst);
+    }
+    return LCT_OK;
+}
+
+int lct__bank_reserve(lct_bank *b, size_t work_entries, size_t gather_rows)
+{
+    if (work_entries > b->work_cap) {
+        int64_t *w = lct__calloc(b->rt, work_entries, sizeof *w);
+        if (w == NULL) return LCT_ENOMEM;
+        lct__free(b->rt, b->work);
+        b->work = w;
+        b->work_cap = work_entries;
+    }
+    if (gather_rows > b->gather_cap) {
+        size_t floats;
+        if (lct__mul_size(gather_rows, b->d, &floats) != 0)
+            return LCT__FAIL(LCT_ENOMEM, "workspace of %zu rows overflows", gather_rows);
+        float *g = lct__calloc(b->rt, floats, sizeof *g);
+        if (g == NULL) return LCT_ENOMEM;
+        lct__free(b->rt, b->gather);
+        b->gather = g;
+        b->gather_cap = gather_rows;
+    }
+    return LCT_OK;
+}

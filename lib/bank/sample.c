@@ -1,0 +1,81 @@
+/* Negative sampling: per-sample generators keyed by (bank stream, call count, sample). */
+#include <stdlib.h>
+
+#include "bank_internal.h"
+
+/* Key of the shared-mode generator within a call (per-sample modes use the sample's position). */
+#define LCT__SHARED_KEY (UINT64_MAX - 1)
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int lct_bank_sample(lct_bank *bank, const int64_t *self_idx, size_t batch, size_t k, int mode, int64_t *out)
+{
+    LCT__REQUIRE(bank);
+    LCT__REQUIRE(out);
+    if (mode < LCT_BANK_SAMPLE_REPLACE || mode > LCT_BANK_SAMPLE_SHARED_EXCLUDE)
+        return LCT__FAIL(LCT_EINVAL, "mode is %d; it must be one of lct_bank_sample_mode (0..3)", mode);
+    if (batch == 0) return LCT__FAIL(LCT_EINVAL, "batch is 0");
+    if (k == 0) return LCT__FAIL(LCT_EINVAL, "k is 0");
+    int exclude = mode == LCT_BANK_SAMPLE_EXCLUDE_SELF || mode == LCT_BANK_SAMPLE_SHARED_EXCLUDE;
+    int shared = mode == LCT_BANK_SAMPLE_SHARED || mode == LCT_BANK_SAMPLE_SHARED_EXCLUDE;
+    if (exclude && self_idx == NULL)
+        return LCT__FAIL(LCT_EINVAL, "argument 'self_idx' is NULL; mode %d excludes the batch's own rows", mode);
+    size_t total;
+    if (lct__mul_size(batch, k, &total) != 0 || total > SIZE_MAX / sizeof(int64_t))
+        return LCT__FAIL(LCT_ESHAPE, "batch (%zu) x k (%zu) overflows", batch, k);
+    if (self_idx) {
+        int rc = lct__bank_check_idx(bank, self_idx, batch, __func__, "self_idx");
+        if (rc) return rc;
+    }
+    if (mode == LCT_BANK_SAMPLE_EXCLUDE_SELF && bank->n < 2)
+        return LCT__FAIL(LCT_EINVAL, "the bank has %zu row; excluding a sample's own row leaves nothing to draw", bank->n);
+
+    uint64_t seed = lct_runtime_seed(bank->rt), call = lct__hash64(bank->stream, bank->sample_calls);
+    uint64_t n = bank->n;
+    if (mode == LCT_BANK_SAMPLE_SHARED_EXCLUDE) {
+        int rc = lct__bank_reserve(bank, batch, 0);
+        if (rc) return rc;
+        int64_t *ex = bank->work;
+        memcpy(ex, self_idx, batch * sizeof *ex);
+        qsort(ex, batch, sizeof *ex, cmp_i64);
+        size_t m = 0;
+        for (size_t i = 0; i < batch; i++)
+            if (m == 0 || ex[m - 1] != ex[i]) ex[m++] = ex[i];
+        if (m >= n)
+            return LCT__FAIL(LCT_EINVAL, "self_idx covers all %zu rows; nothing is left to draw from", bank->n);
+        lct__rng r;
+        lct__rng_seed(&r, seed, lct__hash64(call, LCT__SHARED_KEY));
+        for (size_t j = 0; j < k; j++) {
+            /* The r-th row that is not excluded: step past every excluded index at or below it. */
+            uint64_t v = lct__rng_below(&r, n - m);
+            for (size_t e = 0; e < m && (uint64_t)ex[e] <= v; e++) v++;
+            out[j] = (int64_t)v;
+        }
+    } else if (shared) {
+        lct__rng r;
+        lct__rng_seed(&r, seed, lct__hash64(call, LCT__SHARED_KEY));
+        for (size_t j = 0; j < k; j++) out[j] = (int64_t)lct__rng_below(&r, n);
+    } else {
+#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static)
+        for (size_t b = 0; b < batch; b++) {
+            lct__rng r;
+            lct__rng_seed(&r, seed, lct__hash64(call, b));
+            int64_t *o = out + b * k;
+            if (mode == LCT_BANK_SAMPLE_EXCLUDE_SELF) {
+                uint64_t self = (uint64_t)self_idx[b];
+                for (size_t j = 0; j < k; j++) {
+                    uint64_t v = lct__rng_below(&r, n - 1);
+                    o[j] = (int64_t)(v >= self ? v + 1 : v);
+                }
+            } else {
+                for (size_t j = 0; j < k; j++) o[j] = (int64_t)lct__rng_below(&r, n);
+            }
+        }
+    }
+    bank->sample_calls++;
+    return LCT_OK;
+}

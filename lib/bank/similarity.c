@@ -1,0 +1,175 @@
+/*
+ * Similarities of embeddings with bank rows, and the matching gradients with
+ * respect to the embeddings. Per-sample negatives are read in place (a dot
+ * product per row, rows prefetched ahead), never copied into a B×K×D block;
+ * shared negatives are gathered once (K×D) and multiplied with one GEMM.
+ */
+#include "bank_internal.h"
+
+/* Rows ahead of the one being read whose cache lines are requested early. */
+#define LCT__PREFETCH_AHEAD 6
+
+static inline float dot_row(const lct_bank *b, const float *f, size_t i)
+{
+    if (b->storage == LCT_BANK_FP32) return lct__dot_f32(f, (const float *)b->rows + i * b->d, b->d);
+    return lct__dot_f16(f, (const uint16_t *)b->rows + i * b->d, b->d);
+}
+
+static inline void axpy_row(const lct_bank *b, float a, size_t i, float *y)
+{
+    if (b->storage == LCT_BANK_FP32) lct__axpy_f32(a, (const float *)b->rows + i * b->d, y, b->d);
+    else lct__axpy_f16(a, (const uint16_t *)b->rows + i * b->d, y, b->d);
+}
+
+static inline void prefetch_row(const lct_bank *b, size_t i)
+{
+    size_t bytes = b->d * lct__bank_elem(b->storage);
+    const char *p = (const char *)b->rows + i * bytes;
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o, 0, 0);
+}
+
+/* Copy the shared negatives' rows into the gather workspace (sized by the caller). */
+static void gather_shared(lct_bank *b, const int64_t *neg, size_t k)
+{
+    size_t d = b->d;
+#pragma omp parallel for num_threads(lct__threads(b->rt)) schedule(static)
+    for (size_t j = 0; j < k; j++) {
+        float *dst = b->gather + j * d;
+        const float *src = lct__bank_row(b, (size_t)neg[j], dst);
+        if (src != dst) memcpy(dst, src, d * sizeof *dst);
+    }
+}
+
+/* Checks shared by lct_bank_similarity and the gradient's public callers. */
+static int check_sim_args(lct_bank *bank, const float *f, size_t batch, const int64_t *pos_idx,
+                          const int64_t *neg_idx, size_t k, int mode, const char *func)
+{
+    if (mode < LCT_BANK_SAMPLE_REPLACE || mode > LCT_BANK_SAMPLE_SHARED_EXCLUDE)
+        return lct__fail(LCT_EINVAL, func, "mode is %d; it must be one of lct_bank_sample_mode (0..3)", mode);
+    if (batch == 0) return lct__fail(LCT_EINVAL, func, "batch is 0");
+    if (k == 0) return lct__fail(LCT_EINVAL, func, "k is 0");
+    size_t t;
+    if (lct__mul_size(batch, k + 1, &t) != 0 || t > SIZE_MAX / sizeof(float) ||
+        lct__mul_size(batch, bank->d, &t) != 0 || t > SIZE_MAX / sizeof(float) || k == SIZE_MAX)
+        return lct__fail(LCT_ESHAPE, func, "batch (%zu) x (k + 1) (%zu) overflows", batch, k);
+    int shared = mode >= LCT_BANK_SAMPLE_SHARED;
+    int rc = lct__bank_check_idx(bank, pos_idx, batch, func, "pos_idx");
+    if (rc) return rc;
+    rc = lct__bank_check_idx(bank, neg_idx, shared ? k : batch * k, func, "neg_idx");
+    if (rc) return rc;
+    if (!lct__all_finite(f, batch * bank->d)) return lct__fail(LCT_ENUMERIC, func, "f holds NaN or Inf");
+    return LCT_OK;
+}
+
+int lct_bank_similarity(lct_bank *bank, const float *f, size_t batch, const int64_t *pos_idx,
+                        const int64_t *neg_idx, size_t k, int mode, float *out)
+{
+    LCT__REQUIRE(bank);
+    LCT__REQUIRE(f);
+    LCT__REQUIRE(pos_idx);
+    LCT__REQUIRE(neg_idx);
+    LCT__REQUIRE(out);
+    int rc = check_sim_args(bank, f, batch, pos_idx, neg_idx, k, mode, __func__);
+    if (rc) return rc;
+    size_t d = bank->d, ld = k + 1;
+    if (mode >= LCT_BANK_SAMPLE_SHARED) {
+        rc = lct__bank_reserve(bank, 0, k);
+        if (rc) return rc;
+        gather_shared(bank, neg_idx, k);
+        rc = lct__gemm(bank->rt, 0, 1, batch, k, d, 1.0f, f, d, bank->gather, d, 0.0f, out + 1, ld);
+        if (rc) return rc;
+#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static)
+        for (size_t b = 0; b < batch; b++) out[b * ld] = dot_row(bank, f + b * d, (size_t)pos_idx[b]);
+        return LCT_OK;
+    }
+#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static)
+    for (size_t b = 0; b < batch; b++) {
+        const float *fb = f + b * d;
+        const int64_t *nb = neg_idx + b * k;
+        float *o = out + b * ld;
+        for (size_t j = 0; j < k && j < LCT__PREFETCH_AHEAD; j++) prefetch_row(bank, (size_t)nb[j]);
+        o[0] = dot_row(bank, fb, (size_t)pos_idx[b]);
+        for (size_t j = 0; j < k; j++) {
+            if (j + LCT__PREFETCH_AHEAD < k) prefetch_row(bank, (size_t)nb[j + LCT__PREFETCH_AHEAD]);
+            o[1 + j] = dot_row(bank, fb, (size_t)nb[j]);
+        }
+    }
+    return LCT_OK;
+}
+
+int lct__bank_grad(lct_bank *bank, const float *ds, size_t batch, const int64_t *pos_idx, const int64_t *neg_idx,
+                   size_t k, int mode, int accumulate, float *df)
+{
+    size_t d = bank->d, ld = k + 1;
+    if (mode >= LCT_BANK_SAMPLE_SHARED) {
+        int rc = lct__bank_reserve(bank, 0, k);
+        if (rc) return rc;
+        gather_shared(bank, neg_idx, k);
+        rc = lct__gemm(bank->rt, 0, 0, batch, d, k, 1.0f, ds + 1, ld, bank->gather, d, accumulate ? 1.0f : 0.0f, df,
+                       d);
+        if (rc) return rc;
+#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static)
+        for (size_t b = 0; b < batch; b++) axpy_row(bank, ds[b * ld], (size_t)pos_idx[b], df + b * d);
+        return LCT_OK;
+    }
+#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static)
+    for (size_t b = 0; b < batch; b++) {
+        float *g = df + b * d;
+        const float *sb = ds + b * ld;
+        const int64_t *nb = neg_idx + b * k;
+        if (!accumulate) memset(g, 0, d * sizeof *g);
+        for (size_t j = 0; j < k && j < LCT__PREFETCH_AHEAD; j++) prefetch_row(bank, (size_t)nb[j]);
+        axpy_row(bank, sb[0], (size_t)pos_idx[b], g);
+        for (size_t j = 0; j < k; j++) {
+            if (j + LCT__PREFETCH_AHEAD < k) prefetch_row(bank, (size_t)nb[j + LCT__PREFETCH_AHEAD]);
+            axpy_row(bank, sb[1 + j], (size_t)nb[j], g);
+        }
+    }
+    return LCT_OK;
+}
+
+int lct_bank_similarity_all(lct_bank *bank, const float *f, size_t batch, size_t first, size_t count, float *out,
+                            size_t ldo)
+{
+    LCT__REQUIRE(bank);
+    LCT__REQUIRE(f);
+    LCT__REQUIRE(out);
+    if (batch == 0) return LCT__FAIL(LCT_EINVAL, "batch is 0");
+    if (count == 0) return LCT__FAIL(LCT_EINVAL, "count is 0");
+    if (first >= bank->n || count > bank->n - first)
+        return LCT__FAIL(LCT_ERANGE, "rows [%zu, %zu + %zu) exceed the bank's %zu rows", first, first, count, bank->n);
+    if (ldo < count) return LCT__FAIL(LCT_ESHAPE, "ldo (%zu) is smaller than count (%zu)", ldo, count);
+    size_t t;
+    if (lct__mul_size(batch, ldo, &t) != 0 || t > SIZE_MAX / sizeof(float) || lct__mul_size(batch, bank->d, &t) != 0 ||
+        t > SIZE_MAX / sizeof(float))
+        return LCT__FAIL(LCT_ESHAPE, "batch (%zu) x ldo (%zu) overflows", batch, ldo);
+    if (!lct__all_finite(f, batch * bank->d)) return LCT__FAIL(LCT_ENUMERIC, "f holds NaN or Inf");
+    size_t d = bank->d;
+    if (bank->storage == LCT_BANK_FP32)
+        return lct__gemm(bank->rt, 0, 1, batch, count, d, 1.0f, f, d, (const float *)bank->rows + first * d, d, 0.0f,
+                         out, ldo);
+    for (size_t c = 0; c < count; c += LCT__BANK_CHUNK) {
+        size_t m = count - c < LCT__BANK_CHUNK ? count - c : LCT__BANK_CHUNK;
+        lct__bank_rows_f32(bank, first + c, m, bank->chunk);
+        int rc = lct__gemm(bank->rt, 0, 1, batch, m, d, 1.0f, f, d, bank->chunk, d, 0.0f, out + c, ldo);
+        if (rc) return rc;
+    }
+    return LCT_OK;
+}
+
+int lct__bank_grad_all(lct_bank *bank, const float *ds, size_t batch, size_t first, size_t count, size_t ldd,
+                       int accumulate, float *df)
+{
+    size_t d = bank->d;
+    if (bank->storage == LCT_BANK_FP32)
+        return lct__gemm(bank->rt, 0, 0, batch, d, count, 1.0f, ds, ldd, (const float *)bank->rows + first * d, d,
+                         accumulate ? 1.0f : 0.0f, df, d);
+    for (size_t c = 0; c < count; c += LCT__BANK_CHUNK) {
+        size_t m = count - c < LCT__BANK_CHUNK ? count - c : LCT__BANK_CHUNK;
+        lct__bank_rows_f32(bank, first + c, m, bank->chunk);
+        int rc = lct__gemm(bank->rt, 0, 0, batch, d, m, 1.0f, ds + c, ldd, bank->chunk, d,
+                           (accumulate || c > 0) ? 1.0f : 0.0f, df, d);
+        if (rc) return rc;
+    }
+    return LCT_OK;
+}

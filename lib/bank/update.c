@@ -1,0 +1,159 @@
+/*
+ * Row updates: v <- normalise(m v + (1 - m) f). Samples that share a row are
+ * applied one after the other in batch order; distinct rows are independent,
+ * so they run in parallel and the result never depends on the thread count.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "bank_internal.h"
+
+int lct_bank_update_options_init(lct_bank_update_options *opts, uint32_t version)
+{
+    LCT__REQUIRE(opts);
+    if (version == 0 || version > LCT_BANK_UPDATE_OPTIONS_VERSION)
+        return LCT__FAIL(LCT_EVERSION, "version is %u; this library knows versions 1..%u", (unsigned)version,
+                         (unsigned)LCT_BANK_UPDATE_OPTIONS_VERSION);
+    memset(opts, 0, sizeof *opts);
+    opts->version = version;
+    opts->rule = LCT_BANK_UPDATE_MOMENTUM;
+    opts->momentum = 0.5f;
+    opts->lambda = 1.0f;
+    opts->normalize = 1;
+    return LCT_OK;
+}
+
+typedef struct {
+    int64_t row, pos;
+} upd_pair;
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const upd_pair *x = a, *y = b;
+    if (x->row != y->row) return (x->row > y->row) - (x->row < y->row);
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* One sample into one row: blend, then (optionally) scale to unit length. */
+static void update_row(lct_bank *b, size_t row, const float *f, float m, int normalize)
+{
+    size_t d = b->d;
+    float w = 1.0f - m;
+    double ss = 0.0;
+    if (b->storage == LCT_BANK_FP32) {
+        float *v = (float *)b->rows + row * d;
+        for (size_t j = 0; j < d; j++) {
+            v[j] = m * v[j] + w * f[j];
+            ss += (double)v[j] * v[j];
+        }
+        if (normalize && ss > 0.0) {
+            float s = (float)(1.0 / sqrt(ss));
+            for (size_t j = 0; j < d; j++) v[j] *= s;
+        }
+    } else {
+        /* Two passes over the halves (same arithmetic twice) instead of a d-float temporary. */
+        uint16_t *v = (uint16_t *)b->rows + row * d;
+        for (size_t j = 0; j < d; j++) {
+            float t = m * lct__h2f(v[j]) + w * f[j];
+            ss += (double)t * t;
+        }
+        float s = normalize && ss > 0.0 ? (float)(1.0 / sqrt(ss)) : 1.0f;
+        for (size_t j = 0; j < d; j++) v[j] = lct__f2h((m * lct__h2f(v[j]) + w * f[j]) * s);
+    }
+}
+
+int lct_bank_update_ex(lct_bank *bank, const float *f, const int64_t *idx, size_t batch,
+                       const lct_bank_update_options *opts)
+{
+    LCT__REQUIRE(bank);
+    LCT__REQUIRE(f);
+    LCT__REQUIRE(idx);
+    lct_bank_update_options defaults;
+    if (opts == NULL) {
+        lct_bank_update_options_init(&defaults, LCT_BANK_UPDATE_OPTIONS_VERSION);
+        opts = &defaults;
+    }
+    LCT__CHECK_VERSION(opts, LCT_BANK_UPDATE_OPTIONS_VERSION);
+    if (batch == 0) return LCT__FAIL(LCT_EINVAL, "batch is 0");
+    float m;
+    if (opts->rule == LCT_BANK_UPDATE_MOMENTUM) {
+        if (!(opts->momentum >= 0.0f && opts->momentum <= 1.0f))
+            return LCT__FAIL(LCT_EINVAL, "momentum is %g; it must be in [0, 1]", (double)opts->momentum);
+        m = opts->momentum;
+    } else if (opts->rule == LCT_BANK_UPDATE_PROXIMAL) {
+        if (!(opts->lambda >= 0.0f && opts->lambda <= 1e6f))
+            return LCT__FAIL(LCT_EINVAL, "lambda is %g; it must be in [0, 1e6]", (double)opts->lambda);
+        m = (float)((double)opts->lambda / (1.0 + (double)opts->lambda));
+    } else {
+        return LCT__FAIL(LCT_EINVAL, "opts->rule is %d; it must be MOMENTUM (0) or PROXIMAL (1)", (int)opts->rule);
+    }
+    if (opts->normalize != 0 && opts->normalize != 1)
+        return LCT__FAIL(LCT_EINVAL, "opts->normalize is %d; it must be 0 or 1", (int)opts->normalize);
+    size_t t;
+    if (lct__mul_size(batch, bank->d, &t) != 0 || t > SIZE_MAX / sizeof(float) || batch > SIZE_MAX / 2)
+        return LCT__FAIL(LCT_ESHAPE, "batch (%zu) x d (%zu) overflows", batch, bank->d);
+    int rc = lct__bank_check_idx(bank, idx, batch, __func__, "idx");
+    if (rc) return rc;
+    if (!lct__all_finite(f, batch * bank->d)) return LCT__FAIL(LCT_ENUMERIC, "f holds NaN or Inf");
+    rc = lct__bank_reserve(bank, 2 * batch, 0);
+    if (rc) return rc;
+
+    upd_pair *order = (upd_pair *)(void *)bank->work;
+    for (size_t i = 0; i < batch; i++) order[i] = (upd_pair){idx[i], (int64_t)i};
+    qsort(order, batch, sizeof *order, cmp_pair);
+    size_t d = bank->d;
+    int normalize = opts->normalize;
+#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static)
+    for (size_t i = 0; i < batch; i++) {
+        if (i > 0 && order[i - 1].row == order[i].row) continue; /* handled with its group's first */
+        for (size_t g = i; g < batch && order[g].row == order[i].row; g++)
+            update_row(bank, (size_t)order[g].row, f + (size_t)order[g].pos * d, m, normalize);
+    }
+    return LCT_OK;
+}
+
+int lct_bank_update(lct_bank *bank, const float *f, const int64_t *idx, size_t batch, float momentum)
+{
+    lct_bank_update_options o;
+    lct_bank_update_options_init(&o, LCT_BANK_UPDATE_OPTIONS_VERSION);
+    o.momentum = momentum;
+    /* Report errors under this function's name. */
+    LCT__REQUIRE(bank);
+    LCT__REQUIRE(f);
+    LCT__REQUIRE(idx);
+    if (!(momentum >= 0.0f && momentum <= 1.0f))
+        return LCT__FAIL(LCT_EINVAL, "momentum is %g; it must be in [0, 1]", (double)momentum);
+    return lct_bank_update_ex(bank, f, idx, batch, &o);
+}
+
+int lct_bank_proximal(const lct_bank *bank, const float *f, const int64_t *idx, size_t batch, float lambda,
+                      float *grad, double *penalty)
+{
+    LCT__REQUIRE(bank);
+    LCT__REQUIRE(f);
+    LCT__REQUIRE(idx);
+    if (batch == 0) return LCT__FAIL(LCT_EINVAL, "batch is 0");
+    if (!(lambda >= 0.0f) || !isfinite(lambda))
+        return LCT__FAIL(LCT_EINVAL, "lambda is %g; it must be finite and >= 0", (double)lambda);
+    size_t t;
+    if (lct__mul_size(batch, bank->d, &t) != 0 || t > SIZE_MAX / sizeof(float))
+        return LCT__FAIL(LCT_ESHAPE, "batch (%zu) x d (%zu) overflows", batch, bank->d);
+    int rc = lct__bank_check_idx(bank, idx, batch, __func__, "idx");
+    if (rc) return rc;
+    if (!lct__all_finite(f, batch * bank->d)) return LCT__FAIL(LCT_ENUMERIC, "f holds NaN or Inf");
+    size_t d = bank->d;
+    double total = 0.0;
+    /* Sequential over the batch: the sum's order is fixed, and B x D is small. */
+    for (size_t b = 0; b < batch; b++) {
+        size_t row = (size_t)idx[b];
+        for (size_t j = 0; j < d; j++) {
+            float v = bank->storage == LCT_BANK_FP32 ? ((const float *)bank->rows)[row * d + j]
+                                                     : lct__h2f(((const uint16_t *)bank->rows)[row * d + j]);
+            double diff = (double)f[b * d + j] - (double)v;
+            total += diff * diff;
+            if (grad) grad[b * d + j] += (float)(2.0 * (double)lambda * diff);
+        }
+    }
+    if (penalty) *penalty = (double)lambda * total;
+    return LCT_OK;
+}

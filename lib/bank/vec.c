@@ -1,0 +1,240 @@
+/*
+ * Vector kernels of the bank: dot products and axpy against fp32 or fp16 rows,
+ * and fp16 conversion. x86 CPUs with AVX2, FMA and F16C take the vector
+ * paths; every other CPU the portable ones. The portable fp16 conversion
+ * rounds exactly like the F16C instructions (round to nearest even).
+ */
+#include <math.h>
+
+#include "bank_internal.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#  define LCT__X86 1
+#  include <immintrin.h>
+#else
+#  define LCT__X86 0
+#endif
+
+float lct__h2f(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu, x;
+    if (e == 0) {
+        float v = (float)m * 0x1p-24f; /* zero or subnormal: exact in fp32 */
+        memcpy(&x, &v, sizeof x);
+        x |= sign;
+    } else if (e == 31) {
+        x = sign | 0x7f800000u | (m << 13) | (m ? 0x400000u : 0); /* Inf, or a quiet NaN */
+    } else {
+        x = sign | ((e + 112) << 23) | (m << 13);
+    }
+    float f;
+    memcpy(&f, &x, sizeof f);
+    return f;
+}
+
+uint16_t lct__f2h(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
+    uint32_t ax = x & 0x7fffffffu;
+    if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu)); /* quiet NaN */
+    if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);                        /* rounds past 65504 */
+    if (ax < 0x38800000u) {                                                            /* half subnormal */
+        if (ax <= 0x33000000u) return sign; /* at most half the smallest subnormal: ties to even = 0 */
+        uint32_t e = ax >> 23, m = (ax & 0x7fffffu) | 0x800000u;
+        unsigned shift = 126u - e; /* 14..24 */
+        uint32_t r = m >> shift, rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1u);
+        if (rem > half || (rem == half && (r & 1u))) r++;
+        return (uint16_t)(sign | r);
+    }
+    uint32_t r = (ax - 0x38000000u) >> 13, rem = ax & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (r & 1u))) r++; /* a carry moves into the exponent, as it should */
+    return (uint16_t)(sign | r);
+}
+
+/* ---- portable paths ---------------------------------------------------------- */
+
+static float dot_f32_generic(const float *a, const float *b, size_t n)
+{
+    float s[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) s[j] += a[i + j] * b[i + j];
+    for (; i < n; i++) s[0] += a[i] * b[i];
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+static float dot_f16_generic(const float *a, const uint16_t *h, size_t n)
+{
+    float s[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) s[j] += a[i + j] * lct__h2f(h[i + j]);
+    for (; i < n; i++) s[0] += a[i] * lct__h2f(h[i]);
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+#if LCT__X86
+#  define LCT__AVX __attribute__((target("avx2,fma,f16c")))
+
+LCT__AVX static inline float hsum256(__m256 v)
+{
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+    return _mm_cvtss_f32(lo);
+}
+
+LCT__AVX static float dot_f32_avx(const float *a, const float *b, size_t n)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    float r = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; i++) r += a[i] * b[i];
+    return r;
+}
+
+LCT__AVX static inline __m256 load_h8(const uint16_t *h)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)h));
+}
+
+LCT__AVX static float dot_f16_avx(const float *a, const uint16_t *h, size_t n)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_h8(h + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load_h8(h + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), load_h8(h + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), load_h8(h + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_h8(h + i), s0);
+    float r = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; i++) r += a[i] * lct__h2f(h[i]);
+    return r;
+}
+
+LCT__AVX static void axpy_f32_avx(float a, const float *x, float *y, size_t n)
+{
+    __m256 va = _mm256_set1_ps(a);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] = fmaf(a, x[i], y[i]);
+}
+
+LCT__AVX static void axpy_f16_avx(float a, const uint16_t *x, float *y, size_t n)
+{
+    __m256 va = _mm256_set1_ps(a);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, load_h8(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] = fmaf(a, lct__h2f(x[i]), y[i]);
+}
+
+LCT__AVX static void h2f_avx(const uint16_t *h, float *f, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(f + i, load_h8(h + i));
+    for (; i < n; i++) f[i] = lct__h2f(h[i]);
+}
+
+LCT__AVX static void f2h_avx(const float *f, uint16_t *h, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(void *)(h + i), _mm256_cvtps_ph(_mm256_loadu_ps(f + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) h[i] = lct__f2h(f[i]);
+}
+
+static int have_avx(void)
+{
+    static int cached = -1; /* benign race: every thread computes the same value */
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    }
+    return cached;
+}
+#else
+static int have_avx(void)
+{
+    return 0;
+}
+#endif
+
+/* Tests set this to exercise the portable paths on a machine with AVX2. */
+int lct__bank_force_generic = 0;
+
+#define USE_AVX() (LCT__X86 && !lct__bank_force_generic && have_avx())
+
+float lct__dot_f32(const float *a, const float *b, size_t n)
+{
+#if LCT__X86
+    if (USE_AVX()) return dot_f32_avx(a, b, n);
+#endif
+    return dot_f32_generic(a, b, n);
+}
+
+float lct__dot_f16(const float *a, const uint16_t *h, size_t n)
+{
+#if LCT__X86
+    if (USE_AVX()) return dot_f16_avx(a, h, n);
+#endif
+    return dot_f16_generic(a, h, n);
+}
+
+void lct__axpy_f32(float a, const float *x, float *y, size_t n)
+{
+#if LCT__X86
+    if (USE_AVX()) {
+        axpy_f32_avx(a, x, y, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) y[i] = fmaf(a, x[i], y[i]);
+}
+
+void lct__axpy_f16(float a, const uint16_t *x, float *y, size_t n)
+{
+#if LCT__X86
+    if (USE_AVX()) {
+        axpy_f16_avx(a, x, y, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) y[i] = fmaf(a, lct__h2f(x[i]), y[i]);
+}
+
+void lct__half_to_float(const uint16_t *h, float *f, size_t n)
+{
+#if LCT__X86
+    if (USE_AVX()) {
+        h2f_avx(h, f, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) f[i] = lct__h2f(h[i]);
+}
+
+void lct__float_to_half(const float *f, uint16_t *h, size_t n)
+{
+#if LCT__X86
+    if (USE_AVX()) {
+        f2h_avx(f, h, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) h[i] = lct__f2h(f[i]);
+}

@@ -1,0 +1,156 @@
+/* CMC: contrast every pair of views of the graph, both directions, by NCE over banks or in-batch softmax. */
+#include <math.h>
+#include <stdio.h>
+
+#include "../bank/bank_internal.h"
+#include "loss_internal.h"
+
+int lct_loss_new_cmc(lct_loss **out, lct_runtime *rt, size_t views, size_t dim, lct_bank *const *banks,
+                     const lct_loss_cmc_options *opts)
+{
+    LCT__REQUIRE(out);
+    *out = NULL;
+    LCT__REQUIRE(rt);
+    lct_loss_cmc_options o;
+    lct_loss_cmc_options_init(&o, LCT_LOSS_CMC_OPTIONS_VERSION);
+    if (opts) {
+        LCT__CHECK_VERSION(opts, LCT_LOSS_CMC_OPTIONS_VERSION);
+        o = *opts;
+    }
+    if (views < 2 || views > LCT__LOSS_MAX_VIEWS)
+        return LCT__FAIL(LCT_EINVAL, "views is %zu; it must be in 2..%d", views, LCT__LOSS_MAX_VIEWS);
+    if (dim == 0 || dim > LCT__LOSS_MAX_DIM)
+        return LCT__FAIL(LCT_EINVAL, "dim is %zu; it must be in 1..%d", dim, LCT__LOSS_MAX_DIM);
+    if (o.graph != LCT_CMC_CORE && o.graph != LCT_CMC_FULL)
+        return LCT__FAIL(LCT_EINVAL, "opts->graph is %d; it must be an lct_cmc_graph", (int)o.graph);
+    if (o.objective != LCT_CMC_NCE && o.objective != LCT_CMC_SOFTMAX)
+        return LCT__FAIL(LCT_EINVAL, "opts->objective is %d; it must be an lct_cmc_objective", (int)o.objective);
+    int rc;
+    if (o.objective == LCT_CMC_NCE) {
+        if (banks == NULL) return LCT__FAIL(LCT_EINVAL, "argument 'banks' is NULL (LCT_CMC_NCE needs one bank per view)");
+        for (size_t v = 0; v < views; v++) {
+            char what[32];
+            snprintf(what, sizeof what, "banks[%zu]", v);
+            if ((rc = lct__loss_check_bank(__func__, rt, banks[v], what))) return rc;
+            if (lct__bank_d(banks[v]) != dim)
+                return LCT__FAIL(LCT_ESHAPE, "banks[%zu] has D = %zu, but dim is %zu", v, lct__bank_d(banks[v]), dim);
+            if (lct__bank_n(banks[v]) != lct__bank_n(banks[0]))
+                return LCT__FAIL(LCT_ESHAPE, "banks[%zu] has N = %zu, but banks[0] has %zu", v, lct__bank_n(banks[v]),
+                                 lct__bank_n(banks[0]));
+        }
+        if ((rc = lct__loss_check_sampling(__func__, o.k, o.sample_mode))) return rc;
+        if (o.z_policy < LCT_Z_FIRST_BATCH || o.z_policy > LCT_Z_FIXED)
+            return LCT__FAIL(LCT_EINVAL, "opts->z_policy is %d; it must be an lct_z_policy", (int)o.z_policy);
+    }
+    lct_loss *loss = lct__loss_alloc(rt, LCT_LOSS_CMC);
+    if (loss == NULL) return LCT_ENOMEM;
+    loss->views = views;
+    loss->dim = dim;
+    loss->graph = o.graph;
+    loss->objective = o.objective;
+    if (o.objective == LCT_CMC_NCE) {
+        if ((rc = lct__loss_setup_z(loss, views, o.z_policy, __func__))) {
+            lct_loss_free(loss);
+            return LCT__FAIL(LCT_ENOMEM, "cannot allocate the loss state");
+        }
+        for (size_t v = 0; v < views; v++) loss->banks[v] = banks[v];
+        loss->n_rows = lct__bank_n(banks[0]);
+        loss->k = o.k;
+        loss->sample_mode = o.sample_mode;
+    }
+    *out = loss;
+    return LCT_OK;
+}
+
+int lct__cmc_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
+{
+    if (loss->objective == LCT_CMC_NCE) return lct__nce_workspace(loss, batch, bytes);
+    size_t sq, a;
+    if (lct__mul_size(batch, batch, &sq) || lct__mul_size(sq, 2 * sizeof(float), &a) || a > SIZE_MAX / 2)
+        return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu overflows size_t", batch);
+    *bytes = a + 2 * batch * sizeof(double) + 256;
+    return LCT_OK;
+}
+
+/* Both directions of the in-batch softmax between views a and b; gradients added to ga, gb. */
+static double softmax_pair(lct_loss *loss, const float *fa, const float *fb, size_t batch, float *ga, float *gb)
+{
+    lct_runtime *rt = loss->rt;
+    const size_t d = loss->dim;
+    double *row_loss = loss->ws;
+    float *s = (float *)(row_loss + 2 * batch), *t = s + batch * batch;
+    lct__gemm(rt, 0, 1, batch, batch, d, 1.0f, fa, d, fb, d, 0.0f, s, batch);
+    for (size_t i = 0; i < batch; i++)
+        for (size_t j = 0; j < batch; j++) t[j * batch + i] = s[i * batch + j];
+    const double inv_tau = 1.0 / loss->tau, scale = 1.0 / (loss->tau * (double)batch);
+    const int grad = ga != NULL;
+#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
+    for (size_t r = 0; r < 2 * batch; r++) {
+        float *row = r < batch ? s + r * batch : t + (r - batch) * batch;
+        size_t label = r < batch ? r : r - batch;
+        row_loss[r] = lct__softmax_xent_row(row, batch, label, inv_tau, grad ? row : NULL, scale, NULL);
+    }
+    double total = 0.0;
+    for (size_t r = 0; r < 2 * batch; r++) total += row_loss[r];
+    if (grad) {
+        /* dL/dS = G_rows + G_cols^T; then dfa += dS fb and dfb += dS^T fa. */
+        for (size_t i = 0; i < batch; i++)
+            for (size_t j = 0; j < batch; j++) s[i * batch + j] += t[j * batch + i];
+        lct__gemm(rt, 0, 0, batch, d, batch, 1.0f, s, batch, fb, d, 1.0f, ga, d);
+        lct__gemm(rt, 1, 0, batch, d, batch, 1.0f, s, batch, fa, d, 1.0f, gb, d);
+    }
+    return total / (double)batch;
+}
+
+int lct_loss_cmc_compute(lct_loss *loss, const float *const *f, const int64_t *idx, size_t batch, float *loss_out,
+                         float *const *df)
+{
+    int rc = lct__loss_check_call(__func__, loss, LCT_LOSS_CMC, batch);
+    if (rc) return rc;
+    LCT__REQUIRE(f);
+    LCT__REQUIRE(loss_out);
+    const size_t views = loss->views, d = loss->dim;
+    for (size_t v = 0; v < views; v++) {
+        char what[32];
+        snprintf(what, sizeof what, "f[%zu]", v);
+        if (f[v] == NULL) return LCT__FAIL(LCT_EINVAL, "argument '%s' is NULL", what);
+        if (df && df[v] == NULL) return LCT__FAIL(LCT_EINVAL, "argument 'df[%zu]' is NULL", v);
+        if ((rc = lct__loss_check_finite(__func__, what, f[v], batch * d))) return rc;
+    }
+    const int nce = loss->objective == LCT_CMC_NCE;
+    if (nce) {
+        LCT__REQUIRE(idx);
+        if ((rc = lct__bank_check_idx(loss->banks[0], idx, batch, __func__, "idx"))) return rc;
+        if (loss->z_policy == LCT_Z_FIXED)
+            for (size_t v = 0; v < views; v++)
+                if (!loss->z_known[v])
+                    return LCT__FAIL(LCT_ESTATE, "Z policy is LCT_Z_FIXED but log Z of bank %zu was never set", v);
+    } else if (batch < 2) {
+        return LCT__FAIL(LCT_EINVAL, "batch is 1: LCT_CMC_SOFTMAX needs other samples of the batch as negatives");
+    }
+    size_t bytes;
+    if ((rc = lct__cmc_workspace(loss, batch, &bytes))) return rc;
+    if ((rc = lct__loss_reserve(loss, bytes))) return rc;
+    if (df)
+        for (size_t v = 0; v < views; v++) memset(df[v], 0, batch * d * sizeof(float));
+
+    double total = 0.0;
+    for (size_t a = 0; a < views; a++) {
+        for (size_t b = a + 1; b < views; b++) {
+            if (loss->graph == LCT_CMC_CORE && a != 0) continue;
+            if (nce) {
+                /* Anchor view a against view b's bank (positive: b's row of the sample), and back. */
+                double l1 = 0.0, l2 = 0.0;
+                if ((rc = lct__nce_direction(loss, b, f[a], NULL, idx, batch, &l1, df ? df[a] : NULL, NULL, 1, __func__)))
+                    return rc;
+                if ((rc = lct__nce_direction(loss, a, f[b], NULL, idx, batch, &l2, df ? df[b] : NULL, NULL, 1, __func__)))
+                    return rc;
+                total += l1 + l2;
+            } else {
+                total += softmax_pair(loss, f[a], f[b], batch, df ? df[a] : NULL, df ? df[b] : NULL);
+            }
+        }
+    }
+    *loss_out = (float)total;
+    return LCT_OK;
+}

@@ -1,0 +1,196 @@
+/* CPC's InfoNCE: scores z_{t+k}^T W_k c_t, cross-entropy over a named set of negatives. */
+#include <math.h>
+#include <stdio.h>
+
+#include "loss_internal.h"
+
+int lct_loss_new_infonce(lct_loss **out, lct_runtime *rt, size_t seq_len, size_t latent_dim, size_t context_dim,
+                         const lct_loss_infonce_options *opts)
+{
+    LCT__REQUIRE(out);
+    *out = NULL;
+    LCT__REQUIRE(rt);
+    lct_loss_infonce_options o;
+    lct_loss_infonce_options_init(&o, LCT_LOSS_INFONCE_OPTIONS_VERSION);
+    if (opts) {
+        LCT__CHECK_VERSION(opts, LCT_LOSS_INFONCE_OPTIONS_VERSION);
+        o = *opts;
+    }
+    if (seq_len < 2 || seq_len > LCT__LOSS_MAX_DIM)
+        return LCT__FAIL(LCT_EINVAL, "seq_len is %zu; it must be in 2..%d", seq_len, LCT__LOSS_MAX_DIM);
+    if (latent_dim == 0 || latent_dim > LCT__LOSS_MAX_DIM)
+        return LCT__FAIL(LCT_EINVAL, "latent_dim is %zu; it must be in 1..%d", latent_dim, LCT__LOSS_MAX_DIM);
+    if (context_dim == 0 || context_dim > LCT__LOSS_MAX_DIM)
+        return LCT__FAIL(LCT_EINVAL, "context_dim is %zu; it must be in 1..%d", context_dim, LCT__LOSS_MAX_DIM);
+    if (o.steps == 0 || o.steps >= seq_len)
+        return LCT__FAIL(LCT_EINVAL, "opts->steps is %u; it must be in 1..seq_len-1 (%zu)", (unsigned)o.steps,
+                         seq_len - 1);
+    if (o.negatives != LCT_INFONCE_BATCH && o.negatives != LCT_INFONCE_ALL && o.negatives != LCT_INFONCE_SEQUENCE)
+        return LCT__FAIL(LCT_EINVAL, "opts->negatives is %d; it must be an lct_infonce_negatives",
+                         (int)o.negatives);
+    size_t per = latent_dim * context_dim, count;
+    if (lct__mul_size(per, o.steps, &count) || count > ((size_t)1 << 31))
+        return LCT__FAIL(LCT_EINVAL, "steps x latent_dim x context_dim (%u x %zu x %zu) is too large",
+                         (unsigned)o.steps, latent_dim, context_dim);
+
+    lct_loss *loss = lct__loss_alloc(rt, LCT_LOSS_INFONCE);
+    if (loss == NULL) return LCT_ENOMEM;
+    loss->seq_len = seq_len;
+    loss->dim = latent_dim;
+    loss->ctx_dim = context_dim;
+    loss->steps = o.steps;
+    loss->negatives = o.negatives;
+    loss->w = lct__malloc(rt, count * sizeof(float));
+    loss->gw = lct__calloc(rt, count, sizeof(float));
+    loss->tensors = lct__calloc(rt, o.steps, sizeof *loss->tensors);
+    loss->names = lct__calloc(rt, o.steps, 24);
+    if (!loss->w || !loss->gw || !loss->tensors || !loss->names) {
+        lct_loss_free(loss);
+        return LCT__FAIL(LCT_ENOMEM, "cannot allocate %zu W_k weights", count);
+    }
+    /* PyTorch's nn.Linear default: uniform in +-1/sqrt(fan_in). */
+    lct__rng r;
+    lct__rng_seed(&r, lct_runtime_seed(rt), lct__runtime_next_stream(rt));
+    float bound = (float)(1.0 / sqrt((double)context_dim));
+    for (size_t i = 0; i < count; i++) loss->w[i] = (2.0f * lct__rng_uniform(&r) - 1.0f) * bound;
+    for (size_t k = 0; k < o.steps; k++) {
+        char *name = loss->names + 24 * k;
+        snprintf(name, 24, "infonce.w%zu", k + 1);
+        loss->tensors[k] = (lct__tensor){name, loss->w + k * per, loss->gw + k * per, per, 0};
+    }
+    loss->params.tensors = loss->tensors;
+    loss->params.n_tensors = o.steps;
+    *out = loss;
+    return LCT_OK;
+}
+
+/* Largest score block of one GEMM: rows x columns of candidates. */
+static size_t block_elems(const lct_loss *loss, size_t batch)
+{
+    size_t t = loss->seq_len;
+    switch (loss->negatives) {
+    case LCT_INFONCE_BATCH: return batch * batch;
+    case LCT_INFONCE_SEQUENCE: return (t - 1) * t;
+    default: return (t - 1) * t * batch;
+    }
+}
+
+int lct__infonce_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
+{
+    size_t rows, pred, blk, anchors, total;
+    if (lct__mul_size(batch, loss->seq_len, &rows) || lct__mul_size(rows, loss->dim * loss->steps, &pred) ||
+        lct__mul_size(batch, loss->seq_len * loss->seq_len, &blk) || lct__mul_size(rows, 2 * sizeof(double), &anchors))
+        return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu overflows size_t", batch);
+    blk = block_elems(loss, batch);
+    if (pred > SIZE_MAX / 16 || blk > SIZE_MAX / 8)
+        return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu overflows size_t", batch);
+    total = 2 * pred * sizeof(float) + blk * sizeof(float) + anchors + 256;
+    *bytes = total;
+    return LCT_OK;
+}
+
+static double max_row_norm(const float *x, size_t rows, size_t cols)
+{
+    double best = 0.0;
+    for (size_t r = 0; r < rows; r++) {
+        double acc = 0.0;
+        for (size_t j = 0; j < cols; j++) acc += (double)x[r * cols + j] * x[r * cols + j];
+        if (acc > best) best = acc;
+    }
+    return sqrt(best);
+}
+
+int lct_loss_infonce_compute(lct_loss *loss, const float *z, const float *c, size_t batch, float *loss_out,
+                             float *dz, float *dc, float *accuracy)
+{
+    int rc = lct__loss_check_call(__func__, loss, LCT_LOSS_INFONCE, batch);
+    if (rc) return rc;
+    LCT__REQUIRE(z);
+    LCT__REQUIRE(c);
+    LCT__REQUIRE(loss_out);
+    if (batch < 2 && loss->negatives == LCT_INFONCE_BATCH)
+        return LCT__FAIL(LCT_EINVAL, "batch is 1: LCT_INFONCE_BATCH needs other sequences as negatives");
+    const size_t T = loss->seq_len, D = loss->dim, H = loss->ctx_dim, K = loss->steps, BT = batch * T;
+    size_t bytes;
+    if ((rc = lct__infonce_workspace(loss, batch, &bytes))) return rc;
+    if ((rc = lct__loss_check_finite(__func__, "z", z, BT * D))) return rc;
+    if ((rc = lct__loss_check_finite(__func__, "c", c, BT * H))) return rc;
+    if ((rc = lct__loss_check_finite(__func__, "W_k (lct_loss_params)", loss->w, K * D * H))) return rc;
+    /* |z^T W_k c| <= |z| |W_k|_F |c|: refuse up front what could overflow, so that no W_k gradient is
+     * half accumulated when an error is returned. */
+    double zmax = max_row_norm(z, BT, D), cmax = max_row_norm(c, BT, H), wmax = max_row_norm(loss->w, K, D * H);
+    if (zmax * wmax * cmax > 1e37)
+        return LCT__FAIL(LCT_ENUMERIC, "scores could overflow float: max |z| %g, max |W_k| %g, max |c| %g; "
+                         "scale the inputs down", zmax, wmax, cmax);
+    if ((rc = lct__loss_reserve(loss, bytes))) return rc;
+
+    lct_runtime *rt = loss->rt;
+    double *row_loss = loss->ws;
+    int32_t *correct = (int32_t *)(row_loss + BT);
+    float *pred = (float *)(correct + 2 * BT);
+    pred = (float *)(((uintptr_t)pred + 63) & ~(uintptr_t)63);
+    const size_t KD = K * D;
+    float *dpred = pred + BT * KD;
+    float *s = dpred + BT * KD;
+    const int grad = dz != NULL || dc != NULL;
+    const double inv_tau = 1.0 / loss->tau;
+
+    /* All K predictions at once: row (b, t) of pred holds W_1 c, ..., W_K c (BT x KD, one GEMM with the
+     * stacked W_k); their gradients come back the same way (dc = dpred W, dW += dpred^T c). */
+    lct__gemm(rt, 0, 1, BT, KD, H, 1.0f, c, H, loss->w, H, 0.0f, pred, KD);
+    if (grad) memset(dpred, 0, BT * KD * sizeof *dpred);
+    if (dz) memset(dz, 0, BT * D * sizeof *dz);
+    double total = 0.0;
+    for (size_t k = 1; k <= K; k++) {
+        const size_t na = T - k, nk = batch * na, col = (k - 1) * D;
+        const double scale = 1.0 / ((double)K * (double)nk * loss->tau);
+        size_t blocks = loss->negatives == LCT_INFONCE_BATCH ? na : batch;
+        for (size_t q = 0; q < blocks; q++) {
+            /* One block: anchors A (rows m, stride lda) against candidates Zc (cols n, stride ldz). */
+            const float *a, *zc;
+            size_t m, n, lda, ldz, a_off, z_off;
+            if (loss->negatives == LCT_INFONCE_BATCH) {
+                a_off = q * KD + col, lda = T * KD, m = batch;
+                z_off = (q + k) * D, ldz = T * D, n = batch;
+            } else if (loss->negatives == LCT_INFONCE_SEQUENCE) {
+                a_off = q * T * KD + col, lda = KD, m = na;
+                z_off = q * T * D, ldz = D, n = T;
+            } else {
+                a_off = q * T * KD + col, lda = KD, m = na;
+                z_off = 0, ldz = D, n = BT;
+            }
+            a = pred + a_off;
+            zc = z + z_off;
+            lct__gemm(rt, 0, 1, m, n, D, 1.0f, a, lda, zc, ldz, 0.0f, s, n);
+            double *rl = row_loss + q * m;
+            int32_t *cr = correct + q * m;
+            const int mode = loss->negatives;
+#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
+            for (size_t r = 0; r < m; r++) {
+                size_t label = mode == LCT_INFONCE_BATCH ? r
+                             : mode == LCT_INFONCE_SEQUENCE ? r + k : q * T + r + k;
+                int ok = 0;
+                rl[r] = lct__softmax_xent_row(s + r * n, n, label, inv_tau, grad ? s + r * n : NULL, scale, &ok);
+                cr[r] = ok;
+            }
+            if (grad) {
+                lct__gemm(rt, 0, 0, m, D, n, 1.0f, s, n, zc, ldz, 0.0f, dpred + a_off, lda);
+                if (dz) lct__gemm(rt, 1, 0, n, D, m, 1.0f, s, n, a, lda, 1.0f, dz + z_off, ldz);
+            }
+        }
+        double lk = 0.0;
+        size_t hits = 0;
+        for (size_t i = 0; i < nk; i++) {
+            lk += row_loss[i];
+            hits += (size_t)correct[i];
+        }
+        total += lk / (double)nk;
+        if (accuracy) accuracy[k - 1] = (float)((double)hits / (double)nk);
+    }
+    if (grad) {
+        lct__gemm(rt, 1, 0, KD, H, BT, 1.0f, dpred, KD, c, H, 1.0f, loss->gw, H);
+        if (dc) lct__gemm(rt, 0, 0, BT, H, KD, 1.0f, dpred, KD, loss->w, H, 0.0f, dc, H);
+    }
+    *loss_out = (float)(total / (double)K);
+    return LCT_OK;
+}

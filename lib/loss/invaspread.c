@@ -1,0 +1,147 @@
+/* InvaSpread: in-batch instance loss with log(1 - p) terms for the negatives. */
+#include <math.h>
+
+#include "loss_internal.h"
+
+int lct_loss_new_invaspread(lct_loss **out, lct_runtime *rt, size_t dim, const lct_loss_invaspread_options *opts)
+{
+    LCT__REQUIRE(out);
+    *out = NULL;
+    LCT__REQUIRE(rt);
+    lct_loss_invaspread_options o;
+    lct_loss_invaspread_options_init(&o, LCT_LOSS_INVASPREAD_OPTIONS_VERSION);
+    if (opts) {
+        LCT__CHECK_VERSION(opts, LCT_LOSS_INVASPREAD_OPTIONS_VERSION);
+        o = *opts;
+    }
+    if (dim == 0 || dim > LCT__LOSS_MAX_DIM)
+        return LCT__FAIL(LCT_EINVAL, "dim is %zu; it must be in 1..%d", dim, LCT__LOSS_MAX_DIM);
+    if (o.form != LCT_INVASPREAD_PAPER && o.form != LCT_INVASPREAD_CODE)
+        return LCT__FAIL(LCT_EINVAL, "opts->form is %d; it must be an lct_invaspread_form", (int)o.form);
+    lct_loss *loss = lct__loss_alloc(rt, LCT_LOSS_INVASPREAD);
+    if (loss == NULL) return LCT_ENOMEM;
+    loss->dim = dim;
+    loss->form = o.form;
+    *out = loss;
+    return LCT_OK;
+}
+
+int lct__invaspread_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
+{
+    size_t n = 2 * batch, sq, b1, b2;
+    if (lct__mul_size(n, n, &sq) || lct__mul_size(sq, sizeof(float), &b1) || lct__mul_size(n, sizeof(double), &b2) ||
+        b1 > SIZE_MAX - b2 - 64)
+        return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu overflows size_t", batch);
+    (void)loss;
+    *bytes = b1 + b2 + 64;
+    return LCT_OK;
+}
+
+/*
+ * One anchor row i of S (n similarities). Candidates of the softmax are every k != i, plus k == i when
+ * `self` (the paper's denominator). Loss of the row: -log p_pos - sum_{j neg} log(1 - p_j).
+ * At most one negative can have p > 1/2; its log(1 - p) comes from a log-sum-exp without it, so the
+ * row stays finite however peaked the softmax is. Writes dL/ds_i* * scale into g (may alias s).
+ */
+static double row(const float *s, size_t n, size_t i, size_t pos, int self, double inv_tau, float *g, double scale)
+{
+    double m = -INFINITY;
+    for (size_t k = 0; k < n; k++)
+        if ((k != i || self) && s[k] * inv_tau > m) m = s[k] * inv_tau;
+    double d = 0.0;
+    for (size_t k = 0; k < n; k++)
+        if (k != i || self) d += exp(s[k] * inv_tau - m);
+    double log_d = m + log(d);
+
+    double a_small = 0.0, sum_l = 0.0, log_r = 0.0;
+    size_t star = n; /* the negative with p > 1/2, if any */
+    for (size_t j = 0; j < n; j++) {
+        if (j == i || j == pos) continue;
+        double p = exp(s[j] * inv_tau - log_d);
+        if (p <= 0.5) {
+            sum_l += log1p(-p);
+            a_small += p / (1.0 - p);
+        } else {
+            star = j;
+        }
+    }
+    if (star < n) {
+        double m2 = -INFINITY;
+        for (size_t k = 0; k < n; k++)
+            if ((k != i || self) && k != star && s[k] * inv_tau > m2) m2 = s[k] * inv_tau;
+        double r = 0.0;
+        for (size_t k = 0; k < n; k++)
+            if ((k != i || self) && k != star) r += exp(s[k] * inv_tau - m2);
+        log_r = m2 + log(r);
+        sum_l += log_r - log_d;
+    }
+    double loss = -(s[pos] * inv_tau - log_d) - sum_l;
+    if (g) {
+        double z_star = star < n ? s[star] * inv_tau : 0.0;
+        for (size_t k = 0; k < n; k++) {
+            if (k == i && !self) {
+                g[k] = 0.0f;
+                continue;
+            }
+            double zk = s[k] * inv_tau;
+            double p = exp(zk - log_d);
+            double v = p - (k == pos ? 1.0 : 0.0) - p * a_small;
+            int neg = k != i && k != pos;
+            if (neg) {
+                v += p;
+                if (k != star) v += p * (p / (1.0 - p));
+            }
+            if (star < n && k != star) v -= exp(zk + z_star - log_d - log_r);
+            g[k] = (float)(v * scale);
+        }
+    }
+    return loss;
+}
+
+int lct_loss_invaspread_compute(lct_loss *loss, const float *x, size_t batch, float *loss_out, float *dx)
+{
+    int rc = lct__loss_check_call(__func__, loss, LCT_LOSS_INVASPREAD, batch);
+    if (rc) return rc;
+    LCT__REQUIRE(x);
+    LCT__REQUIRE(loss_out);
+    size_t n = 2 * batch, d = loss->dim, bytes;
+    if ((rc = lct__loss_check_finite(__func__, "x", x, n * d))) return rc;
+    if ((rc = lct__invaspread_workspace(loss, batch, &bytes))) return rc;
+    if ((rc = lct__loss_reserve(loss, bytes))) return rc;
+    double *row_loss = loss->ws;
+    float *s = (float *)(row_loss + n);
+    lct_runtime *rt = loss->rt;
+
+    if ((rc = lct__gemm(rt, 0, 1, n, n, d, 1.0f, x, d, x, d, 0.0f, s, n))) return rc;
+    if (!lct__all_finite(s, n * n))
+        return LCT__FAIL(LCT_ENUMERIC, "the similarities x x^T overflow float; scale the embeddings down");
+
+    const double inv_tau = 1.0 / loss->tau, scale = 1.0 / (loss->tau * (double)n);
+    const int self = loss->form == LCT_INVASPREAD_PAPER;
+    float *g = dx ? s : NULL;
+#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
+    for (size_t i = 0; i < n; i++)
+        row_loss[i] = row(s + i * n, n, i, (i + batch) % n, self, inv_tau, g ? g + i * n : NULL, scale);
+    double total = 0.0;
+    for (size_t i = 0; i < n; i++) total += row_loss[i];
+    total /= (double)n;
+    if (!isfinite(total)) return LCT__FAIL(LCT_ENUMERIC, "the loss is not finite (%g)", total);
+
+    if (dx) {
+        if (self) {
+            /* Both operands carry the gradient: dX = (G + G^T) X. */
+            for (size_t i = 0; i < n; i++) {
+                s[i * n + i] *= 2.0f;
+                for (size_t j = i + 1; j < n; j++) {
+                    float t = s[i * n + j] + s[j * n + i];
+                    s[i * n + j] = t;
+                    s[j * n + i] = t;
+                }
+            }
+        }
+        /* Code form: the right operand is detached, so only dX = G X flows back. */
+        if ((rc = lct__gemm(rt, 0, 0, n, d, n, 1.0f, s, n, x, d, 0.0f, dx, d))) return rc;
+    }
+    *loss_out = (float)total;
+    return LCT_OK;
+}

@@ -1,0 +1,125 @@
+/* InstDisc's non-parametric softmax over all N bank rows, in chunks of rows (bounded memory). */
+#if defined(__GNUC__) && !defined(__clang__)
+/* Lets the clamps of lct__expf become vector min/max: this file never inspects FP exception flags. */
+#pragma GCC optimize("no-trapping-math")
+#endif
+#include <math.h>
+
+#include "../bank/bank_internal.h"
+#include "loss_internal.h"
+
+int lct_loss_new_npsoftmax(lct_loss **out, lct_runtime *rt, lct_bank *bank, const lct_loss_npsoftmax_options *opts)
+{
+    LCT__REQUIRE(out);
+    *out = NULL;
+    LCT__REQUIRE(rt);
+    int rc = lct__loss_check_bank(__func__, rt, bank, "bank");
+    if (rc) return rc;
+    lct_loss_npsoftmax_options o;
+    lct_loss_npsoftmax_options_init(&o, LCT_LOSS_NPSOFTMAX_OPTIONS_VERSION);
+    if (opts) {
+        LCT__CHECK_VERSION(opts, LCT_LOSS_NPSOFTMAX_OPTIONS_VERSION);
+        o = *opts;
+    }
+    if (o.chunk == 0 || o.chunk > (1u << 24))
+        return LCT__FAIL(LCT_EINVAL, "opts->chunk is %u; it must be in 1..%u", (unsigned)o.chunk, 1u << 24);
+    lct_loss *loss = lct__loss_alloc(rt, LCT_LOSS_NPSOFTMAX);
+    if (loss == NULL) return LCT_ENOMEM;
+    loss->banks = lct__calloc(rt, 1, sizeof *loss->banks);
+    if (loss->banks == NULL) {
+        lct_loss_free(loss);
+        return LCT_ENOMEM;
+    }
+    loss->banks[0] = bank;
+    loss->n_banks = 1;
+    loss->n_rows = lct__bank_n(bank);
+    loss->dim = lct__bank_d(bank);
+    loss->chunk = o.chunk < loss->n_rows ? o.chunk : loss->n_rows;
+    *out = loss;
+    return LCT_OK;
+}
+
+int lct__npsoftmax_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
+{
+    size_t sim, a;
+    if (lct__mul_size(batch, loss->chunk, &sim) || lct__mul_size(sim, sizeof(float), &a) || a > SIZE_MAX / 2 ||
+        batch > SIZE_MAX / 64 || loss->dim > SIZE_MAX / 64 / batch)
+        return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu overflows size_t", batch);
+    *bytes = a + 4 * batch * sizeof(double) + batch * loss->dim * sizeof(float) + 256;
+    return LCT_OK;
+}
+
+/*
+ * One pass over the chunks of rows, as an online softmax: per row b a running maximum m_b, the sum
+ * l_b = sum_j exp(z_bj - m_b) and u_b = sum_j exp(z_bj - m_b) v_j (in df). When a chunk raises m_b,
+ * l_b and u_b are rescaled by exp(m_old - m_new) first. At the end softmax(z_b) V = u_b / l_b, and
+ * df_b = (u_b / l_b - v_label) / (tau B). Two GEMMs per chunk (scores, then E V), one exp per score.
+ */
+int lct_loss_npsoftmax_compute(lct_loss *loss, const float *f, const int64_t *idx, size_t batch, float *loss_out,
+                               float *df)
+{
+    int rc = lct__loss_check_call(__func__, loss, LCT_LOSS_NPSOFTMAX, batch);
+    if (rc) return rc;
+    LCT__REQUIRE(f);
+    LCT__REQUIRE(idx);
+    LCT__REQUIRE(loss_out);
+    lct_bank *bank = loss->banks[0];
+    if ((rc = lct__loss_check_finite(__func__, "f", f, batch * loss->dim))) return rc;
+    if ((rc = lct__bank_check_idx(bank, idx, batch, __func__, "idx"))) return rc;
+    size_t bytes;
+    if ((rc = lct__npsoftmax_workspace(loss, batch, &bytes))) return rc;
+    if ((rc = lct__loss_reserve(loss, bytes))) return rc;
+    double *mx = loss->ws, *sum = mx + batch, *lab = sum + batch, *resc = lab + batch;
+    float *s = (float *)(resc + batch);
+    float *u = s + batch * loss->chunk; /* u_b accumulates here; df is written at the end */
+    lct_runtime *rt = loss->rt;
+    const size_t n = loss->n_rows, chunk = loss->chunk, d = loss->dim;
+    const float inv_tau = (float)(1.0 / loss->tau);
+    for (size_t b = 0; b < batch; b++) {
+        mx[b] = -INFINITY;
+        sum[b] = 0.0;
+    }
+    for (size_t first = 0; first < n; first += chunk) {
+        size_t cnt = n - first < chunk ? n - first : chunk;
+        if ((rc = lct_bank_similarity_all(bank, f, batch, first, cnt, s, cnt))) return rc;
+        if (!lct__all_finite(s, batch * cnt))
+            return LCT__FAIL(LCT_ENUMERIC, "similarities with the bank overflow float; scale the embeddings down");
+#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
+        for (size_t b = 0; b < batch; b++) {
+            float *sr = s + b * cnt;
+            size_t label = (size_t)idx[b];
+            if (label >= first && label < first + cnt) lab[b] = (double)sr[label - first] * inv_tau;
+            float cm = -INFINITY;
+#pragma omp simd reduction(max : cm)
+            for (size_t j = 0; j < cnt; j++) cm = sr[j] > cm ? sr[j] : cm;
+            double m = (double)cm * inv_tau > mx[b] ? (double)cm * inv_tau : mx[b];
+            resc[b] = mx[b] == -INFINITY ? 0.0 : exp(mx[b] - m);
+            float mf = (float)m, acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+            for (size_t j = 0; j < cnt; j++) {
+                float e = lct__expf(sr[j] * inv_tau - mf);
+                sr[j] = e;
+                acc += e;
+            }
+            sum[b] = sum[b] * resc[b] + acc;
+            mx[b] = m;
+            if (df && first > 0 && resc[b] != 1.0)
+                for (size_t e = 0; e < d; e++) u[b * d + e] *= (float)resc[b];
+        }
+        if (df && (rc = lct__bank_grad_all(bank, s, batch, first, cnt, cnt, first > 0, u))) return rc;
+    }
+    double total = 0.0;
+    for (size_t b = 0; b < batch; b++) total += mx[b] + log(sum[b]) - lab[b];
+    if (df) {
+        const double scale = 1.0 / (loss->tau * (double)batch);
+#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
+        for (size_t b = 0; b < batch; b++) {
+            /* v points into an fp32 bank, or is the label row converted into df's row (fp16). */
+            const float *v = lct__bank_row(bank, (size_t)idx[b], df + b * d);
+            for (size_t e = 0; e < d; e++)
+                df[b * d + e] = (float)(((double)u[b * d + e] / sum[b] - (double)v[e]) * scale);
+        }
+    }
+    *loss_out = (float)(total / (double)batch);
+    return LCT_OK;
+}
