@@ -946,6 +946,33 @@ START_TEST(test_signal_scratch_is_small)
 }
 END_TEST
 
+START_TEST(test_u8_and_float_inputs_agree)
+{
+    /* The same images as bytes and as floats in [0,1] give the same views for the same seed. */
+    const size_t B = 9, V = 2, n = 3 * 30 * 26;
+    uint8_t *xb = random_bytes(B * n, 19);
+    float *xf = malloc(B * n * sizeof *xf);
+    for (size_t i = 0; i < B * n; i++) xf[i] = xb[i] / 255.0f;
+    float *y[2];
+    for (int kind = 0; kind < 2; kind++) {
+        lct_runtime *rt = lct_test_runtime(2, 21);
+        lct_augmenter *aug = make_aug(rt, kind ? LCT_AUG_IMAGE_F32 : LCT_AUG_IMAGE_U8, 3, 30, 26, 24, 24);
+        ck_assert_int_eq(lct_augmenter_preset(aug, LCT_AUG_PRESET_INVASPREAD), LCT_OK);
+        y[kind] = out_buf(aug, B, V);
+        ck_assert_int_eq(lct_augmenter_apply(aug, kind ? (const void *)xf : (const void *)xb, B, V, y[kind]), LCT_OK);
+        lct_augmenter_free(aug);
+        lct_runtime_free(rt);
+    }
+    double worst = 0;
+    for (size_t i = 0; i < B * V * 3 * 24 * 24; i++) worst = fmax(worst, fabs((double)y[0][i] - y[1][i]));
+    ck_assert_msg(worst < 1e-5, "u8 and float inputs differ by %g", worst);
+    free(xb);
+    free(xf);
+    free(y[0]);
+    free(y[1]);
+}
+END_TEST
+
 START_TEST(test_allocation_failures)
 {
     lct_test_alloc a;
@@ -1014,6 +1041,7 @@ static Suite *augment_suite(void)
     tcase_add_test(tc, test_signal_gain_noise);
     tcase_add_test(tc, test_signal_time_mask_and_shift);
     tcase_add_test(tc, test_signal_scratch_is_small);
+    tcase_add_test(tc, test_u8_and_float_inputs_agree);
     tcase_add_test(tc, test_allocation_failures);
     suite_add_tcase(s, tc);
     return s;
