@@ -1,0 +1,191 @@
+/*
+ * Internal interface of the checkpoint module: how other modules (bank, loss,
+ * augmenter, encoder, optimizer) save and load their own typed sections with
+ * a few lines each, and the pieces the module's own files share.
+ *
+ * Saving a handle:
+ *     lct__ckpt_put p;  lct__ckpt_put_init(&p, w->rt);
+ *     lct__ckpt_put_u64(&p, n_rows); ...               (little-endian header fields)
+ *     lct__ckpt_piece pieces[] = {{p.data, p.size}, {rows, rows_bytes}};
+ *     rc = lct__ckpt_add_pieces(w, name, LCT__CKPT_TYPE_BANK, pieces, 2, LCT__CKPT_F32);
+ *     lct__ckpt_put_free(&p);
+ * Loading a handle (all-or-nothing, also inside reader_begin/commit groups):
+ *     void *data; size_t size;
+ *     rc = lct__ckpt_read(r, name, LCT__CKPT_TYPE_BANK, max_bytes, &data, &size);
+ *     if (rc == LCT_OK) rc = validate(bank, data, size);    (must not change the bank)
+ *     return lct__ckpt_finish(r, rc, bank, commit, data);    (commit copies, cannot fail)
+ */
+#ifndef LCT_CHECKPOINT_INTERNAL_H
+#define LCT_CHECKPOINT_INTERNAL_H
+
+#include "../core/internal.h"
+
+/* Section types of the other modules (below LCT_CHECKPOINT_TYPE_USER). */
+enum {
+    LCT__CKPT_TYPE_ENCODER_SPEC = 16, /* encoder architecture spec text */
+    LCT__CKPT_TYPE_OPTIMIZER = 32,    /* optimizer state (step, schedule, moments) */
+    LCT__CKPT_TYPE_BANK = 48,         /* memory bank rows (fp32/fp16) and RNG stream */
+    LCT__CKPT_TYPE_LOSS = 64,         /* loss state (Z, counters) */
+    LCT__CKPT_TYPE_AUGMENT = 80       /* augmenter stream and counter */
+};
+
+/* Hard limits (format spec): checked before any allocation. */
+#define LCT__CKPT_MAX_STORED ((uint64_t)1 << 40)   /* compressed bytes of one section */
+#define LCT__CKPT_MAX_RAW ((uint64_t)1 << 40)      /* uncompressed bytes of one section */
+/* Deflate expands at most ~1032:1; a claimed raw size above this is impossible. */
+#define LCT__CKPT_MAX_RATIO 1040u
+#define LCT__CKPT_HEADER_SIZE 24u
+#define LCT__CKPT_SECTION_HEADER_SIZE 32u
+
+extern const unsigned char lct__ckpt_magic[8];
+
+/* ---- little-endian payload builder --------------------------------------- */
+typedef struct lct__ckpt_put {
+    lct_runtime *rt;
+    unsigned char *data;
+    size_t size, cap;
+    int failed;         /* an allocation failed; every later put is ignored */
+} lct__ckpt_put;
+
+void lct__ckpt_put_init(lct__ckpt_put *p, lct_runtime *rt);
+void lct__ckpt_put_free(lct__ckpt_put *p);
+void lct__ckpt_put_bytes(lct__ckpt_put *p, const void *data, size_t n);
+void lct__ckpt_put_u16(lct__ckpt_put *p, uint16_t v);
+void lct__ckpt_put_u32(lct__ckpt_put *p, uint32_t v);
+void lct__ckpt_put_u64(lct__ckpt_put *p, uint64_t v);
+/* u32 length then the bytes (no NUL). */
+void lct__ckpt_put_str(lct__ckpt_put *p, const char *s, size_t n);
+/* LCT_OK, or LCT_ENOMEM (recorded) if an append failed. */
+int lct__ckpt_put_status(const lct__ckpt_put *p);
+
+/* ---- bounds-checked little-endian parser --------------------------------- */
+typedef struct lct__ckpt_get {
+    const unsigned char *data;
+    size_t size, pos;
+    int failed;         /* read past the end: every later get returns 0 */
+} lct__ckpt_get;
+
+void lct__ckpt_get_init(lct__ckpt_get *g, const void *data, size_t size);
+uint16_t lct__ckpt_get_u16(lct__ckpt_get *g);
+uint32_t lct__ckpt_get_u32(lct__ckpt_get *g);
+uint64_t lct__ckpt_get_u64(lct__ckpt_get *g);
+/* Pointer to the next n bytes (NULL and failed if fewer remain). */
+const void *lct__ckpt_get_bytes(lct__ckpt_get *g, size_t n);
+/* u32 length (<= max) then bytes; sets *len. NULL and failed if malformed. */
+const char *lct__ckpt_get_str(lct__ckpt_get *g, size_t max, size_t *len);
+static inline size_t lct__ckpt_get_left(const lct__ckpt_get *g) { return g->size - g->pos; }
+
+/* Little-endian load/store whatever the host's byte order. */
+static inline void lct__le32_store(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+static inline void lct__le64_store(unsigned char *p, uint64_t v)
+{
+    lct__le32_store(p, (uint32_t)v);
+    lct__le32_store(p + 4, (uint32_t)(v >> 32));
+}
+static inline uint32_t lct__le32_load(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t lct__le64_load(const unsigned char *p)
+{
+    return (uint64_t)lct__le32_load(p) | (uint64_t)lct__le32_load(p + 4) << 32;
+}
+static inline int lct__host_is_le(void)
+{
+    const uint16_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+/* Convert n 4-byte words between host and little-endian order (no-op on LE hosts). */
+void lct__swap32_if_be(void *data, size_t n);
+
+/* ---- zlib, with every allocation through the runtime's hooks --------------- */
+
+typedef struct lct__ckpt_piece lct__ckpt_piece;
+/* Deflate the concatenated pieces into a new lct__malloc block (*out, *out_size). */
+int lct__ckpt_deflate(lct_runtime *rt, int level, const lct__ckpt_piece *pieces, size_t n_pieces,
+                      unsigned char **out, size_t *out_size, uint64_t *raw_size);
+/* Inflate src into dst: exactly n bytes and the end of the stream when whole, else the first n. */
+int lct__ckpt_inflate(lct_runtime *rt, const unsigned char *src, size_t src_size, void *dst, size_t n,
+                      int whole);
+
+/* ---- writer side ---------------------------------------------------------- */
+
+/* One piece of a section's payload; pieces are concatenated. */
+struct lct__ckpt_piece {
+    const void *data;
+    size_t size;
+    int f32;            /* 1: the piece is host floats, stored as little-endian float32 */
+};
+
+/*
+ * Add section (name, type) whose payload is the concatenation of the pieces; copied and
+ * compressed during the call. Checks the name (1..255 bytes, unique, "lct." prefix only if
+ * reserved_ok). On failure the writer is unchanged.
+ */
+int lct__ckpt_add_pieces(lct_checkpoint_writer *w, const char *name, uint32_t type,
+                         const lct__ckpt_piece *pieces, size_t n_pieces, int reserved_ok);
+lct_runtime *lct__ckpt_writer_runtime(const lct_checkpoint_writer *w);
+
+/* As lct_checkpoint_write_file, but each chunk first goes to inject (if not NULL); a nonzero
+ * return fails the save as a failing disk would. For tests of interrupted saves. */
+int lct__ckpt_write_file_ex(lct_checkpoint_writer *w, const char *path, lct_checkpoint_write_fn inject,
+                            void *inject_user);
+
+/* ---- reader side ---------------------------------------------------------- */
+
+lct_runtime *lct__ckpt_reader_runtime(const lct_checkpoint_reader *r);
+
+/*
+ * Decompress section (name, type) into a new block (lct__free it, or hand it to
+ * lct__ckpt_finish). Refuses before allocating: missing section (LCT_ERANGE), other type
+ * (LCT_EFORMAT), raw size above max_size (LCT_ESHAPE).
+ */
+int lct__ckpt_read(lct_checkpoint_reader *r, const char *name, uint32_t type, size_t max_size,
+                   void **data, size_t *size);
+/* Decompress only the first n bytes of section index into dst (n <= its raw size). */
+int lct__ckpt_read_prefix(lct_checkpoint_reader *r, size_t index, void *dst, size_t n);
+
+/* Apply a validated payload to its target; must not fail. */
+typedef void (*lct__ckpt_commit_fn)(void *target, const void *payload, size_t size);
+
+/*
+ * End of every load: if rc != LCT_OK, free payload, mark an open group as failed and return
+ * rc. Otherwise commit now (no group) or stage until lct_checkpoint_reader_commit (group);
+ * takes ownership of payload (allocated with lct__malloc on the reader's runtime; may be NULL).
+ */
+int lct__ckpt_finish(lct_checkpoint_reader *r, int rc, void *target, lct__ckpt_commit_fn commit,
+                     void *payload, size_t size);
+
+/* ---- atomic file writing (shared by checkpoints and .npy) ----------------- */
+#define LCT__PATH_MAX 4096
+typedef struct lct__atomic_file {
+    int fd;
+    const char *path;
+    char tmp[LCT__PATH_MAX + 32];   /* "<path>.tmp-<pid>-<n>": same folder as path */
+} lct__atomic_file;
+
+int lct__atomic_open(lct__atomic_file *f, const char *path, const char *func);
+int lct__atomic_write(lct__atomic_file *f, const void *data, size_t size, const char *func);
+/* fsync, rename over path, fsync the folder; on failure removes the temporary file. */
+int lct__atomic_commit(lct__atomic_file *f, const char *func);
+/* Remove the temporary file. */
+void lct__atomic_abort(lct__atomic_file *f);
+
+/* ---- .npy parsing (for the path reader and the fuzz target) -------------- */
+typedef struct lct__npy_header {
+    size_t rows, cols;
+    uint32_t ndim;
+    size_t data_offset;   /* bytes before the array data */
+} lct__npy_header;
+
+/* Parse a .npy header from the first `size` bytes of a file of total size `file_size`. */
+int lct__npy_parse_header(const unsigned char *buf, size_t size, uint64_t file_size, lct__npy_header *h,
+                          const char *func);
+
+#endif /* LCT_CHECKPOINT_INTERNAL_H */

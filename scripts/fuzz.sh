@@ -1,0 +1,22 @@
+#!/bin/sh
+# Build the libFuzzer targets with clang (ASan + UBSan) into build-fuzz/ and run one.
+#   scripts/fuzz.sh                      build only
+#   scripts/fuzz.sh checkpoint 600       fuzz the checkpoint loader for 600 s
+#   scripts/fuzz.sh npy 600              fuzz the .npy reader for 600 s
+# The seed corpus tests/fuzz/corpus/<target>/ is copied to build-fuzz/corpus-<target>/, which
+# collects the inputs libFuzzer finds; crashes land in build-fuzz/ as crash-*.
+set -eu
+cd "$(dirname "$0")/.."
+if [ ! -f build-fuzz/build.ninja ]; then
+    CC=clang meson setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false \
+        -Dc_args=-fsanitize=fuzzer-no-link -Dbuildtype=debugoptimized >/dev/null
+fi
+ninja -C build-fuzz tests/fuzz/fuzz_checkpoint tests/fuzz/fuzz_npy >/dev/null
+[ $# -ge 1 ] || exit 0
+target=$1
+seconds=${2:-600}
+mkdir -p "build-fuzz/corpus-$target"
+cp -n tests/fuzz/corpus/"$target"/* "build-fuzz/corpus-$target/"
+cd build-fuzz
+exec ./tests/fuzz/fuzz_"$target" -max_total_time="$seconds" -jobs=1 -workers=1 -print_final_stats=1 \
+    -rss_limit_mb=2048 "corpus-$target"

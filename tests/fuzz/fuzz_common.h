@@ -1,0 +1,60 @@
+/* The parameter set shared by the fuzz targets and the corpus generator. */
+#ifndef LCT_FUZZ_COMMON_H
+#define LCT_FUZZ_COMMON_H
+
+#include <libcontrast/libcontrast.h>
+
+#include <zlib.h>
+
+#include "checkpoint/checkpoint_internal.h"
+
+/* A small encoder-like set: a linear layer (trainable) and batch-norm running statistics (state). */
+typedef struct fuzz_params {
+    float w[6], b[2], rm[2], rv[2];
+    float gw[6], gb[2];
+    lct__tensor t[4];
+    lct_params p;
+} fuzz_params;
+
+static inline void fuzz_params_init(fuzz_params *f, lct_runtime *rt)
+{
+    for (int i = 0; i < 6; i++) f->w[i] = 0.25f * (float)(i + 1), f->gw[i] = 0.0f;
+    for (int i = 0; i < 2; i++) f->b[i] = -0.5f * (float)i, f->rm[i] = 0.1f, f->rv[i] = 1.0f, f->gb[i] = 0.0f;
+    f->t[0] = (lct__tensor){"0.linear.weight", f->w, f->gw, 6, 0};
+    f->t[1] = (lct__tensor){"0.linear.bias", f->b, f->gb, 2, 1};
+    f->t[2] = (lct__tensor){"1.batchnorm.running_mean", f->rm, NULL, 2, 1};
+    f->t[3] = (lct__tensor){"1.batchnorm.running_var", f->rv, NULL, 2, 1};
+    f->p = (lct_params){rt, f->t, 4, 0};
+}
+
+/*
+ * Recompute every CRC-32 of a (possibly damaged) checkpoint image that its structure lets us
+ * find. Random mutations almost never keep the CRCs right, which would stop a fuzzer at the
+ * checksums; tests use it to build damaged files that pass them.
+ */
+static inline void lct_fuzz_repair_crcs(uint8_t *d, size_t size)
+{
+    if (size < 24) return;
+    uint32_t crc = (uint32_t)crc32(0, d, 20);
+    lct__le32_store(d + 20, crc);
+    size_t pos = 24;
+    while (size - pos >= 32) {
+        uint8_t *h = d + pos;
+        size_t name_len = (size_t)h[4] | (size_t)h[5] << 8;
+        uint64_t stored = 0;
+        for (int i = 7; i >= 0; i--) stored = stored << 8 | h[8 + i];
+        size_t left = size - pos - 32;
+        if (name_len > left || stored > left - name_len) {
+            crc = (uint32_t)crc32(0, h, 28);
+            lct__le32_store(h + 28, crc);
+            return;
+        }
+        crc = (uint32_t)crc32(0, h + 32, (uInt)(name_len + stored));
+        lct__le32_store(h + 24, crc);
+        crc = (uint32_t)crc32(0, h, 28);
+        lct__le32_store(h + 28, crc);
+        pos += 32 + name_len + (size_t)stored;
+    }
+}
+
+#endif
