@@ -11,6 +11,7 @@
 #include "encoder.h"
 #include "optimizer.h"
 #include "bank.h"
+#include "knn.h"
 #include "augment.h"
 #include "loss.h"
 #include "checkpoint.h"

@@ -83,6 +83,8 @@ void lct__axpy_f32(float a, const float *x, float *y, size_t n);
 void lct__axpy_f16(float a, const uint16_t *x, float *y, size_t n);
 void lct__half_to_float(const uint16_t *h, float *f, size_t n);
 void lct__float_to_half(const float *f, uint16_t *h, size_t n);
+/* Positions (ascending) of the elements of s[0..n) greater than thr into pos; returns their count. */
+size_t lct__scan_greater(const float *s, size_t n, float thr, uint32_t *pos);
 /* Nonzero: the kernels take their portable paths (tests use it on AVX2 machines). */
 extern int lct__bank_force_generic;
 /* Scalar conversions (round to nearest even), identical to the F16C instructions. */

@@ -238,3 +238,41 @@ void lct__float_to_half(const float *f, uint16_t *h, size_t n)
 #endif
     for (size_t i = 0; i < n; i++) h[i] = lct__f2h(f[i]);
 }
+
+#if LCT__X86
+LCT__AVX static size_t scan_greater_avx(const float *s, size_t n, float thr, uint32_t *pos)
+{
+    size_t cnt = 0, i = 0;
+    __m256 t = _mm256_set1_ps(thr);
+    for (; i + 32 <= n; i += 32) {
+        __m256 a = _mm256_loadu_ps(s + i), b = _mm256_loadu_ps(s + i + 8);
+        __m256 c = _mm256_loadu_ps(s + i + 16), e = _mm256_loadu_ps(s + i + 24);
+        __m256 any = _mm256_or_ps(_mm256_or_ps(_mm256_cmp_ps(a, t, _CMP_GT_OQ), _mm256_cmp_ps(b, t, _CMP_GT_OQ)),
+                                  _mm256_or_ps(_mm256_cmp_ps(c, t, _CMP_GT_OQ), _mm256_cmp_ps(e, t, _CMP_GT_OQ)));
+        if (_mm256_movemask_ps(any) == 0) continue; /* the common case once the threshold has settled */
+        /* Positions from the lane masks, without a branch per element. */
+        uint32_t mask = (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(a, t, _CMP_GT_OQ)) |
+                        (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(b, t, _CMP_GT_OQ)) << 8 |
+                        (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(c, t, _CMP_GT_OQ)) << 16 |
+                        (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(e, t, _CMP_GT_OQ)) << 24;
+        while (mask) {
+            pos[cnt++] = (uint32_t)(i + (size_t)__builtin_ctz(mask));
+            mask &= mask - 1;
+        }
+    }
+    for (; i < n; i++)
+        if (s[i] > thr) pos[cnt++] = (uint32_t)i;
+    return cnt;
+}
+#endif
+
+size_t lct__scan_greater(const float *s, size_t n, float thr, uint32_t *pos)
+{
+#if LCT__X86
+    if (USE_AVX()) return scan_greater_avx(s, n, thr, pos);
+#endif
+    size_t cnt = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] > thr) pos[cnt++] = (uint32_t)i;
+    return cnt;
+}

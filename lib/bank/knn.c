@@ -1,0 +1,391 @@
+/*
+ * kNN: blocked GEMM (a block of queries × a chunk of rows at a time) and a
+ * bounded min-heap per query holding its best k so far. Each query block is
+ * one unit of work; a block's result depends only on its own data, so the
+ * thread count changes nothing. Neighbours are totally ordered by
+ * (similarity descending, index ascending), which makes the top-k set unique.
+ * Each query keeps a buffer of up to 4k candidates above a threshold; a
+ * vector scan skips the (by far most common) rows below it.
+ */
+#include <math.h>
+#ifdef _OPENMP
+#  include <omp.h>
+#endif
+
+#include "bank_internal.h"
+
+#define KNN_QB 256          /* queries per block (fewer when there are few queries per thread) */
+#define KNN_NB 512          /* rows per chunk: a block of similarities stays in L2 */
+#define KNN_CAP 4           /* candidate buffer per query: KNN_CAP * k */
+#define KNN_HEAP_BYTES (32u << 20) /* per-thread cap on the candidate buffers: fewer queries per block for huge k */
+#define KNN_MAX_CLASSES (1 << 24)
+
+typedef struct {
+    const float *f32;     /* fp32 rows, or NULL */
+    const uint16_t *f16;  /* fp16 rows, or NULL */
+    size_t n, d;
+} knn_rows;
+
+typedef struct {
+    const int32_t *labels;
+    float tau;
+    int32_t n_classes;
+    int32_t *pred;
+    float *scores;
+} knn_vote;
+
+/* A candidate neighbour. */
+typedef struct {
+    float s;
+    int64_t i;
+} knn_cand;
+
+/* a ranks before b: larger similarity, or equal similarity and smaller index (a strict total order). */
+static inline int better(const knn_cand *a, const knn_cand *b)
+{
+    return a->s > b->s || (a->s == b->s && a->i < b->i);
+}
+
+static inline void swap_cand(knn_cand *a, knn_cand *b)
+{
+    knn_cand t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Branch-free form of better() for the partition loop (its outcome is data-dependent and unpredictable). */
+static inline int better_nb(const knn_cand *a, const knn_cand *b)
+{
+    return (a->s > b->s) | ((a->s == b->s) & (a->i < b->i));
+}
+
+/* Partition a[lo..hi) around a median-of-three pivot; returns the pivot's final position. */
+static size_t partition(knn_cand *a, size_t lo, size_t hi)
+{
+    size_t mid = lo + (hi - lo) / 2, last = hi - 1;
+    if (better(&a[mid], &a[lo])) swap_cand(&a[mid], &a[lo]);
+    if (better(&a[last], &a[lo])) swap_cand(&a[last], &a[lo]);
+    if (better(&a[mid], &a[last])) swap_cand(&a[mid], &a[last]); /* median now at last */
+    knn_cand p = a[last];
+    size_t store = lo;
+    for (size_t t = lo; t < last; t++) {
+        knn_cand x = a[t];
+        int c = better_nb(&x, &p);
+        a[t] = a[store];
+        a[store] = x;
+        store += (size_t)c;
+    }
+    swap_cand(&a[store], &a[last]);
+    return store;
+}
+
+/* The k-th largest of x[0..n), 1 <= k <= n; x is reordered. Quickselect with branch-free
+ * partitions (the comparisons are unpredictable): first the larger values to the front, then
+ * the values equal to the pivot after them, so repeated values cannot make it quadratic. */
+static float kth_largest(float *x, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n, target = k - 1;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2, last = hi - 1;
+        float a = x[lo], b = x[mid], c = x[last];
+        float p = a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b)); /* median of three */
+        size_t gt = lo;
+        for (size_t t = lo; t < hi; t++) {
+            float v = x[t];
+            x[t] = x[gt];
+            x[gt] = v;
+            gt += (size_t)(v > p);
+        }
+        size_t eq = gt;
+        for (size_t t = gt; t < hi; t++) {
+            float v = x[t];
+            x[t] = x[eq];
+            x[eq] = v;
+            eq += (size_t)(v == p);
+        }
+        if (target < gt) hi = gt;
+        else if (target < eq) return p;
+        else lo = eq;
+    }
+    return x[target];
+}
+
+/*
+ * Keep the k best of a[0..n) (n > k), in place and in their current order. The buffer is in
+ * increasing index order, so among candidates equal to the k-th similarity the first ones are
+ * the better ones. Returns the k-th similarity: the new threshold.
+ */
+static float keep_best(knn_cand *a, size_t n, size_t k, float *scratch)
+{
+    for (size_t t = 0; t < n; t++) scratch[t] = a[t].s;
+    float v = kth_largest(scratch, n, k);
+    size_t greater = 0;
+    for (size_t t = 0; t < n; t++) greater += a[t].s > v;
+    size_t ties = k - greater, w = 0;
+    for (size_t t = 0; t < n; t++) {
+        int eq = (a[t].s == v) & (ties > 0);
+        int keep = (a[t].s > v) | eq;
+        ties -= (size_t)eq;
+        a[w] = a[t];
+        w += (size_t)keep;
+    }
+    return v;
+}
+
+/* Sort a[0..n) best first: quicksort on the larger side's loop, insertion sort below 16. */
+static void sort_best(knn_cand *a, size_t n)
+{
+    while (n > 16) {
+        size_t p = partition(a, 0, n);
+        if (p < n - p - 1) {
+            sort_best(a, p);
+            a += p + 1;
+            n -= p + 1;
+        } else {
+            sort_best(a + p + 1, n - p - 1);
+            n = p;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        knn_cand x = a[i];
+        size_t j = i;
+        for (; j > 0 && better(&x, &a[j - 1]); j--) a[j] = a[j - 1];
+        a[j] = x;
+    }
+}
+
+/*
+ * Per-query state: a buffer of up to KNN_CAP·k candidates, all better than thr. When it fills, the best
+ * k are kept and thr becomes the worst of them: a later row (larger index) must beat it strictly.
+ */
+static size_t offer(knn_cand *buf, size_t cnt, size_t k, float *thr, const float *s, size_t m, int64_t r0,
+                    uint32_t *pos, float *scratch)
+{
+    if (cnt == 0 && m > k) {
+        /* First chunk: start from its k-th similarity v and take every row >= v (at least k rows, so
+         * every row left out is worse than k kept ones), instead of filling the buffer blindly. */
+        memcpy(scratch, s, m * sizeof *s);
+        float v = kth_largest(scratch, m, k);
+        if (m <= KNN_CAP * k) {
+            for (size_t j = 0; j < m; j++) { /* branch-free append */
+                buf[cnt].s = s[j];
+                buf[cnt].i = r0 + (int64_t)j;
+                cnt += (size_t)(s[j] >= v);
+            }
+        } else {
+            for (size_t j = 0; j < m; j++)
+                if (s[j] >= v && cnt < KNN_CAP * k) {
+                    buf[cnt].s = s[j];
+                    buf[cnt].i = r0 + (int64_t)j;
+                    cnt++;
+                }
+        }
+        *thr = v;
+        if (cnt == KNN_CAP * k) *thr = keep_best(buf, cnt, k, scratch), cnt = k;
+        return cnt;
+    }
+    size_t hits = lct__scan_greater(s, m, *thr, pos);
+    for (size_t h = 0; h < hits; h++) {
+        float v = s[pos[h]];
+        if (!(v > *thr)) continue; /* the threshold rose within this chunk */
+        buf[cnt].s = v;
+        buf[cnt].i = r0 + (int64_t)pos[h];
+        if (++cnt == KNN_CAP * k) {
+            *thr = keep_best(buf, cnt, k, scratch);
+            cnt = k;
+        }
+    }
+    return cnt;
+}
+
+static void vote(const knn_vote *v, const knn_cand *nb, size_t k, double *acc, size_t query)
+{
+    size_t c = (size_t)v->n_classes;
+    memset(acc, 0, c * sizeof *acc);
+    double top = nb[0].s, inv = 1.0 / (double)v->tau;
+    for (size_t j = 0; j < k; j++) acc[v->labels[nb[j].i]] += exp(((double)nb[j].s - top) * inv);
+    size_t best = 0;
+    for (size_t i = 1; i < c; i++)
+        if (acc[i] > acc[best]) best = i;
+    v->pred[query] = (int32_t)best;
+    if (v->scores)
+        for (size_t i = 0; i < c; i++) v->scores[query * c + i] = (float)acc[i];
+}
+
+/* Carve the next 64-byte aligned piece of `bytes` from *p. */
+static void *carve(unsigned char **p, size_t bytes)
+{
+    void *r = *p;
+    *p += (bytes + 63) & ~(size_t)63;
+    return r;
+}
+
+static int knn_run(lct_runtime *rt, const knn_rows *rows, const float *queries, size_t q, size_t k, int64_t *idx,
+                   float *sim, const knn_vote *v)
+{
+    int threads = lct__threads(rt);
+    size_t d = rows->d, n = rows->n;
+    /* Query blocks: at most KNN_QB, fewer when there are few queries per thread or k is huge. */
+    size_t qb = (q + (size_t)threads - 1) / (size_t)threads;
+    if (qb > KNN_QB) qb = KNN_QB;
+    size_t cap = KNN_HEAP_BYTES / (KNN_CAP * k * sizeof(knn_cand));
+    if (qb > cap) qb = cap;
+    if (qb < 1) qb = 1;
+    size_t nblocks = (q + qb - 1) / qb;
+    if ((size_t)threads > nblocks) threads = (int)nblocks;
+
+    /* Per-thread workspace: similarities, converted rows (fp16), candidates, scan positions, votes. */
+    size_t s_b = qb * KNN_NB * sizeof(float), c_b = rows->f16 ? (size_t)KNN_NB * d * sizeof(float) : 0;
+    size_t cand_b = qb * KNN_CAP * k * sizeof(knn_cand), pos_b = KNN_NB * sizeof(uint32_t);
+    size_t v_b = v ? (size_t)v->n_classes * sizeof(double) : 0;
+    size_t scr_b = (KNN_CAP * k > KNN_NB ? KNN_CAP * k : KNN_NB) * sizeof(float);
+    size_t bytes = s_b + c_b + cand_b + pos_b + v_b + scr_b + qb * (sizeof(float) + sizeof(size_t)) + 8 * 64;
+    unsigned char *ws[256] = {0};
+    for (int t = 0; t < threads; t++) {
+        ws[t] = lct__malloc(rt, bytes);
+        if (ws[t] == NULL) {
+            for (int u = 0; u < t; u++) lct__free(rt, ws[u]);
+            return LCT_ENOMEM;
+        }
+    }
+    int failed = 0;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (size_t blk = 0; blk < nblocks; blk++) {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        unsigned char *p = ws[t];
+        float *sbuf = carve(&p, s_b), *conv = carve(&p, c_b);
+        knn_cand *cand = carve(&p, cand_b);
+        uint32_t *pos = carve(&p, pos_b);
+        float *scratch = carve(&p, scr_b);
+        double *acc = carve(&p, v_b);
+        float *thr = carve(&p, qb * sizeof(float));
+        size_t *cnt = carve(&p, qb * sizeof(size_t));
+        size_t q0 = blk * qb, m = q - q0 < qb ? q - q0 : qb;
+        for (size_t i = 0; i < m; i++) {
+            cnt[i] = 0;
+            thr[i] = -INFINITY;
+        }
+        for (size_t r0 = 0; r0 < n; r0 += KNN_NB) {
+            size_t nb = n - r0 < KNN_NB ? n - r0 : KNN_NB;
+            const float *b;
+            if (rows->f32) {
+                b = rows->f32 + r0 * d;
+            } else {
+                lct__half_to_float(rows->f16 + r0 * d, conv, nb * d);
+                b = conv;
+            }
+            if (lct__gemm1(rt, 0, 1, m, nb, d, 1.0f, queries + q0 * d, d, b, d, 0.0f, sbuf, nb) != LCT_OK) {
+                failed = 1;
+                break;
+            }
+            for (size_t i = 0; i < m; i++)
+                cnt[i] = offer(cand + i * KNN_CAP * k, cnt[i], k, &thr[i], sbuf + i * nb, nb, (int64_t)r0, pos, scratch);
+        }
+        for (size_t i = 0; i < m && !failed; i++) {
+            knn_cand *c = cand + i * KNN_CAP * k;
+            if (cnt[i] > k) keep_best(c, cnt[i], k, scratch);
+            sort_best(c, k);
+            if (v) {
+                vote(v, c, k, acc, q0 + i);
+            } else {
+                for (size_t j = 0; j < k; j++) {
+                    idx[(q0 + i) * k + j] = c[j].i;
+                    if (sim) sim[(q0 + i) * k + j] = c[j].s;
+                }
+            }
+        }
+    }
+    for (int t = 0; t < threads; t++) lct__free(rt, ws[t]);
+    return failed ? LCT__FAIL(LCT_EINVAL, "internal GEMM failed") : LCT_OK;
+}
+
+static int check_common(const char *func, size_t n, size_t d, const float *queries, size_t q, size_t k)
+{
+    if (queries == NULL) return lct__fail(LCT_EINVAL, func, "argument 'queries' is NULL");
+    if (n == 0) return lct__fail(LCT_EINVAL, func, "n is 0");
+    if (d == 0) return lct__fail(LCT_EINVAL, func, "d is 0");
+    if (q == 0) return lct__fail(LCT_EINVAL, func, "q is 0");
+    if (k == 0) return lct__fail(LCT_EINVAL, func, "k is 0");
+    if (k > n) return lct__fail(LCT_EINVAL, func, "k (%zu) exceeds the number of rows n (%zu)", k, n);
+    size_t t;
+    if (lct__mul_size(n, d, &t) != 0 || t > SIZE_MAX / 4 || lct__mul_size(q, d, &t) != 0 || t > SIZE_MAX / 4 ||
+        lct__mul_size(q, k, &t) != 0 || t > SIZE_MAX / 8 || k > SIZE_MAX / 4096)
+        return lct__fail(LCT_ESHAPE, func, "sizes overflow (n %zu, d %zu, q %zu, k %zu)", n, d, q, k);
+    if (!lct__all_finite(queries, q * d)) return lct__fail(LCT_ENUMERIC, func, "queries hold NaN or Inf");
+    return LCT_OK;
+}
+
+static int check_vote(const char *func, const int32_t *labels, size_t n, float tau, int32_t n_classes, int32_t *pred,
+                      size_t q, float *scores)
+{
+    if (labels == NULL) return lct__fail(LCT_EINVAL, func, "argument 'labels' is NULL");
+    if (pred == NULL) return lct__fail(LCT_EINVAL, func, "argument 'pred' is NULL");
+    if (!(tau > 0.0f) || !isfinite(tau)) return lct__fail(LCT_EINVAL, func, "tau is %g; it must be finite and > 0", (double)tau);
+    if (n_classes < 1 || n_classes > KNN_MAX_CLASSES)
+        return lct__fail(LCT_EINVAL, func, "n_classes is %d; it must be in 1..2^24", (int)n_classes);
+    size_t t;
+    if (scores && (lct__mul_size(q, (size_t)n_classes, &t) != 0 || t > SIZE_MAX / 4))
+        return lct__fail(LCT_ESHAPE, func, "q (%zu) x n_classes (%d) overflows", q, (int)n_classes);
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] < 0 || labels[i] >= n_classes)
+            return lct__fail(LCT_EINVAL, func, "labels[%zu] is %d; classes are 0..%d", i, (int)labels[i],
+                             (int)n_classes - 1);
+    return LCT_OK;
+}
+
+int lct_knn_topk(lct_runtime *rt, const float *features, size_t n, size_t d, const float *queries, size_t q, size_t k,
+                 int64_t *idx, float *sim)
+{
+    LCT__REQUIRE(rt);
+    LCT__REQUIRE(features);
+    LCT__REQUIRE(idx);
+    int rc = check_common(__func__, n, d, queries, q, k);
+    if (rc) return rc;
+    if (!lct__all_finite(features, n * d)) return LCT__FAIL(LCT_ENUMERIC, "features hold NaN or Inf");
+    knn_rows rows = {features, NULL, n, d};
+    return knn_run(rt, &rows, queries, q, k, idx, sim, NULL);
+}
+
+int lct_knn_topk_bank(lct_bank *bank, const float *queries, size_t q, size_t k, int64_t *idx, float *sim)
+{
+    LCT__REQUIRE(bank);
+    LCT__REQUIRE(idx);
+    int rc = check_common(__func__, bank->n, bank->d, queries, q, k);
+    if (rc) return rc;
+    knn_rows rows = {bank->storage == LCT_BANK_FP32 ? bank->rows : NULL,
+                     bank->storage == LCT_BANK_FP16 ? bank->rows : NULL, bank->n, bank->d};
+    return knn_run(bank->rt, &rows, queries, q, k, idx, sim, NULL);
+}
+
+int lct_knn_classify(lct_runtime *rt, const float *features, const int32_t *labels, size_t n, size_t d,
+                     const float *queries, size_t q, size_t k, float tau, int32_t n_classes, int32_t *pred,
+                     float *scores)
+{
+    LCT__REQUIRE(rt);
+    LCT__REQUIRE(features);
+    int rc = check_common(__func__, n, d, queries, q, k);
+    if (rc) return rc;
+    rc = check_vote(__func__, labels, n, tau, n_classes, pred, q, scores);
+    if (rc) return rc;
+    if (!lct__all_finite(features, n * d)) return LCT__FAIL(LCT_ENUMERIC, "features hold NaN or Inf");
+    knn_rows rows = {features, NULL, n, d};
+    knn_vote v = {labels, tau, n_classes, pred, scores};
+    return knn_run(rt, &rows, queries, q, k, NULL, NULL, &v);
+}
+
+int lct_knn_classify_bank(lct_bank *bank, const int32_t *labels, const float *queries, size_t q, size_t k, float tau,
+                          int32_t n_classes, int32_t *pred, float *scores)
+{
+    LCT__REQUIRE(bank);
+    int rc = check_common(__func__, bank->n, bank->d, queries, q, k);
+    if (rc) return rc;
+    rc = check_vote(__func__, labels, bank->n, tau, n_classes, pred, q, scores);
+    if (rc) return rc;
+    knn_rows rows = {bank->storage == LCT_BANK_FP32 ? bank->rows : NULL,
+                     bank->storage == LCT_BANK_FP16 ? bank->rows : NULL, bank->n, bank->d};
+    knn_vote v = {labels, tau, n_classes, pred, scores};
+    return knn_run(bank->rt, &rows, queries, q, k, NULL, NULL, &v);
+}
