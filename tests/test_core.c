@@ -433,6 +433,22 @@ START_TEST(test_alloc_failure_injection_fixture)
 }
 END_TEST
 
+START_TEST(test_cpu_features_match_compiler)
+{
+    int f = lct__cpu_features();
+    ck_assert_int_eq(f, lct__cpu_features()); /* cached, stable */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+    __builtin_cpu_init();
+    ck_assert_int_eq(!!(f & LCT__CPU_AVX2), !!__builtin_cpu_supports("avx2"));
+    ck_assert_int_eq(!!(f & LCT__CPU_FMA), !!__builtin_cpu_supports("fma"));
+    ck_assert_int_eq(!!(f & LCT__CPU_AVX512), __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                                                  __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512bw") &&
+                                                  __builtin_cpu_supports("avx512vl"));
+    ck_assert_int_eq(!!(f & LCT__CPU_AMD), !!__builtin_cpu_is("amd"));
+#endif
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
@@ -453,6 +469,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, test_stream_ids_and_finite_check);
     tcase_add_test(tc, test_params_generic_access);
     tcase_add_test(tc, test_alloc_failure_injection_fixture);
+    tcase_add_test(tc, test_cpu_features_match_compiler);
     suite_add_tcase(s, tc);
     return s;
 }

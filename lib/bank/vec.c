@@ -150,8 +150,8 @@ static int have_avx(void)
 {
     static int cached = -1; /* benign race: every thread computes the same value */
     if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+        int need = LCT__CPU_AVX2 | LCT__CPU_FMA | LCT__CPU_F16C;
+        cached = (lct__cpu_features() & need) == need;
     }
     return cached;
 }

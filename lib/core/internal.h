@@ -74,6 +74,20 @@ void lct__free(lct_runtime *rt, void *p);
 void *lct__hook_alloc(lct_runtime *rt, size_t size);
 void lct__hook_free(lct_runtime *rt, void *p);
 
+/* ---- CPU features ----------------------------------------------------------
+ * Portable across compilers (no __builtin_cpu_supports feature names, which differ). */
+enum {
+    LCT__CPU_SSE3 = 1 << 0,
+    LCT__CPU_AVX = 1 << 1,     /* AVX with YMM state saved by the OS */
+    LCT__CPU_FMA = 1 << 2,
+    LCT__CPU_F16C = 1 << 3,
+    LCT__CPU_AVX2 = 1 << 4,
+    LCT__CPU_AVX512 = 1 << 5,  /* AVX-512 F, DQ, CD, BW, VL with ZMM state saved (BLIS's "skx" set) */
+    LCT__CPU_AMD = 1 << 6,
+    LCT__CPU_FAMILY_SHIFT = 8  /* AMD family in bits 8..15 */
+};
+int lct__cpu_features(void);
+
 /* ---- threads and logging -------------------------------------------------- */
 
 int lct__threads(const lct_runtime *rt);

@@ -24,38 +24,17 @@ static const char *name = "";
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define LCT__X86 1
-#include <cpuid.h>
-
 enum { ISA_NONE, ISA_SSE3, ISA_AVX, ISA_AVX2, ISA_AVX512 };
 
-/* Highest vector ISA both the CPU and the OS (saved register state) support. */
+/* Highest vector ISA both the CPU and the OS support, and the AMD family (0 for others). */
 static int cpu_isa(int *amd_family)
 {
-    unsigned a, b, c, d;
-    *amd_family = 0;
-    if (!__get_cpuid(0, &a, &b, &c, &d)) return ISA_NONE;
-    unsigned max_leaf = a;
-    int amd = (b == 0x68747541u); /* "Auth"enticAMD */
-    __get_cpuid(1, &a, &b, &c, &d);
-    if (amd) {
-        unsigned fam = (a >> 8) & 0xf;
-        if (fam == 0xf) fam += (a >> 20) & 0xff;
-        *amd_family = (int)fam;
-    }
-    int sse3 = (c >> 0) & 1, fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
-    if (!sse3) return ISA_NONE;
-    if (!osxsave || !avx) return ISA_SSE3;
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    (void)hi;
-    if ((lo & 0x6) != 0x6) return ISA_SSE3;
-    if (max_leaf < 7) return ISA_AVX;
-    __cpuid_count(7, 0, a, b, c, d);
-    int avx2 = (b >> 5) & 1;
-    int f = (b >> 16) & 1, dq = (b >> 17) & 1, cd = (b >> 28) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1;
-    if (f && dq && cd && bw && vl && (lo & 0xe0) == 0xe0) return ISA_AVX512;
-    if (avx2 && fma) return ISA_AVX2;
-    return ISA_AVX;
+    int f = lct__cpu_features();
+    *amd_family = (f & LCT__CPU_AMD) ? (f >> LCT__CPU_FAMILY_SHIFT) & 0xff : 0;
+    if (f & LCT__CPU_AVX512) return ISA_AVX512;
+    if ((f & LCT__CPU_AVX2) && (f & LCT__CPU_FMA)) return ISA_AVX2;
+    if (f & LCT__CPU_AVX) return ISA_AVX;
+    return (f & LCT__CPU_SSE3) ? ISA_SSE3 : ISA_NONE;
 }
 
 /* Kernel sets Debian's x86_64 BLIS 0.9 is built with, and the ISA each needs. */

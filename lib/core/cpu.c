@@ -1,0 +1,48 @@
+/* CPU features usable by the library: what the CPU reports and the OS saves on context switches. */
+#include "internal.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+
+static int detect(void)
+{
+    unsigned a = 0, b = 0, c = 0, d = 0, max_leaf = 0;
+    int f = 0;
+    if (!__get_cpuid(0, &max_leaf, &b, &c, &d)) return 0;
+    if (b == 0x68747541u) f |= LCT__CPU_AMD; /* "Auth"enticAMD */
+    __get_cpuid(1, &a, &b, &c, &d);
+    if (f & LCT__CPU_AMD) {
+        unsigned fam = (a >> 8) & 0xf;
+        if (fam == 0xf) fam += (a >> 20) & 0xff;
+        f |= (int)(fam & 0xff) << LCT__CPU_FAMILY_SHIFT;
+    }
+    if (c & 1u) f |= LCT__CPU_SSE3;
+    int osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+    if (!osxsave || !avx) return f;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    if ((lo & 0x6) != 0x6) return f; /* the OS does not save YMM state */
+    f |= LCT__CPU_AVX;
+    if ((c >> 12) & 1) f |= LCT__CPU_FMA;
+    if ((c >> 29) & 1) f |= LCT__CPU_F16C;
+    if (max_leaf < 7) return f;
+    __cpuid_count(7, 0, a, b, c, d);
+    if ((b >> 5) & 1) f |= LCT__CPU_AVX2;
+    int all512 = ((b >> 16) & 1) && ((b >> 17) & 1) && ((b >> 28) & 1) && ((b >> 30) & 1) && ((b >> 31) & 1);
+    if (all512 && (lo & 0xe0) == 0xe0) f |= LCT__CPU_AVX512; /* F, DQ, CD, BW, VL and ZMM state saved */
+    return f;
+}
+#else
+static int detect(void)
+{
+    return 0;
+}
+#endif
+
+int lct__cpu_features(void)
+{
+    static int cached = -1; /* benign race: every thread computes the same value */
+    if (cached < 0) cached = detect();
+    return cached;
+}
