@@ -289,6 +289,7 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
     size_t nch = chunks(p->batch), gs = group_of(&g, p->batch);
     size_t in_size = l->in_size, out_size = l->out_size;
     const float *w = l->value[0], *bias = l->has_bias ? l->value[1] : NULL;
+    float *st = l->stats_out;
     int dir = direct(&g);
 #pragma omp parallel for num_threads(p->threads) schedule(static)
     for (size_t c = 0; c < nch; c++) {
@@ -302,14 +303,18 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
                 float *yb = y + b * out_size;
                 if (!dir) im2col(&g, xb, sc.col, g.n);
                 if (g.k <= SMALL_K) {
-                    for (size_t o = 0; o < g.o; o++)
+                    for (size_t o = 0; o < g.o; o++) {
                         small_fwd(w + o * g.k, bias ? bias[o] : 0.0f, dir ? xb : sc.col, g.n, g.k, g.n, yb + o * g.n);
+                        if (st) lct__bn_partial(yb + o * g.n, g.n, st + (b * g.o + o) * 3);
+                    }
                     continue;
                 }
                 if (bias)
                     for (size_t o = 0; o < g.o; o++) fill(yb + o * g.n, bias[o], g.n);
                 lct__gemm1(p->rt, 0, 0, g.o, g.n, g.k, 1.0f, w, g.k, dir ? xb : sc.col, g.n, bias ? 1.0f : 0.0f, yb,
                            g.n);
+                if (st)
+                    for (size_t o = 0; o < g.o; o++) lct__bn_partial(yb + o * g.n, g.n, st + (b * g.o + o) * 3);
                 continue;
             }
             group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
@@ -320,6 +325,7 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
                     const float *src = sc.out + o * ld + s * g.n;
                     if (bias) add_bias(dst, src, bias[o], g.n);
                     else memcpy(dst, src, g.n * sizeof(float));
+                    if (st) lct__bn_partial(dst, g.n, st + ((b + s) * g.o + o) * 3);
                 }
         }
     }
