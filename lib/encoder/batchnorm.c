@@ -256,8 +256,7 @@ void lct__bn_forward(lct__layer *l, const lct__pass *p, const float *x, float *y
         a[c] = gamma[c] * v.invstd[c];
         b[c] = beta[c] - v.mean[c] * a[c];
     }
-    if (l->fold_pool) lct__pool_fold_forward(l->fold_pool, p, x, a, b, l->fold_out);
-    else normalise(p, &v, x, y, a, b, l->fuse_relu);
+    normalise(p, &v, x, y, a, b, l->fuse_relu);
 }
 
 /* With a fused ReLU, dy only passes where the output y is positive (a bit mask, so it vectorises). */

@@ -437,11 +437,6 @@ int lct_encoder_forward(lct_encoder *enc, const float *x, size_t batch, float *y
          * the winning input passed the ReLU), so the batch norm's backward need not read it again */
         l->mask_in_pool = l->fuse_relu && i + 2 < enc->n_layers && enc->layers[i + 2]->kind == LCT__L_MAXPOOL;
         if (l->kind == LCT__L_MAXPOOL) l->relu_mask = i >= 2 && enc->layers[i - 2]->mask_in_pool;
-        /* ... and when that pool is 2x2, the batch norm does the pool's forward itself: its own output and
-         * the ReLU's are never written (nothing reads them: both masks come from the pooled values) */
-        l->fold_pool = l->mask_in_pool && lct__pool_can_fold(enc->layers[i + 2]) ? enc->layers[i + 2] : NULL;
-        l->fold_out = l->fold_pool ? enc->act[i + 3] : NULL;
-        if (l->kind == LCT__L_MAXPOOL) l->folded = i >= 2 && enc->layers[i - 2]->fold_pool == l;
         /* convolution then train-mode batch norm: the statistics are gathered while each output is hot */
         lct__layer *next = i + 1 < enc->n_layers ? enc->layers[i + 1] : NULL;
         int feed = train && next && next->kind == LCT__L_BATCHNORM &&
@@ -451,7 +446,7 @@ int lct_encoder_forward(lct_encoder *enc, const float *x, size_t batch, float *y
     }
     lct__copy(&p, n_in, x, enc->act[0]);
     for (size_t i = 0; i < enc->n_layers; i++) {
-        if (alias_layer(enc, i) || enc->layers[i]->folded) continue;
+        if (alias_layer(enc, i)) continue;
         lct__layer_forward(enc->layers[i], &p, enc->act[i], enc->act[i + 1]);
     }
     lct__copy(&p, batch * out_size, enc->act[enc->n_layers], y);

@@ -70,9 +70,6 @@ typedef struct lct__layer {
     float *stats_out;               /* convolution before a train-mode batch norm: per (sample, channel) partial
                                      * statistics for it, computed while each output is still in cache */
     int stats_in;                   /* batch norm: those partials are ready (no pass over x for the statistics) */
-    struct lct__layer *fold_pool;   /* batch norm: the 2x2 max pool (after its ReLU) it runs itself, in one pass */
-    float *fold_out;                /* batch norm: that pool's output */
-    int folded;                     /* max pool: forward already done by the batch norm before it */
 } lct__layer;
 
 /* What a pass needs besides the layer. */
@@ -124,11 +121,6 @@ float *lct__bn_partials(const lct__layer *bn);
 int lct__pool_init(lct__layer *l, const char *func);
 size_t lct__pool_ws(const lct__layer *l, size_t batch);
 void lct__pool_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
-/* 1 if a max pool can take its input through a batch norm + ReLU on the fly (2x2, stride 2, C×H×W). */
-int lct__pool_can_fold(const lct__layer *l);
-/* Max pool of max(x·s[c] + t[c], 0): the batch norm's output and the ReLU's are never stored. */
-void lct__pool_fold_forward(lct__layer *l, const lct__pass *p, const float *x, const float *s, const float *t,
-                            float *y);
 void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *y, const float *dy, float *dx);
 
 size_t lct__dropout_ws(const lct__layer *l, size_t batch);

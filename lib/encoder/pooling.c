@@ -49,19 +49,10 @@ size_t lct__pool_ws(const lct__layer *l, size_t batch)
 
 /* 2×2 windows with stride 2 (the common case), four outputs at a time with even/odd shuffles. The first
  * maximum in scan order wins, as in PyTorch; the index is the position in the input plane. */
-/* With `fold`, every input first goes through max(x·s + t, 0): a batch norm and ReLU done on the fly. */
-static inline float folded(float v, float s, float t, int fold)
-{
-    if (!fold) return v;
-    v = v * s + t;
-    return v > 0.0f ? v : 0.0f;
-}
-
 static inline void max2x2_one(const float *r0, const float *r1, size_t ox, size_t base, size_t w, float *y,
-                              int32_t *arg, float s, float t, int fold)
+                              int32_t *arg)
 {
-    float a = folded(r0[2 * ox], s, t, fold), b = folded(r0[2 * ox + 1], s, t, fold);
-    float c = folded(r1[2 * ox], s, t, fold), d = folded(r1[2 * ox + 1], s, t, fold);
+    float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
     float m = a;
     int32_t k = 0;
     if (b > m) { m = b; k = 1; }
@@ -72,9 +63,8 @@ static inline void max2x2_one(const float *r0, const float *r1, size_t ox, size_
 }
 
 LCT__VEC static void max2x2_row(const float *r0, const float *r1, size_t ow, size_t base, size_t w, float *y,
-                                int32_t *arg, float scale, float shift, int fold)
+                                int32_t *arg)
 {
-    lct__v4 zero4 = {0, 0, 0, 0}, sv = zero4 + scale, tv = zero4 + shift;
     const lct__vi4 ev = {0, 2, 4, 6}, od = {1, 3, 5, 7}, lane = {0, 2, 4, 6};
     size_t ox = 0;
     for (; ox + 4 <= ow; ox += 4) {
@@ -85,16 +75,6 @@ LCT__VEC static void max2x2_row(const float *r0, const float *r1, size_t ow, siz
         LCT__LOAD(h1, r1 + 2 * ox + 4);
         lct__v4 a = __builtin_shuffle(l0, h0, ev), b = __builtin_shuffle(l0, h0, od);
         lct__v4 c = __builtin_shuffle(l1, h1, ev), d = __builtin_shuffle(l1, h1, od);
-        if (fold) {
-            a = a * sv + tv;
-            b = b * sv + tv;
-            c = c * sv + tv;
-            d = d * sv + tv;
-            a = (lct__v4)((lct__vi4)a & (a > zero4));
-            b = (lct__v4)((lct__vi4)b & (b > zero4));
-            c = (lct__v4)((lct__vi4)c & (c > zero4));
-            d = (lct__v4)((lct__vi4)d & (d > zero4));
-        }
         lct__vi4 k = {0, 0, 0, 0}, t, w0 = k + (int32_t)w, w1 = w0 + 1;
         lct__v4 m = a;
         t = b > m; k = (t & 1) | (~t & k); m = (lct__v4)((t & (lct__vi4)b) | (~t & (lct__vi4)m));
@@ -104,7 +84,7 @@ LCT__VEC static void max2x2_row(const float *r0, const float *r1, size_t ow, siz
         LCT__STORE(y + ox, m);
         LCT__STORE(arg + ox, idx);
     }
-    for (; ox < ow; ox++) max2x2_one(r0, r1, ox, base, w, y, arg, scale, shift, fold);
+    for (; ox < ow; ox++) max2x2_one(r0, r1, ox, base, w, y, arg);
 }
 
 LCT__VEC static void unmax2x2_row(const float *dy, const float *y, const int32_t *arg, size_t ow, size_t base,
@@ -172,7 +152,7 @@ void lct__pool_forward(lct__layer *l, const lct__pass *p, const float *x, float 
             for (size_t oy = 0; oy < g.oh; oy++) {
                 const float *r0 = x + r * g.h * g.w + 2 * oy * g.w;
                 max2x2_row(r0, r0 + g.w, g.ow, 2 * oy * g.w, g.w, y + (r * g.oh + oy) * g.ow,
-                           arg + (r * g.oh + oy) * g.ow, 1.0f, 0.0f, 0);
+                           arg + (r * g.oh + oy) * g.ow);
             }
         return;
     }
@@ -207,28 +187,6 @@ void lct__pool_forward(lct__layer *l, const lct__pass *p, const float *x, float 
                     yc[oy * g.ow + ox] = acc * inv;
                 }
             }
-    }
-}
-
-int lct__pool_can_fold(const lct__layer *l)
-{
-    pgeom g = pool_geom(l);
-    return l->kind == LCT__L_MAXPOOL && l->in.rank == 3 && is_2x2(&g);
-}
-
-void lct__pool_fold_forward(lct__layer *l, const lct__pass *p, const float *x, const float *s, const float *t,
-                            float *y)
-{
-    pgeom g = pool_geom(l);
-    int32_t *arg = (int32_t *)l->ws;
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (p->batch * l->in_size > LCT__PAR_MIN)
-    for (size_t r = 0; r < p->batch * g.c; r++) {
-        size_t c = r % g.c;
-        for (size_t oy = 0; oy < g.oh; oy++) {
-            const float *r0 = x + r * g.h * g.w + 2 * oy * g.w;
-            max2x2_row(r0, r0 + g.w, g.ow, 2 * oy * g.w, g.w, y + (r * g.oh + oy) * g.ow, arg + (r * g.oh + oy) * g.ow,
-                       s[c], t[c], 1);
-        }
     }
 }
 
