@@ -177,6 +177,7 @@ static const struct {
     {"in 3x20; conv1d 4 k4 s2 p1", 2},
     {"in 1x50; conv1d 3 k10 s5", 2},
     {"in 5; bn", 4},
+    {"in 3x3x3; conv2d 4 k3; bn; flatten; linear 2", 5},
     {"in 3x4x4; bn momentum=0.2 eps=0.001", 3},
     {"in 3x6; bn", 2},
     {"in 10; linear 8; relu; linear 3", 3},

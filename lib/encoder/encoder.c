@@ -439,8 +439,8 @@ int lct_encoder_forward(lct_encoder *enc, const float *x, size_t batch, float *y
         if (l->kind == LCT__L_MAXPOOL) l->relu_mask = i >= 2 && enc->layers[i - 2]->mask_in_pool;
         /* convolution then train-mode batch norm: the statistics are gathered while each output is hot */
         lct__layer *next = i + 1 < enc->n_layers ? enc->layers[i + 1] : NULL;
-        int feed = train && next && next->kind == LCT__L_BATCHNORM &&
-                   (l->kind == LCT__L_CONV1D || l->kind == LCT__L_CONV2D);
+        int feed = train && next && next->kind == LCT__L_BATCHNORM && next->in_size > next->in.d[0] &&
+                   (l->kind == LCT__L_CONV1D || l->kind == LCT__L_CONV2D); /* (a 1x1 output has no partials) */
         l->stats_out = feed ? lct__bn_partials(next) : NULL;
         if (l->kind == LCT__L_BATCHNORM) l->stats_in = train && i > 0 && enc->layers[i - 1]->stats_out != NULL;
     }
