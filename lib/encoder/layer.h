@@ -161,6 +161,12 @@ typedef int32_t lct__vi16 __attribute__((vector_size(64)));
 typedef float lct__v4 __attribute__((vector_size(16)));
 typedef int32_t lct__vi4 __attribute__((vector_size(16)));
 #define LCT__LOAD(v, p) memcpy(&(v), (p), sizeof(v))
+/* Lanes i0..i3 of the 8 lanes of (a, b): GCC's and Clang's spellings of a two-vector shuffle. */
+#if defined(__clang__)
+#  define LCT__SHUF4(a, b, i0, i1, i2, i3) __builtin_shufflevector((a), (b), i0, i1, i2, i3)
+#else
+#  define LCT__SHUF4(a, b, i0, i1, i2, i3) __builtin_shuffle((a), (b), (lct__vi4){i0, i1, i2, i3})
+#endif
 #define LCT__STORE(p, v) memcpy((p), &(v), sizeof(v))
 
 /* Element-wise loops run in parallel only above this many floats (below, threads cost more). */
