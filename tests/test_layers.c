@@ -177,6 +177,7 @@ static const struct {
     {"in 3x20; conv1d 4 k4 s2 p1", 2},
     {"in 1x50; conv1d 3 k10 s5", 2},
     {"in 5; bn", 4},
+    {"in 3x3x3; conv2d 4 k3; bn; flatten; linear 2", 5},
     {"in 3x4x4; bn momentum=0.2 eps=0.001", 3},
     {"in 3x6; bn", 2},
     {"in 10; linear 8; relu; linear 3", 3},
@@ -339,6 +340,38 @@ START_TEST(test_batchnorm_forward_reference)
             for (size_t s = 0; s < S; s++)
                 ck_assert_double_eq_tol(y[(n * C + c) * S + s], (x[(n * C + c) * S + s] - rm[c]) / sqrt(rv[c] + 0.01),
                                         1e-5);
+    lct_encoder_free(enc);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+/* Batch statistics stay accurate when the mean dwarfs the spread (raw pixel values, say). */
+START_TEST(test_batchnorm_large_offset)
+{
+    lct_runtime *rt = lct_test_runtime(2, 4);
+    lct_encoder *enc = spec_encoder(rt, "in 1x6x6; conv2d 2 k1 nobias; bn");
+    const size_t B = 40, S = 36;
+    float *x = malloc(B * S * sizeof *x), *y = malloc(B * 2 * S * sizeof *y), w[2];
+    fill_uniform(x, B * S, 13, -1, 1);
+    for (size_t i = 0; i < B * S; i++) x[i] += 500.0f;
+    get_tensor(lct_encoder_params(enc), 0, w);
+    ck_assert_int_eq(lct_encoder_forward(enc, x, B, y), LCT_OK);
+    for (size_t c = 0; c < 2; c++) {
+        double m = 0, v = 0;
+        for (size_t i = 0; i < B * S; i++) m += (double)w[c] * x[i];
+        m /= B * S;
+        for (size_t i = 0; i < B * S; i++) v += pow((double)w[c] * x[i] - m, 2);
+        v /= B * S;
+        for (size_t b = 0; b < B; b++)
+            for (size_t i = 0; i < S; i++) {
+                double ref = ((double)w[c] * x[b * S + i] - m) / sqrt(v + 1e-5);
+                /* the float conv output itself carries ~500·2^-24 of rounding: compare at that scale */
+                ck_assert_msg(fabs(y[(b * 2 + c) * S + i] - ref) < 2e-3, "channel %zu: %g vs %g", c,
+                              (double)y[(b * 2 + c) * S + i], ref);
+            }
+    }
+    free(x);
+    free(y);
     lct_encoder_free(enc);
     lct_runtime_free(rt);
 }
@@ -510,6 +543,7 @@ int main(void)
     tcase_add_test(tf, test_conv2d_forward_reference);
     tcase_add_test(tf, test_conv1d_forward_reference);
     tcase_add_test(tf, test_batchnorm_forward_reference);
+    tcase_add_test(tf, test_batchnorm_large_offset);
     tcase_add_test(tf, test_gru_forward_reference);
     tcase_add_test(tf, test_pool_l2norm_forward_reference);
     tcase_add_test(tf, test_dropout_statistics_and_eval_identity);

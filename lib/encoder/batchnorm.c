@@ -20,8 +20,14 @@ int lct__bn_init(lct__layer *l, const char *func)
 
 size_t lct__bn_ws(const lct__layer *l, size_t batch)
 {
-    (void)batch;
-    return 8 * lct__round16(l->in.d[0]); /* mean, invstd, Σdy, Σdy·x̂, k1, k2, k3, spare */
+    /* mean, invstd, Σdy, Σdy·x̂, k1, k2, k3, spare; then partials (k, Σ, Σ²) per sample and channel */
+    size_t c = l->in.d[0];
+    return 8 * lct__round16(c) + (l->in_size > c ? lct__round16(3 * batch * c) : 0);
+}
+
+float *lct__bn_partials(const lct__layer *bn)
+{
+    return bn->ws + 8 * lct__round16(bn->in.d[0]);
 }
 
 typedef struct bn_view {
@@ -137,8 +143,42 @@ LCT__VEC static void row_dx(float *dx, const float *dy, const float *x, const fl
 
 #define COLS 256
 
+void lct__bn_partial(const float *y, size_t n, float *out3)
+{
+    /* two passes over values still in cache: the sample's mean, then squared deviations around it */
+    float s1, s2, unused;
+    sums_shifted(y, n, 0.0f, &s1, &unused);
+    float m = s1 / (float)n;
+    sums_shifted(y, n, m, &s1, &s2);
+    out3[0] = m;
+    out3[1] = s1; /* Σ(y − m): rounding residue, kept for the merge */
+    out3[2] = s2;
+}
+
+/* Mean and variance from per-sample partials, merged in sample order in double (Chan et al.). */
+static void merge_partials(const lct__pass *p, const bn_view *v, const float *part, double *var_out)
+{
+    size_t B = p->batch;
+    double ns = (double)v->s;
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v->c > 4096)
+    for (size_t c = 0; c < v->c; c++) {
+        double n = 0.0, mean = 0.0, m2 = 0.0;
+        for (size_t b = 0; b < B; b++) {
+            const float *q = part + (b * v->c + c) * 3;
+            double mb = (double)q[0] + (double)q[1] / ns, m2b = (double)q[2] - (double)q[1] * q[1] / ns;
+            if (m2b < 0.0) m2b = 0.0;
+            double tot = n + ns, d = mb - mean;
+            mean += d * ns / tot;
+            m2 += m2b + d * d * n * ns / tot;
+            n = tot;
+        }
+        v->mean[c] = (float)mean;
+        var_out[c] = m2 / n;
+    }
+}
+
 /* Batch mean and variance per channel into v.mean and v.invstd (as variance, for now). */
-static void batch_stats(const lct__pass *p, const bn_view *v, const float *x, double *var_out)
+static void batch_stats(const lct__pass *p, const bn_view *v, const float *x, float *part, double *var_out)
 {
     size_t B = p->batch;
     if (v->s == 1) {
@@ -156,20 +196,10 @@ static void batch_stats(const lct__pass *p, const bn_view *v, const float *x, do
             for (size_t j = 0; j < len; j++) var_out[j0 + j] = (double)s2[j] / (double)v->n;
         }
     } else {
+        /* per (sample, channel) partials, each plane read twice while in cache, then merged in order */
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v->c * v->s > LCT__PAR_MIN)
-        for (size_t c = 0; c < v->c; c++) {
-            double s = 0.0, q = 0.0;
-            float k = x[c * v->s];
-            for (size_t b = 0; b < B; b++) {
-                float s1, s2;
-                sums_shifted(x + (b * v->c + c) * v->s, v->s, k, &s1, &s2);
-                s += s1;
-                q += s2;
-            }
-            double md = s / (double)v->n, var = q / (double)v->n - md * md;
-            v->mean[c] = (float)(md + k);
-            var_out[c] = var > 0.0 ? var : 0.0;
-        }
+        for (size_t r = 0; r < B * v->c; r++) lct__bn_partial(x + r * v->s, v->s, part + r * 3);
+        merge_partials(p, v, part, var_out);
     }
 }
 
@@ -205,7 +235,10 @@ void lct__bn_forward(lct__layer *l, const lct__pass *p, const float *x, float *y
         double var[512], *vp = var;
         /* channels beyond the stack buffer borrow the Σ slots pairwise as doubles */
         if (v.c > 512) vp = (double *)v.sdy; /* 2·round16(C) floats = round16(C) doubles */
-        batch_stats(p, &v, x, vp);
+        if (l->stats_in)
+            merge_partials(p, &v, lct__bn_partials(l), vp);
+        else
+            batch_stats(p, &v, x, lct__bn_partials(l), vp);
         double unbias = v.n > 1 ? (double)v.n / (double)(v.n - 1) : 1.0;
         for (size_t c = 0; c < v.c; c++) {
             double is = 1.0 / sqrt(vp[c] + (double)l->eps);

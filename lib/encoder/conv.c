@@ -210,18 +210,45 @@ LCT__VEC static void add_to(float *dst, const float *src, size_t n)
 }
 
 /* dx += col2im(dcol); dx must be zeroed by the caller. */
-LCT__VEC static void col2im(const geom *g, const float *col, size_t ld, float *dx)
+/* Same-width planes (see im2col_rows): zero the column entries that fall off either edge (the
+ * columns are scratch), then add the whole in-range run of rows at once. */
+static void col2im_rows(const geom *g, float *row, float *plane, size_t i, ptrdiff_t off)
 {
+    size_t ow = g->ow;
+    ptrdiff_t oy0 = (ptrdiff_t)g->ph - (ptrdiff_t)i, oy1 = (ptrdiff_t)g->h + (ptrdiff_t)g->ph - (ptrdiff_t)i;
+    if (oy0 < 0) oy0 = 0;
+    if (oy1 > (ptrdiff_t)g->oh) oy1 = (ptrdiff_t)g->oh;
+    if (oy1 <= oy0) return;
+    ptrdiff_t lo = off < 0 ? -off : 0, hi = (ptrdiff_t)ow - (off > 0 ? off : 0);
+    for (ptrdiff_t r = oy0; r < oy1; r++) {
+        float *d = row + (size_t)r * ow;
+        for (ptrdiff_t ox = 0; ox < lo; ox++) d[ox] = 0.0f;
+        for (ptrdiff_t ox = hi; ox < (ptrdiff_t)ow; ox++) d[ox] = 0.0f;
+    }
+    size_t n = (size_t)(oy1 - oy0) * ow;
+    float *src = row + (size_t)oy0 * ow;
+    float *dst = plane + (size_t)(oy0 + (ptrdiff_t)i - (ptrdiff_t)g->ph) * g->w + off;
+    add_to(dst + lo, src + lo, n - (size_t)lo - (ow - (size_t)hi));
+}
+
+/* dx += col2im(dcol); dx must be zeroed by the caller; the same-width path overwrites edge entries of col. */
+static void col2im(const geom *g, float *col, size_t ld, float *dx)
+{
+    int same = g->sw == 1 && g->sh == 1 && g->ow == g->w && (ptrdiff_t)g->pw < (ptrdiff_t)g->w;
     for (size_t c = 0; c < g->c; c++)
         for (size_t i = 0; i < g->kh; i++)
             for (size_t j = 0; j < g->kw; j++) {
-                const float *row = col + ((c * g->kh + i) * g->kw + j) * ld;
+                float *row = col + ((c * g->kh + i) * g->kw + j) * ld;
+                ptrdiff_t off = (ptrdiff_t)j - (ptrdiff_t)g->pw;
+                if (same) {
+                    col2im_rows(g, row, dx + c * g->h * g->w, i, off);
+                    continue;
+                }
                 for (size_t oy = 0; oy < g->oh; oy++) {
                     const float *src = row + oy * g->ow;
                     ptrdiff_t iy = (ptrdiff_t)(oy * g->sh + i) - (ptrdiff_t)g->ph;
                     if (iy < 0 || iy >= (ptrdiff_t)g->h) continue;
                     float *dst = dx + (c * g->h + (size_t)iy) * g->w;
-                    ptrdiff_t off = (ptrdiff_t)j - (ptrdiff_t)g->pw;
                     if (g->sw == 1) {
                         ptrdiff_t lo = off < 0 ? -off : 0, hi = (ptrdiff_t)g->w - off;
                         if (hi > (ptrdiff_t)g->ow) hi = (ptrdiff_t)g->ow;
@@ -289,6 +316,7 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
     size_t nch = chunks(p->batch), gs = group_of(&g, p->batch);
     size_t in_size = l->in_size, out_size = l->out_size;
     const float *w = l->value[0], *bias = l->has_bias ? l->value[1] : NULL;
+    float *st = l->stats_out;
     int dir = direct(&g);
 #pragma omp parallel for num_threads(p->threads) schedule(static)
     for (size_t c = 0; c < nch; c++) {
@@ -302,14 +330,18 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
                 float *yb = y + b * out_size;
                 if (!dir) im2col(&g, xb, sc.col, g.n);
                 if (g.k <= SMALL_K) {
-                    for (size_t o = 0; o < g.o; o++)
+                    for (size_t o = 0; o < g.o; o++) {
                         small_fwd(w + o * g.k, bias ? bias[o] : 0.0f, dir ? xb : sc.col, g.n, g.k, g.n, yb + o * g.n);
+                        if (st) lct__bn_partial(yb + o * g.n, g.n, st + (b * g.o + o) * 3);
+                    }
                     continue;
                 }
                 if (bias)
                     for (size_t o = 0; o < g.o; o++) fill(yb + o * g.n, bias[o], g.n);
                 lct__gemm1(p->rt, 0, 0, g.o, g.n, g.k, 1.0f, w, g.k, dir ? xb : sc.col, g.n, bias ? 1.0f : 0.0f, yb,
                            g.n);
+                if (st)
+                    for (size_t o = 0; o < g.o; o++) lct__bn_partial(yb + o * g.n, g.n, st + (b * g.o + o) * 3);
                 continue;
             }
             group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
@@ -320,6 +352,7 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
                     const float *src = sc.out + o * ld + s * g.n;
                     if (bias) add_bias(dst, src, bias[o], g.n);
                     else memcpy(dst, src, g.n * sizeof(float));
+                    if (st) lct__bn_partial(dst, g.n, st + ((b + s) * g.o + o) * 3);
                 }
         }
     }

@@ -437,6 +437,12 @@ int lct_encoder_forward(lct_encoder *enc, const float *x, size_t batch, float *y
          * the winning input passed the ReLU), so the batch norm's backward need not read it again */
         l->mask_in_pool = l->fuse_relu && i + 2 < enc->n_layers && enc->layers[i + 2]->kind == LCT__L_MAXPOOL;
         if (l->kind == LCT__L_MAXPOOL) l->relu_mask = i >= 2 && enc->layers[i - 2]->mask_in_pool;
+        /* convolution then train-mode batch norm: the statistics are gathered while each output is hot */
+        lct__layer *next = i + 1 < enc->n_layers ? enc->layers[i + 1] : NULL;
+        int feed = train && next && next->kind == LCT__L_BATCHNORM && next->in_size > next->in.d[0] &&
+                   (l->kind == LCT__L_CONV1D || l->kind == LCT__L_CONV2D); /* (a 1x1 output has no partials) */
+        l->stats_out = feed ? lct__bn_partials(next) : NULL;
+        if (l->kind == LCT__L_BATCHNORM) l->stats_in = train && i > 0 && enc->layers[i - 1]->stats_out != NULL;
     }
     lct__copy(&p, n_in, x, enc->act[0]);
     for (size_t i = 0; i < enc->n_layers; i++) {

@@ -67,6 +67,9 @@ typedef struct lct__layer {
     int fuse_relu;                  /* batch norm: a following ReLU is applied in the same pass */
     int mask_in_pool;               /* batch norm: the max pool after that ReLU applies its mask in backward */
     int relu_mask;                  /* max pool: its input came out of a ReLU; gradients pass only where y > 0 */
+    float *stats_out;               /* convolution before a train-mode batch norm: per (sample, channel) partial
+                                     * statistics for it, computed while each output is still in cache */
+    int stats_in;                   /* batch norm: those partials are ready (no pass over x for the statistics) */
 } lct__layer;
 
 /* What a pass needs besides the layer. */
@@ -109,6 +112,11 @@ size_t lct__bn_ws(const lct__layer *l, size_t batch);
 void lct__bn_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
 void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
                       float *dx);
+
+/* Partial statistics of one channel of one sample (n values): shift k = y[0], Σ(y−k), Σ(y−k)². */
+void lct__bn_partial(const float *y, size_t n, float *out3);
+/* Where a batch norm keeps the partials of its input (batch × channels × 3 floats). */
+float *lct__bn_partials(const lct__layer *bn);
 
 int lct__pool_init(lct__layer *l, const char *func);
 size_t lct__pool_ws(const lct__layer *l, size_t batch);
@@ -153,6 +161,12 @@ typedef int32_t lct__vi16 __attribute__((vector_size(64)));
 typedef float lct__v4 __attribute__((vector_size(16)));
 typedef int32_t lct__vi4 __attribute__((vector_size(16)));
 #define LCT__LOAD(v, p) memcpy(&(v), (p), sizeof(v))
+/* Lanes i0..i3 of the 8 lanes of (a, b): GCC's and Clang's spellings of a two-vector shuffle. */
+#if defined(__clang__)
+#  define LCT__SHUF4(a, b, i0, i1, i2, i3) __builtin_shufflevector((a), (b), i0, i1, i2, i3)
+#else
+#  define LCT__SHUF4(a, b, i0, i1, i2, i3) __builtin_shuffle((a), (b), (lct__vi4){i0, i1, i2, i3})
+#endif
 #define LCT__STORE(p, v) memcpy((p), &(v), sizeof(v))
 
 /* Element-wise loops run in parallel only above this many floats (below, threads cost more). */

@@ -65,7 +65,7 @@ static inline void max2x2_one(const float *r0, const float *r1, size_t ox, size_
 LCT__VEC static void max2x2_row(const float *r0, const float *r1, size_t ow, size_t base, size_t w, float *y,
                                 int32_t *arg)
 {
-    const lct__vi4 ev = {0, 2, 4, 6}, od = {1, 3, 5, 7}, lane = {0, 2, 4, 6};
+    const lct__vi4 lane = {0, 2, 4, 6};
     size_t ox = 0;
     for (; ox + 4 <= ow; ox += 4) {
         lct__v4 l0, h0, l1, h1;
@@ -73,8 +73,8 @@ LCT__VEC static void max2x2_row(const float *r0, const float *r1, size_t ow, siz
         LCT__LOAD(h0, r0 + 2 * ox + 4);
         LCT__LOAD(l1, r1 + 2 * ox);
         LCT__LOAD(h1, r1 + 2 * ox + 4);
-        lct__v4 a = __builtin_shuffle(l0, h0, ev), b = __builtin_shuffle(l0, h0, od);
-        lct__v4 c = __builtin_shuffle(l1, h1, ev), d = __builtin_shuffle(l1, h1, od);
+        lct__v4 a = LCT__SHUF4(l0, h0, 0, 2, 4, 6), b = LCT__SHUF4(l0, h0, 1, 3, 5, 7);
+        lct__v4 c = LCT__SHUF4(l1, h1, 0, 2, 4, 6), d = LCT__SHUF4(l1, h1, 1, 3, 5, 7);
         lct__vi4 k = {0, 0, 0, 0}, t, w0 = k + (int32_t)w, w1 = w0 + 1;
         lct__v4 m = a;
         t = b > m; k = (t & 1) | (~t & k); m = (lct__v4)((t & (lct__vi4)b) | (~t & (lct__vi4)m));
@@ -90,7 +90,7 @@ LCT__VEC static void max2x2_row(const float *r0, const float *r1, size_t ow, siz
 LCT__VEC static void unmax2x2_row(const float *dy, const float *y, const int32_t *arg, size_t ow, size_t base,
                                   size_t w, float *d0, float *d1)
 {
-    const lct__vi4 lane = {0, 2, 4, 6}, lo = {0, 4, 1, 5}, hi = {2, 6, 3, 7};
+    const lct__vi4 lane = {0, 2, 4, 6};
     size_t ox = 0;
     for (; ox + 4 <= ow; ox += 4) {
         lct__v4 g;
@@ -106,8 +106,8 @@ LCT__VEC static void unmax2x2_row(const float *dy, const float *y, const int32_t
         lct__v4 p0 = (lct__v4)(gi & (k == 0)), p1 = (lct__v4)(gi & (k == 1));
         lct__v4 q0 = (lct__v4)(gi & (k == (int32_t)w)), q1 = (lct__v4)(gi & (k == (int32_t)w + 1));
         /* interleave (p0, p1) into row 0 and (q0, q1) into row 1 */
-        lct__v4 r0a = __builtin_shuffle(p0, p1, lo), r0b = __builtin_shuffle(p0, p1, hi);
-        lct__v4 r1a = __builtin_shuffle(q0, q1, lo), r1b = __builtin_shuffle(q0, q1, hi);
+        lct__v4 r0a = LCT__SHUF4(p0, p1, 0, 4, 1, 5), r0b = LCT__SHUF4(p0, p1, 2, 6, 3, 7);
+        lct__v4 r1a = LCT__SHUF4(q0, q1, 0, 4, 1, 5), r1b = LCT__SHUF4(q0, q1, 2, 6, 3, 7);
         LCT__STORE(d0 + 2 * ox, r0a);
         LCT__STORE(d0 + 2 * ox + 4, r0b);
         LCT__STORE(d1 + 2 * ox, r1a);

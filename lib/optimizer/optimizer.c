@@ -215,14 +215,43 @@ LCT__OPT_VEC static void adam(size_t n, float *p, const float *g, float *m, floa
 
 #define BLK 32768
 
+/* lct__all_finite over blocks in parallel; a logical AND does not depend on the order. */
+static int finite_par(const float *x, size_t n, int threads)
+{
+    size_t nblk = (n + BLK - 1) / BLK;
+    int ok = 1;
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(&& : ok) if (nblk > 1)
+    for (size_t b = 0; b < nblk; b++) {
+        size_t i0 = b * BLK, len = i0 + BLK < n ? BLK : n - i0;
+        ok = ok && lct__all_finite(x + i0, len);
+    }
+    return ok;
+}
+
+/* Zero every gradient of a set, blocks in parallel. */
+static void zero_grads(lct_params *p, int threads)
+{
+    for (size_t i = 0; i < p->n_tensors; i++) {
+        float *g = p->tensors[i].grad;
+        size_t n = p->tensors[i].count, nblk = (n + BLK - 1) / BLK;
+        if (!g) continue;
+#pragma omp parallel for num_threads(threads) schedule(static) if (nblk > 1)
+        for (size_t b = 0; b < nblk; b++) {
+            size_t i0 = b * BLK, len = i0 + BLK < n ? BLK : n - i0;
+            memset(g + i0, 0, len * sizeof *g);
+        }
+    }
+}
+
 int lct_optimizer_step(lct_optimizer *opt)
 {
     LCT__REQUIRE(opt);
     if (opt->n_sets == 0) return LCT__FAIL(LCT_ESTATE, "no parameter set is attached");
+    int threads = lct__threads(opt->rt);
     for (size_t s = 0; s < opt->n_sets; s++) {
         const lct_params *p = opt->sets[s].p;
         for (size_t i = 0; i < p->n_tensors; i++)
-            if (p->tensors[i].grad && !lct__all_finite(p->tensors[i].grad, p->tensors[i].count))
+            if (p->tensors[i].grad && !finite_par(p->tensors[i].grad, p->tensors[i].count, threads))
                 return LCT__FAIL(LCT_ENUMERIC, "the gradient of '%s' (set %zu) holds NaN or Inf; nothing was updated",
                                  p->tensors[i].name, s);
     }
@@ -231,7 +260,7 @@ int lct_optimizer_step(lct_optimizer *opt)
     double t = (double)(opt->step + 1);
     float lr_bc1 = (float)(lr / (1.0 - pow(o->beta1, t)));
     float inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - pow(o->beta2, t)));
-    int threads = lct__threads(opt->rt), first = opt->step == 0;
+    int first = opt->step == 0;
     for (size_t s = 0; s < opt->n_sets; s++) {
         lct_params *p = opt->sets[s].p;
         size_t k = opt->sets[s].first_state;
@@ -272,7 +301,7 @@ int lct_optimizer_step(lct_optimizer *opt)
 int lct_optimizer_zero_grad(lct_optimizer *opt)
 {
     LCT__REQUIRE(opt);
-    for (size_t s = 0; s < opt->n_sets; s++) lct_params_zero_grad(opt->sets[s].p);
+    for (size_t s = 0; s < opt->n_sets; s++) zero_grads(opt->sets[s].p, lct__threads(opt->rt));
     return LCT_OK;
 }
 
