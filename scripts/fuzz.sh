@@ -7,10 +7,9 @@
 # collects the inputs libFuzzer finds; crashes land in build-fuzz/ as crash-*.
 set -eu
 cd "$(dirname "$0")/.."
-# Some modules use GCC-only builtins; tests/fuzz/clang_compat.h supplies them to clang here.
 if [ ! -f build-fuzz/build.ninja ]; then
     CC=clang meson setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false \
-        "-Dc_args=-fsanitize=fuzzer-no-link -include $(pwd)/tests/fuzz/clang_compat.h" \
+        -Dc_args=-fsanitize=fuzzer-no-link \
         -Dbuildtype=debugoptimized >/dev/null
 fi
 ninja -C build-fuzz tests/fuzz/fuzz_checkpoint tests/fuzz/fuzz_npy >build-fuzz/build.log || {

@@ -9,7 +9,7 @@
 #include "../core/internal.h"
 
 /* Loops over fewer elements than this run on one thread: a parallel region costs more than they do. */
-#define LCT__PAR_MIN ((size_t)1 << 17)
+#define LCT__BANK_PAR_MIN ((size_t)1 << 17)
 
 /* Rows of the bounded conversion workspace of fp16 banks (similarity_all, grad_all, kNN). */
 #define LCT__BANK_CHUNK 1024

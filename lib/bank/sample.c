@@ -61,7 +61,7 @@ int lct_bank_sample(lct_bank *bank, const int64_t *self_idx, size_t batch, size_
         lct__rng_seed(&r, seed, lct__hash64(call, LCT__SHARED_KEY));
         for (size_t j = 0; j < k; j++) out[j] = (int64_t)lct__rng_below(&r, n);
     } else {
-#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static) if(batch * k >= LCT__PAR_MIN)
+#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static) if(batch * k >= LCT__BANK_PAR_MIN)
         for (size_t b = 0; b < batch; b++) {
             lct__rng r;
             lct__rng_seed(&r, seed, lct__hash64(call, b));

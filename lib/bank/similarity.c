@@ -32,7 +32,7 @@ static inline void prefetch_row(const lct_bank *b, size_t i)
 static void gather_shared(lct_bank *b, const int64_t *neg, size_t k)
 {
     size_t d = b->d;
-#pragma omp parallel for num_threads(lct__threads(b->rt)) schedule(static) if(k * d >= LCT__PAR_MIN)
+#pragma omp parallel for num_threads(lct__threads(b->rt)) schedule(static) if(k * d >= LCT__BANK_PAR_MIN)
     for (size_t j = 0; j < k; j++) {
         float *dst = b->gather + j * d;
         const float *src = lct__bank_row(b, (size_t)neg[j], dst);
@@ -78,11 +78,11 @@ int lct_bank_similarity(lct_bank *bank, const float *f, size_t batch, const int6
         gather_shared(bank, neg_idx, k);
         rc = lct__gemm(bank->rt, 0, 1, batch, k, d, 1.0f, f, d, bank->gather, d, 0.0f, out + 1, ld);
         if (rc) return rc;
-#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static) if(batch * d >= LCT__PAR_MIN)
+#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static) if(batch * d >= LCT__BANK_PAR_MIN)
         for (size_t b = 0; b < batch; b++) out[b * ld] = dot_row(bank, f + b * d, (size_t)pos_idx[b]);
         return LCT_OK;
     }
-#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static) if(batch * k * d >= LCT__PAR_MIN)
+#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static) if(batch * k * d >= LCT__BANK_PAR_MIN)
     for (size_t b = 0; b < batch; b++) {
         const float *fb = f + b * d;
         const int64_t *nb = neg_idx + b * k;
@@ -108,11 +108,11 @@ int lct__bank_grad(lct_bank *bank, const float *ds, size_t batch, const int64_t 
         rc = lct__gemm(bank->rt, 0, 0, batch, d, k, 1.0f, ds + 1, ld, bank->gather, d, accumulate ? 1.0f : 0.0f, df,
                        d);
         if (rc) return rc;
-#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static) if(batch * d >= LCT__PAR_MIN)
+#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static) if(batch * d >= LCT__BANK_PAR_MIN)
         for (size_t b = 0; b < batch; b++) axpy_row(bank, ds[b * ld], (size_t)pos_idx[b], df + b * d);
         return LCT_OK;
     }
-#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static) if(batch * k * d >= LCT__PAR_MIN)
+#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static) if(batch * k * d >= LCT__BANK_PAR_MIN)
     for (size_t b = 0; b < batch; b++) {
         float *g = df + b * d;
         const float *sb = ds + b * ld;

@@ -102,7 +102,7 @@ static int update_impl(const char *func, lct_bank *bank, const float *f, const i
     qsort(order, batch, sizeof *order, cmp_pair);
     size_t d = bank->d;
     int normalize = opts->normalize;
-#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static) if(batch * d >= LCT__PAR_MIN)
+#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static) if(batch * d >= LCT__BANK_PAR_MIN)
     for (size_t i = 0; i < batch; i++) {
         if (i > 0 && order[i - 1].row == order[i].row) continue; /* handled with its group's first */
         for (size_t g = i; g < batch && order[g].row == order[i].row; g++)
