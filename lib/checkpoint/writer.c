@@ -36,12 +36,7 @@ struct lct_checkpoint_writer {
 
 int lct_checkpoint_options_init(lct_checkpoint_options *opts, uint32_t version)
 {
-    LCT__REQUIRE(opts);
-    if (version == 0 || version > LCT_CHECKPOINT_OPTIONS_VERSION)
-        return LCT__FAIL(LCT_EVERSION, "version is %u; this library knows versions 1..%u", (unsigned)version,
-                         (unsigned)LCT_CHECKPOINT_OPTIONS_VERSION);
-    memset(opts, 0, sizeof *opts);
-    opts->version = version;
+    LCT__OPTIONS_INIT(opts, version, LCT_CHECKPOINT_OPTIONS_VERSION);
     opts->level = 1;
     return LCT_OK;
 }

@@ -6,12 +6,7 @@
 
 int lct_encoder_options_init(lct_encoder_options *opts, uint32_t version)
 {
-    LCT__REQUIRE(opts);
-    if (version == 0 || version > LCT_ENCODER_OPTIONS_VERSION)
-        return LCT__FAIL(LCT_EVERSION, "version is %u; this library knows versions 1..%u", (unsigned)version,
-                         (unsigned)LCT_ENCODER_OPTIONS_VERSION);
-    memset(opts, 0, sizeof *opts);
-    opts->version = version;
+    LCT__OPTIONS_INIT(opts, version, LCT_ENCODER_OPTIONS_VERSION);
     opts->check_finite = 1;
     return LCT_OK;
 }

@@ -10,19 +10,10 @@
 
 /* ---- option defaults ---------------------------------------------------- */
 
-#define OPTIONS_INIT(opts, version, max)                                                                 \
-    do {                                                                                                 \
-        LCT__REQUIRE(opts);                                                                              \
-        if ((version) == 0 || (version) > (max))                                                         \
-            return LCT__FAIL(LCT_EVERSION, "version is %u; this library knows versions 1..%u",           \
-                             (unsigned)(version), (unsigned)(max));                                      \
-        memset((opts), 0, sizeof *(opts));                                                               \
-        (opts)->version = (version);                                                                     \
-    } while (0)
 
 int lct_loss_nce_options_init(lct_loss_nce_options *opts, uint32_t version)
 {
-    OPTIONS_INIT(opts, version, LCT_LOSS_NCE_OPTIONS_VERSION);
+    LCT__OPTIONS_INIT(opts, version, LCT_LOSS_NCE_OPTIONS_VERSION);
     opts->k = 4096;
     opts->sample_mode = LCT_BANK_SAMPLE_REPLACE;
     opts->z_policy = LCT_Z_FIRST_BATCH;
@@ -31,21 +22,21 @@ int lct_loss_nce_options_init(lct_loss_nce_options *opts, uint32_t version)
 
 int lct_loss_npsoftmax_options_init(lct_loss_npsoftmax_options *opts, uint32_t version)
 {
-    OPTIONS_INIT(opts, version, LCT_LOSS_NPSOFTMAX_OPTIONS_VERSION);
+    LCT__OPTIONS_INIT(opts, version, LCT_LOSS_NPSOFTMAX_OPTIONS_VERSION);
     opts->chunk = 16384;
     return LCT_OK;
 }
 
 int lct_loss_invaspread_options_init(lct_loss_invaspread_options *opts, uint32_t version)
 {
-    OPTIONS_INIT(opts, version, LCT_LOSS_INVASPREAD_OPTIONS_VERSION);
+    LCT__OPTIONS_INIT(opts, version, LCT_LOSS_INVASPREAD_OPTIONS_VERSION);
     opts->form = LCT_INVASPREAD_PAPER;
     return LCT_OK;
 }
 
 int lct_loss_infonce_options_init(lct_loss_infonce_options *opts, uint32_t version)
 {
-    OPTIONS_INIT(opts, version, LCT_LOSS_INFONCE_OPTIONS_VERSION);
+    LCT__OPTIONS_INIT(opts, version, LCT_LOSS_INFONCE_OPTIONS_VERSION);
     opts->steps = 12;
     opts->negatives = LCT_INFONCE_BATCH;
     return LCT_OK;
@@ -53,7 +44,7 @@ int lct_loss_infonce_options_init(lct_loss_infonce_options *opts, uint32_t versi
 
 int lct_loss_cmc_options_init(lct_loss_cmc_options *opts, uint32_t version)
 {
-    OPTIONS_INIT(opts, version, LCT_LOSS_CMC_OPTIONS_VERSION);
+    LCT__OPTIONS_INIT(opts, version, LCT_LOSS_CMC_OPTIONS_VERSION);
     opts->graph = LCT_CMC_CORE;
     opts->objective = LCT_CMC_NCE;
     opts->k = 16384;

@@ -8,12 +8,7 @@
 
 int lct_optimizer_options_init(lct_optimizer_options *opts, uint32_t version)
 {
-    LCT__REQUIRE(opts);
-    if (version == 0 || version > LCT_OPTIMIZER_OPTIONS_VERSION)
-        return LCT__FAIL(LCT_EVERSION, "version is %u; this library knows versions 1..%u", (unsigned)version,
-                         (unsigned)LCT_OPTIMIZER_OPTIONS_VERSION);
-    memset(opts, 0, sizeof *opts);
-    opts->version = version;
+    LCT__OPTIONS_INIT(opts, version, LCT_OPTIMIZER_OPTIONS_VERSION);
     opts->kind = LCT_OPTIMIZER_SGD;
     opts->lr = 0.01;
     opts->decay_all = 1;
