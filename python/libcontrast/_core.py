@@ -36,6 +36,19 @@ class Handle:
                 b._dependants.add(self)
         self._dependants = weakref.WeakSet()
 
+    @classmethod
+    def _adopt(cls, ptr, borrows=()):
+        """Wrap a C handle made elsewhere (e.g. by a checkpoint reader) without running __init__."""
+        obj = cls.__new__(cls)
+        Handle.__init__(obj, ptr, borrows)
+        return obj
+
+    def _borrow(self, other):
+        """Keep `other` alive (and open) for as long as this handle lives."""
+        self._borrows = self._borrows + (other,)
+        if isinstance(other, Handle):
+            other._dependants.add(self)
+
     @property
     def ptr(self):
         if not self._ptr:

@@ -167,12 +167,14 @@ class NCE(Loss):
         super().__init__(ptr.value, (runtime, bank), temperature)
         self.dim = _bank_dim(bank)
 
-    def compute(self, f, idx, pos=None):
-        """(loss, df[, dpos]) for embeddings f (batch × D) with data-set indices idx."""
+    def compute(self, f, idx, pos=None, out=None):
+        """(loss, df[, dpos]) for embeddings f (batch × D) with data-set indices idx.
+
+        out: optional writable float32 buffer for df (a training loop reuses one)."""
         batch = _batch_of(f, self.dim, "f")
         fb = _buffers.floats(f, "f", batch * self.dim)
         ib = _buffers.int_array(idx, "idx", "q", ctypes.c_int64, batch)
-        df = _buffers.new_floats(batch * self.dim, like=f, shape=(batch, self.dim))
+        df = out if out is not None else _buffers.new_floats(batch * self.dim, like=f, shape=(batch, self.dim))
         db = _buffers.floats(df, "df", batch * self.dim, writable=True)
         value = c_float()
         if pos is None:
