@@ -183,7 +183,8 @@ class Bank(Handle):
         d = self.d
         batch = _rows_of(f, d, "f")
         fb = _buffers.floats(f, "f", batch * d)
-        check(lib.lct_bank_update(self.ptr, fb.address, _idx(idx, "idx", batch).address, batch, momentum))
+        ib = _idx(idx, "idx", batch)  # held in a local: its memory must live through the call
+        check(lib.lct_bank_update(self.ptr, fb.address, ib.address, batch, momentum))
 
     def update_ex(self, f, idx, rule="momentum", momentum=None, lambda_=None, normalize=None):
         o = BankUpdateOptions()
@@ -198,7 +199,8 @@ class Bank(Handle):
         d = self.d
         batch = _rows_of(f, d, "f")
         fb = _buffers.floats(f, "f", batch * d)
-        check(lib.lct_bank_update_ex(self.ptr, fb.address, _idx(idx, "idx", batch).address, batch, ctypes.byref(o)))
+        ib = _idx(idx, "idx", batch)
+        check(lib.lct_bank_update_ex(self.ptr, fb.address, ib.address, batch, ctypes.byref(o)))
 
     def proximal(self, f, idx, lambda_, grad=None):
         """λ Σ‖f[b] − row(idx[b])‖²; with a writable `grad` buffer, 2λ(f − row) is added into it."""
@@ -207,7 +209,8 @@ class Bank(Handle):
         fb = _buffers.floats(f, "f", batch * d)
         gb = _buffers.floats(grad, "grad", batch * d, writable=True) if grad is not None else None
         pen = c_double()
-        check(lib.lct_bank_proximal(self.ptr, fb.address, _idx(idx, "idx", batch).address, batch, lambda_,
+        ib = _idx(idx, "idx", batch)
+        check(lib.lct_bank_proximal(self.ptr, fb.address, ib.address, batch, lambda_,
                                     gb.address if gb else None, ctypes.byref(pen)))
         return pen.value
 

@@ -330,9 +330,11 @@ def npy_info(path):
     return r.value, c.value, nd.value
 
 
-def npy_read(path, out=None):
-    """The float32 array of a .npy file (into `out` if given, which must have its size)."""
-    rows, cols, ndim = npy_info(path)
+def npy_read(path, out=None, shape=None):
+    """The float32 array of a .npy file (into `out` if given, which must have its size).
+
+    shape: the (rows, cols) the caller expects; the library refuses a file of another shape."""
+    rows, cols = shape if shape is not None else npy_info(path)[:2]
     if out is None:
         out = _buffers.new_floats(rows * cols)
     b = _buffers.floats(out, "out", rows * cols, writable=True)
