@@ -1,8 +1,7 @@
 """Optimizer: SGD (momentum, Nesterov), Adam, AdamW and learning-rate schedules."""
 import ctypes
 
-from ._core import Params
-from ._core import Handle
+from ._core import Handle, Params
 from ._errors import check
 from ._lib import P, c_double, c_int, c_size_t, c_uint32, c_uint64, c_void_p, declare, lib
 
