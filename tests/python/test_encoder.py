@@ -59,6 +59,7 @@ class TestEncoder(unittest.TestCase):
         trainable, state = a.param_count
         self.assertEqual(trainable, 4 * 9 + 4 + 4 + 4 + 6 * 36)
         self.assertEqual(state, 8)
+        self.assertEqual(a.params.total(), trainable + state)
         self.assertGreater(a.workspace_bytes(8), 0)
 
     def test_signal_and_sequence_layers(self):
