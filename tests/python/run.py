@@ -31,7 +31,8 @@ for name in _lib.DECLARED:
     setattr(_lib.lib, name, counting(name, fn))
 # Handle classes hold their free function since class creation: route those through the counters too.
 for obj in vars(libcontrast).values():
-    free = getattr(obj, "_free", None) if isinstance(obj, type) else None
+    free = vars(obj).get("_free") if isinstance(obj, type) else None  # where it is defined, not inherited
+    free = getattr(free, "__func__", free)
     if free is not None and id(free) in originals:
         obj._free = staticmethod(getattr(_lib.lib, originals[id(free)]))
 

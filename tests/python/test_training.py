@@ -109,6 +109,39 @@ class TestLifetimes(unittest.TestCase):
                 self.assertEqual(keep_rt.memory[0], 0)
                 keep_rt.close()
 
+    def test_reference_cycles_free_borrowers_first(self):
+        # The collector finalises the members of a dead cycle in any order; the runtime, the bank
+        # and the encoder must still be freed after the handles that borrow them.
+        freed = []
+        classes = (lct.Runtime, lct.Encoder, lct.Bank, lct.Loss, lct.Optimizer, lct.Augmenter, lct.CheckpointWriter)
+        saved = {cls: cls.__dict__["_free"] for cls in classes}
+
+        def recorder(cls, free):
+            return staticmethod(lambda ptr: (freed.append(cls.__name__), free(ptr)))
+        for cls, free in saved.items():
+            cls._free = recorder(cls, free.__func__)
+
+        class Holder:
+            pass
+        try:
+            for trial in range(40):
+                holder = Holder()
+                holder.me = holder
+                rt = lct.Runtime(seed=trial)
+                objs = [rt] + self.make_all(rt)
+                random.Random(trial).shuffle(objs)
+                holder.objs = objs
+                del rt, objs, holder
+                freed.clear()
+                gc.collect()
+                self.assertEqual(len(freed), 7, freed)
+                self.assertEqual(freed[-1], "Runtime")
+                self.assertLess(freed.index("Loss"), freed.index("Bank"))
+                self.assertLess(freed.index("Optimizer"), freed.index("Encoder"))
+        finally:
+            for cls, free in saved.items():
+                cls._free = free
+
     def test_close_order_is_enforced(self):
         rt = lct.Runtime()
         enc, bank, loss, opt, aug, w = self.make_all(rt)
