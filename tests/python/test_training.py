@@ -185,9 +185,20 @@ class TestExample(unittest.TestCase):
     def test_instdisc_smoke(self):
         args = ["--limit", "300", "--epochs", "1", "--batch", "64", "--k", "256", "--threads", "1"]
         env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
-        py = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "python", "instdisc.py")] + args,
-                            capture_output=True, text=True, env=env, timeout=300)
-        self.assertEqual(py.returncode, 0, py.stderr)
+        with __import__("tempfile").TemporaryDirectory() as tmp:
+            ckpt = os.path.join(tmp, "instdisc.ckpt")
+            py = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "python", "instdisc.py")] + args +
+                                ["--save", ckpt], capture_output=True, text=True, env=env, timeout=300)
+            self.assertEqual(py.returncode, 0, py.stderr)
+            with lct.Runtime(seed=1) as rt:
+                r = lct.Checkpoint(rt, path=ckpt)
+                self.assertEqual(r.counter("step"), 300 // 64)
+                enc = r.new_encoder("encoder")
+                self.assertEqual(enc.output_size, 128)
+                bank = r.new_bank("bank")
+                self.assertEqual(bank.info, (300, 128, 0))
+                for h in (bank, enc, r):
+                    h.close()
         last = py.stdout.strip().splitlines()[-1]
         self.assertTrue(last.startswith("kNN top-1: "), last)
         acc = float(last.split()[2])
