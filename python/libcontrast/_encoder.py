@@ -87,9 +87,18 @@ class Encoder(Handle):
             check(lib.lct_encoder_new(ctypes.byref(ptr), runtime.ptr, dims, len(shape), ctypes.byref(opts)))
         super().__init__(ptr.value, borrows=(runtime,))
 
+    _dims_cache = None
+
     def _add(self, status):
         check(status)
+        self._dims_cache = None  # a new layer changes the output shape
         return self
+
+    def _dims(self):
+        """(input size, output size, input shape, output shape), asked from C once per architecture."""
+        if self._dims_cache is None or not self._ptr:
+            self._dims_cache = (self.input_size, self.output_size, self.input_shape, self.output_shape)
+        return self._dims_cache
 
     def add_linear(self, out_features, bias=True):
         return self._add(lib.lct_encoder_add_linear(self.ptr, out_features, int(bool(bias))))
@@ -219,11 +228,11 @@ class Encoder(Handle):
     def forward(self, x, out=None):
         """Outputs of a batch: x holds whole input samples (float32). Returns batch × output floats
         (NumPy of shape (batch, *output_shape) when x is a NumPy array, else array.array('f'))."""
-        n_in, n_out = self.input_size, self.output_size
+        n_in, n_out, _, out_shape = self._dims()
         batch = _batch_of(x, n_in, "x")
         xb = _buffers.floats(x, "x", batch * n_in)
         if out is None:
-            out = _buffers.new_floats(batch * n_out, like=x, shape=(batch,) + self.output_shape)
+            out = _buffers.new_floats(batch * n_out, like=x, shape=(batch,) + out_shape)
         yb = _buffers.floats(out, "out", batch * n_out, writable=True)
         check(lib.lct_encoder_forward(self.ptr, xb.address, batch, yb.address))
         return out
@@ -233,12 +242,12 @@ class Encoder(Handle):
     def backward(self, dy, dx=False):
         """Accumulate parameter gradients from dL/dy of the last forward. With dx=True (or a
         writable buffer) also return dL/dx; else return None."""
-        n_in, n_out = self.input_size, self.output_size
+        n_in, n_out, in_shape, _ = self._dims()
         batch = _batch_of(dy, n_out, "dy")
         db = _buffers.floats(dy, "dy", batch * n_out)
         out, ob = None, None
         if dx is not False and dx is not None:
-            out = (_buffers.new_floats(batch * n_in, like=dy, shape=(batch,) + self.input_shape)
+            out = (_buffers.new_floats(batch * n_in, like=dy, shape=(batch,) + in_shape)
                    if dx is True else dx)
             ob = _buffers.floats(out, "dx", batch * n_in, writable=True)
         check(lib.lct_encoder_backward(self.ptr, db.address, batch, ob.address if ob else None))
