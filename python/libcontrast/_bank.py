@@ -2,7 +2,7 @@
 import ctypes
 
 from . import _buffers
-from ._core import Handle
+from ._core import Handle, enum_value as _enum
 from ._errors import check
 from ._lib import P, c_double, c_float, c_int, c_size_t, c_uint32, c_void_p, declare, lib
 
@@ -50,20 +50,8 @@ declare({
 })
 
 
-def _enum(table, value, what):
-    if isinstance(value, str):
-        try:
-            return table[value.lower()]
-        except KeyError:
-            raise ValueError("%s must be one of %s, not %r" % (what, ", ".join(sorted(table)), value))
-    return int(value)
-
-
 def _rows_of(buf, d, name):
-    nbytes = memoryview(buf).nbytes
-    if nbytes == 0 or nbytes % (4 * d):
-        raise ValueError("%s holds %d bytes, not a whole number of %d-float rows" % (name, nbytes, d))
-    return nbytes // (4 * d)
+    return _buffers.count_of(buf, d, name, "rows")
 
 
 def _idx(obj, name, count):

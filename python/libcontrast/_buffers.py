@@ -103,3 +103,11 @@ def new_ints(count, typecode, like=None, shape=None):
         return numpy.zeros(shape if shape is not None else (count,),
                            dtype=numpy.int64 if typecode == "q" else numpy.int32)
     return array.array(typecode, bytes(array.array(typecode).itemsize * count))
+
+
+def count_of(buf, per_item, name, what="samples"):
+    """Whole float32 items of `per_item` floats in `buf` (the batch size), or ValueError."""
+    nbytes = memoryview(buf).nbytes
+    if nbytes == 0 or nbytes % (4 * per_item):
+        raise ValueError("%s holds %d bytes, not a whole number of %d-float %s" % (name, nbytes, per_item, what))
+    return nbytes // (4 * per_item)

@@ -10,6 +10,16 @@ KERNEL_SOURCES = {0: "auto", 1: "env", 2: "blis"}
 LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG = range(4)
 
 
+def enum_value(table, value, what):
+    """The C number of an enumeration given by name (case-insensitive) or as a number."""
+    if isinstance(value, str):
+        try:
+            return table[value.lower()]
+        except KeyError:
+            raise ValueError("%s must be one of %s, not %r" % (what, ", ".join(sorted(table)), value))
+    return int(value)
+
+
 def version():
     """Version string of the loaded library."""
     return lib.lct_version_string().decode()

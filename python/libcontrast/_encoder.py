@@ -58,13 +58,6 @@ def _options(check_finite):
     return o
 
 
-def _batch_of(buf, per_sample, name):
-    nbytes = memoryview(buf).nbytes
-    if nbytes == 0 or nbytes % (4 * per_sample):
-        raise ValueError("%s holds %d bytes, not a whole number of %d-float samples" % (name, nbytes, per_sample))
-    return nbytes // (4 * per_sample)
-
-
 class Encoder(Handle):
     """A sequence of layers. Encoder(rt, spec="in 1x28x28; ...") or Encoder(rt, shape=(1, 28, 28)).
 
@@ -229,7 +222,7 @@ class Encoder(Handle):
         """Outputs of a batch: x holds whole input samples (float32). Returns batch × output floats
         (NumPy of shape (batch, *output_shape) when x is a NumPy array, else array.array('f'))."""
         n_in, n_out, _, out_shape = self._dims()
-        batch = _batch_of(x, n_in, "x")
+        batch = _buffers.count_of(x, n_in, "x")
         xb = _buffers.floats(x, "x", batch * n_in)
         if out is None:
             out = _buffers.new_floats(batch * n_out, like=x, shape=(batch,) + out_shape)
@@ -243,7 +236,7 @@ class Encoder(Handle):
         """Accumulate parameter gradients from dL/dy of the last forward. With dx=True (or a
         writable buffer) also return dL/dx; else return None."""
         n_in, n_out, in_shape, _ = self._dims()
-        batch = _batch_of(dy, n_out, "dy")
+        batch = _buffers.count_of(dy, n_out, "dy")
         db = _buffers.floats(dy, "dy", batch * n_out)
         out, ob = None, None
         if dx is not False and dx is not None:

@@ -1,7 +1,7 @@
 """Optimizer: SGD (momentum, Nesterov), Adam, AdamW and learning-rate schedules."""
 import ctypes
 
-from ._core import Handle, Params
+from ._core import Handle, Params, enum_value as _enum
 from ._errors import check
 from ._lib import P, c_double, c_int, c_size_t, c_uint32, c_uint64, c_void_p, declare, lib
 
@@ -53,15 +53,6 @@ declare({
     "lct_optimizer_set_milestones": (c_int, [c_void_p, P(c_uint64), c_size_t]),
     "lct_optimizer_state": (c_void_p, [c_void_p]),
 })
-
-
-def _enum(table, value, what):
-    if isinstance(value, str):
-        try:
-            return table[value.lower()]
-        except KeyError:
-            raise ValueError("%s must be one of %s, not %r" % (what, ", ".join(sorted(table)), value))
-    return int(value)
 
 
 def _param(p):
