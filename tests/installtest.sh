@@ -24,4 +24,17 @@ cc -std=c11 -Wall -Werror "$stage/app.c" -o "$stage/app" $(pkg-config --cflags -
 libdir=$(dirname "$(dirname "$pc")")
 LD_LIBRARY_PATH="$libdir" "$stage/app"
 ls "$libdir"/libcontrast.so.1 "$libdir"/libcontrast.a >/dev/null
-echo "installed headers, libcontrast.pc and libraries work"
+# The Python binding: every module of the source tree installed, and importable against the staged library.
+src_py="$(cd "$(dirname "$0")/../python/libcontrast" && pwd)"
+init=$(find "$stage" -path '*/libcontrast/__init__.py' | head -n 1)
+if [ -n "$init" ]; then
+    for f in "$src_py"/*.py; do
+        [ -f "$(dirname "$init")/$(basename "$f")" ] || { echo "FAIL: python/libcontrast/$(basename "$f") not installed"; exit 1; }
+    done
+    if command -v python3 >/dev/null; then
+        PYTHONPATH="$(dirname "$(dirname "$init")")" LIBCONTRAST_LIBRARY="$libdir/libcontrast.so.1" \
+            python3 -c 'import libcontrast, sys; sys.exit(0 if libcontrast.Encoder else 1)' \
+            || { echo "FAIL: the installed Python package does not import"; exit 1; }
+    fi
+fi
+echo "installed headers, libcontrast.pc, libraries and the Python package work"

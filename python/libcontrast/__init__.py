@@ -4,17 +4,23 @@ Standard library only; NumPy arrays are accepted and returned when present.
 """
 from ._errors import (ChecksumError, FormatError, InvalidArgumentError, LctError, LctIOError, MismatchError,
                       NumericError, OutOfMemoryError, RangeError, ShapeError, StateError, UnsupportedError,
-                      VersionError, status_string)
+                      VersionError, error_clear, error_last, status_string)
 from ._core import LOG_DEBUG, LOG_ERROR, LOG_INFO, LOG_WARN, Handle, Params, Runtime, version, version_number
 from ._lib import BINDING_MAJOR
 from ._augment import Augmenter
+from ._encoder import Encoder
+from ._optimizer import Optimizer
+from ._bank import Bank, bank_bytes, knn_classify, knn_topk
 from ._loss import CMC, NCE, InfoNCE, InvaSpread, Loss, NonParametricSoftmax
+from ._checkpoint import Checkpoint, CheckpointWriter, npy_info, npy_read, npy_read_alloc, npy_write
 
 __all__ = [
     "ChecksumError", "FormatError", "InvalidArgumentError", "LctError", "LctIOError", "MismatchError",
     "NumericError", "OutOfMemoryError", "RangeError", "ShapeError", "StateError", "UnsupportedError",
-    "VersionError", "status_string", "LOG_DEBUG", "LOG_ERROR", "LOG_INFO", "LOG_WARN", "Handle", "Params",
+    "VersionError", "status_string", "error_last", "error_clear",
+    "LOG_DEBUG", "LOG_ERROR", "LOG_INFO", "LOG_WARN", "Handle", "Params",
     "Runtime", "version", "version_number", "BINDING_MAJOR",
-    "Augmenter",
+    "Augmenter", "Encoder", "Optimizer", "Bank", "bank_bytes", "knn_classify", "knn_topk",
     "Loss", "NCE", "NonParametricSoftmax", "InvaSpread", "InfoNCE", "CMC",
+    "Checkpoint", "CheckpointWriter", "npy_info", "npy_read", "npy_read_alloc", "npy_write",
 ]

@@ -75,7 +75,7 @@ def bytes_u8(obj, name, count=None):
     return _pointer(obj, mv, False, name)
 
 
-def int_array(obj, name, typecode, ctype, count=None):
+def int_array(obj, name, typecode, ctype, count=None, writable=False):
     """Pointer to an integer buffer of the C type `ctype` (e.g. int64 indices); lists are converted."""
     if isinstance(obj, (list, tuple, range)):
         obj = array.array(typecode, obj)
@@ -85,7 +85,7 @@ def int_array(obj, name, typecode, ctype, count=None):
     mv = _view(obj, name, formats, size, "%d-byte integers" % size)
     if count is not None and mv.nbytes != size * count:
         raise ValueError("%s holds %d values, expected %d" % (name, mv.nbytes // size, count))
-    return _pointer(obj, mv, False, name)
+    return _pointer(obj, mv, writable, name)
 
 
 def new_floats(count, like=None, shape=None):
@@ -94,3 +94,20 @@ def new_floats(count, like=None, shape=None):
         import numpy
         return numpy.zeros(shape if shape is not None else (count,), dtype=numpy.float32)
     return array.array("f", bytes(4 * count))
+
+
+def new_ints(count, typecode, like=None, shape=None):
+    """A zeroed integer result ('q' int64 or 'i' int32): NumPy if `like` is one, else array.array."""
+    if like is not None and is_numpy(like):
+        import numpy
+        return numpy.zeros(shape if shape is not None else (count,),
+                           dtype=numpy.int64 if typecode == "q" else numpy.int32)
+    return array.array(typecode, bytes(array.array(typecode).itemsize * count))
+
+
+def count_of(buf, per_item, name, what="samples"):
+    """Whole float32 items of `per_item` floats in `buf` (the batch size), or ValueError."""
+    nbytes = memoryview(buf).nbytes
+    if nbytes == 0 or nbytes % (4 * per_item):
+        raise ValueError("%s holds %d bytes, not a whole number of %d-float %s" % (name, nbytes, per_item, what))
+    return nbytes // (4 * per_item)

@@ -10,6 +10,16 @@ KERNEL_SOURCES = {0: "auto", 1: "env", 2: "blis"}
 LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG = range(4)
 
 
+def enum_value(table, value, what):
+    """The C number of an enumeration given by name (case-insensitive) or as a number."""
+    if isinstance(value, str):
+        try:
+            return table[value.lower()]
+        except KeyError:
+            raise ValueError("%s must be one of %s, not %r" % (what, ", ".join(sorted(table)), value))
+    return int(value)
+
+
 def version():
     """Version string of the loaded library."""
     return lib.lct_version_string().decode()
@@ -23,18 +33,38 @@ class Handle:
     """Base of every wrapped handle: close(), context manager, freed on garbage collection.
 
     A handle keeps a strong reference to every handle it borrows (its runtime, a bank...),
-    so Python can never free those first.
+    so Python can never free those first. It also counts the open handles that borrow it:
+    when the garbage collector finalises a group of handles in an arbitrary order (a reference
+    cycle holding a runtime and its encoder, say), a handle still borrowed is only marked and
+    is freed by its last borrower's release, so C always frees the borrowers first.
     """
 
     _free = None
+    _ptr = None
+    _users = 0
+    _orphaned = False
+    _borrows = ()
 
     def __init__(self, ptr, borrows=()):
         self._ptr = ptr
-        self._borrows = tuple(borrows)
-        for b in self._borrows:
-            if isinstance(b, Handle):
-                b._dependants.add(self)
         self._dependants = weakref.WeakSet()
+        self._borrows = ()
+        for b in borrows:
+            self._borrow(b)
+
+    @classmethod
+    def _adopt(cls, ptr, borrows=()):
+        """Wrap a C handle made elsewhere (e.g. by a checkpoint reader) without running __init__."""
+        obj = cls.__new__(cls)
+        Handle.__init__(obj, ptr, borrows)
+        return obj
+
+    def _borrow(self, other):
+        """Keep `other` alive (and open) for as long as this handle lives."""
+        self._borrows = self._borrows + (other,)
+        if isinstance(other, Handle):
+            other._users += 1
+            other._dependants.add(self)
 
     @property
     def ptr(self):
@@ -48,17 +78,22 @@ class Handle:
 
     def close(self):
         """Free the C handle now. Refused while handles that borrow this one are still open."""
-        live = [d for d in self._dependants if not d.closed]
-        if live:
+        if self._users > 0:
+            live = [type(d).__name__ for d in self._dependants if not d.closed]
             raise StateError(-8, "%s is still used by %d open handle(s) (%s); close them first" %
-                             (type(self).__name__, len(live), ", ".join(type(d).__name__ for d in live)))
+                             (type(self).__name__, self._users, ", ".join(live) or "being collected"))
         self._release()
 
     def _release(self):
         ptr, self._ptr = self._ptr, None
         if ptr and type(self)._free is not None:
             type(self)._free(ptr)
-        self._borrows = ()
+        borrows, self._borrows = self._borrows, ()
+        for b in borrows:
+            if isinstance(b, Handle):
+                b._users -= 1
+                if b._users == 0 and b._orphaned:
+                    b._release()
 
     def __enter__(self):
         return self
@@ -68,7 +103,10 @@ class Handle:
 
     def __del__(self):
         try:
-            self._release()
+            if self._users > 0:
+                self._orphaned = True  # the last borrower's release frees it
+            else:
+                self._release()
         except Exception:
             pass
 

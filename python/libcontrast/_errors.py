@@ -80,3 +80,13 @@ def check(status):
 
 def status_string(status):
     return lib.lct_status_string(status).decode()
+
+
+def error_last():
+    """The library's message about the last failed call in this thread ("" if none)."""
+    return lib.lct_error_last().decode("utf-8", "replace")
+
+
+def error_clear():
+    """Forget this thread's last error message."""
+    lib.lct_error_clear()

@@ -91,8 +91,12 @@ PROTOTYPES = {
 }
 
 
+DECLARED = {}
+
+
 def declare(prototypes):
     """Attach restype/argtypes to the library's functions (missing ones raise ImportError)."""
+    DECLARED.update(prototypes)
     for name, (res, args) in prototypes.items():
         try:
             fn = getattr(lib, name)

@@ -6,7 +6,7 @@ buffers and returns the loss and the gradients; see docs/methods.md for the form
 import ctypes
 
 from . import _buffers
-from ._core import Handle, Params
+from ._core import Handle, Params, enum_value as _enum
 from ._errors import check
 from ._lib import P, c_double, c_float, c_int, c_size_t, c_uint32, c_void_p, declare, lib
 
@@ -80,22 +80,6 @@ def _bank_dim(bank):
     return d.value
 
 
-def _enum(table, value, what):
-    if isinstance(value, str):
-        try:
-            return table[value.lower()]
-        except KeyError:
-            raise ValueError("%s must be one of %s, not %r" % (what, ", ".join(sorted(table)), value))
-    return int(value)
-
-
-def _batch_of(buf, per_sample, name):
-    nbytes = memoryview(buf).nbytes
-    if nbytes == 0 or nbytes % (4 * per_sample):
-        raise ValueError("%s holds %d bytes, not a whole number of %d-float samples" % (name, nbytes, per_sample))
-    return nbytes // (4 * per_sample)
-
-
 class Loss(Handle):
     """Common part of every objective: tunable parameters, Z state, workspace size."""
 
@@ -167,12 +151,14 @@ class NCE(Loss):
         super().__init__(ptr.value, (runtime, bank), temperature)
         self.dim = _bank_dim(bank)
 
-    def compute(self, f, idx, pos=None):
-        """(loss, df[, dpos]) for embeddings f (batch × D) with data-set indices idx."""
-        batch = _batch_of(f, self.dim, "f")
+    def compute(self, f, idx, pos=None, out=None):
+        """(loss, df[, dpos]) for embeddings f (batch × D) with data-set indices idx.
+
+        out: optional writable float32 buffer for df (a training loop reuses one)."""
+        batch = _buffers.count_of(f, self.dim, "f")
         fb = _buffers.floats(f, "f", batch * self.dim)
         ib = _buffers.int_array(idx, "idx", "q", ctypes.c_int64, batch)
-        df = _buffers.new_floats(batch * self.dim, like=f, shape=(batch, self.dim))
+        df = out if out is not None else _buffers.new_floats(batch * self.dim, like=f, shape=(batch, self.dim))
         db = _buffers.floats(df, "df", batch * self.dim, writable=True)
         value = c_float()
         if pos is None:
@@ -199,7 +185,7 @@ class NonParametricSoftmax(Loss):
         self.dim = _bank_dim(bank)
 
     def compute(self, f, idx):
-        batch = _batch_of(f, self.dim, "f")
+        batch = _buffers.count_of(f, self.dim, "f")
         fb = _buffers.floats(f, "f", batch * self.dim)
         ib = _buffers.int_array(idx, "idx", "q", ctypes.c_int64, batch)
         df = _buffers.new_floats(batch * self.dim, like=f, shape=(batch, self.dim))
@@ -224,7 +210,7 @@ class InvaSpread(Loss):
 
     def compute(self, x):
         """(loss, dx) for x holding 2B embeddings."""
-        rows = _batch_of(x, self.dim, "x")
+        rows = _buffers.count_of(x, self.dim, "x")
         if rows % 2:
             raise ValueError("x holds %d embeddings; InvaSpread needs two views of each sample (an even count)" % rows)
         xb = _buffers.floats(x, "x", rows * self.dim)
@@ -251,7 +237,7 @@ class InfoNCE(Loss):
     def compute(self, z, c):
         """(loss, dz, dc, accuracy per step) for z (B × T × D) and c (B × T × H)."""
         t, d, h = self.seq_len, self.latent_dim, self.context_dim
-        batch = _batch_of(z, t * d, "z")
+        batch = _buffers.count_of(z, t * d, "z")
         zb = _buffers.floats(z, "z", batch * t * d)
         cb = _buffers.floats(c, "c", batch * t * h)
         dz = _buffers.new_floats(batch * t * d, like=z, shape=(batch, t, d))
@@ -290,7 +276,7 @@ class CMC(Loss):
         """(loss, [df per view]) for a sequence of V embedding buffers (batch × D each)."""
         if len(f) != self.views:
             raise ValueError("f holds %d views, this loss has %d" % (len(f), self.views))
-        batch = _batch_of(f[0], self.dim, "f[0]")
+        batch = _buffers.count_of(f[0], self.dim, "f[0]")
         fb = [_buffers.floats(v, "f[%d]" % i, batch * self.dim) for i, v in enumerate(f)]
         df = [_buffers.new_floats(batch * self.dim, like=f[0], shape=(batch, self.dim)) for _ in f]
         db = [_buffers.floats(g, "df", batch * self.dim, writable=True) for g in df]

@@ -64,6 +64,49 @@ class TestAugmenter(unittest.TestCase):
         start = int(y[0])
         self.assertEqual(list(y[:40]), [float(start + t) for t in range(40)])
 
+    def test_image_transforms_against_formulas(self):
+        a = self.aug(input="u8", channels=3, height=4, width=4)
+        a.add_grayscale(1.0)
+        x = ramp_images(2, 3, 4, 4)
+        y = a.apply(x, n_views=1)
+        for b in range(2):
+            for i in range(16):
+                r, g, bl = (x[b * 48 + c * 16 + i] / 255.0 for c in range(3))
+                for c in range(3):
+                    self.assertAlmostEqual(y[b * 48 + c * 16 + i], 0.299 * r + 0.587 * g + 0.114 * bl, places=5)
+        a.clear()
+        self.assertEqual(len(a), 0)
+        a.add_color_jitter(1.0, 0.5, 0.0, 0.0, 0.0)  # brightness only: every pixel times one factor
+        y = a.apply(x, n_views=1)
+        ratios = [y[i] / (x[i] / 255.0) for i in range(48) if x[i] > 0 and y[i] < 1.0]
+        self.assertTrue(0.5 <= ratios[0] <= 1.5)
+        for r in ratios:
+            self.assertAlmostEqual(r, ratios[0], places=4)
+        a.clear().add_gaussian_blur(1.0, (0.5, 1.5))
+        flat = bytes([100]) * 48
+        for v in a.apply(flat, n_views=2):
+            self.assertAlmostEqual(v, 100 / 255.0, places=5)  # a normalised kernel keeps a constant image
+
+    def test_signal_crop_and_mask(self):
+        a = self.aug(input="signal", channels=1, height=1, width=50, out_width=20)
+        a.add_window_crop(1.0).add_time_mask(1.0, 5)
+        x = array.array("f", [float(t + 1) for t in range(50)])
+        for _ in range(5):
+            y = a.apply(x, n_views=1)
+            zeros = [i for i, v in enumerate(y) if v == 0.0]
+            self.assertLessEqual(len(zeros), 5)
+            if zeros:
+                self.assertEqual(zeros, list(range(zeros[0], zeros[0] + len(zeros))))
+            first = next(t for t in range(20) if y[t] != 0.0)
+            start = int(y[first]) - 1 - first  # the window's offset in x
+            self.assertTrue(0 <= start <= 30)
+            for t in range(20):
+                if t not in zeros:
+                    self.assertEqual(y[t], x[start + t])
+        with self.assertRaises(lct.RangeError):
+            self.aug(input="signal", channels=1, height=1, width=50, out_width=20).add_window_crop(1.0) \
+                .add_time_mask(1.0, 21)
+
     def test_errors(self):
         with self.assertRaises(lct.InvalidArgumentError) as cm:
             lct.Augmenter(self.rt, input="u8", channels=2)

@@ -48,6 +48,9 @@ class TestRuntime(unittest.TestCase):
             rt.threads = 1000
         self.assertIn("1000", str(cm.exception))
         self.assertEqual(lct.status_string(-3), "shape mismatch")
+        self.assertIn("1000", lct.error_last())
+        lct.error_clear()
+        self.assertEqual(lct.error_last(), "")
 
     def test_log_callback(self):
         seen = []

@@ -46,33 +46,12 @@ def ref_cmc_softmax(views, b, d, tau):
     return total
 
 
-import ctypes  # noqa: E402
-
-from libcontrast import _lib  # noqa: E402
-
-_lib.declare({
-    "lct_bank_new": (ctypes.c_int, [ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p, ctypes.c_size_t,
-                                    ctypes.c_size_t, ctypes.c_void_p]),
-    "lct_bank_free": (None, [ctypes.c_void_p]),
-    "lct_bank_get_rows": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_void_p]),
-})
+def Bank(rt, n, d):
+    return lct.Bank(rt, n, d)
 
 
-class Bank(lct.Handle):
-    """A default memory bank made through the C API (the losses only need its `ptr`)."""
-
-    _free = staticmethod(_lib.lib.lct_bank_free)
-
-    def __init__(self, rt, n, d):
-        ptr = ctypes.c_void_p()
-        lct._errors.check(_lib.lib.lct_bank_new(ctypes.byref(ptr), rt.ptr, n, d, None))
-        super().__init__(ptr.value, borrows=(rt,))
-        self.n, self.d = n, d
-
-    def rows(self):
-        out = (ctypes.c_float * (self.n * self.d))()
-        lct._errors.check(_lib.lib.lct_bank_get_rows(self.ptr, 0, self.n, out))
-        return list(out)
+def bank_rows(bank):
+    return list(bank.get_rows())
 
 
 class TestLoss(unittest.TestCase):
@@ -161,12 +140,18 @@ class TestLoss(unittest.TestCase):
         self.assertIsNone(nce.log_z())
         value, df = nce.compute(f, idx)
         self.assertTrue(math.isfinite(value) and len(df) == b * d)
-        self.assertIsNotNone(nce.log_z())
+        log_z = nce.log_z()
+        self.assertIsNotNone(log_z)
+        self.assertGreater(nce.workspace_bytes(b), 0)
+        nce.reset_z()
+        self.assertIsNone(nce.log_z())
+        nce.set_log_z(log_z)
+        self.assertEqual(nce.log_z(), log_z)
         value2, df2, dpos = nce.compute(f, idx, pos=rand_floats(b * d, 8))
         self.assertTrue(math.isfinite(value2) and len(dpos) == b * d)
         sm = lct.NonParametricSoftmax(self.rt, bank, chunk=5, temperature=0.5)
         value, df = sm.compute(f, idx)
-        rows = bank.rows()
+        rows = bank_rows(bank)
         ref = 0.0
         for i in range(b):
             s = [sum(f[i * d + e] * rows[j * d + e] for e in range(d)) / 0.5 for j in range(n)]
