@@ -2,19 +2,21 @@
  * cpc: Contrastive Predictive Coding (van den Oord et al. 2018) on Fashion-MNIST images read as
  * sequences, written against libcontrast's public API.
  *
- * Each 28x28 image is cut into a 4x4 grid of 7x7 patches, read top-left to bottom-right as a
- * sequence of T = 16 steps (the CPC paper reads a grid of image patches the same way). A small
+ * Each 28x28 image is cut into a 3x3 grid of overlapping 14x14 patches, 7 pixels apart, read
+ * top-left to bottom-right as a sequence of T = 9 steps (the CPC paper reads a grid of
+ * overlapping image patches the same way; --patch and --stride choose another grid). A small
  * convolutional encoder g_enc maps every patch to a latent z_t (128 floats); a GRU g_ar (256
  * units, the encoder layer `gru`) reads z_1..z_t and gives the context c_t. InfoNCE trains both
- * (and one linear map W_k per step ahead) to pick the true future latent z_{t+k}, k = 1..4 (up to
+ * (and one linear map W_k per step ahead) to pick the true future latent z_{t+k}, k = 1..3 (up to
  * one row of patches below), among the candidates named by --negatives.
  *
- * Embedding for kNN: the GRU's context averaged over the 16 steps (--embed mean, the default) or
+ * Embedding for kNN: the GRU's context averaged over the steps (--embed mean, the default) or
  * the context after the last step (--embed last); both are reported. Labels are used only to
  * evaluate: weighted kNN on the test set.
  *
  *   cpc [--epochs N] [--batch N] [--threads N] [--seed N] [--out DIR] [--save F] [--resume F]
- *       [--data DIR] [--limit N] [--negatives batch|all|sequence] [--steps K] [--lr LR] [--embed mean|last]
+ *       [--data DIR] [--limit N] [--negatives batch|all|sequence] [--steps K] [--patch P] [--stride S]
+ *       [--lr LR] [--embed mean|last]
  */
 #include <libcontrast/libcontrast.h>
 
@@ -31,10 +33,10 @@
 
 #define SIDE 28
 #define PIXELS (SIDE * SIDE)
-#define PATCH 7
-#define GRID (SIDE / PATCH)
-#define T (GRID * GRID)
-#define PATCH_PIXELS (PATCH * PATCH)
+
+/* The patch grid, set from --patch and --stride: GRID x GRID patches of PATCH x PATCH pixels,
+ * STRIDE apart, read as a sequence of T = GRID^2 steps. */
+static int PATCH = 14, STRIDE = 7, GRID, T, PATCH_PIXELS;
 
 #define CHECK(call)                                                                                \
     do {                                                                                           \
@@ -45,9 +47,10 @@
         }                                                                                          \
     } while (0)
 
-/* g_enc: one 7x7 patch to a latent of 128; g_ar: the latents of a sequence to its contexts. */
-static const char *enc_spec = "in 1x7x7; conv2d 32 k3 p1; bn; relu; conv2d 64 k3 s2 p1; bn; relu; flatten; linear 128";
-static const char *ar_spec = "in 16x128; gru 256";
+/* g_enc: one patch to a latent of 128; g_ar: the T latents of a sequence to its contexts. */
+static const char *enc_spec_fmt =
+    "in 1x%dx%d; conv2d 32 k3 p1; bn; relu; conv2d 64 k3 s2 p1; bn; relu; flatten; linear 128";
+static const char *ar_spec_fmt = "in %dx128; gru 256";
 
 /* The T patches of an image (floats), in reading order: out is T x 7 x 7. */
 static void to_patches(const float *img, float *out)
@@ -55,7 +58,7 @@ static void to_patches(const float *img, float *out)
     for (int gy = 0; gy < GRID; gy++)
         for (int gx = 0; gx < GRID; gx++)
             for (int y = 0; y < PATCH; y++)
-                memcpy(out + ((gy * GRID + gx) * PATCH + y) * PATCH, img + (gy * PATCH + y) * SIDE + gx * PATCH,
+                memcpy(out + ((gy * GRID + gx) * PATCH + y) * PATCH, img + (gy * STRIDE + y) * SIDE + gx * STRIDE,
                        PATCH * sizeof *out);
 }
 
@@ -87,8 +90,8 @@ static void embed_sequences(lct_encoder *g_enc, lct_encoder *g_ar, const uint8_t
             float *m = mean + (first + i) * h;
             memcpy(last + (first + i) * h, c + (i * T + T - 1) * h, h * sizeof *c);
             memset(m, 0, h * sizeof *m);
-            for (size_t t = 0; t < T; t++)
-                for (size_t j = 0; j < h; j++) m[j] += c[(i * T + t) * h + j] * (1.0f / T);
+            for (size_t t = 0; t < (size_t)T; t++)
+                for (size_t j = 0; j < h; j++) m[j] += c[(i * T + t) * h + j] * (1.0f / (float)T);
         }
     }
     CHECK(lct_encoder_set_mode(g_enc, LCT_ENCODER_TRAIN));
@@ -134,16 +137,18 @@ int main(int argc, char **argv)
 {
     example_args args;
     example_args_defaults(&args);
-    args.epochs = 4;
+    args.epochs = 2;
     args.batch = 128;
-    int limit = 0, steps_ahead = GRID;
+    int limit = 0, steps_ahead = 3;
     float lr = 1e-3f;
     const char *negatives = "batch", *embed = "mean";
     flag table[] = {
         FLAGS_COMMON(&args),
         {"negatives", FLAG_STRING, &negatives,
          "InfoNCE candidates: batch (other images, same step), all (every step of every image), sequence (same image)", 0, 0},
-        {"steps", FLAG_INT, &steps_ahead, "prediction steps K (patches ahead)", 1, T - 1},
+        {"steps", FLAG_INT, &steps_ahead, "prediction steps K (patches ahead), below the sequence length", 1, 1024},
+        {"patch", FLAG_INT, &PATCH, "side of a square patch in pixels", 4, 28},
+        {"stride", FLAG_INT, &STRIDE, "pixels between neighbouring patches", 1, 28},
         {"lr", FLAG_FLOAT, &lr, "Adam learning rate (cosine schedule)", 1e-7, 1},
         {"embed", FLAG_STRING, &embed, "kNN embedding: mean (context averaged over steps) or last (last context)", 0, 0},
         {"limit", FLAG_INT, &limit, "use only the first N train and test images (0: all)", 0, 1 << 30},
@@ -153,6 +158,13 @@ int main(int argc, char **argv)
                  : strcmp(negatives, "all") == 0      ? LCT_INFONCE_ALL
                  : strcmp(negatives, "sequence") == 0 ? LCT_INFONCE_SEQUENCE
                                                       : -1;
+    GRID = (SIDE - PATCH) / STRIDE + 1;
+    T = GRID * GRID;
+    PATCH_PIXELS = PATCH * PATCH;
+    if (T < 2 || steps_ahead >= T) {
+        fprintf(stderr, "cpc: --patch %d --stride %d give %d steps; --steps must be below that\n", PATCH, STRIDE, T);
+        return 2;
+    }
     int use_mean = strcmp(embed, "mean") == 0 ? 1 : strcmp(embed, "last") == 0 ? 0 : -1;
     if (neg_id < 0 || use_mean < 0) {
         fprintf(stderr, "cpc: --negatives is batch, all or sequence; --embed mean or last (got '%s', '%s')\n",
@@ -185,6 +197,9 @@ int main(int argc, char **argv)
     CHECK(lct_runtime_new(&rt, &ro));
 
     lct_encoder *g_enc, *g_ar;
+    char enc_spec[160], ar_spec[64];
+    snprintf(enc_spec, sizeof enc_spec, enc_spec_fmt, PATCH, PATCH);
+    snprintf(ar_spec, sizeof ar_spec, ar_spec_fmt, T);
     CHECK(lct_encoder_new_from_spec(&g_enc, rt, enc_spec, NULL));
     CHECK(lct_encoder_new_from_spec(&g_ar, rt, ar_spec, NULL));
     size_t d, h;
@@ -249,8 +264,8 @@ int main(int argc, char **argv)
     double untrained[2], trained[2];
     evaluate(rt, g_enc, g_ar, &data, n, q, train_labels, test_labels, d, h, train_last, train_mean, test_last,
              test_mean, untrained);
-    printf("cpc: %zu train / %zu test images as %d steps of %dx%d patches; K = %d, negatives %s\n", n, q, T, PATCH,
-           PATCH, steps_ahead, negatives);
+    printf("cpc: %zu train / %zu test images as %d steps of %dx%d patches (stride %d); K = %d, negatives %s\n", n,
+           q, T, PATCH, PATCH, STRIDE, steps_ahead, negatives);
     printf("cpc: g_enc %s\ncpc: g_ar %s\n", lct_encoder_spec(g_enc), lct_encoder_spec(g_ar));
     printf("cpc: kNN before training %.4f (last context %.4f, mean context %.4f), raw pixels %.4f; BLIS kernels %s, "
            "%d thread(s)\n",
