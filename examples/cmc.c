@@ -24,7 +24,7 @@
  *
  *   cmc [--epochs N] [--batch N] [--threads N] [--seed N] [--out DIR] [--save F] [--resume F]
  *       [--data DIR] [--limit N] [--graph core|full] [--objective nce|softmax] [--k K] [--lr LR]
- *       [--tau T] [--bank-momentum M]
+ *       [--tau T] [--bank-momentum M] [--no-same-crop]
  */
 #include <libcontrast/libcontrast.h>
 
@@ -74,29 +74,33 @@ static float px(const float *img, int y, int x)
 }
 
 /*
- * The three views of one 28x28 image in [0, 1]: a copy; the Sobel gradient magnitude scaled by
- * 1/4 and clipped to [0, 1]; a [1 2 1]/4 x [1 2 1]/4 blur sampled at every second pixel.
+ * View v of one 28x28 image in [0, 1]: 0 a copy; 1 the Sobel gradient magnitude scaled by 1/4
+ * and clipped to [0, 1]; 2 a [1 2 1]/4 x [1 2 1]/4 blur sampled at every second pixel.
  */
-static void make_views(const float *img, float *v0, float *v1, float *v2)
+static void make_view(int v, const float *img, float *out)
 {
-    memcpy(v0, img, PIXELS * sizeof *v0);
-    for (int y = 0; y < SIDE; y++)
-        for (int x = 0; x < SIDE; x++) {
-            float gx = px(img, y - 1, x + 1) + 2 * px(img, y, x + 1) + px(img, y + 1, x + 1) -
-                       px(img, y - 1, x - 1) - 2 * px(img, y, x - 1) - px(img, y + 1, x - 1);
-            float gy = px(img, y + 1, x - 1) + 2 * px(img, y + 1, x) + px(img, y + 1, x + 1) -
-                       px(img, y - 1, x - 1) - 2 * px(img, y - 1, x) - px(img, y - 1, x + 1);
-            float m = sqrtf(gx * gx + gy * gy) * 0.25f;
-            v1[y * SIDE + x] = m < 1 ? m : 1;
-        }
     static const float w[3] = {0.25f, 0.5f, 0.25f};
-    for (int y = 0; y < SMALL; y++)
-        for (int x = 0; x < SMALL; x++) {
-            float s = 0;
-            for (int dy = -1; dy <= 1; dy++)
-                for (int dx = -1; dx <= 1; dx++) s += w[dy + 1] * w[dx + 1] * px(img, 2 * y + dy, 2 * x + dx);
-            v2[y * SMALL + x] = s;
-        }
+    if (v == 0) {
+        memcpy(out, img, PIXELS * sizeof *out);
+    } else if (v == 1) {
+        for (int y = 0; y < SIDE; y++)
+            for (int x = 0; x < SIDE; x++) {
+                float gx = px(img, y - 1, x + 1) + 2 * px(img, y, x + 1) + px(img, y + 1, x + 1) -
+                           px(img, y - 1, x - 1) - 2 * px(img, y, x - 1) - px(img, y + 1, x - 1);
+                float gy = px(img, y + 1, x - 1) + 2 * px(img, y + 1, x) + px(img, y + 1, x + 1) -
+                           px(img, y - 1, x - 1) - 2 * px(img, y - 1, x) - px(img, y - 1, x + 1);
+                float m = sqrtf(gx * gx + gy * gy) * 0.25f;
+                out[y * SIDE + x] = m < 1 ? m : 1;
+            }
+    } else {
+        for (int y = 0; y < SMALL; y++)
+            for (int x = 0; x < SMALL; x++) {
+                float s = 0;
+                for (int dy = -1; dy <= 1; dy++)
+                    for (int dx = -1; dx <= 1; dx++) s += w[dy + 1] * w[dx + 1] * px(img, 2 * y + dy, 2 * x + dx);
+                out[y * SMALL + x] = s;
+            }
+    }
 }
 
 /* Embed n images with every view's encoder (eval mode), 500 at a time: out[v] is n x dim. */
@@ -114,7 +118,7 @@ static void embed_views(lct_encoder *const *enc, const uint8_t *images, size_t n
         size_t b = n - first < CHUNK ? n - first : CHUNK;
         for (size_t i = 0; i < b; i++) {
             images_to_float(images + (first + i) * PIXELS, PIXELS, img);
-            make_views(img, in[0] + i * PIXELS, in[1] + i * PIXELS, in[2] + i * SMALL * SMALL);
+            for (int v = 0; v < VIEWS; v++) make_view(v, img, in[v] + i * view_size[v]);
         }
         for (int v = 0; v < VIEWS; v++) CHECK(lct_encoder_forward(enc[v], in[v], b, out[v] + first * dim));
     }
@@ -167,6 +171,7 @@ int main(int argc, char **argv)
     args.batch = 128;
     int k = 4096, limit = 0;
     float lr = 0.03f, tau = 0.07f, momentum = 0.5f;
+    int same_crop = 1;
     const char *graph = "full", *objective = "softmax";
     flag table[] = {
         FLAGS_COMMON(&args),
@@ -176,9 +181,11 @@ int main(int argc, char **argv)
         {"lr", FLAG_FLOAT, &lr, "SGD learning rate (cosine schedule)", 1e-6, 10},
         {"tau", FLAG_FLOAT, &tau, "temperature", 1e-3, 10},
         {"bank-momentum", FLAG_FLOAT, &momentum, "memory bank momentum (nce)", 0, 0.999},
+        {"same-crop", FLAG_BOOL, &same_crop, "derive all views from one augmented copy (--no-same-crop: one copy per view)", 0, 0},
         {"limit", FLAG_INT, &limit, "use only the first N train and test images (0: all)", 0, 1 << 30},
     };
     flags_parse_or_exit(table, FLAGS_COUNT(table), argc, argv, "CMC with three views on Fashion-MNIST");
+    size_t n_crops = same_crop ? 1 : VIEWS; /* augmented copies per image */
     int graph_id = strcmp(graph, "core") == 0 ? LCT_CMC_CORE : strcmp(graph, "full") == 0 ? LCT_CMC_FULL : -1;
     int objective_id = strcmp(objective, "nce") == 0       ? LCT_CMC_NCE
                        : strcmp(objective, "softmax") == 0 ? LCT_CMC_SOFTMAX
@@ -269,7 +276,7 @@ int main(int argc, char **argv)
     }
     float *train_cat = malloc(n * VIEWS * dim * sizeof *train_cat), *test_cat = malloc(q * VIEWS * dim * sizeof *test_cat);
     uint8_t *images = malloc(batch * PIXELS);
-    float *augmented = malloc(batch * PIXELS * sizeof *augmented);
+    float *augmented = malloc(batch * VIEWS * PIXELS * sizeof *augmented);
     int64_t *order = malloc(n * sizeof *order);
     float *curve = malloc(((size_t)args.epochs * steps_per_epoch + 1) * sizeof *curve);
     if (!ok || !train_cat || !test_cat || !images || !augmented || !order || !curve) {
@@ -317,9 +324,10 @@ int main(int argc, char **argv)
         for (size_t s = 0; s < steps_per_epoch; s++) {
             const int64_t *idx = order + s * batch;
             for (size_t b = 0; b < batch; b++) memcpy(images + b * PIXELS, data.train.images + idx[b] * PIXELS, PIXELS);
-            CHECK(lct_augmenter_apply(aug, images, batch, 1, augmented));
+            CHECK(lct_augmenter_apply(aug, images, batch, n_crops, augmented));
             for (size_t b = 0; b < batch; b++)
-                make_views(augmented + b * PIXELS, x[0] + b * PIXELS, x[1] + b * PIXELS, x[2] + b * SMALL * SMALL);
+                for (int v = 0; v < VIEWS; v++)
+                    make_view(v, augmented + (b * n_crops + (size_t)v % n_crops) * PIXELS, x[v] + b * view_size[v]);
             for (int v = 0; v < VIEWS; v++) CHECK(lct_encoder_forward(enc[v], x[v], batch, f[v]));
             float value;
             CHECK(lct_loss_cmc_compute(loss, (const float *const *)f, idx, batch, &value, df));
