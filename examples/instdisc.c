@@ -7,6 +7,7 @@
  * embeddings. Labels are used only to evaluate: weighted kNN on the test set.
  *
  *   instdisc [--epochs N] [--batch N] [--threads N] [--seed N] [--out DIR] [--save F] [--resume F]
+ *            [--data DIR] [--limit N] [--k K] [--lr LR] [--tau T] [--bank-momentum M] [--spec S]
  */
 #include <libcontrast/libcontrast.h>
 
@@ -19,6 +20,7 @@
 #include "flags.h"
 #include "idx.h"
 #include "progress.h"
+#include "run_state.h"
 
 #define PIXELS (28 * 28)
 
@@ -152,11 +154,24 @@ int main(int argc, char **argv)
            lct_runtime_kernel(rt, NULL), lct_runtime_threads(rt));
     fflush(stdout);
 
+    /* --resume: every handle's state from the checkpoint; training continues at the next epoch. */
+    run_state st = {.method = "instdisc", .optimizer = opt, .loss = loss, .augmenter = aug};
+    st.encoder[st.encoders++] = enc;
+    st.bank[st.banks++] = bank;
+    int first_epoch = 1;
+    if (args.resume) {
+        if (run_state_load(&st, rt, args.resume, &first_epoch) != 0) {
+            fprintf(stderr, "instdisc: %s\n", ex_error());
+            return 1;
+        }
+        printf("instdisc: resumed from %s at epoch %d\n", args.resume, first_epoch);
+    }
+
     /* Training: augment, embed, NCE against the bank, backward, SGD step, bank update. */
     progress bar;
     progress_init(&bar, stdout, args.epochs, steps_per_epoch, batch);
     size_t step = 0;
-    for (int epoch = 1; epoch <= args.epochs; epoch++) {
+    for (int epoch = first_epoch; epoch <= args.epochs; epoch++) {
         shuffle(order, n, args.seed, epoch);
         progress_epoch_begin(&bar);
         for (size_t s = 0; s < steps_per_epoch; s++) {
@@ -173,6 +188,14 @@ int main(int argc, char **argv)
             curve[step++] = value;
             progress_update(&bar, epoch, s + 1, value);
         }
+    }
+
+    if (args.save) {
+        if (run_state_save(&st, rt, args.save, args.epochs) != 0) {
+            fprintf(stderr, "instdisc: %s\n", ex_error());
+            return 1;
+        }
+        printf("instdisc: saved %s\n", args.save);
     }
 
     /* Evaluation: embeddings of the train and test images from the trained encoder. */

@@ -1,0 +1,388 @@
+/*
+ * cmc: Contrastive Multiview Coding (Tian et al. 2019) on Fashion-MNIST, written against
+ * libcontrast's public API.
+ *
+ * Three views of every image, each with its own encoder, are trained so that the views of one
+ * image agree and the views of different images do not. The views are computed by the host from
+ * one augmented copy of the image (random resized crop and flip, the CMC preset):
+ *
+ *   view 0  the image itself                         (1x28x28: grey levels, texture, print)
+ *   view 1  its Sobel edge magnitude                 (1x28x28: outlines and seams, no shading)
+ *   view 2  a blurred copy down-sampled to 14x14     (1x14x14: coarse silhouette, no detail)
+ *
+ * Why these: CMC learns what the views have in common. Intensity, edges and a low-resolution
+ * silhouette are different signals, each with its own nuisances (brightness and texture; thin
+ * edge noise; missing detail), but all three carry the garment's shape, which is what tells the
+ * classes apart. Taking all three from the same crop keeps them about the same object region,
+ * as the L and ab channels of one crop are in the original.
+ *
+ * Each encoder is half as wide as the single-view default network, as CMC splits AlexNet in two
+ * halves for L and ab. The objective contrasts view pairs: the core graph (view 0 against the
+ * others) or the full graph (every pair), with NCE against one memory bank per view (the
+ * original) or a softmax over the batch. Labels are used only to evaluate: weighted kNN on the
+ * test set with each view's features and with their concatenation (the final line).
+ *
+ *   cmc [--epochs N] [--batch N] [--threads N] [--seed N] [--out DIR] [--save F] [--resume F]
+ *       [--data DIR] [--limit N] [--graph core|full] [--objective nce|softmax] [--k K] [--lr LR]
+ *       [--tau T] [--bank-momentum M] [--no-same-crop]
+ */
+#include <libcontrast/libcontrast.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "eval.h"
+#include "flags.h"
+#include "idx.h"
+#include "progress.h"
+#include "run_state.h"
+
+#define SIDE 28
+#define PIXELS (SIDE * SIDE)
+#define SMALL (SIDE / 2)
+#define VIEWS 3
+
+#define CHECK(call)                                                                                \
+    do {                                                                                           \
+        int rc_ = (call);                                                                          \
+        if (rc_ < 0) {                                                                             \
+            fprintf(stderr, "cmc: %s failed: %s (%s)\n", #call, lct_error_last(), lct_status_string(rc_)); \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+/* One encoder per view, half the width of the single-view default. */
+static const char *view_spec[VIEWS] = {
+    "in 1x28x28; conv2d 16 k3 p1; bn; relu; maxpool 2; conv2d 32 k3 p1; bn; relu; maxpool 2; "
+    "flatten; linear 256; bn; relu; linear 128; l2norm",
+    "in 1x28x28; conv2d 16 k3 p1; bn; relu; maxpool 2; conv2d 32 k3 p1; bn; relu; maxpool 2; "
+    "flatten; linear 256; bn; relu; linear 128; l2norm",
+    "in 1x14x14; conv2d 16 k3 p1; bn; relu; maxpool 2; conv2d 32 k3 p1; bn; relu; "
+    "flatten; linear 256; bn; relu; linear 128; l2norm",
+};
+static const char *view_name[VIEWS] = {"image", "Sobel edges", "blurred 14x14"};
+static const size_t view_size[VIEWS] = {PIXELS, PIXELS, SMALL * SMALL};
+
+static float px(const float *img, int y, int x)
+{
+    y = y < 0 ? 0 : y >= SIDE ? SIDE - 1 : y; /* replicate the border */
+    x = x < 0 ? 0 : x >= SIDE ? SIDE - 1 : x;
+    return img[y * SIDE + x];
+}
+
+/*
+ * View v of one 28x28 image in [0, 1]: 0 a copy; 1 the Sobel gradient magnitude scaled by 1/4
+ * and clipped to [0, 1]; 2 a [1 2 1]/4 x [1 2 1]/4 blur sampled at every second pixel.
+ */
+static void make_view(int v, const float *img, float *out)
+{
+    static const float w[3] = {0.25f, 0.5f, 0.25f};
+    if (v == 0) {
+        memcpy(out, img, PIXELS * sizeof *out);
+    } else if (v == 1) {
+        for (int y = 0; y < SIDE; y++)
+            for (int x = 0; x < SIDE; x++) {
+                float gx = px(img, y - 1, x + 1) + 2 * px(img, y, x + 1) + px(img, y + 1, x + 1) -
+                           px(img, y - 1, x - 1) - 2 * px(img, y, x - 1) - px(img, y + 1, x - 1);
+                float gy = px(img, y + 1, x - 1) + 2 * px(img, y + 1, x) + px(img, y + 1, x + 1) -
+                           px(img, y - 1, x - 1) - 2 * px(img, y - 1, x) - px(img, y - 1, x + 1);
+                float m = sqrtf(gx * gx + gy * gy) * 0.25f;
+                out[y * SIDE + x] = m < 1 ? m : 1;
+            }
+    } else {
+        for (int y = 0; y < SMALL; y++)
+            for (int x = 0; x < SMALL; x++) {
+                float s = 0;
+                for (int dy = -1; dy <= 1; dy++)
+                    for (int dx = -1; dx <= 1; dx++) s += w[dy + 1] * w[dx + 1] * px(img, 2 * y + dy, 2 * x + dx);
+                out[y * SMALL + x] = s;
+            }
+    }
+}
+
+/* Embed n images with every view's encoder (eval mode), 500 at a time: out[v] is n x dim. */
+static void embed_views(lct_encoder *const *enc, const uint8_t *images, size_t n, size_t dim, float *const *out)
+{
+    enum { CHUNK = 500 };
+    float *img = malloc(PIXELS * sizeof *img), *in[VIEWS];
+    for (int v = 0; v < VIEWS; v++) in[v] = malloc(CHUNK * view_size[v] * sizeof *in[v]);
+    if (!img || !in[0] || !in[1] || !in[2]) {
+        fprintf(stderr, "cmc: out of memory\n");
+        exit(1);
+    }
+    for (int v = 0; v < VIEWS; v++) CHECK(lct_encoder_set_mode(enc[v], LCT_ENCODER_EVAL));
+    for (size_t first = 0; first < n; first += CHUNK) {
+        size_t b = n - first < CHUNK ? n - first : CHUNK;
+        for (size_t i = 0; i < b; i++) {
+            images_to_float(images + (first + i) * PIXELS, PIXELS, img);
+            for (int v = 0; v < VIEWS; v++) make_view(v, img, in[v] + i * view_size[v]);
+        }
+        for (int v = 0; v < VIEWS; v++) CHECK(lct_encoder_forward(enc[v], in[v], b, out[v] + first * dim));
+    }
+    for (int v = 0; v < VIEWS; v++) CHECK(lct_encoder_set_mode(enc[v], LCT_ENCODER_TRAIN));
+    for (int v = 0; v < VIEWS; v++) free(in[v]);
+    free(img);
+}
+
+/* kNN of each view and of the concatenation (L2-normalised again); acc[VIEWS] is the concatenation. */
+static void evaluate(lct_runtime *rt, lct_encoder *const *enc, const fmnist *data, size_t n, size_t q,
+                     const int32_t *train_labels, const int32_t *test_labels, size_t dim, float *const *train,
+                     float *const *test, float *train_cat, float *test_cat, double acc[VIEWS + 1])
+{
+    embed_views(enc, data->train.images, n, dim, train);
+    embed_views(enc, data->test.images, q, dim, test);
+    for (int v = 0; v < VIEWS; v++) acc[v] = knn_accuracy(rt, train[v], train_labels, n, test[v], test_labels, q, dim);
+    for (int v = 0; v < VIEWS; v++) {
+        for (size_t i = 0; i < n; i++) memcpy(train_cat + (i * VIEWS + v) * dim, train[v] + i * dim, dim * sizeof(float));
+        for (size_t i = 0; i < q; i++) memcpy(test_cat + (i * VIEWS + v) * dim, test[v] + i * dim, dim * sizeof(float));
+    }
+    l2_normalise_rows(train_cat, n, VIEWS * dim);
+    l2_normalise_rows(test_cat, q, VIEWS * dim);
+    acc[VIEWS] = knn_accuracy(rt, train_cat, train_labels, n, test_cat, test_labels, q, VIEWS * dim);
+    for (int v = 0; v <= VIEWS; v++)
+        if (acc[v] < 0) {
+            fprintf(stderr, "cmc: %s\n", ex_error());
+            exit(1);
+        }
+}
+
+/* A reproducible shuffle of 0..n-1 for (seed, epoch): the host's own randomness. */
+static void shuffle(int64_t *order, size_t n, uint64_t seed, int epoch)
+{
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + (uint64_t)epoch * 0xBF58476D1CE4E5B9ull + 1;
+    for (size_t i = 0; i < n; i++) order[i] = (int64_t)i;
+    for (size_t i = n - 1; i > 0; i--) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        size_t j = (size_t)(s % (i + 1));
+        int64_t t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    example_args args;
+    example_args_defaults(&args);
+    args.epochs = 4;
+    args.batch = 128;
+    int k = 4096, limit = 0;
+    float lr = 0.03f, tau = 0.07f, momentum = 0.5f;
+    int same_crop = 1;
+    const char *graph = "full", *objective = "softmax";
+    flag table[] = {
+        FLAGS_COMMON(&args),
+        {"graph", FLAG_STRING, &graph, "view pairs: core (view 0 against the others) or full (every pair)", 0, 0},
+        {"objective", FLAG_STRING, &objective, "nce (memory bank per view) or softmax (in-batch)", 0, 0},
+        {"k", FLAG_INT, &k, "noise samples per embedding (nce)", 1, 1 << 20},
+        {"lr", FLAG_FLOAT, &lr, "SGD learning rate (cosine schedule)", 1e-6, 10},
+        {"tau", FLAG_FLOAT, &tau, "temperature", 1e-3, 10},
+        {"bank-momentum", FLAG_FLOAT, &momentum, "memory bank momentum (nce)", 0, 0.999},
+        {"same-crop", FLAG_BOOL, &same_crop, "derive all views from one augmented copy (--no-same-crop: one copy per view)", 0, 0},
+        {"limit", FLAG_INT, &limit, "use only the first N train and test images (0: all)", 0, 1 << 30},
+    };
+    flags_parse_or_exit(table, FLAGS_COUNT(table), argc, argv, "CMC with three views on Fashion-MNIST");
+    size_t n_crops = same_crop ? 1 : VIEWS; /* augmented copies per image */
+    int graph_id = strcmp(graph, "core") == 0 ? LCT_CMC_CORE : strcmp(graph, "full") == 0 ? LCT_CMC_FULL : -1;
+    int objective_id = strcmp(objective, "nce") == 0       ? LCT_CMC_NCE
+                       : strcmp(objective, "softmax") == 0 ? LCT_CMC_SOFTMAX
+                                                           : -1;
+    if (graph_id < 0 || objective_id < 0) {
+        fprintf(stderr, "cmc: --graph is core or full, --objective nce or softmax (got '%s', '%s')\n", graph,
+                objective);
+        return 2;
+    }
+
+    fmnist data;
+    if (fmnist_load(args.data, &data) != 0) {
+        fprintf(stderr, "cmc: %s\n", ex_error());
+        return 1;
+    }
+    size_t n = data.train.n, q = data.test.n;
+    if (limit > 0) {
+        n = (size_t)limit < n ? (size_t)limit : n;
+        q = (size_t)limit < q ? (size_t)limit : q;
+    }
+    size_t batch = (size_t)args.batch < n ? (size_t)args.batch : n;
+    if (batch < 2) {
+        fprintf(stderr, "cmc: the batch needs at least 2 images\n");
+        return 2;
+    }
+
+    /* Handles: runtime, one encoder (and, for NCE, one bank) per view, the CMC loss, one
+     * optimiser over every encoder, the augmenter. */
+    lct_runtime_options ro;
+    lct_runtime_options_init(&ro, LCT_RUNTIME_OPTIONS_VERSION);
+    ro.threads = (uint32_t)args.threads;
+    ro.seed = args.seed;
+    lct_runtime *rt;
+    CHECK(lct_runtime_new(&rt, &ro));
+
+    lct_encoder *enc[VIEWS];
+    lct_bank *bank[VIEWS] = {NULL};
+    size_t dim = 0;
+    for (int v = 0; v < VIEWS; v++) {
+        CHECK(lct_encoder_new_from_spec(&enc[v], rt, view_spec[v], NULL));
+        CHECK(lct_encoder_output_size(enc[v], &dim));
+    }
+    /* Banks after the encoders, so the encoders' initial weights do not depend on the objective. */
+    for (int v = 0; v < VIEWS && objective_id == LCT_CMC_NCE; v++) CHECK(lct_bank_new(&bank[v], rt, n, dim, NULL));
+
+    lct_loss_cmc_options lo;
+    lct_loss_cmc_options_init(&lo, LCT_LOSS_CMC_OPTIONS_VERSION);
+    lo.graph = graph_id;
+    lo.objective = objective_id;
+    lo.k = (uint32_t)k;
+    lct_loss *loss;
+    CHECK(lct_loss_new_cmc(&loss, rt, VIEWS, dim, objective_id == LCT_CMC_NCE ? bank : NULL, &lo));
+    CHECK(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, tau));
+
+    /* SGD as the original: momentum 0.9, weight decay 1e-4, lr 0.03 (cosine instead of steps). */
+    size_t steps_per_epoch = n / batch;
+    lct_optimizer_options oo;
+    lct_optimizer_options_init(&oo, LCT_OPTIMIZER_OPTIONS_VERSION);
+    oo.kind = LCT_OPTIMIZER_SGD;
+    oo.lr = lr;
+    oo.momentum = 0.9;
+    oo.weight_decay = 1e-4;
+    oo.schedule = LCT_SCHEDULE_COSINE;
+    oo.total_steps = (uint64_t)args.epochs * steps_per_epoch;
+    lct_optimizer *opt;
+    CHECK(lct_optimizer_new(&opt, rt, &oo));
+    for (int v = 0; v < VIEWS; v++) CHECK(lct_optimizer_attach(opt, lct_encoder_params(enc[v])));
+
+    lct_augmenter_options ao;
+    lct_augmenter_options_init(&ao, LCT_AUGMENTER_OPTIONS_VERSION);
+    ao.input = LCT_AUG_IMAGE_U8;
+    ao.channels = 1;
+    ao.height = ao.width = SIDE;
+    lct_augmenter *aug;
+    CHECK(lct_augmenter_new(&aug, rt, &ao));
+    CHECK(lct_augmenter_preset(aug, LCT_AUG_PRESET_CMC));
+
+    int32_t *train_labels = labels_int32(data.train.labels, n), *test_labels = labels_int32(data.test.labels, q);
+    float *train_emb[VIEWS], *test_emb[VIEWS], *x[VIEWS], *f[VIEWS], *df[VIEWS];
+    int ok = train_labels && test_labels;
+    for (int v = 0; v < VIEWS; v++) {
+        train_emb[v] = malloc(n * dim * sizeof(float));
+        test_emb[v] = malloc(q * dim * sizeof(float));
+        x[v] = malloc(batch * view_size[v] * sizeof(float));
+        f[v] = malloc(batch * dim * sizeof(float));
+        df[v] = malloc(batch * dim * sizeof(float));
+        ok = ok && train_emb[v] && test_emb[v] && x[v] && f[v] && df[v];
+    }
+    float *train_cat = malloc(n * VIEWS * dim * sizeof *train_cat), *test_cat = malloc(q * VIEWS * dim * sizeof *test_cat);
+    uint8_t *images = malloc(batch * PIXELS);
+    float *augmented = malloc(batch * VIEWS * PIXELS * sizeof *augmented);
+    int64_t *order = malloc(n * sizeof *order);
+    float *curve = malloc(((size_t)args.epochs * steps_per_epoch + 1) * sizeof *curve);
+    if (!ok || !train_cat || !test_cat || !images || !augmented || !order || !curve) {
+        fprintf(stderr, "cmc: out of memory\n");
+        return 1;
+    }
+
+    /* Baselines: raw pixels and the encoders before training, same kNN protocol. */
+    double raw = raw_pixel_knn(rt, data.train.images, train_labels, n, data.test.images, test_labels, q, PIXELS);
+    if (raw < 0) {
+        fprintf(stderr, "cmc: %s\n", ex_error());
+        return 1;
+    }
+    double untrained[VIEWS + 1], trained[VIEWS + 1];
+    evaluate(rt, enc, &data, n, q, train_labels, test_labels, dim, train_emb, test_emb, train_cat, test_cat, untrained);
+    printf("cmc: %zu train / %zu test images, %d views, %s graph, %s objective\n", n, q, VIEWS, graph, objective);
+    for (int v = 0; v < VIEWS; v++) printf("cmc: view %d (%s): encoder %s\n", v, view_name[v], lct_encoder_spec(enc[v]));
+    printf("cmc: kNN before training %.4f (views %.4f %.4f %.4f), raw pixels %.4f; BLIS kernels %s, %d thread(s)\n",
+           untrained[VIEWS], untrained[0], untrained[1], untrained[2], raw, lct_runtime_kernel(rt, NULL),
+           lct_runtime_threads(rt));
+    fflush(stdout);
+
+    run_state st = {.method = "cmc", .optimizer = opt, .loss = loss, .augmenter = aug};
+    for (int v = 0; v < VIEWS; v++) {
+        st.encoder[st.encoders++] = enc[v];
+        if (bank[v]) st.bank[st.banks++] = bank[v];
+    }
+    int first_epoch = 1;
+    if (args.resume) {
+        if (run_state_load(&st, rt, args.resume, &first_epoch) != 0) {
+            fprintf(stderr, "cmc: %s\n", ex_error());
+            return 1;
+        }
+        printf("cmc: resumed from %s at epoch %d\n", args.resume, first_epoch);
+    }
+
+    /* Training: augment once, derive the three views, embed each with its encoder, CMC loss over
+     * the view pairs, backward through every encoder, SGD step, bank updates (NCE). */
+    progress bar;
+    progress_init(&bar, stdout, args.epochs, steps_per_epoch, batch);
+    size_t step = 0;
+    for (int epoch = first_epoch; epoch <= args.epochs; epoch++) {
+        shuffle(order, n, args.seed, epoch);
+        progress_epoch_begin(&bar);
+        for (size_t s = 0; s < steps_per_epoch; s++) {
+            const int64_t *idx = order + s * batch;
+            for (size_t b = 0; b < batch; b++) memcpy(images + b * PIXELS, data.train.images + idx[b] * PIXELS, PIXELS);
+            CHECK(lct_augmenter_apply(aug, images, batch, n_crops, augmented));
+            for (size_t b = 0; b < batch; b++)
+                for (int v = 0; v < VIEWS; v++)
+                    make_view(v, augmented + (b * n_crops + (size_t)v % n_crops) * PIXELS, x[v] + b * view_size[v]);
+            for (int v = 0; v < VIEWS; v++) CHECK(lct_encoder_forward(enc[v], x[v], batch, f[v]));
+            float value;
+            CHECK(lct_loss_cmc_compute(loss, (const float *const *)f, idx, batch, &value, df));
+            CHECK(lct_optimizer_zero_grad(opt));
+            for (int v = 0; v < VIEWS; v++) CHECK(lct_encoder_backward(enc[v], df[v], batch, NULL));
+            CHECK(lct_optimizer_step(opt));
+            for (int v = 0; v < VIEWS; v++)
+                if (bank[v]) CHECK(lct_bank_update(bank[v], f[v], idx, batch, momentum));
+            curve[step++] = value;
+            progress_update(&bar, epoch, s + 1, value);
+        }
+    }
+
+    if (args.save) {
+        if (run_state_save(&st, rt, args.save, args.epochs) != 0) {
+            fprintf(stderr, "cmc: %s\n", ex_error());
+            return 1;
+        }
+        printf("cmc: saved %s\n", args.save);
+    }
+
+    /* Evaluation: each view's features and their concatenation. */
+    evaluate(rt, enc, &data, n, q, train_labels, test_labels, dim, train_emb, test_emb, train_cat, test_cat, trained);
+    for (int v = 0; v < VIEWS; v++)
+        printf("cmc: view %d (%s): kNN %.4f (untrained %.4f)\n", v, view_name[v], trained[v], untrained[v]);
+    if (write_figures(args.out, "CMC", curve, step, test_cat, test_labels, q, VIEWS * dim) != 0)
+        fprintf(stderr, "cmc: figures not written: %s\n", ex_error());
+    else
+        printf("cmc: wrote %s/loss.png and %s/embedding.png\n", args.out, args.out);
+
+    printf("kNN top-1: %.4f (untrained: %.4f, raw pixels: %.4f)\n", trained[VIEWS], untrained[VIEWS], raw);
+
+    free(curve);
+    free(order);
+    free(augmented);
+    free(images);
+    free(test_cat);
+    free(train_cat);
+    for (int v = 0; v < VIEWS; v++) {
+        free(df[v]);
+        free(f[v]);
+        free(x[v]);
+        free(test_emb[v]);
+        free(train_emb[v]);
+    }
+    free(test_labels);
+    free(train_labels);
+    lct_augmenter_free(aug);
+    lct_optimizer_free(opt);
+    lct_loss_free(loss);
+    for (int v = 0; v < VIEWS; v++) {
+        lct_bank_free(bank[v]);
+        lct_encoder_free(enc[v]);
+    }
+    lct_runtime_free(rt);
+    fmnist_free(&data);
+    return 0;
+}

@@ -1,0 +1,357 @@
+/*
+ * cpc: Contrastive Predictive Coding (van den Oord et al. 2018) on Fashion-MNIST images read as
+ * sequences, written against libcontrast's public API.
+ *
+ * Each 28x28 image is cut into a 3x3 grid of overlapping 14x14 patches, 7 pixels apart, read
+ * top-left to bottom-right as a sequence of T = 9 steps (the CPC paper reads a grid of
+ * overlapping image patches the same way; --patch and --stride choose another grid). A small
+ * convolutional encoder g_enc maps every patch to a latent z_t (128 floats); a GRU g_ar (256
+ * units, the encoder layer `gru`) reads z_1..z_t and gives the context c_t. InfoNCE trains both
+ * (and one linear map W_k per step ahead) to pick the true future latent z_{t+k}, k = 1..3 (up to
+ * one row of patches below), among the candidates named by --negatives.
+ *
+ * Embedding for kNN: the GRU's context averaged over the steps (--embed mean, the default) or
+ * the context after the last step (--embed last); both are reported. Labels are used only to
+ * evaluate: weighted kNN on the test set.
+ *
+ *   cpc [--epochs N] [--batch N] [--threads N] [--seed N] [--out DIR] [--save F] [--resume F]
+ *       [--data DIR] [--limit N] [--negatives batch|all|sequence] [--steps K] [--patch P] [--stride S]
+ *       [--lr LR] [--embed mean|last]
+ */
+#include <libcontrast/libcontrast.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "eval.h"
+#include "flags.h"
+#include "idx.h"
+#include "progress.h"
+#include "run_state.h"
+
+#define SIDE 28
+#define PIXELS (SIDE * SIDE)
+
+/* The patch grid, set from --patch and --stride: GRID x GRID patches of PATCH x PATCH pixels,
+ * STRIDE apart, read as a sequence of T = GRID^2 steps. */
+static int PATCH = 14, STRIDE = 7, GRID, T, PATCH_PIXELS;
+
+#define CHECK(call)                                                                                \
+    do {                                                                                           \
+        int rc_ = (call);                                                                          \
+        if (rc_ < 0) {                                                                             \
+            fprintf(stderr, "cpc: %s failed: %s (%s)\n", #call, lct_error_last(), lct_status_string(rc_)); \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+/* g_enc: one patch to a latent of 128; g_ar: the T latents of a sequence to its contexts. */
+static const char *enc_spec_fmt =
+    "in 1x%dx%d; conv2d 32 k3 p1; bn; relu; conv2d 64 k3 s2 p1; bn; relu; flatten; linear 128";
+static const char *ar_spec_fmt = "in %dx128; gru 256";
+
+/* The T patches of an image (floats), in reading order: out is T x 7 x 7. */
+static void to_patches(const float *img, float *out)
+{
+    for (int gy = 0; gy < GRID; gy++)
+        for (int gx = 0; gx < GRID; gx++)
+            for (int y = 0; y < PATCH; y++)
+                memcpy(out + ((gy * GRID + gx) * PATCH + y) * PATCH, img + (gy * STRIDE + y) * SIDE + gx * STRIDE,
+                       PATCH * sizeof *out);
+}
+
+/*
+ * Embed n images (eval mode), 250 at a time, into last (n x H: context after the last step) and
+ * mean (n x H: context averaged over the steps), both L2-normalised for the cosine kNN.
+ */
+static void embed_sequences(lct_encoder *g_enc, lct_encoder *g_ar, const uint8_t *images, size_t n, size_t d,
+                            size_t h, float *last, float *mean)
+{
+    enum { CHUNK = 250 };
+    float *img = malloc(PIXELS * sizeof *img), *x = malloc(CHUNK * T * PATCH_PIXELS * sizeof *x);
+    float *z = malloc(CHUNK * T * d * sizeof *z), *c = malloc(CHUNK * T * h * sizeof *c);
+    if (!img || !x || !z || !c) {
+        fprintf(stderr, "cpc: out of memory\n");
+        exit(1);
+    }
+    CHECK(lct_encoder_set_mode(g_enc, LCT_ENCODER_EVAL));
+    CHECK(lct_encoder_set_mode(g_ar, LCT_ENCODER_EVAL));
+    for (size_t first = 0; first < n; first += CHUNK) {
+        size_t b = n - first < CHUNK ? n - first : CHUNK;
+        for (size_t i = 0; i < b; i++) {
+            images_to_float(images + (first + i) * PIXELS, PIXELS, img);
+            to_patches(img, x + i * T * PATCH_PIXELS);
+        }
+        CHECK(lct_encoder_forward(g_enc, x, b * T, z));
+        CHECK(lct_encoder_forward(g_ar, z, b, c));
+        for (size_t i = 0; i < b; i++) {
+            float *m = mean + (first + i) * h;
+            memcpy(last + (first + i) * h, c + (i * T + T - 1) * h, h * sizeof *c);
+            memset(m, 0, h * sizeof *m);
+            for (size_t t = 0; t < (size_t)T; t++)
+                for (size_t j = 0; j < h; j++) m[j] += c[(i * T + t) * h + j] * (1.0f / (float)T);
+        }
+    }
+    CHECK(lct_encoder_set_mode(g_enc, LCT_ENCODER_TRAIN));
+    CHECK(lct_encoder_set_mode(g_ar, LCT_ENCODER_TRAIN));
+    l2_normalise_rows(last, n, h);
+    l2_normalise_rows(mean, n, h);
+    free(c);
+    free(z);
+    free(x);
+    free(img);
+}
+
+/* kNN of both embeddings: acc[0] last step, acc[1] mean over steps. */
+static void evaluate(lct_runtime *rt, lct_encoder *g_enc, lct_encoder *g_ar, const fmnist *data, size_t n, size_t q,
+                     const int32_t *train_labels, const int32_t *test_labels, size_t d, size_t h, float *train_last,
+                     float *train_mean, float *test_last, float *test_mean, double acc[2])
+{
+    embed_sequences(g_enc, g_ar, data->train.images, n, d, h, train_last, train_mean);
+    embed_sequences(g_enc, g_ar, data->test.images, q, d, h, test_last, test_mean);
+    acc[0] = knn_accuracy(rt, train_last, train_labels, n, test_last, test_labels, q, h);
+    acc[1] = knn_accuracy(rt, train_mean, train_labels, n, test_mean, test_labels, q, h);
+    if (acc[0] < 0 || acc[1] < 0) {
+        fprintf(stderr, "cpc: %s\n", ex_error());
+        exit(1);
+    }
+}
+
+/* A reproducible shuffle of 0..n-1 for (seed, epoch): the host's own randomness. */
+static void shuffle(int64_t *order, size_t n, uint64_t seed, int epoch)
+{
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + (uint64_t)epoch * 0xBF58476D1CE4E5B9ull + 1;
+    for (size_t i = 0; i < n; i++) order[i] = (int64_t)i;
+    for (size_t i = n - 1; i > 0; i--) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        size_t j = (size_t)(s % (i + 1));
+        int64_t t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    example_args args;
+    example_args_defaults(&args);
+    args.epochs = 2;
+    args.batch = 128;
+    int limit = 0, steps_ahead = 3;
+    float lr = 1e-3f;
+    const char *negatives = "batch", *embed = "mean";
+    flag table[] = {
+        FLAGS_COMMON(&args),
+        {"negatives", FLAG_STRING, &negatives,
+         "InfoNCE candidates: batch (other images, same step), all (every step of every image), sequence (same image)", 0, 0},
+        {"steps", FLAG_INT, &steps_ahead, "prediction steps K (patches ahead), below the sequence length", 1, 1024},
+        {"patch", FLAG_INT, &PATCH, "side of a square patch in pixels", 4, 28},
+        {"stride", FLAG_INT, &STRIDE, "pixels between neighbouring patches", 1, 28},
+        {"lr", FLAG_FLOAT, &lr, "Adam learning rate (cosine schedule)", 1e-7, 1},
+        {"embed", FLAG_STRING, &embed, "kNN embedding: mean (context averaged over steps) or last (last context)", 0, 0},
+        {"limit", FLAG_INT, &limit, "use only the first N train and test images (0: all)", 0, 1 << 30},
+    };
+    flags_parse_or_exit(table, FLAGS_COUNT(table), argc, argv, "CPC on Fashion-MNIST images read as patch sequences");
+    int neg_id = strcmp(negatives, "batch") == 0      ? LCT_INFONCE_BATCH
+                 : strcmp(negatives, "all") == 0      ? LCT_INFONCE_ALL
+                 : strcmp(negatives, "sequence") == 0 ? LCT_INFONCE_SEQUENCE
+                                                      : -1;
+    GRID = (SIDE - PATCH) / STRIDE + 1;
+    T = GRID * GRID;
+    PATCH_PIXELS = PATCH * PATCH;
+    if (T < 2 || steps_ahead >= T) {
+        fprintf(stderr, "cpc: --patch %d --stride %d give %d steps; --steps must be below that\n", PATCH, STRIDE, T);
+        return 2;
+    }
+    int use_mean = strcmp(embed, "mean") == 0 ? 1 : strcmp(embed, "last") == 0 ? 0 : -1;
+    if (neg_id < 0 || use_mean < 0) {
+        fprintf(stderr, "cpc: --negatives is batch, all or sequence; --embed mean or last (got '%s', '%s')\n",
+                negatives, embed);
+        return 2;
+    }
+
+    fmnist data;
+    if (fmnist_load(args.data, &data) != 0) {
+        fprintf(stderr, "cpc: %s\n", ex_error());
+        return 1;
+    }
+    size_t n = data.train.n, q = data.test.n;
+    if (limit > 0) {
+        n = (size_t)limit < n ? (size_t)limit : n;
+        q = (size_t)limit < q ? (size_t)limit : q;
+    }
+    size_t batch = (size_t)args.batch < n ? (size_t)args.batch : n;
+    if (batch < 2) {
+        fprintf(stderr, "cpc: the batch needs at least 2 images\n");
+        return 2;
+    }
+
+    /* Handles: runtime, g_enc, g_ar, InfoNCE (owns the W_k), Adam over all three, augmenter. */
+    lct_runtime_options ro;
+    lct_runtime_options_init(&ro, LCT_RUNTIME_OPTIONS_VERSION);
+    ro.threads = (uint32_t)args.threads;
+    ro.seed = args.seed;
+    lct_runtime *rt;
+    CHECK(lct_runtime_new(&rt, &ro));
+
+    lct_encoder *g_enc, *g_ar;
+    char enc_spec[160], ar_spec[64];
+    snprintf(enc_spec, sizeof enc_spec, enc_spec_fmt, PATCH, PATCH);
+    snprintf(ar_spec, sizeof ar_spec, ar_spec_fmt, T);
+    CHECK(lct_encoder_new_from_spec(&g_enc, rt, enc_spec, NULL));
+    CHECK(lct_encoder_new_from_spec(&g_ar, rt, ar_spec, NULL));
+    size_t d, h;
+    CHECK(lct_encoder_output_size(g_enc, &d));
+    CHECK(lct_encoder_output_size(g_ar, &h));
+    h /= T; /* the GRU returns T x H per sequence */
+
+    lct_loss_infonce_options lo;
+    lct_loss_infonce_options_init(&lo, LCT_LOSS_INFONCE_OPTIONS_VERSION);
+    lo.steps = (uint32_t)steps_ahead;
+    lo.negatives = neg_id;
+    lct_loss *loss;
+    CHECK(lct_loss_new_infonce(&loss, rt, T, d, h, &lo));
+
+    /* Adam as the CPC paper (which uses 2e-4 for hundreds of epochs; 1e-3 for a short run). */
+    size_t steps_per_epoch = n / batch;
+    lct_optimizer_options oo;
+    lct_optimizer_options_init(&oo, LCT_OPTIMIZER_OPTIONS_VERSION);
+    oo.kind = LCT_OPTIMIZER_ADAM;
+    oo.lr = lr;
+    oo.schedule = LCT_SCHEDULE_COSINE;
+    oo.total_steps = (uint64_t)args.epochs * steps_per_epoch;
+    lct_optimizer *opt;
+    CHECK(lct_optimizer_new(&opt, rt, &oo));
+    CHECK(lct_optimizer_attach(opt, lct_encoder_params(g_enc)));
+    CHECK(lct_optimizer_attach(opt, lct_encoder_params(g_ar)));
+    CHECK(lct_optimizer_attach(opt, lct_loss_params(loss)));
+
+    /* Mild augmentation: crops of at least half the image, and flips. */
+    lct_augmenter_options ao;
+    lct_augmenter_options_init(&ao, LCT_AUGMENTER_OPTIONS_VERSION);
+    ao.input = LCT_AUG_IMAGE_U8;
+    ao.channels = 1;
+    ao.height = ao.width = SIDE;
+    lct_augmenter *aug;
+    CHECK(lct_augmenter_new(&aug, rt, &ao));
+    CHECK(lct_augmenter_add_random_resized_crop(aug, 1.0, 0.5, 1.0, 3.0 / 4.0, 4.0 / 3.0));
+    CHECK(lct_augmenter_add_hflip(aug, 0.5));
+
+    int32_t *train_labels = labels_int32(data.train.labels, n), *test_labels = labels_int32(data.test.labels, q);
+    float *train_last = malloc(n * h * sizeof(float)), *train_mean = malloc(n * h * sizeof(float));
+    float *test_last = malloc(q * h * sizeof(float)), *test_mean = malloc(q * h * sizeof(float));
+    uint8_t *images = malloc(batch * PIXELS);
+    float *augmented = malloc(batch * PIXELS * sizeof(float)), *x = malloc(batch * T * PATCH_PIXELS * sizeof(float));
+    float *z = malloc(batch * T * d * sizeof(float)), *dz = malloc(batch * T * d * sizeof(float));
+    float *dz_ar = malloc(batch * T * d * sizeof(float));
+    float *c = malloc(batch * T * h * sizeof(float)), *dc = malloc(batch * T * h * sizeof(float));
+    int64_t *order = malloc(n * sizeof *order);
+    float *curve = malloc(((size_t)args.epochs * steps_per_epoch + 1) * sizeof *curve);
+    if (!train_labels || !test_labels || !train_last || !train_mean || !test_last || !test_mean || !images ||
+        !augmented || !x || !z || !dz || !dz_ar || !c || !dc || !order || !curve) {
+        fprintf(stderr, "cpc: out of memory\n");
+        return 1;
+    }
+
+    /* Baselines: raw pixels and the encoders before training, same kNN protocol. */
+    double raw = raw_pixel_knn(rt, data.train.images, train_labels, n, data.test.images, test_labels, q, PIXELS);
+    if (raw < 0) {
+        fprintf(stderr, "cpc: %s\n", ex_error());
+        return 1;
+    }
+    double untrained[2], trained[2];
+    evaluate(rt, g_enc, g_ar, &data, n, q, train_labels, test_labels, d, h, train_last, train_mean, test_last,
+             test_mean, untrained);
+    printf("cpc: %zu train / %zu test images as %d steps of %dx%d patches (stride %d); K = %d, negatives %s\n", n,
+           q, T, PATCH, PATCH, STRIDE, steps_ahead, negatives);
+    printf("cpc: g_enc %s\ncpc: g_ar %s\n", lct_encoder_spec(g_enc), lct_encoder_spec(g_ar));
+    printf("cpc: kNN before training %.4f (last context %.4f, mean context %.4f), raw pixels %.4f; BLIS kernels %s, "
+           "%d thread(s)\n",
+           untrained[use_mean], untrained[0], untrained[1], raw, lct_runtime_kernel(rt, NULL), lct_runtime_threads(rt));
+    fflush(stdout);
+
+    run_state st = {.method = "cpc", .optimizer = opt, .loss = loss, .augmenter = aug};
+    st.encoder[st.encoders++] = g_enc;
+    st.encoder[st.encoders++] = g_ar;
+    int first_epoch = 1;
+    if (args.resume) {
+        if (run_state_load(&st, rt, args.resume, &first_epoch) != 0) {
+            fprintf(stderr, "cpc: %s\n", ex_error());
+            return 1;
+        }
+        printf("cpc: resumed from %s at epoch %d\n", args.resume, first_epoch);
+    }
+
+    /* Training: patches -> g_enc -> z -> g_ar -> c; InfoNCE gives dz and dc (and the W_k
+     * gradients); dc flows back through g_ar into z, where it joins InfoNCE's own dz. */
+    progress bar;
+    progress_init(&bar, stdout, args.epochs, steps_per_epoch, batch);
+    size_t step = 0;
+    for (int epoch = first_epoch; epoch <= args.epochs; epoch++) {
+        shuffle(order, n, args.seed, epoch);
+        progress_epoch_begin(&bar);
+        for (size_t s = 0; s < steps_per_epoch; s++) {
+            const int64_t *idx = order + s * batch;
+            for (size_t b = 0; b < batch; b++) memcpy(images + b * PIXELS, data.train.images + idx[b] * PIXELS, PIXELS);
+            CHECK(lct_augmenter_apply(aug, images, batch, 1, augmented));
+            for (size_t b = 0; b < batch; b++) to_patches(augmented + b * PIXELS, x + b * T * PATCH_PIXELS);
+            CHECK(lct_encoder_forward(g_enc, x, batch * T, z)); /* batch x T x d */
+            CHECK(lct_encoder_forward(g_ar, z, batch, c));      /* batch x T x h */
+            CHECK(lct_optimizer_zero_grad(opt));
+            float value;
+            CHECK(lct_loss_infonce_compute(loss, z, c, batch, &value, dz, dc, NULL));
+            CHECK(lct_encoder_backward(g_ar, dc, batch, dz_ar));
+            for (size_t i = 0; i < batch * T * d; i++) dz[i] += dz_ar[i];
+            CHECK(lct_encoder_backward(g_enc, dz, batch * T, NULL));
+            CHECK(lct_optimizer_step(opt));
+            curve[step++] = value;
+            progress_update(&bar, epoch, s + 1, value);
+        }
+    }
+
+    if (args.save) {
+        if (run_state_save(&st, rt, args.save, args.epochs) != 0) {
+            fprintf(stderr, "cpc: %s\n", ex_error());
+            return 1;
+        }
+        printf("cpc: saved %s\n", args.save);
+    }
+
+    evaluate(rt, g_enc, g_ar, &data, n, q, train_labels, test_labels, d, h, train_last, train_mean, test_last,
+             test_mean, trained);
+    printf("cpc: last context kNN %.4f (untrained %.4f); mean context kNN %.4f (untrained %.4f)\n", trained[0],
+           untrained[0], trained[1], untrained[1]);
+    if (write_figures(args.out, "CPC", curve, step, use_mean ? test_mean : test_last, test_labels, q, h) != 0)
+        fprintf(stderr, "cpc: figures not written: %s\n", ex_error());
+    else
+        printf("cpc: wrote %s/loss.png and %s/embedding.png\n", args.out, args.out);
+
+    printf("kNN top-1: %.4f (untrained: %.4f, raw pixels: %.4f)\n", trained[use_mean], untrained[use_mean], raw);
+
+    free(curve);
+    free(order);
+    free(dc);
+    free(c);
+    free(dz_ar);
+    free(dz);
+    free(z);
+    free(x);
+    free(augmented);
+    free(images);
+    free(test_mean);
+    free(test_last);
+    free(train_mean);
+    free(train_last);
+    free(test_labels);
+    free(train_labels);
+    lct_augmenter_free(aug);
+    lct_optimizer_free(opt);
+    lct_loss_free(loss);
+    lct_encoder_free(g_ar);
+    lct_encoder_free(g_enc);
+    lct_runtime_free(rt);
+    fmnist_free(&data);
+    return 0;
+}

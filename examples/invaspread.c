@@ -1,0 +1,242 @@
+/*
+ * invaspread: InvaSpread (Ye et al. 2019) on Fashion-MNIST, written against libcontrast's public API.
+ *
+ * Each step takes B images, augments every one twice and embeds the 2B views with one encoder.
+ * The two views of an image are positives; the other 2(B - 1) views of the batch are its
+ * negatives. The loss (softmax over the batch with log(1 - p) terms for the negatives,
+ * temperature 0.1) pulls the views of an image together ("invariant") and pushes the images
+ * apart ("spreading"). No memory bank: everything is in the batch, trained end to end.
+ * Labels are used only to evaluate: weighted kNN on the test set.
+ *
+ *   invaspread [--epochs N] [--batch N] [--threads N] [--seed N] [--out DIR] [--save F] [--resume F]
+ *              [--data DIR] [--limit N] [--lr LR] [--tau T] [--form paper|code] [--spec S]
+ */
+#include <libcontrast/libcontrast.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "eval.h"
+#include "flags.h"
+#include "idx.h"
+#include "progress.h"
+#include "run_state.h"
+
+#define PIXELS (28 * 28)
+
+#define CHECK(call)                                                                                \
+    do {                                                                                           \
+        int rc_ = (call);                                                                          \
+        if (rc_ < 0) {                                                                             \
+            fprintf(stderr, "invaspread: %s failed: %s (%s)\n", #call, lct_error_last(),           \
+                    lct_status_string(rc_));                                                       \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+static const char *default_spec =
+    "in 1x28x28; conv2d 32 k3 p1; bn; relu; maxpool 2; conv2d 64 k3 p1; bn; relu; maxpool 2; "
+    "flatten; linear 512; bn; relu; linear 128; l2norm";
+
+/* A reproducible shuffle of 0..n-1 for (seed, epoch): the host's own randomness. */
+static void shuffle(int64_t *order, size_t n, uint64_t seed, int epoch)
+{
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + (uint64_t)epoch * 0xBF58476D1CE4E5B9ull + 1;
+    for (size_t i = 0; i < n; i++) order[i] = (int64_t)i;
+    for (size_t i = n - 1; i > 0; i--) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        size_t j = (size_t)(s % (i + 1));
+        int64_t t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    example_args args;
+    example_args_defaults(&args);
+    args.epochs = 4;
+    args.batch = 128; /* images per step, as the original: 256 views */
+    int limit = 0;
+    float lr = 0.03f, tau = 0.1f;
+    const char *spec = default_spec, *form = "paper";
+    flag table[] = {
+        FLAGS_COMMON(&args),
+        {"lr", FLAG_FLOAT, &lr, "SGD learning rate (cosine schedule)", 1e-6, 10},
+        {"tau", FLAG_FLOAT, &tau, "temperature", 1e-3, 10},
+        {"form", FLAG_STRING, &form, "loss form: paper (exact gradient) or code (the original code's)", 0, 0},
+        {"spec", FLAG_STRING, &spec, "encoder spec (docs/encoder.md)", 0, 0},
+        {"limit", FLAG_INT, &limit, "use only the first N train and test images (0: all)", 0, 1 << 30},
+    };
+    flags_parse_or_exit(table, FLAGS_COUNT(table), argc, argv, "InvaSpread on Fashion-MNIST");
+    int form_id = strcmp(form, "paper") == 0 ? LCT_INVASPREAD_PAPER : strcmp(form, "code") == 0 ? LCT_INVASPREAD_CODE : -1;
+    if (form_id < 0) {
+        fprintf(stderr, "invaspread: --form must be paper or code, not '%s'\n", form);
+        return 2;
+    }
+
+    fmnist data;
+    if (fmnist_load(args.data, &data) != 0) {
+        fprintf(stderr, "invaspread: %s\n", ex_error());
+        return 1;
+    }
+    size_t n = data.train.n, q = data.test.n;
+    if (limit > 0) {
+        n = (size_t)limit < n ? (size_t)limit : n;
+        q = (size_t)limit < q ? (size_t)limit : q;
+    }
+    size_t batch = (size_t)args.batch < n ? (size_t)args.batch : n;
+    if (batch < 2) {
+        fprintf(stderr, "invaspread: the batch needs at least 2 images (other images are the negatives)\n");
+        return 2;
+    }
+
+    /* Handles: runtime, encoder, InvaSpread loss, optimiser, augmenter. */
+    lct_runtime_options ro;
+    lct_runtime_options_init(&ro, LCT_RUNTIME_OPTIONS_VERSION);
+    ro.threads = (uint32_t)args.threads;
+    ro.seed = args.seed;
+    lct_runtime *rt;
+    CHECK(lct_runtime_new(&rt, &ro));
+
+    lct_encoder *enc;
+    CHECK(lct_encoder_new_from_spec(&enc, rt, spec, NULL));
+    size_t dim;
+    CHECK(lct_encoder_output_size(enc, &dim));
+
+    lct_loss_invaspread_options lo;
+    lct_loss_invaspread_options_init(&lo, LCT_LOSS_INVASPREAD_OPTIONS_VERSION);
+    lo.form = form_id;
+    lct_loss *loss;
+    CHECK(lct_loss_new_invaspread(&loss, rt, dim, &lo));
+    CHECK(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, tau));
+
+    /* SGD as the original: momentum 0.9, weight decay 5e-4, lr 0.03 (cosine instead of steps). */
+    size_t steps_per_epoch = n / batch;
+    lct_optimizer_options oo;
+    lct_optimizer_options_init(&oo, LCT_OPTIMIZER_OPTIONS_VERSION);
+    oo.kind = LCT_OPTIMIZER_SGD;
+    oo.lr = lr;
+    oo.momentum = 0.9;
+    oo.weight_decay = 5e-4;
+    oo.schedule = LCT_SCHEDULE_COSINE;
+    oo.total_steps = (uint64_t)args.epochs * steps_per_epoch;
+    lct_optimizer *opt;
+    CHECK(lct_optimizer_new(&opt, rt, &oo));
+    CHECK(lct_optimizer_attach(opt, lct_encoder_params(enc)));
+
+    lct_augmenter_options ao;
+    lct_augmenter_options_init(&ao, LCT_AUGMENTER_OPTIONS_VERSION);
+    ao.input = LCT_AUG_IMAGE_U8;
+    ao.channels = 1;
+    ao.height = ao.width = 28;
+    lct_augmenter *aug;
+    CHECK(lct_augmenter_new(&aug, rt, &ao));
+    CHECK(lct_augmenter_preset(aug, LCT_AUG_PRESET_INVASPREAD));
+
+    int32_t *train_labels = labels_int32(data.train.labels, n), *test_labels = labels_int32(data.test.labels, q);
+    float *train_emb = malloc(n * dim * sizeof *train_emb), *test_emb = malloc(q * dim * sizeof *test_emb);
+    uint8_t *images = malloc(batch * PIXELS);
+    float *views = malloc(2 * batch * PIXELS * sizeof *views); /* augmenter output: sample-major */
+    float *x = malloc(2 * batch * PIXELS * sizeof *x);         /* encoder input: first views, then second */
+    float *f = malloc(2 * batch * dim * sizeof *f), *df = malloc(2 * batch * dim * sizeof *df);
+    int64_t *order = malloc(n * sizeof *order);
+    float *curve = malloc(((size_t)args.epochs * steps_per_epoch + 1) * sizeof *curve);
+    if (!train_labels || !test_labels || !train_emb || !test_emb || !images || !views || !x || !f || !df ||
+        !order || !curve) {
+        fprintf(stderr, "invaspread: out of memory\n");
+        return 1;
+    }
+
+    /* Baselines: raw pixels and the encoder before training, same kNN protocol. */
+    double raw = raw_pixel_knn(rt, data.train.images, train_labels, n, data.test.images, test_labels, q, PIXELS);
+    CHECK(embed_images(enc, data.train.images, n, PIXELS, 500, train_emb));
+    CHECK(embed_images(enc, data.test.images, q, PIXELS, 500, test_emb));
+    double untrained = knn_accuracy(rt, train_emb, train_labels, n, test_emb, test_labels, q, dim);
+    if (raw < 0 || untrained < 0) {
+        fprintf(stderr, "invaspread: %s\n", ex_error());
+        return 1;
+    }
+    printf("invaspread: %zu train / %zu test images, encoder %s\n", n, q, lct_encoder_spec(enc));
+    printf("invaspread: kNN before training %.4f, raw pixels %.4f; BLIS kernels %s, %d thread(s)\n", untrained,
+           raw, lct_runtime_kernel(rt, NULL), lct_runtime_threads(rt));
+    fflush(stdout);
+
+    run_state st = {.method = "invaspread", .optimizer = opt, .loss = loss, .augmenter = aug};
+    st.encoder[st.encoders++] = enc;
+    int first_epoch = 1;
+    if (args.resume) {
+        if (run_state_load(&st, rt, args.resume, &first_epoch) != 0) {
+            fprintf(stderr, "invaspread: %s\n", ex_error());
+            return 1;
+        }
+        printf("invaspread: resumed from %s at epoch %d\n", args.resume, first_epoch);
+    }
+
+    /* Training: two views per image, one forward over all 2B, loss, backward, SGD step. */
+    progress bar;
+    progress_init(&bar, stdout, args.epochs, steps_per_epoch, batch);
+    size_t step = 0;
+    for (int epoch = first_epoch; epoch <= args.epochs; epoch++) {
+        shuffle(order, n, args.seed, epoch);
+        progress_epoch_begin(&bar);
+        for (size_t s = 0; s < steps_per_epoch; s++) {
+            const int64_t *idx = order + s * batch;
+            for (size_t b = 0; b < batch; b++) memcpy(images + b * PIXELS, data.train.images + idx[b] * PIXELS, PIXELS);
+            CHECK(lct_augmenter_apply(aug, images, batch, 2, views));
+            /* The loss wants rows 0..B-1 = first views, B..2B-1 = second views. */
+            for (size_t b = 0; b < batch; b++)
+                for (size_t v = 0; v < 2; v++)
+                    memcpy(x + (v * batch + b) * PIXELS, views + (b * 2 + v) * PIXELS, PIXELS * sizeof *x);
+            CHECK(lct_encoder_forward(enc, x, 2 * batch, f));
+            float value;
+            CHECK(lct_loss_invaspread_compute(loss, f, batch, &value, df));
+            CHECK(lct_optimizer_zero_grad(opt));
+            CHECK(lct_encoder_backward(enc, df, 2 * batch, NULL));
+            CHECK(lct_optimizer_step(opt));
+            curve[step++] = value;
+            progress_update(&bar, epoch, s + 1, value);
+        }
+    }
+
+    if (args.save) {
+        if (run_state_save(&st, rt, args.save, args.epochs) != 0) {
+            fprintf(stderr, "invaspread: %s\n", ex_error());
+            return 1;
+        }
+        printf("invaspread: saved %s\n", args.save);
+    }
+
+    /* Evaluation: embeddings of the train and test images from the trained encoder. */
+    CHECK(embed_images(enc, data.train.images, n, PIXELS, 500, train_emb));
+    CHECK(embed_images(enc, data.test.images, q, PIXELS, 500, test_emb));
+    double trained = knn_accuracy(rt, train_emb, train_labels, n, test_emb, test_labels, q, dim);
+    if (write_figures(args.out, "InvaSpread", curve, step, test_emb, test_labels, q, dim) != 0)
+        fprintf(stderr, "invaspread: figures not written: %s\n", ex_error());
+    else
+        printf("invaspread: wrote %s/loss.png and %s/embedding.png\n", args.out, args.out);
+
+    printf("kNN top-1: %.4f (untrained: %.4f, raw pixels: %.4f)\n", trained, untrained, raw);
+
+    free(curve);
+    free(order);
+    free(df);
+    free(f);
+    free(x);
+    free(views);
+    free(images);
+    free(test_emb);
+    free(train_emb);
+    free(test_labels);
+    free(train_labels);
+    lct_augmenter_free(aug);
+    lct_optimizer_free(opt);
+    lct_loss_free(loss);
+    lct_encoder_free(enc);
+    lct_runtime_free(rt);
+    fmnist_free(&data);
+    return trained < 0 ? 1 : 0;
+}
