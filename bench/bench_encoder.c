@@ -69,6 +69,7 @@ static double run_lib(lct_runtime *rt, const model *m, size_t batch, double seco
     lct_optimizer_options oo;
     lct_optimizer_options_init(&oo, LCT_OPTIMIZER_OPTIONS_VERSION);
     oo.momentum = 0.9;
+    oo.lr = 1e-5; /* the step repeats one fixed gradient; a larger rate drives the weights to Inf */
     lct_optimizer *opt;
     if (lct_optimizer_new(&opt, rt, &oo) != LCT_OK || lct_optimizer_attach(opt, lct_encoder_params(enc)) != LCT_OK)
         die("optimizer");
