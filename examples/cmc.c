@@ -38,21 +38,13 @@
 #include "flags.h"
 #include "idx.h"
 #include "progress.h"
+#include "train.h"
 #include "run_state.h"
 
 #define SIDE 28
 #define PIXELS (SIDE * SIDE)
 #define SMALL (SIDE / 2)
 #define VIEWS 3
-
-#define CHECK(call)                                                                                \
-    do {                                                                                           \
-        int rc_ = (call);                                                                          \
-        if (rc_ < 0) {                                                                             \
-            fprintf(stderr, "cmc: %s failed: %s (%s)\n", #call, lct_error_last(), lct_status_string(rc_)); \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* One encoder per view, half the width of the single-view default. */
 static const char *view_spec[VIEWS] = {
@@ -147,20 +139,6 @@ static void evaluate(lct_runtime *rt, lct_encoder *const *enc, const fmnist *dat
             fprintf(stderr, "cmc: %s\n", ex_error());
             exit(1);
         }
-}
-
-/* A reproducible shuffle of 0..n-1 for (seed, epoch): the host's own randomness. */
-static void shuffle(int64_t *order, size_t n, uint64_t seed, int epoch)
-{
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + (uint64_t)epoch * 0xBF58476D1CE4E5B9ull + 1;
-    for (size_t i = 0; i < n; i++) order[i] = (int64_t)i;
-    for (size_t i = n - 1; i > 0; i--) {
-        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-        size_t j = (size_t)(s % (i + 1));
-        int64_t t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-    }
 }
 
 int main(int argc, char **argv)
@@ -319,7 +297,7 @@ int main(int argc, char **argv)
     progress_init(&bar, stdout, args.epochs, steps_per_epoch, batch);
     size_t step = 0;
     for (int epoch = first_epoch; epoch <= args.epochs; epoch++) {
-        shuffle(order, n, args.seed, epoch);
+        train_shuffle(order, n, args.seed, epoch);
         progress_epoch_begin(&bar);
         for (size_t s = 0; s < steps_per_epoch; s++) {
             const int64_t *idx = order + s * batch;

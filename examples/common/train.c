@@ -1,0 +1,27 @@
+#define _GNU_SOURCE
+#include "train.h"
+
+#include <errno.h>
+#include <libcontrast/libcontrast.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void train_die(const char *call, int status)
+{
+    fprintf(stderr, "%s: %s failed: %s (%s)\n", program_invocation_short_name, call, lct_error_last(),
+            lct_status_string(status));
+    exit(1);
+}
+
+void train_shuffle(int64_t *order, size_t n, uint64_t seed, int epoch)
+{
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + (uint64_t)epoch * 0xBF58476D1CE4E5B9ull + 1;
+    for (size_t i = 0; i < n; i++) order[i] = (int64_t)i;
+    for (size_t i = n - 1; i > 0 && n > 0; i--) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        size_t j = (size_t)(s % (i + 1));
+        int64_t t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
