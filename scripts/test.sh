@@ -5,12 +5,12 @@
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh test
-./scripts/build.sh
+./scripts/build.sh -Dtests=enabled
 status=0
 meson test -C build --print-errorlogs --num-processes 2 "$@" || status=$?
 
 if [ ! -f build-asan/build.ninja ]; then
-    meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+    meson setup build-asan -Dtests=enabled -Db_sanitize=address,undefined -Db_lundef=false \
         -Dc_args=-fno-sanitize-recover=all >/dev/null
 fi
 ninja -C build-asan >/dev/null
