@@ -175,16 +175,8 @@ int main(int argc, char **argv)
     }
 
     fmnist data;
-    if (fmnist_load(args.data, &data) != 0) {
-        fprintf(stderr, "cmc: %s\n", ex_error());
-        return 1;
-    }
-    size_t n = data.train.n, q = data.test.n;
-    if (limit > 0) {
-        n = (size_t)limit < n ? (size_t)limit : n;
-        q = (size_t)limit < q ? (size_t)limit : q;
-    }
-    size_t batch = (size_t)args.batch < n ? (size_t)args.batch : n;
+    size_t n, q, batch;
+    train_load_data(&args, limit, &data, &n, &q, &batch);
     if (batch < 2) {
         fprintf(stderr, "cmc: the batch needs at least 2 images\n");
         return 2;
@@ -192,12 +184,7 @@ int main(int argc, char **argv)
 
     /* Handles: runtime, one encoder (and, for NCE, one bank) per view, the CMC loss, one
      * optimiser over every encoder, the augmenter. */
-    lct_runtime_options ro;
-    lct_runtime_options_init(&ro, LCT_RUNTIME_OPTIONS_VERSION);
-    ro.threads = (uint32_t)args.threads;
-    ro.seed = args.seed;
-    lct_runtime *rt;
-    CHECK(lct_runtime_new(&rt, &ro));
+    lct_runtime *rt = train_runtime(&args);
 
     lct_encoder *enc[VIEWS];
     lct_bank *bank[VIEWS] = {NULL};

@@ -49,24 +49,11 @@ int main(int argc, char **argv)
     flags_parse_or_exit(table, FLAGS_COUNT(table), argc, argv, "InstDisc on Fashion-MNIST");
 
     fmnist data;
-    if (fmnist_load(args.data, &data) != 0) {
-        fprintf(stderr, "instdisc: %s\n", ex_error());
-        return 1;
-    }
-    size_t n = data.train.n, q = data.test.n;
-    if (limit > 0) {
-        n = (size_t)limit < n ? (size_t)limit : n;
-        q = (size_t)limit < q ? (size_t)limit : q;
-    }
-    size_t batch = (size_t)args.batch < n ? (size_t)args.batch : n;
+    size_t n, q, batch;
+    train_load_data(&args, limit, &data, &n, &q, &batch);
 
     /* Handles: runtime, encoder, memory bank, NCE loss, optimiser, augmenter. */
-    lct_runtime_options ro;
-    lct_runtime_options_init(&ro, LCT_RUNTIME_OPTIONS_VERSION);
-    ro.threads = (uint32_t)args.threads;
-    ro.seed = args.seed;
-    lct_runtime *rt;
-    CHECK(lct_runtime_new(&rt, &ro));
+    lct_runtime *rt = train_runtime(&args);
 
     lct_encoder *enc;
     CHECK(lct_encoder_new_from_spec(&enc, rt, spec, NULL));

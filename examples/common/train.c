@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "error.h"
+
 void train_die(const char *call, int status)
 {
     fprintf(stderr, "%s: %s failed: %s (%s)\n", program_invocation_short_name, call, lct_error_last(),
@@ -24,4 +26,30 @@ void train_shuffle(int64_t *order, size_t n, uint64_t seed, int epoch)
         order[i] = order[j];
         order[j] = t;
     }
+}
+
+void train_load_data(const example_args *args, int limit, fmnist *data, size_t *n, size_t *q, size_t *batch)
+{
+    if (fmnist_load(args->data, data) != 0) {
+        fprintf(stderr, "%s: %s\n", program_invocation_short_name, ex_error());
+        exit(1);
+    }
+    *n = data->train.n;
+    *q = data->test.n;
+    if (limit > 0) {
+        *n = (size_t)limit < *n ? (size_t)limit : *n;
+        *q = (size_t)limit < *q ? (size_t)limit : *q;
+    }
+    *batch = (size_t)args->batch < *n ? (size_t)args->batch : *n;
+}
+
+lct_runtime *train_runtime(const example_args *args)
+{
+    lct_runtime_options ro;
+    lct_runtime_options_init(&ro, LCT_RUNTIME_OPTIONS_VERSION);
+    ro.threads = (uint32_t)args->threads;
+    ro.seed = args->seed;
+    lct_runtime *rt;
+    CHECK(lct_runtime_new(&rt, &ro));
+    return rt;
 }
