@@ -59,7 +59,8 @@ typedef enum lct_status {
     LCT_ERANGE = -9,       /**< a parameter value is outside its documented bounds */
     LCT_EUNSUPPORTED = -10,/**< the operation is not available in this build or on this CPU */
     LCT_ECHECKSUM = -11,   /**< stored data fails its checksum */
-    LCT_EMISMATCH = -12    /**< handles that must belong together do not (e.g. different runtimes) */
+    LCT_EMISMATCH = -12,   /**< handles that must belong together do not (e.g. different runtimes) */
+    LCT_ECOMM = -13        /**< a collective operation of a communicator (lct_comm) failed */
 } lct_status;
 
 /** Short English description of a status code; never NULL (unknown codes give "unknown status"). */

@@ -22,6 +22,7 @@ const char *lct_status_string(int status)
     case LCT_EUNSUPPORTED: return "not supported";
     case LCT_ECHECKSUM: return "checksum mismatch";
     case LCT_EMISMATCH: return "handles do not belong together";
+    case LCT_ECOMM: return "collective communication failed";
     default: return "unknown status";
     }
 }

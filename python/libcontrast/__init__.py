@@ -2,7 +2,7 @@
 
 Standard library only; NumPy arrays are accepted and returned when present.
 """
-from ._errors import (ChecksumError, FormatError, InvalidArgumentError, LctError, LctIOError, MismatchError,
+from ._errors import (ChecksumError, CommError, FormatError, InvalidArgumentError, LctError, LctIOError, MismatchError,
                       NumericError, OutOfMemoryError, RangeError, ShapeError, StateError, UnsupportedError,
                       VersionError, error_clear, error_last, status_string)
 from ._core import LOG_DEBUG, LOG_ERROR, LOG_INFO, LOG_WARN, Handle, Params, Runtime, version, version_number
@@ -15,7 +15,7 @@ from ._loss import CMC, NCE, InfoNCE, InvaSpread, Loss, NonParametricSoftmax
 from ._checkpoint import Checkpoint, CheckpointWriter, npy_info, npy_read, npy_read_alloc, npy_write
 
 __all__ = [
-    "ChecksumError", "FormatError", "InvalidArgumentError", "LctError", "LctIOError", "MismatchError",
+    "ChecksumError", "CommError", "FormatError", "InvalidArgumentError", "LctError", "LctIOError", "MismatchError",
     "NumericError", "OutOfMemoryError", "RangeError", "ShapeError", "StateError", "UnsupportedError",
     "VersionError", "status_string", "error_last", "error_clear",
     "LOG_DEBUG", "LOG_ERROR", "LOG_INFO", "LOG_WARN", "Handle", "Params",
