@@ -76,6 +76,13 @@ LCT_API const char *lct_error_last(void);
 /** Forget the calling thread's last error message. */
 LCT_API void lct_error_clear(void);
 
+/**
+ * Record @p message (copied, truncated to 511 bytes; NULL records "") as the calling thread's last
+ * error and return @p status: for code outside the core library that reports through the same
+ * channel, such as a communicator implementation (libcontrast-mpi) or a host's callbacks.
+ */
+LCT_API int lct_error_set(int status, const char *message);
+
 /** Version of the library actually linked, as LCT_VERSION_NUMBER. */
 LCT_API int lct_version_number(void);
 

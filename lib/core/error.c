@@ -37,6 +37,12 @@ void lct_error_clear(void)
     lct__last_error[0] = '\0';
 }
 
+int lct_error_set(int status, const char *message)
+{
+    snprintf(lct__last_error, sizeof lct__last_error, "%s", message ? message : "");
+    return status;
+}
+
 int lct__fail(int status, const char *func, const char *fmt, ...)
 {
     int n = snprintf(lct__last_error, sizeof lct__last_error, "%s: ", func);
