@@ -103,4 +103,144 @@ done:
 }
 
 
+/* ---- InstDisc: encoder, (sharded) bank, NCE, data-parallel SGD, bank update -------------------- */
+
+#define ID_N 30
+#define ID_D 8
+#define ID_IN 10
+#define ID_B 6
+#define ID_K 16
+#define ID_MAXP 512
+
+typedef struct {
+    lct_runtime *rt;
+    lct_encoder *enc;
+    lct_bank *bank;
+    lct_loss *loss;
+    lct_optimizer *opt;
+    int rank, P;
+} id_run;
+
+static inline void id_free(id_run *s)
+{
+    lct_optimizer_free(s->opt);
+    lct_loss_free(s->loss);
+    lct_bank_free(s->bank);
+    lct_encoder_free(s->enc);
+    memset(s, 0, sizeof *s);
+}
+
+/* Handles of one rank (comm NULL: the one-process reference), in the same order on every rank. */
+static inline int id_setup(id_run *s, lct_runtime *rt, lct_comm *comm, int mode)
+{
+    memset(s, 0, sizeof *s);
+    s->rt = rt;
+    s->rank = comm ? lct_comm_rank(comm) : 0;
+    s->P = comm ? lct_comm_size(comm) : 1;
+    int rc = lct_encoder_new_from_spec(&s->enc, rt, "in 10; linear 16; relu; linear 8; l2norm", NULL);
+    lct_bank_options bo;
+    lct_bank_options_init(&bo, LCT_BANK_OPTIONS_VERSION);
+    bo.normalize = 1;
+    if (rc == LCT_OK) rc = comm ? lct_bank_new_sharded(&s->bank, rt, ID_N, ID_D, comm, &bo)
+                                : lct_bank_new(&s->bank, rt, ID_N, ID_D, &bo);
+    lct_loss_nce_options lo;
+    lct_loss_nce_options_init(&lo, LCT_LOSS_NCE_OPTIONS_VERSION);
+    lo.k = ID_K;
+    lo.sample_mode = mode;
+    if (rc == LCT_OK) rc = lct_loss_new_nce(&s->loss, rt, s->bank, &lo);
+    lct_optimizer_options oo;
+    lct_optimizer_options_init(&oo, LCT_OPTIMIZER_OPTIONS_VERSION);
+    oo.lr = 0.1;
+    oo.momentum = 0.9;
+    oo.weight_decay = 5e-4;
+    if (rc == LCT_OK) rc = lct_optimizer_new(&s->opt, rt, &oo);
+    if (rc == LCT_OK) rc = lct_optimizer_attach(s->opt, lct_encoder_params(s->enc));
+    if (rc == LCT_OK && comm) rc = lct_params_broadcast(lct_encoder_params(s->enc), comm, 0);
+    if (rc == LCT_OK && comm) rc = lct_optimizer_set_comm(s->opt, comm);
+    if (rc) id_free(s);
+    return rc;
+}
+
+/* Global batch of step `step`: inputs and data-set indices (with a repeated index). */
+static inline void id_batch(int step, float *x, int64_t *idx)
+{
+    fill(x, ID_B * ID_IN, 300 + (uint64_t)step);
+    for (int b = 0; b < ID_B; b++) idx[b] = (step * 7 + b * 5) % ID_N;
+    idx[ID_B - 1] = idx[0];
+}
+
+/* One step on this rank's slice of the global batch; the loss of the global batch into *loss. */
+static inline int id_step(id_run *s, int step, float *loss)
+{
+    float x[ID_B * ID_IN], f[ID_B * ID_D], df[ID_B * ID_D];
+    int64_t idx[ID_B];
+    id_batch(step, x, idx);
+    size_t bl = ID_B / (size_t)s->P, first = (size_t)s->rank * bl;
+    int rc = lct_optimizer_zero_grad(s->opt);
+    if (rc == LCT_OK) rc = lct_encoder_forward(s->enc, x + first * ID_IN, bl, f);
+    if (rc == LCT_OK) rc = lct_loss_nce_compute(s->loss, f, idx + first, bl, loss, df);
+    if (rc == LCT_OK) rc = lct_encoder_backward(s->enc, df, bl, NULL);
+    if (rc == LCT_OK) rc = lct_optimizer_step(s->opt);
+    if (rc == LCT_OK) rc = lct_bank_update(s->bank, f, idx + first, bl, 0.5f);
+    return rc;
+}
+
+/* Parameters (flat) and this rank's bank rows, placed at their global rows of bank (N x D). */
+static inline int id_state(id_run *s, float *params, size_t *np, float *bank)
+{
+    size_t first, count;
+    *np = params_flat(lct_encoder_params(s->enc), params, ID_MAXP);
+    int rc = lct_bank_shard(s->bank, &first, &count, NULL, NULL);
+    if (rc == LCT_OK) rc = lct_bank_get_rows(s->bank, first, count, bank + first * ID_D);
+    return rc;
+}
+
+/* A checkpoint in memory. */
+typedef struct {
+    unsigned char *data;
+    size_t size, cap;
+} mem_sink;
+
+static inline int mem_write(void *user, const void *data, size_t size)
+{
+    mem_sink *m = user;
+    if (m->size + size > m->cap) {
+        size_t cap = (m->size + size) * 2;
+        unsigned char *p = realloc(m->data, cap);
+        if (p == NULL) return -1;
+        m->data = p;
+        m->cap = cap;
+    }
+    memcpy(m->data + m->size, data, size);
+    m->size += size;
+    return 0;
+}
+
+static inline int id_save(id_run *s, mem_sink *m)
+{
+    lct_checkpoint_writer *w = NULL;
+    int rc = lct_checkpoint_writer_new(&w, s->rt, NULL);
+    if (rc == LCT_OK) rc = lct_checkpoint_add_encoder(w, "encoder", s->enc);
+    if (rc == LCT_OK) rc = lct_checkpoint_add_optimizer(w, "optimizer", s->opt);
+    if (rc == LCT_OK) rc = lct_checkpoint_add_bank(w, "bank", s->bank);
+    if (rc == LCT_OK) rc = lct_checkpoint_add_loss(w, "loss", s->loss);
+    if (rc == LCT_OK) rc = lct_checkpoint_add_runtime(w);
+    if (rc == LCT_OK) rc = lct_checkpoint_write_cb(w, mem_write, m);
+    lct_checkpoint_writer_free(w);
+    return rc;
+}
+
+static inline int id_load(id_run *s, const mem_sink *m)
+{
+    lct_checkpoint_reader *r = NULL;
+    int rc = lct_checkpoint_reader_open_memory(&r, s->rt, m->data, m->size);
+    if (rc == LCT_OK) rc = lct_checkpoint_load_encoder(r, "encoder", s->enc);
+    if (rc == LCT_OK) rc = lct_checkpoint_load_optimizer(r, "optimizer", s->opt);
+    if (rc == LCT_OK) rc = lct_checkpoint_load_bank(r, "bank", s->bank);
+    if (rc == LCT_OK) rc = lct_checkpoint_load_loss(r, "loss", s->loss);
+    if (rc == LCT_OK) rc = lct_checkpoint_load_runtime(r, s->rt);
+    lct_checkpoint_reader_free(r);
+    return rc;
+}
+
 #endif

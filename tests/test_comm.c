@@ -9,6 +9,18 @@
 #include "dist_steps.h"
 
 
+/* A runtime for a rank thread (no Check assertion off the main thread). */
+static lct_runtime *lct_test_runtime_nockeck(unsigned threads, uint64_t seed)
+{
+    lct_runtime_options o;
+    lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION);
+    o.threads = threads;
+    o.seed = seed;
+    lct_runtime *rt = NULL;
+    lct_runtime_new(&rt, &o);
+    return rt;
+}
+
 /* ---- communicator basics ----------------------------------------------------------------- */
 
 START_TEST(test_self_comm)
@@ -274,6 +286,347 @@ START_TEST(test_params_broadcast_layout_mismatch)
 }
 END_TEST
 
+
+/* ---- sharded memory bank ------------------------------------------------------------------------ */
+
+#define SB_N 11
+#define SB_D 5
+#define SB_B 6
+
+typedef struct {
+    tcomm_group g;
+    int rc[TCOMM_MAX][12];
+    float rows[SB_N * SB_D];        /* each rank writes its shard after the updates */
+    float init[SB_N * SB_D];        /* ... and before */
+    int64_t knn_idx[TCOMM_MAX][4 * 3];
+    float knn_sim[TCOMM_MAX][4 * 3];
+    int32_t pred[TCOMM_MAX][4];
+    size_t first[TCOMM_MAX], count[TCOMM_MAX];
+    char msg[TCOMM_MAX][4][256];
+} sb_world;
+
+static void sb_batch(int step, float *f, int64_t *idx)
+{
+    fill(f, SB_B * SB_D, 500 + (uint64_t)step);
+    for (int b = 0; b < SB_B; b++) idx[b] = (step * 3 + b * 4) % SB_N;
+    idx[4] = idx[1]; /* the same row twice, from different ranks when P > 1 */
+}
+
+static const float sb_queries[4 * SB_D] = {1, 0, 0, 0, 0, 0, 1, 0, 0.5f, 0, -1, 0.25f, 0, 0, 0, 0.3f, 0.1f, 0.9f, -0.2f, 0.4f};
+static const int32_t sb_labels[SB_N] = {0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1};
+
+/* rank < 0: the unsharded reference */
+static void sb_rank(int r, void *arg)
+{
+    sb_world *w = arg;
+    lct_runtime *rt = lct_test_runtime_nockeck(1, 55);
+    lct_comm *c = NULL;
+    int ref = w->g.size == 1;
+    if (!ref) tcomm_new(&c, rt, &w->g, r);
+    lct_bank_options bo;
+    lct_bank_options_init(&bo, LCT_BANK_OPTIONS_VERSION);
+    bo.normalize = 1;
+    lct_bank *bank = NULL;
+    int *rc = w->rc[r];
+    rc[0] = ref ? lct_bank_new(&bank, rt, SB_N, SB_D, &bo) : lct_bank_new_sharded(&bank, rt, SB_N, SB_D, c, &bo);
+    if (rc[0]) goto out;
+    size_t first, count;
+    rc[1] = lct_bank_shard(bank, &first, &count, NULL, NULL);
+    w->first[r] = first;
+    w->count[r] = count;
+    rc[2] = lct_bank_get_rows(bank, first, count, w->init + first * SB_D);
+    int P = ref ? 1 : w->g.size;
+    size_t bl = SB_B / (size_t)P;
+    for (int step = 0; step < 3; step++) {
+        float f[SB_B * SB_D];
+        int64_t idx[SB_B];
+        sb_batch(step, f, idx);
+        int e = lct_bank_update(bank, f + (size_t)r * bl * SB_D, idx + (size_t)r * bl, bl, 0.5f);
+        if (e) rc[3] = e;
+    }
+    rc[4] = lct_bank_get_rows(bank, first, count, w->rows + first * SB_D);
+    rc[5] = lct_knn_topk_bank(bank, sb_queries, 4, 3, w->knn_idx[r], w->knn_sim[r]);
+    rc[6] = lct_knn_classify_bank(bank, sb_labels, sb_queries, 4, 3, 0.07f, 3, w->pred[r], NULL);
+    if (!ref) {
+        /* what a shard refuses */
+        float buf[SB_N * SB_D], out[SB_B * 4];
+        int64_t other = first == 0 ? (int64_t)(first + count) : 0, pos[1] = {0}, neg[3] = {0, 1, 2};
+        rc[7] = lct_bank_get_rows(bank, 0, SB_N, buf);
+        snprintf(w->msg[r][0], 256, "%s", lct_error_last());
+        rc[8] = lct_bank_gather(bank, &other, 1, buf);
+        snprintf(w->msg[r][1], 256, "%s", lct_error_last());
+        rc[9] = lct_bank_similarity(bank, buf, 1, pos, neg, 3, LCT_BANK_SAMPLE_REPLACE, out);
+        snprintf(w->msg[r][2], 256, "%s", lct_error_last());
+        rc[10] = lct_bank_similarity_all(bank, buf, 1, 0, 2, out, 2);
+        rc[11] = lct_bank_proximal(bank, buf, pos, 1, 1.0f, NULL, NULL);
+    }
+out:
+    lct_bank_free(bank);
+    lct_comm_free(c);
+    lct_runtime_free(rt);
+}
+
+START_TEST(test_sharded_bank_equals_unsharded)
+{
+    sb_world *ref = calloc(1, sizeof *ref);
+    ref->g.size = 1;
+    sb_rank(0, ref);
+    for (int k = 0; k < 7; k++) ck_assert_msg(ref->rc[0][k] == LCT_OK, "reference call %d: %d", k, ref->rc[0][k]);
+    for (int P = 2; P <= 3; P++) {
+        sb_world *w = calloc(1, sizeof *w);
+        tcomm_group_init(&w->g, P);
+        tcomm_run(P, sb_rank, w);
+        size_t next = 0;
+        for (int r = 0; r < P; r++) {
+            for (int k = 0; k < 7; k++) ck_assert_msg(w->rc[r][k] == LCT_OK, "P=%d rank %d call %d: %d", P, r, k, w->rc[r][k]);
+            /* contiguous shards covering N, the first N mod P one row longer */
+            ck_assert_uint_eq(w->first[r], next);
+            ck_assert_uint_eq(w->count[r], SB_N / P + ((size_t)r < SB_N % P ? 1 : 0));
+            next += w->count[r];
+            ck_assert_int_eq(w->rc[r][7], LCT_ERANGE);
+            ck_assert(strstr(w->msg[r][0], "shard") != NULL);
+            ck_assert_int_eq(w->rc[r][8], LCT_ERANGE);
+            ck_assert(strstr(w->msg[r][1], "shard") != NULL);
+            ck_assert_int_eq(w->rc[r][9], LCT_EUNSUPPORTED);
+            ck_assert(strstr(w->msg[r][2], "sharded") != NULL);
+            ck_assert_int_eq(w->rc[r][10], LCT_EUNSUPPORTED);
+            ck_assert_int_eq(w->rc[r][11], LCT_EUNSUPPORTED);
+            /* kNN over the shards: the merged top-k and votes of the whole bank, on every rank */
+            ck_assert(memcmp(w->knn_idx[r], ref->knn_idx[0], sizeof ref->knn_idx[0]) == 0);
+            ck_assert(memcmp(w->knn_sim[r], ref->knn_sim[0], sizeof ref->knn_sim[0]) == 0);
+            ck_assert(memcmp(w->pred[r], ref->pred[0], sizeof ref->pred[0]) == 0);
+        }
+        ck_assert_uint_eq(next, SB_N);
+        /* same initial rows, and the same rows after three collective updates: bit for bit */
+        ck_assert(memcmp(w->init, ref->init, sizeof ref->init) == 0);
+        ck_assert(memcmp(w->rows, ref->rows, sizeof ref->rows) == 0);
+        ck_assert(memcmp(w->rows, w->init, sizeof ref->rows) != 0);
+        tcomm_group_destroy(&w->g);
+        free(w);
+    }
+    free(ref);
+}
+END_TEST
+
+/* ---- InstDisc over a sharded bank ---------------------------------------------------------------- */
+
+#define ID_STEPS 4
+
+typedef struct {
+    tcomm_group g;
+    int mode, ckpt_at;     /* ckpt_at > 0: save after that many steps, rebuild, load, go on */
+    int rc[TCOMM_MAX];
+    float params[TCOMM_MAX][ID_MAXP];
+    size_t np;
+    float loss[TCOMM_MAX][ID_STEPS];
+    float bank[ID_N * ID_D];
+} id_world;
+
+static void id_rank(int r, void *arg)
+{
+    id_world *w = arg;
+    lct_runtime *rt = lct_test_runtime_nockeck(1, 77);
+    lct_comm *c = NULL;
+    if (w->g.size > 1) tcomm_new(&c, rt, &w->g, r);
+    id_run s;
+    int rc = id_setup(&s, rt, c, w->mode);
+    for (int step = 0; step < ID_STEPS && rc == LCT_OK; step++) {
+        rc = id_step(&s, step, &w->loss[r][step]);
+        if (rc == LCT_OK && step + 1 == w->ckpt_at) {
+            mem_sink m = {0};
+            rc = id_save(&s, &m);
+            id_free(&s);
+            if (rc == LCT_OK) rc = id_setup(&s, rt, c, w->mode);
+            if (rc == LCT_OK) rc = id_load(&s, &m);
+            free(m.data);
+        }
+    }
+    if (rc == LCT_OK) rc = id_state(&s, w->params[r], &w->np, w->bank);
+    w->rc[r] = rc;
+    id_free(&s);
+    lct_comm_free(c);
+    lct_runtime_free(rt);
+}
+
+static id_world *id_go(int P, int mode, int ckpt_at)
+{
+    id_world *w = calloc(1, sizeof *w);
+    w->mode = mode;
+    w->ckpt_at = ckpt_at;
+    if (P == 1) {
+        w->g.size = 1;
+        id_rank(0, w);
+    } else {
+        tcomm_group_init(&w->g, P);
+        tcomm_run(P, id_rank, w);
+        tcomm_group_destroy(&w->g);
+    }
+    for (int r = 0; r < P; r++) ck_assert_msg(w->rc[r] == LCT_OK, "P=%d rank %d: %s", P, r, lct_status_string(w->rc[r]));
+    return w;
+}
+
+START_TEST(test_instdisc_sharded_equals_one_process)
+{
+    static const int modes[] = {LCT_BANK_SAMPLE_REPLACE, LCT_BANK_SAMPLE_EXCLUDE_SELF, LCT_BANK_SAMPLE_SHARED};
+    for (size_t mi = 0; mi < 3; mi++) {
+        id_world *ref = id_go(1, modes[mi], 0);
+        ck_assert(ref->loss[0][0] != ref->loss[0][ID_STEPS - 1]); /* the run does something */
+        for (int P = 2; P <= 3; P++) {
+            id_world *w = id_go(P, modes[mi], 0);
+            ck_assert_uint_eq(w->np, ref->np);
+            for (int r = 0; r < P; r++) {
+                ck_assert(memcmp(w->params[r], w->params[0], w->np * sizeof(float)) == 0);
+                ck_assert(memcmp(w->loss[r], w->loss[0], sizeof w->loss[0]) == 0);
+            }
+            double ep = max_err(w->params[0], ref->params[0], w->np);
+            double el = max_err(w->loss[0], ref->loss[0], ID_STEPS);
+            double eb = max_err(w->bank, ref->bank, ID_N * ID_D);
+            ck_assert_msg(ep < TOL_PARAMS && el < TOL_LOSS && eb < TOL_PARAMS,
+                          "mode %d P=%d: params %g, loss %g, bank %g", modes[mi], P, ep, el, eb);
+            if (mi == 0 && P == 2) fprintf(stderr, "instdisc P=2: params %.3g, loss %.3g, bank %.3g\n", ep, el, eb);
+            free(w);
+        }
+        free(ref);
+    }
+}
+END_TEST
+
+START_TEST(test_instdisc_sharded_checkpoint_resume)
+{
+    for (int P = 2; P <= 3; P++) {
+        id_world *run = id_go(P, LCT_BANK_SAMPLE_REPLACE, 0), *resumed = id_go(P, LCT_BANK_SAMPLE_REPLACE, 2);
+        /* save on P ranks, load on P ranks, continue = the uninterrupted run, bit for bit */
+        for (int r = 0; r < P; r++) {
+            ck_assert(memcmp(resumed->params[r], run->params[r], run->np * sizeof(float)) == 0);
+            ck_assert(memcmp(resumed->loss[r], run->loss[r], sizeof run->loss[r]) == 0);
+        }
+        ck_assert(memcmp(resumed->bank, run->bank, sizeof run->bank) == 0);
+        free(run);
+        free(resumed);
+    }
+}
+END_TEST
+
+typedef struct {
+    tcomm_group g;
+    mem_sink saved[TCOMM_MAX];   /* P = 2: each rank's checkpoint of its shard */
+    const mem_sink *load;        /* P = 3: rank 0's checkpoint of a P = 2 run */
+    int rc[TCOMM_MAX][6];
+    char msg[TCOMM_MAX][256];
+} ck_world;
+
+static void ck_rank(int r, void *arg)
+{
+    ck_world *w = arg;
+    lct_runtime *rt = lct_test_runtime_nockeck(1, 5);
+    lct_comm *c = NULL;
+    tcomm_new(&c, rt, &w->g, r);
+    lct_bank *bank = NULL;
+    w->rc[r][0] = lct_bank_new_sharded(&bank, rt, 12, 4, c, NULL);
+    if (w->load == NULL) {
+        lct_checkpoint_writer *wr = NULL;
+        lct_checkpoint_writer_new(&wr, rt, NULL);
+        w->rc[r][1] = lct_checkpoint_add_bank(wr, "bank", bank);
+        w->rc[r][2] = lct_checkpoint_write_cb(wr, mem_write, &w->saved[r]);
+        lct_checkpoint_writer_free(wr);
+        /* another rank's shard is refused */
+        lct_checkpoint_reader *rd = NULL;
+        w->rc[r][3] = lct_checkpoint_reader_open_memory(&rd, rt, w->saved[r].data, w->saved[r].size);
+        w->rc[r][4] = lct_checkpoint_load_bank(rd, "bank", bank);
+        lct_checkpoint_reader_free(rd);
+        /* n differs between the ranks: refused on every rank */
+        lct_bank *odd = NULL;
+        w->rc[r][5] = lct_bank_new_sharded(&odd, rt, r == 0 ? 12 : 13, 4, c, NULL);
+        snprintf(w->msg[r], sizeof w->msg[r], "%s", lct_error_last());
+        lct_bank_free(odd);
+    } else {
+        lct_checkpoint_reader *rd = NULL;
+        w->rc[r][3] = lct_checkpoint_reader_open_memory(&rd, rt, w->load->data, w->load->size);
+        w->rc[r][4] = lct_checkpoint_load_bank(rd, "bank", bank);
+        snprintf(w->msg[r], sizeof w->msg[r], "%s", lct_error_last());
+        lct_checkpoint_reader_free(rd);
+    }
+    lct_bank_free(bank);
+    lct_comm_free(c);
+    lct_runtime_free(rt);
+}
+
+START_TEST(test_sharded_checkpoint_layout_mismatch)
+{
+    ck_world *two = calloc(1, sizeof *two), *three = calloc(1, sizeof *three);
+    tcomm_group_init(&two->g, 2);
+    tcomm_run(2, ck_rank, two);
+    tcomm_group_destroy(&two->g);
+    for (int r = 0; r < 2; r++) {
+        for (int k = 0; k < 4; k++) ck_assert_int_eq(two->rc[r][k], LCT_OK);
+        ck_assert_int_eq(two->rc[r][4], LCT_OK); /* its own shard loads */
+        ck_assert_int_eq(two->rc[r][5], LCT_EMISMATCH);
+        ck_assert(strstr(two->msg[r], "differs between ranks") != NULL);
+    }
+    /* saved on 2 ranks, loaded on 3: refused, naming both counts */
+    three->load = &two->saved[0];
+    tcomm_group_init(&three->g, 3);
+    tcomm_run(3, ck_rank, three);
+    tcomm_group_destroy(&three->g);
+    for (int r = 0; r < 3; r++) {
+        ck_assert_int_eq(three->rc[r][4], LCT_EMISMATCH);
+        ck_assert_msg(strstr(three->msg[r], "2 ranks") && strstr(three->msg[r], "different number of ranks"), "%s",
+                      three->msg[r]);
+    }
+    /* rank 1's shard into rank 0 of a 2-rank bank, and a shard into an unsharded bank */
+    lct_runtime *rt = lct_test_runtime(1, 5);
+    lct_bank *plain = NULL, *made = (lct_bank *)1;
+    ck_assert_int_eq(lct_bank_new(&plain, rt, 12, 4, NULL), LCT_OK);
+    lct_checkpoint_reader *rd = NULL;
+    ck_assert_int_eq(lct_checkpoint_reader_open_memory(&rd, rt, two->saved[1].data, two->saved[1].size), LCT_OK);
+    float before[48], after[48];
+    lct_bank_get_rows(plain, 0, 12, before);
+    LCT_ASSERT_FAILS(lct_checkpoint_load_bank(rd, "bank", plain), LCT_EMISMATCH, "not sharded");
+    lct_bank_get_rows(plain, 0, 12, after);
+    ck_assert(memcmp(before, after, sizeof before) == 0);
+    LCT_ASSERT_FAILS(lct_checkpoint_new_bank(rd, "bank", rt, &made), LCT_EMISMATCH, "lct_bank_new_sharded");
+    ck_assert_ptr_null(made);
+    lct_checkpoint_reader_free(rd);
+    lct_bank_free(plain);
+    lct_runtime_free(rt);
+    for (int r = 0; r < 2; r++) free(two->saved[r].data);
+    free(two);
+    free(three);
+}
+END_TEST
+
+START_TEST(test_sharded_bank_bad_input)
+{
+    lct_runtime *rt = lct_test_runtime(1, 5), *rt2 = lct_test_runtime(1, 5);
+    lct_comm *c = NULL;
+    ck_assert_int_eq(lct_comm_new_self(&c, rt), LCT_OK);
+    lct_bank *b = (lct_bank *)1;
+    LCT_ASSERT_FAILS(lct_bank_new_sharded(NULL, rt, 4, 2, c, NULL), LCT_EINVAL, "out");
+    LCT_ASSERT_FAILS(lct_bank_new_sharded(&b, NULL, 4, 2, c, NULL), LCT_EINVAL, "rt");
+    ck_assert_ptr_null(b);
+    LCT_ASSERT_FAILS(lct_bank_new_sharded(&b, rt, 4, 2, NULL, NULL), LCT_EINVAL, "comm");
+    LCT_ASSERT_FAILS(lct_bank_new_sharded(&b, rt2, 4, 2, c, NULL), LCT_EMISMATCH, "runtime");
+    LCT_ASSERT_FAILS(lct_bank_new_sharded(&b, rt, 0, 2, c, NULL), LCT_EINVAL, "n is 0");
+    LCT_ASSERT_FAILS(lct_bank_new_sharded(&b, rt, 4, 0, c, NULL), LCT_EINVAL, "d is 0");
+    lct_bank_options bo;
+    lct_bank_options_init(&bo, LCT_BANK_OPTIONS_VERSION);
+    bo.version = 99;
+    LCT_ASSERT_FAILS(lct_bank_new_sharded(&b, rt, 4, 2, c, &bo), LCT_EVERSION, "version");
+    ck_assert_ptr_null(b);
+    LCT_ASSERT_FAILS(lct_bank_shard(NULL, NULL, NULL, NULL, NULL), LCT_EINVAL, "bank");
+    /* with one rank a sharded bank is a whole bank */
+    ck_assert_int_eq(lct_bank_new_sharded(&b, rt, 4, 2, c, NULL), LCT_OK);
+    size_t off = 9, cnt = 0;
+    int rank = -1, size = 0;
+    ck_assert_int_eq(lct_bank_shard(b, &off, &cnt, &rank, &size), LCT_OK);
+    ck_assert(off == 0 && cnt == 4 && rank == 0 && size == 1);
+    lct_bank_free(b);
+    lct_comm_free(c);
+    lct_runtime_free(rt2);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 static Suite *comm_suite(void)
 {
     Suite *s = suite_create("comm");
@@ -285,6 +638,11 @@ static Suite *comm_suite(void)
     tcase_add_test(tc, test_dp_optimizer_equals_one_process);
     tcase_add_test(tc, test_dp_optimizer_buckets_large_tensor);
     tcase_add_test(tc, test_params_broadcast_layout_mismatch);
+    tcase_add_test(tc, test_sharded_bank_equals_unsharded);
+    tcase_add_test(tc, test_instdisc_sharded_equals_one_process);
+    tcase_add_test(tc, test_instdisc_sharded_checkpoint_resume);
+    tcase_add_test(tc, test_sharded_checkpoint_layout_mismatch);
+    tcase_add_test(tc, test_sharded_bank_bad_input);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -188,6 +188,25 @@ int lct__comm_check_same(lct_comm *c, uint64_t value, const char *what, const ch
     return LCT_OK;
 }
 
+int lct__comm_agree(lct_comm *c, int rc, uint64_t value, const char *what, const char *func)
+{
+    if (c->size == 1) return rc;
+    uint64_t mine[2] = {(uint64_t)(int64_t)rc, value};
+    uint64_t *all = (uint64_t *)(void *)c->scratch; /* 2 * size <= 64 * size words */
+    int e = lct__comm_allgather(c, mine, all, sizeof mine, func);
+    if (e) return e;
+    if (rc) return rc;
+    for (int r = 0; r < c->size; r++)
+        if (all[2 * r] != 0)
+            return lct__fail(LCT_EMISMATCH, func, "rank %d failed (status %d); no rank went on", r,
+                             (int)(int64_t)all[2 * r]);
+    for (int r = 0; r < c->size; r++)
+        if (all[2 * r + 1] != all[1])
+            return lct__fail(LCT_EMISMATCH, func, "%s differs between ranks: %llu on rank 0, %llu on rank %d", what,
+                             (unsigned long long)all[1], (unsigned long long)all[2 * r + 1], r);
+    return LCT_OK;
+}
+
 /* ---- public collectives ----------------------------------------------------------- */
 
 int lct_comm_allreduce_sum(lct_comm *comm, float *buf, size_t count)

@@ -38,6 +38,13 @@ int lct__comm_sum_f64(lct_comm *c, double *vals, size_t n, const char *func);
  * `what` and both values otherwise. */
 int lct__comm_check_same(lct_comm *c, uint64_t value, const char *what, const char *func);
 
+/* Collective agreement before a collective computation: every rank passes its local status rc
+ * (LCT_OK, or the error it has recorded) and a value that must be the same everywhere (e.g. its
+ * batch size). Returns LCT_OK on every rank if all are ready and agree; otherwise every rank fails:
+ * a rank with its own error returns it unchanged, the others LCT_EMISMATCH naming the failed rank
+ * or the disagreement. */
+int lct__comm_agree(lct_comm *c, int rc, uint64_t value, const char *what, const char *func);
+
 /* Rows [offset, offset + count) of n owned by rank r of p: a contiguous split, the first n % p ranks
  * one row more. */
 static inline void lct__comm_split(size_t n, int p, int r, size_t *offset, size_t *count)

@@ -71,6 +71,13 @@ int lct__loss_check_sampling(const char *func, uint32_t k, int mode);
 int lct__nce_direction(lct_loss *loss, size_t view, const float *f, const float *pos, const int64_t *idx,
                        size_t batch, double *loss_out, float *df, float *dpos, int accumulate, const char *func);
 
+/* NCE direction over a sharded bank (nce_sharded.c): collective; f, idx, batch are this rank's; loss_out
+ * receives the global batch's mean; df (this rank's anchors, accumulate 0/1) as documented there. The
+ * workspace must hold lct__nce_sharded_workspace(P * batch). pos is not supported. */
+int lct__nce_direction_sharded(lct_loss *loss, size_t view, const float *f, const int64_t *idx, size_t batch,
+                               double *loss_out, float *df, int accumulate, const char *func);
+int lct__nce_sharded_workspace(const lct_loss *loss, size_t gb, size_t *bytes);
+
 /* Workspace bytes each objective needs at a batch size (0 and LCT_ESHAPE on overflow). */
 int lct__nce_workspace(const lct_loss *loss, size_t batch, size_t *bytes);
 int lct__npsoftmax_workspace(const lct_loss *loss, size_t batch, size_t *bytes);
