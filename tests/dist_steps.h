@@ -243,4 +243,115 @@ static inline int id_load(id_run *s, const mem_sink *m)
     return rc;
 }
 
+/* ---- InvaSpread and CPC: global in-batch negatives ----------------------------------------------- */
+
+#define IS_B 6
+#define IS_IN 10
+#define IS_D 6
+#define CP_B 6
+#define CP_L 24  /* input samples per sequence */
+#define CP_T 6   /* latent steps (conv1d k4 s4) */
+#define CP_D 4
+#define CP_H 3
+
+typedef struct {
+    lct_runtime *rt;
+    lct_encoder *enc, *ar;
+    lct_loss *loss;
+    lct_optimizer *opt;
+    int rank, P, cpc;
+} ib_run;
+
+static inline void ib_free(ib_run *s)
+{
+    lct_optimizer_free(s->opt);
+    lct_loss_free(s->loss);
+    lct_encoder_free(s->ar);
+    lct_encoder_free(s->enc);
+    memset(s, 0, sizeof *s);
+}
+
+/* cpc 0: InvaSpread (variant: its form); cpc 1: CPC with InfoNCE (variant: its negatives mode). */
+static inline int ib_setup(ib_run *s, lct_runtime *rt, lct_comm *comm, int cpc, int variant)
+{
+    memset(s, 0, sizeof *s);
+    s->rt = rt;
+    s->cpc = cpc;
+    s->rank = comm ? lct_comm_rank(comm) : 0;
+    s->P = comm ? lct_comm_size(comm) : 1;
+    int rc;
+    lct_optimizer_options oo;
+    lct_optimizer_options_init(&oo, LCT_OPTIMIZER_OPTIONS_VERSION);
+    if (!cpc) {
+        rc = lct_encoder_new_from_spec(&s->enc, rt, "in 10; linear 12; relu; linear 6; l2norm", NULL);
+        lct_loss_invaspread_options lo;
+        lct_loss_invaspread_options_init(&lo, LCT_LOSS_INVASPREAD_OPTIONS_VERSION);
+        lo.form = variant;
+        if (rc == LCT_OK) rc = lct_loss_new_invaspread(&s->loss, rt, IS_D, &lo);
+        oo.lr = 0.1;
+        oo.momentum = 0.9;
+    } else {
+        rc = lct_encoder_new_from_spec(&s->enc, rt, "in 1x24; conv1d 4 k4 s4; relu; transpose", NULL);
+        if (rc == LCT_OK) rc = lct_encoder_new_from_spec(&s->ar, rt, "in 6x4; gru 3", NULL);
+        lct_loss_infonce_options lo;
+        lct_loss_infonce_options_init(&lo, LCT_LOSS_INFONCE_OPTIONS_VERSION);
+        lo.steps = 2;
+        lo.negatives = variant;
+        if (rc == LCT_OK) rc = lct_loss_new_infonce(&s->loss, rt, CP_T, CP_D, CP_H, &lo);
+        oo.kind = LCT_OPTIMIZER_ADAM;
+        oo.lr = 2e-3;
+    }
+    if (rc == LCT_OK && comm) rc = lct_loss_set_comm(s->loss, comm);
+    if (rc == LCT_OK) rc = lct_optimizer_new(&s->opt, rt, &oo);
+    lct_params *sets[3] = {s->enc ? lct_encoder_params(s->enc) : NULL, s->ar ? lct_encoder_params(s->ar) : NULL,
+                           cpc && s->loss ? lct_loss_params(s->loss) : NULL};
+    for (int i = 0; i < 3 && rc == LCT_OK; i++) {
+        if (!sets[i]) continue;
+        rc = lct_optimizer_attach(s->opt, sets[i]);
+        if (rc == LCT_OK && comm) rc = lct_params_broadcast(sets[i], comm, 0);
+    }
+    if (rc == LCT_OK && comm) rc = lct_optimizer_set_comm(s->opt, comm);
+    if (rc) ib_free(s);
+    return rc;
+}
+
+static inline int ib_step(ib_run *s, int step, float *loss)
+{
+    size_t bl = (s->cpc ? CP_B : IS_B) / (size_t)s->P, first = (size_t)s->rank * bl;
+    int rc = lct_optimizer_zero_grad(s->opt);
+    if (!s->cpc) {
+        float x1[IS_B * IS_IN], x2[IS_B * IS_IN], x[2 * IS_B * IS_IN], f[2 * IS_B * IS_D], df[2 * IS_B * IS_D];
+        fill(x1, IS_B * IS_IN, 600 + (uint64_t)step);
+        fill(x2, IS_B * IS_IN, 700 + (uint64_t)step);
+        for (size_t i = 0; i < IS_B * IS_IN; i++) x2[i] = x1[i] + 0.3f * x2[i];
+        /* this rank's samples: first views, then second views */
+        memcpy(x, x1 + first * IS_IN, bl * IS_IN * sizeof *x);
+        memcpy(x + bl * IS_IN, x2 + first * IS_IN, bl * IS_IN * sizeof *x);
+        if (rc == LCT_OK) rc = lct_encoder_forward(s->enc, x, 2 * bl, f);
+        if (rc == LCT_OK) rc = lct_loss_invaspread_compute(s->loss, f, bl, loss, df);
+        if (rc == LCT_OK) rc = lct_encoder_backward(s->enc, df, 2 * bl, NULL);
+    } else {
+        float x[CP_B * CP_L], z[CP_B * CP_T * CP_D], c[CP_B * CP_T * CP_H], dz[CP_B * CP_T * CP_D],
+            dz2[CP_B * CP_T * CP_D], dc[CP_B * CP_T * CP_H];
+        fill(x, CP_B * CP_L, 800 + (uint64_t)step);
+        if (rc == LCT_OK) rc = lct_encoder_forward(s->enc, x + first * CP_L, bl, z);
+        if (rc == LCT_OK) rc = lct_encoder_forward(s->ar, z, bl, c);
+        if (rc == LCT_OK) rc = lct_loss_infonce_compute(s->loss, z, c, bl, loss, dz, dc, NULL);
+        if (rc == LCT_OK) rc = lct_encoder_backward(s->ar, dc, bl, dz2);
+        for (size_t i = 0; i < bl * CP_T * CP_D; i++) dz[i] += dz2[i];
+        if (rc == LCT_OK) rc = lct_encoder_backward(s->enc, dz, bl, NULL);
+    }
+    if (rc == LCT_OK) rc = lct_optimizer_step(s->opt);
+    return rc;
+}
+
+/* Every trainable set, flat: encoder, context network, loss. */
+static inline size_t ib_params(ib_run *s, float *out, size_t cap)
+{
+    size_t n = params_flat(lct_encoder_params(s->enc), out, cap);
+    if (s->ar) n += params_flat(lct_encoder_params(s->ar), out + n, cap - n);
+    if (s->cpc) n += params_flat(lct_loss_params(s->loss), out + n, cap - n);
+    return n;
+}
+
 #endif

@@ -627,6 +627,227 @@ START_TEST(test_sharded_bank_bad_input)
 }
 END_TEST
 
+/* ---- InvaSpread and CPC with global in-batch negatives ------------------------------------------- */
+
+#define IB_STEPS 3
+
+typedef struct {
+    tcomm_group g;
+    int cpc, variant;
+    int rc[TCOMM_MAX];
+    float params[TCOMM_MAX][ID_MAXP];
+    size_t np;
+    float loss[TCOMM_MAX][IB_STEPS];
+} ib_world;
+
+static void ib_rank(int r, void *arg)
+{
+    ib_world *w = arg;
+    lct_runtime *rt = lct_test_runtime_nockeck(1, 91);
+    lct_comm *c = NULL;
+    if (w->g.size > 1) tcomm_new(&c, rt, &w->g, r);
+    ib_run s;
+    int rc = ib_setup(&s, rt, c, w->cpc, w->variant);
+    for (int step = 0; step < IB_STEPS && rc == LCT_OK; step++) rc = ib_step(&s, step, &w->loss[r][step]);
+    if (rc == LCT_OK) w->np = ib_params(&s, w->params[r], ID_MAXP);
+    w->rc[r] = rc;
+    ib_free(&s);
+    lct_comm_free(c);
+    lct_runtime_free(rt);
+}
+
+static ib_world *ib_go(int P, int cpc, int variant)
+{
+    ib_world *w = calloc(1, sizeof *w);
+    w->cpc = cpc;
+    w->variant = variant;
+    if (P == 1) {
+        w->g.size = 1;
+        ib_rank(0, w);
+    } else {
+        tcomm_group_init(&w->g, P);
+        tcomm_run(P, ib_rank, w);
+        tcomm_group_destroy(&w->g);
+    }
+    for (int r = 0; r < P; r++) ck_assert_msg(w->rc[r] == LCT_OK, "P=%d rank %d: %s", P, r, lct_status_string(w->rc[r]));
+    return w;
+}
+
+static void check_ib(int cpc, int variant)
+{
+    ib_world *ref = ib_go(1, cpc, variant);
+    ck_assert(ref->loss[0][0] != ref->loss[0][IB_STEPS - 1]);
+    for (int P = 2; P <= 3; P++) {
+        ib_world *w = ib_go(P, cpc, variant);
+        ck_assert_uint_eq(w->np, ref->np);
+        for (int r = 0; r < P; r++) {
+            ck_assert(memcmp(w->params[r], w->params[0], w->np * sizeof(float)) == 0);
+            ck_assert(memcmp(w->loss[r], w->loss[0], sizeof w->loss[0]) == 0);
+        }
+        double ep = max_err(w->params[0], ref->params[0], w->np), el = max_err(w->loss[0], ref->loss[0], IB_STEPS);
+        ck_assert_msg(ep < TOL_PARAMS && el < TOL_LOSS, "%s variant %d P=%d: params %g, loss %g",
+                      cpc ? "CPC" : "InvaSpread", variant, P, ep, el);
+        free(w);
+    }
+    free(ref);
+}
+
+START_TEST(test_invaspread_global_negatives)
+{
+    check_ib(0, LCT_INVASPREAD_PAPER);
+    check_ib(0, LCT_INVASPREAD_CODE);
+}
+END_TEST
+
+START_TEST(test_cpc_global_negatives)
+{
+    check_ib(1, LCT_INFONCE_BATCH);
+    check_ib(1, LCT_INFONCE_ALL);
+    check_ib(1, LCT_INFONCE_SEQUENCE);
+}
+END_TEST
+
+/* CMC-softmax: the loss and each rank's gradient against one process (gradient times P). */
+#define CM_B 6
+#define CM_D 5
+#define CM_V 3
+
+typedef struct {
+    tcomm_group g;
+    int graph;
+    int rc[TCOMM_MAX];
+    float loss[TCOMM_MAX];
+    float df[CM_V][CM_B * CM_D]; /* each rank writes its rows */
+} cm_world;
+
+static void cm_inputs(float f[CM_V][CM_B * CM_D])
+{
+    for (int v = 0; v < CM_V; v++) fill(f[v], CM_B * CM_D, 900 + (uint64_t)v);
+}
+
+static void cm_rank(int r, void *arg)
+{
+    cm_world *w = arg;
+    lct_runtime *rt = lct_test_runtime_nockeck(1, 3);
+    lct_comm *c = NULL;
+    int P = w->g.size;
+    if (P > 1) tcomm_new(&c, rt, &w->g, r);
+    lct_loss_cmc_options o;
+    lct_loss_cmc_options_init(&o, LCT_LOSS_CMC_OPTIONS_VERSION);
+    o.objective = LCT_CMC_SOFTMAX;
+    o.graph = w->graph;
+    lct_loss *loss = NULL;
+    int rc = lct_loss_new_cmc(&loss, rt, CM_V, CM_D, NULL, &o);
+    if (rc == LCT_OK && c) rc = lct_loss_set_comm(loss, c);
+    float f[CM_V][CM_B * CM_D], g[CM_V][CM_B * CM_D];
+    cm_inputs(f);
+    size_t bl = CM_B / (size_t)P, first = (size_t)r * bl;
+    const float *fp[CM_V];
+    float *gp[CM_V];
+    for (int v = 0; v < CM_V; v++) {
+        fp[v] = f[v] + first * CM_D;
+        gp[v] = g[v];
+    }
+    if (rc == LCT_OK) rc = lct_loss_cmc_compute(loss, fp, NULL, bl, &w->loss[r], gp);
+    for (int v = 0; v < CM_V && rc == LCT_OK; v++)
+        for (size_t i = 0; i < bl * CM_D; i++) w->df[v][first * CM_D + i] = g[v][i] / (float)P;
+    w->rc[r] = rc;
+    lct_loss_free(loss);
+    lct_comm_free(c);
+    lct_runtime_free(rt);
+}
+
+START_TEST(test_cmc_softmax_global_negatives)
+{
+    for (int graph = LCT_CMC_CORE; graph <= LCT_CMC_FULL; graph++) {
+        cm_world *ref = calloc(1, sizeof *ref);
+        ref->graph = graph;
+        ref->g.size = 1;
+        cm_rank(0, ref);
+        ck_assert_int_eq(ref->rc[0], LCT_OK);
+        for (int P = 2; P <= 3; P++) {
+            cm_world *w = calloc(1, sizeof *w);
+            w->graph = graph;
+            tcomm_group_init(&w->g, P);
+            tcomm_run(P, cm_rank, w);
+            tcomm_group_destroy(&w->g);
+            for (int r = 0; r < P; r++) {
+                ck_assert_int_eq(w->rc[r], LCT_OK);
+                ck_assert(w->loss[r] == w->loss[0]);
+            }
+            double el = max_err(&w->loss[0], &ref->loss[0], 1);
+            double eg = max_err(w->df[0], ref->df[0], CM_V * CM_B * CM_D);
+            ck_assert_msg(el < TOL_LOSS && eg < TOL_PARAMS, "graph %d P=%d: loss %g, gradient %g", graph, P, el, eg);
+            free(w);
+        }
+        free(ref);
+    }
+}
+END_TEST
+
+START_TEST(test_loss_set_comm_bad_input)
+{
+    lct_runtime *rt = lct_test_runtime(1, 5), *rt2 = lct_test_runtime(1, 5);
+    lct_comm *c = NULL, *c2 = NULL;
+    ck_assert_int_eq(lct_comm_new_self(&c, rt), LCT_OK);
+    ck_assert_int_eq(lct_comm_new_self(&c2, rt2), LCT_OK);
+    lct_loss *inv = NULL, *nce = NULL;
+    lct_bank *bank = NULL;
+    ck_assert_int_eq(lct_loss_new_invaspread(&inv, rt, 4, NULL), LCT_OK);
+    ck_assert_int_eq(lct_bank_new(&bank, rt, 8, 4, NULL), LCT_OK);
+    ck_assert_int_eq(lct_loss_new_nce(&nce, rt, bank, NULL), LCT_OK);
+    LCT_ASSERT_FAILS(lct_loss_set_comm(NULL, c), LCT_EINVAL, "loss");
+    LCT_ASSERT_FAILS(lct_loss_set_comm(inv, c2), LCT_EMISMATCH, "runtime");
+    LCT_ASSERT_FAILS(lct_loss_set_comm(nce, c), LCT_EUNSUPPORTED, "sharding");
+    ck_assert_int_eq(lct_loss_set_comm(inv, c), LCT_OK);
+    /* one rank: the same result as without a communicator */
+    float x[16], dx[16], dx0[16], l = 0, l0 = 0;
+    fill(x, 16, 4);
+    ck_assert_int_eq(lct_loss_invaspread_compute(inv, x, 2, &l, dx), LCT_OK);
+    ck_assert_int_eq(lct_loss_set_comm(inv, NULL), LCT_OK);
+    ck_assert_int_eq(lct_loss_invaspread_compute(inv, x, 2, &l0, dx0), LCT_OK);
+    ck_assert(l == l0 && memcmp(dx, dx0, sizeof dx) == 0);
+    lct_loss_free(nce);
+    lct_bank_free(bank);
+    lct_loss_free(inv);
+    lct_comm_free(c2);
+    lct_comm_free(c);
+    lct_runtime_free(rt2);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+/* A rank whose batch differs is refused on every rank, before anything is exchanged. */
+static void mismatch_rank(int r, void *arg)
+{
+    cm_world *w = arg;
+    lct_runtime *rt = lct_test_runtime_nockeck(1, 3);
+    lct_comm *c = NULL;
+    tcomm_new(&c, rt, &w->g, r);
+    lct_loss *inv = NULL;
+    lct_loss_new_invaspread(&inv, rt, CM_D, NULL);
+    lct_loss_set_comm(inv, c);
+    float x[4 * CM_D], dx[4 * CM_D];
+    fill(x, 4 * CM_D, 1);
+    if (r == 1) x[3] = NAN; /* rank 1 fails its own check; rank 0 must not wait for it */
+    w->rc[r] = lct_loss_invaspread_compute(inv, x, 2, &w->loss[r], dx);
+    lct_loss_free(inv);
+    lct_comm_free(c);
+    lct_runtime_free(rt);
+}
+
+START_TEST(test_distributed_failure_is_agreed)
+{
+    cm_world *w = calloc(1, sizeof *w);
+    tcomm_group_init(&w->g, 2);
+    tcomm_run(2, mismatch_rank, w);
+    tcomm_group_destroy(&w->g);
+    ck_assert_int_eq(w->rc[1], LCT_ENUMERIC);
+    ck_assert_int_eq(w->rc[0], LCT_EMISMATCH);
+    free(w);
+}
+END_TEST
+
 static Suite *comm_suite(void)
 {
     Suite *s = suite_create("comm");
@@ -643,6 +864,11 @@ static Suite *comm_suite(void)
     tcase_add_test(tc, test_instdisc_sharded_checkpoint_resume);
     tcase_add_test(tc, test_sharded_checkpoint_layout_mismatch);
     tcase_add_test(tc, test_sharded_bank_bad_input);
+    tcase_add_test(tc, test_invaspread_global_negatives);
+    tcase_add_test(tc, test_cpc_global_negatives);
+    tcase_add_test(tc, test_cmc_softmax_global_negatives);
+    tcase_add_test(tc, test_loss_set_comm_bad_input);
+    tcase_add_test(tc, test_distributed_failure_is_agreed);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,7 +1,7 @@
 /* The communicator handle: a copied table of collective callbacks, checked calls into it. */
 #include "comm_internal.h"
 
-#define LCT__COMM_SUM_MAX 64
+#define LCT__COMM_SUM_MAX 128
 
 int lct_comm_ops_init(lct_comm_ops *ops, uint32_t version)
 {

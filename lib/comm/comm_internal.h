@@ -32,7 +32,7 @@ int lct__comm_allgatherv(lct_comm *c, const void *send, void *recv, const size_t
                          const char *func);
 int lct__comm_bcast(lct_comm *c, void *buf, size_t bytes, int root, const char *func);
 /* In place: vals[i] = sum over ranks, summed in rank order in double (the same on every rank);
- * n <= 64 (uses the comm's scratch, allocated at creation). */
+ * n <= 128 (uses the comm's scratch, allocated at creation). */
 int lct__comm_sum_f64(lct_comm *c, double *vals, size_t n, const char *func);
 /* Collective check that `value` is the same on every rank: LCT_EMISMATCH (on every rank) naming
  * `what` and both values otherwise. */
