@@ -112,6 +112,39 @@ static void check_instdisc(int rank, int mode, const char *what)
     report(rank, what, ok, err);
 }
 
+/* InvaSpread (cpc 0) or CPC (cpc 1) with global in-batch negatives, against the one-process run. */
+#define IB_STEPS 3
+static int ib_world_run(int distributed, int cpc, int variant, float *params, size_t *np, float *loss)
+{
+    lct_runtime *rt = runtime(91);
+    lct_comm *c = NULL;
+    int rc = distributed ? lct_comm_new_mpi(&c, rt, MPI_COMM_WORLD) : LCT_OK;
+    ib_run s;
+    if (rc == LCT_OK) rc = ib_setup(&s, rt, c, cpc, variant);
+    for (int step = 0; step < IB_STEPS && rc == LCT_OK; step++) rc = ib_step(&s, step, &loss[step]);
+    if (rc == LCT_OK) *np = ib_params(&s, params, ID_MAXP);
+    if (rc) fprintf(stderr, "%s: %s\n", cpc ? "cpc" : "invaspread", lct_error_last());
+    ib_free(&s);
+    lct_comm_free(c);
+    lct_runtime_free(rt);
+    return rc;
+}
+
+static void check_ib(int rank, int cpc, int variant, const char *what)
+{
+    float p[ID_MAXP], pr[ID_MAXP], l[IB_STEPS], lr[IB_STEPS];
+    size_t n = 0, nr = 0;
+    int rc = ib_world_run(1, cpc, variant, p, &n, l), rcr = ib_world_run(0, cpc, variant, pr, &nr, lr);
+    double err = 1.0;
+    int ok = rc == LCT_OK && rcr == LCT_OK && n == nr;
+    if (ok) {
+        double ep = max_err(p, pr, n), el = max_err(l, lr, IB_STEPS);
+        err = fmax(ep, el);
+        ok = ep < TOL_PARAMS && el < TOL_LOSS;
+    }
+    report(rank, what, ok, err);
+}
+
 /* Bad input of lct_comm_new_mpi(): the documented code and a message naming the argument. */
 static void check_bad_input(int rank)
 {
@@ -145,6 +178,9 @@ int main(int argc, char **argv)
     check_dp(rank, P, "in 4; linear 1024; relu; linear 1024; linear 2", "data-parallel SGD, a 4 MiB tensor");
     check_instdisc(rank, LCT_BANK_SAMPLE_REPLACE, "InstDisc, sharded bank, per-sample negatives");
     check_instdisc(rank, LCT_BANK_SAMPLE_SHARED, "InstDisc, sharded bank, shared negatives");
+    check_ib(rank, 0, LCT_INVASPREAD_PAPER, "InvaSpread, global negatives");
+    check_ib(rank, 1, LCT_INFONCE_BATCH, "CPC, global negatives (batch mode)");
+    check_ib(rank, 1, LCT_INFONCE_ALL, "CPC, global negatives (all mode)");
     int all = 0;
     MPI_Allreduce(&failures, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     if (rank == 0) printf("%s\n", all ? "FAILED" : "all checks passed");
