@@ -848,6 +848,94 @@ START_TEST(test_distributed_failure_is_agreed)
 }
 END_TEST
 
+/* CMC-NCE over sharded banks (one per view): loss, gradients and bank rows against one process. */
+#define CN_N 14
+#define CN_STEPS 2
+
+typedef struct {
+    tcomm_group g;
+    int rc[TCOMM_MAX];
+    float loss[TCOMM_MAX][CN_STEPS];
+    float df[CN_STEPS][CM_V][CM_B * CM_D];
+    float rows[CM_V][CN_N * CM_D];
+} cn_world;
+
+static void cn_rank(int r, void *arg)
+{
+    cn_world *w = arg;
+    int P = w->g.size;
+    lct_runtime *rt = lct_test_runtime_nockeck(1, 8);
+    lct_comm *c = NULL;
+    if (P > 1) tcomm_new(&c, rt, &w->g, r);
+    lct_bank *banks[CM_V] = {0};
+    lct_bank_options bo;
+    lct_bank_options_init(&bo, LCT_BANK_OPTIONS_VERSION);
+    bo.normalize = 1;
+    int rc = LCT_OK;
+    for (int v = 0; v < CM_V && rc == LCT_OK; v++)
+        rc = c ? lct_bank_new_sharded(&banks[v], rt, CN_N, CM_D, c, &bo) : lct_bank_new(&banks[v], rt, CN_N, CM_D, &bo);
+    lct_loss_cmc_options o;
+    lct_loss_cmc_options_init(&o, LCT_LOSS_CMC_OPTIONS_VERSION);
+    o.k = 9;
+    o.graph = LCT_CMC_FULL;
+    lct_loss *loss = NULL;
+    if (rc == LCT_OK) rc = lct_loss_new_cmc(&loss, rt, CM_V, CM_D, banks, &o);
+    size_t bl = CM_B / (size_t)P, first = (size_t)r * bl;
+    for (int step = 0; step < CN_STEPS && rc == LCT_OK; step++) {
+        float f[CM_V][CM_B * CM_D], g[CM_V][CM_B * CM_D];
+        int64_t idx[CM_B];
+        const float *fp[CM_V];
+        float *gp[CM_V];
+        for (int v = 0; v < CM_V; v++) {
+            fill(f[v], CM_B * CM_D, 40 + 10 * (uint64_t)step + (uint64_t)v);
+            fp[v] = f[v] + first * CM_D;
+            gp[v] = g[v];
+        }
+        for (int b = 0; b < CM_B; b++) idx[b] = (step * 5 + b * 3) % CN_N;
+        rc = lct_loss_cmc_compute(loss, fp, idx + first, bl, &w->loss[r][step], gp);
+        for (int v = 0; v < CM_V && rc == LCT_OK; v++) {
+            for (size_t i = 0; i < bl * CM_D; i++) w->df[step][v][first * CM_D + i] = g[v][i] / (float)P;
+            rc = lct_bank_update(banks[v], fp[v], idx + first, bl, 0.5f);
+        }
+    }
+    for (int v = 0; v < CM_V && rc == LCT_OK; v++) {
+        size_t off, cnt;
+        lct_bank_shard(banks[v], &off, &cnt, NULL, NULL);
+        rc = lct_bank_get_rows(banks[v], off, cnt, w->rows[v] + off * CM_D);
+    }
+    w->rc[r] = rc;
+    lct_loss_free(loss);
+    for (int v = 0; v < CM_V; v++) lct_bank_free(banks[v]);
+    lct_comm_free(c);
+    lct_runtime_free(rt);
+}
+
+START_TEST(test_cmc_nce_sharded_banks)
+{
+    cn_world *ref = calloc(1, sizeof *ref);
+    ref->g.size = 1;
+    cn_rank(0, ref);
+    ck_assert_int_eq(ref->rc[0], LCT_OK);
+    for (int P = 2; P <= 3; P++) {
+        cn_world *w = calloc(1, sizeof *w);
+        tcomm_group_init(&w->g, P);
+        tcomm_run(P, cn_rank, w);
+        tcomm_group_destroy(&w->g);
+        for (int r = 0; r < P; r++) {
+            ck_assert_msg(w->rc[r] == LCT_OK, "rank %d: %s", r, lct_status_string(w->rc[r]));
+            ck_assert(memcmp(w->loss[r], w->loss[0], sizeof w->loss[0]) == 0);
+        }
+        double el = max_err(w->loss[0], ref->loss[0], CN_STEPS);
+        double eg = max_err(w->df[0][0], ref->df[0][0], CN_STEPS * CM_V * CM_B * CM_D);
+        /* the inputs are fixed: the rows after the updates are the same bits */
+        ck_assert(memcmp(w->rows, ref->rows, sizeof ref->rows) == 0);
+        ck_assert_msg(el < TOL_LOSS && eg < TOL_PARAMS, "P=%d: loss %g, gradient %g", P, el, eg);
+        free(w);
+    }
+    free(ref);
+}
+END_TEST
+
 static Suite *comm_suite(void)
 {
     Suite *s = suite_create("comm");
@@ -867,6 +955,7 @@ static Suite *comm_suite(void)
     tcase_add_test(tc, test_invaspread_global_negatives);
     tcase_add_test(tc, test_cpc_global_negatives);
     tcase_add_test(tc, test_cmc_softmax_global_negatives);
+    tcase_add_test(tc, test_cmc_nce_sharded_banks);
     tcase_add_test(tc, test_loss_set_comm_bad_input);
     tcase_add_test(tc, test_distributed_failure_is_agreed);
     suite_add_tcase(s, tc);

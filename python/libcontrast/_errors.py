@@ -95,3 +95,8 @@ def error_last():
 def error_clear():
     """Forget this thread's last error message."""
     lib.lct_error_clear()
+
+
+def error_set(status, message):
+    """Record `message` as this thread's last error (for engines plugged in through Comm); returns status."""
+    return lib.lct_error_set(status, message.encode("utf-8"))
