@@ -295,7 +295,7 @@ END_TEST
 
 typedef struct {
     tcomm_group g;
-    int rc[TCOMM_MAX][12];
+    int rc[TCOMM_MAX][14];
     float rows[SB_N * SB_D];        /* each rank writes its shard after the updates */
     float init[SB_N * SB_D];        /* ... and before */
     int64_t knn_idx[TCOMM_MAX][4 * 3];
@@ -359,6 +359,16 @@ static void sb_rank(int r, void *arg)
         snprintf(w->msg[r][2], 256, "%s", lct_error_last());
         rc[10] = lct_bank_similarity_all(bank, buf, 1, 0, 2, out, 2);
         rc[11] = lct_bank_proximal(bank, buf, pos, 1, 1.0f, NULL, NULL);
+        lct_loss *l = NULL;
+        rc[12] = lct_loss_new_npsoftmax(&l, rt, bank, NULL);
+        lct_loss_free(l);
+        /* the positive from the host: refused on every rank alike (the check is agreed on) */
+        l = NULL;
+        lct_loss_new_nce(&l, rt, bank, NULL);
+        float lv;
+        fill(buf, SB_D, 1);
+        rc[13] = lct_loss_nce_compute_pos(l, buf, buf, pos, 1, &lv, NULL, NULL);
+        lct_loss_free(l);
     }
 out:
     lct_bank_free(bank);
@@ -391,6 +401,8 @@ START_TEST(test_sharded_bank_equals_unsharded)
             ck_assert(strstr(w->msg[r][2], "sharded") != NULL);
             ck_assert_int_eq(w->rc[r][10], LCT_EUNSUPPORTED);
             ck_assert_int_eq(w->rc[r][11], LCT_EUNSUPPORTED);
+            ck_assert_int_eq(w->rc[r][12], LCT_EUNSUPPORTED);
+            ck_assert_int_eq(w->rc[r][13], LCT_EUNSUPPORTED);
             /* kNN over the shards: the merged top-k and votes of the whole bank, on every rank */
             ck_assert(memcmp(w->knn_idx[r], ref->knn_idx[0], sizeof ref->knn_idx[0]) == 0);
             ck_assert(memcmp(w->knn_sim[r], ref->knn_sim[0], sizeof ref->knn_sim[0]) == 0);

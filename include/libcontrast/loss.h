@@ -142,7 +142,9 @@ LCT_API int lct_loss_cmc_options_init(lct_loss_cmc_options *opts, uint32_t versi
 /* ---- constructors ---------------------------------------------------------- */
 
 /**
- * InstDisc NCE over @p bank (borrowed; the embedding size is the bank's D, N its row count).
+ * InstDisc NCE over @p bank (borrowed; the embedding size is the bank's D, N its row count). Over a bank
+ * sharded across ranks (lct_bank_new_sharded()) the compute calls are collective: each rank passes its
+ * own slice of the global batch and receives the global batch's mean loss (docs/distributed.md).
  * @param out receives the loss; NULL on failure
  * @return LCT_OK; LCT_EINVAL (NULL argument, bad enum value, k of 0 or above 2^24);
  *         LCT_EMISMATCH (bank from another runtime); LCT_EVERSION; LCT_ENOMEM.
@@ -151,7 +153,8 @@ LCT_API int lct_loss_new_nce(lct_loss **out, lct_runtime *rt, lct_bank *bank, co
 
 /**
  * InstDisc non-parametric softmax over every row of @p bank (borrowed).
- * @return LCT_OK; LCT_EINVAL (NULL argument, chunk 0 or above 2^24); LCT_EMISMATCH; LCT_EVERSION; LCT_ENOMEM.
+ * @return LCT_OK; LCT_EINVAL (NULL argument, chunk 0 or above 2^24); LCT_EMISMATCH; LCT_EVERSION; LCT_ENOMEM;
+ *         LCT_EUNSUPPORTED (a bank sharded over several ranks).
  */
 LCT_API int lct_loss_new_npsoftmax(lct_loss **out, lct_runtime *rt, lct_bank *bank,
                                    const lct_loss_npsoftmax_options *opts);
