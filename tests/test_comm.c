@@ -109,6 +109,22 @@ static int ok_gatherv(void *u, const void *s, size_t sb, void *r, const size_t *
 static int ok_bcast(void *u, void *b, size_t n, int root) { (void)u; (void)b; (void)n; (void)root; return 0; }
 static int fail_barrier(void *u) { (void)u; return 42; }
 
+START_TEST(test_error_set)
+{
+    lct_error_clear();
+    ck_assert_int_eq(lct_error_set(LCT_ECOMM, "engine: link down"), LCT_ECOMM);
+    ck_assert_str_eq(lct_error_last(), "engine: link down");
+    ck_assert_int_eq(lct_error_set(LCT_EINVAL, NULL), LCT_EINVAL);
+    ck_assert_str_eq(lct_error_last(), "");
+    char big[1000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    lct_error_set(LCT_EIO, big);
+    ck_assert_uint_eq(strlen(lct_error_last()), 511);
+    ck_assert_str_eq(lct_status_string(LCT_ECOMM), "collective communication failed");
+}
+END_TEST
+
 START_TEST(test_comm_bad_input)
 {
     lct_runtime *rt = lct_test_runtime(1, 1), *rt2 = lct_test_runtime(1, 1);
@@ -295,7 +311,7 @@ END_TEST
 
 typedef struct {
     tcomm_group g;
-    int rc[TCOMM_MAX][14];
+    int rc[TCOMM_MAX][15];
     float rows[SB_N * SB_D];        /* each rank writes its shard after the updates */
     float init[SB_N * SB_D];        /* ... and before */
     int64_t knn_idx[TCOMM_MAX][4 * 3];
@@ -369,6 +385,11 @@ static void sb_rank(int r, void *arg)
         fill(buf, SB_D, 1);
         rc[13] = lct_loss_nce_compute_pos(l, buf, buf, pos, 1, &lv, NULL, NULL);
         lct_loss_free(l);
+        /* kNN over the shards needs the same queries on every rank: refused on all of them */
+        float qs[SB_D];
+        fill(qs, SB_D, 70 + (uint64_t)r);
+        int64_t ki[2];
+        rc[14] = lct_knn_topk_bank(bank, qs, 1, 2, ki, NULL);
     }
 out:
     lct_bank_free(bank);
@@ -403,6 +424,7 @@ START_TEST(test_sharded_bank_equals_unsharded)
             ck_assert_int_eq(w->rc[r][11], LCT_EUNSUPPORTED);
             ck_assert_int_eq(w->rc[r][12], LCT_EUNSUPPORTED);
             ck_assert_int_eq(w->rc[r][13], LCT_EUNSUPPORTED);
+            ck_assert_int_eq(w->rc[r][14], LCT_EMISMATCH);
             /* kNN over the shards: the merged top-k and votes of the whole bank, on every rank */
             ck_assert(memcmp(w->knn_idx[r], ref->knn_idx[0], sizeof ref->knn_idx[0]) == 0);
             ck_assert(memcmp(w->knn_sim[r], ref->knn_sim[0], sizeof ref->knn_sim[0]) == 0);
@@ -956,6 +978,7 @@ static Suite *comm_suite(void)
     tcase_add_test(tc, test_self_comm);
     tcase_add_test(tc, test_thread_comm_collectives);
     tcase_add_test(tc, test_comm_bad_input);
+    tcase_add_test(tc, test_error_set);
     tcase_add_test(tc, test_dp_optimizer_equals_one_process);
     tcase_add_test(tc, test_dp_optimizer_buckets_large_tensor);
     tcase_add_test(tc, test_params_broadcast_layout_mismatch);

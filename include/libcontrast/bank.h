@@ -102,7 +102,9 @@ LCT_API int lct_bank_new(lct_bank **out, lct_runtime *rt, size_t n, size_t d, co
  * (the same queries on every rank, the merged top-k on every rank). lct_bank_similarity(),
  * lct_bank_similarity_all() and lct_bank_proximal() return LCT_EUNSUPPORTED.
  *
- * @p opts as lct_bank_new(); a host buffer holds count·D elements (this rank's rows).
+ * @p opts as lct_bank_new(); a host buffer holds count·D elements (this rank's rows). Footprint per
+ * rank: lct_bank_bytes() of its count rows, plus, for collective updates at a global batch B_g
+ * (P × each rank's batch), 24·B_g + 4·B_g·D bytes of workspace sized on first use.
  * @return as lct_bank_new(), plus LCT_EINVAL (NULL @p comm, n smaller than the number of ranks);
  *         LCT_EMISMATCH (@p comm belongs to another runtime, or n, d or storage differ between
  *         ranks); LCT_ECOMM.
