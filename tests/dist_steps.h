@@ -59,7 +59,9 @@ static inline size_t params_flat(const lct_params *p, float *out, size_t cap)
 
 
 /* One rank (or, with comm NULL, the single process) of DP_STEPS SGD steps on a squared loss. */
-static inline int dp_train(lct_runtime *rt, lct_comm *comm, const char *spec, int rank, int P, float *out, size_t *np)
+/* sync_bn: batch norm with the statistics of the global batch (lct_encoder_set_comm). */
+static inline int dp_train(lct_runtime *rt, lct_comm *comm, const char *spec, int sync_bn, int rank, int P, float *out,
+                           size_t *np)
 {
     lct_encoder *enc = NULL;
     lct_optimizer *opt = NULL;
@@ -78,6 +80,7 @@ static inline int dp_train(lct_runtime *rt, lct_comm *comm, const char *spec, in
     if (comm) {
         if ((rc = lct_params_broadcast(lct_encoder_params(enc), comm, 0))) goto done;
         if ((rc = lct_optimizer_set_comm(opt, comm))) goto done;
+        if (sync_bn && (rc = lct_encoder_set_comm(enc, comm))) goto done;
     }
     size_t bl = DP_B / (size_t)P, first = (size_t)rank * bl;
     float *x = malloc(DP_B * din * sizeof(float)), *t = malloc(DP_B * dout * sizeof(float));

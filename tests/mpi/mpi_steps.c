@@ -28,21 +28,21 @@ static void report(int rank, const char *what, int ok, double err)
 }
 
 /* Data-parallel SGD of a small MLP: ranks start from different weights, broadcast, average. */
-static void check_dp(int rank, int P, const char *spec, const char *what)
+static void check_dp(int rank, int P, const char *spec, int sync_bn, const char *what)
 {
     float *mine = malloc(DP_MAXP * sizeof(float)), *ref = malloc(DP_MAXP * sizeof(float));
     size_t n = 0, nref = 0;
     lct_runtime *rt = runtime(1000 + (uint64_t)rank);
     lct_comm *comm = NULL;
     int rc = lct_comm_new_mpi(&comm, rt, MPI_COMM_WORLD);
-    if (rc == LCT_OK) rc = dp_train(rt, comm, spec, rank, P, mine, &n);
+    if (rc == LCT_OK) rc = dp_train(rt, comm, spec, sync_bn, rank, P, mine, &n);
     if (rc) fprintf(stderr, "rank %d: %s: %s\n", rank, what, lct_error_last());
     lct_comm_free(comm);
     lct_runtime_free(rt);
     double err = 1.0;
     if (rank == 0 && rc == LCT_OK) {
         rt = runtime(1000);
-        if (dp_train(rt, NULL, spec, 0, 1, ref, &nref) == LCT_OK && nref == n) err = max_err(mine, ref, n);
+        if (dp_train(rt, NULL, spec, 0, 0, 1, ref, &nref) == LCT_OK && nref == n) err = max_err(mine, ref, n);
         lct_runtime_free(rt);
     }
     report(rank, what, rc == LCT_OK && (rank != 0 || err < TOL_PARAMS), err);
@@ -174,8 +174,9 @@ int main(int argc, char **argv)
     MPI_Comm_size(MPI_COMM_WORLD, &P);
     if (rank == 0) printf("libcontrast over MPI: %d ranks\n", P);
     check_bad_input(rank);
-    check_dp(rank, P, "in 5; linear 8; relu; linear 3", "data-parallel SGD, small tensors");
-    check_dp(rank, P, "in 4; linear 1024; relu; linear 1024; linear 2", "data-parallel SGD, a 4 MiB tensor");
+    check_dp(rank, P, "in 5; linear 8; relu; linear 3", 0, "data-parallel SGD, small tensors");
+    check_dp(rank, P, "in 4; linear 1024; relu; linear 1024; linear 2", 0, "data-parallel SGD, a 4 MiB tensor");
+    check_dp(rank, P, "in 2x4x4; conv2d 3 k3 p1; bn; relu; flatten; linear 3", 1, "data-parallel SGD, synchronised batch norm");
     check_instdisc(rank, LCT_BANK_SAMPLE_REPLACE, "InstDisc, sharded bank, per-sample negatives");
     check_instdisc(rank, LCT_BANK_SAMPLE_SHARED, "InstDisc, sharded bank, shared negatives");
     check_ib(rank, 0, LCT_INVASPREAD_PAPER, "InvaSpread, global negatives");

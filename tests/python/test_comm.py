@@ -97,12 +97,17 @@ class TestComm(unittest.TestCase):
         opt.step()
         self.assertNotEqual(before, list(enc.params.get(0)))
         opt.set_comm(None)
+        enc.set_comm(c)
+        enc.forward(array.array("f", [1.0, 2.0, 3.0]))
+        enc.set_comm(None)
         with self.assertRaises(lct.RangeError):
             lct.params_broadcast(enc.params, c, 1)
         other = lct.Runtime(seed=3)
         c2 = lct.Comm(other)
         with self.assertRaises(lct.MismatchError):
             opt.set_comm(c2)
+        with self.assertRaises(lct.MismatchError):
+            enc.set_comm(c2)
         opt.close()
         enc.close()
         c.close()
