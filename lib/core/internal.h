@@ -84,9 +84,14 @@ enum {
     LCT__CPU_AVX2 = 1 << 4,
     LCT__CPU_AVX512 = 1 << 5,  /* AVX-512 F, DQ, CD, BW, VL with ZMM state saved (BLIS's "skx" set) */
     LCT__CPU_AMD = 1 << 6,
+    LCT__CPU_AMX = 1 << 7,     /* AMX-TILE and AMX-BF16 with tile state enabled in XCR0 (use needs lct__amx_ready) */
     LCT__CPU_FAMILY_SHIFT = 8  /* AMD family in bits 8..15 */
 };
 int lct__cpu_features(void);
+/* 1 if this thread may execute AMX tile instructions: the CPU has them (LCT__CPU_AMX), the
+ * environment does not disable them (LCT_AMX=0), and the OS granted the process the tile-data
+ * state (Linux arch_prctl ARCH_REQ_XCOMP_PERM, asked once per process). 0 otherwise. */
+int lct__amx_ready(void);
 
 /* ---- threads and logging -------------------------------------------------- */
 
