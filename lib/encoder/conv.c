@@ -358,6 +358,29 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
     }
 }
 
+/* Add the chunks' partial dW and db to the gradients, chunk 0 first: each element sees the same
+ * order of additions for any thread count. Slices of the weights go to the threads. */
+static void sum_chunks(const geom *g, size_t gs, size_t nch, lct__layer *l, int threads)
+{
+    size_t nw = g->o * g->k, slice = 4096, ns = (nw + slice - 1) / slice;
+    float *gw = l->grad[0];
+#pragma omp parallel for num_threads(threads) schedule(static) if (nw * nch > LCT__PAR_MIN)
+    for (size_t t = 0; t < ns; t++) {
+        size_t i0 = t * slice, i1 = i0 + slice < nw ? i0 + slice : nw;
+        for (size_t c = 0; c < nch; c++) {
+            const float *dw = scratch_of(g, gs, l->ws, c).dw;
+            for (size_t i = i0; i < i1; i++) gw[i] += dw[i];
+        }
+    }
+    if (l->has_bias) {
+        float *gb = l->grad[1];
+        for (size_t c = 0; c < nch; c++) {
+            const float *db = scratch_of(g, gs, l->ws, c).db;
+            for (size_t o = 0; o < g->o; o++) gb[o] += db[o];
+        }
+    }
+}
+
 void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx)
 {
     geom g = geometry(l);
@@ -413,21 +436,5 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
             }
         }
     }
-    /* Sum the chunks in order, element by element. */
-    size_t nw = g.o * g.k;
-    float *gw = l->grad[0];
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (nw * nch > LCT__PAR_MIN)
-    for (size_t i = 0; i < nw; i++) {
-        float s = gw[i];
-        for (size_t c = 0; c < nch; c++) s += scratch_of(&g, gs, l->ws, c).dw[i];
-        gw[i] = s;
-    }
-    if (bias) {
-        float *gb = l->grad[1];
-        for (size_t o = 0; o < g.o; o++) {
-            float s = gb[o];
-            for (size_t c = 0; c < nch; c++) s += scratch_of(&g, gs, l->ws, c).db[o];
-            gb[o] = s;
-        }
-    }
+    sum_chunks(&g, gs, nch, l, p->threads);
 }
