@@ -383,6 +383,32 @@ static void poly_inner(const geom *g, const poly *q, size_t *lo, size_t *hi)
     *hi = b;
 }
 
+/* row[r·ld + v] = src[v·s + r] for r < s, v < n: one input run dealt out to s rows. */
+LCT__VEC static void deal(const float *src, float *row, size_t ld, size_t s, size_t n)
+{
+    if (s == 1) {
+        memcpy(row, src, n * sizeof *row);
+        return;
+    }
+    for (size_t r = 0; r < s; r++) {
+        float *dst = row + r * ld;
+        for (size_t v = 0; v < n; v++) dst[v] = src[v * s + r];
+    }
+}
+
+/* The inverse of deal(): dst[v·s + r] = row[r·ld + v]. */
+LCT__VEC static void collect(const float *row, size_t ld, size_t s, size_t n, float *dst)
+{
+    if (s == 1) {
+        memcpy(dst, row, n * sizeof *dst);
+        return;
+    }
+    for (size_t r = 0; r < s; r++) {
+        const float *src = row + r * ld;
+        for (size_t v = 0; v < n; v++) dst[v * s + r] = src[v];
+    }
+}
+
 /* P of every sample: the input read in order, dealt out to s rows (no division per element). */
 static void poly_input(const geom *g, const poly *q, const float *x, size_t in_size, size_t batch, int threads)
 {
@@ -395,9 +421,7 @@ static void poly_input(const geom *g, const poly *q, const float *x, size_t in_s
             float *row = q->p + c * s * q->ld + b * q->u;
             for (size_t u = 0; u < q->u; u++) {
                 if (u == lo && hi > lo) { /* interior: every tap inside */
-                    const float *src = xc + lo * s - g->pw;
-                    for (size_t v = 0; v < hi - lo; v++)
-                        for (size_t r = 0; r < s; r++) row[r * q->ld + lo + v] = src[v * s + r];
+                    deal(xc + lo * s - g->pw, row + lo, q->ld, s, hi - lo);
                     u = hi - 1;
                     continue;
                 }
@@ -479,9 +503,7 @@ static void poly_backward(lct__layer *l, const lct__pass *p, const geom *g, cons
             memset(dxc, 0, g->w * sizeof *dxc);
             for (size_t u = 0; u < q.u; u++) {
                 if (u == lo && hi > lo) {
-                    float *dst = dxc + lo * st - g->pw;
-                    for (size_t v = 0; v < hi - lo; v++)
-                        for (size_t r = 0; r < st; r++) dst[v * st + r] = row[r * q.ld + lo + v];
+                    collect(row + lo, q.ld, st, hi - lo, dxc + lo * st - g->pw);
                     u = hi - 1;
                     continue;
                 }
