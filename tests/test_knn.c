@@ -90,10 +90,12 @@ START_TEST(test_topk_matches_brute_force)
         float *sim1 = malloc(q * k * 4), *sim2 = malloc(q * k * 4);
         lct_runtime *rt = lct_test_runtime(1, 0);
         ck_assert_int_eq(lct_knn_topk(rt, feat, n, d, qs, q, k, idx1, sim1), LCT_OK);
-        /* The workspace is the documented bound per thread (0.5 MiB + 16 KiB k + small), not O(n) or O(q). */
+        /* The workspace is the documented bound per thread (0.8 MiB + 16 KiB k + small), not O(n) or O(q). */
         size_t peak;
         lct_runtime_memory(rt, NULL, &peak);
-        ck_assert_uint_le(peak, (512u << 10) + (16u << 10) * k + 4 * (4 * k > 512 ? 4 * k : 512) + 16384);
+        /* On AMX, plus the bf16 copy of the rows (32-row, 32-coordinate padding) and a flag per query block. */
+        size_t amx = lct__amx_ready() ? ((n + 31) / 32 * 32) * ((d + 31) / 32 * 32) * 2 + q : 0;
+        ck_assert_uint_le(peak, (800u << 10) + (16u << 10) * k + 4 * (4 * k > 512 ? 4 * k : 512) + 16384 + amx);
         check_topk(feat, n, d, qs, q, k, idx1, sim1);
         lct_runtime_set_threads(rt, 2);
         ck_assert_int_eq(lct_knn_topk(rt, feat, n, d, qs, q, k, idx2, sim2), LCT_OK);
@@ -137,6 +139,61 @@ START_TEST(test_topk_ties_and_k_equals_n)
         check_topk(feat, n, d, qs + i * d, 1, n, idx + i * n, sim + i * n);
     }
     lct_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_topk_both_paths)
+{
+    /* d not a multiple of 16 or 32, n not a multiple of a chunk, a partial query block. */
+    const size_t n = 3000, d = 70, q = 130;
+    float *feat = malloc(n * d * 4), *qs = malloc(q * d * 4);
+    fill_normalised(feat, n, d, 5);
+    fill_normalised(qs, q, d, 6);
+    size_t ks[] = {1, 50};
+    int64_t *idx = malloc(q * 50 * 8);
+    float *sim = malloc(q * 50 * 4);
+    lct_runtime *rt = lct_test_runtime(2, 0);
+    for (int mode = 0; mode < 2; mode++) {
+        lct__knn_set_amx(mode); /* 1 takes the bf16 path where the CPU has AMX, the exact path elsewhere */
+        for (size_t t = 0; t < 2; t++) {
+            ck_assert_int_eq(lct_knn_topk(rt, feat, n, d, qs, q, ks[t], idx, sim), LCT_OK);
+            check_topk(feat, n, d, qs, q, ks[t], idx, sim);
+        }
+    }
+    lct__knn_set_amx(-1);
+    lct_runtime_free(rt);
+    free(feat);
+    free(qs);
+    free(idx);
+    free(sim);
+}
+END_TEST
+
+START_TEST(test_topk_near_duplicates)
+{
+    /* 600 rows within 1e-4 of one direction, queried near it: more rows fall inside the bf16
+     * path's error margin than its candidate buffer holds, so the block is searched again exactly. */
+    const size_t n = 2500, d = 64, q = 70, k = 10;
+    float *feat = malloc(n * d * 4), *qs = malloc(q * d * 4), *noise = malloc(n * d * 4);
+    fill_normalised(feat, n, d, 7);
+    fill_normalised(noise, n, d, 8);
+    for (size_t r = 100; r < 700; r++)
+        for (size_t j = 0; j < d; j++) feat[r * d + j] = feat[j] + 1e-4f * noise[r * d + j];
+    for (size_t i = 0; i < q; i++)
+        for (size_t j = 0; j < d; j++) qs[i * d + j] = feat[j] + 1e-2f * noise[i * d + j];
+    int64_t *idx = malloc(q * k * 8);
+    float *sim = malloc(q * k * 4);
+    lct_runtime *rt = lct_test_runtime(1, 0);
+    size_t before = lct__knn_amx_redone();
+    ck_assert_int_eq(lct_knn_topk(rt, feat, n, d, qs, q, k, idx, sim), LCT_OK);
+    check_topk(feat, n, d, qs, q, k, idx, sim);
+    if (lct__amx_ready()) ck_assert_uint_gt(lct__knn_amx_redone(), before);
+    lct_runtime_free(rt);
+    free(feat);
+    free(qs);
+    free(noise);
+    free(idx);
+    free(sim);
 }
 END_TEST
 
@@ -315,6 +372,8 @@ static Suite *knn_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_topk_matches_brute_force);
     tcase_add_test(tc, test_topk_ties_and_k_equals_n);
+    tcase_add_test(tc, test_topk_both_paths);
+    tcase_add_test(tc, test_topk_near_duplicates);
     tcase_add_test(tc, test_classify_small_labelled_set);
     tcase_add_test(tc, test_classify_tie_takes_smaller_class);
     tcase_add_test(tc, test_knn_bad_input);

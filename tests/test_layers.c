@@ -176,6 +176,13 @@ static const struct {
     {"in 2x5x5; conv2d 3 k2 nobias", 3},
     {"in 3x20; conv1d 4 k4 s2 p1", 2},
     {"in 1x50; conv1d 3 k10 s5", 2},
+    /* C·k > 16: the polyphase path (k a multiple of s, not, s = 1, s > k, padding, odd lengths, batch 1) */
+    {"in 5x23; conv1d 4 k4 s2 p1", 2},
+    {"in 3x30; conv1d 4 k7 s3 p2", 2},
+    {"in 6x17; conv1d 3 k3 p1", 3},
+    {"in 5x30; conv1d 3 k4 s5", 2},
+    {"in 4x41; conv1d 5 k8 s4 p3 nobias", 2},
+    {"in 4x40; conv1d 5 k8 s4 p2; bn; relu; conv1d 4 k4 s2 p1", 1},
     {"in 5; bn", 4},
     {"in 3x3x3; conv2d 4 k3; bn; flatten; linear 2", 5},
     {"in 3x4x4; bn momentum=0.2 eps=0.001", 3},

@@ -8,10 +8,17 @@
  * similarity, descending, ties broken by the smaller row index, so results
  * are fully deterministic and independent of the thread count.
  *
- * The computation is blocked (256 queries × 512 rows at a time) with a
- * workspace per thread that does not grow with N or the number of queries:
- * about 0.5 MiB + 16 KiB·k (+ 2 KiB·D for fp16 banks, + 8 bytes per class),
- * allocated for the call and released before it returns. See docs/bank.md.
+ * The computation is blocked (a block of queries × a chunk of rows at a time)
+ * with a workspace per thread that does not grow with N or the number of
+ * queries: about 0.8 MiB + 16 KiB·k (+ 2 KiB·D for fp16 banks, + 8 bytes per
+ * class), allocated for the call and released before it returns. On CPUs with
+ * AMX tiles (Intel Xeon 4th generation and later, Linux) rows are first
+ * screened with bf16 similarities; the call then also holds a bf16 copy of
+ * the rows (N × D rounded up to 32 × 2 bytes) and falls back to the fp32
+ * search if that copy cannot be allocated. Results are the same either way:
+ * the screen only discards rows that provably cannot be among the k nearest,
+ * and the survivors are ranked in fp32. Setting the environment variable
+ * LCT_AMX=0 before the first kNN call of the process disables AMX. See docs/bank.md.
  */
 #ifndef LIBCONTRAST_KNN_H
 #define LIBCONTRAST_KNN_H

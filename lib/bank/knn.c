@@ -212,6 +212,19 @@ static void vote(const knn_vote *v, const knn_cand *nb, size_t k, double *acc, s
         for (size_t i = 0; i < c; i++) v->scores[query * c + i] = (float)acc[i];
 }
 
+/* Write query `query`'s k sorted neighbours: its vote, or its indices and similarities. */
+static void emit(const knn_vote *v, const knn_cand *c, size_t k, double *acc, size_t query, int64_t *idx, float *sim)
+{
+    if (v) {
+        vote(v, c, k, acc, query);
+        return;
+    }
+    for (size_t j = 0; j < k; j++) {
+        idx[query * k + j] = c[j].i;
+        if (sim) sim[query * k + j] = c[j].s;
+    }
+}
+
 /* Carve the next 64-byte aligned piece of `bytes` from *p. */
 static void *carve(unsigned char **p, size_t bytes)
 {
@@ -220,8 +233,9 @@ static void *carve(unsigned char **p, size_t bytes)
     return r;
 }
 
-static int knn_run(lct_runtime *rt, const knn_rows *rows, const float *queries, size_t q, size_t k, int64_t *idx,
-                   float *sim, const knn_vote *v)
+/* The exact search in fp32: BLIS GEMM blocks and the threshold scan. Outputs go to query qoff + i. */
+static int knn_run_exact(lct_runtime *rt, const knn_rows *rows, const float *queries, size_t q, size_t k,
+                         int64_t *idx, float *sim, const knn_vote *v, size_t qoff)
 {
     int threads = lct__threads(rt);
     size_t d = rows->d, n = rows->n;
@@ -293,18 +307,230 @@ static int knn_run(lct_runtime *rt, const knn_rows *rows, const float *queries, 
             knn_cand *c = cand + i * KNN_CAP * k;
             if (cnt[i] > k) keep_best(c, cnt[i], k, scratch);
             sort_best(c, k);
-            if (v) {
-                vote(v, c, k, acc, q0 + i);
-            } else {
-                for (size_t j = 0; j < k; j++) {
-                    idx[(q0 + i) * k + j] = c[j].i;
-                    if (sim) sim[(q0 + i) * k + j] = c[j].s;
-                }
-            }
+            emit(v, c, k, acc, qoff + q0 + i, idx, sim);
         }
     }
     for (int t = 0; t < threads; t++) lct__free(rt, ws[t]);
     return failed ? LCT__FAIL(LCT_EINVAL, "internal GEMM failed") : LCT_OK;
+}
+
+#if LCT__KNN_AMX
+/*
+ * The search with bf16 similarities on AMX tiles, exact all the same. If a(j) is row j's bf16
+ * similarity and s(j) its fp32 one, |a(j) - s(j)| <= eps = C·|q|·max|row| (C covers the bf16
+ * rounding of both operands, 2^-8, and fp32 accumulation in both sums). The k-th largest s is
+ * then >= A - eps, where A is the k-th largest a, and every one of the k nearest rows has
+ * a >= A - 2·eps. So the scan keeps every row whose a is within 2·eps of the k-th best a seen so
+ * far (a running value that only rises towards A), and the survivors are ranked by s in fp32.
+ * A query block whose candidates do not fit the buffer (many rows within 2·eps: near-duplicate
+ * rows) is searched again by the exact path.
+ */
+#define KNN_AQB 64   /* queries per block, a multiple of 32 */
+static size_t knn_amx_redone; /* query blocks searched again by the exact path (tests read it) */
+#define KNN_ANB 2048 /* rows per chunk, a multiple of 32 */
+#define KNN_NORM_MAX 1e18 /* larger norms could overflow bf16 or the bound: exact path */
+
+static float below(float x)
+{
+    return nextafterf(nextafterf(x, -INFINITY), -INFINITY);
+}
+
+/* Keep the entries of a[0..n) above (k-th largest - margin), in order; returns the count. */
+static size_t compact_margin(knn_cand *a, size_t n, size_t k, double margin, float *thr, float *scratch)
+{
+    for (size_t t = 0; t < n; t++) scratch[t] = a[t].s;
+    float t0 = below((float)((double)kth_largest(scratch, n, k) - margin));
+    size_t w = 0;
+    for (size_t t = 0; t < n; t++) {
+        a[w] = a[t];
+        w += (size_t)(a[t].s > t0);
+    }
+    *thr = t0;
+    return w;
+}
+
+/* Candidate buffer per query on the AMX path: room for the rows within the margin too. */
+#define KNN_ACAP(k) (KNN_CAP * (k) + 256)
+
+/* offer() with a margin; returns SIZE_MAX when the buffer cannot make room. */
+static size_t offer_margin(knn_cand *buf, size_t cnt, size_t k, float *thr, double margin, const float *s, size_t m,
+                           int64_t r0, uint32_t *pos, float *scratch)
+{
+    size_t cap = KNN_ACAP(k);
+    if (cnt == 0 && m > k) {
+        memcpy(scratch, s, m * sizeof *s);
+        *thr = below((float)((double)kth_largest(scratch, m, k) - margin));
+    }
+    size_t hits = lct__scan_greater(s, m, *thr, pos);
+    for (size_t h = 0; h < hits; h++) {
+        float v = s[pos[h]];
+        if (!(v > *thr)) continue;
+        buf[cnt].s = v;
+        buf[cnt].i = r0 + (int64_t)pos[h];
+        if (++cnt == cap) {
+            cnt = compact_margin(buf, cnt, k, margin, thr, scratch);
+            if (cnt > cap - cap / 8) return SIZE_MAX; /* less than an eighth free: give up */
+        }
+    }
+    return cnt;
+}
+
+static double row_norm(const knn_rows *rows, size_t i, float *tmp)
+{
+    size_t d = rows->d;
+    const float *r = rows->f32 ? rows->f32 + i * d : tmp;
+    if (!rows->f32) lct__half_to_float(rows->f16 + i * d, tmp, d);
+    double acc = 0;
+    for (size_t j = 0; j < d; j++) acc += (double)r[j] * r[j];
+    return sqrt(acc);
+}
+
+/* Returns 1 (and does nothing) when the inputs are outside what the bound covers or its memory
+ * is not available; otherwise 0 with the status in *rc_out. */
+static int knn_run_amx(lct_runtime *rt, const knn_rows *rows, const float *queries, size_t q, size_t k, int64_t *idx,
+                       float *sim, const knn_vote *v, int *rc_out)
+{
+    size_t d = rows->d, n = rows->n, dp = lct__amx_dpad(d), npad = lct__amx_npad(n);
+    if (d > 4096) return 1;
+    double maxnorm = 0;
+    {
+        float tmp[4096];
+        for (size_t i = 0; i < n; i++) {
+            double r = row_norm(rows, i, tmp);
+            if (r > maxnorm) maxnorm = r;
+        }
+    }
+    if (!(maxnorm < KNN_NORM_MAX)) return 1;
+    for (size_t i = 0; i < q; i++) {
+        knn_rows qr = {queries, NULL, q, d};
+        if (!(row_norm(&qr, i, NULL) < KNN_NORM_MAX)) return 1;
+    }
+    const double bound = ldexp(1.0, -8) + ldexp(1.0, -17) + 4.0 * (double)d * ldexp(1.0, -24);
+
+    int threads = lct__threads(rt);
+    size_t qb = KNN_AQB, nblocks = (q + qb - 1) / qb, cap = KNN_ACAP(k);
+    if ((size_t)threads > nblocks) threads = (int)nblocks;
+    size_t qp_b = qb * dp * sizeof(uint16_t), s_b = qb * KNN_ANB * sizeof(float);
+    size_t cand_b = qb * cap * sizeof(knn_cand), pos_b = KNN_ANB * sizeof(uint32_t);
+    size_t v_b = v ? (size_t)v->n_classes * sizeof(double) : 0;
+    size_t scr_b = (cap > KNN_ANB ? cap : KNN_ANB) * sizeof(float);
+    size_t bytes = qp_b + s_b + cand_b + pos_b + v_b + scr_b + qb * (sizeof(float) + sizeof(size_t) + sizeof(double)) +
+                   9 * 64;
+    if (cand_b / qb / sizeof(knn_cand) != cap || bytes > ((size_t)1 << 31)) return 1; /* huge k: exact path */
+
+    unsigned char *ws[256] = {0};
+    uint16_t *packed = lct__malloc(rt, npad * dp * sizeof *packed);
+    unsigned char *redo = lct__calloc(rt, nblocks, 1);
+    int ok = packed != NULL && redo != NULL;
+    for (int t = 0; ok && t < threads; t++) ok = (ws[t] = lct__malloc(rt, bytes)) != NULL;
+    if (!ok) { /* the bf16 copy is an optimisation: without it, the exact path's bounded workspace */
+        for (int t = 0; t < threads; t++) lct__free(rt, ws[t]);
+        lct__free(rt, packed);
+        lct__free(rt, redo);
+        return 1;
+    }
+    size_t groups = npad / 16;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t g = 0; g < groups; g += 64)
+        lct__amx_pack_rows(rows->f32, rows->f16, n, d, g, g + 64 < groups ? g + 64 : groups, packed);
+
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (size_t blk = 0; blk < nblocks; blk++) {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        unsigned char *p = ws[t];
+        uint16_t *qp = carve(&p, qp_b);
+        float *sbuf = carve(&p, s_b);
+        knn_cand *cand = carve(&p, cand_b);
+        uint32_t *pos = carve(&p, pos_b);
+        float *scratch = carve(&p, scr_b);
+        double *acc = carve(&p, v_b), *margin = carve(&p, qb * sizeof(double));
+        float *thr = carve(&p, qb * sizeof(float));
+        size_t *cnt = carve(&p, qb * sizeof(size_t));
+        size_t q0 = blk * qb, m = q - q0 < qb ? q - q0 : qb, mpad = lct__amx_npad(m);
+        lct__amx_pack_queries(queries + q0 * d, m, d, mpad, qp);
+        knn_rows qr = {queries + q0 * d, NULL, m, d};
+        for (size_t i = 0; i < m; i++) {
+            cnt[i] = 0;
+            thr[i] = -INFINITY;
+            margin[i] = 2.0 * (bound * row_norm(&qr, i, NULL) * maxnorm + 1e-17);
+        }
+        int over = 0;
+        lct__amx_begin();
+        for (size_t r0 = 0; r0 < n && !over; r0 += KNN_ANB) {
+            size_t nb = n - r0 < KNN_ANB ? n - r0 : KNN_ANB;
+            lct__amx_sims(qp, mpad, packed + r0 * dp, lct__amx_npad(nb), d, sbuf, KNN_ANB);
+            for (size_t i = 0; i < m; i++) {
+                cnt[i] = offer_margin(cand + i * cap, cnt[i], k, &thr[i], margin[i], sbuf + i * KNN_ANB, nb,
+                                      (int64_t)r0, pos, scratch);
+                if (cnt[i] == SIZE_MAX) {
+                    over = 1;
+                    break;
+                }
+            }
+        }
+        lct__amx_end();
+        if (over) {
+            redo[blk] = 1;
+            continue;
+        }
+        for (size_t i = 0; i < m; i++) {
+            knn_cand *c = cand + i * cap;
+            const float *qi = queries + (q0 + i) * d;
+            if (cnt[i] > k) cnt[i] = compact_margin(c, cnt[i], k, margin[i], &thr[i], scratch); /* final margin */
+            for (size_t j = 0; j < cnt[i]; j++) {
+                size_t r = (size_t)c[j].i;
+                c[j].s = lct__amx_dot(qi, rows->f32 ? rows->f32 + r * d : NULL, rows->f16 ? rows->f16 + r * d : NULL,
+                                      d);
+            }
+            if (cnt[i] > k) keep_best(c, cnt[i], k, scratch);
+            sort_best(c, k);
+            emit(v, c, k, acc, q0 + i, idx, sim);
+        }
+    }
+    for (int t = 0; t < threads; t++) lct__free(rt, ws[t]);
+    lct__free(rt, packed);
+    int rc = LCT_OK;
+    for (size_t blk = 0; blk < nblocks && rc == LCT_OK; blk++) {
+        if (!redo[blk]) continue;
+        knn_amx_redone++;
+        size_t q0 = blk * qb, m = q - q0 < qb ? q - q0 : qb;
+        rc = knn_run_exact(rt, rows, queries + q0 * d, m, k, idx, sim, v, q0);
+    }
+    lct__free(rt, redo);
+    *rc_out = rc;
+    return 0;
+}
+#endif
+
+static int knn_amx_mode = -1;
+
+void lct__knn_set_amx(int mode)
+{
+    knn_amx_mode = mode;
+}
+
+size_t lct__knn_amx_redone(void)
+{
+#if LCT__KNN_AMX
+    return knn_amx_redone;
+#else
+    return 0;
+#endif
+}
+
+static int knn_run(lct_runtime *rt, const knn_rows *rows, const float *queries, size_t q, size_t k, int64_t *idx,
+                   float *sim, const knn_vote *v)
+{
+#if LCT__KNN_AMX
+    if (knn_amx_mode != 0 && lct__amx_ready()) {
+        int rc;
+        if (knn_run_amx(rt, rows, queries, q, k, idx, sim, v, &rc) == 0) return rc;
+    }
+#endif
+    return knn_run_exact(rt, rows, queries, q, k, idx, sim, v, 0);
 }
 
 static int check_common(const char *func, size_t n, size_t d, const float *queries, size_t q, size_t k)

@@ -31,6 +31,9 @@ static int detect(void)
     if ((b >> 5) & 1) f |= LCT__CPU_AVX2;
     int all512 = ((b >> 16) & 1) && ((b >> 17) & 1) && ((b >> 28) & 1) && ((b >> 30) & 1) && ((b >> 31) & 1);
     if (all512 && (lo & 0xe0) == 0xe0) f |= LCT__CPU_AVX512; /* F, DQ, CD, BW, VL and ZMM state saved */
+    /* AMX-BF16 (EDX 22) and AMX-TILE (EDX 24), XTILECFG and XTILEDATA (XCR0 bits 17, 18) enabled */
+    if ((f & LCT__CPU_AVX512) && ((d >> 22) & 1) && ((d >> 24) & 1) && (lo & 0x60000u) == 0x60000u)
+        f |= LCT__CPU_AMX;
     return f;
 }
 #else
@@ -46,3 +49,32 @@ int lct__cpu_features(void)
     if (cached < 0) cached = detect();
     return cached;
 }
+
+#if defined(__x86_64__) && defined(__linux__)
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Linux grants the AMX tile-data state (XFEATURE 18) to a process on request; until then a tile
+ * instruction faults. The request fails (and AMX stays unused) if the kernel lacks support or a
+ * thread's alternate signal stack is too small for the larger signal frame. */
+static int request_amx(void)
+{
+    const char *env = getenv("LCT_AMX");
+    if (env && env[0] == '0' && env[1] == '\0') return 0;
+    if (!(lct__cpu_features() & LCT__CPU_AMX)) return 0;
+    return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+}
+
+int lct__amx_ready(void)
+{
+    static int cached = -1; /* benign race: the request is idempotent */
+    if (cached < 0) cached = request_amx();
+    return cached;
+}
+#else
+int lct__amx_ready(void)
+{
+    return 0;
+}
+#endif

@@ -74,6 +74,20 @@ void lct__free(lct_runtime *rt, void *p);
 void *lct__hook_alloc(lct_runtime *rt, size_t size);
 void lct__hook_free(lct_runtime *rt, void *p);
 
+/* ---- vector kernels --------------------------------------------------------
+ * Element-wise kernels are compiled for several ISAs and picked at load time (no -march needed),
+ * with the loop vectoriser at full strength (GCC's -O2 cost model skips most loops). No fast-math:
+ * results are the same IEEE operations in the same order on every ISA path. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#  define LCT__VEC_ISA __attribute__((target_clones("avx512f", "avx2", "default")))
+#  define LCT__VEC __attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
+#else
+#  define LCT__VEC_ISA
+#  define LCT__VEC
+#endif
+/* LCT__VEC_ISA for kernels that call static inline helpers: GCC does not inline across differing
+ * optimize attributes, so those keep the file's optimisation level. */
+
 /* ---- CPU features ----------------------------------------------------------
  * Portable across compilers (no __builtin_cpu_supports feature names, which differ). */
 enum {
@@ -84,9 +98,14 @@ enum {
     LCT__CPU_AVX2 = 1 << 4,
     LCT__CPU_AVX512 = 1 << 5,  /* AVX-512 F, DQ, CD, BW, VL with ZMM state saved (BLIS's "skx" set) */
     LCT__CPU_AMD = 1 << 6,
+    LCT__CPU_AMX = 1 << 7,     /* AMX-TILE and AMX-BF16 with tile state enabled in XCR0 (use needs lct__amx_ready) */
     LCT__CPU_FAMILY_SHIFT = 8  /* AMD family in bits 8..15 */
 };
 int lct__cpu_features(void);
+/* 1 if this thread may execute AMX tile instructions: the CPU has them (LCT__CPU_AMX), the
+ * environment does not disable them (LCT_AMX=0), and the OS granted the process the tile-data
+ * state (Linux arch_prctl ARCH_REQ_XCOMP_PERM, asked once per process). 0 otherwise. */
+int lct__amx_ready(void);
 
 /* ---- threads and logging -------------------------------------------------- */
 

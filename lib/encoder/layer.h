@@ -151,13 +151,6 @@ void lct__gru_backward(lct__layer *l, const lct__pass *p, const float *x, const 
 void lct__colsum_add(const lct__pass *p, const float *a, size_t rows, size_t cols, float *out);
 /* y = x (n floats), parallel. */
 void lct__copy(const lct__pass *p, size_t n, const float *x, float *y);
-/* Element-wise kernels are compiled for several ISAs and picked at load time (no -march needed),
- * with the loop vectoriser at full strength (GCC's -O2 cost model skips most loops). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#  define LCT__VEC __attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
-#else
-#  define LCT__VEC
-#endif
 /* Portable GCC vector types for kernels the auto-vectoriser handles badly (selects, strided loads).
  * Each target clone compiles them to its own register width. Unaligned access goes through memcpy. */
 typedef float lct__v16 __attribute__((vector_size(64)));

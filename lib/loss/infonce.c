@@ -104,6 +104,59 @@ static double max_row_norm(const float *x, size_t rows, size_t cols)
     return sqrt(best);
 }
 
+/* Blocks this small (the batch mode's B × B scores) cost BLIS more in call and packing overhead
+ * than in arithmetic: plain loops instead, in a fixed order. */
+#define SMALL_BLOCK 65536
+
+typedef float small_v16 __attribute__((vector_size(64)));
+
+/* s = a zcᵀ (m × n), dot products over D in 16 lanes, summed in a fixed order. */
+LCT__VEC static void small_scores(const float *a, size_t lda, const float *zc, size_t ldz, size_t m, size_t n,
+                                  size_t D, float *s)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            const float *x = a + i * lda, *y = zc + j * ldz;
+            small_v16 acc = {0}, u, v;
+            size_t d = 0;
+            for (; d + 16 <= D; d += 16) {
+                memcpy(&u, x + d, sizeof u);
+                memcpy(&v, y + d, sizeof v);
+                acc += u * v;
+            }
+            float t = 0.0f;
+            for (; d < D; d++) t += x[d] * y[d];
+            for (int l = 0; l < 16; l++) t += acc[l];
+            s[i * n + j] = t;
+        }
+}
+
+/* out_i = Σ_j g[i][j] y_j (beta 0: overwrite) or out_j += Σ_i g[i][j] y_i (trans: the transposed product, beta 1). */
+LCT__VEC static void small_combine(const float *g, size_t m, size_t n, const float *y, size_t ldy, size_t D, float *out,
+                          size_t ldo, int trans)
+{
+    if (!trans) {
+        for (size_t i = 0; i < m; i++) {
+            float *o = out + i * ldo;
+            memset(o, 0, D * sizeof *o);
+            for (size_t j = 0; j < n; j++) {
+                float w = g[i * n + j];
+                const float *yj = y + j * ldy;
+                for (size_t d = 0; d < D; d++) o[d] += w * yj[d];
+            }
+        }
+    } else {
+        for (size_t j = 0; j < n; j++) {
+            float *o = out + j * ldo;
+            for (size_t i = 0; i < m; i++) {
+                float w = g[i * n + j];
+                const float *yi = y + i * ldy;
+                for (size_t d = 0; d < D; d++) o[d] += w * yi[d];
+            }
+        }
+    }
+}
+
 /*
  * One block of anchors of step k against their candidates: scores, softmax cross-entropy per anchor,
  * and the gradients into dpred (the anchors' rows) and dz (the candidates' rows). `inner`: the call runs
@@ -131,18 +184,25 @@ static void run_block(const lct_loss *loss, const float *z, const float *pred, f
     int (*gemm)(lct_runtime *, int, int, size_t, size_t, size_t, float, const float *, size_t, const float *, size_t,
                 float, float *, size_t) = inner ? lct__gemm1 : lct__gemm;
     lct_runtime *rt = loss->rt;
-    gemm(rt, 0, 1, m, n, D, 1.0f, a, lda, zc, ldz, 0.0f, s, n);
+    const int small = inner && m * n * D <= SMALL_BLOCK;
+    if (small) small_scores(a, lda, zc, ldz, m, n, D, s);
+    else gemm(rt, 0, 1, m, n, D, 1.0f, a, lda, zc, ldz, 0.0f, s, n);
     double *rl = row_loss + q * m;
     int32_t *cr = correct + q * m;
     const double inv_tau = 1.0 / loss->tau;
 #pragma omp parallel for num_threads(lct__threads(rt)) schedule(static) if (!inner && m * n >= 16384)
     for (size_t r = 0; r < m; r++) {
-        size_t label = mode == LCT_INFONCE_BATCH ? r + b_off : mode == LCT_INFONCE_SEQUENCE ? r + k : (q + b_off) * T + r + k;
+        size_t label = mode == LCT_INFONCE_BATCH      ? r + b_off
+                       : mode == LCT_INFONCE_SEQUENCE ? r + k
+                                                      : (q + b_off) * T + r + k;
         int ok = 0;
         rl[r] = lct__softmax_xent_row(s + r * n, n, label, inv_tau, grad ? s + r * n : NULL, scale, &ok);
         cr[r] = ok;
     }
-    if (grad) {
+    if (grad && small) {
+        small_combine(s, m, n, zc, ldz, D, dpred + a_off, lda, 0);
+        if (dz) small_combine(s, m, n, a, lda, D, dz + z_off, ldz, 1);
+    } else if (grad) {
         gemm(rt, 0, 0, m, D, n, 1.0f, s, n, zc, ldz, 0.0f, dpred + a_off, lda);
         if (dz) gemm(rt, 1, 0, n, D, m, 1.0f, s, n, a, lda, 1.0f, dz + z_off, ldz);
     }

@@ -260,7 +260,7 @@ int lct__loss_check_finite(const char *func, const char *what, const float *x, s
 }
 
 /* one vectorised pass: the largest magnitude, and x * 0 summed (NaN iff some x is NaN or Inf) */
-LCT__LOSS_VEC static void scan_scores(const float *s, size_t n, float *big_out, float *bad_out)
+LCT__VEC_ISA static void scan_scores(const float *s, size_t n, float *big_out, float *bad_out)
 {
     float big = 0.0f, bad = 0.0f;
 #pragma omp simd reduction(max : big) reduction(+ : bad)
@@ -295,7 +295,7 @@ int lct__loss_check_call(const char *func, const lct_loss *loss, int kind, size_
 }
 
 /* Softmax cross-entropy of one row in float vector loops (exp by lct__expf), the log-sum-exp in double. */
-LCT__LOSS_VEC double lct__softmax_xent_row(const float *s, size_t n, size_t label, double inv_tau, float *g,
+LCT__VEC_ISA double lct__softmax_xent_row(const float *s, size_t n, size_t label, double inv_tau, float *g,
                                            double scale, int *argmax_ok)
 {
     float m = -INFINITY;

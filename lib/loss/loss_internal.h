@@ -120,12 +120,6 @@ int lct__nce_update_z(lct_loss *loss, size_t view, const float *s, size_t count,
 double lct__softmax_xent_row(const float *s, size_t n, size_t label, double inv_tau, float *g, double scale,
                              int *argmax_ok);
 
-/* Element-wise kernels compiled for several ISAs, picked at load time (the library has no -march). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#  define LCT__LOSS_VEC __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#  define LCT__LOSS_VEC
-#endif
 
 /*
  * Gradient entries below 1e-30 in magnitude become 0. Softmax and sigmoid tails reach float's denormal

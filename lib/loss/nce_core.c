@@ -21,7 +21,7 @@ static double sigmoid(double x)
 }
 
 /* sum over the noise scores of softplus(a), a = s / tau - shift (see lct__nce_core) */
-LCT__LOSS_VEC static double noise_loss(const float *sr, size_t k, float inv_tau, float shift)
+LCT__VEC_ISA static double noise_loss(const float *sr, size_t k, float inv_tau, float shift)
 {
     double lsum = 0.0;
     float relu = 0.0f;
@@ -41,7 +41,7 @@ LCT__LOSS_VEC static double noise_loss(const float *sr, size_t k, float inv_tau,
 }
 
 /* dr[j] = sigmoid(a_j) * scale, tails below 1e-30 as 0 (see lct__ftz); dr may alias sr */
-LCT__LOSS_VEC static void noise_grad(const float *sr, float *dr, size_t k, float inv_tau, float shift, float scale)
+LCT__VEC_ISA static void noise_grad(const float *sr, float *dr, size_t k, float inv_tau, float shift, float scale)
 {
 #pragma omp simd
     for (size_t j = 0; j < k; j++) {

@@ -8,7 +8,7 @@
 #include "../bank/bank_internal.h"
 #include "loss_internal.h"
 
-LCT__LOSS_VEC static float row_max(const float *x, size_t n)
+LCT__VEC_ISA static float row_max(const float *x, size_t n)
 {
     float m = -INFINITY;
 #pragma omp simd reduction(max : m)
@@ -17,7 +17,7 @@ LCT__LOSS_VEC static float row_max(const float *x, size_t n)
 }
 
 /* x[j] <- exp(x[j] / tau - m) (tails below 1e-30 as 0, see lct__ftz); returns their sum. */
-LCT__LOSS_VEC static float row_exp(float *x, size_t n, float inv_tau, float m)
+LCT__VEC_ISA static float row_exp(float *x, size_t n, float inv_tau, float m)
 {
     float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)

@@ -179,12 +179,12 @@ int lct_optimizer_attach(lct_optimizer *opt, lct_params *params)
 
 /* ---- update kernels (PyTorch's formulas, in float) --------------------------- */
 
-LCT__OPT_VEC static void sgd_plain(size_t n, float *p, const float *g, float lr, float wd)
+LCT__VEC static void sgd_plain(size_t n, float *p, const float *g, float lr, float wd)
 {
     for (size_t i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
 }
 
-LCT__OPT_VEC static void sgd_momentum(size_t n, float *p, const float *g, float *buf, float lr, float wd, float mu,
+LCT__VEC static void sgd_momentum(size_t n, float *p, const float *g, float *buf, float lr, float wd, float mu,
                                       float damp, int first, int nesterov)
 {
     for (size_t i = 0; i < n; i++) {
@@ -195,7 +195,7 @@ LCT__OPT_VEC static void sgd_momentum(size_t n, float *p, const float *g, float 
     }
 }
 
-LCT__OPT_VEC static void adam(size_t n, float *p, const float *g, float *m, float *v, float lr_bc1, float inv_sqrt_bc2,
+LCT__VEC static void adam(size_t n, float *p, const float *g, float *m, float *v, float lr_bc1, float inv_sqrt_bc2,
                               float b1, float b2, float eps, float wd, float decoupled)
 {
     for (size_t i = 0; i < n; i++) {

@@ -6,11 +6,6 @@
 
 #define LCT__MAX_MILESTONES 64
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#  define LCT__OPT_VEC __attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
-#else
-#  define LCT__OPT_VEC
-#endif
 
 typedef struct lct__opt_set {
     lct_params *p;
