@@ -8,6 +8,7 @@ if [ -z "$prog" ] || ! command -v mpirun >/dev/null 2>&1; then
     exit 77
 fi
 export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_plm_rsh_agent= OMP_NUM_THREADS=1
+export OMPI_MCA_mpi_yield_when_idle=1
 root=""
 [ "$(id -u)" = 0 ] && root="--allow-run-as-root"
 out=$(mpirun $root --oversubscribe -np 2 "$prog" --limit 400 --epochs 1 --batch 64 --k 256 2>&1)

@@ -9,6 +9,8 @@ if [ -z "$prog" ] || ! command -v mpirun >/dev/null 2>&1; then
 fi
 # Shared memory and self only: no network interface is probed; as root Open MPI needs the flag.
 export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1
+# ranks that wait yield the core: the tests run with more ranks than cores, beside other work
+export OMPI_MCA_mpi_yield_when_idle=1
 export OMPI_MCA_plm_rsh_agent=
 export OMP_NUM_THREADS=1
 root=""
