@@ -16,6 +16,7 @@
 #define LIBCONTRAST_BANK_H
 
 #include "runtime.h"
+#include "comm.h"
 
 LCT_BEGIN_DECLS
 
@@ -84,6 +85,40 @@ LCT_API int lct_bank_bytes(size_t n, size_t d, int storage, size_t *bytes);
  */
 LCT_API int lct_bank_new(lct_bank **out, lct_runtime *rt, size_t n, size_t d, const lct_bank_options *opts);
 
+/**
+ * Create a bank of @p n rows *sharded* over the ranks of @p comm (borrowed): rank r stores only the
+ * contiguous rows [offset, offset + count) of the whole bank (lct_bank_shard()); offsets split n
+ * evenly, the first n mod P ranks holding one row more. Collective: every rank calls it with the
+ * same n, d and options. Row indices stay global, in [0, n). Rows are initialised exactly as the
+ * same rows of an unsharded bank created at the same point of the same runtime seed, and
+ * lct_bank_sample() draws exactly the same indices, so P ranks reproduce one process.
+ *
+ * What a sharded bank does (docs/distributed.md): lct_bank_sample() is local (no communication,
+ * the same result on every rank); lct_bank_get_rows(), lct_bank_set_rows() and lct_bank_gather()
+ * reach this rank's rows only (LCT_ERANGE otherwise); lct_bank_update() and lct_bank_update_ex()
+ * are collective: each rank passes its own batch, every rank's rows of the global batch are
+ * updated by their owner in global batch order; NCE losses (lct_loss_new_nce(), CMC-NCE) compute
+ * over the shards collectively; lct_knn_topk_bank() and lct_knn_classify_bank() are collective
+ * (the same queries on every rank, the merged top-k on every rank). lct_bank_similarity(),
+ * lct_bank_similarity_all() and lct_bank_proximal() return LCT_EUNSUPPORTED.
+ *
+ * @p opts as lct_bank_new(); a host buffer holds count·D elements (this rank's rows). Footprint per
+ * rank: lct_bank_bytes() of its count rows, plus, for collective updates at a global batch B_g
+ * (P × each rank's batch), 24·B_g + 4·B_g·D bytes of workspace sized on first use.
+ * @return as lct_bank_new(), plus LCT_EINVAL (NULL @p comm, n smaller than the number of ranks);
+ *         LCT_EMISMATCH (@p comm belongs to another runtime, or n, d or storage differ between
+ *         ranks); LCT_ECOMM.
+ */
+LCT_API int lct_bank_new_sharded(lct_bank **out, lct_runtime *rt, size_t n, size_t d, lct_comm *comm,
+                                 const lct_bank_options *opts);
+
+/**
+ * This rank's shard: its first row, its row count, its rank and the number of ranks (any pointer
+ * may be NULL). An unsharded bank reports 0, N, 0, 1.
+ * @return LCT_OK, LCT_EINVAL (NULL bank).
+ */
+LCT_API int lct_bank_shard(const lct_bank *bank, size_t *offset, size_t *count, int *rank, int *size);
+
 /** Free a bank (a host buffer is left alone). Accepts NULL. */
 LCT_API void lct_bank_free(lct_bank *bank);
 
@@ -95,7 +130,8 @@ LCT_API int lct_bank_info(const lct_bank *bank, size_t *n, size_t *d, int *stora
 
 /**
  * Copy rows [@p first, @p first + @p count) into @p out (count × D floats; fp16 rows are converted).
- * @return LCT_OK; LCT_EINVAL (NULL argument, count 0); LCT_ERANGE (rows past N).
+ * @return LCT_OK; LCT_EINVAL (NULL argument, count 0); LCT_ERANGE (rows past N, or outside this
+ *         rank's shard of a sharded bank).
  */
 LCT_API int lct_bank_get_rows(const lct_bank *bank, size_t first, size_t count, float *out);
 

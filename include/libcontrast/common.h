@@ -59,7 +59,8 @@ typedef enum lct_status {
     LCT_ERANGE = -9,       /**< a parameter value is outside its documented bounds */
     LCT_EUNSUPPORTED = -10,/**< the operation is not available in this build or on this CPU */
     LCT_ECHECKSUM = -11,   /**< stored data fails its checksum */
-    LCT_EMISMATCH = -12    /**< handles that must belong together do not (e.g. different runtimes) */
+    LCT_EMISMATCH = -12,   /**< handles that must belong together do not (e.g. different runtimes) */
+    LCT_ECOMM = -13        /**< a collective operation of a communicator (lct_comm) failed */
 } lct_status;
 
 /** Short English description of a status code; never NULL (unknown codes give "unknown status"). */
@@ -74,6 +75,13 @@ LCT_API const char *lct_error_last(void);
 
 /** Forget the calling thread's last error message. */
 LCT_API void lct_error_clear(void);
+
+/**
+ * Record @p message (copied, truncated to 511 bytes; NULL records "") as the calling thread's last
+ * error and return @p status: for code outside the core library that reports through the same
+ * channel, such as a communicator implementation (libcontrast-mpi) or a host's callbacks.
+ */
+LCT_API int lct_error_set(int status, const char *message);
 
 /** Version of the library actually linked, as LCT_VERSION_NUMBER. */
 LCT_API int lct_version_number(void);

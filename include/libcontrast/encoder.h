@@ -28,6 +28,7 @@
 #define LIBCONTRAST_ENCODER_H
 
 #include "params.h"
+#include "comm.h"
 
 LCT_BEGIN_DECLS
 
@@ -182,6 +183,22 @@ LCT_API int lct_encoder_backward(lct_encoder *enc, const float *dy, size_t batch
 
 /** Set every parameter gradient to zero. @return LCT_OK, LCT_EINVAL. */
 LCT_API int lct_encoder_zero_grad(lct_encoder *enc);
+
+/**
+ * Synchronised batch norm: with @p comm (borrowed; NULL to stop), every train-mode batch-norm layer
+ * normalises with the mean and variance of the *global* batch (every rank's samples) and its
+ * backward pass uses the global sums Σdy and Σdy·x̂, so P ranks reproduce one process given the
+ * whole batch (the running statistics too). Each rank's (mean, M2) and sums per channel are
+ * all-gathered and merged in rank order: 16·C·P bytes per batch-norm layer and pass. Train-mode
+ * lct_encoder_forward() and lct_encoder_backward() then become collective (every rank calls them,
+ * with the same batch size); evaluation mode exchanges nothing. Without it (the default) each rank
+ * keeps its own statistics (docs/distributed.md).
+ * @return LCT_OK; LCT_EINVAL (NULL @p enc); LCT_EMISMATCH (@p comm belongs to another runtime).
+ *         Afterwards forward and backward may also return LCT_ECOMM (the pass is abandoned, running
+ *         statistics unchanged) and LCT_ENOMEM (the exchange buffer, first train-mode pass).
+ */
+LCT_API int lct_encoder_set_comm(lct_encoder *enc, lct_comm *comm);
+
 
 /**
  * The encoder's parameter set (trainable weights and biases, batch-norm running statistics as

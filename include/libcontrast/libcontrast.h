@@ -15,5 +15,6 @@
 #include "augment.h"
 #include "loss.h"
 #include "checkpoint.h"
+#include "comm.h"
 
 #endif /* LIBCONTRAST_H */

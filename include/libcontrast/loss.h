@@ -26,6 +26,7 @@
 #include "runtime.h"
 #include "params.h"
 #include "bank.h"
+#include "comm.h"
 
 LCT_BEGIN_DECLS
 
@@ -141,7 +142,9 @@ LCT_API int lct_loss_cmc_options_init(lct_loss_cmc_options *opts, uint32_t versi
 /* ---- constructors ---------------------------------------------------------- */
 
 /**
- * InstDisc NCE over @p bank (borrowed; the embedding size is the bank's D, N its row count).
+ * InstDisc NCE over @p bank (borrowed; the embedding size is the bank's D, N its row count). Over a bank
+ * sharded across ranks (lct_bank_new_sharded()) the compute calls are collective: each rank passes its
+ * own slice of the global batch and receives the global batch's mean loss (docs/distributed.md).
  * @param out receives the loss; NULL on failure
  * @return LCT_OK; LCT_EINVAL (NULL argument, bad enum value, k of 0 or above 2^24);
  *         LCT_EMISMATCH (bank from another runtime); LCT_EVERSION; LCT_ENOMEM.
@@ -150,7 +153,8 @@ LCT_API int lct_loss_new_nce(lct_loss **out, lct_runtime *rt, lct_bank *bank, co
 
 /**
  * InstDisc non-parametric softmax over every row of @p bank (borrowed).
- * @return LCT_OK; LCT_EINVAL (NULL argument, chunk 0 or above 2^24); LCT_EMISMATCH; LCT_EVERSION; LCT_ENOMEM.
+ * @return LCT_OK; LCT_EINVAL (NULL argument, chunk 0 or above 2^24); LCT_EMISMATCH; LCT_EVERSION; LCT_ENOMEM;
+ *         LCT_EUNSUPPORTED (a bank sharded over several ranks).
  */
 LCT_API int lct_loss_new_npsoftmax(lct_loss **out, lct_runtime *rt, lct_bank *bank,
                                    const lct_loss_npsoftmax_options *opts);
@@ -183,6 +187,22 @@ LCT_API int lct_loss_new_cmc(lct_loss **out, lct_runtime *rt, size_t views, size
 
 /** Free a loss. Accepts NULL. Borrowed banks and the runtime are not freed. */
 LCT_API void lct_loss_free(lct_loss *loss);
+
+/**
+ * Global in-batch negatives: with @p comm (borrowed; NULL to stop), the compute calls of InvaSpread,
+ * InfoNCE and CMC-softmax become collective. Each rank passes its own slice of the global batch
+ * (the same batch size on every rank); the embeddings are all-gathered, so the negatives of every
+ * anchor are those of the *global* batch, ordered by rank (rank r's samples are global samples
+ * r·B .. r·B + B − 1), exactly as one process given the whole batch. Each rank computes the loss
+ * rows of its own anchors and receives the gradient of its own embeddings, summed over the anchors
+ * of every rank, times P: the gradient of P × the global mean, so that the optimiser's average over
+ * the ranks (lct_optimizer_set_comm()) is the global gradient. The loss value returned is the
+ * global mean, the same on every rank. NCE objectives follow their bank instead (a sharded bank
+ * makes them collective). See docs/distributed.md.
+ * @return LCT_OK; LCT_EINVAL (NULL @p loss); LCT_EMISMATCH (another runtime); LCT_EUNSUPPORTED (NCE,
+ *         non-parametric softmax, CMC-NCE).
+ */
+LCT_API int lct_loss_set_comm(lct_loss *loss, lct_comm *comm);
 
 /** The ::lct_loss_kind of @p loss, or LCT_EINVAL for NULL. */
 LCT_API int lct_loss_get_kind(const lct_loss *loss);

@@ -23,6 +23,7 @@
 #define LIBCONTRAST_OPTIMIZER_H
 
 #include "params.h"
+#include "comm.h"
 
 LCT_BEGIN_DECLS
 
@@ -97,11 +98,25 @@ LCT_API int lct_optimizer_attach(lct_optimizer *opt, lct_params *params);
 /**
  * One update of every attached trainable tensor from its gradient, at the learning rate of the
  * current step; then the step counter advances. Gradients are not cleared (call
- * lct_optimizer_zero_grad()).
+ * lct_optimizer_zero_grad()). With a communicator (lct_optimizer_set_comm()) this call is
+ * collective: the gradients are first replaced, in place, by their mean over the ranks.
  * @return LCT_OK; LCT_EINVAL (NULL); LCT_ESTATE (nothing attached); LCT_ENUMERIC (a gradient holds
- *         NaN or Inf: the message names the tensor, nothing is updated and the counter stays).
+ *         NaN or Inf: the message names the tensor, nothing is updated and the counter stays; with a
+ *         communicator the gradients have been averaged already, and every rank fails alike);
+ *         LCT_ECOMM; LCT_ENOMEM (the all-reduce bucket, first step only).
  */
 LCT_API int lct_optimizer_step(lct_optimizer *opt);
+
+/**
+ * Data parallelism: before each step, average the gradients of every attached set over the ranks
+ * of @p comm (borrowed; it must outlive the optimiser or be replaced). Small tensors are
+ * concatenated into buckets of 4 MiB, each one all-reduce; a tensor of 4 MiB or more goes alone,
+ * in place; the sum is then multiplied by 1/P. Pass NULL to stop averaging. Every rank must attach
+ * the same sets in the same order (the same model). A communicator of size 1 changes nothing.
+ * Start every rank from the same weights with lct_params_broadcast().
+ * @return LCT_OK; LCT_EINVAL (NULL @p opt); LCT_EMISMATCH (@p comm belongs to another runtime).
+ */
+LCT_API int lct_optimizer_set_comm(lct_optimizer *opt, lct_comm *comm);
 
 /** Zero the gradients of every attached set. @return LCT_OK, LCT_EINVAL. */
 LCT_API int lct_optimizer_zero_grad(lct_optimizer *opt);

@@ -48,15 +48,16 @@ static float uniform_value(lct__rng *r, float a)
     return (2.0f * lct__rng_uniform(r) - 1.0f) * a;
 }
 
-/* Fill row i of a fresh bank; every row has its own generator, so the result does not depend on threads. */
-static void init_row(lct_bank *b, uint64_t seed, size_t i, int init, int normalize)
+/* Fill row i of a fresh bank (stored at i - first); every row has its own generator, so the result
+ * depends neither on threads nor on sharding. */
+static void init_row(lct_bank *b, uint64_t seed, size_t gi, int init, int normalize)
 {
-    size_t d = b->d;
+    size_t d = b->d, i = gi - b->first;
     float a = 1.0f / sqrtf((float)d / 3.0f);
     float scale = 1.0f;
     lct__rng r;
     if (init == LCT_BANK_INIT_UNIFORM && normalize) {
-        lct__rng_seed(&r, seed, lct__hash64(lct__hash64(b->stream, LCT__BANK_INIT_KEY), i));
+        lct__rng_seed(&r, seed, lct__hash64(lct__hash64(b->stream, LCT__BANK_INIT_KEY), gi));
         double ss = 0.0;
         for (size_t j = 0; j < d; j++) {
             double v = uniform_value(&r, a);
@@ -65,7 +66,7 @@ static void init_row(lct_bank *b, uint64_t seed, size_t i, int init, int normali
         scale = ss > 0.0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
     }
     if (init == LCT_BANK_INIT_UNIFORM) {
-        lct__rng_seed(&r, seed, lct__hash64(lct__hash64(b->stream, LCT__BANK_INIT_KEY), i));
+        lct__rng_seed(&r, seed, lct__hash64(lct__hash64(b->stream, LCT__BANK_INIT_KEY), gi));
         if (b->storage == LCT_BANK_FP32) {
             float *row = (float *)b->rows + i * d;
             for (size_t j = 0; j < d; j++) row[j] = uniform_value(&r, a) * scale;
@@ -115,43 +116,62 @@ static int half_finite(const uint16_t *h, size_t n)
     return 1;
 }
 
-int lct_bank_new(lct_bank **out, lct_runtime *rt, size_t n, size_t d, const lct_bank_options *opts)
+/* Both constructors; comm NULL for an unsharded bank. Errors name `func`. */
+static int bank_create(const char *func, lct_bank **out, lct_runtime *rt, size_t n, size_t d, lct_comm *comm,
+                       const lct_bank_options *opts)
 {
-    LCT__REQUIRE(out);
+    if (out == NULL) return lct__fail(LCT_EINVAL, func, "argument 'out' is NULL");
     *out = NULL;
-    LCT__REQUIRE(rt);
+    if (rt == NULL) return lct__fail(LCT_EINVAL, func, "argument 'rt' is NULL");
     lct_bank_options defaults;
     if (opts == NULL) {
         lct_bank_options_init(&defaults, LCT_BANK_OPTIONS_VERSION);
         opts = &defaults;
     }
-    LCT__CHECK_VERSION(opts, LCT_BANK_OPTIONS_VERSION);
-    if (n == 0 || n > LCT__BANK_MAX_N) return LCT__FAIL(LCT_EINVAL, "n is %zu; it must be in 1..2^40", n);
-    if (d == 0 || d > LCT__BANK_MAX_D) return LCT__FAIL(LCT_EINVAL, "d is %zu; it must be in 1..65536", d);
+    if (opts->version == 0 || opts->version > LCT_BANK_OPTIONS_VERSION)
+        return lct__fail(LCT_EVERSION, func, "opts->version is %u; this library knows versions 1..%u",
+                         (unsigned)opts->version, (unsigned)LCT_BANK_OPTIONS_VERSION);
+    if (n == 0 || n > LCT__BANK_MAX_N) return lct__fail(LCT_EINVAL, func, "n is %zu; it must be in 1..2^40", n);
+    if (d == 0 || d > LCT__BANK_MAX_D) return lct__fail(LCT_EINVAL, func, "d is %zu; it must be in 1..65536", d);
     if (opts->storage != LCT_BANK_FP32 && opts->storage != LCT_BANK_FP16)
-        return LCT__FAIL(LCT_EINVAL, "opts->storage is %d; it must be LCT_BANK_FP32 (0) or LCT_BANK_FP16 (1)",
+        return lct__fail(LCT_EINVAL, func, "opts->storage is %d; it must be LCT_BANK_FP32 (0) or LCT_BANK_FP16 (1)",
                          (int)opts->storage);
     if (opts->init != LCT_BANK_INIT_UNIFORM && opts->init != LCT_BANK_INIT_ZERO && opts->init != LCT_BANK_INIT_KEEP)
-        return LCT__FAIL(LCT_EINVAL, "opts->init is %d; it must be UNIFORM (0), ZERO (1) or KEEP (2)", (int)opts->init);
+        return lct__fail(LCT_EINVAL, func, "opts->init is %d; it must be UNIFORM (0), ZERO (1) or KEEP (2)",
+                         (int)opts->init);
     if (opts->normalize != 0 && opts->normalize != 1)
-        return LCT__FAIL(LCT_EINVAL, "opts->normalize is %d; it must be 0 or 1", (int)opts->normalize);
+        return lct__fail(LCT_EINVAL, func, "opts->normalize is %d; it must be 0 or 1", (int)opts->normalize);
+    size_t first = 0, count = n;
+    if (comm) {
+        if (comm->rt != rt) return lct__fail(LCT_EMISMATCH, func, "comm belongs to another runtime than rt");
+        if (n < (size_t)comm->size)
+            return lct__fail(LCT_EINVAL, func, "n is %zu; a bank sharded over %d ranks needs at least one row per rank",
+                             n, comm->size);
+        lct__comm_split(n, comm->size, comm->rank, &first, &count);
+    }
     size_t elem = lct__bank_elem(opts->storage), rows_bytes;
-    if (lct__mul_size(n, d, &rows_bytes) != 0 || lct__mul_size(rows_bytes, elem, &rows_bytes) != 0)
-        return LCT__FAIL(LCT_ERANGE, "n (%zu) x d (%zu) overflows", n, d);
+    if (lct__mul_size(count, d, &rows_bytes) != 0 || lct__mul_size(rows_bytes, elem, &rows_bytes) != 0)
+        return lct__fail(LCT_ERANGE, func, "n (%zu) x d (%zu) overflows", count, d);
     if (opts->buffer == NULL) {
         if (opts->init == LCT_BANK_INIT_KEEP)
-            return LCT__FAIL(LCT_EINVAL, "opts->init is LCT_BANK_INIT_KEEP but opts->buffer is NULL");
+            return lct__fail(LCT_EINVAL, func, "opts->init is LCT_BANK_INIT_KEEP but opts->buffer is NULL");
     } else {
         if (opts->buffer_bytes != rows_bytes)
-            return LCT__FAIL(LCT_ESHAPE, "opts->buffer_bytes is %zu; n (%zu) x d (%zu) x %zu bytes is %zu",
-                             opts->buffer_bytes, n, d, elem, rows_bytes);
+            return lct__fail(LCT_ESHAPE, func, "opts->buffer_bytes is %zu; %s (%zu) x d (%zu) x %zu bytes is %zu",
+                             opts->buffer_bytes, comm ? "the shard's rows" : "n", count, d, elem, rows_bytes);
         if ((uintptr_t)opts->buffer % elem != 0)
-            return LCT__FAIL(LCT_EINVAL, "opts->buffer (%p) is not aligned to %zu bytes", opts->buffer, elem);
+            return lct__fail(LCT_EINVAL, func, "opts->buffer (%p) is not aligned to %zu bytes", opts->buffer, elem);
         if (opts->init == LCT_BANK_INIT_KEEP) {
-            int ok = opts->storage == LCT_BANK_FP32 ? lct__all_finite(opts->buffer, n * d)
-                                                    : half_finite(opts->buffer, n * d);
-            if (!ok) return LCT__FAIL(LCT_ENUMERIC, "opts->buffer holds NaN or Inf (init is LCT_BANK_INIT_KEEP)");
+            int ok = opts->storage == LCT_BANK_FP32 ? lct__all_finite(opts->buffer, count * d)
+                                                    : half_finite(opts->buffer, count * d);
+            if (!ok) return lct__fail(LCT_ENUMERIC, func, "opts->buffer holds NaN or Inf (init is LCT_BANK_INIT_KEEP)");
         }
+    }
+    if (comm) {
+        /* every rank must describe the same bank */
+        uint64_t h = lct__hash64(lct__hash64(n, d), ((uint64_t)opts->storage << 8) | (uint64_t)opts->init);
+        int rc = lct__comm_check_same(comm, h, "the bank's n, d, storage or init", func);
+        if (rc) return rc;
     }
 
     lct_bank *b = lct__calloc(rt, 1, sizeof *b);
@@ -159,11 +179,14 @@ int lct_bank_new(lct_bank **out, lct_runtime *rt, size_t n, size_t d, const lct_
     b->rt = rt;
     b->n = n;
     b->d = d;
+    b->comm = comm;
+    b->first = first;
+    b->count = count;
     b->storage = opts->storage;
     if (opts->buffer) {
         b->rows = opts->buffer;
     } else {
-        b->rows = lct__malloc(rt, rows_bytes);
+        b->rows = lct__malloc(rt, rows_bytes ? rows_bytes : 1);
         b->owns_rows = 1;
         if (b->rows) advise_huge_pages(b->rows, rows_bytes);
     }
@@ -178,9 +201,32 @@ int lct_bank_new(lct_bank **out, lct_runtime *rt, size_t n, size_t d, const lct_
     int init = opts->init, normalize = opts->normalize;
     if (init != LCT_BANK_INIT_KEEP || normalize) {
 #pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
-        for (size_t i = 0; i < n; i++) init_row(b, seed, i, init, normalize);
+        for (size_t i = 0; i < count; i++) init_row(b, seed, first + i, init, normalize);
     }
     *out = b;
+    return LCT_OK;
+}
+
+int lct_bank_new(lct_bank **out, lct_runtime *rt, size_t n, size_t d, const lct_bank_options *opts)
+{
+    return bank_create(__func__, out, rt, n, d, NULL, opts);
+}
+
+int lct_bank_new_sharded(lct_bank **out, lct_runtime *rt, size_t n, size_t d, lct_comm *comm,
+                         const lct_bank_options *opts)
+{
+    if (out) *out = NULL;
+    if (out != NULL && rt != NULL && comm == NULL) return LCT__FAIL(LCT_EINVAL, "argument 'comm' is NULL");
+    return bank_create(__func__, out, rt, n, d, comm, opts);
+}
+
+int lct_bank_shard(const lct_bank *bank, size_t *offset, size_t *count, int *rank, int *size)
+{
+    LCT__REQUIRE(bank);
+    if (offset) *offset = bank->first;
+    if (count) *count = bank->count;
+    if (rank) *rank = lct__comm_rank(bank->comm);
+    if (size) *size = lct__comm_size(bank->comm);
     return LCT_OK;
 }
 
@@ -192,6 +238,7 @@ void lct_bank_free(lct_bank *b)
     lct__free(rt, b->chunk);
     lct__free(rt, b->gather);
     lct__free(rt, b->work);
+    lct__free(rt, b->fg);
     lct__free(rt, b);
 }
 
@@ -232,6 +279,9 @@ static int check_range(const lct_bank *b, size_t first, size_t count, const char
     if (first >= b->n || count > b->n - first)
         return lct__fail(LCT_ERANGE, func, "rows [%zu, %zu + %zu) exceed the bank's %zu rows", first, first, count,
                          b->n);
+    if (first < b->first || first + count > b->first + b->count)
+        return lct__fail(LCT_ERANGE, func, "rows [%zu, %zu + %zu) are not all in this rank's shard [%zu, %zu)", first,
+                         first, count, b->first, b->first + b->count);
     return LCT_OK;
 }
 
@@ -241,7 +291,7 @@ int lct_bank_get_rows(const lct_bank *bank, size_t first, size_t count, float *o
     LCT__REQUIRE(out);
     int rc = check_range(bank, first, count, __func__);
     if (rc) return rc;
-    lct__bank_rows_f32(bank, first, count, out);
+    lct__bank_rows_f32(bank, first - bank->first, count, out);
     return LCT_OK;
 }
 
@@ -259,6 +309,7 @@ int lct_bank_set_rows(lct_bank *bank, size_t first, size_t count, const float *i
             return LCT__FAIL(LCT_ENUMERIC, "in[%zu] is %g; fp16 storage holds at most 65504 in magnitude", i,
                              (double)in[i]);
     }
+    first -= bank->first;
     if (bank->storage == LCT_BANK_FP32) memcpy((float *)bank->rows + first * bank->d, in, total * sizeof *in);
     else lct__float_to_half(in, (uint16_t *)bank->rows + first * bank->d, total);
     return LCT_OK;
@@ -272,10 +323,14 @@ int lct_bank_gather(const lct_bank *bank, const int64_t *idx, size_t count, floa
     if (count == 0) return LCT__FAIL(LCT_EINVAL, "count is 0");
     int rc = lct__bank_check_idx(bank, idx, count, __func__, "idx");
     if (rc) return rc;
+    for (size_t i = 0; i < count; i++)
+        if ((uint64_t)idx[i] < bank->first || (uint64_t)idx[i] >= bank->first + bank->count)
+            return LCT__FAIL(LCT_ERANGE, "idx[%zu] is %lld, outside this rank's shard [%zu, %zu)", i, (long long)idx[i],
+                             bank->first, bank->first + bank->count);
     size_t d = bank->d;
     for (size_t i = 0; i < count; i++) {
         float *dst = out + i * d;
-        const float *src = lct__bank_row(bank, (size_t)idx[i], dst);
+        const float *src = lct__bank_row(bank, (size_t)idx[i] - bank->first, dst);
         if (src != dst) memcpy(dst, src, d * sizeof *dst);
     }
     return LCT_OK;

@@ -7,6 +7,7 @@
 #define LCT_BANK_INTERNAL_H
 
 #include "../core/internal.h"
+#include "../comm/comm_internal.h"
 
 /* Loops over fewer elements than this run on one thread: a parallel region costs more than they do. */
 #define LCT__BANK_PAR_MIN ((size_t)1 << 17)
@@ -16,9 +17,13 @@
 
 struct lct_bank {
     lct_runtime *rt;
-    size_t n, d;
+    size_t n, d;             /* n: rows of the whole bank (over every shard) */
+    lct_comm *comm;          /* sharded banks: the ranks that hold the shards (borrowed); NULL otherwise */
+    size_t first, count;     /* this rank's rows [first, first + count); 0 and n when not sharded */
+    float *fg;               /* sharded updates: the gathered batch embeddings, grown on first use */
+    size_t fg_cap;           /* floats in fg */
     int storage;             /* lct_bank_storage */
-    void *rows;              /* n*d floats or uint16_t halves */
+    void *rows;              /* count*d floats or uint16_t halves (row i of the bank at i - first) */
     int owns_rows;           /* 0: host buffer, borrowed */
     uint64_t stream;         /* the bank's random stream (from the runtime at creation) */
     uint64_t sample_calls;   /* lct_bank_sample calls so far: keys each call's draws */
@@ -37,14 +42,16 @@ static inline lct_runtime *lct__bank_runtime(const lct_bank *b) { return b->rt; 
 /* Bytes of one element of the storage type. */
 static inline size_t lct__bank_elem(int storage) { return storage == LCT_BANK_FP16 ? 2 : 4; }
 
-/* Raw storage (n*d elements of the storage type), e.g. for checkpoints. */
+/* Raw storage (count*d elements of the storage type: this rank's rows), e.g. for checkpoints. */
 static inline void *lct__bank_data(lct_bank *b) { return b->rows; }
-static inline size_t lct__bank_data_bytes(const lct_bank *b) { return b->n * b->d * lct__bank_elem(b->storage); }
+static inline size_t lct__bank_data_bytes(const lct_bank *b) { return b->count * b->d * lct__bank_elem(b->storage); }
+/* 1 for a bank sharded over more than one rank (its collective code paths apply). */
+static inline int lct__bank_sharded(const lct_bank *b) { return lct__comm_active(b->comm); }
 
 /* Row i as fp32: a pointer into the storage for fp32 banks, or row i converted into buf
- * (d floats) for fp16 banks. i must be in [0, n). */
+ * (d floats) for fp16 banks. i is a *local* row in [0, count) (the bank row first + i). */
 const float *lct__bank_row(const lct_bank *b, size_t i, float *buf);
-/* Rows [first, first+count) converted to fp32 into out (count*d floats). */
+/* Local rows [first, first+count) converted to fp32 into out (count*d floats). */
 void lct__bank_rows_f32(const lct_bank *b, size_t first, size_t count, float *out);
 
 /* LCT_OK if every idx[0..count) is in [0, n), else LCT_ERANGE naming `what` and the position. */
@@ -65,6 +72,17 @@ int lct__bank_grad(lct_bank *b, const float *ds, size_t batch, const int64_t *po
 /* Same for lct_bank_similarity_all: df[b] (+)= sum_{j<count} ds[b*ldd + j] * row(first + j). */
 int lct__bank_grad_all(lct_bank *b, const float *ds, size_t batch, size_t first, size_t count, size_t ldd,
                        int accumulate, float *df);
+
+/* Sharded banks, collective (every rank calls with its own batch); the shard's rows only are read
+ * or written, nothing but B x D embeddings and B x (k+1) scores crosses the ranks.
+ * The scores of the gathered global batch (gb = P * batch rows, fg gb x D, idx gb, neg from
+ * lct_bank_sample over the global batch): each rank fills the entries whose rows it owns, zeros
+ * elsewhere; the caller all-reduces. Then df_all (gb x D) = sum_j ds[b][j] row(j) over owned rows
+ * (the caller all-reduces it too). */
+void lct__bank_sim_owned(lct_bank *b, const float *fg, size_t gb, const int64_t *pos_idx, const int64_t *neg_idx,
+                         size_t k, int mode, float *out);
+void lct__bank_grad_owned(lct_bank *b, const float *ds, size_t gb, const int64_t *pos_idx, const int64_t *neg_idx,
+                          size_t k, int mode, float *df_all);
 
 /* ---- random stream, for checkpoints ---------------------------------------- */
 static inline void lct__bank_rng_state(const lct_bank *b, uint64_t *stream, uint64_t *calls)

@@ -581,11 +581,82 @@ int lct_knn_topk(lct_runtime *rt, const float *features, size_t n, size_t d, con
     return knn_run(rt, &rows, queries, q, k, idx, sim, NULL);
 }
 
+/* FNV-1a over bytes: a fingerprint of the queries, compared across ranks. */
+static uint64_t fingerprint(const void *p, size_t bytes, uint64_t h)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < bytes; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/*
+ * kNN over a sharded bank, collective: each rank its top-min(k, shard) over its own rows (global
+ * indices), padded to k; an all-gather of those q x k candidates; the merge under the same total order
+ * (similarity descending, index ascending) gives every rank the top-k of the whole bank.
+ */
+static int knn_sharded(const lct_bank *bank, const float *queries, size_t q, size_t k, int64_t *idx, float *sim,
+                       const knn_vote *v, int rc, const char *func)
+{
+    lct_comm *c = bank->comm;
+    lct_runtime *rt = bank->rt;
+    const size_t P = (size_t)c->size, kl = k < bank->count ? k : bank->count;
+    knn_cand *local = NULL, *all = NULL, *merged = NULL;
+    int64_t *li = NULL;
+    float *ls = NULL;
+    if (rc == LCT_OK) {
+        local = lct__malloc(rt, q * k * sizeof *local);
+        all = lct__malloc(rt, P * q * k * sizeof *all);
+        merged = lct__malloc(rt, P * k * sizeof *merged + (v ? (size_t)v->n_classes * sizeof(double) : 0));
+        li = lct__malloc(rt, q * kl * sizeof *li);
+        ls = lct__malloc(rt, q * kl * sizeof *ls);
+        if (!local || !all || !merged || !li || !ls) rc = lct__fail(LCT_ENOMEM, func, "cannot allocate the merge of %zu x %zu candidates", P * q, k);
+    }
+    uint64_t h = fingerprint(&q, sizeof q, fingerprint(&k, sizeof k, 0xcbf29ce484222325ull));
+    if (queries && q) h = fingerprint(queries, q * bank->d * sizeof *queries, h);
+    rc = lct__comm_agree(c, rc, h, "the queries (every rank must pass the same q x D queries and k)", func);
+    if (rc == LCT_OK) {
+        knn_rows rows = {bank->storage == LCT_BANK_FP32 ? bank->rows : NULL,
+                         bank->storage == LCT_BANK_FP16 ? bank->rows : NULL, bank->count, bank->d};
+        rc = knn_run(rt, &rows, queries, q, kl, li, ls, NULL);
+        /* a local failure here would leave the others waiting in the all-gather: agree once more */
+        rc = lct__comm_agree(c, rc, 0, "", func);
+    }
+    if (rc == LCT_OK) {
+        for (size_t i = 0; i < q; i++)
+            for (size_t j = 0; j < k; j++)
+                local[i * k + j] = j < kl ? (knn_cand){ls[i * kl + j], li[i * kl + j] + (int64_t)bank->first}
+                                          : (knn_cand){-INFINITY, INT64_MAX};
+        rc = lct__comm_allgather(c, local, all, q * k * sizeof *local, func);
+    }
+    if (rc == LCT_OK) {
+        double *acc = (double *)(void *)(merged + P * k);
+        for (size_t i = 0; i < q; i++) {
+            for (size_t r = 0; r < P; r++) memcpy(merged + r * k, all + (r * q + i) * k, k * sizeof *merged);
+            sort_best(merged, P * k);
+            if (v) {
+                vote(v, merged, k, acc, i);
+            } else {
+                for (size_t j = 0; j < k; j++) {
+                    idx[i * k + j] = merged[j].i;
+                    if (sim) sim[i * k + j] = merged[j].s;
+                }
+            }
+        }
+    }
+    lct__free(rt, local);
+    lct__free(rt, all);
+    lct__free(rt, merged);
+    lct__free(rt, li);
+    lct__free(rt, ls);
+    return rc;
+}
+
 int lct_knn_topk_bank(const lct_bank *bank, const float *queries, size_t q, size_t k, int64_t *idx, float *sim)
 {
     LCT__REQUIRE(bank);
-    LCT__REQUIRE(idx);
-    int rc = check_common(__func__, bank->n, bank->d, queries, q, k);
+    int rc = idx ? LCT_OK : LCT__FAIL(LCT_EINVAL, "argument 'idx' is NULL");
+    if (rc == LCT_OK) rc = check_common(__func__, bank->n, bank->d, queries, q, k);
+    if (lct__bank_sharded(bank)) return knn_sharded(bank, queries, q, k, idx, sim, NULL, rc, __func__);
     if (rc) return rc;
     knn_rows rows = {bank->storage == LCT_BANK_FP32 ? bank->rows : NULL,
                      bank->storage == LCT_BANK_FP16 ? bank->rows : NULL, bank->n, bank->d};
@@ -613,11 +684,11 @@ int lct_knn_classify_bank(const lct_bank *bank, const int32_t *labels, const flo
 {
     LCT__REQUIRE(bank);
     int rc = check_common(__func__, bank->n, bank->d, queries, q, k);
-    if (rc) return rc;
-    rc = check_vote(__func__, labels, bank->n, tau, n_classes, pred, q, scores);
+    if (rc == LCT_OK) rc = check_vote(__func__, labels, bank->n, tau, n_classes, pred, q, scores);
+    knn_vote v = {labels, tau, n_classes, pred, scores};
+    if (lct__bank_sharded(bank)) return knn_sharded(bank, queries, q, k, NULL, NULL, &v, rc, __func__);
     if (rc) return rc;
     knn_rows rows = {bank->storage == LCT_BANK_FP32 ? bank->rows : NULL,
                      bank->storage == LCT_BANK_FP16 ? bank->rows : NULL, bank->n, bank->d};
-    knn_vote v = {labels, tau, n_classes, pred, scores};
     return knn_run(bank->rt, &rows, queries, q, k, NULL, NULL, &v);
 }

@@ -69,6 +69,9 @@ int lct_bank_similarity(lct_bank *bank, const float *f, size_t batch, const int6
     LCT__REQUIRE(pos_idx);
     LCT__REQUIRE(neg_idx);
     LCT__REQUIRE(out);
+    if (lct__bank_sharded(bank))
+        return LCT__FAIL(LCT_EUNSUPPORTED, "the bank is sharded over %d ranks: its similarities are computed "
+                         "collectively by the NCE loss", bank->comm->size);
     int rc = check_sim_args(bank, f, batch, pos_idx, neg_idx, k, mode, __func__);
     if (rc) return rc;
     size_t d = bank->d, ld = k + 1;
@@ -134,6 +137,9 @@ int lct_bank_similarity_all(lct_bank *bank, const float *f, size_t batch, size_t
     LCT__REQUIRE(bank);
     LCT__REQUIRE(f);
     LCT__REQUIRE(out);
+    if (lct__bank_sharded(bank))
+        return LCT__FAIL(LCT_EUNSUPPORTED, "the bank is sharded over %d ranks; similarities with all its rows "
+                         "are not available", bank->comm->size);
     if (batch == 0) return LCT__FAIL(LCT_EINVAL, "batch is 0");
     if (count == 0) return LCT__FAIL(LCT_EINVAL, "count is 0");
     if (first >= bank->n || count > bank->n - first)
@@ -172,4 +178,51 @@ int lct__bank_grad_all(lct_bank *bank, const float *ds, size_t batch, size_t fir
         if (rc) return rc;
     }
     return LCT_OK;
+}
+
+/* ---- sharded banks: the entries of the rows this rank owns -------------------------------------- */
+
+/* Local row of global index i, or -1 when another rank owns it. */
+static inline int64_t owned(const lct_bank *b, int64_t i)
+{
+    return (uint64_t)i >= b->first && (uint64_t)i < b->first + b->count ? i - (int64_t)b->first : -1;
+}
+
+void lct__bank_sim_owned(lct_bank *b, const float *fg, size_t gb, const int64_t *pos_idx, const int64_t *neg_idx,
+                         size_t k, int mode, float *out)
+{
+    const size_t d = b->d, ld = k + 1;
+    const int shared = mode >= LCT_BANK_SAMPLE_SHARED;
+#pragma omp parallel for num_threads(lct__threads(b->rt)) schedule(static) if(gb * k * d >= LCT__BANK_PAR_MIN)
+    for (size_t r = 0; r < gb; r++) {
+        const float *fr = fg + r * d;
+        const int64_t *nr = shared ? neg_idx : neg_idx + r * k;
+        float *o = out + r * ld;
+        int64_t l = owned(b, pos_idx[r]);
+        o[0] = l >= 0 ? dot_row(b, fr, (size_t)l) : 0.0f;
+        for (size_t j = 0; j < k; j++) {
+            l = owned(b, nr[j]);
+            o[1 + j] = l >= 0 ? dot_row(b, fr, (size_t)l) : 0.0f;
+        }
+    }
+}
+
+void lct__bank_grad_owned(lct_bank *b, const float *ds, size_t gb, const int64_t *pos_idx, const int64_t *neg_idx,
+                          size_t k, int mode, float *df_all)
+{
+    const size_t d = b->d, ld = k + 1;
+    const int shared = mode >= LCT_BANK_SAMPLE_SHARED;
+#pragma omp parallel for num_threads(lct__threads(b->rt)) schedule(static) if(gb * k * d >= LCT__BANK_PAR_MIN)
+    for (size_t r = 0; r < gb; r++) {
+        float *g = df_all + r * d;
+        const float *sr = ds + r * ld;
+        const int64_t *nr = shared ? neg_idx : neg_idx + r * k;
+        memset(g, 0, d * sizeof *g);
+        int64_t l = owned(b, pos_idx[r]);
+        if (l >= 0) axpy_row(b, sr[0], (size_t)l, g);
+        for (size_t j = 0; j < k; j++) {
+            l = owned(b, nr[j]);
+            if (l >= 0) axpy_row(b, sr[1 + j], (size_t)l, g);
+        }
+    }
 }

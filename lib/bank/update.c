@@ -73,15 +73,15 @@ static int update_impl(const char *func, lct_bank *bank, const float *f, const i
         return lct__fail(LCT_EVERSION, func, "opts->version is %u; this library knows versions 1..%u",
                          (unsigned)opts->version, (unsigned)LCT_BANK_UPDATE_OPTIONS_VERSION);
     if (batch == 0) return lct__fail(LCT_EINVAL, func, "batch is 0");
-    float m;
+    float m_;
     if (opts->rule == LCT_BANK_UPDATE_MOMENTUM) {
         if (!(opts->momentum >= 0.0f && opts->momentum <= 1.0f))
             return lct__fail(LCT_EINVAL, func, "momentum is %g; it must be in [0, 1]", (double)opts->momentum);
-        m = opts->momentum;
+        m_ = opts->momentum;
     } else if (opts->rule == LCT_BANK_UPDATE_PROXIMAL) {
         if (!(opts->lambda >= 0.0f && opts->lambda <= 1e6f))
             return lct__fail(LCT_EINVAL, func, "lambda is %g; it must be in [0, 1e6]", (double)opts->lambda);
-        m = (float)((double)opts->lambda / (1.0 + (double)opts->lambda));
+        m_ = (float)((double)opts->lambda / (1.0 + (double)opts->lambda));
     } else {
         return lct__fail(LCT_EINVAL, func, "opts->rule is %d; it must be MOMENTUM (0) or PROXIMAL (1)",
                          (int)opts->rule);
@@ -89,24 +89,49 @@ static int update_impl(const char *func, lct_bank *bank, const float *f, const i
     if (opts->normalize != 0 && opts->normalize != 1)
         return lct__fail(LCT_EINVAL, func, "opts->normalize is %d; it must be 0 or 1", (int)opts->normalize);
     size_t t;
+    int rc = LCT_OK;
     if (lct__mul_size(batch, bank->d, &t) != 0 || t > SIZE_MAX / sizeof(float) || batch > SIZE_MAX / 2)
-        return lct__fail(LCT_ESHAPE, func, "batch (%zu) x d (%zu) overflows", batch, bank->d);
-    int rc = lct__bank_check_idx(bank, idx, batch, func, "idx");
-    if (rc) return rc;
-    if (!lct__all_finite(f, batch * bank->d)) return lct__fail(LCT_ENUMERIC, func, "f holds NaN or Inf");
-    rc = lct__bank_reserve(bank, 2 * batch, 0);
-    if (rc) return rc;
+        rc = lct__fail(LCT_ESHAPE, func, "batch (%zu) x d (%zu) overflows", batch, bank->d);
+    if (rc == LCT_OK) rc = lct__bank_check_idx(bank, idx, batch, func, "idx");
+    if (rc == LCT_OK && !lct__all_finite(f, batch * bank->d)) rc = lct__fail(LCT_ENUMERIC, func, "f holds NaN or Inf");
+    const int sharded = lct__bank_sharded(bank);
+    const size_t P = (size_t)lct__comm_size(bank->comm), gb = batch * P, d = bank->d;
+    if (rc == LCT_OK) rc = lct__bank_reserve(bank, sharded ? 3 * gb : 2 * batch, 0);
+    if (rc == LCT_OK && sharded && bank->fg_cap < gb * d) {
+        float *fg = lct__malloc(bank->rt, gb * d * sizeof *fg);
+        if (fg == NULL) rc = lct__fail(LCT_ENOMEM, func, "cannot allocate the %zu x %zu gathered batch", gb, d);
+        else {
+            lct__free(bank->rt, bank->fg);
+            bank->fg = fg;
+            bank->fg_cap = gb * d;
+        }
+    }
+    if (sharded) {
+        /* Collective from here: every rank learns whether every rank is ready, and the batch sizes agree. */
+        if ((rc = lct__comm_agree(bank->comm, rc, batch, "batch", func))) return rc;
+        int64_t *gidx = bank->work + 2 * gb;
+        if ((rc = lct__comm_allgather(bank->comm, idx, gidx, batch * sizeof *idx, func))) return rc;
+        if ((rc = lct__comm_allgather(bank->comm, f, bank->fg, batch * d * sizeof *f, func))) return rc;
+        idx = gidx;
+        f = bank->fg;
+        batch = gb;
+    } else if (rc) {
+        return rc;
+    }
 
+    /* This rank's rows of the (global) batch, grouped by row in batch order. */
     upd_pair *order = (upd_pair *)(void *)bank->work;
-    for (size_t i = 0; i < batch; i++) order[i] = (upd_pair){idx[i], (int64_t)i};
-    qsort(order, batch, sizeof *order, cmp_pair);
-    size_t d = bank->d;
+    size_t m = 0;
+    for (size_t i = 0; i < batch; i++)
+        if ((uint64_t)idx[i] >= bank->first && (uint64_t)idx[i] < bank->first + bank->count)
+            order[m++] = (upd_pair){idx[i] - (int64_t)bank->first, (int64_t)i};
+    qsort(order, m, sizeof *order, cmp_pair);
     int normalize = opts->normalize;
-#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static) if(batch * d >= LCT__BANK_PAR_MIN)
-    for (size_t i = 0; i < batch; i++) {
+#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static) if(m * d >= LCT__BANK_PAR_MIN)
+    for (size_t i = 0; i < m; i++) {
         if (i > 0 && order[i - 1].row == order[i].row) continue; /* handled with its group's first */
-        for (size_t g = i; g < batch && order[g].row == order[i].row; g++)
-            update_row(bank, (size_t)order[g].row, f + (size_t)order[g].pos * d, m, normalize);
+        for (size_t g = i; g < m && order[g].row == order[i].row; g++)
+            update_row(bank, (size_t)order[g].row, f + (size_t)order[g].pos * d, m_, normalize);
     }
     return LCT_OK;
 }
@@ -131,6 +156,9 @@ int lct_bank_proximal(const lct_bank *bank, const float *f, const int64_t *idx, 
     LCT__REQUIRE(bank);
     LCT__REQUIRE(f);
     LCT__REQUIRE(idx);
+    if (lct__bank_sharded(bank))
+        return LCT__FAIL(LCT_EUNSUPPORTED, "the bank is sharded over %d ranks; the proximal term needs every row",
+                         bank->comm->size);
     if (batch == 0) return LCT__FAIL(LCT_EINVAL, "batch is 0");
     if (!(lambda >= 0.0f) || !isfinite(lambda))
         return LCT__FAIL(LCT_EINVAL, "lambda is %g; it must be finite and >= 0", (double)lambda);

@@ -6,6 +6,7 @@
 #include "../bank/bank_internal.h"
 
 #define BANK_HEADER 40u
+#define SHARD_HEADER 72u
 
 int lct_checkpoint_add_bank(lct_checkpoint_writer *w, const char *name, const lct_bank *bank)
 {
@@ -14,6 +15,7 @@ int lct_checkpoint_add_bank(lct_checkpoint_writer *w, const char *name, const lc
     LCT__REQUIRE(bank);
     uint64_t stream, calls;
     lct__bank_rng_state(bank, &stream, &calls);
+    const int sharded = lct__bank_sharded(bank);
     lct__ckpt_put rec;
     lct__ckpt_put_init(&rec, lct__ckpt_writer_runtime(w));
     lct__ckpt_put_u32(&rec, LCT__CKPT_RECORD_VERSION);
@@ -22,17 +24,62 @@ int lct_checkpoint_add_bank(lct_checkpoint_writer *w, const char *name, const lc
     lct__ckpt_put_u64(&rec, lct__bank_d(bank));
     lct__ckpt_put_u64(&rec, stream);
     lct__ckpt_put_u64(&rec, calls);
+    if (sharded) {
+        /* the layout, so that a load can refuse another one */
+        lct__ckpt_put_u64(&rec, (uint64_t)bank->comm->size);
+        lct__ckpt_put_u64(&rec, (uint64_t)bank->comm->rank);
+        lct__ckpt_put_u64(&rec, bank->first);
+        lct__ckpt_put_u64(&rec, bank->count);
+    }
     int swap = lct__bank_storage(bank) == LCT_BANK_FP16 ? 2 : 4;
-    return lct__ckpt_add_record(w, name, LCT__CKPT_TYPE_BANK, &rec, lct__bank_data((lct_bank *)bank),
-                      lct__bank_data_bytes(bank), swap, NULL, NULL, __func__);
+    return lct__ckpt_add_record(w, name, sharded ? LCT__CKPT_TYPE_BANK_SHARD : LCT__CKPT_TYPE_BANK, &rec,
+                                lct__bank_data((lct_bank *)bank), lct__bank_data_bytes(bank), swap, NULL, NULL,
+                                __func__);
 }
 
 static void commit_bank(void *target, const void *payload, size_t size)
 {
     lct_bank *bank = target;
     const unsigned char *p = payload;
-    memcpy(lct__bank_data(bank), p + BANK_HEADER, size - BANK_HEADER);
+    size_t head = lct__bank_sharded(bank) ? SHARD_HEADER : BANK_HEADER;
+    memcpy(lct__bank_data(bank), p + head, size - head);
     lct__bank_set_rng_state(bank, lct__le64_load(p + 24), lct__le64_load(p + 32));
+}
+
+/* The section's sharding against the bank's: LCT_EMISMATCH unless both are unsharded or both hold
+ * the same shard of the same layout. A different number of ranks is refused, never resharded. */
+static int check_layout(lct_checkpoint_reader *r, const char *name, const lct_bank *bank, uint32_t *type,
+                        const char *func)
+{
+    int idx = lct_checkpoint_find(r, name);
+    if (idx < 0) return idx;
+    uint32_t real = 0;
+    lct_checkpoint_section_info(r, (size_t)idx, NULL, &real, NULL);
+    /* a section of another type is read as a bank, and the read refuses it as usual */
+    *type = real == LCT__CKPT_TYPE_BANK_SHARD ? real : LCT__CKPT_TYPE_BANK;
+    const int sharded = lct__bank_sharded(bank);
+    if (real == LCT__CKPT_TYPE_BANK_SHARD && !sharded)
+        return lct__fail(LCT_EMISMATCH, func, "section '%s' holds one shard of a sharded bank; the bank is not "
+                         "sharded (create it with lct_bank_new_sharded over the same number of ranks)", name);
+    if (real == LCT__CKPT_TYPE_BANK && sharded)
+        return lct__fail(LCT_EMISMATCH, func, "section '%s' holds an unsharded bank; the bank is shard %d of %d",
+                         name, bank->comm->rank, bank->comm->size);
+    if (*type != LCT__CKPT_TYPE_BANK_SHARD) return LCT_OK;
+    unsigned char head[SHARD_HEADER];
+    int rc = lct__ckpt_read_prefix(r, (size_t)idx, head, SHARD_HEADER, func);
+    if (rc) return rc;
+    uint64_t p = lct__le64_load(head + 40), rank = lct__le64_load(head + 48), first = lct__le64_load(head + 56),
+             count = lct__le64_load(head + 64);
+    if (p != (uint64_t)bank->comm->size)
+        return lct__fail(LCT_EMISMATCH, func, "section '%s' was saved by a run on %llu ranks; this bank is sharded over "
+                         "%d: resuming on a different number of ranks is not supported", name, (unsigned long long)p,
+                         bank->comm->size);
+    if (rank != (uint64_t)bank->comm->rank || first != bank->first || count != bank->count)
+        return lct__fail(LCT_EMISMATCH, func, "section '%s' holds rank %llu's rows [%llu, %llu); this is rank %d with "
+                         "rows [%zu, %zu): load each rank's own checkpoint", name, (unsigned long long)rank,
+                         (unsigned long long)first, (unsigned long long)(first + count), bank->comm->rank, bank->first,
+                         bank->first + bank->count);
+    return LCT_OK;
 }
 
 /* Header fields of a bank section; LCT_OK if it describes a bank of this library. */
@@ -61,20 +108,24 @@ int lct_checkpoint_load_bank(lct_checkpoint_reader *r, const char *name, lct_ban
     size_t bytes = lct__bank_data_bytes(bank);
     void *data = NULL;
     size_t size = 0;
-    int rc = lct__ckpt_read(r, name, LCT__CKPT_TYPE_BANK, BANK_HEADER + bytes, &data, &size, __func__);
+    uint32_t type = LCT__CKPT_TYPE_BANK;
+    int rc = check_layout(r, name, bank, &type, __func__);
+    if (rc) return lct__ckpt_finish(r, rc, bank, commit_bank, NULL, 0);
+    const size_t head = type == LCT__CKPT_TYPE_BANK_SHARD ? SHARD_HEADER : BANK_HEADER;
+    rc = lct__ckpt_read(r, name, type, head + bytes, &data, &size, __func__);
     uint32_t storage = 0;
     uint64_t n = 0, d = 0;
-    if (rc == LCT_OK && size < BANK_HEADER) rc = LCT__FAIL(LCT_EFORMAT, "section '%s' is too short", name);
+    if (rc == LCT_OK && size < head) rc = LCT__FAIL(LCT_EFORMAT, "section '%s' is too short", name);
     if (rc == LCT_OK) rc = parse_bank_header(data, name, &storage, &n, &d, __func__);
     if (rc == LCT_OK && (n != lct__bank_n(bank) || d != lct__bank_d(bank) || (int)storage != lct__bank_storage(bank)))
         rc = LCT__FAIL(LCT_ESHAPE, "section '%s' holds a %llu x %llu %s bank; the bank is %zu x %zu %s", name,
                        (unsigned long long)n, (unsigned long long)d, storage == LCT_BANK_FP16 ? "fp16" : "fp32",
                        lct__bank_n(bank), lct__bank_d(bank), lct__bank_storage(bank) == LCT_BANK_FP16 ? "fp16" : "fp32");
-    if (rc == LCT_OK && size != BANK_HEADER + bytes)
+    if (rc == LCT_OK && size != head + bytes)
         rc = LCT__FAIL(LCT_EFORMAT, "section '%s' holds %zu bytes of rows, its header calls for %zu", name,
-                       size - BANK_HEADER, bytes);
+                       size - head, bytes);
     if (rc == LCT_OK) {
-        unsigned char *rows = (unsigned char *)data + BANK_HEADER;
+        unsigned char *rows = (unsigned char *)data + head;
         int finite = 1;
         if (storage == LCT_BANK_FP16) {
             lct__swap16_if_be(rows, bytes / 2);
@@ -103,6 +154,9 @@ int lct_checkpoint_new_bank(lct_checkpoint_reader *r, const char *name, lct_runt
     uint32_t type;
     uint64_t raw;
     lct_checkpoint_section_info(r, (size_t)idx, NULL, &type, &raw);
+    if (type == LCT__CKPT_TYPE_BANK_SHARD)
+        return LCT__FAIL(LCT_EMISMATCH, "section '%s' holds one shard of a sharded bank: create the bank with "
+                         "lct_bank_new_sharded() and load it with lct_checkpoint_load_bank()", name);
     if (type != LCT__CKPT_TYPE_BANK)
         return LCT__FAIL(LCT_EFORMAT, "section '%s' has type %u, not a bank (%u)", name, (unsigned)type,
                          (unsigned)LCT__CKPT_TYPE_BANK);

@@ -25,6 +25,7 @@ enum {
     LCT__CKPT_TYPE_ENCODER_SPEC = 16, /* encoder architecture spec text */
     LCT__CKPT_TYPE_OPTIMIZER = 32,    /* optimizer state (step, schedule, moments) */
     LCT__CKPT_TYPE_BANK = 48,         /* memory bank rows (fp32/fp16) and RNG stream */
+    LCT__CKPT_TYPE_BANK_SHARD = 49,   /* one rank's shard of a sharded bank, with the layout (N, P, rank, offset) */
     LCT__CKPT_TYPE_LOSS = 64,         /* loss state (Z, counters) */
     LCT__CKPT_TYPE_AUGMENT = 80       /* augmenter stream and counter */
 };

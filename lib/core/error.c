@@ -22,6 +22,7 @@ const char *lct_status_string(int status)
     case LCT_EUNSUPPORTED: return "not supported";
     case LCT_ECHECKSUM: return "checksum mismatch";
     case LCT_EMISMATCH: return "handles do not belong together";
+    case LCT_ECOMM: return "collective communication failed";
     default: return "unknown status";
     }
 }
@@ -34,6 +35,12 @@ const char *lct_error_last(void)
 void lct_error_clear(void)
 {
     lct__last_error[0] = '\0';
+}
+
+int lct_error_set(int status, const char *message)
+{
+    snprintf(lct__last_error, sizeof lct__last_error, "%s", message ? message : "");
+    return status;
 }
 
 int lct__fail(int status, const char *func, const char *fmt, ...)

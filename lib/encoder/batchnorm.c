@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "layer.h"
+#include "../comm/comm_internal.h"
 
 
 int lct__bn_init(lct__layer *l, const char *func)
@@ -224,6 +225,67 @@ static void normalise(const lct__pass *p, const bn_view *v, const float *x, floa
     }
 }
 
+/*
+ * Synchronised statistics: every rank's (mean, M2) per channel are gathered and merged in rank order
+ * (Chan et al.), so every rank normalises with the statistics of the global batch, bit for bit the
+ * same. Returns 0, or records the failure in p->comm_rc.
+ */
+static int sync_stats(const lct__pass *p, bn_view *v, double *var)
+{
+    const size_t C = v->c, P = (size_t)p->comm->size;
+    double *send = p->sync, *recv = p->sync + 2 * C, nl = (double)v->n;
+    for (size_t c = 0; c < C; c++) {
+        send[2 * c] = v->mean[c];
+        send[2 * c + 1] = var[c] * nl;
+    }
+    int rc = lct__comm_allgather(p->comm, send, recv, 2 * C * sizeof *send, p->func);
+    if (rc) {
+        *p->comm_rc = rc;
+        return rc;
+    }
+    for (size_t c = 0; c < C; c++) {
+        double n = 0.0, mean = 0.0, m2 = 0.0;
+        for (size_t r = 0; r < P; r++) {
+            double mb = recv[r * 2 * C + 2 * c], m2b = recv[r * 2 * C + 2 * c + 1];
+            double tot = n + nl, d = mb - mean;
+            mean += d * nl / tot;
+            m2 += m2b + d * d * n * nl / tot;
+            n = tot;
+        }
+        v->mean[c] = (float)mean;
+        var[c] = m2 / n;
+    }
+    v->n *= P;
+    return 0;
+}
+
+/* Σdy and Σdy·x̂ of the global batch: every rank's, summed in rank order in double. */
+static int sync_sums(const lct__pass *p, bn_view *v)
+{
+    const size_t C = v->c, P = (size_t)p->comm->size;
+    double *send = p->sync, *recv = p->sync + 2 * C;
+    for (size_t c = 0; c < C; c++) {
+        send[2 * c] = v->sdy[c];
+        send[2 * c + 1] = v->sdyx[c];
+    }
+    int rc = lct__comm_allgather(p->comm, send, recv, 2 * C * sizeof *send, p->func);
+    if (rc) {
+        *p->comm_rc = rc;
+        return rc;
+    }
+    for (size_t c = 0; c < C; c++) {
+        double a = 0.0, b = 0.0;
+        for (size_t r = 0; r < P; r++) {
+            a += recv[r * 2 * C + 2 * c];
+            b += recv[r * 2 * C + 2 * c + 1];
+        }
+        v->sdy[c] = (float)a;
+        v->sdyx[c] = (float)b;
+    }
+    v->n *= P;
+    return 0;
+}
+
 void lct__bn_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
 {
     bn_view v = view(l, p->batch);
@@ -239,6 +301,7 @@ void lct__bn_forward(lct__layer *l, const lct__pass *p, const float *x, float *y
             merge_partials(p, &v, lct__bn_partials(l), vp);
         else
             batch_stats(p, &v, x, lct__bn_partials(l), vp);
+        if (p->comm && sync_stats(p, &v, vp)) return;
         double unbias = v.n > 1 ? (double)v.n / (double)(v.n - 1) : 1.0;
         for (size_t c = 0; c < v.c; c++) {
             double is = 1.0 / sqrt(vp[c] + (double)l->eps);
@@ -350,6 +413,9 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
         gb[c] += v.sdy[c];
     }
     if (!dx) return;
+    /* synchronised: dx needs the sums over the global batch (γ and β keep this rank's share, which the
+     * optimiser averages) */
+    if (p->comm && p->train && sync_sums(p, &v)) return;
     /* train: dx = γ·σ⁻¹·(dy − Σdy/N − x̂·Σdy·x̂/N); eval: dx = γ·σ⁻¹·dy */
     float inv_n = 1.0f / (float)v.n;
     for (size_t c = 0; c < v.c; c++) {

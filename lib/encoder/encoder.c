@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "../comm/comm_internal.h"
 #include "encoder.h"
 
 int lct_encoder_options_init(lct_encoder_options *opts, uint32_t version)
@@ -82,6 +83,7 @@ void lct_encoder_free(lct_encoder *enc)
     lct__free(rt, enc->spec);
     lct__free(rt, enc->ws);
     lct__free(rt, enc->act);
+    lct__free(rt, enc->sync);
     lct__free(rt, enc);
 }
 
@@ -379,7 +381,36 @@ static lct__pass make_pass(const lct_encoder *enc, size_t batch, int train)
     p.seed = lct_runtime_seed(enc->rt);
     p.stream = enc->stream;
     p.step = enc->step;
+    p.comm = lct__comm_active(enc->comm) ? enc->comm : NULL;
+    p.sync = enc->sync;
+    p.comm_rc = NULL;
+    p.func = "";
     return p;
+}
+
+int lct_encoder_set_comm(lct_encoder *enc, lct_comm *comm)
+{
+    LCT__REQUIRE(enc);
+    if (comm && comm->rt != enc->rt) return LCT__FAIL(LCT_EMISMATCH, "comm belongs to another runtime than the encoder");
+    enc->comm = comm;
+    return LCT_OK;
+}
+
+/* The synchronised batch norm's buffer: (P + 1) * 2 * C doubles for the widest batch norm. */
+static int ensure_sync(lct_encoder *enc, const char *func)
+{
+    if (!lct__comm_active(enc->comm)) return LCT_OK;
+    size_t cmax = 0;
+    for (size_t i = 0; i < enc->n_layers; i++)
+        if (enc->layers[i]->kind == LCT__L_BATCHNORM && enc->layers[i]->in.d[0] > cmax) cmax = enc->layers[i]->in.d[0];
+    size_t need = ((size_t)enc->comm->size + 1) * 2 * cmax;
+    if (need <= enc->sync_cap) return LCT_OK;
+    double *s = lct__malloc(enc->rt, need * sizeof *s);
+    if (s == NULL) return lct__fail(LCT_ENOMEM, func, "cannot allocate the %zu-double batch-norm exchange", need);
+    lct__free(enc->rt, enc->sync);
+    enc->sync = s;
+    enc->sync_cap = need;
+    return LCT_OK;
 }
 
 int lct_encoder_set_mode(lct_encoder *enc, int mode)
@@ -422,9 +453,13 @@ int lct_encoder_forward(lct_encoder *enc, const float *x, size_t batch, float *y
     if (enc->opts.check_finite && !lct__all_finite(x, n_in))
         return LCT__FAIL(LCT_ENUMERIC, "x contains NaN or Inf; nothing was computed");
     int rc = ensure_workspace(enc, batch, __func__);
+    if (rc == LCT_OK && train) rc = ensure_sync(enc, __func__);
     if (rc) return rc;
     enc->sealed = 1;
     lct__pass p = make_pass(enc, batch, train);
+    int comm_rc = LCT_OK;
+    p.comm_rc = &comm_rc;
+    p.func = __func__;
     for (size_t i = 0; i < enc->n_layers; i++) {
         lct__layer *l = enc->layers[i];
         l->fuse_relu = i + 1 < enc->n_layers && fused_relu(enc, i + 1);
@@ -443,6 +478,10 @@ int lct_encoder_forward(lct_encoder *enc, const float *x, size_t batch, float *y
     for (size_t i = 0; i < enc->n_layers; i++) {
         if (alias_layer(enc, i)) continue;
         lct__layer_forward(enc->layers[i], &p, enc->act[i], enc->act[i + 1]);
+        if (comm_rc) {
+            enc->fwd_batch = 0;
+            return comm_rc;
+        }
     }
     lct__copy(&p, batch * out_size, enc->act[enc->n_layers], y);
     if (train) enc->step++;
@@ -465,6 +504,9 @@ int lct_encoder_backward(lct_encoder *enc, const float *dy, size_t batch, float 
     if (enc->opts.check_finite && !lct__all_finite(dy, batch * out_size))
         return LCT__FAIL(LCT_ENUMERIC, "dy contains NaN or Inf; nothing was computed");
     lct__pass p = make_pass(enc, batch, enc->fwd_train);
+    int comm_rc = LCT_OK;
+    p.comm_rc = &comm_rc;
+    p.func = __func__;
     if (enc->n_layers == 0) {
         if (dx) lct__copy(&p, batch * in_size, dy, dx);
         return LCT_OK;
@@ -480,6 +522,7 @@ int lct_encoder_backward(lct_encoder *enc, const float *dy, size_t batch, float 
         }
         float *out = i == 0 ? dx : enc->grad[cur];
         lct__layer_backward(l, &p, enc->act[i], enc->act[i + 1], g, out);
+        if (comm_rc) return comm_rc;
         g = out;
         cur ^= 1;
     }

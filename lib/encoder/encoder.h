@@ -23,6 +23,9 @@ struct lct_encoder {
     float *grad[2];             /* ping-pong buffers of the backward pass */
     size_t fwd_batch;           /* batch of the last forward, 0 if backward is not allowed */
     int fwd_train;
+    lct_comm *comm;             /* synchronised batch norm over its ranks (borrowed), or NULL */
+    double *sync;               /* exchange buffer of the synchronised statistics, grown on first use */
+    size_t sync_cap;            /* doubles in sync */
 };
 
 /* Append a layer built from the prototype (kind and hyper-parameters set). */

@@ -79,6 +79,10 @@ typedef struct lct__pass {
     int train;
     size_t batch;
     uint64_t seed, stream, step;    /* dropout masks */
+    lct_comm *comm;                 /* synchronised batch norm: the ranks of the global batch (NULL: none) */
+    double *sync;                   /* its exchange buffer, (P + 1) * 2 * C doubles for the widest batch norm */
+    int *comm_rc;                   /* a failed exchange records its status here */
+    const char *func;               /* the public call, for messages */
 } lct__pass;
 
 /* Shape inference and hyper-parameter checks; fills in/out shapes and sizes. Records an error. */

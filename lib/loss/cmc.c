@@ -65,6 +65,17 @@ int lct_loss_new_cmc(lct_loss **out, lct_runtime *rt, size_t views, size_t dim, 
 int lct__cmc_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
 {
     if (loss->objective == LCT_CMC_NCE) return lct__nce_workspace(loss, batch, bytes);
+    size_t P = lct__loss_ranks(loss);
+    if (P > 1) {
+        /* two batch x B_g score blocks, the gathered views and their gradients (each V x B_g x D) */
+        size_t bg, sq, vg;
+        if (lct__mul_size(batch, P, &bg) || lct__mul_size(batch, bg, &sq) || lct__mul_size(sq, 2 * sizeof(float), &sq) ||
+            lct__mul_size(bg, loss->dim * loss->views, &vg) || lct__mul_size(vg, 2 * sizeof(float), &vg) ||
+            sq > SIZE_MAX / 4 || vg > SIZE_MAX / 4)
+            return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu on %zu ranks overflows size_t", batch, P);
+        *bytes = sq + vg + 2 * batch * sizeof(double) + 512;
+        return LCT_OK;
+    }
     size_t sq, a;
     if (lct__mul_size(batch, batch, &sq) || lct__mul_size(sq, 2 * sizeof(float), &a) || a > SIZE_MAX / 2)
         return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu overflows size_t", batch);
@@ -102,6 +113,42 @@ static double softmax_pair(lct_loss *loss, const float *fa, const float *fb, siz
     return total / (double)batch;
 }
 
+/*
+ * Global in-batch negatives (CMC-softmax): every view's embeddings are all-gathered (V x B_g x D, rank
+ * order). For a pair (a, b) this rank's anchors of view a score against all of view b and back; the
+ * gradients of other ranks' embeddings are summed into a V x B_g x D buffer, all-reduced once at the end.
+ */
+static double softmax_pair_dist(lct_loss *loss, size_t a, size_t b, const float *const *f, size_t batch,
+                                const float *fg, float *dg, float *const *df)
+{
+    lct_runtime *rt = loss->rt;
+    lct_comm *c = loss->comm;
+    const size_t d = loss->dim, bg = batch * (size_t)c->size, off = batch * (size_t)c->rank;
+    double *row_loss = loss->ws;
+    float *s = (float *)(row_loss + 2 * batch), *t = s + batch * bg;
+    const float *fag = fg + a * bg * d, *fbg = fg + b * bg * d;
+    lct__gemm(rt, 0, 1, batch, bg, d, 1.0f, f[a], d, fbg, d, 0.0f, s, bg);
+    lct__gemm(rt, 0, 1, batch, bg, d, 1.0f, f[b], d, fag, d, 0.0f, t, bg);
+    const double inv_tau = 1.0 / loss->tau, scale = 1.0 / (loss->tau * (double)batch);
+    const int grad = df != NULL;
+#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
+    for (size_t r = 0; r < 2 * batch; r++) {
+        float *row = r < batch ? s + r * bg : t + (r - batch) * bg;
+        size_t label = off + (r < batch ? r : r - batch);
+        row_loss[r] = lct__softmax_xent_row(row, bg, label, inv_tau, grad ? row : NULL, scale, NULL);
+    }
+    double total = 0.0;
+    for (size_t r = 0; r < 2 * batch; r++) total += row_loss[r];
+    if (grad) {
+        /* own anchors: df_a += G_s fb_g, df_b += G_t fa_g; candidates: dg_b += G_s^T f_a, dg_a += G_t^T f_b */
+        lct__gemm(rt, 0, 0, batch, d, bg, 1.0f, s, bg, fbg, d, 1.0f, df[a], d);
+        lct__gemm(rt, 0, 0, batch, d, bg, 1.0f, t, bg, fag, d, 1.0f, df[b], d);
+        lct__gemm(rt, 1, 0, bg, d, batch, 1.0f, s, bg, f[a], d, 1.0f, dg + b * bg * d, d);
+        lct__gemm(rt, 1, 0, bg, d, batch, 1.0f, t, bg, f[b], d, 1.0f, dg + a * bg * d, d);
+    }
+    return total / (double)batch;
+}
+
 int lct_loss_cmc_compute(lct_loss *loss, const float *const *f, const int64_t *idx, size_t batch, float *loss_out,
                          float *const *df)
 {
@@ -129,10 +176,37 @@ int lct_loss_cmc_compute(lct_loss *loss, const float *const *f, const int64_t *i
         return LCT__FAIL(LCT_EINVAL, "batch is 1: LCT_CMC_SOFTMAX needs other samples of the batch as negatives");
     }
     size_t bytes;
-    if ((rc = lct__cmc_workspace(loss, batch, &bytes))) return rc;
-    if ((rc = lct__loss_reserve(loss, bytes))) return rc;
+    rc = lct__cmc_workspace(loss, batch, &bytes);
+    if (rc == LCT_OK) rc = lct__loss_reserve(loss, bytes);
+    if ((rc = lct__loss_agree(loss, rc, batch, __func__))) return rc;
     if (df)
         for (size_t v = 0; v < views; v++) memset(df[v], 0, batch * d * sizeof(float));
+    if (!nce && lct__comm_active(loss->comm)) {
+        lct_comm *c = loss->comm;
+        const size_t bg = batch * (size_t)c->size;
+        float *fg = (float *)((double *)loss->ws + 2 * batch) + 2 * batch * bg;
+        fg = (float *)(((uintptr_t)fg + 63) & ~(uintptr_t)63);
+        float *dg = fg + views * bg * d;
+        for (size_t v = 0; v < views; v++)
+            if ((rc = lct__comm_allgather(c, f[v], fg + v * bg * d, batch * d * sizeof(float), __func__))) return rc;
+        if (df) memset(dg, 0, views * bg * d * sizeof *dg);
+        double total = 0.0;
+        for (size_t a = 0; a < views; a++)
+            for (size_t b = a + 1; b < views; b++) {
+                if (loss->graph == LCT_CMC_CORE && a != 0) continue;
+                total += softmax_pair_dist(loss, a, b, f, batch, fg, dg, df);
+            }
+        if ((rc = lct__comm_sum_f64(c, &total, 1, __func__))) return rc;
+        if (df) {
+            if ((rc = lct__comm_allreduce_f32(c, dg, views * bg * d, __func__))) return rc;
+            for (size_t v = 0; v < views; v++) {
+                const float *mine = dg + (v * bg + (size_t)c->rank * batch) * d;
+                for (size_t i = 0; i < batch * d; i++) df[v][i] += mine[i];
+            }
+        }
+        *loss_out = (float)(total / (double)c->size);
+        return LCT_OK;
+    }
 
     /* A failure after the first direction restores the banks' draw counters and the Z state. */
     uint64_t rng[LCT__LOSS_MAX_VIEWS][2];

@@ -64,27 +64,31 @@ int lct_loss_new_infonce(lct_loss **out, lct_runtime *rt, size_t seq_len, size_t
     return LCT_OK;
 }
 
-/* Score blocks of one step k: all blocks at once for the modes whose blocks run in parallel. */
-static size_t block_elems(const lct_loss *loss, size_t batch)
+/* Score blocks of one step k: all blocks at once for the modes whose blocks run in parallel. `all`:
+ * sequences of the global batch (the candidates; = batch in one process). */
+static size_t block_elems(const lct_loss *loss, size_t batch, size_t all)
 {
     size_t t = loss->seq_len;
     switch (loss->negatives) {
-    case LCT_INFONCE_BATCH: return (t - 1) * batch * batch;
+    case LCT_INFONCE_BATCH: return (t - 1) * batch * all;
     case LCT_INFONCE_SEQUENCE: return batch * (t - 1) * t;
-    default: return (t - 1) * t * batch;
+    default: return (t - 1) * t * all;
     }
 }
 
 int lct__infonce_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
 {
-    size_t rows, pred, blk, anchors, total;
+    size_t rows, pred, blk, anchors, total, P = lct__loss_ranks(loss), all, zg = 0;
     if (lct__mul_size(batch, loss->seq_len, &rows) || lct__mul_size(rows, loss->dim * loss->steps, &pred) ||
-        lct__mul_size(batch, loss->seq_len * loss->seq_len, &blk) || lct__mul_size(rows, 2 * sizeof(double), &anchors))
+        lct__mul_size(batch, loss->seq_len * loss->seq_len, &blk) || lct__mul_size(rows, 2 * sizeof(double), &anchors) ||
+        lct__mul_size(batch, P, &all) || lct__mul_size(all, loss->seq_len * loss->seq_len, &blk) ||
+        lct__mul_size(rows, P * loss->dim, &zg))
         return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu overflows size_t", batch);
-    blk = block_elems(loss, batch);
-    if (pred > SIZE_MAX / 16 || blk > SIZE_MAX / 8)
+    blk = block_elems(loss, batch, all);
+    if (pred > SIZE_MAX / 16 || blk > SIZE_MAX / 8 || zg > SIZE_MAX / 16)
         return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu overflows size_t", batch);
     total = 2 * pred * sizeof(float) + blk * sizeof(float) + anchors + 256;
+    if (P > 1) total += 2 * zg * sizeof(float) + 128; /* the gathered latents and their gradient */
     *bytes = total;
     return LCT_OK;
 }
@@ -159,21 +163,22 @@ LCT__VEC static void small_combine(const float *g, size_t m, size_t n, const flo
  * inside a parallel region, so it uses single-threaded GEMMs and a serial row loop.
  */
 static void run_block(const lct_loss *loss, const float *z, const float *pred, float *dpred, float *dz, float *s,
-                      size_t batch, size_t k, size_t q, double scale, int grad, int inner, double *row_loss,
-                      int32_t *correct)
+                      size_t batch, size_t all, size_t b_off, size_t k, size_t q, double scale, int grad, int inner,
+                      double *row_loss, int32_t *correct)
 {
+    /* z, dz: latents of the `all` sequences of the global batch, this rank's from sequence b_off on */
     const size_t T = loss->seq_len, D = loss->dim, KD = loss->steps * D, na = T - k, col = (k - 1) * D;
     const int mode = loss->negatives;
     size_t m, n, lda, ldz, a_off, z_off;
     if (mode == LCT_INFONCE_BATCH) {
         a_off = q * KD + col, lda = T * KD, m = batch;
-        z_off = (q + k) * D, ldz = T * D, n = batch;
+        z_off = (q + k) * D, ldz = T * D, n = all;
     } else if (mode == LCT_INFONCE_SEQUENCE) {
         a_off = q * T * KD + col, lda = KD, m = na;
-        z_off = q * T * D, ldz = D, n = T;
+        z_off = (q + b_off) * T * D, ldz = D, n = T;
     } else {
         a_off = q * T * KD + col, lda = KD, m = na;
-        z_off = 0, ldz = D, n = batch * T;
+        z_off = 0, ldz = D, n = all * T;
     }
     const float *a = pred + a_off, *zc = z + z_off;
     int (*gemm)(lct_runtime *, int, int, size_t, size_t, size_t, float, const float *, size_t, const float *, size_t,
@@ -187,7 +192,9 @@ static void run_block(const lct_loss *loss, const float *z, const float *pred, f
     const double inv_tau = 1.0 / loss->tau;
 #pragma omp parallel for num_threads(lct__threads(rt)) schedule(static) if (!inner && m * n >= 16384)
     for (size_t r = 0; r < m; r++) {
-        size_t label = mode == LCT_INFONCE_BATCH ? r : mode == LCT_INFONCE_SEQUENCE ? r + k : q * T + r + k;
+        size_t label = mode == LCT_INFONCE_BATCH      ? r + b_off
+                       : mode == LCT_INFONCE_SEQUENCE ? r + k
+                                                      : (q + b_off) * T + r + k;
         int ok = 0;
         rl[r] = lct__softmax_xent_row(s + r * n, n, label, inv_tau, grad ? s + r * n : NULL, scale, &ok);
         cr[r] = ok;
@@ -213,17 +220,19 @@ int lct_loss_infonce_compute(lct_loss *loss, const float *z, const float *c, siz
         return LCT__FAIL(LCT_EINVAL, "batch is 1: LCT_INFONCE_BATCH needs other sequences as negatives");
     const size_t T = loss->seq_len, D = loss->dim, H = loss->ctx_dim, K = loss->steps, BT = batch * T;
     size_t bytes;
-    if ((rc = lct__infonce_workspace(loss, batch, &bytes))) return rc;
-    if ((rc = lct__loss_check_finite(__func__, "z", z, BT * D))) return rc;
-    if ((rc = lct__loss_check_finite(__func__, "c", c, BT * H))) return rc;
-    if ((rc = lct__loss_check_finite(__func__, "W_k (lct_loss_params)", loss->w, K * D * H))) return rc;
+    rc = lct__infonce_workspace(loss, batch, &bytes);
+    if (rc == LCT_OK) rc = lct__loss_check_finite(__func__, "z", z, BT * D);
+    if (rc == LCT_OK) rc = lct__loss_check_finite(__func__, "c", c, BT * H);
+    if (rc == LCT_OK) rc = lct__loss_check_finite(__func__, "W_k (lct_loss_params)", loss->w, K * D * H);
     /* |z^T W_k c| <= |z| |W_k|_F |c|: refuse up front what could overflow, so that no W_k gradient is
-     * half accumulated when an error is returned. */
-    double zmax = max_row_norm(z, BT, D), cmax = max_row_norm(c, BT, H), wmax = max_row_norm(loss->w, K, D * H);
-    if (zmax * wmax * cmax > 1e37)
-        return LCT__FAIL(LCT_ENUMERIC, "scores could overflow float: max |z| %g, max |W_k| %g, max |c| %g; "
-                         "scale the inputs down", zmax, wmax, cmax);
-    if ((rc = lct__loss_reserve(loss, bytes))) return rc;
+     * half accumulated when an error is returned. (Across ranks: max |z| over the global batch.) */
+    double zmax = rc ? 0.0 : max_row_norm(z, BT, D), cmax = rc ? 0.0 : max_row_norm(c, BT, H);
+    double wmax = rc ? 0.0 : max_row_norm(loss->w, K, D * H);
+    if (rc == LCT_OK && zmax * wmax * cmax > 1e37)
+        rc = LCT__FAIL(LCT_ENUMERIC, "scores could overflow float: max |z| %g, max |W_k| %g, max |c| %g; "
+                       "scale the inputs down", zmax, wmax, cmax);
+    if (rc == LCT_OK) rc = lct__loss_reserve(loss, bytes);
+    if ((rc = lct__loss_agree(loss, rc, batch, __func__))) return rc;
 
     lct_runtime *rt = loss->rt;
     double *row_loss = loss->ws;
@@ -234,12 +243,26 @@ int lct_loss_infonce_compute(lct_loss *loss, const float *z, const float *c, siz
     float *dpred = pred + BT * KD;
     float *s = dpred + BT * KD;
     const int grad = dz != NULL || dc != NULL;
+    /* Global in-batch negatives: the latents of every rank's sequences (rank order) are the candidates;
+     * the gradient of every candidate comes back through one all-reduce. */
+    lct_comm *comm = lct__comm_active(loss->comm) ? loss->comm : NULL;
+    const size_t all = comm ? batch * (size_t)comm->size : batch, b_off = comm ? batch * (size_t)comm->rank : 0;
+    const float *zc = z;
+    float *dzc = dz;
+    if (comm) {
+        float *zg = s + block_elems(loss, batch, all);
+        zg = (float *)(((uintptr_t)zg + 63) & ~(uintptr_t)63);
+        float *dzg = zg + all * T * D;
+        if ((rc = lct__comm_allgather(comm, z, zg, BT * D * sizeof *z, __func__))) return rc;
+        zc = zg;
+        dzc = dz ? dzg : NULL;
+    }
 
     /* All K predictions at once: row (b, t) of pred holds W_1 c, ..., W_K c (BT x KD, one GEMM with the
      * stacked W_k); their gradients come back the same way (dc = dpred W, dW += dpred^T c). */
     lct__gemm(rt, 0, 1, BT, KD, H, 1.0f, c, H, loss->w, H, 0.0f, pred, KD);
     if (grad) memset(dpred, 0, BT * KD * sizeof *dpred);
-    if (dz) memset(dz, 0, BT * D * sizeof *dz);
+    if (dzc) memset(dzc, 0, all * T * D * sizeof *dzc);
     double total = 0.0;
     for (size_t k = 1; k <= K; k++) {
         const size_t na = T - k, nk = batch * na;
@@ -248,15 +271,16 @@ int lct_loss_infonce_compute(lct_loss *loss, const float *z, const float *c, siz
         if (mode == LCT_INFONCE_ALL) {
             /* every block's dz touches every latent: blocks in turn, each GEMM with all threads */
             for (size_t q = 0; q < batch; q++)
-                run_block(loss, z, pred, dpred, dz, s, batch, k, q, scale, grad, 0, row_loss, correct);
+                run_block(loss, zc, pred, dpred, dzc, s, batch, all, b_off, k, q, scale, grad, 0, row_loss, correct);
         } else {
             /* blocks write disjoint rows of dpred and dz: one parallel region per step, blocks on single
              * threads (the batch mode's blocks are B x B, far too small to split) */
             size_t blocks = mode == LCT_INFONCE_BATCH ? na : batch;
-            size_t per = mode == LCT_INFONCE_BATCH ? batch * batch : (T - 1) * T;
+            size_t per = mode == LCT_INFONCE_BATCH ? batch * all : (T - 1) * T;
 #pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
             for (size_t q = 0; q < blocks; q++)
-                run_block(loss, z, pred, dpred, dz, s + q * per, batch, k, q, scale, grad, 1, row_loss, correct);
+                run_block(loss, zc, pred, dpred, dzc, s + q * per, batch, all, b_off, k, q, scale, grad, 1, row_loss,
+                          correct);
         }
         double lk = 0.0;
         size_t hits = 0;
@@ -266,6 +290,20 @@ int lct_loss_infonce_compute(lct_loss *loss, const float *z, const float *c, siz
         }
         total += lk / (double)nk;
         if (accuracy) accuracy[k - 1] = (float)((double)hits / (double)nk);
+    }
+    if (comm) {
+        /* global means: every rank has the same number of anchors */
+        double sums[1 + 64];
+        size_t nk = accuracy && K <= 64 ? K : 0;
+        sums[0] = total;
+        for (size_t k = 0; k < nk; k++) sums[1 + k] = accuracy[k];
+        if ((rc = lct__comm_sum_f64(comm, sums, 1 + nk, __func__))) return rc;
+        total = sums[0] / (double)comm->size;
+        for (size_t k = 0; k < nk; k++) accuracy[k] = (float)(sums[1 + k] / (double)comm->size);
+        if (dz) {
+            if ((rc = lct__comm_allreduce_f32(comm, dzc, all * T * D, __func__))) return rc;
+            memcpy(dz, dzc + b_off * T * D, BT * D * sizeof *dz);
+        }
     }
     if (grad) {
         lct__gemm(rt, 1, 0, KD, H, BT, 1.0f, dpred, KD, c, H, 1.0f, loss->gw, H);

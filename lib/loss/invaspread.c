@@ -28,6 +28,17 @@ int lct_loss_new_invaspread(lct_loss **out, lct_runtime *rt, size_t dim, const l
 
 int lct__invaspread_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
 {
+    size_t P = lct__loss_ranks(loss);
+    if (P > 1) {
+        /* own rows x global rows of scores, the gathered batch and the gradient sent back (each 2 B_g x D) */
+        size_t n = 2 * batch, ng, sq, xg, rl;
+        if (lct__mul_size(n, P, &ng) || lct__mul_size(n, ng, &sq) || lct__mul_size(sq, sizeof(float), &sq) ||
+            lct__mul_size(ng, loss->dim, &xg) || lct__mul_size(xg, 2 * sizeof(float), &xg) ||
+            lct__mul_size(n, sizeof(double), &rl) || sq > SIZE_MAX / 4 || xg > SIZE_MAX / 4)
+            return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu on %zu ranks overflows size_t", batch, P);
+        *bytes = sq + xg + rl + 256;
+        return LCT_OK;
+    }
     size_t n = 2 * batch, sq, b1, b2;
     if (lct__mul_size(n, n, &sq) || lct__mul_size(sq, sizeof(float), &b1) || lct__mul_size(n, sizeof(double), &b2) ||
         b1 > SIZE_MAX - b2 - 64)
@@ -98,6 +109,61 @@ static double row(const float *s, size_t n, size_t i, size_t pos, int self, doub
     return loss;
 }
 
+/*
+ * Global in-batch negatives. Global row layout as one process given the whole batch: first views of
+ * every rank's samples (rank order), then second views. This rank's 2B rows are global rows
+ * rank·B + i and B_g + rank·B + i. Paper form: dX = G X + G^T X; the G^T X part of other ranks'
+ * anchors comes back through one all-reduce of a 2B_g x D buffer.
+ */
+static int invaspread_distributed(lct_loss *loss, const float *x, size_t batch, float *loss_out, float *dx,
+                                  const char *func)
+{
+    lct_comm *c = loss->comm;
+    lct_runtime *rt = loss->rt;
+    const size_t P = (size_t)c->size, n = 2 * batch, bg = P * batch, ng = 2 * bg, d = loss->dim;
+    const size_t off = (size_t)c->rank * batch;
+    double *row_loss = loss->ws;
+    float *s = (float *)(row_loss + n);
+    float *xg = s + n * ng, *cg = xg + ng * d;
+    int rc;
+    if ((rc = lct__comm_allgather(c, x, xg, batch * d * sizeof *x, func))) return rc;
+    if ((rc = lct__comm_allgather(c, x + batch * d, xg + bg * d, batch * d * sizeof *x, func))) return rc;
+    if ((rc = lct__gemm(rt, 0, 1, n, ng, d, 1.0f, x, d, xg, d, 0.0f, s, ng))) return rc;
+    /* the scores are the same on every rank's copy of a row: every rank sees an overflow alike only if it
+     * is in its own rows, so the verdict is agreed on */
+    rc = lct__all_finite(s, n * ng) ? LCT_OK
+                                    : lct__fail(LCT_ENUMERIC, func, "the similarities x x^T overflow float; scale the embeddings down");
+    if ((rc = lct__comm_agree(c, rc, 0, "", func))) return rc;
+    const double inv_tau = 1.0 / loss->tau, scale = 1.0 / (loss->tau * (double)n);
+    const int self = loss->form == LCT_INVASPREAD_PAPER;
+    float *g = dx ? s : NULL;
+#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
+    for (size_t j = 0; j < n; j++) {
+        size_t gi = j < batch ? off + j : bg + off + (j - batch);
+        row_loss[j] = row(s + j * ng, ng, gi, (gi + bg) % ng, self, inv_tau, g ? g + j * ng : NULL, scale);
+    }
+    double total = 0.0;
+    for (size_t j = 0; j < n; j++) total += row_loss[j];
+    total /= (double)n;
+    if ((rc = lct__comm_sum_f64(c, &total, 1, func))) return rc;
+    total /= (double)P;
+    if (!isfinite(total)) return lct__fail(LCT_ENUMERIC, func, "the loss is not finite (%g)", total);
+    if (dx) {
+        if ((rc = lct__gemm(rt, 0, 0, n, d, ng, 1.0f, s, ng, xg, d, 0.0f, dx, d))) return rc;
+        if (self) {
+            if ((rc = lct__gemm(rt, 1, 0, ng, d, n, 1.0f, s, ng, x, d, 0.0f, cg, d))) return rc;
+            if ((rc = lct__comm_allreduce_f32(c, cg, ng * d, func))) return rc;
+            const float *c1 = cg + off * d, *c2 = cg + (bg + off) * d;
+            for (size_t i = 0; i < batch * d; i++) {
+                dx[i] += c1[i];
+                dx[batch * d + i] += c2[i];
+            }
+        }
+    }
+    *loss_out = (float)total;
+    return LCT_OK;
+}
+
 int lct_loss_invaspread_compute(lct_loss *loss, const float *x, size_t batch, float *loss_out, float *dx)
 {
     int rc = lct__loss_check_call(__func__, loss, LCT_LOSS_INVASPREAD, batch);
@@ -105,9 +171,11 @@ int lct_loss_invaspread_compute(lct_loss *loss, const float *x, size_t batch, fl
     LCT__REQUIRE(x);
     LCT__REQUIRE(loss_out);
     size_t n = 2 * batch, d = loss->dim, bytes;
-    if ((rc = lct__loss_check_finite(__func__, "x", x, n * d))) return rc;
-    if ((rc = lct__invaspread_workspace(loss, batch, &bytes))) return rc;
-    if ((rc = lct__loss_reserve(loss, bytes))) return rc;
+    rc = lct__loss_check_finite(__func__, "x", x, n * d);
+    if (rc == LCT_OK) rc = lct__invaspread_workspace(loss, batch, &bytes);
+    if (rc == LCT_OK) rc = lct__loss_reserve(loss, bytes);
+    if ((rc = lct__loss_agree(loss, rc, batch, __func__))) return rc;
+    if (lct__comm_active(loss->comm)) return invaspread_distributed(loss, x, batch, loss_out, dx, __func__);
     double *row_loss = loss->ws;
     float *s = (float *)(row_loss + n);
     lct_runtime *rt = loss->rt;

@@ -83,6 +83,19 @@ void lct_loss_free(lct_loss *loss)
     lct__free(rt, loss);
 }
 
+int lct_loss_set_comm(lct_loss *loss, lct_comm *comm)
+{
+    LCT__REQUIRE(loss);
+    if (comm && comm->rt != loss->rt) return LCT__FAIL(LCT_EMISMATCH, "comm belongs to another runtime than the loss");
+    int ok = loss->kind == LCT_LOSS_INVASPREAD || loss->kind == LCT_LOSS_INFONCE ||
+             (loss->kind == LCT_LOSS_CMC && loss->objective == LCT_CMC_SOFTMAX);
+    if (!ok)
+        return LCT__FAIL(LCT_EUNSUPPORTED, "a loss of kind %d has no in-batch negatives to gather; objectives over a "
+                         "memory bank follow the bank's sharding (lct_bank_new_sharded)", loss->kind);
+    loss->comm = comm;
+    return LCT_OK;
+}
+
 int lct_loss_get_kind(const lct_loss *loss)
 {
     LCT__REQUIRE(loss);

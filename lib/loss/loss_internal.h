@@ -3,6 +3,7 @@
 #define LCT_LOSS_INTERNAL_H
 
 #include "../core/internal.h"
+#include "../comm/comm_internal.h"
 
 #define LCT__LOSS_MAX_DIM 65536
 #define LCT__LOSS_MAX_VIEWS 64
@@ -44,6 +45,9 @@ struct lct_loss {
     int graph;
     int objective;
 
+    /* Global in-batch negatives (InvaSpread, InfoNCE, CMC-softmax): the ranks of the global batch. */
+    lct_comm *comm;
+
     /* Workspace, grown on first use at a batch size and reused. */
     void *ws;
     size_t ws_bytes;
@@ -70,6 +74,21 @@ int lct__loss_check_sampling(const char *func, uint32_t k, int mode);
  * lct__nce_workspace(batch). df overwritten (accumulate 0) or added to (1). */
 int lct__nce_direction(lct_loss *loss, size_t view, const float *f, const float *pos, const int64_t *idx,
                        size_t batch, double *loss_out, float *df, float *dpos, int accumulate, const char *func);
+
+/* NCE direction over a sharded bank (nce_sharded.c): collective; f, idx, batch are this rank's; loss_out
+ * receives the global batch's mean; df (this rank's anchors, accumulate 0/1) as documented there. The
+ * workspace must hold lct__nce_sharded_workspace(P * batch). pos is not supported. */
+int lct__nce_direction_sharded(lct_loss *loss, size_t view, const float *f, const int64_t *idx, size_t batch,
+                               double *loss_out, float *df, int accumulate, const char *func);
+int lct__nce_sharded_workspace(const lct_loss *loss, size_t gb, size_t *bytes);
+
+/* Ranks whose batches form the global batch (1 without a communicator). */
+static inline size_t lct__loss_ranks(const lct_loss *loss) { return (size_t)lct__comm_size(loss->comm); }
+/* Collective when distributed: every rank learns whether all are ready and their batch sizes agree. */
+static inline int lct__loss_agree(const lct_loss *loss, int rc, size_t batch, const char *func)
+{
+    return lct__comm_active(loss->comm) ? lct__comm_agree(loss->comm, rc, batch, "batch", func) : rc;
+}
 
 /* Workspace bytes each objective needs at a batch size (0 and LCT_ESHAPE on overflow). */
 int lct__nce_workspace(const lct_loss *loss, size_t batch, size_t *bytes);

@@ -66,6 +66,12 @@ int lct_loss_new_nce(lct_loss **out, lct_runtime *rt, lct_bank *bank, const lct_
 
 int lct__nce_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
 {
+    if (loss->n_banks && lct__bank_sharded(loss->banks[0])) {
+        size_t gb;
+        if (lct__mul_size(batch, (size_t)loss->banks[0]->comm->size, &gb))
+            return LCT__FAIL(LCT_ESHAPE, "global batch %zu x ranks overflows", batch);
+        return lct__nce_sharded_workspace(loss, gb, bytes);
+    }
     size_t k = loss->k, nneg, sim, a, b, c;
     if (lct__mul_size(batch, k, &nneg) || lct__mul_size(batch, k + 1, &sim) || lct__mul_size(nneg, 8, &a) ||
         lct__mul_size(sim, 4, &b) || lct__mul_size(batch, 8, &c) || a > SIZE_MAX / 4 || b > SIZE_MAX / 4)
@@ -78,6 +84,10 @@ int lct__nce_direction(lct_loss *loss, size_t view, const float *f, const float 
                        size_t batch, double *loss_out, float *df, float *dpos, int accumulate, const char *func)
 {
     lct_bank *bank = loss->banks[view];
+    if (lct__bank_sharded(bank)) {
+        if (pos) return lct__fail(LCT_EUNSUPPORTED, func, "the bank is sharded: the positive must be its row");
+        return lct__nce_direction_sharded(loss, view, f, idx, batch, loss_out, df, accumulate, func);
+    }
     const size_t k = loss->k, w = k + 1, d = loss->dim;
     double *row_loss = loss->ws;
     int64_t *neg = (int64_t *)(row_loss + batch);
@@ -120,22 +130,35 @@ int lct__nce_direction(lct_loss *loss, size_t view, const float *f, const float 
     return LCT_OK;
 }
 
-static int nce_compute(lct_loss *loss, const float *f, const float *pos, const int64_t *idx, size_t batch,
-                       float *loss_out, float *df, float *dpos, const char *func)
+static int nce_checks(lct_loss *loss, const float *f, const float *pos, const int64_t *idx, size_t batch,
+                      float *loss_out, const char *func)
 {
-    int rc = lct__loss_check_call(func, loss, LCT_LOSS_NCE, batch);
-    if (rc) return rc;
+    int rc;
     if (f == NULL) return lct__fail(LCT_EINVAL, func, "argument 'f' is NULL");
     if (idx == NULL) return lct__fail(LCT_EINVAL, func, "argument 'idx' is NULL");
     if (loss_out == NULL) return lct__fail(LCT_EINVAL, func, "argument 'loss_out' is NULL");
     if ((rc = lct__loss_check_finite(func, "f", f, batch * loss->dim))) return rc;
     if (pos && (rc = lct__loss_check_finite(func, "pos", pos, batch * loss->dim))) return rc;
+    if (pos && lct__bank_sharded(loss->banks[0]))
+        return lct__fail(LCT_EUNSUPPORTED, func, "the bank is sharded over %d ranks: the positive must be its row",
+                         loss->banks[0]->comm->size);
     if ((rc = lct__bank_check_idx(loss->banks[0], idx, batch, func, "idx"))) return rc;
     if (loss->z_policy == LCT_Z_FIXED && !loss->z_known[0])
         return lct__fail(LCT_ESTATE, func, "Z policy is LCT_Z_FIXED but log Z was never set (lct_loss_set_log_z)");
     size_t bytes;
     if ((rc = lct__nce_workspace(loss, batch, &bytes))) return rc;
-    if ((rc = lct__loss_reserve(loss, bytes))) return rc;
+    return lct__loss_reserve(loss, bytes);
+}
+
+static int nce_compute(lct_loss *loss, const float *f, const float *pos, const int64_t *idx, size_t batch,
+                       float *loss_out, float *df, float *dpos, const char *func)
+{
+    int rc = lct__loss_check_call(func, loss, LCT_LOSS_NCE, batch);
+    if (rc) return rc;
+    rc = nce_checks(loss, f, pos, idx, batch, loss_out, func);
+    /* a sharded bank: every rank learns whether all are ready, and the batch sizes must agree */
+    if (lct__bank_sharded(loss->banks[0])) rc = lct__comm_agree(loss->banks[0]->comm, rc, batch, "batch", func);
+    if (rc) return rc;
     double l = 0.0;
     uint64_t stream, calls;
     lct__bank_rng_state(loss->banks[0], &stream, &calls);

@@ -37,6 +37,9 @@ int lct_loss_new_npsoftmax(lct_loss **out, lct_runtime *rt, lct_bank *bank, cons
     LCT__REQUIRE(rt);
     int rc = lct__loss_check_bank(__func__, rt, bank, "bank");
     if (rc) return rc;
+    if (lct__bank_sharded(bank))
+        return LCT__FAIL(LCT_EUNSUPPORTED, "the bank is sharded over %d ranks; the softmax over every row is not "
+                         "available on a sharded bank (use NCE)", bank->comm->size);
     lct_loss_npsoftmax_options o;
     lct_loss_npsoftmax_options_init(&o, LCT_LOSS_NPSOFTMAX_OPTIONS_VERSION);
     if (opts) {

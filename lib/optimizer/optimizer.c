@@ -118,6 +118,7 @@ void lct_optimizer_free(lct_optimizer *opt)
     }
     lct__free(opt->rt, opt->sets);
     lct__free(opt->rt, opt->state.tensors);
+    lct__free(opt->rt, opt->bucket);
     lct__free(opt->rt, opt);
 }
 
@@ -243,6 +244,8 @@ int lct_optimizer_step(lct_optimizer *opt)
     LCT__REQUIRE(opt);
     if (opt->n_sets == 0) return LCT__FAIL(LCT_ESTATE, "no parameter set is attached");
     int threads = lct__threads(opt->rt);
+    int rc = lct__optimizer_allreduce(opt, __func__);
+    if (rc) return rc;
     for (size_t s = 0; s < opt->n_sets; s++) {
         const lct_params *p = opt->sets[s].p;
         for (size_t i = 0; i < p->n_tensors; i++)

@@ -23,7 +23,17 @@ struct lct_optimizer {
     lct_params state;
     size_t buffers;       /* state buffers per trainable tensor: 0, 1 (momentum) or 2 (Adam moments) */
     uint64_t step;
+    lct_comm *comm;       /* borrowed; gradients are averaged over its ranks before each step (NULL: none) */
+    float *bucket;        /* concatenation buffer of the gradient all-reduce, grown on first use */
+    size_t bucket_cap;    /* floats in bucket */
 };
+
+/* Gradients are all-reduced in buckets of this many floats (4 MiB); a tensor at least this large
+ * goes alone, in place. */
+#define LCT__OPT_BUCKET_FLOATS ((size_t)1 << 20)
+
+/* Average the gradients of every attached set over the ranks of opt->comm (no-op without one). */
+int lct__optimizer_allreduce(lct_optimizer *opt, const char *func);
 
 /* Learning rate at step s. */
 double lct__schedule_lr(const lct_optimizer *opt, uint64_t s);

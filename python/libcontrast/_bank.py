@@ -28,6 +28,8 @@ declare({
     "lct_bank_options_init": (c_int, [P(BankOptions), c_uint32]),
     "lct_bank_bytes": (c_int, [c_size_t, c_size_t, c_int, P(c_size_t)]),
     "lct_bank_new": (c_int, [P(c_void_p), c_void_p, c_size_t, c_size_t, P(BankOptions)]),
+    "lct_bank_new_sharded": (c_int, [P(c_void_p), c_void_p, c_size_t, c_size_t, c_void_p, P(BankOptions)]),
+    "lct_bank_shard": (c_int, [c_void_p, P(c_size_t), P(c_size_t), P(c_int), P(c_int)]),
     "lct_bank_free": (None, [c_void_p]),
     "lct_bank_info": (c_int, [c_void_p, P(c_size_t), P(c_size_t), P(c_int)]),
     "lct_bank_get_rows": (c_int, [c_void_p, c_size_t, c_size_t, c_void_p]),
@@ -66,11 +68,15 @@ def bank_bytes(n, d, storage="fp32"):
 
 
 class Bank(Handle):
-    """N×D memory bank. `buffer`: optional writable host storage (kept alive by the bank)."""
+    """N×D memory bank. `buffer`: optional writable host storage (kept alive by the bank).
+
+    With `comm` the bank is sharded over its ranks (lct_bank_new_sharded): this rank stores the rows
+    of `shard`; see docs/distributed.md.
+    """
 
     _free = staticmethod(lib.lct_bank_free)
 
-    def __init__(self, runtime, n, d, storage="fp32", init="uniform", normalize=False, buffer=None):
+    def __init__(self, runtime, n, d, storage="fp32", init="uniform", normalize=False, buffer=None, comm=None):
         o = BankOptions()
         check(lib.lct_bank_options_init(ctypes.byref(o), 1))
         o.storage = _enum(STORAGES, storage, "storage")
@@ -87,8 +93,19 @@ class Bank(Handle):
             hb = (ctypes.c_char * raw.nbytes).from_buffer(raw)
             o.buffer, o.buffer_bytes = ctypes.addressof(hb), raw.nbytes
         ptr = c_void_p()
-        check(lib.lct_bank_new(ctypes.byref(ptr), runtime.ptr, n, d, ctypes.byref(o)))
-        super().__init__(ptr.value, borrows=(runtime,) + ((hb, buffer) if hb is not None else ()))
+        if comm is None:
+            check(lib.lct_bank_new(ctypes.byref(ptr), runtime.ptr, n, d, ctypes.byref(o)))
+        else:
+            check(lib.lct_bank_new_sharded(ctypes.byref(ptr), runtime.ptr, n, d, comm.ptr, ctypes.byref(o)))
+        super().__init__(ptr.value, borrows=(runtime,) + ((hb, buffer) if hb is not None else ()) +
+                         ((comm,) if comm is not None else ()))
+
+    @property
+    def shard(self):
+        """(offset, count, rank, size): this rank's rows; (0, N, 0, 1) for an unsharded bank."""
+        off, cnt, r, s = c_size_t(), c_size_t(), c_int(), c_int()
+        check(lib.lct_bank_shard(self.ptr, ctypes.byref(off), ctypes.byref(cnt), ctypes.byref(r), ctypes.byref(s)))
+        return off.value, cnt.value, r.value, s.value
 
     @property
     def info(self):

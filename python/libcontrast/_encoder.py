@@ -37,6 +37,7 @@ declare({
     "lct_encoder_forward": (c_int, [c_void_p, c_void_p, c_size_t, c_void_p]),
     "lct_encoder_backward": (c_int, [c_void_p, c_void_p, c_size_t, c_void_p]),
     "lct_encoder_zero_grad": (c_int, [c_void_p]),
+    "lct_encoder_set_comm": (c_int, [c_void_p, c_void_p]),
     "lct_encoder_params": (c_void_p, [c_void_p]),
     "lct_encoder_input_shape": (c_int, [c_void_p, P(c_uint32), c_size_t, P(c_size_t)]),
     "lct_encoder_output_shape": (c_int, [c_void_p, P(c_uint32), c_size_t, P(c_size_t)]),
@@ -217,6 +218,13 @@ class Encoder(Handle):
 
     def zero_grad(self):
         check(lib.lct_encoder_zero_grad(self.ptr))
+
+    def set_comm(self, comm):
+        """Synchronised batch norm over the ranks of `comm` (None: per-rank statistics again)."""
+        check(lib.lct_encoder_set_comm(self.ptr, comm.ptr if comm is not None else None))
+        if comm is not None:
+            self._borrow(comm)
+        return self
 
     def forward(self, x, out=None):
         """Outputs of a batch: x holds whole input samples (float32). Returns batch × output floats

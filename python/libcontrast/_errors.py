@@ -2,8 +2,8 @@
 from ._lib import lib
 
 OK = 0
-EINVAL, ENOMEM, ESHAPE, EIO, EFORMAT, ENUMERIC, EVERSION, ESTATE, ERANGE, EUNSUPPORTED, ECHECKSUM, EMISMATCH = \
-    range(-1, -13, -1)
+EINVAL, ENOMEM, ESHAPE, EIO, EFORMAT, ENUMERIC, EVERSION, ESTATE, ERANGE, EUNSUPPORTED, ECHECKSUM, EMISMATCH, \
+    ECOMM = range(-1, -14, -1)
 
 
 class LctError(Exception):
@@ -63,10 +63,15 @@ class MismatchError(LctError, ValueError):
     pass
 
 
+class CommError(LctError, RuntimeError):
+    pass
+
+
 _CLASSES = {
     EINVAL: InvalidArgumentError, ENOMEM: OutOfMemoryError, ESHAPE: ShapeError, EIO: LctIOError,
     EFORMAT: FormatError, ENUMERIC: NumericError, EVERSION: VersionError, ESTATE: StateError,
     ERANGE: RangeError, EUNSUPPORTED: UnsupportedError, ECHECKSUM: ChecksumError, EMISMATCH: MismatchError,
+    ECOMM: CommError,
 }
 
 
@@ -90,3 +95,8 @@ def error_last():
 def error_clear():
     """Forget this thread's last error message."""
     lib.lct_error_clear()
+
+
+def error_set(status, message):
+    """Record `message` as this thread's last error (for engines plugged in through Comm); returns status."""
+    return lib.lct_error_set(status, message.encode("utf-8"))

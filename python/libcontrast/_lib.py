@@ -69,6 +69,7 @@ PROTOTYPES = {
     "lct_status_string": (c_char_p, [c_int]),
     "lct_error_last": (c_char_p, []),
     "lct_error_clear": (None, []),
+    "lct_error_set": (c_int, [c_int, c_char_p]),
     "lct_version_number": (c_int, []),
     "lct_version_string": (c_char_p, []),
     "lct_runtime_options_init": (c_int, [P(RuntimeOptions), c_uint32]),

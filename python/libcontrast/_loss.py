@@ -55,6 +55,7 @@ declare({
     "lct_loss_new_cmc": (c_int, [P(c_void_p), c_void_p, c_size_t, c_size_t, P(c_void_p), P(CmcOptions)]),
     "lct_loss_free": (None, [c_void_p]),
     "lct_loss_get_kind": (c_int, [c_void_p]),
+    "lct_loss_set_comm": (c_int, [c_void_p, c_void_p]),
     "lct_loss_set_param": (c_int, [c_void_p, c_int, c_double]),
     "lct_loss_get_param": (c_int, [c_void_p, c_int, P(c_double)]),
     "lct_loss_param_bounds": (c_int, [c_void_p, c_int, P(c_double), P(c_double)]),
@@ -93,6 +94,13 @@ class Loss(Handle):
     @property
     def kind(self):
         return check(lib.lct_loss_get_kind(self.ptr))
+
+    def set_comm(self, comm):
+        """Global in-batch negatives over the ranks of `comm` (InvaSpread, InfoNCE, CMC-softmax)."""
+        check(lib.lct_loss_set_comm(self.ptr, comm.ptr if comm is not None else None))
+        if comm is not None:
+            self._borrow(comm)
+        return self
 
     def set_param(self, param, value):
         check(lib.lct_loss_set_param(self.ptr, param, value))

@@ -52,6 +52,7 @@ declare({
     "lct_optimizer_param_bounds": (c_int, [c_int, P(c_double), P(c_double)]),
     "lct_optimizer_set_milestones": (c_int, [c_void_p, P(c_uint64), c_size_t]),
     "lct_optimizer_state": (c_void_p, [c_void_p]),
+    "lct_optimizer_set_comm": (c_int, [c_void_p, c_void_p]),
 })
 
 
@@ -107,6 +108,13 @@ class Optimizer(Handle):
             params = params.params
         check(lib.lct_optimizer_attach(self.ptr, params._p))
         self._borrow(params._owner)
+        return self
+
+    def set_comm(self, comm):
+        """Average the gradients over the ranks of `comm` before each step (None: stop)."""
+        check(lib.lct_optimizer_set_comm(self.ptr, comm.ptr if comm is not None else None))
+        if comm is not None:
+            self._borrow(comm)
         return self
 
     def step(self):

@@ -1,0 +1,59 @@
+/*
+ * NCE over a sharded bank. The batch embeddings and indices (small) are all-gathered; every rank
+ * draws the negatives of the whole global batch with the bank's keyed sampling (the draw one process
+ * makes); each rank scores the sampled rows it owns, the B x (K+1) scores are assembled by one
+ * all-reduce (each entry has one owner: the sum is exact), and the NCE loss of the global batch
+ * follows on every rank. The gradient of every anchor is summed from the owners of its rows by a
+ * second all-reduce (B x D); each rank keeps its own anchors'. No bank row leaves its rank.
+ */
+#include <math.h>
+
+#include "../bank/bank_internal.h"
+#include "loss_internal.h"
+
+int lct__nce_sharded_workspace(const lct_loss *loss, size_t gb, size_t *bytes)
+{
+    size_t k = loss->k, d = loss->dim, a, b, c;
+    if (lct__mul_size(gb, k + 1, &a) || lct__mul_size(a, 8, &a) || lct__mul_size(gb, k + 1, &b) ||
+        lct__mul_size(b, 4, &b) || lct__mul_size(gb, d, &c) || lct__mul_size(c, 8, &c) || a > SIZE_MAX / 4 ||
+        b > SIZE_MAX / 4 || c > SIZE_MAX / 4)
+        return LCT__FAIL(LCT_ESHAPE, "workspace for a global batch of %zu and k %zu overflows size_t", gb, k);
+    *bytes = gb * 8 + a + b + c + 512;
+    return LCT_OK;
+}
+
+int lct__nce_direction_sharded(lct_loss *loss, size_t view, const float *f, const int64_t *idx, size_t batch,
+                               double *loss_out, float *df, int accumulate, const char *func)
+{
+    lct_bank *bank = loss->banks[view];
+    lct_comm *c = bank->comm;
+    const size_t P = (size_t)c->size, gb = P * batch, k = loss->k, w = k + 1, d = loss->dim;
+    const int mode = loss->sample_mode;
+    double *row_loss = loss->ws;
+    int64_t *neg = (int64_t *)(row_loss + gb);
+    int64_t *ig = neg + gb * k;
+    float *s = (float *)(ig + gb);
+    float *fg = s + gb * w;
+    float *g = fg + gb * d;
+    int rc;
+    if ((rc = lct__comm_allgather(c, idx, ig, batch * sizeof *idx, func))) return rc;
+    if ((rc = lct__comm_allgather(c, f, fg, batch * d * sizeof *f, func))) return rc;
+    if ((rc = lct_bank_sample(bank, ig, gb, k, mode, neg))) return rc;
+    lct__bank_sim_owned(bank, fg, gb, ig, neg, k, mode, s);
+    if ((rc = lct__comm_allreduce_f32(c, s, gb * w, func))) return rc;
+    if ((rc = lct__loss_check_scores(func, view ? "similarities with a view's bank" : "similarities with the bank", s,
+                                     gb * w, loss->tau)))
+        return rc;
+    if ((rc = lct__nce_update_z(loss, view, s, gb * w, func))) return rc;
+    double log_kpn = log((double)k) - log((double)loss->n_rows);
+    lct__nce_core(loss->rt, s, gb, k, loss->tau, log_kpn, loss->log_z[view], row_loss, loss_out, df ? s : NULL);
+    if (!df) return LCT_OK;
+    lct__bank_grad_owned(bank, s, gb, ig, neg, k, mode, g);
+    if ((rc = lct__comm_allreduce_f32(c, g, gb * d, func))) return rc;
+    /* The core scaled by 1/B_global; this rank's anchors get P times that, so that the optimiser's
+     * average over the ranks gives the gradient of the global mean (docs/distributed.md). */
+    const float scale = (float)P;
+    const float *mine = g + (size_t)c->rank * batch * d;
+    for (size_t i = 0; i < batch * d; i++) df[i] = (accumulate ? df[i] : 0.0f) + scale * mine[i];
+    return LCT_OK;
+}
