@@ -167,8 +167,13 @@ static int write_speech_figures(const char *dir, const float *curve, size_t step
     if (rc != 0) return rc;
     float *xy = malloc(q * 2 * sizeof *xy);
     if (xy == NULL) return ex_fail(LCT_ENOMEM, "cannot allocate the 2-D projection");
+    char label[SPEECH_VOICES][48];
     const char *names[SPEECH_VOICES];
-    for (int v = 0; v < voices; v++) names[v] = speech_voices[v].voice;
+    for (int v = 0; v < voices; v++) {
+        snprintf(label[v], sizeof label[v], "%s p%d s%d", speech_voices[v].voice, speech_voices[v].pitch,
+                 speech_voices[v].speed);
+        names[v] = label[v];
+    }
     rc = pca_2d(feat, q, h, xy, NULL);
     if (rc == 0) rc = join_path(path, sizeof path, dir, "embedding.png");
     if (rc == 0) {

@@ -14,7 +14,7 @@ fi
 rm -rf "$out"
 mkdir -p "$out"
 export OMP_WAIT_POLICY=passive
-common="--data $out/data --voices 3 --limit 3 --batch 8 --window 8000 --channels 16 --hidden 32 --steps 4 --threads 2"
+common="--data $out/data --voices 3 --limit 3 --batch 8 --window 8000 --channels 16 --hidden 32 --steps 4 --threads 1"
 
 check_run() { # LOG DIR
     for f in loss.png embedding.png; do
