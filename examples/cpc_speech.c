@@ -8,9 +8,9 @@
  * from espeak-ng's 22,050 Hz to 16 kHz and normalised (zero mean, unit RMS, silence trimmed).
  *
  * Model: g_enc is the paper's strided convolution stack (strides 5, 4, 2, 2, 2, kernels 10, 8,
- * 4, 4, 4: one latent z_t per 160 samples = 10 ms) with --channels channels instead of 512;
- * g_ar is a GRU (--hidden units) giving the context c_t. Training windows of --window samples
- * (20,480 = 1.28 s = 128 latents by default) are cropped at random from the utterances of the
+ * 4, 4, 4: one latent z_t per 160 samples = 10 ms) with --channels (32) channels instead of 512;
+ * g_ar is a GRU (--hidden units, 64) giving the context c_t. Training windows of --window samples
+ * (10,240 = 0.64 s = 64 latents by default) are cropped at random from the utterances of the
  * probe's training sentences; InfoNCE trains g_enc, g_ar and one W_k per step to pick z_{t+k},
  * k = 1..K (--steps, 12 = 120 ms as in the paper), among the candidates --negatives names.
  *
@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "files.h"
 #include "flags.h"
@@ -193,7 +194,11 @@ int main(int argc, char **argv)
     args.data = default_dir;
     args.epochs = 8;
     args.batch = 32;
-    int limit = 0, voices = SPEECH_VOICES, window = 20480, channels = 64, hidden = 128, steps_ahead = 12, augment = 0;
+    /* One thread by default: the model is small (32 channels, a 64-unit GRU stepping through 64
+     * latents), so its parallel regions are short, and on a shared machine a second thread that
+     * is not scheduled stalls every barrier (measured 4x slower at load 7, docs/benchmarks.md). */
+    args.threads = 1;
+    int limit = 0, voices = SPEECH_VOICES, window = 10240, channels = 32, hidden = 64, steps_ahead = 12, augment = 0;
     float lr = 1e-3f;
     const char *negatives = "batch", *embed = "mean";
     flag table[] = {
@@ -211,6 +216,10 @@ int main(int argc, char **argv)
         {"embed", FLAG_STRING, &embed, "probe feature: mean (c_t averaged over the utterance) or last (last c_t)", 0, 0},
         {"augment", FLAG_BOOL, &augment, "random gain (+-6 dB) and noise (std 0.05) on the training windows", 0, 0},
     };
+    /* The shared flags' help speaks of images; say what they mean here. */
+    table[0].help = "passes over the training audio (an epoch draws as many windows as it holds)";
+    table[1].help = "windows per training step";
+    table[7].help = "cache folder of the synthesised corpus (made on the first run, reused afterwards)";
     flags_parse_or_exit(table, FLAGS_COUNT(table), argc, argv,
                         "CPC on raw speech synthesised by espeak-ng, with a speaker-identification linear probe");
     int neg_id = strcmp(negatives, "batch") == 0      ? LCT_INFONCE_BATCH
@@ -239,7 +248,8 @@ int main(int argc, char **argv)
     /* The corpus: synthesise what the cache lacks, then load it at 16 kHz. */
     int made = 0;
     double t_start = now();
-    int rc = speech_synthesise(args.data, voices, sentences, args.threads, &made);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int rc = speech_synthesise(args.data, voices, sentences, cpus > 1 ? (int)cpus : 1, &made);
     if (rc == LCT_EUNSUPPORTED) {
         fprintf(stderr, "cpc_speech: %s\n", ex_error());
         return 2;
