@@ -16,7 +16,7 @@ fi
 rm -rf "$out"
 mkdir -p "$out"
 export OMP_WAIT_POLICY=passive
-common="--data $data --limit 300 --batch 32 --threads 2"
+common="--data $data --limit 300 --batch 32 --threads 1"
 
 check_run() { # LOG DIR
     for f in loss.png embedding.png; do

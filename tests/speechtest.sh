@@ -1,0 +1,50 @@
+#!/bin/sh
+# Smoke test of cpc_speech: three voices reading three sentences synthesised by espeak-ng into
+# the test's own folder, one short epoch with a checkpoint saved and resumed for a second, both
+# figures written as PNGs, and the final line in the documented format. Skipped (77) without
+# espeak-ng.
+#   speechtest.sh PROGRAM OUTDIR
+set -eu
+prog="$1"
+out="$2"
+if ! command -v espeak-ng >/dev/null 2>&1; then
+    echo "SKIP: espeak-ng is not installed (Debian package espeak-ng; scripts/deps.sh installs it)"
+    exit 77
+fi
+rm -rf "$out"
+mkdir -p "$out"
+export OMP_WAIT_POLICY=passive
+common="--data $out/data --voices 3 --limit 3 --batch 8 --window 8000 --channels 16 --hidden 32 --steps 4 --threads 1"
+
+check_run() { # LOG DIR
+    for f in loss.png embedding.png; do
+        [ -s "$2/$f" ] || { echo "FAIL: $2/$f missing or empty"; exit 1; }
+        sig=$(od -An -tx1 -N8 "$2/$f" | tr -d ' \n')
+        [ "$sig" = "89504e470d0a1a0a" ] || { echo "FAIL: $2/$f is not a PNG ($sig)"; exit 1; }
+    done
+    last=$(printf '%s\n' "$1" | tail -n 1)
+    printf '%s\n' "$last" | grep -Eq '^speaker accuracy: [01]\.[0-9]{4} \(untrained: [01]\.[0-9]{4}, chance: 0\.3333\)$' ||
+        { echo "FAIL: last line '$last' is not 'speaker accuracy: 0.XXXX (untrained: 0.XXXX, chance: 0.3333)'"; exit 1; }
+}
+
+log=$("$prog" $common --epochs 1 --out "$out/run1" --save "$out/ckpt.lct")
+echo "$log" | tail -n 4
+echo "$log" | grep -q "synthesised 9 utterances" || { echo "FAIL: the corpus was not synthesised"; exit 1; }
+check_run "$log" "$out/run1"
+[ -s "$out/ckpt.lct" ] || { echo "FAIL: no checkpoint written"; exit 1; }
+
+log=$("$prog" $common --epochs 2 --out "$out/run2" --resume "$out/ckpt.lct")
+echo "$log" | tail -n 3
+echo "$log" | grep -q "synthesised" && { echo "FAIL: the cached corpus was synthesised again"; exit 1; }
+echo "$log" | grep -q "resumed from $out/ckpt.lct at epoch 2" || { echo "FAIL: no resume line"; exit 1; }
+echo "$log" | grep -q "epoch 1/2" && { echo "FAIL: the resumed run trained epoch 1 again"; exit 1; }
+check_run "$log" "$out/run2"
+
+status=0
+"$prog" --bogus >/dev/null 2>&1 || status=$?
+[ "$status" -eq 2 ] || { echo "FAIL: an unknown flag exited with $status, not 2"; exit 1; }
+status=0
+PATH=/nonexistent "$prog" --data "$out/empty" --voices 2 --limit 2 >"$out/missing.log" 2>&1 || status=$?
+[ "$status" -eq 2 ] && grep -q "espeak-ng is not installed" "$out/missing.log" ||
+    { echo "FAIL: without espeak-ng the program exited with $status: $(cat "$out/missing.log")"; exit 1; }
+echo "cpc_speech: corpus, outputs, checkpoint round trip and final line as expected"
