@@ -281,24 +281,60 @@ int lct_bank_gather(const lct_bank *bank, const int64_t *idx, size_t count, floa
     return LCT_OK;
 }
 
-int lct__bank_reserve(lct_bank *b, size_t work_entries, size_t gather_rows)
+int lct__bank_prepare(const lct_bank *b, size_t work_entries, size_t gather_rows, lct__bank_grow *g)
 {
+    memset(g, 0, sizeof *g);
     if (work_entries > b->work_cap) {
-        int64_t *w = lct__calloc(b->rt, work_entries, sizeof *w);
-        if (w == NULL) return LCT_ENOMEM;
-        lct__free(b->rt, b->work);
-        b->work = w;
-        b->work_cap = work_entries;
+        g->work = lct__calloc(b->rt, work_entries, sizeof *g->work);
+        if (g->work == NULL) return LCT_ENOMEM;
+        g->work_cap = work_entries;
     }
     if (gather_rows > b->gather_cap) {
         size_t floats;
-        if (lct__mul_size(gather_rows, b->d, &floats) != 0)
+        if (lct__mul_size(gather_rows, b->d, &floats) != 0) {
+            lct__bank_abort(b, g);
             return LCT__FAIL(LCT_ENOMEM, "workspace of %zu rows overflows", gather_rows);
-        float *g = lct__calloc(b->rt, floats, sizeof *g);
-        if (g == NULL) return LCT_ENOMEM;
-        lct__free(b->rt, b->gather);
-        b->gather = g;
-        b->gather_cap = gather_rows;
+        }
+        g->gather = lct__calloc(b->rt, floats, sizeof *g->gather);
+        if (g->gather == NULL) {
+            lct__bank_abort(b, g);
+            return LCT_ENOMEM;
+        }
+        g->gather_cap = gather_rows;
     }
     return LCT_OK;
+}
+
+void lct__bank_commit(lct_bank *b, lct__bank_grow *g)
+{
+    if (g->work && g->work_cap > b->work_cap) {
+        lct__free(b->rt, b->work);
+        b->work = g->work;
+        b->work_cap = g->work_cap;
+    } else {
+        lct__free(b->rt, g->work);
+    }
+    if (g->gather && g->gather_cap > b->gather_cap) {
+        lct__free(b->rt, b->gather);
+        b->gather = g->gather;
+        b->gather_cap = g->gather_cap;
+    } else {
+        lct__free(b->rt, g->gather);
+    }
+    memset(g, 0, sizeof *g);
+}
+
+void lct__bank_abort(const lct_bank *b, lct__bank_grow *g)
+{
+    lct__free(b->rt, g->work);
+    lct__free(b->rt, g->gather);
+    memset(g, 0, sizeof *g);
+}
+
+int lct__bank_reserve(lct_bank *b, size_t work_entries, size_t gather_rows)
+{
+    lct__bank_grow g;
+    int rc = lct__bank_prepare(b, work_entries, gather_rows, &g);
+    if (rc == LCT_OK) lct__bank_commit(b, &g);
+    return rc;
 }

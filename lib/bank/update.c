@@ -94,7 +94,7 @@ static int update_impl(const char *func, lct_bank *bank, const float *f, const i
     int rc = lct__bank_check_idx(bank, idx, batch, func, "idx");
     if (rc) return rc;
     if (!lct__all_finite(f, batch * bank->d)) return lct__fail(LCT_ENUMERIC, func, "f holds NaN or Inf");
-    rc = lct__bank_reserve(bank, 2 * batch, 0);
+    rc = lct__bank_reserve(bank, LCT__BANK_UPDATE_ENTRIES(batch), 0);
     if (rc) return rc;
 
     upd_pair *order = (upd_pair *)(void *)bank->work;

@@ -350,19 +350,23 @@ static int ensure_workspace(lct_encoder *enc, size_t batch, const char *func)
     size_t floats;
     if (layout(enc, batch, NULL, &floats) != LCT_OK || floats > SIZE_MAX / sizeof(float))
         return lct__fail(LCT_ESHAPE, func, "the workspace for batch %zu overflows", batch);
-    if (enc->act == NULL) {
-        enc->act = lct__calloc(enc->rt, enc->n_layers + 1, sizeof *enc->act);
-        if (enc->act == NULL) return lct__fail(LCT_ENOMEM, func, "cannot allocate the activation table");
+    float **act = enc->act;
+    if (act == NULL) {
+        act = lct__calloc(enc->rt, enc->n_layers + 1, sizeof *act);
+        if (act == NULL) return lct__fail(LCT_ENOMEM, func, "cannot allocate the activation table");
     }
     if (batch > enc->ws_batch) {
         float *ws = lct__malloc(enc->rt, floats * sizeof(float));
-        if (ws == NULL)
+        if (ws == NULL) {
+            if (act != enc->act) lct__free(enc->rt, act); /* a failed call keeps nothing */
             return lct__fail(LCT_ENOMEM, func, "cannot allocate %zu bytes of workspace for batch %zu",
                              floats * sizeof(float), batch);
+        }
         lct__free(enc->rt, enc->ws);
         enc->ws = ws;
         enc->ws_batch = batch;
     }
+    enc->act = act;
     layout(enc, batch, enc->ws, &floats);
     return LCT_OK;
 }

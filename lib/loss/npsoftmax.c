@@ -90,7 +90,7 @@ int lct_loss_npsoftmax_compute(lct_loss *loss, const float *f, const int64_t *id
     if ((rc = lct__bank_check_idx(bank, idx, batch, __func__, "idx"))) return rc;
     size_t bytes;
     if ((rc = lct__npsoftmax_workspace(loss, batch, &bytes))) return rc;
-    if ((rc = lct__loss_reserve(loss, bytes))) return rc;
+    if ((rc = lct__loss_reserve_banks(loss, bytes, batch, 0, __func__))) return rc;
     double *mx = loss->ws, *sum = mx + batch, *lab = sum + batch, *resc = lab + batch;
     float *s = (float *)(resc + batch);
     float *u = s + batch * loss->chunk; /* u_b accumulates here; df is written at the end */
