@@ -120,12 +120,8 @@ int lct_bank_new(lct_bank **out, lct_runtime *rt, size_t n, size_t d, const lct_
     LCT__REQUIRE(out);
     *out = NULL;
     LCT__REQUIRE(rt);
-    lct_bank_options defaults;
-    if (opts == NULL) {
-        lct_bank_options_init(&defaults, LCT_BANK_OPTIONS_VERSION);
-        opts = &defaults;
-    }
-    LCT__CHECK_VERSION(opts, LCT_BANK_OPTIONS_VERSION);
+    lct_bank_options local;
+    LCT__OPTIONS_COPY(LCT__OPT_BANK, lct_bank_options_init, local, opts);
     if (n == 0 || n > LCT__BANK_MAX_N) return LCT__FAIL(LCT_EINVAL, "n is %zu; it must be in 1..2^40", n);
     if (d == 0 || d > LCT__BANK_MAX_D) return LCT__FAIL(LCT_EINVAL, "d is %zu; it must be in 1..65536", d);
     if (opts->storage != LCT_BANK_FP32 && opts->storage != LCT_BANK_FP16)

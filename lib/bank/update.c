@@ -64,14 +64,11 @@ static int update_impl(const char *func, lct_bank *bank, const float *f, const i
     if (bank == NULL) return lct__fail(LCT_EINVAL, func, "argument 'bank' is NULL");
     if (f == NULL) return lct__fail(LCT_EINVAL, func, "argument 'f' is NULL");
     if (idx == NULL) return lct__fail(LCT_EINVAL, func, "argument 'idx' is NULL");
-    lct_bank_update_options defaults;
-    if (opts == NULL) {
-        lct_bank_update_options_init(&defaults, LCT_BANK_UPDATE_OPTIONS_VERSION);
-        opts = &defaults;
-    }
-    if (opts->version == 0 || opts->version > LCT_BANK_UPDATE_OPTIONS_VERSION)
-        return lct__fail(LCT_EVERSION, func, "opts->version is %u; this library knows versions 1..%u",
-                         (unsigned)opts->version, (unsigned)LCT_BANK_UPDATE_OPTIONS_VERSION);
+    lct_bank_update_options local;
+    lct_bank_update_options_init(&local, LCT_BANK_UPDATE_OPTIONS_VERSION);
+    int rc_opts = lct__options_load(LCT__OPT_BANK_UPDATE, &local, opts, func);
+    if (rc_opts) return rc_opts;
+    opts = &local;
     if (batch == 0) return lct__fail(LCT_EINVAL, func, "batch is 0");
     float m;
     if (opts->rule == LCT_BANK_UPDATE_MOMENTUM) {

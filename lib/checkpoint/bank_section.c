@@ -12,6 +12,7 @@ int lct_checkpoint_add_bank(lct_checkpoint_writer *w, const char *name, const lc
     LCT__REQUIRE(w);
     LCT__REQUIRE(name);
     LCT__REQUIRE(bank);
+    LCT__CKPT_WRITER_RT(w, lct__bank_runtime(bank), "bank");
     uint64_t stream, calls;
     lct__bank_rng_state(bank, &stream, &calls);
     lct__ckpt_put rec;
@@ -58,6 +59,7 @@ int lct_checkpoint_load_bank(lct_checkpoint_reader *r, const char *name, lct_ban
     LCT__REQUIRE(r);
     LCT__REQUIRE(name);
     LCT__REQUIRE(bank);
+    LCT__CKPT_READER_RT(r, lct__bank_runtime(bank), "bank");
     size_t bytes = lct__bank_data_bytes(bank);
     void *data = NULL;
     size_t size = 0;

@@ -35,12 +35,8 @@ int lct_encoder_new(lct_encoder **out, lct_runtime *rt, const uint32_t *shape, s
     *out = NULL;
     LCT__REQUIRE(rt);
     LCT__REQUIRE(shape);
-    lct_encoder_options defaults;
-    if (opts == NULL) {
-        lct_encoder_options_init(&defaults, LCT_ENCODER_OPTIONS_VERSION);
-        opts = &defaults;
-    }
-    LCT__CHECK_VERSION(opts, LCT_ENCODER_OPTIONS_VERSION);
+    lct_encoder_options local;
+    LCT__OPTIONS_COPY(LCT__OPT_ENCODER, lct_encoder_options_init, local, opts);
     if (opts->check_finite > 1)
         return LCT__FAIL(LCT_EINVAL, "opts->check_finite is %u; it must be 0 or 1", (unsigned)opts->check_finite);
     if (rank == 0 || rank > LCT_ENCODER_MAX_RANK)

@@ -43,11 +43,7 @@ int lct_loss_new_nce(lct_loss **out, lct_runtime *rt, lct_bank *bank, const lct_
     int rc = lct__loss_check_bank(__func__, rt, bank, "bank");
     if (rc) return rc;
     lct_loss_nce_options o;
-    lct_loss_nce_options_init(&o, LCT_LOSS_NCE_OPTIONS_VERSION);
-    if (opts) {
-        LCT__CHECK_VERSION(opts, LCT_LOSS_NCE_OPTIONS_VERSION);
-        o = *opts;
-    }
+    LCT__OPTIONS_COPY(LCT__OPT_LOSS_NCE, lct_loss_nce_options_init, o, opts);
     if ((rc = lct__loss_check_sampling(__func__, o.k, o.sample_mode))) return rc;
     lct_loss *loss = lct__loss_alloc(rt, LCT_LOSS_NCE);
     if (loss == NULL) return LCT_ENOMEM;

@@ -38,11 +38,7 @@ int lct_loss_new_npsoftmax(lct_loss **out, lct_runtime *rt, lct_bank *bank, cons
     int rc = lct__loss_check_bank(__func__, rt, bank, "bank");
     if (rc) return rc;
     lct_loss_npsoftmax_options o;
-    lct_loss_npsoftmax_options_init(&o, LCT_LOSS_NPSOFTMAX_OPTIONS_VERSION);
-    if (opts) {
-        LCT__CHECK_VERSION(opts, LCT_LOSS_NPSOFTMAX_OPTIONS_VERSION);
-        o = *opts;
-    }
+    LCT__OPTIONS_COPY(LCT__OPT_LOSS_NPSOFTMAX, lct_loss_npsoftmax_options_init, o, opts);
     if (o.chunk == 0 || o.chunk > (1u << 24))
         return LCT__FAIL(LCT_EINVAL, "opts->chunk is %u; it must be in 1..%u", (unsigned)o.chunk, 1u << 24);
     lct_loss *loss = lct__loss_alloc(rt, LCT_LOSS_NPSOFTMAX);
