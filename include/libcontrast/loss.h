@@ -247,7 +247,7 @@ LCT_API int lct_loss_workspace_bytes(const lct_loss *loss, size_t batch, size_t 
  * @param loss_out receives the loss averaged over the batch
  * @param df       batch x D gradient, overwritten (may be NULL to compute the loss only)
  * Updates Z as its policy says. The bank is only read; update its rows after the step.
- * @return LCT_OK; LCT_EINVAL (NULL, batch 0, wrong kind); LCT_ERANGE (an index outside [0, N));
+ * @return LCT_OK; LCT_EINVAL (NULL, batch 0 or above 2^24, wrong kind); LCT_ERANGE (an index outside [0, N));
  *         LCT_ENUMERIC (NaN/Inf in f, or similarities overflowing); LCT_ESTATE (LCT_Z_FIXED without Z set);
  *         LCT_ENOMEM.
  */

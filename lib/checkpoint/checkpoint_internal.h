@@ -157,8 +157,13 @@ static inline int lct__ckpt_same_runtime(const lct_runtime *mine, const lct_runt
     do { int rc__ = lct__ckpt_same_runtime(lct__ckpt_writer_runtime(w), (rt), (what), "writer", __func__); \
          if (rc__) return rc__; } while (0)
 #define LCT__CKPT_READER_RT(r, rt, what) \
-    do { int rc__ = lct__ckpt_same_runtime(lct__ckpt_reader_runtime(r), (rt), (what), "reader", __func__); \
-         if (rc__) return rc__; } while (0)
+    do { if (!lct__ckpt_reader_accepts((r), (rt))) \
+             return lct__ckpt_same_runtime(lct__ckpt_reader_runtime(r), (rt), (what), "reader", __func__); \
+    } while (0)
+/* 1 if a handle of `rt` may be loaded: the reader's runtime, or the one a lct_checkpoint_new_*()
+ * call creates its handle from (set for the duration of that call). */
+int lct__ckpt_reader_accepts(const lct_checkpoint_reader *r, const lct_runtime *rt);
+void lct__ckpt_reader_set_creating(lct_checkpoint_reader *r, lct_runtime *rt);
 
 /*
  * Decompress section (name, type) into a new block (lct__free it, or hand it to

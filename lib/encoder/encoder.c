@@ -116,9 +116,10 @@ int lct__encoder_add(lct_encoder *enc, const lct__layer *proto, const char *func
         lct__free(rt, layers);
         lct__free(rt, tensors);
         lct__free(rt, store);
+        int kind = l->kind; /* read before the layer is freed */
         lct__free(rt, l);
         return lct__fail(LCT_ENOMEM, func, "cannot allocate the %s layer (%zu parameter floats)",
-                         lct__layer_kind_name(l->kind), floats);
+                         lct__layer_kind_name(kind), floats);
     }
     /* Commit: nothing below can fail. */
     l->store = store;
