@@ -1,8 +1,9 @@
 #!/bin/sh
 # Quick start 2: install dependencies, build, run the whole test suite — then the unit suites and
 # fuzz corpora again under AddressSanitizer + UndefinedBehaviorSanitizer, and the thread test under
-# ThreadSanitizer. The last line reads "N passed, N failed, N skipped" over all runs
-# (docs/reliability.md lists every tool and what it covers).
+# ThreadSanitizer, and most unit suites under valgrind memcheck (LCT_NO_VALGRIND=1 skips it).
+# The last line reads "N passed, N failed, N skipped" over all runs (docs/reliability.md lists
+# every tool, what it covers and its figures).
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh test
@@ -34,5 +35,18 @@ else
     tsan_log=
 fi
 
-python3 scripts/test-summary.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json $tsan_log || status=1
+# valgrind memcheck over the unit suites that take seconds, not minutes, under it (the encoder,
+# layers and kNN suites take 2 to 15 minutes of CPU each: scripts/valgrind.sh runs every suite).
+# Child processes run under valgrind too, so that they see the same (emulated) CPU.
+valgrind_log=
+if command -v valgrind >/dev/null && [ -z "${LCT_NO_VALGRIND:-}" ]; then
+    meson test -C build --no-rebuild --logbase valgrind --num-processes 2 --timeout-multiplier 4 --print-errorlogs \
+        --wrapper "valgrind --quiet --error-exitcode=99 --leak-check=full --trace-children=yes \
+                   --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
+        core optimizer bank loss augment checkpoint npy examples_common reliability misuse threads || status=$?
+    valgrind_log=build/meson-logs/valgrind.json
+fi
+
+python3 scripts/test-summary.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json $tsan_log \
+    $valgrind_log || status=1
 exit $status
