@@ -137,8 +137,10 @@ static void world_build(world *w, lct_runtime *rt, int method)
     w->images = malloc(B * IMG_C * IMG_H * IMG_W);
     w->signals = malloc(CPC_B * SIG_IN * sizeof(float));
     uint32_t s = 12345;
-    for (size_t i = 0; i < (size_t)B * IMG_C * IMG_H * IMG_W; i++) w->images[i] = (uint8_t)((s = s * 1103515245u + 12345u) >> 24);
-    for (size_t i = 0; i < (size_t)CPC_B * SIG_IN; i++) w->signals[i] = (float)sin(0.3 * (double)i) + 0.1f * (float)(i % 5);
+    for (size_t i = 0; i < (size_t)B * IMG_C * IMG_H * IMG_W; i++)
+        w->images[i] = (uint8_t)((s = s * 1103515245u + 12345u) >> 24);
+    for (size_t i = 0; i < (size_t)CPC_B * SIG_IN; i++)
+        w->signals[i] = (float)sin(0.3 * (double)i) + 0.1f * (float)(i % 5);
 }
 
 static void world_free(world *w)
@@ -227,7 +229,8 @@ static int call(world *w, int j)
             return lct_optimizer_zero_grad(w->opt);
         }
         if (j >= 2 && j < 2 + VIEWS)
-            return lct_encoder_forward(w->enc[j - 2], w->x + (size_t)(j - 2) * B * IMG_H * IMG_W, B, view_of(w, (size_t)j - 2));
+            return lct_encoder_forward(w->enc[j - 2], w->x + (size_t)(j - 2) * B * IMG_H * IMG_W, B,
+                                       view_of(w, (size_t)j - 2));
         if (j == 2 + VIEWS) {
             const float *fv[VIEWS];
             float *dfv[VIEWS];

@@ -126,7 +126,8 @@ int lct_loss_cmc_compute(lct_loss *loss, const float *const *f, const int64_t *i
     }
     size_t bytes;
     if ((rc = lct__cmc_workspace(loss, batch, &bytes))) return rc;
-    if ((rc = lct__loss_reserve_banks(loss, bytes, batch, nce && loss->sample_mode >= LCT_BANK_SAMPLE_SHARED ? loss->k : 0, __func__))) return rc;
+    size_t gather = nce && loss->sample_mode >= LCT_BANK_SAMPLE_SHARED ? loss->k : 0;
+    if ((rc = lct__loss_reserve_banks(loss, bytes, batch, gather, __func__))) return rc;
     if (df)
         for (size_t v = 0; v < views; v++) memset(df[v], 0, batch * d * sizeof(float));
 

@@ -131,7 +131,8 @@ static int nce_compute(lct_loss *loss, const float *f, const float *pos, const i
         return lct__fail(LCT_ESTATE, func, "Z policy is LCT_Z_FIXED but log Z was never set (lct_loss_set_log_z)");
     size_t bytes;
     if ((rc = lct__nce_workspace(loss, batch, &bytes))) return rc;
-    if ((rc = lct__loss_reserve_banks(loss, bytes, batch, loss->sample_mode >= LCT_BANK_SAMPLE_SHARED ? loss->k : 0, func))) return rc;
+    size_t gather = loss->sample_mode >= LCT_BANK_SAMPLE_SHARED ? loss->k : 0; /* rows of the shared draw */
+    if ((rc = lct__loss_reserve_banks(loss, bytes, batch, gather, func))) return rc;
     double l = 0.0;
     uint64_t stream, calls;
     lct__bank_rng_state(loss->banks[0], &stream, &calls);

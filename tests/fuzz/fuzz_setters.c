@@ -119,8 +119,8 @@ static int build(world *w)
     if (lct_augmenter_new(&w->aug, w->rt, &ao) != LCT_OK) return -1;
     ao.input = LCT_AUG_SIGNAL_F32, ao.channels = 1, ao.height = 1, ao.width = 12, ao.out_width = 8;
     if (lct_augmenter_new(&w->sig, w->rt, &ao) != LCT_OK) return -1;
-    if (lct_encoder_new_from_spec(&w->enc, w->rt, "in 1x4x4; flatten; linear 6; bn; relu; dropout 0.25; linear 4; l2norm",
-                                  NULL) != LCT_OK)
+    const char *spec = "in 1x4x4; flatten; linear 6; bn; relu; dropout 0.25; linear 4; l2norm";
+    if (lct_encoder_new_from_spec(&w->enc, w->rt, spec, NULL) != LCT_OK)
         return -1;
     if (lct_optimizer_new(&w->opt, w->rt, NULL) != LCT_OK) return -1;
     if (lct_optimizer_attach(w->opt, lct_encoder_params(w->enc)) != LCT_OK) return -1;
@@ -318,7 +318,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int known = lct_optimizer_get_param(w.opt, param, &before) == LCT_OK;
             int rc = lct_optimizer_set_param(w.opt, param, v);
             if (rc == LCT_OK) {
-                if (lct_optimizer_param_bounds(param, &lo, &hi) != LCT_OK || lct_optimizer_get_param(w.opt, param, &got))
+                if (lct_optimizer_param_bounds(param, &lo, &hi) != LCT_OK ||
+                    lct_optimizer_get_param(w.opt, param, &got) != LCT_OK)
                     abort();
                 if (!(got >= lo && got <= hi)) abort();
             } else if (known && (lct_optimizer_get_param(w.opt, param, &got) != LCT_OK || got != before)) {
