@@ -291,6 +291,17 @@ START_TEST(test_null_buffers_and_huge_sizes)
     EXPECT(lct_params_get(lct_encoder_params(enc), 0, buf, 3), LCT_ESHAPE, "");
     EXPECT(lct_params_get(lct_encoder_params(enc), 99, buf, 3), LCT_ERANGE, "");
 
+    /* zero sizes */
+    EXPECT(lct_bank_gather(bank, idx, 0, buf), LCT_EINVAL, "count");
+    EXPECT(lct_bank_update(bank, buf, idx, 0, 0.5f), LCT_EINVAL, "batch");
+    EXPECT(lct_bank_sample(bank, idx, 1, 0, LCT_BANK_SAMPLE_REPLACE, idx), LCT_EINVAL, "k");
+    EXPECT(lct_knn_topk(rt, buf, 4, 4, buf, 1, 0, idx, NULL), LCT_EINVAL, "k");
+    EXPECT(lct_augmenter_apply(aug, buf, 0, 1, buf), LCT_EINVAL, "batch");
+    EXPECT(lct_augmenter_apply(aug, buf, 1, 0, buf), LCT_EINVAL, "n_views");
+    EXPECT(lct_loss_nce_compute(nce, buf, idx, 0, &lv, buf), LCT_EINVAL, "batch");
+    EXPECT(lct_loss_invaspread_compute(inva, buf, 0, &lv, buf), LCT_EINVAL, "batch");
+    EXPECT(lct_encoder_workspace_bytes(enc, 0, &sz), LCT_EINVAL, "batch");
+
     lct_runtime_memory(rt, &after, NULL);
     ck_assert_uint_eq(before, after); /* refused calls allocate nothing */
     lct_loss_free(inva);
