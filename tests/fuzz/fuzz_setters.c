@@ -209,7 +209,7 @@ static void construct(world *w, rd *r)
         memset(&o, 0, sizeof o);
         o.version = version, o.graph = (int8_t)u8(r), o.objective = (int8_t)u8(r), o.k = u32(r) % 64;
         o.sample_mode = (int8_t)u8(r), o.z_policy = (int8_t)u8(r);
-        lct_bank *banks[3] = {w->bank, w->bank2, w->bank};
+        lct_bank *banks[4] = {w->bank, w->bank2, w->bank, w->bank2}; /* views go up to 4 */
         size_t views = u8(r) % 5;
         lct_loss *l = NULL;
         if (lct_loss_new_cmc(&l, w->rt, views, D, (u8(r) & 1) ? banks : NULL, &o) != LCT_OK && l != NULL) abort();
