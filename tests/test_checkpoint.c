@@ -718,7 +718,10 @@ START_TEST(test_wrong_magic_versions_and_huge_claims)
     lct__le64_store(d + offs[2] + 16, stored * 1000);
     lct__le32_store(d + offs[2] + 28, (uint32_t)crc32(0, d + offs[2], 28));
     ck_assert_int_eq(lct_checkpoint_reader_open_memory(&r, fresh, d, m.size), LCT_OK);
+    LCT_ASSERT_FAILS(lct_checkpoint_load_params(r, "encoder", &b.p), LCT_EMISMATCH, "another runtime");
+    b.p.rt = fresh; /* the set is the test's own: let it count as fresh's, whose memory is measured */
     LCT_ASSERT_FAILS(lct_checkpoint_load_params(r, "encoder", &b.p), LCT_EFORMAT, "");
+    b.p.rt = rt;
     assert_unchanged(&b, &snap);
     lct_checkpoint_reader_free(r);
     ck_assert_int_eq(lct_runtime_memory(fresh, NULL, &peak), LCT_OK);

@@ -100,6 +100,7 @@ LCT_API void lct_checkpoint_writer_free(lct_checkpoint_writer *w);
  * Section names are 1..255 bytes, unique in a checkpoint; names starting with "lct." are
  * reserved for the library.
  * @return LCT_OK; LCT_EINVAL (NULL argument, bad or duplicate name, too many sections);
+ *         LCT_EMISMATCH (@p params belongs to a handle of another runtime than the writer's);
  *         LCT_ENUMERIC (a tensor holds NaN or Inf: it could not be loaded back); LCT_ENOMEM.
  *         On failure the writer is unchanged.
  */
@@ -213,7 +214,8 @@ LCT_API int lct_checkpoint_find(const lct_checkpoint_reader *r, const char *name
  * gradients are not touched.
  * @return LCT_OK; LCT_EINVAL (NULL argument); LCT_ERANGE (no such section); LCT_EFORMAT
  *         (not a parameter section, or malformed); LCT_ESHAPE (tensor count, a name or an
- *         element count differs: the message names it); LCT_ENUMERIC; LCT_ENOMEM.
+ *         element count differs: the message names it); LCT_EMISMATCH (@p params belongs to a
+ *         handle of another runtime than the reader's); LCT_ENUMERIC; LCT_ENOMEM.
  */
 LCT_API int lct_checkpoint_load_params(lct_checkpoint_reader *r, const char *name, lct_params *params);
 
@@ -281,7 +283,9 @@ LCT_API int lct_checkpoint_reader_rollback(lct_checkpoint_reader *r);
  * "<name>.params" (optimisers: "<name>.state"), so @p name may have at most 248 bytes. A handle's
  * load checks every part before changing anything and applies all of it or nothing (inside a
  * lct_checkpoint_reader_begin() group, it is staged with the rest). Errors common to these
- * functions: LCT_EINVAL (NULL argument, bad or duplicate name), LCT_ENOMEM; for loads
+ * functions: LCT_EINVAL (NULL argument, bad or duplicate name), LCT_EMISMATCH (the handle was
+ * created from another runtime than the writer or reader; lct_checkpoint_new_encoder() and
+ * lct_checkpoint_new_bank() may create theirs from any runtime), LCT_ENOMEM; for loads
  * LCT_ERANGE (no such section), LCT_EFORMAT (malformed, or a section of another type),
  * LCT_EVERSION (a newer record version), LCT_ESHAPE (the handle's shape or architecture
  * differs: the message says how), LCT_ENUMERIC (non-finite values).

@@ -250,7 +250,9 @@ LCT_API lct_params *lct_loss_params(lct_loss *loss);
  * Bytes of workspace the loss holds for batches of @p batch samples (it allocates them on the first
  * compute at that size and reuses them afterwards; a larger batch grows them once). Not counted:
  * InfoNCE's W_k and their gradients (2 K D H floats, held from creation) and the banks' own per-step
- * workspaces (e.g. the K x D gather of the shared sampling modes; see lct_bank_bytes()).
+ * workspaces (see lct_bank_bytes()), which the first compute at a batch size also reserves in every
+ * bank of the loss, all or nothing: the K x D gather of the shared sampling modes and the 16 B bytes of
+ * the lct_bank_update() at the same batch, so the step's bank update allocates nothing.
  * @return LCT_OK; LCT_EINVAL (NULL, batch 0); LCT_ESHAPE (size overflow).
  */
 LCT_API int lct_loss_workspace_bytes(const lct_loss *loss, size_t batch, size_t *bytes);
@@ -265,7 +267,7 @@ LCT_API int lct_loss_workspace_bytes(const lct_loss *loss, size_t batch, size_t 
  * @param loss_out receives the loss averaged over the batch
  * @param df       batch x D gradient, overwritten (may be NULL to compute the loss only)
  * Updates Z as its policy says. The bank is only read; update its rows after the step.
- * @return LCT_OK; LCT_EINVAL (NULL, batch 0, wrong kind); LCT_ERANGE (an index outside [0, N));
+ * @return LCT_OK; LCT_EINVAL (NULL, batch 0 or above 2^24, wrong kind); LCT_ERANGE (an index outside [0, N));
  *         LCT_ENUMERIC (NaN/Inf in f, or similarities overflowing); LCT_ESTATE (LCT_Z_FIXED without Z set);
  *         LCT_ENOMEM.
  */

@@ -23,12 +23,8 @@ int lct_augmenter_new(lct_augmenter **out, lct_runtime *rt, const lct_augmenter_
     LCT__REQUIRE(out);
     *out = NULL;
     LCT__REQUIRE(rt);
-    lct_augmenter_options defaults;
-    if (opts == NULL) {
-        lct_augmenter_options_init(&defaults, LCT_AUGMENTER_OPTIONS_VERSION);
-        opts = &defaults;
-    }
-    LCT__CHECK_VERSION(opts, LCT_AUGMENTER_OPTIONS_VERSION);
+    lct_augmenter_options local;
+    LCT__OPTIONS_COPY(LCT__OPT_AUGMENTER, lct_augmenter_options_init, local, opts);
     int input = opts->input;
     if (input != LCT_AUG_IMAGE_U8 && input != LCT_AUG_IMAGE_F32 && input != LCT_AUG_SIGNAL_F32)
         return LCT__FAIL(LCT_EINVAL, "opts->input is %d; it must be LCT_AUG_IMAGE_U8 (0), LCT_AUG_IMAGE_F32 (1) "

@@ -123,14 +123,11 @@ static int bank_create(const char *func, lct_bank **out, lct_runtime *rt, size_t
     if (out == NULL) return lct__fail(LCT_EINVAL, func, "argument 'out' is NULL");
     *out = NULL;
     if (rt == NULL) return lct__fail(LCT_EINVAL, func, "argument 'rt' is NULL");
-    lct_bank_options defaults;
-    if (opts == NULL) {
-        lct_bank_options_init(&defaults, LCT_BANK_OPTIONS_VERSION);
-        opts = &defaults;
-    }
-    if (opts->version == 0 || opts->version > LCT_BANK_OPTIONS_VERSION)
-        return lct__fail(LCT_EVERSION, func, "opts->version is %u; this library knows versions 1..%u",
-                         (unsigned)opts->version, (unsigned)LCT_BANK_OPTIONS_VERSION);
+    lct_bank_options local;
+    lct_bank_options_init(&local, LCT_BANK_OPTIONS_VERSION);
+    int rc_opts = lct__options_load(LCT__OPT_BANK, &local, opts, func);
+    if (rc_opts) return rc_opts;
+    opts = &local;
     if (n == 0 || n > LCT__BANK_MAX_N) return lct__fail(LCT_EINVAL, func, "n is %zu; it must be in 1..2^40", n);
     if (d == 0 || d > LCT__BANK_MAX_D) return lct__fail(LCT_EINVAL, func, "d is %zu; it must be in 1..65536", d);
     if (opts->storage != LCT_BANK_FP32 && opts->storage != LCT_BANK_FP16)
@@ -336,24 +333,60 @@ int lct_bank_gather(const lct_bank *bank, const int64_t *idx, size_t count, floa
     return LCT_OK;
 }
 
-int lct__bank_reserve(lct_bank *b, size_t work_entries, size_t gather_rows)
+int lct__bank_prepare(const lct_bank *b, size_t work_entries, size_t gather_rows, lct__bank_grow *g)
 {
+    memset(g, 0, sizeof *g);
     if (work_entries > b->work_cap) {
-        int64_t *w = lct__calloc(b->rt, work_entries, sizeof *w);
-        if (w == NULL) return LCT_ENOMEM;
-        lct__free(b->rt, b->work);
-        b->work = w;
-        b->work_cap = work_entries;
+        g->work = lct__calloc(b->rt, work_entries, sizeof *g->work);
+        if (g->work == NULL) return LCT_ENOMEM;
+        g->work_cap = work_entries;
     }
     if (gather_rows > b->gather_cap) {
         size_t floats;
-        if (lct__mul_size(gather_rows, b->d, &floats) != 0)
+        if (lct__mul_size(gather_rows, b->d, &floats) != 0) {
+            lct__bank_abort(b, g);
             return LCT__FAIL(LCT_ENOMEM, "workspace of %zu rows overflows", gather_rows);
-        float *g = lct__calloc(b->rt, floats, sizeof *g);
-        if (g == NULL) return LCT_ENOMEM;
-        lct__free(b->rt, b->gather);
-        b->gather = g;
-        b->gather_cap = gather_rows;
+        }
+        g->gather = lct__calloc(b->rt, floats, sizeof *g->gather);
+        if (g->gather == NULL) {
+            lct__bank_abort(b, g);
+            return LCT_ENOMEM;
+        }
+        g->gather_cap = gather_rows;
     }
     return LCT_OK;
+}
+
+void lct__bank_commit(lct_bank *b, lct__bank_grow *g)
+{
+    if (g->work && g->work_cap > b->work_cap) {
+        lct__free(b->rt, b->work);
+        b->work = g->work;
+        b->work_cap = g->work_cap;
+    } else {
+        lct__free(b->rt, g->work);
+    }
+    if (g->gather && g->gather_cap > b->gather_cap) {
+        lct__free(b->rt, b->gather);
+        b->gather = g->gather;
+        b->gather_cap = g->gather_cap;
+    } else {
+        lct__free(b->rt, g->gather);
+    }
+    memset(g, 0, sizeof *g);
+}
+
+void lct__bank_abort(const lct_bank *b, lct__bank_grow *g)
+{
+    lct__free(b->rt, g->work);
+    lct__free(b->rt, g->gather);
+    memset(g, 0, sizeof *g);
+}
+
+int lct__bank_reserve(lct_bank *b, size_t work_entries, size_t gather_rows)
+{
+    lct__bank_grow g;
+    int rc = lct__bank_prepare(b, work_entries, gather_rows, &g);
+    if (rc == LCT_OK) lct__bank_commit(b, &g);
+    return rc;
 }

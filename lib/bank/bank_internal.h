@@ -61,6 +61,22 @@ int lct__bank_check_idx(const lct_bank *b, const int64_t *idx, size_t count, con
  * no allocation once sized). LCT_ENOMEM leaves the old workspaces in place. */
 int lct__bank_reserve(lct_bank *b, size_t work_entries, size_t gather_rows);
 
+/* The same in two phases, so that a caller growing several workspaces gets all or none:
+ * prepare allocates what is missing without touching the bank; commit swaps it in (freeing the
+ * old blocks), abort frees it. */
+typedef struct lct__bank_grow {
+    int64_t *work;
+    size_t work_cap;
+    float *gather;
+    size_t gather_cap;
+} lct__bank_grow;
+int lct__bank_prepare(const lct_bank *b, size_t work_entries, size_t gather_rows, lct__bank_grow *g);
+void lct__bank_commit(lct_bank *b, lct__bank_grow *g);
+void lct__bank_abort(const lct_bank *b, lct__bank_grow *g);
+
+/* Work entries of lct_bank_update() at batch B (the loss reserves them for the update that follows). */
+#define LCT__BANK_UPDATE_ENTRIES(batch) (2 * (batch))
+
 /* ---- gradients with respect to the embeddings -----------------------------
  * Given dS = dL/dS of lct_bank_similarity's output (batch x (k+1), same pos/neg
  * layout and mode), df[b] (+)= sum_j dS[b][j] * row(idx[b][j]) without a

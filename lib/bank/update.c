@@ -64,14 +64,11 @@ static int update_impl(const char *func, lct_bank *bank, const float *f, const i
     if (bank == NULL) return lct__fail(LCT_EINVAL, func, "argument 'bank' is NULL");
     if (f == NULL) return lct__fail(LCT_EINVAL, func, "argument 'f' is NULL");
     if (idx == NULL) return lct__fail(LCT_EINVAL, func, "argument 'idx' is NULL");
-    lct_bank_update_options defaults;
-    if (opts == NULL) {
-        lct_bank_update_options_init(&defaults, LCT_BANK_UPDATE_OPTIONS_VERSION);
-        opts = &defaults;
-    }
-    if (opts->version == 0 || opts->version > LCT_BANK_UPDATE_OPTIONS_VERSION)
-        return lct__fail(LCT_EVERSION, func, "opts->version is %u; this library knows versions 1..%u",
-                         (unsigned)opts->version, (unsigned)LCT_BANK_UPDATE_OPTIONS_VERSION);
+    lct_bank_update_options local;
+    lct_bank_update_options_init(&local, LCT_BANK_UPDATE_OPTIONS_VERSION);
+    int rc_opts = lct__options_load(LCT__OPT_BANK_UPDATE, &local, opts, func);
+    if (rc_opts) return rc_opts;
+    opts = &local;
     if (batch == 0) return lct__fail(LCT_EINVAL, func, "batch is 0");
     float m_;
     if (opts->rule == LCT_BANK_UPDATE_MOMENTUM) {
@@ -96,7 +93,7 @@ static int update_impl(const char *func, lct_bank *bank, const float *f, const i
     if (rc == LCT_OK && !lct__all_finite(f, batch * bank->d)) rc = lct__fail(LCT_ENUMERIC, func, "f holds NaN or Inf");
     const int sharded = lct__bank_sharded(bank);
     const size_t P = (size_t)lct__comm_size(bank->comm), gb = batch * P, d = bank->d;
-    if (rc == LCT_OK) rc = lct__bank_reserve(bank, sharded ? 3 * gb : 2 * batch, 0);
+    if (rc == LCT_OK) rc = lct__bank_reserve(bank, sharded ? 3 * gb : LCT__BANK_UPDATE_ENTRIES(batch), 0);
     if (rc == LCT_OK && sharded && bank->fg_cap < gb * d) {
         float *fg = lct__malloc(bank->rt, gb * d * sizeof *fg);
         if (fg == NULL) rc = lct__fail(LCT_ENOMEM, func, "cannot allocate the %zu x %zu gathered batch", gb, d);

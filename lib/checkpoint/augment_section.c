@@ -10,6 +10,7 @@ int lct_checkpoint_add_augmenter(lct_checkpoint_writer *w, const char *name, con
     LCT__REQUIRE(w);
     LCT__REQUIRE(name);
     LCT__REQUIRE(aug);
+    LCT__CKPT_WRITER_RT(w, aug->rt, "aug");
     lct__ckpt_put rec;
     lct__ckpt_put_init(&rec, lct__ckpt_writer_runtime(w));
     lct__ckpt_put_u32(&rec, LCT__CKPT_RECORD_VERSION);
@@ -31,6 +32,7 @@ int lct_checkpoint_load_augmenter(lct_checkpoint_reader *r, const char *name, lc
     LCT__REQUIRE(r);
     LCT__REQUIRE(name);
     LCT__REQUIRE(aug);
+    LCT__CKPT_READER_RT(r, aug->rt, "aug");
     void *data = NULL;
     size_t size = 0;
     lct__ckpt_get g;

@@ -13,6 +13,7 @@ int lct_checkpoint_add_bank(lct_checkpoint_writer *w, const char *name, const lc
     LCT__REQUIRE(w);
     LCT__REQUIRE(name);
     LCT__REQUIRE(bank);
+    LCT__CKPT_WRITER_RT(w, lct__bank_runtime(bank), "bank");
     uint64_t stream, calls;
     lct__bank_rng_state(bank, &stream, &calls);
     const int sharded = lct__bank_sharded(bank);
@@ -105,6 +106,7 @@ int lct_checkpoint_load_bank(lct_checkpoint_reader *r, const char *name, lct_ban
     LCT__REQUIRE(r);
     LCT__REQUIRE(name);
     LCT__REQUIRE(bank);
+    LCT__CKPT_READER_RT(r, lct__bank_runtime(bank), "bank");
     size_t bytes = lct__bank_data_bytes(bank);
     void *data = NULL;
     size_t size = 0;
@@ -178,7 +180,9 @@ int lct_checkpoint_new_bank(lct_checkpoint_reader *r, const char *name, lct_runt
     o.init = LCT_BANK_INIT_ZERO;
     lct_bank *bank = NULL;
     rc = lct_bank_new(&bank, rt, (size_t)n, (size_t)d, &o);
+    lct__ckpt_reader_set_creating(r, rt); /* the new bank may come from any runtime */
     if (rc == LCT_OK) rc = lct_checkpoint_load_bank(r, name, bank);
+    lct__ckpt_reader_set_creating(r, NULL);
     if (rc != LCT_OK) {
         lct_bank_free(bank);
         return rc;

@@ -146,6 +146,26 @@ int lct__ckpt_write_file_ex(lct_checkpoint_writer *w, const char *path, lct_chec
 
 lct_runtime *lct__ckpt_reader_runtime(const lct_checkpoint_reader *r);
 
+/* LCT_EMISMATCH unless a handle (`what`, created from `theirs`) comes from the same runtime as the
+ * writer or reader (`mine`): their memory and streams must not mix. */
+static inline int lct__ckpt_same_runtime(const lct_runtime *mine, const lct_runtime *theirs, const char *what,
+                                         const char *side, const char *func)
+{
+    if (mine == theirs) return LCT_OK;
+    return lct__fail(LCT_EMISMATCH, func, "%s was created from another runtime than the %s", what, side);
+}
+#define LCT__CKPT_WRITER_RT(w, rt, what) \
+    do { int rc__ = lct__ckpt_same_runtime(lct__ckpt_writer_runtime(w), (rt), (what), "writer", __func__); \
+         if (rc__) return rc__; } while (0)
+#define LCT__CKPT_READER_RT(r, rt, what) \
+    do { if (!lct__ckpt_reader_accepts((r), (rt))) \
+             return lct__ckpt_same_runtime(lct__ckpt_reader_runtime(r), (rt), (what), "reader", __func__); \
+    } while (0)
+/* 1 if a handle of `rt` may be loaded: the reader's runtime, or the one a lct_checkpoint_new_*()
+ * call creates its handle from (set for the duration of that call). */
+int lct__ckpt_reader_accepts(const lct_checkpoint_reader *r, const lct_runtime *rt);
+void lct__ckpt_reader_set_creating(lct_checkpoint_reader *r, lct_runtime *rt);
+
 /*
  * Decompress section (name, type) into a new block (lct__free it, or hand it to
  * lct__ckpt_finish). Refuses before allocating: missing section (LCT_ERANGE), other type

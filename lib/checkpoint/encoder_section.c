@@ -12,6 +12,7 @@ int lct_checkpoint_add_encoder(lct_checkpoint_writer *w, const char *name, lct_e
     LCT__REQUIRE(w);
     LCT__REQUIRE(name);
     LCT__REQUIRE(enc);
+    LCT__CKPT_WRITER_RT(w, enc->rt, "enc");
     lct_params *params = lct_encoder_params(enc);
     if (params == NULL) return LCT__FAIL(LCT_EINVAL, "the encoder has no parameter set");
     const char *spec = lct_encoder_spec(enc);
@@ -38,6 +39,7 @@ int lct_checkpoint_load_encoder(lct_checkpoint_reader *r, const char *name, lct_
     LCT__REQUIRE(r);
     LCT__REQUIRE(name);
     LCT__REQUIRE(enc);
+    LCT__CKPT_READER_RT(r, enc->rt, "enc");
     char sub[LCT_CHECKPOINT_MAX_NAME + 1];
     int rc = lct__ckpt_sub_name(sub, name, ".params", __func__);
     if (rc) return rc;
@@ -101,7 +103,9 @@ int lct_checkpoint_new_encoder(lct_checkpoint_reader *r, const char *name, lct_r
                            lct_error_last());
     }
     lct__free(rt, spec);
+    lct__ckpt_reader_set_creating(r, rt); /* the new encoder may come from any runtime */
     if (rc == LCT_OK) rc = lct_checkpoint_load_encoder(r, name, enc);
+    lct__ckpt_reader_set_creating(r, NULL);
     if (rc != LCT_OK) {
         lct_encoder_free(enc);
         return rc;

@@ -10,6 +10,7 @@ int lct_checkpoint_add_loss(lct_checkpoint_writer *w, const char *name, lct_loss
     LCT__REQUIRE(w);
     LCT__REQUIRE(name);
     LCT__REQUIRE(loss);
+    LCT__CKPT_WRITER_RT(w, loss->rt, "loss");
     lct__ckpt_put rec;
     lct__ckpt_put_init(&rec, lct__ckpt_writer_runtime(w));
     lct__ckpt_put_u32(&rec, LCT__CKPT_RECORD_VERSION);
@@ -45,6 +46,7 @@ int lct_checkpoint_load_loss(lct_checkpoint_reader *r, const char *name, lct_los
     LCT__REQUIRE(r);
     LCT__REQUIRE(name);
     LCT__REQUIRE(loss);
+    LCT__CKPT_READER_RT(r, loss->rt, "loss");
     char sub[LCT_CHECKPOINT_MAX_NAME + 1];
     int rc = lct__ckpt_sub_name(sub, name, ".params", __func__);
     if (rc) return rc;

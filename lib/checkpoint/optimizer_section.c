@@ -10,6 +10,7 @@ int lct_checkpoint_add_optimizer(lct_checkpoint_writer *w, const char *name, lct
     LCT__REQUIRE(w);
     LCT__REQUIRE(name);
     LCT__REQUIRE(opt);
+    LCT__CKPT_WRITER_RT(w, opt->rt, "opt");
     lct__ckpt_put rec;
     lct__ckpt_put_init(&rec, lct__ckpt_writer_runtime(w));
     lct__ckpt_put_u32(&rec, LCT__CKPT_RECORD_VERSION);
@@ -29,6 +30,7 @@ int lct_checkpoint_load_optimizer(lct_checkpoint_reader *r, const char *name, lc
     LCT__REQUIRE(r);
     LCT__REQUIRE(name);
     LCT__REQUIRE(opt);
+    LCT__CKPT_READER_RT(r, opt->rt, "opt");
     char sub[LCT_CHECKPOINT_MAX_NAME + 1];
     int rc = lct__ckpt_sub_name(sub, name, ".state", __func__);
     if (rc) return rc;

@@ -17,6 +17,7 @@ int lct_checkpoint_add_params(lct_checkpoint_writer *w, const char *name, const 
     LCT__REQUIRE(w);
     LCT__REQUIRE(name);
     LCT__REQUIRE(params);
+    LCT__CKPT_WRITER_RT(w, params->rt, "params");
     lct_runtime *rt = lct__ckpt_writer_runtime(w);
     if (params->n_tensors > UINT32_MAX)
         return LCT__FAIL(LCT_EINVAL, "params has %zu tensors, more than a section can hold", params->n_tensors);
@@ -149,6 +150,7 @@ int lct_checkpoint_load_params(lct_checkpoint_reader *r, const char *name, lct_p
     LCT__REQUIRE(r);
     LCT__REQUIRE(name);
     LCT__REQUIRE(params);
+    LCT__CKPT_READER_RT(r, params->rt, "params");
     lct_runtime *rt = lct__ckpt_reader_runtime(r);
     int idx = lct_checkpoint_find(r, name);
     if (idx < 0) return lct__ckpt_finish(r, idx, NULL, NULL, NULL, 0);

@@ -26,6 +26,7 @@ typedef struct staged {
 
 struct lct_checkpoint_reader {
     lct_runtime *rt;
+    lct_runtime *creating;     /* runtime of the handle a lct_checkpoint_new_*() call is loading, or NULL */
     unsigned char *file;
     size_t file_size;
     uint32_t version;
@@ -50,6 +51,16 @@ struct lct_checkpoint_reader {
 lct_runtime *lct__ckpt_reader_runtime(const lct_checkpoint_reader *r)
 {
     return r->rt;
+}
+
+int lct__ckpt_reader_accepts(const lct_checkpoint_reader *r, const lct_runtime *rt)
+{
+    return rt == r->rt || (r->creating != NULL && rt == r->creating);
+}
+
+void lct__ckpt_reader_set_creating(lct_checkpoint_reader *r, lct_runtime *rt)
+{
+    r->creating = rt;
 }
 
 static void drop_staged(lct_checkpoint_reader *r)

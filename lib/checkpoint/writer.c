@@ -46,12 +46,8 @@ int lct_checkpoint_writer_new(lct_checkpoint_writer **out, lct_runtime *rt, cons
     LCT__REQUIRE(out);
     *out = NULL;
     LCT__REQUIRE(rt);
-    lct_checkpoint_options defaults;
-    if (opts == NULL) {
-        lct_checkpoint_options_init(&defaults, LCT_CHECKPOINT_OPTIONS_VERSION);
-        opts = &defaults;
-    }
-    LCT__CHECK_VERSION(opts, LCT_CHECKPOINT_OPTIONS_VERSION);
+    lct_checkpoint_options local;
+    LCT__OPTIONS_COPY(LCT__OPT_CHECKPOINT, lct_checkpoint_options_init, local, opts);
     if (opts->level < 0 || opts->level > 9)
         return LCT__FAIL(LCT_EINVAL, "opts->level is %d; it must be 0..9", (int)opts->level);
     lct_checkpoint_writer *w = lct__calloc(rt, 1, sizeof *w);

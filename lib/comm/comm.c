@@ -15,7 +15,11 @@ int lct_comm_new(lct_comm **out, lct_runtime *rt, const lct_comm_ops *ops, void 
     *out = NULL;
     LCT__REQUIRE(rt);
     LCT__REQUIRE(ops);
-    LCT__CHECK_VERSION(ops, LCT_COMM_OPS_VERSION);
+    lct_comm_ops local; /* a table built against an older header is smaller: copy what its version defines */
+    lct_comm_ops_init(&local, LCT_COMM_OPS_VERSION);
+    int rc_ops = lct__options_load(LCT__OPT_COMM_OPS, &local, ops, __func__);
+    if (rc_ops) return rc_ops;
+    ops = &local;
     const struct {
         const char *name;
         int set;

@@ -33,11 +33,6 @@ int lct__fail(int status, const char *func, const char *fmt, ...) LCT__PRINTF(3,
 #define LCT__REQUIRE(ptr) \
     do { if ((ptr) == NULL) return LCT__FAIL(LCT_EINVAL, "argument '%s' is NULL", #ptr); } while (0)
 
-/* Check a versioned option struct: non-NULL pointer handled by caller; version 1..max. */
-#define LCT__CHECK_VERSION(opts, max) \
-    do { if ((opts)->version == 0 || (opts)->version > (max)) \
-        return LCT__FAIL(LCT_EVERSION, "%s->version is %u; this library knows versions 1..%u", \
-                         #opts, (unsigned)(opts)->version, (unsigned)(max)); } while (0)
 
 /* Opening of every lct_X_options_init(): check the pointer and the version, zero the struct,
  * stamp the version; the caller then sets its defaults. */
@@ -49,6 +44,47 @@ int lct__fail(int status, const char *func, const char *fmt, ...) LCT__PRINTF(3,
                              (unsigned)(max)); \
         memset((opts), 0, sizeof *(opts)); \
         (opts)->version = (ver); \
+    } while (0)
+
+/* ---- option structs --------------------------------------------------------
+ * Constructors never copy the caller's struct with `o = *opts`: a caller compiled against an
+ * older header passes a smaller struct. lct__options_load copies only the bytes the caller's
+ * version defines over a struct already holding the defaults of the latest version.
+ */
+enum {
+    LCT__OPT_RUNTIME,
+    LCT__OPT_ENCODER,
+    LCT__OPT_OPTIMIZER,
+    LCT__OPT_BANK,
+    LCT__OPT_BANK_UPDATE,
+    LCT__OPT_AUGMENTER,
+    LCT__OPT_LOSS_NCE,
+    LCT__OPT_LOSS_NPSOFTMAX,
+    LCT__OPT_LOSS_INVASPREAD,
+    LCT__OPT_LOSS_INFONCE,
+    LCT__OPT_LOSS_CMC,
+    LCT__OPT_CHECKPOINT,
+    LCT__OPT_COMM_OPS,
+    LCT__OPT_COUNT
+};
+#define LCT__OPTIONS_MAX_VERSIONS 8
+
+/* Latest version of option struct `kind` (0 for an unknown kind). */
+uint32_t lct__options_latest(int kind);
+/* Bytes of struct `kind` that `version` defines; 0 for an unknown version. */
+size_t lct__options_size(int kind, uint32_t version);
+/* NULL src: keep dst. Else check src->version (LCT_EVERSION with a message for func) and copy
+ * the bytes it defines into dst, leaving the later fields of dst (the defaults) alone. */
+int lct__options_load(int kind, void *dst, const void *src, const char *func);
+
+/* In a constructor taking `const T *opts`: fill `local` with the defaults (init_fn), load the
+ * caller's struct over them, and point opts at `local`. Returns from the caller on a bad version. */
+#define LCT__OPTIONS_COPY(kind, init_fn, local, opts) \
+    do { \
+        init_fn(&(local), lct__options_latest(kind)); \
+        int rc_opts__ = lct__options_load((kind), &(local), (opts), __func__); \
+        if (rc_opts__) return rc_opts__; \
+        (opts) = &(local); \
     } while (0)
 
 /* a*b into *out; returns 0 on success, -1 on overflow. */

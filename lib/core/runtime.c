@@ -53,12 +53,8 @@ int lct_runtime_new(lct_runtime **out, const lct_runtime_options *opts)
 {
     LCT__REQUIRE(out);
     *out = NULL;
-    lct_runtime_options defaults;
-    if (opts == NULL) {
-        lct_runtime_options_init(&defaults, LCT_RUNTIME_OPTIONS_VERSION);
-        opts = &defaults;
-    }
-    LCT__CHECK_VERSION(opts, LCT_RUNTIME_OPTIONS_VERSION);
+    lct_runtime_options local;
+    LCT__OPTIONS_COPY(LCT__OPT_RUNTIME, lct_runtime_options_init, local, opts);
     if (opts->threads == 0 || opts->threads > LCT__MAX_THREADS)
         return LCT__FAIL(LCT_EINVAL, "opts->threads is %u; it must be 1..%d", (unsigned)opts->threads,
                          LCT__MAX_THREADS);

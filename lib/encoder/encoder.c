@@ -36,12 +36,8 @@ int lct_encoder_new(lct_encoder **out, lct_runtime *rt, const uint32_t *shape, s
     *out = NULL;
     LCT__REQUIRE(rt);
     LCT__REQUIRE(shape);
-    lct_encoder_options defaults;
-    if (opts == NULL) {
-        lct_encoder_options_init(&defaults, LCT_ENCODER_OPTIONS_VERSION);
-        opts = &defaults;
-    }
-    LCT__CHECK_VERSION(opts, LCT_ENCODER_OPTIONS_VERSION);
+    lct_encoder_options local;
+    LCT__OPTIONS_COPY(LCT__OPT_ENCODER, lct_encoder_options_init, local, opts);
     if (opts->check_finite > 1)
         return LCT__FAIL(LCT_EINVAL, "opts->check_finite is %u; it must be 0 or 1", (unsigned)opts->check_finite);
     if (rank == 0 || rank > LCT_ENCODER_MAX_RANK)
@@ -122,9 +118,10 @@ int lct__encoder_add(lct_encoder *enc, const lct__layer *proto, const char *func
         lct__free(rt, layers);
         lct__free(rt, tensors);
         lct__free(rt, store);
+        int kind = l->kind; /* read before the layer is freed */
         lct__free(rt, l);
         return lct__fail(LCT_ENOMEM, func, "cannot allocate the %s layer (%zu parameter floats)",
-                         lct__layer_kind_name(l->kind), floats);
+                         lct__layer_kind_name(kind), floats);
     }
     /* Commit: nothing below can fail. */
     l->store = store;
@@ -352,19 +349,23 @@ static int ensure_workspace(lct_encoder *enc, size_t batch, const char *func)
     size_t floats;
     if (layout(enc, batch, NULL, &floats) != LCT_OK || floats > SIZE_MAX / sizeof(float))
         return lct__fail(LCT_ESHAPE, func, "the workspace for batch %zu overflows", batch);
-    if (enc->act == NULL) {
-        enc->act = lct__calloc(enc->rt, enc->n_layers + 1, sizeof *enc->act);
-        if (enc->act == NULL) return lct__fail(LCT_ENOMEM, func, "cannot allocate the activation table");
+    float **act = enc->act;
+    if (act == NULL) {
+        act = lct__calloc(enc->rt, enc->n_layers + 1, sizeof *act);
+        if (act == NULL) return lct__fail(LCT_ENOMEM, func, "cannot allocate the activation table");
     }
     if (batch > enc->ws_batch) {
         float *ws = lct__malloc(enc->rt, floats * sizeof(float));
-        if (ws == NULL)
+        if (ws == NULL) {
+            if (act != enc->act) lct__free(enc->rt, act); /* a failed call keeps nothing */
             return lct__fail(LCT_ENOMEM, func, "cannot allocate %zu bytes of workspace for batch %zu",
                              floats * sizeof(float), batch);
+        }
         lct__free(enc->rt, enc->ws);
         enc->ws = ws;
         enc->ws_batch = batch;
     }
+    enc->act = act;
     layout(enc, batch, enc->ws, &floats);
     return LCT_OK;
 }

@@ -228,7 +228,8 @@ int lct_encoder_new_from_spec(lct_encoder **out, lct_runtime *rt, const char *sp
     *out = NULL;
     LCT__REQUIRE(rt);
     LCT__REQUIRE(spec);
-    if (opts) LCT__CHECK_VERSION(opts, LCT_ENCODER_OPTIONS_VERSION);
+    lct_encoder_options local;
+    LCT__OPTIONS_COPY(LCT__OPT_ENCODER, lct_encoder_options_init, local, opts);
     if (strlen(spec) > 65536) return LCT__FAIL(LCT_EFORMAT, "spec is %zu characters long; the limit is 65536", strlen(spec));
     /* Parse everything first: a malformed spec must not consume a random stream. */
     size_t cap = 1;

@@ -12,11 +12,7 @@ int lct_loss_new_cmc(lct_loss **out, lct_runtime *rt, size_t views, size_t dim, 
     *out = NULL;
     LCT__REQUIRE(rt);
     lct_loss_cmc_options o;
-    lct_loss_cmc_options_init(&o, LCT_LOSS_CMC_OPTIONS_VERSION);
-    if (opts) {
-        LCT__CHECK_VERSION(opts, LCT_LOSS_CMC_OPTIONS_VERSION);
-        o = *opts;
-    }
+    LCT__OPTIONS_COPY(LCT__OPT_LOSS_CMC, lct_loss_cmc_options_init, o, opts);
     if (views < 2 || views > LCT__LOSS_MAX_VIEWS)
         return LCT__FAIL(LCT_EINVAL, "views is %zu; it must be in 2..%d", views, LCT__LOSS_MAX_VIEWS);
     if (dim == 0 || dim > LCT__LOSS_MAX_DIM)
@@ -177,7 +173,8 @@ int lct_loss_cmc_compute(lct_loss *loss, const float *const *f, const int64_t *i
     }
     size_t bytes;
     rc = lct__cmc_workspace(loss, batch, &bytes);
-    if (rc == LCT_OK) rc = lct__loss_reserve(loss, bytes);
+    size_t gather = nce && loss->sample_mode >= LCT_BANK_SAMPLE_SHARED ? loss->k : 0;
+    if (rc == LCT_OK) rc = lct__loss_reserve_banks(loss, bytes, batch, gather, __func__);
     if ((rc = lct__loss_agree(loss, rc, batch, __func__))) return rc;
     if (df)
         for (size_t v = 0; v < views; v++) memset(df[v], 0, batch * d * sizeof(float));

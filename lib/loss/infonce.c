@@ -11,11 +11,7 @@ int lct_loss_new_infonce(lct_loss **out, lct_runtime *rt, size_t seq_len, size_t
     *out = NULL;
     LCT__REQUIRE(rt);
     lct_loss_infonce_options o;
-    lct_loss_infonce_options_init(&o, LCT_LOSS_INFONCE_OPTIONS_VERSION);
-    if (opts) {
-        LCT__CHECK_VERSION(opts, LCT_LOSS_INFONCE_OPTIONS_VERSION);
-        o = *opts;
-    }
+    LCT__OPTIONS_COPY(LCT__OPT_LOSS_INFONCE, lct_loss_infonce_options_init, o, opts);
     if (seq_len < 2 || seq_len > LCT__LOSS_MAX_DIM)
         return LCT__FAIL(LCT_EINVAL, "seq_len is %zu; it must be in 2..%d", seq_len, LCT__LOSS_MAX_DIM);
     if (latent_dim == 0 || latent_dim > LCT__LOSS_MAX_DIM)

@@ -9,11 +9,7 @@ int lct_loss_new_invaspread(lct_loss **out, lct_runtime *rt, size_t dim, const l
     *out = NULL;
     LCT__REQUIRE(rt);
     lct_loss_invaspread_options o;
-    lct_loss_invaspread_options_init(&o, LCT_LOSS_INVASPREAD_OPTIONS_VERSION);
-    if (opts) {
-        LCT__CHECK_VERSION(opts, LCT_LOSS_INVASPREAD_OPTIONS_VERSION);
-        o = *opts;
-    }
+    LCT__OPTIONS_COPY(LCT__OPT_LOSS_INVASPREAD, lct_loss_invaspread_options_init, o, opts);
     if (dim == 0 || dim > LCT__LOSS_MAX_DIM)
         return LCT__FAIL(LCT_EINVAL, "dim is %zu; it must be in 1..%d", dim, LCT__LOSS_MAX_DIM);
     if (o.form != LCT_INVASPREAD_PAPER && o.form != LCT_INVASPREAD_CODE)

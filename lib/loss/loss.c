@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "../bank/bank_internal.h"
 #include "loss_internal.h"
 
 /* ---- option defaults ---------------------------------------------------- */
@@ -246,6 +247,31 @@ int lct__loss_reserve(lct_loss *loss, size_t bytes)
     lct__free(loss->rt, loss->ws);
     loss->ws = p;
     loss->ws_bytes = bytes;
+    return LCT_OK;
+}
+
+int lct__loss_reserve_banks(lct_loss *loss, size_t bytes, size_t batch, size_t gather_rows, const char *func)
+{
+    lct__bank_grow grow[LCT__LOSS_MAX_VIEWS];
+    size_t n = loss->n_banks < LCT__LOSS_MAX_VIEWS ? loss->n_banks : LCT__LOSS_MAX_VIEWS, ready = 0;
+    void *ws = NULL;
+    int rc = LCT_OK;
+    if (bytes > loss->ws_bytes && (ws = lct__malloc(loss->rt, bytes)) == NULL) rc = LCT_ENOMEM;
+    for (; rc == LCT_OK && ready < n; ready++)
+        if (lct__bank_prepare(loss->banks[ready], LCT__BANK_UPDATE_ENTRIES(batch), gather_rows, &grow[ready]))
+            rc = LCT_ENOMEM;
+    if (rc) {
+        /* all or nothing: a failed call keeps none of what it allocated */
+        while (ready-- > 0) lct__bank_abort(loss->banks[ready], &grow[ready]);
+        lct__free(loss->rt, ws);
+        return lct__fail(LCT_ENOMEM, func, "cannot allocate the workspaces for batch %zu", batch);
+    }
+    if (ws) {
+        lct__free(loss->rt, loss->ws);
+        loss->ws = ws;
+        loss->ws_bytes = bytes;
+    }
+    for (size_t i = 0; i < n; i++) lct__bank_commit(loss->banks[i], &grow[i]);
     return LCT_OK;
 }
 

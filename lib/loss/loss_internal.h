@@ -55,6 +55,11 @@ struct lct_loss {
 
 /* Make sure the workspace holds `bytes`; LCT_ENOMEM (state unchanged) on failure. */
 int lct__loss_reserve(lct_loss *loss, size_t bytes);
+/* As lct__loss_reserve, and in every bank of the loss the workspaces of this call (gather_rows
+ * rows for the shared sampling modes) and of the lct_bank_update() at the same batch that
+ * follows a step: all or nothing, so a failed call keeps nothing and a step whose loss succeeded
+ * allocates no more. */
+int lct__loss_reserve_banks(lct_loss *loss, size_t bytes, size_t batch, size_t gather_rows, const char *func);
 
 /* LCT_ENUMERIC naming `what` and the first non-finite index if x has NaN/Inf; else LCT_OK. */
 int lct__loss_check_finite(const char *func, const char *what, const float *x, size_t n);

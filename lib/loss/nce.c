@@ -43,11 +43,7 @@ int lct_loss_new_nce(lct_loss **out, lct_runtime *rt, lct_bank *bank, const lct_
     int rc = lct__loss_check_bank(__func__, rt, bank, "bank");
     if (rc) return rc;
     lct_loss_nce_options o;
-    lct_loss_nce_options_init(&o, LCT_LOSS_NCE_OPTIONS_VERSION);
-    if (opts) {
-        LCT__CHECK_VERSION(opts, LCT_LOSS_NCE_OPTIONS_VERSION);
-        o = *opts;
-    }
+    LCT__OPTIONS_COPY(LCT__OPT_LOSS_NCE, lct_loss_nce_options_init, o, opts);
     if ((rc = lct__loss_check_sampling(__func__, o.k, o.sample_mode))) return rc;
     lct_loss *loss = lct__loss_alloc(rt, LCT_LOSS_NCE);
     if (loss == NULL) return LCT_ENOMEM;
@@ -147,7 +143,8 @@ static int nce_checks(lct_loss *loss, const float *f, const float *pos, const in
         return lct__fail(LCT_ESTATE, func, "Z policy is LCT_Z_FIXED but log Z was never set (lct_loss_set_log_z)");
     size_t bytes;
     if ((rc = lct__nce_workspace(loss, batch, &bytes))) return rc;
-    return lct__loss_reserve(loss, bytes);
+    size_t gather = loss->sample_mode >= LCT_BANK_SAMPLE_SHARED ? loss->k : 0; /* rows of the shared draw */
+    return lct__loss_reserve_banks(loss, bytes, batch, gather, func);
 }
 
 static int nce_compute(lct_loss *loss, const float *f, const float *pos, const int64_t *idx, size_t batch,

@@ -41,11 +41,7 @@ int lct_loss_new_npsoftmax(lct_loss **out, lct_runtime *rt, lct_bank *bank, cons
         return LCT__FAIL(LCT_EUNSUPPORTED, "the bank is sharded over %d ranks; the softmax over every row is not "
                          "available on a sharded bank (use NCE)", bank->comm->size);
     lct_loss_npsoftmax_options o;
-    lct_loss_npsoftmax_options_init(&o, LCT_LOSS_NPSOFTMAX_OPTIONS_VERSION);
-    if (opts) {
-        LCT__CHECK_VERSION(opts, LCT_LOSS_NPSOFTMAX_OPTIONS_VERSION);
-        o = *opts;
-    }
+    LCT__OPTIONS_COPY(LCT__OPT_LOSS_NPSOFTMAX, lct_loss_npsoftmax_options_init, o, opts);
     if (o.chunk == 0 || o.chunk > (1u << 24))
         return LCT__FAIL(LCT_EINVAL, "opts->chunk is %u; it must be in 1..%u", (unsigned)o.chunk, 1u << 24);
     lct_loss *loss = lct__loss_alloc(rt, LCT_LOSS_NPSOFTMAX);
@@ -93,7 +89,7 @@ int lct_loss_npsoftmax_compute(lct_loss *loss, const float *f, const int64_t *id
     if ((rc = lct__bank_check_idx(bank, idx, batch, __func__, "idx"))) return rc;
     size_t bytes;
     if ((rc = lct__npsoftmax_workspace(loss, batch, &bytes))) return rc;
-    if ((rc = lct__loss_reserve(loss, bytes))) return rc;
+    if ((rc = lct__loss_reserve_banks(loss, bytes, batch, 0, __func__))) return rc;
     double *mx = loss->ws, *sum = mx + batch, *lab = sum + batch, *resc = lab + batch;
     float *s = (float *)(resc + batch);
     float *u = s + batch * loss->chunk; /* u_b accumulates here; df is written at the end */

@@ -88,12 +88,8 @@ int lct_optimizer_new(lct_optimizer **out, lct_runtime *rt, const lct_optimizer_
     LCT__REQUIRE(out);
     *out = NULL;
     LCT__REQUIRE(rt);
-    lct_optimizer_options defaults;
-    if (opts == NULL) {
-        lct_optimizer_options_init(&defaults, LCT_OPTIMIZER_OPTIONS_VERSION);
-        opts = &defaults;
-    }
-    LCT__CHECK_VERSION(opts, LCT_OPTIMIZER_OPTIONS_VERSION);
+    lct_optimizer_options local;
+    LCT__OPTIONS_COPY(LCT__OPT_OPTIMIZER, lct_optimizer_options_init, local, opts);
     int rc = check_options(opts, __func__);
     if (rc) return rc;
     lct_optimizer *opt = lct__calloc(rt, 1, sizeof *opt);

@@ -1,0 +1,545 @@
+/*
+ * API misuse matrix: every public function (lib/libcontrast.map) called with a NULL handle;
+ * the computing calls with NULL buffers and sizes that overflow; every constructor with option
+ * structs of unknown versions (0 and latest + 1) and with a version-1 struct at the very end of
+ * a guarded page (no over-read); and every call that takes handles of two kinds with handles of
+ * different runtimes. Each must return its documented code with a message naming the argument,
+ * crash nothing and leak nothing. Bad values of single parameters are the module suites' job.
+ */
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#include "core/internal.h"
+
+/* The call returns `code` and the message names `needle`. */
+#define EXPECT(call, code, needle) LCT_ASSERT_FAILS(call, code, needle)
+
+/* ---- NULL handles ---------------------------------------------------------------------------- */
+
+START_TEST(test_null_handles)
+{
+    float buf[16] = {0};
+    int64_t idx[4] = {0};
+    int32_t lab[4] = {0};
+    size_t sz;
+    uint64_t u;
+    double dv;
+    int iv;
+    const char *s;
+    uint32_t shape[3] = {1, 1, 1};
+
+    /* runtime, GEMM, parameter sets */
+    EXPECT(lct_runtime_new(NULL, NULL), LCT_EINVAL, "out");
+    EXPECT(lct_runtime_options_init(NULL, 1), LCT_EINVAL, "opts");
+    EXPECT(lct_runtime_threads(NULL), LCT_EINVAL, "rt");
+    EXPECT(lct_runtime_set_threads(NULL, 1), LCT_EINVAL, "rt");
+    EXPECT(lct_runtime_memory(NULL, &sz, NULL), LCT_EINVAL, "rt");
+    EXPECT(lct_gemm(NULL, 0, 0, 1, 1, 1, 1.0f, buf, 1, buf, 1, 0.0f, buf, 1), LCT_EINVAL, "rt");
+    ck_assert_uint_eq(lct_runtime_seed(NULL), 0);
+    iv = 7;
+    ck_assert_str_eq(lct_runtime_kernel(NULL, &iv), "");
+    EXPECT(lct_params_count(NULL), LCT_EINVAL, "p");
+    EXPECT(lct_params_info(NULL, 0, &s, &sz, &iv), LCT_EINVAL, "p");
+    EXPECT(lct_params_total(NULL, &sz), LCT_EINVAL, "p");
+    EXPECT(lct_params_get(NULL, 0, buf, 1), LCT_EINVAL, "p");
+    EXPECT(lct_params_set(NULL, 0, buf, 1), LCT_EINVAL, "p");
+    EXPECT(lct_params_get_grad(NULL, 0, buf, 1), LCT_EINVAL, "p");
+    EXPECT(lct_params_zero_grad(NULL), LCT_EINVAL, "p");
+
+    /* encoder */
+    lct_encoder *enc = NULL;
+    EXPECT(lct_encoder_options_init(NULL, 1), LCT_EINVAL, "opts");
+    EXPECT(lct_encoder_new(NULL, NULL, shape, 1, NULL), LCT_EINVAL, "out");
+    EXPECT(lct_encoder_new(&enc, NULL, shape, 1, NULL), LCT_EINVAL, "rt");
+    EXPECT(lct_encoder_new_from_spec(NULL, NULL, "in 1", NULL), LCT_EINVAL, "out");
+    EXPECT(lct_encoder_add_linear(NULL, 1, 1), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_add_conv2d(NULL, 1, 1, 1, 0, 1), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_add_conv1d(NULL, 1, 1, 1, 0, 1), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_add_batchnorm(NULL, 0.1f, 1e-5f), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_add_relu(NULL), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_add_maxpool(NULL, 2, 2), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_add_avgpool(NULL, 2, 2), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_add_global_avgpool(NULL), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_add_flatten(NULL), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_add_transpose(NULL), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_add_dropout(NULL, 0.5f), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_add_l2norm(NULL, 1e-12f), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_add_gru(NULL, 4), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_set_mode(NULL, 0), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_get_mode(NULL), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_forward(NULL, buf, 1, buf), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_backward(NULL, buf, 1, buf), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_zero_grad(NULL), LCT_EINVAL, "enc");
+    ck_assert_ptr_null(lct_encoder_params(NULL));
+    EXPECT(lct_encoder_input_shape(NULL, shape, 3, &sz), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_output_shape(NULL, shape, 3, &sz), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_input_size(NULL, &sz), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_output_size(NULL, &sz), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_layer_count(NULL, &sz), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_param_count(NULL, &sz, &sz), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_workspace_bytes(NULL, 1, &sz), LCT_EINVAL, "enc");
+    ck_assert_ptr_null(lct_encoder_spec(NULL));
+    EXPECT(lct_encoder_step(NULL, &u), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_set_step(NULL, 0), LCT_EINVAL, "enc");
+
+    /* optimizer */
+    EXPECT(lct_optimizer_options_init(NULL, 1), LCT_EINVAL, "opts");
+    EXPECT(lct_optimizer_new(NULL, NULL, NULL), LCT_EINVAL, "out");
+    EXPECT(lct_optimizer_attach(NULL, NULL), LCT_EINVAL, "opt");
+    EXPECT(lct_optimizer_step(NULL), LCT_EINVAL, "opt");
+    EXPECT(lct_optimizer_zero_grad(NULL), LCT_EINVAL, "opt");
+    EXPECT(lct_optimizer_lr(NULL, &dv), LCT_EINVAL, "opt");
+    EXPECT(lct_optimizer_step_count(NULL, &u), LCT_EINVAL, "opt");
+    EXPECT(lct_optimizer_set_step_count(NULL, 0), LCT_EINVAL, "opt");
+    EXPECT(lct_optimizer_set_param(NULL, LCT_OPTIMIZER_LR, 0.1), LCT_EINVAL, "opt");
+    EXPECT(lct_optimizer_get_param(NULL, LCT_OPTIMIZER_LR, &dv), LCT_EINVAL, "opt");
+    EXPECT(lct_optimizer_param_bounds(-1, &dv, &dv), LCT_EINVAL, "param");
+    EXPECT(lct_optimizer_set_milestones(NULL, &u, 1), LCT_EINVAL, "opt");
+    ck_assert_ptr_null(lct_optimizer_state(NULL));
+
+    /* bank and kNN */
+    EXPECT(lct_bank_options_init(NULL, 1), LCT_EINVAL, "opts");
+    EXPECT(lct_bank_bytes(1, 1, LCT_BANK_FP32, NULL), LCT_EINVAL, "bytes");
+    EXPECT(lct_bank_new(NULL, NULL, 1, 1, NULL), LCT_EINVAL, "out");
+    EXPECT(lct_bank_info(NULL, &sz, &sz, &iv), LCT_EINVAL, "bank");
+    EXPECT(lct_bank_get_rows(NULL, 0, 1, buf), LCT_EINVAL, "bank");
+    EXPECT(lct_bank_set_rows(NULL, 0, 1, buf), LCT_EINVAL, "bank");
+    EXPECT(lct_bank_gather(NULL, idx, 1, buf), LCT_EINVAL, "bank");
+    EXPECT(lct_bank_sample(NULL, idx, 1, 1, 0, idx), LCT_EINVAL, "bank");
+    EXPECT(lct_bank_similarity(NULL, buf, 1, idx, idx, 1, 0, buf), LCT_EINVAL, "bank");
+    EXPECT(lct_bank_similarity_all(NULL, buf, 1, 0, 1, buf, 1), LCT_EINVAL, "bank");
+    EXPECT(lct_bank_update_options_init(NULL, 1), LCT_EINVAL, "opts");
+    EXPECT(lct_bank_update(NULL, buf, idx, 1, 0.5f), LCT_EINVAL, "bank");
+    EXPECT(lct_bank_update_ex(NULL, buf, idx, 1, NULL), LCT_EINVAL, "bank");
+    EXPECT(lct_bank_proximal(NULL, buf, idx, 1, 1.0f, buf, &dv), LCT_EINVAL, "bank");
+    EXPECT(lct_knn_topk(NULL, buf, 1, 1, buf, 1, 1, idx, buf), LCT_EINVAL, "rt");
+    EXPECT(lct_knn_topk_bank(NULL, buf, 1, 1, idx, buf), LCT_EINVAL, "bank");
+    EXPECT(lct_knn_classify(NULL, buf, lab, 1, 1, buf, 1, 1, 0.07f, 1, lab, buf), LCT_EINVAL, "rt");
+    EXPECT(lct_knn_classify_bank(NULL, lab, buf, 1, 1, 0.07f, 1, lab, buf), LCT_EINVAL, "bank");
+
+    /* augmenter */
+    EXPECT(lct_augmenter_options_init(NULL, 1), LCT_EINVAL, "opts");
+    EXPECT(lct_augmenter_new(NULL, NULL, NULL), LCT_EINVAL, "out");
+    EXPECT(lct_augmenter_sizes(NULL, &sz, &sz), LCT_EINVAL, "aug");
+    EXPECT(lct_augmenter_op_count(NULL), LCT_EINVAL, "aug");
+    EXPECT(lct_augmenter_clear(NULL), LCT_EINVAL, "aug");
+    EXPECT(lct_augmenter_preset(NULL, LCT_AUG_PRESET_INSTDISC), LCT_EINVAL, "aug");
+    EXPECT(lct_augmenter_add_random_resized_crop(NULL, 1, 0.2, 1, 0.75, 1.33), LCT_EINVAL, "aug");
+    EXPECT(lct_augmenter_add_hflip(NULL, 0.5), LCT_EINVAL, "aug");
+    EXPECT(lct_augmenter_add_color_jitter(NULL, 1, 0.4, 0.4, 0.4, 0.1), LCT_EINVAL, "aug");
+    EXPECT(lct_augmenter_add_grayscale(NULL, 0.2), LCT_EINVAL, "aug");
+    EXPECT(lct_augmenter_add_gaussian_blur(NULL, 0.5, 0.1, 2.0), LCT_EINVAL, "aug");
+    EXPECT(lct_augmenter_add_gaussian_noise(NULL, 0.5, 0.1), LCT_EINVAL, "aug");
+    EXPECT(lct_augmenter_add_normalize(NULL, buf, buf, 1), LCT_EINVAL, "aug");
+    EXPECT(lct_augmenter_add_window_crop(NULL, 1), LCT_EINVAL, "aug");
+    EXPECT(lct_augmenter_add_gain(NULL, 1, -6, 6), LCT_EINVAL, "aug");
+    EXPECT(lct_augmenter_add_time_mask(NULL, 1, 1), LCT_EINVAL, "aug");
+    EXPECT(lct_augmenter_add_time_shift(NULL, 1, 1), LCT_EINVAL, "aug");
+    EXPECT(lct_augmenter_apply(NULL, buf, 1, 1, buf), LCT_EINVAL, "aug");
+    EXPECT(lct_augmenter_get_counter(NULL, &u), LCT_EINVAL, "aug");
+    EXPECT(lct_augmenter_set_counter(NULL, 0), LCT_EINVAL, "aug");
+
+    /* losses */
+    EXPECT(lct_loss_nce_options_init(NULL, 1), LCT_EINVAL, "opts");
+    EXPECT(lct_loss_npsoftmax_options_init(NULL, 1), LCT_EINVAL, "opts");
+    EXPECT(lct_loss_invaspread_options_init(NULL, 1), LCT_EINVAL, "opts");
+    EXPECT(lct_loss_infonce_options_init(NULL, 1), LCT_EINVAL, "opts");
+    EXPECT(lct_loss_cmc_options_init(NULL, 1), LCT_EINVAL, "opts");
+    EXPECT(lct_loss_new_nce(NULL, NULL, NULL, NULL), LCT_EINVAL, "out");
+    EXPECT(lct_loss_new_npsoftmax(NULL, NULL, NULL, NULL), LCT_EINVAL, "out");
+    EXPECT(lct_loss_new_invaspread(NULL, NULL, 4, NULL), LCT_EINVAL, "out");
+    EXPECT(lct_loss_new_infonce(NULL, NULL, 4, 4, 4, NULL), LCT_EINVAL, "out");
+    EXPECT(lct_loss_new_cmc(NULL, NULL, 2, 4, NULL, NULL), LCT_EINVAL, "out");
+    EXPECT(lct_loss_get_kind(NULL), LCT_EINVAL, "loss");
+    EXPECT(lct_loss_set_param(NULL, LCT_LOSS_PARAM_TEMPERATURE, 0.1), LCT_EINVAL, "loss");
+    EXPECT(lct_loss_get_param(NULL, LCT_LOSS_PARAM_TEMPERATURE, &dv), LCT_EINVAL, "loss");
+    EXPECT(lct_loss_param_bounds(NULL, LCT_LOSS_PARAM_TEMPERATURE, &dv, &dv), LCT_EINVAL, "loss");
+    EXPECT(lct_loss_get_log_z(NULL, 0, &dv, NULL), LCT_EINVAL, "loss");
+    EXPECT(lct_loss_set_log_z(NULL, 0, 1.0), LCT_EINVAL, "loss");
+    EXPECT(lct_loss_reset_z(NULL), LCT_EINVAL, "loss");
+    ck_assert_ptr_null(lct_loss_params(NULL));
+    EXPECT(lct_loss_workspace_bytes(NULL, 1, &sz), LCT_EINVAL, "loss");
+    float lv;
+    const float *views[2] = {buf, buf};
+    float *grads[2] = {buf, buf};
+    EXPECT(lct_loss_nce_compute(NULL, buf, idx, 1, &lv, buf), LCT_EINVAL, "loss");
+    EXPECT(lct_loss_nce_compute_pos(NULL, buf, buf, idx, 1, &lv, buf, buf), LCT_EINVAL, "loss");
+    EXPECT(lct_loss_npsoftmax_compute(NULL, buf, idx, 1, &lv, buf), LCT_EINVAL, "loss");
+    EXPECT(lct_loss_invaspread_compute(NULL, buf, 1, &lv, buf), LCT_EINVAL, "loss");
+    EXPECT(lct_loss_infonce_compute(NULL, buf, buf, 1, &lv, buf, buf, buf), LCT_EINVAL, "loss");
+    EXPECT(lct_loss_cmc_compute(NULL, views, idx, 1, &lv, grads), LCT_EINVAL, "loss");
+
+    /* checkpoint and .npy */
+    EXPECT(lct_checkpoint_options_init(NULL, 1), LCT_EINVAL, "opts");
+    EXPECT(lct_checkpoint_writer_new(NULL, NULL, NULL), LCT_EINVAL, "out");
+    EXPECT(lct_checkpoint_add_params(NULL, "a", NULL), LCT_EINVAL, "w");
+    EXPECT(lct_checkpoint_add_meta(NULL, "a", "b"), LCT_EINVAL, "w");
+    EXPECT(lct_checkpoint_add_counter(NULL, "a", 1), LCT_EINVAL, "w");
+    EXPECT(lct_checkpoint_add_runtime(NULL), LCT_EINVAL, "w");
+    EXPECT(lct_checkpoint_add_blob(NULL, "a", LCT_CHECKPOINT_TYPE_USER, buf, 4), LCT_EINVAL, "w");
+    EXPECT(lct_checkpoint_write_file(NULL, "/nonexistent/x"), LCT_EINVAL, "w");
+    EXPECT(lct_checkpoint_write_cb(NULL, NULL, NULL), LCT_EINVAL, "w");
+    EXPECT(lct_checkpoint_reader_open_file(NULL, NULL, "x"), LCT_EINVAL, "out");
+    EXPECT(lct_checkpoint_reader_open_cb(NULL, NULL, NULL, NULL), LCT_EINVAL, "out");
+    EXPECT(lct_checkpoint_reader_open_memory(NULL, NULL, buf, 4), LCT_EINVAL, "out");
+    EXPECT(lct_checkpoint_reader_format_version(NULL), LCT_EINVAL, "r");
+    EXPECT(lct_checkpoint_section_count(NULL), LCT_EINVAL, "r");
+    EXPECT(lct_checkpoint_section_info(NULL, 0, &s, NULL, NULL), LCT_EINVAL, "r");
+    EXPECT(lct_checkpoint_find(NULL, "a"), LCT_EINVAL, "r");
+    EXPECT(lct_checkpoint_load_params(NULL, "a", NULL), LCT_EINVAL, "r");
+    EXPECT(lct_checkpoint_load_runtime(NULL, NULL), LCT_EINVAL, "r");
+    EXPECT(lct_checkpoint_get_meta(NULL, "a", &s), LCT_EINVAL, "r");
+    EXPECT(lct_checkpoint_meta_count(NULL), LCT_EINVAL, "r");
+    EXPECT(lct_checkpoint_meta_at(NULL, 0, &s, &s), LCT_EINVAL, "r");
+    EXPECT(lct_checkpoint_get_counter(NULL, "a", &u), LCT_EINVAL, "r");
+    EXPECT(lct_checkpoint_read_blob(NULL, "a", LCT_CHECKPOINT_TYPE_USER, buf, 4), LCT_EINVAL, "r");
+    EXPECT(lct_checkpoint_reader_begin(NULL), LCT_EINVAL, "r");
+    EXPECT(lct_checkpoint_reader_commit(NULL), LCT_EINVAL, "r");
+    EXPECT(lct_checkpoint_reader_rollback(NULL), LCT_EINVAL, "r");
+    EXPECT(lct_checkpoint_add_encoder(NULL, "a", NULL), LCT_EINVAL, "w");
+    EXPECT(lct_checkpoint_load_encoder(NULL, "a", NULL), LCT_EINVAL, "r");
+    EXPECT(lct_checkpoint_new_encoder(NULL, "a", NULL, &enc), LCT_EINVAL, "r");
+    EXPECT(lct_checkpoint_add_optimizer(NULL, "a", NULL), LCT_EINVAL, "w");
+    EXPECT(lct_checkpoint_load_optimizer(NULL, "a", NULL), LCT_EINVAL, "r");
+    EXPECT(lct_checkpoint_add_bank(NULL, "a", NULL), LCT_EINVAL, "w");
+    EXPECT(lct_checkpoint_load_bank(NULL, "a", NULL), LCT_EINVAL, "r");
+    lct_bank *bank = NULL;
+    EXPECT(lct_checkpoint_new_bank(NULL, "a", NULL, &bank), LCT_EINVAL, "r");
+    EXPECT(lct_checkpoint_add_loss(NULL, "a", NULL), LCT_EINVAL, "w");
+    EXPECT(lct_checkpoint_load_loss(NULL, "a", NULL), LCT_EINVAL, "r");
+    EXPECT(lct_checkpoint_add_augmenter(NULL, "a", NULL), LCT_EINVAL, "w");
+    EXPECT(lct_checkpoint_load_augmenter(NULL, "a", NULL), LCT_EINVAL, "r");
+    EXPECT(lct_npy_write(NULL, buf, 1, 1), LCT_EINVAL, "path");
+    EXPECT(lct_npy_write_vector(NULL, buf, 1), LCT_EINVAL, "path");
+    EXPECT(lct_npy_info(NULL, &sz, &sz, shape), LCT_EINVAL, "path");
+    EXPECT(lct_npy_read(NULL, buf, 1, 1), LCT_EINVAL, "path");
+    float *data = NULL;
+    EXPECT(lct_npy_read_alloc(NULL, "x", &data, &sz, &sz), LCT_EINVAL, "rt");
+
+    /* every free accepts NULL; status strings and the version never fail */
+    lct_runtime_free(NULL);
+    lct_encoder_free(NULL);
+    lct_optimizer_free(NULL);
+    lct_bank_free(NULL);
+    lct_augmenter_free(NULL);
+    lct_loss_free(NULL);
+    lct_checkpoint_writer_free(NULL);
+    lct_checkpoint_reader_free(NULL);
+    lct_npy_free(NULL, NULL);
+    ck_assert_str_eq(lct_status_string(-999), "unknown status");
+    ck_assert_str_eq(lct_status_string(1), "unknown status");
+    for (int code = LCT_EMISMATCH; code <= LCT_OK; code++) ck_assert_str_ne(lct_status_string(code), "unknown status");
+    lct_error_clear();
+    ck_assert_ptr_nonnull(lct_error_last());
+    ck_assert_str_eq(lct_error_last(), "");
+    ck_assert_int_eq(lct_version_number(), LCT_VERSION_NUMBER);
+    ck_assert_str_eq(lct_version_string(), LCT_VERSION_STRING);
+}
+END_TEST
+
+/* ---- NULL buffers and sizes that overflow, on valid handles ------------------------------------ */
+
+START_TEST(test_null_buffers_and_huge_sizes)
+{
+    lct_runtime *rt = lct_test_runtime(1, 3);
+    lct_encoder *enc;
+    ck_assert_int_eq(lct_encoder_new_from_spec(&enc, rt, "in 4; linear 4; l2norm", NULL), LCT_OK);
+    lct_bank *bank;
+    ck_assert_int_eq(lct_bank_new(&bank, rt, 8, 4, NULL), LCT_OK);
+    lct_augmenter *aug;
+    ck_assert_int_eq(lct_augmenter_new(&aug, rt, NULL), LCT_OK);
+    lct_loss *nce, *inva;
+    ck_assert_int_eq(lct_loss_new_nce(&nce, rt, bank, NULL), LCT_OK);
+    ck_assert_int_eq(lct_loss_new_invaspread(&inva, rt, 4, NULL), LCT_OK);
+    float buf[64] = {0}, lv;
+    int64_t idx[4] = {0, 1, 2, 3};
+    size_t sz, before, after;
+    const size_t huge = SIZE_MAX / 2 + 1;
+    lct_runtime_memory(rt, &before, NULL);
+
+    EXPECT(lct_encoder_forward(enc, NULL, 1, buf), LCT_EINVAL, "x");
+    EXPECT(lct_encoder_forward(enc, buf, 1, NULL), LCT_EINVAL, "y");
+    EXPECT(lct_encoder_forward(enc, buf, 0, buf), LCT_EINVAL, "batch");
+    EXPECT(lct_encoder_forward(enc, buf, huge, buf), LCT_ESHAPE, "overflows");
+    EXPECT(lct_encoder_backward(enc, NULL, 1, buf), LCT_EINVAL, "dy");
+    EXPECT(lct_encoder_workspace_bytes(enc, huge, &sz), LCT_ESHAPE, "overflow");
+    EXPECT(lct_bank_get_rows(bank, 0, 1, NULL), LCT_EINVAL, "out");
+    EXPECT(lct_bank_get_rows(bank, huge, huge, buf), LCT_ERANGE, "");
+    EXPECT(lct_bank_set_rows(bank, SIZE_MAX, 2, buf), LCT_ERANGE, "");
+    EXPECT(lct_bank_gather(bank, NULL, 1, buf), LCT_EINVAL, "idx");
+    EXPECT(lct_bank_sample(bank, idx, huge, huge, LCT_BANK_SAMPLE_REPLACE, idx), LCT_ESHAPE, "");
+    EXPECT(lct_bank_similarity_all(bank, buf, huge, 0, 8, buf, 8), LCT_ESHAPE, "");
+    EXPECT(lct_bank_update(bank, NULL, idx, 1, 0.5f), LCT_EINVAL, "f");
+    EXPECT(lct_bank_update(bank, buf, idx, huge, 0.5f), LCT_ESHAPE, "overflows");
+    EXPECT(lct_bank_bytes(SIZE_MAX, SIZE_MAX, LCT_BANK_FP32, &sz), LCT_EINVAL, "n is");
+    ck_assert_int_eq(lct_bank_bytes((size_t)1 << 40, 65536, LCT_BANK_FP32, &sz), LCT_OK); /* the largest: no overflow */
+    EXPECT(lct_knn_topk(rt, buf, huge, 4, buf, 1, 1, idx, NULL), LCT_ESHAPE, "");
+    EXPECT(lct_knn_topk(rt, NULL, 4, 4, buf, 1, 1, idx, NULL), LCT_EINVAL, "features");
+    EXPECT(lct_gemm(rt, 0, 0, huge, huge, 2, 1.0f, buf, 2, buf, huge, 0.0f, buf, huge), LCT_ESHAPE, "");
+    EXPECT(lct_augmenter_apply(aug, NULL, 1, 1, buf), LCT_EINVAL, "in");
+    EXPECT(lct_augmenter_apply(aug, buf, huge, 2, buf), LCT_ESHAPE, "overflows");
+    EXPECT(lct_loss_nce_compute(nce, NULL, idx, 1, &lv, buf), LCT_EINVAL, "f");
+    EXPECT(lct_loss_nce_compute(nce, buf, NULL, 1, &lv, buf), LCT_EINVAL, "idx");
+    EXPECT(lct_loss_nce_compute(nce, buf, idx, 1, NULL, buf), LCT_EINVAL, "loss_out");
+    EXPECT(lct_loss_nce_compute(nce, buf, idx, huge, &lv, buf), LCT_EINVAL, "batch"); /* above the loss limit 2^24 */
+    EXPECT(lct_loss_invaspread_compute(inva, NULL, 2, &lv, buf), LCT_EINVAL, "x");
+    EXPECT(lct_loss_invaspread_compute(inva, buf, huge, &lv, buf), LCT_EINVAL, "batch");
+    EXPECT(lct_loss_workspace_bytes(nce, huge, &sz), LCT_ESHAPE, "");
+    EXPECT(lct_loss_workspace_bytes(nce, 1, NULL), LCT_EINVAL, "bytes");
+    EXPECT(lct_params_get(lct_encoder_params(enc), 0, buf, 3), LCT_ESHAPE, "");
+    EXPECT(lct_params_get(lct_encoder_params(enc), 99, buf, 3), LCT_ERANGE, "");
+
+    /* zero sizes */
+    EXPECT(lct_bank_gather(bank, idx, 0, buf), LCT_EINVAL, "count");
+    EXPECT(lct_bank_update(bank, buf, idx, 0, 0.5f), LCT_EINVAL, "batch");
+    EXPECT(lct_bank_sample(bank, idx, 1, 0, LCT_BANK_SAMPLE_REPLACE, idx), LCT_EINVAL, "k");
+    EXPECT(lct_knn_topk(rt, buf, 4, 4, buf, 1, 0, idx, NULL), LCT_EINVAL, "k");
+    EXPECT(lct_augmenter_apply(aug, buf, 0, 1, buf), LCT_EINVAL, "batch");
+    EXPECT(lct_augmenter_apply(aug, buf, 1, 0, buf), LCT_EINVAL, "n_views");
+    EXPECT(lct_loss_nce_compute(nce, buf, idx, 0, &lv, buf), LCT_EINVAL, "batch");
+    EXPECT(lct_loss_invaspread_compute(inva, buf, 0, &lv, buf), LCT_EINVAL, "batch");
+    EXPECT(lct_encoder_workspace_bytes(enc, 0, &sz), LCT_EINVAL, "batch");
+
+    lct_runtime_memory(rt, &after, NULL);
+    ck_assert_uint_eq(before, after); /* refused calls allocate nothing */
+    lct_loss_free(inva);
+    lct_loss_free(nce);
+    lct_augmenter_free(aug);
+    lct_bank_free(bank);
+    lct_encoder_free(enc);
+    lct_runtime_memory(rt, &after, NULL);
+    ck_assert_uint_eq(after, 0);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+/* ---- option-struct versions ----------------------------------------------------------------- */
+
+/* A block of `size` bytes ending exactly where an inaccessible page begins: reading one byte
+ * past it faults. */
+typedef struct guard {
+    unsigned char *map;
+    size_t page;
+} guard;
+
+static void *guarded(guard *g, size_t size)
+{
+    g->page = (size_t)sysconf(_SC_PAGESIZE);
+    g->map = mmap(NULL, 2 * g->page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert(g->map != MAP_FAILED);
+    ck_assert_int_eq(mprotect(g->map + g->page, g->page, PROT_NONE), 0);
+    return g->map + g->page - size;
+}
+
+static void unguard(guard *g)
+{
+    munmap(g->map, 2 * g->page);
+}
+
+/* Run `body` three times with `o` (a `type *`) set up as: version 1 at the end of a guarded
+ * page (must succeed), version 0 and latest+1 (LCT_EVERSION naming opts->version). */
+#define VERSIONS(type, init, latest, body)                                                        \
+    do {                                                                                          \
+        guard g_;                                                                                 \
+        type *o = guarded(&g_, sizeof(type));                                                     \
+        ck_assert_int_eq(init(o, 1), LCT_OK);                                                     \
+        lct_error_clear();                                                                        \
+        {                                                                                         \
+            int rc = (body);                                                                      \
+            ck_assert_msg(rc == LCT_OK, #type " v1: %d %s", rc, lct_error_last());                 \
+        }                                                                                         \
+        o->version = 0;                                                                           \
+        EXPECT(body, LCT_EVERSION, "opts->version is 0");                                         \
+        o->version = (latest) + 1;                                                                \
+        EXPECT(body, LCT_EVERSION, "opts->version");                                              \
+        EXPECT(init(o, (latest) + 1), LCT_EVERSION, "version");                                   \
+        EXPECT(init(o, 0), LCT_EVERSION, "version");                                              \
+        unguard(&g_);                                                                             \
+    } while (0)
+
+static lct_runtime *vrt;
+static lct_bank *vbank, *vbanks[2];
+static lct_encoder *venc;
+static lct_optimizer *vopt;
+static lct_augmenter *vaug;
+static lct_loss *vloss;
+static lct_checkpoint_writer *vw;
+static lct_runtime *vrt2;
+
+static int keep_enc(int rc)
+{
+    lct_encoder_free(venc);
+    venc = NULL;
+    return rc;
+}
+
+START_TEST(test_option_versions)
+{
+    vrt = lct_test_runtime(1, 5);
+    ck_assert_int_eq(lct_bank_new(&vbank, vrt, 8, 4, NULL), LCT_OK);
+    vbanks[0] = vbanks[1] = vbank;
+    uint32_t shape[1] = {4};
+    float f[8] = {1, 0, 0, 0, 0, 1, 0, 0};
+    int64_t idx[2] = {1, 2};
+
+    VERSIONS(lct_runtime_options, lct_runtime_options_init, LCT_RUNTIME_OPTIONS_VERSION,
+             (lct_runtime_free(vrt2), vrt2 = NULL, lct_runtime_new(&vrt2, o)));
+    VERSIONS(lct_encoder_options, lct_encoder_options_init, LCT_ENCODER_OPTIONS_VERSION,
+             keep_enc(lct_encoder_new(&venc, vrt, shape, 1, o)));
+    VERSIONS(lct_encoder_options, lct_encoder_options_init, LCT_ENCODER_OPTIONS_VERSION,
+             keep_enc(lct_encoder_new_from_spec(&venc, vrt, "in 4; relu", o)));
+    VERSIONS(lct_optimizer_options, lct_optimizer_options_init, LCT_OPTIMIZER_OPTIONS_VERSION,
+             (lct_optimizer_free(vopt), vopt = NULL, lct_optimizer_new(&vopt, vrt, o)));
+    vbanks[1] = NULL;
+    VERSIONS(lct_bank_options, lct_bank_options_init, LCT_BANK_OPTIONS_VERSION,
+             (lct_bank_free(vbanks[1]), vbanks[1] = NULL, lct_bank_new(&vbanks[1], vrt, 4, 4, o)));
+    lct_bank_free(vbanks[1]);
+    vbanks[1] = vbank;
+    VERSIONS(lct_bank_update_options, lct_bank_update_options_init, LCT_BANK_UPDATE_OPTIONS_VERSION,
+             lct_bank_update_ex(vbank, f, idx, 2, o));
+    VERSIONS(lct_augmenter_options, lct_augmenter_options_init, LCT_AUGMENTER_OPTIONS_VERSION,
+             (lct_augmenter_free(vaug), vaug = NULL, lct_augmenter_new(&vaug, vrt, o)));
+    VERSIONS(lct_loss_nce_options, lct_loss_nce_options_init, LCT_LOSS_NCE_OPTIONS_VERSION,
+             (lct_loss_free(vloss), vloss = NULL, lct_loss_new_nce(&vloss, vrt, vbank, o)));
+    VERSIONS(lct_loss_npsoftmax_options, lct_loss_npsoftmax_options_init, LCT_LOSS_NPSOFTMAX_OPTIONS_VERSION,
+             (lct_loss_free(vloss), vloss = NULL, lct_loss_new_npsoftmax(&vloss, vrt, vbank, o)));
+    VERSIONS(lct_loss_invaspread_options, lct_loss_invaspread_options_init, LCT_LOSS_INVASPREAD_OPTIONS_VERSION,
+             (lct_loss_free(vloss), vloss = NULL, lct_loss_new_invaspread(&vloss, vrt, 4, o)));
+    VERSIONS(lct_loss_infonce_options, lct_loss_infonce_options_init, LCT_LOSS_INFONCE_OPTIONS_VERSION,
+             (lct_loss_free(vloss), vloss = NULL, lct_loss_new_infonce(&vloss, vrt, 16, 4, 4, o)));
+    VERSIONS(lct_loss_cmc_options, lct_loss_cmc_options_init, LCT_LOSS_CMC_OPTIONS_VERSION,
+             (lct_loss_free(vloss), vloss = NULL, lct_loss_new_cmc(&vloss, vrt, 2, 4, vbanks, o)));
+    VERSIONS(lct_checkpoint_options, lct_checkpoint_options_init, LCT_CHECKPOINT_OPTIONS_VERSION,
+             (lct_checkpoint_writer_free(vw), vw = NULL, lct_checkpoint_writer_new(&vw, vrt, o)));
+
+    /* the helper itself: sizes by version, nothing for unknown versions or kinds */
+    ck_assert_uint_eq(lct__options_size(LCT__OPT_ENCODER, 1), sizeof(lct_encoder_options));
+    ck_assert_uint_eq(lct__options_size(LCT__OPT_LOSS_CMC, 1), sizeof(lct_loss_cmc_options));
+    ck_assert_uint_eq(lct__options_size(LCT__OPT_ENCODER, 0), 0);
+    ck_assert_uint_eq(lct__options_size(LCT__OPT_ENCODER, LCT_ENCODER_OPTIONS_VERSION + 1), 0);
+    ck_assert_uint_eq(lct__options_size(LCT__OPT_COUNT, 1), 0);
+    for (int k = 0; k < LCT__OPT_COUNT; k++) {
+        ck_assert_uint_ge(lct__options_latest(k), 1);
+        for (uint32_t v = 1; v <= lct__options_latest(k); v++) {
+            size_t n = lct__options_size(k, v);
+            ck_assert(n >= sizeof(uint32_t) && (v == 1 || n >= lct__options_size(k, v - 1)));
+        }
+    }
+    /* a copy takes the caller's bytes and keeps the defaults after them */
+    lct_loss_cmc_options dst, src;
+    lct_loss_cmc_options_init(&dst, LCT_LOSS_CMC_OPTIONS_VERSION);
+    memset(&src, 0x5a, sizeof src);
+    src.version = 1;
+    ck_assert_int_eq(lct__options_load(LCT__OPT_LOSS_CMC, &dst, &src, "t"), LCT_OK);
+    ck_assert_mem_eq(&dst, &src, lct__options_size(LCT__OPT_LOSS_CMC, 1));
+    ck_assert_int_eq(lct__options_load(LCT__OPT_LOSS_CMC, &dst, NULL, "t"), LCT_OK);
+
+    lct_checkpoint_writer_free(vw);
+    lct_loss_free(vloss);
+    lct_augmenter_free(vaug);
+    lct_optimizer_free(vopt);
+    lct_bank_free(vbank);
+    lct_runtime_free(vrt2);
+    size_t cur;
+    lct_runtime_memory(vrt, &cur, NULL);
+    ck_assert_uint_eq(cur, 0);
+    lct_runtime_free(vrt);
+}
+END_TEST
+
+/* ---- handles from different runtimes ------------------------------------------------------- */
+
+START_TEST(test_mixed_runtimes)
+{
+    lct_runtime *a = lct_test_runtime(1, 11), *b = lct_test_runtime(1, 11);
+    lct_encoder *enc_b;
+    ck_assert_int_eq(lct_encoder_new_from_spec(&enc_b, b, "in 4; linear 4", NULL), LCT_OK);
+    lct_bank *bank_a, *bank_b;
+    ck_assert_int_eq(lct_bank_new(&bank_a, a, 8, 4, NULL), LCT_OK);
+    ck_assert_int_eq(lct_bank_new(&bank_b, b, 8, 4, NULL), LCT_OK);
+    lct_optimizer *opt_a;
+    ck_assert_int_eq(lct_optimizer_new(&opt_a, a, NULL), LCT_OK);
+    lct_loss *loss_b, *loss_a;
+    ck_assert_int_eq(lct_loss_new_nce(&loss_b, b, bank_b, NULL), LCT_OK);
+    lct_loss_infonce_options io;
+    lct_loss_infonce_options_init(&io, 1);
+    io.steps = 1;
+    ck_assert_int_eq(lct_loss_new_infonce(&loss_a, a, 4, 4, 4, &io), LCT_OK);
+    lct_augmenter *aug_b;
+    ck_assert_int_eq(lct_augmenter_new(&aug_b, b, NULL), LCT_OK);
+    lct_optimizer *opt_b;
+    ck_assert_int_eq(lct_optimizer_new(&opt_b, b, NULL), LCT_OK);
+
+    /* optimiser attached to the sets of another runtime */
+    EXPECT(lct_optimizer_attach(opt_a, lct_encoder_params(enc_b)), LCT_EMISMATCH, "another runtime");
+    EXPECT(lct_optimizer_attach(opt_b, lct_loss_params(loss_a)), LCT_EMISMATCH, "another runtime");
+    /* losses given banks of another runtime */
+    lct_loss *l = NULL;
+    EXPECT(lct_loss_new_nce(&l, a, bank_b, NULL), LCT_EMISMATCH, "bank");
+    EXPECT(lct_loss_new_npsoftmax(&l, a, bank_b, NULL), LCT_EMISMATCH, "bank");
+    lct_bank *mixed[2] = {bank_a, bank_b};
+    EXPECT(lct_loss_new_cmc(&l, a, 2, 4, mixed, NULL), LCT_EMISMATCH, "banks[1]");
+    ck_assert_ptr_null(l);
+    /* checkpoint writers and readers given handles of another runtime */
+    lct_checkpoint_writer *w;
+    ck_assert_int_eq(lct_checkpoint_writer_new(&w, a, NULL), LCT_OK);
+    EXPECT(lct_checkpoint_add_encoder(w, "e", enc_b), LCT_EMISMATCH, "enc");
+    EXPECT(lct_checkpoint_add_params(w, "p", lct_encoder_params(enc_b)), LCT_EMISMATCH, "params");
+    EXPECT(lct_checkpoint_add_bank(w, "b", bank_b), LCT_EMISMATCH, "bank");
+    EXPECT(lct_checkpoint_add_loss(w, "l", loss_b), LCT_EMISMATCH, "loss");
+    EXPECT(lct_checkpoint_add_optimizer(w, "o", opt_b), LCT_EMISMATCH, "opt");
+    EXPECT(lct_checkpoint_add_augmenter(w, "g", aug_b), LCT_EMISMATCH, "aug");
+    ck_assert_int_eq(lct_checkpoint_add_bank(w, "b", bank_a), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_add_loss(w, "l", loss_a), LCT_OK);
+    char path[] = "/tmp/lct_misuse_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_int_eq(lct_checkpoint_write_file(w, path), LCT_OK);
+    lct_checkpoint_writer_free(w);
+    lct_checkpoint_reader *r;
+    ck_assert_int_eq(lct_checkpoint_reader_open_file(&r, a, path), LCT_OK);
+    EXPECT(lct_checkpoint_load_bank(r, "b", bank_b), LCT_EMISMATCH, "bank");
+    EXPECT(lct_checkpoint_load_loss(r, "l", loss_b), LCT_EMISMATCH, "loss");
+    EXPECT(lct_checkpoint_load_encoder(r, "e", enc_b), LCT_EMISMATCH, "enc");
+    EXPECT(lct_checkpoint_load_params(r, "p", lct_encoder_params(enc_b)), LCT_EMISMATCH, "params");
+    EXPECT(lct_checkpoint_load_optimizer(r, "o", opt_b), LCT_EMISMATCH, "opt");
+    EXPECT(lct_checkpoint_load_augmenter(r, "g", aug_b), LCT_EMISMATCH, "aug");
+    ck_assert_int_eq(lct_checkpoint_load_bank(r, "b", bank_a), LCT_OK);
+    /* creating a new handle from a checkpoint may use any runtime */
+    lct_bank *copy = NULL;
+    ck_assert_int_eq(lct_checkpoint_new_bank(r, "b", b, &copy), LCT_OK);
+    lct_bank_free(copy);
+    lct_checkpoint_reader_free(r);
+    unlink(path);
+
+    lct_optimizer_free(opt_b);
+    lct_augmenter_free(aug_b);
+    lct_loss_free(loss_a);
+    lct_loss_free(loss_b);
+    lct_optimizer_free(opt_a);
+    lct_bank_free(bank_b);
+    lct_bank_free(bank_a);
+    lct_encoder_free(enc_b);
+    size_t ca, cb;
+    lct_runtime_memory(a, &ca, NULL);
+    lct_runtime_memory(b, &cb, NULL);
+    ck_assert(ca == 0 && cb == 0);
+    lct_runtime_free(a);
+    lct_runtime_free(b);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("misuse");
+    TCase *tc = tcase_create("misuse");
+    tcase_add_test(tc, test_null_handles);
+    tcase_add_test(tc, test_null_buffers_and_huge_sizes);
+    tcase_add_test(tc, test_option_versions);
+    tcase_add_test(tc, test_mixed_runtimes);
+    suite_add_tcase(s, tc);
+    return lct_test_run(s);
+}
