@@ -46,7 +46,7 @@ int main(int argc, char **argv)
 {
     example_args args;
     example_args_defaults(&args);
-    args.epochs = 10;
+    args.epochs = 3;
     int k = 4096, limit = 0, bank_init = 1, eval_every = 0, warmup = 0;
     float lr = 0.03f, tau = 0.07f, momentum = 0.5f, sgd_momentum = 0.9f, wd = 5e-4f;
     train_aug ta = {.crop_min = 0.5f, .crop_max = 1.0f, .jitter = 0.4f, .jitter_p = 1.0f, .flip = 0.5f};

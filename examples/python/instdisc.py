@@ -154,7 +154,7 @@ def knn_accuracy(rt, train, train_labels, test, test_labels, d):
 def main(argv=None):
     cpus = os.cpu_count() or 1
     ap = argparse.ArgumentParser(description="InstDisc on Fashion-MNIST")
-    ap.add_argument("--epochs", type=int, default=10, help="passes over the training images")
+    ap.add_argument("--epochs", type=int, default=3, help="passes over the training images")
     ap.add_argument("--batch", type=int, default=256, help="images per training step")
     ap.add_argument("--threads", type=int, default=min(max(cpus, 1), 256), help="worker threads")
     ap.add_argument("--seed", type=int, default=1, help="seed of every random stream")
