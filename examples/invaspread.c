@@ -38,7 +38,7 @@ int main(int argc, char **argv)
     args.epochs = 4;
     args.batch = 128; /* images per step, as the original: 256 views */
     int limit = 0;
-    float lr = 0.03f, tau = 0.1f, crop_min = 0.2f;
+    float lr = 0.03f, tau = 0.1f, crop_min = 0.5f;
     const char *spec = default_spec, *form = "paper";
     flag table[] = {
         FLAGS_COMMON(&args),
