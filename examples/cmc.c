@@ -24,7 +24,7 @@
  *
  *   cmc [--epochs N] [--batch N] [--threads N] [--seed N] [--out DIR] [--save F] [--resume F]
  *       [--data DIR] [--limit N] [--graph core|full] [--objective nce|softmax] [--k K] [--lr LR]
- *       [--tau T] [--bank-momentum M] [--no-same-crop]
+ *       [--tau T] [--bank-momentum M] [--crop-min S] [--no-same-crop]
  */
 #include <libcontrast/libcontrast.h>
 
@@ -148,7 +148,7 @@ int main(int argc, char **argv)
     args.epochs = 4;
     args.batch = 128;
     int k = 4096, limit = 0;
-    float lr = 0.03f, tau = 0.07f, momentum = 0.5f;
+    float lr = 0.03f, tau = 0.07f, momentum = 0.5f, crop_min = 0.2f;
     int same_crop = 1;
     const char *graph = "full", *objective = "softmax";
     flag table[] = {
@@ -159,6 +159,7 @@ int main(int argc, char **argv)
         {"lr", FLAG_FLOAT, &lr, "SGD learning rate (cosine schedule)", 1e-6, 10},
         {"tau", FLAG_FLOAT, &tau, "temperature", 1e-3, 10},
         {"bank-momentum", FLAG_FLOAT, &momentum, "memory bank momentum (nce)", 0, 0.999},
+        {"crop-min", FLAG_FLOAT, &crop_min, "smallest area fraction of the random crop (largest: 1)", 0.01, 1},
         {"same-crop", FLAG_BOOL, &same_crop, "derive all views from one augmented copy (--no-same-crop: one copy per view)", 0, 0},
         {"limit", FLAG_INT, &limit, "use only the first N train and test images (0: all)", 0, 1 << 30},
     };
@@ -226,7 +227,12 @@ int main(int argc, char **argv)
     ao.height = ao.width = SIDE;
     lct_augmenter *aug;
     CHECK(lct_augmenter_new(&aug, rt, &ao));
-    CHECK(lct_augmenter_preset(aug, LCT_AUG_PRESET_CMC));
+    if (crop_min == 0.2f) {
+        CHECK(lct_augmenter_preset(aug, LCT_AUG_PRESET_CMC)); /* crop 0.2-1, flip */
+    } else { /* the preset's calls with another lower bound for the crop */
+        CHECK(lct_augmenter_add_random_resized_crop(aug, 1.0, crop_min, 1.0, 3.0 / 4.0, 4.0 / 3.0));
+        CHECK(lct_augmenter_add_hflip(aug, 0.5));
+    }
 
     int32_t *train_labels = labels_int32(data.train.labels, n), *test_labels = labels_int32(data.test.labels, q);
     float *train_emb[VIEWS], *test_emb[VIEWS], *x[VIEWS], *f[VIEWS], *df[VIEWS];

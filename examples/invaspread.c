@@ -9,7 +9,7 @@
  * Labels are used only to evaluate: weighted kNN on the test set.
  *
  *   invaspread [--epochs N] [--batch N] [--threads N] [--seed N] [--out DIR] [--save F] [--resume F]
- *              [--data DIR] [--limit N] [--lr LR] [--tau T] [--form paper|code] [--spec S]
+ *              [--data DIR] [--limit N] [--lr LR] [--tau T] [--crop-min S] [--form paper|code] [--spec S]
  */
 #include <libcontrast/libcontrast.h>
 
@@ -38,12 +38,13 @@ int main(int argc, char **argv)
     args.epochs = 4;
     args.batch = 128; /* images per step, as the original: 256 views */
     int limit = 0;
-    float lr = 0.03f, tau = 0.1f;
+    float lr = 0.03f, tau = 0.1f, crop_min = 0.5f;
     const char *spec = default_spec, *form = "paper";
     flag table[] = {
         FLAGS_COMMON(&args),
         {"lr", FLAG_FLOAT, &lr, "SGD learning rate (cosine schedule)", 1e-6, 10},
         {"tau", FLAG_FLOAT, &tau, "temperature", 1e-3, 10},
+        {"crop-min", FLAG_FLOAT, &crop_min, "smallest area fraction of the random crop (largest: 1)", 0.01, 1},
         {"form", FLAG_STRING, &form, "loss form: paper (exact gradient) or code (the original code's)", 0, 0},
         {"spec", FLAG_STRING, &spec, "encoder spec (docs/encoder.md)", 0, 0},
         {"limit", FLAG_INT, &limit, "use only the first N train and test images (0: all)", 0, 1 << 30},
@@ -99,7 +100,14 @@ int main(int argc, char **argv)
     ao.height = ao.width = 28;
     lct_augmenter *aug;
     CHECK(lct_augmenter_new(&aug, rt, &ao));
-    CHECK(lct_augmenter_preset(aug, LCT_AUG_PRESET_INVASPREAD));
+    if (crop_min == 0.2f) {
+        CHECK(lct_augmenter_preset(aug, LCT_AUG_PRESET_INVASPREAD)); /* crop 0.2-1, jitter, grayscale, flip */
+    } else { /* the preset's calls with another lower bound for the crop */
+        CHECK(lct_augmenter_add_random_resized_crop(aug, 1.0, crop_min, 1.0, 3.0 / 4.0, 4.0 / 3.0));
+        CHECK(lct_augmenter_add_color_jitter(aug, 1.0, 0.4, 0.4, 0.4, 0.4));
+        CHECK(lct_augmenter_add_grayscale(aug, 0.2));
+        CHECK(lct_augmenter_add_hflip(aug, 0.5));
+    }
 
     int32_t *train_labels = labels_int32(data.train.labels, n), *test_labels = labels_int32(data.test.labels, q);
     float *train_emb = malloc(n * dim * sizeof *train_emb), *test_emb = malloc(q * dim * sizeof *test_emb);

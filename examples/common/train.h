@@ -28,6 +28,32 @@ void train_shuffle(int64_t *order, size_t n, uint64_t seed, int epoch);
  */
 void train_load_data(const example_args *args, int limit, fmnist *data, size_t *n, size_t *q, size_t *batch);
 
+/*
+ * The image augmentation of a training program, as flags: a random resized crop of area fraction
+ * U[crop_min, crop_max] (aspect ratio 3/4..4/3), colour jitter of strength `jitter` (brightness,
+ * contrast; saturation and hue are no-ops on grey images) applied with probability `jitter_p`,
+ * and a horizontal flip with probability `flip`. 0 disables a transform.
+ */
+typedef struct train_aug {
+    float crop_min, crop_max;
+    float jitter, jitter_p;
+    float flip;
+} train_aug;
+
+/* Table entries for a train_aug's flags. */
+#define FLAGS_AUG(a)                                                                                     \
+    {"crop-min", FLAG_FLOAT, &(a)->crop_min, "smallest area fraction of the random crop", 0.01, 1},       \
+    {"crop-max", FLAG_FLOAT, &(a)->crop_max, "largest area fraction of the random crop", 0.01, 1},        \
+    {"jitter", FLAG_FLOAT, &(a)->jitter, "colour jitter strength (0: none)", 0, 1},                       \
+    {"jitter-p", FLAG_FLOAT, &(a)->jitter_p, "probability of the colour jitter", 0, 1},                   \
+    {"flip", FLAG_FLOAT, &(a)->flip, "probability of a horizontal flip", 0, 1}
+
+/*
+ * A uint8 grey 28 x 28 augmenter with the pipeline of `a` (crop first, then jitter, then flip).
+ * Reports and exits with 2 if crop_min > crop_max, with 1 if a library call fails.
+ */
+lct_augmenter *train_augmenter(lct_runtime *rt, const train_aug *a);
+
 /* The runtime of a training program, with args->threads and args->seed; reports and exits on failure. */
 lct_runtime *train_runtime(const example_args *args);
 

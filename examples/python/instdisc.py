@@ -3,12 +3,16 @@
 
 Every training image is its own class. A memory bank keeps one L2-normalised 128-d embedding per
 image; each step contrasts an augmented image's embedding with its own bank row (the positive) and
-K random rows (the noise) through NCE, then moves the bank rows towards the new embeddings. Labels
-are used only to evaluate: weighted kNN on the test set. Same defaults, handles, calls and shuffle
-as the C program, so the same seed gives the same losses and accuracy.
+the other rows — the non-parametric softmax over all N rows (default) or NCE with K random rows —
+then moves the bank rows towards the new embeddings. Labels are used only to evaluate: weighted kNN
+on the test set. Same defaults, handles, calls and shuffle as the C program, so the same seed gives
+the same losses and accuracy.
 
-  instdisc.py [--epochs N] [--batch N] [--threads N] [--seed N] [--k N] [--lr X] [--tau X]
-              [--bank-momentum X] [--spec S] [--limit N] [--data DIR] [--save F] [--curve F]
+  instdisc.py [--epochs N] [--batch N] [--threads N] [--seed N] [--objective softmax|nce] [--k N]
+              [--z first|running] [--lr X] [--momentum X] [--wd X] [--warmup N] [--tau X]
+              [--bank-momentum X] [--bank-init | --no-bank-init] [--crop-min X] [--crop-max X]
+              [--jitter X] [--jitter-p X] [--flip X] [--spec S] [--limit N] [--data DIR]
+              [--save F] [--curve F]
 """
 import argparse
 import array
@@ -150,14 +154,28 @@ def knn_accuracy(rt, train, train_labels, test, test_labels, d):
 def main(argv=None):
     cpus = os.cpu_count() or 1
     ap = argparse.ArgumentParser(description="InstDisc on Fashion-MNIST")
-    ap.add_argument("--epochs", type=int, default=8, help="passes over the training images")
+    ap.add_argument("--epochs", type=int, default=3, help="passes over the training images")
     ap.add_argument("--batch", type=int, default=256, help="images per training step")
     ap.add_argument("--threads", type=int, default=min(max(cpus, 1), 256), help="worker threads")
     ap.add_argument("--seed", type=int, default=1, help="seed of every random stream")
+    ap.add_argument("--objective", choices=("softmax", "nce"), default="softmax",
+                    help="softmax (non-parametric softmax over all bank rows) or nce")
     ap.add_argument("--k", type=int, default=4096, help="noise samples per image (NCE)")
+    ap.add_argument("--z", choices=("first", "running"), default="first",
+                    help="NCE's Z: first (from the first batch, as the original) or running")
     ap.add_argument("--lr", type=float, default=0.03, help="SGD learning rate (cosine schedule)")
+    ap.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    ap.add_argument("--wd", type=float, default=5e-4, help="SGD weight decay")
+    ap.add_argument("--warmup", type=int, default=0, help="steps of linear learning-rate warm-up")
     ap.add_argument("--tau", type=float, default=0.07, help="temperature")
     ap.add_argument("--bank-momentum", type=float, default=0.5, help="memory bank momentum")
+    ap.add_argument("--bank-init", action=argparse.BooleanOptionalAction, default=True,
+                    help="fill the bank with the untrained encoder's embeddings (else random rows)")
+    ap.add_argument("--crop-min", type=float, default=0.5, help="smallest area fraction of the random crop")
+    ap.add_argument("--crop-max", type=float, default=1.0, help="largest area fraction of the random crop")
+    ap.add_argument("--jitter", type=float, default=0.4, help="colour jitter strength (0: none)")
+    ap.add_argument("--jitter-p", type=float, default=1.0, help="probability of the colour jitter")
+    ap.add_argument("--flip", type=float, default=0.5, help="probability of a horizontal flip")
     ap.add_argument("--spec", default=DEFAULT_SPEC, help="encoder spec (docs/encoder.md)")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N train and test images (0: all)")
     ap.add_argument("--data", default=DEFAULT_DIR, help="folder with the Fashion-MNIST *-idx?-ubyte(.gz) files")
@@ -178,11 +196,28 @@ def main(argv=None):
     enc = lct.Encoder(rt, spec=args.spec)
     dim = enc.output_size
     bank = lct.Bank(rt, n, dim)
-    loss = lct.NCE(rt, bank, k=args.k, temperature=tau)
+    if args.objective == "nce":
+        loss = lct.NCE(rt, bank, k=args.k, z_policy="first_batch" if args.z == "first" else "running",
+                       temperature=tau)
+    else:
+        loss = lct.NonParametricSoftmax(rt, bank, temperature=tau)
     steps_per_epoch = n // batch
-    opt = lct.Optimizer(rt, "sgd", lr=lr, momentum=0.9, weight_decay=5e-4, schedule="cosine",
-                        total_steps=args.epochs * steps_per_epoch, params=[enc])
-    aug = lct.Augmenter(rt, input="u8", channels=1, height=28, width=28).preset("instdisc")
+    total = args.epochs * steps_per_epoch
+    opt = lct.Optimizer(rt, "sgd", lr=lr, momentum=f32(args.momentum), weight_decay=f32(args.wd),
+                        schedule="cosine", total_steps=total,
+                        warmup_steps=args.warmup if args.warmup < total else 0, params=[enc])
+    # The C program's train_augmenter(): crop, brightness/contrast jitter, flip (each only when enabled).
+    aug = lct.Augmenter(rt, input="u8", channels=1, height=28, width=28)
+    crop_min, crop_max, jitter, jitter_p, flip = (f32(v) for v in (args.crop_min, args.crop_max, args.jitter,
+                                                                  args.jitter_p, args.flip))
+    if crop_min > crop_max:
+        ap.error("--crop-min %g is above --crop-max %g" % (crop_min, crop_max))
+    if crop_min < 1.0:
+        aug.add_random_resized_crop(1.0, (crop_min, crop_max))
+    if jitter > 0 and jitter_p > 0:
+        aug.add_color_jitter(jitter_p, jitter, jitter, 0.0, 0.0)
+    if flip > 0:
+        aug.add_hflip(flip)
     # Grey levels to floats in [0, 1] (v × (1/255)): an augmenter without transforms does exactly that.
     to_float = lct.Augmenter(rt, input="u8", channels=1, height=28, width=28)
     raw_norm = lct.Encoder(rt, spec="in 1x28x28; flatten; l2norm")
@@ -201,8 +236,10 @@ def main(argv=None):
     print("instdisc: %d train / %d test images, encoder %s" % (n, q, enc.spec))
     print("instdisc: kNN before training %.4f, raw pixels %.4f; BLIS kernels %s, %d thread(s)" %
           (untrained, raw, rt.kernel[0], rt.threads), flush=True)
+    if args.bank_init:  # the untrained encoder's embeddings (eval mode) as the first bank rows
+        bank.set_rows(0, train_emb)
 
-    # Training: augment, embed, NCE against the bank, backward, SGD step, bank update.
+    # Training: augment, embed, loss against the bank, backward, SGD step, bank update.
     images = bytearray(batch * PIXELS)
     x = array.array("f", bytes(4 * batch * PIXELS))
     f = array.array("f", bytes(4 * batch * dim))
@@ -220,7 +257,10 @@ def main(argv=None):
                 images[b * PIXELS:(b + 1) * PIXELS] = train_images[i * PIXELS:(i + 1) * PIXELS]
             aug.apply(images, n_views=1, out=x)
             enc.forward(x, out=f)
-            value, _ = loss.compute(f, idx, out=df)
+            if args.objective == "nce":
+                value, _ = loss.compute(f, idx, out=df)
+            else:
+                value, df = loss.compute(f, idx)
             opt.zero_grad()
             enc.backward(df)
             opt.step()
