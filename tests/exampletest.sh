@@ -18,27 +18,20 @@ mkdir -p "$out"
 export OMP_WAIT_POLICY=passive
 common="--data $data --limit 300 --batch 32 --threads 1"
 
-check_run() { # LOG DIR
-    for f in loss.png embedding.png; do
-        [ -s "$2/$f" ] || { echo "FAIL: $2/$f missing or empty"; exit 1; }
-        sig=$(od -An -tx1 -N8 "$2/$f" | tr -d ' \n')
-        [ "$sig" = "89504e470d0a1a0a" ] || { echo "FAIL: $2/$f is not a PNG ($sig)"; exit 1; }
-    done
-    last=$(printf '%s\n' "$1" | tail -n 1)
-    printf '%s\n' "$last" | grep -Eq '^kNN top-1: [01]\.[0-9]{4} \(untrained: [01]\.[0-9]{4}, raw pixels: [01]\.[0-9]{4}\)$' ||
-        { echo "FAIL: last line '$last' is not 'kNN top-1: 0.XXXX (untrained: 0.XXXX, raw pixels: 0.XXXX)'"; exit 1; }
-}
+. "$(dirname "$0")/smokecheck.sh"
+pattern='^kNN top-1: [01]\.[0-9]{4} \(untrained: [01]\.[0-9]{4}, raw pixels: [01]\.[0-9]{4}\)$'
+format='kNN top-1: 0.XXXX (untrained: 0.XXXX, raw pixels: 0.XXXX)'
 
 log=$("$prog" $common --epochs 1 --out "$out/run1" --save "$out/ckpt.lct" "$@")
 echo "$log" | tail -n 5
-check_run "$log" "$out/run1"
+check_run "$log" "$out/run1" "$pattern" "$format"
 [ -s "$out/ckpt.lct" ] || { echo "FAIL: no checkpoint written"; exit 1; }
 
 log=$("$prog" $common --epochs 2 --out "$out/run2" --resume "$out/ckpt.lct" "$@")
 echo "$log" | tail -n 3
 echo "$log" | grep -q "resumed from $out/ckpt.lct at epoch 2" || { echo "FAIL: no resume line"; exit 1; }
 echo "$log" | grep -q "epoch 1/2" && { echo "FAIL: the resumed run trained epoch 1 again"; exit 1; }
-check_run "$log" "$out/run2"
+check_run "$log" "$out/run2" "$pattern" "$format"
 
 status=0
 "$prog" --bogus >/dev/null 2>&1 || status=$?

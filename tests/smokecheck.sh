@@ -1,0 +1,12 @@
+# Shared by the example smoke tests (sourced): check_run LOG DIR PATTERN FORMAT checks that DIR
+# holds loss.png and embedding.png as PNG files and that the last line of LOG matches the
+# extended regular expression PATTERN (FORMAT is its human-readable form, for the message).
+check_run() {
+    for f in loss.png embedding.png; do
+        [ -s "$2/$f" ] || { echo "FAIL: $2/$f missing or empty"; exit 1; }
+        sig=$(od -An -tx1 -N8 "$2/$f" | tr -d ' \n')
+        [ "$sig" = "89504e470d0a1a0a" ] || { echo "FAIL: $2/$f is not a PNG ($sig)"; exit 1; }
+    done
+    last=$(printf '%s\n' "$1" | tail -n 1)
+    printf '%s\n' "$last" | grep -Eq "$3" || { echo "FAIL: last line '$last' is not '$4'"; exit 1; }
+}
