@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include "bank/bank_internal.h"
+#include "loss/loss_internal.h"
 #include "core/internal.h"
 
 /* ---- helpers ---------------------------------------------------------------------- */
@@ -555,6 +556,12 @@ START_TEST(test_infonce_reference_and_gradients)
         run_infonce(rt, mode, 1.0);
         run_infonce(rt, mode, 0.1);
     }
+    /* LCT_INFONCE_ALL in chunks of one and of two sequences (the last chunk shorter) */
+    for (size_t g = 1; g <= 2; g++) {
+        lct__infonce_set_all_block(g * 5 * 3 * 5);
+        run_infonce(rt, LCT_INFONCE_ALL, 0.1);
+    }
+    lct__infonce_set_all_block(0);
     lct_runtime_free(rt);
 }
 END_TEST

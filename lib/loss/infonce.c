@@ -60,6 +60,21 @@ int lct_loss_new_infonce(lct_loss **out, lct_runtime *rt, size_t seq_len, size_t
     return LCT_OK;
 }
 
+/* LCT_INFONCE_ALL scores a chunk of sequences at a time against all B·T candidates, one GEMM per chunk:
+ * as many sequences as keep the chunk's scores within all_block floats (at least one). */
+static size_t all_block = (size_t)1 << 22;
+
+void lct__infonce_set_all_block(size_t floats)
+{
+    all_block = floats ? floats : (size_t)1 << 22;
+}
+
+static size_t all_chunk(size_t batch, size_t t, size_t all)
+{
+    size_t per = t * all * t, g = per >= all_block ? 1 : all_block / per;
+    return g < batch ? g : batch;
+}
+
 /* Score blocks of one step k: all blocks at once for the modes whose blocks run in parallel. `all`:
  * sequences of the global batch (the candidates; = batch in one process). */
 static size_t block_elems(const lct_loss *loss, size_t batch, size_t all)
@@ -68,7 +83,7 @@ static size_t block_elems(const lct_loss *loss, size_t batch, size_t all)
     switch (loss->negatives) {
     case LCT_INFONCE_BATCH: return (t - 1) * batch * all;
     case LCT_INFONCE_SEQUENCE: return batch * (t - 1) * t;
-    default: return (t - 1) * t * all;
+    default: return all_chunk(batch, t, all) * t * all * t;
     }
 }
 
@@ -169,12 +184,9 @@ static void run_block(const lct_loss *loss, const float *z, const float *pred, f
     if (mode == LCT_INFONCE_BATCH) {
         a_off = q * KD + col, lda = T * KD, m = batch;
         z_off = (q + k) * D, ldz = T * D, n = all;
-    } else if (mode == LCT_INFONCE_SEQUENCE) {
+    } else { /* LCT_INFONCE_SEQUENCE (LCT_INFONCE_ALL: run_all) */
         a_off = q * T * KD + col, lda = KD, m = na;
         z_off = (q + b_off) * T * D, ldz = D, n = T;
-    } else {
-        a_off = q * T * KD + col, lda = KD, m = na;
-        z_off = 0, ldz = D, n = all * T;
     }
     const float *a = pred + a_off, *zc = z + z_off;
     int (*gemm)(lct_runtime *, int, int, size_t, size_t, size_t, float, const float *, size_t, const float *, size_t,
@@ -188,9 +200,7 @@ static void run_block(const lct_loss *loss, const float *z, const float *pred, f
     const double inv_tau = 1.0 / loss->tau;
 #pragma omp parallel for num_threads(lct__threads(rt)) schedule(static) if (!inner && m * n >= 16384)
     for (size_t r = 0; r < m; r++) {
-        size_t label = mode == LCT_INFONCE_BATCH      ? r + b_off
-                       : mode == LCT_INFONCE_SEQUENCE ? r + k
-                                                      : (q + b_off) * T + r + k;
+        size_t label = mode == LCT_INFONCE_BATCH ? r + b_off : r + k;
         int ok = 0;
         rl[r] = lct__softmax_xent_row(s + r * n, n, label, inv_tau, grad ? s + r * n : NULL, scale, &ok);
         cr[r] = ok;
@@ -201,6 +211,37 @@ static void run_block(const lct_loss *loss, const float *z, const float *pred, f
     } else if (grad) {
         gemm(rt, 0, 0, m, D, n, 1.0f, s, n, zc, ldz, 0.0f, dpred + a_off, lda);
         if (dz) gemm(rt, 1, 0, n, D, m, 1.0f, s, n, a, lda, 1.0f, dz + z_off, ldz);
+    }
+}
+
+/*
+ * LCT_INFONCE_ALL, step k: the anchors of sequences q0 .. q0+g-1 (all their T rows, the last k of
+ * each masked out) against every latent of the batch, one GEMM each way. dz accumulates over chunks.
+ */
+static void run_all(const lct_loss *loss, const float *z, const float *pred, float *dpred, float *dz, float *s,
+                    size_t all, size_t b_off, size_t k, size_t q0, size_t g, double scale, int grad, double *row_loss,
+                    int32_t *correct)
+{
+    const size_t T = loss->seq_len, D = loss->dim, KD = loss->steps * D, na = T - k, m = g * T, n = all * T;
+    const float *a = pred + q0 * T * KD + (k - 1) * D;
+    lct_runtime *rt = loss->rt;
+    const double inv_tau = 1.0 / loss->tau;
+    lct__gemm(rt, 0, 1, m, n, D, 1.0f, a, KD, z, D, 0.0f, s, n);
+#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static) if (m * n >= 16384)
+    for (size_t r = 0; r < m; r++) {
+        size_t q = q0 + r / T, t = r % T;
+        if (t >= na) { /* no step k ahead of this row: not an anchor */
+            if (grad) memset(s + r * n, 0, n * sizeof *s);
+            continue;
+        }
+        int ok = 0;
+        row_loss[q * na + t] = lct__softmax_xent_row(s + r * n, n, (q + b_off) * T + t + k, inv_tau,
+                                                     grad ? s + r * n : NULL, scale, &ok);
+        correct[q * na + t] = ok;
+    }
+    if (grad) {
+        lct__gemm(rt, 0, 0, m, D, n, 1.0f, s, n, z, D, 0.0f, dpred + q0 * T * KD + (k - 1) * D, KD);
+        if (dz) lct__gemm(rt, 1, 0, n, D, m, 1.0f, s, n, a, KD, 1.0f, dz, D);
     }
 }
 
@@ -265,9 +306,11 @@ int lct_loss_infonce_compute(lct_loss *loss, const float *z, const float *c, siz
         const double scale = 1.0 / ((double)K * (double)nk * loss->tau);
         const int mode = loss->negatives;
         if (mode == LCT_INFONCE_ALL) {
-            /* every block's dz touches every latent: blocks in turn, each GEMM with all threads */
-            for (size_t q = 0; q < batch; q++)
-                run_block(loss, zc, pred, dpred, dzc, s, batch, all, b_off, k, q, scale, grad, 0, row_loss, correct);
+            /* every chunk's dz touches every latent: chunks in turn, each GEMM with all threads */
+            const size_t g = all_chunk(batch, T, all);
+            for (size_t q0 = 0; q0 < batch; q0 += g)
+                run_all(loss, zc, pred, dpred, dzc, s, all, b_off, k, q0, batch - q0 < g ? batch - q0 : g, scale, grad,
+                        row_loss, correct);
         } else {
             /* blocks write disjoint rows of dpred and dz: one parallel region per step, blocks on single
              * threads (the batch mode's blocks are B x B, far too small to split) */
