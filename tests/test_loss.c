@@ -310,6 +310,7 @@ typedef struct inv_ctx {
     double tau;
     int self;
     const double *right; /* NULL: right operand = x (paper); else fixed (code form, detached) */
+    double m;            /* negative weight (0 taken as 1) */
 } inv_ctx;
 
 static double ref_invaspread(const double *x, void *vctx)
@@ -320,22 +321,23 @@ static double ref_invaspread(const double *x, void *vctx)
     double total = 0.0;
     for (size_t i = 0; i < n; i++) {
         size_t pos = (i + c->b) % n;
-        double s[64], den = 0.0;
+        double s[64], den = 0.0, m = c->m > 0.0 ? c->m : 1.0;
         for (size_t k = 0; k < n; k++) {
             double dot = 0.0;
             for (size_t j = 0; j < d; j++) dot += x[i * d + j] * y[k * d + j];
             s[k] = exp(dot / c->tau);
-            if (k != i || c->self) den += s[k];
+            if (k != i || c->self) den += k == pos ? s[k] : m * s[k];
         }
         double l = -log(s[pos] / den);
         for (size_t k = 0; k < n; k++)
-            if (k != i && k != pos) l -= log(1.0 - s[k] / den);
+            if (k != i && k != pos) l -= m * log(1.0 - s[k] / den);
         total += l;
     }
     return total / (double)n;
 }
 
-static void run_invaspread(lct_runtime *rt, int form, size_t b, size_t d, double tau, int normalise, double tol)
+static void run_invaspread_m(lct_runtime *rt, int form, size_t b, size_t d, double tau, int normalise, double tol,
+                             double m)
 {
     lct_loss_invaspread_options o;
     lct_loss_invaspread_options_init(&o, LCT_LOSS_INVASPREAD_OPTIONS_VERSION);
@@ -344,13 +346,14 @@ static void run_invaspread(lct_runtime *rt, int form, size_t b, size_t d, double
     ck_assert_int_eq(lct_loss_new_invaspread(&loss, rt, d, &o), LCT_OK);
     ck_assert_int_eq(lct_loss_get_kind(loss), LCT_LOSS_INVASPREAD);
     ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, tau), LCT_OK);
+    if (m > 0.0) ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_NEG_WEIGHT, m), LCT_OK);
     size_t n = 2 * b * d;
     float *x = malloc(n * sizeof *x), *dx = malloc(n * sizeof *dx), val;
     fill_uniform(x, n, 11 + b + d, 1.0f);
     if (normalise) normalise_rows(x, 2 * b, d);
     ck_assert_int_eq(lct_loss_invaspread_compute(loss, x, b, &val, dx), LCT_OK);
     double *xd = to_double(x, n);
-    inv_ctx c = {b, d, tau, form == LCT_INVASPREAD_PAPER, form == LCT_INVASPREAD_CODE ? to_double(x, n) : NULL};
+    inv_ctx c = {b, d, tau, form == LCT_INVASPREAD_PAPER, form == LCT_INVASPREAD_CODE ? to_double(x, n) : NULL, m};
     assert_close(val, ref_invaspread(xd, &c), 1e-5, "invaspread loss");
     fd_check(ref_invaspread, &c, xd, n, dx, tol, form ? "invaspread code form" : "invaspread paper form");
     free((void *)c.right);
@@ -358,6 +361,11 @@ static void run_invaspread(lct_runtime *rt, int form, size_t b, size_t d, double
     free(x);
     free(dx);
     lct_loss_free(loss);
+}
+
+static void run_invaspread(lct_runtime *rt, int form, size_t b, size_t d, double tau, int normalise, double tol)
+{
+    run_invaspread_m(rt, form, b, d, tau, normalise, tol, 0.0);
 }
 
 START_TEST(test_invaspread_reference_and_gradients)
@@ -368,6 +376,11 @@ START_TEST(test_invaspread_reference_and_gradients)
         run_invaspread(rt, form, 4, 5, 0.1, 1, 2e-3);
         run_invaspread(rt, form, 3, 8, 0.05, 1, 2e-3);
         run_invaspread(rt, form, 1, 3, 0.5, 1, 2e-3);
+        /* the original code's negM: m = 1.5 (one negative may still pass p = 1/2), 4, and the bounds */
+        run_invaspread_m(rt, form, 4, 5, 0.1, 1, 2e-3, 1.5);
+        run_invaspread_m(rt, form, 3, 8, 0.05, 1, 2e-3, 4.0);
+        run_invaspread_m(rt, form, 4, 5, 1.0, 0, 2e-3, 1.0);
+        run_invaspread_m(rt, form, 1, 3, 0.5, 1, 2e-3, 1e4);
     }
     lct_runtime_free(rt);
 }
@@ -414,9 +427,22 @@ START_TEST(test_invaspread_peaked_softmax_gradient)
     float dx[12], val;
     ck_assert_int_eq(lct_loss_invaspread_compute(loss, x, 3, &val, dx), LCT_OK);
     double *xd = to_double(x, 12);
-    inv_ctx c = {3, 2, 0.5, 1, NULL};
+    inv_ctx c = {3, 2, 0.5, 1, NULL, 0.0};
     assert_close(val, ref_invaspread(xd, &c), 1e-5, "peaked loss");
     fd_check(ref_invaspread, &c, xd, 12, dx, 2e-3, "peaked");
+    lct_loss_free(loss);
+    /* negative weight 1.5, code form, tau 0.1: row 0's hardest negative has p ≈ 0.66 > 1/2 */
+    lct_loss_invaspread_options o;
+    lct_loss_invaspread_options_init(&o, LCT_LOSS_INVASPREAD_OPTIONS_VERSION);
+    o.form = LCT_INVASPREAD_CODE;
+    ck_assert_int_eq(lct_loss_new_invaspread(&loss, rt, 2, &o), LCT_OK);
+    ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, 0.1), LCT_OK);
+    ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_NEG_WEIGHT, 1.5), LCT_OK);
+    ck_assert_int_eq(lct_loss_invaspread_compute(loss, x, 3, &val, dx), LCT_OK);
+    inv_ctx cm = {3, 2, 0.1, 0, to_double(x, 12), 1.5};
+    assert_close(val, ref_invaspread(xd, &cm), 1e-5, "peaked loss, m = 1.5");
+    fd_check(ref_invaspread, &cm, xd, 12, dx, 2e-3, "peaked, m = 1.5");
+    free((void *)cm.right);
     free(xd);
     lct_loss_free(loss);
     lct_runtime_free(rt);
@@ -435,6 +461,18 @@ START_TEST(test_invaspread_bad_input)
     LCT_ASSERT_FAILS(lct_loss_invaspread_compute(loss, x, 2, NULL, dx), LCT_EINVAL, "'loss_out'");
     LCT_ASSERT_FAILS(lct_loss_invaspread_compute(loss, x, 0, &v, dx), LCT_EINVAL, "batch is 0");
     LCT_ASSERT_FAILS(lct_loss_invaspread_compute(other, x, 2, &v, dx), LCT_EINVAL, "kind");
+    /* the negative weight: InvaSpread only, [1, 1e4], default 1 */
+    double m = 0.0, lo = 0.0, hi = 0.0;
+    ck_assert_int_eq(lct_loss_get_param(loss, LCT_LOSS_PARAM_NEG_WEIGHT, &m), LCT_OK);
+    ck_assert(m == 1.0);
+    ck_assert_int_eq(lct_loss_param_bounds(loss, LCT_LOSS_PARAM_NEG_WEIGHT, &lo, &hi), LCT_OK);
+    ck_assert(lo == 1.0 && hi == 1e4);
+    LCT_ASSERT_FAILS(lct_loss_set_param(loss, LCT_LOSS_PARAM_NEG_WEIGHT, 0.5), LCT_ERANGE, "outside [1, 10000]");
+    LCT_ASSERT_FAILS(lct_loss_set_param(loss, LCT_LOSS_PARAM_NEG_WEIGHT, NAN), LCT_ERANGE, "outside");
+    LCT_ASSERT_FAILS(lct_loss_set_param(other, LCT_LOSS_PARAM_NEG_WEIGHT, 2.0), LCT_EINVAL, "InvaSpread only");
+    LCT_ASSERT_FAILS(lct_loss_get_param(other, LCT_LOSS_PARAM_NEG_WEIGHT, &m), LCT_EINVAL, "InvaSpread only");
+    ck_assert_int_eq(lct_loss_get_param(loss, LCT_LOSS_PARAM_NEG_WEIGHT, &m), LCT_OK);
+    ck_assert(m == 1.0);
     ck_assert_int_eq(lct_loss_invaspread_compute(loss, x, 2, &v, NULL), LCT_OK);
     lct_loss_free(loss);
     lct_loss_free(other);

@@ -78,7 +78,10 @@ typedef enum lct_loss_param {
     LCT_LOSS_PARAM_TEMPERATURE = 1, /**< tau, all objectives; bounds [1e-4, 1e4]; defaults 0.07 (NCE, softmax,
                                          CMC), 0.1 (InvaSpread), 1 (InfoNCE) */
     LCT_LOSS_PARAM_Z_POLICY = 2,    /**< an ::lct_z_policy (NCE, CMC-NCE); bounds [0, 2] */
-    LCT_LOSS_PARAM_Z_MOMENTUM = 3   /**< weight of the old Z in LCT_Z_RUNNING; bounds [0, 1); default 0.99 */
+    LCT_LOSS_PARAM_Z_MOMENTUM = 3,  /**< weight of the old Z in LCT_Z_RUNNING; bounds [0, 1); default 0.99 */
+    LCT_LOSS_PARAM_NEG_WEIGHT = 4   /**< InvaSpread's m (the original code's `negM`): weight of the negatives in
+                                         the softmax's denominator and of their log(1 - p) terms; bounds [1, 1e4]
+                                         (below 1 a negative's p can exceed 1); default 1, the paper's loss */
 } lct_loss_param;
 
 /* ---- options ------------------------------------------------------------ */

@@ -44,23 +44,39 @@ int lct__invaspread_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
     return LCT_OK;
 }
 
-/*
- * One anchor row i of S (n similarities). Candidates of the softmax are every k != i, plus k == i when
- * `self` (the paper's denominator). Loss of the row: -log p_pos - sum_{j neg} log(1 - p_j).
- * At most one negative can have p > 1/2; its log(1 - p) comes from a log-sum-exp without it, so the
- * row stays finite however peaked the softmax is. Writes dL/ds_i* * scale into g (may alias s).
- */
-static double row(const float *s, size_t n, size_t i, size_t pos, int self, double inv_tau, float *g, double scale)
+/* log(e^a + e^b) without overflow. */
+static double logaddexp(double a, double b)
 {
-    double m = -INFINITY;
+    double hi = a > b ? a : b, lo = a > b ? b : a;
+    return hi + log1p(exp(lo - hi));
+}
+
+/*
+ * One anchor row i of S (n similarities), z_k = s_k / tau. Candidates of the softmax are every k != i,
+ * plus k == i when `self` (the paper's denominator); every candidate but the positive is weighted by m
+ * (the negative weight): D = e^z_pos + m Σ e^z_k, p_k = e^z_k / D. Loss of the row:
+ * -log p_pos - m Σ_{j neg} log(1 - p_j), negatives being the candidates other than i and pos.
+ * With m >= 1 at most one negative can have p > 1/2; its log(1 - p) comes from a log-sum-exp without
+ * it, so the row stays finite however peaked the softmax is. Writes dL/ds_i* * scale into g (may alias s).
+ *
+ * Gradient: with q_k = w_k p_k (w = 1 for pos, m otherwise) and A = Σ_j p_j / (1 - p_j),
+ * dL/dz_k = q_k - [k = pos] - m q_k A + m [k neg] p_k / (1 - p_k).
+ */
+static double row(const float *s, size_t n, size_t i, size_t pos, int self, double inv_tau, double m, float *g,
+                  double scale)
+{
+    const double lm = log(m);
+#define CAND(k) ((k) != i || self)
+#define T_OF(k) (s[k] * inv_tau + ((k) == pos ? 0.0 : lm))
+    double mx = -INFINITY;
     for (size_t k = 0; k < n; k++)
-        if ((k != i || self) && s[k] * inv_tau > m) m = s[k] * inv_tau;
+        if (CAND(k) && T_OF(k) > mx) mx = T_OF(k);
     double d = 0.0;
     for (size_t k = 0; k < n; k++)
-        if (k != i || self) d += exp(s[k] * inv_tau - m);
-    double log_d = m + log(d);
+        if (CAND(k)) d += exp(T_OF(k) - mx);
+    double log_d = mx + log(d);
 
-    double a_small = 0.0, sum_l = 0.0, log_r = 0.0;
+    double a_small = 0.0, sum_l = 0.0, log_r = 0.0, log_r0 = 0.0;
     size_t star = n; /* the negative with p > 1/2, if any */
     for (size_t j = 0; j < n; j++) {
         if (j == i || j == pos) continue;
@@ -73,35 +89,36 @@ static double row(const float *s, size_t n, size_t i, size_t pos, int self, doub
         }
     }
     if (star < n) {
+        /* log(D - m e_star) and log(1 - p_star) = log(D - e_star) - log D */
         double m2 = -INFINITY;
         for (size_t k = 0; k < n; k++)
-            if ((k != i || self) && k != star && s[k] * inv_tau > m2) m2 = s[k] * inv_tau;
+            if (CAND(k) && k != star && T_OF(k) > m2) m2 = T_OF(k);
         double r = 0.0;
         for (size_t k = 0; k < n; k++)
-            if ((k != i || self) && k != star) r += exp(s[k] * inv_tau - m2);
-        log_r = m2 + log(r);
+            if (CAND(k) && k != star) r += exp(T_OF(k) - m2);
+        log_r0 = m2 + log(r);
+        log_r = m > 1.0 ? logaddexp(log_r0, s[star] * inv_tau + log(m - 1.0)) : log_r0;
         sum_l += log_r - log_d;
     }
-    double loss = -(s[pos] * inv_tau - log_d) - sum_l;
+    double loss = -(s[pos] * inv_tau - log_d) - m * sum_l;
     if (g) {
         double z_star = star < n ? s[star] * inv_tau : 0.0;
         for (size_t k = 0; k < n; k++) {
-            if (k == i && !self) {
+            if (!CAND(k)) {
                 g[k] = 0.0f;
                 continue;
             }
-            double zk = s[k] * inv_tau;
-            double p = exp(zk - log_d);
-            double v = p - (k == pos ? 1.0 : 0.0) - p * a_small;
-            int neg = k != i && k != pos;
-            if (neg) {
-                v += p;
-                if (k != star) v += p * (p / (1.0 - p));
-            }
-            if (star < n && k != star) v -= exp(zk + z_star - log_d - log_r);
+            double zk = s[k] * inv_tau, tk = T_OF(k);
+            double p = exp(zk - log_d), q = exp(tk - log_d);
+            double v = q - (k == pos ? 1.0 : 0.0) - m * q * a_small;
+            if (k != i && k != pos) /* m p / (1 - p), split as in A */
+                v += k != star ? m * (p + p * (p / (1.0 - p))) : m * p * exp(log_r0 - log_r);
+            if (star < n && k != star) v -= m * exp(tk + z_star - log_d - log_r);
             g[k] = lct__ftz(v * scale);
         }
     }
+#undef CAND
+#undef T_OF
     return loss;
 }
 
@@ -136,7 +153,8 @@ static int invaspread_distributed(lct_loss *loss, const float *x, size_t batch, 
 #pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
     for (size_t j = 0; j < n; j++) {
         size_t gi = j < batch ? off + j : bg + off + (j - batch);
-        row_loss[j] = row(s + j * ng, ng, gi, (gi + bg) % ng, self, inv_tau, g ? g + j * ng : NULL, scale);
+        row_loss[j] = row(s + j * ng, ng, gi, (gi + bg) % ng, self, inv_tau, loss->neg_weight, g ? g + j * ng : NULL,
+                          scale);
     }
     double total = 0.0;
     for (size_t j = 0; j < n; j++) total += row_loss[j];
@@ -185,7 +203,7 @@ int lct_loss_invaspread_compute(lct_loss *loss, const float *x, size_t batch, fl
     float *g = dx ? s : NULL;
 #pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
     for (size_t i = 0; i < n; i++)
-        row_loss[i] = row(s + i * n, n, i, (i + batch) % n, self, inv_tau, g ? g + i * n : NULL, scale);
+        row_loss[i] = row(s + i * n, n, i, (i + batch) % n, self, inv_tau, loss->neg_weight, g ? g + i * n : NULL, scale);
     double total = 0.0;
     for (size_t i = 0; i < n; i++) total += row_loss[i];
     total /= (double)n;

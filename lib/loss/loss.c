@@ -65,6 +65,7 @@ lct_loss *lct__loss_alloc(lct_runtime *rt, int kind)
     loss->tau = kind == LCT_LOSS_INVASPREAD ? 0.1 : kind == LCT_LOSS_INFONCE ? 1.0 : 0.07;
     loss->z_policy = LCT_Z_FIRST_BATCH;
     loss->z_momentum = 0.99;
+    loss->neg_weight = 1.0;
     loss->params.rt = rt;
     return loss;
 }
@@ -131,6 +132,13 @@ static int bounds(const lct_loss *loss, int param, double *lo, double *hi, const
         *lo = 0.0;
         *hi = param == LCT_LOSS_PARAM_Z_POLICY ? 2.0 : nextafter(1.0, 0.0);
         return LCT_OK;
+    case LCT_LOSS_PARAM_NEG_WEIGHT:
+        if (loss->kind != LCT_LOSS_INVASPREAD)
+            return lct__fail(LCT_EINVAL, func, "param %d (negative weight) applies to InvaSpread only, not to a loss of "
+                             "kind %d", param, loss->kind);
+        *lo = 1.0;
+        *hi = 1e4;
+        return LCT_OK;
     default:
         return lct__fail(LCT_EINVAL, func, "param %d is not an lct_loss_param", param);
     }
@@ -159,6 +167,7 @@ int lct_loss_set_param(lct_loss *loss, int param, double value)
             return LCT__FAIL(LCT_ERANGE, "value %g of param %d (Z policy) is not an lct_z_policy", value, param);
         loss->z_policy = (int)value;
         break;
+    case LCT_LOSS_PARAM_NEG_WEIGHT: loss->neg_weight = value; break;
     default: loss->z_momentum = value; break;
     }
     return LCT_OK;
@@ -174,6 +183,7 @@ int lct_loss_get_param(const lct_loss *loss, int param, double *value)
     switch (param) {
     case LCT_LOSS_PARAM_TEMPERATURE: *value = loss->tau; break;
     case LCT_LOSS_PARAM_Z_POLICY: *value = loss->z_policy; break;
+    case LCT_LOSS_PARAM_NEG_WEIGHT: *value = loss->neg_weight; break;
     default: *value = loss->z_momentum; break;
     }
     return LCT_OK;

@@ -23,6 +23,7 @@ struct lct_loss {
     int sample_mode;
     int z_policy;
     double z_momentum;
+    double neg_weight; /* InvaSpread: m, the weight of the negatives (1: the paper) */
     double *log_z;       /* n_banks */
     int *z_known;        /* n_banks */
 

@@ -10,7 +10,7 @@ from ._core import Handle, Params, enum_value as _enum
 from ._errors import check
 from ._lib import P, c_double, c_float, c_int, c_size_t, c_uint32, c_void_p, declare, lib
 
-TEMPERATURE, Z_POLICY, Z_MOMENTUM = 1, 2, 3
+TEMPERATURE, Z_POLICY, Z_MOMENTUM, NEG_WEIGHT = 1, 2, 3, 4
 Z_POLICIES = {"first_batch": 0, "running": 1, "fixed": 2}
 NEGATIVES = {"batch": 0, "all": 1, "sequence": 2}
 FORMS = {"paper": 0, "code": 1}
