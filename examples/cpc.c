@@ -10,13 +10,14 @@
  * (and one linear map W_k per step ahead) to pick the true future latent z_{t+k}, k = 1..3 (up to
  * one row of patches below), among the candidates named by --negatives.
  *
- * Embedding for kNN: the GRU's context averaged over the steps (--embed mean, the default) or
- * the context after the last step (--embed last); both are reported. Labels are used only to
+ * Embedding for kNN: the GRU's context averaged over the steps (--embed mean, the default), the
+ * context after the last step (--embed last), the latents averaged over the grid (--embed z) or
+ * both means side by side (--embed cat); all are reported. Labels are used only to
  * evaluate: weighted kNN on the test set.
  *
  *   cpc [--epochs N] [--batch N] [--threads N] [--seed N] [--out DIR] [--save F] [--resume F]
  *       [--data DIR] [--limit N] [--negatives batch|all|sequence] [--steps K] [--patch P] [--stride S]
- *       [--lr LR] [--embed mean|last]
+ *       [--lr LR] [--embed mean|last|z|cat] [--crop-min S] [--spec LAYERS]
  */
 #include <libcontrast/libcontrast.h>
 
@@ -40,8 +41,8 @@
 static int PATCH = 14, STRIDE = 7, GRID, T, PATCH_PIXELS;
 
 /* g_enc: one patch to a latent of 128; g_ar: the T latents of a sequence to its contexts. */
-static const char *enc_spec_fmt =
-    "in 1x%dx%d; conv2d 32 k3 p1; bn; relu; conv2d 64 k3 s2 p1; bn; relu; flatten; linear 128";
+static const char *enc_layers_default =
+    "conv2d 32 k3 p1; bn; relu; conv2d 64 k3 s2 p1; bn; relu; flatten; linear 128";
 static const char *ar_spec_fmt = "in %dx128; gru 256";
 
 /* The T patches of an image (floats), in reading order: out is T x 7 x 7. */
@@ -54,12 +55,24 @@ static void to_patches(const float *img, float *out)
                        PATCH * sizeof *out);
 }
 
+/* The embeddings evaluated by kNN, in the order of --embed's names. */
+enum { EMB_LAST, EMB_MEAN, EMB_Z, EMB_CAT, EMB_COUNT };
+static const char *const emb_names[EMB_COUNT] = {"last", "mean", "z", "cat"};
+
+/* Floats per row of embedding e. */
+static size_t emb_width(int e, size_t d, size_t h)
+{
+    return e == EMB_Z ? d : e == EMB_CAT ? h + d : h;
+}
+
 /*
- * Embed n images (eval mode), 250 at a time, into last (n x H: context after the last step) and
- * mean (n x H: context averaged over the steps), both L2-normalised for the cosine kNN.
+ * Embed n images (eval mode), 250 at a time, into emb[EMB_LAST] (n x h: context after the last
+ * step), emb[EMB_MEAN] (n x h: context averaged over the steps) and emb[EMB_Z] (n x d: the
+ * patch latents averaged over the grid, the CPC paper's image feature), all L2-normalised for
+ * the cosine kNN.
  */
 static void embed_sequences(lct_encoder *g_enc, lct_encoder *g_ar, const uint8_t *images, size_t n, size_t d,
-                            size_t h, float *last, float *mean)
+                            size_t h, float *emb[EMB_COUNT])
 {
     enum { CHUNK = 250 };
     float *img = malloc(PIXELS * sizeof *img), *x = malloc(CHUNK * T * PATCH_PIXELS * sizeof *x);
@@ -79,35 +92,42 @@ static void embed_sequences(lct_encoder *g_enc, lct_encoder *g_ar, const uint8_t
         CHECK(lct_encoder_forward(g_enc, x, b * T, z));
         CHECK(lct_encoder_forward(g_ar, z, b, c));
         for (size_t i = 0; i < b; i++) {
-            float *m = mean + (first + i) * h;
-            memcpy(last + (first + i) * h, c + (i * T + T - 1) * h, h * sizeof *c);
+            float *m = emb[EMB_MEAN] + (first + i) * h, *mz = emb[EMB_Z] + (first + i) * d;
+            memcpy(emb[EMB_LAST] + (first + i) * h, c + (i * T + T - 1) * h, h * sizeof *c);
             memset(m, 0, h * sizeof *m);
-            for (size_t t = 0; t < (size_t)T; t++)
+            memset(mz, 0, d * sizeof *mz);
+            for (size_t t = 0; t < (size_t)T; t++) {
                 for (size_t j = 0; j < h; j++) m[j] += c[(i * T + t) * h + j] * (1.0f / (float)T);
+                for (size_t j = 0; j < d; j++) mz[j] += z[(i * T + t) * d + j] * (1.0f / (float)T);
+            }
         }
     }
     CHECK(lct_encoder_set_mode(g_enc, LCT_ENCODER_TRAIN));
     CHECK(lct_encoder_set_mode(g_ar, LCT_ENCODER_TRAIN));
-    l2_normalise_rows(last, n, h);
-    l2_normalise_rows(mean, n, h);
+    for (int e = 0; e < EMB_CAT; e++) l2_normalise_rows(emb[e], n, emb_width(e, d, h));
+    for (size_t i = 0; i < n; i++) { /* mean context | mean latent, each of norm 1/sqrt(2) */
+        for (size_t j = 0; j < h; j++) emb[EMB_CAT][i * (h + d) + j] = emb[EMB_MEAN][i * h + j] * 0.70710678f;
+        for (size_t j = 0; j < d; j++) emb[EMB_CAT][i * (h + d) + h + j] = emb[EMB_Z][i * d + j] * 0.70710678f;
+    }
     free(c);
     free(z);
     free(x);
     free(img);
 }
 
-/* kNN of both embeddings: acc[0] last step, acc[1] mean over steps. */
+/* kNN accuracy of every embedding, acc[EMB_LAST .. EMB_Z]. */
 static void evaluate(lct_runtime *rt, lct_encoder *g_enc, lct_encoder *g_ar, const fmnist *data, size_t n, size_t q,
-                     const int32_t *train_labels, const int32_t *test_labels, size_t d, size_t h, float *train_last,
-                     float *train_mean, float *test_last, float *test_mean, double acc[2])
+                     const int32_t *train_labels, const int32_t *test_labels, size_t d, size_t h,
+                     float *train_emb[EMB_COUNT], float *test_emb[EMB_COUNT], double acc[EMB_COUNT])
 {
-    embed_sequences(g_enc, g_ar, data->train.images, n, d, h, train_last, train_mean);
-    embed_sequences(g_enc, g_ar, data->test.images, q, d, h, test_last, test_mean);
-    acc[0] = knn_accuracy(rt, train_last, train_labels, n, test_last, test_labels, q, h);
-    acc[1] = knn_accuracy(rt, train_mean, train_labels, n, test_mean, test_labels, q, h);
-    if (acc[0] < 0 || acc[1] < 0) {
-        fprintf(stderr, "cpc: %s\n", ex_error());
-        exit(1);
+    embed_sequences(g_enc, g_ar, data->train.images, n, d, h, train_emb);
+    embed_sequences(g_enc, g_ar, data->test.images, q, d, h, test_emb);
+    for (int e = 0; e < EMB_COUNT; e++) {
+        acc[e] = knn_accuracy(rt, train_emb[e], train_labels, n, test_emb[e], test_labels, q, emb_width(e, d, h));
+        if (acc[e] < 0) {
+            fprintf(stderr, "cpc: %s\n", ex_error());
+            exit(1);
+        }
     }
 }
 
@@ -119,7 +139,8 @@ int main(int argc, char **argv)
     args.batch = 128;
     int limit = 0, steps_ahead = 3;
     float lr = 1e-3f;
-    const char *negatives = "batch", *embed = "mean";
+    float crop_min = 0.5f;
+    const char *negatives = "batch", *embed = "mean", *enc_layers = enc_layers_default;
     flag table[] = {
         FLAGS_COMMON(&args),
         {"negatives", FLAG_STRING, &negatives,
@@ -128,7 +149,9 @@ int main(int argc, char **argv)
         {"patch", FLAG_INT, &PATCH, "side of a square patch in pixels", 4, 28},
         {"stride", FLAG_INT, &STRIDE, "pixels between neighbouring patches", 1, 28},
         {"lr", FLAG_FLOAT, &lr, "Adam learning rate (cosine schedule)", 1e-7, 1},
-        {"embed", FLAG_STRING, &embed, "kNN embedding: mean (context averaged over steps) or last (last context)", 0, 0},
+        {"embed", FLAG_STRING, &embed, "kNN embedding: mean (context averaged over steps), last (last context), z (latents averaged) or cat (mean | z)", 0, 0},
+        {"crop-min", FLAG_FLOAT, &crop_min, "smallest area fraction of the random crop (largest: 1)", 0.01, 1},
+        {"spec", FLAG_STRING, &enc_layers, "g_enc's layers after its input (`in 1xPxP;` is prepended)", 0, 0},
         {"limit", FLAG_INT, &limit, "use only the first N train and test images (0: all)", 0, 1 << 30},
     };
     flags_parse_or_exit(table, FLAGS_COUNT(table), argc, argv, "CPC on Fashion-MNIST images read as patch sequences");
@@ -143,9 +166,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "cpc: --patch %d --stride %d give %d steps; --steps must be below that\n", PATCH, STRIDE, T);
         return 2;
     }
-    int use_mean = strcmp(embed, "mean") == 0 ? 1 : strcmp(embed, "last") == 0 ? 0 : -1;
-    if (neg_id < 0 || use_mean < 0) {
-        fprintf(stderr, "cpc: --negatives is batch, all or sequence; --embed mean or last (got '%s', '%s')\n",
+    int use = -1;
+    for (int e = 0; e < EMB_COUNT; e++)
+        if (strcmp(embed, emb_names[e]) == 0) use = e;
+    if (neg_id < 0 || use < 0) {
+        fprintf(stderr, "cpc: --negatives is batch, all or sequence; --embed last, mean or z (got '%s', '%s')\n",
                 negatives, embed);
         return 2;
     }
@@ -162,8 +187,8 @@ int main(int argc, char **argv)
     lct_runtime *rt = train_runtime(&args);
 
     lct_encoder *g_enc, *g_ar;
-    char enc_spec[160], ar_spec[64];
-    snprintf(enc_spec, sizeof enc_spec, enc_spec_fmt, PATCH, PATCH);
+    char enc_spec[1024], ar_spec[64];
+    snprintf(enc_spec, sizeof enc_spec, "in 1x%dx%d; %s", PATCH, PATCH, enc_layers);
     snprintf(ar_spec, sizeof ar_spec, ar_spec_fmt, T);
     CHECK(lct_encoder_new_from_spec(&g_enc, rt, enc_spec, NULL));
     CHECK(lct_encoder_new_from_spec(&g_ar, rt, ar_spec, NULL));
@@ -201,12 +226,18 @@ int main(int argc, char **argv)
     ao.height = ao.width = SIDE;
     lct_augmenter *aug;
     CHECK(lct_augmenter_new(&aug, rt, &ao));
-    CHECK(lct_augmenter_add_random_resized_crop(aug, 1.0, 0.5, 1.0, 3.0 / 4.0, 4.0 / 3.0));
+    CHECK(lct_augmenter_add_random_resized_crop(aug, 1.0, crop_min, 1.0, 3.0 / 4.0, 4.0 / 3.0));
     CHECK(lct_augmenter_add_hflip(aug, 0.5));
 
     int32_t *train_labels = labels_int32(data.train.labels, n), *test_labels = labels_int32(data.test.labels, q);
-    float *train_last = malloc(n * h * sizeof(float)), *train_mean = malloc(n * h * sizeof(float));
-    float *test_last = malloc(q * h * sizeof(float)), *test_mean = malloc(q * h * sizeof(float));
+    float *train_emb[EMB_COUNT], *test_emb[EMB_COUNT];
+    int emb_ok = 1;
+    for (int e = 0; e < EMB_COUNT; e++) {
+        size_t w = emb_width(e, d, h);
+        train_emb[e] = malloc(n * w * sizeof(float));
+        test_emb[e] = malloc(q * w * sizeof(float));
+        emb_ok &= train_emb[e] && test_emb[e];
+    }
     uint8_t *images = malloc(batch * PIXELS);
     float *augmented = malloc(batch * PIXELS * sizeof(float)), *x = malloc(batch * T * PATCH_PIXELS * sizeof(float));
     float *z = malloc(batch * T * d * sizeof(float)), *dz = malloc(batch * T * d * sizeof(float));
@@ -214,7 +245,7 @@ int main(int argc, char **argv)
     float *c = malloc(batch * T * h * sizeof(float)), *dc = malloc(batch * T * h * sizeof(float));
     int64_t *order = malloc(n * sizeof *order);
     float *curve = malloc(((size_t)args.epochs * steps_per_epoch + 1) * sizeof *curve);
-    if (!train_labels || !test_labels || !train_last || !train_mean || !test_last || !test_mean || !images ||
+    if (!train_labels || !test_labels || !emb_ok || !images ||
         !augmented || !x || !z || !dz || !dz_ar || !c || !dc || !order || !curve) {
         fprintf(stderr, "cpc: out of memory\n");
         return 1;
@@ -226,15 +257,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "cpc: %s\n", ex_error());
         return 1;
     }
-    double untrained[2], trained[2];
-    evaluate(rt, g_enc, g_ar, &data, n, q, train_labels, test_labels, d, h, train_last, train_mean, test_last,
-             test_mean, untrained);
+    double untrained[EMB_COUNT], trained[EMB_COUNT];
+    evaluate(rt, g_enc, g_ar, &data, n, q, train_labels, test_labels, d, h, train_emb, test_emb, untrained);
     printf("cpc: %zu train / %zu test images as %d steps of %dx%d patches (stride %d); K = %d, negatives %s\n", n,
            q, T, PATCH, PATCH, STRIDE, steps_ahead, negatives);
     printf("cpc: g_enc %s\ncpc: g_ar %s\n", lct_encoder_spec(g_enc), lct_encoder_spec(g_ar));
-    printf("cpc: kNN before training %.4f (last context %.4f, mean context %.4f), raw pixels %.4f; BLIS kernels %s, "
-           "%d thread(s)\n",
-           untrained[use_mean], untrained[0], untrained[1], raw, lct_runtime_kernel(rt, NULL), lct_runtime_threads(rt));
+    printf("cpc: kNN before training %.4f (last context %.4f, mean context %.4f, mean latent %.4f, both means "
+           "%.4f), raw pixels %.4f; BLIS kernels %s, %d thread(s)\n",
+           untrained[use], untrained[EMB_LAST], untrained[EMB_MEAN], untrained[EMB_Z], untrained[EMB_CAT], raw,
+           lct_runtime_kernel(rt, NULL), lct_runtime_threads(rt));
     fflush(stdout);
 
     run_state st = {.method = "cpc", .optimizer = opt, .loss = loss, .augmenter = aug};
@@ -284,16 +315,17 @@ int main(int argc, char **argv)
         printf("cpc: saved %s\n", args.save);
     }
 
-    evaluate(rt, g_enc, g_ar, &data, n, q, train_labels, test_labels, d, h, train_last, train_mean, test_last,
-             test_mean, trained);
-    printf("cpc: last context kNN %.4f (untrained %.4f); mean context kNN %.4f (untrained %.4f)\n", trained[0],
-           untrained[0], trained[1], untrained[1]);
-    if (write_figures(args.out, "CPC", curve, step, use_mean ? test_mean : test_last, test_labels, q, h) != 0)
+    evaluate(rt, g_enc, g_ar, &data, n, q, train_labels, test_labels, d, h, train_emb, test_emb, trained);
+    printf("cpc: kNN of the last context %.4f (untrained %.4f), mean context %.4f (untrained %.4f), mean latent "
+           "%.4f (untrained %.4f), both means %.4f (untrained %.4f)\n",
+           trained[EMB_LAST], untrained[EMB_LAST], trained[EMB_MEAN], untrained[EMB_MEAN], trained[EMB_Z],
+           untrained[EMB_Z], trained[EMB_CAT], untrained[EMB_CAT]);
+    if (write_figures(args.out, "CPC", curve, step, test_emb[use], test_labels, q, emb_width(use, d, h)) != 0)
         fprintf(stderr, "cpc: figures not written: %s\n", ex_error());
     else
         printf("cpc: wrote %s/loss.png and %s/embedding.png\n", args.out, args.out);
 
-    printf("kNN top-1: %.4f (untrained: %.4f, raw pixels: %.4f)\n", trained[use_mean], untrained[use_mean], raw);
+    printf("kNN top-1: %.4f (untrained: %.4f, raw pixels: %.4f)\n", trained[use], untrained[use], raw);
 
     free(curve);
     free(order);
@@ -305,10 +337,10 @@ int main(int argc, char **argv)
     free(x);
     free(augmented);
     free(images);
-    free(test_mean);
-    free(test_last);
-    free(train_mean);
-    free(train_last);
+    for (int e = 0; e < EMB_COUNT; e++) {
+        free(test_emb[e]);
+        free(train_emb[e]);
+    }
     free(test_labels);
     free(train_labels);
     lct_augmenter_free(aug);
