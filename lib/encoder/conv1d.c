@@ -1,0 +1,365 @@
+/*
+ * conv1d as polyphase GEMMs, without im2col. With stride s and kernel k, take
+ * m = ⌈k/s⌉ taps and U = X + m − 1 columns per sample (X outputs), and the
+ * polyphase matrix P[c·s + r][u] = x[c][u·s + r − pad] (zero outside the
+ * input). Output x of channel o reads input t = (x + q)·s + r − pad for tap
+ * j = q·s + r, so
+ *     y[o][x] = bias[o] + Σ_q Σ_(c,r) W_q[o][c·s + r] · P[c·s + r][x + q],
+ * with W_q[o][c·s + r] = W[o][c][q·s + r] (zero for q·s + r ≥ k): m GEMMs over
+ * shifted views of P. Samples sit side by side (ld = B·U); the m − 1 columns
+ * after each sample's X outputs are junk in the forward pass and zero in dY,
+ * so they add nothing to dW. Backward:
+ *     dW_q = dY · P[:, q:]ᵀ,  dP[:, q:] += W_qᵀ · dY,
+ *     dx[c][t] = dP[c·s + r][u] for t + pad = u·s + r.
+ * BLIS splits a GEMM over its M and N dimensions only, never over K, so the
+ * results do not depend on the thread count.
+ *
+ * P stays in the layer's workspace from the forward pass to the backward pass
+ * (dP has a buffer of its own), so the input is dealt once per step.
+ *
+ * Layers with few columns (C·k ≤ SMALL_K, e.g. a first layer on one channel)
+ * run their forward pass and dW through the small kernels below: GEMMs that
+ * thin run far below BLIS's speed.
+ *
+ * A ReLU right after the layer is applied here (l->fuse_relu): the forward
+ * pass clamps while it writes the output, the backward pass masks dY (y > 0)
+ * while it lays it out for the GEMMs; the encoder skips the ReLU layer.
+ */
+#include "layer.h"
+
+#define SMALL_K 16
+
+typedef struct plan {
+    size_t c, w, k, s, pad, o, x;   /* input channels and width, kernel, stride, padding, outputs, width */
+    size_t m, cs, u, ld, ncol;      /* taps, C·s rows, columns per sample, B·U, GEMM columns */
+    int small;                      /* C·k ≤ SMALL_K: small kernels for forward and dW */
+    float *wr, *p, *y, *dw, *dp;    /* W_q (m × O × C·s), P (C·s × ld), Y / dY (O × ld), one dW_q (O × C·s), dP */
+} plan;
+
+static plan plan_of(const lct__layer *l, size_t batch, float *ws)
+{
+    plan q;
+    q.c = l->in.d[0];
+    q.w = l->in.d[1];
+    q.k = l->kernel;
+    q.s = l->stride;
+    q.pad = l->padding;
+    q.o = l->units;
+    q.x = l->out.d[1];
+    q.m = (q.k + q.s - 1) / q.s;
+    q.cs = q.c * q.s;
+    q.u = q.x + q.m - 1;
+    q.ld = batch * q.u;
+    q.ncol = q.ld - (q.m - 1);
+    q.small = q.c * q.k <= SMALL_K;
+    q.wr = ws;
+    q.p = q.wr + lct__round16(q.m * q.o * q.cs);
+    q.y = q.p + lct__round16(q.cs * q.ld);
+    q.dw = q.y + lct__round16(q.o * q.ld);
+    q.dp = q.dw + lct__round16(q.o * q.cs);
+    return q;
+}
+
+size_t lct__conv1d_ws(const lct__layer *l, size_t batch)
+{
+    plan q = plan_of(l, batch, NULL);
+    return lct__round16(q.m * q.o * q.cs) + 2 * lct__round16(q.cs * q.ld) + lct__round16(q.o * q.ld) +
+           lct__round16(q.o * q.cs);
+}
+
+/* W_q from W (O × C × k): runs of up to s taps copied at once. */
+static void poly_weights(const plan *q, const float *w)
+{
+    for (size_t t = 0; t < q->m; t++) {
+        size_t n = q->k - t * q->s < q->s ? q->k - t * q->s : q->s; /* t·s < k since m = ⌈k/s⌉ */
+        for (size_t o = 0; o < q->o; o++)
+            for (size_t c = 0; c < q->c; c++) {
+                float *dst = q->wr + (t * q->o + o) * q->cs + c * q->s;
+                memcpy(dst, w + (o * q->c + c) * q->k + t * q->s, n * sizeof *dst);
+                for (size_t r = n; r < q->s; r++) dst[r] = 0.0f;
+            }
+    }
+}
+
+/* Columns u of a sample whose taps t = u·s + r − pad all fall inside the input, for every r < s. */
+static void poly_inner(const plan *q, size_t *lo, size_t *hi)
+{
+    size_t a = (q->pad + q->s - 1) / q->s, b = q->w + q->pad >= q->s ? (q->w + q->pad - q->s) / q->s + 1 : 0;
+    if (b > q->u) b = q->u;
+    if (a > b) a = b;
+    *lo = a;
+    *hi = b;
+}
+
+/* row[r·ld + v] = src[v·s + r] for r < s, v < n: one input run dealt out to s rows. The common
+ * strides have loops of their own, which the vectoriser turns into shuffles. */
+LCT__VEC static void deal(const float *restrict src, float *restrict row, size_t ld, size_t s, size_t n)
+{
+    float *r0 = row, *r1 = row + ld, *r2 = row + 2 * ld, *r3 = row + 3 * ld;
+    switch (s) {
+    case 1: memcpy(row, src, n * sizeof *row); return;
+    case 2:
+        for (size_t v = 0; v < n; v++) {
+            r0[v] = src[2 * v];
+            r1[v] = src[2 * v + 1];
+        }
+        return;
+    case 4:
+        for (size_t v = 0; v < n; v++) {
+            r0[v] = src[4 * v];
+            r1[v] = src[4 * v + 1];
+            r2[v] = src[4 * v + 2];
+            r3[v] = src[4 * v + 3];
+        }
+        return;
+    default:
+        for (size_t r = 0; r < s; r++) {
+            float *dst = row + r * ld;
+            for (size_t v = 0; v < n; v++) dst[v] = src[v * s + r];
+        }
+    }
+}
+
+/* The inverse of deal(): dst[v·s + r] = row[r·ld + v]. */
+LCT__VEC static void collect(const float *restrict row, size_t ld, size_t s, size_t n, float *restrict dst)
+{
+    const float *r0 = row, *r1 = row + ld, *r2 = row + 2 * ld, *r3 = row + 3 * ld;
+    switch (s) {
+    case 1: memcpy(dst, row, n * sizeof *dst); return;
+    case 2:
+        for (size_t v = 0; v < n; v++) {
+            dst[2 * v] = r0[v];
+            dst[2 * v + 1] = r1[v];
+        }
+        return;
+    case 4:
+        for (size_t v = 0; v < n; v++) {
+            dst[4 * v] = r0[v];
+            dst[4 * v + 1] = r1[v];
+            dst[4 * v + 2] = r2[v];
+            dst[4 * v + 3] = r3[v];
+        }
+        return;
+    default:
+        for (size_t r = 0; r < s; r++) {
+            const float *src = row + r * ld;
+            for (size_t v = 0; v < n; v++) dst[v * s + r] = src[v];
+        }
+    }
+}
+
+/* P of every sample: the input read in order, dealt out to s rows (no division per element). */
+static void poly_input(const plan *q, const float *x, size_t in_size, size_t batch, int threads)
+{
+    size_t lo, hi, s = q->s;
+    poly_inner(q, &lo, &hi);
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t b = 0; b < batch; b++)
+        for (size_t c = 0; c < q->c; c++) {
+            const float *xc = x + b * in_size + c * q->w;
+            float *row = q->p + c * s * q->ld + b * q->u;
+            for (size_t u = 0; u < q->u; u++) {
+                if (u == lo && hi > lo) { /* interior: every tap inside */
+                    deal(xc + lo * s - q->pad, row + lo, q->ld, s, hi - lo);
+                    u = hi - 1;
+                    continue;
+                }
+                for (size_t r = 0; r < s; r++) {
+                    ptrdiff_t t = (ptrdiff_t)(u * s + r) - (ptrdiff_t)q->pad;
+                    row[r * q->ld + u] = t >= 0 && t < (ptrdiff_t)q->w ? xc[t] : 0.0f;
+                }
+            }
+        }
+}
+
+/* One output row: dst = src + b, clamped at 0 when a ReLU is fused (the same test as the ReLU layer). */
+LCT__VEC static void out_row(float *restrict dst, const float *restrict src, int has_bias, float b, int relu,
+                             size_t n)
+{
+    if (has_bias && relu)
+        for (size_t i = 0; i < n; i++) {
+            float v = src[i] + b;
+            dst[i] = v > 0.0f ? v : 0.0f;
+        }
+    else if (has_bias)
+        for (size_t i = 0; i < n; i++) dst[i] = src[i] + b;
+    else if (relu)
+        for (size_t i = 0; i < n; i++) dst[i] = src[i] > 0.0f ? src[i] : 0.0f;
+    else
+        memcpy(dst, src, n * sizeof *dst);
+}
+
+/* One row of dY laid out for the GEMMs: masked by the fused ReLU's output (y > 0) when there is one. */
+LCT__VEC static void grad_row(float *restrict dst, const float *restrict dy, const float *restrict y, size_t n)
+{
+    if (y)
+        for (size_t i = 0; i < n; i++) dst[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    else
+        memcpy(dst, dy, n * sizeof *dst);
+}
+
+/* y[v] = bias + Σ_i w[i]·rows[i][v] for one output channel, in blocks that stay in registers/L1;
+ * clamped at 0 for a fused ReLU. */
+LCT__VEC static void small_fwd(const float *w, float bias, const float *const *rows, size_t k, size_t n, int relu,
+                               float *y)
+{
+    for (size_t v0 = 0; v0 < n; v0 += 256) {
+        size_t len = v0 + 256 <= n ? 256 : n - v0;
+        float acc[256];
+        for (size_t v = 0; v < len; v++) acc[v] = bias;
+        for (size_t i = 0; i < k; i++) {
+            const float *c = rows[i] + v0;
+            float wi = w[i];
+            for (size_t v = 0; v < len; v++) acc[v] += wi * c[v];
+        }
+        if (relu)
+            for (size_t v = 0; v < len; v++) y[v0 + v] = acc[v] > 0.0f ? acc[v] : 0.0f;
+        else
+            memcpy(y + v0, acc, len * sizeof *acc);
+    }
+}
+
+/* Σ_v dy[v]·row[v] in 16 fixed lanes (the order never depends on threads). */
+LCT__VEC static float dot_lanes(const float *dy, const float *row, size_t n)
+{
+    lct__v16 a = {0};
+    float s = 0.0f;
+    size_t v = 0;
+    for (; v + 16 <= n; v += 16) {
+        lct__v16 p, r;
+        LCT__LOAD(p, dy + v);
+        LCT__LOAD(r, row + v);
+        a += p * r;
+    }
+    for (; v < n; v++) s += dy[v] * row[v];
+    for (int j = 0; j < 16; j++) s += a[j];
+    return s;
+}
+
+/* Σ x[0..n), in 16 fixed lanes. */
+LCT__VEC static float sum_lanes(const float *x, size_t n)
+{
+    float a[16] = {0}, s = 0.0f;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) a[j] += x[i + j];
+    for (; i < n; i++) s += x[i];
+    for (int j = 0; j < 16; j++) s += a[j];
+    return s;
+}
+
+/* Row of P that tap j of channel c reads, shifted to the tap: P[c·s + j mod s][j div s + …]. */
+static const float *tap_row(const plan *q, size_t c, size_t j)
+{
+    return q->p + (c * q->s + j % q->s) * q->ld + j / q->s;
+}
+
+void lct__conv1d_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
+{
+    plan q = plan_of(l, p->batch, l->ws);
+    const float *w = l->value[0], *bias = l->has_bias ? l->value[1] : NULL;
+    float *st = l->stats_out;
+    int relu = l->fuse_relu;
+    poly_input(&q, x, l->in_size, p->batch, p->threads);
+    if (q.small) {
+#pragma omp parallel for num_threads(p->threads) schedule(static)
+        for (size_t b = 0; b < p->batch; b++) {
+            const float *rows[SMALL_K];
+            for (size_t c = 0; c < q.c; c++)
+                for (size_t j = 0; j < q.k; j++) rows[c * q.k + j] = tap_row(&q, c, j) + b * q.u;
+            for (size_t o = 0; o < q.o; o++) {
+                float *dst = y + b * l->out_size + o * q.x;
+                small_fwd(w + o * q.c * q.k, bias ? bias[o] : 0.0f, rows, q.c * q.k, q.x, relu, dst);
+                if (st) lct__bn_partial(dst, q.x, st + (b * q.o + o) * 3);
+            }
+        }
+        return;
+    }
+    poly_weights(&q, w);
+    for (size_t t = 0; t < q.m; t++)
+        lct__gemm(p->rt, 0, 0, q.o, q.ncol, q.cs, 1.0f, q.wr + t * q.o * q.cs, q.cs, q.p + t, q.ld,
+                  t ? 1.0f : 0.0f, q.y, q.ld);
+#pragma omp parallel for num_threads(p->threads) schedule(static)
+    for (size_t b = 0; b < p->batch; b++)
+        for (size_t o = 0; o < q.o; o++) {
+            float *dst = y + b * l->out_size + o * q.x;
+            out_row(dst, q.y + o * q.ld + b * q.u, bias != NULL, bias ? bias[o] : 0.0f, relu, q.x);
+            if (st) lct__bn_partial(dst, q.x, st + (b * q.o + o) * 3);
+        }
+}
+
+void lct__conv1d_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
+                          float *dx)
+{
+    (void)x; /* P is still in the workspace from the forward pass of this input */
+    plan q = plan_of(l, p->batch, l->ws);
+    size_t batch = p->batch;
+    /* (a max pool after the ReLU applies the mask itself, as after a batch norm) */
+    const float *mask = l->fuse_relu && !l->mask_in_pool ? y : NULL;
+    /* dY side by side (masked by a fused ReLU), zero in the junk columns */
+#pragma omp parallel for num_threads(p->threads) schedule(static)
+    for (size_t b = 0; b < batch; b++)
+        for (size_t o = 0; o < q.o; o++) {
+            size_t at = b * l->out_size + o * q.x;
+            float *dst = q.y + o * q.ld + b * q.u;
+            grad_row(dst, dy + at, mask ? mask + at : NULL, q.x);
+            memset(dst + q.x, 0, (q.u - q.x) * sizeof(float));
+        }
+    float *gw = l->grad[0], *gb = l->has_bias ? l->grad[1] : NULL;
+    if (q.small) {
+        /* each output channel's dW and db summed over the whole batch by one thread */
+#pragma omp parallel for num_threads(p->threads) schedule(static)
+        for (size_t o = 0; o < q.o; o++) {
+            const float *g = q.y + o * q.ld;
+            for (size_t c = 0; c < q.c; c++)
+                for (size_t j = 0; j < q.k; j++) gw[(o * q.c + c) * q.k + j] += dot_lanes(g, tap_row(&q, c, j), q.ncol);
+            if (gb) gb[o] += sum_lanes(g, q.ncol);
+        }
+    } else {
+        for (size_t t = 0; t < q.m; t++) {
+            lct__gemm(p->rt, 0, 1, q.o, q.cs, q.ncol, 1.0f, q.y, q.ld, q.p + t, q.ld, 0.0f, q.dw, q.cs);
+            size_t n = q.k - t * q.s < q.s ? q.k - t * q.s : q.s;
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (q.o * q.cs > LCT__PAR_MIN)
+            for (size_t o = 0; o < q.o; o++)
+                for (size_t c = 0; c < q.c; c++) {
+                    float *dst = gw + (o * q.c + c) * q.k + t * q.s;
+                    const float *src = q.dw + o * q.cs + c * q.s;
+                    for (size_t r = 0; r < n; r++) dst[r] += src[r];
+                }
+        }
+        if (gb) {
+#pragma omp parallel for num_threads(p->threads) schedule(static)
+            for (size_t o = 0; o < q.o; o++) gb[o] += sum_lanes(q.y + o * q.ld, q.ncol);
+        }
+    }
+    if (!dx) return;
+    poly_weights(&q, l->value[0]);
+    /* dP: the first tap writes its columns, the last m − 1 start at zero */
+    for (size_t c = 0; c < q.cs; c++) memset(q.dp + c * q.ld + q.ncol, 0, (q.ld - q.ncol) * sizeof(float));
+    for (size_t t = 0; t < q.m; t++)
+        lct__gemm(p->rt, 1, 0, q.cs, q.ncol, q.o, 1.0f, q.wr + t * q.o * q.cs, q.cs, q.y, q.ld, t ? 1.0f : 0.0f,
+                  q.dp + t, q.ld);
+    size_t lo, hi, s = q.s;
+    poly_inner(&q, &lo, &hi);
+    /* every input position t is read by exactly one (u, r), t + pad = u·s + r; those with u >= U by none */
+    size_t covered = q.u * s > q.pad ? q.u * s - q.pad : 0;
+    if (covered > q.w) covered = q.w;
+#pragma omp parallel for num_threads(p->threads) schedule(static)
+    for (size_t b = 0; b < batch; b++)
+        for (size_t c = 0; c < q.c; c++) {
+            float *dxc = dx + b * l->in_size + c * q.w;
+            const float *row = q.dp + c * s * q.ld + b * q.u;
+            memset(dxc + covered, 0, (q.w - covered) * sizeof *dxc);
+            for (size_t u = 0; u < q.u; u++) {
+                if (u == lo && hi > lo) {
+                    collect(row + lo, q.ld, s, hi - lo, dxc + lo * s - q.pad);
+                    u = hi - 1;
+                    continue;
+                }
+                for (size_t r = 0; r < s; r++) {
+                    ptrdiff_t t = (ptrdiff_t)(u * s + r) - (ptrdiff_t)q.pad;
+                    if (t >= 0 && t < (ptrdiff_t)q.w) dxc[t] = row[r * q.ld + u];
+                }
+            }
+        }
+}
