@@ -33,7 +33,7 @@ typedef struct plan {
     size_t c, w, k, s, pad, o, x;   /* input channels and width, kernel, stride, padding, outputs, width */
     size_t m, cs, u, ld, ncol;      /* taps, C·s rows, columns per sample, B·U, GEMM columns */
     int small;                      /* C·k ≤ SMALL_K: small kernels for forward and dW */
-    float *wr, *p, *y, *dw, *dp;    /* W_q (m × O × C·s), P (C·s × ld), Y / dY (O × ld), one dW_q (O × C·s), dP */
+    float *wr, *p, *y, *dw, *dp;    /* W_q (m × O × C·s), P (C·s × ld), Y / dY (O × ld), dW_q (m × O × C·s), dP */
 } plan;
 
 static plan plan_of(const lct__layer *l, size_t batch, float *ws)
@@ -56,15 +56,14 @@ static plan plan_of(const lct__layer *l, size_t batch, float *ws)
     q.p = q.wr + lct__round16(q.m * q.o * q.cs);
     q.y = q.p + lct__round16(q.cs * q.ld);
     q.dw = q.y + lct__round16(q.o * q.ld);
-    q.dp = q.dw + lct__round16(q.o * q.cs);
+    q.dp = q.dw + lct__round16(q.m * q.o * q.cs);
     return q;
 }
 
 size_t lct__conv1d_ws(const lct__layer *l, size_t batch)
 {
     plan q = plan_of(l, batch, NULL);
-    return lct__round16(q.m * q.o * q.cs) + 2 * lct__round16(q.cs * q.ld) + lct__round16(q.o * q.ld) +
-           lct__round16(q.o * q.cs);
+    return 2 * lct__round16(q.m * q.o * q.cs) + 2 * lct__round16(q.cs * q.ld) + lct__round16(q.o * q.ld);
 }
 
 /* W_q from W (O × C × k): runs of up to s taps copied at once. */
@@ -75,8 +74,8 @@ static void poly_weights(const plan *q, const float *w)
         for (size_t o = 0; o < q->o; o++)
             for (size_t c = 0; c < q->c; c++) {
                 float *dst = q->wr + (t * q->o + o) * q->cs + c * q->s;
-                memcpy(dst, w + (o * q->c + c) * q->k + t * q->s, n * sizeof *dst);
-                for (size_t r = n; r < q->s; r++) dst[r] = 0.0f;
+                const float *src = w + (o * q->c + c) * q->k + t * q->s;
+                for (size_t r = 0; r < q->s; r++) dst[r] = r < n ? src[r] : 0.0f;
             }
     }
 }
@@ -198,42 +197,74 @@ LCT__VEC static void grad_row(float *restrict dst, const float *restrict dy, con
         memcpy(dst, dy, n * sizeof *dst);
 }
 
-/* y[v] = bias + Σ_i w[i]·rows[i][v] for one output channel, in blocks that stay in registers/L1;
- * clamped at 0 for a fused ReLU. */
+/* y[v] = bias + Σ_i w[i]·rows[i][v] for one output channel, clamped at 0 for a fused ReLU: 64 outputs
+ * at a time in registers, then one at a time (the same operations in the same order either way). */
 LCT__VEC static void small_fwd(const float *w, float bias, const float *const *rows, size_t k, size_t n, int relu,
                                float *y)
 {
-    for (size_t v0 = 0; v0 < n; v0 += 256) {
-        size_t len = v0 + 256 <= n ? 256 : n - v0;
-        float acc[256];
-        for (size_t v = 0; v < len; v++) acc[v] = bias;
+    const lct__v16 zero = {0};
+    size_t v = 0;
+    for (; v + 64 <= n; v += 64) {
+        lct__v16 a0 = zero + bias, a1 = a0, a2 = a0, a3 = a0;
         for (size_t i = 0; i < k; i++) {
-            const float *c = rows[i] + v0;
+            const float *c = rows[i] + v;
+            lct__v16 c0, c1, c2, c3;
+            LCT__LOAD(c0, c);
+            LCT__LOAD(c1, c + 16);
+            LCT__LOAD(c2, c + 32);
+            LCT__LOAD(c3, c + 48);
             float wi = w[i];
-            for (size_t v = 0; v < len; v++) acc[v] += wi * c[v];
+            a0 += wi * c0;
+            a1 += wi * c1;
+            a2 += wi * c2;
+            a3 += wi * c3;
         }
-        if (relu)
-            for (size_t v = 0; v < len; v++) y[v0 + v] = acc[v] > 0.0f ? acc[v] : 0.0f;
-        else
-            memcpy(y + v0, acc, len * sizeof *acc);
+        if (relu) {
+            a0 = (lct__v16)((lct__vi16)a0 & (a0 > zero));
+            a1 = (lct__v16)((lct__vi16)a1 & (a1 > zero));
+            a2 = (lct__v16)((lct__vi16)a2 & (a2 > zero));
+            a3 = (lct__v16)((lct__vi16)a3 & (a3 > zero));
+        }
+        LCT__STORE(y + v, a0);
+        LCT__STORE(y + v + 16, a1);
+        LCT__STORE(y + v + 32, a2);
+        LCT__STORE(y + v + 48, a3);
+    }
+    for (; v < n; v++) {
+        float a = bias;
+        for (size_t i = 0; i < k; i++) a += w[i] * rows[i][v];
+        y[v] = relu && !(a > 0.0f) ? 0.0f : a;
     }
 }
 
-/* Σ_v dy[v]·row[v] in 16 fixed lanes (the order never depends on threads). */
-LCT__VEC static float dot_lanes(const float *dy, const float *row, size_t n)
+/* dW and db of one output channel over one sample, for the small kernels: acc[i] += Σ_v g[v]·rows[i][v]
+ * and acc[k] += Σ_v g[v], with g = dy masked by a fused ReLU's output (y > 0; no mask if y is NULL),
+ * in 16 fixed lanes per sum (acc: (k + 1) × 16 floats), the last n mod 16 values in tail[0..k].
+ * The order never depends on threads. */
+LCT__VEC static void small_dw(const float *dy, const float *y, const float *const *rows, size_t k, size_t n,
+                              lct__v16 *acc, float *tail)
 {
-    lct__v16 a = {0};
-    float s = 0.0f;
+    const lct__v16 zero = {0};
     size_t v = 0;
     for (; v + 16 <= n; v += 16) {
-        lct__v16 p, r;
-        LCT__LOAD(p, dy + v);
-        LCT__LOAD(r, row + v);
-        a += p * r;
+        lct__v16 g, r;
+        LCT__LOAD(g, dy + v);
+        if (y) {
+            lct__v16 m;
+            LCT__LOAD(m, y + v);
+            g = (lct__v16)((lct__vi16)g & (m > zero));
+        }
+        for (size_t i = 0; i < k; i++) {
+            LCT__LOAD(r, rows[i] + v);
+            acc[i] += g * r;
+        }
+        acc[k] += g;
     }
-    for (; v < n; v++) s += dy[v] * row[v];
-    for (int j = 0; j < 16; j++) s += a[j];
-    return s;
+    for (; v < n; v++) {
+        float g = y && !(y[v] > 0.0f) ? 0.0f : dy[v];
+        for (size_t i = 0; i < k; i++) tail[i] += g * rows[i][v];
+        tail[k] += g;
+    }
 }
 
 /* Σ x[0..n), in 16 fixed lanes. */
@@ -296,6 +327,34 @@ void lct__conv1d_backward(lct__layer *l, const lct__pass *p, const float *x, con
     size_t batch = p->batch;
     /* (a max pool after the ReLU applies the mask itself, as after a batch norm) */
     const float *mask = l->fuse_relu && !l->mask_in_pool ? y : NULL;
+    float *gw = l->grad[0], *gb = l->has_bias ? l->grad[1] : NULL;
+    if (q.small) {
+        /* each output channel's dW and db summed over the whole batch by one thread, samples in order */
+#pragma omp parallel for num_threads(p->threads) schedule(static)
+        for (size_t o = 0; o < q.o; o++) {
+            size_t k = q.c * q.k;
+            lct__v16 acc[SMALL_K + 1];
+            float tail[SMALL_K + 1];
+            const float *rows[SMALL_K];
+            for (size_t i = 0; i <= k; i++) {
+                acc[i] = (lct__v16){0};
+                tail[i] = 0.0f;
+            }
+            for (size_t b = 0; b < batch; b++) {
+                for (size_t c = 0; c < q.c; c++)
+                    for (size_t j = 0; j < q.k; j++) rows[c * q.k + j] = tap_row(&q, c, j) + b * q.u;
+                size_t at = b * l->out_size + o * q.x;
+                small_dw(dy + at, mask ? mask + at : NULL, rows, k, q.x, acc, tail);
+            }
+            for (size_t i = 0; i <= k; i++) {
+                float sum = tail[i];
+                for (int j = 0; j < 16; j++) sum += acc[i][j];
+                if (i < k) gw[o * k + i] += sum; /* i = c·k + j: W's own layout */
+                else if (gb) gb[o] += sum;
+            }
+        }
+        if (!dx) return;
+    }
     /* dY side by side (masked by a fused ReLU), zero in the junk columns */
 #pragma omp parallel for num_threads(p->threads) schedule(static)
     for (size_t b = 0; b < batch; b++)
@@ -305,28 +364,20 @@ void lct__conv1d_backward(lct__layer *l, const lct__pass *p, const float *x, con
             grad_row(dst, dy + at, mask ? mask + at : NULL, q.x);
             memset(dst + q.x, 0, (q.u - q.x) * sizeof(float));
         }
-    float *gw = l->grad[0], *gb = l->has_bias ? l->grad[1] : NULL;
-    if (q.small) {
-        /* each output channel's dW and db summed over the whole batch by one thread */
-#pragma omp parallel for num_threads(p->threads) schedule(static)
-        for (size_t o = 0; o < q.o; o++) {
-            const float *g = q.y + o * q.ld;
-            for (size_t c = 0; c < q.c; c++)
-                for (size_t j = 0; j < q.k; j++) gw[(o * q.c + c) * q.k + j] += dot_lanes(g, tap_row(&q, c, j), q.ncol);
-            if (gb) gb[o] += sum_lanes(g, q.ncol);
-        }
-    } else {
-        for (size_t t = 0; t < q.m; t++) {
-            lct__gemm(p->rt, 0, 1, q.o, q.cs, q.ncol, 1.0f, q.y, q.ld, q.p + t, q.ld, 0.0f, q.dw, q.cs);
-            size_t n = q.k - t * q.s < q.s ? q.k - t * q.s : q.s;
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (q.o * q.cs > LCT__PAR_MIN)
-            for (size_t o = 0; o < q.o; o++)
-                for (size_t c = 0; c < q.c; c++) {
-                    float *dst = gw + (o * q.c + c) * q.k + t * q.s;
-                    const float *src = q.dw + o * q.cs + c * q.s;
-                    for (size_t r = 0; r < n; r++) dst[r] += src[r];
-                }
-        }
+    if (!q.small) {
+        /* dW_q of every tap, then W's layout: gw[o][c][t·s + r] += dW_t[o][c·s + r], taps in order */
+        for (size_t t = 0; t < q.m; t++)
+            lct__gemm(p->rt, 0, 1, q.o, q.cs, q.ncol, 1.0f, q.y, q.ld, q.p + t, q.ld, 0.0f, q.dw + t * q.o * q.cs,
+                      q.cs);
+        size_t oc = q.o * q.cs;
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (q.o * q.c * q.k > LCT__PAR_MIN)
+        for (size_t o = 0; o < q.o; o++)
+            for (size_t c = 0; c < q.c; c++) {
+                float *dst = gw + (o * q.c + c) * q.k;
+                const float *src = q.dw + o * q.cs + c * q.s;
+                for (size_t t = 0, j = 0; t < q.m; t++)
+                    for (size_t r = 0; r < q.s && j < q.k; r++, j++) dst[j] += src[t * oc + r];
+            }
         if (gb) {
 #pragma omp parallel for num_threads(p->threads) schedule(static)
             for (size_t o = 0; o < q.o; o++) gb[o] += sum_lanes(q.y + o * q.ld, q.ncol);
