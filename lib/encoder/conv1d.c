@@ -66,18 +66,59 @@ size_t lct__conv1d_ws(const lct__layer *l, size_t batch)
     return 2 * lct__round16(q.m * q.o * q.cs) + 2 * lct__round16(q.cs * q.ld) + lct__round16(q.o * q.ld);
 }
 
-/* W_q from W (O × C × k): runs of up to s taps copied at once. */
-static void poly_weights(const plan *q, const float *w)
+/* Runs of s floats: dst[i·s + r] = src[i·ld + r] (r < s, i < rows); constant s for the common strides. */
+LCT__VEC static void copy_runs(float *restrict dst, const float *restrict src, size_t ld, size_t s, size_t rows)
 {
-    for (size_t t = 0; t < q->m; t++) {
-        size_t n = q->k - t * q->s < q->s ? q->k - t * q->s : q->s; /* t·s < k since m = ⌈k/s⌉ */
-        for (size_t o = 0; o < q->o; o++)
-            for (size_t c = 0; c < q->c; c++) {
-                float *dst = q->wr + (t * q->o + o) * q->cs + c * q->s;
-                const float *src = w + (o * q->c + c) * q->k + t * q->s;
-                for (size_t r = 0; r < q->s; r++) dst[r] = r < n ? src[r] : 0.0f;
-            }
+    switch (s) {
+    case 2:
+        for (size_t i = 0; i < rows; i++)
+            for (size_t r = 0; r < 2; r++) dst[i * 2 + r] = src[i * ld + r];
+        return;
+    case 4:
+        for (size_t i = 0; i < rows; i++)
+            for (size_t r = 0; r < 4; r++) dst[i * 4 + r] = src[i * ld + r];
+        return;
+    default:
+        for (size_t i = 0; i < rows; i++)
+            for (size_t r = 0; r < s; r++) dst[i * s + r] = src[i * ld + r];
     }
+}
+
+/* The inverse, added: dst[i·ld + r] += src[i·s + r]. */
+LCT__VEC static void add_runs(float *restrict dst, const float *restrict src, size_t ld, size_t s, size_t rows)
+{
+    switch (s) {
+    case 2:
+        for (size_t i = 0; i < rows; i++)
+            for (size_t r = 0; r < 2; r++) dst[i * ld + r] += src[i * 2 + r];
+        return;
+    case 4:
+        for (size_t i = 0; i < rows; i++)
+            for (size_t r = 0; r < 4; r++) dst[i * ld + r] += src[i * 4 + r];
+        return;
+    default:
+        for (size_t i = 0; i < rows; i++)
+            for (size_t r = 0; r < s; r++) dst[i * ld + r] += src[i * s + r];
+    }
+}
+
+/* W_q from W (O × C × k): row o of W_q is the C runs W[o][c][q·s .. q·s + s), zero past the kernel. */
+static void poly_weights(const plan *q, const float *w, int threads)
+{
+    size_t full = q->k / q->s; /* taps with all s entries inside the kernel */
+#pragma omp parallel for num_threads(threads) schedule(static) if (q->m * q->o * q->cs > LCT__PAR_MIN)
+    for (size_t o = 0; o < q->o; o++)
+        for (size_t t = 0; t < q->m; t++) {
+            float *dst = q->wr + (t * q->o + o) * q->cs;
+            const float *src = w + o * q->c * q->k + t * q->s;
+            if (t < full) {
+                copy_runs(dst, src, q->k, q->s, q->c);
+                continue;
+            }
+            size_t n = q->k - t * q->s;
+            for (size_t c = 0; c < q->c; c++)
+                for (size_t r = 0; r < q->s; r++) dst[c * q->s + r] = r < n ? src[c * q->k + r] : 0.0f;
+        }
 }
 
 /* Columns u of a sample whose taps t = u·s + r − pad all fall inside the input, for every r < s. */
@@ -237,32 +278,67 @@ LCT__VEC static void small_fwd(const float *w, float bias, const float *const *r
     }
 }
 
+/* g = dY masked by a fused ReLU's output (y > 0; y NULL: no mask), 16 values at v. */
+#define MASKED16(g, dy, y, v)                                                                            \
+    do {                                                                                                 \
+        LCT__LOAD(g, (dy) + (v));                                                                        \
+        if (y) {                                                                                         \
+            lct__v16 m__, z__ = {0};                                                                     \
+            LCT__LOAD(m__, (y) + (v));                                                                   \
+            g = (lct__v16)((lct__vi16)g & (m__ > z__));                                                  \
+        }                                                                                                \
+    } while (0)
+
 /* dW and db of one output channel over one sample, for the small kernels: acc[i] += Σ_v g[v]·rows[i][v]
- * and acc[k] += Σ_v g[v], with g = dy masked by a fused ReLU's output (y > 0; no mask if y is NULL),
- * in 16 fixed lanes per sum (acc: (k + 1) × 16 floats), the last n mod 16 values in tail[0..k].
- * The order never depends on threads. */
+ * and acc[k] += Σ_v g[v], with g = dy masked by a fused ReLU's output, in 16 fixed lanes per sum
+ * (acc: k + 1 vectors), the last n mod 16 values in tail[0..k]. Rows go four at a time, their sums in
+ * registers. The order never depends on threads. */
 LCT__VEC static void small_dw(const float *dy, const float *y, const float *const *rows, size_t k, size_t n,
                               lct__v16 *acc, float *tail)
 {
-    const lct__v16 zero = {0};
-    size_t v = 0;
-    for (; v + 16 <= n; v += 16) {
-        lct__v16 g, r;
-        LCT__LOAD(g, dy + v);
-        if (y) {
-            lct__v16 m;
-            LCT__LOAD(m, y + v);
-            g = (lct__v16)((lct__vi16)g & (m > zero));
+    size_t nv = n & ~(size_t)15;
+    size_t i = 0;
+    for (; i + 4 <= k; i += 4) {
+        const float *r0 = rows[i], *r1 = rows[i + 1], *r2 = rows[i + 2], *r3 = rows[i + 3];
+        lct__v16 a0 = acc[i], a1 = acc[i + 1], a2 = acc[i + 2], a3 = acc[i + 3];
+        for (size_t v = 0; v < nv; v += 16) {
+            lct__v16 g, c0, c1, c2, c3;
+            MASKED16(g, dy, y, v);
+            LCT__LOAD(c0, r0 + v);
+            LCT__LOAD(c1, r1 + v);
+            LCT__LOAD(c2, r2 + v);
+            LCT__LOAD(c3, r3 + v);
+            a0 += g * c0;
+            a1 += g * c1;
+            a2 += g * c2;
+            a3 += g * c3;
         }
-        for (size_t i = 0; i < k; i++) {
-            LCT__LOAD(r, rows[i] + v);
-            acc[i] += g * r;
-        }
-        acc[k] += g;
+        acc[i] = a0;
+        acc[i + 1] = a1;
+        acc[i + 2] = a2;
+        acc[i + 3] = a3;
     }
-    for (; v < n; v++) {
+    for (; i < k; i++) {
+        const float *r0 = rows[i];
+        lct__v16 a0 = acc[i];
+        for (size_t v = 0; v < nv; v += 16) {
+            lct__v16 g, c0;
+            MASKED16(g, dy, y, v);
+            LCT__LOAD(c0, r0 + v);
+            a0 += g * c0;
+        }
+        acc[i] = a0;
+    }
+    lct__v16 ab = acc[k];
+    for (size_t v = 0; v < nv; v += 16) {
+        lct__v16 g;
+        MASKED16(g, dy, y, v);
+        ab += g;
+    }
+    acc[k] = ab;
+    for (size_t v = nv; v < n; v++) {
         float g = y && !(y[v] > 0.0f) ? 0.0f : dy[v];
-        for (size_t i = 0; i < k; i++) tail[i] += g * rows[i][v];
+        for (size_t j = 0; j < k; j++) tail[j] += g * rows[j][v];
         tail[k] += g;
     }
 }
@@ -306,7 +382,7 @@ void lct__conv1d_forward(lct__layer *l, const lct__pass *p, const float *x, floa
         }
         return;
     }
-    poly_weights(&q, w);
+    poly_weights(&q, w, p->threads);
     for (size_t t = 0; t < q.m; t++)
         lct__gemm(p->rt, 0, 0, q.o, q.ncol, q.cs, 1.0f, q.wr + t * q.o * q.cs, q.cs, q.p + t, q.ld,
                   t ? 1.0f : 0.0f, q.y, q.ld);
@@ -369,14 +445,18 @@ void lct__conv1d_backward(lct__layer *l, const lct__pass *p, const float *x, con
         for (size_t t = 0; t < q.m; t++)
             lct__gemm(p->rt, 0, 1, q.o, q.cs, q.ncol, 1.0f, q.y, q.ld, q.p + t, q.ld, 0.0f, q.dw + t * q.o * q.cs,
                       q.cs);
-        size_t oc = q.o * q.cs;
+        size_t full = q.k / q.s;
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (q.o * q.c * q.k > LCT__PAR_MIN)
         for (size_t o = 0; o < q.o; o++)
-            for (size_t c = 0; c < q.c; c++) {
-                float *dst = gw + (o * q.c + c) * q.k;
-                const float *src = q.dw + o * q.cs + c * q.s;
-                for (size_t t = 0, j = 0; t < q.m; t++)
-                    for (size_t r = 0; r < q.s && j < q.k; r++, j++) dst[j] += src[t * oc + r];
+            for (size_t t = 0; t < q.m; t++) {
+                float *dst = gw + o * q.c * q.k + t * q.s;
+                const float *src = q.dw + (t * q.o + o) * q.cs;
+                if (t < full) {
+                    add_runs(dst, src, q.k, q.s, q.c);
+                    continue;
+                }
+                for (size_t c = 0; c < q.c; c++)
+                    for (size_t r = 0; t * q.s + r < q.k; r++) dst[c * q.k + r] += src[c * q.s + r];
             }
         if (gb) {
 #pragma omp parallel for num_threads(p->threads) schedule(static)
@@ -384,7 +464,7 @@ void lct__conv1d_backward(lct__layer *l, const lct__pass *p, const float *x, con
         }
     }
     if (!dx) return;
-    poly_weights(&q, l->value[0]);
+    poly_weights(&q, l->value[0], p->threads);
     /* dP: the first tap writes its columns, the last m − 1 start at zero */
     for (size_t c = 0; c < q.cs; c++) memset(q.dp + c * q.ld + q.ncol, 0, (q.ld - q.ncol) * sizeof(float));
     for (size_t t = 0; t < q.m; t++)
