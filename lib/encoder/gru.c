@@ -1,8 +1,11 @@
 /*
  * GRU over the time axis (PyTorch's gate order r, z, n and equations), every
  * step's hidden state returned. The input projection of all steps is one
- * GEMM; the recurrent one is a GEMM per step; gates are element-wise,
- * parallel over the batch. Input x[b][t][d], output y[b][t][h], h₀ = 0.
+ * GEMM (and so are the weight gradients and dx in backward). The recurrent
+ * product of each step (a few rows: the batch) is too small for BLIS's call
+ * and packing overhead: it runs as plain loops next to the gates, one sample
+ * per thread, its sums over k in a fixed order. Input x[b][t][d], output
+ * y[b][t][h], h₀ = 0.
  */
 #include <math.h>
 
@@ -19,7 +22,7 @@ int lct__gru_init(lct__layer *l, const char *func)
 }
 
 typedef struct gru_ws {
-    float *gi, *gh, *r, *z, *n, *ghn, *hprev, *dh;
+    float *gi, *gh, *r, *z, *n, *ghn, *hprev, *dh, *wt;
 } gru_ws;
 
 static gru_ws carve(const lct__layer *l, size_t batch, float *base)
@@ -34,14 +37,25 @@ static gru_ws carve(const lct__layer *l, size_t batch, float *base)
     w.n = q;     q += lct__round16(bt * h);
     w.ghn = q;   q += lct__round16(bt * h);
     w.hprev = q; q += lct__round16(bt * h);
-    w.dh = q;
+    w.dh = q;    q += lct__round16(batch * h);
+    w.wt = q;    /* W_hhᵀ (H × 3H), for the recurrent product */
     return w;
 }
 
 size_t lct__gru_ws(const lct__layer *l, size_t batch)
 {
     size_t h = l->units, bt = batch * l->in.d[0];
-    return 2 * lct__round16(bt * 3 * h) + 5 * lct__round16(bt * h) + lct__round16(batch * h);
+    return 2 * lct__round16(bt * 3 * h) + 5 * lct__round16(bt * h) + lct__round16(batch * h) + lct__round16(3 * h * h);
+}
+
+/* g[j] += Σ_k h[k]·wt[k][j] (j < n, k < m; wt row-major m × n): k in order for every j. */
+LCT__VEC static void matvec_t(const float *h, const float *wt, size_t m, size_t n, float *g)
+{
+    for (size_t k = 0; k < m; k++) {
+        float hk = h[k];
+        const float *row = wt + k * n;
+        for (size_t j = 0; j < n; j++) g[j] += hk * row[j];
+    }
 }
 
 static inline float sigm(float v)
@@ -57,15 +71,18 @@ void lct__gru_forward(lct__layer *l, const lct__pass *p, const float *x, float *
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (BT * H3 > LCT__PAR_MIN)
     for (size_t i = 0; i < BT; i++) memcpy(w.gi + i * H3, bih, H3 * sizeof(float));
     lct__gemm(p->rt, 0, 1, BT, H3, D, 1.0f, x, D, wih, D, 1.0f, w.gi, H3);
+    for (size_t j = 0; j < H3; j++)
+        for (size_t k = 0; k < H; k++) w.wt[k * H3 + j] = whh[j * H + k];
     for (size_t t = 0; t < T; t++) {
-        /* gh = b_hh + h_{t-1} W_hhᵀ, with h_{t-1} read in place from y (row stride T·H) */
-        for (size_t b = 0; b < B; b++) memcpy(w.gh + b * H3, bhh, H3 * sizeof(float));
-        if (t > 0) lct__gemm(p->rt, 0, 1, B, H3, H, 1.0f, y + (t - 1) * H, T * H, whh, H, 1.0f, w.gh, H3);
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (B * H > 4096)
         for (size_t b = 0; b < B; b++) {
             size_t row = b * T + t;
-            const float *gi = w.gi + row * H3, *gh = w.gh + b * H3;
+            const float *gi = w.gi + row * H3;
             const float *hp = t > 0 ? y + (row - 1) * H : NULL;
+            /* gh = b_hh + h_{t-1} W_hhᵀ */
+            float *gh = w.gh + b * H3;
+            memcpy(gh, bhh, H3 * sizeof(float));
+            if (hp) matvec_t(hp, w.wt, H, H3, gh);
             float *r = w.r + row * H, *z = w.z + row * H, *n = w.n + row * H, *ghn = w.ghn + row * H;
             float *hprev = w.hprev + row * H, *h = y + row * H;
             for (size_t j = 0; j < H; j++) {
@@ -116,7 +133,10 @@ void lct__gru_backward(lct__layer *l, const lct__pass *p, const float *x, const 
             }
         }
         /* dh_{t-1} += dGh_t W_hh */
-        if (t > 0) lct__gemm(p->rt, 0, 0, B, H, H3, 1.0f, dgh + t * H3, T * H3, whh, H, 1.0f, w.dh, H);
+        if (t > 0) {
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * H > 4096)
+            for (size_t b = 0; b < B; b++) matvec_t(dgh + (b * T + t) * H3, whh, H3, H, w.dh + b * H);
+        }
     }
     lct__gemm(p->rt, 1, 0, H3, D, BT, 1.0f, dgi, H3, x, D, 1.0f, l->grad[0], D);
     lct__gemm(p->rt, 1, 0, H3, H, BT, 1.0f, dgh, H3, w.hprev, H, 1.0f, l->grad[1], H);
