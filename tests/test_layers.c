@@ -189,6 +189,10 @@ static const struct {
     {"in 3x30; conv1d 4 k7 s3 p2; relu", 2},
     {"in 6x17; conv1d 3 k3 p1; relu", 3},
     {"in 3x40; conv1d 6 k8 s4 p2; relu; maxpool 2; conv1d 4 k2; relu", 2},
+    /* two taps (the three-product form): an even number of columns, a partial second tap, batch 1 and 3 */
+    {"in 6x45; conv1d 5 k8 s4 p2; relu", 3},
+    {"in 5x40; conv1d 4 k6 s4 p1", 2},
+    {"in 9x30; conv1d 6 k4 s2 p1; relu; conv1d 5 k4 s2 p1 nobias", 1},
     {"in 5; bn", 4},
     {"in 3x3x3; conv2d 4 k3; bn; flatten; linear 2", 5},
     {"in 3x4x4; bn momentum=0.2 eps=0.001", 3},
@@ -328,7 +332,8 @@ START_TEST(test_conv1d_relu_reference)
     static const struct {
         size_t c, l, o, k, s, p;
     } geo[] = {{1, 53, 5, 10, 5, 3}, {6, 41, 5, 8, 4, 2}, {5, 30, 4, 7, 3, 2}, {6, 17, 3, 3, 1, 1},
-               {5, 31, 3, 4, 5, 0}, {4, 28, 3, 4, 2, 1}};
+               {5, 31, 3, 4, 5, 0}, {4, 28, 3, 4, 2, 1}, {6, 45, 5, 8, 4, 2}, {5, 40, 4, 6, 4, 1},
+               {9, 30, 6, 4, 2, 1}};
     for (size_t gi = 0; gi < sizeof geo / sizeof *geo; gi++) {
         lct_runtime *rt = lct_test_runtime(1 + gi % 2, 4);
         const size_t B = 3, C = geo[gi].c, L = geo[gi].l, O = geo[gi].o, K = geo[gi].k, S = geo[gi].s,
@@ -605,8 +610,9 @@ START_TEST(test_conv_batch_equals_single_samples)
         for (size_t b = 0; b < B; b++) {
             ck_assert_int_eq(lct_encoder_forward(enc, x + b * in, 1, y1), LCT_OK);
             ck_assert_int_eq(lct_encoder_backward(enc, dy + b * out, 1, dx1), LCT_OK);
-            ck_assert_double_lt(lct_test_max_rel(y1, y + b * out, out, 1e-3), 1e-5);
-            ck_assert_double_lt(lct_test_max_rel(dx1, dx + b * in, in, 1e-3), 1e-5);
+            /* (two-tap conv1d pairs columns across the whole batch: a sample's parity changes its rounding) */
+            ck_assert_double_lt(lct_test_max_rel(y1, y + b * out, out, 1e-3), 1e-5 * (k < 4 ? 1 : 10));
+            ck_assert_double_lt(lct_test_max_rel(dx1, dx + b * in, in, 1e-3), 1e-5 * (k < 4 ? 1 : 10));
         }
         lct_params_get_grad(p, 0, gw1, nw);
         ck_assert_double_lt(lct_test_max_rel(gw1, gw, nw, 1e-2), 1e-3); /* other summation order */

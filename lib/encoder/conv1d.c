@@ -33,7 +33,10 @@ typedef struct plan {
     size_t c, w, k, s, pad, o, x;   /* input channels and width, kernel, stride, padding, outputs, width */
     size_t m, cs, u, ld, ncol;      /* taps, C·s rows, columns per sample, B·U, GEMM columns */
     int small;                      /* C·k ≤ SMALL_K: small kernels for forward and dW */
+    int wino;                       /* two taps (s < k ≤ 2s) and not small: the three-product form below */
+    size_t half, ldp, total;        /* wino: column pairs L = ⌈ld/2⌉; row stride of the dealt P (2L + 2); floats */
     float *wr, *p, *y, *dw, *dp;    /* W_q (m × O × C·s), P (C·s × ld), Y / dY (O × ld), dW_q (m × O × C·s), dP */
+    float *yg, *dd;                 /* wino: dY side by side (O × 2L), dD1..dD3 (3 × C·s × L) */
 } plan;
 
 static plan plan_of(const lct__layer *l, size_t batch, float *ws)
@@ -52,6 +55,24 @@ static plan plan_of(const lct__layer *l, size_t batch, float *ws)
     q.ld = batch * q.u;
     q.ncol = q.ld - (q.m - 1);
     q.small = q.c * q.k <= SMALL_K;
+    q.wino = !q.small && q.m == 2;
+    q.half = (q.ld + 1) / 2;
+    q.ldp = 2 * q.half + 2;
+    q.yg = q.dd = NULL;
+    if (q.wino) {
+        /* W0, W0 + W1, W1; D1..D3 (kept from forward); M1..M3, then E, S, O; dY; G1..G3; dD1..dD3; P, then dP */
+        size_t wm = lct__round16(3 * q.o * q.cs), dm = lct__round16(3 * q.cs * q.half);
+        q.wr = ws;
+        q.p = q.wr + wm;
+        q.y = q.p + dm;
+        q.yg = q.y + lct__round16(3 * q.o * q.half);
+        q.dw = q.yg + lct__round16(q.o * 2 * q.half);
+        q.dd = q.dw + wm;
+        q.dp = q.dd + dm;
+        q.total = lct__round16(3 * q.o * q.cs) * 2 + lct__round16(3 * q.cs * q.half) * 2 +
+                  lct__round16(3 * q.o * q.half) + lct__round16(q.o * 2 * q.half) + lct__round16(q.cs * q.ldp);
+        return q;
+    }
     q.wr = ws;
     q.p = q.wr + lct__round16(q.m * q.o * q.cs);
     q.y = q.p + lct__round16(q.cs * q.ld);
@@ -63,6 +84,7 @@ static plan plan_of(const lct__layer *l, size_t batch, float *ws)
 size_t lct__conv1d_ws(const lct__layer *l, size_t batch)
 {
     plan q = plan_of(l, batch, NULL);
+    if (q.wino) return q.total;
     return 2 * lct__round16(q.m * q.o * q.cs) + 2 * lct__round16(q.cs * q.ld) + lct__round16(q.o * q.ld);
 }
 
@@ -188,28 +210,35 @@ LCT__VEC static void collect(const float *restrict row, size_t ld, size_t s, siz
     }
 }
 
-/* P of every sample: the input read in order, dealt out to s rows (no division per element). */
-static void poly_input(const plan *q, const float *x, size_t in_size, size_t batch, int threads)
+/* Rows c·s .. c·s + s − 1 of P (channel c of every sample) at rows (stride ld): the input read in
+ * order, dealt out to s rows (no division per element). */
+static void poly_channel(const plan *q, const float *x, size_t in_size, size_t batch, size_t c, float *rows, size_t ld)
 {
     size_t lo, hi, s = q->s;
     poly_inner(q, &lo, &hi);
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (size_t b = 0; b < batch; b++)
-        for (size_t c = 0; c < q->c; c++) {
-            const float *xc = x + b * in_size + c * q->w;
-            float *row = q->p + c * s * q->ld + b * q->u;
-            for (size_t u = 0; u < q->u; u++) {
-                if (u == lo && hi > lo) { /* interior: every tap inside */
-                    deal(xc + lo * s - q->pad, row + lo, q->ld, s, hi - lo);
-                    u = hi - 1;
-                    continue;
-                }
-                for (size_t r = 0; r < s; r++) {
-                    ptrdiff_t t = (ptrdiff_t)(u * s + r) - (ptrdiff_t)q->pad;
-                    row[r * q->ld + u] = t >= 0 && t < (ptrdiff_t)q->w ? xc[t] : 0.0f;
-                }
+    for (size_t b = 0; b < batch; b++) {
+        const float *xc = x + b * in_size + c * q->w;
+        float *row = rows + b * q->u;
+        for (size_t u = 0; u < q->u; u++) {
+            if (u == lo && hi > lo) { /* interior: every tap inside */
+                deal(xc + lo * s - q->pad, row + lo, ld, s, hi - lo);
+                u = hi - 1;
+                continue;
+            }
+            for (size_t r = 0; r < s; r++) {
+                ptrdiff_t t = (ptrdiff_t)(u * s + r) - (ptrdiff_t)q->pad;
+                row[r * ld + u] = t >= 0 && t < (ptrdiff_t)q->w ? xc[t] : 0.0f;
             }
         }
+    }
+}
+
+/* P of every sample (C·s rows of stride ld at dst), channels in parallel. */
+static void poly_input(const plan *q, const float *x, size_t in_size, size_t batch, int threads, float *dst,
+                       size_t ld)
+{
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t c = 0; c < q->c; c++) poly_channel(q, x, in_size, batch, c, dst + c * q->s * ld, ld);
 }
 
 /* One output row: dst = src + b, clamped at 0 when a ReLU is fused (the same test as the ReLU layer). */
@@ -361,13 +390,245 @@ static const float *tap_row(const plan *q, size_t c, size_t j)
     return q->p + (c * q->s + j % q->s) * q->ld + j / q->s;
 }
 
+
+/* Channel c of dx (every sample) from its s rows of dP (stride ld): every input position t is read by
+ * exactly one (u, r), t + pad = u·s + r; those with u >= U by none (zero). */
+static void collect_channel(const lct__layer *l, const plan *q, size_t batch, size_t c, const float *rows, size_t ld,
+                            float *dx)
+{
+    size_t lo, hi, s = q->s;
+    poly_inner(q, &lo, &hi);
+    size_t covered = q->u * s > q->pad ? q->u * s - q->pad : 0;
+    if (covered > q->w) covered = q->w;
+    for (size_t b = 0; b < batch; b++) {
+        float *dxc = dx + b * l->in_size + c * q->w;
+        const float *row = rows + b * q->u;
+        memset(dxc + covered, 0, (q->w - covered) * sizeof *dxc);
+        for (size_t u = 0; u < q->u; u++) {
+            if (u == lo && hi > lo) {
+                collect(row + lo, ld, s, hi - lo, dxc + lo * s - q->pad);
+                u = hi - 1;
+                continue;
+            }
+            for (size_t r = 0; r < s; r++) {
+                ptrdiff_t t = (ptrdiff_t)(u * s + r) - (ptrdiff_t)q->pad;
+                if (t >= 0 && t < (ptrdiff_t)q->w) dxc[t] = row[r * ld + u];
+            }
+        }
+    }
+}
+
+/*
+ * Two taps (s < k ≤ 2s: CPC's layers after the first) take three products of half the columns
+ * instead of two of all of them (Winograd's F(2,2) along the polyphase columns). Over column pairs
+ * (2i, 2i + 1) of the whole side-by-side batch, with P zero past its ld columns,
+ *     D1 = P[2i] − P[2i+1],  D2 = P[2i+1],  D3 = P[2i+2] − P[2i+1],
+ *     M1 = W0·D1,  M2 = (W0 + W1)·D2,  M3 = W1·D3,
+ *     Y[2i] = M1 + M2,  Y[2i+1] = M2 + M3                                  (= W0·P[v] + W1·P[v+1]).
+ * Backward is the exact adjoint: with E = dY[2i], O = dY[2i+1], S = E + O,
+ *     dW0 = E·D1ᵀ + S·D2ᵀ,  dW1 = S·D2ᵀ + O·D3ᵀ,
+ *     dD1 = W0ᵀ·E,  dD2 = (W0 + W1)ᵀ·S,  dD3 = W1ᵀ·O,
+ *     dP[2i] = dD1[i] + dD3[i−1],  dP[2i+1] = dD2[i] − dD1[i] − dD3[i].
+ * Three quarters of the multiplications; the rounding differs from the direct sums by a few ulps
+ * of the terms. D1..D3 stay in the workspace from forward to backward.
+ */
+
+/* D1..D3 of one row of P (p has 2L + 1 valid columns). */
+LCT__VEC static void wino_split(const float *restrict p, size_t n, float *restrict d1, float *restrict d2,
+                                float *restrict d3)
+{
+    for (size_t i = 0; i < n; i++) {
+        float a = p[2 * i], b = p[2 * i + 1], c = p[2 * i + 2];
+        d1[i] = a - b;
+        d2[i] = b;
+        d3[i] = c - b;
+    }
+}
+
+/* One output row from M1..M3 (rows m1..m3), starting at global column v, n outputs, bias and fused ReLU. */
+LCT__VEC static void wino_out_row(float *restrict dst, const float *m1, const float *m2, const float *m3, size_t v,
+                                  size_t n, int has_bias, float bias, int relu)
+{
+    size_t x = 0;
+#define WINO_OUT(val)                                                                                    \
+    do {                                                                                                 \
+        float o__ = (val);                                                                               \
+        if (has_bias) o__ += bias;                                                                       \
+        if (relu) o__ = o__ > 0.0f ? o__ : 0.0f;                                                         \
+        dst[x] = o__;                                                                                    \
+    } while (0)
+    if (n > 0 && (v & 1)) {
+        WINO_OUT(m2[v / 2] + m3[v / 2]);
+        x = 1;
+    }
+    size_t i0 = (v + x) / 2, pairs = (n - x) / 2;
+    const float *a = m1 + i0, *b = m2 + i0, *c = m3 + i0;
+    float *d = dst + x;
+    if (has_bias && relu)
+        for (size_t j = 0; j < pairs; j++) {
+            float e = a[j] + b[j] + bias, o = b[j] + c[j] + bias;
+            d[2 * j] = e > 0.0f ? e : 0.0f;
+            d[2 * j + 1] = o > 0.0f ? o : 0.0f;
+        }
+    else if (has_bias)
+        for (size_t j = 0; j < pairs; j++) {
+            d[2 * j] = a[j] + b[j] + bias;
+            d[2 * j + 1] = b[j] + c[j] + bias;
+        }
+    else if (relu)
+        for (size_t j = 0; j < pairs; j++) {
+            float e = a[j] + b[j], o = b[j] + c[j];
+            d[2 * j] = e > 0.0f ? e : 0.0f;
+            d[2 * j + 1] = o > 0.0f ? o : 0.0f;
+        }
+    else
+        for (size_t j = 0; j < pairs; j++) {
+            d[2 * j] = a[j] + b[j];
+            d[2 * j + 1] = b[j] + c[j];
+        }
+    x += 2 * pairs;
+    if (x < n) WINO_OUT(a[pairs] + b[pairs]);
+#undef WINO_OUT
+}
+
+/* E, S, O of one row of dY (2L columns). */
+LCT__VEC static void wino_grad_split(const float *restrict g, size_t n, float *restrict e, float *restrict s,
+                                     float *restrict o)
+{
+    for (size_t i = 0; i < n; i++) {
+        float a = g[2 * i], b = g[2 * i + 1];
+        e[i] = a;
+        o[i] = b;
+        s[i] = a + b;
+    }
+}
+
+/* One row of dP (ld columns) from dD1..dD3 (n = L columns each). */
+LCT__VEC static void wino_join(const float *restrict d1, const float *restrict d2, const float *restrict d3, size_t n,
+                               size_t ld, float *restrict out)
+{
+    out[0] = d1[0];
+    if (ld > 1) out[1] = d2[0] - d1[0] - d3[0];
+    size_t full = ld / 2; /* pairs with both columns inside ld */
+    for (size_t i = 1; i < full; i++) {
+        out[2 * i] = d1[i] + d3[i - 1];
+        out[2 * i + 1] = d2[i] - d1[i] - d3[i];
+    }
+    if (full < n && full > 0) out[2 * full] = d1[full] + d3[full - 1]; /* ld odd: its last column */
+}
+
+/* W0, W0 + W1, W1 (each O × C·s). */
+static void wino_weights(const plan *q, const float *w, int threads)
+{
+    poly_weights(q, w, threads); /* W0, W1 at 0 and 1 */
+    size_t n = q->o * q->cs;
+    float *w0 = q->wr, *w1 = q->wr + n, *w2 = q->wr + 2 * n;
+    for (size_t i = 0; i < n; i++) w2[i] = w1[i];
+    for (size_t i = 0; i < n; i++) w1[i] = w0[i] + w2[i];
+}
+
+static void wino_forward(lct__layer *l, const lct__pass *p, const plan *q, const float *x, float *y)
+{
+    const float *bias = l->has_bias ? l->value[1] : NULL;
+    float *st = l->stats_out;
+    int relu = l->fuse_relu;
+    size_t L = q->half, oc = q->o * q->cs;
+    /* P one channel at a time into a per-thread scratch (s rows in dP's buffer, zero past ld), split into
+     * D1..D3 while it is still in cache */
+    size_t nt = (size_t)p->threads < q->c ? (size_t)p->threads : q->c;
+#pragma omp parallel for num_threads(p->threads) schedule(static)
+    for (size_t t = 0; t < nt; t++) {
+        float *rows = q->dp + t * q->s * q->ldp;
+        for (size_t r = 0; r < q->s; r++) memset(rows + r * q->ldp + q->ld, 0, (q->ldp - q->ld) * sizeof(float));
+        for (size_t c = q->c * t / nt; c < q->c * (t + 1) / nt; c++) {
+            poly_channel(q, x, l->in_size, p->batch, c, rows, q->ldp);
+            for (size_t r = 0, i = c * q->s; r < q->s; r++, i++)
+                wino_split(rows + r * q->ldp, L, q->p + i * L, q->p + (q->cs + i) * L, q->p + (2 * q->cs + i) * L);
+        }
+    }
+    wino_weights(q, l->value[0], p->threads);
+    for (size_t j = 0; j < 3; j++)
+        lct__gemm(p->rt, 0, 0, q->o, L, q->cs, 1.0f, q->wr + j * oc, q->cs, q->p + j * q->cs * L, L, 0.0f,
+                  q->y + j * q->o * L, L);
+    const float *m1 = q->y, *m2 = q->y + q->o * L, *m3 = q->y + 2 * q->o * L;
+#pragma omp parallel for num_threads(p->threads) schedule(static)
+    for (size_t b = 0; b < p->batch; b++)
+        for (size_t o = 0; o < q->o; o++) {
+            float *dst = y + b * l->out_size + o * q->x;
+            wino_out_row(dst, m1 + o * L, m2 + o * L, m3 + o * L, b * q->u, q->x, bias != NULL,
+                         bias ? bias[o] : 0.0f, relu);
+            if (st) lct__bn_partial(dst, q->x, st + (b * q->o + o) * 3);
+        }
+}
+
+static void wino_backward(lct__layer *l, const lct__pass *p, const plan *q, const float *mask, const float *dy,
+                          float *dx)
+{
+    size_t batch = p->batch, L = q->half, L2 = 2 * L, oc = q->o * q->cs;
+    /* dY side by side (masked by a fused ReLU), zero in the junk columns and past ld */
+#pragma omp parallel for num_threads(p->threads) schedule(static)
+    for (size_t b = 0; b < batch; b++)
+        for (size_t o = 0; o < q->o; o++) {
+            size_t at = b * l->out_size + o * q->x;
+            float *dst = q->yg + o * L2 + b * q->u;
+            grad_row(dst, dy + at, mask ? mask + at : NULL, q->x);
+            size_t end = b + 1 == batch ? L2 - b * q->u : q->u;
+            memset(dst + q->x, 0, (end - q->x) * sizeof(float));
+        }
+    /* E, S, O */
+    float *ge = q->y, *gs = q->y + q->o * L, *go = q->y + 2 * q->o * L;
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (q->o * L2 > LCT__PAR_MIN)
+    for (size_t o = 0; o < q->o; o++) wino_grad_split(q->yg + o * L2, L, ge + o * L, gs + o * L, go + o * L);
+    /* G1 = E·D1ᵀ, G2 = S·D2ᵀ, G3 = O·D3ᵀ; dW0 = G1 + G2, dW1 = G2 + G3 */
+    for (size_t j = 0; j < 3; j++)
+        lct__gemm(p->rt, 0, 1, q->o, q->cs, L, 1.0f, q->y + j * q->o * L, L, q->p + j * q->cs * L, L, 0.0f,
+                  q->dw + j * oc, q->cs);
+    float *gw = l->grad[0];
+    size_t second = q->k - q->s; /* entries of the second tap (1..s) */
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (q->o * q->c * q->k > LCT__PAR_MIN)
+    for (size_t o = 0; o < q->o; o++)
+        for (size_t c = 0; c < q->c; c++) {
+            float *dst = gw + (o * q->c + c) * q->k;
+            const float *g1 = q->dw + o * q->cs + c * q->s, *g2 = g1 + oc, *g3 = g2 + oc;
+            for (size_t r = 0; r < q->s; r++) dst[r] += g1[r] + g2[r];
+            for (size_t r = 0; r < second; r++) dst[q->s + r] += g2[r] + g3[r];
+        }
+    if (l->has_bias) {
+        float *gb = l->grad[1];
+#pragma omp parallel for num_threads(p->threads) schedule(static)
+        for (size_t o = 0; o < q->o; o++) gb[o] += sum_lanes(q->yg + o * L2, L2);
+    }
+    if (!dx) return;
+    wino_weights(q, l->value[0], p->threads);
+    /* dD1 = W0ᵀ·E, dD2 = (W0 + W1)ᵀ·S, dD3 = W1ᵀ·O */
+    for (size_t j = 0; j < 3; j++)
+        lct__gemm(p->rt, 1, 0, q->cs, L, q->o, 1.0f, q->wr + j * oc, q->cs, q->y + j * q->o * L, L, 0.0f,
+                  q->dd + j * q->cs * L, L);
+    /* dP one channel at a time into a per-thread scratch, collected into dx while it is still in cache */
+    size_t nt = (size_t)p->threads < q->c ? (size_t)p->threads : q->c;
+#pragma omp parallel for num_threads(p->threads) schedule(static)
+    for (size_t t = 0; t < nt; t++) {
+        float *rows = q->dp + t * q->s * q->ld;
+        for (size_t c = q->c * t / nt; c < q->c * (t + 1) / nt; c++) {
+            for (size_t r = 0, i = c * q->s; r < q->s; r++, i++)
+                wino_join(q->dd + i * L, q->dd + (q->cs + i) * L, q->dd + (2 * q->cs + i) * L, L, q->ld,
+                          rows + r * q->ld);
+            collect_channel(l, q, batch, c, rows, q->ld, dx);
+        }
+    }
+}
+
 void lct__conv1d_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
 {
     plan q = plan_of(l, p->batch, l->ws);
     const float *w = l->value[0], *bias = l->has_bias ? l->value[1] : NULL;
     float *st = l->stats_out;
     int relu = l->fuse_relu;
-    poly_input(&q, x, l->in_size, p->batch, p->threads);
+    if (q.wino) {
+        wino_forward(l, p, &q, x, y);
+        return;
+    }
+    poly_input(&q, x, l->in_size, p->batch, p->threads, q.p, q.ld);
     if (q.small) {
 #pragma omp parallel for num_threads(p->threads) schedule(static)
         for (size_t b = 0; b < p->batch; b++) {
@@ -403,6 +664,10 @@ void lct__conv1d_backward(lct__layer *l, const lct__pass *p, const float *x, con
     size_t batch = p->batch;
     /* (a max pool after the ReLU applies the mask itself, as after a batch norm) */
     const float *mask = l->fuse_relu && !l->mask_in_pool ? y : NULL;
+    if (q.wino) {
+        wino_backward(l, p, &q, mask, dy, dx);
+        return;
+    }
     float *gw = l->grad[0], *gb = l->has_bias ? l->grad[1] : NULL;
     if (q.small) {
         /* each output channel's dW and db summed over the whole batch by one thread, samples in order */
@@ -470,27 +735,6 @@ void lct__conv1d_backward(lct__layer *l, const lct__pass *p, const float *x, con
     for (size_t t = 0; t < q.m; t++)
         lct__gemm(p->rt, 1, 0, q.cs, q.ncol, q.o, 1.0f, q.wr + t * q.o * q.cs, q.cs, q.y, q.ld, t ? 1.0f : 0.0f,
                   q.dp + t, q.ld);
-    size_t lo, hi, s = q.s;
-    poly_inner(&q, &lo, &hi);
-    /* every input position t is read by exactly one (u, r), t + pad = u·s + r; those with u >= U by none */
-    size_t covered = q.u * s > q.pad ? q.u * s - q.pad : 0;
-    if (covered > q.w) covered = q.w;
 #pragma omp parallel for num_threads(p->threads) schedule(static)
-    for (size_t b = 0; b < batch; b++)
-        for (size_t c = 0; c < q.c; c++) {
-            float *dxc = dx + b * l->in_size + c * q.w;
-            const float *row = q.dp + c * s * q.ld + b * q.u;
-            memset(dxc + covered, 0, (q.w - covered) * sizeof *dxc);
-            for (size_t u = 0; u < q.u; u++) {
-                if (u == lo && hi > lo) {
-                    collect(row + lo, q.ld, s, hi - lo, dxc + lo * s - q.pad);
-                    u = hi - 1;
-                    continue;
-                }
-                for (size_t r = 0; r < s; r++) {
-                    ptrdiff_t t = (ptrdiff_t)(u * s + r) - (ptrdiff_t)q.pad;
-                    if (t >= 0 && t < (ptrdiff_t)q.w) dxc[t] = row[r * q.ld + u];
-                }
-            }
-        }
+    for (size_t c = 0; c < q.c; c++) collect_channel(l, &q, batch, c, q.dp + c * q.s * q.ld, q.ld, dx);
 }
