@@ -517,14 +517,42 @@ LCT__VEC static void wino_join(const float *restrict d1, const float *restrict d
     if (full < n && full > 0) out[2 * full] = d1[full] + d3[full - 1]; /* ld odd: its last column */
 }
 
+/* One row of W0, W0 + W1, W1 from row o of W (C runs of k = s + n taps; W1 zero past n). */
+LCT__VEC static void wino_weight_row(const float *restrict w, size_t c, size_t k, size_t s, size_t n,
+                                     float *restrict w0, float *restrict w01, float *restrict w1)
+{
+    for (size_t i = 0; i < c; i++) {
+        const float *a = w + i * k, *b = a + s;
+        float *d0 = w0 + i * s, *d01 = w01 + i * s, *d1 = w1 + i * s;
+        for (size_t r = 0; r < s; r++) {
+            float x0 = a[r], x1 = r < n ? b[r] : 0.0f;
+            d0[r] = x0;
+            d01[r] = x0 + x1;
+            d1[r] = x1;
+        }
+    }
+}
+
 /* W0, W0 + W1, W1 (each O × C·s). */
 static void wino_weights(const plan *q, const float *w, int threads)
 {
-    poly_weights(q, w, threads); /* W0, W1 at 0 and 1 */
-    size_t n = q->o * q->cs;
-    float *w0 = q->wr, *w1 = q->wr + n, *w2 = q->wr + 2 * n;
-    for (size_t i = 0; i < n; i++) w2[i] = w1[i];
-    for (size_t i = 0; i < n; i++) w1[i] = w0[i] + w2[i];
+    size_t oc = q->o * q->cs;
+#pragma omp parallel for num_threads(threads) schedule(static) if (3 * oc > LCT__PAR_MIN)
+    for (size_t o = 0; o < q->o; o++)
+        wino_weight_row(w + o * q->c * q->k, q->c, q->k, q->s, q->k - q->s, q->wr + o * q->cs,
+                        q->wr + oc + o * q->cs, q->wr + 2 * oc + o * q->cs);
+}
+
+/* Row o of dW (C runs of k = s + n taps) += G1 + G2 (first tap), G2 + G3 (second tap, n entries). */
+LCT__VEC static void wino_grad_row(float *restrict gw, const float *g1, const float *g2, const float *g3, size_t c,
+                                   size_t k, size_t s, size_t n)
+{
+    for (size_t i = 0; i < c; i++) {
+        float *d = gw + i * k;
+        const float *a = g1 + i * s, *b = g2 + i * s, *e = g3 + i * s;
+        for (size_t r = 0; r < s; r++) d[r] += a[r] + b[r];
+        for (size_t r = 0; r < n; r++) d[s + r] += b[r] + e[r];
+    }
 }
 
 static void wino_forward(lct__layer *l, const lct__pass *p, const plan *q, const float *x, float *y)
@@ -584,15 +612,10 @@ static void wino_backward(lct__layer *l, const lct__pass *p, const plan *q, cons
         lct__gemm(p->rt, 0, 1, q->o, q->cs, L, 1.0f, q->y + j * q->o * L, L, q->p + j * q->cs * L, L, 0.0f,
                   q->dw + j * oc, q->cs);
     float *gw = l->grad[0];
-    size_t second = q->k - q->s; /* entries of the second tap (1..s) */
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (q->o * q->c * q->k > LCT__PAR_MIN)
     for (size_t o = 0; o < q->o; o++)
-        for (size_t c = 0; c < q->c; c++) {
-            float *dst = gw + (o * q->c + c) * q->k;
-            const float *g1 = q->dw + o * q->cs + c * q->s, *g2 = g1 + oc, *g3 = g2 + oc;
-            for (size_t r = 0; r < q->s; r++) dst[r] += g1[r] + g2[r];
-            for (size_t r = 0; r < second; r++) dst[q->s + r] += g2[r] + g3[r];
-        }
+        wino_grad_row(gw + o * q->c * q->k, q->dw + o * q->cs, q->dw + oc + o * q->cs, q->dw + 2 * oc + o * q->cs,
+                      q->c, q->k, q->s, q->k - q->s);
     if (l->has_bias) {
         float *gb = l->grad[1];
 #pragma omp parallel for num_threads(p->threads) schedule(static)

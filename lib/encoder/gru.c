@@ -48,13 +48,39 @@ size_t lct__gru_ws(const lct__layer *l, size_t batch)
     return 2 * lct__round16(bt * 3 * h) + 5 * lct__round16(bt * h) + lct__round16(batch * h) + lct__round16(3 * h * h);
 }
 
-/* g[j] += Σ_k h[k]·wt[k][j] (j < n, k < m; wt row-major m × n): k in order for every j. */
+/* g[j] += Σ_k h[k]·wt[k][j] (j < n, k < m; wt row-major m × n): k in order for every j, 64 sums of g
+ * in registers at a time. */
 LCT__VEC static void matvec_t(const float *h, const float *wt, size_t m, size_t n, float *g)
 {
+    size_t j0 = 0;
+    for (; j0 + 64 <= n; j0 += 64) {
+        lct__v16 a0, a1, a2, a3;
+        LCT__LOAD(a0, g + j0);
+        LCT__LOAD(a1, g + j0 + 16);
+        LCT__LOAD(a2, g + j0 + 32);
+        LCT__LOAD(a3, g + j0 + 48);
+        for (size_t k = 0; k < m; k++) {
+            const float *row = wt + k * n + j0;
+            lct__v16 r0, r1, r2, r3;
+            LCT__LOAD(r0, row);
+            LCT__LOAD(r1, row + 16);
+            LCT__LOAD(r2, row + 32);
+            LCT__LOAD(r3, row + 48);
+            float hk = h[k];
+            a0 += hk * r0;
+            a1 += hk * r1;
+            a2 += hk * r2;
+            a3 += hk * r3;
+        }
+        LCT__STORE(g + j0, a0);
+        LCT__STORE(g + j0 + 16, a1);
+        LCT__STORE(g + j0 + 32, a2);
+        LCT__STORE(g + j0 + 48, a3);
+    }
     for (size_t k = 0; k < m; k++) {
         float hk = h[k];
         const float *row = wt + k * n;
-        for (size_t j = 0; j < n; j++) g[j] += hk * row[j];
+        for (size_t j = j0; j < n; j++) g[j] += hk * row[j];
     }
 }
 
