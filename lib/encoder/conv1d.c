@@ -28,6 +28,8 @@
 #include "layer.h"
 
 #define SMALL_K 16
+/* Per-thread scratch slots of the two-tap path (at most this many threads share its channel loops). */
+#define SLOTS 16
 
 typedef struct plan {
     size_t c, w, k, s, pad, o, x;   /* input channels and width, kernel, stride, padding, outputs, width */
@@ -35,8 +37,10 @@ typedef struct plan {
     int small;                      /* C·k ≤ SMALL_K: small kernels for forward and dW */
     int wino;                       /* two taps (s < k ≤ 2s) and not small: the three-product form below */
     size_t half, ldp, total;        /* wino: column pairs L = ⌈ld/2⌉; row stride of the dealt P (2L + 2); floats */
-    float *wr, *p, *y, *dw, *dp;    /* W_q (m × O × C·s), P (C·s × ld), Y / dY (O × ld), dW_q (m × O × C·s), dP */
+    float *wr, *p, *y, *dw, *dp;    /* W_q (m × O × C·s), P (C·s × ld), Y / dY (O × ld), dW_q (m × O × C·s),
+                                     * dP */
     float *yg, *dd;                 /* wino: dY side by side (O × 2L), dD1..dD3 (3 × C·s × L) */
+    size_t slots;                   /* wino: scratch slots of s rows × ldp in dp */
 } plan;
 
 static plan plan_of(const lct__layer *l, size_t batch, float *ws)
@@ -59,8 +63,10 @@ static plan plan_of(const lct__layer *l, size_t batch, float *ws)
     q.half = (q.ld + 1) / 2;
     q.ldp = 2 * q.half + 2;
     q.yg = q.dd = NULL;
+    q.slots = q.c < SLOTS ? q.c : SLOTS;
     if (q.wino) {
-        /* W0, W0 + W1, W1; D1..D3 (kept from forward); M1..M3, then E, S, O; dY; G1..G3; dD1..dD3; P, then dP */
+        /* W0, W0 + W1, W1; D1..D3 (kept from forward); M1..M3, then E, S, O; dY; G1..G3; dD1..dD3;
+         * per-thread scratch for P (forward) and dP (backward), one channel (s rows) at a time */
         size_t wm = lct__round16(3 * q.o * q.cs), dm = lct__round16(3 * q.cs * q.half);
         q.wr = ws;
         q.p = q.wr + wm;
@@ -70,7 +76,8 @@ static plan plan_of(const lct__layer *l, size_t batch, float *ws)
         q.dd = q.dw + wm;
         q.dp = q.dd + dm;
         q.total = lct__round16(3 * q.o * q.cs) * 2 + lct__round16(3 * q.cs * q.half) * 2 +
-                  lct__round16(3 * q.o * q.half) + lct__round16(q.o * 2 * q.half) + lct__round16(q.cs * q.ldp);
+                  lct__round16(3 * q.o * q.half) + lct__round16(q.o * 2 * q.half) +
+                  lct__round16(q.slots * q.s * q.ldp);
         return q;
     }
     q.wr = ws;
@@ -563,8 +570,8 @@ static void wino_forward(lct__layer *l, const lct__pass *p, const plan *q, const
     size_t L = q->half, oc = q->o * q->cs;
     /* P one channel at a time into a per-thread scratch (s rows in dP's buffer, zero past ld), split into
      * D1..D3 while it is still in cache */
-    size_t nt = (size_t)p->threads < q->c ? (size_t)p->threads : q->c;
-#pragma omp parallel for num_threads(p->threads) schedule(static)
+    size_t nt = (size_t)p->threads < q->slots ? (size_t)p->threads : q->slots;
+#pragma omp parallel for num_threads((int)nt) schedule(static)
     for (size_t t = 0; t < nt; t++) {
         float *rows = q->dp + t * q->s * q->ldp;
         for (size_t r = 0; r < q->s; r++) memset(rows + r * q->ldp + q->ld, 0, (q->ldp - q->ld) * sizeof(float));
@@ -628,8 +635,8 @@ static void wino_backward(lct__layer *l, const lct__pass *p, const plan *q, cons
         lct__gemm(p->rt, 1, 0, q->cs, L, q->o, 1.0f, q->wr + j * oc, q->cs, q->y + j * q->o * L, L, 0.0f,
                   q->dd + j * q->cs * L, L);
     /* dP one channel at a time into a per-thread scratch, collected into dx while it is still in cache */
-    size_t nt = (size_t)p->threads < q->c ? (size_t)p->threads : q->c;
-#pragma omp parallel for num_threads(p->threads) schedule(static)
+    size_t nt = (size_t)p->threads < q->slots ? (size_t)p->threads : q->slots;
+#pragma omp parallel for num_threads((int)nt) schedule(static)
     for (size_t t = 0; t < nt; t++) {
         float *rows = q->dp + t * q->s * q->ld;
         for (size_t c = q->c * t / nt; c < q->c * (t + 1) / nt; c++) {
