@@ -3,9 +3,10 @@
  * step's hidden state returned. The input projection of all steps is one
  * GEMM (and so are the weight gradients and dx in backward). The recurrent
  * product of each step (a few rows: the batch) is too small for BLIS's call
- * and packing overhead: it runs as plain loops next to the gates, one sample
- * per thread, its sums over k in a fixed order. Input x[b][t][d], output
- * y[b][t][h], h₀ = 0.
+ * and packing overhead: it runs as plain loops next to the gates, its sums
+ * over k in a fixed order. Samples are independent through time, so each
+ * thread runs whole sequences of its samples (no barrier per step). Input
+ * x[b][t][d], output y[b][t][h], h₀ = 0.
  */
 #include <math.h>
 
@@ -99,9 +100,10 @@ void lct__gru_forward(lct__layer *l, const lct__pass *p, const float *x, float *
     lct__gemm(p->rt, 0, 1, BT, H3, D, 1.0f, x, D, wih, D, 1.0f, w.gi, H3);
     for (size_t j = 0; j < H3; j++)
         for (size_t k = 0; k < H; k++) w.wt[k * H3 + j] = whh[j * H + k];
-    for (size_t t = 0; t < T; t++) {
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * H > 4096)
-        for (size_t b = 0; b < B; b++) {
+    /* samples are independent through time: each thread runs its samples' whole sequences */
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * T * H * H3 > LCT__PAR_MIN)
+    for (size_t b = 0; b < B; b++) {
+        for (size_t t = 0; t < T; t++) {
             size_t row = b * T + t;
             const float *gi = w.gi + row * H3;
             const float *hp = t > 0 ? y + (row - 1) * H : NULL;
@@ -135,9 +137,9 @@ void lct__gru_backward(lct__layer *l, const lct__pass *p, const float *x, const 
     gru_ws w = carve(l, B, l->ws);
     float *dgi = w.gi, *dgh = w.gh;
     memset(w.dh, 0, B * H * sizeof(float));
-    for (size_t t = T; t-- > 0;) {
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * H > 4096)
-        for (size_t b = 0; b < B; b++) {
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * T * H * H3 > LCT__PAR_MIN)
+    for (size_t b = 0; b < B; b++) {
+        for (size_t t = T; t-- > 0;) {
             size_t row = b * T + t;
             const float *r = w.r + row * H, *z = w.z + row * H, *n = w.n + row * H, *ghn = w.ghn + row * H;
             const float *hp = w.hprev + row * H, *dyr = dy + row * H;
@@ -157,11 +159,8 @@ void lct__gru_backward(lct__layer *l, const lct__pass *p, const float *x, const 
                 gh[2 * H + j] = dan * r[j];
                 dh[j] = g * z[j];
             }
-        }
-        /* dh_{t-1} += dGh_t W_hh */
-        if (t > 0) {
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * H > 4096)
-            for (size_t b = 0; b < B; b++) matvec_t(dgh + (b * T + t) * H3, whh, H3, H, w.dh + b * H);
+            /* dh_{t-1} += dGh_t W_hh */
+            if (t > 0) matvec_t(gh, whh, H3, H, dh);
         }
     }
     lct__gemm(p->rt, 1, 0, H3, D, BT, 1.0f, dgi, H3, x, D, 1.0f, l->grad[0], D);
