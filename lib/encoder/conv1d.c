@@ -15,7 +15,11 @@
  * results do not depend on the thread count.
  *
  * P stays in the layer's workspace from the forward pass to the backward pass
- * (dP has a buffer of its own), so the input is dealt once per step.
+ * (dP has a buffer of its own), so the input is dealt once per step. It is
+ * dealt, and dx collected, one channel at a time, channels in parallel.
+ *
+ * Two taps (s < k ≤ 2s, CPC's layers after the first) take three GEMMs over
+ * half the columns instead (Winograd's F(2,2), "Two taps" below).
  *
  * Layers with few columns (C·k ≤ SMALL_K, e.g. a first layer on one channel)
  * run their forward pass and dW through the small kernels below: GEMMs that
