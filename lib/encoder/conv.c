@@ -1,14 +1,9 @@
 /*
- * conv2d (and conv1d on very few input channels) through im2col + GEMM, one
- * sample at a time, the batch split into LCT__CHUNKS fixed chunks run in
- * parallel (one single-threaded GEMM per sample). Weight gradients are summed
- * per chunk, then over chunks in order, so they do not depend on the thread
- * count. conv1d is conv2d with H = 1.
- *
- * Other conv1d layers skip im2col (see "Polyphase conv1d" below): the whole
- * batch goes through ⌈k/s⌉ multi-threaded GEMMs over a polyphase copy of the
- * input. BLIS splits a GEMM over its M and N dimensions only, never over K, so
- * those results do not depend on the thread count either.
+ * conv2d through im2col + GEMM, one sample at a time, the batch split into
+ * LCT__CHUNKS fixed chunks run in parallel (one single-threaded GEMM per
+ * sample). Weight gradients are summed per chunk, then over chunks in order,
+ * so they do not depend on the thread count. (The geometry also covers conv1d
+ * as conv2d with H = 1, but the encoder runs conv1d through conv1d.c.)
  */
 #include "layer.h"
 
@@ -116,53 +111,9 @@ static scratch scratch_of(const geom *g, size_t gs, float *base, size_t c)
     return s;
 }
 
-/*
- * Polyphase conv1d. With stride s and kernel k, take m = ⌈k/s⌉ taps and U = X + m − 1 columns per
- * sample (X outputs), and the polyphase matrix P[c·s + r][u] = x[c][u·s + r − pad] (zero outside
- * the input). Output x of channel o reads input t = (x + q)·s + r − pad for tap j = q·s + r, so
- *     y[o][x] = bias[o] + Σ_q Σ_(c,r) W_q[o][c·s + r] · P[c·s + r][x + q],
- * with W_q[o][c·s + r] = W[o][c][q·s + r] (zero for q·s + r ≥ k): m GEMMs over shifted views of P,
- * no im2col. Samples sit side by side (ld = B·U); the m − 1 columns after each sample's X outputs
- * are junk in the forward pass and zero in dY, so they add nothing to dW. Backward:
- *     dW_q = dY · P[:, q:]ᵀ,  dP[:, q:] += W_qᵀ · dY,  dx[c][t] = dP[c·s + r][u] for t + pad = u·s + r.
- */
-typedef struct poly {
-    size_t s, m, cs, u, ld, ncol; /* stride, taps, C·s rows, columns per sample, B·U, GEMM columns */
-    float *wr, *p, *y, *dw;       /* W_q (m × O × C·s), P (C·s × ld), Y / dY (O × ld), one dW_q (O × C·s) */
-} poly;
-
-static int use_poly(const lct__layer *l, const geom *g)
-{
-    return l->kind == LCT__L_CONV1D && g->k > SMALL_K;
-}
-
-static poly poly_of(const geom *g, size_t batch, float *ws)
-{
-    poly q;
-    q.s = g->sw;
-    q.m = (g->kw + q.s - 1) / q.s;
-    q.cs = g->c * q.s;
-    q.u = g->ow + q.m - 1;
-    q.ld = batch * q.u;
-    q.ncol = q.ld - (q.m - 1);
-    q.wr = ws;
-    q.p = q.wr + lct__round16(q.m * g->o * q.cs);
-    q.y = q.p + lct__round16(q.cs * q.ld);
-    q.dw = q.y + lct__round16(g->o * q.ld);
-    return q;
-}
-
-static size_t poly_floats(const geom *g, size_t batch)
-{
-    poly q = poly_of(g, batch, NULL);
-    return lct__round16(q.m * g->o * q.cs) + lct__round16(q.cs * q.ld) + lct__round16(g->o * q.ld) +
-           lct__round16(g->o * q.cs);
-}
-
 size_t lct__conv_ws(const lct__layer *l, size_t batch)
 {
     geom g = geometry(l);
-    if (use_poly(l, &g)) return poly_floats(&g, batch);
     return chunks(batch) * scratch_floats(&g, group_of(&g, batch));
 }
 
@@ -361,167 +312,9 @@ LCT__VEC static void small_dw(const float *dy, const float *col, size_t ld, size
     }
 }
 
-/* W_q from W (O × C × k). */
-static void poly_weights(const geom *g, const poly *q, const float *w)
-{
-    for (size_t t = 0; t < q->m; t++)
-        for (size_t o = 0; o < g->o; o++)
-            for (size_t c = 0; c < g->c; c++)
-                for (size_t r = 0; r < q->s; r++) {
-                    size_t j = t * q->s + r;
-                    q->wr[(t * g->o + o) * q->cs + c * q->s + r] = j < g->kw ? w[(o * g->c + c) * g->kw + j] : 0.0f;
-                }
-}
-
-/* Columns u of a sample whose taps t = u·s + r − pad all fall inside the input, for every r < s. */
-static void poly_inner(const geom *g, const poly *q, size_t *lo, size_t *hi)
-{
-    size_t a = (g->pw + q->s - 1) / q->s, b = g->w + g->pw >= q->s ? (g->w + g->pw - q->s) / q->s + 1 : 0;
-    if (b > q->u) b = q->u;
-    if (a > b) a = b;
-    *lo = a;
-    *hi = b;
-}
-
-/* row[r·ld + v] = src[v·s + r] for r < s, v < n: one input run dealt out to s rows. */
-LCT__VEC static void deal(const float *src, float *row, size_t ld, size_t s, size_t n)
-{
-    if (s == 1) {
-        memcpy(row, src, n * sizeof *row);
-        return;
-    }
-    for (size_t r = 0; r < s; r++) {
-        float *dst = row + r * ld;
-        for (size_t v = 0; v < n; v++) dst[v] = src[v * s + r];
-    }
-}
-
-/* The inverse of deal(): dst[v·s + r] = row[r·ld + v]. */
-LCT__VEC static void collect(const float *row, size_t ld, size_t s, size_t n, float *dst)
-{
-    if (s == 1) {
-        memcpy(dst, row, n * sizeof *dst);
-        return;
-    }
-    for (size_t r = 0; r < s; r++) {
-        const float *src = row + r * ld;
-        for (size_t v = 0; v < n; v++) dst[v * s + r] = src[v];
-    }
-}
-
-/* P of every sample: the input read in order, dealt out to s rows (no division per element). */
-static void poly_input(const geom *g, const poly *q, const float *x, size_t in_size, size_t batch, int threads)
-{
-    size_t lo, hi, s = q->s;
-    poly_inner(g, q, &lo, &hi);
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (size_t b = 0; b < batch; b++)
-        for (size_t c = 0; c < g->c; c++) {
-            const float *xc = x + b * in_size + c * g->w;
-            float *row = q->p + c * s * q->ld + b * q->u;
-            for (size_t u = 0; u < q->u; u++) {
-                if (u == lo && hi > lo) { /* interior: every tap inside */
-                    deal(xc + lo * s - g->pw, row + lo, q->ld, s, hi - lo);
-                    u = hi - 1;
-                    continue;
-                }
-                for (size_t r = 0; r < s; r++) {
-                    ptrdiff_t t = (ptrdiff_t)(u * s + r) - (ptrdiff_t)g->pw;
-                    row[r * q->ld + u] = t >= 0 && t < (ptrdiff_t)g->w ? xc[t] : 0.0f;
-                }
-            }
-        }
-}
-
-static void poly_forward(lct__layer *l, const lct__pass *p, const geom *g, const float *x, float *y)
-{
-    poly q = poly_of(g, p->batch, l->ws);
-    const float *bias = l->has_bias ? l->value[1] : NULL;
-    float *st = l->stats_out;
-    poly_weights(g, &q, l->value[0]);
-    poly_input(g, &q, x, l->in_size, p->batch, p->threads);
-    for (size_t t = 0; t < q.m; t++)
-        lct__gemm(p->rt, 0, 0, g->o, q.ncol, q.cs, 1.0f, q.wr + t * g->o * q.cs, q.cs, q.p + t, q.ld,
-                  t ? 1.0f : 0.0f, q.y, q.ld);
-#pragma omp parallel for num_threads(p->threads) schedule(static)
-    for (size_t b = 0; b < p->batch; b++)
-        for (size_t o = 0; o < g->o; o++) {
-            float *dst = y + b * l->out_size + o * g->n;
-            const float *src = q.y + o * q.ld + b * q.u;
-            if (bias) add_bias(dst, src, bias[o], g->n);
-            else memcpy(dst, src, g->n * sizeof(float));
-            if (st) lct__bn_partial(dst, g->n, st + (b * g->o + o) * 3);
-        }
-}
-
-static void poly_backward(lct__layer *l, const lct__pass *p, const geom *g, const float *x, const float *dy,
-                          float *dx)
-{
-    poly q = poly_of(g, p->batch, l->ws);
-    size_t batch = p->batch;
-    poly_weights(g, &q, l->value[0]);
-    poly_input(g, &q, x, l->in_size, batch, p->threads);
-    /* dY side by side, zero in the junk columns */
-#pragma omp parallel for num_threads(p->threads) schedule(static)
-    for (size_t b = 0; b < batch; b++)
-        for (size_t o = 0; o < g->o; o++) {
-            float *dst = q.y + o * q.ld + b * q.u;
-            memcpy(dst, dy + b * l->out_size + o * g->n, g->n * sizeof(float));
-            memset(dst + g->n, 0, (q.u - g->n) * sizeof(float));
-        }
-    float *gw = l->grad[0];
-    for (size_t t = 0; t < q.m; t++) {
-        lct__gemm(p->rt, 0, 1, g->o, q.cs, q.ncol, 1.0f, q.y, q.ld, q.p + t, q.ld, 0.0f, q.dw, q.cs);
-        for (size_t o = 0; o < g->o; o++)
-            for (size_t c = 0; c < g->c; c++)
-                for (size_t r = 0; r < q.s && t * q.s + r < g->kw; r++)
-                    gw[(o * g->c + c) * g->kw + t * q.s + r] += q.dw[o * q.cs + c * q.s + r];
-    }
-    if (l->has_bias) {
-        float *gb = l->grad[1];
-#pragma omp parallel for num_threads(p->threads) schedule(static)
-        for (size_t o = 0; o < g->o; o++) {
-            float sum = 0.0f;
-            for (size_t b = 0; b < batch; b++) sum += sum_lanes(dy + b * l->out_size + o * g->n, g->n);
-            gb[o] += sum;
-        }
-    }
-    if (!dx) return;
-    /* dP in P's place: the first tap writes its columns, the last m − 1 start at zero */
-    for (size_t c = 0; c < q.cs; c++) memset(q.p + c * q.ld + q.ncol, 0, (q.ld - q.ncol) * sizeof(float));
-    for (size_t t = 0; t < q.m; t++)
-        lct__gemm(p->rt, 1, 0, q.cs, q.ncol, g->o, 1.0f, q.wr + t * g->o * q.cs, q.cs, q.y, q.ld, t ? 1.0f : 0.0f,
-                  q.p + t, q.ld);
-    size_t lo, hi, st = q.s;
-    poly_inner(g, &q, &lo, &hi);
-#pragma omp parallel for num_threads(p->threads) schedule(static)
-    for (size_t b = 0; b < batch; b++)
-        for (size_t c = 0; c < g->c; c++) {
-            float *dxc = dx + b * l->in_size + c * g->w;
-            const float *row = q.p + c * st * q.ld + b * q.u;
-            /* every input position is read by exactly one (u, r), t + pad = u·s + r; those with u >= U by none */
-            memset(dxc, 0, g->w * sizeof *dxc);
-            for (size_t u = 0; u < q.u; u++) {
-                if (u == lo && hi > lo) {
-                    collect(row + lo, q.ld, st, hi - lo, dxc + lo * st - g->pw);
-                    u = hi - 1;
-                    continue;
-                }
-                for (size_t r = 0; r < st; r++) {
-                    ptrdiff_t t = (ptrdiff_t)(u * st + r) - (ptrdiff_t)g->pw;
-                    if (t >= 0 && t < (ptrdiff_t)g->w) dxc[t] = row[r * q.ld + u];
-                }
-            }
-        }
-}
-
 void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
 {
     geom g = geometry(l);
-    if (use_poly(l, &g)) {
-        poly_forward(l, p, &g, x, y);
-        return;
-    }
     size_t nch = chunks(p->batch), gs = group_of(&g, p->batch);
     size_t in_size = l->in_size, out_size = l->out_size;
     const float *w = l->value[0], *bias = l->has_bias ? l->value[1] : NULL;
@@ -593,10 +386,6 @@ static void sum_chunks(const geom *g, size_t gs, size_t nch, lct__layer *l, int 
 void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx)
 {
     geom g = geometry(l);
-    if (use_poly(l, &g)) {
-        poly_backward(l, p, &g, x, dy, dx);
-        return;
-    }
     size_t nch = chunks(p->batch), gs = group_of(&g, p->batch);
     size_t in_size = l->in_size, out_size = l->out_size;
     const float *w = l->value[0];

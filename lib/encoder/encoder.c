@@ -286,10 +286,11 @@ static int add_floats(size_t *total, size_t batch, size_t per)
     return 0;
 }
 
-/* BN followed by ReLU: the batch norm applies the ReLU (and its mask in backward) in its own passes. */
+/* BN or conv1d followed by ReLU: that layer applies the ReLU (and its mask in backward) in its own passes. */
 static int fused_relu(const lct_encoder *enc, size_t i)
 {
-    return i > 0 && enc->layers[i]->kind == LCT__L_RELU && enc->layers[i - 1]->kind == LCT__L_BATCHNORM;
+    return i > 0 && enc->layers[i]->kind == LCT__L_RELU &&
+           (enc->layers[i - 1]->kind == LCT__L_BATCHNORM || enc->layers[i - 1]->kind == LCT__L_CONV1D);
 }
 
 /* Layers that compute nothing: their output is their input's memory (fused ReLU, flatten). */

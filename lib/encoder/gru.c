@@ -1,8 +1,12 @@
 /*
  * GRU over the time axis (PyTorch's gate order r, z, n and equations), every
  * step's hidden state returned. The input projection of all steps is one
- * GEMM; the recurrent one is a GEMM per step; gates are element-wise,
- * parallel over the batch. Input x[b][t][d], output y[b][t][h], h₀ = 0.
+ * GEMM (and so are the weight gradients and dx in backward). The recurrent
+ * product of each step (a few rows: the batch) is too small for BLIS's call
+ * and packing overhead: it runs as plain loops next to the gates, its sums
+ * over k in a fixed order. Samples are independent through time, so each
+ * thread runs whole sequences of its samples (no barrier per step). Input
+ * x[b][t][d], output y[b][t][h], h₀ = 0.
  */
 #include <math.h>
 
@@ -19,7 +23,7 @@ int lct__gru_init(lct__layer *l, const char *func)
 }
 
 typedef struct gru_ws {
-    float *gi, *gh, *r, *z, *n, *ghn, *hprev, *dh;
+    float *gi, *gh, *r, *z, *n, *ghn, *hprev, *dh, *wt;
 } gru_ws;
 
 static gru_ws carve(const lct__layer *l, size_t batch, float *base)
@@ -34,14 +38,51 @@ static gru_ws carve(const lct__layer *l, size_t batch, float *base)
     w.n = q;     q += lct__round16(bt * h);
     w.ghn = q;   q += lct__round16(bt * h);
     w.hprev = q; q += lct__round16(bt * h);
-    w.dh = q;
+    w.dh = q;    q += lct__round16(batch * h);
+    w.wt = q;    /* W_hhᵀ (H × 3H), for the recurrent product */
     return w;
 }
 
 size_t lct__gru_ws(const lct__layer *l, size_t batch)
 {
     size_t h = l->units, bt = batch * l->in.d[0];
-    return 2 * lct__round16(bt * 3 * h) + 5 * lct__round16(bt * h) + lct__round16(batch * h);
+    return 2 * lct__round16(bt * 3 * h) + 5 * lct__round16(bt * h) + lct__round16(batch * h) + lct__round16(3 * h * h);
+}
+
+/* g[j] += Σ_k h[k]·wt[k][j] (j < n, k < m; wt row-major m × n): k in order for every j, 64 sums of g
+ * in registers at a time. */
+LCT__VEC static void matvec_t(const float *h, const float *wt, size_t m, size_t n, float *g)
+{
+    size_t j0 = 0;
+    for (; j0 + 64 <= n; j0 += 64) {
+        lct__v16 a0, a1, a2, a3;
+        LCT__LOAD(a0, g + j0);
+        LCT__LOAD(a1, g + j0 + 16);
+        LCT__LOAD(a2, g + j0 + 32);
+        LCT__LOAD(a3, g + j0 + 48);
+        for (size_t k = 0; k < m; k++) {
+            const float *row = wt + k * n + j0;
+            lct__v16 r0, r1, r2, r3;
+            LCT__LOAD(r0, row);
+            LCT__LOAD(r1, row + 16);
+            LCT__LOAD(r2, row + 32);
+            LCT__LOAD(r3, row + 48);
+            float hk = h[k];
+            a0 += hk * r0;
+            a1 += hk * r1;
+            a2 += hk * r2;
+            a3 += hk * r3;
+        }
+        LCT__STORE(g + j0, a0);
+        LCT__STORE(g + j0 + 16, a1);
+        LCT__STORE(g + j0 + 32, a2);
+        LCT__STORE(g + j0 + 48, a3);
+    }
+    for (size_t k = 0; k < m; k++) {
+        float hk = h[k];
+        const float *row = wt + k * n;
+        for (size_t j = j0; j < n; j++) g[j] += hk * row[j];
+    }
 }
 
 static inline float sigm(float v)
@@ -57,15 +98,19 @@ void lct__gru_forward(lct__layer *l, const lct__pass *p, const float *x, float *
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (BT * H3 > LCT__PAR_MIN)
     for (size_t i = 0; i < BT; i++) memcpy(w.gi + i * H3, bih, H3 * sizeof(float));
     lct__gemm(p->rt, 0, 1, BT, H3, D, 1.0f, x, D, wih, D, 1.0f, w.gi, H3);
-    for (size_t t = 0; t < T; t++) {
-        /* gh = b_hh + h_{t-1} W_hhᵀ, with h_{t-1} read in place from y (row stride T·H) */
-        for (size_t b = 0; b < B; b++) memcpy(w.gh + b * H3, bhh, H3 * sizeof(float));
-        if (t > 0) lct__gemm(p->rt, 0, 1, B, H3, H, 1.0f, y + (t - 1) * H, T * H, whh, H, 1.0f, w.gh, H3);
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * H > 4096)
-        for (size_t b = 0; b < B; b++) {
+    for (size_t j = 0; j < H3; j++)
+        for (size_t k = 0; k < H; k++) w.wt[k * H3 + j] = whh[j * H + k];
+    /* samples are independent through time: each thread runs its samples' whole sequences */
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * T * H * H3 > LCT__PAR_MIN)
+    for (size_t b = 0; b < B; b++) {
+        for (size_t t = 0; t < T; t++) {
             size_t row = b * T + t;
-            const float *gi = w.gi + row * H3, *gh = w.gh + b * H3;
+            const float *gi = w.gi + row * H3;
             const float *hp = t > 0 ? y + (row - 1) * H : NULL;
+            /* gh = b_hh + h_{t-1} W_hhᵀ */
+            float *gh = w.gh + b * H3;
+            memcpy(gh, bhh, H3 * sizeof(float));
+            if (hp) matvec_t(hp, w.wt, H, H3, gh);
             float *r = w.r + row * H, *z = w.z + row * H, *n = w.n + row * H, *ghn = w.ghn + row * H;
             float *hprev = w.hprev + row * H, *h = y + row * H;
             for (size_t j = 0; j < H; j++) {
@@ -92,9 +137,9 @@ void lct__gru_backward(lct__layer *l, const lct__pass *p, const float *x, const 
     gru_ws w = carve(l, B, l->ws);
     float *dgi = w.gi, *dgh = w.gh;
     memset(w.dh, 0, B * H * sizeof(float));
-    for (size_t t = T; t-- > 0;) {
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * H > 4096)
-        for (size_t b = 0; b < B; b++) {
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * T * H * H3 > LCT__PAR_MIN)
+    for (size_t b = 0; b < B; b++) {
+        for (size_t t = T; t-- > 0;) {
             size_t row = b * T + t;
             const float *r = w.r + row * H, *z = w.z + row * H, *n = w.n + row * H, *ghn = w.ghn + row * H;
             const float *hp = w.hprev + row * H, *dyr = dy + row * H;
@@ -114,9 +159,9 @@ void lct__gru_backward(lct__layer *l, const lct__pass *p, const float *x, const 
                 gh[2 * H + j] = dan * r[j];
                 dh[j] = g * z[j];
             }
+            /* dh_{t-1} += dGh_t W_hh */
+            if (t > 0) matvec_t(gh, whh, H3, H, dh);
         }
-        /* dh_{t-1} += dGh_t W_hh */
-        if (t > 0) lct__gemm(p->rt, 0, 0, B, H, H3, 1.0f, dgh + t * H3, T * H3, whh, H, 1.0f, w.dh, H);
     }
     lct__gemm(p->rt, 1, 0, H3, D, BT, 1.0f, dgi, H3, x, D, 1.0f, l->grad[0], D);
     lct__gemm(p->rt, 1, 0, H3, H, BT, 1.0f, dgh, H3, w.hprev, H, 1.0f, l->grad[1], H);

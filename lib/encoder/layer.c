@@ -111,7 +111,7 @@ size_t lct__layer_tensors(const lct__layer *l, lct__tensor_desc *d)
 size_t lct__layer_ws(const lct__layer *l, size_t batch)
 {
     switch (l->kind) {
-    case LCT__L_CONV1D:
+    case LCT__L_CONV1D: return lct__conv1d_ws(l, batch);
     case LCT__L_CONV2D: return lct__conv_ws(l, batch);
     case LCT__L_BATCHNORM: return lct__bn_ws(l, batch);
     case LCT__L_MAXPOOL: return lct__pool_ws(l, batch);
@@ -126,7 +126,7 @@ void lct__layer_forward(lct__layer *l, const lct__pass *p, const float *x, float
 {
     switch (l->kind) {
     case LCT__L_LINEAR: lct__linear_forward(l, p, x, y); break;
-    case LCT__L_CONV1D:
+    case LCT__L_CONV1D: lct__conv1d_forward(l, p, x, y); break;
     case LCT__L_CONV2D: lct__conv_forward(l, p, x, y); break;
     case LCT__L_BATCHNORM: lct__bn_forward(l, p, x, y); break;
     case LCT__L_RELU: lct__relu_forward(p, p->batch * l->in_size, x, y); break;
@@ -147,7 +147,7 @@ void lct__layer_backward(lct__layer *l, const lct__pass *p, const float *x, cons
 {
     switch (l->kind) {
     case LCT__L_LINEAR: lct__linear_backward(l, p, x, dy, dx); break;
-    case LCT__L_CONV1D:
+    case LCT__L_CONV1D: lct__conv1d_backward(l, p, x, y, dy, dx); break;
     case LCT__L_CONV2D: lct__conv_backward(l, p, x, dy, dx); break;
     case LCT__L_BATCHNORM: lct__bn_backward(l, p, x, y, dy, dx); break;
     case LCT__L_RELU:

@@ -64,7 +64,7 @@ typedef struct lct__layer {
     float *store;
     /* per-forward: scratch in the encoder's workspace (ws_floats(batch) floats) */
     float *ws;
-    int fuse_relu;                  /* batch norm: a following ReLU is applied in the same pass */
+    int fuse_relu;                  /* batch norm, conv1d: a following ReLU is applied in the same pass */
     int mask_in_pool;               /* batch norm: the max pool after that ReLU applies its mask in backward */
     int relu_mask;                  /* max pool: its input came out of a ReLU; gradients pass only where y > 0 */
     float *stats_out;               /* convolution before a train-mode batch norm: per (sample, channel) partial
@@ -110,6 +110,12 @@ int lct__conv_init(lct__layer *l, const char *func);
 size_t lct__conv_ws(const lct__layer *l, size_t batch);
 void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
 void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx);
+/* conv1d (conv1d.c; init is lct__conv_init). The backward pass reads y for a fused ReLU's mask and the
+ * polyphase input its forward pass left in the workspace. */
+size_t lct__conv1d_ws(const lct__layer *l, size_t batch);
+void lct__conv1d_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
+void lct__conv1d_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
+                          float *dx);
 
 int lct__bn_init(lct__layer *l, const char *func);
 size_t lct__bn_ws(const lct__layer *l, size_t batch);
