@@ -128,6 +128,36 @@ static int is_2x2(const pgeom *g)
     return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2;
 }
 
+int lct__pool_is_max2x2(const lct__layer *l)
+{
+    if (l->kind != LCT__L_MAXPOOL || l->in.rank != 3) return 0;
+    pgeom g = pool_geom(l);
+    return is_2x2(&g);
+}
+
+float *lct__pool_sel(const lct__layer *pool, size_t batch)
+{
+    return pool->ws + lct__round16(batch * pool->out_size);
+}
+
+void lct__max2x2_plane(const float *x, size_t h, size_t w, float *y, int32_t *arg)
+{
+    size_t oh = h / 2, ow = w / 2;
+    for (size_t oy = 0; oy < oh; oy++) {
+        const float *r0 = x + 2 * oy * w;
+        max2x2_row(r0, r0 + w, ow, 2 * oy * w, w, y + oy * ow, arg + oy * ow);
+    }
+}
+
+void lct__unmax2x2_plane(const float *dy, const float *mask, const int32_t *arg, size_t h, size_t w, float *dx)
+{
+    size_t oh = h / 2, ow = w / 2;
+    if ((h & 1) || (w & 1)) memset(dx, 0, h * w * sizeof *dx); /* a last row or column no window covers */
+    for (size_t oy = 0; oy < oh; oy++)
+        unmax2x2_row(dy + oy * ow, mask ? mask + oy * ow : NULL, arg + oy * ow, ow, 2 * oy * w, w, dx + 2 * oy * w,
+                     dx + (2 * oy + 1) * w);
+}
+
 void lct__pool_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
 {
     size_t B = p->batch;
@@ -149,11 +179,7 @@ void lct__pool_forward(lct__layer *l, const lct__pass *p, const float *x, float 
     if (max && is_2x2(&g)) {
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
         for (size_t r = 0; r < B * g.c; r++)
-            for (size_t oy = 0; oy < g.oh; oy++) {
-                const float *r0 = x + r * g.h * g.w + 2 * oy * g.w;
-                max2x2_row(r0, r0 + g.w, g.ow, 2 * oy * g.w, g.w, y + (r * g.oh + oy) * g.ow,
-                           arg + (r * g.oh + oy) * g.ow);
-            }
+            lct__max2x2_plane(x + r * g.h * g.w, g.h, g.w, y + r * g.oh * g.ow, arg + r * g.oh * g.ow);
         return;
     }
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
@@ -207,16 +233,10 @@ void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *y, const
     float inv = 1.0f / (float)(g.kh * g.kw);
     const float *mask = max && l->relu_mask ? y : NULL;
     if (max && is_2x2(&g)) {
-        int ragged = (g.h & 1) || (g.w & 1); /* a last row or column no window covers */
+        size_t n = g.oh * g.ow;
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
-        for (size_t r = 0; r < B * g.c; r++) {
-            float *dxc = dx + r * g.h * g.w;
-            if (ragged) memset(dxc, 0, g.h * g.w * sizeof *dxc);
-            for (size_t oy = 0; oy < g.oh; oy++)
-                unmax2x2_row(dy + (r * g.oh + oy) * g.ow, mask ? mask + (r * g.oh + oy) * g.ow : NULL,
-                             arg + (r * g.oh + oy) * g.ow, g.ow, 2 * oy * g.w, g.w, dxc + 2 * oy * g.w,
-                             dxc + (2 * oy + 1) * g.w);
-        }
+        for (size_t r = 0; r < B * g.c; r++)
+            lct__unmax2x2_plane(dy + r * n, mask ? mask + r * n : NULL, arg + r * n, g.h, g.w, dx + r * g.h * g.w);
         return;
     }
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
