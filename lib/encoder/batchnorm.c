@@ -229,11 +229,11 @@ static void normalise_pool(const lct__pass *p, const lct__layer *l, const bn_vie
         size_t c = r % v->c;
         float *sr = sel + r * n;
         if (a[c] >= 0.0f) {
-            lct__max2x2_plane(x + r * v->s, h, w, sr, arg + r * n);
+            lct__max2x2_plane_fast(x + r * v->s, h, w, sr, arg + r * n);
         } else {
             float plane[LCT__FUSE_PLANE] __attribute__((aligned(64)));
             neg(x + r * v->s, plane, v->s);
-            lct__max2x2_plane(plane, h, w, sr, arg + r * n);
+            lct__max2x2_plane_fast(plane, h, w, sr, arg + r * n);
             neg(sr, sr, n);
         }
         affine_relu(sr, y + r * n, n, a[c], b[c]);
@@ -420,7 +420,7 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
     const float *pool_y = l->pool_y;
     const int32_t *arg = pool ? (const int32_t *)pool->ws : NULL;
     const float *sel = pool ? lct__pool_sel(pool, B) : NULL;
-    size_t h = l->in.d[1], w = l->in.d[2], pn = pool ? pool->out_size / v.c : 0;
+    size_t pn = pool ? pool->out_size / v.c : 0;
     const float *gamma = l->value[0];
     float *gg = l->grad[0], *gb = l->grad[1];
     /* Σdy and Σdy·(x − mean) per channel, in double over the batch */
@@ -483,7 +483,7 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
                 if (pool) {
                     float plane[LCT__FUSE_PLANE] __attribute__((aligned(64)));
                     size_t po = (b * v.c + c) * pn;
-                    lct__unmax2x2_plane(dy + po, pool_y + po, arg + po, h, w, plane);
+                    lct__unmax2x2_scatter(dy + po, pool_y + po, arg + po, pn, v.s, plane);
                     bn_dx(x + off, plane, NULL, dx + off, v.s, v.mean[c], v.k1[c], v.k2[c], v.k3[c]);
                     continue;
                 }

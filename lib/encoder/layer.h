@@ -141,6 +141,11 @@ void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *y, const
  * writes the whole dx plane, dy passing only where mask (the pooled output after a ReLU) is > 0 if set. */
 int lct__pool_is_max2x2(const lct__layer *l);
 void lct__max2x2_plane(const float *x, size_t h, size_t w, float *y, int32_t *arg);
+/* The same for planes of even width up to LCT__FUSE_PLANE floats (others go to lct__max2x2_plane): flat pair
+ * maxima, then rows of 8 outputs at a time. */
+void lct__max2x2_plane_fast(const float *x, size_t h, size_t w, float *y, int32_t *arg);
+/* dx (hw floats) = 0 but dy[q] at arg[q] for the n pooled positions (where mask[q] > 0 if mask is set). */
+void lct__unmax2x2_scatter(const float *dy, const float *mask, const int32_t *arg, size_t n, size_t hw, float *dx);
 /* The inputs that won each window of a max pool fused into its batch norm (after its argmax). */
 float *lct__pool_sel(const lct__layer *pool, size_t batch);
 void lct__unmax2x2_plane(const float *dy, const float *mask, const int32_t *arg, size_t h, size_t w, float *dx);

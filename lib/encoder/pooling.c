@@ -135,6 +135,76 @@ int lct__pool_is_max2x2(const lct__layer *l)
     return is_2x2(&g);
 }
 
+typedef float pool_v8 __attribute__((vector_size(32)));
+typedef int32_t pool_vi8 __attribute__((vector_size(32)));
+
+/* Horizontal pairs of a plane with even width, read as one flat run: t = max(x[2i], x[2i+1]), k = 1 where
+ * the right one wins (strictly). */
+LCT__VEC static void hmax_pairs(const float *x, size_t n, float *t, int32_t *k)
+{
+    for (size_t i = 0; i < n; i++) {
+        float a = x[2 * i], b = x[2 * i + 1];
+        int32_t r = b > a;
+        t[i] = r ? b : a;
+        k[i] = r;
+    }
+}
+
+/* Rows of pooled outputs from the pair maxima of input rows 2·oy and 2·oy + 1, 8 at a time: reads and
+ * writes may run up to 7 lanes past a row (into the next row, or the buffers' padding). */
+LCT__VEC_ISA static void vmax_rows(const float *t, const int32_t *k, size_t oh, size_t ow, size_t w, float *y,
+                                   int32_t *arg)
+{
+    const pool_vi8 lane2 = {0, 2, 4, 6, 8, 10, 12, 14};
+    for (size_t oy = 0; oy < oh; oy++) {
+        const float *t0 = t + 2 * oy * ow, *t1 = t0 + ow;
+        const int32_t *k0 = k + 2 * oy * ow, *k1 = k0 + ow;
+        for (size_t ox = 0; ox < ow; ox += 8) {
+            pool_v8 a, b;
+            pool_vi8 ka, kb;
+            LCT__LOAD(a, t0 + ox);
+            LCT__LOAD(b, t1 + ox);
+            LCT__LOAD(ka, k0 + ox);
+            LCT__LOAD(kb, k1 + ox);
+            pool_vi8 down = b > a; /* the lower row wins only if strictly larger: first maximum in scan order */
+            pool_v8 m = (pool_v8)((down & (pool_vi8)b) | (~down & (pool_vi8)a));
+            pool_vi8 idx = lane2 + (int32_t)(2 * oy * w + 2 * ox) + ((down & kb) | (~down & ka)) + (down & (int32_t)w);
+            LCT__STORE(y + oy * ow + ox, m);
+            LCT__STORE(arg + oy * ow + ox, idx);
+        }
+    }
+}
+
+void lct__max2x2_plane_fast(const float *x, size_t h, size_t w, float *y, int32_t *arg)
+{
+    size_t oh = h / 2, ow = w / 2;
+    if ((w & 1) || 2 * oh * ow > LCT__FUSE_PLANE / 2) {
+        lct__max2x2_plane(x, h, w, y, arg);
+        return;
+    }
+    float t[LCT__FUSE_PLANE / 2 + 8] __attribute__((aligned(64)));
+    int32_t k[LCT__FUSE_PLANE / 2 + 8] __attribute__((aligned(64)));
+    float yt[LCT__FUSE_PLANE / 4 + 8] __attribute__((aligned(64)));
+    int32_t at[LCT__FUSE_PLANE / 4 + 8] __attribute__((aligned(64)));
+    hmax_pairs(x, 2 * oh * ow, t, k);
+    memset(t + 2 * oh * ow, 0, 8 * sizeof *t);
+    memset(k + 2 * oh * ow, 0, 8 * sizeof *k);
+    vmax_rows(t, k, oh, ow, w, yt, at);
+    memcpy(y, yt, oh * ow * sizeof *y);
+    memcpy(arg, at, oh * ow * sizeof *arg);
+}
+
+void lct__unmax2x2_scatter(const float *dy, const float *mask, const int32_t *arg, size_t n, size_t hw, float *dx)
+{
+    memset(dx, 0, hw * sizeof *dx);
+    if (mask) {
+        for (size_t q = 0; q < n; q++)
+            if (mask[q] > 0.0f) dx[arg[q]] = dy[q];
+    } else {
+        for (size_t q = 0; q < n; q++) dx[arg[q]] = dy[q];
+    }
+}
+
 float *lct__pool_sel(const lct__layer *pool, size_t batch)
 {
     return pool->ws + lct__round16(batch * pool->out_size);
