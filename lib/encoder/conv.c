@@ -79,8 +79,9 @@ static int direct(const geom *g)
 }
 
 /*
- * Samples per GEMM: small outputs (N = oh·ow) are grouped so each GEMM has at least ~1024 columns,
- * which amortises the packing of W (outputs of 512 or more stay per sample); the group's columns are then scattered to the samples.
+ * Samples per GEMM: small outputs (N = oh·ow) are grouped so each GEMM has at least ~576 columns,
+ * which amortises the packing of W while the group's columns (K × G·N, e.g. 288 × 588) stay about the
+ * size of L2 (outputs of 512 or more stay per sample); the group's columns are then scattered to the samples.
  */
 /* Few rows of columns (C·kh·kw, e.g. a first layer on one channel): GEMMs that thin run far below
  * BLIS's speed, so forward and dW use the small kernels below instead. */
@@ -90,7 +91,7 @@ static size_t group_of(const geom *g, size_t batch)
 {
     if (g->k <= SMALL_K) return 1;
     size_t per_chunk = (batch + chunks(batch) - 1) / chunks(batch);
-    size_t gs = g->n >= 512 ? 1 : (1024 + g->n - 1) / g->n;
+    size_t gs = g->n >= 512 ? 1 : (576 + g->n - 1) / g->n;
     if (gs > 8) gs = 8;
     return gs < per_chunk ? gs : per_chunk;
 }
@@ -568,17 +569,25 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
 }
 
 /* Add the chunks' partial dW and db to the gradients, chunk 0 first: each element sees the same
- * order of additions for any thread count. Slices of the weights go to the threads. */
+ * order of additions for any thread count. Slices of the weights go to the threads. The GEMM path's
+ * partials are dWᵀ (K × O), the small kernels' dW (O × K). */
 static void sum_chunks(const geom *g, size_t gs, size_t nch, lct__layer *l, int threads)
 {
     size_t nw = g->o * g->k, slice = 4096, ns = (nw + slice - 1) / slice;
+    int tr = g->k > SMALL_K;
     float *gw = l->grad[0];
 #pragma omp parallel for num_threads(threads) schedule(static) if (nw * nch > LCT__PAR_MIN)
     for (size_t t = 0; t < ns; t++) {
         size_t i0 = t * slice, i1 = i0 + slice < nw ? i0 + slice : nw;
         for (size_t c = 0; c < nch; c++) {
             const float *dw = scratch_of(g, gs, l->ws, c).dw;
-            for (size_t i = i0; i < i1; i++) gw[i] += dw[i];
+            if (tr)
+                for (size_t i = i0, o = i0 / g->k, r = i0 % g->k; i < i1; i++) {
+                    gw[i] += dw[r * g->o + o];
+                    if (++r == g->k) r = 0, o++;
+                }
+            else
+                for (size_t i = i0; i < i1; i++) gw[i] += dw[i];
         }
     }
     if (l->has_bias) {
@@ -624,8 +633,8 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
             /* partial dW of this chunk = Σ dY colᵀ (the chunk's first group overwrites) */
             if (g.k <= SMALL_K)
                 for (size_t o = 0; o < g.o; o++) small_dw(grads + o * ld, cols, ld, g.k, ld, sc.dw + o * g.k, b == b0);
-            else
-                lct__gemm1(p->rt, 0, 1, g.o, g.k, ld, 1.0f, grads, ld, cols, ld, b == b0 ? 0.0f : 1.0f, sc.dw, g.k);
+            else /* as dWᵀ = col · dYᵀ (K × O): BLIS runs this shape faster than dY · colᵀ */
+                lct__gemm1(p->rt, 0, 1, g.k, g.o, ld, 1.0f, cols, ld, grads, ld, b == b0 ? 0.0f : 1.0f, sc.dw, g.o);
             if (bias)
                 for (size_t o = 0; o < g.o; o++) {
                     float sum = sum_lanes(grads + o * ld, ld);
