@@ -194,12 +194,22 @@ void lct__max2x2_plane_fast(const float *x, size_t h, size_t w, float *y, int32_
     memcpy(arg, at, oh * ow * sizeof *arg);
 }
 
+LCT__VEC static void masked(const float *dy, const float *mask, float *t, size_t n)
+{
+    for (size_t q = 0; q < n; q++) t[q] = mask[q] > 0.0f ? dy[q] : 0.0f;
+}
+
 void lct__unmax2x2_scatter(const float *dy, const float *mask, const int32_t *arg, size_t n, size_t hw, float *dx)
 {
     memset(dx, 0, hw * sizeof *dx);
     if (mask) {
-        for (size_t q = 0; q < n; q++)
-            if (mask[q] > 0.0f) dx[arg[q]] = dy[q];
+        /* the mask is applied vectorised first: a branch per output would mispredict about half the time */
+        float t[LCT__FUSE_PLANE / 4];
+        for (size_t q0 = 0; q0 < n; q0 += LCT__FUSE_PLANE / 4) {
+            size_t len = n - q0 < LCT__FUSE_PLANE / 4 ? n - q0 : LCT__FUSE_PLANE / 4;
+            masked(dy + q0, mask + q0, t, len);
+            for (size_t q = 0; q < len; q++) dx[arg[q0 + q]] = t[q];
+        }
     } else {
         for (size_t q = 0; q < n; q++) dx[arg[q]] = dy[q];
     }
