@@ -168,27 +168,59 @@ size_t lct__conv_ws(const lct__layer *l, size_t batch)
 }
 
 
+/* dst[0..n) = src[0..n) and dst[0..n) = 0 in 16-float vectors, without library calls: im2col makes
+ * hundreds of thousands of runs of a few hundred bytes per pass, where a call's fixed cost dominates.
+ * The last vector overlaps the one before it instead of a scalar tail. */
+#define NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+
+static inline void copy_run(float *dst, const float *src, size_t n)
+{
+    if (n < 16) {
+        for (size_t i = 0; i < n; i++) dst[i] = src[i];
+        return;
+    }
+    lct__v16 v;
+    for (size_t i = 0; i + 16 < n; i += 16) {
+        LCT__LOAD(v, src + i);
+        LCT__STORE(dst + i, v);
+    }
+    LCT__LOAD(v, src + n - 16);
+    LCT__STORE(dst + n - 16, v);
+}
+
+static inline void zero_run(float *dst, size_t n)
+{
+    lct__v16 z = {0};
+    if (n < 16) {
+        for (size_t i = 0; i < n; i++) dst[i] = 0.0f;
+        return;
+    }
+    for (size_t i = 0; i + 16 < n; i += 16) LCT__STORE(dst + i, z);
+    LCT__STORE(dst + n - 16, z);
+}
+
 /*
  * "Same-width" rows (stride 1 along x, output as wide as the input): the rows of one (c, i, j) plane
  * that fall inside the input form one contiguous run in both the input and the columns, shifted by
  * the kernel offset. Copy it at once, then zero the few columns that fell off either edge.
  */
-static void im2col_rows(const geom *g, const float *plane, float *row, size_t i, ptrdiff_t off)
+LCT__VEC_ISA NO_LIBCALLS static void im2col_rows(const geom *g, const float *plane, float *row, size_t i,
+                                                 ptrdiff_t off)
 {
     size_t ow = g->ow;
     ptrdiff_t oy0 = (ptrdiff_t)g->ph - (ptrdiff_t)i, oy1 = (ptrdiff_t)g->h + (ptrdiff_t)g->ph - (ptrdiff_t)i;
     if (oy0 < 0) oy0 = 0;
     if (oy1 > (ptrdiff_t)g->oh) oy1 = (ptrdiff_t)g->oh;
     if (oy1 < oy0) oy1 = oy0;
-    memset(row, 0, (size_t)oy0 * ow * sizeof *row);
-    memset(row + (size_t)oy1 * ow, 0, (g->oh - (size_t)oy1) * ow * sizeof *row);
+    zero_run(row, (size_t)oy0 * ow);
+    zero_run(row + (size_t)oy1 * ow, (g->oh - (size_t)oy1) * ow);
     if (oy1 == oy0) return;
     ptrdiff_t lo = off < 0 ? -off : 0, hi = (ptrdiff_t)ow - (off > 0 ? off : 0);
     size_t n = (size_t)(oy1 - oy0) * ow;
     float *dst = row + (size_t)oy0 * ow;
     const float *src = plane + (size_t)(oy0 + (ptrdiff_t)i - (ptrdiff_t)g->ph) * g->w + off;
     /* [lo, n − (ow − hi)) stays inside the input */
-    memcpy(dst + lo, src + lo, (n - (size_t)lo - (ow - (size_t)hi)) * sizeof *dst);
+    copy_run(dst + lo, src + lo, n - (size_t)lo - (ow - (size_t)hi));
     for (ptrdiff_t r = oy0; r < oy1; r++) {
         float *d = row + (size_t)r * ow;
         for (ptrdiff_t ox = 0; ox < lo; ox++) d[ox] = 0.0f;
