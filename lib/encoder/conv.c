@@ -358,39 +358,54 @@ static void group_cols(const geom *g, const float *x, size_t in_size, size_t n, 
     }
 }
 
-/* y[q] = bias + Σ_r w[r]·col[r][q] for one output channel, in blocks that stay in registers/L1. */
+/* y[q] = bias + Σ_r w[r]·col[r][q] for one output channel, 16 outputs at a time in one register. */
 LCT__VEC static void small_fwd(const float *w, float bias, const float *col, size_t ld, size_t k, size_t n, float *y)
 {
-    for (size_t q0 = 0; q0 < n; q0 += 256) {
-        size_t len = q0 + 256 <= n ? 256 : n - q0;
-        float acc[256];
-        for (size_t q = 0; q < len; q++) acc[q] = bias;
+    size_t q = 0;
+    for (; q + 16 <= n; q += 16) {
+        lct__v16 acc = {0}, c;
+        acc += bias;
         for (size_t r = 0; r < k; r++) {
-            const float *c = col + r * ld + q0;
-            float wr = w[r];
-            for (size_t q = 0; q < len; q++) acc[q] += wr * c[q];
+            LCT__LOAD(c, col + r * ld + q);
+            acc += w[r] * c;
         }
-        memcpy(y + q0, acc, len * sizeof *acc);
+        LCT__STORE(y + q, acc);
+    }
+    for (; q < n; q++) {
+        float acc = bias;
+        for (size_t r = 0; r < k; r++) acc += w[r] * col[r * ld + q];
+        y[q] = acc;
     }
 }
 
-/* dw[r] (+)= Σ_q dy[q]·col[r][q] for one output channel, 16 fixed lanes per dot product. */
+/* dw[r] (+)= Σ_q dy[q]·col[r][q] for one output channel, 16 fixed lanes per dot product; all k ≤ SMALL_K
+ * rows at once, so each 16 values of dy are loaded once. */
 LCT__VEC static void small_dw(const float *dy, const float *col, size_t ld, size_t k, size_t n, float *dw, int first)
 {
+    lct__v16 a[SMALL_K];
+    float s[SMALL_K];
+#pragma GCC unroll 16
+    for (size_t r = 0; r < SMALL_K; r++) {
+        a[r] = (lct__v16){0};
+        s[r] = 0.0f;
+    }
+    size_t q = 0;
+    for (; q + 16 <= n; q += 16) {
+        lct__v16 u, v;
+        LCT__LOAD(u, dy + q);
+#pragma GCC unroll 16
+        for (size_t r = 0; r < SMALL_K; r++)
+            if (r < k) {
+                LCT__LOAD(v, col + r * ld + q);
+                a[r] += u * v;
+            }
+    }
+    for (; q < n; q++)
+        for (size_t r = 0; r < k; r++) s[r] += dy[q] * col[r * ld + q];
     for (size_t r = 0; r < k; r++) {
-        const float *c = col + r * ld;
-        lct__v16 a = {0};
-        float s = 0.0f;
-        size_t q = 0;
-        for (; q + 16 <= n; q += 16) {
-            lct__v16 u, v;
-            LCT__LOAD(u, dy + q);
-            LCT__LOAD(v, c + q);
-            a += u * v;
-        }
-        for (; q < n; q++) s += dy[q] * c[q];
-        for (int j = 0; j < 16; j++) s += a[j];
-        dw[r] = first ? s : dw[r] + s;
+        float t = s[r];
+        for (int j = 0; j < 16; j++) t += a[r][j];
+        dw[r] = first ? t : dw[r] + t;
     }
 }
 
