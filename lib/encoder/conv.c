@@ -72,6 +72,14 @@ static size_t chunks(size_t batch)
     return batch < LCT__CHUNKS ? batch : LCT__CHUNKS;
 }
 
+/* Threads that share the nch chunks, each with one scratch slot for columns and outputs: a contiguous
+ * run of chunks per thread. Which thread runs a chunk never changes what the chunk computes. */
+static size_t slots(const lct__pass *p, size_t nch)
+{
+    size_t t = p->threads > 0 ? (size_t)p->threads : 1;
+    return t < nch ? t : nch;
+}
+
 /* 1×1 kernels with stride 1 and no padding need no im2col: the input is already the column matrix. */
 static int direct(const geom *g)
 {
@@ -575,42 +583,45 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
     const float *w = l->value[0], *bias = l->has_bias ? l->value[1] : NULL;
     float *st = l->stats_out;
     int dir = direct(&g);
+    size_t nt = slots(p, nch);
 #pragma omp parallel for num_threads(p->threads) schedule(static)
-    for (size_t c = 0; c < nch; c++) {
-        scratch sc = scratch_of(&g, gs, l->ws, c);
-        size_t b0 = p->batch * c / nch, b1 = p->batch * (c + 1) / nch;
-        for (size_t b = b0; b < b1; b += gs) {
-            size_t n = b + gs <= b1 ? gs : b1 - b, ld = n * g.n;
-            if (n == 1) {
-                /* one sample: straight into its output */
-                const float *xb = x + b * in_size;
-                float *yb = y + b * out_size;
-                if (!dir) im2col(&g, xb, sc.col, g.n);
-                if (g.k <= SMALL_K) {
-                    for (size_t o = 0; o < g.o; o++) {
-                        small_fwd(w + o * g.k, bias ? bias[o] : 0.0f, dir ? xb : sc.col, g.n, g.k, g.n, yb + o * g.n);
-                        if (st) lct__bn_partial(yb + o * g.n, g.n, st + (b * g.o + o) * 3);
+    for (size_t t = 0; t < nt; t++) {
+        scratch sc = scratch_of(&g, gs, l->ws, t); /* this thread's columns and outputs stay in its cache */
+        for (size_t c = nch * t / nt; c < nch * (t + 1) / nt; c++) {
+            size_t b0 = p->batch * c / nch, b1 = p->batch * (c + 1) / nch;
+            for (size_t b = b0; b < b1; b += gs) {
+                size_t n = b + gs <= b1 ? gs : b1 - b, ld = n * g.n;
+                if (n == 1) {
+                    /* one sample: straight into its output */
+                    const float *xb = x + b * in_size;
+                    float *yb = y + b * out_size;
+                    if (!dir) im2col(&g, xb, sc.col, g.n);
+                    if (g.k <= SMALL_K) {
+                        for (size_t o = 0; o < g.o; o++) {
+                            small_fwd(w + o * g.k, bias ? bias[o] : 0.0f, dir ? xb : sc.col, g.n, g.k, g.n, yb + o * g.n);
+                            if (st) lct__bn_partial(yb + o * g.n, g.n, st + (b * g.o + o) * 3);
+                        }
+                        continue;
                     }
+                    if (bias)
+                        for (size_t o = 0; o < g.o; o++) fill(yb + o * g.n, bias[o], g.n);
+                    lct__gemm1(p->rt, 0, 0, g.o, g.n, g.k, 1.0f, w, g.k, dir ? xb : sc.col, g.n, bias ? 1.0f : 0.0f, yb,
+                               g.n);
+                    if (st)
+                        for (size_t o = 0; o < g.o; o++) lct__bn_partial(yb + o * g.n, g.n, st + (b * g.o + o) * 3);
                     continue;
                 }
-                if (bias)
-                    for (size_t o = 0; o < g.o; o++) fill(yb + o * g.n, bias[o], g.n);
-                lct__gemm1(p->rt, 0, 0, g.o, g.n, g.k, 1.0f, w, g.k, dir ? xb : sc.col, g.n, bias ? 1.0f : 0.0f, yb,
-                           g.n);
-                if (st)
-                    for (size_t o = 0; o < g.o; o++) lct__bn_partial(yb + o * g.n, g.n, st + (b * g.o + o) * 3);
-                continue;
+                group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
+                lct__gemm1(p->rt, 0, 0, g.o, ld, g.k, 1.0f, w, g.k, sc.col, ld, 0.0f, sc.out, ld);
+                for (size_t s = 0; s < n; s++)
+                    for (size_t o = 0; o < g.o; o++) {
+                        float *dst = y + (b + s) * out_size + o * g.n;
+                        const float *src = sc.out + o * ld + s * g.n;
+                        if (bias) add_bias(dst, src, bias[o], g.n);
+                        else memcpy(dst, src, g.n * sizeof(float));
+                        if (st) lct__bn_partial(dst, g.n, st + ((b + s) * g.o + o) * 3);
+                    }
             }
-            group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
-            lct__gemm1(p->rt, 0, 0, g.o, ld, g.k, 1.0f, w, g.k, sc.col, ld, 0.0f, sc.out, ld);
-            for (size_t s = 0; s < n; s++)
-                for (size_t o = 0; o < g.o; o++) {
-                    float *dst = y + (b + s) * out_size + o * g.n;
-                    const float *src = sc.out + o * ld + s * g.n;
-                    if (bias) add_bias(dst, src, bias[o], g.n);
-                    else memcpy(dst, src, g.n * sizeof(float));
-                    if (st) lct__bn_partial(dst, g.n, st + ((b + s) * g.o + o) * 3);
-                }
         }
     }
 }
@@ -657,50 +668,56 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
     size_t in_size = l->in_size, out_size = l->out_size;
     const float *w = l->value[0];
     int dir = direct(&g), bias = l->has_bias != 0;
+    size_t nt = slots(p, nch);
 #pragma omp parallel for num_threads(p->threads) schedule(static)
-    for (size_t c = 0; c < nch; c++) {
-        scratch sc = scratch_of(&g, gs, l->ws, c);
-        size_t b0 = p->batch * c / nch, b1 = p->batch * (c + 1) / nch;
-        for (size_t b = b0; b < b1; b += gs) {
-            size_t n = b + gs <= b1 ? gs : b1 - b, ld = n * g.n;
-            const float *cols, *grads;
-            if (n == 1) {
-                if (!dir) im2col(&g, x + b * in_size, sc.col, g.n);
-                cols = dir ? x + b * in_size : sc.col;
-                grads = dy + b * out_size;
-            } else {
-                group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
-                for (size_t s = 0; s < n; s++) {
-                    for (size_t o = 0; o < g.o; o++)
-                        memcpy(sc.out + o * ld + s * g.n, dy + (b + s) * out_size + o * g.n, g.n * sizeof(float));
-                }
-                cols = sc.col;
-                grads = sc.out;
-            }
-            /* partial dW of this chunk = Σ dY colᵀ (the chunk's first group overwrites) */
-            if (g.k <= SMALL_K)
-                for (size_t o = 0; o < g.o; o++) small_dw(grads + o * ld, cols, ld, g.k, ld, sc.dw + o * g.k, b == b0);
-            else /* as dWᵀ = col · dYᵀ (K × O): BLIS runs this shape faster than dY · colᵀ */
-                lct__gemm1(p->rt, 0, 1, g.k, g.o, ld, 1.0f, cols, ld, grads, ld, b == b0 ? 0.0f : 1.0f, sc.dw, g.o);
-            if (bias)
-                for (size_t o = 0; o < g.o; o++) {
-                    float sum = sum_lanes(grads + o * ld, ld);
-                    sc.db[o] = b == b0 ? sum : sc.db[o] + sum;
-                }
-            if (!dx) continue;
-            if (dir && n == 1) {
-                lct__gemm1(p->rt, 1, 0, g.k, g.n, g.o, 1.0f, w, g.k, grads, g.n, 0.0f, dx + b * in_size, g.n);
-                continue;
-            }
-            /* the column buffer is free again once dW is done: dcol = Wᵀ dY */
-            lct__gemm1(p->rt, 1, 0, g.k, ld, g.o, 1.0f, w, g.k, grads, ld, 0.0f, sc.col, ld);
-            for (size_t s = 0; s < n; s++) {
-                float *dxb = dx + (b + s) * in_size;
-                if (dir) {
-                    for (size_t r = 0; r < g.k; r++) memcpy(dxb + r * g.n, sc.col + r * ld + s * g.n, g.n * sizeof(float));
+    for (size_t t = 0; t < nt; t++) {
+        scratch sc = scratch_of(&g, gs, l->ws, t); /* this thread's columns and gradients stay in its cache */
+        for (size_t c = nch * t / nt; c < nch * (t + 1) / nt; c++) {
+            scratch part = scratch_of(&g, gs, l->ws, c); /* the chunk's partial dW and db */
+            sc.dw = part.dw;
+            sc.db = part.db;
+            size_t b0 = p->batch * c / nch, b1 = p->batch * (c + 1) / nch;
+            for (size_t b = b0; b < b1; b += gs) {
+                size_t n = b + gs <= b1 ? gs : b1 - b, ld = n * g.n;
+                const float *cols, *grads;
+                if (n == 1) {
+                    if (!dir) im2col(&g, x + b * in_size, sc.col, g.n);
+                    cols = dir ? x + b * in_size : sc.col;
+                    grads = dy + b * out_size;
                 } else {
-                    memset(dxb, 0, in_size * sizeof *dxb);
-                    col2im(&g, sc.col + s * g.n, ld, dxb);
+                    group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
+                    for (size_t s = 0; s < n; s++) {
+                        for (size_t o = 0; o < g.o; o++)
+                            memcpy(sc.out + o * ld + s * g.n, dy + (b + s) * out_size + o * g.n, g.n * sizeof(float));
+                    }
+                    cols = sc.col;
+                    grads = sc.out;
+                }
+                /* partial dW of this chunk = Σ dY colᵀ (the chunk's first group overwrites) */
+                if (g.k <= SMALL_K)
+                    for (size_t o = 0; o < g.o; o++) small_dw(grads + o * ld, cols, ld, g.k, ld, sc.dw + o * g.k, b == b0);
+                else /* as dWᵀ = col · dYᵀ (K × O): BLIS runs this shape faster than dY · colᵀ */
+                    lct__gemm1(p->rt, 0, 1, g.k, g.o, ld, 1.0f, cols, ld, grads, ld, b == b0 ? 0.0f : 1.0f, sc.dw, g.o);
+                if (bias)
+                    for (size_t o = 0; o < g.o; o++) {
+                        float sum = sum_lanes(grads + o * ld, ld);
+                        sc.db[o] = b == b0 ? sum : sc.db[o] + sum;
+                    }
+                if (!dx) continue;
+                if (dir && n == 1) {
+                    lct__gemm1(p->rt, 1, 0, g.k, g.n, g.o, 1.0f, w, g.k, grads, g.n, 0.0f, dx + b * in_size, g.n);
+                    continue;
+                }
+                /* the column buffer is free again once dW is done: dcol = Wᵀ dY */
+                lct__gemm1(p->rt, 1, 0, g.k, ld, g.o, 1.0f, w, g.k, grads, ld, 0.0f, sc.col, ld);
+                for (size_t s = 0; s < n; s++) {
+                    float *dxb = dx + (b + s) * in_size;
+                    if (dir) {
+                        for (size_t r = 0; r < g.k; r++) memcpy(dxb + r * g.n, sc.col + r * ld + s * g.n, g.n * sizeof(float));
+                    } else {
+                        memset(dxb, 0, in_size * sizeof *dxb);
+                        col2im(&g, sc.col + s * g.n, ld, dxb);
+                    }
                 }
             }
         }
