@@ -472,6 +472,7 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
         v.k2[c] = p->train ? v.k1[c] * v.sdy[c] * inv_n : 0.0f;
         v.k3[c] = p->train ? v.k1[c] * v.sdyx[c] * inv_n * v.invstd[c] : 0.0f;
     }
+    if (l->dx_later) return; /* the convolution before makes each plane (lct__bn_dx_plane) */
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v.c * v.s > LCT__PAR_MIN)
     for (size_t b = 0; b < B; b++) {
         if (v.s == 1) {
@@ -491,4 +492,14 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
             }
         }
     }
+}
+
+void lct__bn_dx_plane(const lct__layer *l, const lct__pass *p, const float *dy, size_t b, size_t c, float *dst)
+{
+    bn_view v = view(l, p->batch);
+    const lct__layer *pool = l->pool;
+    size_t pn = pool->out_size / v.c, po = (b * v.c + c) * pn;
+    /* the plane's dy, scattered from the pooled gradient, then turned into dx in place */
+    lct__unmax2x2_scatter(dy + po, l->pool_y + po, (const int32_t *)pool->ws + po, pn, v.s, dst);
+    bn_dx(l->bn_x + (b * v.c + c) * v.s, dst, NULL, dst, v.s, v.mean[c], v.k1[c], v.k2[c], v.k3[c]);
 }

@@ -668,6 +668,8 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
     size_t in_size = l->in_size, out_size = l->out_size;
     const float *w = l->value[0];
     int dir = direct(&g), bias = l->has_bias != 0;
+    /* dy is the pooled gradient of a fused batch norm whose dx this makes plane by plane, in cache */
+    const lct__layer *from = l->dy_from;
     size_t nt = slots(p, nch);
 #pragma omp parallel for num_threads(p->threads) schedule(static)
     for (size_t t = 0; t < nt; t++) {
@@ -684,11 +686,18 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
                     if (!dir) im2col(&g, x + b * in_size, sc.col, g.n);
                     cols = dir ? x + b * in_size : sc.col;
                     grads = dy + b * out_size;
+                    if (from) {
+                        for (size_t o = 0; o < g.o; o++) lct__bn_dx_plane(from, p, dy, b, o, sc.out + o * g.n);
+                        grads = sc.out;
+                    }
                 } else {
                     group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
                     for (size_t s = 0; s < n; s++) {
-                        for (size_t o = 0; o < g.o; o++)
-                            memcpy(sc.out + o * ld + s * g.n, dy + (b + s) * out_size + o * g.n, g.n * sizeof(float));
+                        for (size_t o = 0; o < g.o; o++) {
+                            float *dst = sc.out + o * ld + s * g.n;
+                            if (from) lct__bn_dx_plane(from, p, dy, b + s, o, dst);
+                            else memcpy(dst, dy + (b + s) * out_size + o * g.n, g.n * sizeof(float));
+                        }
                     }
                     cols = sc.col;
                     grads = sc.out;

@@ -75,6 +75,11 @@ typedef struct lct__layer {
     struct lct__layer *pool;        /* batch norm: that max pool, or NULL */
     float *pool_y;                  /* batch norm: the pool's output */
     int pooled;                     /* max pool: its batch norm does its work (forward and backward skip it) */
+    /* conv2d, then such a fused batch norm: the batch norm's backward stops at its sums, and the
+     * convolution makes each dx plane of it as its own dy, in cache (lct__bn_dx_plane) */
+    struct lct__layer *dy_from;     /* conv2d: the batch norm whose dx it computes, or NULL */
+    int dx_later;                   /* batch norm: dx is left to the convolution before it */
+    const float *bn_x;              /* batch norm with dx_later: its input */
 } lct__layer;
 
 /* What a pass needs besides the layer. */
@@ -126,6 +131,10 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
 #define LCT__FUSE_PLANE 4096
 /* Whether batch norm `bn` (C x H x W), ReLU and max pool `pool` may run fused. */
 int lct__bn_fuses_pool(const lct__layer *bn, const lct__layer *relu, const lct__layer *pool);
+
+/* Plane (sample b, channel c) of the dx of a batch norm with dx_later, from dy = the pooled gradient given
+ * to its backward (which has run): n = H·W floats into dst. */
+void lct__bn_dx_plane(const lct__layer *bn, const lct__pass *p, const float *dy, size_t b, size_t c, float *dst);
 
 /* Partial statistics of one channel of one sample (n values): shift k = y[0], Σ(y−k), Σ(y−k)². */
 void lct__bn_partial(const float *y, size_t n, float *out3);
