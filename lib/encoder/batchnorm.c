@@ -210,33 +210,40 @@ int lct__bn_fuses_pool(const lct__layer *bn, const lct__layer *relu, const lct__
            bn->in.rank == 3 && bn->in_size / bn->in.d[0] <= LCT__FUSE_PLANE;
 }
 
-/* Fused with ReLU and the 2x2 max pool. relu(a·x + b) is monotone in x (rising for a >= 0, falling for
- * a < 0), so each window's winner is its largest (smallest) input: the raw planes are pooled, only the
- * pooled values are normalised, and the winners' inputs x_sel are kept for backward. */
+/* Fused with ReLU and the 2x2 max pool. relu(a·x + b) with a = γ·σ⁻¹ is monotone in x (rising where
+ * γ >= 0, falling where γ < 0), so each window's winner is its largest (smallest) input: the raw planes
+ * are pooled, only the pooled values are normalised, and the winners' inputs x_sel are kept for backward. */
 LCT__VEC static void neg(const float *x, float *y, size_t n)
 {
     for (size_t i = 0; i < n; i++) y[i] = -x[i];
 }
 
+void lct__bn_pool_plane(const lct__layer *l, const lct__pass *p, size_t b, size_t c, const float *x)
+{
+    size_t h = l->in.d[1], w = l->in.d[2], C = l->in.d[0], s = h * w, n = l->pool->out_size / C, r = b * C + c;
+    float *sr = lct__pool_sel(l->pool, p->batch) + r * n;
+    int32_t *arg = (int32_t *)l->pool->ws + r * n;
+    if (!(l->value[0][c] < 0.0f)) {
+        lct__max2x2_plane_fast(x, h, w, sr, arg);
+    } else {
+        float plane[LCT__FUSE_PLANE] __attribute__((aligned(64)));
+        neg(x, plane, s);
+        lct__max2x2_plane_fast(plane, h, w, sr, arg);
+        neg(sr, sr, n);
+    }
+}
+
 static void normalise_pool(const lct__pass *p, const lct__layer *l, const bn_view *v, const float *x, const float *a,
                            const float *b)
 {
-    size_t h = l->in.d[1], w = l->in.d[2], n = l->pool->out_size / v->c;
+    size_t n = l->pool->out_size / v->c;
     float *y = l->pool_y, *sel = lct__pool_sel(l->pool, p->batch);
-    int32_t *arg = (int32_t *)l->pool->ws;
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (p->batch * v->c * v->s > LCT__PAR_MIN)
     for (size_t r = 0; r < p->batch * v->c; r++) {
         size_t c = r % v->c;
-        float *sr = sel + r * n;
-        if (a[c] >= 0.0f) {
-            lct__max2x2_plane_fast(x + r * v->s, h, w, sr, arg + r * n);
-        } else {
-            float plane[LCT__FUSE_PLANE] __attribute__((aligned(64)));
-            neg(x + r * v->s, plane, v->s);
-            lct__max2x2_plane_fast(plane, h, w, sr, arg + r * n);
-            neg(sr, sr, n);
-        }
-        affine_relu(sr, y + r * n, n, a[c], b[c]);
+        /* a convolution before has already made the choice on each plane while it was in cache */
+        if (!l->by_conv) lct__bn_pool_plane(l, p, r / v->c, c, x + r * v->s);
+        affine_relu(sel + r * n, y + r * n, n, a[c], b[c]);
     }
 }
 
@@ -472,7 +479,7 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
         v.k2[c] = p->train ? v.k1[c] * v.sdy[c] * inv_n : 0.0f;
         v.k3[c] = p->train ? v.k1[c] * v.sdyx[c] * inv_n * v.invstd[c] : 0.0f;
     }
-    if (l->dx_later) return; /* the convolution before makes each plane (lct__bn_dx_plane) */
+    if (l->by_conv) return; /* the convolution before makes each plane (lct__bn_dx_plane) */
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v.c * v.s > LCT__PAR_MIN)
     for (size_t b = 0; b < B; b++) {
         if (v.s == 1) {

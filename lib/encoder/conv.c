@@ -582,6 +582,7 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
     size_t in_size = l->in_size, out_size = l->out_size;
     const float *w = l->value[0], *bias = l->has_bias ? l->value[1] : NULL;
     float *st = l->stats_out;
+    const lct__layer *fb = l->fused_bn; /* a fused batch norm next: its pool's choice is made here, in cache */
     int dir = direct(&g);
     size_t nt = slots(p, nch);
 #pragma omp parallel for num_threads(p->threads) schedule(static)
@@ -600,6 +601,7 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
                         for (size_t o = 0; o < g.o; o++) {
                             small_fwd(w + o * g.k, bias ? bias[o] : 0.0f, dir ? xb : sc.col, g.n, g.k, g.n, yb + o * g.n);
                             if (st) lct__bn_partial(yb + o * g.n, g.n, st + (b * g.o + o) * 3);
+                            if (fb) lct__bn_pool_plane(fb, p, b, o, yb + o * g.n);
                         }
                         continue;
                     }
@@ -607,8 +609,10 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
                         for (size_t o = 0; o < g.o; o++) fill(yb + o * g.n, bias[o], g.n);
                     lct__gemm1(p->rt, 0, 0, g.o, g.n, g.k, 1.0f, w, g.k, dir ? xb : sc.col, g.n, bias ? 1.0f : 0.0f, yb,
                                g.n);
-                    if (st)
-                        for (size_t o = 0; o < g.o; o++) lct__bn_partial(yb + o * g.n, g.n, st + (b * g.o + o) * 3);
+                    for (size_t o = 0; o < g.o; o++) {
+                        if (st) lct__bn_partial(yb + o * g.n, g.n, st + (b * g.o + o) * 3);
+                        if (fb) lct__bn_pool_plane(fb, p, b, o, yb + o * g.n);
+                    }
                     continue;
                 }
                 group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
@@ -620,6 +624,7 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
                         if (bias) add_bias(dst, src, bias[o], g.n);
                         else memcpy(dst, src, g.n * sizeof(float));
                         if (st) lct__bn_partial(dst, g.n, st + ((b + s) * g.o + o) * 3);
+                        if (fb) lct__bn_pool_plane(fb, p, b + s, o, dst);
                     }
             }
         }
@@ -669,7 +674,7 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
     const float *w = l->value[0];
     int dir = direct(&g), bias = l->has_bias != 0;
     /* dy is the pooled gradient of a fused batch norm whose dx this makes plane by plane, in cache */
-    const lct__layer *from = l->dy_from;
+    const lct__layer *from = l->fused_bn;
     size_t nt = slots(p, nch);
 #pragma omp parallel for num_threads(p->threads) schedule(static)
     for (size_t t = 0; t < nt; t++) {

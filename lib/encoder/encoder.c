@@ -486,10 +486,10 @@ int lct_encoder_forward(lct_encoder *enc, const float *x, size_t batch, float *y
         l->pool = fused_pool(enc, i) ? enc->layers[i + 2] : NULL;
         l->pool_y = l->pool ? enc->act[i + 3] : NULL;
         l->pooled = i >= 2 && fused_pool(enc, i - 2);
-        l->dy_from = l->kind == LCT__L_CONV2D && next && next->kind == LCT__L_BATCHNORM && fused_pool(enc, i + 1)
+        l->fused_bn = l->kind == LCT__L_CONV2D && next && next->kind == LCT__L_BATCHNORM && fused_pool(enc, i + 1)
                          ? next : NULL;
-        l->dx_later = i > 0 && enc->layers[i - 1]->dy_from == l;
-        l->bn_x = l->dx_later ? enc->act[i] : NULL;
+        l->by_conv = i > 0 && enc->layers[i - 1]->fused_bn == l;
+        l->bn_x = l->by_conv ? enc->act[i] : NULL;
     }
     lct__copy(&p, n_in, x, enc->act[0]);
     for (size_t i = 0; i < enc->n_layers; i++) {
@@ -541,7 +541,7 @@ int lct_encoder_backward(lct_encoder *enc, const float *dy, size_t batch, float 
         float *out = i == 0 ? dx : enc->grad[cur];
         lct__layer_backward(l, &p, enc->act[i], enc->act[i + 1], g, out);
         if (comm_rc) return comm_rc;
-        if (l->dx_later) continue; /* the convolution below takes the same g and makes this dx itself */
+        if (l->by_conv) continue; /* the convolution below takes the same g and makes this dx itself */
         g = out;
         cur ^= 1;
     }

@@ -75,11 +75,12 @@ typedef struct lct__layer {
     struct lct__layer *pool;        /* batch norm: that max pool, or NULL */
     float *pool_y;                  /* batch norm: the pool's output */
     int pooled;                     /* max pool: its batch norm does its work (forward and backward skip it) */
-    /* conv2d, then such a fused batch norm: the batch norm's backward stops at its sums, and the
-     * convolution makes each dx plane of it as its own dy, in cache (lct__bn_dx_plane) */
-    struct lct__layer *dy_from;     /* conv2d: the batch norm whose dx it computes, or NULL */
-    int dx_later;                   /* batch norm: dx is left to the convolution before it */
-    const float *bn_x;              /* batch norm with dx_later: its input */
+    /* conv2d, then such a fused batch norm: the convolution makes the pool's choice on each output
+     * plane while it is in cache (lct__bn_pool_plane), and in backward the batch norm stops at its sums
+     * while the convolution makes each of its dx planes as its own dy (lct__bn_dx_plane) */
+    struct lct__layer *fused_bn;    /* conv2d: that batch norm, or NULL */
+    int by_conv;                    /* batch norm: the convolution before it does those two parts */
+    const float *bn_x;              /* batch norm with by_conv: its input */
 } lct__layer;
 
 /* What a pass needs besides the layer. */
@@ -132,7 +133,10 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
 /* Whether batch norm `bn` (C x H x W), ReLU and max pool `pool` may run fused. */
 int lct__bn_fuses_pool(const lct__layer *bn, const lct__layer *relu, const lct__layer *pool);
 
-/* Plane (sample b, channel c) of the dx of a batch norm with dx_later, from dy = the pooled gradient given
+/* The fused pool's choice on plane (sample b, channel c) of a batch norm's input x (H·W floats): the
+ * window's largest input where γ >= 0, its smallest where γ < 0. */
+void lct__bn_pool_plane(const lct__layer *bn, const lct__pass *p, size_t b, size_t c, const float *x);
+/* Plane (sample b, channel c) of the dx of a batch norm with by_conv, from dy = the pooled gradient given
  * to its backward (which has run): n = H·W floats into dst. */
 void lct__bn_dx_plane(const lct__layer *bn, const lct__pass *p, const float *dy, size_t b, size_t c, float *dst);
 
