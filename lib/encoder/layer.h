@@ -140,7 +140,7 @@ void lct__bn_pool_plane(const lct__layer *bn, const lct__pass *p, size_t b, size
  * to its backward (which has run): n = H·W floats into dst. */
 void lct__bn_dx_plane(const lct__layer *bn, const lct__pass *p, const float *dy, size_t b, size_t c, float *dst);
 
-/* Partial statistics of one channel of one sample (n values): shift k = y[0], Σ(y−k), Σ(y−k)². */
+/* Partial statistics of one channel of one sample (n values): shift k = their mean, Σ(y−k), Σ(y−k)². */
 void lct__bn_partial(const float *y, size_t n, float *out3);
 /* Where a batch norm keeps the partials of its input (batch × channels × 3 floats). */
 float *lct__bn_partials(const lct__layer *bn);
