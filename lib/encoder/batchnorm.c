@@ -501,12 +501,14 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
     }
 }
 
-void lct__bn_dx_plane(const lct__layer *l, const lct__pass *p, const float *dy, size_t b, size_t c, float *dst)
+void lct__bn_dx_plane(const lct__layer *l, const lct__pass *p, const float *dy, size_t b, size_t c, const float *x,
+                      float *dst)
 {
     bn_view v = view(l, p->batch);
     const lct__layer *pool = l->pool;
     size_t pn = pool->out_size / v.c, po = (b * v.c + c) * pn;
+    if (!x) x = l->bn_x + (b * v.c + c) * v.s;
     /* the plane's dy, scattered from the pooled gradient, then turned into dx in place */
     lct__unmax2x2_scatter(dy + po, l->pool_y + po, (const int32_t *)pool->ws + po, pn, v.s, dst);
-    bn_dx(l->bn_x + (b * v.c + c) * v.s, dst, NULL, dst, v.s, v.mean[c], v.k1[c], v.k2[c], v.k3[c]);
+    bn_dx(x, dst, NULL, dst, v.s, v.mean[c], v.k1[c], v.k2[c], v.k3[c]);
 }

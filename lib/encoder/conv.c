@@ -104,6 +104,14 @@ static size_t group_of(const geom *g, size_t batch)
     return gs < per_chunk ? gs : per_chunk;
 }
 
+int lct__conv_recomputes(const lct__layer *conv, const lct__layer *bn, const lct__layer *relu,
+                         const lct__layer *pool)
+{
+    if (conv->kind != LCT__L_CONV2D || !lct__bn_fuses_pool(bn, relu, pool)) return 0;
+    geom g = geometry(conv);
+    return g.k <= SMALL_K;
+}
+
 /* Scratch of one chunk: columns (K × G·N), a gathered output/gradient (O × G·N), partial dW and db. */
 typedef struct scratch {
     float *col, *out, *dw, *db;
@@ -599,9 +607,12 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
                     if (!dir) im2col(&g, xb, sc.col, g.n);
                     if (g.k <= SMALL_K) {
                         for (size_t o = 0; o < g.o; o++) {
-                            small_fwd(w + o * g.k, bias ? bias[o] : 0.0f, dir ? xb : sc.col, g.n, g.k, g.n, yb + o * g.n);
-                            if (st) lct__bn_partial(yb + o * g.n, g.n, st + (b * g.o + o) * 3);
-                            if (fb) lct__bn_pool_plane(fb, p, b, o, yb + o * g.n);
+                            /* before a fused batch norm the plane stays on the stack: backward recomputes it */
+                            float plane[LCT__FUSE_PLANE] __attribute__((aligned(64)));
+                            float *yo = fb ? plane : yb + o * g.n;
+                            small_fwd(w + o * g.k, bias ? bias[o] : 0.0f, dir ? xb : sc.col, g.n, g.k, g.n, yo);
+                            if (st) lct__bn_partial(yo, g.n, st + (b * g.o + o) * 3);
+                            if (fb) lct__bn_pool_plane(fb, p, b, o, yo);
                         }
                         continue;
                     }
@@ -675,6 +686,8 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
     int dir = direct(&g), bias = l->has_bias != 0;
     /* dy is the pooled gradient of a fused batch norm whose dx this makes plane by plane, in cache */
     const lct__layer *from = l->fused_bn;
+    const float *bias_v = l->has_bias ? l->value[1] : NULL;
+    int rec = from && g.k <= SMALL_K; /* the output was not stored (lct__conv_recomputes) */
     size_t nt = slots(p, nch);
 #pragma omp parallel for num_threads(p->threads) schedule(static)
     for (size_t t = 0; t < nt; t++) {
@@ -692,7 +705,16 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
                     cols = dir ? x + b * in_size : sc.col;
                     grads = dy + b * out_size;
                     if (from) {
-                        for (size_t o = 0; o < g.o; o++) lct__bn_dx_plane(from, p, dy, b, o, sc.out + o * g.n);
+                        for (size_t o = 0; o < g.o; o++) {
+                            if (!rec) {
+                                lct__bn_dx_plane(from, p, dy, b, o, NULL, sc.out + o * g.n);
+                                continue;
+                            }
+                            /* this layer's output plane, recomputed (it was never stored) */
+                            float plane[LCT__FUSE_PLANE] __attribute__((aligned(64)));
+                            small_fwd(w + o * g.k, bias_v ? bias_v[o] : 0.0f, cols, g.n, g.k, g.n, plane);
+                            lct__bn_dx_plane(from, p, dy, b, o, plane, sc.out + o * g.n);
+                        }
                         grads = sc.out;
                     }
                 } else {
@@ -700,7 +722,7 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
                     for (size_t s = 0; s < n; s++) {
                         for (size_t o = 0; o < g.o; o++) {
                             float *dst = sc.out + o * ld + s * g.n;
-                            if (from) lct__bn_dx_plane(from, p, dy, b + s, o, dst);
+                            if (from) lct__bn_dx_plane(from, p, dy, b + s, o, NULL, dst);
                             else memcpy(dst, dy + (b + s) * out_size + o * g.n, g.n * sizeof(float));
                         }
                     }

@@ -321,7 +321,10 @@ static int layout(lct_encoder *enc, size_t batch, float *base, size_t *floats)
     TAKE(enc->act[0], in_size);
     for (size_t i = 0; i < enc->n_layers; i++) {
         lct__layer *l = enc->layers[i];
-        if (alias_layer(enc, i)) {
+        /* (a small convolution before a fused batch norm stores nothing either: its planes are recomputed) */
+        if (alias_layer(enc, i) ||
+            (i + 3 < enc->n_layers &&
+             lct__conv_recomputes(l, enc->layers[i + 1], enc->layers[i + 2], enc->layers[i + 3]))) {
             if (base) enc->act[i + 1] = enc->act[i];
         } else {
             TAKE(enc->act[i + 1], l->out_size);
@@ -489,7 +492,7 @@ int lct_encoder_forward(lct_encoder *enc, const float *x, size_t batch, float *y
         l->fused_bn = l->kind == LCT__L_CONV2D && next && next->kind == LCT__L_BATCHNORM && fused_pool(enc, i + 1)
                          ? next : NULL;
         l->by_conv = i > 0 && enc->layers[i - 1]->fused_bn == l;
-        l->bn_x = l->by_conv ? enc->act[i] : NULL;
+        l->bn_x = l->by_conv && enc->act[i] != enc->act[i - 1] ? enc->act[i] : NULL; /* NULL: recomputed */
     }
     lct__copy(&p, n_in, x, enc->act[0]);
     for (size_t i = 0; i < enc->n_layers; i++) {

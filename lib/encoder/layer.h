@@ -137,8 +137,14 @@ int lct__bn_fuses_pool(const lct__layer *bn, const lct__layer *relu, const lct__
  * window's largest input where γ >= 0, its smallest where γ < 0. */
 void lct__bn_pool_plane(const lct__layer *bn, const lct__pass *p, size_t b, size_t c, const float *x);
 /* Plane (sample b, channel c) of the dx of a batch norm with by_conv, from dy = the pooled gradient given
- * to its backward (which has run): n = H·W floats into dst. */
-void lct__bn_dx_plane(const lct__layer *bn, const lct__pass *p, const float *dy, size_t b, size_t c, float *dst);
+ * to its backward (which has run): n = H·W floats into dst. x is that plane of the batch norm's input,
+ * or NULL to read it from the stored input. */
+void lct__bn_dx_plane(const lct__layer *bn, const lct__pass *p, const float *dy, size_t b, size_t c, const float *x,
+                      float *dst);
+/* conv2d with few column rows (small kernels) before a fused batch norm: its output is never stored,
+ * each plane is recomputed where it is needed (cheaper than writing and reading it back). */
+int lct__conv_recomputes(const lct__layer *conv, const lct__layer *bn, const lct__layer *relu,
+                         const lct__layer *pool);
 
 /* Partial statistics of one channel of one sample (n values): shift k = their mean, Σ(y−k), Σ(y−k)². */
 void lct__bn_partial(const float *y, size_t n, float *out3);
