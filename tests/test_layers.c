@@ -223,6 +223,7 @@ static const struct {
     {"in 3x9x9; conv2d 4 k3 nobias; bn; relu; maxpool 2; conv2d 5 k2 s2 p1; bn; relu; maxpool 2", 1},
     {"in 2x6x6; conv2d 3 k3 p1; bn; relu; maxpool 2; flatten; linear 2", 37},
     {"in 5x7x10; conv2d 4 k3 s2 p1; bn; relu; maxpool 2; flatten; linear 3", 3},
+    {"in 3x6x6; conv2d 4 k1; bn; relu; maxpool 2; flatten; linear 2", 2}, /* 1x1: the input is the column block */
 };
 
 START_TEST(test_gradcheck_train)
@@ -515,15 +516,17 @@ START_TEST(test_fused_bn_relu_pool_equals_chain)
         "in 1x13x12; conv2d 6 k3 p1; bn; relu; maxpool 2; conv2d 5 k3 p1; bn; relu; maxpool 2; flatten; linear 3",
         "in 3x9x9; conv2d 4 k3 nobias; bn; relu; maxpool 2",
         "in 2x10x7; conv2d 4 k3 s2 p1; bn; relu; maxpool 2",
+        "in 3x6x8; conv2d 4 k1 nobias; bn; relu; maxpool 2",
     };
     static const char *const chain[] = {
         "in 1x13x12; conv2d 6 k3 p1; bn; relu; dropout 0; maxpool 2; conv2d 5 k3 p1; bn; relu; dropout 0; "
         "maxpool 2; flatten; linear 3",
         "in 3x9x9; conv2d 4 k3 nobias; bn; relu; dropout 0; maxpool 2",
         "in 2x10x7; conv2d 4 k3 s2 p1; bn; relu; dropout 0; maxpool 2",
+        "in 3x6x8; conv2d 4 k1 nobias; bn; relu; dropout 0; maxpool 2",
     };
-    static const size_t batches[] = {5, 1, 4};
-    for (size_t k = 0; k < 3; k++)
+    static const size_t batches[] = {5, 1, 4, 3};
+    for (size_t k = 0; k < 4; k++)
         for (int mode = 0; mode < 2; mode++) {
             lct_runtime *rt = lct_test_runtime(1, 3);
             lct_encoder *a = spec_encoder(rt, fused[k]), *b = spec_encoder(rt, chain[k]);
