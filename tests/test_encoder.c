@@ -491,8 +491,11 @@ START_TEST(test_identical_for_1_and_2_threads)
         "in 1x400; conv1d 16 k10 s5; bn; relu; conv1d 16 k4 s2 p1; relu; transpose; gru 24",
         /* CPC's encoder scaled down: every conv1d with its ReLU fused, the polyphase input kept for backward */
         "in 1x640; conv1d 32 k10 s5 p3; relu; conv1d 32 k8 s4 p2; relu; conv1d 32 k4 s2 p1; relu; transpose; gru 16",
+        /* odd sizes and a batch that leaves the last group of a chunk short */
+        "in 3x13x11; conv2d 8 k3 p1; bn; relu; maxpool 2; conv2d 6 k3 s2 nobias; bn; relu; maxpool 2; flatten; "
+        "linear 8",
     };
-    size_t batch[] = {64, 40, 20, 9};
+    size_t batch[] = {64, 40, 20, 9, 37};
     for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
         size_t n1, n2;
         float *a = run_step(specs[s], 1, batch[s], &n1), *b = run_step(specs[s], 2, batch[s], &n2);

@@ -204,6 +204,49 @@ static void batch_stats(const lct__pass *p, const bn_view *v, const float *x, fl
     }
 }
 
+int lct__bn_fuses_pool(const lct__layer *bn, const lct__layer *relu, const lct__layer *pool)
+{
+    return bn->kind == LCT__L_BATCHNORM && relu->kind == LCT__L_RELU && lct__pool_is_max2x2(pool) &&
+           bn->in.rank == 3 && bn->in_size / bn->in.d[0] <= LCT__FUSE_PLANE;
+}
+
+/* Fused with ReLU and the 2x2 max pool. relu(a·x + b) with a = γ·σ⁻¹ is monotone in x (rising where
+ * γ >= 0, falling where γ < 0), so each window's winner is its largest (smallest) input: the raw planes
+ * are pooled, only the pooled values are normalised, and the winners' inputs x_sel are kept for backward. */
+LCT__VEC static void neg(const float *x, float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = -x[i];
+}
+
+void lct__bn_pool_plane(const lct__layer *l, const lct__pass *p, size_t b, size_t c, const float *x)
+{
+    size_t h = l->in.d[1], w = l->in.d[2], C = l->in.d[0], s = h * w, n = l->pool->out_size / C, r = b * C + c;
+    float *sr = lct__pool_sel(l->pool, p->batch) + r * n;
+    int32_t *arg = (int32_t *)l->pool->ws + r * n;
+    if (!(l->value[0][c] < 0.0f)) {
+        lct__max2x2_plane_fast(x, h, w, sr, arg);
+    } else {
+        float plane[LCT__FUSE_PLANE] __attribute__((aligned(64)));
+        neg(x, plane, s);
+        lct__max2x2_plane_fast(plane, h, w, sr, arg);
+        neg(sr, sr, n);
+    }
+}
+
+static void normalise_pool(const lct__pass *p, const lct__layer *l, const bn_view *v, const float *x, const float *a,
+                           const float *b)
+{
+    size_t n = l->pool->out_size / v->c;
+    float *y = l->pool_y, *sel = lct__pool_sel(l->pool, p->batch);
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (p->batch * v->c * v->s > LCT__PAR_MIN)
+    for (size_t r = 0; r < p->batch * v->c; r++) {
+        size_t c = r % v->c;
+        /* a convolution before has already made the choice on each plane while it was in cache */
+        if (!l->by_conv) lct__bn_pool_plane(l, p, r / v->c, c, x + r * v->s);
+        affine_relu(sel + r * n, y + r * n, n, a[c], b[c]);
+    }
+}
+
 /* y = x·a[c] + b[c], optionally followed by ReLU. */
 static void normalise(const lct__pass *p, const bn_view *v, const float *x, float *y, const float *a, const float *b,
                       int relu)
@@ -319,7 +362,8 @@ void lct__bn_forward(lct__layer *l, const lct__pass *p, const float *x, float *y
         a[c] = gamma[c] * v.invstd[c];
         b[c] = beta[c] - v.mean[c] * a[c];
     }
-    normalise(p, &v, x, y, a, b, l->fuse_relu);
+    if (l->pool) normalise_pool(p, l, &v, x, a, b);
+    else normalise(p, &v, x, y, a, b, l->fuse_relu);
 }
 
 /* With a fused ReLU, dy only passes where the output y is positive (a bit mask, so it vectorises). */
@@ -378,6 +422,12 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
     size_t B = p->batch;
     /* the fused ReLU's mask, unless the max pool behind it already applied it (on 4x fewer values) */
     const float *mask = l->fuse_relu && !l->mask_in_pool ? y : NULL;
+    /* fused with ReLU and max pool: dy is the pooled gradient; the ReLU mask is the pooled output */
+    const lct__layer *pool = l->pool;
+    const float *pool_y = l->pool_y;
+    const int32_t *arg = pool ? (const int32_t *)pool->ws : NULL;
+    const float *sel = pool ? lct__pool_sel(pool, B) : NULL;
+    size_t pn = pool ? pool->out_size / v.c : 0;
     const float *gamma = l->value[0];
     float *gg = l->grad[0], *gb = l->grad[1];
     /* Σdy and Σdy·(x − mean) per channel, in double over the batch */
@@ -400,7 +450,13 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
             for (size_t b = 0; b < B; b++) {
                 float a, bb;
                 size_t off = (b * v.c + c) * v.s;
-                dot2(x + off, dy + off, mask ? mask + off : NULL, v.s, v.mean[c], &a, &bb);
+                if (pool) {
+                    /* dy is zero off the winners: the sums run over the pooled plane and the winners' inputs */
+                    size_t po = (b * v.c + c) * pn;
+                    dot2(sel + po, dy + po, pool_y + po, pn, v.mean[c], &a, &bb);
+                } else {
+                    dot2(x + off, dy + off, mask ? mask + off : NULL, v.s, v.mean[c], &a, &bb);
+                }
                 s1 += a;
                 s2 += bb;
             }
@@ -423,6 +479,7 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
         v.k2[c] = p->train ? v.k1[c] * v.sdy[c] * inv_n : 0.0f;
         v.k3[c] = p->train ? v.k1[c] * v.sdyx[c] * inv_n * v.invstd[c] : 0.0f;
     }
+    if (l->by_conv) return; /* the convolution before makes each plane (lct__bn_dx_plane) */
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v.c * v.s > LCT__PAR_MIN)
     for (size_t b = 0; b < B; b++) {
         if (v.s == 1) {
@@ -431,8 +488,27 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
         } else {
             for (size_t c = 0; c < v.c; c++) {
                 size_t off = (b * v.c + c) * v.s;
+                if (pool) {
+                    float plane[LCT__FUSE_PLANE] __attribute__((aligned(64)));
+                    size_t po = (b * v.c + c) * pn;
+                    lct__unmax2x2_scatter(dy + po, pool_y + po, arg + po, pn, v.s, plane);
+                    bn_dx(x + off, plane, NULL, dx + off, v.s, v.mean[c], v.k1[c], v.k2[c], v.k3[c]);
+                    continue;
+                }
                 bn_dx(x + off, dy + off, mask ? mask + off : NULL, dx + off, v.s, v.mean[c], v.k1[c], v.k2[c], v.k3[c]);
             }
         }
     }
+}
+
+void lct__bn_dx_plane(const lct__layer *l, const lct__pass *p, const float *dy, size_t b, size_t c, const float *x,
+                      float *dst)
+{
+    bn_view v = view(l, p->batch);
+    const lct__layer *pool = l->pool;
+    size_t pn = pool->out_size / v.c, po = (b * v.c + c) * pn;
+    if (!x) x = l->bn_x + (b * v.c + c) * v.s;
+    /* the plane's dy, scattered from the pooled gradient, then turned into dx in place */
+    lct__unmax2x2_scatter(dy + po, l->pool_y + po, (const int32_t *)pool->ws + po, pn, v.s, dst);
+    bn_dx(x, dst, NULL, dst, v.s, v.mean[c], v.k1[c], v.k2[c], v.k3[c]);
 }

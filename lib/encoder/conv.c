@@ -67,6 +67,14 @@ static size_t chunks(size_t batch)
     return batch < LCT__CHUNKS ? batch : LCT__CHUNKS;
 }
 
+/* Threads that share the nch chunks, each with one scratch slot for columns and outputs: a contiguous
+ * run of chunks per thread. Which thread runs a chunk never changes what the chunk computes. */
+static size_t slots(const lct__pass *p, size_t nch)
+{
+    size_t t = p->threads > 0 ? (size_t)p->threads : 1;
+    return t < nch ? t : nch;
+}
+
 /* 1×1 kernels with stride 1 and no padding need no im2col: the input is already the column matrix. */
 static int direct(const geom *g)
 {
@@ -74,8 +82,9 @@ static int direct(const geom *g)
 }
 
 /*
- * Samples per GEMM: small outputs (N = oh·ow) are grouped so each GEMM has at least ~1024 columns,
- * which amortises the packing of W (outputs of 512 or more stay per sample); the group's columns are then scattered to the samples.
+ * Samples per GEMM: small outputs (N = oh·ow) are grouped so each GEMM has at least ~576 columns,
+ * which amortises the packing of W while the group's columns (K × G·N, e.g. 288 × 588) stay about the
+ * size of L2 (outputs of 512 or more stay per sample); the group's columns are then scattered to the samples.
  */
 /* Few rows of columns (C·kh·kw, e.g. a first layer on one channel): GEMMs that thin run far below
  * BLIS's speed, so forward and dW use the small kernels below instead. */
@@ -85,9 +94,17 @@ static size_t group_of(const geom *g, size_t batch)
 {
     if (g->k <= SMALL_K) return 1;
     size_t per_chunk = (batch + chunks(batch) - 1) / chunks(batch);
-    size_t gs = g->n >= 512 ? 1 : (1024 + g->n - 1) / g->n;
+    size_t gs = g->n >= 512 ? 1 : (576 + g->n - 1) / g->n;
     if (gs > 8) gs = 8;
     return gs < per_chunk ? gs : per_chunk;
+}
+
+int lct__conv_recomputes(const lct__layer *conv, const lct__layer *bn, const lct__layer *relu,
+                         const lct__layer *pool)
+{
+    if (conv->kind != LCT__L_CONV2D || !lct__bn_fuses_pool(bn, relu, pool)) return 0;
+    geom g = geometry(conv);
+    return g.k <= SMALL_K;
 }
 
 /* Scratch of one chunk: columns (K × G·N), a gathered output/gradient (O × G·N), partial dW and db. */
@@ -118,27 +135,59 @@ size_t lct__conv_ws(const lct__layer *l, size_t batch)
 }
 
 
+/* dst[0..n) = src[0..n) and dst[0..n) = 0 in 16-float vectors, without library calls: im2col makes
+ * hundreds of thousands of runs of a few hundred bytes per pass, where a call's fixed cost dominates.
+ * The last vector overlaps the one before it instead of a scalar tail. */
+#define NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+
+static inline void copy_run(float *dst, const float *src, size_t n)
+{
+    if (n < 16) {
+        for (size_t i = 0; i < n; i++) dst[i] = src[i];
+        return;
+    }
+    lct__v16 v;
+    for (size_t i = 0; i + 16 < n; i += 16) {
+        LCT__LOAD(v, src + i);
+        LCT__STORE(dst + i, v);
+    }
+    LCT__LOAD(v, src + n - 16);
+    LCT__STORE(dst + n - 16, v);
+}
+
+static inline void zero_run(float *dst, size_t n)
+{
+    lct__v16 z = {0};
+    if (n < 16) {
+        for (size_t i = 0; i < n; i++) dst[i] = 0.0f;
+        return;
+    }
+    for (size_t i = 0; i + 16 < n; i += 16) LCT__STORE(dst + i, z);
+    LCT__STORE(dst + n - 16, z);
+}
+
 /*
  * "Same-width" rows (stride 1 along x, output as wide as the input): the rows of one (c, i, j) plane
  * that fall inside the input form one contiguous run in both the input and the columns, shifted by
  * the kernel offset. Copy it at once, then zero the few columns that fell off either edge.
  */
-static void im2col_rows(const geom *g, const float *plane, float *row, size_t i, ptrdiff_t off)
+LCT__VEC_ISA NO_LIBCALLS static void im2col_rows(const geom *g, const float *plane, float *row, size_t i,
+                                                 ptrdiff_t off)
 {
     size_t ow = g->ow;
     ptrdiff_t oy0 = (ptrdiff_t)g->ph - (ptrdiff_t)i, oy1 = (ptrdiff_t)g->h + (ptrdiff_t)g->ph - (ptrdiff_t)i;
     if (oy0 < 0) oy0 = 0;
     if (oy1 > (ptrdiff_t)g->oh) oy1 = (ptrdiff_t)g->oh;
     if (oy1 < oy0) oy1 = oy0;
-    memset(row, 0, (size_t)oy0 * ow * sizeof *row);
-    memset(row + (size_t)oy1 * ow, 0, (g->oh - (size_t)oy1) * ow * sizeof *row);
+    zero_run(row, (size_t)oy0 * ow);
+    zero_run(row + (size_t)oy1 * ow, (g->oh - (size_t)oy1) * ow);
     if (oy1 == oy0) return;
     ptrdiff_t lo = off < 0 ? -off : 0, hi = (ptrdiff_t)ow - (off > 0 ? off : 0);
     size_t n = (size_t)(oy1 - oy0) * ow;
     float *dst = row + (size_t)oy0 * ow;
     const float *src = plane + (size_t)(oy0 + (ptrdiff_t)i - (ptrdiff_t)g->ph) * g->w + off;
     /* [lo, n − (ow − hi)) stays inside the input */
-    memcpy(dst + lo, src + lo, (n - (size_t)lo - (ow - (size_t)hi)) * sizeof *dst);
+    copy_run(dst + lo, src + lo, n - (size_t)lo - (ow - (size_t)hi));
     for (ptrdiff_t r = oy0; r < oy1; r++) {
         float *d = row + (size_t)r * ow;
         for (ptrdiff_t ox = 0; ox < lo; ox++) d[ox] = 0.0f;
@@ -276,39 +325,54 @@ static void group_cols(const geom *g, const float *x, size_t in_size, size_t n, 
     }
 }
 
-/* y[q] = bias + Σ_r w[r]·col[r][q] for one output channel, in blocks that stay in registers/L1. */
+/* y[q] = bias + Σ_r w[r]·col[r][q] for one output channel, 16 outputs at a time in one register. */
 LCT__VEC static void small_fwd(const float *w, float bias, const float *col, size_t ld, size_t k, size_t n, float *y)
 {
-    for (size_t q0 = 0; q0 < n; q0 += 256) {
-        size_t len = q0 + 256 <= n ? 256 : n - q0;
-        float acc[256];
-        for (size_t q = 0; q < len; q++) acc[q] = bias;
+    size_t q = 0;
+    for (; q + 16 <= n; q += 16) {
+        lct__v16 acc = {0}, c;
+        acc += bias;
         for (size_t r = 0; r < k; r++) {
-            const float *c = col + r * ld + q0;
-            float wr = w[r];
-            for (size_t q = 0; q < len; q++) acc[q] += wr * c[q];
+            LCT__LOAD(c, col + r * ld + q);
+            acc += w[r] * c;
         }
-        memcpy(y + q0, acc, len * sizeof *acc);
+        LCT__STORE(y + q, acc);
+    }
+    for (; q < n; q++) {
+        float acc = bias;
+        for (size_t r = 0; r < k; r++) acc += w[r] * col[r * ld + q];
+        y[q] = acc;
     }
 }
 
-/* dw[r] (+)= Σ_q dy[q]·col[r][q] for one output channel, 16 fixed lanes per dot product. */
+/* dw[r] (+)= Σ_q dy[q]·col[r][q] for one output channel, 16 fixed lanes per dot product; all k ≤ SMALL_K
+ * rows at once, so each 16 values of dy are loaded once. */
 LCT__VEC static void small_dw(const float *dy, const float *col, size_t ld, size_t k, size_t n, float *dw, int first)
 {
+    lct__v16 a[SMALL_K];
+    float s[SMALL_K];
+#pragma GCC unroll 16
+    for (size_t r = 0; r < SMALL_K; r++) {
+        a[r] = (lct__v16){0};
+        s[r] = 0.0f;
+    }
+    size_t q = 0;
+    for (; q + 16 <= n; q += 16) {
+        lct__v16 u, v;
+        LCT__LOAD(u, dy + q);
+#pragma GCC unroll 16
+        for (size_t r = 0; r < SMALL_K; r++)
+            if (r < k) {
+                LCT__LOAD(v, col + r * ld + q);
+                a[r] += u * v;
+            }
+    }
+    for (; q < n; q++)
+        for (size_t r = 0; r < k; r++) s[r] += dy[q] * col[r * ld + q];
     for (size_t r = 0; r < k; r++) {
-        const float *c = col + r * ld;
-        lct__v16 a = {0};
-        float s = 0.0f;
-        size_t q = 0;
-        for (; q + 16 <= n; q += 16) {
-            lct__v16 u, v;
-            LCT__LOAD(u, dy + q);
-            LCT__LOAD(v, c + q);
-            a += u * v;
-        }
-        for (; q < n; q++) s += dy[q] * c[q];
-        for (int j = 0; j < 16; j++) s += a[j];
-        dw[r] = first ? s : dw[r] + s;
+        float t = s[r];
+        for (int j = 0; j < 16; j++) t += a[r][j];
+        dw[r] = first ? t : dw[r] + t;
     }
 }
 
@@ -319,59 +383,78 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
     size_t in_size = l->in_size, out_size = l->out_size;
     const float *w = l->value[0], *bias = l->has_bias ? l->value[1] : NULL;
     float *st = l->stats_out;
+    const lct__layer *fb = l->fused_bn; /* a fused batch norm next: its pool's choice is made here, in cache */
     int dir = direct(&g);
+    size_t nt = slots(p, nch);
 #pragma omp parallel for num_threads(p->threads) schedule(static)
-    for (size_t c = 0; c < nch; c++) {
-        scratch sc = scratch_of(&g, gs, l->ws, c);
-        size_t b0 = p->batch * c / nch, b1 = p->batch * (c + 1) / nch;
-        for (size_t b = b0; b < b1; b += gs) {
-            size_t n = b + gs <= b1 ? gs : b1 - b, ld = n * g.n;
-            if (n == 1) {
-                /* one sample: straight into its output */
-                const float *xb = x + b * in_size;
-                float *yb = y + b * out_size;
-                if (!dir) im2col(&g, xb, sc.col, g.n);
-                if (g.k <= SMALL_K) {
+    for (size_t t = 0; t < nt; t++) {
+        scratch sc = scratch_of(&g, gs, l->ws, t); /* this thread's columns and outputs stay in its cache */
+        for (size_t c = nch * t / nt; c < nch * (t + 1) / nt; c++) {
+            size_t b0 = p->batch * c / nch, b1 = p->batch * (c + 1) / nch;
+            for (size_t b = b0; b < b1; b += gs) {
+                size_t n = b + gs <= b1 ? gs : b1 - b, ld = n * g.n;
+                if (n == 1) {
+                    /* one sample: straight into its output */
+                    const float *xb = x + b * in_size;
+                    float *yb = y + b * out_size;
+                    if (!dir) im2col(&g, xb, sc.col, g.n);
+                    if (g.k <= SMALL_K) {
+                        for (size_t o = 0; o < g.o; o++) {
+                            /* before a fused batch norm the plane stays on the stack: backward recomputes it */
+                            float plane[LCT__FUSE_PLANE] __attribute__((aligned(64)));
+                            float *yo = fb ? plane : yb + o * g.n;
+                            small_fwd(w + o * g.k, bias ? bias[o] : 0.0f, dir ? xb : sc.col, g.n, g.k, g.n, yo);
+                            if (st) lct__bn_partial(yo, g.n, st + (b * g.o + o) * 3);
+                            if (fb) lct__bn_pool_plane(fb, p, b, o, yo);
+                        }
+                        continue;
+                    }
+                    if (bias)
+                        for (size_t o = 0; o < g.o; o++) fill(yb + o * g.n, bias[o], g.n);
+                    lct__gemm1(p->rt, 0, 0, g.o, g.n, g.k, 1.0f, w, g.k, dir ? xb : sc.col, g.n, bias ? 1.0f : 0.0f, yb,
+                               g.n);
                     for (size_t o = 0; o < g.o; o++) {
-                        small_fwd(w + o * g.k, bias ? bias[o] : 0.0f, dir ? xb : sc.col, g.n, g.k, g.n, yb + o * g.n);
                         if (st) lct__bn_partial(yb + o * g.n, g.n, st + (b * g.o + o) * 3);
+                        if (fb) lct__bn_pool_plane(fb, p, b, o, yb + o * g.n);
                     }
                     continue;
                 }
-                if (bias)
-                    for (size_t o = 0; o < g.o; o++) fill(yb + o * g.n, bias[o], g.n);
-                lct__gemm1(p->rt, 0, 0, g.o, g.n, g.k, 1.0f, w, g.k, dir ? xb : sc.col, g.n, bias ? 1.0f : 0.0f, yb,
-                           g.n);
-                if (st)
-                    for (size_t o = 0; o < g.o; o++) lct__bn_partial(yb + o * g.n, g.n, st + (b * g.o + o) * 3);
-                continue;
+                group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
+                lct__gemm1(p->rt, 0, 0, g.o, ld, g.k, 1.0f, w, g.k, sc.col, ld, 0.0f, sc.out, ld);
+                for (size_t s = 0; s < n; s++)
+                    for (size_t o = 0; o < g.o; o++) {
+                        float *dst = y + (b + s) * out_size + o * g.n;
+                        const float *src = sc.out + o * ld + s * g.n;
+                        if (bias) add_bias(dst, src, bias[o], g.n);
+                        else memcpy(dst, src, g.n * sizeof(float));
+                        if (st) lct__bn_partial(dst, g.n, st + ((b + s) * g.o + o) * 3);
+                        if (fb) lct__bn_pool_plane(fb, p, b + s, o, dst);
+                    }
             }
-            group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
-            lct__gemm1(p->rt, 0, 0, g.o, ld, g.k, 1.0f, w, g.k, sc.col, ld, 0.0f, sc.out, ld);
-            for (size_t s = 0; s < n; s++)
-                for (size_t o = 0; o < g.o; o++) {
-                    float *dst = y + (b + s) * out_size + o * g.n;
-                    const float *src = sc.out + o * ld + s * g.n;
-                    if (bias) add_bias(dst, src, bias[o], g.n);
-                    else memcpy(dst, src, g.n * sizeof(float));
-                    if (st) lct__bn_partial(dst, g.n, st + ((b + s) * g.o + o) * 3);
-                }
         }
     }
 }
 
 /* Add the chunks' partial dW and db to the gradients, chunk 0 first: each element sees the same
- * order of additions for any thread count. Slices of the weights go to the threads. */
+ * order of additions for any thread count. Slices of the weights go to the threads. The GEMM path's
+ * partials are dWᵀ (K × O), the small kernels' dW (O × K). */
 static void sum_chunks(const geom *g, size_t gs, size_t nch, lct__layer *l, int threads)
 {
     size_t nw = g->o * g->k, slice = 4096, ns = (nw + slice - 1) / slice;
+    int tr = g->k > SMALL_K;
     float *gw = l->grad[0];
 #pragma omp parallel for num_threads(threads) schedule(static) if (nw * nch > LCT__PAR_MIN)
     for (size_t t = 0; t < ns; t++) {
         size_t i0 = t * slice, i1 = i0 + slice < nw ? i0 + slice : nw;
         for (size_t c = 0; c < nch; c++) {
             const float *dw = scratch_of(g, gs, l->ws, c).dw;
-            for (size_t i = i0; i < i1; i++) gw[i] += dw[i];
+            if (tr)
+                for (size_t i = i0, o = i0 / g->k, r = i0 % g->k; i < i1; i++) {
+                    gw[i] += dw[r * g->o + o];
+                    if (++r == g->k) r = 0, o++;
+                }
+            else
+                for (size_t i = i0; i < i1; i++) gw[i] += dw[i];
         }
     }
     if (l->has_bias) {
@@ -390,50 +473,76 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
     size_t in_size = l->in_size, out_size = l->out_size;
     const float *w = l->value[0];
     int dir = direct(&g), bias = l->has_bias != 0;
+    /* dy is the pooled gradient of a fused batch norm whose dx this makes plane by plane, in cache */
+    const lct__layer *from = l->fused_bn;
+    const float *bias_v = l->has_bias ? l->value[1] : NULL;
+    int rec = from && g.k <= SMALL_K; /* the output was not stored (lct__conv_recomputes) */
+    size_t nt = slots(p, nch);
 #pragma omp parallel for num_threads(p->threads) schedule(static)
-    for (size_t c = 0; c < nch; c++) {
-        scratch sc = scratch_of(&g, gs, l->ws, c);
-        size_t b0 = p->batch * c / nch, b1 = p->batch * (c + 1) / nch;
-        for (size_t b = b0; b < b1; b += gs) {
-            size_t n = b + gs <= b1 ? gs : b1 - b, ld = n * g.n;
-            const float *cols, *grads;
-            if (n == 1) {
-                if (!dir) im2col(&g, x + b * in_size, sc.col, g.n);
-                cols = dir ? x + b * in_size : sc.col;
-                grads = dy + b * out_size;
-            } else {
-                group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
-                for (size_t s = 0; s < n; s++) {
-                    for (size_t o = 0; o < g.o; o++)
-                        memcpy(sc.out + o * ld + s * g.n, dy + (b + s) * out_size + o * g.n, g.n * sizeof(float));
-                }
-                cols = sc.col;
-                grads = sc.out;
-            }
-            /* partial dW of this chunk = Σ dY colᵀ (the chunk's first group overwrites) */
-            if (g.k <= SMALL_K)
-                for (size_t o = 0; o < g.o; o++) small_dw(grads + o * ld, cols, ld, g.k, ld, sc.dw + o * g.k, b == b0);
-            else
-                lct__gemm1(p->rt, 0, 1, g.o, g.k, ld, 1.0f, grads, ld, cols, ld, b == b0 ? 0.0f : 1.0f, sc.dw, g.k);
-            if (bias)
-                for (size_t o = 0; o < g.o; o++) {
-                    float sum = sum_lanes(grads + o * ld, ld);
-                    sc.db[o] = b == b0 ? sum : sc.db[o] + sum;
-                }
-            if (!dx) continue;
-            if (dir && n == 1) {
-                lct__gemm1(p->rt, 1, 0, g.k, g.n, g.o, 1.0f, w, g.k, grads, g.n, 0.0f, dx + b * in_size, g.n);
-                continue;
-            }
-            /* the column buffer is free again once dW is done: dcol = Wᵀ dY */
-            lct__gemm1(p->rt, 1, 0, g.k, ld, g.o, 1.0f, w, g.k, grads, ld, 0.0f, sc.col, ld);
-            for (size_t s = 0; s < n; s++) {
-                float *dxb = dx + (b + s) * in_size;
-                if (dir) {
-                    for (size_t r = 0; r < g.k; r++) memcpy(dxb + r * g.n, sc.col + r * ld + s * g.n, g.n * sizeof(float));
+    for (size_t t = 0; t < nt; t++) {
+        scratch sc = scratch_of(&g, gs, l->ws, t); /* this thread's columns and gradients stay in its cache */
+        for (size_t c = nch * t / nt; c < nch * (t + 1) / nt; c++) {
+            scratch part = scratch_of(&g, gs, l->ws, c); /* the chunk's partial dW and db */
+            sc.dw = part.dw;
+            sc.db = part.db;
+            size_t b0 = p->batch * c / nch, b1 = p->batch * (c + 1) / nch;
+            for (size_t b = b0; b < b1; b += gs) {
+                size_t n = b + gs <= b1 ? gs : b1 - b, ld = n * g.n;
+                const float *cols, *grads;
+                if (n == 1) {
+                    if (!dir) im2col(&g, x + b * in_size, sc.col, g.n);
+                    cols = dir ? x + b * in_size : sc.col;
+                    grads = dy + b * out_size;
+                    if (from) {
+                        for (size_t o = 0; o < g.o; o++) {
+                            if (!rec) {
+                                lct__bn_dx_plane(from, p, dy, b, o, NULL, sc.out + o * g.n);
+                                continue;
+                            }
+                            /* this layer's output plane, recomputed (it was never stored) */
+                            float plane[LCT__FUSE_PLANE] __attribute__((aligned(64)));
+                            small_fwd(w + o * g.k, bias_v ? bias_v[o] : 0.0f, cols, g.n, g.k, g.n, plane);
+                            lct__bn_dx_plane(from, p, dy, b, o, plane, sc.out + o * g.n);
+                        }
+                        grads = sc.out;
+                    }
                 } else {
-                    memset(dxb, 0, in_size * sizeof *dxb);
-                    col2im(&g, sc.col + s * g.n, ld, dxb);
+                    group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
+                    for (size_t s = 0; s < n; s++) {
+                        for (size_t o = 0; o < g.o; o++) {
+                            float *dst = sc.out + o * ld + s * g.n;
+                            if (from) lct__bn_dx_plane(from, p, dy, b + s, o, NULL, dst);
+                            else memcpy(dst, dy + (b + s) * out_size + o * g.n, g.n * sizeof(float));
+                        }
+                    }
+                    cols = sc.col;
+                    grads = sc.out;
+                }
+                /* partial dW of this chunk = Σ dY colᵀ (the chunk's first group overwrites) */
+                if (g.k <= SMALL_K)
+                    for (size_t o = 0; o < g.o; o++) small_dw(grads + o * ld, cols, ld, g.k, ld, sc.dw + o * g.k, b == b0);
+                else /* as dWᵀ = col · dYᵀ (K × O): BLIS runs this shape faster than dY · colᵀ */
+                    lct__gemm1(p->rt, 0, 1, g.k, g.o, ld, 1.0f, cols, ld, grads, ld, b == b0 ? 0.0f : 1.0f, sc.dw, g.o);
+                if (bias)
+                    for (size_t o = 0; o < g.o; o++) {
+                        float sum = sum_lanes(grads + o * ld, ld);
+                        sc.db[o] = b == b0 ? sum : sc.db[o] + sum;
+                    }
+                if (!dx) continue;
+                if (dir && n == 1) {
+                    lct__gemm1(p->rt, 1, 0, g.k, g.n, g.o, 1.0f, w, g.k, grads, g.n, 0.0f, dx + b * in_size, g.n);
+                    continue;
+                }
+                /* the column buffer is free again once dW is done: dcol = Wᵀ dY */
+                lct__gemm1(p->rt, 1, 0, g.k, ld, g.o, 1.0f, w, g.k, grads, ld, 0.0f, sc.col, ld);
+                for (size_t s = 0; s < n; s++) {
+                    float *dxb = dx + (b + s) * in_size;
+                    if (dir) {
+                        for (size_t r = 0; r < g.k; r++) memcpy(dxb + r * g.n, sc.col + r * ld + s * g.n, g.n * sizeof(float));
+                    } else {
+                        memset(dxb, 0, in_size * sizeof *dxb);
+                        col2im(&g, sc.col + s * g.n, ld, dxb);
+                    }
                 }
             }
         }

@@ -293,10 +293,17 @@ static int fused_relu(const lct_encoder *enc, size_t i)
            (enc->layers[i - 1]->kind == LCT__L_BATCHNORM || enc->layers[i - 1]->kind == LCT__L_CONV1D);
 }
 
-/* Layers that compute nothing: their output is their input's memory (fused ReLU, flatten). */
+/* BN, ReLU, 2x2 max pool on C×H×W: the batch norm writes the pool's output in the same pass over each plane. */
+static int fused_pool(const lct_encoder *enc, size_t i)
+{
+    return i + 2 < enc->n_layers && lct__bn_fuses_pool(enc->layers[i], enc->layers[i + 1], enc->layers[i + 2]);
+}
+
+/* Layers that compute nothing: their output is their input's memory (fused ReLU, flatten, and a batch
+ * norm fused with its pool, whose own output is never stored). */
 static int alias_layer(const lct_encoder *enc, size_t i)
 {
-    return fused_relu(enc, i) || enc->layers[i]->kind == LCT__L_FLATTEN;
+    return fused_relu(enc, i) || enc->layers[i]->kind == LCT__L_FLATTEN || fused_pool(enc, i);
 }
 
 /* Floats the workspace needs for `batch`; if base is set, also assign every pointer inside it. */
@@ -315,12 +322,17 @@ static int layout(lct_encoder *enc, size_t batch, float *base, size_t *floats)
     TAKE(enc->act[0], in_size);
     for (size_t i = 0; i < enc->n_layers; i++) {
         lct__layer *l = enc->layers[i];
-        if (alias_layer(enc, i)) {
+        /* (a small convolution before a fused batch norm stores nothing either: its planes are recomputed) */
+        if (alias_layer(enc, i) ||
+            (i + 3 < enc->n_layers &&
+             lct__conv_recomputes(l, enc->layers[i + 1], enc->layers[i + 2], enc->layers[i + 3]))) {
             if (base) enc->act[i + 1] = enc->act[i];
         } else {
             TAKE(enc->act[i + 1], l->out_size);
         }
         size_t ws = lct__layer_ws(l, batch);
+        /* a max pool fused into its batch norm also keeps the winners' inputs (lct__pool_sel) */
+        if (i >= 2 && fused_pool(enc, i - 2)) ws = lct__round16(ws) + lct__round16(batch * l->out_size);
         if (ws > SIZE_MAX / 8 - total) return LCT_ESHAPE;
         if (base) l->ws = q + total;
         total += lct__round16(ws);
@@ -475,11 +487,19 @@ int lct_encoder_forward(lct_encoder *enc, const float *x, size_t batch, float *y
                    (l->kind == LCT__L_CONV1D || l->kind == LCT__L_CONV2D); /* (a 1x1 output has no partials) */
         l->stats_out = feed ? lct__bn_partials(next) : NULL;
         if (l->kind == LCT__L_BATCHNORM) l->stats_in = train && i > 0 && enc->layers[i - 1]->stats_out != NULL;
+        l->pool = fused_pool(enc, i) ? enc->layers[i + 2] : NULL;
+        l->pool_y = l->pool ? enc->act[i + 3] : NULL;
+        l->pooled = i >= 2 && fused_pool(enc, i - 2);
+        l->fused_bn = l->kind == LCT__L_CONV2D && next && next->kind == LCT__L_BATCHNORM && fused_pool(enc, i + 1)
+                         ? next : NULL;
+        l->by_conv = i > 0 && enc->layers[i - 1]->fused_bn == l;
+        l->bn_x = l->by_conv && enc->act[i] != enc->act[i - 1] ? enc->act[i] : NULL; /* NULL: recomputed */
     }
     lct__copy(&p, n_in, x, enc->act[0]);
     for (size_t i = 0; i < enc->n_layers; i++) {
-        if (alias_layer(enc, i)) continue;
-        lct__layer_forward(enc->layers[i], &p, enc->act[i], enc->act[i + 1]);
+        lct__layer *l = enc->layers[i];
+        if (l->pooled || (alias_layer(enc, i) && !l->pool)) continue;
+        lct__layer_forward(l, &p, enc->act[i], enc->act[i + 1]);
         if (comm_rc) {
             enc->fwd_batch = 0;
             return comm_rc;
@@ -517,7 +537,7 @@ int lct_encoder_backward(lct_encoder *enc, const float *dy, size_t batch, float 
     int cur = 0;
     for (size_t i = enc->n_layers; i-- > 0;) {
         lct__layer *l = enc->layers[i];
-        if (alias_layer(enc, i)) {
+        if (l->pooled || (alias_layer(enc, i) && !l->pool)) {
             /* the gradient passes through unchanged (a fused ReLU's mask is applied by its batch norm) */
             if (i == 0 && dx) lct__copy(&p, batch * in_size, g, dx);
             continue;
@@ -525,6 +545,7 @@ int lct_encoder_backward(lct_encoder *enc, const float *dy, size_t batch, float 
         float *out = i == 0 ? dx : enc->grad[cur];
         lct__layer_backward(l, &p, enc->act[i], enc->act[i + 1], g, out);
         if (comm_rc) return comm_rc;
+        if (l->by_conv) continue; /* the convolution below takes the same g and makes this dx itself */
         g = out;
         cur ^= 1;
     }

@@ -70,6 +70,17 @@ typedef struct lct__layer {
     float *stats_out;               /* convolution before a train-mode batch norm: per (sample, channel) partial
                                      * statistics for it, computed while each output is still in cache */
     int stats_in;                   /* batch norm: those partials are ready (no pass over x for the statistics) */
+    /* batch norm followed by ReLU and a 2x2 max pool (lct__bn_fuses_pool): the three run as one pass over
+     * each plane, forward and backward; the batch norm's own output is never stored */
+    struct lct__layer *pool;        /* batch norm: that max pool, or NULL */
+    float *pool_y;                  /* batch norm: the pool's output */
+    int pooled;                     /* max pool: its batch norm does its work (forward and backward skip it) */
+    /* conv2d, then such a fused batch norm: the convolution makes the pool's choice on each output
+     * plane while it is in cache (lct__bn_pool_plane), and in backward the batch norm stops at its sums
+     * while the convolution makes each of its dx planes as its own dy (lct__bn_dx_plane) */
+    struct lct__layer *fused_bn;    /* conv2d: that batch norm, or NULL */
+    int by_conv;                    /* batch norm: the convolution before it does those two parts */
+    const float *bn_x;              /* batch norm with by_conv: its input */
 } lct__layer;
 
 /* What a pass needs besides the layer. */
@@ -123,7 +134,25 @@ void lct__bn_forward(lct__layer *l, const lct__pass *p, const float *x, float *y
 void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
                       float *dx);
 
-/* Partial statistics of one channel of one sample (n values): shift k = y[0], Σ(y−k), Σ(y−k)². */
+/* Planes up to this many floats can fuse batch norm, ReLU and a 2x2 max pool (one plane on the stack). */
+#define LCT__FUSE_PLANE 4096
+/* Whether batch norm `bn` (C x H x W), ReLU and max pool `pool` may run fused. */
+int lct__bn_fuses_pool(const lct__layer *bn, const lct__layer *relu, const lct__layer *pool);
+
+/* The fused pool's choice on plane (sample b, channel c) of a batch norm's input x (H·W floats): the
+ * window's largest input where γ >= 0, its smallest where γ < 0. */
+void lct__bn_pool_plane(const lct__layer *bn, const lct__pass *p, size_t b, size_t c, const float *x);
+/* Plane (sample b, channel c) of the dx of a batch norm with by_conv, from dy = the pooled gradient given
+ * to its backward (which has run): n = H·W floats into dst. x is that plane of the batch norm's input,
+ * or NULL to read it from the stored input. */
+void lct__bn_dx_plane(const lct__layer *bn, const lct__pass *p, const float *dy, size_t b, size_t c, const float *x,
+                      float *dst);
+/* conv2d with few column rows (small kernels) before a fused batch norm: its output is never stored,
+ * each plane is recomputed where it is needed (cheaper than writing and reading it back). */
+int lct__conv_recomputes(const lct__layer *conv, const lct__layer *bn, const lct__layer *relu,
+                         const lct__layer *pool);
+
+/* Partial statistics of one channel of one sample (n values): shift k = their mean, Σ(y−k), Σ(y−k)². */
 void lct__bn_partial(const float *y, size_t n, float *out3);
 /* Where a batch norm keeps the partials of its input (batch × channels × 3 floats). */
 float *lct__bn_partials(const lct__layer *bn);
@@ -132,6 +161,19 @@ int lct__pool_init(lct__layer *l, const char *func);
 size_t lct__pool_ws(const lct__layer *l, size_t batch);
 void lct__pool_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
 void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *y, const float *dy, float *dx);
+
+/* 2x2 max pool with stride 2 of one h x w plane (first maximum wins; arg = index in the plane); backward
+ * writes the whole dx plane, dy passing only where mask (the pooled output after a ReLU) is > 0 if set. */
+int lct__pool_is_max2x2(const lct__layer *l);
+void lct__max2x2_plane(const float *x, size_t h, size_t w, float *y, int32_t *arg);
+/* The same for planes of even width up to LCT__FUSE_PLANE floats (others go to lct__max2x2_plane): flat pair
+ * maxima, then rows of 8 outputs at a time. */
+void lct__max2x2_plane_fast(const float *x, size_t h, size_t w, float *y, int32_t *arg);
+/* dx (hw floats) = 0 but dy[q] at arg[q] for the n pooled positions (where mask[q] > 0 if mask is set). */
+void lct__unmax2x2_scatter(const float *dy, const float *mask, const int32_t *arg, size_t n, size_t hw, float *dx);
+/* The inputs that won each window of a max pool fused into its batch norm (after its argmax). */
+float *lct__pool_sel(const lct__layer *pool, size_t batch);
+void lct__unmax2x2_plane(const float *dy, const float *mask, const int32_t *arg, size_t h, size_t w, float *dx);
 
 size_t lct__dropout_ws(const lct__layer *l, size_t batch);
 void lct__relu_forward(const lct__pass *p, size_t n, const float *x, float *y);

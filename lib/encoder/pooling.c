@@ -128,6 +128,116 @@ static int is_2x2(const pgeom *g)
     return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2;
 }
 
+int lct__pool_is_max2x2(const lct__layer *l)
+{
+    if (l->kind != LCT__L_MAXPOOL || l->in.rank != 3) return 0;
+    pgeom g = pool_geom(l);
+    return is_2x2(&g);
+}
+
+typedef float pool_v8 __attribute__((vector_size(32)));
+typedef int32_t pool_vi8 __attribute__((vector_size(32)));
+
+/* Horizontal pairs of a plane with even width, read as one flat run: t = max(x[2i], x[2i+1]), k = 1 where
+ * the right one wins (strictly). */
+LCT__VEC static void hmax_pairs(const float *x, size_t n, float *t, int32_t *k)
+{
+    for (size_t i = 0; i < n; i++) {
+        float a = x[2 * i], b = x[2 * i + 1];
+        int32_t r = b > a;
+        t[i] = r ? b : a;
+        k[i] = r;
+    }
+}
+
+/* Rows of pooled outputs from the pair maxima of input rows 2·oy and 2·oy + 1, 8 at a time: reads and
+ * writes may run up to 7 lanes past a row (into the next row, or the buffers' padding). */
+LCT__VEC_ISA static void vmax_rows(const float *t, const int32_t *k, size_t oh, size_t ow, size_t w, float *y,
+                                   int32_t *arg)
+{
+    const pool_vi8 lane2 = {0, 2, 4, 6, 8, 10, 12, 14};
+    for (size_t oy = 0; oy < oh; oy++) {
+        const float *t0 = t + 2 * oy * ow, *t1 = t0 + ow;
+        const int32_t *k0 = k + 2 * oy * ow, *k1 = k0 + ow;
+        for (size_t ox = 0; ox < ow; ox += 8) {
+            pool_v8 a, b;
+            pool_vi8 ka, kb;
+            LCT__LOAD(a, t0 + ox);
+            LCT__LOAD(b, t1 + ox);
+            LCT__LOAD(ka, k0 + ox);
+            LCT__LOAD(kb, k1 + ox);
+            pool_vi8 down = b > a; /* the lower row wins only if strictly larger: first maximum in scan order */
+            pool_v8 m = (pool_v8)((down & (pool_vi8)b) | (~down & (pool_vi8)a));
+            pool_vi8 idx = lane2 + (int32_t)(2 * oy * w + 2 * ox) + ((down & kb) | (~down & ka)) + (down & (int32_t)w);
+            LCT__STORE(y + oy * ow + ox, m);
+            LCT__STORE(arg + oy * ow + ox, idx);
+        }
+    }
+}
+
+void lct__max2x2_plane_fast(const float *x, size_t h, size_t w, float *y, int32_t *arg)
+{
+    size_t oh = h / 2, ow = w / 2;
+    if ((w & 1) || 2 * oh * ow > LCT__FUSE_PLANE / 2) {
+        lct__max2x2_plane(x, h, w, y, arg);
+        return;
+    }
+    float t[LCT__FUSE_PLANE / 2 + 8] __attribute__((aligned(64)));
+    int32_t k[LCT__FUSE_PLANE / 2 + 8] __attribute__((aligned(64)));
+    float yt[LCT__FUSE_PLANE / 4 + 8] __attribute__((aligned(64)));
+    int32_t at[LCT__FUSE_PLANE / 4 + 8] __attribute__((aligned(64)));
+    hmax_pairs(x, 2 * oh * ow, t, k);
+    memset(t + 2 * oh * ow, 0, 8 * sizeof *t);
+    memset(k + 2 * oh * ow, 0, 8 * sizeof *k);
+    vmax_rows(t, k, oh, ow, w, yt, at);
+    memcpy(y, yt, oh * ow * sizeof *y);
+    memcpy(arg, at, oh * ow * sizeof *arg);
+}
+
+LCT__VEC static void masked(const float *dy, const float *mask, float *t, size_t n)
+{
+    for (size_t q = 0; q < n; q++) t[q] = mask[q] > 0.0f ? dy[q] : 0.0f;
+}
+
+void lct__unmax2x2_scatter(const float *dy, const float *mask, const int32_t *arg, size_t n, size_t hw, float *dx)
+{
+    memset(dx, 0, hw * sizeof *dx);
+    if (mask) {
+        /* the mask is applied vectorised first: a branch per output would mispredict about half the time */
+        float t[LCT__FUSE_PLANE / 4];
+        for (size_t q0 = 0; q0 < n; q0 += LCT__FUSE_PLANE / 4) {
+            size_t len = n - q0 < LCT__FUSE_PLANE / 4 ? n - q0 : LCT__FUSE_PLANE / 4;
+            masked(dy + q0, mask + q0, t, len);
+            for (size_t q = 0; q < len; q++) dx[arg[q0 + q]] = t[q];
+        }
+    } else {
+        for (size_t q = 0; q < n; q++) dx[arg[q]] = dy[q];
+    }
+}
+
+float *lct__pool_sel(const lct__layer *pool, size_t batch)
+{
+    return pool->ws + lct__round16(batch * pool->out_size);
+}
+
+void lct__max2x2_plane(const float *x, size_t h, size_t w, float *y, int32_t *arg)
+{
+    size_t oh = h / 2, ow = w / 2;
+    for (size_t oy = 0; oy < oh; oy++) {
+        const float *r0 = x + 2 * oy * w;
+        max2x2_row(r0, r0 + w, ow, 2 * oy * w, w, y + oy * ow, arg + oy * ow);
+    }
+}
+
+void lct__unmax2x2_plane(const float *dy, const float *mask, const int32_t *arg, size_t h, size_t w, float *dx)
+{
+    size_t oh = h / 2, ow = w / 2;
+    if ((h & 1) || (w & 1)) memset(dx, 0, h * w * sizeof *dx); /* a last row or column no window covers */
+    for (size_t oy = 0; oy < oh; oy++)
+        unmax2x2_row(dy + oy * ow, mask ? mask + oy * ow : NULL, arg + oy * ow, ow, 2 * oy * w, w, dx + 2 * oy * w,
+                     dx + (2 * oy + 1) * w);
+}
+
 void lct__pool_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
 {
     size_t B = p->batch;
@@ -149,11 +259,7 @@ void lct__pool_forward(lct__layer *l, const lct__pass *p, const float *x, float 
     if (max && is_2x2(&g)) {
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
         for (size_t r = 0; r < B * g.c; r++)
-            for (size_t oy = 0; oy < g.oh; oy++) {
-                const float *r0 = x + r * g.h * g.w + 2 * oy * g.w;
-                max2x2_row(r0, r0 + g.w, g.ow, 2 * oy * g.w, g.w, y + (r * g.oh + oy) * g.ow,
-                           arg + (r * g.oh + oy) * g.ow);
-            }
+            lct__max2x2_plane(x + r * g.h * g.w, g.h, g.w, y + r * g.oh * g.ow, arg + r * g.oh * g.ow);
         return;
     }
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
@@ -207,16 +313,10 @@ void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *y, const
     float inv = 1.0f / (float)(g.kh * g.kw);
     const float *mask = max && l->relu_mask ? y : NULL;
     if (max && is_2x2(&g)) {
-        int ragged = (g.h & 1) || (g.w & 1); /* a last row or column no window covers */
+        size_t n = g.oh * g.ow;
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
-        for (size_t r = 0; r < B * g.c; r++) {
-            float *dxc = dx + r * g.h * g.w;
-            if (ragged) memset(dxc, 0, g.h * g.w * sizeof *dxc);
-            for (size_t oy = 0; oy < g.oh; oy++)
-                unmax2x2_row(dy + (r * g.oh + oy) * g.ow, mask ? mask + (r * g.oh + oy) * g.ow : NULL,
-                             arg + (r * g.oh + oy) * g.ow, g.ow, 2 * oy * g.w, g.w, dxc + 2 * oy * g.w,
-                             dxc + (2 * oy + 1) * g.w);
-        }
+        for (size_t r = 0; r < B * g.c; r++)
+            lct__unmax2x2_plane(dy + r * n, mask ? mask + r * n : NULL, arg + r * n, g.h, g.w, dx + r * g.h * g.w);
         return;
     }
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
