@@ -10,14 +10,16 @@
  * (and one linear map W_k per step ahead) to pick the true future latent z_{t+k}, k = 1..3 (up to
  * one row of patches below), among the candidates named by --negatives.
  *
- * Embedding for kNN: the GRU's context averaged over the steps (--embed mean, the default), the
- * context after the last step (--embed last), the latents averaged over the grid (--embed z) or
- * both means side by side (--embed cat); all are reported. Labels are used only to
+ * Embedding for kNN: by default every step's context side by side (--embed cgrid: T x 256
+ * floats, each step's context L2-normalised, then the whole row), which keeps where in the image
+ * each context was read; --embed zgrid does the same with the latents, mean averages the
+ * contexts over the steps, last takes the context after the last step, z averages the latents
+ * (the CPC paper's image feature). All are computed and reported. Labels are used only to
  * evaluate: weighted kNN on the test set.
  *
  *   cpc [--epochs N] [--batch N] [--threads N] [--seed N] [--out DIR] [--save F] [--resume F]
  *       [--data DIR] [--limit N] [--negatives batch|all|sequence] [--steps K] [--patch P] [--stride S]
- *       [--lr LR] [--embed mean|last|z|cat] [--crop-min S] [--spec LAYERS]
+ *       [--lr LR] [--embed cgrid|zgrid|mean|last|z] [--crop-min S] [--spec LAYERS]
  */
 #include <libcontrast/libcontrast.h>
 
@@ -56,13 +58,13 @@ static void to_patches(const float *img, float *out)
 }
 
 /* The embeddings evaluated by kNN, in the order of --embed's names. */
-enum { EMB_LAST, EMB_MEAN, EMB_Z, EMB_CAT, EMB_COUNT };
-static const char *const emb_names[EMB_COUNT] = {"last", "mean", "z", "cat"};
+enum { EMB_LAST, EMB_MEAN, EMB_Z, EMB_ZGRID, EMB_CGRID, EMB_COUNT };
+static const char *const emb_names[EMB_COUNT] = {"last", "mean", "z", "zgrid", "cgrid"};
 
 /* Floats per row of embedding e. */
 static size_t emb_width(int e, size_t d, size_t h)
 {
-    return e == EMB_Z ? d : e == EMB_CAT ? h + d : h;
+    return e == EMB_Z ? d : e == EMB_ZGRID ? T * d : e == EMB_CGRID ? T * h : h;
 }
 
 /*
@@ -94,6 +96,8 @@ static void embed_sequences(lct_encoder *g_enc, lct_encoder *g_ar, const uint8_t
         for (size_t i = 0; i < b; i++) {
             float *m = emb[EMB_MEAN] + (first + i) * h, *mz = emb[EMB_Z] + (first + i) * d;
             memcpy(emb[EMB_LAST] + (first + i) * h, c + (i * T + T - 1) * h, h * sizeof *c);
+            memcpy(emb[EMB_ZGRID] + (first + i) * T * d, z + i * T * d, T * d * sizeof *z);
+            memcpy(emb[EMB_CGRID] + (first + i) * T * h, c + i * T * h, T * h * sizeof *c);
             memset(m, 0, h * sizeof *m);
             memset(mz, 0, d * sizeof *mz);
             for (size_t t = 0; t < (size_t)T; t++) {
@@ -104,11 +108,11 @@ static void embed_sequences(lct_encoder *g_enc, lct_encoder *g_ar, const uint8_t
     }
     CHECK(lct_encoder_set_mode(g_enc, LCT_ENCODER_TRAIN));
     CHECK(lct_encoder_set_mode(g_ar, LCT_ENCODER_TRAIN));
-    for (int e = 0; e < EMB_CAT; e++) l2_normalise_rows(emb[e], n, emb_width(e, d, h));
-    for (size_t i = 0; i < n; i++) { /* mean context | mean latent, each of norm 1/sqrt(2) */
-        for (size_t j = 0; j < h; j++) emb[EMB_CAT][i * (h + d) + j] = emb[EMB_MEAN][i * h + j] * 0.70710678f;
-        for (size_t j = 0; j < d; j++) emb[EMB_CAT][i * (h + d) + h + j] = emb[EMB_Z][i * d + j] * 0.70710678f;
-    }
+    for (int e = 0; e < EMB_ZGRID; e++) l2_normalise_rows(emb[e], n, emb_width(e, d, h));
+    l2_normalise_rows(emb[EMB_ZGRID], n * T, d); /* every step's vector to norm 1, then the whole row */
+    l2_normalise_rows(emb[EMB_ZGRID], n, T * d);
+    l2_normalise_rows(emb[EMB_CGRID], n * T, h);
+    l2_normalise_rows(emb[EMB_CGRID], n, T * h);
     free(c);
     free(z);
     free(x);
@@ -135,12 +139,12 @@ int main(int argc, char **argv)
 {
     example_args args;
     example_args_defaults(&args);
-    args.epochs = 2;
+    args.epochs = 4;
     args.batch = 128;
     int limit = 0, steps_ahead = 3;
     float lr = 1e-3f;
     float crop_min = 0.5f;
-    const char *negatives = "batch", *embed = "mean", *enc_layers = enc_layers_default;
+    const char *negatives = "sequence", *embed = "cgrid", *enc_layers = enc_layers_default;
     flag table[] = {
         FLAGS_COMMON(&args),
         {"negatives", FLAG_STRING, &negatives,
@@ -149,7 +153,7 @@ int main(int argc, char **argv)
         {"patch", FLAG_INT, &PATCH, "side of a square patch in pixels", 4, 28},
         {"stride", FLAG_INT, &STRIDE, "pixels between neighbouring patches", 1, 28},
         {"lr", FLAG_FLOAT, &lr, "Adam learning rate (cosine schedule)", 1e-7, 1},
-        {"embed", FLAG_STRING, &embed, "kNN embedding: mean (context averaged over steps), last (last context), z (latents averaged) or cat (mean | z)", 0, 0},
+        {"embed", FLAG_STRING, &embed, "kNN embedding: cgrid (every step's context, side by side), zgrid (every latent), mean (context averaged over steps), last (last context) or z (latents averaged)", 0, 0},
         {"crop-min", FLAG_FLOAT, &crop_min, "smallest area fraction of the random crop (largest: 1)", 0.01, 1},
         {"spec", FLAG_STRING, &enc_layers, "g_enc's layers after its input (`in 1xPxP;` is prepended)", 0, 0},
         {"limit", FLAG_INT, &limit, "use only the first N train and test images (0: all)", 0, 1 << 30},
@@ -262,10 +266,8 @@ int main(int argc, char **argv)
     printf("cpc: %zu train / %zu test images as %d steps of %dx%d patches (stride %d); K = %d, negatives %s\n", n,
            q, T, PATCH, PATCH, STRIDE, steps_ahead, negatives);
     printf("cpc: g_enc %s\ncpc: g_ar %s\n", lct_encoder_spec(g_enc), lct_encoder_spec(g_ar));
-    printf("cpc: kNN before training %.4f (last context %.4f, mean context %.4f, mean latent %.4f, both means "
-           "%.4f), raw pixels %.4f; BLIS kernels %s, %d thread(s)\n",
-           untrained[use], untrained[EMB_LAST], untrained[EMB_MEAN], untrained[EMB_Z], untrained[EMB_CAT], raw,
-           lct_runtime_kernel(rt, NULL), lct_runtime_threads(rt));
+    printf("cpc: kNN before training %.4f (%s); raw pixels %.4f; BLIS kernels %s, %d thread(s)\n", untrained[use],
+           emb_names[use], raw, lct_runtime_kernel(rt, NULL), lct_runtime_threads(rt));
     fflush(stdout);
 
     run_state st = {.method = "cpc", .optimizer = opt, .loss = loss, .augmenter = aug};
@@ -317,9 +319,9 @@ int main(int argc, char **argv)
 
     evaluate(rt, g_enc, g_ar, &data, n, q, train_labels, test_labels, d, h, train_emb, test_emb, trained);
     printf("cpc: kNN of the last context %.4f (untrained %.4f), mean context %.4f (untrained %.4f), mean latent "
-           "%.4f (untrained %.4f), both means %.4f (untrained %.4f)\n",
+           "%.4f (untrained %.4f), latent grid %.4f (untrained %.4f), context grid %.4f (untrained %.4f)\n",
            trained[EMB_LAST], untrained[EMB_LAST], trained[EMB_MEAN], untrained[EMB_MEAN], trained[EMB_Z],
-           untrained[EMB_Z], trained[EMB_CAT], untrained[EMB_CAT]);
+           untrained[EMB_Z], trained[EMB_ZGRID], untrained[EMB_ZGRID], trained[EMB_CGRID], untrained[EMB_CGRID]);
     if (write_figures(args.out, "CPC", curve, step, test_emb[use], test_labels, q, emb_width(use, d, h)) != 0)
         fprintf(stderr, "cpc: figures not written: %s\n", ex_error());
     else
