@@ -234,7 +234,7 @@ static void im2col(const geom *g, const float *x, float *col, size_t ld)
 }
 
 /* Σ x[0..n), in 16 fixed lanes (vectorised; the order never depends on threads). */
-LCT__VEC static float sum_lanes(const float *x, size_t n)
+LCT__VEC float lct__sum_lanes(const float *x, size_t n)
 {
     float a[16] = {0}, s = 0.0f;
     size_t i = 0;
@@ -525,7 +525,7 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
                     lct__gemm1(p->rt, 0, 1, g.k, g.o, ld, 1.0f, cols, ld, grads, ld, b == b0 ? 0.0f : 1.0f, sc.dw, g.o);
                 if (bias)
                     for (size_t o = 0; o < g.o; o++) {
-                        float sum = sum_lanes(grads + o * ld, ld);
+                        float sum = lct__sum_lanes(grads + o * ld, ld);
                         sc.db[o] = b == b0 ? sum : sc.db[o] + sum;
                     }
                 if (!dx) continue;

@@ -383,18 +383,6 @@ LCT__VEC static void small_dw(const float *dy, const float *y, const float *cons
     }
 }
 
-/* Σ x[0..n), in 16 fixed lanes. */
-LCT__VEC static float sum_lanes(const float *x, size_t n)
-{
-    float a[16] = {0}, s = 0.0f;
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < 16; j++) a[j] += x[i + j];
-    for (; i < n; i++) s += x[i];
-    for (int j = 0; j < 16; j++) s += a[j];
-    return s;
-}
-
 /* Row of P that tap j of channel c reads, shifted to the tap: P[c·s + j mod s][j div s + …]. */
 static const float *tap_row(const plan *q, size_t c, size_t j)
 {
@@ -630,7 +618,7 @@ static void wino_backward(lct__layer *l, const lct__pass *p, const plan *q, cons
     if (l->has_bias) {
         float *gb = l->grad[1];
 #pragma omp parallel for num_threads(p->threads) schedule(static)
-        for (size_t o = 0; o < q->o; o++) gb[o] += sum_lanes(q->yg + o * L2, L2);
+        for (size_t o = 0; o < q->o; o++) gb[o] += lct__sum_lanes(q->yg + o * L2, L2);
     }
     if (!dx) return;
     wino_weights(q, l->value[0], p->threads);
@@ -759,7 +747,7 @@ void lct__conv1d_backward(lct__layer *l, const lct__pass *p, const float *x, con
             }
         if (gb) {
 #pragma omp parallel for num_threads(p->threads) schedule(static)
-            for (size_t o = 0; o < q.o; o++) gb[o] += sum_lanes(q.y + o * q.ld, q.ncol);
+            for (size_t o = 0; o < q.o; o++) gb[o] += lct__sum_lanes(q.y + o * q.ld, q.ncol);
         }
     }
     if (!dx) return;

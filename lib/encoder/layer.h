@@ -121,6 +121,8 @@ int lct__conv_init(lct__layer *l, const char *func);
 size_t lct__conv_ws(const lct__layer *l, size_t batch);
 void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
 void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx);
+/* Σ x[0..n) in 16 fixed lanes, the order independent of threads (conv.c; the convolutions' bias gradients). */
+float lct__sum_lanes(const float *x, size_t n);
 /* conv1d (conv1d.c; init is lct__conv_init). The backward pass reads y for a fused ReLU's mask and the
  * polyphase input its forward pass left in the workspace. */
 size_t lct__conv1d_ws(const lct__layer *l, size_t batch);
