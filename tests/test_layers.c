@@ -22,9 +22,64 @@ static int close_enough(double num, double ana, double rtol, double atol)
     return fabs(num - ana) <= atol + rtol * fmax(fabs(num), fabs(ana));
 }
 
+/* What a probe needs: the encoder, its input and the loss's weights, and the running statistics to put
+ * back before every forward pass (a train forward moves them). */
+typedef struct probe_ctx {
+    lct_encoder *enc;
+    float *x, *r, *y;
+    size_t batch;
+    lct_params *p;
+    float **saved;
+    int nt;
+} probe_ctx;
+
+static const double FD_H = 5e-4, FD_RTOL = 2e-2, FD_ATOL = 2e-3;
+
+/* The loss with element i of buf (the input if t < 0, else parameter tensor t of `count` floats) set
+ * to value; buf is left as it was. */
+static double loss_at(const probe_ctx *c, float *buf, int t, size_t count, size_t i, float value)
+{
+    float keep = buf[i];
+    buf[i] = value;
+    if (t >= 0) lct_params_set(c->p, (size_t)t, buf, count);
+    for (int j = 0; j < c->nt; j++)
+        if (c->saved[j]) {
+            size_t n;
+            lct_params_info(c->p, (size_t)j, NULL, &n, NULL);
+            lct_params_set(c->p, (size_t)j, c->saved[j], n);
+        }
+    double l = probe_loss(c->enc, c->x, c->batch, c->r, c->y);
+    buf[i] = keep;
+    if (t >= 0) lct_params_set(c->p, (size_t)t, buf, count);
+    return l;
+}
+
+/*
+ * Central difference at element i against the analytic `ana`: 0 if they agree, 1 if the probe
+ * straddles a kink (ReLU, max pool; in train mode a batch norm spreads one weight's step over every
+ * output of its channel) — one side alone, or the central difference over a step 8 times shorter,
+ * agrees — and -1 otherwise. *num: the central difference.
+ */
+static int probe(const probe_ctx *c, float *buf, int t, size_t count, size_t i, double ana, double *num)
+{
+    const double h = FD_H;
+    float keep = buf[i];
+    double lp = loss_at(c, buf, t, count, i, keep + (float)h), lm = loss_at(c, buf, t, count, i, keep - (float)h);
+    double l0 = loss_at(c, buf, t, count, i, keep);
+    *num = (lp - lm) / (2 * h);
+    if (close_enough(*num, ana, FD_RTOL, FD_ATOL)) return 0;
+    double lp8 = loss_at(c, buf, t, count, i, keep + (float)(h / 8));
+    double lm8 = loss_at(c, buf, t, count, i, keep - (float)(h / 8));
+    return close_enough((lp - l0) / h, ana, FD_RTOL, FD_ATOL) || close_enough((l0 - lm) / h, ana, FD_RTOL, FD_ATOL) ||
+                   close_enough((lp8 - lm8) / (h / 4), ana, FD_RTOL, FD_ATOL)
+               ? 1
+               : -1;
+}
+
 /*
  * Central differences on up to `probes` elements of the input and of every trainable tensor.
  * In eval mode the running statistics are first moved off their defaults by a train pass.
+ * A probe that straddles a kink is skipped; at most a third of them may.
  */
 static void gradcheck(const char *spec, size_t batch, int mode, uint64_t seed)
 {
@@ -73,57 +128,22 @@ static void gradcheck(const char *spec, size_t batch, int mode, uint64_t seed)
             lct_params_get(p, (size_t)i, saved[i], count);
         }
     }
-#define RESTORE()                                                                          \
-    for (int i__ = 0; i__ < nt; i__++)                                                     \
-        if (saved[i__]) {                                                                  \
-            size_t c__;                                                                    \
-            lct_params_info(p, (size_t)i__, NULL, &c__, NULL);                             \
-            lct_params_set(p, (size_t)i__, saved[i__], c__);                               \
-        }
-    RESTORE();
-    probe_loss(enc, x, batch, r, y);
+    probe_ctx c = {enc, x, r, y, batch, p, saved, nt};
+    loss_at(&c, x, -1, 0, 0, x[0]);
     int rc = lct_encoder_backward(enc, r, batch, dx);
     ck_assert_msg(rc == LCT_OK, "backward: %s", lct_error_last());
-    /* A probe whose central difference misses but a one-sided difference, or a central difference over a
-     * shorter step, matches straddles a kink (ReLU, max pool; in train mode a batch norm spreads one
-     * weight's step over every output of its channel): it counts as such, and at most a third may. */
-    const double h = 5e-4, rtol = 2e-2, atol = 2e-3;
     size_t skipped = 0, tried = 0;
     const size_t probes = 24;
     lct__rng pick;
     lct__rng_seed(&pick, seed, 99);
     for (size_t k = 0; k < probes && k < batch * in; k++) {
         size_t i = batch * in <= probes ? k : (size_t)lct__rng_below(&pick, batch * in);
-        float keep = x[i];
-        x[i] = keep + (float)h;
-        RESTORE();
-        double lp = probe_loss(enc, x, batch, r, y);
-        x[i] = keep - (float)h;
-        RESTORE();
-        double lm = probe_loss(enc, x, batch, r, y);
-        x[i] = keep;
-        RESTORE();
-        double l0 = probe_loss(enc, x, batch, r, y);
-        double num = (lp - lm) / (2 * h);
+        double num;
+        int verdict = probe(&c, x, -1, 0, i, dx[i], &num);
         tried++;
-        if (!close_enough(num, dx[i], rtol, atol)) {
-            /* a kink inside [-h, h]: one side alone, or the central difference over a step 8 times shorter, agrees */
-            x[i] = keep + (float)(h / 8);
-            RESTORE();
-            double lp8 = probe_loss(enc, x, batch, r, y);
-            x[i] = keep - (float)(h / 8);
-            RESTORE();
-            double lm8 = probe_loss(enc, x, batch, r, y);
-            x[i] = keep;
-            RESTORE();
-            if (close_enough((lp - l0) / h, dx[i], rtol, atol) || close_enough((l0 - lm) / h, dx[i], rtol, atol) ||
-                close_enough((lp8 - lm8) / (h / 4), dx[i], rtol, atol)) {
-                skipped++;
-                continue;
-            }
-        }
-        ck_assert_msg(close_enough(num, dx[i], rtol, atol), "%s (%s): dx[%zu] analytic %.6g numeric %.6g", spec,
-                      mode ? "train" : "eval", i, (double)dx[i], num);
+        skipped += verdict == 1;
+        ck_assert_msg(verdict >= 0, "%s (%s): dx[%zu] analytic %.6g numeric %.6g", spec, mode ? "train" : "eval", i,
+                      (double)dx[i], num);
     }
     for (int t = 0; t < nt; t++) {
         const char *name;
@@ -136,47 +156,16 @@ static void gradcheck(const char *spec, size_t batch, int mode, uint64_t seed)
         ck_assert_int_eq(lct_params_get_grad(p, (size_t)t, g, count), LCT_OK);
         for (size_t k = 0; k < probes && k < count; k++) {
             size_t i = count <= probes ? k : (size_t)lct__rng_below(&pick, count);
-            float keep = v[i];
-            v[i] = keep + (float)h;
-            lct_params_set(p, (size_t)t, v, count);
-            RESTORE();
-            double lp = probe_loss(enc, x, batch, r, y);
-            v[i] = keep - (float)h;
-            lct_params_set(p, (size_t)t, v, count);
-            RESTORE();
-            double lm = probe_loss(enc, x, batch, r, y);
-            v[i] = keep;
-            lct_params_set(p, (size_t)t, v, count);
-            RESTORE();
-            double l0 = probe_loss(enc, x, batch, r, y);
-            double num = (lp - lm) / (2 * h);
+            double num;
+            int verdict = probe(&c, v, t, count, i, g[i], &num);
             tried++;
-            if (!close_enough(num, g[i], rtol, atol)) {
-                /* as for dx: one side alone, or the central difference over a step 8 times shorter */
-                v[i] = keep + (float)(h / 8);
-                lct_params_set(p, (size_t)t, v, count);
-                RESTORE();
-                double lp8 = probe_loss(enc, x, batch, r, y);
-                v[i] = keep - (float)(h / 8);
-                lct_params_set(p, (size_t)t, v, count);
-                RESTORE();
-                double lm8 = probe_loss(enc, x, batch, r, y);
-                v[i] = keep;
-                lct_params_set(p, (size_t)t, v, count);
-                RESTORE();
-                if (close_enough((lp - l0) / h, g[i], rtol, atol) || close_enough((l0 - lm) / h, g[i], rtol, atol) ||
-                    close_enough((lp8 - lm8) / (h / 4), g[i], rtol, atol)) {
-                    skipped++;
-                    continue;
-                }
-            }
-            ck_assert_msg(close_enough(num, g[i], rtol, atol), "%s (%s): %s[%zu] analytic %.6g numeric %.6g", spec,
-                          mode ? "train" : "eval", name, i, (double)g[i], num);
+            skipped += verdict == 1;
+            ck_assert_msg(verdict >= 0, "%s (%s): %s[%zu] analytic %.6g numeric %.6g", spec, mode ? "train" : "eval",
+                          name, i, (double)g[i], num);
         }
         free(v);
         free(g);
     }
-#undef RESTORE
     ck_assert_msg(skipped * 3 <= tried, "%s: %zu of %zu probes straddle a kink", spec, skipped, tried);
     for (int i = 0; i < nt; i++) free(saved[i]);
     free(x);
@@ -336,6 +325,19 @@ START_TEST(test_conv2d_forward_reference)
 }
 END_TEST
 
+/* Output t of channel o of sample n of a conv1d (weights O x C x K, input C x L), in double. */
+static double conv1d_ref(const float *w, const float *b, const float *x, size_t n, size_t o, size_t t, size_t C,
+                         size_t L, size_t K, size_t S, size_t P)
+{
+    double s = b[o];
+    for (size_t c = 0; c < C; c++)
+        for (size_t k = 0; k < K; k++) {
+            long ix = (long)(t * S + k) - (long)P;
+            if (ix >= 0 && ix < (long)L) s += (double)w[(o * C + c) * K + k] * x[(n * C + c) * L + ix];
+        }
+    return s;
+}
+
 START_TEST(test_conv1d_forward_reference)
 {
     lct_runtime *rt = lct_test_runtime(1, 4);
@@ -352,13 +354,7 @@ START_TEST(test_conv1d_forward_reference)
     for (size_t n = 0; n < B; n++)
         for (size_t o = 0; o < O; o++)
             for (size_t t = 0; t < OL; t++) {
-                double s = b[o];
-                for (size_t c = 0; c < C; c++)
-                    for (size_t k = 0; k < K; k++) {
-                        long ix = (long)(t * S + k) - (long)P;
-                        if (ix >= 0 && ix < (long)L) s += (double)w[(o * C + c) * K + k] * x[(n * C + c) * L + ix];
-                    }
-                ck_assert_double_eq_tol(y[(n * O + o) * OL + t], s, 1e-5);
+                ck_assert_double_eq_tol(y[(n * O + o) * OL + t], conv1d_ref(w, b, x, n, o, t, C, L, K, S, P), 1e-5);
             }
     lct_encoder_free(enc);
     lct_runtime_free(rt);
@@ -399,12 +395,7 @@ START_TEST(test_conv1d_relu_reference)
         for (size_t n = 0; n < B; n++)
             for (size_t o = 0; o < O; o++)
                 for (size_t t = 0; t < OL; t++) {
-                    double s = b[o];
-                    for (size_t c = 0; c < C; c++)
-                        for (size_t k = 0; k < K; k++) {
-                            long ix = (long)(t * S + k) - (long)P;
-                            if (ix >= 0 && ix < (long)L) s += (double)w[(o * C + c) * K + k] * x[(n * C + c) * L + ix];
-                        }
+                    double s = conv1d_ref(w, b, x, n, o, t, C, L, K, S, P);
                     float got = y[(n * O + o) * OL + t];
                     ck_assert_msg(fabs(got - (s > 0 ? s : 0.0)) < 1e-5, "%s: y[%zu,%zu,%zu] %g, reference %g", spec,
                                   n, o, t, (double)got, s);
