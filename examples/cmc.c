@@ -220,13 +220,7 @@ int main(int argc, char **argv)
     CHECK(lct_optimizer_new(&opt, rt, &oo));
     for (int v = 0; v < VIEWS; v++) CHECK(lct_optimizer_attach(opt, lct_encoder_params(enc[v])));
 
-    lct_augmenter_options ao;
-    lct_augmenter_options_init(&ao, LCT_AUGMENTER_OPTIONS_VERSION);
-    ao.input = LCT_AUG_IMAGE_U8;
-    ao.channels = 1;
-    ao.height = ao.width = SIDE;
-    lct_augmenter *aug;
-    CHECK(lct_augmenter_new(&aug, rt, &ao));
+    lct_augmenter *aug = train_image_augmenter(rt);
     if (crop_min == 0.2f) {
         CHECK(lct_augmenter_preset(aug, LCT_AUG_PRESET_CMC)); /* crop 0.2-1, flip */
     } else { /* the preset's calls with another lower bound for the crop */

@@ -223,13 +223,7 @@ int main(int argc, char **argv)
     CHECK(lct_optimizer_attach(opt, lct_loss_params(loss)));
 
     /* Mild augmentation: crops of at least half the image, and flips. */
-    lct_augmenter_options ao;
-    lct_augmenter_options_init(&ao, LCT_AUGMENTER_OPTIONS_VERSION);
-    ao.input = LCT_AUG_IMAGE_U8;
-    ao.channels = 1;
-    ao.height = ao.width = SIDE;
-    lct_augmenter *aug;
-    CHECK(lct_augmenter_new(&aug, rt, &ao));
+    lct_augmenter *aug = train_image_augmenter(rt);
     CHECK(lct_augmenter_add_random_resized_crop(aug, 1.0, crop_min, 1.0, 3.0 / 4.0, 4.0 / 3.0));
     CHECK(lct_augmenter_add_hflip(aug, 0.5));
 

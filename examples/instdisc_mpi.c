@@ -95,13 +95,7 @@ int main(int argc, char **argv)
     CHECK(lct_optimizer_new(&opt, rt, &oo));
     CHECK(lct_optimizer_attach(opt, lct_encoder_params(enc)));
     CHECK(lct_optimizer_set_comm(opt, comm));
-    lct_augmenter_options ao;
-    lct_augmenter_options_init(&ao, LCT_AUGMENTER_OPTIONS_VERSION);
-    ao.input = LCT_AUG_IMAGE_U8;
-    ao.channels = 1;
-    ao.height = ao.width = 28;
-    lct_augmenter *aug;
-    CHECK(lct_augmenter_new(&aug, rt, &ao));
+    lct_augmenter *aug = train_image_augmenter(rt);
     CHECK(lct_augmenter_preset(aug, LCT_AUG_PRESET_INSTDISC));
 
     int32_t *train_labels = labels_int32(data.train.labels, n), *test_labels = labels_int32(data.test.labels, q);

@@ -29,11 +29,8 @@ check_run "$log" "$out/run1" "$pattern" "$format"
 
 log=$("$prog" $common --epochs 2 --out "$out/run2" --resume "$out/ckpt.lct" "$@")
 echo "$log" | tail -n 3
-echo "$log" | grep -q "resumed from $out/ckpt.lct at epoch 2" || { echo "FAIL: no resume line"; exit 1; }
-echo "$log" | grep -q "epoch 1/2" && { echo "FAIL: the resumed run trained epoch 1 again"; exit 1; }
+check_resumed "$log" "$out/ckpt.lct"
 check_run "$log" "$out/run2" "$pattern" "$format"
 
-status=0
-"$prog" --bogus >/dev/null 2>&1 || status=$?
-[ "$status" -eq 2 ] || { echo "FAIL: an unknown flag exited with $status, not 2"; exit 1; }
+check_unknown_flag "$prog"
 echo "$name: outputs, checkpoint round trip and final line as expected"

@@ -10,3 +10,18 @@ check_run() {
     last=$(printf '%s\n' "$1" | tail -n 1)
     printf '%s\n' "$last" | grep -Eq "$3" || { echo "FAIL: last line '$last' is not '$4'"; exit 1; }
 }
+
+# check_resumed LOG CHECKPOINT: the run of LOG resumed from CHECKPOINT at epoch 2 and did not train
+# epoch 1 again.
+check_resumed() {
+    echo "$1" | grep -q "resumed from $2 at epoch 2" || { echo "FAIL: no resume line"; exit 1; }
+    echo "$1" | grep -q "epoch 1/2" && { echo "FAIL: the resumed run trained epoch 1 again"; exit 1; }
+    return 0
+}
+
+# check_unknown_flag PROGRAM: an unknown flag makes PROGRAM exit with 2.
+check_unknown_flag() {
+    status=0
+    "$1" --bogus >/dev/null 2>&1 || status=$?
+    [ "$status" -eq 2 ] || { echo "FAIL: an unknown flag exited with $status, not 2"; exit 1; }
+}

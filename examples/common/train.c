@@ -54,13 +54,8 @@ lct_runtime *train_runtime(const example_args *args)
     return rt;
 }
 
-lct_augmenter *train_augmenter(lct_runtime *rt, const train_aug *a)
+lct_augmenter *train_image_augmenter(lct_runtime *rt)
 {
-    if (a->crop_min > a->crop_max) {
-        fprintf(stderr, "%s: --crop-min %g is above --crop-max %g\n", program_invocation_short_name,
-                (double)a->crop_min, (double)a->crop_max);
-        exit(FLAGS_ERROR);
-    }
     lct_augmenter_options ao;
     lct_augmenter_options_init(&ao, LCT_AUGMENTER_OPTIONS_VERSION);
     ao.input = LCT_AUG_IMAGE_U8;
@@ -68,6 +63,17 @@ lct_augmenter *train_augmenter(lct_runtime *rt, const train_aug *a)
     ao.height = ao.width = 28;
     lct_augmenter *aug;
     CHECK(lct_augmenter_new(&aug, rt, &ao));
+    return aug;
+}
+
+lct_augmenter *train_augmenter(lct_runtime *rt, const train_aug *a)
+{
+    if (a->crop_min > a->crop_max) {
+        fprintf(stderr, "%s: --crop-min %g is above --crop-max %g\n", program_invocation_short_name,
+                (double)a->crop_min, (double)a->crop_max);
+        exit(FLAGS_ERROR);
+    }
+    lct_augmenter *aug = train_image_augmenter(rt);
     if (a->crop_min < 1.0f)
         CHECK(lct_augmenter_add_random_resized_crop(aug, 1.0, a->crop_min, a->crop_max, 3.0 / 4.0, 4.0 / 3.0));
     if (a->jitter > 0 && a->jitter_p > 0)

@@ -48,6 +48,10 @@ typedef struct train_aug {
     {"jitter-p", FLAG_FLOAT, &(a)->jitter_p, "probability of the colour jitter", 0, 1},                   \
     {"flip", FLAG_FLOAT, &(a)->flip, "probability of a horizontal flip", 0, 1}
 
+/* An empty augmenter of uint8 grey 28 x 28 images (Fashion-MNIST), for a program to add its own
+ * pipeline to; exits with 1 if the library call fails. */
+lct_augmenter *train_image_augmenter(lct_runtime *rt);
+
 /*
  * A uint8 grey 28 x 28 augmenter with the pipeline of `a` (crop first, then jitter, then flip).
  * Reports and exits with 2 if crop_min > crop_max, with 1 if a library call fails.
