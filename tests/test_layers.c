@@ -746,6 +746,149 @@ START_TEST(test_conv_batch_equals_single_samples)
 }
 END_TEST
 
+/* 1 if the encoder took bf16; 0 (the test then checks only the error) where the CPU or OS has no AMX tiles. */
+static int try_bf16(lct_encoder *enc)
+{
+    int rc = lct_encoder_set_precision(enc, LCT_PRECISION_BF16);
+    if (rc == LCT_OK) return 1;
+    ck_assert_int_eq(rc, LCT_EUNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(lct_error_last(), "AMX"));
+    ck_assert_int_eq(lct_encoder_get_precision(enc), LCT_PRECISION_FP32);
+    printf("bf16 linear: no AMX-BF16 tiles here, only the refusal is checked\n");
+    return 0;
+}
+
+static double bf(float v)
+{
+    return (double)lct__bf16_to_float(lct__to_bf16(v));
+}
+
+/* Linear layers in bf16 against double sums of the bf16-rounded operands: forward, dW (accumulated over
+ * two backward passes), db and dx, for shapes that leave every kind of partial tile block, a sequence
+ * input (rows = batch × T) and no bias. The results must also differ from the fp32 sums somewhere. */
+START_TEST(test_bf16_linear_reference)
+{
+    static const struct {
+        const char *spec;
+        size_t batch;
+    } lin[] = {{"in 3; linear 5", 1},           {"in 31; linear 17", 33},   {"in 784; linear 130", 37},
+                 {"in 64; linear 32 nobias", 64}, {"in 4x40; linear 48", 9},  {"in 1024; linear 128", 256}};
+    for (size_t t = 0; t < sizeof lin / sizeof *lin; t++) {
+        lct_runtime *rt = lct_test_runtime(2, 8);
+        lct_encoder *enc = spec_encoder(rt, lin[t].spec);
+        if (!try_bf16(enc)) {
+            lct_encoder_free(enc);
+            lct_runtime_free(rt);
+            return;
+        }
+        ck_assert_int_eq(lct_encoder_get_precision(enc), LCT_PRECISION_BF16);
+        size_t B = lin[t].batch, in = enc_in(enc), out = enc_out(enc);
+        uint32_t shape[3];
+        size_t rank;
+        lct_encoder_output_shape(enc, shape, 3, &rank);
+        size_t O = shape[rank - 1], D = in / (out / O), M = B * (out / O); /* rows of the product */
+        lct_params *p = lct_encoder_params(enc);
+        int has_bias = lct_params_count(p) == 2;
+        float *w = malloc(O * D * sizeof *w), *b = calloc(O, sizeof *b), *x = malloc(M * D * sizeof *x);
+        float *y = malloc(M * O * sizeof *y), *dy = malloc(M * O * sizeof *dy), *dx = malloc(M * D * sizeof *dx);
+        float *dw = malloc(O * D * sizeof *dw), *db = calloc(O, sizeof *db);
+        get_tensor(p, 0, w);
+        if (has_bias) get_tensor(p, 1, b);
+        fill_uniform(x, M * D, 40 + t, -2, 2);
+        fill_uniform(dy, M * O, 50 + t, -1, 1);
+        ck_assert_int_eq(lct_encoder_zero_grad(enc), LCT_OK);
+        ck_assert_int_eq(lct_encoder_forward(enc, x, B, y), LCT_OK);
+        ck_assert_int_eq(lct_encoder_backward(enc, dy, B, dx), LCT_OK);
+        ck_assert_int_eq(lct_encoder_backward(enc, dy, B, dx), LCT_OK);
+        lct_params_get_grad(p, 0, dw, O * D);
+        if (has_bias) lct_params_get_grad(p, 1, db, O);
+        double off32 = 0; /* largest distance of y from the fp32 sums: bf16 rounding must show */
+        for (size_t i = 0; i < M; i++)
+            for (size_t o = 0; o < O; o++) {
+                double s = b[o], s32 = b[o], mag = fabs(b[o]);
+                for (size_t q = 0; q < D; q++) {
+                    s += bf(x[i * D + q]) * bf(w[o * D + q]);
+                    s32 += (double)x[i * D + q] * w[o * D + q];
+                    mag += fabs(bf(x[i * D + q]) * bf(w[o * D + q]));
+                }
+                ck_assert_msg(fabs(y[i * O + o] - s) <= 1e-5 * mag + 1e-6, "%s: y[%zu,%zu] = %.7g, not %.7g",
+                              lin[t].spec, i, o, y[i * O + o], s);
+                if (fabs(y[i * O + o] - s32) > off32) off32 = fabs(y[i * O + o] - s32);
+            }
+        ck_assert_msg(off32 > 1e-4, "%s: y equals the fp32 sums (%g): no bf16 rounding", lin[t].spec, off32);
+        for (size_t o = 0; o < O; o++) {
+            double sb = 0;
+            for (size_t i = 0; i < M; i++) sb += dy[i * O + o];
+            if (has_bias) ck_assert_msg(fabs(db[o] - 2 * sb) <= 1e-4 * (1 + fabs(sb)), "%s: db[%zu]", lin[t].spec, o);
+            for (size_t q = 0; q < D; q++) {
+                double s = 0, mag = 0;
+                for (size_t i = 0; i < M; i++) {
+                    s += bf(dy[i * O + o]) * bf(x[i * D + q]);
+                    mag += fabs(bf(dy[i * O + o]) * bf(x[i * D + q]));
+                }
+                ck_assert_msg(fabs(dw[o * D + q] - 2 * s) <= 2e-5 * mag + 1e-6, "%s: dW[%zu,%zu] = %.7g, not 2 × %.7g",
+                              lin[t].spec, o, q, dw[o * D + q], s);
+            }
+        }
+        for (size_t i = 0; i < M; i++)
+            for (size_t q = 0; q < D; q++) {
+                double s = 0, mag = 0;
+                for (size_t o = 0; o < O; o++) {
+                    s += bf(dy[i * O + o]) * bf(w[o * D + q]);
+                    mag += fabs(bf(dy[i * O + o]) * bf(w[o * D + q]));
+                }
+                ck_assert_msg(fabs(dx[i * D + q] - s) <= 1e-5 * mag + 1e-6, "%s: dx[%zu,%zu] = %.7g, not %.7g",
+                              lin[t].spec, i, q, dx[i * D + q], s);
+            }
+        free(w), free(b), free(x), free(y), free(dy), free(dx), free(dw), free(db);
+        lct_encoder_free(enc);
+        lct_runtime_free(rt);
+    }
+}
+END_TEST
+
+/* Switching precision: fp32 again gives the fp32 result, a pending backward is forgotten, and the
+ * precision carries to layers added later. */
+START_TEST(test_bf16_switch)
+{
+    lct_runtime *rt = lct_test_runtime(1, 8);
+    lct_encoder *enc = spec_encoder(rt, "in 40; linear 24; relu");
+    lct_encoder *ref = spec_encoder(rt, "in 40");
+    float x[3 * 40], y32[3 * 24], y[3 * 24], dy[3 * 24], dx[3 * 40];
+    fill_uniform(x, sizeof x / sizeof *x, 3, -1, 1);
+    fill_uniform(dy, sizeof dy / sizeof *dy, 4, -1, 1);
+    ck_assert_int_eq(lct_encoder_forward(enc, x, 3, y32), LCT_OK);
+    if (!try_bf16(enc)) goto done;
+    LCT_ASSERT_FAILS(lct_encoder_backward(enc, dy, 3, dx), LCT_ESTATE, "no forward pass");
+    ck_assert_int_eq(lct_encoder_forward(enc, x, 3, y), LCT_OK);
+    ck_assert(memcmp(y, y32, sizeof y) != 0);
+    ck_assert_int_eq(lct_encoder_backward(enc, dy, 3, dx), LCT_OK);
+    ck_assert_int_eq(lct_encoder_set_precision(enc, LCT_PRECISION_BF16), LCT_OK); /* no change: keeps the pass */
+    ck_assert_int_eq(lct_encoder_backward(enc, dy, 3, dx), LCT_OK);
+    ck_assert_int_eq(lct_encoder_set_precision(enc, LCT_PRECISION_FP32), LCT_OK);
+    ck_assert_int_eq(lct_encoder_forward(enc, x, 3, y), LCT_OK);
+    ck_assert(memcmp(y, y32, sizeof y) == 0);
+    /* set before the layer exists */
+    ck_assert_int_eq(lct_encoder_set_precision(ref, LCT_PRECISION_BF16), LCT_OK);
+    ck_assert_int_eq(lct_encoder_add_linear(ref, 24, 1), LCT_OK);
+    ck_assert_int_eq(lct_encoder_forward(ref, x, 3, y), LCT_OK);
+    ck_assert(memcmp(y, y32, sizeof y) != 0);
+done:
+    LCT_ASSERT_FAILS(lct_encoder_set_precision(enc, 2), LCT_EINVAL, "precision is 2");
+    LCT_ASSERT_FAILS(lct_encoder_set_precision(enc, -1), LCT_EINVAL, "precision is -1");
+    LCT_ASSERT_FAILS(lct_encoder_set_precision(NULL, 0), LCT_EINVAL, "'enc'");
+    LCT_ASSERT_FAILS(lct_encoder_get_precision(NULL), LCT_EINVAL, "'enc'");
+    /* a CPU without tiles: refused, and the encoder keeps fp32 */
+    lct__amx_disable(1);
+    LCT_ASSERT_FAILS(lct_encoder_set_precision(enc, LCT_PRECISION_BF16), LCT_EUNSUPPORTED, "AMX");
+    ck_assert_int_eq(lct_encoder_get_precision(enc), LCT_PRECISION_FP32);
+    lct__amx_disable(0);
+    lct_encoder_free(enc);
+    lct_encoder_free(ref);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("layers");
@@ -766,6 +909,8 @@ int main(void)
     tcase_add_test(tf, test_dropout_statistics_and_eval_identity);
     tcase_add_test(tf, test_conv_batch_equals_single_samples);
     tcase_add_test(tf, test_fused_bn_relu_pool_equals_chain);
+    tcase_add_test(tf, test_bf16_linear_reference);
+    tcase_add_test(tf, test_bf16_switch);
     suite_add_tcase(s, tf);
     return lct_test_run(s);
 }

@@ -158,6 +158,32 @@ LCT_API int lct_encoder_set_mode(lct_encoder *enc, int mode);
 /** The current ::lct_encoder_mode, or LCT_EINVAL for NULL. */
 LCT_API int lct_encoder_get_mode(const lct_encoder *enc);
 
+/** Arithmetic of an encoder's linear layers (lct_encoder_set_precision()). */
+typedef enum lct_precision {
+    LCT_PRECISION_FP32 = 0, /**< every product in fp32 (default) */
+    LCT_PRECISION_BF16 = 1  /**< linear layers multiply bf16-rounded operands and sum in fp32, on AMX tiles */
+} lct_precision;
+
+/**
+ * Choose the arithmetic of the encoder's linear layers. With ::LCT_PRECISION_BF16 each of a
+ * linear layer's three products (y = x Wᵀ in forward; dW += dyᵀ x and dx = dy W in backward)
+ * rounds both of its operands to bf16 (8 significant bits, nearest even) and sums the products
+ * in fp32, on the CPU's AMX-BF16 tiles. Weights, gradients, the optimiser and every other layer
+ * stay fp32, as under PyTorch's bf16 autocast, but a linear layer's output is kept in fp32.
+ * Results stay identical for any thread count. The precision applies to layers added later too,
+ * and is not part of the spec text or of checkpoints.
+ *
+ * Changing the precision forgets the last forward pass (a following backward is LCT_ESTATE)
+ * and resizes the workspace at the next forward.
+ * @return LCT_OK; LCT_EINVAL (NULL @p enc, unknown @p precision); LCT_EUNSUPPORTED (bf16 on a
+ *         CPU, OS or build without AMX-BF16 tiles, or with LCT_AMX=0 in the environment; the
+ *         precision is left as it was).
+ */
+LCT_API int lct_encoder_set_precision(lct_encoder *enc, int precision);
+
+/** The current ::lct_precision, or LCT_EINVAL for NULL. */
+LCT_API int lct_encoder_get_precision(const lct_encoder *enc);
+
 /**
  * Forward pass of @p batch samples @p x into @p y. In train mode it also updates batch-norm
  * running statistics and advances the dropout step. The first call seals the encoder; the

@@ -129,8 +129,7 @@ float lct__h2f(uint16_t h);
 uint16_t lct__f2h(float f);
 
 /* ---- kNN on AMX tiles (knn_amx.c) ----------------------------------------- */
-#if defined(__x86_64__) && defined(__linux__) && \
-    ((defined(__clang__) && __clang_major__ >= 12) || (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11))
+#if LCT__AMX
 #define LCT__KNN_AMX 1
 /* d rounded up to 32 coordinates; n rounded up to 32 rows. */
 size_t lct__amx_dpad(size_t d);
@@ -141,9 +140,6 @@ void lct__amx_pack_rows(const float *f32, const uint16_t *f16, size_t n, size_t 
                         uint16_t *out);
 /* m queries (m <= mpad, mpad a multiple of 32) to row-major bf16 mpad × dpad, zero padded. */
 void lct__amx_pack_queries(const float *q, size_t m, size_t d, size_t mpad, uint16_t *out);
-/* Load the tile configuration on this thread / release it. */
-void lct__amx_begin(void);
-void lct__amx_end(void);
 /* out[i * ldo + j] = bf16 similarity of query i and packed row j, i < mpad, j < npad (both multiples
  * of 32); rp points at the group of row 0. */
 void lct__amx_sims(const uint16_t *qp, size_t mpad, const uint16_t *rp, size_t npad, size_t d, float *out,

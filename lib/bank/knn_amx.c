@@ -18,15 +18,6 @@
 
 #define AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,f16c,amx-tile,amx-bf16")))
 
-/* Round-to-nearest-even fp32 -> bf16 (inputs are finite: the callers checked). */
-static inline uint16_t to_bf16(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
 size_t lct__amx_dpad(size_t d)
 {
     return (d + 31) / 32 * 32;
@@ -54,7 +45,7 @@ void lct__amx_pack_rows(const float *f32, const uint16_t *f16, size_t n, size_t 
                 else lct__half_to_float(f16 + i * d + j0, row, m);
                 for (size_t t = 0; t < m; t++) {
                     size_t j = j0 + t, c = j / 32, w = j % 32;
-                    blk[c * 512 + (w / 2) * 32 + r * 2 + (w & 1)] = to_bf16(row[t]);
+                    blk[c * 512 + (w / 2) * 32 + r * 2 + (w & 1)] = lct__to_bf16(row[t]);
                 }
             }
         }
@@ -66,31 +57,11 @@ void lct__amx_pack_queries(const float *q, size_t m, size_t d, size_t mpad, uint
     size_t dp = lct__amx_dpad(d);
     memset(out, 0, mpad * dp * sizeof *out);
     for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < d; j++) out[i * dp + j] = to_bf16(q[i * d + j]);
+        for (size_t j = 0; j < d; j++) out[i * dp + j] = lct__to_bf16(q[i * d + j]);
 }
 
-typedef struct __attribute__((packed)) {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} amx_config;
-
-/* Tiles 0-3: a 32 × 32 block of similarities; 4, 5: 16 queries × 32 coordinates; 6, 7: 32 coordinates × 16 rows. */
-AMX_TARGET void lct__amx_begin(void)
-{
-    /* A constant in memory: a configuration built on the stack can lose its stores, since the
-     * compiler does not see ldtilecfg read them. */
-    static const amx_config cfg = {.palette = 1,
-                                   .colsb = {64, 64, 64, 64, 64, 64, 64, 64},
-                                   .rows = {16, 16, 16, 16, 16, 16, 16, 16}};
-    _tile_loadconfig(&cfg);
-}
-
-AMX_TARGET void lct__amx_end(void)
-{
-    _tile_release();
-}
-
+/* Tiles (lct__amx_begin) 0-3: a 32 × 32 block of similarities; 4, 5: 16 queries × 32 coordinates;
+ * 6, 7: 32 coordinates × 16 rows. */
 AMX_TARGET void lct__amx_sims(const uint16_t *qp, size_t mpad, const uint16_t *rp, size_t npad, size_t d,
                               float *out, size_t ldo)
 {

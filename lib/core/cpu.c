@@ -66,15 +66,24 @@ static int request_amx(void)
     return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
 }
 
+static int amx_off;
+
 int lct__amx_ready(void)
 {
     static int cached = -1; /* benign race: the request is idempotent */
     if (cached < 0) cached = request_amx();
-    return cached;
+    return cached && !amx_off;
 }
 #else
+static int amx_off;
+
 int lct__amx_ready(void)
 {
     return 0;
 }
 #endif
+
+void lct__amx_disable(int off)
+{
+    amx_off = off;
+}

@@ -142,6 +142,39 @@ int lct__cpu_features(void);
  * environment does not disable them (LCT_AMX=0), and the OS granted the process the tile-data
  * state (Linux arch_prctl ARCH_REQ_XCOMP_PERM, asked once per process). 0 otherwise. */
 int lct__amx_ready(void);
+/* Tests: nonzero makes lct__amx_ready() answer 0 (a CPU without tiles); 0 restores it. */
+void lct__amx_disable(int off);
+
+/* AMX tiles from the compiler (GCC 11, Clang 12 on x86-64 Linux); use them only if lct__amx_ready(). */
+#if defined(__x86_64__) && defined(__linux__) && \
+    ((defined(__clang__) && __clang_major__ >= 12) || (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11))
+#  define LCT__AMX 1
+#else
+#  define LCT__AMX 0
+#endif
+
+/* ---- bf16 products on AMX tiles (gemm_bf16.c) ------------------------------- */
+
+/* Round to nearest even fp32 -> bf16 (finite inputs), and back. */
+uint16_t lct__to_bf16(float x);
+static inline float lct__bf16_to_float(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+/* Load the tile configuration (eight tiles of 16 rows x 64 bytes) on this thread / release it. */
+void lct__amx_begin(void);
+void lct__amx_end(void);
+/* Bytes of packing space lct__gemm_bf16 needs for these sizes (0 without LCT__AMX). */
+size_t lct__gemm_bf16_ws(size_t m, size_t n, size_t k);
+/* C (m x n, ldc) = op(A) op(B) (beta 0) or C + op(A) op(B) (beta 1), both operands rounded to bf16 and
+ * the products summed in fp32 on AMX tiles. op(A) is m x k, a[i*lda + p] or, with ta, a[p*lda + i];
+ * op(B) is k x n, b[p*ldb + j] or, with tb, b[j*ldb + p]. ws: lct__gemm_bf16_ws(m, n, k) bytes, 64-byte
+ * aligned. Only after lct__amx_ready(); identical results for any thread count. */
+void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
+                    const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws);
 
 /* ---- threads and logging -------------------------------------------------- */
 

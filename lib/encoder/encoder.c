@@ -100,6 +100,7 @@ int lct__encoder_add(lct_encoder *enc, const lct__layer *proto, const char *func
         return lct__fail(LCT_ENOMEM, func, "cannot allocate the %s layer", lct__layer_kind_name(proto->kind));
     *l = *proto;
     l->index = (uint32_t)enc->n_layers;
+    l->bf16 = l->kind == LCT__L_LINEAR && enc->precision == LCT_PRECISION_BF16;
     l->ws = NULL;
     l->store = NULL;
     int rc = lct__layer_init(l, current_shape(enc), func);
@@ -441,6 +442,31 @@ int lct_encoder_get_mode(const lct_encoder *enc)
 {
     LCT__REQUIRE(enc);
     return enc->mode;
+}
+
+int lct_encoder_set_precision(lct_encoder *enc, int precision)
+{
+    LCT__REQUIRE(enc);
+    if (precision != LCT_PRECISION_FP32 && precision != LCT_PRECISION_BF16)
+        return LCT__FAIL(LCT_EINVAL, "precision is %d; it must be LCT_PRECISION_FP32 (0) or LCT_PRECISION_BF16 (1)",
+                         precision);
+    if (precision == LCT_PRECISION_BF16 && !lct__amx_ready())
+        return LCT__FAIL(LCT_EUNSUPPORTED, "bf16 needs AMX-BF16 tiles, which this CPU, OS or build does not offer "
+                                           "(or LCT_AMX=0 turned them off); the precision stays fp32");
+    if (precision == enc->precision) return LCT_OK;
+    for (size_t i = 0; i < enc->n_layers; i++)
+        enc->layers[i]->bf16 = enc->layers[i]->kind == LCT__L_LINEAR && precision == LCT_PRECISION_BF16;
+    enc->precision = precision;
+    /* the linear layers' packing space changes the layout: the next forward lays it out afresh */
+    enc->ws_batch = 0;
+    enc->fwd_batch = 0;
+    return LCT_OK;
+}
+
+int lct_encoder_get_precision(const lct_encoder *enc)
+{
+    LCT__REQUIRE(enc);
+    return enc->precision;
 }
 
 int lct_encoder_forward(lct_encoder *enc, const float *x, size_t batch, float *y)

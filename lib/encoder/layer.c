@@ -111,6 +111,7 @@ size_t lct__layer_tensors(const lct__layer *l, lct__tensor_desc *d)
 size_t lct__layer_ws(const lct__layer *l, size_t batch)
 {
     switch (l->kind) {
+    case LCT__L_LINEAR: return lct__linear_ws(l, batch);
     case LCT__L_CONV1D: return lct__conv1d_ws(l, batch);
     case LCT__L_CONV2D: return lct__conv_ws(l, batch);
     case LCT__L_BATCHNORM: return lct__bn_ws(l, batch);

@@ -64,6 +64,7 @@ typedef struct lct__layer {
     float *store;
     /* per-forward: scratch in the encoder's workspace (ws_floats(batch) floats) */
     float *ws;
+    int bf16;                       /* linear: products on bf16 operands (lct_encoder_set_precision) */
     int fuse_relu;                  /* batch norm, conv1d: a following ReLU is applied in the same pass */
     int mask_in_pool;               /* batch norm: the max pool after that ReLU applies its mask in backward */
     int relu_mask;                  /* max pool: its input came out of a ReLU; gradients pass only where y > 0 */
@@ -114,6 +115,7 @@ const char *lct__layer_kind_name(int kind);
 
 /* Per-kind entry points (one file each). */
 int lct__linear_init(lct__layer *l, const char *func);
+size_t lct__linear_ws(const lct__layer *l, size_t batch);
 void lct__linear_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
 void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx);
 

@@ -1,4 +1,5 @@
-/* Fully connected layer on the last axis: y = x Wᵀ + b, one GEMM over every row of the batch. */
+/* Fully connected layer on the last axis: y = x Wᵀ + b, one GEMM over every row of the batch (fp32
+ * through BLIS, or bf16 operands on AMX tiles when the encoder's precision says so). */
 #include "layer.h"
 
 int lct__linear_init(lct__layer *l, const char *func)
@@ -18,6 +19,17 @@ static size_t rows_of(const lct__layer *l, size_t batch)
     return batch * (l->in.rank == 2 ? l->in.d[0] : 1);
 }
 
+/* bf16: packing space for the largest of the three products. */
+size_t lct__linear_ws(const lct__layer *l, size_t batch)
+{
+    if (!l->bf16) return 0;
+    size_t in = l->in.d[l->in.rank - 1], out = l->units, m = rows_of(l, batch);
+    size_t f = lct__gemm_bf16_ws(m, out, in), d = lct__gemm_bf16_ws(out, in, m), x = lct__gemm_bf16_ws(m, in, out);
+    if (d > f) f = d;
+    if (x > f) f = x;
+    return (f + sizeof(float) - 1) / sizeof(float);
+}
+
 void lct__linear_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
 {
     size_t in = l->in.d[l->in.rank - 1], out = l->units, m = rows_of(l, p->batch);
@@ -27,14 +39,23 @@ void lct__linear_forward(lct__layer *l, const lct__pass *p, const float *x, floa
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (m * out > LCT__PAR_MIN)
         for (size_t i = 0; i < m; i++) memcpy(y + i * out, b, out * sizeof *y);
     }
-    lct__gemm(p->rt, 0, 1, m, out, in, 1.0f, x, in, w, in, l->has_bias ? 1.0f : 0.0f, y, out);
+    if (l->bf16)
+        lct__gemm_bf16(p->threads, 0, 1, m, out, in, x, in, w, in, (int)l->has_bias, y, out, l->ws);
+    else
+        lct__gemm(p->rt, 0, 1, m, out, in, 1.0f, x, in, w, in, l->has_bias ? 1.0f : 0.0f, y, out);
 }
 
 void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx)
 {
     size_t in = l->in.d[l->in.rank - 1], out = l->units, m = rows_of(l, p->batch);
     /* dW += dyᵀ x: BLIS never splits the k (batch) loop across threads, so the sum order is fixed. */
-    lct__gemm(p->rt, 1, 0, out, in, m, 1.0f, dy, out, x, in, 1.0f, l->grad[0], in);
+    if (l->bf16)
+        lct__gemm_bf16(p->threads, 1, 0, out, in, m, dy, out, x, in, 1, l->grad[0], in, l->ws);
+    else
+        lct__gemm(p->rt, 1, 0, out, in, m, 1.0f, dy, out, x, in, 1.0f, l->grad[0], in);
     if (l->has_bias) lct__colsum_add(p, dy, m, out, l->grad[1]);
-    if (dx) lct__gemm(p->rt, 0, 0, m, in, out, 1.0f, dy, out, l->value[0], in, 0.0f, dx, in);
+    if (dx && l->bf16)
+        lct__gemm_bf16(p->threads, 0, 0, m, in, out, dy, out, l->value[0], in, 0, dx, in, l->ws);
+    else if (dx)
+        lct__gemm(p->rt, 0, 0, m, in, out, 1.0f, dy, out, l->value[0], in, 0.0f, dx, in);
 }

@@ -1,0 +1,254 @@
+/*
+ * Products with bf16 operands on AMX tiles, summed in fp32: the encoder's bf16 precision
+ * (lct_encoder_set_precision) and the kNN's candidate filter share the tile set-up here.
+ *
+ * Both operands are rounded to bf16 (nearest even) while they are packed:
+ *   A (m × k): per block of 32 rows and chunk of 32 along k, two 16 × 32 tiles (rows 0-15, then
+ *     16-31), row-major, 1 KB each;
+ *   B (k × n): per block of 32 columns and chunk of 32 along k, two tiles of 16 columns in the
+ *     pair-interleaved layout the tile multiply reads: line t holds (k = 2t, 2t + 1) of each column.
+ * Padding rows, columns and coordinates are zero. One 32 × 32 block of C is four fp32 tiles that
+ * run over all of k in order: each element is summed by one thread in a fixed order, so the result
+ * is the same for any thread count.
+ */
+#include "internal.h"
+
+#include <omp.h>
+
+#if LCT__AMX
+
+#include <immintrin.h>
+
+#define AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,amx-tile,amx-bf16")))
+
+typedef struct __attribute__((packed)) {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} amx_config;
+
+/* Eight tiles of 16 rows × 64 bytes. */
+AMX_TARGET void lct__amx_begin(void)
+{
+    /* A constant in memory: a configuration built on the stack can lose its stores, since the
+     * compiler does not see ldtilecfg read them. */
+    static const amx_config cfg = {.palette = 1,
+                                   .colsb = {64, 64, 64, 64, 64, 64, 64, 64},
+                                   .rows = {16, 16, 16, 16, 16, 16, 16, 16}};
+    _tile_loadconfig(&cfg);
+}
+
+AMX_TARGET void lct__amx_end(void)
+{
+    _tile_release();
+}
+
+uint16_t lct__to_bf16(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+/* 16 floats to bf16, rounded to nearest even as lct__to_bf16 does. */
+AMX_TARGET static inline __m256i bf16x16(__m512 v)
+{
+    __m512i u = _mm512_castps_si512(v);
+    __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    u = _mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff)));
+    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(u, 16));
+}
+
+static inline __mmask16 mask_of(size_t left)
+{
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
+}
+
+size_t lct__gemm_bf16_ws(size_t m, size_t n, size_t k)
+{
+    size_t chunks = (k + 31) / 32;
+    return ((m + 31) / 32 + (n + 31) / 32) * chunks * 1024 * sizeof(uint16_t);
+}
+
+/* Row block ib of op(A) into dst (chunks KB of tiles). */
+AMX_TARGET static void pack_a(int ta, const float *a, size_t lda, size_t m, size_t k, size_t ib, uint16_t *dst)
+{
+    size_t chunks = (k + 31) / 32, i0 = ib * 32;
+    if (!ta) {
+        for (size_t r = 0; r < 32; r++) {
+            size_t i = i0 + r;
+            uint16_t *row = dst + (r / 16) * 512 + (r % 16) * 32;
+            for (size_t c = 0; c < chunks; c++) {
+                __m256i lo = _mm256_setzero_si256(), hi = lo;
+                if (i < m) {
+                    size_t p = c * 32, left = k - p;
+                    lo = bf16x16(_mm512_maskz_loadu_ps(mask_of(left), a + i * lda + p));
+                    if (left > 16) hi = bf16x16(_mm512_maskz_loadu_ps(mask_of(left - 16), a + i * lda + p + 16));
+                }
+                _mm256_store_si256((__m256i *)(row + c * 1024), lo);
+                _mm256_store_si256((__m256i *)(row + c * 1024 + 16), hi);
+            }
+        }
+        return;
+    }
+    /* op(A)[i][p] = a[p * lda + i]: each row of a gives one column of the block's tiles. */
+    size_t left = m - i0;
+    for (size_t c = 0; c < chunks; c++) {
+        uint16_t *blk = dst + c * 1024;
+        for (size_t q = 0; q < 32; q++) {
+            size_t p = c * 32 + q;
+            uint16_t h[32] __attribute__((aligned(64)));
+            if (p < k) {
+                _mm256_store_si256((__m256i *)h, bf16x16(_mm512_maskz_loadu_ps(mask_of(left), a + p * lda + i0)));
+                _mm256_store_si256((__m256i *)(h + 16),
+                                   left > 16 ? bf16x16(_mm512_maskz_loadu_ps(mask_of(left - 16), a + p * lda + i0 + 16))
+                                             : _mm256_setzero_si256());
+            } else {
+                memset(h, 0, sizeof h);
+            }
+            for (size_t r = 0; r < 32; r++) blk[(r / 16) * 512 + (r % 16) * 32 + q] = h[r];
+        }
+    }
+}
+
+/* Column block jb of op(B) into dst (chunks KB of tiles). */
+AMX_TARGET static void pack_b(int tb, const float *b, size_t ldb, size_t n, size_t k, size_t jb, uint16_t *dst)
+{
+    size_t chunks = (k + 31) / 32;
+    if (!tb) {
+        /* op(B)[p][j] = b[p * ldb + j]: rows 2t and 2t + 1 interleave into line t. */
+        static const uint16_t zip[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+                                         8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+        __m512i idx = _mm512_loadu_si512(zip);
+        for (size_t h = 0; h < 2; h++) {
+            size_t j0 = jb * 32 + h * 16;
+            __mmask16 mk = j0 < n ? mask_of(n - j0) : 0;
+            for (size_t c = 0; c < chunks; c++) {
+                uint16_t *tile = dst + c * 1024 + h * 512;
+                for (size_t t = 0; t < 16; t++) {
+                    size_t p = c * 32 + 2 * t;
+                    __m256i r0 = p < k ? bf16x16(_mm512_maskz_loadu_ps(mk, b + p * ldb + j0)) : _mm256_setzero_si256();
+                    __m256i r1 = p + 1 < k ? bf16x16(_mm512_maskz_loadu_ps(mk, b + (p + 1) * ldb + j0))
+                                           : _mm256_setzero_si256();
+                    __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(r0), r1, 1);
+                    _mm512_store_si512((__m512i *)(tile + t * 32), _mm512_permutexvar_epi16(idx, both));
+                }
+            }
+        }
+        return;
+    }
+    /* op(B)[p][j] = b[j * ldb + p]: a column's pair (2t, 2t + 1) is adjacent in memory, one 32-bit word. */
+    for (size_t h = 0; h < 2; h++) {
+        size_t j0 = jb * 32 + h * 16;
+        for (size_t c = 0; c < chunks; c++) {
+            uint32_t *tile = (uint32_t *)(dst + c * 1024 + h * 512);
+            size_t p = c * 32, left = k - p;
+            for (size_t r = 0; r < 16; r++) {
+                uint32_t w[16] __attribute__((aligned(64)));
+                if (j0 + r < n) {
+                    const float *src = b + (j0 + r) * ldb + p;
+                    __m256i lo = bf16x16(_mm512_maskz_loadu_ps(mask_of(left), src));
+                    __m256i hi = left > 16 ? bf16x16(_mm512_maskz_loadu_ps(mask_of(left - 16), src + 16))
+                                           : _mm256_setzero_si256();
+                    _mm512_store_si512((__m512i *)w, _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
+                } else {
+                    memset(w, 0, sizeof w);
+                }
+                for (size_t t = 0; t < 16; t++) tile[t * 16 + r] = w[t];
+            }
+        }
+    }
+}
+
+/* One 32 × 32 block of C (ldc in floats) from packed blocks of A and B. */
+AMX_TARGET static void tile_block(const uint16_t *ap, const uint16_t *bp, size_t chunks, float *c, size_t ldc,
+                                  int accumulate)
+{
+    size_t s = ldc * sizeof(float);
+    if (accumulate) {
+        _tile_loadd(0, c, s);
+        _tile_loadd(1, c + 16, s);
+        _tile_loadd(2, c + 16 * ldc, s);
+        _tile_loadd(3, c + 16 * ldc + 16, s);
+    } else {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+    }
+    for (size_t q = 0; q < chunks; q++) {
+        _tile_loadd(4, ap + q * 1024, 64);
+        _tile_loadd(5, ap + q * 1024 + 512, 64);
+        _tile_loadd(6, bp + q * 1024, 64);
+        _tile_loadd(7, bp + q * 1024 + 512, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    _tile_stored(0, c, s);
+    _tile_stored(1, c + 16, s);
+    _tile_stored(2, c + 16 * ldc, s);
+    _tile_stored(3, c + 16 * ldc + 16, s);
+}
+
+AMX_TARGET static void multiply(size_t m, size_t n, size_t chunks, const uint16_t *ap, const uint16_t *bp, int beta,
+                                float *c, size_t ldc, size_t first, size_t last)
+{
+    size_t mb = (m + 31) / 32;
+    float edge[32 * 32] __attribute__((aligned(64)));
+    lct__amx_begin();
+    for (size_t it = first; it < last; it++) {
+        size_t jb = it / mb, ib = it % mb, i0 = ib * 32, j0 = jb * 32;
+        const uint16_t *a = ap + ib * chunks * 1024, *b = bp + jb * chunks * 1024;
+        float *dst = c + i0 * ldc + j0;
+        if (i0 + 32 <= m && j0 + 32 <= n) {
+            tile_block(a, b, chunks, dst, ldc, beta);
+            continue;
+        }
+        size_t rows = m - i0 < 32 ? m - i0 : 32, cols = n - j0 < 32 ? n - j0 : 32;
+        if (beta) {
+            memset(edge, 0, sizeof edge);
+            for (size_t r = 0; r < rows; r++) memcpy(edge + r * 32, dst + r * ldc, cols * sizeof *edge);
+        }
+        tile_block(a, b, chunks, edge, 32, beta);
+        for (size_t r = 0; r < rows; r++) memcpy(dst + r * ldc, edge + r * 32, cols * sizeof *edge);
+    }
+    lct__amx_end();
+}
+
+void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
+                    const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws)
+{
+    size_t mb = (m + 31) / 32, nb = (n + 31) / 32, chunks = (k + 31) / 32;
+    uint16_t *ap = ws, *bp = ap + mb * chunks * 1024;
+    int nt = threads > 1 && m * n * k >= ((size_t)1 << 20) ? threads : 1;
+#pragma omp parallel num_threads(nt)
+    {
+#pragma omp for schedule(static) nowait
+        for (size_t ib = 0; ib < mb; ib++) pack_a(ta, a, lda, m, k, ib, ap + ib * chunks * 1024);
+#pragma omp for schedule(static)
+        for (size_t jb = 0; jb < nb; jb++) pack_b(tb, b, ldb, n, k, jb, bp + jb * chunks * 1024);
+        /* Contiguous runs of blocks per thread, column block outermost: a thread keeps its B block. */
+        size_t total = mb * nb, t = (size_t)omp_get_thread_num(), tn = (size_t)omp_get_num_threads();
+        multiply(m, n, chunks, ap, bp, beta, c, ldc, total * t / tn, total * (t + 1) / tn);
+    }
+}
+
+#else
+
+size_t lct__gemm_bf16_ws(size_t m, size_t n, size_t k)
+{
+    (void)m, (void)n, (void)k;
+    return 0;
+}
+
+void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
+                    const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws)
+{
+    (void)threads, (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb;
+    (void)beta, (void)c, (void)ldc, (void)ws;
+}
+
+#endif
