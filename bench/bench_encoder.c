@@ -72,10 +72,11 @@ static double cpu_seconds(void)
 
 /* Best samples/s over 3 rounds of seconds/3 each, after 3 warm-up steps; *cpu_ms: the best round's CPU
  * milliseconds per step. */
-static double run_lib(lct_runtime *rt, const model *m, size_t batch, double seconds, double *cpu_ms)
+static double run_lib(lct_runtime *rt, const model *m, size_t batch, double seconds, int precision, double *cpu_ms)
 {
     lct_encoder *enc;
     if (lct_encoder_new_from_spec(&enc, rt, m->spec, NULL) != LCT_OK) die("encoder");
+    if (lct_encoder_set_precision(enc, precision) != LCT_OK) die("precision");
     lct_optimizer_options oo;
     lct_optimizer_options_init(&oo, LCT_OPTIMIZER_OPTIONS_VERSION);
     oo.momentum = 0.9;
@@ -117,7 +118,7 @@ int bench_encoder(int argc, char **argv)
 {
     size_t batch = 256;
     double seconds = 3.0;
-    int peer = 1, tmin = 1, tmax = 2, repeat = 3, cpu = 0;
+    int peer = 1, tmin = 1, tmax = 2, repeat = 3, cpu = 0, precision = LCT_PRECISION_FP32;
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) batch = strtoul(argv[++i], NULL, 10);
@@ -127,8 +128,11 @@ int bench_encoder(int argc, char **argv)
         else if (strcmp(argv[i], "--cpu") == 0) cpu = 1;
         else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) only = argv[++i];
         else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) repeat = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--precision") == 0 && i + 1 < argc && strcmp(argv[i + 1], "fp32") == 0) i++;
+        else if (strcmp(argv[i], "--precision") == 0 && i + 1 < argc && strcmp(argv[i + 1], "bf16") == 0)
+            precision = LCT_PRECISION_BF16, i++;
         else {
-            fprintf(stderr, "usage: lct-bench encoder [--batch N] [--seconds S] [--threads N] [--model mlp|cnn] [--repeat N] [--no-peer] [--cpu]\n");
+            fprintf(stderr, "usage: lct-bench encoder [--batch N] [--seconds S] [--threads N] [--model mlp|cnn] [--repeat N] [--precision fp32|bf16] [--no-peer] [--cpu]\n");
             return 2;
         }
     }
@@ -143,9 +147,13 @@ int bench_encoder(int argc, char **argv)
            "alternately %d times, each time best of 3 rounds of %.1f s; the best of each is shown. sgemm peak: best\n"
            "1024^3 lct_gemm before each run.\n",
            batch, repeat, seconds / 3);
-    printf("libcontrast BLIS kernels: %s; PyTorch peer: %s\n\n", lct_runtime_kernel(rt, NULL),
+    printf("libcontrast BLIS kernels: %s; PyTorch peer: %s\n", lct_runtime_kernel(rt, NULL),
            torch ? "/usr/bin/python3 bench/peer_encoder.py with BLIS_ARCH_TYPE=0 (skx kernels)"
                  : "skipped (no torch in /usr/bin/python3, or --no-peer)");
+    if (precision == LCT_PRECISION_BF16)
+        printf("Precision bf16: libcontrast's linear layers on AMX tiles (lct_encoder_set_precision), PyTorch under\n"
+               "torch.autocast(\"cpu\", torch.bfloat16); %% of peak is against the fp32 sgemm peak.\n");
+    printf("\n");
     printf("| model | threads | libcontrast samples/s | PyTorch samples/s | ratio | GFLOP/s | sgemm peak GFLOP/s | %% of peak |%s\n",
            cpu ? " libcontrast CPU ms/step |" : "");
     printf("|---|---|---|---|---|---|---|---|%s\n", cpu ? "---|" : "");
@@ -155,7 +163,7 @@ int bench_encoder(int argc, char **argv)
             if (only && strcmp(only, models[k].name) != 0) continue;
             double lib = 0, py = 0, peak = 0, cpu_ms = 0;
             for (int r = 0; r < repeat; r++) {
-                double c, pk = sgemm_peak(rt), l = run_lib(rt, &models[k], batch, seconds, &c), q = 0;
+                double c, pk = sgemm_peak(rt), l = run_lib(rt, &models[k], batch, seconds, precision, &c), q = 0;
                 if (cpu_ms == 0 || c < cpu_ms) cpu_ms = c;
                 if (pk > peak) peak = pk;
                 if (l > lib) lib = l;
@@ -163,8 +171,9 @@ int bench_encoder(int argc, char **argv)
                     char cmd[1024], out[512];
                     snprintf(cmd, sizeof cmd,
                              "BLIS_ARCH_TYPE=0 OMP_NUM_THREADS=%d /usr/bin/python3 '%s/peer_encoder.py' --model %s "
-                             "--threads %d --batch %zu --seconds %g 2>/dev/null",
-                             t, bench_dir(), models[k].name, t, batch, seconds);
+                             "--threads %d --batch %zu --seconds %g --precision %s 2>/dev/null",
+                             t, bench_dir(), models[k].name, t, batch, seconds,
+                             precision == LCT_PRECISION_BF16 ? "bf16" : "fp32");
                     char ver[64], blas[160];
                     if (bench_run_capture(cmd, out, sizeof out) == 0 && sscanf(out, "%lf %63s %159s", &q, ver, blas) == 3)
                         snprintf(peer_info, sizeof peer_info, "torch %s, %s", ver, blas);

@@ -26,6 +26,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="bf16: forward under torch.autocast(\"cpu\", torch.bfloat16), PyTorch's mixed precision")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -38,8 +40,9 @@ def main():
 
     def step():
         opt.zero_grad(set_to_none=True)  # its fastest form
-        y = m(x)
-        y.backward(dy)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+            y = m(x)
+        y.backward(dy.to(y.dtype))
         opt.step()
 
     for _ in range(3):

@@ -449,11 +449,19 @@ START_TEST(test_identity_encoder)
 }
 END_TEST
 
-/* Forward + backward of `spec` with `threads`; returns y, dx and all gradients concatenated. */
-static float *run_step(const char *spec, unsigned threads, size_t batch, size_t *n_out)
+/* Forward + backward of `spec` with `threads` at `precision`; returns y, dx and all gradients concatenated
+ * (NULL if the CPU cannot run that precision). */
+static float *run_step(const char *spec, unsigned threads, size_t batch, int precision, size_t *n_out)
 {
     lct_runtime *rt = lct_test_runtime(threads, 99);
     lct_encoder *enc = spec_encoder(rt, spec);
+    int rc = lct_encoder_set_precision(enc, precision);
+    if (rc != LCT_OK) {
+        ck_assert_int_eq(rc, LCT_EUNSUPPORTED);
+        lct_encoder_free(enc);
+        lct_runtime_free(rt);
+        return NULL;
+    }
     size_t in = enc_in(enc), out = enc_out(enc), total;
     lct_params *p = lct_encoder_params(enc);
     lct_params_total(p, &total);
@@ -494,11 +502,23 @@ START_TEST(test_identical_for_1_and_2_threads)
         /* odd sizes and a batch that leaves the last group of a chunk short */
         "in 3x13x11; conv2d 8 k3 p1; bn; relu; maxpool 2; conv2d 6 k3 s2 nobias; bn; relu; maxpool 2; flatten; "
         "linear 8",
+        /* bf16: odd widths leave partial tile blocks in every product, and sequences make rows = batch × T */
+        "in 300; linear 200; bn; relu; linear 70; bn; relu; linear 33",
+        "in 1x14x14; conv2d 16 k3 p1; bn; relu; maxpool 2; conv2d 32 k3 p1; bn; relu; maxpool 2; flatten; "
+        "linear 40; relu; linear 24",
+        "in 5x48; linear 40; relu; linear 20",
     };
-    size_t batch[] = {64, 40, 20, 9, 37};
+    size_t batch[] = {64, 40, 20, 9, 37, 37, 45, 19};
+    int bf16[] = {0, 0, 0, 0, 0, 1, 1, 1};
     for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
         size_t n1, n2;
-        float *a = run_step(specs[s], 1, batch[s], &n1), *b = run_step(specs[s], 2, batch[s], &n2);
+        int prec = bf16[s] ? LCT_PRECISION_BF16 : LCT_PRECISION_FP32;
+        float *a = run_step(specs[s], 1, batch[s], prec, &n1);
+        if (a == NULL) {
+            printf("bf16: no AMX-BF16 tiles here, '%s' not run\n", specs[s]);
+            continue;
+        }
+        float *b = run_step(specs[s], 2, batch[s], prec, &n2);
         ck_assert_uint_eq(n1, n2);
         size_t diff = 0;
         for (size_t i = 0; i < n1; i++) diff += memcmp(&a[i], &b[i], sizeof(float)) != 0;
@@ -531,9 +551,13 @@ START_TEST(test_no_allocation_in_steady_step)
     o.free = counting_free;
     lct_runtime *rt;
     ck_assert_int_eq(lct_runtime_new(&rt, &o), LCT_OK);
-    const char *specs[] = {MLP, CNN, "in 1x200; conv1d 8 k10 s5; relu; transpose; gru 8"};
-    for (size_t s = 0; s < 3; s++) {
+    const char *specs[] = {MLP, CNN, "in 1x200; conv1d 8 k10 s5; relu; transpose; gru 8", MLP, CNN};
+    for (size_t s = 0; s < 5; s++) {
         lct_encoder *enc = spec_encoder(rt, specs[s]);
+        if (s >= 3 && lct_encoder_set_precision(enc, LCT_PRECISION_BF16) != LCT_OK) { /* no AMX tiles here */
+            lct_encoder_free(enc);
+            continue;
+        }
         lct_optimizer_options oo;
         lct_optimizer_options_init(&oo, LCT_OPTIMIZER_OPTIONS_VERSION);
         oo.momentum = 0.9;

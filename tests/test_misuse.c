@@ -69,6 +69,8 @@ START_TEST(test_null_handles)
     EXPECT(lct_encoder_add_gru(NULL, 4), LCT_EINVAL, "enc");
     EXPECT(lct_encoder_set_mode(NULL, 0), LCT_EINVAL, "enc");
     EXPECT(lct_encoder_get_mode(NULL), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_set_precision(NULL, LCT_PRECISION_FP32), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_get_precision(NULL), LCT_EINVAL, "enc");
     EXPECT(lct_encoder_forward(NULL, buf, 1, buf), LCT_EINVAL, "enc");
     EXPECT(lct_encoder_backward(NULL, buf, 1, buf), LCT_EINVAL, "enc");
     EXPECT(lct_encoder_zero_grad(NULL), LCT_EINVAL, "enc");

@@ -65,6 +65,35 @@ static inline __mmask16 mask_of(size_t left)
     return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
 }
 
+/* 16 floats from each of rows r0 and r1 (or zeros for a NULL row) as 16 words: (r0[j], r1[j]) in bf16. */
+AMX_TARGET static inline __m512i zip_rows(const float *r0, const float *r1, __mmask16 mk)
+{
+    static const uint16_t zip[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+                                     8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    __m256i a = r0 ? bf16x16(_mm512_maskz_loadu_ps(mk, r0)) : _mm256_setzero_si256();
+    __m256i b = r1 ? bf16x16(_mm512_maskz_loadu_ps(mk, r1)) : _mm256_setzero_si256();
+    return _mm512_permutexvar_epi16(_mm512_loadu_si512(zip), _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1));
+}
+
+/* Transpose 16 × 16 32-bit words in place: swap the off-diagonal blocks of 8, then of 4, 2 and 1. */
+AMX_TARGET static inline void transpose16(__m512i *r)
+{
+    for (int b = 8; b >= 1; b /= 2) {
+        int32_t lo[16], hi[16];
+        for (int j = 0; j < 16; j++) {
+            lo[j] = (j & b) ? 16 + j - b : j; /* row i keeps its own lanes j < b of each block, takes row i + b's */
+            hi[j] = (j & b) ? 16 + j : j + b;
+        }
+        __m512i il = _mm512_loadu_si512(lo), ih = _mm512_loadu_si512(hi);
+        for (int i = 0; i < 16; i++) {
+            if (i & b) continue;
+            __m512i x = r[i], y = r[i + b];
+            r[i] = _mm512_permutex2var_epi32(x, il, y);
+            r[i + b] = _mm512_permutex2var_epi32(x, ih, y);
+        }
+    }
+}
+
 size_t lct__gemm_bf16_ws(size_t m, size_t n, size_t k)
 {
     size_t chunks = (k + 31) / 32;
@@ -92,22 +121,20 @@ AMX_TARGET static void pack_a(int ta, const float *a, size_t lda, size_t m, size
         }
         return;
     }
-    /* op(A)[i][p] = a[p * lda + i]: each row of a gives one column of the block's tiles. */
-    size_t left = m - i0;
-    for (size_t c = 0; c < chunks; c++) {
-        uint16_t *blk = dst + c * 1024;
-        for (size_t q = 0; q < 32; q++) {
-            size_t p = c * 32 + q;
-            uint16_t h[32] __attribute__((aligned(64)));
-            if (p < k) {
-                _mm256_store_si256((__m256i *)h, bf16x16(_mm512_maskz_loadu_ps(mask_of(left), a + p * lda + i0)));
-                _mm256_store_si256((__m256i *)(h + 16),
-                                   left > 16 ? bf16x16(_mm512_maskz_loadu_ps(mask_of(left - 16), a + p * lda + i0 + 16))
-                                             : _mm256_setzero_si256());
-            } else {
-                memset(h, 0, sizeof h);
+    /* op(A)[i][p] = a[p * lda + i]: rows p = 2t, 2t + 1 of a zip into word t of each tile row, which
+     * a transpose puts in place. */
+    for (size_t h = 0; h < 2; h++) {
+        size_t c0 = i0 + h * 16;
+        __mmask16 mk = c0 < m ? mask_of(m - c0) : 0;
+        for (size_t c = 0; c < chunks; c++) {
+            __m512i w[16];
+            for (size_t t = 0; t < 16; t++) {
+                size_t p = c * 32 + 2 * t;
+                w[t] = zip_rows(p < k ? a + p * lda + c0 : NULL, p + 1 < k ? a + (p + 1) * lda + c0 : NULL, mk);
             }
-            for (size_t r = 0; r < 32; r++) blk[(r / 16) * 512 + (r % 16) * 32 + q] = h[r];
+            transpose16(w);
+            uint16_t *tile = dst + c * 1024 + h * 512;
+            for (size_t r = 0; r < 16; r++) _mm512_store_si512((__m512i *)(tile + r * 32), w[r]);
         }
     }
 }
@@ -116,47 +143,35 @@ AMX_TARGET static void pack_a(int ta, const float *a, size_t lda, size_t m, size
 AMX_TARGET static void pack_b(int tb, const float *b, size_t ldb, size_t n, size_t k, size_t jb, uint16_t *dst)
 {
     size_t chunks = (k + 31) / 32;
-    if (!tb) {
-        /* op(B)[p][j] = b[p * ldb + j]: rows 2t and 2t + 1 interleave into line t. */
-        static const uint16_t zip[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
-                                         8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-        __m512i idx = _mm512_loadu_si512(zip);
-        for (size_t h = 0; h < 2; h++) {
-            size_t j0 = jb * 32 + h * 16;
-            __mmask16 mk = j0 < n ? mask_of(n - j0) : 0;
-            for (size_t c = 0; c < chunks; c++) {
-                uint16_t *tile = dst + c * 1024 + h * 512;
-                for (size_t t = 0; t < 16; t++) {
-                    size_t p = c * 32 + 2 * t;
-                    __m256i r0 = p < k ? bf16x16(_mm512_maskz_loadu_ps(mk, b + p * ldb + j0)) : _mm256_setzero_si256();
-                    __m256i r1 = p + 1 < k ? bf16x16(_mm512_maskz_loadu_ps(mk, b + (p + 1) * ldb + j0))
-                                           : _mm256_setzero_si256();
-                    __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(r0), r1, 1);
-                    _mm512_store_si512((__m512i *)(tile + t * 32), _mm512_permutexvar_epi16(idx, both));
-                }
-            }
-        }
-        return;
-    }
-    /* op(B)[p][j] = b[j * ldb + p]: a column's pair (2t, 2t + 1) is adjacent in memory, one 32-bit word. */
     for (size_t h = 0; h < 2; h++) {
         size_t j0 = jb * 32 + h * 16;
+        __mmask16 mk = j0 < n ? mask_of(n - j0) : 0;
         for (size_t c = 0; c < chunks; c++) {
-            uint32_t *tile = (uint32_t *)(dst + c * 1024 + h * 512);
-            size_t p = c * 32, left = k - p;
-            for (size_t r = 0; r < 16; r++) {
-                uint32_t w[16] __attribute__((aligned(64)));
-                if (j0 + r < n) {
-                    const float *src = b + (j0 + r) * ldb + p;
-                    __m256i lo = bf16x16(_mm512_maskz_loadu_ps(mask_of(left), src));
-                    __m256i hi = left > 16 ? bf16x16(_mm512_maskz_loadu_ps(mask_of(left - 16), src + 16))
-                                           : _mm256_setzero_si256();
-                    _mm512_store_si512((__m512i *)w, _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
-                } else {
-                    memset(w, 0, sizeof w);
+            __m512i w[16];
+            size_t p0 = c * 32;
+            if (!tb) {
+                /* op(B)[p][j] = b[p * ldb + j]: rows 2t and 2t + 1 zip into line t */
+                for (size_t t = 0; t < 16; t++) {
+                    size_t p = p0 + 2 * t;
+                    w[t] = zip_rows(p < k ? b + p * ldb + j0 : NULL, p + 1 < k ? b + (p + 1) * ldb + j0 : NULL, mk);
                 }
-                for (size_t t = 0; t < 16; t++) tile[t * 16 + r] = w[t];
+            } else {
+                /* op(B)[p][j] = b[j * ldb + p]: a column's pair (2t, 2t + 1) is one word of its row in b;
+                 * 16 such rows, transposed, are the 16 lines */
+                __mmask16 lo = mask_of(k - p0), hi = k - p0 > 16 ? mask_of(k - p0 - 16) : 0;
+                for (size_t r = 0; r < 16; r++) {
+                    const float *src = b + (j0 + r) * ldb + p0;
+                    __m256i x0 = _mm256_setzero_si256(), x1 = x0;
+                    if (j0 + r < n) {
+                        x0 = bf16x16(_mm512_maskz_loadu_ps(lo, src));
+                        if (hi) x1 = bf16x16(_mm512_maskz_loadu_ps(hi, src + 16));
+                    }
+                    w[r] = _mm512_inserti64x4(_mm512_castsi256_si512(x0), x1, 1);
+                }
+                transpose16(w);
             }
+            uint16_t *tile = dst + c * 1024 + h * 512;
+            for (size_t t = 0; t < 16; t++) _mm512_store_si512((__m512i *)(tile + t * 32), w[t]);
         }
     }
 }
