@@ -7,6 +7,7 @@ from ._errors import check
 from ._lib import P, c_char_p, c_float, c_int, c_size_t, c_uint32, c_uint64, c_void_p, declare, lib
 
 EVAL, TRAIN = 0, 1
+FP32, BF16 = 0, 1
 MAX_RANK = 3
 
 
@@ -34,6 +35,8 @@ declare({
     "lct_encoder_add_gru": (c_int, [c_void_p, c_uint32]),
     "lct_encoder_set_mode": (c_int, [c_void_p, c_int]),
     "lct_encoder_get_mode": (c_int, [c_void_p]),
+    "lct_encoder_set_precision": (c_int, [c_void_p, c_int]),
+    "lct_encoder_get_precision": (c_int, [c_void_p]),
     "lct_encoder_forward": (c_int, [c_void_p, c_void_p, c_size_t, c_void_p]),
     "lct_encoder_backward": (c_int, [c_void_p, c_void_p, c_size_t, c_void_p]),
     "lct_encoder_zero_grad": (c_int, [c_void_p]),
@@ -143,6 +146,18 @@ class Encoder(Handle):
         if isinstance(value, str):
             value = {"eval": EVAL, "train": TRAIN}[value.lower()]
         check(lib.lct_encoder_set_mode(self.ptr, value))
+
+    @property
+    def precision(self):
+        """FP32 (0) or BF16 (1): the arithmetic of the linear layers' products; also settable as "fp32"/"bf16".
+        Setting BF16 raises UnsupportedError on a CPU without AMX-BF16 tiles."""
+        return check(lib.lct_encoder_get_precision(self.ptr))
+
+    @precision.setter
+    def precision(self, value):
+        if isinstance(value, str):
+            value = {"fp32": FP32, "bf16": BF16}[value.lower()]
+        check(lib.lct_encoder_set_precision(self.ptr, value))
 
     def train(self):
         self.mode = TRAIN

@@ -121,6 +121,27 @@ class TestEncoder(unittest.TestCase):
         e.step = 0
         self.assertEqual(list(e.forward(x)), list(y))
 
+    def test_precision(self):
+        e = self.keep(lct.Encoder(self.rt, spec="in 40; linear 8"))
+        self.assertEqual(e.precision, lct._encoder.FP32)
+        x = array.array("f", [0.01 * i - 0.2 for i in range(40)])
+        y32 = list(e.forward(x))
+        try:
+            e.precision = "bf16"
+        except lct.UnsupportedError as err:  # a CPU without AMX-BF16 tiles
+            self.assertIn("AMX", err.message)
+            self.assertEqual(e.precision, lct._encoder.FP32)
+            return
+        self.assertEqual(e.precision, lct._encoder.BF16)
+        y16 = list(e.forward(x))
+        self.assertNotEqual(y16, y32)
+        for a, b in zip(y16, y32):
+            self.assertAlmostEqual(a, b, delta=0.02 * (1 + abs(b)))
+        e.precision = lct._encoder.FP32
+        self.assertEqual(list(e.forward(x)), y32)
+        with self.assertRaises(lct.InvalidArgumentError):
+            e.precision = 5
+
     def test_errors(self):
         with self.assertRaises(lct.FormatError) as cm:
             lct.Encoder(self.rt, spec="in 4; bogus 3")
