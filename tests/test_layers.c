@@ -765,15 +765,19 @@ static double bf(float v)
 
 /* Linear layers in bf16 against double sums of the bf16-rounded operands: forward, dW (accumulated over
  * two backward passes), db and dx, for shapes that leave every kind of partial tile block, a sequence
- * input (rows = batch × T) and no bias. The results must also differ from the fp32 sums somewhere. */
+ * input (rows = batch × T) and no bias; in train and eval mode, first in the encoder (W packed for dx
+ * in backward) and behind a flatten (in train mode, packed in forward). The results must also differ
+ * from the fp32 sums somewhere. */
 START_TEST(test_bf16_linear_reference)
 {
     static const struct {
         const char *spec;
         size_t batch;
     } lin[] = {{"in 3; linear 5", 1},           {"in 31; linear 17", 33},   {"in 784; linear 130", 37},
-                 {"in 64; linear 32 nobias", 64}, {"in 4x40; linear 48", 9},  {"in 1024; linear 128", 256}};
-    for (size_t t = 0; t < sizeof lin / sizeof *lin; t++) {
+                 {"in 64; linear 32 nobias", 64}, {"in 4x40; linear 48", 9},  {"in 1024; linear 128", 256},
+                 {"in 2x5x7; flatten; linear 33", 19}, {"in 1x64x20; flatten; linear 40 nobias", 32}};
+    for (size_t u = 0; u < 2 * sizeof lin / sizeof *lin; u++) {
+        size_t t = u / 2;
         lct_runtime *rt = lct_test_runtime(2, 8);
         lct_encoder *enc = spec_encoder(rt, lin[t].spec);
         if (!try_bf16(enc)) {
@@ -782,6 +786,7 @@ START_TEST(test_bf16_linear_reference)
             return;
         }
         ck_assert_int_eq(lct_encoder_get_precision(enc), LCT_PRECISION_BF16);
+        ck_assert_int_eq(lct_encoder_set_mode(enc, u % 2 ? LCT_ENCODER_EVAL : LCT_ENCODER_TRAIN), LCT_OK);
         size_t B = lin[t].batch, in = enc_in(enc), out = enc_out(enc);
         uint32_t shape[3];
         size_t rank;

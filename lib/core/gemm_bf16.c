@@ -176,6 +176,47 @@ AMX_TARGET static void pack_b(int tb, const float *b, size_t ldb, size_t n, size
     }
 }
 
+/* Row block ob of W (out × in) into the tiles of x Wᵀ's B operand (fwd: k = in, n = out) and, if
+ * bwd is set, of dy W's (k = out, n = in). */
+AMX_TARGET static void pack_w_rows(const float *w, size_t out, size_t in, size_t ob, size_t ic_n, size_t ob_n,
+                                   uint16_t *fwd, uint16_t *bwd)
+{
+    __m512i zip[2];
+    for (int h = 0; h < 2; h++) {
+        uint16_t idx[32];
+        for (int q = 0; q < 32; q++) idx[q] = (uint16_t)((q & 1 ? 32 : 0) + h * 16 + q / 2);
+        zip[h] = _mm512_loadu_si512(idx);
+    }
+    for (size_t c = 0; c < ic_n; c++) {
+        __m512i r[32];
+        size_t p = c * 32, left = in - p;
+        __mmask16 lo = mask_of(left), hi = left > 16 ? mask_of(left - 16) : 0;
+        for (size_t i = 0; i < 32; i++) {
+            size_t row = ob * 32 + i;
+            __m256i x0 = _mm256_setzero_si256(), x1 = x0;
+            if (row < out) {
+                x0 = bf16x16(_mm512_maskz_loadu_ps(lo, w + row * in + p));
+                if (hi) x1 = bf16x16(_mm512_maskz_loadu_ps(hi, w + row * in + p + 16));
+            }
+            r[i] = _mm512_inserti64x4(_mm512_castsi256_si512(x0), x1, 1);
+        }
+        if (bwd) {
+            /* dy W: column block c (in), chunk ob (out); line t zips rows 2t and 2t + 1 */
+            for (int h = 0; h < 2; h++) {
+                uint16_t *tile = bwd + (c * ob_n + ob) * 1024 + h * 512;
+                for (size_t t = 0; t < 16; t++)
+                    _mm512_store_si512((__m512i *)(tile + t * 32), _mm512_permutex2var_epi16(r[2 * t], zip[h], r[2 * t + 1]));
+            }
+        }
+        /* x Wᵀ: column block ob (out), chunk c (in); each half of the rows transposed */
+        for (int h = 0; h < 2; h++) {
+            transpose16(r + h * 16);
+            uint16_t *tile = fwd + (ob * ic_n + c) * 1024 + h * 512;
+            for (size_t t = 0; t < 16; t++) _mm512_store_si512((__m512i *)(tile + t * 32), r[h * 16 + t]);
+        }
+    }
+}
+
 /* One 32 × 32 block of C (ldc in floats) from packed blocks of A and B. */
 AMX_TARGET static void tile_block(const uint16_t *ap, const uint16_t *bp, size_t chunks, float *c, size_t ldc,
                                   int accumulate)
@@ -233,22 +274,53 @@ AMX_TARGET static void multiply(size_t m, size_t n, size_t chunks, const uint16_
     lct__amx_end();
 }
 
-void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
-                    const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws)
+/* Pack op(A), and op(B) unless it comes packed (bp), then multiply. */
+static void gemm(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
+                 const float *b, size_t ldb, const uint16_t *bp, int beta, float *c, size_t ldc, void *ws)
 {
     size_t mb = (m + 31) / 32, nb = (n + 31) / 32, chunks = (k + 31) / 32;
-    uint16_t *ap = ws, *bp = ap + mb * chunks * 1024;
+    uint16_t *ap = ws, *bw = ap + mb * chunks * 1024;
     int nt = threads > 1 && m * n * k >= ((size_t)1 << 20) ? threads : 1;
 #pragma omp parallel num_threads(nt)
     {
 #pragma omp for schedule(static) nowait
         for (size_t ib = 0; ib < mb; ib++) pack_a(ta, a, lda, m, k, ib, ap + ib * chunks * 1024);
-#pragma omp for schedule(static)
-        for (size_t jb = 0; jb < nb; jb++) pack_b(tb, b, ldb, n, k, jb, bp + jb * chunks * 1024);
+        if (bp == NULL) {
+#pragma omp for schedule(static) nowait
+            for (size_t jb = 0; jb < nb; jb++) pack_b(tb, b, ldb, n, k, jb, bw + jb * chunks * 1024);
+        }
+#pragma omp barrier
         /* Contiguous runs of blocks per thread, column block outermost: a thread keeps its B block. */
         size_t total = mb * nb, t = (size_t)omp_get_thread_num(), tn = (size_t)omp_get_num_threads();
-        multiply(m, n, chunks, ap, bp, beta, c, ldc, total * t / tn, total * (t + 1) / tn);
+        multiply(m, n, chunks, ap, bp ? bp : bw, beta, c, ldc, total * t / tn, total * (t + 1) / tn);
     }
+}
+
+void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
+                    const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws)
+{
+    gemm(threads, ta, tb, m, n, k, a, lda, b, ldb, NULL, beta, c, ldc, ws);
+}
+
+void lct__gemm_bf16_pb(int threads, int ta, size_t m, size_t n, size_t k, const float *a, size_t lda,
+                       const uint16_t *bp, int beta, float *c, size_t ldc, void *ws)
+{
+    gemm(threads, ta, 0, m, n, k, a, lda, NULL, 0, bp, beta, c, ldc, ws);
+}
+
+size_t lct__bf16_packed_bytes(size_t n, size_t k)
+{
+    return (n + 31) / 32 * ((k + 31) / 32) * 1024 * sizeof(uint16_t);
+}
+
+/* Each 32 × 32 block of W is read once: its rows, rounded, are transposed into fwd's tiles and
+ * zipped in pairs into bwd's. */
+void lct__bf16_pack_w(int threads, const float *w, size_t out, size_t in, uint16_t *fwd, uint16_t *bwd)
+{
+    size_t ob_n = (out + 31) / 32, ic_n = (in + 31) / 32;
+    int nt = threads > 1 && out * in >= ((size_t)1 << 16) ? threads : 1;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (size_t ob = 0; ob < ob_n; ob++) pack_w_rows(w, out, in, ob, ic_n, ob_n, fwd, bwd);
 }
 
 #else
@@ -257,6 +329,24 @@ size_t lct__gemm_bf16_ws(size_t m, size_t n, size_t k)
 {
     (void)m, (void)n, (void)k;
     return 0;
+}
+
+size_t lct__bf16_packed_bytes(size_t n, size_t k)
+{
+    (void)n, (void)k;
+    return 0;
+}
+
+void lct__bf16_pack_w(int threads, const float *w, size_t out, size_t in, uint16_t *fwd, uint16_t *bwd)
+{
+    (void)threads, (void)w, (void)out, (void)in, (void)fwd, (void)bwd;
+}
+
+void lct__gemm_bf16_pb(int threads, int ta, size_t m, size_t n, size_t k, const float *a, size_t lda,
+                       const uint16_t *bp, int beta, float *c, size_t ldc, void *ws)
+{
+    (void)threads, (void)ta, (void)m, (void)n, (void)k, (void)a, (void)lda, (void)bp, (void)beta, (void)c, (void)ldc;
+    (void)ws;
 }
 
 void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,

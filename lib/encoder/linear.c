@@ -19,7 +19,20 @@ static size_t rows_of(const lct__layer *l, size_t batch)
     return batch * (l->in.rank == 2 ? l->in.d[0] : 1);
 }
 
-/* bf16: packing space for the largest of the three products. */
+/* bf16 workspace: W packed for forward and for dx (kept from forward to backward), then packing
+ * space for the largest of the three products. */
+static uint16_t *packed_w(const lct__layer *l, int bwd)
+{
+    size_t in = l->in.d[l->in.rank - 1], out = l->units;
+    return (uint16_t *)l->ws + (bwd ? lct__bf16_packed_bytes(out, in) / sizeof(uint16_t) : 0);
+}
+
+static void *scratch(const lct__layer *l)
+{
+    size_t in = l->in.d[l->in.rank - 1], out = l->units;
+    return (char *)l->ws + lct__bf16_packed_bytes(out, in) + lct__bf16_packed_bytes(in, out);
+}
+
 size_t lct__linear_ws(const lct__layer *l, size_t batch)
 {
     if (!l->bf16) return 0;
@@ -27,6 +40,7 @@ size_t lct__linear_ws(const lct__layer *l, size_t batch)
     size_t f = lct__gemm_bf16_ws(m, out, in), d = lct__gemm_bf16_ws(out, in, m), x = lct__gemm_bf16_ws(m, in, out);
     if (d > f) f = d;
     if (x > f) f = x;
+    f += lct__bf16_packed_bytes(out, in) + lct__bf16_packed_bytes(in, out);
     return (f + sizeof(float) - 1) / sizeof(float);
 }
 
@@ -39,10 +53,14 @@ void lct__linear_forward(lct__layer *l, const lct__pass *p, const float *x, floa
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (m * out > LCT__PAR_MIN)
         for (size_t i = 0; i < m; i++) memcpy(y + i * out, b, out * sizeof *y);
     }
-    if (l->bf16)
-        lct__gemm_bf16(p->threads, 0, 1, m, out, in, x, in, w, in, (int)l->has_bias, y, out, l->ws);
-    else
+    if (l->bf16) {
+        /* In train mode a later layer's dx will be wanted: pack W for it in the same pass. */
+        l->bf16_bwd = p->train && l->index > 0;
+        lct__bf16_pack_w(p->threads, w, out, in, packed_w(l, 0), l->bf16_bwd ? packed_w(l, 1) : NULL);
+        lct__gemm_bf16_pb(p->threads, 0, m, out, in, x, in, packed_w(l, 0), (int)l->has_bias, y, out, scratch(l));
+    } else {
         lct__gemm(p->rt, 0, 1, m, out, in, 1.0f, x, in, w, in, l->has_bias ? 1.0f : 0.0f, y, out);
+    }
 }
 
 void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx)
@@ -50,12 +68,17 @@ void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, con
     size_t in = l->in.d[l->in.rank - 1], out = l->units, m = rows_of(l, p->batch);
     /* dW += dyᵀ x: BLIS never splits the k (batch) loop across threads, so the sum order is fixed. */
     if (l->bf16)
-        lct__gemm_bf16(p->threads, 1, 0, out, in, m, dy, out, x, in, 1, l->grad[0], in, l->ws);
+        lct__gemm_bf16(p->threads, 1, 0, out, in, m, dy, out, x, in, 1, l->grad[0], in, scratch(l));
     else
         lct__gemm(p->rt, 1, 0, out, in, m, 1.0f, dy, out, x, in, 1.0f, l->grad[0], in);
     if (l->has_bias) lct__colsum_add(p, dy, m, out, l->grad[1]);
-    if (dx && l->bf16)
-        lct__gemm_bf16(p->threads, 0, 0, m, in, out, dy, out, l->value[0], in, 0, dx, in, l->ws);
-    else if (dx)
+    if (dx && l->bf16) {
+        if (!l->bf16_bwd) {
+            lct__bf16_pack_w(p->threads, l->value[0], out, in, packed_w(l, 0), packed_w(l, 1));
+            l->bf16_bwd = 1;
+        }
+        lct__gemm_bf16_pb(p->threads, 0, m, in, out, dy, out, packed_w(l, 1), 0, dx, in, scratch(l));
+    } else if (dx) {
         lct__gemm(p->rt, 0, 0, m, in, out, 1.0f, dy, out, l->value[0], in, 0.0f, dx, in);
+    }
 }
