@@ -191,7 +191,7 @@ int main(int argc, char **argv)
     lct_bank *bank[VIEWS] = {NULL};
     size_t dim = 0;
     for (int v = 0; v < VIEWS; v++) {
-        CHECK(lct_encoder_new_from_spec(&enc[v], rt, view_spec[v], NULL));
+        enc[v] = train_encoder(rt, view_spec[v], &args);
         CHECK(lct_encoder_output_size(enc[v], &dim));
     }
     /* Banks after the encoders, so the encoders' initial weights do not depend on the objective. */

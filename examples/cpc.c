@@ -194,8 +194,8 @@ int main(int argc, char **argv)
     char enc_spec[1024], ar_spec[64];
     snprintf(enc_spec, sizeof enc_spec, "in 1x%dx%d; %s", PATCH, PATCH, enc_layers);
     snprintf(ar_spec, sizeof ar_spec, ar_spec_fmt, T);
-    CHECK(lct_encoder_new_from_spec(&g_enc, rt, enc_spec, NULL));
-    CHECK(lct_encoder_new_from_spec(&g_ar, rt, ar_spec, NULL));
+    g_enc = train_encoder(rt, enc_spec, &args);
+    g_ar = train_encoder(rt, ar_spec, &args);
     size_t d, h;
     CHECK(lct_encoder_output_size(g_enc, &d));
     CHECK(lct_encoder_output_size(g_ar, &h));

@@ -300,8 +300,8 @@ int main(int argc, char **argv)
     char enc_spec[512], ar_spec[64];
     snprintf(enc_spec, sizeof enc_spec, enc_spec_fmt, window, channels, channels, channels, channels, channels);
     snprintf(ar_spec, sizeof ar_spec, ar_spec_fmt, T, channels, hidden);
-    CHECK(lct_encoder_new_from_spec(&m.g_enc, rt, enc_spec, NULL));
-    CHECK(lct_encoder_new_from_spec(&m.g_ar, rt, ar_spec, NULL));
+    m.g_enc = train_encoder(rt, enc_spec, &args);
+    m.g_ar = train_encoder(rt, ar_spec, &args);
     m.d = (size_t)channels;
     m.h = (size_t)hidden;
 

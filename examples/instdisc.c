@@ -88,7 +88,7 @@ int main(int argc, char **argv)
     lct_runtime *rt = train_runtime(&args);
 
     lct_encoder *enc;
-    CHECK(lct_encoder_new_from_spec(&enc, rt, spec, NULL));
+    enc = train_encoder(rt, spec, &args);
     size_t dim;
     CHECK(lct_encoder_output_size(enc, &dim));
 

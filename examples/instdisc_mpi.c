@@ -70,7 +70,7 @@ int main(int argc, char **argv)
     lct_comm *comm;
     CHECK(lct_comm_new_mpi(&comm, rt, MPI_COMM_WORLD));
     lct_encoder *enc;
-    CHECK(lct_encoder_new_from_spec(&enc, rt, spec, NULL));
+    enc = train_encoder(rt, spec, &args);
     size_t dim;
     CHECK(lct_encoder_output_size(enc, &dim));
     CHECK(lct_params_broadcast(lct_encoder_params(enc), comm, 0));

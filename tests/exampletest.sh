@@ -1,7 +1,7 @@
 #!/bin/sh
 # Smoke test of one training program on a few hundred real Fashion-MNIST images: one epoch,
-# a checkpoint saved and resumed for a second epoch, both figures written as PNGs, and the
-# final line in the documented format. Skipped (77) when the data set is absent.
+# a checkpoint saved and resumed for a second epoch, an epoch with --bf16, both figures written
+# as PNGs, and the final line in the documented format. Skipped (77) when the data set is absent.
 #   exampletest.sh PROGRAM OUTDIR [extra flags...]
 set -eu
 prog="$1"
@@ -32,5 +32,15 @@ echo "$log" | tail -n 3
 check_resumed "$log" "$out/ckpt.lct"
 check_run "$log" "$out/run2" "$pattern" "$format"
 
+# --bf16: the same run with the encoders in bf16, or a clear refusal on a CPU without AMX tiles
+if log=$("$prog" $common --epochs 1 --bf16 --out "$out/run3" "$@" 2>"$out/bf16.err"); then
+    echo "$log" | tail -n 1
+    check_run "$log" "$out/run3" "$pattern" "$format"
+else
+    rc=$?
+    grep -q "AMX" "$out/bf16.err" && [ "$rc" = 1 ] || { echo "FAIL: --bf16 exited $rc:"; cat "$out/bf16.err"; exit 1; }
+    echo "--bf16 refused as documented: $(cat "$out/bf16.err")"
+fi
+
 check_unknown_flag "$prog"
-echo "$name: outputs, checkpoint round trip and final line as expected"
+echo "$name: outputs, checkpoint round trip, bf16 run and final line as expected"

@@ -52,10 +52,11 @@ typedef struct example_args {
     const char *save;   /* checkpoint to write after training, or NULL */
     const char *resume; /* checkpoint to continue from, or NULL */
     const char *data;   /* Fashion-MNIST folder */
+    int bf16;           /* encoders in bf16 precision (lct_encoder_set_precision) */
 } example_args;
 
 /* epochs 1, batch 256, threads = online CPUs (1..256), seed 1, out "out", no save/resume,
- * data FMNIST_DEFAULT_DIR. Programs change what they need before parsing. */
+ * data FMNIST_DEFAULT_DIR, fp32. Programs change what they need before parsing. */
 void example_args_defaults(example_args *a);
 
 /* Table entries of the shared flags, for the start of a program's table. */
@@ -67,7 +68,8 @@ void example_args_defaults(example_args *a);
     {"out", FLAG_STRING, &(a)->out, "folder for loss.png and embedding.png", 0, 0},                      \
     {"save", FLAG_STRING, &(a)->save, "write a checkpoint to this file after training", 0, 0},           \
     {"resume", FLAG_STRING, &(a)->resume, "continue training from this checkpoint", 0, 0},               \
-    {"data", FLAG_STRING, &(a)->data, "folder with the Fashion-MNIST *-idx?-ubyte(.gz) files", 0, 0}
+    {"data", FLAG_STRING, &(a)->data, "folder with the Fashion-MNIST *-idx?-ubyte(.gz) files", 0, 0},  \
+    {"bf16", FLAG_BOOL, &(a)->bf16, "encoders' products in bf16 on AMX tiles (CPUs with AMX-BF16)", 0, 0}
 
 /*
  * Parse argv[1..argc-1] into the table. Returns FLAGS_OK; FLAGS_HELP after printing the help to

@@ -54,6 +54,14 @@ lct_runtime *train_runtime(const example_args *args)
     return rt;
 }
 
+lct_encoder *train_encoder(lct_runtime *rt, const char *spec, const example_args *args)
+{
+    lct_encoder *enc;
+    CHECK(lct_encoder_new_from_spec(&enc, rt, spec, NULL));
+    if (args->bf16) CHECK(lct_encoder_set_precision(enc, LCT_PRECISION_BF16));
+    return enc;
+}
+
 lct_augmenter *train_image_augmenter(lct_runtime *rt)
 {
     lct_augmenter_options ao;

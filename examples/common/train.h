@@ -61,4 +61,8 @@ lct_augmenter *train_augmenter(lct_runtime *rt, const train_aug *a);
 /* The runtime of a training program, with args->threads and args->seed; reports and exits on failure. */
 lct_runtime *train_runtime(const example_args *args);
 
+/* An encoder from `spec`, in bf16 precision if args->bf16; reports and exits with 1 on failure (also
+ * when the CPU has no AMX-BF16 tiles for --bf16). */
+lct_encoder *train_encoder(lct_runtime *rt, const char *spec, const example_args *args);
+
 #endif

@@ -452,7 +452,7 @@ int lct_encoder_set_precision(lct_encoder *enc, int precision)
                          precision);
     if (precision == LCT_PRECISION_BF16 && !lct__amx_ready())
         return LCT__FAIL(LCT_EUNSUPPORTED, "bf16 needs AMX-BF16 tiles, which this CPU, OS or build does not offer "
-                                           "(or LCT_AMX=0 turned them off); the precision stays fp32");
+                                           "(or LCT_AMX=0 turned them off); the precision is unchanged");
     if (precision == enc->precision) return LCT_OK;
     for (size_t i = 0; i < enc->n_layers; i++)
         enc->layers[i]->bf16 = enc->layers[i]->kind == LCT__L_LINEAR && precision == LCT_PRECISION_BF16;
