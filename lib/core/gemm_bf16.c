@@ -239,6 +239,12 @@ void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, c
     size_t mb = (m + 31) / 32, nb = (n + 31) / 32, chunks = (k + 31) / 32;
     uint16_t *ap = ws, *bp = ap + mb * chunks * 1024;
     int nt = threads > 1 && m * n * k >= ((size_t)1 << 20) ? threads : 1;
+    if (nt == 1) { /* one thread (e.g. inside a caller's own parallel loop): no team to start */
+        for (size_t ib = 0; ib < mb; ib++) pack_a(ta, a, lda, m, k, ib, ap + ib * chunks * 1024);
+        for (size_t jb = 0; jb < nb; jb++) pack_b(tb, b, ldb, n, k, jb, bp + jb * chunks * 1024);
+        multiply(m, n, chunks, ap, bp, beta, c, ldc, 0, mb * nb);
+        return;
+    }
 #pragma omp parallel num_threads(nt)
     {
 #pragma omp for schedule(static) nowait

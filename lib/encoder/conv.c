@@ -7,11 +7,16 @@
  */
 #include "layer.h"
 
+/* Few rows of columns (C·kh·kw, e.g. a first layer on one channel): GEMMs that thin run far below
+ * BLIS's speed (and the tiles' too), so forward and dW use the small fp32 kernels below instead. */
+#define SMALL_K 16
+
 typedef struct geom {
     size_t c, h, w;       /* input */
     size_t kh, kw, sh, sw, ph, pw;
     size_t o, oh, ow;     /* output */
     size_t k, n;          /* GEMM: K = c·kh·kw rows of col, N = oh·ow columns */
+    int bf16;             /* the GEMMs take bf16 operands on AMX tiles (the small kernels stay fp32) */
 } geom;
 
 static geom geometry(const lct__layer *l)
@@ -32,6 +37,7 @@ static geom geometry(const lct__layer *l)
     g.ow = two ? l->out.d[2] : l->out.d[1];
     g.k = g.c * g.kh * g.kw;
     g.n = g.oh * g.ow;
+    g.bf16 = l->bf16 && g.k > SMALL_K;
     return g;
 }
 
@@ -86,10 +92,6 @@ static int direct(const geom *g)
  * which amortises the packing of W while the group's columns (K × G·N, e.g. 288 × 588) stay about the
  * size of L2 (outputs of 512 or more stay per sample); the group's columns are then scattered to the samples.
  */
-/* Few rows of columns (C·kh·kw, e.g. a first layer on one channel): GEMMs that thin run far below
- * BLIS's speed, so forward and dW use the small kernels below instead. */
-#define SMALL_K 16
-
 static size_t group_of(const geom *g, size_t batch)
 {
     if (g->k <= SMALL_K) return 1;
@@ -107,15 +109,27 @@ int lct__conv_recomputes(const lct__layer *conv, const lct__layer *bn, const lct
     return g.k <= SMALL_K;
 }
 
-/* Scratch of one chunk: columns (K × G·N), a gathered output/gradient (O × G·N), partial dW and db. */
+/* Scratch of one chunk: columns (K × G·N), a gathered output/gradient (O × G·N), partial dW and db,
+ * and in bf16 the packing space of the largest of its products (64-byte aligned, as every part is). */
 typedef struct scratch {
     float *col, *out, *dw, *db;
+    void *pack;
 } scratch;
+
+static size_t pack_floats(const geom *g, size_t gs)
+{
+    if (!g->bf16) return 0;
+    size_t ld = gs * g->n, f = lct__gemm_bf16_ws(g->o, ld, g->k), d = lct__gemm_bf16_ws(g->k, g->o, ld),
+           x = lct__gemm_bf16_ws(g->k, ld, g->o);
+    if (d > f) f = d;
+    if (x > f) f = x;
+    return lct__round16((f + sizeof(float) - 1) / sizeof(float));
+}
 
 static size_t scratch_floats(const geom *g, size_t gs)
 {
     return lct__round16(g->k * gs * g->n) + lct__round16(g->o * gs * g->n) + lct__round16(g->o * g->k) +
-           lct__round16(g->o);
+           lct__round16(g->o) + pack_floats(g, gs);
 }
 
 static scratch scratch_of(const geom *g, size_t gs, float *base, size_t c)
@@ -125,6 +139,7 @@ static scratch scratch_of(const geom *g, size_t gs, float *base, size_t c)
     s.out = s.col + lct__round16(g->k * gs * g->n);
     s.dw = s.out + lct__round16(g->o * gs * g->n);
     s.db = s.dw + lct__round16(g->o * g->k);
+    s.pack = s.db + lct__round16(g->o);
     return s;
 }
 
@@ -134,6 +149,16 @@ size_t lct__conv_ws(const lct__layer *l, size_t batch)
     return chunks(batch) * scratch_floats(&g, group_of(&g, batch));
 }
 
+
+/* C = op(A) op(B) (+ C with beta 1) on this thread: fp32 through BLIS, or bf16 operands on AMX tiles. */
+static void gemm(const lct__pass *p, const geom *g, const scratch *sc, int ta, int tb, size_t m, size_t n, size_t k,
+                 const float *a, size_t lda, const float *b, size_t ldb, int beta, float *c, size_t ldc)
+{
+    if (g->bf16)
+        lct__gemm_bf16(1, ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, sc->pack);
+    else
+        lct__gemm1(p->rt, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta ? 1.0f : 0.0f, c, ldc);
+}
 
 /* dst[0..n) = src[0..n) and dst[0..n) = 0 in 16-float vectors, without library calls: im2col makes
  * hundreds of thousands of runs of a few hundred bytes per pass, where a call's fixed cost dominates.
@@ -411,8 +436,7 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
                     }
                     if (bias)
                         for (size_t o = 0; o < g.o; o++) fill(yb + o * g.n, bias[o], g.n);
-                    lct__gemm1(p->rt, 0, 0, g.o, g.n, g.k, 1.0f, w, g.k, dir ? xb : sc.col, g.n, bias ? 1.0f : 0.0f, yb,
-                               g.n);
+                    gemm(p, &g, &sc, 0, 0, g.o, g.n, g.k, w, g.k, dir ? xb : sc.col, g.n, bias != NULL, yb, g.n);
                     for (size_t o = 0; o < g.o; o++) {
                         if (st) lct__bn_partial(yb + o * g.n, g.n, st + (b * g.o + o) * 3);
                         if (fb) lct__bn_pool_plane(fb, p, b, o, yb + o * g.n);
@@ -420,7 +444,7 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
                     continue;
                 }
                 group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
-                lct__gemm1(p->rt, 0, 0, g.o, ld, g.k, 1.0f, w, g.k, sc.col, ld, 0.0f, sc.out, ld);
+                gemm(p, &g, &sc, 0, 0, g.o, ld, g.k, w, g.k, sc.col, ld, 0, sc.out, ld);
                 for (size_t s = 0; s < n; s++)
                     for (size_t o = 0; o < g.o; o++) {
                         float *dst = y + (b + s) * out_size + o * g.n;
@@ -522,7 +546,7 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
                 if (g.k <= SMALL_K)
                     for (size_t o = 0; o < g.o; o++) small_dw(grads + o * ld, cols, ld, g.k, ld, sc.dw + o * g.k, b == b0);
                 else /* as dWᵀ = col · dYᵀ (K × O): BLIS runs this shape faster than dY · colᵀ */
-                    lct__gemm1(p->rt, 0, 1, g.k, g.o, ld, 1.0f, cols, ld, grads, ld, b == b0 ? 0.0f : 1.0f, sc.dw, g.o);
+                    gemm(p, &g, &sc, 0, 1, g.k, g.o, ld, cols, ld, grads, ld, b != b0, sc.dw, g.o);
                 if (bias)
                     for (size_t o = 0; o < g.o; o++) {
                         float sum = lct__sum_lanes(grads + o * ld, ld);
@@ -530,11 +554,11 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
                     }
                 if (!dx) continue;
                 if (dir && n == 1) {
-                    lct__gemm1(p->rt, 1, 0, g.k, g.n, g.o, 1.0f, w, g.k, grads, g.n, 0.0f, dx + b * in_size, g.n);
+                    gemm(p, &g, &sc, 1, 0, g.k, g.n, g.o, w, g.k, grads, g.n, 0, dx + b * in_size, g.n);
                     continue;
                 }
                 /* the column buffer is free again once dW is done: dcol = Wᵀ dY */
-                lct__gemm1(p->rt, 1, 0, g.k, ld, g.o, 1.0f, w, g.k, grads, ld, 0.0f, sc.col, ld);
+                gemm(p, &g, &sc, 1, 0, g.k, ld, g.o, w, g.k, grads, ld, 0, sc.col, ld);
                 for (size_t s = 0; s < n; s++) {
                     float *dxb = dx + (b + s) * in_size;
                     if (dir) {
