@@ -2,24 +2,18 @@
  * Products with bf16 operands on AMX tiles, summed in fp32: the encoder's bf16 precision
  * (lct_encoder_set_precision) and the kNN's candidate filter share the tile set-up here.
  *
- * Both operands are rounded to bf16 (nearest even) while they are packed:
- *   A (m × k): per block of 32 rows and chunk of 32 along k, two 16 × 32 tiles (rows 0-15, then
- *     16-31), row-major, 1 KB each;
- *   B (k × n): per block of 32 columns and chunk of 32 along k, two tiles of 16 columns in the
- *     pair-interleaved layout the tile multiply reads: line t holds (k = 2t, 2t + 1) of each column.
- * Padding rows, columns and coordinates are zero. One 32 × 32 block of C is four fp32 tiles that
- * run over all of k in order: each element is summed by one thread in a fixed order, so the result
- * is the same for any thread count.
+ * Both operands are rounded to bf16 (nearest even) while they are packed, in the layout described
+ * in bf16_tiles.h: blocks of 32 rows of A or columns of B, chunks of 32 along k, two 1 KB tiles per
+ * chunk. One 32 × 32 block of C is four fp32 tiles that run over all of k in order: each element is
+ * summed by one thread in a fixed order, so the result is the same for any thread count.
  */
-#include "internal.h"
+#include "bf16_tiles.h"
 
 #include <omp.h>
 
 #if LCT__AMX
 
-#include <immintrin.h>
-
-#define AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,amx-tile,amx-bf16")))
+#define AMX_TARGET LCT__AMX_TARGET
 
 typedef struct __attribute__((packed)) {
     uint8_t palette, start_row, reserved[14];
@@ -51,28 +45,12 @@ uint16_t lct__to_bf16(float x)
     return (uint16_t)(u >> 16);
 }
 
-/* 16 floats to bf16, rounded to nearest even as lct__to_bf16 does. */
-AMX_TARGET static inline __m256i bf16x16(__m512 v)
-{
-    __m512i u = _mm512_castps_si512(v);
-    __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-    u = _mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff)));
-    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(u, 16));
-}
-
-static inline __mmask16 mask_of(size_t left)
-{
-    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
-}
-
 /* 16 floats from each of rows r0 and r1 (or zeros for a NULL row) as 16 words: (r0[j], r1[j]) in bf16. */
 AMX_TARGET static inline __m512i zip_rows(const float *r0, const float *r1, __mmask16 mk)
 {
-    static const uint16_t zip[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
-                                     8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-    __m256i a = r0 ? bf16x16(_mm512_maskz_loadu_ps(mk, r0)) : _mm256_setzero_si256();
-    __m256i b = r1 ? bf16x16(_mm512_maskz_loadu_ps(mk, r1)) : _mm256_setzero_si256();
-    return _mm512_permutexvar_epi16(_mm512_loadu_si512(zip), _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1));
+    __m256i a = r0 ? lct__bf16x16(_mm512_maskz_loadu_ps(mk, r0)) : _mm256_setzero_si256();
+    __m256i b = r1 ? lct__bf16x16(_mm512_maskz_loadu_ps(mk, r1)) : _mm256_setzero_si256();
+    return lct__bf16_zip(a, b);
 }
 
 /* Transpose 16 × 16 32-bit words in place: swap the off-diagonal blocks of 8, then of 4, 2 and 1. */
@@ -96,8 +74,7 @@ AMX_TARGET static inline void transpose16(__m512i *r)
 
 size_t lct__gemm_bf16_ws(size_t m, size_t n, size_t k)
 {
-    size_t chunks = (k + 31) / 32;
-    return ((m + 31) / 32 + (n + 31) / 32) * chunks * 1024 * sizeof(uint16_t);
+    return (lct__bf16_packed(m, k) + lct__bf16_packed(n, k)) * sizeof(uint16_t);
 }
 
 /* Row block ib of op(A) into dst (chunks KB of tiles). */
@@ -112,8 +89,9 @@ AMX_TARGET static void pack_a(int ta, const float *a, size_t lda, size_t m, size
                 __m256i lo = _mm256_setzero_si256(), hi = lo;
                 if (i < m) {
                     size_t p = c * 32, left = k - p;
-                    lo = bf16x16(_mm512_maskz_loadu_ps(mask_of(left), a + i * lda + p));
-                    if (left > 16) hi = bf16x16(_mm512_maskz_loadu_ps(mask_of(left - 16), a + i * lda + p + 16));
+                    lo = lct__bf16x16(_mm512_maskz_loadu_ps(lct__mask16(left), a + i * lda + p));
+                    if (left > 16)
+                        hi = lct__bf16x16(_mm512_maskz_loadu_ps(lct__mask16(left - 16), a + i * lda + p + 16));
                 }
                 _mm256_store_si256((__m256i *)(row + c * 1024), lo);
                 _mm256_store_si256((__m256i *)(row + c * 1024 + 16), hi);
@@ -125,7 +103,7 @@ AMX_TARGET static void pack_a(int ta, const float *a, size_t lda, size_t m, size
      * a transpose puts in place. */
     for (size_t h = 0; h < 2; h++) {
         size_t c0 = i0 + h * 16;
-        __mmask16 mk = c0 < m ? mask_of(m - c0) : 0;
+        __mmask16 mk = c0 < m ? lct__mask16(m - c0) : 0;
         for (size_t c = 0; c < chunks; c++) {
             __m512i w[16];
             for (size_t t = 0; t < 16; t++) {
@@ -145,7 +123,7 @@ AMX_TARGET static void pack_b(int tb, const float *b, size_t ldb, size_t n, size
     size_t chunks = (k + 31) / 32;
     for (size_t h = 0; h < 2; h++) {
         size_t j0 = jb * 32 + h * 16;
-        __mmask16 mk = j0 < n ? mask_of(n - j0) : 0;
+        __mmask16 mk = j0 < n ? lct__mask16(n - j0) : 0;
         for (size_t c = 0; c < chunks; c++) {
             __m512i w[16];
             size_t p0 = c * 32;
@@ -158,13 +136,13 @@ AMX_TARGET static void pack_b(int tb, const float *b, size_t ldb, size_t n, size
             } else {
                 /* op(B)[p][j] = b[j * ldb + p]: a column's pair (2t, 2t + 1) is one word of its row in b;
                  * 16 such rows, transposed, are the 16 lines */
-                __mmask16 lo = mask_of(k - p0), hi = k - p0 > 16 ? mask_of(k - p0 - 16) : 0;
+                __mmask16 lo = lct__mask16(k - p0), hi = k - p0 > 16 ? lct__mask16(k - p0 - 16) : 0;
                 for (size_t r = 0; r < 16; r++) {
                     const float *src = b + (j0 + r) * ldb + p0;
                     __m256i x0 = _mm256_setzero_si256(), x1 = x0;
                     if (j0 + r < n) {
-                        x0 = bf16x16(_mm512_maskz_loadu_ps(lo, src));
-                        if (hi) x1 = bf16x16(_mm512_maskz_loadu_ps(hi, src + 16));
+                        x0 = lct__bf16x16(_mm512_maskz_loadu_ps(lo, src));
+                        if (hi) x1 = lct__bf16x16(_mm512_maskz_loadu_ps(hi, src + 16));
                     }
                     w[r] = _mm512_inserti64x4(_mm512_castsi256_si512(x0), x1, 1);
                 }
@@ -233,16 +211,34 @@ AMX_TARGET static void multiply(size_t m, size_t n, size_t chunks, const uint16_
     lct__amx_end();
 }
 
+void lct__bf16_pack_a(int ta, const float *a, size_t lda, size_t m, size_t k, uint16_t *dst)
+{
+    size_t mb = (m + 31) / 32, chunks = (k + 31) / 32;
+    for (size_t ib = 0; ib < mb; ib++) pack_a(ta, a, lda, m, k, ib, dst + ib * chunks * 1024);
+}
+
+void lct__bf16_pack_b(int tb, const float *b, size_t ldb, size_t k, size_t n, uint16_t *dst)
+{
+    size_t nb = (n + 31) / 32, chunks = (k + 31) / 32;
+    for (size_t jb = 0; jb < nb; jb++) pack_b(tb, b, ldb, n, k, jb, dst + jb * chunks * 1024);
+}
+
+void lct__bf16_multiply(size_t m, size_t n, size_t k, const uint16_t *ap, const uint16_t *bp, int beta, float *c,
+                        size_t ldc)
+{
+    multiply(m, n, (k + 31) / 32, ap, bp, beta, c, ldc, 0, ((m + 31) / 32) * ((n + 31) / 32));
+}
+
 void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
                     const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws)
 {
     size_t mb = (m + 31) / 32, nb = (n + 31) / 32, chunks = (k + 31) / 32;
-    uint16_t *ap = ws, *bp = ap + mb * chunks * 1024;
+    uint16_t *ap = ws, *bp = ap + lct__bf16_packed(m, k);
     int nt = threads > 1 && m * n * k >= ((size_t)1 << 20) ? threads : 1;
     if (nt == 1) { /* one thread (e.g. inside a caller's own parallel loop): no team to start */
-        for (size_t ib = 0; ib < mb; ib++) pack_a(ta, a, lda, m, k, ib, ap + ib * chunks * 1024);
-        for (size_t jb = 0; jb < nb; jb++) pack_b(tb, b, ldb, n, k, jb, bp + jb * chunks * 1024);
-        multiply(m, n, chunks, ap, bp, beta, c, ldc, 0, mb * nb);
+        lct__bf16_pack_a(ta, a, lda, m, k, ap);
+        lct__bf16_pack_b(tb, b, ldb, k, n, bp);
+        lct__bf16_multiply(m, n, k, ap, bp, beta, c, ldc);
         return;
     }
 #pragma omp parallel num_threads(nt)
@@ -263,6 +259,22 @@ size_t lct__gemm_bf16_ws(size_t m, size_t n, size_t k)
 {
     (void)m, (void)n, (void)k;
     return 0;
+}
+
+void lct__bf16_pack_a(int ta, const float *a, size_t lda, size_t m, size_t k, uint16_t *dst)
+{
+    (void)ta, (void)a, (void)lda, (void)m, (void)k, (void)dst;
+}
+
+void lct__bf16_pack_b(int tb, const float *b, size_t ldb, size_t k, size_t n, uint16_t *dst)
+{
+    (void)tb, (void)b, (void)ldb, (void)k, (void)n, (void)dst;
+}
+
+void lct__bf16_multiply(size_t m, size_t n, size_t k, const uint16_t *ap, const uint16_t *bp, int beta, float *c,
+                        size_t ldc)
+{
+    (void)m, (void)n, (void)k, (void)ap, (void)bp, (void)beta, (void)c, (void)ldc;
 }
 
 void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,

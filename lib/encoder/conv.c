@@ -7,6 +7,8 @@
  */
 #include "layer.h"
 
+#include "../core/bf16_tiles.h"
+
 /* Few rows of columns (C·kh·kw, e.g. a first layer on one channel): GEMMs that thin run far below
  * BLIS's speed (and the tiles' too), so forward and dW use the small fp32 kernels below instead. */
 #define SMALL_K 16
@@ -110,20 +112,36 @@ int lct__conv_recomputes(const lct__layer *conv, const lct__layer *bn, const lct
 }
 
 /* Scratch of one chunk: columns (K × G·N), a gathered output/gradient (O × G·N), partial dW and db,
- * and in bf16 the packing space of the largest of its products (64-byte aligned, as every part is). */
+ * and in bf16 the packing space of the operands of its products other than W (64-byte aligned, as
+ * every part is). */
 typedef struct scratch {
     float *col, *out, *dw, *db;
-    void *pack;
+    uint16_t *pack;
 } scratch;
 
+static size_t floats_of(size_t u16)
+{
+    return lct__round16((u16 + 1) / 2);
+}
+
+/* bf16: W packed once per pass, shared by the chunks: as op(A) = W (O × K) forward, Wᵀ (K × O) backward. */
+static size_t wpack_floats(const geom *g)
+{
+    return g->bf16 ? floats_of(lct__bf16_packed(g->o, g->k) > lct__bf16_packed(g->k, g->o)
+                                   ? lct__bf16_packed(g->o, g->k)
+                                   : lct__bf16_packed(g->k, g->o))
+                   : 0;
+}
+
+/* bf16, per chunk: the column operand of forward (K × G·N), or col and dYᵀ of dW, or dY of dcol. */
 static size_t pack_floats(const geom *g, size_t gs)
 {
     if (!g->bf16) return 0;
-    size_t ld = gs * g->n, f = lct__gemm_bf16_ws(g->o, ld, g->k), d = lct__gemm_bf16_ws(g->k, g->o, ld),
-           x = lct__gemm_bf16_ws(g->k, ld, g->o);
+    size_t ld = gs * g->n, f = lct__bf16_packed(ld, g->k), d = lct__bf16_packed(g->k, ld) + lct__bf16_packed(g->o, ld),
+           x = lct__bf16_packed(ld, g->o);
     if (d > f) f = d;
     if (x > f) f = x;
-    return lct__round16((f + sizeof(float) - 1) / sizeof(float));
+    return floats_of(f);
 }
 
 static size_t scratch_floats(const geom *g, size_t gs)
@@ -135,29 +153,39 @@ static size_t scratch_floats(const geom *g, size_t gs)
 static scratch scratch_of(const geom *g, size_t gs, float *base, size_t c)
 {
     scratch s;
-    s.col = base + c * scratch_floats(g, gs);
+    s.col = base + wpack_floats(g) + c * scratch_floats(g, gs);
     s.out = s.col + lct__round16(g->k * gs * g->n);
     s.dw = s.out + lct__round16(g->o * gs * g->n);
     s.db = s.dw + lct__round16(g->o * g->k);
-    s.pack = s.db + lct__round16(g->o);
+    s.pack = (uint16_t *)(s.db + lct__round16(g->o));
     return s;
 }
 
 size_t lct__conv_ws(const lct__layer *l, size_t batch)
 {
     geom g = geometry(l);
-    return chunks(batch) * scratch_floats(&g, group_of(&g, batch));
+    return wpack_floats(&g) + chunks(batch) * scratch_floats(&g, group_of(&g, batch));
 }
 
 
-/* C = op(A) op(B) (+ C with beta 1) on this thread: fp32 through BLIS, or bf16 operands on AMX tiles. */
+/* C = op(A) op(B) (+ C with beta 1) on this thread: fp32 through BLIS, or bf16 operands on AMX tiles,
+ * where `packed` is op(A) already packed (W) or NULL. */
 static void gemm(const lct__pass *p, const geom *g, const scratch *sc, int ta, int tb, size_t m, size_t n, size_t k,
-                 const float *a, size_t lda, const float *b, size_t ldb, int beta, float *c, size_t ldc)
+                 const float *a, size_t lda, const uint16_t *packed, const float *b, size_t ldb, int beta, float *c,
+                 size_t ldc)
 {
-    if (g->bf16)
-        lct__gemm_bf16(1, ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, sc->pack);
-    else
+    if (!g->bf16) {
         lct__gemm1(p->rt, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta ? 1.0f : 0.0f, c, ldc);
+        return;
+    }
+    uint16_t *bp = sc->pack;
+    if (!packed) {
+        lct__bf16_pack_a(ta, a, lda, m, k, sc->pack);
+        packed = sc->pack;
+        bp += lct__bf16_packed(m, k);
+    }
+    lct__bf16_pack_b(tb, b, ldb, k, n, bp);
+    lct__bf16_multiply(m, n, k, packed, bp, beta, c, ldc);
 }
 
 /* dst[0..n) = src[0..n) and dst[0..n) = 0 in 16-float vectors, without library calls: im2col makes
@@ -411,6 +439,8 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
     const lct__layer *fb = l->fused_bn; /* a fused batch norm next: its pool's choice is made here, in cache */
     int dir = direct(&g);
     size_t nt = slots(p, nch);
+    uint16_t *wp = g.bf16 ? (uint16_t *)l->ws : NULL;
+    if (wp) lct__bf16_pack_a(0, w, g.k, g.o, g.k, wp);
 #pragma omp parallel for num_threads(p->threads) schedule(static)
     for (size_t t = 0; t < nt; t++) {
         scratch sc = scratch_of(&g, gs, l->ws, t); /* this thread's columns and outputs stay in its cache */
@@ -436,7 +466,7 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
                     }
                     if (bias)
                         for (size_t o = 0; o < g.o; o++) fill(yb + o * g.n, bias[o], g.n);
-                    gemm(p, &g, &sc, 0, 0, g.o, g.n, g.k, w, g.k, dir ? xb : sc.col, g.n, bias != NULL, yb, g.n);
+                    gemm(p, &g, &sc, 0, 0, g.o, g.n, g.k, w, g.k, wp, dir ? xb : sc.col, g.n, bias != NULL, yb, g.n);
                     for (size_t o = 0; o < g.o; o++) {
                         if (st) lct__bn_partial(yb + o * g.n, g.n, st + (b * g.o + o) * 3);
                         if (fb) lct__bn_pool_plane(fb, p, b, o, yb + o * g.n);
@@ -444,7 +474,7 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
                     continue;
                 }
                 group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
-                gemm(p, &g, &sc, 0, 0, g.o, ld, g.k, w, g.k, sc.col, ld, 0, sc.out, ld);
+                gemm(p, &g, &sc, 0, 0, g.o, ld, g.k, w, g.k, wp, sc.col, ld, 0, sc.out, ld);
                 for (size_t s = 0; s < n; s++)
                     for (size_t o = 0; o < g.o; o++) {
                         float *dst = y + (b + s) * out_size + o * g.n;
@@ -502,6 +532,8 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
     const float *bias_v = l->has_bias ? l->value[1] : NULL;
     int rec = from && g.k <= SMALL_K; /* the output was not stored (lct__conv_recomputes) */
     size_t nt = slots(p, nch);
+    uint16_t *wp = g.bf16 && dx ? (uint16_t *)l->ws : NULL;
+    if (wp) lct__bf16_pack_a(1, w, g.k, g.k, g.o, wp);
 #pragma omp parallel for num_threads(p->threads) schedule(static)
     for (size_t t = 0; t < nt; t++) {
         scratch sc = scratch_of(&g, gs, l->ws, t); /* this thread's columns and gradients stay in its cache */
@@ -546,7 +578,7 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
                 if (g.k <= SMALL_K)
                     for (size_t o = 0; o < g.o; o++) small_dw(grads + o * ld, cols, ld, g.k, ld, sc.dw + o * g.k, b == b0);
                 else /* as dWᵀ = col · dYᵀ (K × O): BLIS runs this shape faster than dY · colᵀ */
-                    gemm(p, &g, &sc, 0, 1, g.k, g.o, ld, cols, ld, grads, ld, b != b0, sc.dw, g.o);
+                    gemm(p, &g, &sc, 0, 1, g.k, g.o, ld, cols, ld, NULL, grads, ld, b != b0, sc.dw, g.o);
                 if (bias)
                     for (size_t o = 0; o < g.o; o++) {
                         float sum = lct__sum_lanes(grads + o * ld, ld);
@@ -554,11 +586,11 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
                     }
                 if (!dx) continue;
                 if (dir && n == 1) {
-                    gemm(p, &g, &sc, 1, 0, g.k, g.n, g.o, w, g.k, grads, g.n, 0, dx + b * in_size, g.n);
+                    gemm(p, &g, &sc, 1, 0, g.k, g.n, g.o, w, g.k, wp, grads, g.n, 0, dx + b * in_size, g.n);
                     continue;
                 }
                 /* the column buffer is free again once dW is done: dcol = Wᵀ dY */
-                gemm(p, &g, &sc, 1, 0, g.k, ld, g.o, w, g.k, grads, ld, 0, sc.col, ld);
+                gemm(p, &g, &sc, 1, 0, g.k, ld, g.o, w, g.k, wp, grads, ld, 0, sc.col, ld);
                 for (size_t s = 0; s < n; s++) {
                     float *dxb = dx + (b + s) * in_size;
                     if (dir) {

@@ -1,0 +1,65 @@
+/*
+ * Packed bf16 operands of the AMX tile products (lct__gemm_bf16 and its pieces in gemm_bf16.c), for
+ * the files that build such operands themselves (e.g. straight from an image, without im2col).
+ *
+ * Both operands are rounded to bf16 (nearest even) while they are packed, in blocks of 32 rows
+ * (of op(A)) or columns (of op(B)) and chunks of 32 along k, 1024 values (2 KB, two tiles) each; a
+ * block holds its chunks in order of k, and the blocks follow one another:
+ *   A (m × k): tile h of a chunk holds rows 16h .. 16h + 15 of the block, row-major, 32 values of k each;
+ *   B (k × n): tile h of a chunk holds columns 16h .. 16h + 15, in the pair-interleaved layout the tile
+ *     multiply reads: line t holds (k = 2t, 2t + 1) of each of the 16 columns.
+ * Padding rows, columns and coordinates are zero.
+ *
+ * Only for x86-64 sources compiled with LCT__AMX, inside functions marked LCT__AMX_TARGET.
+ */
+#ifndef LCT_CORE_BF16_TILES_H
+#define LCT_CORE_BF16_TILES_H
+
+#include "internal.h"
+
+#if LCT__AMX
+
+#include <immintrin.h>
+
+#define LCT__AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,amx-tile,amx-bf16")))
+
+/* 16 floats to bf16, rounded to nearest even as lct__to_bf16 does. */
+LCT__AMX_TARGET static inline __m256i lct__bf16x16(__m512 v)
+{
+    __m512i u = _mm512_castps_si512(v);
+    __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    u = _mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff)));
+    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(u, 16));
+}
+
+/* The first min(left, 16) lanes. */
+static inline __mmask16 lct__mask16(size_t left)
+{
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
+}
+
+/* Two rows of 16 bf16 values as 16 words (a[j], b[j]): line t of a B tile from rows k = 2t, 2t + 1. */
+LCT__AMX_TARGET static inline __m512i lct__bf16_zip(__m256i a, __m256i b)
+{
+    static const uint16_t zip[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+                                     8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    return _mm512_permutexvar_epi16(_mm512_loadu_si512(zip), _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1));
+}
+
+#endif /* LCT__AMX */
+
+/* uint16 values of a packed operand with `rows` rows of op(A) (or columns of op(B)) and k coordinates. */
+static inline size_t lct__bf16_packed(size_t rows, size_t k)
+{
+    return ((rows + 31) / 32) * ((k + 31) / 32) * 1024;
+}
+
+/* Pack all of op(A) (m × k) or op(B) (k × n) on this thread, as described above. */
+void lct__bf16_pack_a(int ta, const float *a, size_t lda, size_t m, size_t k, uint16_t *dst);
+void lct__bf16_pack_b(int tb, const float *b, size_t ldb, size_t k, size_t n, uint16_t *dst);
+/* C (m × n, ldc) = A B (beta 0) or C + A B (beta 1) from packed operands, on this thread. Only after
+ * lct__amx_ready(). */
+void lct__bf16_multiply(size_t m, size_t n, size_t k, const uint16_t *ap, const uint16_t *bp, int beta, float *c,
+                        size_t ldc);
+
+#endif
