@@ -850,7 +850,9 @@ END_TEST
 /* conv2d in bf16 against double sums of the bf16-rounded operands: forward, dW (accumulated over two
  * backward passes), db and dx, for strides 1 and 2, padding 0 and 1, 1x1 kernels (no im2col), one
  * sample, odd batches (grouped GEMMs, several groups per chunk, a short last group), more than 32 output
- * channels and more than 512 output pixels (one sample per GEMM), with and without bias. The results must differ from the fp32 sums somewhere. A layer with C·k·k <= 16 runs
+ * channels and more than 512 output pixels (one sample per GEMM), with and without bias; "same-width"
+ * geometries (stride 1, padding (k − 1)/2) pack their columns straight from the images, with groups of 16
+ * columns that straddle two samples. The results must differ from the fp32 sums somewhere. A layer with C·k·k <= 16 runs
  * its register kernels, which stay fp32: it must match the fp32 sums instead. */
 START_TEST(test_bf16_conv2d_reference)
 {
@@ -858,7 +860,8 @@ START_TEST(test_bf16_conv2d_reference)
         size_t c, h, w, o, k, s, p, batch, bias;
     } geo[] = {{2, 9, 9, 5, 3, 1, 1, 1, 1},   {3, 10, 9, 4, 3, 2, 0, 37, 1}, {5, 8, 8, 33, 3, 1, 1, 37, 0},
                {4, 13, 11, 6, 3, 2, 1, 5, 1}, {20, 6, 5, 3, 1, 1, 0, 9, 1},  {24, 4, 4, 8, 1, 1, 0, 37, 0},
-               {32, 23, 23, 10, 3, 1, 1, 37, 1}, {6, 17, 17, 9, 3, 1, 0, 67, 1}, {1, 9, 9, 4, 3, 1, 1, 7, 1}};
+               {32, 23, 23, 10, 3, 1, 1, 37, 1}, {6, 17, 17, 9, 3, 1, 0, 67, 1}, {6, 17, 17, 9, 3, 1, 1, 67, 0},
+               {3, 11, 10, 7, 5, 1, 2, 37, 1},   {1, 9, 9, 4, 3, 1, 1, 7, 1}};
     for (size_t t = 0; t < sizeof geo / sizeof *geo; t++) {
         lct_runtime *rt = lct_test_runtime(2, 9);
         const size_t B = geo[t].batch, C = geo[t].c, H = geo[t].h, W = geo[t].w, O = geo[t].o, K = geo[t].k,

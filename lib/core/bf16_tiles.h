@@ -38,12 +38,17 @@ static inline __mmask16 lct__mask16(size_t left)
     return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
 }
 
-/* Two rows of 16 bf16 values as 16 words (a[j], b[j]): line t of a B tile from rows k = 2t, 2t + 1. */
-LCT__AMX_TARGET static inline __m512i lct__bf16_zip(__m256i a, __m256i b)
+/* 16 floats from each of two rows as 16 words (bf16(a[j]), bf16(b[j])): line t of a B tile from rows
+ * k = 2t, 2t + 1. Each float is rounded in place (the bf16 value in its high half) and the halves are
+ * merged, without a shuffle. */
+LCT__AMX_TARGET static inline __m512i lct__bf16_pair(__m512 a, __m512 b)
 {
-    static const uint16_t zip[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
-                                     8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-    return _mm512_permutexvar_epi16(_mm512_loadu_si512(zip), _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1));
+    __m512i one = _mm512_set1_epi32(1), half = _mm512_set1_epi32(0x7fff);
+    __m512i u = _mm512_castps_si512(a), v = _mm512_castps_si512(b);
+    u = _mm512_add_epi32(u, _mm512_add_epi32(half, _mm512_and_si512(_mm512_srli_epi32(u, 16), one)));
+    v = _mm512_add_epi32(v, _mm512_add_epi32(half, _mm512_and_si512(_mm512_srli_epi32(v, 16), one)));
+    /* the high half of each word from v, the low half from u's high half */
+    return _mm512_mask_blend_epi16((__mmask32)0xaaaaaaaau, _mm512_srli_epi32(u, 16), v);
 }
 
 #endif /* LCT__AMX */

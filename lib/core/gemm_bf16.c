@@ -48,9 +48,9 @@ uint16_t lct__to_bf16(float x)
 /* 16 floats from each of rows r0 and r1 (or zeros for a NULL row) as 16 words: (r0[j], r1[j]) in bf16. */
 AMX_TARGET static inline __m512i zip_rows(const float *r0, const float *r1, __mmask16 mk)
 {
-    __m256i a = r0 ? lct__bf16x16(_mm512_maskz_loadu_ps(mk, r0)) : _mm256_setzero_si256();
-    __m256i b = r1 ? lct__bf16x16(_mm512_maskz_loadu_ps(mk, r1)) : _mm256_setzero_si256();
-    return lct__bf16_zip(a, b);
+    __m512 a = r0 ? _mm512_maskz_loadu_ps(mk, r0) : _mm512_setzero_ps();
+    __m512 b = r1 ? _mm512_maskz_loadu_ps(mk, r1) : _mm512_setzero_ps();
+    return lct__bf16_pair(a, b);
 }
 
 /* Transpose 16 × 16 32-bit words in place: swap the off-diagonal blocks of 8, then of 4, 2 and 1. */
@@ -186,27 +186,37 @@ AMX_TARGET static void tile_block(const uint16_t *ap, const uint16_t *bp, size_t
     _tile_stored(3, c + 16 * ldc + 16, s);
 }
 
+/* Blocks of C whose rows are not all whole 64-byte lines (partial blocks, or a C that is not aligned)
+ * go through an aligned buffer: tile loads and stores that split cache lines run at a fraction of
+ * their speed. Rows past m and columns past n of the buffer are zero, then dropped. */
 AMX_TARGET static void multiply(size_t m, size_t n, size_t chunks, const uint16_t *ap, const uint16_t *bp, int beta,
                                 float *c, size_t ldc, size_t first, size_t last)
 {
     size_t mb = (m + 31) / 32;
-    float edge[32 * 32] __attribute__((aligned(64)));
+    int lines = (uintptr_t)c % 64 == 0 && ldc % 16 == 0;
+    float buf[32 * 32] __attribute__((aligned(64)));
     lct__amx_begin();
     for (size_t it = first; it < last; it++) {
         size_t jb = it / mb, ib = it % mb, i0 = ib * 32, j0 = jb * 32;
         const uint16_t *a = ap + ib * chunks * 1024, *b = bp + jb * chunks * 1024;
         float *dst = c + i0 * ldc + j0;
-        if (i0 + 32 <= m && j0 + 32 <= n) {
+        if (lines && i0 + 32 <= m && j0 + 32 <= n) {
             tile_block(a, b, chunks, dst, ldc, beta);
             continue;
         }
         size_t rows = m - i0 < 32 ? m - i0 : 32, cols = n - j0 < 32 ? n - j0 : 32;
-        if (beta) {
-            memset(edge, 0, sizeof edge);
-            for (size_t r = 0; r < rows; r++) memcpy(edge + r * 32, dst + r * ldc, cols * sizeof *edge);
+        __mmask16 lo = lct__mask16(cols), hi = cols > 16 ? lct__mask16(cols - 16) : 0;
+        if (beta)
+            for (size_t r = 0; r < 32; r++) {
+                __mmask16 l = r < rows ? lo : 0, h = r < rows ? hi : 0;
+                _mm512_store_ps(buf + r * 32, _mm512_maskz_loadu_ps(l, dst + r * ldc));
+                _mm512_store_ps(buf + r * 32 + 16, _mm512_maskz_loadu_ps(h, dst + r * ldc + 16));
+            }
+        tile_block(a, b, chunks, buf, 32, beta);
+        for (size_t r = 0; r < rows; r++) {
+            _mm512_mask_storeu_ps(dst + r * ldc, lo, _mm512_load_ps(buf + r * 32));
+            _mm512_mask_storeu_ps(dst + r * ldc + 16, hi, _mm512_load_ps(buf + r * 32 + 16));
         }
-        tile_block(a, b, chunks, edge, 32, beta);
-        for (size_t r = 0; r < rows; r++) memcpy(dst + r * ldc, edge + r * 32, cols * sizeof *edge);
     }
     lct__amx_end();
 }

@@ -144,18 +144,26 @@ static size_t pack_floats(const geom *g, size_t gs)
     return floats_of(f);
 }
 
+/* Row stride of the products' outputs in the scratch (the forward's outputs, the backward's columns)
+ * for ld columns: in bf16, whole 64-byte lines, which the tiles store at full speed. */
+static size_t out_ld(const geom *g, size_t ld)
+{
+    return g->bf16 ? lct__round16(ld) : ld;
+}
+
 static size_t scratch_floats(const geom *g, size_t gs)
 {
-    return lct__round16(g->k * gs * g->n) + lct__round16(g->o * gs * g->n) + lct__round16(g->o * g->k) +
-           lct__round16(g->o) + pack_floats(g, gs);
+    size_t ld = out_ld(g, gs * g->n);
+    return lct__round16(g->k * ld) + lct__round16(g->o * ld) + lct__round16(g->o * g->k) + lct__round16(g->o) +
+           pack_floats(g, gs);
 }
 
 static scratch scratch_of(const geom *g, size_t gs, float *base, size_t c)
 {
     scratch s;
     s.col = base + wpack_floats(g) + c * scratch_floats(g, gs);
-    s.out = s.col + lct__round16(g->k * gs * g->n);
-    s.dw = s.out + lct__round16(g->o * gs * g->n);
+    s.out = s.col + lct__round16(g->k * out_ld(g, gs * g->n));
+    s.dw = s.out + lct__round16(g->o * out_ld(g, gs * g->n));
     s.db = s.dw + lct__round16(g->o * g->k);
     s.pack = (uint16_t *)(s.db + lct__round16(g->o));
     return s;
@@ -378,6 +386,141 @@ static void group_cols(const geom *g, const float *x, size_t in_size, size_t n, 
     }
 }
 
+/*
+ * bf16 operands straight from the images, without the fp32 columns: for "same-width" geometries
+ * (stride 1, output as wide as the input; see im2col_rows) column q of a sample reads, for the kernel
+ * tap (c, i, j), input element q + c·H·W + (i − ph)·W + (j − pw) where it falls inside the image, so 16
+ * consecutive columns are one masked load. The group's columns run over its samples side by side, and
+ * 16 of them span at most two samples when N ≥ 16: one load per sample, with a mask per tap.
+ */
+#define FUSED_TAPS 64
+
+static int fused(const geom *g)
+{
+    return LCT__AMX && g->bf16 && g->sw == 1 && g->sh == 1 && g->ow == g->w && g->pw < g->w && g->n >= 16 &&
+           g->kh * g->kw <= FUSED_TAPS;
+}
+
+#if LCT__AMX
+
+/* Columns j .. j + 15 of the group: lane l reads first + l (its sample s) or second + l (sample s + 1),
+ * each offset by the tap's place, under the tap's masks. */
+typedef struct lanes16 {
+    const float *first, *second;
+    __mmask16 m1[FUSED_TAPS], m2[FUSED_TAPS];
+    ptrdiff_t tap[FUSED_TAPS]; /* (i − ph)·W + (j − pw) */
+} lanes16;
+
+LCT__AMX_TARGET static void lanes_at(const geom *g, const float *x, size_t in_size, size_t ns, size_t j, lanes16 *L)
+{
+    size_t s = j / g->n, q = j % g->n, pos = q, oy = q / g->w, ox = q % g->w, ss = s;
+    int32_t vy[16], vx[16];
+    __mmask16 one = 0, two = 0;
+    for (int l = 0; l < 16; l++) {
+        vy[l] = (int32_t)oy, vx[l] = (int32_t)ox;
+        if (ss < ns) {
+            if (ss == s) one |= (__mmask16)(1u << l);
+            else two |= (__mmask16)(1u << l);
+        }
+        if (++ox == g->w) ox = 0, oy++;
+        if (++pos == g->n) pos = 0, oy = 0, ox = 0, ss++;
+    }
+    /* lane l of `second` is column q + l − N of sample s + 1 (only read when that sample exists) */
+    L->first = (const float *)((uintptr_t)x + (s * in_size + q) * sizeof(float));
+    L->second = (const float *)((uintptr_t)L->first + (in_size - g->n) * sizeof(float));
+    __m512i y = _mm512_loadu_si512(vy), xx = _mm512_loadu_si512(vx);
+    for (size_t i = 0, t = 0; i < g->kh; i++) {
+        __m512i iy = _mm512_add_epi32(y, _mm512_set1_epi32((int32_t)i - (int32_t)g->ph));
+        __mmask16 rows = _mm512_cmplt_epu32_mask(iy, _mm512_set1_epi32((int32_t)g->h));
+        for (size_t jx = 0; jx < g->kw; jx++, t++) {
+            __m512i ix = _mm512_add_epi32(xx, _mm512_set1_epi32((int32_t)jx - (int32_t)g->pw));
+            __mmask16 in = rows & _mm512_cmplt_epu32_mask(ix, _mm512_set1_epi32((int32_t)g->w));
+            L->m1[t] = in & one;
+            L->m2[t] = in & two;
+            L->tap[t] = ((ptrdiff_t)i - (ptrdiff_t)g->ph) * (ptrdiff_t)g->w + (ptrdiff_t)jx - (ptrdiff_t)g->pw;
+        }
+    }
+}
+
+/* Rows of the columns in order: row r is kernel tap t of input channel c (r = c·taps + t). */
+typedef struct row_walk {
+    size_t r, t, taps;
+    ptrdiff_t plane; /* c·H·W */
+} row_walk;
+
+/* The walk's row of the 16 columns (zeros past the last row). Addresses of masked-off lanes may lie
+ * outside the images: masked loads do not touch them. */
+LCT__AMX_TARGET static inline __m512 row_of(const geom *g, const lanes16 *L, const row_walk *w)
+{
+    if (w->r >= g->k) return _mm512_setzero_ps();
+    size_t t = w->t;
+    uintptr_t off = (uintptr_t)(w->plane + L->tap[t]) * sizeof(float);
+    __m512 v = _mm512_maskz_loadu_ps(L->m1[t], (const void *)((uintptr_t)L->first + off));
+    if (L->m2[t]) v = _mm512_mask_loadu_ps(v, L->m2[t], (const void *)((uintptr_t)L->second + off));
+    return v;
+}
+
+static inline void next_row(const geom *g, row_walk *w)
+{
+    w->r++;
+    if (++w->t == w->taps) w->t = 0, w->plane += (ptrdiff_t)(g->h * g->w);
+}
+
+/* The columns (K × ns·N) of samples x .. as packed op(B) of the forward product W · col. */
+LCT__AMX_TARGET static void pack_cols_b(const geom *g, const float *x, size_t in_size, size_t ns, uint16_t *dst)
+{
+    size_t ld = ns * g->n, chunks = (g->k + 31) / 32;
+    lanes16 L;
+    for (size_t j0 = 0; j0 < ld; j0 += 16) {
+        lanes_at(g, x, in_size, ns, j0, &L);
+        uint16_t *tiles = dst + (j0 / 32) * chunks * 1024 + (j0 / 16 % 2) * 512;
+        row_walk w = {0, 0, g->kh * g->kw, 0};
+        for (size_t c = 0; c < chunks; c++)
+            for (size_t t = 0; t < 16; t++) {
+                __m512 r0 = row_of(g, &L, &w);
+                next_row(g, &w);
+                __m512 r1 = row_of(g, &L, &w);
+                next_row(g, &w);
+                _mm512_store_si512((__m512i *)(tiles + c * 1024 + t * 32), lct__bf16_pair(r0, r1));
+            }
+    }
+    if (ld % 32 && ld % 32 <= 16) /* the last block's second tiles are padding */
+        for (size_t c = 0; c < chunks; c++) memset(dst + ((ld / 32) * chunks + c) * 1024 + 512, 0, 1024);
+}
+
+/* The same columns as packed op(A) of the weight-gradient product col · dYᵀ (K × ns·N): 32 columns
+ * (one chunk of k) at a time, so each row of a tile is stored whole. */
+LCT__AMX_TARGET static void pack_cols_a(const geom *g, const float *x, size_t in_size, size_t ns, uint16_t *dst)
+{
+    size_t ld = ns * g->n, chunks = (ld + 31) / 32, rows = (g->k + 31) / 32 * 32;
+    lanes16 L0, L1;
+    for (size_t c = 0; c < chunks; c++) {
+        lanes_at(g, x, in_size, ns, c * 32, &L0); /* past ld: every mask is empty, the values zeros */
+        lanes_at(g, x, in_size, ns, c * 32 + 16, &L1);
+        uint16_t *col = dst + c * 1024;
+        row_walk w = {0, 0, g->kh * g->kw, 0};
+        for (size_t r = 0; r < rows; r++, next_row(g, &w)) {
+            __m256i lo = lct__bf16x16(row_of(g, &L0, &w)), hi = lct__bf16x16(row_of(g, &L1, &w));
+            _mm512_store_si512((__m512i *)(col + (r / 32) * chunks * 1024 + (r % 32) * 32),
+                               _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
+        }
+    }
+}
+
+#else
+
+static void pack_cols_b(const geom *g, const float *x, size_t in_size, size_t ns, uint16_t *dst)
+{
+    (void)g, (void)x, (void)in_size, (void)ns, (void)dst;
+}
+
+static void pack_cols_a(const geom *g, const float *x, size_t in_size, size_t ns, uint16_t *dst)
+{
+    (void)g, (void)x, (void)in_size, (void)ns, (void)dst;
+}
+
+#endif
+
 /* y[q] = bias + Σ_r w[r]·col[r][q] for one output channel, 16 outputs at a time in one register. */
 LCT__VEC static void small_fwd(const float *w, float bias, const float *col, size_t ld, size_t k, size_t n, float *y)
 {
@@ -437,7 +580,7 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
     const float *w = l->value[0], *bias = l->has_bias ? l->value[1] : NULL;
     float *st = l->stats_out;
     const lct__layer *fb = l->fused_bn; /* a fused batch norm next: its pool's choice is made here, in cache */
-    int dir = direct(&g);
+    int dir = direct(&g), fz = fused(&g);
     size_t nt = slots(p, nch);
     uint16_t *wp = g.bf16 ? (uint16_t *)l->ws : NULL;
     if (wp) lct__bf16_pack_a(0, w, g.k, g.o, g.k, wp);
@@ -447,12 +590,12 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
         for (size_t c = nch * t / nt; c < nch * (t + 1) / nt; c++) {
             size_t b0 = p->batch * c / nch, b1 = p->batch * (c + 1) / nch;
             for (size_t b = b0; b < b1; b += gs) {
-                size_t n = b + gs <= b1 ? gs : b1 - b, ld = n * g.n;
+                size_t n = b + gs <= b1 ? gs : b1 - b, ld = n * g.n, lo = out_ld(&g, ld);
                 if (n == 1) {
                     /* one sample: straight into its output */
                     const float *xb = x + b * in_size;
                     float *yb = y + b * out_size;
-                    if (!dir) im2col(&g, xb, sc.col, g.n);
+                    if (!dir && !fz) im2col(&g, xb, sc.col, g.n);
                     if (g.k <= SMALL_K) {
                         for (size_t o = 0; o < g.o; o++) {
                             /* before a fused batch norm the plane stays on the stack: backward recomputes it */
@@ -466,19 +609,30 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
                     }
                     if (bias)
                         for (size_t o = 0; o < g.o; o++) fill(yb + o * g.n, bias[o], g.n);
-                    gemm(p, &g, &sc, 0, 0, g.o, g.n, g.k, w, g.k, wp, dir ? xb : sc.col, g.n, bias != NULL, yb, g.n);
+                    if (fz) {
+                        pack_cols_b(&g, xb, in_size, 1, sc.pack);
+                        lct__bf16_multiply(g.o, g.n, g.k, wp, sc.pack, bias != NULL, yb, g.n);
+                    } else {
+                        gemm(p, &g, &sc, 0, 0, g.o, g.n, g.k, w, g.k, wp, dir ? xb : sc.col, g.n, bias != NULL, yb,
+                             g.n);
+                    }
                     for (size_t o = 0; o < g.o; o++) {
                         if (st) lct__bn_partial(yb + o * g.n, g.n, st + (b * g.o + o) * 3);
                         if (fb) lct__bn_pool_plane(fb, p, b, o, yb + o * g.n);
                     }
                     continue;
                 }
-                group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
-                gemm(p, &g, &sc, 0, 0, g.o, ld, g.k, w, g.k, wp, sc.col, ld, 0, sc.out, ld);
+                if (fz) {
+                    pack_cols_b(&g, x + b * in_size, in_size, n, sc.pack);
+                    lct__bf16_multiply(g.o, ld, g.k, wp, sc.pack, 0, sc.out, lo);
+                } else {
+                    group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
+                    gemm(p, &g, &sc, 0, 0, g.o, ld, g.k, w, g.k, wp, sc.col, ld, 0, sc.out, lo);
+                }
                 for (size_t s = 0; s < n; s++)
                     for (size_t o = 0; o < g.o; o++) {
                         float *dst = y + (b + s) * out_size + o * g.n;
-                        const float *src = sc.out + o * ld + s * g.n;
+                        const float *src = sc.out + o * lo + s * g.n;
                         if (bias) add_bias(dst, src, bias[o], g.n);
                         else memcpy(dst, src, g.n * sizeof(float));
                         if (st) lct__bn_partial(dst, g.n, st + ((b + s) * g.o + o) * 3);
@@ -526,7 +680,7 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
     size_t nch = chunks(p->batch), gs = group_of(&g, p->batch);
     size_t in_size = l->in_size, out_size = l->out_size;
     const float *w = l->value[0];
-    int dir = direct(&g), bias = l->has_bias != 0;
+    int dir = direct(&g), bias = l->has_bias != 0, fz = fused(&g);
     /* dy is the pooled gradient of a fused batch norm whose dx this makes plane by plane, in cache */
     const lct__layer *from = l->fused_bn;
     const float *bias_v = l->has_bias ? l->value[1] : NULL;
@@ -543,10 +697,10 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
             sc.db = part.db;
             size_t b0 = p->batch * c / nch, b1 = p->batch * (c + 1) / nch;
             for (size_t b = b0; b < b1; b += gs) {
-                size_t n = b + gs <= b1 ? gs : b1 - b, ld = n * g.n;
+                size_t n = b + gs <= b1 ? gs : b1 - b, ld = n * g.n, lo = out_ld(&g, ld);
                 const float *cols, *grads;
                 if (n == 1) {
-                    if (!dir) im2col(&g, x + b * in_size, sc.col, g.n);
+                    if (!dir && !fz) im2col(&g, x + b * in_size, sc.col, g.n);
                     cols = dir ? x + b * in_size : sc.col;
                     grads = dy + b * out_size;
                     if (from) {
@@ -563,7 +717,7 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
                         grads = sc.out;
                     }
                 } else {
-                    group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
+                    if (!fz) group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
                     for (size_t s = 0; s < n; s++) {
                         for (size_t o = 0; o < g.o; o++) {
                             float *dst = sc.out + o * ld + s * g.n;
@@ -577,7 +731,12 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
                 /* partial dW of this chunk = Σ dY colᵀ (the chunk's first group overwrites) */
                 if (g.k <= SMALL_K)
                     for (size_t o = 0; o < g.o; o++) small_dw(grads + o * ld, cols, ld, g.k, ld, sc.dw + o * g.k, b == b0);
-                else /* as dWᵀ = col · dYᵀ (K × O): BLIS runs this shape faster than dY · colᵀ */
+                else if (fz) { /* the columns packed straight from the images */
+                    uint16_t *bp = sc.pack + lct__bf16_packed(g.k, ld);
+                    pack_cols_a(&g, x + b * in_size, in_size, n, sc.pack);
+                    lct__bf16_pack_b(1, grads, ld, ld, g.o, bp);
+                    lct__bf16_multiply(g.k, g.o, ld, sc.pack, bp, b != b0, sc.dw, g.o);
+                } else /* as dWᵀ = col · dYᵀ (K × O): BLIS runs this shape faster than dY · colᵀ */
                     gemm(p, &g, &sc, 0, 1, g.k, g.o, ld, cols, ld, NULL, grads, ld, b != b0, sc.dw, g.o);
                 if (bias)
                     for (size_t o = 0; o < g.o; o++) {
@@ -590,14 +749,14 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
                     continue;
                 }
                 /* the column buffer is free again once dW is done: dcol = Wᵀ dY */
-                gemm(p, &g, &sc, 1, 0, g.k, ld, g.o, w, g.k, wp, grads, ld, 0, sc.col, ld);
+                gemm(p, &g, &sc, 1, 0, g.k, ld, g.o, w, g.k, wp, grads, ld, 0, sc.col, lo);
                 for (size_t s = 0; s < n; s++) {
                     float *dxb = dx + (b + s) * in_size;
                     if (dir) {
-                        for (size_t r = 0; r < g.k; r++) memcpy(dxb + r * g.n, sc.col + r * ld + s * g.n, g.n * sizeof(float));
+                        for (size_t r = 0; r < g.k; r++) memcpy(dxb + r * g.n, sc.col + r * lo + s * g.n, g.n * sizeof(float));
                     } else {
                         memset(dxb, 0, in_size * sizeof *dxb);
-                        col2im(&g, sc.col + s * g.n, ld, dxb);
+                        col2im(&g, sc.col + s * g.n, lo, dxb);
                     }
                 }
             }
