@@ -66,5 +66,12 @@ void lct__bf16_pack_b(int tb, const float *b, size_t ldb, size_t k, size_t n, ui
  * lct__amx_ready(). */
 void lct__bf16_multiply(size_t m, size_t n, size_t k, const uint16_t *ap, const uint16_t *bp, int beta, float *c,
                         size_t ldc);
+/* Receives one 32 × 32 block of C: rows i0 .. i0 + rows − 1 and columns j0 .. j0 + cols − 1 of the
+ * product, at blk[(i − i0)·32 + (j − j0)] (the rest of blk is to be ignored). */
+typedef void (*lct__bf16_sink)(void *ctx, size_t i0, size_t j0, size_t rows, size_t cols, const float *blk);
+/* As lct__bf16_multiply with beta 0, but each block of C goes to sink(ctx, ...) instead of memory, column
+ * block by column block (each with its row blocks in order), on this thread. */
+void lct__bf16_multiply_sink(size_t m, size_t n, size_t k, const uint16_t *ap, const uint16_t *bp, lct__bf16_sink sink,
+                             void *ctx);
 
 #endif

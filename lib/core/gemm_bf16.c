@@ -188,9 +188,10 @@ AMX_TARGET static void tile_block(const uint16_t *ap, const uint16_t *bp, size_t
 
 /* Blocks of C whose rows are not all whole 64-byte lines (partial blocks, or a C that is not aligned)
  * go through an aligned buffer: tile loads and stores that split cache lines run at a fraction of
- * their speed. Rows past m and columns past n of the buffer are zero, then dropped. */
+ * their speed. Rows past m and columns past n of the buffer are zero, then dropped. With a sink, every
+ * block goes through the buffer to the sink instead of C (beta 0). */
 AMX_TARGET static void multiply(size_t m, size_t n, size_t chunks, const uint16_t *ap, const uint16_t *bp, int beta,
-                                float *c, size_t ldc, size_t first, size_t last)
+                                float *c, size_t ldc, size_t first, size_t last, lct__bf16_sink sink, void *ctx)
 {
     size_t mb = (m + 31) / 32;
     int lines = (uintptr_t)c % 64 == 0 && ldc % 16 == 0;
@@ -199,12 +200,17 @@ AMX_TARGET static void multiply(size_t m, size_t n, size_t chunks, const uint16_
     for (size_t it = first; it < last; it++) {
         size_t jb = it / mb, ib = it % mb, i0 = ib * 32, j0 = jb * 32;
         const uint16_t *a = ap + ib * chunks * 1024, *b = bp + jb * chunks * 1024;
+        size_t rows = m - i0 < 32 ? m - i0 : 32, cols = n - j0 < 32 ? n - j0 : 32;
+        if (sink) {
+            tile_block(a, b, chunks, buf, 32, 0);
+            sink(ctx, i0, j0, rows, cols, buf);
+            continue;
+        }
         float *dst = c + i0 * ldc + j0;
         if (lines && i0 + 32 <= m && j0 + 32 <= n) {
             tile_block(a, b, chunks, dst, ldc, beta);
             continue;
         }
-        size_t rows = m - i0 < 32 ? m - i0 : 32, cols = n - j0 < 32 ? n - j0 : 32;
         __mmask16 lo = lct__mask16(cols), hi = cols > 16 ? lct__mask16(cols - 16) : 0;
         if (beta)
             for (size_t r = 0; r < 32; r++) {
@@ -236,7 +242,13 @@ void lct__bf16_pack_b(int tb, const float *b, size_t ldb, size_t k, size_t n, ui
 void lct__bf16_multiply(size_t m, size_t n, size_t k, const uint16_t *ap, const uint16_t *bp, int beta, float *c,
                         size_t ldc)
 {
-    multiply(m, n, (k + 31) / 32, ap, bp, beta, c, ldc, 0, ((m + 31) / 32) * ((n + 31) / 32));
+    multiply(m, n, (k + 31) / 32, ap, bp, beta, c, ldc, 0, ((m + 31) / 32) * ((n + 31) / 32), NULL, NULL);
+}
+
+void lct__bf16_multiply_sink(size_t m, size_t n, size_t k, const uint16_t *ap, const uint16_t *bp, lct__bf16_sink sink,
+                             void *ctx)
+{
+    multiply(m, n, (k + 31) / 32, ap, bp, 0, NULL, 0, 0, ((m + 31) / 32) * ((n + 31) / 32), sink, ctx);
 }
 
 void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
@@ -259,7 +271,7 @@ void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, c
         for (size_t jb = 0; jb < nb; jb++) pack_b(tb, b, ldb, n, k, jb, bp + jb * chunks * 1024);
         /* Contiguous runs of blocks per thread, column block outermost: a thread keeps its B block. */
         size_t total = mb * nb, t = (size_t)omp_get_thread_num(), tn = (size_t)omp_get_num_threads();
-        multiply(m, n, chunks, ap, bp, beta, c, ldc, total * t / tn, total * (t + 1) / tn);
+        multiply(m, n, chunks, ap, bp, beta, c, ldc, total * t / tn, total * (t + 1) / tn, NULL, NULL);
     }
 }
 
@@ -285,6 +297,12 @@ void lct__bf16_multiply(size_t m, size_t n, size_t k, const uint16_t *ap, const 
                         size_t ldc)
 {
     (void)m, (void)n, (void)k, (void)ap, (void)bp, (void)beta, (void)c, (void)ldc;
+}
+
+void lct__bf16_multiply_sink(size_t m, size_t n, size_t k, const uint16_t *ap, const uint16_t *bp, lct__bf16_sink sink,
+                             void *ctx)
+{
+    (void)m, (void)n, (void)k, (void)ap, (void)bp, (void)sink, (void)ctx;
 }
 
 void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,

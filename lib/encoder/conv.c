@@ -507,7 +507,64 @@ LCT__AMX_TARGET static void pack_cols_a(const geom *g, const float *x, size_t in
     }
 }
 
+/* dx += col2im(Wᵀ dY) block by block as the tiles make it (no column matrix): row r of a block is
+ * kernel tap t of input channel c, its columns the group's output positions, and each value adds into
+ * the input element that column read for that tap in forward (lanes16 with dx for x). */
+typedef struct dx_sink {
+    const geom *g;
+    float *dx; /* the group's first sample */
+    size_t in_size, ns, j0;
+    lanes16 L[2]; /* columns j0 .. j0 + 15 and j0 + 16 .. j0 + 31 */
+} dx_sink;
+
+LCT__AMX_TARGET static inline void add_lanes(const lanes16 *L, size_t t, uintptr_t off, __m512 v)
+{
+    if (L->m1[t]) {
+        float *a = (float *)((uintptr_t)L->first + off);
+        _mm512_mask_storeu_ps(a, L->m1[t], _mm512_add_ps(_mm512_maskz_loadu_ps(L->m1[t], a), v));
+    }
+    if (L->m2[t]) {
+        float *a = (float *)((uintptr_t)L->second + off);
+        _mm512_mask_storeu_ps(a, L->m2[t], _mm512_add_ps(_mm512_maskz_loadu_ps(L->m2[t], a), v));
+    }
+}
+
+LCT__AMX_TARGET static void add_block(void *ctx, size_t i0, size_t j0, size_t rows, size_t cols, const float *blk)
+{
+    dx_sink *d = ctx;
+    const geom *g = d->g;
+    (void)cols; /* the lanes' masks end at the group's last column */
+    if (j0 != d->j0) {
+        lanes_at(g, d->dx, d->in_size, d->ns, j0, &d->L[0]);
+        lanes_at(g, d->dx, d->in_size, d->ns, j0 + 16, &d->L[1]);
+        d->j0 = j0;
+    }
+    size_t taps = g->kh * g->kw;
+    row_walk w = {i0, i0 % taps, taps, (ptrdiff_t)((i0 / taps) * g->h * g->w)};
+    for (size_t r = 0; r < rows; r++, next_row(g, &w)) {
+        add_lanes(&d->L[0], w.t, (uintptr_t)(w.plane + d->L[0].tap[w.t]) * sizeof(float), _mm512_load_ps(blk + r * 32));
+        add_lanes(&d->L[1], w.t, (uintptr_t)(w.plane + d->L[1].tap[w.t]) * sizeof(float),
+                  _mm512_load_ps(blk + r * 32 + 16));
+    }
+}
+
+/* dx of the group's ns samples (zeroed here) from dY (O × ns·N, row stride ld) and Wᵀ packed. */
+static void dx_fused(const geom *g, const uint16_t *wt, const float *grads, size_t ld, float *dx, size_t in_size,
+                     size_t ns, uint16_t *pack)
+{
+    memset(dx, 0, ns * in_size * sizeof *dx);
+    lct__bf16_pack_b(0, grads, ld, g->o, ns * g->n, pack);
+    dx_sink d = {.g = g, .dx = dx, .in_size = in_size, .ns = ns, .j0 = SIZE_MAX};
+    lct__bf16_multiply_sink(g->k, ns * g->n, g->o, wt, pack, add_block, &d);
+}
+
 #else
+
+static void dx_fused(const geom *g, const uint16_t *wt, const float *grads, size_t ld, float *dx, size_t in_size,
+                     size_t ns, uint16_t *pack)
+{
+    (void)g, (void)wt, (void)grads, (void)ld, (void)dx, (void)in_size, (void)ns, (void)pack;
+}
 
 static void pack_cols_b(const geom *g, const float *x, size_t in_size, size_t ns, uint16_t *dst)
 {
@@ -746,6 +803,10 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
                 if (!dx) continue;
                 if (dir && n == 1) {
                     gemm(p, &g, &sc, 1, 0, g.k, g.n, g.o, w, g.k, wp, grads, g.n, 0, dx + b * in_size, g.n);
+                    continue;
+                }
+                if (fz) {
+                    dx_fused(&g, wp, grads, ld, dx + b * in_size, in_size, n, sc.pack);
                     continue;
                 }
                 /* the column buffer is free again once dW is done: dcol = Wᵀ dY */
