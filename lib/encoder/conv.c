@@ -539,13 +539,16 @@ LCT__AMX_TARGET static void add_block(void *ctx, size_t i0, size_t j0, size_t ro
         lanes_at(g, d->dx, d->in_size, d->ns, j0 + 16, &d->L[1]);
         d->j0 = j0;
     }
-    size_t taps = g->kh * g->kw;
-    row_walk w = {i0, i0 % taps, taps, (ptrdiff_t)((i0 / taps) * g->h * g->w)};
-    for (size_t r = 0; r < rows; r++, next_row(g, &w)) {
-        add_lanes(&d->L[0], w.t, (uintptr_t)(w.plane + d->L[0].tap[w.t]) * sizeof(float), _mm512_load_ps(blk + r * 32));
-        add_lanes(&d->L[1], w.t, (uintptr_t)(w.plane + d->L[1].tap[w.t]) * sizeof(float),
-                  _mm512_load_ps(blk + r * 32 + 16));
-    }
+    size_t taps = g->kh * g->kw, hw = g->h * g->w;
+    /* tap by tap over the block's channels: consecutive additions go to different planes, so a load
+     * does not wait for the overlapping store just before it */
+    for (size_t t = 0; t < taps; t++)
+        for (size_t r = i0 + (t + taps - i0 % taps) % taps; r < i0 + rows; r += taps) {
+            ptrdiff_t plane = (ptrdiff_t)((r / taps) * hw);
+            add_lanes(&d->L[0], t, (uintptr_t)(plane + d->L[0].tap[t]) * sizeof(float), _mm512_load_ps(blk + (r - i0) * 32));
+            add_lanes(&d->L[1], t, (uintptr_t)(plane + d->L[1].tap[t]) * sizeof(float),
+                      _mm512_load_ps(blk + (r - i0) * 32 + 16));
+        }
 }
 
 /* dx of the group's ns samples (zeroed here) from dY (O × ns·N, row stride ld) and Wᵀ packed. */
