@@ -4,6 +4,15 @@
  * sample). Weight gradients are summed per chunk, then over chunks in order,
  * so they do not depend on the thread count. (The geometry also covers conv1d
  * as conv2d with H = 1, but the encoder runs conv1d through conv1d.c.)
+ *
+ * In bf16 precision (l->bf16, lct_encoder_set_precision) the three products
+ * (Y = W·col, dWᵀ = col·dYᵀ, dcol = Wᵀ·dY) round both operands to bf16 and sum
+ * in fp32 on AMX tiles (bf16_tiles.h), W packed once per pass. Stride-1
+ * "same-width" layers (output as wide as the input, e.g. 3×3 with padding 1)
+ * skip the fp32 column matrix: the columns are packed straight from x, and
+ * dx is added into the images from each block of Wᵀ·dY as the tiles make it.
+ * Layers with C·kh·kw ≤ SMALL_K run the register kernels below, which stay
+ * fp32 in either precision (their products are too thin for tiles).
  */
 #include "layer.h"
 
@@ -398,7 +407,7 @@ static void group_cols(const geom *g, const float *x, size_t in_size, size_t n, 
 static int fused(const geom *g)
 {
     return LCT__AMX && g->bf16 && g->sw == 1 && g->sh == 1 && g->ow == g->w && g->pw < g->w && g->n >= 16 &&
-           g->kh * g->kw <= FUSED_TAPS;
+           g->kh * g->kw <= FUSED_TAPS && g->h * g->w < ((size_t)1 << 30); /* positions fit int32 lanes */
 }
 
 #if LCT__AMX

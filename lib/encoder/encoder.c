@@ -88,7 +88,8 @@ static const lct__shape *current_shape(const lct_encoder *enc)
     return enc->n_layers ? &enc->layers[enc->n_layers - 1]->out : &enc->in;
 }
 
-/* Layers whose products follow the bf16 precision: linear and conv2d (conv1d and the GRU stay fp32). */
+/* Layers whose products follow the bf16 precision: linear and conv2d (conv1d and the GRU stay fp32, and
+ * so does a conv2d thin enough for its register kernels: conv.c). */
 static int takes_bf16(int kind)
 {
     return kind == LCT__L_LINEAR || kind == LCT__L_CONV2D;
