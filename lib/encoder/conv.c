@@ -92,6 +92,16 @@ static size_t slots(const lct__pass *p, size_t nch)
     return t < nch ? t : nch;
 }
 
+/* bf16 with stride 1 and the output as wide as the input: the products read and write the images
+ * directly, without the column matrix (see pack_cols_b). */
+#define FUSED_TAPS 64
+
+static int fused(const geom *g)
+{
+    return LCT__AMX && g->bf16 && g->sw == 1 && g->sh == 1 && g->ow == g->w && g->pw < g->w && g->n >= 16 &&
+           g->kh * g->kw <= FUSED_TAPS && g->h * g->w < ((size_t)1 << 30); /* positions fit int32 lanes */
+}
+
 /* 1×1 kernels with stride 1 and no padding need no im2col: the input is already the column matrix. */
 static int direct(const geom *g)
 {
@@ -160,10 +170,16 @@ static size_t out_ld(const geom *g, size_t ld)
     return g->bf16 ? lct__round16(ld) : ld;
 }
 
+/* Floats of the column matrix (none when the products read the images directly). */
+static size_t col_floats(const geom *g, size_t gs)
+{
+    return fused(g) ? 0 : lct__round16(g->k * out_ld(g, gs * g->n));
+}
+
 static size_t scratch_floats(const geom *g, size_t gs)
 {
     size_t ld = out_ld(g, gs * g->n);
-    return lct__round16(g->k * ld) + lct__round16(g->o * ld) + lct__round16(g->o * g->k) + lct__round16(g->o) +
+    return col_floats(g, gs) + lct__round16(g->o * ld) + lct__round16(g->o * g->k) + lct__round16(g->o) +
            pack_floats(g, gs);
 }
 
@@ -171,7 +187,7 @@ static scratch scratch_of(const geom *g, size_t gs, float *base, size_t c)
 {
     scratch s;
     s.col = base + wpack_floats(g) + c * scratch_floats(g, gs);
-    s.out = s.col + lct__round16(g->k * out_ld(g, gs * g->n));
+    s.out = s.col + col_floats(g, gs);
     s.dw = s.out + lct__round16(g->o * out_ld(g, gs * g->n));
     s.db = s.dw + lct__round16(g->o * g->k);
     s.pack = (uint16_t *)(s.db + lct__round16(g->o));
@@ -402,13 +418,6 @@ static void group_cols(const geom *g, const float *x, size_t in_size, size_t n, 
  * consecutive columns are one masked load. The group's columns run over its samples side by side, and
  * 16 of them span at most two samples when N ≥ 16: one load per sample, with a mask per tap.
  */
-#define FUSED_TAPS 64
-
-static int fused(const geom *g)
-{
-    return LCT__AMX && g->bf16 && g->sw == 1 && g->sh == 1 && g->ow == g->w && g->pw < g->w && g->n >= 16 &&
-           g->kh * g->kw <= FUSED_TAPS && g->h * g->w < ((size_t)1 << 30); /* positions fit int32 lanes */
-}
 
 #if LCT__AMX
 
