@@ -11,6 +11,14 @@
 
 #include <omp.h>
 
+uint16_t lct__to_bf16(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
 #if LCT__AMX
 
 #define AMX_TARGET LCT__AMX_TARGET
@@ -35,14 +43,6 @@ AMX_TARGET void lct__amx_begin(void)
 AMX_TARGET void lct__amx_end(void)
 {
     _tile_release();
-}
-
-uint16_t lct__to_bf16(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
 }
 
 /* 16 floats from each of rows r0 and r1 (or zeros for a NULL row) as 16 words: (r0[j], r1[j]) in bf16. */
