@@ -864,8 +864,9 @@ END_TEST
  * sample, odd batches (grouped GEMMs, several groups per chunk, a short last group), more than 32 output
  * channels and more than 512 output pixels (one sample per GEMM), with and without bias; "same-width"
  * geometries (stride 1, padding (k − 1)/2) pack their columns straight from the images, with groups of 16
- * columns that straddle two samples. The results must differ from the fp32 sums somewhere. A layer with C·k·k <= 16 runs
- * its register kernels, which stay fp32: it must match the fp32 sums instead. */
+ * columns that straddle two samples, and add dx into the images from the tiles. The results must differ
+ * from the fp32 sums somewhere. A layer with C·k·k <= 16 runs its register kernels, which stay fp32: it
+ * must match the fp32 sums instead. */
 START_TEST(test_bf16_conv2d_reference)
 {
     static const struct {

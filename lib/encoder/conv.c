@@ -563,9 +563,9 @@ LCT__AMX_TARGET static void add_block(void *ctx, size_t i0, size_t j0, size_t ro
     for (size_t t = 0; t < taps; t++)
         for (size_t r = i0 + (t + taps - i0 % taps) % taps; r < i0 + rows; r += taps) {
             ptrdiff_t plane = (ptrdiff_t)((r / taps) * hw);
-            add_lanes(&d->L[0], t, (uintptr_t)(plane + d->L[0].tap[t]) * sizeof(float), _mm512_load_ps(blk + (r - i0) * 32));
-            add_lanes(&d->L[1], t, (uintptr_t)(plane + d->L[1].tap[t]) * sizeof(float),
-                      _mm512_load_ps(blk + (r - i0) * 32 + 16));
+            const float *row = blk + (r - i0) * 32;
+            add_lanes(&d->L[0], t, (uintptr_t)(plane + d->L[0].tap[t]) * sizeof(float), _mm512_load_ps(row));
+            add_lanes(&d->L[1], t, (uintptr_t)(plane + d->L[1].tap[t]) * sizeof(float), _mm512_load_ps(row + 16));
         }
 }
 
