@@ -507,9 +507,11 @@ START_TEST(test_identical_for_1_and_2_threads)
         "in 1x14x14; conv2d 16 k3 p1; bn; relu; maxpool 2; conv2d 32 k3 p1; bn; relu; maxpool 2; flatten; "
         "linear 40; relu; linear 24",
         "in 5x48; linear 40; relu; linear 20",
+        /* bf16 convolutions without a batch norm: columns packed from the images (3x3 p1), then im2col (s2) */
+        "in 3x13x11; conv2d 8 k3 p1; relu; conv2d 6 k3 s2 nobias; relu; flatten; linear 8",
     };
-    size_t batch[] = {64, 40, 20, 9, 37, 37, 45, 19};
-    int bf16[] = {0, 0, 0, 0, 0, 1, 1, 1};
+    size_t batch[] = {64, 40, 20, 9, 37, 37, 45, 19, 37};
+    int bf16[] = {0, 0, 0, 0, 0, 1, 1, 1, 1};
     for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
         size_t n1, n2;
         int prec = bf16[s] ? LCT_PRECISION_BF16 : LCT_PRECISION_FP32;

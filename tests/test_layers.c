@@ -631,10 +631,21 @@ START_TEST(test_fused_bn_relu_pool_equals_chain)
         "in 3x6x8; conv2d 4 k1 nobias; bn; relu; dropout 0; maxpool 2",
     };
     static const size_t batches[] = {5, 1, 4, 3};
-    for (size_t k = 0; k < 4; k++)
+    /* also in bf16 (both sides), where the convolutions' products take the fused batch norm's gradient
+     * planes (the same operands up to fp32 rounding, so the same bounds hold) */
+    for (size_t run = 0; run < 8; run++)
         for (int mode = 0; mode < 2; mode++) {
+            size_t k = run % 4;
+            int prec = run >= 4;
             lct_runtime *rt = lct_test_runtime(1, 3);
             lct_encoder *a = spec_encoder(rt, fused[k]), *b = spec_encoder(rt, chain[k]);
+            if (prec && (lct_encoder_set_precision(a, LCT_PRECISION_BF16) != LCT_OK ||
+                         lct_encoder_set_precision(b, LCT_PRECISION_BF16) != LCT_OK)) { /* no AMX tiles here */
+                lct_encoder_free(a);
+                lct_encoder_free(b);
+                lct_runtime_free(rt);
+                continue;
+            }
             size_t B = batches[k], in = enc_in(a), out = enc_out(a);
             ck_assert_uint_eq(out, enc_out(b));
             lct_params *pa = lct_encoder_params(a), *pb = lct_encoder_params(b);
@@ -687,7 +698,8 @@ START_TEST(test_fused_bn_relu_pool_equals_chain)
                 }
                 /* floor 1: a convolution's bias before a train-mode batch norm has a gradient of ~0 (rounding) */
                 double e = lct_test_max_rel(ga, gb, count, 1.0);
-                ck_assert_msg(e < 1e-4, "%s (%s): %s differs by %g", fused[k], mode ? "train" : "eval", name, e);
+                ck_assert_msg(e < 1e-4, "%s (%s, %s): %s differs by %g", fused[k], mode ? "train" : "eval",
+                              prec ? "bf16" : "fp32", name, e);
                 free(ga);
                 free(gb);
             }
@@ -754,7 +766,7 @@ static int try_bf16(lct_encoder *enc)
     ck_assert_int_eq(rc, LCT_EUNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(lct_error_last(), "AMX"));
     ck_assert_int_eq(lct_encoder_get_precision(enc), LCT_PRECISION_FP32);
-    printf("bf16 linear: no AMX-BF16 tiles here, only the refusal is checked\n");
+    printf("bf16: no AMX-BF16 tiles here, only the refusal is checked\n");
     return 0;
 }
 
@@ -852,6 +864,108 @@ START_TEST(test_bf16_linear_reference)
 }
 END_TEST
 
+/* conv2d in bf16 against double sums of the bf16-rounded operands: forward, dW (accumulated over two
+ * backward passes), db and dx, for strides 1 and 2, padding 0 and 1, 1x1 kernels (no im2col), one
+ * sample, odd batches (grouped GEMMs, several groups per chunk, a short last group), more than 32 output
+ * channels and more than 512 output pixels (one sample per GEMM), with and without bias; "same-width"
+ * geometries (stride 1, padding (k − 1)/2) pack their columns straight from the images, with groups of 16
+ * columns that straddle two samples, and add dx into the images from the tiles. The results must differ
+ * from the fp32 sums somewhere. A layer with C·k·k <= 16 runs its register kernels, which stay fp32: it
+ * must match the fp32 sums instead. */
+START_TEST(test_bf16_conv2d_reference)
+{
+    static const struct {
+        size_t c, h, w, o, k, s, p, batch, bias;
+    } geo[] = {{2, 9, 9, 5, 3, 1, 1, 1, 1},   {3, 10, 9, 4, 3, 2, 0, 37, 1}, {5, 8, 8, 33, 3, 1, 1, 37, 0},
+               {4, 13, 11, 6, 3, 2, 1, 5, 1}, {20, 6, 5, 3, 1, 1, 0, 9, 1},  {24, 4, 4, 8, 1, 1, 0, 37, 0},
+               {32, 23, 23, 10, 3, 1, 1, 37, 1}, {6, 17, 17, 9, 3, 1, 0, 67, 1}, {6, 17, 17, 9, 3, 1, 1, 67, 0},
+               {3, 11, 10, 7, 5, 1, 2, 37, 1},   {1, 9, 9, 4, 3, 1, 1, 7, 1}};
+    for (size_t t = 0; t < sizeof geo / sizeof *geo; t++) {
+        lct_runtime *rt = lct_test_runtime(2, 9);
+        const size_t B = geo[t].batch, C = geo[t].c, H = geo[t].h, W = geo[t].w, O = geo[t].o, K = geo[t].k,
+                     S = geo[t].s, P = geo[t].p;
+        const size_t OH = (H + 2 * P - K) / S + 1, OW = (W + 2 * P - K) / S + 1, KK = C * K * K;
+        const int tiles = KK > 16; /* else the fp32 register kernels */
+        char spec[128];
+        snprintf(spec, sizeof spec, "in %zux%zux%zu; conv2d %zu k%zu s%zu p%zu%s", C, H, W, O, K, S, P,
+                 geo[t].bias ? "" : " nobias");
+        lct_encoder *enc = spec_encoder(rt, spec);
+        if (!try_bf16(enc)) {
+            lct_encoder_free(enc);
+            lct_runtime_free(rt);
+            return;
+        }
+        lct_params *p = lct_encoder_params(enc);
+        ck_assert_int_eq(lct_params_count(p), geo[t].bias ? 2 : 1);
+        size_t nx = B * C * H * W, ny = B * O * OH * OW;
+        float *x = malloc(nx * sizeof *x), *y = malloc(ny * sizeof *y), *dy = malloc(ny * sizeof *dy);
+        float *dx = malloc(nx * sizeof *dx), *w = malloc(O * KK * sizeof *w), *dw = malloc(O * KK * sizeof *dw);
+        float *b = calloc(O, sizeof *b), *db = calloc(O, sizeof *db);
+        double *rx = calloc(nx, sizeof *rx), *mx = calloc(nx, sizeof *mx); /* reference dx and its Σ|terms| */
+        get_tensor(p, 0, w);
+        if (geo[t].bias) get_tensor(p, 1, b);
+        fill_uniform(x, nx, 60 + t, -2, 2);
+        fill_uniform(dy, ny, 70 + t, -1, 1);
+        ck_assert_int_eq(lct_encoder_zero_grad(enc), LCT_OK);
+        ck_assert_int_eq(lct_encoder_forward(enc, x, B, y), LCT_OK);
+        ck_assert_int_eq(lct_encoder_backward(enc, dy, B, dx), LCT_OK);
+        ck_assert_int_eq(lct_encoder_backward(enc, dy, B, dx), LCT_OK);
+        lct_params_get_grad(p, 0, dw, O * KK);
+        if (geo[t].bias) lct_params_get_grad(p, 1, db, O);
+        double off32 = 0; /* largest distance of y from the fp32 sums */
+        for (size_t o = 0; o < O; o++) {
+            double sb = 0;
+            for (size_t n = 0; n < B; n++)
+                for (size_t i = 0; i < OH * OW; i++) sb += dy[(n * O + o) * OH * OW + i];
+            if (geo[t].bias) ck_assert_msg(fabs(db[o] - 2 * sb) <= 1e-4 * (1 + fabs(sb)), "%s: db[%zu]", spec, o);
+            for (size_t r = 0; r < KK; r++) {
+                size_t c = r / (K * K), u = r / K % K, v = r % K;
+                double sw = 0, mw = 0;
+                double wb = tiles ? bf(w[o * KK + r]) : w[o * KK + r];
+                for (size_t n = 0; n < B; n++)
+                    for (size_t i = 0; i < OH; i++)
+                        for (size_t j = 0; j < OW; j++) {
+                            long iy = (long)(i * S + u) - (long)P, ix = (long)(j * S + v) - (long)P;
+                            if (iy < 0 || ix < 0 || iy >= (long)H || ix >= (long)W) continue;
+                            size_t xi = ((n * C + c) * H + (size_t)iy) * W + (size_t)ix;
+                            float g = dy[((n * O + o) * OH + i) * OW + j];
+                            double xv = tiles ? bf(x[xi]) : x[xi], gv = tiles ? bf(g) : g;
+                            sw += gv * xv, mw += fabs(gv * xv);
+                            rx[xi] += gv * wb, mx[xi] += fabs(gv * wb);
+                        }
+                ck_assert_msg(fabs(dw[o * KK + r] - 2 * sw) <= 2e-5 * mw + 1e-6, "%s: dW[%zu,%zu] = %.7g, not 2 × %.7g",
+                              spec, o, r, dw[o * KK + r], sw);
+            }
+            for (size_t n = 0; n < B; n++)
+                for (size_t i = 0; i < OH; i++)
+                    for (size_t j = 0; j < OW; j++) {
+                        double s = b[o], s32 = b[o], mag = fabs(b[o]);
+                        for (size_t r = 0; r < KK; r++) {
+                            size_t c = r / (K * K), u = r / K % K, v = r % K;
+                            long iy = (long)(i * S + u) - (long)P, ix = (long)(j * S + v) - (long)P;
+                            if (iy < 0 || ix < 0 || iy >= (long)H || ix >= (long)W) continue;
+                            float xv = x[((n * C + c) * H + (size_t)iy) * W + (size_t)ix], wv = w[o * KK + r];
+                            s += bf(xv) * bf(wv), mag += fabs(bf(xv) * bf(wv));
+                            s32 += (double)xv * wv;
+                        }
+                        float got = y[((n * O + o) * OH + i) * OW + j];
+                        double want = tiles ? s : s32;
+                        ck_assert_msg(fabs(got - want) <= 1e-5 * mag + 1e-6, "%s: y[%zu,%zu,%zu,%zu] = %.7g, not %.7g",
+                                      spec, n, o, i, j, got, want);
+                        if (fabs(got - s32) > off32) off32 = fabs(got - s32);
+                    }
+        }
+        if (tiles) ck_assert_msg(off32 > 1e-4, "%s: y equals the fp32 sums (%g): no bf16 rounding", spec, off32);
+        for (size_t i = 0; i < nx; i++)
+            ck_assert_msg(fabs(dx[i] - rx[i]) <= 1e-5 * mx[i] + 1e-6, "%s: dx[%zu] = %.7g, not %.7g", spec, i, dx[i],
+                          rx[i]);
+        free(x), free(y), free(dy), free(dx), free(w), free(dw), free(b), free(db), free(rx), free(mx);
+        lct_encoder_free(enc);
+        lct_runtime_free(rt);
+    }
+}
+END_TEST
+
 /* Switching precision: fp32 again gives the fp32 result, a pending backward is forgotten, and the
  * precision carries to layers added later. */
 START_TEST(test_bf16_switch)
@@ -915,6 +1029,7 @@ int main(void)
     tcase_add_test(tf, test_conv_batch_equals_single_samples);
     tcase_add_test(tf, test_fused_bn_relu_pool_equals_chain);
     tcase_add_test(tf, test_bf16_linear_reference);
+    tcase_add_test(tf, test_bf16_conv2d_reference);
     tcase_add_test(tf, test_bf16_switch);
     suite_add_tcase(s, tf);
     return lct_test_run(s);

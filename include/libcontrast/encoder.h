@@ -158,18 +158,22 @@ LCT_API int lct_encoder_set_mode(lct_encoder *enc, int mode);
 /** The current ::lct_encoder_mode, or LCT_EINVAL for NULL. */
 LCT_API int lct_encoder_get_mode(const lct_encoder *enc);
 
-/** Arithmetic of an encoder's linear layers (lct_encoder_set_precision()). */
+/** Arithmetic of an encoder's linear and conv2d layers (lct_encoder_set_precision()). */
 typedef enum lct_precision {
     LCT_PRECISION_FP32 = 0, /**< every product in fp32 (default) */
-    LCT_PRECISION_BF16 = 1  /**< linear layers multiply bf16-rounded operands and sum in fp32, on AMX tiles */
+    LCT_PRECISION_BF16 = 1  /**< linear and conv2d layers multiply bf16-rounded operands, summed in fp32 (AMX) */
 } lct_precision;
 
 /**
- * Choose the arithmetic of the encoder's linear layers. With ::LCT_PRECISION_BF16 each of a
- * linear layer's three products (y = x Wᵀ in forward; dW += dyᵀ x and dx = dy W in backward)
- * rounds both of its operands to bf16 (8 significant bits, nearest even) and sums the products
- * in fp32, on the CPU's AMX-BF16 tiles. Weights, gradients, the optimiser and every other layer
- * stay fp32, as under PyTorch's bf16 autocast, but a linear layer's output is kept in fp32.
+ * Choose the arithmetic of the encoder's linear and conv2d layers. With ::LCT_PRECISION_BF16 each
+ * of a linear layer's three products (y = x Wᵀ in forward; dW += dyᵀ x and dx = dy W in backward)
+ * and of a conv2d layer's three (its output, weight gradient and input gradient, as products of W
+ * with the im2col columns of x or dy) rounds both of its operands to bf16 (8 significant bits,
+ * nearest even) and sums the products in fp32, on the CPU's AMX-BF16 tiles. A conv2d layer with
+ * in_channels × kernel × kernel ≤ 16 (such as a first layer on one grey channel) stays fp32: its
+ * products are too thin for the tiles. Weights, gradients, the optimiser and every other layer
+ * (conv1d, GRU, batch norm, ...) stay fp32, as under PyTorch's bf16 autocast, but the outputs of
+ * linear and conv2d layers are kept in fp32.
  * Results stay identical for any thread count. The precision applies to layers added later too,
  * and is not part of the spec text or of checkpoints.
  *

@@ -50,7 +50,9 @@ int lct__cpu_features(void)
     return cached;
 }
 
-#if defined(__x86_64__) && defined(__linux__)
+/* Only a build that can emit tile instructions (LCT__AMX, which implies x86-64 Linux) asks for them:
+ * elsewhere the bf16 products are compiled out, and lct__amx_ready() must say so. */
+#if LCT__AMX
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>

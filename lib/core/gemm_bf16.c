@@ -2,24 +2,26 @@
  * Products with bf16 operands on AMX tiles, summed in fp32: the encoder's bf16 precision
  * (lct_encoder_set_precision) and the kNN's candidate filter share the tile set-up here.
  *
- * Both operands are rounded to bf16 (nearest even) while they are packed:
- *   A (m × k): per block of 32 rows and chunk of 32 along k, two 16 × 32 tiles (rows 0-15, then
- *     16-31), row-major, 1 KB each;
- *   B (k × n): per block of 32 columns and chunk of 32 along k, two tiles of 16 columns in the
- *     pair-interleaved layout the tile multiply reads: line t holds (k = 2t, 2t + 1) of each column.
- * Padding rows, columns and coordinates are zero. One 32 × 32 block of C is four fp32 tiles that
- * run over all of k in order: each element is summed by one thread in a fixed order, so the result
- * is the same for any thread count.
+ * Both operands are rounded to bf16 (nearest even) while they are packed, in the layout described
+ * in bf16_tiles.h: blocks of 32 rows of A or columns of B, chunks of 32 along k, two 1 KB tiles per
+ * chunk. One 32 × 32 block of C is four fp32 tiles that run over all of k in order: each element is
+ * summed by one thread in a fixed order, so the result is the same for any thread count.
  */
-#include "internal.h"
+#include "bf16_tiles.h"
 
 #include <omp.h>
 
+uint16_t lct__to_bf16(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
 #if LCT__AMX
 
-#include <immintrin.h>
-
-#define AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,amx-tile,amx-bf16")))
+#define AMX_TARGET LCT__AMX_TARGET
 
 typedef struct __attribute__((packed)) {
     uint8_t palette, start_row, reserved[14];
@@ -43,36 +45,12 @@ AMX_TARGET void lct__amx_end(void)
     _tile_release();
 }
 
-uint16_t lct__to_bf16(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
-/* 16 floats to bf16, rounded to nearest even as lct__to_bf16 does. */
-AMX_TARGET static inline __m256i bf16x16(__m512 v)
-{
-    __m512i u = _mm512_castps_si512(v);
-    __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-    u = _mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff)));
-    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(u, 16));
-}
-
-static inline __mmask16 mask_of(size_t left)
-{
-    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
-}
-
 /* 16 floats from each of rows r0 and r1 (or zeros for a NULL row) as 16 words: (r0[j], r1[j]) in bf16. */
 AMX_TARGET static inline __m512i zip_rows(const float *r0, const float *r1, __mmask16 mk)
 {
-    static const uint16_t zip[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
-                                     8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-    __m256i a = r0 ? bf16x16(_mm512_maskz_loadu_ps(mk, r0)) : _mm256_setzero_si256();
-    __m256i b = r1 ? bf16x16(_mm512_maskz_loadu_ps(mk, r1)) : _mm256_setzero_si256();
-    return _mm512_permutexvar_epi16(_mm512_loadu_si512(zip), _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1));
+    __m512 a = r0 ? _mm512_maskz_loadu_ps(mk, r0) : _mm512_setzero_ps();
+    __m512 b = r1 ? _mm512_maskz_loadu_ps(mk, r1) : _mm512_setzero_ps();
+    return lct__bf16_pair(a, b);
 }
 
 /* Transpose 16 × 16 32-bit words in place: swap the off-diagonal blocks of 8, then of 4, 2 and 1. */
@@ -96,8 +74,7 @@ AMX_TARGET static inline void transpose16(__m512i *r)
 
 size_t lct__gemm_bf16_ws(size_t m, size_t n, size_t k)
 {
-    size_t chunks = (k + 31) / 32;
-    return ((m + 31) / 32 + (n + 31) / 32) * chunks * 1024 * sizeof(uint16_t);
+    return (lct__bf16_packed(m, k) + lct__bf16_packed(n, k)) * sizeof(uint16_t);
 }
 
 /* Row block ib of op(A) into dst (chunks KB of tiles). */
@@ -112,8 +89,9 @@ AMX_TARGET static void pack_a(int ta, const float *a, size_t lda, size_t m, size
                 __m256i lo = _mm256_setzero_si256(), hi = lo;
                 if (i < m) {
                     size_t p = c * 32, left = k - p;
-                    lo = bf16x16(_mm512_maskz_loadu_ps(mask_of(left), a + i * lda + p));
-                    if (left > 16) hi = bf16x16(_mm512_maskz_loadu_ps(mask_of(left - 16), a + i * lda + p + 16));
+                    lo = lct__bf16x16(_mm512_maskz_loadu_ps(lct__mask16(left), a + i * lda + p));
+                    if (left > 16)
+                        hi = lct__bf16x16(_mm512_maskz_loadu_ps(lct__mask16(left - 16), a + i * lda + p + 16));
                 }
                 _mm256_store_si256((__m256i *)(row + c * 1024), lo);
                 _mm256_store_si256((__m256i *)(row + c * 1024 + 16), hi);
@@ -125,7 +103,7 @@ AMX_TARGET static void pack_a(int ta, const float *a, size_t lda, size_t m, size
      * a transpose puts in place. */
     for (size_t h = 0; h < 2; h++) {
         size_t c0 = i0 + h * 16;
-        __mmask16 mk = c0 < m ? mask_of(m - c0) : 0;
+        __mmask16 mk = c0 < m ? lct__mask16(m - c0) : 0;
         for (size_t c = 0; c < chunks; c++) {
             __m512i w[16];
             for (size_t t = 0; t < 16; t++) {
@@ -145,7 +123,7 @@ AMX_TARGET static void pack_b(int tb, const float *b, size_t ldb, size_t n, size
     size_t chunks = (k + 31) / 32;
     for (size_t h = 0; h < 2; h++) {
         size_t j0 = jb * 32 + h * 16;
-        __mmask16 mk = j0 < n ? mask_of(n - j0) : 0;
+        __mmask16 mk = j0 < n ? lct__mask16(n - j0) : 0;
         for (size_t c = 0; c < chunks; c++) {
             __m512i w[16];
             size_t p0 = c * 32;
@@ -158,13 +136,13 @@ AMX_TARGET static void pack_b(int tb, const float *b, size_t ldb, size_t n, size
             } else {
                 /* op(B)[p][j] = b[j * ldb + p]: a column's pair (2t, 2t + 1) is one word of its row in b;
                  * 16 such rows, transposed, are the 16 lines */
-                __mmask16 lo = mask_of(k - p0), hi = k - p0 > 16 ? mask_of(k - p0 - 16) : 0;
+                __mmask16 lo = lct__mask16(k - p0), hi = k - p0 > 16 ? lct__mask16(k - p0 - 16) : 0;
                 for (size_t r = 0; r < 16; r++) {
                     const float *src = b + (j0 + r) * ldb + p0;
                     __m256i x0 = _mm256_setzero_si256(), x1 = x0;
                     if (j0 + r < n) {
-                        x0 = bf16x16(_mm512_maskz_loadu_ps(lo, src));
-                        if (hi) x1 = bf16x16(_mm512_maskz_loadu_ps(hi, src + 16));
+                        x0 = lct__bf16x16(_mm512_maskz_loadu_ps(lo, src));
+                        if (hi) x1 = lct__bf16x16(_mm512_maskz_loadu_ps(hi, src + 16));
                     }
                     w[r] = _mm512_inserti64x4(_mm512_castsi256_si512(x0), x1, 1);
                 }
@@ -190,13 +168,13 @@ AMX_TARGET static void pack_w_rows(const float *w, size_t out, size_t in, size_t
     for (size_t c = 0; c < ic_n; c++) {
         __m512i r[32];
         size_t p = c * 32, left = in - p;
-        __mmask16 lo = mask_of(left), hi = left > 16 ? mask_of(left - 16) : 0;
+        __mmask16 lo = lct__mask16(left), hi = left > 16 ? lct__mask16(left - 16) : 0;
         for (size_t i = 0; i < 32; i++) {
             size_t row = ob * 32 + i;
             __m256i x0 = _mm256_setzero_si256(), x1 = x0;
             if (row < out) {
-                x0 = bf16x16(_mm512_maskz_loadu_ps(lo, w + row * in + p));
-                if (hi) x1 = bf16x16(_mm512_maskz_loadu_ps(hi, w + row * in + p + 16));
+                x0 = lct__bf16x16(_mm512_maskz_loadu_ps(lo, w + row * in + p));
+                if (hi) x1 = lct__bf16x16(_mm512_maskz_loadu_ps(hi, w + row * in + p + 16));
             }
             r[i] = _mm512_inserti64x4(_mm512_castsi256_si512(x0), x1, 1);
         }
@@ -249,29 +227,69 @@ AMX_TARGET static void tile_block(const uint16_t *ap, const uint16_t *bp, size_t
     _tile_stored(3, c + 16 * ldc + 16, s);
 }
 
+/* Blocks of C whose rows are not all whole 64-byte lines (partial blocks, or a C that is not aligned)
+ * go through an aligned buffer: tile loads and stores that split cache lines run at a fraction of
+ * their speed. Rows past m and columns past n of the buffer are zero, then dropped. With a sink, every
+ * block goes through the buffer to the sink instead of C (beta 0). */
 AMX_TARGET static void multiply(size_t m, size_t n, size_t chunks, const uint16_t *ap, const uint16_t *bp, int beta,
-                                float *c, size_t ldc, size_t first, size_t last)
+                                float *c, size_t ldc, size_t first, size_t last, lct__bf16_sink sink, void *ctx)
 {
     size_t mb = (m + 31) / 32;
-    float edge[32 * 32] __attribute__((aligned(64)));
+    int lines = (uintptr_t)c % 64 == 0 && ldc % 16 == 0;
+    float buf[32 * 32] __attribute__((aligned(64)));
     lct__amx_begin();
     for (size_t it = first; it < last; it++) {
         size_t jb = it / mb, ib = it % mb, i0 = ib * 32, j0 = jb * 32;
         const uint16_t *a = ap + ib * chunks * 1024, *b = bp + jb * chunks * 1024;
+        size_t rows = m - i0 < 32 ? m - i0 : 32, cols = n - j0 < 32 ? n - j0 : 32;
+        if (sink) {
+            tile_block(a, b, chunks, buf, 32, 0);
+            sink(ctx, i0, j0, rows, cols, buf);
+            continue;
+        }
         float *dst = c + i0 * ldc + j0;
-        if (i0 + 32 <= m && j0 + 32 <= n) {
+        if (lines && i0 + 32 <= m && j0 + 32 <= n) {
             tile_block(a, b, chunks, dst, ldc, beta);
             continue;
         }
-        size_t rows = m - i0 < 32 ? m - i0 : 32, cols = n - j0 < 32 ? n - j0 : 32;
-        if (beta) {
-            memset(edge, 0, sizeof edge);
-            for (size_t r = 0; r < rows; r++) memcpy(edge + r * 32, dst + r * ldc, cols * sizeof *edge);
+        __mmask16 lo = lct__mask16(cols), hi = cols > 16 ? lct__mask16(cols - 16) : 0;
+        if (beta)
+            for (size_t r = 0; r < 32; r++) {
+                __mmask16 l = r < rows ? lo : 0, h = r < rows ? hi : 0;
+                _mm512_store_ps(buf + r * 32, _mm512_maskz_loadu_ps(l, dst + r * ldc));
+                _mm512_store_ps(buf + r * 32 + 16, _mm512_maskz_loadu_ps(h, dst + r * ldc + 16));
+            }
+        tile_block(a, b, chunks, buf, 32, beta);
+        for (size_t r = 0; r < rows; r++) {
+            _mm512_mask_storeu_ps(dst + r * ldc, lo, _mm512_load_ps(buf + r * 32));
+            _mm512_mask_storeu_ps(dst + r * ldc + 16, hi, _mm512_load_ps(buf + r * 32 + 16));
         }
-        tile_block(a, b, chunks, edge, 32, beta);
-        for (size_t r = 0; r < rows; r++) memcpy(dst + r * ldc, edge + r * 32, cols * sizeof *edge);
     }
     lct__amx_end();
+}
+
+void lct__bf16_pack_a(int ta, const float *a, size_t lda, size_t m, size_t k, uint16_t *dst)
+{
+    size_t mb = (m + 31) / 32, chunks = (k + 31) / 32;
+    for (size_t ib = 0; ib < mb; ib++) pack_a(ta, a, lda, m, k, ib, dst + ib * chunks * 1024);
+}
+
+void lct__bf16_pack_b(int tb, const float *b, size_t ldb, size_t k, size_t n, uint16_t *dst)
+{
+    size_t nb = (n + 31) / 32, chunks = (k + 31) / 32;
+    for (size_t jb = 0; jb < nb; jb++) pack_b(tb, b, ldb, n, k, jb, dst + jb * chunks * 1024);
+}
+
+void lct__bf16_multiply(size_t m, size_t n, size_t k, const uint16_t *ap, const uint16_t *bp, int beta, float *c,
+                        size_t ldc)
+{
+    multiply(m, n, (k + 31) / 32, ap, bp, beta, c, ldc, 0, ((m + 31) / 32) * ((n + 31) / 32), NULL, NULL);
+}
+
+void lct__bf16_multiply_sink(size_t m, size_t n, size_t k, const uint16_t *ap, const uint16_t *bp, lct__bf16_sink sink,
+                             void *ctx)
+{
+    multiply(m, n, (k + 31) / 32, ap, bp, 0, NULL, 0, 0, ((m + 31) / 32) * ((n + 31) / 32), sink, ctx);
 }
 
 /* Pack op(A), and op(B) unless it comes packed (bp), then multiply. */
@@ -279,8 +297,14 @@ static void gemm(int threads, int ta, int tb, size_t m, size_t n, size_t k, cons
                  const float *b, size_t ldb, const uint16_t *bp, int beta, float *c, size_t ldc, void *ws)
 {
     size_t mb = (m + 31) / 32, nb = (n + 31) / 32, chunks = (k + 31) / 32;
-    uint16_t *ap = ws, *bw = ap + mb * chunks * 1024;
+    uint16_t *ap = ws, *bw = ap + lct__bf16_packed(m, k);
     int nt = threads > 1 && m * n * k >= ((size_t)1 << 20) ? threads : 1;
+    if (nt == 1) { /* one thread (e.g. inside a caller's own parallel loop): no team to start */
+        lct__bf16_pack_a(ta, a, lda, m, k, ap);
+        if (bp == NULL) lct__bf16_pack_b(tb, b, ldb, k, n, bw);
+        lct__bf16_multiply(m, n, k, ap, bp ? bp : bw, beta, c, ldc);
+        return;
+    }
 #pragma omp parallel num_threads(nt)
     {
 #pragma omp for schedule(static) nowait
@@ -292,7 +316,7 @@ static void gemm(int threads, int ta, int tb, size_t m, size_t n, size_t k, cons
 #pragma omp barrier
         /* Contiguous runs of blocks per thread, column block outermost: a thread keeps its B block. */
         size_t total = mb * nb, t = (size_t)omp_get_thread_num(), tn = (size_t)omp_get_num_threads();
-        multiply(m, n, chunks, ap, bp ? bp : bw, beta, c, ldc, total * t / tn, total * (t + 1) / tn);
+        multiply(m, n, chunks, ap, bp ? bp : bw, beta, c, ldc, total * t / tn, total * (t + 1) / tn, NULL, NULL);
     }
 }
 
@@ -306,11 +330,6 @@ void lct__gemm_bf16_pb(int threads, int ta, size_t m, size_t n, size_t k, const 
                        const uint16_t *bp, int beta, float *c, size_t ldc, void *ws)
 {
     gemm(threads, ta, 0, m, n, k, a, lda, NULL, 0, bp, beta, c, ldc, ws);
-}
-
-size_t lct__bf16_packed_bytes(size_t n, size_t k)
-{
-    return (n + 31) / 32 * ((k + 31) / 32) * 1024 * sizeof(uint16_t);
 }
 
 /* Each 32 × 32 block of W is read once: its rows, rounded, are transposed into fwd's tiles and
@@ -331,12 +350,6 @@ size_t lct__gemm_bf16_ws(size_t m, size_t n, size_t k)
     return 0;
 }
 
-size_t lct__bf16_packed_bytes(size_t n, size_t k)
-{
-    (void)n, (void)k;
-    return 0;
-}
-
 void lct__bf16_pack_w(int threads, const float *w, size_t out, size_t in, uint16_t *fwd, uint16_t *bwd)
 {
     (void)threads, (void)w, (void)out, (void)in, (void)fwd, (void)bwd;
@@ -347,6 +360,28 @@ void lct__gemm_bf16_pb(int threads, int ta, size_t m, size_t n, size_t k, const 
 {
     (void)threads, (void)ta, (void)m, (void)n, (void)k, (void)a, (void)lda, (void)bp, (void)beta, (void)c, (void)ldc;
     (void)ws;
+}
+
+void lct__bf16_pack_a(int ta, const float *a, size_t lda, size_t m, size_t k, uint16_t *dst)
+{
+    (void)ta, (void)a, (void)lda, (void)m, (void)k, (void)dst;
+}
+
+void lct__bf16_pack_b(int tb, const float *b, size_t ldb, size_t k, size_t n, uint16_t *dst)
+{
+    (void)tb, (void)b, (void)ldb, (void)k, (void)n, (void)dst;
+}
+
+void lct__bf16_multiply(size_t m, size_t n, size_t k, const uint16_t *ap, const uint16_t *bp, int beta, float *c,
+                        size_t ldc)
+{
+    (void)m, (void)n, (void)k, (void)ap, (void)bp, (void)beta, (void)c, (void)ldc;
+}
+
+void lct__bf16_multiply_sink(size_t m, size_t n, size_t k, const uint16_t *ap, const uint16_t *bp, lct__bf16_sink sink,
+                             void *ctx)
+{
+    (void)m, (void)n, (void)k, (void)ap, (void)bp, (void)sink, (void)ctx;
 }
 
 void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,

@@ -175,14 +175,6 @@ size_t lct__gemm_bf16_ws(size_t m, size_t n, size_t k);
  * aligned. Only after lct__amx_ready(); identical results for any thread count. */
 void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
                     const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws);
-/* Bytes of an operand of n columns (or rows) and depth k in the packed tile layout. */
-size_t lct__bf16_packed_bytes(size_t n, size_t k);
-/* W (out x in, row-major) packed from one pass: fwd (lct__bf16_packed_bytes(out, in)) as the B operand
- * of x Wᵀ and, if bwd is set (lct__bf16_packed_bytes(in, out)), as that of dy W. 64-byte aligned. */
-void lct__bf16_pack_w(int threads, const float *w, size_t out, size_t in, uint16_t *fwd, uint16_t *bwd);
-/* lct__gemm_bf16 with op(B) already packed; ws needs only the A part (lct__gemm_bf16_ws(m, 0, k)). */
-void lct__gemm_bf16_pb(int threads, int ta, size_t m, size_t n, size_t k, const float *a, size_t lda,
-                       const uint16_t *bp, int beta, float *c, size_t ldc, void *ws);
 
 /* ---- threads and logging -------------------------------------------------- */
 

@@ -4,14 +4,30 @@
  * sample). Weight gradients are summed per chunk, then over chunks in order,
  * so they do not depend on the thread count. (The geometry also covers conv1d
  * as conv2d with H = 1, but the encoder runs conv1d through conv1d.c.)
+ *
+ * In bf16 precision (l->bf16, lct_encoder_set_precision) the three products
+ * (Y = W·col, dWᵀ = col·dYᵀ, dcol = Wᵀ·dY) round both operands to bf16 and sum
+ * in fp32 on AMX tiles (bf16_tiles.h), W packed once per pass. Stride-1
+ * "same-width" layers (output as wide as the input, e.g. 3×3 with padding 1)
+ * skip the fp32 column matrix: the columns are packed straight from x, and
+ * dx is added into the images from each block of Wᵀ·dY as the tiles make it.
+ * Layers with C·kh·kw ≤ SMALL_K run the register kernels below, which stay
+ * fp32 in either precision (their products are too thin for tiles).
  */
 #include "layer.h"
+
+#include "../core/bf16_tiles.h"
+
+/* Few rows of columns (C·kh·kw, e.g. a first layer on one channel): GEMMs that thin run far below
+ * BLIS's speed (and the tiles' too), so forward and dW use the small fp32 kernels below instead. */
+#define SMALL_K 16
 
 typedef struct geom {
     size_t c, h, w;       /* input */
     size_t kh, kw, sh, sw, ph, pw;
     size_t o, oh, ow;     /* output */
     size_t k, n;          /* GEMM: K = c·kh·kw rows of col, N = oh·ow columns */
+    int bf16;             /* the GEMMs take bf16 operands on AMX tiles (the small kernels stay fp32) */
 } geom;
 
 static geom geometry(const lct__layer *l)
@@ -32,6 +48,7 @@ static geom geometry(const lct__layer *l)
     g.ow = two ? l->out.d[2] : l->out.d[1];
     g.k = g.c * g.kh * g.kw;
     g.n = g.oh * g.ow;
+    g.bf16 = l->bf16 && g.k > SMALL_K;
     return g;
 }
 
@@ -75,6 +92,16 @@ static size_t slots(const lct__pass *p, size_t nch)
     return t < nch ? t : nch;
 }
 
+/* bf16 with stride 1 and the output as wide as the input: the products read and write the images
+ * directly, without the column matrix (see pack_cols_b). */
+#define FUSED_TAPS 64
+
+static int fused(const geom *g)
+{
+    return LCT__AMX && g->bf16 && g->sw == 1 && g->sh == 1 && g->ow == g->w && g->pw < g->w && g->n >= 16 &&
+           g->kh * g->kw <= FUSED_TAPS && g->h * g->w < ((size_t)1 << 30); /* positions fit int32 lanes */
+}
+
 /* 1×1 kernels with stride 1 and no padding need no im2col: the input is already the column matrix. */
 static int direct(const geom *g)
 {
@@ -86,10 +113,6 @@ static int direct(const geom *g)
  * which amortises the packing of W while the group's columns (K × G·N, e.g. 288 × 588) stay about the
  * size of L2 (outputs of 512 or more stay per sample); the group's columns are then scattered to the samples.
  */
-/* Few rows of columns (C·kh·kw, e.g. a first layer on one channel): GEMMs that thin run far below
- * BLIS's speed, so forward and dW use the small kernels below instead. */
-#define SMALL_K 16
-
 static size_t group_of(const geom *g, size_t batch)
 {
     if (g->k <= SMALL_K) return 1;
@@ -107,33 +130,96 @@ int lct__conv_recomputes(const lct__layer *conv, const lct__layer *bn, const lct
     return g.k <= SMALL_K;
 }
 
-/* Scratch of one chunk: columns (K × G·N), a gathered output/gradient (O × G·N), partial dW and db. */
+/* Scratch of one chunk: columns (K × G·N), a gathered output/gradient (O × G·N), partial dW and db,
+ * and in bf16 the packing space of the operands of its products other than W (64-byte aligned, as
+ * every part is). */
 typedef struct scratch {
     float *col, *out, *dw, *db;
+    uint16_t *pack;
 } scratch;
+
+static size_t floats_of(size_t u16)
+{
+    return lct__round16((u16 + 1) / 2);
+}
+
+/* bf16: W packed once per pass, shared by the chunks: as op(A) = W (O × K) forward, Wᵀ (K × O) backward. */
+static size_t wpack_floats(const geom *g)
+{
+    return g->bf16 ? floats_of(lct__bf16_packed(g->o, g->k) > lct__bf16_packed(g->k, g->o)
+                                   ? lct__bf16_packed(g->o, g->k)
+                                   : lct__bf16_packed(g->k, g->o))
+                   : 0;
+}
+
+/* bf16, per chunk: the column operand of forward (K × G·N), or col and dYᵀ of dW, or dY of dcol. */
+static size_t pack_floats(const geom *g, size_t gs)
+{
+    if (!g->bf16) return 0;
+    size_t ld = gs * g->n, f = lct__bf16_packed(ld, g->k), d = lct__bf16_packed(g->k, ld) + lct__bf16_packed(g->o, ld),
+           x = lct__bf16_packed(ld, g->o);
+    if (d > f) f = d;
+    if (x > f) f = x;
+    return floats_of(f);
+}
+
+/* Row stride of the products' outputs in the scratch (the forward's outputs, the backward's columns)
+ * for ld columns: in bf16, whole 64-byte lines, which the tiles store at full speed. */
+static size_t out_ld(const geom *g, size_t ld)
+{
+    return g->bf16 ? lct__round16(ld) : ld;
+}
+
+/* Floats of the column matrix (none when the products read the images directly). */
+static size_t col_floats(const geom *g, size_t gs)
+{
+    return fused(g) ? 0 : lct__round16(g->k * out_ld(g, gs * g->n));
+}
 
 static size_t scratch_floats(const geom *g, size_t gs)
 {
-    return lct__round16(g->k * gs * g->n) + lct__round16(g->o * gs * g->n) + lct__round16(g->o * g->k) +
-           lct__round16(g->o);
+    size_t ld = out_ld(g, gs * g->n);
+    return col_floats(g, gs) + lct__round16(g->o * ld) + lct__round16(g->o * g->k) + lct__round16(g->o) +
+           pack_floats(g, gs);
 }
 
 static scratch scratch_of(const geom *g, size_t gs, float *base, size_t c)
 {
     scratch s;
-    s.col = base + c * scratch_floats(g, gs);
-    s.out = s.col + lct__round16(g->k * gs * g->n);
-    s.dw = s.out + lct__round16(g->o * gs * g->n);
+    s.col = base + wpack_floats(g) + c * scratch_floats(g, gs);
+    s.out = s.col + col_floats(g, gs);
+    s.dw = s.out + lct__round16(g->o * out_ld(g, gs * g->n));
     s.db = s.dw + lct__round16(g->o * g->k);
+    s.pack = (uint16_t *)(s.db + lct__round16(g->o));
     return s;
 }
 
 size_t lct__conv_ws(const lct__layer *l, size_t batch)
 {
     geom g = geometry(l);
-    return chunks(batch) * scratch_floats(&g, group_of(&g, batch));
+    return wpack_floats(&g) + chunks(batch) * scratch_floats(&g, group_of(&g, batch));
 }
 
+
+/* C = op(A) op(B) (+ C with beta 1) on this thread: fp32 through BLIS, or bf16 operands on AMX tiles,
+ * where `packed` is op(A) already packed (W) or NULL. */
+static void gemm(const lct__pass *p, const geom *g, const scratch *sc, int ta, int tb, size_t m, size_t n, size_t k,
+                 const float *a, size_t lda, const uint16_t *packed, const float *b, size_t ldb, int beta, float *c,
+                 size_t ldc)
+{
+    if (!g->bf16) {
+        lct__gemm1(p->rt, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta ? 1.0f : 0.0f, c, ldc);
+        return;
+    }
+    uint16_t *bp = sc->pack;
+    if (!packed) {
+        lct__bf16_pack_a(ta, a, lda, m, k, sc->pack);
+        packed = sc->pack;
+        bp += lct__bf16_packed(m, k);
+    }
+    lct__bf16_pack_b(tb, b, ldb, k, n, bp);
+    lct__bf16_multiply(m, n, k, packed, bp, beta, c, ldc);
+}
 
 /* dst[0..n) = src[0..n) and dst[0..n) = 0 in 16-float vectors, without library calls: im2col makes
  * hundreds of thousands of runs of a few hundred bytes per pass, where a call's fixed cost dominates.
@@ -325,6 +411,194 @@ static void group_cols(const geom *g, const float *x, size_t in_size, size_t n, 
     }
 }
 
+/*
+ * bf16 operands straight from the images, without the fp32 columns: for "same-width" geometries
+ * (stride 1, output as wide as the input; see im2col_rows) column q of a sample reads, for the kernel
+ * tap (c, i, j), input element q + c·H·W + (i − ph)·W + (j − pw) where it falls inside the image, so 16
+ * consecutive columns are one masked load. The group's columns run over its samples side by side, and
+ * 16 of them span at most two samples when N ≥ 16: one load per sample, with a mask per tap.
+ */
+
+#if LCT__AMX
+
+/* Columns j .. j + 15 of the group: lane l reads first + l (its sample s) or second + l (sample s + 1),
+ * each offset by the tap's place, under the tap's masks. */
+typedef struct lanes16 {
+    const float *first, *second;
+    __mmask16 m1[FUSED_TAPS], m2[FUSED_TAPS];
+    ptrdiff_t tap[FUSED_TAPS]; /* (i − ph)·W + (j − pw) */
+} lanes16;
+
+LCT__AMX_TARGET static void lanes_at(const geom *g, const float *x, size_t in_size, size_t ns, size_t j, lanes16 *L)
+{
+    size_t s = j / g->n, q = j % g->n, pos = q, oy = q / g->w, ox = q % g->w, ss = s;
+    int32_t vy[16], vx[16];
+    __mmask16 one = 0, two = 0;
+    for (int l = 0; l < 16; l++) {
+        vy[l] = (int32_t)oy, vx[l] = (int32_t)ox;
+        if (ss < ns) {
+            if (ss == s) one |= (__mmask16)(1u << l);
+            else two |= (__mmask16)(1u << l);
+        }
+        if (++ox == g->w) ox = 0, oy++;
+        if (++pos == g->n) pos = 0, oy = 0, ox = 0, ss++;
+    }
+    /* lane l of `second` is column q + l − N of sample s + 1 (only read when that sample exists) */
+    L->first = (const float *)((uintptr_t)x + (s * in_size + q) * sizeof(float));
+    L->second = (const float *)((uintptr_t)L->first + (in_size - g->n) * sizeof(float));
+    __m512i y = _mm512_loadu_si512(vy), xx = _mm512_loadu_si512(vx);
+    for (size_t i = 0, t = 0; i < g->kh; i++) {
+        __m512i iy = _mm512_add_epi32(y, _mm512_set1_epi32((int32_t)i - (int32_t)g->ph));
+        __mmask16 rows = _mm512_cmplt_epu32_mask(iy, _mm512_set1_epi32((int32_t)g->h));
+        for (size_t jx = 0; jx < g->kw; jx++, t++) {
+            __m512i ix = _mm512_add_epi32(xx, _mm512_set1_epi32((int32_t)jx - (int32_t)g->pw));
+            __mmask16 in = rows & _mm512_cmplt_epu32_mask(ix, _mm512_set1_epi32((int32_t)g->w));
+            L->m1[t] = in & one;
+            L->m2[t] = in & two;
+            L->tap[t] = ((ptrdiff_t)i - (ptrdiff_t)g->ph) * (ptrdiff_t)g->w + (ptrdiff_t)jx - (ptrdiff_t)g->pw;
+        }
+    }
+}
+
+/* Rows of the columns in order: row r is kernel tap t of input channel c (r = c·taps + t). */
+typedef struct row_walk {
+    size_t r, t, taps;
+    ptrdiff_t plane; /* c·H·W */
+} row_walk;
+
+/* The walk's row of the 16 columns (zeros past the last row). Addresses of masked-off lanes may lie
+ * outside the images: masked loads do not touch them. */
+LCT__AMX_TARGET static inline __m512 row_of(const geom *g, const lanes16 *L, const row_walk *w)
+{
+    if (w->r >= g->k) return _mm512_setzero_ps();
+    size_t t = w->t;
+    uintptr_t off = (uintptr_t)(w->plane + L->tap[t]) * sizeof(float);
+    __m512 v = _mm512_maskz_loadu_ps(L->m1[t], (const void *)((uintptr_t)L->first + off));
+    if (L->m2[t]) v = _mm512_mask_loadu_ps(v, L->m2[t], (const void *)((uintptr_t)L->second + off));
+    return v;
+}
+
+static inline void next_row(const geom *g, row_walk *w)
+{
+    w->r++;
+    if (++w->t == w->taps) w->t = 0, w->plane += (ptrdiff_t)(g->h * g->w);
+}
+
+/* The columns (K × ns·N) of samples x .. as packed op(B) of the forward product W · col. */
+LCT__AMX_TARGET static void pack_cols_b(const geom *g, const float *x, size_t in_size, size_t ns, uint16_t *dst)
+{
+    size_t ld = ns * g->n, chunks = (g->k + 31) / 32;
+    lanes16 L;
+    for (size_t j0 = 0; j0 < ld; j0 += 16) {
+        lanes_at(g, x, in_size, ns, j0, &L);
+        uint16_t *tiles = dst + (j0 / 32) * chunks * 1024 + (j0 / 16 % 2) * 512;
+        row_walk w = {0, 0, g->kh * g->kw, 0};
+        for (size_t c = 0; c < chunks; c++)
+            for (size_t t = 0; t < 16; t++) {
+                __m512 r0 = row_of(g, &L, &w);
+                next_row(g, &w);
+                __m512 r1 = row_of(g, &L, &w);
+                next_row(g, &w);
+                _mm512_store_si512((__m512i *)(tiles + c * 1024 + t * 32), lct__bf16_pair(r0, r1));
+            }
+    }
+    if (ld % 32 && ld % 32 <= 16) /* the last block's second tiles are padding */
+        for (size_t c = 0; c < chunks; c++) memset(dst + ((ld / 32) * chunks + c) * 1024 + 512, 0, 1024);
+}
+
+/* The same columns as packed op(A) of the weight-gradient product col · dYᵀ (K × ns·N): 32 columns
+ * (one chunk of k) at a time, so each row of a tile is stored whole. */
+LCT__AMX_TARGET static void pack_cols_a(const geom *g, const float *x, size_t in_size, size_t ns, uint16_t *dst)
+{
+    size_t ld = ns * g->n, chunks = (ld + 31) / 32, rows = (g->k + 31) / 32 * 32;
+    lanes16 L0, L1;
+    for (size_t c = 0; c < chunks; c++) {
+        lanes_at(g, x, in_size, ns, c * 32, &L0); /* past ld: every mask is empty, the values zeros */
+        lanes_at(g, x, in_size, ns, c * 32 + 16, &L1);
+        uint16_t *col = dst + c * 1024;
+        row_walk w = {0, 0, g->kh * g->kw, 0};
+        for (size_t r = 0; r < rows; r++, next_row(g, &w)) {
+            __m256i lo = lct__bf16x16(row_of(g, &L0, &w)), hi = lct__bf16x16(row_of(g, &L1, &w));
+            _mm512_store_si512((__m512i *)(col + (r / 32) * chunks * 1024 + (r % 32) * 32),
+                               _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
+        }
+    }
+}
+
+/* dx += col2im(Wᵀ dY) block by block as the tiles make it (no column matrix): row r of a block is
+ * kernel tap t of input channel c, its columns the group's output positions, and each value adds into
+ * the input element that column read for that tap in forward (lanes16 with dx for x). */
+typedef struct dx_sink {
+    const geom *g;
+    float *dx; /* the group's first sample */
+    size_t in_size, ns, j0;
+    lanes16 L[2]; /* columns j0 .. j0 + 15 and j0 + 16 .. j0 + 31 */
+} dx_sink;
+
+LCT__AMX_TARGET static inline void add_lanes(const lanes16 *L, size_t t, uintptr_t off, __m512 v)
+{
+    if (L->m1[t]) {
+        float *a = (float *)((uintptr_t)L->first + off);
+        _mm512_mask_storeu_ps(a, L->m1[t], _mm512_add_ps(_mm512_maskz_loadu_ps(L->m1[t], a), v));
+    }
+    if (L->m2[t]) {
+        float *a = (float *)((uintptr_t)L->second + off);
+        _mm512_mask_storeu_ps(a, L->m2[t], _mm512_add_ps(_mm512_maskz_loadu_ps(L->m2[t], a), v));
+    }
+}
+
+LCT__AMX_TARGET static void add_block(void *ctx, size_t i0, size_t j0, size_t rows, size_t cols, const float *blk)
+{
+    dx_sink *d = ctx;
+    const geom *g = d->g;
+    (void)cols; /* the lanes' masks end at the group's last column */
+    if (j0 != d->j0) {
+        lanes_at(g, d->dx, d->in_size, d->ns, j0, &d->L[0]);
+        lanes_at(g, d->dx, d->in_size, d->ns, j0 + 16, &d->L[1]);
+        d->j0 = j0;
+    }
+    size_t taps = g->kh * g->kw, hw = g->h * g->w;
+    /* tap by tap over the block's channels: consecutive additions go to different planes, so a load
+     * does not wait for the overlapping store just before it */
+    for (size_t t = 0; t < taps; t++)
+        for (size_t r = i0 + (t + taps - i0 % taps) % taps; r < i0 + rows; r += taps) {
+            ptrdiff_t plane = (ptrdiff_t)((r / taps) * hw);
+            const float *row = blk + (r - i0) * 32;
+            add_lanes(&d->L[0], t, (uintptr_t)(plane + d->L[0].tap[t]) * sizeof(float), _mm512_load_ps(row));
+            add_lanes(&d->L[1], t, (uintptr_t)(plane + d->L[1].tap[t]) * sizeof(float), _mm512_load_ps(row + 16));
+        }
+}
+
+/* dx of the group's ns samples (zeroed here) from dY (O × ns·N, row stride ld) and Wᵀ packed. */
+static void dx_fused(const geom *g, const uint16_t *wt, const float *grads, size_t ld, float *dx, size_t in_size,
+                     size_t ns, uint16_t *pack)
+{
+    memset(dx, 0, ns * in_size * sizeof *dx);
+    lct__bf16_pack_b(0, grads, ld, g->o, ns * g->n, pack);
+    dx_sink d = {.g = g, .dx = dx, .in_size = in_size, .ns = ns, .j0 = SIZE_MAX};
+    lct__bf16_multiply_sink(g->k, ns * g->n, g->o, wt, pack, add_block, &d);
+}
+
+#else
+
+static void dx_fused(const geom *g, const uint16_t *wt, const float *grads, size_t ld, float *dx, size_t in_size,
+                     size_t ns, uint16_t *pack)
+{
+    (void)g, (void)wt, (void)grads, (void)ld, (void)dx, (void)in_size, (void)ns, (void)pack;
+}
+
+static void pack_cols_b(const geom *g, const float *x, size_t in_size, size_t ns, uint16_t *dst)
+{
+    (void)g, (void)x, (void)in_size, (void)ns, (void)dst;
+}
+
+static void pack_cols_a(const geom *g, const float *x, size_t in_size, size_t ns, uint16_t *dst)
+{
+    (void)g, (void)x, (void)in_size, (void)ns, (void)dst;
+}
+
+#endif
+
 /* y[q] = bias + Σ_r w[r]·col[r][q] for one output channel, 16 outputs at a time in one register. */
 LCT__VEC static void small_fwd(const float *w, float bias, const float *col, size_t ld, size_t k, size_t n, float *y)
 {
@@ -384,20 +658,22 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
     const float *w = l->value[0], *bias = l->has_bias ? l->value[1] : NULL;
     float *st = l->stats_out;
     const lct__layer *fb = l->fused_bn; /* a fused batch norm next: its pool's choice is made here, in cache */
-    int dir = direct(&g);
+    int dir = direct(&g), fz = fused(&g);
     size_t nt = slots(p, nch);
+    uint16_t *wp = g.bf16 ? (uint16_t *)l->ws : NULL;
+    if (wp) lct__bf16_pack_a(0, w, g.k, g.o, g.k, wp);
 #pragma omp parallel for num_threads(p->threads) schedule(static)
     for (size_t t = 0; t < nt; t++) {
         scratch sc = scratch_of(&g, gs, l->ws, t); /* this thread's columns and outputs stay in its cache */
         for (size_t c = nch * t / nt; c < nch * (t + 1) / nt; c++) {
             size_t b0 = p->batch * c / nch, b1 = p->batch * (c + 1) / nch;
             for (size_t b = b0; b < b1; b += gs) {
-                size_t n = b + gs <= b1 ? gs : b1 - b, ld = n * g.n;
+                size_t n = b + gs <= b1 ? gs : b1 - b, ld = n * g.n, lo = out_ld(&g, ld);
                 if (n == 1) {
                     /* one sample: straight into its output */
                     const float *xb = x + b * in_size;
                     float *yb = y + b * out_size;
-                    if (!dir) im2col(&g, xb, sc.col, g.n);
+                    if (!dir && !fz) im2col(&g, xb, sc.col, g.n);
                     if (g.k <= SMALL_K) {
                         for (size_t o = 0; o < g.o; o++) {
                             /* before a fused batch norm the plane stays on the stack: backward recomputes it */
@@ -411,20 +687,30 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
                     }
                     if (bias)
                         for (size_t o = 0; o < g.o; o++) fill(yb + o * g.n, bias[o], g.n);
-                    lct__gemm1(p->rt, 0, 0, g.o, g.n, g.k, 1.0f, w, g.k, dir ? xb : sc.col, g.n, bias ? 1.0f : 0.0f, yb,
-                               g.n);
+                    if (fz) {
+                        pack_cols_b(&g, xb, in_size, 1, sc.pack);
+                        lct__bf16_multiply(g.o, g.n, g.k, wp, sc.pack, bias != NULL, yb, g.n);
+                    } else {
+                        gemm(p, &g, &sc, 0, 0, g.o, g.n, g.k, w, g.k, wp, dir ? xb : sc.col, g.n, bias != NULL, yb,
+                             g.n);
+                    }
                     for (size_t o = 0; o < g.o; o++) {
                         if (st) lct__bn_partial(yb + o * g.n, g.n, st + (b * g.o + o) * 3);
                         if (fb) lct__bn_pool_plane(fb, p, b, o, yb + o * g.n);
                     }
                     continue;
                 }
-                group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
-                lct__gemm1(p->rt, 0, 0, g.o, ld, g.k, 1.0f, w, g.k, sc.col, ld, 0.0f, sc.out, ld);
+                if (fz) {
+                    pack_cols_b(&g, x + b * in_size, in_size, n, sc.pack);
+                    lct__bf16_multiply(g.o, ld, g.k, wp, sc.pack, 0, sc.out, lo);
+                } else {
+                    group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
+                    gemm(p, &g, &sc, 0, 0, g.o, ld, g.k, w, g.k, wp, sc.col, ld, 0, sc.out, lo);
+                }
                 for (size_t s = 0; s < n; s++)
                     for (size_t o = 0; o < g.o; o++) {
                         float *dst = y + (b + s) * out_size + o * g.n;
-                        const float *src = sc.out + o * ld + s * g.n;
+                        const float *src = sc.out + o * lo + s * g.n;
                         if (bias) add_bias(dst, src, bias[o], g.n);
                         else memcpy(dst, src, g.n * sizeof(float));
                         if (st) lct__bn_partial(dst, g.n, st + ((b + s) * g.o + o) * 3);
@@ -472,12 +758,14 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
     size_t nch = chunks(p->batch), gs = group_of(&g, p->batch);
     size_t in_size = l->in_size, out_size = l->out_size;
     const float *w = l->value[0];
-    int dir = direct(&g), bias = l->has_bias != 0;
+    int dir = direct(&g), bias = l->has_bias != 0, fz = fused(&g);
     /* dy is the pooled gradient of a fused batch norm whose dx this makes plane by plane, in cache */
     const lct__layer *from = l->fused_bn;
     const float *bias_v = l->has_bias ? l->value[1] : NULL;
     int rec = from && g.k <= SMALL_K; /* the output was not stored (lct__conv_recomputes) */
     size_t nt = slots(p, nch);
+    uint16_t *wp = g.bf16 && dx ? (uint16_t *)l->ws : NULL;
+    if (wp) lct__bf16_pack_a(1, w, g.k, g.k, g.o, wp);
 #pragma omp parallel for num_threads(p->threads) schedule(static)
     for (size_t t = 0; t < nt; t++) {
         scratch sc = scratch_of(&g, gs, l->ws, t); /* this thread's columns and gradients stay in its cache */
@@ -487,10 +775,10 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
             sc.db = part.db;
             size_t b0 = p->batch * c / nch, b1 = p->batch * (c + 1) / nch;
             for (size_t b = b0; b < b1; b += gs) {
-                size_t n = b + gs <= b1 ? gs : b1 - b, ld = n * g.n;
+                size_t n = b + gs <= b1 ? gs : b1 - b, ld = n * g.n, lo = out_ld(&g, ld);
                 const float *cols, *grads;
                 if (n == 1) {
-                    if (!dir) im2col(&g, x + b * in_size, sc.col, g.n);
+                    if (!dir && !fz) im2col(&g, x + b * in_size, sc.col, g.n);
                     cols = dir ? x + b * in_size : sc.col;
                     grads = dy + b * out_size;
                     if (from) {
@@ -507,7 +795,7 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
                         grads = sc.out;
                     }
                 } else {
-                    group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
+                    if (!fz) group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
                     for (size_t s = 0; s < n; s++) {
                         for (size_t o = 0; o < g.o; o++) {
                             float *dst = sc.out + o * ld + s * g.n;
@@ -521,8 +809,13 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
                 /* partial dW of this chunk = Σ dY colᵀ (the chunk's first group overwrites) */
                 if (g.k <= SMALL_K)
                     for (size_t o = 0; o < g.o; o++) small_dw(grads + o * ld, cols, ld, g.k, ld, sc.dw + o * g.k, b == b0);
-                else /* as dWᵀ = col · dYᵀ (K × O): BLIS runs this shape faster than dY · colᵀ */
-                    lct__gemm1(p->rt, 0, 1, g.k, g.o, ld, 1.0f, cols, ld, grads, ld, b == b0 ? 0.0f : 1.0f, sc.dw, g.o);
+                else if (fz) { /* the columns packed straight from the images */
+                    uint16_t *bp = sc.pack + lct__bf16_packed(g.k, ld);
+                    pack_cols_a(&g, x + b * in_size, in_size, n, sc.pack);
+                    lct__bf16_pack_b(1, grads, ld, ld, g.o, bp);
+                    lct__bf16_multiply(g.k, g.o, ld, sc.pack, bp, b != b0, sc.dw, g.o);
+                } else /* as dWᵀ = col · dYᵀ (K × O): BLIS runs this shape faster than dY · colᵀ */
+                    gemm(p, &g, &sc, 0, 1, g.k, g.o, ld, cols, ld, NULL, grads, ld, b != b0, sc.dw, g.o);
                 if (bias)
                     for (size_t o = 0; o < g.o; o++) {
                         float sum = lct__sum_lanes(grads + o * ld, ld);
@@ -530,18 +823,22 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
                     }
                 if (!dx) continue;
                 if (dir && n == 1) {
-                    lct__gemm1(p->rt, 1, 0, g.k, g.n, g.o, 1.0f, w, g.k, grads, g.n, 0.0f, dx + b * in_size, g.n);
+                    gemm(p, &g, &sc, 1, 0, g.k, g.n, g.o, w, g.k, wp, grads, g.n, 0, dx + b * in_size, g.n);
+                    continue;
+                }
+                if (fz) {
+                    dx_fused(&g, wp, grads, ld, dx + b * in_size, in_size, n, sc.pack);
                     continue;
                 }
                 /* the column buffer is free again once dW is done: dcol = Wᵀ dY */
-                lct__gemm1(p->rt, 1, 0, g.k, ld, g.o, 1.0f, w, g.k, grads, ld, 0.0f, sc.col, ld);
+                gemm(p, &g, &sc, 1, 0, g.k, ld, g.o, w, g.k, wp, grads, ld, 0, sc.col, lo);
                 for (size_t s = 0; s < n; s++) {
                     float *dxb = dx + (b + s) * in_size;
                     if (dir) {
-                        for (size_t r = 0; r < g.k; r++) memcpy(dxb + r * g.n, sc.col + r * ld + s * g.n, g.n * sizeof(float));
+                        for (size_t r = 0; r < g.k; r++) memcpy(dxb + r * g.n, sc.col + r * lo + s * g.n, g.n * sizeof(float));
                     } else {
                         memset(dxb, 0, in_size * sizeof *dxb);
-                        col2im(&g, sc.col + s * g.n, ld, dxb);
+                        col2im(&g, sc.col + s * g.n, lo, dxb);
                     }
                 }
             }

@@ -88,6 +88,13 @@ static const lct__shape *current_shape(const lct_encoder *enc)
     return enc->n_layers ? &enc->layers[enc->n_layers - 1]->out : &enc->in;
 }
 
+/* Layers whose products follow the bf16 precision: linear and conv2d (conv1d and the GRU stay fp32, and
+ * so does a conv2d thin enough for its register kernels: conv.c). */
+static int takes_bf16(int kind)
+{
+    return kind == LCT__L_LINEAR || kind == LCT__L_CONV2D;
+}
+
 int lct__encoder_add(lct_encoder *enc, const lct__layer *proto, const char *func)
 {
     if (enc == NULL) return lct__fail(LCT_EINVAL, func, "argument 'enc' is NULL");
@@ -100,7 +107,7 @@ int lct__encoder_add(lct_encoder *enc, const lct__layer *proto, const char *func
         return lct__fail(LCT_ENOMEM, func, "cannot allocate the %s layer", lct__layer_kind_name(proto->kind));
     *l = *proto;
     l->index = (uint32_t)enc->n_layers;
-    l->bf16 = l->kind == LCT__L_LINEAR && enc->precision == LCT_PRECISION_BF16;
+    l->bf16 = takes_bf16(l->kind) && enc->precision == LCT_PRECISION_BF16;
     l->ws = NULL;
     l->store = NULL;
     int rc = lct__layer_init(l, current_shape(enc), func);
@@ -455,9 +462,9 @@ int lct_encoder_set_precision(lct_encoder *enc, int precision)
                                            "(or LCT_AMX=0 turned them off); the precision is unchanged");
     if (precision == enc->precision) return LCT_OK;
     for (size_t i = 0; i < enc->n_layers; i++)
-        enc->layers[i]->bf16 = enc->layers[i]->kind == LCT__L_LINEAR && precision == LCT_PRECISION_BF16;
+        enc->layers[i]->bf16 = takes_bf16(enc->layers[i]->kind) && precision == LCT_PRECISION_BF16;
     enc->precision = precision;
-    /* the linear layers' packing space changes the layout: the next forward lays it out afresh */
+    /* the linear and conv2d layers' packing space changes the layout: the next forward lays it out afresh */
     enc->ws_batch = 0;
     enc->fwd_batch = 0;
     return LCT_OK;

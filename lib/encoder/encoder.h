@@ -15,7 +15,7 @@ struct lct_encoder {
     char *spec;                 /* canonical spec text */
     int sealed;                 /* no more layers once forward ran or params were handed out */
     int mode;
-    int precision;              /* lct_precision of the linear layers */
+    int precision;              /* lct_precision of the linear and conv2d layers */
     uint64_t step;              /* train-mode forward passes so far (dropout) */
     /* workspace, sized for ws_batch samples and reused for any batch up to it */
     float *ws;

@@ -64,7 +64,7 @@ typedef struct lct__layer {
     float *store;
     /* per-forward: scratch in the encoder's workspace (ws_floats(batch) floats) */
     float *ws;
-    int bf16;                       /* linear: products on bf16 operands (lct_encoder_set_precision) */
+    int bf16;                       /* linear, conv2d: products on bf16 operands (lct_encoder_set_precision) */
     int bf16_bwd;                   /* linear with bf16: ws holds W packed for dx as well (from the last forward) */
     int fuse_relu;                  /* batch norm, conv1d: a following ReLU is applied in the same pass */
     int mask_in_pool;               /* batch norm: the max pool after that ReLU applies its mask in backward */

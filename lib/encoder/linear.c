@@ -2,6 +2,8 @@
  * through BLIS, or bf16 operands on AMX tiles when the encoder's precision says so). */
 #include "layer.h"
 
+#include "../core/bf16_tiles.h"
+
 int lct__linear_init(lct__layer *l, const char *func)
 {
     if (l->units == 0) return lct__fail(LCT_EINVAL, func, "linear: out_features is 0");
@@ -24,13 +26,13 @@ static size_t rows_of(const lct__layer *l, size_t batch)
 static uint16_t *packed_w(const lct__layer *l, int bwd)
 {
     size_t in = l->in.d[l->in.rank - 1], out = l->units;
-    return (uint16_t *)l->ws + (bwd ? lct__bf16_packed_bytes(out, in) / sizeof(uint16_t) : 0);
+    return (uint16_t *)l->ws + (bwd ? lct__bf16_packed(out, in) : 0);
 }
 
 static void *scratch(const lct__layer *l)
 {
     size_t in = l->in.d[l->in.rank - 1], out = l->units;
-    return (char *)l->ws + lct__bf16_packed_bytes(out, in) + lct__bf16_packed_bytes(in, out);
+    return (uint16_t *)l->ws + lct__bf16_packed(out, in) + lct__bf16_packed(in, out);
 }
 
 size_t lct__linear_ws(const lct__layer *l, size_t batch)
@@ -40,7 +42,7 @@ size_t lct__linear_ws(const lct__layer *l, size_t batch)
     size_t f = lct__gemm_bf16_ws(m, out, in), d = lct__gemm_bf16_ws(out, in, m), x = lct__gemm_bf16_ws(m, in, out);
     if (d > f) f = d;
     if (x > f) f = x;
-    f += lct__bf16_packed_bytes(out, in) + lct__bf16_packed_bytes(in, out);
+    f += (lct__bf16_packed(out, in) + lct__bf16_packed(in, out)) * sizeof(uint16_t);
     return (f + sizeof(float) - 1) / sizeof(float);
 }
 
