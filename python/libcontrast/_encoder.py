@@ -149,7 +149,7 @@ class Encoder(Handle):
 
     @property
     def precision(self):
-        """FP32 (0) or BF16 (1): the arithmetic of the linear layers' products; also settable as "fp32"/"bf16".
+        """FP32 (0) or BF16 (1): the arithmetic of the linear and conv2d layers' products; also settable as "fp32"/"bf16".
         Setting BF16 raises UnsupportedError on a CPU without AMX-BF16 tiles."""
         return check(lib.lct_encoder_get_precision(self.ptr))
 
