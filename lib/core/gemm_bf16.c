@@ -173,6 +173,10 @@ AMX_TARGET static void pack_w_rows(const float *w, size_t out, size_t in, size_t
             size_t row = ob * 32 + i;
             __m256i x0 = _mm256_setzero_si256(), x1 = x0;
             if (row < out) {
+                if (p + 96 < in) { /* 32 rows at once are more streams than the prefetcher follows */
+                    _mm_prefetch((const char *)(w + row * in + p + 64), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(w + row * in + p + 80), _MM_HINT_T0);
+                }
                 x0 = lct__bf16x16(_mm512_maskz_loadu_ps(lo, w + row * in + p));
                 if (hi) x1 = lct__bf16x16(_mm512_maskz_loadu_ps(hi, w + row * in + p + 16));
             }
