@@ -77,6 +77,15 @@ size_t lct__gemm_bf16_ws(size_t m, size_t n, size_t k)
     return (lct__bf16_packed(m, k) + lct__bf16_packed(n, k)) * sizeof(uint16_t);
 }
 
+/* The `left` (any number; 0 gives zeros) floats from src, up to 32, as 32 bf16 values, zero padded. */
+AMX_TARGET static inline __m512i row32(const float *src, size_t left)
+{
+    __m256i lo = _mm256_setzero_si256(), hi = lo;
+    if (left > 0) lo = lct__bf16x16(_mm512_maskz_loadu_ps(lct__mask16(left), src));
+    if (left > 16) hi = lct__bf16x16(_mm512_maskz_loadu_ps(lct__mask16(left - 16), src + 16));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
 /* Row block ib of op(A) into dst (chunks KB of tiles). */
 AMX_TARGET static void pack_a(int ta, const float *a, size_t lda, size_t m, size_t k, size_t ib, uint16_t *dst)
 {
@@ -85,17 +94,8 @@ AMX_TARGET static void pack_a(int ta, const float *a, size_t lda, size_t m, size
         for (size_t r = 0; r < 32; r++) {
             size_t i = i0 + r;
             uint16_t *row = dst + (r / 16) * 512 + (r % 16) * 32;
-            for (size_t c = 0; c < chunks; c++) {
-                __m256i lo = _mm256_setzero_si256(), hi = lo;
-                if (i < m) {
-                    size_t p = c * 32, left = k - p;
-                    lo = lct__bf16x16(_mm512_maskz_loadu_ps(lct__mask16(left), a + i * lda + p));
-                    if (left > 16)
-                        hi = lct__bf16x16(_mm512_maskz_loadu_ps(lct__mask16(left - 16), a + i * lda + p + 16));
-                }
-                _mm256_store_si256((__m256i *)(row + c * 1024), lo);
-                _mm256_store_si256((__m256i *)(row + c * 1024 + 16), hi);
-            }
+            for (size_t c = 0; c < chunks; c++)
+                _mm512_store_si512((__m512i *)(row + c * 1024), row32(a + i * lda + c * 32, i < m ? k - c * 32 : 0));
         }
         return;
     }
@@ -136,16 +136,7 @@ AMX_TARGET static void pack_b(int tb, const float *b, size_t ldb, size_t n, size
             } else {
                 /* op(B)[p][j] = b[j * ldb + p]: a column's pair (2t, 2t + 1) is one word of its row in b;
                  * 16 such rows, transposed, are the 16 lines */
-                __mmask16 lo = lct__mask16(k - p0), hi = k - p0 > 16 ? lct__mask16(k - p0 - 16) : 0;
-                for (size_t r = 0; r < 16; r++) {
-                    const float *src = b + (j0 + r) * ldb + p0;
-                    __m256i x0 = _mm256_setzero_si256(), x1 = x0;
-                    if (j0 + r < n) {
-                        x0 = lct__bf16x16(_mm512_maskz_loadu_ps(lo, src));
-                        if (hi) x1 = lct__bf16x16(_mm512_maskz_loadu_ps(hi, src + 16));
-                    }
-                    w[r] = _mm512_inserti64x4(_mm512_castsi256_si512(x0), x1, 1);
-                }
+                for (size_t r = 0; r < 16; r++) w[r] = row32(b + (j0 + r) * ldb + p0, j0 + r < n ? k - p0 : 0);
                 transpose16(w);
             }
             uint16_t *tile = dst + c * 1024 + h * 512;
@@ -167,20 +158,14 @@ AMX_TARGET static void pack_w_rows(const float *w, size_t out, size_t in, size_t
     }
     for (size_t c = 0; c < ic_n; c++) {
         __m512i r[32];
-        size_t p = c * 32, left = in - p;
-        __mmask16 lo = lct__mask16(left), hi = left > 16 ? lct__mask16(left - 16) : 0;
+        size_t p = c * 32;
         for (size_t i = 0; i < 32; i++) {
             size_t row = ob * 32 + i;
-            __m256i x0 = _mm256_setzero_si256(), x1 = x0;
-            if (row < out) {
-                if (p + 96 < in) { /* 32 rows at once are more streams than the prefetcher follows */
-                    _mm_prefetch((const char *)(w + row * in + p + 64), _MM_HINT_T0);
-                    _mm_prefetch((const char *)(w + row * in + p + 80), _MM_HINT_T0);
-                }
-                x0 = lct__bf16x16(_mm512_maskz_loadu_ps(lo, w + row * in + p));
-                if (hi) x1 = lct__bf16x16(_mm512_maskz_loadu_ps(hi, w + row * in + p + 16));
+            if (row < out && p + 96 < in) { /* 32 rows at once are more streams than the prefetcher follows */
+                _mm_prefetch((const char *)(w + row * in + p + 64), _MM_HINT_T0);
+                _mm_prefetch((const char *)(w + row * in + p + 80), _MM_HINT_T0);
             }
-            r[i] = _mm512_inserti64x4(_mm512_castsi256_si512(x0), x1, 1);
+            r[i] = row32(w + row * in + p, row < out ? in - p : 0);
         }
         if (bwd) {
             /* dy W: column block c (in), chunk ob (out); line t zips rows 2t and 2t + 1 */
