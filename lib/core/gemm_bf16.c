@@ -156,17 +156,20 @@ AMX_TARGET static void pack_w_rows(const float *w, size_t out, size_t in, size_t
         for (int q = 0; q < 32; q++) idx[q] = (uint16_t)((q & 1 ? 32 : 0) + h * 16 + q / 2);
         zip[h] = _mm512_loadu_si512(idx);
     }
+    /* Rows are read a window of WIN chunks (1 KB) at a time, each row's window in one sequential run:
+     * chunk by chunk, the 32 rows at once were more streams than the prefetcher follows. */
+    enum { WIN = 8 };
+    __m512i win[32][WIN];
     for (size_t c = 0; c < ic_n; c++) {
         __m512i r[32];
         size_t p = c * 32;
-        for (size_t i = 0; i < 32; i++) {
-            size_t row = ob * 32 + i;
-            if (row < out && p + 96 < in) { /* 32 rows at once are more streams than the prefetcher follows */
-                _mm_prefetch((const char *)(w + row * in + p + 64), _MM_HINT_T0);
-                _mm_prefetch((const char *)(w + row * in + p + 80), _MM_HINT_T0);
+        if (c % WIN == 0)
+            for (size_t i = 0; i < 32; i++) {
+                size_t row = ob * 32 + i;
+                for (size_t q = 0; q < WIN && c + q < ic_n; q++)
+                    win[i][q] = row32(w + row * in + p + q * 32, row < out ? in - p - q * 32 : 0);
             }
-            r[i] = row32(w + row * in + p, row < out ? in - p : 0);
-        }
+        for (size_t i = 0; i < 32; i++) r[i] = win[i][c % WIN];
         if (bwd) {
             /* dy W: column block c (in), chunk ob (out); line t zips rows 2t and 2t + 1 */
             for (int h = 0; h < 2; h++) {
