@@ -74,9 +74,9 @@ typedef void (*lct__bf16_sink)(void *ctx, size_t i0, size_t j0, size_t rows, siz
 void lct__bf16_multiply_sink(size_t m, size_t n, size_t k, const uint16_t *ap, const uint16_t *bp, lct__bf16_sink sink,
                              void *ctx);
 
-/* W (out × in, row-major) packed from one pass over it, with `threads`: fwd (lct__bf16_packed(out, in)
- * values) as the B operand of x Wᵀ and, if bwd is set (lct__bf16_packed(in, out) values), as that of
- * dy W. Both 64-byte aligned. */
+/* W (out × in, row-major) packed from one pass over it, with `threads`: if fwd is set, into fwd
+ * (lct__bf16_packed(out, in) values) as the B operand of x Wᵀ; if bwd is set, into bwd
+ * (lct__bf16_packed(in, out) values) as that of dy W. Both 64-byte aligned. */
 void lct__bf16_pack_w(int threads, const float *w, size_t out, size_t in, uint16_t *fwd, uint16_t *bwd);
 /* lct__gemm_bf16 with op(B) already packed at bp; ws as for lct__gemm_bf16 (only its A part is used). */
 void lct__gemm_bf16_pb(int threads, int ta, size_t m, size_t n, size_t k, const float *a, size_t lda,

@@ -145,8 +145,8 @@ AMX_TARGET static void pack_b(int tb, const float *b, size_t ldb, size_t n, size
     }
 }
 
-/* Row block ob of W (out × in) into the tiles of x Wᵀ's B operand (fwd: k = in, n = out) and, if
- * bwd is set, of dy W's (k = out, n = in). */
+/* Row block ob of W (out × in) into the tiles of x Wᵀ's B operand (fwd: k = in, n = out) and of dy W's
+ * (bwd: k = out, n = in), each only if set. */
 AMX_TARGET static void pack_w_rows(const float *w, size_t out, size_t in, size_t ob, size_t ic_n, size_t ob_n,
                                    uint16_t *fwd, uint16_t *bwd)
 {
@@ -179,7 +179,7 @@ AMX_TARGET static void pack_w_rows(const float *w, size_t out, size_t in, size_t
             }
         }
         /* x Wᵀ: column block ob (out), chunk c (in); each half of the rows transposed */
-        for (int h = 0; h < 2; h++) {
+        for (int h = 0; h < 2 && fwd; h++) {
             transpose16(r + h * 16);
             uint16_t *tile = fwd + (ob * ic_n + c) * 1024 + h * 512;
             for (size_t t = 0; t < 16; t++) _mm512_store_si512((__m512i *)(tile + t * 32), r[h * 16 + t]);

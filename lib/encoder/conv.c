@@ -146,21 +146,15 @@ static size_t floats_of(size_t u16)
 /* bf16: W packed once per pass, shared by the chunks: as op(A) = W (O × K) forward, Wᵀ (K × O) backward. */
 static size_t wpack_floats(const geom *g)
 {
-    return g->bf16 ? floats_of(lct__bf16_packed(g->o, g->k) > lct__bf16_packed(g->k, g->o)
-                                   ? lct__bf16_packed(g->o, g->k)
-                                   : lct__bf16_packed(g->k, g->o))
-                   : 0;
+    return g->bf16 ? floats_of(lct__max_size(lct__bf16_packed(g->o, g->k), lct__bf16_packed(g->k, g->o))) : 0;
 }
 
 /* bf16, per chunk: the column operand of forward (K × G·N), or col and dYᵀ of dW, or dY of dcol. */
 static size_t pack_floats(const geom *g, size_t gs)
 {
     if (!g->bf16) return 0;
-    size_t ld = gs * g->n, f = lct__bf16_packed(ld, g->k), d = lct__bf16_packed(g->k, ld) + lct__bf16_packed(g->o, ld),
-           x = lct__bf16_packed(ld, g->o);
-    if (d > f) f = d;
-    if (x > f) f = x;
-    return floats_of(f);
+    size_t ld = gs * g->n, fwd = lct__bf16_packed(ld, g->k), dw = lct__bf16_packed(g->k, ld) + lct__bf16_packed(g->o, ld);
+    return floats_of(lct__max_size(lct__max_size(fwd, dw), lct__bf16_packed(ld, g->o)));
 }
 
 /* Row stride of the products' outputs in the scratch (the forward's outputs, the backward's columns)

@@ -222,6 +222,11 @@ typedef int32_t lct__vi4 __attribute__((vector_size(16)));
 /* Element-wise loops run in parallel only above this many floats (below, threads cost more). */
 #define LCT__PAR_MIN 32768
 
+static inline size_t lct__max_size(size_t a, size_t b)
+{
+    return a > b ? a : b;
+}
+
 /* Round a float count up to a multiple of 16 (64 bytes). */
 static inline size_t lct__round16(size_t n)
 {

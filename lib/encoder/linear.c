@@ -39,9 +39,8 @@ size_t lct__linear_ws(const lct__layer *l, size_t batch)
 {
     if (!l->bf16) return 0;
     size_t in = l->in.d[l->in.rank - 1], out = l->units, m = rows_of(l, batch);
-    size_t f = lct__gemm_bf16_ws(m, out, in), d = lct__gemm_bf16_ws(out, in, m), x = lct__gemm_bf16_ws(m, in, out);
-    if (d > f) f = d;
-    if (x > f) f = x;
+    size_t f = lct__max_size(lct__max_size(lct__gemm_bf16_ws(m, out, in), lct__gemm_bf16_ws(out, in, m)),
+                             lct__gemm_bf16_ws(m, in, out));
     f += (lct__bf16_packed(out, in) + lct__bf16_packed(in, out)) * sizeof(uint16_t);
     return (f + sizeof(float) - 1) / sizeof(float);
 }
@@ -76,7 +75,7 @@ void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, con
     if (l->has_bias) lct__colsum_add(p, dy, m, out, l->grad[1]);
     if (dx && l->bf16) {
         if (!l->bf16_bwd) {
-            lct__bf16_pack_w(p->threads, l->value[0], out, in, packed_w(l, 0), packed_w(l, 1));
+            lct__bf16_pack_w(p->threads, l->value[0], out, in, NULL, packed_w(l, 1));
             l->bf16_bwd = 1;
         }
         lct__gemm_bf16_pb(p->threads, 0, m, in, out, dy, out, packed_w(l, 1), 0, dx, in, scratch(l));
