@@ -187,9 +187,10 @@ AMX_TARGET static void pack_w_rows(const float *w, size_t out, size_t in, size_t
     }
 }
 
-/* One 32 × 32 block of C (ldc in floats) from packed blocks of A and B. */
+/* One 32 × 32 block of C (ldc in floats) from packed blocks of A and B: C + A B if accumulate, else
+ * A B plus, if set, the 32 values at bias in every row (tile loads with stride 0). */
 AMX_TARGET static void tile_block(const uint16_t *ap, const uint16_t *bp, size_t chunks, float *c, size_t ldc,
-                                  int accumulate)
+                                  int accumulate, const float *bias)
 {
     size_t s = ldc * sizeof(float);
     if (accumulate) {
@@ -197,6 +198,11 @@ AMX_TARGET static void tile_block(const uint16_t *ap, const uint16_t *bp, size_t
         _tile_loadd(1, c + 16, s);
         _tile_loadd(2, c + 16 * ldc, s);
         _tile_loadd(3, c + 16 * ldc + 16, s);
+    } else if (bias) {
+        _tile_loadd(0, bias, 0);
+        _tile_loadd(1, bias + 16, 0);
+        _tile_loadd(2, bias, 0);
+        _tile_loadd(3, bias + 16, 0);
     } else {
         _tile_zero(0);
         _tile_zero(1);
@@ -222,9 +228,11 @@ AMX_TARGET static void tile_block(const uint16_t *ap, const uint16_t *bp, size_t
 /* Blocks of C whose rows are not all whole 64-byte lines (partial blocks, or a C that is not aligned)
  * go through an aligned buffer: tile loads and stores that split cache lines run at a fraction of
  * their speed. Rows past m and columns past n of the buffer are zero, then dropped. With a sink, every
- * block goes through the buffer to the sink instead of C (beta 0). */
+ * block goes through the buffer to the sink instead of C (beta 0). With bias (n values) and beta 0,
+ * C = A B + bias in every row. */
 AMX_TARGET static void multiply(size_t m, size_t n, size_t chunks, const uint16_t *ap, const uint16_t *bp, int beta,
-                                float *c, size_t ldc, size_t first, size_t last, lct__bf16_sink sink, void *ctx)
+                                const float *bias, float *c, size_t ldc, size_t first, size_t last,
+                                lct__bf16_sink sink, void *ctx)
 {
     size_t mb = (m + 31) / 32;
     int lines = (uintptr_t)c % 64 == 0 && ldc % 16 == 0;
@@ -235,23 +243,24 @@ AMX_TARGET static void multiply(size_t m, size_t n, size_t chunks, const uint16_
         const uint16_t *a = ap + ib * chunks * 1024, *b = bp + jb * chunks * 1024;
         size_t rows = m - i0 < 32 ? m - i0 : 32, cols = n - j0 < 32 ? n - j0 : 32;
         if (sink) {
-            tile_block(a, b, chunks, buf, 32, 0);
+            tile_block(a, b, chunks, buf, 32, 0, NULL);
             sink(ctx, i0, j0, rows, cols, buf);
             continue;
         }
         float *dst = c + i0 * ldc + j0;
         if (lines && i0 + 32 <= m && j0 + 32 <= n) {
-            tile_block(a, b, chunks, dst, ldc, beta);
+            tile_block(a, b, chunks, dst, ldc, beta, bias && !beta ? bias + j0 : NULL);
             continue;
         }
         __mmask16 lo = lct__mask16(cols), hi = cols > 16 ? lct__mask16(cols - 16) : 0;
-        if (beta)
+        if (beta || bias)
             for (size_t r = 0; r < 32; r++) {
                 __mmask16 l = r < rows ? lo : 0, h = r < rows ? hi : 0;
-                _mm512_store_ps(buf + r * 32, _mm512_maskz_loadu_ps(l, dst + r * ldc));
-                _mm512_store_ps(buf + r * 32 + 16, _mm512_maskz_loadu_ps(h, dst + r * ldc + 16));
+                const float *src = beta ? dst + r * ldc : bias + j0;
+                _mm512_store_ps(buf + r * 32, _mm512_maskz_loadu_ps(l, src));
+                _mm512_store_ps(buf + r * 32 + 16, _mm512_maskz_loadu_ps(h, src + 16));
             }
-        tile_block(a, b, chunks, buf, 32, beta);
+        tile_block(a, b, chunks, buf, 32, beta || bias, NULL);
         for (size_t r = 0; r < rows; r++) {
             _mm512_mask_storeu_ps(dst + r * ldc, lo, _mm512_load_ps(buf + r * 32));
             _mm512_mask_storeu_ps(dst + r * ldc + 16, hi, _mm512_load_ps(buf + r * 32 + 16));
@@ -275,18 +284,19 @@ void lct__bf16_pack_b(int tb, const float *b, size_t ldb, size_t k, size_t n, ui
 void lct__bf16_multiply(size_t m, size_t n, size_t k, const uint16_t *ap, const uint16_t *bp, int beta, float *c,
                         size_t ldc)
 {
-    multiply(m, n, (k + 31) / 32, ap, bp, beta, c, ldc, 0, ((m + 31) / 32) * ((n + 31) / 32), NULL, NULL);
+    multiply(m, n, (k + 31) / 32, ap, bp, beta, NULL, c, ldc, 0, ((m + 31) / 32) * ((n + 31) / 32), NULL, NULL);
 }
 
 void lct__bf16_multiply_sink(size_t m, size_t n, size_t k, const uint16_t *ap, const uint16_t *bp, lct__bf16_sink sink,
                              void *ctx)
 {
-    multiply(m, n, (k + 31) / 32, ap, bp, 0, NULL, 0, 0, ((m + 31) / 32) * ((n + 31) / 32), sink, ctx);
+    multiply(m, n, (k + 31) / 32, ap, bp, 0, NULL, NULL, 0, 0, ((m + 31) / 32) * ((n + 31) / 32), sink, ctx);
 }
 
 /* Pack op(A), and op(B) unless it comes packed (bp), then multiply. */
 static void gemm(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
-                 const float *b, size_t ldb, const uint16_t *bp, int beta, float *c, size_t ldc, void *ws)
+                 const float *b, size_t ldb, const uint16_t *bp, int beta, const float *bias, float *c, size_t ldc,
+                 void *ws)
 {
     size_t mb = (m + 31) / 32, nb = (n + 31) / 32, chunks = (k + 31) / 32;
     uint16_t *ap = ws, *bw = ap + lct__bf16_packed(m, k);
@@ -294,7 +304,7 @@ static void gemm(int threads, int ta, int tb, size_t m, size_t n, size_t k, cons
     if (nt == 1) { /* one thread (e.g. inside a caller's own parallel loop): no team to start */
         lct__bf16_pack_a(ta, a, lda, m, k, ap);
         if (bp == NULL) lct__bf16_pack_b(tb, b, ldb, k, n, bw);
-        lct__bf16_multiply(m, n, k, ap, bp ? bp : bw, beta, c, ldc);
+        multiply(m, n, chunks, ap, bp ? bp : bw, beta, bias, c, ldc, 0, mb * nb, NULL, NULL);
         return;
     }
 #pragma omp parallel num_threads(nt)
@@ -308,20 +318,21 @@ static void gemm(int threads, int ta, int tb, size_t m, size_t n, size_t k, cons
 #pragma omp barrier
         /* Contiguous runs of blocks per thread, column block outermost: a thread keeps its B block. */
         size_t total = mb * nb, t = (size_t)omp_get_thread_num(), tn = (size_t)omp_get_num_threads();
-        multiply(m, n, chunks, ap, bp ? bp : bw, beta, c, ldc, total * t / tn, total * (t + 1) / tn, NULL, NULL);
+        multiply(m, n, chunks, ap, bp ? bp : bw, beta, bias, c, ldc, total * t / tn, total * (t + 1) / tn, NULL,
+                 NULL);
     }
 }
 
 void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
                     const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws)
 {
-    gemm(threads, ta, tb, m, n, k, a, lda, b, ldb, NULL, beta, c, ldc, ws);
+    gemm(threads, ta, tb, m, n, k, a, lda, b, ldb, NULL, beta, NULL, c, ldc, ws);
 }
 
 void lct__gemm_bf16_pb(int threads, int ta, size_t m, size_t n, size_t k, const float *a, size_t lda,
-                       const uint16_t *bp, int beta, float *c, size_t ldc, void *ws)
+                       const uint16_t *bp, const float *bias, float *c, size_t ldc, void *ws)
 {
-    gemm(threads, ta, 0, m, n, k, a, lda, NULL, 0, bp, beta, c, ldc, ws);
+    gemm(threads, ta, 0, m, n, k, a, lda, NULL, 0, bp, 0, bias, c, ldc, ws);
 }
 
 /* Each 32 × 32 block of W is read once: its rows, rounded, are transposed into fwd's tiles and
@@ -348,9 +359,9 @@ void lct__bf16_pack_w(int threads, const float *w, size_t out, size_t in, uint16
 }
 
 void lct__gemm_bf16_pb(int threads, int ta, size_t m, size_t n, size_t k, const float *a, size_t lda,
-                       const uint16_t *bp, int beta, float *c, size_t ldc, void *ws)
+                       const uint16_t *bp, const float *bias, float *c, size_t ldc, void *ws)
 {
-    (void)threads, (void)ta, (void)m, (void)n, (void)k, (void)a, (void)lda, (void)bp, (void)beta, (void)c, (void)ldc;
+    (void)threads, (void)ta, (void)m, (void)n, (void)k, (void)a, (void)lda, (void)bp, (void)bias, (void)c, (void)ldc;
     (void)ws;
 }
 

@@ -48,20 +48,19 @@ size_t lct__linear_ws(const lct__layer *l, size_t batch)
 void lct__linear_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
 {
     size_t in = l->in.d[l->in.rank - 1], out = l->units, m = rows_of(l, p->batch);
-    const float *w = l->value[0];
-    if (l->has_bias) {
-        const float *b = l->value[1];
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (m * out > LCT__PAR_MIN)
-        for (size_t i = 0; i < m; i++) memcpy(y + i * out, b, out * sizeof *y);
-    }
+    const float *w = l->value[0], *b = l->has_bias ? l->value[1] : NULL;
     if (l->bf16) {
         /* In train mode a later layer's dx will be wanted: pack W for it in the same pass. */
         l->bf16_bwd = p->train && l->index > 0;
         lct__bf16_pack_w(p->threads, w, out, in, packed_w(l, 0), l->bf16_bwd ? packed_w(l, 1) : NULL);
-        lct__gemm_bf16_pb(p->threads, 0, m, out, in, x, in, packed_w(l, 0), (int)l->has_bias, y, out, scratch(l));
-    } else {
-        lct__gemm(p->rt, 0, 1, m, out, in, 1.0f, x, in, w, in, l->has_bias ? 1.0f : 0.0f, y, out);
+        lct__gemm_bf16_pb(p->threads, 0, m, out, in, x, in, packed_w(l, 0), b, y, out, scratch(l));
+        return;
     }
+    if (b) {
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (m * out > LCT__PAR_MIN)
+        for (size_t i = 0; i < m; i++) memcpy(y + i * out, b, out * sizeof *y);
+    }
+    lct__gemm(p->rt, 0, 1, m, out, in, 1.0f, x, in, w, in, b ? 1.0f : 0.0f, y, out);
 }
 
 void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx)
@@ -78,7 +77,7 @@ void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, con
             lct__bf16_pack_w(p->threads, l->value[0], out, in, NULL, packed_w(l, 1));
             l->bf16_bwd = 1;
         }
-        lct__gemm_bf16_pb(p->threads, 0, m, in, out, dy, out, packed_w(l, 1), 0, dx, in, scratch(l));
+        lct__gemm_bf16_pb(p->threads, 0, m, in, out, dy, out, packed_w(l, 1), NULL, dx, in, scratch(l));
     } else if (dx) {
         lct__gemm(p->rt, 0, 0, m, in, out, 1.0f, dy, out, l->value[0], in, 0.0f, dx, in);
     }
