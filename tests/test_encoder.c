@@ -720,6 +720,57 @@ START_TEST(test_training_reduces_loss)
 }
 END_TEST
 
+/* Zeroing a linear layer's weight gradient only flags it, and its next backward writes instead of adding:
+ * the zero must still be what every reader sees, and later passes must add. */
+START_TEST(test_zeroed_gradient_reads_as_zero)
+{
+    lct_runtime *rt = lct_test_runtime(1, 8);
+    lct_encoder *enc = spec_encoder(rt, "in 20; linear 16; relu; linear 8");
+    if (_i && lct_encoder_set_precision(enc, LCT_PRECISION_BF16) != LCT_OK) {
+        printf("bf16: no AMX-BF16 tiles here, the bf16 round of the zeroed-gradient test not run\n");
+        goto done;
+    }
+    lct_params *p = lct_encoder_params(enc);
+    float x[4 * 20], y[4 * 8], dy[4 * 8], g1[16 * 20], g[16 * 20], w0[16 * 20], w[16 * 20];
+    fill_uniform(x, 4 * 20, 1, -1, 1);
+    fill_uniform(dy, 4 * 8, 2, -1, 1);
+    ck_assert_int_eq(lct_encoder_forward(enc, x, 4, y), LCT_OK);
+    ck_assert_int_eq(lct_encoder_backward(enc, dy, 4, NULL), LCT_OK);
+    ck_assert_int_eq(lct_params_get_grad(p, 0, g, 16 * 20), LCT_OK);
+    size_t nonzero = 0;
+    for (int i = 0; i < 16 * 20; i++) nonzero += g[i] != 0.0f;
+    ck_assert_uint_gt(nonzero, 16 * 20 / 2);
+    /* zeroed, then read: by lct_params_get_grad and by an optimiser step, which must not move W */
+    ck_assert_int_eq(lct_encoder_zero_grad(enc), LCT_OK);
+    ck_assert_int_eq(lct_params_get_grad(p, 0, g, 16 * 20), LCT_OK);
+    for (int i = 0; i < 16 * 20; i++) ck_assert_float_eq(g[i], 0.0f);
+    lct_optimizer_options oo;
+    lct_optimizer_options_init(&oo, LCT_OPTIMIZER_OPTIONS_VERSION);
+    lct_optimizer *opt;
+    ck_assert_int_eq(lct_optimizer_new(&opt, rt, &oo), LCT_OK);
+    ck_assert_int_eq(lct_optimizer_attach(opt, p), LCT_OK);
+    ck_assert_int_eq(lct_params_get(p, 0, w0, 16 * 20), LCT_OK);
+    ck_assert_int_eq(lct_encoder_backward(enc, dy, 4, NULL), LCT_OK); /* leaves stale values behind the flag */
+    ck_assert_int_eq(lct_optimizer_zero_grad(opt), LCT_OK);
+    ck_assert_int_eq(lct_optimizer_step(opt), LCT_OK);
+    ck_assert_int_eq(lct_params_get(p, 0, w, 16 * 20), LCT_OK);
+    ck_assert(memcmp(w, w0, sizeof w) == 0);
+    /* the first backward after zeroing writes, the next one adds */
+    ck_assert_int_eq(lct_optimizer_zero_grad(opt), LCT_OK);
+    ck_assert_int_eq(lct_encoder_forward(enc, x, 4, y), LCT_OK);
+    ck_assert_int_eq(lct_encoder_backward(enc, dy, 4, NULL), LCT_OK);
+    ck_assert_int_eq(lct_params_get_grad(p, 0, g1, 16 * 20), LCT_OK);
+    ck_assert_int_eq(lct_encoder_backward(enc, dy, 4, NULL), LCT_OK);
+    ck_assert_int_eq(lct_params_get_grad(p, 0, g, 16 * 20), LCT_OK);
+    for (int i = 0; i < 16 * 20; i++) ck_assert_float_eq_tol(g[i], 2.0f * g1[i], 1e-6f * (1.0f + fabsf(g1[i])));
+    ck_assert(memcmp(g, g1, sizeof g) != 0);
+    lct_optimizer_free(opt);
+done:
+    lct_encoder_free(enc);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("encoder");
@@ -734,6 +785,7 @@ int main(void)
     tcase_add_test(tc, test_queries);
     tcase_add_test(tc, test_forward_backward_bad_input);
     tcase_add_test(tc, test_identity_encoder);
+    tcase_add_loop_test(tc, test_zeroed_gradient_reads_as_zero, 0, 2);
     tcase_add_test(tc, test_identical_for_1_and_2_threads);
     tcase_add_test(tc, test_no_allocation_in_steady_step);
     tcase_add_test(tc, test_out_of_memory_leaves_nothing_changed);

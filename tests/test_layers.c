@@ -1008,6 +1008,97 @@ done:
 }
 END_TEST
 
+/* A forward and backward pass of enc against a fresh encoder given enc's parameters: its packed copies
+ * of W are made from scratch, so any stale copy kept by enc shows as a difference. */
+static void same_as_fresh(lct_encoder *enc, const char *spec, const float *x, const float *dy, size_t batch,
+                          const char *when)
+{
+    lct_runtime *rt = lct_test_runtime(1, 8);
+    lct_encoder *ref = spec_encoder(rt, spec);
+    ck_assert_int_eq(lct_encoder_set_precision(ref, LCT_PRECISION_BF16), LCT_OK);
+    ck_assert_int_eq(lct_encoder_set_mode(ref, lct_encoder_get_mode(enc)), LCT_OK);
+    lct_params *p = lct_encoder_params(enc), *q = lct_encoder_params(ref);
+    for (size_t i = 0; i < (size_t)lct_params_count(p); i++) {
+        size_t count;
+        lct_params_info(p, i, NULL, &count, NULL);
+        float *v = malloc(count * sizeof *v);
+        ck_assert_int_eq(lct_params_get(p, i, v, count), LCT_OK);
+        ck_assert_int_eq(lct_params_set(q, i, v, count), LCT_OK);
+        free(v);
+    }
+    size_t in = enc_in(enc), out = enc_out(enc);
+    float *y = malloc(batch * out * sizeof *y), *yr = malloc(batch * out * sizeof *yr);
+    float *dx = malloc(batch * in * sizeof *dx), *dxr = malloc(batch * in * sizeof *dxr);
+    ck_assert_int_eq(lct_encoder_forward(enc, x, batch, y), LCT_OK);
+    ck_assert_int_eq(lct_encoder_forward(ref, x, batch, yr), LCT_OK);
+    ck_assert_msg(memcmp(y, yr, batch * out * sizeof *y) == 0, "%s: the output differs from a fresh encoder's", when);
+    ck_assert_int_eq(lct_encoder_backward(enc, dy, batch, dx), LCT_OK);
+    ck_assert_int_eq(lct_encoder_backward(ref, dy, batch, dxr), LCT_OK);
+    ck_assert_msg(memcmp(dx, dxr, batch * in * sizeof *dx) == 0, "%s: dx differs from a fresh encoder's", when);
+    free(y);
+    free(yr);
+    free(dx);
+    free(dxr);
+    lct_encoder_free(ref);
+    lct_runtime_free(rt);
+}
+
+/* In bf16 a linear layer keeps W packed from step to step, and the optimiser repacks the rows it writes:
+ * every way W can change must reach the next pass. */
+START_TEST(test_bf16_packed_weights_follow_writes)
+{
+    static const char *spec = "in 70; linear 45; relu; linear 33";
+    lct_runtime *rt = lct_test_runtime(_i ? 2 : 1, 8);
+    lct_encoder *enc = spec_encoder(rt, spec);
+    if (!try_bf16(enc)) goto done;
+    float x[5 * 70], dy[5 * 33], dx[5 * 70], y[5 * 33];
+    fill_uniform(x, sizeof x / sizeof *x, 5, -1, 1);
+    fill_uniform(dy, sizeof dy / sizeof *dy, 6, -1, 1);
+    lct_optimizer_options oo;
+    lct_optimizer_options_init(&oo, LCT_OPTIMIZER_OPTIONS_VERSION);
+    oo.kind = _i ? LCT_OPTIMIZER_ADAMW : LCT_OPTIMIZER_SGD;
+    oo.momentum = _i ? 0.0 : 0.9;
+    oo.lr = 0.05;
+    lct_optimizer *opt;
+    ck_assert_int_eq(lct_optimizer_new(&opt, rt, &oo), LCT_OK);
+    ck_assert_int_eq(lct_optimizer_attach(opt, lct_encoder_params(enc)), LCT_OK);
+    for (int step = 0; step < 3; step++) {
+        ck_assert_int_eq(lct_optimizer_zero_grad(opt), LCT_OK);
+        ck_assert_int_eq(lct_encoder_forward(enc, x, 5, y), LCT_OK);
+        ck_assert_int_eq(lct_encoder_backward(enc, dy, 5, dx), LCT_OK);
+        ck_assert_int_eq(lct_optimizer_step(opt), LCT_OK);
+    }
+    same_as_fresh(enc, spec, x, dy, 5, "after optimiser steps");
+    /* a write through the parameter set */
+    float w[33 * 45];
+    lct_params *p = lct_encoder_params(enc);
+    ck_assert_int_eq(lct_params_get(p, 2, w, 33 * 45), LCT_OK);
+    for (size_t i = 0; i < 33 * 45; i += 7) w[i] = -w[i];
+    ck_assert_int_eq(lct_params_set(p, 2, w, 33 * 45), LCT_OK);
+    same_as_fresh(enc, spec, x, dy, 5, "after lct_params_set");
+    /* eval mode packs only forward's copy; back in train mode backward needs the other */
+    ck_assert_int_eq(lct_encoder_set_mode(enc, LCT_ENCODER_EVAL), LCT_OK);
+    same_as_fresh(enc, spec, x, dy, 5, "in eval mode");
+    ck_assert_int_eq(lct_optimizer_step(opt), LCT_OK);
+    ck_assert_int_eq(lct_encoder_set_mode(enc, LCT_ENCODER_TRAIN), LCT_OK);
+    same_as_fresh(enc, spec, x, dy, 5, "after a step taken in eval mode");
+    /* another batch size moves the workspace, and so the packed copies */
+    same_as_fresh(enc, spec, x, dy, 3, "at batch 3");
+    same_as_fresh(enc, spec, x, dy, 5, "back at batch 5");
+    /* through fp32 and back */
+    ck_assert_int_eq(lct_encoder_set_precision(enc, LCT_PRECISION_FP32), LCT_OK);
+    ck_assert_int_eq(lct_encoder_forward(enc, x, 5, y), LCT_OK);
+    ck_assert_int_eq(lct_encoder_backward(enc, dy, 5, NULL), LCT_OK);
+    ck_assert_int_eq(lct_optimizer_step(opt), LCT_OK);
+    ck_assert_int_eq(lct_encoder_set_precision(enc, LCT_PRECISION_BF16), LCT_OK);
+    same_as_fresh(enc, spec, x, dy, 5, "after a step in fp32");
+    lct_optimizer_free(opt);
+done:
+    lct_encoder_free(enc);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("layers");
@@ -1031,6 +1122,7 @@ int main(void)
     tcase_add_test(tf, test_bf16_linear_reference);
     tcase_add_test(tf, test_bf16_conv2d_reference);
     tcase_add_test(tf, test_bf16_switch);
+    tcase_add_loop_test(tf, test_bf16_packed_weights_follow_writes, 0, 2);
     suite_add_tcase(s, tf);
     return lct_test_run(s);
 }

@@ -345,6 +345,14 @@ void lct__bf16_pack_w(int threads, const float *w, size_t out, size_t in, uint16
     for (size_t ob = 0; ob < ob_n; ob++) pack_w_rows(w, out, in, ob, ic_n, ob_n, fwd, bwd);
 }
 
+void lct__bf16_pack_w_rows(const float *w, size_t out, size_t in, size_t row0, size_t rows, uint16_t *fwd,
+                           uint16_t *bwd)
+{
+    size_t ob_n = (out + 31) / 32, ic_n = (in + 31) / 32;
+    for (size_t ob = row0 / 32; ob < (row0 + rows + 31) / 32 && ob < ob_n; ob++)
+        pack_w_rows(w, out, in, ob, ic_n, ob_n, fwd, bwd);
+}
+
 #else
 
 size_t lct__gemm_bf16_ws(size_t m, size_t n, size_t k)
@@ -356,6 +364,12 @@ size_t lct__gemm_bf16_ws(size_t m, size_t n, size_t k)
 void lct__bf16_pack_w(int threads, const float *w, size_t out, size_t in, uint16_t *fwd, uint16_t *bwd)
 {
     (void)threads, (void)w, (void)out, (void)in, (void)fwd, (void)bwd;
+}
+
+void lct__bf16_pack_w_rows(const float *w, size_t out, size_t in, size_t row0, size_t rows, uint16_t *fwd,
+                           uint16_t *bwd)
+{
+    (void)w, (void)out, (void)in, (void)row0, (void)rows, (void)fwd, (void)bwd;
 }
 
 void lct__gemm_bf16_pb(int threads, int ta, size_t m, size_t n, size_t k, const float *a, size_t lda,

@@ -231,13 +231,32 @@ typedef struct lct__tensor {
     float *grad;        /* count floats accumulated by backward passes; NULL for state tensors */
     size_t count;
     int no_decay;       /* 1: weight decay does not apply (biases, batch-norm affine) */
+    /* Optional, for an owner whose backward can overwrite its gradient (a linear layer's weight): while
+     * *grad_unset is set, the gradient is zero but its memory was not cleared (zeroing it only sets the
+     * flag); the owner's next backward writes it instead of adding to it and clears the flag. Code
+     * other than the owner reads grad only after lct__grad_settle(). */
+    int *grad_unset;
+    /* Optional, for an owner that keeps a copy derived from value (a linear layer's bf16 packed weights):
+     * the optimiser calls refresh(owner, row0, rows) right after it wrote rows row0 .. row0 + rows − 1
+     * of value (rows of `row` floats, in whole blocks of 32 rows, from any of its threads), and
+     * refreshed(owner, version) once every row is written, with the set's new version. */
+    void (*refresh)(void *owner, size_t row0, size_t rows);
+    void (*refreshed)(void *owner, uint64_t version);
+    void *owner;
+    size_t row;
 } lct__tensor;
 
 struct lct_params {
     lct_runtime *rt;
     lct__tensor *tensors;   /* owned by the owner handle */
     size_t n_tensors;
-    uint64_t version;       /* bumped by lct_params_set, so dependants (optimizer state) can notice */
+    uint64_t version;       /* bumped by every write of values (lct_params_set, checkpoints, broadcasts, the
+                             * optimiser), so copies derived from them can tell they are stale */
 };
+
+/* Make t's gradient memory hold its value: clear it if it is zero only by its grad_unset flag. */
+void lct__grad_settle(lct__tensor *t);
+/* Zero every gradient of the set with `threads` (lct_params_zero_grad, lct_optimizer_zero_grad). */
+void lct__params_zero_grads(lct_params *p, int threads);
 
 #endif /* LCT_INTERNAL_H */

@@ -80,14 +80,44 @@ int lct_params_get_grad(const lct_params *p, size_t index, float *dst, size_t co
         return LCT__FAIL(LCT_EINVAL, "tensor %zu ('%s') is state, not trainable: it has no gradient", index,
                          t->name);
     if ((rc = check_count(t, count, __func__))) return rc;
-    memcpy(dst, t->grad, count * sizeof *dst);
+    if (t->grad_unset && *t->grad_unset)
+        memset(dst, 0, count * sizeof *dst);
+    else
+        memcpy(dst, t->grad, count * sizeof *dst);
     return LCT_OK;
+}
+
+void lct__grad_settle(lct__tensor *t)
+{
+    if (t->grad_unset && *t->grad_unset) {
+        memset(t->grad, 0, t->count * sizeof(float));
+        *t->grad_unset = 0;
+    }
+}
+
+#define ZERO_BLK 32768
+
+void lct__params_zero_grads(lct_params *p, int threads)
+{
+    for (size_t i = 0; i < p->n_tensors; i++) {
+        lct__tensor *t = &p->tensors[i];
+        if (!t->grad) continue;
+        if (t->grad_unset) { /* its owner's next backward overwrites it */
+            *t->grad_unset = 1;
+            continue;
+        }
+        size_t n = t->count, nblk = (n + ZERO_BLK - 1) / ZERO_BLK;
+#pragma omp parallel for num_threads(threads) schedule(static) if (nblk > 1)
+        for (size_t b = 0; b < nblk; b++) {
+            size_t i0 = b * ZERO_BLK, len = i0 + ZERO_BLK < n ? ZERO_BLK : n - i0;
+            memset(t->grad + i0, 0, len * sizeof(float));
+        }
+    }
 }
 
 int lct_params_zero_grad(lct_params *p)
 {
     LCT__REQUIRE(p);
-    for (size_t i = 0; i < p->n_tensors; i++)
-        if (p->tensors[i].grad) memset(p->tensors[i].grad, 0, p->tensors[i].count * sizeof(float));
+    lct__params_zero_grads(p, lct__threads(p->rt));
     return LCT_OK;
 }

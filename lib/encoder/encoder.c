@@ -159,7 +159,15 @@ int lct__encoder_add(lct_encoder *enc, const lct__layer *proto, const char *func
             default: l->value[k][i] = 0.0f;
             }
         }
-        tensors[base + k] = (lct__tensor){l->names[k], l->value[k], l->grad[k], desc[k].count, desc[k].no_decay};
+        tensors[base + k] = (lct__tensor){.name = l->names[k], .value = l->value[k], .grad = l->grad[k], .count = desc[k].count,
+                                         .no_decay = desc[k].no_decay};
+        if (l->kind == LCT__L_LINEAR && k == 0) { /* its backward overwrites a zeroed gradient; W is packed */
+            tensors[base + k].grad_unset = &l->grad_unset;
+            tensors[base + k].refresh = lct__linear_refresh;
+            tensors[base + k].refreshed = lct__linear_refreshed;
+            tensors[base + k].owner = l;
+            tensors[base + k].row = l->in.d[l->in.rank - 1];
+        }
     }
     if (enc->n_layers) memcpy(layers, enc->layers, enc->n_layers * sizeof *layers);
     layers[enc->n_layers] = l;
@@ -342,7 +350,10 @@ static int layout(lct_encoder *enc, size_t batch, float *base, size_t *floats)
         /* a max pool fused into its batch norm also keeps the winners' inputs (lct__pool_sel) */
         if (i >= 2 && fused_pool(enc, i - 2)) ws = lct__round16(ws) + lct__round16(batch * l->out_size);
         if (ws > SIZE_MAX / 8 - total) return LCT_ESHAPE;
-        if (base) l->ws = q + total;
+        if (base) {
+            if (l->ws != q + total) l->wpack = 0; /* packed copies of W do not move with it */
+            l->ws = q + total;
+        }
         total += lct__round16(ws);
         if (l->in_size > maxsz) maxsz = l->in_size;
     }
@@ -385,6 +396,7 @@ static int ensure_workspace(lct_encoder *enc, size_t batch, const char *func)
         lct__free(enc->rt, enc->ws);
         enc->ws = ws;
         enc->ws_batch = batch;
+        for (size_t i = 0; i < enc->n_layers; i++) enc->layers[i]->wpack = 0;
     }
     enc->act = act;
     layout(enc, batch, enc->ws, &floats);
@@ -400,6 +412,7 @@ static lct__pass make_pass(const lct_encoder *enc, size_t batch, int train)
     p.threads = lct__threads(enc->rt);
     p.train = train;
     p.batch = batch;
+    p.version = enc->params.version;
     p.seed = lct_runtime_seed(enc->rt);
     p.stream = enc->stream;
     p.step = enc->step;
@@ -461,8 +474,10 @@ int lct_encoder_set_precision(lct_encoder *enc, int precision)
         return LCT__FAIL(LCT_EUNSUPPORTED, "bf16 needs AMX-BF16 tiles, which this CPU, OS or build does not offer "
                                            "(or LCT_AMX=0 turned them off); the precision is unchanged");
     if (precision == enc->precision) return LCT_OK;
-    for (size_t i = 0; i < enc->n_layers; i++)
+    for (size_t i = 0; i < enc->n_layers; i++) {
         enc->layers[i]->bf16 = takes_bf16(enc->layers[i]->kind) && precision == LCT_PRECISION_BF16;
+        enc->layers[i]->wpack = 0;
+    }
     enc->precision = precision;
     /* the linear and conv2d layers' packing space changes the layout: the next forward lays it out afresh */
     enc->ws_batch = 0;

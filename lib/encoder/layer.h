@@ -65,7 +65,12 @@ typedef struct lct__layer {
     /* per-forward: scratch in the encoder's workspace (ws_floats(batch) floats) */
     float *ws;
     int bf16;                       /* linear, conv2d: products on bf16 operands (lct_encoder_set_precision) */
-    int bf16_bwd;                   /* linear with bf16: ws holds W packed for dx as well (from the last forward) */
+    /* linear with bf16: which packed copies of W in ws are current (LCT__WPACK_FWD for x Wᵀ, LCT__WPACK_BWD
+     * for dy W) for version wpack_version of the encoder's parameters; the optimiser keeps them current
+     * as it updates W (lct__linear_refresh) */
+    unsigned wpack;
+    uint64_t wpack_version;
+    int grad_unset;                 /* linear: the weight's lct__tensor.grad_unset flag */
     int fuse_relu;                  /* batch norm, conv1d: a following ReLU is applied in the same pass */
     int mask_in_pool;               /* batch norm: the max pool after that ReLU applies its mask in backward */
     int relu_mask;                  /* max pool: its input came out of a ReLU; gradients pass only where y > 0 */
@@ -92,6 +97,7 @@ typedef struct lct__pass {
     int train;
     size_t batch;
     uint64_t seed, stream, step;    /* dropout masks */
+    uint64_t version;               /* of the encoder's parameters */
     lct_comm *comm;                 /* synchronised batch norm: the ranks of the global batch (NULL: none) */
     double *sync;                   /* its exchange buffer, (P + 1) * 2 * C doubles for the widest batch norm */
     int *comm_rc;                   /* a failed exchange records its status here */
@@ -119,6 +125,10 @@ int lct__linear_init(lct__layer *l, const char *func);
 size_t lct__linear_ws(const lct__layer *l, size_t batch);
 void lct__linear_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
 void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx);
+enum { LCT__WPACK_FWD = 1, LCT__WPACK_BWD = 2 };
+/* The weight tensor's hooks (lct__tensor.refresh, refreshed): repack rows of W as the optimiser writes them. */
+void lct__linear_refresh(void *layer, size_t row0, size_t rows);
+void lct__linear_refreshed(void *layer, uint64_t version);
 
 int lct__conv_init(lct__layer *l, const char *func);
 size_t lct__conv_ws(const lct__layer *l, size_t batch);

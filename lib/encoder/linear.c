@@ -21,8 +21,8 @@ static size_t rows_of(const lct__layer *l, size_t batch)
     return batch * (l->in.rank == 2 ? l->in.d[0] : 1);
 }
 
-/* bf16 workspace: W packed for forward and for dx (kept from forward to backward), then packing
- * space for the largest of the three products. */
+/* bf16 workspace: W packed for forward and for dx (kept from step to step), then packing space for the
+ * largest of the three products. */
 static uint16_t *packed_w(const lct__layer *l, int bwd)
 {
     size_t in = l->in.d[l->in.rank - 1], out = l->units;
@@ -45,14 +45,43 @@ size_t lct__linear_ws(const lct__layer *l, size_t batch)
     return (f + sizeof(float) - 1) / sizeof(float);
 }
 
+/* Bring the packed copies of W in `need` up to date: W changes only through writes that bump the
+ * parameters' version, and the optimiser repacks as it writes (lct__linear_refresh), so a training
+ * step or an evaluation pass usually finds them current. */
+static void ensure_packed(lct__layer *l, const lct__pass *p, unsigned need)
+{
+    size_t in = l->in.d[l->in.rank - 1], out = l->units;
+    if (l->wpack_version != p->version) l->wpack = 0;
+    unsigned miss = need & ~l->wpack;
+    if (miss == 0) return;
+    lct__bf16_pack_w(p->threads, l->value[0], out, in, miss & LCT__WPACK_FWD ? packed_w(l, 0) : NULL,
+                     miss & LCT__WPACK_BWD ? packed_w(l, 1) : NULL);
+    l->wpack |= miss;
+    l->wpack_version = p->version;
+}
+
+void lct__linear_refresh(void *layer, size_t row0, size_t rows)
+{
+    lct__layer *l = layer;
+    if (!l->bf16 || !l->wpack) return;
+    lct__bf16_pack_w_rows(l->value[0], l->units, l->in.d[l->in.rank - 1], row0, rows,
+                          l->wpack & LCT__WPACK_FWD ? packed_w(l, 0) : NULL,
+                          l->wpack & LCT__WPACK_BWD ? packed_w(l, 1) : NULL);
+}
+
+void lct__linear_refreshed(void *layer, uint64_t version)
+{
+    lct__layer *l = layer;
+    if (l->bf16 && l->wpack) l->wpack_version = version;
+}
+
 void lct__linear_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
 {
     size_t in = l->in.d[l->in.rank - 1], out = l->units, m = rows_of(l, p->batch);
     const float *w = l->value[0], *b = l->has_bias ? l->value[1] : NULL;
     if (l->bf16) {
         /* In train mode a later layer's dx will be wanted: pack W for it in the same pass. */
-        l->bf16_bwd = p->train && l->index > 0;
-        lct__bf16_pack_w(p->threads, w, out, in, packed_w(l, 0), l->bf16_bwd ? packed_w(l, 1) : NULL);
+        ensure_packed(l, p, LCT__WPACK_FWD | (p->train && l->index > 0 ? LCT__WPACK_BWD : 0));
         lct__gemm_bf16_pb(p->threads, 0, m, out, in, x, in, packed_w(l, 0), b, y, out, scratch(l));
         return;
     }
@@ -66,17 +95,17 @@ void lct__linear_forward(lct__layer *l, const lct__pass *p, const float *x, floa
 void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx)
 {
     size_t in = l->in.d[l->in.rank - 1], out = l->units, m = rows_of(l, p->batch);
-    /* dW += dyᵀ x: BLIS never splits the k (batch) loop across threads, so the sum order is fixed. */
+    /* dW += dyᵀ x, or dW = dyᵀ x over a gradient zeroed only by its flag. BLIS never splits the k (batch)
+     * loop across threads, so the sum order is fixed. */
+    int add = !l->grad_unset;
     if (l->bf16)
-        lct__gemm_bf16(p->threads, 1, 0, out, in, m, dy, out, x, in, 1, l->grad[0], in, scratch(l));
+        lct__gemm_bf16(p->threads, 1, 0, out, in, m, dy, out, x, in, add, l->grad[0], in, scratch(l));
     else
-        lct__gemm(p->rt, 1, 0, out, in, m, 1.0f, dy, out, x, in, 1.0f, l->grad[0], in);
+        lct__gemm(p->rt, 1, 0, out, in, m, 1.0f, dy, out, x, in, add ? 1.0f : 0.0f, l->grad[0], in);
+    l->grad_unset = 0;
     if (l->has_bias) lct__colsum_add(p, dy, m, out, l->grad[1]);
     if (dx && l->bf16) {
-        if (!l->bf16_bwd) {
-            lct__bf16_pack_w(p->threads, l->value[0], out, in, NULL, packed_w(l, 1));
-            l->bf16_bwd = 1;
-        }
+        ensure_packed(l, p, LCT__WPACK_BWD);
         lct__gemm_bf16_pb(p->threads, 0, m, in, out, dy, out, packed_w(l, 1), NULL, dx, in, scratch(l));
     } else if (dx) {
         lct__gemm(p->rt, 0, 0, m, in, out, 1.0f, dy, out, l->value[0], in, 0.0f, dx, in);

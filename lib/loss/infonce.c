@@ -52,7 +52,8 @@ int lct_loss_new_infonce(lct_loss **out, lct_runtime *rt, size_t seq_len, size_t
     for (size_t k = 0; k < o.steps; k++) {
         char *name = loss->names + 24 * k;
         snprintf(name, 24, "infonce.w%zu", k + 1);
-        loss->tensors[k] = (lct__tensor){name, loss->w + k * per, loss->gw + k * per, per, 0};
+        loss->tensors[k] =
+            (lct__tensor){.name = name, .value = loss->w + k * per, .grad = loss->gw + k * per, .count = per};
     }
     loss->params.tensors = loss->tensors;
     loss->params.n_tensors = o.steps;

@@ -158,7 +158,7 @@ int lct_optimizer_attach(lct_optimizer *opt, lct_params *params)
         for (size_t b = 0; b < nb; b++, k++) {
             char *name = names + k * NAME_SLOT;
             snprintf(name, NAME_SLOT, "%zu.%s.%s", opt->n_sets, t->name, suffix[nb == 2][b]);
-            tensors[base + k] = (lct__tensor){name, q, NULL, t->count, 0};
+            tensors[base + k] = (lct__tensor){.name = name, .value = q, .count = t->count};
             q += (t->count + 15) & ~(size_t)15;
         }
     }
@@ -220,26 +220,13 @@ static int finite_par(const float *x, size_t n, int threads)
     return ok;
 }
 
-/* Zero every gradient of a set, blocks in parallel. */
-static void zero_grads(lct_params *p, int threads)
-{
-    for (size_t i = 0; i < p->n_tensors; i++) {
-        float *g = p->tensors[i].grad;
-        size_t n = p->tensors[i].count, nblk = (n + BLK - 1) / BLK;
-        if (!g) continue;
-#pragma omp parallel for num_threads(threads) schedule(static) if (nblk > 1)
-        for (size_t b = 0; b < nblk; b++) {
-            size_t i0 = b * BLK, len = i0 + BLK < n ? BLK : n - i0;
-            memset(g + i0, 0, len * sizeof *g);
-        }
-    }
-}
-
 int lct_optimizer_step(lct_optimizer *opt)
 {
     LCT__REQUIRE(opt);
     if (opt->n_sets == 0) return LCT__FAIL(LCT_ESTATE, "no parameter set is attached");
     int threads = lct__threads(opt->rt);
+    for (size_t s = 0; s < opt->n_sets; s++)
+        for (size_t i = 0; i < opt->sets[s].p->n_tensors; i++) lct__grad_settle(&opt->sets[s].p->tensors[i]);
     int rc = lct__optimizer_allreduce(opt, __func__);
     if (rc) return rc;
     for (size_t s = 0; s < opt->n_sets; s++) {
@@ -257,6 +244,7 @@ int lct_optimizer_step(lct_optimizer *opt)
     int first = opt->step == 0;
     for (size_t s = 0; s < opt->n_sets; s++) {
         lct_params *p = opt->sets[s].p;
+        uint64_t version = ++p->version;
         size_t k = opt->sets[s].first_state;
         for (size_t i = 0; i < p->n_tensors; i++) {
             lct__tensor *tn = &p->tensors[i];
@@ -265,10 +253,13 @@ int lct_optimizer_step(lct_optimizer *opt)
             float *b0 = opt->buffers ? opt->state.tensors[k].value : NULL;
             float *b1 = opt->buffers == 2 ? opt->state.tensors[k + 1].value : NULL;
             k += opt->buffers;
-            size_t n = tn->count, nblk = (n + BLK - 1) / BLK;
+            /* A tensor with a refresh hook goes in whole blocks of 32 rows, about BLK floats each. */
+            size_t n = tn->count, blk = BLK;
+            if (tn->refresh) blk = tn->row * 32 * (BLK / (tn->row * 32) ? BLK / (tn->row * 32) : 1);
+            size_t nblk = (n + blk - 1) / blk;
 #pragma omp parallel for num_threads(threads) schedule(static) if (nblk > 1)
             for (size_t bk = 0; bk < nblk; bk++) {
-                size_t i0 = bk * BLK, len = i0 + BLK < n ? BLK : n - i0;
+                size_t i0 = bk * blk, len = i0 + blk < n ? blk : n - i0;
                 float *pv = tn->value + i0;
                 const float *g = tn->grad + i0;
                 if (o->kind == LCT_OPTIMIZER_SGD) {
@@ -284,9 +275,10 @@ int lct_optimizer_step(lct_optimizer *opt)
                     adam(len, pv, g, b0 + i0, b1 + i0, lr_bc1, inv_sqrt_bc2, (float)o->beta1, (float)o->beta2,
                          (float)o->eps, 0.0f, 1.0f - (float)(lr * wd));
                 }
+                if (tn->refresh) tn->refresh(tn->owner, i0 / tn->row, len / tn->row);
             }
+            if (tn->refreshed) tn->refreshed(tn->owner, version);
         }
-        p->version++;
     }
     opt->step++;
     return LCT_OK;
@@ -295,7 +287,7 @@ int lct_optimizer_step(lct_optimizer *opt)
 int lct_optimizer_zero_grad(lct_optimizer *opt)
 {
     LCT__REQUIRE(opt);
-    for (size_t s = 0; s < opt->n_sets; s++) zero_grads(opt->sets[s].p, lct__threads(opt->rt));
+    for (size_t s = 0; s < opt->n_sets; s++) lct__params_zero_grads(opt->sets[s].p, lct__threads(opt->rt));
     return LCT_OK;
 }
 
