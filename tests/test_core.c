@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include "core/internal.h"
+#include "core/bf16_tiles.h"
 
 START_TEST(test_version)
 {
@@ -366,11 +367,65 @@ START_TEST(test_stream_ids_and_finite_check)
 END_TEST
 
 
+/* bf16 rounding: the scalar lct__to_bf16 on chosen values, and the vector conversions of the tile packers
+ * (rows, transposed rows and zipped row pairs) agreeing with it word for word. */
+START_TEST(test_bf16_rounding)
+{
+    ck_assert_uint_eq(lct__to_bf16(1.0f), 0x3f80);
+    ck_assert_uint_eq(lct__to_bf16(1.0f + 0x1p-8f), 0x3f80);        /* a tie: to the even 1.0 */
+    ck_assert_uint_eq(lct__to_bf16(1.0f + 3 * 0x1p-8f), 0x3f82);    /* a tie: up to the even neighbour */
+    ck_assert_uint_eq(lct__to_bf16(1.0f + 0x1p-8f + 0x1p-20f), 0x3f81); /* above the tie */
+    ck_assert_uint_eq(lct__to_bf16(-0.0f), 0x8000);
+    ck_assert_uint_eq(lct__to_bf16(0x1p-140f), 0x0000);  /* subnormal: zero */
+    ck_assert_uint_eq(lct__to_bf16(-0x1p-130f), 0x8000);
+    ck_assert_uint_eq(lct__to_bf16(0x1p-126f), 0x0080);  /* the smallest normal stays */
+    ck_assert_uint_eq(lct__to_bf16(INFINITY), 0x7f80);
+    ck_assert_uint_eq(lct__to_bf16(3.4e38f), 0x7f80);    /* rounds up past the largest bf16 */
+    uint16_t q = lct__to_bf16(NAN);
+    ck_assert(isnan(lct__bf16_to_float(q)));
+    uint32_t snan = 0x7f800001u; /* a signalling NaN whose payload is all in the dropped half */
+    float fs;
+    memcpy(&fs, &snan, sizeof fs);
+    ck_assert(isnan(lct__bf16_to_float(lct__to_bf16(fs))));
+    if (!lct__amx_ready()) {
+        printf("bf16: no AMX-BF16 tiles here, the vector conversions not checked\n");
+        return;
+    }
+    enum { N = 32 };
+    float a[N * N];
+    static const float special[] = {0.0f, -0.0f, 1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f, 0x1p-140f, -0x1p-130f,
+                                    0x1p-126f, INFINITY, -INFINITY, 3.4e38f, -1.0f - 0x1p-8f};
+    uint64_t r = 12345;
+    for (size_t i = 0; i < N * N; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t u = (uint32_t)(r >> 32);
+        memcpy(&a[i], &u, sizeof u); /* any bit pattern: every exponent, NaNs included */
+        if (i % 5 == 0) a[i] = special[(i / 5) % (sizeof special / sizeof *special)];
+    }
+    uint16_t pk[1024] __attribute__((aligned(64)));
+    for (int t = 0; t < 2; t++) {
+        /* A (32 × 32), plain (row conversions) or transposed (row pairs zipped): tile h, row i, word p */
+        lct__bf16_pack_a(t, a, N, N, N, pk);
+        for (size_t i = 0; i < N; i++)
+            for (size_t p = 0; p < N; p++) {
+                float v = t ? a[p * N + i] : a[i * N + p];
+                uint16_t want = lct__to_bf16(v), got = pk[(i / 16) * 512 + (i % 16) * 32 + p];
+                if (isnan(v))
+                    ck_assert_msg(isnan(lct__bf16_to_float(got)), "NaN at (%zu, %zu) became %04x", i, p, got);
+                else
+                    ck_assert_msg(got == want, "transposed %d: %a at (%zu, %zu) gave %04x, not %04x", t, (double)v, i,
+                                  p, got, want);
+            }
+    }
+}
+END_TEST
+
 START_TEST(test_params_generic_access)
 {
     lct_runtime *rt = lct_test_runtime(1, 0);
     float w[6] = {1, 2, 3, 4, 5, 6}, gw[6] = {0}, rm[2] = {0.5f, 0.25f};
-    lct__tensor ts[2] = {{"0.linear.weight", w, gw, 6, 0}, {"1.bn.running_mean", rm, NULL, 2, 1}};
+    lct__tensor ts[2] = {{.name = "0.linear.weight", .value = w, .grad = gw, .count = 6},
+                         {.name = "1.bn.running_mean", .value = rm, .count = 2, .no_decay = 1}};
     struct lct_params p = {rt, ts, 2, 0};
     ck_assert_int_eq(lct_params_count(&p), 2);
     const char *name;
@@ -468,6 +523,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, test_rng_determinism_and_ranges);
     tcase_add_test(tc, test_stream_ids_and_finite_check);
     tcase_add_test(tc, test_params_generic_access);
+    tcase_add_test(tc, test_bf16_rounding);
     tcase_add_test(tc, test_alloc_failure_injection_fixture);
     tcase_add_test(tc, test_cpu_features_match_compiler);
     suite_add_tcase(s, tc);

@@ -21,15 +21,13 @@
 
 #include <immintrin.h>
 
-#define LCT__AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,amx-tile,amx-bf16")))
+#define LCT__AMX_TARGET                                                                                   \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16")))
 
-/* 16 floats to bf16, rounded to nearest even as lct__to_bf16 does. */
+/* 16 floats to bf16 as lct__to_bf16 does (one AVX512-BF16 conversion: nearest even, subnormals to zero). */
 LCT__AMX_TARGET static inline __m256i lct__bf16x16(__m512 v)
 {
-    __m512i u = _mm512_castps_si512(v);
-    __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-    u = _mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff)));
-    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(u, 16));
+    return (__m256i)_mm512_cvtneps_pbh(v);
 }
 
 /* The first min(left, 16) lanes. */
@@ -39,16 +37,12 @@ static inline __mmask16 lct__mask16(size_t left)
 }
 
 /* 16 floats from each of two rows as 16 words (bf16(a[j]), bf16(b[j])): line t of a B tile from rows
- * k = 2t, 2t + 1. Each float is rounded in place (the bf16 value in its high half) and the halves are
- * merged, without a shuffle. */
+ * k = 2t, 2t + 1. One conversion of both, then one word shuffle. */
 LCT__AMX_TARGET static inline __m512i lct__bf16_pair(__m512 a, __m512 b)
 {
-    __m512i one = _mm512_set1_epi32(1), half = _mm512_set1_epi32(0x7fff);
-    __m512i u = _mm512_castps_si512(a), v = _mm512_castps_si512(b);
-    u = _mm512_add_epi32(u, _mm512_add_epi32(half, _mm512_and_si512(_mm512_srli_epi32(u, 16), one)));
-    v = _mm512_add_epi32(v, _mm512_add_epi32(half, _mm512_and_si512(_mm512_srli_epi32(v, 16), one)));
-    /* the high half of each word from v, the low half from u's high half */
-    return _mm512_mask_blend_epi16((__mmask32)0xaaaaaaaau, _mm512_srli_epi32(u, 16), v);
+    static const uint16_t zip[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                     8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    return _mm512_permutexvar_epi16(_mm512_loadu_si512(zip), (__m512i)_mm512_cvtne2ps_pbh(b, a));
 }
 
 #endif /* LCT__AMX */

@@ -31,8 +31,13 @@ static int detect(void)
     if ((b >> 5) & 1) f |= LCT__CPU_AVX2;
     int all512 = ((b >> 16) & 1) && ((b >> 17) & 1) && ((b >> 28) & 1) && ((b >> 30) & 1) && ((b >> 31) & 1);
     if (all512 && (lo & 0xe0) == 0xe0) f |= LCT__CPU_AVX512; /* F, DQ, CD, BW, VL and ZMM state saved */
-    /* AMX-BF16 (EDX 22) and AMX-TILE (EDX 24), XTILECFG and XTILEDATA (XCR0 bits 17, 18) enabled */
-    if ((f & LCT__CPU_AVX512) && ((d >> 22) & 1) && ((d >> 24) & 1) && (lo & 0x60000u) == 0x60000u)
+    /* AMX-BF16 (EDX 22) and AMX-TILE (EDX 24), XTILECFG and XTILEDATA (XCR0 bits 17, 18) enabled, and
+     * AVX512-BF16 (leaf 7.1 EAX 5) for the conversions that pack the tiles' operands */
+    unsigned a1 = 0, b1 = 0, c1 = 0, d1 = 0;
+    if (a >= 1) __cpuid_count(7, 1, a1, b1, c1, d1);
+    (void)b1, (void)c1, (void)d1;
+    if ((f & LCT__CPU_AVX512) && ((d >> 22) & 1) && ((d >> 24) & 1) && (lo & 0x60000u) == 0x60000u &&
+        ((a1 >> 5) & 1))
         f |= LCT__CPU_AMX;
     return f;
 }

@@ -15,6 +15,8 @@ uint16_t lct__to_bf16(float x)
 {
     uint32_t u;
     memcpy(&u, &x, sizeof u);
+    if ((u & 0x7f800000u) == 0) return (uint16_t)((u >> 16) & 0x8000u); /* zero or subnormal: ±0 */
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* NaN, made quiet */
     u += 0x7fffu + ((u >> 16) & 1u);
     return (uint16_t)(u >> 16);
 }
@@ -80,10 +82,9 @@ size_t lct__gemm_bf16_ws(size_t m, size_t n, size_t k)
 /* The `left` (any number; 0 gives zeros) floats from src, up to 32, as 32 bf16 values, zero padded. */
 AMX_TARGET static inline __m512i row32(const float *src, size_t left)
 {
-    __m256i lo = _mm256_setzero_si256(), hi = lo;
-    if (left > 0) lo = lct__bf16x16(_mm512_maskz_loadu_ps(lct__mask16(left), src));
-    if (left > 16) hi = lct__bf16x16(_mm512_maskz_loadu_ps(lct__mask16(left - 16), src + 16));
-    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    __m512 lo = left > 0 ? _mm512_maskz_loadu_ps(lct__mask16(left), src) : _mm512_setzero_ps();
+    __m512 hi = left > 16 ? _mm512_maskz_loadu_ps(lct__mask16(left - 16), src + 16) : _mm512_setzero_ps();
+    return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
 }
 
 /* Row block ib of op(A) into dst (chunks KB of tiles). */

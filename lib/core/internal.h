@@ -155,7 +155,7 @@ void lct__amx_disable(int off);
 
 /* ---- bf16 products on AMX tiles (gemm_bf16.c) ------------------------------- */
 
-/* Round to nearest even fp32 -> bf16 (finite inputs), and back. */
+/* fp32 -> bf16 as AVX512-BF16 converts: nearest even, subnormals to a signed zero, NaN made quiet; and back. */
 uint16_t lct__to_bf16(float x);
 static inline float lct__bf16_to_float(uint16_t h)
 {
