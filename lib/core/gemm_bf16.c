@@ -58,13 +58,17 @@ AMX_TARGET static inline __m512i zip_rows(const float *r0, const float *r1, __mm
 /* Transpose 16 × 16 32-bit words in place: swap the off-diagonal blocks of 8, then of 4, 2 and 1. */
 AMX_TARGET static inline void transpose16(__m512i *r)
 {
+    /* Fully unrolled, every index is a constant and the 16 rows stay in registers. */
+#pragma GCC unroll 4
     for (int b = 8; b >= 1; b /= 2) {
         int32_t lo[16], hi[16];
+#pragma GCC unroll 16
         for (int j = 0; j < 16; j++) {
             lo[j] = (j & b) ? 16 + j - b : j; /* row i keeps its own lanes j < b of each block, takes row i + b's */
             hi[j] = (j & b) ? 16 + j : j + b;
         }
         __m512i il = _mm512_loadu_si512(lo), ih = _mm512_loadu_si512(hi);
+#pragma GCC unroll 16
         for (int i = 0; i < 16; i++) {
             if (i & b) continue;
             __m512i x = r[i], y = r[i + b];
