@@ -111,12 +111,14 @@ AMX_TARGET static void pack_a(int ta, const float *a, size_t lda, size_t m, size
         __mmask16 mk = c0 < m ? lct__mask16(m - c0) : 0;
         for (size_t c = 0; c < chunks; c++) {
             __m512i w[16];
+            #pragma GCC unroll 16
             for (size_t t = 0; t < 16; t++) {
                 size_t p = c * 32 + 2 * t;
                 w[t] = zip_rows(p < k ? a + p * lda + c0 : NULL, p + 1 < k ? a + (p + 1) * lda + c0 : NULL, mk);
             }
             transpose16(w);
             uint16_t *tile = dst + c * 1024 + h * 512;
+            #pragma GCC unroll 16
             for (size_t r = 0; r < 16; r++) _mm512_store_si512((__m512i *)(tile + r * 32), w[r]);
         }
     }
@@ -134,6 +136,7 @@ AMX_TARGET static void pack_b(int tb, const float *b, size_t ldb, size_t n, size
             size_t p0 = c * 32;
             if (!tb) {
                 /* op(B)[p][j] = b[p * ldb + j]: rows 2t and 2t + 1 zip into line t */
+                #pragma GCC unroll 16
                 for (size_t t = 0; t < 16; t++) {
                     size_t p = p0 + 2 * t;
                     w[t] = zip_rows(p < k ? b + p * ldb + j0 : NULL, p + 1 < k ? b + (p + 1) * ldb + j0 : NULL, mk);
@@ -141,10 +144,12 @@ AMX_TARGET static void pack_b(int tb, const float *b, size_t ldb, size_t n, size
             } else {
                 /* op(B)[p][j] = b[j * ldb + p]: a column's pair (2t, 2t + 1) is one word of its row in b;
                  * 16 such rows, transposed, are the 16 lines */
+                #pragma GCC unroll 16
                 for (size_t r = 0; r < 16; r++) w[r] = row32(b + (j0 + r) * ldb + p0, j0 + r < n ? k - p0 : 0);
                 transpose16(w);
             }
             uint16_t *tile = dst + c * 1024 + h * 512;
+            #pragma GCC unroll 16
             for (size_t t = 0; t < 16; t++) _mm512_store_si512((__m512i *)(tile + t * 32), w[t]);
         }
     }
@@ -179,6 +184,7 @@ AMX_TARGET static void pack_w_rows(const float *w, size_t out, size_t in, size_t
             /* dy W: column block c (in), chunk ob (out); line t zips rows 2t and 2t + 1 */
             for (int h = 0; h < 2; h++) {
                 uint16_t *tile = bwd + (c * ob_n + ob) * 1024 + h * 512;
+                #pragma GCC unroll 16
                 for (size_t t = 0; t < 16; t++)
                     _mm512_store_si512((__m512i *)(tile + t * 32), _mm512_permutex2var_epi16(r[2 * t], zip[h], r[2 * t + 1]));
             }
@@ -187,6 +193,7 @@ AMX_TARGET static void pack_w_rows(const float *w, size_t out, size_t in, size_t
         for (int h = 0; h < 2 && fwd; h++) {
             transpose16(r + h * 16);
             uint16_t *tile = fwd + (ob * ic_n + c) * 1024 + h * 512;
+            #pragma GCC unroll 16
             for (size_t t = 0; t < 16; t++) _mm512_store_si512((__m512i *)(tile + t * 32), r[h * 16 + t]);
         }
     }
