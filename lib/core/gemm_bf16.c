@@ -111,14 +111,14 @@ AMX_TARGET static void pack_a(int ta, const float *a, size_t lda, size_t m, size
         __mmask16 mk = c0 < m ? lct__mask16(m - c0) : 0;
         for (size_t c = 0; c < chunks; c++) {
             __m512i w[16];
-            #pragma GCC unroll 16
+#pragma GCC unroll 16
             for (size_t t = 0; t < 16; t++) {
                 size_t p = c * 32 + 2 * t;
                 w[t] = zip_rows(p < k ? a + p * lda + c0 : NULL, p + 1 < k ? a + (p + 1) * lda + c0 : NULL, mk);
             }
             transpose16(w);
             uint16_t *tile = dst + c * 1024 + h * 512;
-            #pragma GCC unroll 16
+#pragma GCC unroll 16
             for (size_t r = 0; r < 16; r++) _mm512_store_si512((__m512i *)(tile + r * 32), w[r]);
         }
     }
@@ -136,7 +136,7 @@ AMX_TARGET static void pack_b(int tb, const float *b, size_t ldb, size_t n, size
             size_t p0 = c * 32;
             if (!tb) {
                 /* op(B)[p][j] = b[p * ldb + j]: rows 2t and 2t + 1 zip into line t */
-                #pragma GCC unroll 16
+#pragma GCC unroll 16
                 for (size_t t = 0; t < 16; t++) {
                     size_t p = p0 + 2 * t;
                     w[t] = zip_rows(p < k ? b + p * ldb + j0 : NULL, p + 1 < k ? b + (p + 1) * ldb + j0 : NULL, mk);
@@ -144,12 +144,12 @@ AMX_TARGET static void pack_b(int tb, const float *b, size_t ldb, size_t n, size
             } else {
                 /* op(B)[p][j] = b[j * ldb + p]: a column's pair (2t, 2t + 1) is one word of its row in b;
                  * 16 such rows, transposed, are the 16 lines */
-                #pragma GCC unroll 16
+#pragma GCC unroll 16
                 for (size_t r = 0; r < 16; r++) w[r] = row32(b + (j0 + r) * ldb + p0, j0 + r < n ? k - p0 : 0);
                 transpose16(w);
             }
             uint16_t *tile = dst + c * 1024 + h * 512;
-            #pragma GCC unroll 16
+#pragma GCC unroll 16
             for (size_t t = 0; t < 16; t++) _mm512_store_si512((__m512i *)(tile + t * 32), w[t]);
         }
     }
@@ -158,7 +158,7 @@ AMX_TARGET static void pack_b(int tb, const float *b, size_t ldb, size_t n, size
 /* Row block ob of W (out × in) into the tiles of x Wᵀ's B operand (fwd: k = in, n = out) and of dy W's
  * (bwd: k = out, n = in), each only if set. */
 AMX_TARGET static void pack_w_rows(const float *w, size_t out, size_t in, size_t ob, size_t ic_n, size_t ob_n,
-                                   uint16_t *fwd, uint16_t *bwd)
+                                   uint16_t *fwd, uint16_t *bwd, int hot)
 {
     __m512i zip[2];
     for (int h = 0; h < 2; h++) {
@@ -166,25 +166,34 @@ AMX_TARGET static void pack_w_rows(const float *w, size_t out, size_t in, size_t
         for (int q = 0; q < 32; q++) idx[q] = (uint16_t)((q & 1 ? 32 : 0) + h * 16 + q / 2);
         zip[h] = _mm512_loadu_si512(idx);
     }
-    /* Rows are read a window of WIN chunks (1 KB) at a time, each row's window in one sequential run:
-     * chunk by chunk, the 32 rows at once were more streams than the prefetcher follows. */
+    /* Rows in memory are read a window of WIN chunks (1 KB) at a time, each row's window in one
+     * sequential run: chunk by chunk, the 32 rows at once were more streams than the prefetcher
+     * follows. Rows in cache (hot) are read chunk by chunk, straight into registers. */
     enum { WIN = 8 };
     __m512i win[32][WIN];
     for (size_t c = 0; c < ic_n; c++) {
         __m512i r[32];
         size_t p = c * 32;
-        if (c % WIN == 0)
+        if (hot) {
+#pragma GCC unroll 32
             for (size_t i = 0; i < 32; i++) {
                 size_t row = ob * 32 + i;
-                for (size_t q = 0; q < WIN && c + q < ic_n; q++)
-                    win[i][q] = row32(w + row * in + p + q * 32, row < out ? in - p - q * 32 : 0);
+                r[i] = row32(w + row * in + p, row < out ? in - p : 0);
             }
-        for (size_t i = 0; i < 32; i++) r[i] = win[i][c % WIN];
+        } else {
+            if (c % WIN == 0)
+                for (size_t i = 0; i < 32; i++) {
+                    size_t row = ob * 32 + i;
+                    for (size_t q = 0; q < WIN && c + q < ic_n; q++)
+                        win[i][q] = row32(w + row * in + p + q * 32, row < out ? in - p - q * 32 : 0);
+                }
+            for (size_t i = 0; i < 32; i++) r[i] = win[i][c % WIN];
+        }
         if (bwd) {
             /* dy W: column block c (in), chunk ob (out); line t zips rows 2t and 2t + 1 */
             for (int h = 0; h < 2; h++) {
                 uint16_t *tile = bwd + (c * ob_n + ob) * 1024 + h * 512;
-                #pragma GCC unroll 16
+#pragma GCC unroll 16
                 for (size_t t = 0; t < 16; t++)
                     _mm512_store_si512((__m512i *)(tile + t * 32), _mm512_permutex2var_epi16(r[2 * t], zip[h], r[2 * t + 1]));
             }
@@ -193,7 +202,7 @@ AMX_TARGET static void pack_w_rows(const float *w, size_t out, size_t in, size_t
         for (int h = 0; h < 2 && fwd; h++) {
             transpose16(r + h * 16);
             uint16_t *tile = fwd + (ob * ic_n + c) * 1024 + h * 512;
-            #pragma GCC unroll 16
+#pragma GCC unroll 16
             for (size_t t = 0; t < 16; t++) _mm512_store_si512((__m512i *)(tile + t * 32), r[h * 16 + t]);
         }
     }
@@ -354,7 +363,7 @@ void lct__bf16_pack_w(int threads, const float *w, size_t out, size_t in, uint16
     size_t ob_n = (out + 31) / 32, ic_n = (in + 31) / 32;
     int nt = threads > 1 && out * in >= ((size_t)1 << 16) ? threads : 1;
 #pragma omp parallel for num_threads(nt) schedule(static)
-    for (size_t ob = 0; ob < ob_n; ob++) pack_w_rows(w, out, in, ob, ic_n, ob_n, fwd, bwd);
+    for (size_t ob = 0; ob < ob_n; ob++) pack_w_rows(w, out, in, ob, ic_n, ob_n, fwd, bwd, 0);
 }
 
 void lct__bf16_pack_w_rows(const float *w, size_t out, size_t in, size_t row0, size_t rows, uint16_t *fwd,
@@ -362,7 +371,7 @@ void lct__bf16_pack_w_rows(const float *w, size_t out, size_t in, size_t row0, s
 {
     size_t ob_n = (out + 31) / 32, ic_n = (in + 31) / 32;
     for (size_t ob = row0 / 32; ob < (row0 + rows + 31) / 32 && ob < ob_n; ob++)
-        pack_w_rows(w, out, in, ob, ic_n, ob_n, fwd, bwd);
+        pack_w_rows(w, out, in, ob, ic_n, ob_n, fwd, bwd, 1);
 }
 
 #else
