@@ -771,6 +771,63 @@ done:
 }
 END_TEST
 
+/* A weight gradient that overflows in backward stops the optimiser's step, whether the optimiser scans
+ * it (fp32) or the bf16 product checked it as it wrote it; the Inf is placed in the last block of dW. */
+START_TEST(test_overflowing_gradient_stops_step)
+{
+    static const struct {
+        const char *spec;
+        size_t in, out;
+    } shapes[] = {{"in 8; linear 4", 8, 4}, {"in 64; linear 32", 64, 32}, {"in 40; linear 45", 40, 45}};
+    for (int prec = 0; prec < 2; prec++)
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+            lct_runtime *rt = lct_test_runtime(1 + (int)s % 2, 8);
+            lct_encoder *enc = spec_encoder(rt, shapes[s].spec);
+            if (prec && lct_encoder_set_precision(enc, LCT_PRECISION_BF16) != LCT_OK) {
+                printf("bf16: no AMX-BF16 tiles here, '%s' checked in fp32 only\n", shapes[s].spec);
+                lct_encoder_free(enc);
+                lct_runtime_free(rt);
+                continue;
+            }
+            size_t in = shapes[s].in, out = shapes[s].out, B = 3;
+            float *x = calloc(B * in, sizeof *x), *y = calloc(B * out, sizeof *y), *dy = calloc(B * out, sizeof *dy);
+            float *w0 = malloc(in * out * sizeof *w0), *w = malloc(in * out * sizeof *w);
+            fill_uniform(x, B * in, 3, -1, 1);
+            fill_uniform(dy, B * out, 4, -1, 1);
+            x[in - 1] = 1e20f; /* sample 0: dW[out − 1][in − 1] = 1e20 · 1e20 overflows */
+            dy[out - 1] = 1e20f;
+            lct_optimizer_options oo;
+            lct_optimizer_options_init(&oo, LCT_OPTIMIZER_OPTIONS_VERSION);
+            lct_optimizer *opt;
+            ck_assert_int_eq(lct_optimizer_new(&opt, rt, &oo), LCT_OK);
+            ck_assert_int_eq(lct_optimizer_attach(opt, lct_encoder_params(enc)), LCT_OK);
+            ck_assert_int_eq(lct_params_get(lct_encoder_params(enc), 0, w0, in * out), LCT_OK);
+            for (int round = 0; round < 2; round++) { /* after zeroing (written), then accumulated into */
+                if (round == 0) ck_assert_int_eq(lct_optimizer_zero_grad(opt), LCT_OK);
+                ck_assert_int_eq(lct_encoder_forward(enc, x, B, y), LCT_OK);
+                ck_assert_int_eq(lct_encoder_backward(enc, dy, B, NULL), LCT_OK);
+                LCT_ASSERT_FAILS(lct_optimizer_step(opt), LCT_ENUMERIC, "0.linear.weight");
+                ck_assert_int_eq(lct_params_get(lct_encoder_params(enc), 0, w, in * out), LCT_OK);
+                ck_assert(memcmp(w, w0, in * out * sizeof *w) == 0);
+            }
+            /* with the overflow gone, the step goes through */
+            x[in - 1] = 0.5f;
+            ck_assert_int_eq(lct_optimizer_zero_grad(opt), LCT_OK);
+            ck_assert_int_eq(lct_encoder_forward(enc, x, B, y), LCT_OK);
+            ck_assert_int_eq(lct_encoder_backward(enc, dy, B, NULL), LCT_OK);
+            ck_assert_int_eq(lct_optimizer_step(opt), LCT_OK);
+            free(x);
+            free(y);
+            free(dy);
+            free(w0);
+            free(w);
+            lct_optimizer_free(opt);
+            lct_encoder_free(enc);
+            lct_runtime_free(rt);
+        }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("encoder");
@@ -786,6 +843,7 @@ int main(void)
     tcase_add_test(tc, test_forward_backward_bad_input);
     tcase_add_test(tc, test_identity_encoder);
     tcase_add_loop_test(tc, test_zeroed_gradient_reads_as_zero, 0, 2);
+    tcase_add_test(tc, test_overflowing_gradient_stops_step);
     tcase_add_test(tc, test_identical_for_1_and_2_threads);
     tcase_add_test(tc, test_no_allocation_in_steady_step);
     tcase_add_test(tc, test_out_of_memory_leaves_nothing_changed);

@@ -15,9 +15,9 @@ static void fake_init(fake *f, lct_runtime *rt)
     fill_uniform(f->b, 3, 2, -1, 1);
     f->s[0] = 5.0f;
     f->s[1] = 6.0f;
-    f->t[0] = (lct__tensor){"w", f->w, f->gw, 7, 0};
-    f->t[1] = (lct__tensor){"b", f->b, f->gb, 3, 1};
-    f->t[2] = (lct__tensor){"s", f->s, NULL, 2, 0};
+    f->t[0] = (lct__tensor){.name = "w", .value = f->w, .grad = f->gw, .count = 7};
+    f->t[1] = (lct__tensor){.name = "b", .value = f->b, .grad = f->gb, .count = 3, .no_decay = 1};
+    f->t[2] = (lct__tensor){.name = "s", .value = f->s, .count = 2};
     f->p.rt = rt;
     f->p.tensors = f->t;
     f->p.n_tensors = 3;

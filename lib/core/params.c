@@ -102,6 +102,7 @@ void lct__params_zero_grads(lct_params *p, int threads)
     for (size_t i = 0; i < p->n_tensors; i++) {
         lct__tensor *t = &p->tensors[i];
         if (!t->grad) continue;
+        if (t->grad_finite) *t->grad_finite = 1; /* zeros are */
         if (t->grad_unset) { /* its owner's next backward overwrites it */
             *t->grad_unset = 1;
             continue;

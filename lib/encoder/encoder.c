@@ -163,6 +163,7 @@ int lct__encoder_add(lct_encoder *enc, const lct__layer *proto, const char *func
                                          .no_decay = desc[k].no_decay};
         if (l->kind == LCT__L_LINEAR && k == 0) { /* its backward overwrites a zeroed gradient; W is packed */
             tensors[base + k].grad_unset = &l->grad_unset;
+            tensors[base + k].grad_finite = &l->grad_finite;
             tensors[base + k].refresh = lct__linear_refresh;
             tensors[base + k].refreshed = lct__linear_refreshed;
             tensors[base + k].owner = l;

@@ -71,6 +71,7 @@ typedef struct lct__layer {
     unsigned wpack;
     uint64_t wpack_version;
     int grad_unset;                 /* linear: the weight's lct__tensor.grad_unset flag */
+    int grad_finite;                /* linear: the weight's lct__tensor.grad_finite flag */
     int fuse_relu;                  /* batch norm, conv1d: a following ReLU is applied in the same pass */
     int mask_in_pool;               /* batch norm: the max pool after that ReLU applies its mask in backward */
     int relu_mask;                  /* max pool: its input came out of a ReLU; gradients pass only where y > 0 */

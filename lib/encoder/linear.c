@@ -98,10 +98,13 @@ void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, con
     /* dW += dyᵀ x, or dW = dyᵀ x over a gradient zeroed only by its flag. BLIS never splits the k (batch)
      * loop across threads, so the sum order is fixed. */
     int add = !l->grad_unset;
-    if (l->bf16)
-        lct__gemm_bf16(p->threads, 1, 0, out, in, m, dy, out, x, in, add, l->grad[0], in, scratch(l));
-    else
+    if (l->bf16) { /* the tile product checks each block of dW as it stores it */
+        lct__gemm_bf16(p->threads, 1, 0, out, in, m, dy, out, x, in, add, l->grad[0], in, scratch(l),
+                       &l->grad_finite);
+    } else {
         lct__gemm(p->rt, 1, 0, out, in, m, 1.0f, dy, out, x, in, add ? 1.0f : 0.0f, l->grad[0], in);
+        l->grad_finite = 0; /* unchecked: the optimiser scans it */
+    }
     l->grad_unset = 0;
     if (l->has_bias) lct__colsum_add(p, dy, m, out, l->grad[1]);
     if (dx && l->bf16) {

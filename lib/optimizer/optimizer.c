@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "optimizer.h"
+#include "../comm/comm_internal.h"
 
 #define NAME_SLOT 96
 
@@ -229,10 +230,13 @@ int lct_optimizer_step(lct_optimizer *opt)
         for (size_t i = 0; i < opt->sets[s].p->n_tensors; i++) lct__grad_settle(&opt->sets[s].p->tensors[i]);
     int rc = lct__optimizer_allreduce(opt, __func__);
     if (rc) return rc;
+    /* a gradient its owner checked as it wrote it is not scanned again, unless the ranks' sum changed it */
+    int trust = !lct__comm_active(opt->comm);
     for (size_t s = 0; s < opt->n_sets; s++) {
         const lct_params *p = opt->sets[s].p;
         for (size_t i = 0; i < p->n_tensors; i++)
-            if (p->tensors[i].grad && !finite_par(p->tensors[i].grad, p->tensors[i].count, threads))
+            if (p->tensors[i].grad && !(trust && p->tensors[i].grad_finite && *p->tensors[i].grad_finite) &&
+                !finite_par(p->tensors[i].grad, p->tensors[i].count, threads))
                 return LCT__FAIL(LCT_ENUMERIC, "the gradient of '%s' (set %zu) holds NaN or Inf; nothing was updated",
                                  p->tensors[i].name, s);
     }
