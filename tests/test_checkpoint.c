@@ -28,7 +28,7 @@ static void tset_init(tset *s, lct_runtime *rt, size_t n, const char *const *nam
         s->values[i] = malloc(counts[i] * sizeof(float));
         s->grads[i] = trainable[i] ? calloc(counts[i], sizeof(float)) : NULL;
         for (size_t k = 0; k < counts[i]; k++) s->values[i][k] = sinf((float)(k * 7 + i * 13) + offset) * 3.0f;
-        s->t[i] = (lct__tensor){names[i], s->values[i], s->grads[i], counts[i], 0};
+        s->t[i] = (lct__tensor){.name = names[i], .value = s->values[i], .grad = s->grads[i], .count = counts[i]};
     }
     s->p = (lct_params){rt, s->t, n, 0};
 }

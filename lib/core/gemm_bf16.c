@@ -251,22 +251,9 @@ AMX_TARGET static void tile_block(const uint16_t *ap, const uint16_t *bp, size_t
  * their speed. Rows past m and columns past n of the buffer are zero, then dropped. With a sink, every
  * block goes through the buffer to the sink instead of C (beta 0). With bias (n values) and beta 0,
  * C = A B + bias in every row. */
-/* 0 if one of the rows × cols floats at c (ldc apart) is NaN or Inf, read while the block is in L1. */
-AMX_TARGET static int block_finite(const float *c, size_t ldc, size_t rows, size_t cols)
-{
-    __mmask16 lo = lct__mask16(cols), hi = cols > 16 ? lct__mask16(cols - 16) : 0, bad = 0;
-    for (size_t r = 0; r < rows; r++) {
-        bad |= _mm512_mask_fpclass_ps_mask(lo, _mm512_maskz_loadu_ps(lo, c + r * ldc), 0x99); /* NaN, ±Inf */
-        bad |= _mm512_mask_fpclass_ps_mask(hi, _mm512_maskz_loadu_ps(hi, c + r * ldc + 16), 0x99);
-    }
-    return bad == 0;
-}
-
-/* With `finite` set, each block of C is checked for NaN and Inf right after it is written, and
- * *finite becomes 0 if one holds any. */
 AMX_TARGET static void multiply(size_t m, size_t n, size_t chunks, const uint16_t *ap, const uint16_t *bp, int beta,
                                 const float *bias, float *c, size_t ldc, size_t first, size_t last,
-                                lct__bf16_sink sink, void *ctx, int *finite)
+                                lct__bf16_sink sink, void *ctx)
 {
     size_t mb = (m + 31) / 32;
     int lines = (uintptr_t)c % 64 == 0 && ldc % 16 == 0;
@@ -284,7 +271,6 @@ AMX_TARGET static void multiply(size_t m, size_t n, size_t chunks, const uint16_
         float *dst = c + i0 * ldc + j0;
         if (lines && i0 + 32 <= m && j0 + 32 <= n) {
             tile_block(a, b, chunks, dst, ldc, beta, bias && !beta ? bias + j0 : NULL);
-            if (finite && !block_finite(dst, ldc, 32, 32)) *finite = 0;
             continue;
         }
         __mmask16 lo = lct__mask16(cols), hi = cols > 16 ? lct__mask16(cols - 16) : 0;
@@ -296,7 +282,6 @@ AMX_TARGET static void multiply(size_t m, size_t n, size_t chunks, const uint16_
                 _mm512_store_ps(buf + r * 32 + 16, _mm512_maskz_loadu_ps(h, src + 16));
             }
         tile_block(a, b, chunks, buf, 32, beta || bias, NULL);
-        if (finite && !block_finite(buf, 32, rows, cols)) *finite = 0;
         for (size_t r = 0; r < rows; r++) {
             _mm512_mask_storeu_ps(dst + r * ldc, lo, _mm512_load_ps(buf + r * 32));
             _mm512_mask_storeu_ps(dst + r * ldc + 16, hi, _mm512_load_ps(buf + r * 32 + 16));
@@ -320,32 +305,30 @@ void lct__bf16_pack_b(int tb, const float *b, size_t ldb, size_t k, size_t n, ui
 void lct__bf16_multiply(size_t m, size_t n, size_t k, const uint16_t *ap, const uint16_t *bp, int beta, float *c,
                         size_t ldc)
 {
-    multiply(m, n, (k + 31) / 32, ap, bp, beta, NULL, c, ldc, 0, ((m + 31) / 32) * ((n + 31) / 32), NULL, NULL, NULL);
+    multiply(m, n, (k + 31) / 32, ap, bp, beta, NULL, c, ldc, 0, ((m + 31) / 32) * ((n + 31) / 32), NULL, NULL);
 }
 
 void lct__bf16_multiply_sink(size_t m, size_t n, size_t k, const uint16_t *ap, const uint16_t *bp, lct__bf16_sink sink,
                              void *ctx)
 {
-    multiply(m, n, (k + 31) / 32, ap, bp, 0, NULL, NULL, 0, 0, ((m + 31) / 32) * ((n + 31) / 32), sink, ctx, NULL);
+    multiply(m, n, (k + 31) / 32, ap, bp, 0, NULL, NULL, 0, 0, ((m + 31) / 32) * ((n + 31) / 32), sink, ctx);
 }
 
 /* Pack op(A), and op(B) unless it comes packed (bp), then multiply. */
 static void gemm(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
                  const float *b, size_t ldb, const uint16_t *bp, int beta, const float *bias, float *c, size_t ldc,
-                 void *ws, int *finite)
+                 void *ws)
 {
     size_t mb = (m + 31) / 32, nb = (n + 31) / 32, chunks = (k + 31) / 32;
     uint16_t *ap = ws, *bw = ap + lct__bf16_packed(m, k);
     int nt = threads > 1 && m * n * k >= ((size_t)1 << 20) ? threads : 1;
-    if (finite) *finite = 1;
     if (nt == 1) { /* one thread (e.g. inside a caller's own parallel loop): no team to start */
         lct__bf16_pack_a(ta, a, lda, m, k, ap);
         if (bp == NULL) lct__bf16_pack_b(tb, b, ldb, k, n, bw);
-        multiply(m, n, chunks, ap, bp ? bp : bw, beta, bias, c, ldc, 0, mb * nb, NULL, NULL, finite);
+        multiply(m, n, chunks, ap, bp ? bp : bw, beta, bias, c, ldc, 0, mb * nb, NULL, NULL);
         return;
     }
-    int ok = 1;
-#pragma omp parallel num_threads(nt) reduction(&& : ok)
+#pragma omp parallel num_threads(nt)
     {
 #pragma omp for schedule(static) nowait
         for (size_t ib = 0; ib < mb; ib++) pack_a(ta, a, lda, m, k, ib, ap + ib * chunks * 1024);
@@ -356,24 +339,21 @@ static void gemm(int threads, int ta, int tb, size_t m, size_t n, size_t k, cons
 #pragma omp barrier
         /* Contiguous runs of blocks per thread, column block outermost: a thread keeps its B block. */
         size_t total = mb * nb, t = (size_t)omp_get_thread_num(), tn = (size_t)omp_get_num_threads();
-        int mine = 1;
         multiply(m, n, chunks, ap, bp ? bp : bw, beta, bias, c, ldc, total * t / tn, total * (t + 1) / tn, NULL,
-                 NULL, finite ? &mine : NULL);
-        ok = ok && mine;
+                 NULL);
     }
-    if (finite && !ok) *finite = 0;
 }
 
 void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
-                    const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws, int *finite)
+                    const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws)
 {
-    gemm(threads, ta, tb, m, n, k, a, lda, b, ldb, NULL, beta, NULL, c, ldc, ws, finite);
+    gemm(threads, ta, tb, m, n, k, a, lda, b, ldb, NULL, beta, NULL, c, ldc, ws);
 }
 
 void lct__gemm_bf16_pb(int threads, int ta, size_t m, size_t n, size_t k, const float *a, size_t lda,
                        const uint16_t *bp, const float *bias, float *c, size_t ldc, void *ws)
 {
-    gemm(threads, ta, 0, m, n, k, a, lda, NULL, 0, bp, 0, bias, c, ldc, ws, NULL);
+    gemm(threads, ta, 0, m, n, k, a, lda, NULL, 0, bp, 0, bias, c, ldc, ws);
 }
 
 /* Each 32 × 32 block of W is read once: its rows, rounded, are transposed into fwd's tiles and
@@ -443,10 +423,10 @@ void lct__bf16_multiply_sink(size_t m, size_t n, size_t k, const uint16_t *ap, c
 }
 
 void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
-                    const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws, int *finite)
+                    const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws)
 {
     (void)threads, (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb;
-    (void)beta, (void)c, (void)ldc, (void)ws, (void)finite;
+    (void)beta, (void)c, (void)ldc, (void)ws;
 }
 
 #endif

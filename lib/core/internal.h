@@ -97,6 +97,8 @@ static inline int lct__mul_size(size_t a, size_t b, size_t *out)
 
 /* 1 if every element is finite. */
 int lct__all_finite(const float *x, size_t n);
+/* 1 and *max = the largest |x[i]| if every value is finite; 0 (and *max untouched) if one is NaN or Inf. */
+int lct__max_abs(const float *x, size_t n, float *max);
 
 /* ---- memory (through the runtime's hooks; counted in lct_runtime_memory) -- */
 
@@ -172,10 +174,9 @@ size_t lct__gemm_bf16_ws(size_t m, size_t n, size_t k);
 /* C (m x n, ldc) = op(A) op(B) (beta 0) or C + op(A) op(B) (beta 1), both operands rounded to bf16 and
  * the products summed in fp32 on AMX tiles. op(A) is m x k, a[i*lda + p] or, with ta, a[p*lda + i];
  * op(B) is k x n, b[p*ldb + j] or, with tb, b[j*ldb + p]. ws: lct__gemm_bf16_ws(m, n, k) bytes, 64-byte
- * aligned. Only after lct__amx_ready(); identical results for any thread count. With `finite` set, C is
- * checked as it is written: *finite is 1 if every value of the new C is finite, else 0. */
+ * aligned. Only after lct__amx_ready(); identical results for any thread count. */
 void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
-                    const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws, int *finite);
+                    const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws);
 
 /* ---- threads and logging -------------------------------------------------- */
 
@@ -237,8 +238,8 @@ typedef struct lct__tensor {
      * flag); the owner's next backward writes it instead of adding to it and clears the flag. Code
      * other than the owner reads grad only after lct__grad_settle(). */
     int *grad_unset;
-    /* Optional: while *grad_finite is set, the owner vouches that grad holds no NaN or Inf (it checked
-     * the values as it wrote them, or zeroed them), and the optimiser skips its own scan. */
+    /* Optional: while *grad_finite is set, the owner vouches that grad holds no NaN or Inf (it proved
+     * that its sums cannot overflow, or zeroed it), and the optimiser skips its own scan. */
     int *grad_finite;
     /* Optional, for an owner that keeps a copy derived from value (a linear layer's bf16 packed weights):
      * the optimiser calls refresh(owner, row0, rows) right after it wrote rows row0 .. row0 + rows − 1

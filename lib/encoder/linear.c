@@ -1,5 +1,7 @@
 /* Fully connected layer on the last axis: y = x Wᵀ + b, one GEMM over every row of the batch (fp32
  * through BLIS, or bf16 operands on AMX tiles when the encoder's precision says so). */
+#include <float.h>
+
 #include "layer.h"
 
 #include "../core/bf16_tiles.h"
@@ -92,19 +94,36 @@ void lct__linear_forward(lct__layer *l, const lct__pass *p, const float *x, floa
     lct__gemm(p->rt, 0, 1, m, out, in, 1.0f, x, in, w, in, b ? 1.0f : 0.0f, y, out);
 }
 
+/* 1 if no value of dW = dyᵀ x (m rows each) can be NaN or Inf: both factors are finite and
+ * |dW| <= m·max|dy|·max|x| stays below FLT_MAX / 2. The margin covers bf16 rounding (a factor of
+ * (1 + 2⁻⁸)² at most) and the rounding of m fp32 additions (a factor below 4/3 for m <= 2²²). The
+ * factors were just read, so the two scans run from cache; they spare the optimiser its scan of dW. */
+static int sums_bounded(const lct__pass *p, const float *dy, size_t out, const float *x, size_t in, size_t m)
+{
+    float ay = 0.0f, ax = 0.0f;
+    int ok_y = 1, ok_x = 1;
+    if (m > ((size_t)1 << 22)) return 0;
+#pragma omp parallel sections num_threads(p->threads > 1 ? 2 : 1)
+    {
+#pragma omp section
+        ok_y = lct__max_abs(dy, m * out, &ay);
+#pragma omp section
+        ok_x = lct__max_abs(x, m * in, &ax);
+    }
+    return ok_y && ok_x && 2.0 * (double)m * (double)ay * (double)ax < (double)FLT_MAX;
+}
+
 void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx)
 {
     size_t in = l->in.d[l->in.rank - 1], out = l->units, m = rows_of(l, p->batch);
     /* dW += dyᵀ x, or dW = dyᵀ x over a gradient zeroed only by its flag. BLIS never splits the k (batch)
      * loop across threads, so the sum order is fixed. */
     int add = !l->grad_unset;
-    if (l->bf16) { /* the tile product checks each block of dW as it stores it */
-        lct__gemm_bf16(p->threads, 1, 0, out, in, m, dy, out, x, in, add, l->grad[0], in, scratch(l),
-                       &l->grad_finite);
-    } else {
+    if (l->bf16)
+        lct__gemm_bf16(p->threads, 1, 0, out, in, m, dy, out, x, in, add, l->grad[0], in, scratch(l));
+    else
         lct__gemm(p->rt, 1, 0, out, in, m, 1.0f, dy, out, x, in, add ? 1.0f : 0.0f, l->grad[0], in);
-        l->grad_finite = 0; /* unchecked: the optimiser scans it */
-    }
+    l->grad_finite = !add && sums_bounded(p, dy, out, x, in, m);
     l->grad_unset = 0;
     if (l->has_bias) lct__colsum_add(p, dy, m, out, l->grad[1]);
     if (dx && l->bf16) {

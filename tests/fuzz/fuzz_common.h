@@ -20,10 +20,10 @@ static inline void fuzz_params_init(fuzz_params *f, lct_runtime *rt)
 {
     for (int i = 0; i < 6; i++) f->w[i] = 0.25f * (float)(i + 1), f->gw[i] = 0.0f;
     for (int i = 0; i < 2; i++) f->b[i] = -0.5f * (float)i, f->rm[i] = 0.1f, f->rv[i] = 1.0f, f->gb[i] = 0.0f;
-    f->t[0] = (lct__tensor){"0.linear.weight", f->w, f->gw, 6, 0};
-    f->t[1] = (lct__tensor){"0.linear.bias", f->b, f->gb, 2, 1};
-    f->t[2] = (lct__tensor){"1.batchnorm.running_mean", f->rm, NULL, 2, 1};
-    f->t[3] = (lct__tensor){"1.batchnorm.running_var", f->rv, NULL, 2, 1};
+    f->t[0] = (lct__tensor){.name = "0.linear.weight", .value = f->w, .grad = f->gw, .count = 6};
+    f->t[1] = (lct__tensor){.name = "0.linear.bias", .value = f->b, .grad = f->gb, .count = 2, .no_decay = 1};
+    f->t[2] = (lct__tensor){.name = "1.batchnorm.running_mean", .value = f->rm, .count = 2, .no_decay = 1};
+    f->t[3] = (lct__tensor){.name = "1.batchnorm.running_var", .value = f->rv, .count = 2, .no_decay = 1};
     f->p = (lct_params){rt, f->t, 4, 0};
 }
 
