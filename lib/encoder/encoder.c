@@ -159,8 +159,8 @@ int lct__encoder_add(lct_encoder *enc, const lct__layer *proto, const char *func
             default: l->value[k][i] = 0.0f;
             }
         }
-        tensors[base + k] = (lct__tensor){.name = l->names[k], .value = l->value[k], .grad = l->grad[k], .count = desc[k].count,
-                                         .no_decay = desc[k].no_decay};
+        tensors[base + k] = (lct__tensor){.name = l->names[k], .value = l->value[k], .grad = l->grad[k],
+                                          .count = desc[k].count, .no_decay = desc[k].no_decay};
         if (l->kind == LCT__L_LINEAR && k == 0) { /* its backward overwrites a zeroed gradient; W is packed */
             tensors[base + k].grad_unset = &l->grad_unset;
             tensors[base + k].grad_finite = &l->grad_finite;
