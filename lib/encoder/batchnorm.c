@@ -142,7 +142,16 @@ LCT__VEC static void row_dx(float *dx, const float *dy, const float *x, const fl
         for (size_t j = 0; j < n; j++) dx[j] = k1[j] * dy[j] - k2[j] - k3[j] * (x[j] - m[j]);
 }
 
-#define COLS 256
+/* Columns per block of the vector layout's column sums: one contiguous block per thread, so that
+ * each row is read in long sequential runs (blocks of a few hundred columns read 1 KB pieces 4 KB
+ * apart, which the prefetcher does not follow across pages). Every column is summed over the rows in
+ * order whatever the blocks, so the sums do not depend on them. */
+static size_t col_block(size_t c, size_t rows, int threads)
+{
+    if (threads < 2 || rows * c <= LCT__PAR_MIN) return c;
+    size_t w = ((c + (size_t)threads - 1) / (size_t)threads + 15) & ~(size_t)15;
+    return w < c ? w : c;
+}
 
 void lct__bn_partial(const float *y, size_t n, float *out3)
 {
@@ -184,10 +193,10 @@ static void batch_stats(const lct__pass *p, const bn_view *v, const float *x, fl
     size_t B = p->batch;
     if (v->s == 1) {
         /* each thread owns whole columns and sums their rows in order */
-        size_t nblk = (v->c + COLS - 1) / COLS;
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v->c > LCT__PAR_MIN && nblk > 1)
+        size_t cols = col_block(v->c, B, p->threads), nblk = (v->c + cols - 1) / cols;
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (nblk > 1)
         for (size_t k = 0; k < nblk; k++) {
-            size_t j0 = k * COLS, len = j0 + COLS < v->c ? COLS : v->c - j0;
+            size_t j0 = k * cols, len = j0 + cols < v->c ? cols : v->c - j0;
             float *s1 = v->k1 + j0, *s2 = v->k2 + j0;
             memset(s1, 0, len * sizeof *s1);
             memset(s2, 0, len * sizeof *s2);
@@ -432,10 +441,10 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
     float *gg = l->grad[0], *gb = l->grad[1];
     /* Σdy and Σdy·(x − mean) per channel, in double over the batch */
     if (v.s == 1) {
-        size_t nblk = (v.c + COLS - 1) / COLS;
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v.c > LCT__PAR_MIN && nblk > 1)
+        size_t cols = col_block(v.c, B, p->threads), nblk = (v.c + cols - 1) / cols;
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (nblk > 1)
         for (size_t k = 0; k < nblk; k++) {
-            size_t j0 = k * COLS, len = j0 + COLS < v.c ? COLS : v.c - j0;
+            size_t j0 = k * cols, len = j0 + cols < v.c ? cols : v.c - j0;
             memset(v.sdy + j0, 0, len * sizeof(float));
             memset(v.sdyx + j0, 0, len * sizeof(float));
             for (size_t b = 0; b < B; b++)
