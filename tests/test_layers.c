@@ -1043,8 +1043,8 @@ static void same_as_fresh(lct_encoder *enc, const char *spec, const float *x, co
     lct_runtime_free(rt);
 }
 
-/* In bf16 a linear layer keeps W packed from step to step, and the optimiser repacks the rows it writes:
- * every way W can change must reach the next pass. */
+/* In bf16 a linear layer keeps W packed while the parameters' version is unchanged: every way W can
+ * change must reach the next pass. */
 START_TEST(test_bf16_packed_weights_follow_writes)
 {
     static const char *spec = "in 70; linear 45; relu; linear 33";

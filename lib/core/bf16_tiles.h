@@ -72,10 +72,6 @@ void lct__bf16_multiply_sink(size_t m, size_t n, size_t k, const uint16_t *ap, c
  * (lct__bf16_packed(out, in) values) as the B operand of x Wᵀ; if bwd is set, into bwd
  * (lct__bf16_packed(in, out) values) as that of dy W. Both 64-byte aligned. */
 void lct__bf16_pack_w(int threads, const float *w, size_t out, size_t in, uint16_t *fwd, uint16_t *bwd);
-/* The same for rows row0 .. row0 + rows − 1 of W only (row0 a multiple of 32; rows too, unless they run
- * to the last row), on this thread, for rows just written and still in cache. */
-void lct__bf16_pack_w_rows(const float *w, size_t out, size_t in, size_t row0, size_t rows, uint16_t *fwd,
-                           uint16_t *bwd);
 /* C = op(A) B, plus bias (n values, or NULL) in every row, with B already packed at bp; otherwise as
  * lct__gemm_bf16, whose ws it takes (only its A part is used). The bias seeds the tiles: C is written
  * once, never read. */

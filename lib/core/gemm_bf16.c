@@ -158,7 +158,7 @@ AMX_TARGET static void pack_b(int tb, const float *b, size_t ldb, size_t n, size
 /* Row block ob of W (out × in) into the tiles of x Wᵀ's B operand (fwd: k = in, n = out) and of dy W's
  * (bwd: k = out, n = in), each only if set. */
 AMX_TARGET static void pack_w_rows(const float *w, size_t out, size_t in, size_t ob, size_t ic_n, size_t ob_n,
-                                   uint16_t *fwd, uint16_t *bwd, int hot)
+                                   uint16_t *fwd, uint16_t *bwd)
 {
     __m512i zip[2];
     for (int h = 0; h < 2; h++) {
@@ -166,29 +166,20 @@ AMX_TARGET static void pack_w_rows(const float *w, size_t out, size_t in, size_t
         for (int q = 0; q < 32; q++) idx[q] = (uint16_t)((q & 1 ? 32 : 0) + h * 16 + q / 2);
         zip[h] = _mm512_loadu_si512(idx);
     }
-    /* Rows in memory are read a window of WIN chunks (1 KB) at a time, each row's window in one
-     * sequential run: chunk by chunk, the 32 rows at once were more streams than the prefetcher
-     * follows. Rows in cache (hot) are read chunk by chunk, straight into registers. */
+    /* Rows are read a window of WIN chunks (1 KB) at a time, each row's window in one sequential run:
+     * chunk by chunk, the 32 rows at once were more streams than the prefetcher follows. */
     enum { WIN = 8 };
     __m512i win[32][WIN];
     for (size_t c = 0; c < ic_n; c++) {
         __m512i r[32];
         size_t p = c * 32;
-        if (hot) {
-#pragma GCC unroll 32
+        if (c % WIN == 0)
             for (size_t i = 0; i < 32; i++) {
                 size_t row = ob * 32 + i;
-                r[i] = row32(w + row * in + p, row < out ? in - p : 0);
+                for (size_t q = 0; q < WIN && c + q < ic_n; q++)
+                    win[i][q] = row32(w + row * in + p + q * 32, row < out ? in - p - q * 32 : 0);
             }
-        } else {
-            if (c % WIN == 0)
-                for (size_t i = 0; i < 32; i++) {
-                    size_t row = ob * 32 + i;
-                    for (size_t q = 0; q < WIN && c + q < ic_n; q++)
-                        win[i][q] = row32(w + row * in + p + q * 32, row < out ? in - p - q * 32 : 0);
-                }
-            for (size_t i = 0; i < 32; i++) r[i] = win[i][c % WIN];
-        }
+        for (size_t i = 0; i < 32; i++) r[i] = win[i][c % WIN];
         if (bwd) {
             /* dy W: column block c (in), chunk ob (out); line t zips rows 2t and 2t + 1 */
             for (int h = 0; h < 2; h++) {
@@ -363,15 +354,7 @@ void lct__bf16_pack_w(int threads, const float *w, size_t out, size_t in, uint16
     size_t ob_n = (out + 31) / 32, ic_n = (in + 31) / 32;
     int nt = threads > 1 && out * in >= ((size_t)1 << 16) ? threads : 1;
 #pragma omp parallel for num_threads(nt) schedule(static)
-    for (size_t ob = 0; ob < ob_n; ob++) pack_w_rows(w, out, in, ob, ic_n, ob_n, fwd, bwd, 0);
-}
-
-void lct__bf16_pack_w_rows(const float *w, size_t out, size_t in, size_t row0, size_t rows, uint16_t *fwd,
-                           uint16_t *bwd)
-{
-    size_t ob_n = (out + 31) / 32, ic_n = (in + 31) / 32;
-    for (size_t ob = row0 / 32; ob < (row0 + rows + 31) / 32 && ob < ob_n; ob++)
-        pack_w_rows(w, out, in, ob, ic_n, ob_n, fwd, bwd, 1);
+    for (size_t ob = 0; ob < ob_n; ob++) pack_w_rows(w, out, in, ob, ic_n, ob_n, fwd, bwd);
 }
 
 #else
@@ -385,12 +368,6 @@ size_t lct__gemm_bf16_ws(size_t m, size_t n, size_t k)
 void lct__bf16_pack_w(int threads, const float *w, size_t out, size_t in, uint16_t *fwd, uint16_t *bwd)
 {
     (void)threads, (void)w, (void)out, (void)in, (void)fwd, (void)bwd;
-}
-
-void lct__bf16_pack_w_rows(const float *w, size_t out, size_t in, size_t row0, size_t rows, uint16_t *fwd,
-                           uint16_t *bwd)
-{
-    (void)w, (void)out, (void)in, (void)row0, (void)rows, (void)fwd, (void)bwd;
 }
 
 void lct__gemm_bf16_pb(int threads, int ta, size_t m, size_t n, size_t k, const float *a, size_t lda,

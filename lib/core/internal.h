@@ -241,14 +241,6 @@ typedef struct lct__tensor {
     /* Optional: while *grad_finite is set, the owner vouches that grad holds no NaN or Inf (it proved
      * that its sums cannot overflow, or zeroed it), and the optimiser skips its own scan. */
     int *grad_finite;
-    /* Optional, for an owner that keeps a copy derived from value (a linear layer's bf16 packed weights):
-     * the optimiser calls refresh(owner, row0, rows) right after it wrote rows row0 .. row0 + rows − 1
-     * of value (rows of `row` floats, in whole blocks of 32 rows, from any of its threads), and
-     * refreshed(owner, version) once every row is written, with the set's new version. */
-    void (*refresh)(void *owner, size_t row0, size_t rows);
-    void (*refreshed)(void *owner, uint64_t version);
-    void *owner;
-    size_t row;
 } lct__tensor;
 
 struct lct_params {

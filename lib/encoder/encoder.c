@@ -161,13 +161,9 @@ int lct__encoder_add(lct_encoder *enc, const lct__layer *proto, const char *func
         }
         tensors[base + k] = (lct__tensor){.name = l->names[k], .value = l->value[k], .grad = l->grad[k],
                                           .count = desc[k].count, .no_decay = desc[k].no_decay};
-        if (l->kind == LCT__L_LINEAR && k == 0) { /* its backward overwrites a zeroed gradient; W is packed */
+        if (l->kind == LCT__L_LINEAR && k == 0) { /* its backward overwrites a zeroed gradient */
             tensors[base + k].grad_unset = &l->grad_unset;
             tensors[base + k].grad_finite = &l->grad_finite;
-            tensors[base + k].refresh = lct__linear_refresh;
-            tensors[base + k].refreshed = lct__linear_refreshed;
-            tensors[base + k].owner = l;
-            tensors[base + k].row = l->in.d[l->in.rank - 1];
         }
     }
     if (enc->n_layers) memcpy(layers, enc->layers, enc->n_layers * sizeof *layers);

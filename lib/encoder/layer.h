@@ -66,8 +66,7 @@ typedef struct lct__layer {
     float *ws;
     int bf16;                       /* linear, conv2d: products on bf16 operands (lct_encoder_set_precision) */
     /* linear with bf16: which packed copies of W in ws are current (LCT__WPACK_FWD for x Wᵀ, LCT__WPACK_BWD
-     * for dy W) for version wpack_version of the encoder's parameters; the optimiser keeps them current
-     * as it updates W (lct__linear_refresh) */
+     * for dy W), for version wpack_version of the encoder's parameters */
     unsigned wpack;
     uint64_t wpack_version;
     int grad_unset;                 /* linear: the weight's lct__tensor.grad_unset flag */
@@ -127,9 +126,6 @@ size_t lct__linear_ws(const lct__layer *l, size_t batch);
 void lct__linear_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
 void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx);
 enum { LCT__WPACK_FWD = 1, LCT__WPACK_BWD = 2 };
-/* The weight tensor's hooks (lct__tensor.refresh, refreshed): repack rows of W as the optimiser writes them. */
-void lct__linear_refresh(void *layer, size_t row0, size_t rows);
-void lct__linear_refreshed(void *layer, uint64_t version);
 
 int lct__conv_init(lct__layer *l, const char *func);
 size_t lct__conv_ws(const lct__layer *l, size_t batch);

@@ -23,8 +23,8 @@ static size_t rows_of(const lct__layer *l, size_t batch)
     return batch * (l->in.rank == 2 ? l->in.d[0] : 1);
 }
 
-/* bf16 workspace: W packed for forward and for dx (kept from step to step), then packing space for the
- * largest of the three products. */
+/* bf16 workspace: W packed for forward and for dx (kept while W is unchanged), then packing space for
+ * the largest of the three products. */
 static uint16_t *packed_w(const lct__layer *l, int bwd)
 {
     size_t in = l->in.d[l->in.rank - 1], out = l->units;
@@ -47,9 +47,9 @@ size_t lct__linear_ws(const lct__layer *l, size_t batch)
     return (f + sizeof(float) - 1) / sizeof(float);
 }
 
-/* Bring the packed copies of W in `need` up to date: W changes only through writes that bump the
- * parameters' version, and the optimiser repacks as it writes (lct__linear_refresh), so a training
- * step or an evaluation pass usually finds them current. */
+/* Bring the packed copies of W in `need` up to date. W changes only through writes that bump the
+ * parameters' version (the optimiser's step among them), so a training step packs W once, in its
+ * first forward pass, and evaluation passes between steps pack it only once. */
 static void ensure_packed(lct__layer *l, const lct__pass *p, unsigned need)
 {
     size_t in = l->in.d[l->in.rank - 1], out = l->units;
@@ -60,21 +60,6 @@ static void ensure_packed(lct__layer *l, const lct__pass *p, unsigned need)
                      miss & LCT__WPACK_BWD ? packed_w(l, 1) : NULL);
     l->wpack |= miss;
     l->wpack_version = p->version;
-}
-
-void lct__linear_refresh(void *layer, size_t row0, size_t rows)
-{
-    lct__layer *l = layer;
-    if (!l->bf16 || !l->wpack) return;
-    lct__bf16_pack_w_rows(l->value[0], l->units, l->in.d[l->in.rank - 1], row0, rows,
-                          l->wpack & LCT__WPACK_FWD ? packed_w(l, 0) : NULL,
-                          l->wpack & LCT__WPACK_BWD ? packed_w(l, 1) : NULL);
-}
-
-void lct__linear_refreshed(void *layer, uint64_t version)
-{
-    lct__layer *l = layer;
-    if (l->bf16 && l->wpack) l->wpack_version = version;
 }
 
 void lct__linear_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)

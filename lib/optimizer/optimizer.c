@@ -248,7 +248,6 @@ int lct_optimizer_step(lct_optimizer *opt)
     int first = opt->step == 0;
     for (size_t s = 0; s < opt->n_sets; s++) {
         lct_params *p = opt->sets[s].p;
-        uint64_t version = ++p->version;
         size_t k = opt->sets[s].first_state;
         for (size_t i = 0; i < p->n_tensors; i++) {
             lct__tensor *tn = &p->tensors[i];
@@ -257,13 +256,10 @@ int lct_optimizer_step(lct_optimizer *opt)
             float *b0 = opt->buffers ? opt->state.tensors[k].value : NULL;
             float *b1 = opt->buffers == 2 ? opt->state.tensors[k + 1].value : NULL;
             k += opt->buffers;
-            /* A tensor with a refresh hook goes in whole blocks of 32 rows, about BLK floats each. */
-            size_t n = tn->count, blk = BLK;
-            if (tn->refresh) blk = tn->row * 32 * (BLK / (tn->row * 32) ? BLK / (tn->row * 32) : 1);
-            size_t nblk = (n + blk - 1) / blk;
+            size_t n = tn->count, nblk = (n + BLK - 1) / BLK;
 #pragma omp parallel for num_threads(threads) schedule(static) if (nblk > 1)
             for (size_t bk = 0; bk < nblk; bk++) {
-                size_t i0 = bk * blk, len = i0 + blk < n ? blk : n - i0;
+                size_t i0 = bk * BLK, len = i0 + BLK < n ? BLK : n - i0;
                 float *pv = tn->value + i0;
                 const float *g = tn->grad + i0;
                 if (o->kind == LCT_OPTIMIZER_SGD) {
@@ -279,10 +275,9 @@ int lct_optimizer_step(lct_optimizer *opt)
                     adam(len, pv, g, b0 + i0, b1 + i0, lr_bc1, inv_sqrt_bc2, (float)o->beta1, (float)o->beta2,
                          (float)o->eps, 0.0f, 1.0f - (float)(lr * wd));
                 }
-                if (tn->refresh) tn->refresh(tn->owner, i0 / tn->row, len / tn->row);
             }
-            if (tn->refreshed) tn->refreshed(tn->owner, version);
         }
+        p->version++;
     }
     opt->step++;
     return LCT_OK;
