@@ -772,13 +772,17 @@ done:
 END_TEST
 
 /* A weight gradient that overflows in backward stops the optimiser's step, whether the optimiser scans
- * it (fp32) or the bf16 product checked it as it wrote it; the Inf is placed in the last block of dW. */
+ * it or the layer's bound on its factors (bf16) would have spared the scan; the Inf is placed in the
+ * last block of dW, which the second thread packs. */
 START_TEST(test_overflowing_gradient_stops_step)
 {
     static const struct {
         const char *spec;
         size_t in, out;
-    } shapes[] = {{"in 8; linear 4", 8, 4}, {"in 64; linear 32", 64, 32}, {"in 40; linear 45", 40, 45}};
+    } shapes[] = {{"in 8; linear 4", 8, 4},
+                  {"in 64; linear 32", 64, 32},
+                  {"in 40; linear 45", 40, 45},
+                  {"in 1024; linear 1024", 1024, 1024}}; /* large enough to pack on 2 threads */
     for (int prec = 0; prec < 2; prec++)
         for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
             lct_runtime *rt = lct_test_runtime(1 + (int)s % 2, 8);

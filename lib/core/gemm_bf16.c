@@ -9,6 +9,7 @@
  */
 #include "bf16_tiles.h"
 
+#include <math.h>
 #include <omp.h>
 
 uint16_t lct__to_bf16(float x)
@@ -47,11 +48,20 @@ AMX_TARGET void lct__amx_end(void)
     _tile_release();
 }
 
+/* With mx set, the lane-wise largest |v| as bits: for finite values their integer order, with NaN and
+ * Inf above all of them. The packers keep it for lct__gemm_bf16's amax, at one max per 16 values. */
+AMX_TARGET static inline void track(__m512i *mx, __m512 v)
+{
+    if (mx) *mx = _mm512_max_epu32(*mx, _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff)));
+}
+
 /* 16 floats from each of rows r0 and r1 (or zeros for a NULL row) as 16 words: (r0[j], r1[j]) in bf16. */
-AMX_TARGET static inline __m512i zip_rows(const float *r0, const float *r1, __mmask16 mk)
+AMX_TARGET static inline __m512i zip_rows(const float *r0, const float *r1, __mmask16 mk, __m512i *mx)
 {
     __m512 a = r0 ? _mm512_maskz_loadu_ps(mk, r0) : _mm512_setzero_ps();
     __m512 b = r1 ? _mm512_maskz_loadu_ps(mk, r1) : _mm512_setzero_ps();
+    track(mx, a);
+    track(mx, b);
     return lct__bf16_pair(a, b);
 }
 
@@ -84,15 +94,18 @@ size_t lct__gemm_bf16_ws(size_t m, size_t n, size_t k)
 }
 
 /* The `left` (any number; 0 gives zeros) floats from src, up to 32, as 32 bf16 values, zero padded. */
-AMX_TARGET static inline __m512i row32(const float *src, size_t left)
+AMX_TARGET static inline __m512i row32(const float *src, size_t left, __m512i *mx)
 {
     __m512 lo = left > 0 ? _mm512_maskz_loadu_ps(lct__mask16(left), src) : _mm512_setzero_ps();
     __m512 hi = left > 16 ? _mm512_maskz_loadu_ps(lct__mask16(left - 16), src + 16) : _mm512_setzero_ps();
+    track(mx, lo);
+    track(mx, hi);
     return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
 }
 
-/* Row block ib of op(A) into dst (chunks KB of tiles). */
-AMX_TARGET static void pack_a(int ta, const float *a, size_t lda, size_t m, size_t k, size_t ib, uint16_t *dst)
+/* Row block ib of op(A) into dst (chunks KB of tiles); mx as for track(). */
+AMX_TARGET static void pack_a(int ta, const float *a, size_t lda, size_t m, size_t k, size_t ib, uint16_t *dst,
+                              __m512i *mx)
 {
     size_t chunks = (k + 31) / 32, i0 = ib * 32;
     if (!ta) {
@@ -100,7 +113,8 @@ AMX_TARGET static void pack_a(int ta, const float *a, size_t lda, size_t m, size
             size_t i = i0 + r;
             uint16_t *row = dst + (r / 16) * 512 + (r % 16) * 32;
             for (size_t c = 0; c < chunks; c++)
-                _mm512_store_si512((__m512i *)(row + c * 1024), row32(a + i * lda + c * 32, i < m ? k - c * 32 : 0));
+                _mm512_store_si512((__m512i *)(row + c * 1024),
+                                   row32(a + i * lda + c * 32, i < m ? k - c * 32 : 0, mx));
         }
         return;
     }
@@ -114,7 +128,7 @@ AMX_TARGET static void pack_a(int ta, const float *a, size_t lda, size_t m, size
 #pragma GCC unroll 16
             for (size_t t = 0; t < 16; t++) {
                 size_t p = c * 32 + 2 * t;
-                w[t] = zip_rows(p < k ? a + p * lda + c0 : NULL, p + 1 < k ? a + (p + 1) * lda + c0 : NULL, mk);
+                w[t] = zip_rows(p < k ? a + p * lda + c0 : NULL, p + 1 < k ? a + (p + 1) * lda + c0 : NULL, mk, mx);
             }
             transpose16(w);
             uint16_t *tile = dst + c * 1024 + h * 512;
@@ -124,8 +138,9 @@ AMX_TARGET static void pack_a(int ta, const float *a, size_t lda, size_t m, size
     }
 }
 
-/* Column block jb of op(B) into dst (chunks KB of tiles). */
-AMX_TARGET static void pack_b(int tb, const float *b, size_t ldb, size_t n, size_t k, size_t jb, uint16_t *dst)
+/* Column block jb of op(B) into dst (chunks KB of tiles); mx as for track(). */
+AMX_TARGET static void pack_b(int tb, const float *b, size_t ldb, size_t n, size_t k, size_t jb, uint16_t *dst,
+                              __m512i *mx)
 {
     size_t chunks = (k + 31) / 32;
     for (size_t h = 0; h < 2; h++) {
@@ -139,13 +154,14 @@ AMX_TARGET static void pack_b(int tb, const float *b, size_t ldb, size_t n, size
 #pragma GCC unroll 16
                 for (size_t t = 0; t < 16; t++) {
                     size_t p = p0 + 2 * t;
-                    w[t] = zip_rows(p < k ? b + p * ldb + j0 : NULL, p + 1 < k ? b + (p + 1) * ldb + j0 : NULL, mk);
+                    w[t] = zip_rows(p < k ? b + p * ldb + j0 : NULL, p + 1 < k ? b + (p + 1) * ldb + j0 : NULL, mk,
+                                    mx);
                 }
             } else {
                 /* op(B)[p][j] = b[j * ldb + p]: a column's pair (2t, 2t + 1) is one word of its row in b;
                  * 16 such rows, transposed, are the 16 lines */
 #pragma GCC unroll 16
-                for (size_t r = 0; r < 16; r++) w[r] = row32(b + (j0 + r) * ldb + p0, j0 + r < n ? k - p0 : 0);
+                for (size_t r = 0; r < 16; r++) w[r] = row32(b + (j0 + r) * ldb + p0, j0 + r < n ? k - p0 : 0, mx);
                 transpose16(w);
             }
             uint16_t *tile = dst + c * 1024 + h * 512;
@@ -177,7 +193,7 @@ AMX_TARGET static void pack_w_rows(const float *w, size_t out, size_t in, size_t
             for (size_t i = 0; i < 32; i++) {
                 size_t row = ob * 32 + i;
                 for (size_t q = 0; q < WIN && c + q < ic_n; q++)
-                    win[i][q] = row32(w + row * in + p + q * 32, row < out ? in - p - q * 32 : 0);
+                    win[i][q] = row32(w + row * in + p + q * 32, row < out ? in - p - q * 32 : 0, NULL);
             }
         for (size_t i = 0; i < 32; i++) r[i] = win[i][c % WIN];
         if (bwd) {
@@ -284,13 +300,13 @@ AMX_TARGET static void multiply(size_t m, size_t n, size_t chunks, const uint16_
 void lct__bf16_pack_a(int ta, const float *a, size_t lda, size_t m, size_t k, uint16_t *dst)
 {
     size_t mb = (m + 31) / 32, chunks = (k + 31) / 32;
-    for (size_t ib = 0; ib < mb; ib++) pack_a(ta, a, lda, m, k, ib, dst + ib * chunks * 1024);
+    for (size_t ib = 0; ib < mb; ib++) pack_a(ta, a, lda, m, k, ib, dst + ib * chunks * 1024, NULL);
 }
 
 void lct__bf16_pack_b(int tb, const float *b, size_t ldb, size_t k, size_t n, uint16_t *dst)
 {
     size_t nb = (n + 31) / 32, chunks = (k + 31) / 32;
-    for (size_t jb = 0; jb < nb; jb++) pack_b(tb, b, ldb, n, k, jb, dst + jb * chunks * 1024);
+    for (size_t jb = 0; jb < nb; jb++) pack_b(tb, b, ldb, n, k, jb, dst + jb * chunks * 1024, NULL);
 }
 
 void lct__bf16_multiply(size_t m, size_t n, size_t k, const uint16_t *ap, const uint16_t *bp, int beta, float *c,
@@ -306,45 +322,71 @@ void lct__bf16_multiply_sink(size_t m, size_t n, size_t k, const uint16_t *ap, c
 }
 
 /* Pack op(A), and op(B) unless it comes packed (bp), then multiply. */
+/* The float whose bits are the largest of the lanes of mx, or Inf if they stand for NaN or Inf. */
+AMX_TARGET static float lane_max(__m512i mx)
+{
+    uint32_t u = _mm512_reduce_max_epu32(mx);
+    if (u >= 0x7f800000u) return INFINITY;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* Row blocks ib0 .. ib1 − 1 of op(A) into ap, or column blocks of op(B) into bp (the other NULL); with
+ * amax set, *amax = the largest |value| read (see lane_max). */
+AMX_TARGET static void pack_blocks(int t, const float *x, size_t ld, size_t rows, size_t k, size_t b0, size_t b1,
+                                   uint16_t *ap, uint16_t *bp, float *amax)
+{
+    size_t chunks = (k + 31) / 32;
+    __m512i mx = _mm512_setzero_si512();
+    for (size_t q = b0; q < b1; q++) {
+        if (ap)
+            pack_a(t, x, ld, rows, k, q, ap + q * chunks * 1024, amax ? &mx : NULL);
+        else
+            pack_b(t, x, ld, rows, k, q, bp + q * chunks * 1024, amax ? &mx : NULL);
+    }
+    if (amax) *amax = lane_max(mx);
+}
+
 static void gemm(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
                  const float *b, size_t ldb, const uint16_t *bp, int beta, const float *bias, float *c, size_t ldc,
-                 void *ws)
+                 void *ws, float *amax)
 {
     size_t mb = (m + 31) / 32, nb = (n + 31) / 32, chunks = (k + 31) / 32;
     uint16_t *ap = ws, *bw = ap + lct__bf16_packed(m, k);
     int nt = threads > 1 && m * n * k >= ((size_t)1 << 20) ? threads : 1;
+    float ma = 0.0f, mbx = 0.0f;
     if (nt == 1) { /* one thread (e.g. inside a caller's own parallel loop): no team to start */
-        lct__bf16_pack_a(ta, a, lda, m, k, ap);
-        if (bp == NULL) lct__bf16_pack_b(tb, b, ldb, k, n, bw);
+        pack_blocks(ta, a, lda, m, k, 0, mb, ap, NULL, amax ? &ma : NULL);
+        if (bp == NULL) pack_blocks(tb, b, ldb, n, k, 0, nb, NULL, bw, amax ? &mbx : NULL);
         multiply(m, n, chunks, ap, bp ? bp : bw, beta, bias, c, ldc, 0, mb * nb, NULL, NULL);
+        if (amax) amax[0] = ma, amax[1] = mbx;
         return;
     }
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) reduction(max : ma, mbx)
     {
-#pragma omp for schedule(static) nowait
-        for (size_t ib = 0; ib < mb; ib++) pack_a(ta, a, lda, m, k, ib, ap + ib * chunks * 1024);
-        if (bp == NULL) {
-#pragma omp for schedule(static) nowait
-            for (size_t jb = 0; jb < nb; jb++) pack_b(tb, b, ldb, n, k, jb, bw + jb * chunks * 1024);
-        }
+        size_t t = (size_t)omp_get_thread_num(), tn = (size_t)omp_get_num_threads();
+        pack_blocks(ta, a, lda, m, k, mb * t / tn, mb * (t + 1) / tn, ap, NULL, amax ? &ma : NULL);
+        if (bp == NULL) pack_blocks(tb, b, ldb, n, k, nb * t / tn, nb * (t + 1) / tn, NULL, bw, amax ? &mbx : NULL);
 #pragma omp barrier
         /* Contiguous runs of blocks per thread, column block outermost: a thread keeps its B block. */
-        size_t total = mb * nb, t = (size_t)omp_get_thread_num(), tn = (size_t)omp_get_num_threads();
+        size_t total = mb * nb;
         multiply(m, n, chunks, ap, bp ? bp : bw, beta, bias, c, ldc, total * t / tn, total * (t + 1) / tn, NULL,
                  NULL);
     }
+    if (amax) amax[0] = ma, amax[1] = mbx;
 }
 
 void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
-                    const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws)
+                    const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws, float *amax)
 {
-    gemm(threads, ta, tb, m, n, k, a, lda, b, ldb, NULL, beta, NULL, c, ldc, ws);
+    gemm(threads, ta, tb, m, n, k, a, lda, b, ldb, NULL, beta, NULL, c, ldc, ws, amax);
 }
 
 void lct__gemm_bf16_pb(int threads, int ta, size_t m, size_t n, size_t k, const float *a, size_t lda,
                        const uint16_t *bp, const float *bias, float *c, size_t ldc, void *ws)
 {
-    gemm(threads, ta, 0, m, n, k, a, lda, NULL, 0, bp, 0, bias, c, ldc, ws);
+    gemm(threads, ta, 0, m, n, k, a, lda, NULL, 0, bp, 0, bias, c, ldc, ws, NULL);
 }
 
 /* Each 32 × 32 block of W is read once: its rows, rounded, are transposed into fwd's tiles and
@@ -400,10 +442,10 @@ void lct__bf16_multiply_sink(size_t m, size_t n, size_t k, const uint16_t *ap, c
 }
 
 void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
-                    const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws)
+                    const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws, float *amax)
 {
     (void)threads, (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb;
-    (void)beta, (void)c, (void)ldc, (void)ws;
+    (void)beta, (void)c, (void)ldc, (void)ws, (void)amax;
 }
 
 #endif

@@ -174,9 +174,11 @@ size_t lct__gemm_bf16_ws(size_t m, size_t n, size_t k);
 /* C (m x n, ldc) = op(A) op(B) (beta 0) or C + op(A) op(B) (beta 1), both operands rounded to bf16 and
  * the products summed in fp32 on AMX tiles. op(A) is m x k, a[i*lda + p] or, with ta, a[p*lda + i];
  * op(B) is k x n, b[p*ldb + j] or, with tb, b[j*ldb + p]. ws: lct__gemm_bf16_ws(m, n, k) bytes, 64-byte
- * aligned. Only after lct__amx_ready(); identical results for any thread count. */
+ * aligned. Only after lct__amx_ready(); identical results for any thread count. With amax set, amax[0]
+ * and amax[1] receive the largest |value| of op(A) and of op(B), read while they are packed (Inf if one
+ * is NaN or Inf). */
 void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
-                    const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws);
+                    const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws, float *amax);
 
 /* ---- threads and logging -------------------------------------------------- */
 

@@ -79,23 +79,13 @@ void lct__linear_forward(lct__layer *l, const lct__pass *p, const float *x, floa
     lct__gemm(p->rt, 0, 1, m, out, in, 1.0f, x, in, w, in, b ? 1.0f : 0.0f, y, out);
 }
 
-/* 1 if no value of dW = dyᵀ x (m rows each) can be NaN or Inf: both factors are finite and
- * |dW| <= m·max|dy|·max|x| stays below FLT_MAX / 2. The margin covers bf16 rounding (a factor of
- * (1 + 2⁻⁸)² at most) and the rounding of m fp32 additions (a factor below 4/3 for m <= 2²²). The
- * factors were just read, so the two scans run from cache; they spare the optimiser its scan of dW. */
-static int sums_bounded(const lct__pass *p, const float *dy, size_t out, const float *x, size_t in, size_t m)
+/* 1 if no value of dW = dyᵀ x (m rows each) can be NaN or Inf, given the largest |dy| and |x| (Inf
+ * for a NaN or Inf among them): |dW| <= m·max|dy|·max|x| stays below FLT_MAX / 2. The margin covers
+ * bf16 rounding (a factor of (1 + 2⁻⁸)² at most) and the rounding of m fp32 additions (a factor below
+ * 4/3 for m <= 2²²). It spares the optimiser its scan of dW. */
+static int sums_bounded(size_t m, const float amax[2])
 {
-    float ay = 0.0f, ax = 0.0f;
-    int ok_y = 1, ok_x = 1;
-    if (m > ((size_t)1 << 22)) return 0;
-#pragma omp parallel sections num_threads(p->threads > 1 ? 2 : 1)
-    {
-#pragma omp section
-        ok_y = lct__max_abs(dy, m * out, &ay);
-#pragma omp section
-        ok_x = lct__max_abs(x, m * in, &ax);
-    }
-    return ok_y && ok_x && 2.0 * (double)m * (double)ay * (double)ax < (double)FLT_MAX;
+    return m <= ((size_t)1 << 22) && 2.0 * (double)m * (double)amax[0] * (double)amax[1] < (double)FLT_MAX;
 }
 
 void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx)
@@ -104,11 +94,12 @@ void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, con
     /* dW += dyᵀ x, or dW = dyᵀ x over a gradient zeroed only by its flag. BLIS never splits the k (batch)
      * loop across threads, so the sum order is fixed. */
     int add = !l->grad_unset;
+    float amax[2]; /* in bf16 the packing finds the factors' largest magnitudes on the way */
     if (l->bf16)
-        lct__gemm_bf16(p->threads, 1, 0, out, in, m, dy, out, x, in, add, l->grad[0], in, scratch(l));
+        lct__gemm_bf16(p->threads, 1, 0, out, in, m, dy, out, x, in, add, l->grad[0], in, scratch(l), amax);
     else
         lct__gemm(p->rt, 1, 0, out, in, m, 1.0f, dy, out, x, in, add ? 1.0f : 0.0f, l->grad[0], in);
-    l->grad_finite = !add && sums_bounded(p, dy, out, x, in, m);
+    l->grad_finite = l->bf16 && !add && sums_bounded(m, amax);
     l->grad_unset = 0;
     if (l->has_bias) lct__colsum_add(p, dy, m, out, l->grad[1]);
     if (dx && l->bf16) {
