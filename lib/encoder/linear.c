@@ -94,7 +94,7 @@ void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, con
     /* dW += dyᵀ x, or dW = dyᵀ x over a gradient zeroed only by its flag. BLIS never splits the k (batch)
      * loop across threads, so the sum order is fixed. */
     int add = !l->grad_unset;
-    float amax[2]; /* in bf16 the packing finds the factors' largest magnitudes on the way */
+    float amax[2] = {0.0f, 0.0f}; /* in bf16 the packing finds the factors' largest magnitudes */
     if (l->bf16)
         lct__gemm_bf16(p->threads, 1, 0, out, in, m, dy, out, x, in, add, l->grad[0], in, scratch(l), amax);
     else
