@@ -24,10 +24,11 @@
 #define LCT__AMX_TARGET                                                                                   \
     __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16")))
 
-/* 16 floats to bf16 as lct__to_bf16 does (one AVX512-BF16 conversion: nearest even, subnormals to zero). */
-LCT__AMX_TARGET static inline __m256i lct__bf16x16(__m512 v)
+/* 32 floats (lo, then hi) to bf16 as lct__to_bf16 does (one AVX512-BF16 conversion: nearest even,
+ * subnormals to zero). */
+LCT__AMX_TARGET static inline __m512i lct__bf16x32(__m512 lo, __m512 hi)
 {
-    return (__m256i)_mm512_cvtneps_pbh(v);
+    return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
 }
 
 /* The first min(left, 16) lanes. */

@@ -100,7 +100,7 @@ AMX_TARGET static inline __m512i row32(const float *src, size_t left, __m512i *m
     __m512 hi = left > 16 ? _mm512_maskz_loadu_ps(lct__mask16(left - 16), src + 16) : _mm512_setzero_ps();
     track(mx, lo);
     track(mx, hi);
-    return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+    return lct__bf16x32(lo, hi);
 }
 
 /* Row block ib of op(A) into dst (chunks KB of tiles); mx as for track(). */
@@ -297,31 +297,6 @@ AMX_TARGET static void multiply(size_t m, size_t n, size_t chunks, const uint16_
     lct__amx_end();
 }
 
-void lct__bf16_pack_a(int ta, const float *a, size_t lda, size_t m, size_t k, uint16_t *dst)
-{
-    size_t mb = (m + 31) / 32, chunks = (k + 31) / 32;
-    for (size_t ib = 0; ib < mb; ib++) pack_a(ta, a, lda, m, k, ib, dst + ib * chunks * 1024, NULL);
-}
-
-void lct__bf16_pack_b(int tb, const float *b, size_t ldb, size_t k, size_t n, uint16_t *dst)
-{
-    size_t nb = (n + 31) / 32, chunks = (k + 31) / 32;
-    for (size_t jb = 0; jb < nb; jb++) pack_b(tb, b, ldb, n, k, jb, dst + jb * chunks * 1024, NULL);
-}
-
-void lct__bf16_multiply(size_t m, size_t n, size_t k, const uint16_t *ap, const uint16_t *bp, int beta, float *c,
-                        size_t ldc)
-{
-    multiply(m, n, (k + 31) / 32, ap, bp, beta, NULL, c, ldc, 0, ((m + 31) / 32) * ((n + 31) / 32), NULL, NULL);
-}
-
-void lct__bf16_multiply_sink(size_t m, size_t n, size_t k, const uint16_t *ap, const uint16_t *bp, lct__bf16_sink sink,
-                             void *ctx)
-{
-    multiply(m, n, (k + 31) / 32, ap, bp, 0, NULL, NULL, 0, 0, ((m + 31) / 32) * ((n + 31) / 32), sink, ctx);
-}
-
-/* Pack op(A), and op(B) unless it comes packed (bp), then multiply. */
 /* The float whose bits are the largest of the lanes of mx, or Inf if they stand for NaN or Inf. */
 AMX_TARGET static float lane_max(__m512i mx)
 {
@@ -348,6 +323,29 @@ AMX_TARGET static void pack_blocks(int t, const float *x, size_t ld, size_t rows
     if (amax) *amax = lane_max(mx);
 }
 
+void lct__bf16_pack_a(int ta, const float *a, size_t lda, size_t m, size_t k, uint16_t *dst)
+{
+    pack_blocks(ta, a, lda, m, k, 0, (m + 31) / 32, dst, NULL, NULL);
+}
+
+void lct__bf16_pack_b(int tb, const float *b, size_t ldb, size_t k, size_t n, uint16_t *dst)
+{
+    pack_blocks(tb, b, ldb, n, k, 0, (n + 31) / 32, NULL, dst, NULL);
+}
+
+void lct__bf16_multiply(size_t m, size_t n, size_t k, const uint16_t *ap, const uint16_t *bp, int beta, float *c,
+                        size_t ldc)
+{
+    multiply(m, n, (k + 31) / 32, ap, bp, beta, NULL, c, ldc, 0, ((m + 31) / 32) * ((n + 31) / 32), NULL, NULL);
+}
+
+void lct__bf16_multiply_sink(size_t m, size_t n, size_t k, const uint16_t *ap, const uint16_t *bp, lct__bf16_sink sink,
+                             void *ctx)
+{
+    multiply(m, n, (k + 31) / 32, ap, bp, 0, NULL, NULL, 0, 0, ((m + 31) / 32) * ((n + 31) / 32), sink, ctx);
+}
+
+/* Pack op(A), and op(B) unless it comes packed (bp), then multiply. */
 static void gemm(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
                  const float *b, size_t ldb, const uint16_t *bp, int beta, const float *bias, float *c, size_t ldc,
                  void *ws, float *amax)

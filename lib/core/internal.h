@@ -97,8 +97,6 @@ static inline int lct__mul_size(size_t a, size_t b, size_t *out)
 
 /* 1 if every element is finite. */
 int lct__all_finite(const float *x, size_t n);
-/* 1 and *max = the largest |x[i]| if every value is finite; 0 (and *max untouched) if one is NaN or Inf. */
-int lct__max_abs(const float *x, size_t n, float *max);
 
 /* ---- memory (through the runtime's hooks; counted in lct_runtime_memory) -- */
 

@@ -512,9 +512,8 @@ LCT__AMX_TARGET static void pack_cols_a(const geom *g, const float *x, size_t in
         uint16_t *col = dst + c * 1024;
         row_walk w = {0, 0, g->kh * g->kw, 0};
         for (size_t r = 0; r < rows; r++, next_row(g, &w)) {
-            __m256i lo = lct__bf16x16(row_of(g, &L0, &w)), hi = lct__bf16x16(row_of(g, &L1, &w));
             _mm512_store_si512((__m512i *)(col + (r / 32) * chunks * 1024 + (r % 32) * 32),
-                               _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
+                               lct__bf16x32(row_of(g, &L0, &w), row_of(g, &L1, &w)));
         }
     }
 }

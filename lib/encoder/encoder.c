@@ -471,10 +471,8 @@ int lct_encoder_set_precision(lct_encoder *enc, int precision)
         return LCT__FAIL(LCT_EUNSUPPORTED, "bf16 needs AMX-BF16 tiles, which this CPU, OS or build does not offer "
                                            "(or LCT_AMX=0 turned them off); the precision is unchanged");
     if (precision == enc->precision) return LCT_OK;
-    for (size_t i = 0; i < enc->n_layers; i++) {
+    for (size_t i = 0; i < enc->n_layers; i++)
         enc->layers[i]->bf16 = takes_bf16(enc->layers[i]->kind) && precision == LCT_PRECISION_BF16;
-        enc->layers[i]->wpack = 0;
-    }
     enc->precision = precision;
     /* the linear and conv2d layers' packing space changes the layout: the next forward lays it out afresh */
     enc->ws_batch = 0;

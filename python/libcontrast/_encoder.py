@@ -62,6 +62,11 @@ def _options(check_finite):
     return o
 
 
+def _named(value, names):
+    """value, or the constant a case-insensitive name stands for (KeyError for an unknown name)."""
+    return names[value.lower()] if isinstance(value, str) else value
+
+
 class Encoder(Handle):
     """A sequence of layers. Encoder(rt, spec="in 1x28x28; ...") or Encoder(rt, shape=(1, 28, 28)).
 
@@ -143,9 +148,7 @@ class Encoder(Handle):
 
     @mode.setter
     def mode(self, value):
-        if isinstance(value, str):
-            value = {"eval": EVAL, "train": TRAIN}[value.lower()]
-        check(lib.lct_encoder_set_mode(self.ptr, value))
+        check(lib.lct_encoder_set_mode(self.ptr, _named(value, {"eval": EVAL, "train": TRAIN})))
 
     @property
     def precision(self):
@@ -155,9 +158,7 @@ class Encoder(Handle):
 
     @precision.setter
     def precision(self, value):
-        if isinstance(value, str):
-            value = {"fp32": FP32, "bf16": BF16}[value.lower()]
-        check(lib.lct_encoder_set_precision(self.ptr, value))
+        check(lib.lct_encoder_set_precision(self.ptr, _named(value, {"fp32": FP32, "bf16": BF16})))
 
     def train(self):
         self.mode = TRAIN
