@@ -3,7 +3,7 @@
 # `deps.sh test` adds what the test suite uses. Installs only what is missing.
 set -eu
 what=${1:-build}
-pkgs="build-essential meson ninja-build pkg-config libblis-dev zlib1g-dev python3 dataset-fashion-mnist espeak-ng"
+pkgs="build-essential meson ninja-build pkg-config libblis-dev libblis-serial-dev zlib1g-dev python3 dataset-fashion-mnist espeak-ng"
 if [ "$what" = test ]; then
     pkgs="$pkgs check abigail-tools g++ python3-numpy valgrind libopenmpi-dev openmpi-bin"
 fi

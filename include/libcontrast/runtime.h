@@ -34,12 +34,49 @@ typedef enum lct_log_level {
 /** Log hook: called with a NUL-terminated message. The library never prints by itself. */
 typedef void (*lct_log_fn)(void *user, int level, const char *message);
 
-#define LCT_RUNTIME_OPTIONS_VERSION 1
+/**
+ * A task of a parallel region: run the library's work item @p index of the region @p task_ctx.
+ * Tasks of one region may run on any threads, in any order, at the same time.
+ */
+typedef void (*lct_task_fn)(void *task_ctx, size_t index);
+
+#define LCT_SCHEDULER_VERSION 1
+
+/**
+ * A host's scheduler: its job system, thread pool or executor, handed to the runtime so that the
+ * library runs its parallel work on the host's workers and creates no thread of its own. Given in
+ * ::lct_runtime_options (and copied there); initialise with lct_scheduler_init(). Fields are only
+ * ever added at the end. See docs/threading.md.
+ */
+typedef struct lct_scheduler {
+    uint32_t version;  /**< LCT_SCHEDULER_VERSION */
+    /** How many tasks may run at once, the calling thread included when @c run lets it take part,
+     *  1..256. Regions are cut into at most this many tasks (the runtime's thread count). */
+    uint32_t workers;
+    /**
+     * Run fn(task_ctx, i) once for every i in 0..n-1 (n >= 2), on any of the host's threads and in
+     * any order, and return only when every call has returned. The calling thread may run some or
+     * all of them itself. Called from inside libcontrast calls only, by the thread that made the call;
+     * never from inside a task (regions do not nest). Several threads may call it at once when they
+     * drive different handles of the runtime. Tasks do not block on one another: running them one
+     * after another on one thread is always correct.
+     */
+    void (*run)(void *user, size_t n, lct_task_fn fn, void *task_ctx);
+    void *user;        /**< passed to @c run */
+} lct_scheduler;
+
+/**
+ * Fill @p sched with version @p version, 1 worker and no callback.
+ * @return LCT_OK, LCT_EINVAL (NULL @p sched), LCT_EVERSION.
+ */
+LCT_API int lct_scheduler_init(lct_scheduler *sched, uint32_t version);
+
+#define LCT_RUNTIME_OPTIONS_VERSION 2
 
 /** Runtime options. Initialise with lct_runtime_options_init(); fields are only ever added at the end. */
 typedef struct lct_runtime_options {
     uint32_t version;      /**< LCT_RUNTIME_OPTIONS_VERSION */
-    uint32_t threads;      /**< worker threads for GEMM and batch loops, 1..256 (default 1) */
+    uint32_t threads;      /**< threads for GEMM and batch loops, the caller's included, 1..256 (default 1) */
     uint64_t seed;         /**< seed of every random stream drawn from this runtime (default 0) */
     lct_alloc_fn alloc;    /**< allocation hook, or NULL for malloc; set together with @c free */
     lct_free_fn free;      /**< release hook, or NULL for free */
@@ -47,6 +84,10 @@ typedef struct lct_runtime_options {
     lct_log_fn log;        /**< log hook, or NULL to drop messages */
     void *log_user;        /**< passed to @c log */
     int32_t log_level;     /**< most verbose ::lct_log_level passed to @c log (default LCT_LOG_WARN) */
+    /** (version 2) The host's scheduler, or NULL (default) for the runtime's own pool. The table is
+     *  copied; its @c user pointer is borrowed until lct_runtime_free(). With a scheduler the runtime
+     *  creates no thread, and its thread count is @c workers (@c threads is not read). */
+    const lct_scheduler *scheduler;
 } lct_runtime_options;
 
 /**
@@ -67,12 +108,18 @@ LCT_API int lct_runtime_options_init(lct_runtime_options *opts, uint32_t version
  *
  * @param out   receives the runtime; set to NULL on failure
  * @param opts  options, or NULL for defaults
- * @return LCT_OK; LCT_EINVAL (NULL @p out, threads 0 or > 256, only one of alloc/free set,
- *         BLIS_ARCH_TYPE naming a kernel set this BLIS or CPU lacks); LCT_EVERSION; LCT_ENOMEM.
+ * Without a scheduler, the runtime starts up to threads - 1 worker threads the first time a call
+ * has parallel work; they sleep when idle and are joined by lct_runtime_free().
+ *
+ * @return LCT_OK; LCT_EINVAL (NULL @p out, threads 0 or > 256, only one of alloc/free set, a
+ *         scheduler with a NULL @c run or with 0 or more than 256 workers, BLIS_ARCH_TYPE naming a
+ *         kernel set this BLIS or CPU lacks); LCT_EVERSION (of @p opts or of the scheduler);
+ *         LCT_ENOMEM.
  */
 LCT_API int lct_runtime_new(lct_runtime **out, const lct_runtime_options *opts);
 
-/** Free a runtime. Accepts NULL. Every handle created from it must be freed first. */
+/** Free a runtime and join its worker threads. Accepts NULL. Every handle created from it must be
+ *  freed first. */
 LCT_API void lct_runtime_free(lct_runtime *rt);
 
 /** Threads the runtime uses (>= 1), or LCT_EINVAL for a NULL runtime. */

@@ -105,7 +105,7 @@ static void resample(const lct_augmenter *aug, const void *in, region g, float *
             const float ly = yw[y], ky = 1.0f - ly;
             const float *r1 = ly > 0.0f ? r0 + OW : r0;
             float *d = dst + y * OW;
-#pragma omp simd
+LCT__SIMD
             for (size_t x = 0; x < OW; x++) d[x] = lct__aug_clamp01(r0[x] * ky + r1[x] * ly);
         }
     }
@@ -128,7 +128,7 @@ static void hflip(float *x, size_t C, size_t H, size_t W)
 static void grayscale(float *x, size_t n)
 {
     float *r = x, *g = x + n, *b = x + 2 * n;
-#pragma omp simd
+LCT__SIMD
     for (size_t i = 0; i < n; i++) {
         float l = GRAY_R * r[i] + GRAY_G * g[i] + GRAY_B * b[i];
         r[i] = g[i] = b[i] = l;
@@ -141,7 +141,7 @@ static void grayscale(float *x, size_t n)
 static void blend_const(float *x, size_t n, float f, float c)
 {
     const float k = (1.0f - f) * c;
-#pragma omp simd
+LCT__SIMD
     for (size_t i = 0; i < n; i++) x[i] = lct__aug_clamp01(f * x[i] + k);
 }
 
@@ -159,7 +159,7 @@ static float gray_mean(const float *x, size_t C, size_t n)
 static void saturation(float *x, size_t n, float f)
 {
     float *r = x, *g = x + n, *b = x + 2 * n;
-#pragma omp simd
+LCT__SIMD
     for (size_t i = 0; i < n; i++) {
         float l = (1.0f - f) * (GRAY_R * r[i] + GRAY_G * g[i] + GRAY_B * b[i]);
         r[i] = lct__aug_clamp01(f * r[i] + l);
@@ -280,7 +280,7 @@ static void blur(const lct__aug_op *op, lct__rng *r, float *x, size_t C, size_t 
             for (ptrdiff_t i = -rad; i <= rad; i++) {
                 const float *src = t + (ch * H + mirror((ptrdiff_t)y + i, H)) * W;
                 const float w = k[i + rad];
-#pragma omp simd
+LCT__SIMD
                 for (size_t j = 0; j < W; j++) dst[j] += w * src[j];
             }
             for (size_t j = 0; j < W; j++) dst[j] = lct__aug_clamp01(dst[j]);

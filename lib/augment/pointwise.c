@@ -14,7 +14,7 @@ void lct__aug_normalize(const lct_augmenter *aug, float *x, size_t n)
     for (size_t ch = 0; ch < aug->c; ch++) {
         const float m = aug->norm_mean[ch], sd = aug->norm_std[ch];
         float *p = x + ch * n;
-#pragma omp simd
+LCT__SIMD
         for (size_t i = 0; i < n; i++) p[i] = (p[i] - m) / sd;
     }
 }

@@ -23,7 +23,7 @@ void lct__aug_signal_view(const lct_augmenter *aug, lct__rng *r, const float *in
         switch (op->kind) {
         case LCT__AUG_GAIN: {
             float f = (float)pow(10.0, lct__aug_uniform(r, op->a[0], op->a[1]) / 20.0);
-#pragma omp simd
+LCT__SIMD
             for (size_t k = 0; k < C * OT; k++) out[k] *= f;
             break;
         }

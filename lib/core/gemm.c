@@ -1,8 +1,50 @@
-/* The library's single GEMM entry: validates everything BLIS would abort on. */
+/*
+ * The library's single GEMM entry: validates everything BLIS would abort on. BLIS runs single-threaded
+ * on the kernel set the library chose; a product with threads splits C into column (or row) blocks
+ * that run as the tasks of a parallel region, so it obeys the host's scheduler like every other loop.
+ * Each block's sums run over k in the same order as the whole product's: the result is the same for
+ * any split.
+ */
 #include <blis.h>
 #include <math.h>
 
 #include "internal.h"
+#include "kernels.h"
+
+/* Products below this many multiply-adds run on one thread: a region costs more than it saves. */
+#define PAR_MIN ((size_t)1 << 17)
+/* Blocks per thread (a task that starts late finds the rest taken), and their alignment in rows or
+ * columns, a multiple of the kernels' micro-tiles. */
+#define BLOCKS_PER_THREAD 2
+#define BLOCK_ALIGN 16
+
+typedef struct gemm_job {
+    int ta, tb, split_n;
+    size_t m, n, k, lda, ldb, ldc;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+} gemm_job;
+
+/* C[i0:i1, j0:j1] on one thread. */
+static void gemm_block(const gemm_job *g, size_t i0, size_t i1, size_t j0, size_t j1)
+{
+    rntm_t rntm = BLIS_RNTM_INITIALIZER;
+    bli_rntm_set_num_threads_only(1, &rntm);
+    float al = g->alpha, be = g->beta;
+    const float *a = g->a + (g->ta ? i0 : i0 * g->lda), *b = g->b + (g->tb ? j0 * g->ldb : j0);
+    bli_sgemm_ex(g->ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, g->tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+                 (dim_t)(i1 - i0), (dim_t)(j1 - j0), (dim_t)g->k, &al, (float *)a, (inc_t)g->lda, 1, (float *)b,
+                 (inc_t)g->ldb, 1, &be, g->c + i0 * g->ldc + j0, (inc_t)g->ldc, 1, lct__kernels_context(), &rntm);
+}
+
+static void gemm_range(void *ctx, size_t begin, size_t end, size_t slot)
+{
+    (void)slot;
+    const gemm_job *g = ctx;
+    if (g->split_n) gemm_block(g, 0, g->m, begin, end);
+    else gemm_block(g, begin, end, 0, g->n);
+}
 
 static int gemm_impl(lct_runtime *rt, int threads, const char *func, int trans_a, int trans_b,
                      size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
@@ -36,12 +78,26 @@ static int gemm_impl(lct_runtime *rt, int threads, const char *func, int trans_a
         }
         return LCT_OK;
     }
-    rntm_t rntm = BLIS_RNTM_INITIALIZER;
-    bli_rntm_set_num_threads_only(threads, &rntm);
-    float al = alpha, be = beta;
-    bli_sgemm_ex(trans_a ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, trans_b ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
-                 (dim_t)m, (dim_t)n, (dim_t)k, &al, (float *)a, (inc_t)lda, 1, (float *)b, (inc_t)ldb, 1, &be,
-                 c, (inc_t)ldc, 1, NULL, &rntm);
+    gemm_job g = {.ta = trans_a, .tb = trans_b, .split_n = n >= m, .m = m, .n = n, .k = k, .lda = lda, .ldb = ldb,
+                  .ldc = ldc, .alpha = alpha, .beta = beta, .a = a, .b = b, .c = c};
+    size_t mn = m * n, len = g.split_n ? n : m; /* m, n <= INT64_MAX / 4, but their product may not fit */
+    int big = mn / m == n && (k == 0 || mn <= SIZE_MAX / k) ? mn * k >= PAR_MIN : 1;
+    if (threads > 1 && big && len >= 2 * BLOCK_ALIGN) {
+        size_t blocks = (size_t)threads * BLOCKS_PER_THREAD;
+        size_t block = (len + blocks - 1) / blocks;
+        block = (block + BLOCK_ALIGN - 1) / BLOCK_ALIGN * BLOCK_ALIGN;
+        /* BLIS takes its small-matrix path when any size is below a threshold of the kernel set: a
+         * block must not cross it where the whole product does not, or the sums would run another way. */
+        cntx_t *cx = lct__kernels_context();
+        if (cx == NULL) cx = bli_gks_query_cntx();
+        if (!bli_cntx_l3_sup_thresh_is_met(BLIS_FLOAT, (dim_t)m, (dim_t)n, (dim_t)k, cx)) {
+            dim_t t = bli_cntx_get_l3_sup_thresh_dt(BLIS_FLOAT, g.split_n ? BLIS_NT : BLIS_MT, cx);
+            if (t > 0 && block < (size_t)t) block = (size_t)t;
+        }
+        lct__parallel(rt, threads, len, block, gemm_range, &g);
+    } else {
+        gemm_block(&g, 0, m, 0, n);
+    }
     return LCT_OK;
 }
 

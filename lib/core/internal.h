@@ -65,6 +65,7 @@ enum {
     LCT__OPT_LOSS_CMC,
     LCT__OPT_CHECKPOINT,
     LCT__OPT_COMM_OPS,
+    LCT__OPT_SCHEDULER,
     LCT__OPT_COUNT
 };
 #define LCT__OPTIONS_MAX_VERSIONS 8
@@ -106,6 +107,10 @@ void *lct__malloc(lct_runtime *rt, size_t size);
 void *lct__calloc(lct_runtime *rt, size_t count, size_t size);
 /* Accepts NULL. */
 void lct__free(lct_runtime *rt, void *p);
+/* The runtime's own hooks, unaligned and not counted: for the runtime's machinery (its thread pool),
+ * which no handle holds. */
+void *lct__raw_alloc(lct_runtime *rt, size_t size);
+void lct__raw_free(lct_runtime *rt, void *block);
 /* Raw hooks, unaligned, for zlib's zalloc/zfree (still counted). */
 void *lct__hook_alloc(lct_runtime *rt, size_t size);
 void lct__hook_free(lct_runtime *rt, void *p);
@@ -181,6 +186,34 @@ void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, c
 /* ---- threads and logging -------------------------------------------------- */
 
 int lct__threads(const lct_runtime *rt);
+
+/* ---- parallel regions (parallel.c, pool.c) ----------------------------------
+ * Every parallel loop of the library runs through lct__parallel: on the host's scheduler when the
+ * runtime has one, else on the runtime's own pool (workers that sleep when idle). No OpenMP. */
+
+/* fn(ctx, begin, end, slot) over disjoint ranges that cover [0, n), each of at least `grain` items
+ * but the last (grain 0 counts as 1). `slot` < max(threads, 1) names the task that runs the range:
+ * no two ranges of one call with the same slot run at once, so slot-indexed scratch is safe. Ranges
+ * are claimed dynamically, so which slot runs which range varies from run to run: results must not
+ * depend on it. Runs inline as fn(ctx, 0, n, 0) when threads <= 1, n <= grain, inside another
+ * region's task, or while the runtime's pool serves another thread. */
+typedef void (*lct__range_fn)(void *ctx, size_t begin, size_t end, size_t slot);
+void lct__parallel(lct_runtime *rt, int threads, size_t n, size_t grain, lct__range_fn fn, void *ctx);
+/* Exactly max(threads, 1) tasks fn(ctx, t, t + 1, t), t < threads, for loops that split their work
+ * by the thread count themselves (column blocks per thread, a reduction per thread). Inline as above,
+ * where the tasks then run one after another on the caller. */
+void lct__parallel_tasks(lct_runtime *rt, int threads, lct__range_fn fn, void *ctx);
+/* 1 while the calling thread runs a task of a parallel region. */
+int lct__in_region(void);
+/* The host's scheduler (NULL: none) and the runtime's pool (created on first use; NULL if that fails). */
+const lct_scheduler *lct__runtime_scheduler(const lct_runtime *rt);
+struct lct__pool *lct__runtime_pool(lct_runtime *rt);
+
+/* Vectorisation hints for the compiler (-fopenmp-simd: OpenMP's simd directive only, no runtime,
+ * no threads). LCT__SIMD_WITH(reduction(+ : s)) lets the loop reorder that one sum, as before. */
+#define LCT__PRAGMA(x) _Pragma(#x)
+#define LCT__SIMD LCT__PRAGMA(omp simd)
+#define LCT__SIMD_WITH(...) LCT__PRAGMA(omp simd __VA_ARGS__)
 void lct__log(lct_runtime *rt, int level, const char *fmt, ...) LCT__PRINTF(3, 4);
 
 /* ---- GEMM: the one entry every module uses (validates before BLIS) -------- */

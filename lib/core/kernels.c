@@ -1,12 +1,13 @@
 /*
- * BLIS kernel selection. Debian's BLIS 0.9 identifies CPUs by model number and
- * falls back to slower kernels on CPUs newer than it (e.g. "haswell" or
- * "generic" on AVX-512 machines). BLIS reads BLIS_ARCH_TYPE once, when it
- * initialises; the exported API offers no other way to pick a kernel set. So,
- * before BLIS initialises and only if the user has not set it, we set
- * BLIS_ARCH_TYPE to the best set the CPU runs, initialise BLIS, and restore
- * the environment. A user's BLIS_ARCH_TYPE is validated (BLIS aborts on an id
- * it was not built with, and a set the CPU lacks would raise SIGILL).
+ * BLIS kernel selection. Debian's BLIS 0.9 identifies CPUs by model number and falls back to slower
+ * kernels on CPUs newer than it (e.g. "haswell" or "generic" on AVX-512 machines). libcontrast links
+ * its own copy of BLIS (the single-threaded static archive, hidden inside the library), which
+ * registers a context for every kernel set it was built with: the library picks the best one the CPU
+ * runs and passes it to every GEMM call. Nothing process-wide changes: no environment variable is
+ * written, and a BLIS the host loads keeps its own choice. A user's BLIS_ARCH_TYPE is still honoured,
+ * after validation (BLIS aborts on an id it was not built with, and a set the CPU lacks would raise
+ * SIGILL). Built against the system's shared BLIS (-Dblis=system), whose exports do not include the
+ * context table, BLIS's own choice stands.
  */
 #include <blis.h>
 #include <pthread.h>
@@ -21,6 +22,19 @@ static int init_status = LCT_OK;
 static char init_message[256];
 static int source = LCT_KERNEL_BLIS;
 static const char *name = "";
+static cntx_t *context; /* the kernel set every GEMM call uses; NULL: BLIS's own */
+
+/* The registered context of kernel set `id`, or NULL. */
+static cntx_t *context_of(long id)
+{
+#ifdef LCT_BLIS_PRIVATE
+    cntx_t **c = bli_gks_lookup_id((arch_t)id);
+    return c ? c[BLIS_NAT] : NULL;
+#else
+    (void)id;
+    return NULL;
+#endif
+}
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define LCT__X86 1
@@ -65,12 +79,13 @@ static long best_arch(int isa, int amd_family)
 static void init_once(void)
 {
     const char *env = getenv("BLIS_ARCH_TYPE");
+    long id = -1;
 #ifdef LCT__X86
     int amd_family;
     int isa = cpu_isa(&amd_family);
     if (env != NULL && env[0] != '\0') {
         char *end;
-        long id = strtol(env, &end, 10);
+        id = strtol(env, &end, 10);
         int need = (end != env && *end == '\0') ? arch_isa(id) : -1;
         if (need < 0) {
             init_status = LCT_EINVAL;
@@ -85,26 +100,21 @@ static void init_once(void)
             return;
         }
         source = LCT_KERNEL_ENV;
-        bli_init();
     } else {
-        long want = best_arch(isa, amd_family);
-        if (want >= 0) {
-            char buf[16];
-            snprintf(buf, sizeof buf, "%ld", want);
-            setenv("BLIS_ARCH_TYPE", buf, 1);
-            bli_init();
-            unsetenv("BLIS_ARCH_TYPE");
-            /* If BLIS was initialised earlier in this process, our request had no effect. */
-            source = (bli_arch_query_id() == (arch_t)want) ? LCT_KERNEL_AUTO : LCT_KERNEL_BLIS;
-        } else {
-            bli_init();
-        }
+        id = best_arch(isa, amd_family);
     }
 #else
     if (env != NULL && env[0] != '\0') source = LCT_KERNEL_ENV;
-    bli_init();
 #endif
-    name = bli_arch_string(bli_arch_query_id());
+    bli_init();
+    context = id >= 0 ? context_of(id) : NULL;
+    if (context != NULL) {
+        if (source != LCT_KERNEL_ENV) source = LCT_KERNEL_AUTO;
+        name = bli_arch_string((arch_t)id);
+    } else {
+        if (source != LCT_KERNEL_ENV) source = LCT_KERNEL_BLIS;
+        name = bli_arch_string(bli_arch_query_id());
+    }
 }
 
 int lct__kernels_init(void)
@@ -122,4 +132,9 @@ const char *lct__kernels_name(void)
 int lct__kernels_source(void)
 {
     return source;
+}
+
+void *lct__kernels_context(void)
+{
+    return context;
 }

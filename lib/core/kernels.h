@@ -1,4 +1,4 @@
-/* Process-wide choice of the BLIS kernel set (the only place that sets it). */
+/* The library's choice of the BLIS kernel set (made once per process; nothing process-wide changes). */
 #ifndef LCT_KERNELS_H
 #define LCT_KERNELS_H
 
@@ -6,5 +6,7 @@
 int lct__kernels_init(void);
 const char *lct__kernels_name(void);
 int lct__kernels_source(void);
+/* The BLIS context (cntx_t *) of the chosen set, for every GEMM call; NULL: BLIS's own choice. */
+void *lct__kernels_context(void);
 
 #endif

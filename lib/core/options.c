@@ -14,7 +14,9 @@ typedef struct opt_sizes {
 } opt_sizes;
 
 static const opt_sizes table[LCT__OPT_COUNT] = {
-    [LCT__OPT_RUNTIME] = {"lct_runtime_options", LCT_RUNTIME_OPTIONS_VERSION, {sizeof(lct_runtime_options)}},
+    [LCT__OPT_RUNTIME] = {"lct_runtime_options", LCT_RUNTIME_OPTIONS_VERSION,
+                          {offsetof(lct_runtime_options, scheduler), sizeof(lct_runtime_options)}},
+    [LCT__OPT_SCHEDULER] = {"lct_scheduler", LCT_SCHEDULER_VERSION, {sizeof(lct_scheduler)}},
     [LCT__OPT_ENCODER] = {"lct_encoder_options", LCT_ENCODER_OPTIONS_VERSION, {sizeof(lct_encoder_options)}},
     [LCT__OPT_OPTIMIZER] = {"lct_optimizer_options", LCT_OPTIMIZER_OPTIONS_VERSION, {sizeof(lct_optimizer_options)}},
     [LCT__OPT_BANK] = {"lct_bank_options", LCT_BANK_OPTIONS_VERSION, {sizeof(lct_bank_options)}},

@@ -1,10 +1,12 @@
 /* The runtime handle: options, allocator hooks with accounting, logging. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "internal.h"
 #include "kernels.h"
+#include "pool.h"
 
 #define LCT__MAX_THREADS 256
 
@@ -20,6 +22,10 @@ struct lct_runtime {
     _Atomic uint64_t next_stream;
     _Atomic size_t mem_current;
     _Atomic size_t mem_peak;
+    int has_sched;
+    lct_scheduler sched;
+    _Atomic(lct__pool *) pool;  /* started by the first region that has parallel work */
+    pthread_mutex_t pool_mu;
 };
 
 /* Header stored just before every aligned block: where the raw block starts and its size. */
@@ -49,15 +55,33 @@ int lct_runtime_options_init(lct_runtime_options *opts, uint32_t version)
     return LCT_OK;
 }
 
+int lct_scheduler_init(lct_scheduler *sched, uint32_t version)
+{
+    LCT__OPTIONS_INIT(sched, version, LCT_SCHEDULER_VERSION);
+    sched->workers = 1;
+    return LCT_OK;
+}
+
 int lct_runtime_new(lct_runtime **out, const lct_runtime_options *opts)
 {
     LCT__REQUIRE(out);
     *out = NULL;
     lct_runtime_options local;
     LCT__OPTIONS_COPY(LCT__OPT_RUNTIME, lct_runtime_options_init, local, opts);
-    if (opts->threads == 0 || opts->threads > LCT__MAX_THREADS)
-        return LCT__FAIL(LCT_EINVAL, "opts->threads is %u; it must be 1..%d", (unsigned)opts->threads,
-                         LCT__MAX_THREADS);
+    lct_scheduler sched;
+    uint32_t threads = opts->threads;
+    if (opts->scheduler != NULL) {
+        lct_scheduler_init(&sched, LCT_SCHEDULER_VERSION);
+        int rc = lct__options_load(LCT__OPT_SCHEDULER, &sched, opts->scheduler, __func__);
+        if (rc != LCT_OK) return rc;
+        if (sched.run == NULL) return LCT__FAIL(LCT_EINVAL, "opts->scheduler->run is NULL");
+        if (sched.workers == 0 || sched.workers > LCT__MAX_THREADS)
+            return LCT__FAIL(LCT_EINVAL, "opts->scheduler->workers is %u; it must be 1..%d",
+                             (unsigned)sched.workers, LCT__MAX_THREADS);
+        threads = sched.workers;
+    } else if (threads == 0 || threads > LCT__MAX_THREADS) {
+        return LCT__FAIL(LCT_EINVAL, "opts->threads is %u; it must be 1..%d", (unsigned)threads, LCT__MAX_THREADS);
+    }
     if ((opts->alloc == NULL) != (opts->free == NULL))
         return LCT__FAIL(LCT_EINVAL, "opts->alloc and opts->free must be set together (alloc %s, free %s)",
                          opts->alloc ? "set" : "NULL", opts->free ? "set" : "NULL");
@@ -73,7 +97,14 @@ int lct_runtime_new(lct_runtime **out, const lct_runtime_options *opts)
     lct_runtime *rt = alloc(opts->alloc_user, sizeof *rt);
     if (rt == NULL) return LCT__FAIL(LCT_ENOMEM, "cannot allocate %zu bytes for the runtime", sizeof *rt);
     memset(rt, 0, sizeof *rt);
-    atomic_init(&rt->threads, opts->threads);
+    if (pthread_mutex_init(&rt->pool_mu, NULL) != 0) {
+        release(opts->alloc_user, rt);
+        return LCT__FAIL(LCT_ENOMEM, "cannot create the runtime's lock");
+    }
+    atomic_init(&rt->threads, threads);
+    atomic_init(&rt->pool, NULL);
+    rt->has_sched = opts->scheduler != NULL;
+    if (rt->has_sched) rt->sched = sched;
     rt->seed = opts->seed;
     rt->alloc = alloc;
     rt->free = release;
@@ -85,17 +116,48 @@ int lct_runtime_new(lct_runtime **out, const lct_runtime_options *opts)
     atomic_init(&rt->mem_current, 0);
     atomic_init(&rt->mem_peak, 0);
     *out = rt;
-    lct__log(rt, LCT_LOG_INFO, "libcontrast %s, BLIS kernels '%s', %u thread(s)", LCT_VERSION_STRING,
-             lct__kernels_name(), (unsigned)opts->threads);
+    lct__log(rt, LCT_LOG_INFO, "libcontrast %s, BLIS kernels '%s', %u thread(s)%s", LCT_VERSION_STRING,
+             lct__kernels_name(), (unsigned)threads, rt->has_sched ? " on the host's scheduler" : "");
     return LCT_OK;
 }
 
 void lct_runtime_free(lct_runtime *rt)
 {
     if (rt == NULL) return;
+    lct__pool_free(atomic_load(&rt->pool));
+    pthread_mutex_destroy(&rt->pool_mu);
     size_t left = atomic_load(&rt->mem_current);
     if (left != 0) lct__log(rt, LCT_LOG_WARN, "runtime freed while handles still hold %zu bytes", left);
     rt->free(rt->alloc_user, rt);
+}
+
+void *lct__raw_alloc(lct_runtime *rt, size_t size)
+{
+    return rt->alloc(rt->alloc_user, size);
+}
+
+void lct__raw_free(lct_runtime *rt, void *block)
+{
+    if (block != NULL) rt->free(rt->alloc_user, block);
+}
+
+const lct_scheduler *lct__runtime_scheduler(const lct_runtime *rt)
+{
+    return rt->has_sched ? &rt->sched : NULL;
+}
+
+lct__pool *lct__runtime_pool(lct_runtime *rt)
+{
+    lct__pool *p = atomic_load(&rt->pool);
+    if (p != NULL) return p;
+    pthread_mutex_lock(&rt->pool_mu);
+    p = atomic_load(&rt->pool);
+    if (p == NULL) {
+        p = lct__pool_new(rt);
+        atomic_store(&rt->pool, p);
+    }
+    pthread_mutex_unlock(&rt->pool_mu);
+    return p;
 }
 
 int lct_runtime_threads(const lct_runtime *rt)

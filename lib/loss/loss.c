@@ -299,7 +299,7 @@ int lct__loss_check_finite(const char *func, const char *what, const float *x, s
 LCT__VEC_ISA static void scan_scores(const float *s, size_t n, float *big_out, float *bad_out)
 {
     float big = 0.0f, bad = 0.0f;
-#pragma omp simd reduction(max : big) reduction(+ : bad)
+LCT__SIMD_WITH(reduction(max : big) reduction(+ : bad))
     for (size_t i = 0; i < n; i++) {
         float a = __builtin_fabsf(s[i]);
         big = a > big ? a : big;
@@ -335,34 +335,34 @@ LCT__VEC_ISA double lct__softmax_xent_row(const float *s, size_t n, size_t label
                                            double scale, int *argmax_ok)
 {
     float m = -INFINITY;
-#pragma omp simd reduction(max : m)
+LCT__SIMD_WITH(reduction(max : m))
     for (size_t j = 0; j < n; j++) m = s[j] > m ? s[j] : m;
     const float it = (float)inv_tau, sl = s[label];
     /* A step counts as correct only if the positive strictly beats every candidate. */
     if (argmax_ok) {
         int beaten = 0;
-#pragma omp simd reduction(+ : beaten)
+LCT__SIMD_WITH(reduction(+ : beaten))
         for (size_t j = 0; j < n; j++) beaten += (j != label && s[j] >= sl) ? 1 : 0;
         *argmax_ok = beaten == 0;
     }
     float sum = 0.0f;
     if (g) {
         /* g may alias s: every s[j] is read before g[j] is written */
-#pragma omp simd reduction(+ : sum)
+LCT__SIMD_WITH(reduction(+ : sum))
         for (size_t j = 0; j < n; j++) {
             float e = lct__expf((s[j] - m) * it);
             g[j] = e;
             sum += e;
         }
     } else {
-#pragma omp simd reduction(+ : sum)
+LCT__SIMD_WITH(reduction(+ : sum))
         for (size_t j = 0; j < n; j++) sum += lct__expf((s[j] - m) * it);
     }
     double lse = log((double)sum);
     double l = lse - ((double)sl - (double)m) * inv_tau;
     if (g) {
         const float w = (float)(scale / (double)sum), sc = (float)scale;
-#pragma omp simd
+LCT__SIMD
         for (size_t j = 0; j < n; j++) {
             float v = g[j] * w - (j == label ? sc : 0.0f);
             g[j] = (v < 1e-30f && v > -1e-30f) ? 0.0f : v; /* see lct__ftz */

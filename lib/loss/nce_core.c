@@ -28,7 +28,7 @@ LCT__VEC_ISA static double noise_loss(const float *sr, size_t k, float inv_tau, 
     for (size_t j0 = 0; j0 < k; j0 += 64) {
         size_t j1 = j0 + 64 < k ? j0 + 64 : k;
         double prod = 1.0;
-#pragma omp simd reduction(* : prod) reduction(+ : relu)
+LCT__SIMD_WITH(reduction(* : prod) reduction(+ : relu))
         for (size_t j = j0; j < j1; j++) {
             float a = sr[j] * inv_tau - shift;
             float na = a < 0.0f ? a : -a;
@@ -43,7 +43,7 @@ LCT__VEC_ISA static double noise_loss(const float *sr, size_t k, float inv_tau, 
 /* dr[j] = sigmoid(a_j) * scale, tails below 1e-30 as 0 (see lct__ftz); dr may alias sr */
 LCT__VEC_ISA static void noise_grad(const float *sr, float *dr, size_t k, float inv_tau, float shift, float scale)
 {
-#pragma omp simd
+LCT__SIMD
     for (size_t j = 0; j < k; j++) {
         float a = sr[j] * inv_tau - shift;
         float e = lct__expf(a < 0.0f ? a : -a);

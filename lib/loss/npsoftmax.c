@@ -11,7 +11,7 @@
 LCT__VEC_ISA static float row_max(const float *x, size_t n)
 {
     float m = -INFINITY;
-#pragma omp simd reduction(max : m)
+LCT__SIMD_WITH(reduction(max : m))
     for (size_t j = 0; j < n; j++) m = x[j] > m ? x[j] : m;
     return m;
 }
@@ -20,7 +20,7 @@ LCT__VEC_ISA static float row_max(const float *x, size_t n)
 LCT__VEC_ISA static float row_exp(float *x, size_t n, float inv_tau, float m)
 {
     float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
+LCT__SIMD_WITH(reduction(+ : acc))
     for (size_t j = 0; j < n; j++) {
         float e = lct__expf(x[j] * inv_tau - m);
         e = e < 1e-30f ? 0.0f : e;

@@ -1,0 +1,228 @@
+/*
+ * The runtime's own thread pool, used when the host hands over no scheduler. Workers are started
+ * lazily by the first region that needs them and joined by lct_runtime_free. A worker that finds
+ * no work spins for a few tens of microseconds (regions inside one training step follow each other
+ * closely), then sleeps on a condition variable: an idle runtime, or one whose host keeps the cores
+ * busy, costs no CPU. One region at a time: a second thread that finds the pool busy runs its region
+ * on itself (results never depend on the thread count).
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "internal.h"
+#include "pool.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#  include <immintrin.h>
+#  define CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#  define CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#  define CPU_RELAX() ((void)0)
+#endif
+
+/* How long a worker, or the caller waiting for the last task, spins before it sleeps. */
+#define SPIN_NS 50000
+
+struct lct__pool {
+    lct_runtime *rt;
+    void *raw;                /* the block the pool lives in (the hooks promise no alignment) */
+    pthread_mutex_t mu;
+    pthread_cond_t wake;      /* workers wait here for a new generation */
+    pthread_cond_t finished;  /* the caller waits here for the last task */
+    pthread_t *tid;
+    size_t nworkers, cap;
+    uint64_t fork_gen;        /* lct__fork_generation() when created: the threads exist in this process */
+    atomic_int busy;          /* a region owns the pool */
+    atomic_int stop;
+    atomic_uint sleepers;
+    /* The region: generation in the high 32 bits of `ticket`, next unclaimed task in the low 32. A claim
+     * is a compare-and-swap on the whole word, so a late worker never takes a task of a newer region
+     * with the function of an older one. */
+    _Atomic uint64_t ticket;
+    atomic_size_t done;
+    lct_task_fn fn;
+    void *ctx;
+    size_t ntasks;
+};
+
+static atomic_ulong fork_gen;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void)
+{
+    atomic_fetch_add(&fork_gen, 1);
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Claim and run tasks of generation `gen` until none is left. */
+static void run_tasks(lct__pool *p, uint32_t gen)
+{
+    uint64_t cur = atomic_load(&p->ticket);
+    for (;;) {
+        if ((uint32_t)(cur >> 32) != gen) return;
+        /* Read while the generation is current: a successful claim below proves these belong to it. */
+        lct_task_fn fn = p->fn;
+        void *ctx = p->ctx;
+        size_t n = p->ntasks;
+        uint32_t t = (uint32_t)cur;
+        if (t >= n) return;
+        if (!atomic_compare_exchange_weak(&p->ticket, &cur, cur + 1)) continue;
+        fn(ctx, t);
+        if (atomic_fetch_add(&p->done, 1) + 1 == n) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->finished);
+            pthread_mutex_unlock(&p->mu);
+        }
+        cur = atomic_load(&p->ticket);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    lct__pool *p = arg;
+    uint32_t seen = (uint32_t)(atomic_load(&p->ticket) >> 32);
+    for (;;) {
+        uint32_t gen = (uint32_t)(atomic_load(&p->ticket) >> 32);
+        if (gen == seen && !atomic_load(&p->stop)) {
+            uint64_t until = now_ns() + SPIN_NS;
+            for (unsigned i = 1;; i++) {
+                CPU_RELAX();
+                gen = (uint32_t)(atomic_load(&p->ticket) >> 32);
+                if (gen != seen || atomic_load(&p->stop)) break;
+                if ((i & 63) == 0 && now_ns() > until) break;
+            }
+        }
+        if (gen == seen && !atomic_load(&p->stop)) {
+            pthread_mutex_lock(&p->mu);
+            atomic_fetch_add(&p->sleepers, 1);
+            while ((gen = (uint32_t)(atomic_load(&p->ticket) >> 32)) == seen && !atomic_load(&p->stop))
+                pthread_cond_wait(&p->wake, &p->mu);
+            atomic_fetch_sub(&p->sleepers, 1);
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (atomic_load(&p->stop)) return NULL;
+        seen = gen;
+        run_tasks(p, gen);
+    }
+}
+
+lct__pool *lct__pool_new(lct_runtime *rt)
+{
+    pthread_once(&atfork_once, register_atfork);
+    void *raw = lct__raw_alloc(rt, sizeof(lct__pool) + LCT__ALIGN);
+    if (raw == NULL) return NULL;
+    lct__pool *p = (lct__pool *)(((uintptr_t)raw + LCT__ALIGN - 1) & ~(uintptr_t)(LCT__ALIGN - 1));
+    memset(p, 0, sizeof *p);
+    p->rt = rt;
+    p->raw = raw;
+    if (pthread_mutex_init(&p->mu, NULL) != 0) goto fail_mu;
+    if (pthread_cond_init(&p->wake, NULL) != 0) goto fail_wake;
+    if (pthread_cond_init(&p->finished, NULL) != 0) goto fail_finished;
+    p->fork_gen = atomic_load(&fork_gen);
+    atomic_init(&p->busy, 0);
+    atomic_init(&p->stop, 0);
+    atomic_init(&p->sleepers, 0);
+    atomic_init(&p->ticket, 0);
+    atomic_init(&p->done, 0);
+    return p;
+fail_finished:
+    pthread_cond_destroy(&p->wake);
+fail_wake:
+    pthread_mutex_destroy(&p->mu);
+fail_mu:
+    lct__raw_free(rt, raw);
+    return NULL;
+}
+
+size_t lct__pool_workers(const lct__pool *p)
+{
+    return p ? p->nworkers : 0;
+}
+
+void lct__pool_free(lct__pool *p)
+{
+    if (p == NULL) return;
+    /* In a child of fork() the workers do not exist: nothing to wake or join, and the locks may be
+     * held by threads of the parent. Leave them. */
+    if (p->fork_gen == atomic_load(&fork_gen)) {
+        pthread_mutex_lock(&p->mu);
+        atomic_store(&p->stop, 1);
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->mu);
+        for (size_t i = 0; i < p->nworkers; i++) pthread_join(p->tid[i], NULL);
+        pthread_cond_destroy(&p->finished);
+        pthread_cond_destroy(&p->wake);
+        pthread_mutex_destroy(&p->mu);
+    }
+    lct__raw_free(p->rt, p->tid);
+    lct__raw_free(p->rt, p->raw);
+}
+
+/* Start workers up to `want`; keeps what it could start. Called by the region owner only. */
+static void grow(lct__pool *p, size_t want)
+{
+    if (want > p->cap) {
+        pthread_t *tid = lct__raw_alloc(p->rt, want * sizeof *tid);
+        if (tid == NULL) return;
+        if (p->nworkers) memcpy(tid, p->tid, p->nworkers * sizeof *tid);
+        lct__raw_free(p->rt, p->tid);
+        p->tid = tid;
+        p->cap = want;
+    }
+    /* Workers take no signal: the host's handlers run on the host's threads. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    while (p->nworkers < want && pthread_create(&p->tid[p->nworkers], NULL, worker_main, p) == 0) p->nworkers++;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+int lct__pool_run(lct__pool *p, size_t ntasks, lct_task_fn fn, void *ctx)
+{
+    if (p->fork_gen != atomic_load(&fork_gen)) return 0; /* created before fork(): no workers here */
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&p->busy, &expected, 1)) return 0;
+    if (p->nworkers < ntasks - 1) grow(p, ntasks - 1);
+    if (p->nworkers == 0) {
+        atomic_store(&p->busy, 0);
+        return 0;
+    }
+    p->fn = fn;
+    p->ctx = ctx;
+    p->ntasks = ntasks;
+    atomic_store(&p->done, 0);
+    uint32_t gen = (uint32_t)(atomic_load(&p->ticket) >> 32) + 1;
+    atomic_store(&p->ticket, (uint64_t)gen << 32);
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->mu);
+    }
+    run_tasks(p, gen);
+    if (atomic_load(&p->done) < ntasks) {
+        uint64_t until = now_ns() + SPIN_NS;
+        for (unsigned i = 1; atomic_load(&p->done) < ntasks; i++) {
+            CPU_RELAX();
+            if ((i & 63) == 0 && now_ns() > until) break;
+        }
+        pthread_mutex_lock(&p->mu);
+        while (atomic_load(&p->done) < ntasks) pthread_cond_wait(&p->finished, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+    }
+    atomic_store(&p->busy, 0);
+    return 1;
+}
