@@ -1,6 +1,5 @@
 /* Applying the pipeline to a batch: validation, per-thread scratch, the parallel loop. */
 #include <math.h>
-#include <omp.h>
 
 #include "augment_internal.h"
 
@@ -78,6 +77,35 @@ static int ensure_scratch(lct_augmenter *aug, size_t threads)
     return LCT_OK;
 }
 
+typedef struct views_job {
+    lct_augmenter *aug;
+    const unsigned char *in;
+    float *out;
+    size_t n_views, elem;
+    uint64_t seed, call;
+} views_job;
+
+/* Views [k0, k1) of the call; each slot has its own scratch. */
+static void make_views(void *ctx, size_t k0, size_t k1, size_t slot)
+{
+    const views_job *j = ctx;
+    lct_augmenter *aug = j->aug;
+    lct__aug_scratch s;
+    lct__aug_scratch_bind(aug, aug->ws + slot * aug->ws_stride, &s);
+    for (size_t k = k0; k < k1; k++) {
+        size_t b = k / j->n_views, v = k % j->n_views;
+        /* Each view has its own generator: results do not depend on the thread count. */
+        lct__rng r;
+        lct__rng_seed(&r, j->seed, lct__hash64(lct__hash64(j->call, b), v));
+        const void *x = j->in + b * aug->in_count * j->elem;
+        float *y = j->out + k * aug->out_count;
+        if (aug->input == LCT_AUG_SIGNAL_F32)
+            lct__aug_signal_view(aug, &r, (const float *)x, y, &s);
+        else
+            lct__aug_image_view(aug, &r, x, y, &s);
+    }
+}
+
 int lct_augmenter_apply(lct_augmenter *aug, const void *in, size_t batch, size_t n_views, float *out)
 {
     LCT__REQUIRE(aug);
@@ -101,30 +129,10 @@ int lct_augmenter_apply(lct_augmenter *aug, const void *in, size_t batch, size_t
     int rc = ensure_scratch(aug, (size_t)threads);
     if (rc) return rc;
 
-    const uint64_t seed = lct_runtime_seed(aug->rt);
-    const uint64_t call = lct__hash64(aug->stream, aug->counter);
-    const size_t elem = aug->input == LCT_AUG_IMAGE_U8 ? 1 : sizeof(float);
-    const unsigned char *src = (const unsigned char *)in;
-    const int64_t n = (int64_t)views;
-
-#pragma omp parallel num_threads(threads)
-    {
-        lct__aug_scratch s;
-        lct__aug_scratch_bind(aug, aug->ws + (size_t)omp_get_thread_num() * aug->ws_stride, &s);
-#pragma omp for schedule(static)
-        for (int64_t k = 0; k < n; k++) {
-            size_t b = (size_t)k / n_views, v = (size_t)k % n_views;
-            /* Each view has its own generator: results do not depend on the thread count. */
-            lct__rng r;
-            lct__rng_seed(&r, seed, lct__hash64(lct__hash64(call, b), v));
-            const void *x = src + b * aug->in_count * elem;
-            float *y = out + (size_t)k * aug->out_count;
-            if (aug->input == LCT_AUG_SIGNAL_F32)
-                lct__aug_signal_view(aug, &r, (const float *)x, y, &s);
-            else
-                lct__aug_image_view(aug, &r, x, y, &s);
-        }
-    }
+    views_job job = {.aug = aug, .in = (const unsigned char *)in, .out = out, .n_views = n_views,
+                     .elem = aug->input == LCT_AUG_IMAGE_U8 ? 1 : sizeof(float), .seed = lct_runtime_seed(aug->rt),
+                     .call = lct__hash64(aug->stream, aug->counter)};
+    lct__parallel(aug->rt, threads, views, 1, make_views, &job);
     aug->counter++;
     return LCT_OK;
 }

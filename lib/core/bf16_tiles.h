@@ -72,11 +72,12 @@ void lct__bf16_multiply_sink(size_t m, size_t n, size_t k, const uint16_t *ap, c
 /* W (out × in, row-major) packed from one pass over it, with `threads`: if fwd is set, into fwd
  * (lct__bf16_packed(out, in) values) as the B operand of x Wᵀ; if bwd is set, into bwd
  * (lct__bf16_packed(in, out) values) as that of dy W. Both 64-byte aligned. */
-void lct__bf16_pack_w(int threads, const float *w, size_t out, size_t in, uint16_t *fwd, uint16_t *bwd);
+void lct__bf16_pack_w(lct_runtime *rt, int threads, const float *w, size_t out, size_t in, uint16_t *fwd,
+                      uint16_t *bwd);
 /* C = op(A) B, plus bias (n values, or NULL) in every row, with B already packed at bp; otherwise as
  * lct__gemm_bf16, whose ws it takes (only its A part is used). The bias seeds the tiles: C is written
  * once, never read. */
-void lct__gemm_bf16_pb(int threads, int ta, size_t m, size_t n, size_t k, const float *a, size_t lda,
-                       const uint16_t *bp, const float *bias, float *c, size_t ldc, void *ws);
+void lct__gemm_bf16_pb(lct_runtime *rt, int threads, int ta, size_t m, size_t n, size_t k, const float *a,
+                       size_t lda, const uint16_t *bp, const float *bias, float *c, size_t ldc, void *ws);
 
 #endif

@@ -10,7 +10,6 @@
 #include "bf16_tiles.h"
 
 #include <math.h>
-#include <omp.h>
 
 uint16_t lct__to_bf16(float x)
 {
@@ -345,56 +344,94 @@ void lct__bf16_multiply_sink(size_t m, size_t n, size_t k, const uint16_t *ap, c
     multiply(m, n, (k + 31) / 32, ap, bp, 0, NULL, NULL, 0, 0, ((m + 31) / 32) * ((n + 31) / 32), sink, ctx);
 }
 
-/* Pack op(A), and op(B) unless it comes packed (bp), then multiply. */
-static void gemm(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
-                 const float *b, size_t ldb, const uint16_t *bp, int beta, const float *bias, float *c, size_t ldc,
-                 void *ws, float *amax)
+typedef struct bf16_job {
+    int ta, tb, beta;
+    size_t m, n, k, lda, ldb, ldc, mb, nb, tn;
+    const float *a, *b, *bias;
+    const uint16_t *bp;
+    uint16_t *ap, *bw;
+    float *c;
+    float *amax_a, *amax_b; /* one per task, or NULL */
+} bf16_job;
+
+/* Task t of tn packs its share of the blocks of op(A), and of op(B) unless it comes packed. */
+static void pack_task(void *ctx, size_t t, size_t t1, size_t slot)
 {
-    size_t mb = (m + 31) / 32, nb = (n + 31) / 32, chunks = (k + 31) / 32;
-    uint16_t *ap = ws, *bw = ap + lct__bf16_packed(m, k);
+    (void)t1, (void)slot;
+    const bf16_job *j = ctx;
+    pack_blocks(j->ta, j->a, j->lda, j->m, j->k, j->mb * t / j->tn, j->mb * (t + 1) / j->tn, j->ap, NULL,
+                j->amax_a ? &j->amax_a[t] : NULL);
+    if (j->bp == NULL)
+        pack_blocks(j->tb, j->b, j->ldb, j->n, j->k, j->nb * t / j->tn, j->nb * (t + 1) / j->tn, NULL, j->bw,
+                    j->amax_b ? &j->amax_b[t] : NULL);
+}
+
+/* Contiguous runs of blocks per task, column block outermost: a task keeps its B block. */
+static void multiply_task(void *ctx, size_t t, size_t t1, size_t slot)
+{
+    (void)t1, (void)slot;
+    const bf16_job *j = ctx;
+    size_t total = j->mb * j->nb;
+    multiply(j->m, j->n, (j->k + 31) / 32, j->ap, j->bp ? j->bp : j->bw, j->beta, j->bias, j->c, j->ldc,
+             total * t / j->tn, total * (t + 1) / j->tn, NULL, NULL);
+}
+
+/* Pack op(A), and op(B) unless it comes packed (bp), then multiply: two regions, since every block of
+ * C needs every packed block of its row and column. */
+static void gemm(lct_runtime *rt, int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a,
+                 size_t lda, const float *b, size_t ldb, const uint16_t *bp, int beta, const float *bias, float *c,
+                 size_t ldc, void *ws, float *amax)
+{
     int nt = threads > 1 && m * n * k >= ((size_t)1 << 20) ? threads : 1;
-    float ma = 0.0f, mbx = 0.0f;
-    if (nt == 1) { /* one thread (e.g. inside a caller's own parallel loop): no team to start */
-        pack_blocks(ta, a, lda, m, k, 0, mb, ap, NULL, amax ? &ma : NULL);
-        if (bp == NULL) pack_blocks(tb, b, ldb, n, k, 0, nb, NULL, bw, amax ? &mbx : NULL);
-        multiply(m, n, chunks, ap, bp ? bp : bw, beta, bias, c, ldc, 0, mb * nb, NULL, NULL);
-        if (amax) amax[0] = ma, amax[1] = mbx;
-        return;
+    float ma[LCT__MAX_THREADS] = {0}, mbx[LCT__MAX_THREADS] = {0};
+    bf16_job j = {.ta = ta, .tb = tb, .beta = beta, .m = m, .n = n, .k = k, .lda = lda, .ldb = ldb, .ldc = ldc,
+                  .mb = (m + 31) / 32, .nb = (n + 31) / 32, .tn = (size_t)nt, .a = a, .b = b, .bias = bias, .bp = bp,
+                  .ap = ws, .bw = (uint16_t *)ws + lct__bf16_packed(m, k), .c = c, .amax_a = amax ? ma : NULL,
+                  .amax_b = amax ? mbx : NULL};
+    lct__parallel_tasks(rt, nt, pack_task, &j);
+    lct__parallel_tasks(rt, nt, multiply_task, &j);
+    if (amax) {
+        amax[0] = amax[1] = 0.0f;
+        for (int t = 0; t < nt; t++) {
+            if (ma[t] > amax[0]) amax[0] = ma[t];
+            if (mbx[t] > amax[1]) amax[1] = mbx[t];
+        }
     }
-#pragma omp parallel num_threads(nt) reduction(max : ma, mbx)
-    {
-        size_t t = (size_t)omp_get_thread_num(), tn = (size_t)omp_get_num_threads();
-        pack_blocks(ta, a, lda, m, k, mb * t / tn, mb * (t + 1) / tn, ap, NULL, amax ? &ma : NULL);
-        if (bp == NULL) pack_blocks(tb, b, ldb, n, k, nb * t / tn, nb * (t + 1) / tn, NULL, bw, amax ? &mbx : NULL);
-#pragma omp barrier
-        /* Contiguous runs of blocks per thread, column block outermost: a thread keeps its B block. */
-        size_t total = mb * nb;
-        multiply(m, n, chunks, ap, bp ? bp : bw, beta, bias, c, ldc, total * t / tn, total * (t + 1) / tn, NULL,
-                 NULL);
-    }
-    if (amax) amax[0] = ma, amax[1] = mbx;
 }
 
-void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
-                    const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws, float *amax)
+void lct__gemm_bf16(lct_runtime *rt, int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a,
+                    size_t lda, const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws, float *amax)
 {
-    gemm(threads, ta, tb, m, n, k, a, lda, b, ldb, NULL, beta, NULL, c, ldc, ws, amax);
+    gemm(rt, threads, ta, tb, m, n, k, a, lda, b, ldb, NULL, beta, NULL, c, ldc, ws, amax);
 }
 
-void lct__gemm_bf16_pb(int threads, int ta, size_t m, size_t n, size_t k, const float *a, size_t lda,
-                       const uint16_t *bp, const float *bias, float *c, size_t ldc, void *ws)
+void lct__gemm_bf16_pb(lct_runtime *rt, int threads, int ta, size_t m, size_t n, size_t k, const float *a,
+                       size_t lda, const uint16_t *bp, const float *bias, float *c, size_t ldc, void *ws)
 {
-    gemm(threads, ta, 0, m, n, k, a, lda, NULL, 0, bp, 0, bias, c, ldc, ws, NULL);
+    gemm(rt, threads, ta, 0, m, n, k, a, lda, NULL, 0, bp, 0, bias, c, ldc, ws, NULL);
 }
 
 /* Each 32 × 32 block of W is read once: its rows, rounded, are transposed into fwd's tiles and
  * zipped in pairs into bwd's. */
-void lct__bf16_pack_w(int threads, const float *w, size_t out, size_t in, uint16_t *fwd, uint16_t *bwd)
+typedef struct pack_w_job {
+    const float *w;
+    size_t out, in, ob_n, ic_n;
+    uint16_t *fwd, *bwd;
+} pack_w_job;
+
+static void pack_w_range(void *ctx, size_t ob0, size_t ob1, size_t slot)
 {
-    size_t ob_n = (out + 31) / 32, ic_n = (in + 31) / 32;
-    int nt = threads > 1 && out * in >= ((size_t)1 << 16) ? threads : 1;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (size_t ob = 0; ob < ob_n; ob++) pack_w_rows(w, out, in, ob, ic_n, ob_n, fwd, bwd);
+    (void)slot;
+    const pack_w_job *j = ctx;
+    for (size_t ob = ob0; ob < ob1; ob++) pack_w_rows(j->w, j->out, j->in, ob, j->ic_n, j->ob_n, j->fwd, j->bwd);
+}
+
+void lct__bf16_pack_w(lct_runtime *rt, int threads, const float *w, size_t out, size_t in, uint16_t *fwd,
+                      uint16_t *bwd)
+{
+    pack_w_job j = {.w = w, .out = out, .in = in, .ob_n = (out + 31) / 32, .ic_n = (in + 31) / 32, .fwd = fwd,
+                    .bwd = bwd};
+    lct__parallel(rt, threads > 1 && out * in >= ((size_t)1 << 16) ? threads : 1, j.ob_n, 1, pack_w_range, &j);
 }
 
 #else
@@ -405,15 +442,16 @@ size_t lct__gemm_bf16_ws(size_t m, size_t n, size_t k)
     return 0;
 }
 
-void lct__bf16_pack_w(int threads, const float *w, size_t out, size_t in, uint16_t *fwd, uint16_t *bwd)
+void lct__bf16_pack_w(lct_runtime *rt, int threads, const float *w, size_t out, size_t in, uint16_t *fwd,
+                      uint16_t *bwd)
 {
-    (void)threads, (void)w, (void)out, (void)in, (void)fwd, (void)bwd;
+    (void)rt, (void)threads, (void)w, (void)out, (void)in, (void)fwd, (void)bwd;
 }
 
-void lct__gemm_bf16_pb(int threads, int ta, size_t m, size_t n, size_t k, const float *a, size_t lda,
-                       const uint16_t *bp, const float *bias, float *c, size_t ldc, void *ws)
+void lct__gemm_bf16_pb(lct_runtime *rt, int threads, int ta, size_t m, size_t n, size_t k, const float *a,
+                       size_t lda, const uint16_t *bp, const float *bias, float *c, size_t ldc, void *ws)
 {
-    (void)threads, (void)ta, (void)m, (void)n, (void)k, (void)a, (void)lda, (void)bp, (void)bias, (void)c, (void)ldc;
+    (void)rt, (void)threads, (void)ta, (void)m, (void)n, (void)k, (void)a, (void)lda, (void)bp, (void)bias, (void)c, (void)ldc;
     (void)ws;
 }
 
@@ -439,10 +477,10 @@ void lct__bf16_multiply_sink(size_t m, size_t n, size_t k, const uint16_t *ap, c
     (void)m, (void)n, (void)k, (void)ap, (void)bp, (void)sink, (void)ctx;
 }
 
-void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
-                    const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws, float *amax)
+void lct__gemm_bf16(lct_runtime *rt, int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a,
+                    size_t lda, const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws, float *amax)
 {
-    (void)threads, (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb;
+    (void)rt, (void)threads, (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb;
     (void)beta, (void)c, (void)ldc, (void)ws, (void)amax;
 }
 

@@ -180,11 +180,13 @@ size_t lct__gemm_bf16_ws(size_t m, size_t n, size_t k);
  * aligned. Only after lct__amx_ready(); identical results for any thread count. With amax set, amax[0]
  * and amax[1] receive the largest |value| of op(A) and of op(B), read while they are packed (Inf if one
  * is NaN or Inf). */
-void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda,
-                    const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws, float *amax);
+void lct__gemm_bf16(lct_runtime *rt, int threads, int ta, int tb, size_t m, size_t n, size_t k, const float *a,
+                    size_t lda, const float *b, size_t ldb, int beta, float *c, size_t ldc, void *ws, float *amax);
 
 /* ---- threads and logging -------------------------------------------------- */
 
+/* Most threads a runtime runs (lct_runtime_options.threads, lct_scheduler.workers). */
+#define LCT__MAX_THREADS 256
 int lct__threads(const lct_runtime *rt);
 
 /* ---- parallel regions (parallel.c, pool.c) ----------------------------------

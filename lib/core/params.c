@@ -97,6 +97,12 @@ void lct__grad_settle(lct__tensor *t)
 
 #define ZERO_BLK 32768
 
+static void zero_range(void *ctx, size_t i0, size_t i1, size_t slot)
+{
+    (void)slot;
+    memset((float *)ctx + i0, 0, (i1 - i0) * sizeof(float));
+}
+
 void lct__params_zero_grads(lct_params *p, int threads)
 {
     for (size_t i = 0; i < p->n_tensors; i++) {
@@ -107,12 +113,7 @@ void lct__params_zero_grads(lct_params *p, int threads)
             *t->grad_unset = 1;
             continue;
         }
-        size_t n = t->count, nblk = (n + ZERO_BLK - 1) / ZERO_BLK;
-#pragma omp parallel for num_threads(threads) schedule(static) if (nblk > 1)
-        for (size_t b = 0; b < nblk; b++) {
-            size_t i0 = b * ZERO_BLK, len = i0 + ZERO_BLK < n ? ZERO_BLK : n - i0;
-            memset(t->grad + i0, 0, len * sizeof(float));
-        }
+        lct__parallel(p->rt, threads, t->count, ZERO_BLK, zero_range, t->grad);
     }
 }
 

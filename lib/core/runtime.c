@@ -8,8 +8,6 @@
 #include "kernels.h"
 #include "pool.h"
 
-#define LCT__MAX_THREADS 256
-
 struct lct_runtime {
     _Atomic uint32_t threads;
     uint64_t seed;

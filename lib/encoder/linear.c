@@ -56,7 +56,7 @@ static void ensure_packed(lct__layer *l, const lct__pass *p, unsigned need)
     if (l->wpack_version != p->version) l->wpack = 0;
     unsigned miss = need & ~l->wpack;
     if (miss == 0) return;
-    lct__bf16_pack_w(p->threads, l->value[0], out, in, miss & LCT__WPACK_FWD ? packed_w(l, 0) : NULL,
+    lct__bf16_pack_w(p->rt, p->threads, l->value[0], out, in, miss & LCT__WPACK_FWD ? packed_w(l, 0) : NULL,
                      miss & LCT__WPACK_BWD ? packed_w(l, 1) : NULL);
     l->wpack |= miss;
     l->wpack_version = p->version;
@@ -69,7 +69,7 @@ void lct__linear_forward(lct__layer *l, const lct__pass *p, const float *x, floa
     if (l->bf16) {
         /* In train mode a later layer's dx will be wanted: pack W for it in the same pass. */
         ensure_packed(l, p, LCT__WPACK_FWD | (p->train && l->index > 0 ? LCT__WPACK_BWD : 0));
-        lct__gemm_bf16_pb(p->threads, 0, m, out, in, x, in, packed_w(l, 0), b, y, out, scratch(l));
+        lct__gemm_bf16_pb(p->rt, p->threads, 0, m, out, in, x, in, packed_w(l, 0), b, y, out, scratch(l));
         return;
     }
     if (b) {
@@ -96,7 +96,7 @@ void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, con
     int add = !l->grad_unset;
     float amax[2] = {0.0f, 0.0f}; /* in bf16 the packing finds the factors' largest magnitudes */
     if (l->bf16)
-        lct__gemm_bf16(p->threads, 1, 0, out, in, m, dy, out, x, in, add, l->grad[0], in, scratch(l), amax);
+        lct__gemm_bf16(p->rt, p->threads, 1, 0, out, in, m, dy, out, x, in, add, l->grad[0], in, scratch(l), amax);
     else
         lct__gemm(p->rt, 1, 0, out, in, m, 1.0f, dy, out, x, in, add ? 1.0f : 0.0f, l->grad[0], in);
     l->grad_finite = l->bf16 && !add && sums_bounded(m, amax);
@@ -104,7 +104,7 @@ void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, con
     if (l->has_bias) lct__colsum_add(p, dy, m, out, l->grad[1]);
     if (dx && l->bf16) {
         ensure_packed(l, p, LCT__WPACK_BWD);
-        lct__gemm_bf16_pb(p->threads, 0, m, in, out, dy, out, packed_w(l, 1), NULL, dx, in, scratch(l));
+        lct__gemm_bf16_pb(p->rt, p->threads, 0, m, in, out, dy, out, packed_w(l, 1), NULL, dx, in, scratch(l));
     } else if (dx) {
         lct__gemm(p->rt, 0, 0, m, in, out, 1.0f, dy, out, l->value[0], in, 0.0f, dx, in);
     }
