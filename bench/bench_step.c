@@ -6,9 +6,11 @@
  */
 #include "bench_util.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -293,20 +295,51 @@ static int run_one(const char *name, unsigned threads, int steps)
     return 0;
 }
 
+/* A host's own CPU-bound work beside the library (an engine's render or physics thread): processes
+ * that spin until the benchmark ends. */
+static pid_t busy_pids[64];
+static int n_busy;
+
+static void busy_start(int n)
+{
+    for (n_busy = 0; n_busy < n && n_busy < 64; n_busy++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            volatile uint64_t x = 0;
+            for (;;) x = x * 6364136223846793005ull + 1;
+        }
+        if (pid < 0) break;
+        busy_pids[n_busy] = pid;
+    }
+}
+
+static void busy_stop(void)
+{
+    for (int i = 0; i < n_busy; i++) {
+        kill(busy_pids[i], SIGKILL);
+        waitpid(busy_pids[i], NULL, 0);
+    }
+    n_busy = 0;
+}
+
 int bench_step(int argc, char **argv)
 {
     unsigned threads = 2;
-    int steps = 3, repeats = 3;
+    int steps = 3, repeats = 3, busy = 0, peer = 1;
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--one") == 0 && i + 1 < argc) return run_one(argv[++i], threads, steps);
         if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = (unsigned)atoi(argv[++i]);
         else if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc) steps = atoi(argv[++i]);
         else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) repeats = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--busy") == 0 && i + 1 < argc) busy = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--no-peer") == 0) peer = 0;
         else if (argv[i][0] != '-') only = argv[i];
         else {
-            fprintf(stderr, "usage: lct-bench step [METHOD] [--threads N] [--steps S] [--repeat R]\n"
-                            "methods: instdisc npsoftmax invaspread cpc cmc (default: all)\n");
+            fprintf(stderr, "usage: lct-bench step [METHOD] [--threads N] [--steps S] [--repeat R] [--busy B] "
+                            "[--no-peer]\n"
+                            "methods: instdisc npsoftmax invaspread cpc cmc (default: all)\n"
+                            "--busy B: B processes spin beside the benchmark, as a host's own threads would\n");
             return 2;
         }
     }
@@ -318,16 +351,18 @@ int bench_step(int argc, char **argv)
         return 1;
     }
     self[len] = '\0';
-    int torch = bench_have_torch();
+    int torch = peer && bench_have_torch();
     char load[128] = "?";
     bench_run_capture("cat /proc/loadavg", load, sizeof load);
     load[strcspn(load, "\n")] = '\0';
+    busy_start(busy);
     printf("lct-bench step: one training step (augment, forward, loss, backward, optimiser, bank update),\n");
     printf("Fashion-MNIST-shaped 1x28x28 u8 images through the CNN of the encoder benchmark (CPC: 1x5120\n");
     if (repeats < 1) repeats = 1;
     printf("signals, conv1d 128 ch, GRU 64, K=12); %u thread(s), %d timed steps after 1 warm-up; libcontrast and\n"
            "PyTorch run alternately %d times, each in a fresh process, and the best run of each is shown; load %s\n",
            threads, steps, repeats, load);
+    if (busy) printf("%d CPU-bound process(es) spin beside both sides throughout\n", n_busy);
     printf("PyTorch: %s\n\n", torch ? "/usr/bin/python3 bench/peer_step.py, BLIS_ARCH_TYPE=0, torch.set_num_threads"
                                     : "not installed (python3-torch), column left empty");
     printf("| method | batch | what | libcontrast samples/s | PyTorch samples/s | ratio | libcontrast samples/CPU-s | "
@@ -364,5 +399,6 @@ int bench_step(int argc, char **argv)
                py_rss, lib_ms);
         fflush(stdout);
     }
+    busy_stop();
     return 0;
 }

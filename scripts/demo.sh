@@ -6,7 +6,4 @@ set -eu
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh build
 ./scripts/build.sh
-# Without a setting of its own, OpenMP spins idle threads, which collapses a 2-thread run on a
-# machine shared with other work; passive waiting costs nothing on an idle one.
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 exec ./build/examples/instdisc --out out/instdisc "$@"
