@@ -19,16 +19,15 @@ ninja -C build-asan >/dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     meson test -C build-asan --suite unit --suite fuzz --print-errorlogs --num-processes 2 "$@" || status=$?
 
-# The thread test again under ThreadSanitizer (clang: GCC's TSan cannot start a library with
-# target_clones kernels). libomp is not TSan-instrumented: tests/tsan.supp and
-# ignore_noninstrumented_modules hide only what happens inside it.
+# The thread and pool tests again under ThreadSanitizer (clang: GCC's TSan cannot start a library
+# with target_clones kernels).
 if command -v clang >/dev/null; then
     if [ ! -f build-tsan/build.ninja ]; then
         CC=clang meson setup build-tsan -Dtests=enabled -Db_sanitize=thread -Db_lundef=false >/dev/null
     fi
-    ninja -C build-tsan tests/test_threads >/dev/null
-    TSAN_OPTIONS="halt_on_error=1:ignore_noninstrumented_modules=1:suppressions=$(pwd)/tests/tsan.supp" \
-        meson test -C build-tsan --no-rebuild --print-errorlogs threads || status=$?
+    ninja -C build-tsan tests/test_threads tests/test_pool >/dev/null
+    TSAN_OPTIONS="halt_on_error=1" \
+        meson test -C build-tsan --no-rebuild --print-errorlogs threads pool || status=$?
     tsan_log=build-tsan/meson-logs/testlog.json
 else
     echo "test.sh: clang not found, the ThreadSanitizer run is skipped" >&2
@@ -43,7 +42,7 @@ if command -v valgrind >/dev/null && [ -z "${LCT_NO_VALGRIND:-}" ]; then
     meson test -C build --no-rebuild --logbase memcheck --num-processes 2 --timeout-multiplier 4 --print-errorlogs \
         --wrapper "valgrind --quiet --error-exitcode=99 --leak-check=full --trace-children=yes \
                    --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
-        core optimizer bank loss checkpoint npy examples_common reliability misuse threads || status=$?
+        core optimizer bank loss checkpoint npy examples_common reliability misuse threads pool || status=$?
     valgrind_log=build/meson-logs/memcheck-valgrind.json  # meson appends the wrapper's name
 fi
 

@@ -10,9 +10,8 @@
 #include <string.h>
 
 /*
- * Tests run without fork: BLIS here uses OpenMP (libgomp), which is not
- * fork-safe once the parent has run a parallel region. A crash therefore
- * stops the whole runner, which the summary then reports as a failure.
+ * Tests run without fork (faster, and valgrind and the sanitizers see one process). A crash
+ * therefore stops the whole runner, which the summary then reports as a failure.
  */
 static inline int lct_test_run(Suite *s)
 {
