@@ -13,24 +13,39 @@ LCT__VEC static void relu_bwd(size_t n, const float *y, const float *dy, float *
     for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
+/* ReLU in blocks of BLK: forward when dy is NULL (in = x), else backward (in = y, the layer's output). */
+typedef struct relu_job {
+    size_t n;
+    const float *in, *dy;
+    float *out;
+} relu_job;
+
+static void relu_blocks(void *ctx, size_t b0, size_t b1, size_t slot)
+{
+    (void)slot;
+    const relu_job *cx = ctx;
+    size_t n = cx->n;
+    for (size_t b = b0; b < b1; b++) {
+        size_t i0 = b * BLK, len = i0 + BLK < n ? BLK : n - i0;
+        if (cx->dy) relu_bwd(len, cx->in + i0, cx->dy + i0, cx->out + i0);
+        else relu_fwd(len, cx->in + i0, cx->out + i0);
+    }
+}
+
+static void relu(const lct__pass *p, size_t n, const float *in, const float *dy, float *out)
+{
+    relu_job cx = {.n = n, .in = in, .dy = dy, .out = out};
+    lct__parallel(p->rt, n > LCT__PAR_MIN ? p->threads : 1, (n + BLK - 1) / BLK, 1, relu_blocks, &cx);
+}
+
 void lct__relu_forward(const lct__pass *p, size_t n, const float *x, float *y)
 {
-    size_t nblk = (n + BLK - 1) / BLK;
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (n > LCT__PAR_MIN)
-    for (size_t b = 0; b < nblk; b++) {
-        size_t i0 = b * BLK, len = i0 + BLK < n ? BLK : n - i0;
-        relu_fwd(len, x + i0, y + i0);
-    }
+    relu(p, n, x, NULL, y);
 }
 
 void lct__relu_backward(const lct__pass *p, size_t n, const float *y, const float *dy, float *dx)
 {
-    size_t nblk = (n + BLK - 1) / BLK;
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (n > LCT__PAR_MIN)
-    for (size_t b = 0; b < nblk; b++) {
-        size_t i0 = b * BLK, len = i0 + BLK < n ? BLK : n - i0;
-        relu_bwd(len, y + i0, dy + i0, dx + i0);
-    }
+    relu(p, n, y, dy, dx);
 }
 
 size_t lct__dropout_ws(const lct__layer *l, size_t batch)
@@ -43,6 +58,38 @@ LCT__VEC static void mul(size_t n, const float *a, const float *b, float *y)
     for (size_t i = 0; i < n; i++) y[i] = a[i] * b[i];
 }
 
+/* out = in · mask per sample; with make_mask set, each sample's mask is drawn first (forward). */
+typedef struct dropout_job {
+    size_t n;
+    int make_mask;
+    uint64_t seed, base;
+    float keep, scale;
+    const float *in;
+    float *mask, *out;
+} dropout_job;
+
+static void dropout_samples(void *ctx, size_t b0, size_t b1, size_t slot)
+{
+    (void)slot;
+    const dropout_job *cx = ctx;
+    size_t n = cx->n;
+    float keep = cx->keep, scale = cx->scale;
+    for (size_t b = b0; b < b1; b++) {
+        float *m = cx->mask + b * n;
+        if (cx->make_mask) {
+            lct__rng r;
+            lct__rng_seed(&r, cx->seed, lct__hash64(cx->base, b));
+            for (size_t i = 0; i < n; i++) m[i] = lct__rng_uniform(&r) < keep ? scale : 0.0f;
+        }
+        mul(n, cx->in + b * n, m, cx->out + b * n);
+    }
+}
+
+static void dropout(const lct__pass *p, dropout_job *cx)
+{
+    lct__parallel(p->rt, p->batch * cx->n > LCT__PAR_MIN ? p->threads : 1, p->batch, 1, dropout_samples, cx);
+}
+
 void lct__dropout_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
 {
     size_t n = l->in_size;
@@ -52,14 +99,9 @@ void lct__dropout_forward(lct__layer *l, const lct__pass *p, const float *x, flo
     }
     float keep = 1.0f - l->p, scale = 1.0f / keep;
     uint64_t base = lct__hash64(lct__hash64(p->stream, p->step), l->index);
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (p->batch * n > LCT__PAR_MIN)
-    for (size_t b = 0; b < p->batch; b++) {
-        lct__rng r;
-        lct__rng_seed(&r, p->seed, lct__hash64(base, b));
-        float *m = l->ws + b * n;
-        for (size_t i = 0; i < n; i++) m[i] = lct__rng_uniform(&r) < keep ? scale : 0.0f;
-        mul(n, x + b * n, m, y + b * n);
-    }
+    dropout_job cx = {.n = n, .make_mask = 1, .seed = p->seed, .base = base, .keep = keep, .scale = scale, .in = x,
+                      .mask = l->ws, .out = y};
+    dropout(p, &cx);
 }
 
 void lct__dropout_backward(lct__layer *l, const lct__pass *p, const float *dy, float *dx)
@@ -69,6 +111,6 @@ void lct__dropout_backward(lct__layer *l, const lct__pass *p, const float *dy, f
         lct__copy(p, p->batch * n, dy, dx);
         return;
     }
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (p->batch * n > LCT__PAR_MIN)
-    for (size_t b = 0; b < p->batch; b++) mul(n, dy + b * n, l->ws + b * n, dx + b * n);
+    dropout_job cx = {.n = n, .in = dy, .mask = l->ws, .out = dx};
+    dropout(p, &cx);
 }

@@ -32,7 +32,7 @@
 #include "layer.h"
 
 #define SMALL_K 16
-/* Per-thread scratch slots of the two-tap path (at most this many threads share its channel loops). */
+/* Scratch slots of the two-tap path (at most this many tasks share its channel loops). */
 #define SLOTS 16
 
 typedef struct plan {
@@ -99,6 +99,16 @@ size_t lct__conv1d_ws(const lct__layer *l, size_t batch)
     return 2 * lct__round16(q.m * q.o * q.cs) + 2 * lct__round16(q.cs * q.ld) + lct__round16(q.o * q.ld);
 }
 
+/* What a parallel loop of this file reads (each loop some of it): the layer, its plan, and the tensors of
+ * one pass. */
+typedef struct job {
+    const lct__layer *l;
+    const plan *q;
+    size_t batch, nt;           /* samples; tasks of the two-tap channel loops */
+    const float *in, *mask;     /* x, dY or W; a fused ReLU's output (NULL: none) */
+    float *out;                 /* y or dx */
+} job;
+
 /* Runs of s floats: dst[i·s + r] = src[i·ld + r] (r < s, i < rows); constant s for the common strides. */
 LCT__VEC static void copy_runs(float *restrict dst, const float *restrict src, size_t ld, size_t s, size_t rows)
 {
@@ -136,11 +146,14 @@ LCT__VEC static void add_runs(float *restrict dst, const float *restrict src, si
 }
 
 /* W_q from W (O × C × k): row o of W_q is the C runs W[o][c][q·s .. q·s + s), zero past the kernel. */
-static void poly_weights(const plan *q, const float *w, int threads)
+static void poly_weight_rows(void *ctx, size_t o0, size_t o1, size_t slot)
 {
+    (void)slot;
+    const job *cx = ctx;
+    const plan *q = cx->q;
+    const float *w = cx->in;
     size_t full = q->k / q->s; /* taps with all s entries inside the kernel */
-#pragma omp parallel for num_threads(threads) schedule(static) if (q->m * q->o * q->cs > LCT__PAR_MIN)
-    for (size_t o = 0; o < q->o; o++)
+    for (size_t o = o0; o < o1; o++)
         for (size_t t = 0; t < q->m; t++) {
             float *dst = q->wr + (t * q->o + o) * q->cs;
             const float *src = w + o * q->c * q->k + t * q->s;
@@ -244,12 +257,14 @@ static void poly_channel(const plan *q, const float *x, size_t in_size, size_t b
     }
 }
 
-/* P of every sample (C·s rows of stride ld at dst), channels in parallel. */
-static void poly_input(const plan *q, const float *x, size_t in_size, size_t batch, int threads, float *dst,
-                       size_t ld)
+/* Channels c0..c1 of P (every sample). */
+static void poly_channels(void *ctx, size_t c0, size_t c1, size_t slot)
 {
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (size_t c = 0; c < q->c; c++) poly_channel(q, x, in_size, batch, c, dst + c * q->s * ld, ld);
+    (void)slot;
+    const job *cx = ctx;
+    const plan *q = cx->q;
+    for (size_t c = c0; c < c1; c++)
+        poly_channel(q, cx->in, cx->l->in_size, cx->batch, c, q->p + c * q->s * q->ld, q->ld);
 }
 
 /* One output row: dst = src + b, clamped at 0 when a ReLU is fused (the same test as the ReLU layer). */
@@ -533,13 +548,25 @@ LCT__VEC static void wino_weight_row(const float *restrict w, size_t c, size_t k
 }
 
 /* W0, W0 + W1, W1 (each O × C·s). */
-static void wino_weights(const plan *q, const float *w, int threads)
+static void wino_weight_rows(void *ctx, size_t o0, size_t o1, size_t slot)
 {
+    (void)slot;
+    const job *cx = ctx;
+    const plan *q = cx->q;
+    const float *w = cx->in;
     size_t oc = q->o * q->cs;
-#pragma omp parallel for num_threads(threads) schedule(static) if (3 * oc > LCT__PAR_MIN)
-    for (size_t o = 0; o < q->o; o++)
+    for (size_t o = o0; o < o1; o++)
         wino_weight_row(w + o * q->c * q->k, q->c, q->k, q->s, q->k - q->s, q->wr + o * q->cs,
                         q->wr + oc + o * q->cs, q->wr + 2 * oc + o * q->cs);
+}
+
+/* The GEMMs' weights from W: W_q of every tap, or W0, W0 + W1, W1 for two taps. */
+static void weights(const plan *q, const float *w, const lct__pass *p)
+{
+    job cx = {.q = q, .in = w};
+    size_t n = (q->wino ? 3 : q->m) * q->o * q->cs;
+    lct__parallel(p->rt, n > LCT__PAR_MIN ? p->threads : 1, q->o, 1, q->wino ? wino_weight_rows : poly_weight_rows,
+                  &cx);
 }
 
 /* Row o of dW (C runs of k = s + n taps) += G1 + G2 (first tap), G2 + G3 (second tap, n entries). */
@@ -554,128 +581,247 @@ LCT__VEC static void wino_grad_row(float *restrict gw, const float *g1, const fl
     }
 }
 
-static void wino_forward(lct__layer *l, const lct__pass *p, const plan *q, const float *x, float *y)
+/* Tasks of the two-tap channel loops: each deals or collects its share of the channels one at a time,
+ * in a scratch slot of its own (q->slots of them). */
+static size_t channel_tasks(const plan *q, const lct__pass *p)
 {
-    const float *bias = l->has_bias ? l->value[1] : NULL;
-    float *st = l->stats_out;
+    return (size_t)p->threads < q->slots ? (size_t)p->threads : q->slots;
+}
+
+/* Task t: its channels of P into its scratch (s rows in dP's buffer, zero past ld), split into D1..D3
+ * while they are still in cache. */
+static void wino_split_channels(void *ctx, size_t t, size_t end, size_t slot)
+{
+    (void)end;
+    (void)slot;
+    const job *cx = ctx;
+    const plan *q = cx->q;
+    size_t nt = cx->nt, L = q->half;
+    float *rows = q->dp + t * q->s * q->ldp;
+    for (size_t r = 0; r < q->s; r++) memset(rows + r * q->ldp + q->ld, 0, (q->ldp - q->ld) * sizeof(float));
+    for (size_t c = q->c * t / nt; c < q->c * (t + 1) / nt; c++) {
+        poly_channel(q, cx->in, cx->l->in_size, cx->batch, c, rows, q->ldp);
+        for (size_t r = 0, i = c * q->s; r < q->s; r++, i++)
+            wino_split(rows + r * q->ldp, L, q->p + i * L, q->p + (q->cs + i) * L, q->p + (2 * q->cs + i) * L);
+    }
+}
+
+/* Task t: its channels of dP from dD1..dD3 into its scratch, collected into dx while still in cache. */
+static void wino_collect_channels(void *ctx, size_t t, size_t end, size_t slot)
+{
+    (void)end;
+    (void)slot;
+    const job *cx = ctx;
+    const plan *q = cx->q;
+    size_t nt = cx->nt, L = q->half;
+    float *rows = q->dp + t * q->s * q->ld;
+    for (size_t c = q->c * t / nt; c < q->c * (t + 1) / nt; c++) {
+        for (size_t r = 0, i = c * q->s; r < q->s; r++, i++)
+            wino_join(q->dd + i * L, q->dd + (q->cs + i) * L, q->dd + (2 * q->cs + i) * L, L, q->ld,
+                      rows + r * q->ld);
+        collect_channel(cx->l, q, cx->batch, c, rows, q->ld, cx->out);
+    }
+}
+
+/* Output rows of samples b0..b1 (bias, fused ReLU, and a following batch norm's partial sums): by the
+ * small kernels, from the GEMMs' Y, or from M1..M3 for two taps. */
+static void out_rows(void *ctx, size_t b0, size_t b1, size_t slot)
+{
+    (void)slot;
+    const job *cx = ctx;
+    const lct__layer *l = cx->l;
+    const plan *q = cx->q;
+    const float *w = l->value[0], *bias = l->has_bias ? l->value[1] : NULL;
+    float *st = l->stats_out, *y = cx->out;
     int relu = l->fuse_relu;
-    size_t L = q->half, oc = q->o * q->cs;
-    /* P one channel at a time into a per-thread scratch (s rows in dP's buffer, zero past ld), split into
-     * D1..D3 while it is still in cache */
-    size_t nt = (size_t)p->threads < q->slots ? (size_t)p->threads : q->slots;
-#pragma omp parallel for num_threads((int)nt) schedule(static)
-    for (size_t t = 0; t < nt; t++) {
-        float *rows = q->dp + t * q->s * q->ldp;
-        for (size_t r = 0; r < q->s; r++) memset(rows + r * q->ldp + q->ld, 0, (q->ldp - q->ld) * sizeof(float));
-        for (size_t c = q->c * t / nt; c < q->c * (t + 1) / nt; c++) {
-            poly_channel(q, x, l->in_size, p->batch, c, rows, q->ldp);
-            for (size_t r = 0, i = c * q->s; r < q->s; r++, i++)
-                wino_split(rows + r * q->ldp, L, q->p + i * L, q->p + (q->cs + i) * L, q->p + (2 * q->cs + i) * L);
+    size_t L = q->half;
+    const float *m1 = q->y, *m2 = q->y + q->o * L, *m3 = q->y + 2 * q->o * L;
+    for (size_t b = b0; b < b1; b++) {
+        const float *rows[SMALL_K];
+        if (q->small)
+            for (size_t c = 0; c < q->c; c++)
+                for (size_t j = 0; j < q->k; j++) rows[c * q->k + j] = tap_row(q, c, j) + b * q->u;
+        for (size_t o = 0; o < q->o; o++) {
+            float *dst = y + b * l->out_size + o * q->x;
+            if (q->small)
+                small_fwd(w + o * q->c * q->k, bias ? bias[o] : 0.0f, rows, q->c * q->k, q->x, relu, dst);
+            else if (q->wino)
+                wino_out_row(dst, m1 + o * L, m2 + o * L, m3 + o * L, b * q->u, q->x, bias != NULL,
+                             bias ? bias[o] : 0.0f, relu);
+            else
+                out_row(dst, q->y + o * q->ld + b * q->u, bias != NULL, bias ? bias[o] : 0.0f, relu, q->x);
+            if (st) lct__bn_partial(dst, q->x, st + (b * q->o + o) * 3);
         }
     }
-    wino_weights(q, l->value[0], p->threads);
+}
+
+/* dY of samples b0..b1 side by side (masked by a fused ReLU), zero in the junk columns (and, for two
+ * taps, past ld). */
+static void grad_rows(void *ctx, size_t b0, size_t b1, size_t slot)
+{
+    (void)slot;
+    const job *cx = ctx;
+    const lct__layer *l = cx->l;
+    const plan *q = cx->q;
+    const float *dy = cx->in, *mask = cx->mask;
+    size_t batch = cx->batch, L2 = 2 * q->half;
+    float *base = q->wino ? q->yg : q->y;
+    size_t ld = q->wino ? L2 : q->ld;
+    for (size_t b = b0; b < b1; b++)
+        for (size_t o = 0; o < q->o; o++) {
+            size_t at = b * l->out_size + o * q->x;
+            float *dst = base + o * ld + b * q->u;
+            grad_row(dst, dy + at, mask ? mask + at : NULL, q->x);
+            size_t end = q->wino && b + 1 == batch ? L2 - b * q->u : q->u;
+            memset(dst + q->x, 0, (end - q->x) * sizeof(float));
+        }
+}
+
+/* E, S, O of output channels o0..o1 (two taps). */
+static void wino_grad_split_rows(void *ctx, size_t o0, size_t o1, size_t slot)
+{
+    (void)slot;
+    const job *cx = ctx;
+    const plan *q = cx->q;
+    size_t L = q->half, L2 = 2 * L;
+    float *ge = q->y, *gs = q->y + q->o * L, *go = q->y + 2 * q->o * L;
+    for (size_t o = o0; o < o1; o++) wino_grad_split(q->yg + o * L2, L, ge + o * L, gs + o * L, go + o * L);
+}
+
+/* dW of output channels o0..o1 in W's layout: gw[o][c][t·s + r] += dW_t[o][c·s + r], taps in order, or
+ * G1 + G2 and G2 + G3 for two taps. */
+static void grad_weight_rows(void *ctx, size_t o0, size_t o1, size_t slot)
+{
+    (void)slot;
+    const job *cx = ctx;
+    const plan *q = cx->q;
+    float *gw = cx->l->grad[0];
+    size_t full = q->k / q->s, oc = q->o * q->cs;
+    for (size_t o = o0; o < o1; o++) {
+        if (q->wino) {
+            wino_grad_row(gw + o * q->c * q->k, q->dw + o * q->cs, q->dw + oc + o * q->cs,
+                          q->dw + 2 * oc + o * q->cs, q->c, q->k, q->s, q->k - q->s);
+            continue;
+        }
+        for (size_t t = 0; t < q->m; t++) {
+            float *dst = gw + o * q->c * q->k + t * q->s;
+            const float *src = q->dw + (t * q->o + o) * q->cs;
+            if (t < full) {
+                add_runs(dst, src, q->k, q->s, q->c);
+                continue;
+            }
+            for (size_t c = 0; c < q->c; c++)
+                for (size_t r = 0; t * q->s + r < q->k; r++) dst[c * q->k + r] += src[c * q->s + r];
+        }
+    }
+}
+
+/* db of output channels o0..o1: the sums of their rows of dY. */
+static void grad_bias_rows(void *ctx, size_t o0, size_t o1, size_t slot)
+{
+    (void)slot;
+    const job *cx = ctx;
+    const plan *q = cx->q;
+    float *gb = cx->l->grad[1];
+    size_t ld = q->wino ? 2 * q->half : q->ld, n = q->wino ? ld : q->ncol;
+    const float *g = q->wino ? q->yg : q->y;
+    for (size_t o = o0; o < o1; o++) gb[o] += lct__sum_lanes(g + o * ld, n);
+}
+
+/* dW and db of output channels o0..o1 by the small kernels: each channel's summed over the whole batch
+ * in one range, samples in order. */
+static void small_grad_rows(void *ctx, size_t o0, size_t o1, size_t slot)
+{
+    (void)slot;
+    const job *cx = ctx;
+    const lct__layer *l = cx->l;
+    const plan *q = cx->q;
+    const float *dy = cx->in, *mask = cx->mask;
+    size_t batch = cx->batch;
+    float *gw = l->grad[0], *gb = l->has_bias ? l->grad[1] : NULL;
+    for (size_t o = o0; o < o1; o++) {
+        size_t k = q->c * q->k;
+        lct__v16 acc[SMALL_K + 1];
+        float tail[SMALL_K + 1];
+        const float *rows[SMALL_K];
+        for (size_t i = 0; i <= k; i++) {
+            acc[i] = (lct__v16){0};
+            tail[i] = 0.0f;
+        }
+        for (size_t b = 0; b < batch; b++) {
+            for (size_t c = 0; c < q->c; c++)
+                for (size_t j = 0; j < q->k; j++) rows[c * q->k + j] = tap_row(q, c, j) + b * q->u;
+            size_t at = b * l->out_size + o * q->x;
+            small_dw(dy + at, mask ? mask + at : NULL, rows, k, q->x, acc, tail);
+        }
+        for (size_t i = 0; i <= k; i++) {
+            float sum = tail[i];
+            for (int j = 0; j < 16; j++) sum += acc[i][j];
+            if (i < k) gw[o * k + i] += sum; /* i = c·k + j: W's own layout */
+            else if (gb) gb[o] += sum;
+        }
+    }
+}
+
+/* Channels c0..c1 of dx from their rows of dP. */
+static void collect_channels(void *ctx, size_t c0, size_t c1, size_t slot)
+{
+    (void)slot;
+    const job *cx = ctx;
+    const plan *q = cx->q;
+    for (size_t c = c0; c < c1; c++) collect_channel(cx->l, q, cx->batch, c, q->dp + c * q->s * q->ld, q->ld, cx->out);
+}
+
+static void wino_forward(lct__layer *l, const lct__pass *p, const plan *q, const float *x, float *y)
+{
+    size_t L = q->half, oc = q->o * q->cs;
+    job cx = {.l = l, .q = q, .batch = p->batch, .nt = channel_tasks(q, p), .in = x, .out = y};
+    lct__parallel_tasks(p->rt, (int)cx.nt, wino_split_channels, &cx);
+    weights(q, l->value[0], p);
     for (size_t j = 0; j < 3; j++)
         lct__gemm(p->rt, 0, 0, q->o, L, q->cs, 1.0f, q->wr + j * oc, q->cs, q->p + j * q->cs * L, L, 0.0f,
                   q->y + j * q->o * L, L);
-    const float *m1 = q->y, *m2 = q->y + q->o * L, *m3 = q->y + 2 * q->o * L;
-#pragma omp parallel for num_threads(p->threads) schedule(static)
-    for (size_t b = 0; b < p->batch; b++)
-        for (size_t o = 0; o < q->o; o++) {
-            float *dst = y + b * l->out_size + o * q->x;
-            wino_out_row(dst, m1 + o * L, m2 + o * L, m3 + o * L, b * q->u, q->x, bias != NULL,
-                         bias ? bias[o] : 0.0f, relu);
-            if (st) lct__bn_partial(dst, q->x, st + (b * q->o + o) * 3);
-        }
+    lct__parallel(p->rt, p->threads, p->batch, 1, out_rows, &cx);
 }
 
 static void wino_backward(lct__layer *l, const lct__pass *p, const plan *q, const float *mask, const float *dy,
                           float *dx)
 {
-    size_t batch = p->batch, L = q->half, L2 = 2 * L, oc = q->o * q->cs;
-    /* dY side by side (masked by a fused ReLU), zero in the junk columns and past ld */
-#pragma omp parallel for num_threads(p->threads) schedule(static)
-    for (size_t b = 0; b < batch; b++)
-        for (size_t o = 0; o < q->o; o++) {
-            size_t at = b * l->out_size + o * q->x;
-            float *dst = q->yg + o * L2 + b * q->u;
-            grad_row(dst, dy + at, mask ? mask + at : NULL, q->x);
-            size_t end = b + 1 == batch ? L2 - b * q->u : q->u;
-            memset(dst + q->x, 0, (end - q->x) * sizeof(float));
-        }
-    /* E, S, O */
-    float *ge = q->y, *gs = q->y + q->o * L, *go = q->y + 2 * q->o * L;
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (q->o * L2 > LCT__PAR_MIN)
-    for (size_t o = 0; o < q->o; o++) wino_grad_split(q->yg + o * L2, L, ge + o * L, gs + o * L, go + o * L);
+    size_t L = q->half, L2 = 2 * L, oc = q->o * q->cs;
+    job cx = {.l = l, .q = q, .batch = p->batch, .nt = channel_tasks(q, p), .in = dy, .mask = mask, .out = dx};
+    lct__parallel(p->rt, p->threads, p->batch, 1, grad_rows, &cx);
+    lct__parallel(p->rt, q->o * L2 > LCT__PAR_MIN ? p->threads : 1, q->o, 1, wino_grad_split_rows, &cx);
     /* G1 = E·D1ᵀ, G2 = S·D2ᵀ, G3 = O·D3ᵀ; dW0 = G1 + G2, dW1 = G2 + G3 */
     for (size_t j = 0; j < 3; j++)
         lct__gemm(p->rt, 0, 1, q->o, q->cs, L, 1.0f, q->y + j * q->o * L, L, q->p + j * q->cs * L, L, 0.0f,
                   q->dw + j * oc, q->cs);
-    float *gw = l->grad[0];
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (q->o * q->c * q->k > LCT__PAR_MIN)
-    for (size_t o = 0; o < q->o; o++)
-        wino_grad_row(gw + o * q->c * q->k, q->dw + o * q->cs, q->dw + oc + o * q->cs, q->dw + 2 * oc + o * q->cs,
-                      q->c, q->k, q->s, q->k - q->s);
-    if (l->has_bias) {
-        float *gb = l->grad[1];
-#pragma omp parallel for num_threads(p->threads) schedule(static)
-        for (size_t o = 0; o < q->o; o++) gb[o] += lct__sum_lanes(q->yg + o * L2, L2);
-    }
+    lct__parallel(p->rt, q->o * q->c * q->k > LCT__PAR_MIN ? p->threads : 1, q->o, 1, grad_weight_rows, &cx);
+    if (l->has_bias) lct__parallel(p->rt, p->threads, q->o, 1, grad_bias_rows, &cx);
     if (!dx) return;
-    wino_weights(q, l->value[0], p->threads);
+    weights(q, l->value[0], p);
     /* dD1 = W0ᵀ·E, dD2 = (W0 + W1)ᵀ·S, dD3 = W1ᵀ·O */
     for (size_t j = 0; j < 3; j++)
         lct__gemm(p->rt, 1, 0, q->cs, L, q->o, 1.0f, q->wr + j * oc, q->cs, q->y + j * q->o * L, L, 0.0f,
                   q->dd + j * q->cs * L, L);
-    /* dP one channel at a time into a per-thread scratch, collected into dx while it is still in cache */
-    size_t nt = (size_t)p->threads < q->slots ? (size_t)p->threads : q->slots;
-#pragma omp parallel for num_threads((int)nt) schedule(static)
-    for (size_t t = 0; t < nt; t++) {
-        float *rows = q->dp + t * q->s * q->ld;
-        for (size_t c = q->c * t / nt; c < q->c * (t + 1) / nt; c++) {
-            for (size_t r = 0, i = c * q->s; r < q->s; r++, i++)
-                wino_join(q->dd + i * L, q->dd + (q->cs + i) * L, q->dd + (2 * q->cs + i) * L, L, q->ld,
-                          rows + r * q->ld);
-            collect_channel(l, q, batch, c, rows, q->ld, dx);
-        }
-    }
+    lct__parallel_tasks(p->rt, (int)cx.nt, wino_collect_channels, &cx);
 }
 
 void lct__conv1d_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
 {
     plan q = plan_of(l, p->batch, l->ws);
-    const float *w = l->value[0], *bias = l->has_bias ? l->value[1] : NULL;
-    float *st = l->stats_out;
-    int relu = l->fuse_relu;
     if (q.wino) {
         wino_forward(l, p, &q, x, y);
         return;
     }
-    poly_input(&q, x, l->in_size, p->batch, p->threads, q.p, q.ld);
-    if (q.small) {
-#pragma omp parallel for num_threads(p->threads) schedule(static)
-        for (size_t b = 0; b < p->batch; b++) {
-            const float *rows[SMALL_K];
-            for (size_t c = 0; c < q.c; c++)
-                for (size_t j = 0; j < q.k; j++) rows[c * q.k + j] = tap_row(&q, c, j) + b * q.u;
-            for (size_t o = 0; o < q.o; o++) {
-                float *dst = y + b * l->out_size + o * q.x;
-                small_fwd(w + o * q.c * q.k, bias ? bias[o] : 0.0f, rows, q.c * q.k, q.x, relu, dst);
-                if (st) lct__bn_partial(dst, q.x, st + (b * q.o + o) * 3);
-            }
-        }
-        return;
+    job cx = {.l = l, .q = &q, .batch = p->batch, .in = x, .out = y};
+    lct__parallel(p->rt, p->threads, q.c, 1, poly_channels, &cx);
+    if (!q.small) {
+        weights(&q, l->value[0], p);
+        for (size_t t = 0; t < q.m; t++)
+            lct__gemm(p->rt, 0, 0, q.o, q.ncol, q.cs, 1.0f, q.wr + t * q.o * q.cs, q.cs, q.p + t, q.ld,
+                      t ? 1.0f : 0.0f, q.y, q.ld);
     }
-    poly_weights(&q, w, p->threads);
-    for (size_t t = 0; t < q.m; t++)
-        lct__gemm(p->rt, 0, 0, q.o, q.ncol, q.cs, 1.0f, q.wr + t * q.o * q.cs, q.cs, q.p + t, q.ld,
-                  t ? 1.0f : 0.0f, q.y, q.ld);
-#pragma omp parallel for num_threads(p->threads) schedule(static)
-    for (size_t b = 0; b < p->batch; b++)
-        for (size_t o = 0; o < q.o; o++) {
-            float *dst = y + b * l->out_size + o * q.x;
-            out_row(dst, q.y + o * q.ld + b * q.u, bias != NULL, bias ? bias[o] : 0.0f, relu, q.x);
-            if (st) lct__bn_partial(dst, q.x, st + (b * q.o + o) * 3);
-        }
+    lct__parallel(p->rt, p->threads, p->batch, 1, out_rows, &cx);
 }
 
 void lct__conv1d_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
@@ -683,80 +829,32 @@ void lct__conv1d_backward(lct__layer *l, const lct__pass *p, const float *x, con
 {
     (void)x; /* P is still in the workspace from the forward pass of this input */
     plan q = plan_of(l, p->batch, l->ws);
-    size_t batch = p->batch;
     /* (a max pool after the ReLU applies the mask itself, as after a batch norm) */
     const float *mask = l->fuse_relu && !l->mask_in_pool ? y : NULL;
     if (q.wino) {
         wino_backward(l, p, &q, mask, dy, dx);
         return;
     }
-    float *gw = l->grad[0], *gb = l->has_bias ? l->grad[1] : NULL;
+    job cx = {.l = l, .q = &q, .batch = p->batch, .in = dy, .mask = mask, .out = dx};
     if (q.small) {
-        /* each output channel's dW and db summed over the whole batch by one thread, samples in order */
-#pragma omp parallel for num_threads(p->threads) schedule(static)
-        for (size_t o = 0; o < q.o; o++) {
-            size_t k = q.c * q.k;
-            lct__v16 acc[SMALL_K + 1];
-            float tail[SMALL_K + 1];
-            const float *rows[SMALL_K];
-            for (size_t i = 0; i <= k; i++) {
-                acc[i] = (lct__v16){0};
-                tail[i] = 0.0f;
-            }
-            for (size_t b = 0; b < batch; b++) {
-                for (size_t c = 0; c < q.c; c++)
-                    for (size_t j = 0; j < q.k; j++) rows[c * q.k + j] = tap_row(&q, c, j) + b * q.u;
-                size_t at = b * l->out_size + o * q.x;
-                small_dw(dy + at, mask ? mask + at : NULL, rows, k, q.x, acc, tail);
-            }
-            for (size_t i = 0; i <= k; i++) {
-                float sum = tail[i];
-                for (int j = 0; j < 16; j++) sum += acc[i][j];
-                if (i < k) gw[o * k + i] += sum; /* i = c·k + j: W's own layout */
-                else if (gb) gb[o] += sum;
-            }
-        }
+        lct__parallel(p->rt, p->threads, q.o, 1, small_grad_rows, &cx);
         if (!dx) return;
     }
-    /* dY side by side (masked by a fused ReLU), zero in the junk columns */
-#pragma omp parallel for num_threads(p->threads) schedule(static)
-    for (size_t b = 0; b < batch; b++)
-        for (size_t o = 0; o < q.o; o++) {
-            size_t at = b * l->out_size + o * q.x;
-            float *dst = q.y + o * q.ld + b * q.u;
-            grad_row(dst, dy + at, mask ? mask + at : NULL, q.x);
-            memset(dst + q.x, 0, (q.u - q.x) * sizeof(float));
-        }
+    lct__parallel(p->rt, p->threads, p->batch, 1, grad_rows, &cx);
     if (!q.small) {
-        /* dW_q of every tap, then W's layout: gw[o][c][t·s + r] += dW_t[o][c·s + r], taps in order */
+        /* dW_q of every tap, then W's layout */
         for (size_t t = 0; t < q.m; t++)
             lct__gemm(p->rt, 0, 1, q.o, q.cs, q.ncol, 1.0f, q.y, q.ld, q.p + t, q.ld, 0.0f, q.dw + t * q.o * q.cs,
                       q.cs);
-        size_t full = q.k / q.s;
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (q.o * q.c * q.k > LCT__PAR_MIN)
-        for (size_t o = 0; o < q.o; o++)
-            for (size_t t = 0; t < q.m; t++) {
-                float *dst = gw + o * q.c * q.k + t * q.s;
-                const float *src = q.dw + (t * q.o + o) * q.cs;
-                if (t < full) {
-                    add_runs(dst, src, q.k, q.s, q.c);
-                    continue;
-                }
-                for (size_t c = 0; c < q.c; c++)
-                    for (size_t r = 0; t * q.s + r < q.k; r++) dst[c * q.k + r] += src[c * q.s + r];
-            }
-        if (gb) {
-#pragma omp parallel for num_threads(p->threads) schedule(static)
-            for (size_t o = 0; o < q.o; o++) gb[o] += lct__sum_lanes(q.y + o * q.ld, q.ncol);
-        }
+        lct__parallel(p->rt, q.o * q.c * q.k > LCT__PAR_MIN ? p->threads : 1, q.o, 1, grad_weight_rows, &cx);
+        if (l->has_bias) lct__parallel(p->rt, p->threads, q.o, 1, grad_bias_rows, &cx);
     }
     if (!dx) return;
-    poly_weights(&q, l->value[0], p->threads);
+    weights(&q, l->value[0], p);
     /* dP: the first tap writes its columns, the last m − 1 start at zero */
     for (size_t c = 0; c < q.cs; c++) memset(q.dp + c * q.ld + q.ncol, 0, (q.ld - q.ncol) * sizeof(float));
     for (size_t t = 0; t < q.m; t++)
         lct__gemm(p->rt, 1, 0, q.cs, q.ncol, q.o, 1.0f, q.wr + t * q.o * q.cs, q.cs, q.y, q.ld, t ? 1.0f : 0.0f,
                   q.dp + t, q.ld);
-#pragma omp parallel for num_threads(p->threads) schedule(static)
-    for (size_t c = 0; c < q.c; c++) collect_channel(l, &q, batch, c, q.dp + c * q.s * q.ld, q.ld, dx);
+    lct__parallel(p->rt, p->threads, q.c, 1, collect_channels, &cx);
 }

@@ -90,19 +90,33 @@ static inline float sigm(float v)
     return 1.0f / (1.0f + expf(-v));
 }
 
-void lct__gru_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
+/* What the parallel loops below read: the workspace, the sizes, and the tensors of one pass. */
+typedef struct gru_job {
+    gru_ws w;
+    size_t T, H, H3;
+    const float *bih, *bhh, *whh, *dy;
+    float *y;
+} gru_job;
+
+/* Rows i0..i1 of the input gates start at b_ih (the GEMM then adds x W_ihᵀ). */
+static void bias_rows(void *ctx, size_t i0, size_t i1, size_t slot)
 {
-    size_t B = p->batch, T = l->in.d[0], D = l->in.d[1], H = l->units, H3 = 3 * H, BT = B * T;
-    const float *wih = l->value[0], *whh = l->value[1], *bih = l->value[2], *bhh = l->value[3];
-    gru_ws w = carve(l, B, l->ws);
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (BT * H3 > LCT__PAR_MIN)
-    for (size_t i = 0; i < BT; i++) memcpy(w.gi + i * H3, bih, H3 * sizeof(float));
-    lct__gemm(p->rt, 0, 1, BT, H3, D, 1.0f, x, D, wih, D, 1.0f, w.gi, H3);
-    for (size_t j = 0; j < H3; j++)
-        for (size_t k = 0; k < H; k++) w.wt[k * H3 + j] = whh[j * H + k];
-    /* samples are independent through time: each thread runs its samples' whole sequences */
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * T * H * H3 > LCT__PAR_MIN)
-    for (size_t b = 0; b < B; b++) {
+    (void)slot;
+    const gru_job *cx = ctx;
+    size_t H3 = cx->H3;
+    for (size_t i = i0; i < i1; i++) memcpy(cx->w.gi + i * H3, cx->bih, H3 * sizeof(float));
+}
+
+/* Samples b0..b1, each through its whole sequence. */
+static void forward_samples(void *ctx, size_t b0, size_t b1, size_t slot)
+{
+    (void)slot;
+    const gru_job *cx = ctx;
+    size_t T = cx->T, H = cx->H, H3 = cx->H3;
+    const float *bhh = cx->bhh;
+    const gru_ws w = cx->w;
+    float *y = cx->y;
+    for (size_t b = b0; b < b1; b++) {
         for (size_t t = 0; t < T; t++) {
             size_t row = b * T + t;
             const float *gi = w.gi + row * H3;
@@ -129,16 +143,16 @@ void lct__gru_forward(lct__layer *l, const lct__pass *p, const float *x, float *
     }
 }
 
-void lct__gru_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy, float *dx)
+/* Samples b0..b1, each back through its whole sequence. */
+static void backward_samples(void *ctx, size_t b0, size_t b1, size_t slot)
 {
-    (void)y;
-    size_t B = p->batch, T = l->in.d[0], D = l->in.d[1], H = l->units, H3 = 3 * H, BT = B * T;
-    const float *wih = l->value[0], *whh = l->value[1];
-    gru_ws w = carve(l, B, l->ws);
+    (void)slot;
+    const gru_job *cx = ctx;
+    size_t T = cx->T, H = cx->H, H3 = cx->H3;
+    const float *whh = cx->whh, *dy = cx->dy;
+    const gru_ws w = cx->w;
     float *dgi = w.gi, *dgh = w.gh;
-    memset(w.dh, 0, B * H * sizeof(float));
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * T * H * H3 > LCT__PAR_MIN)
-    for (size_t b = 0; b < B; b++) {
+    for (size_t b = b0; b < b1; b++) {
         for (size_t t = T; t-- > 0;) {
             size_t row = b * T + t;
             const float *r = w.r + row * H, *z = w.z + row * H, *n = w.n + row * H, *ghn = w.ghn + row * H;
@@ -163,6 +177,32 @@ void lct__gru_backward(lct__layer *l, const lct__pass *p, const float *x, const 
             if (t > 0) matvec_t(gh, whh, H3, H, dh);
         }
     }
+}
+
+void lct__gru_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
+{
+    size_t B = p->batch, T = l->in.d[0], D = l->in.d[1], H = l->units, H3 = 3 * H, BT = B * T;
+    const float *wih = l->value[0], *whh = l->value[1], *bih = l->value[2], *bhh = l->value[3];
+    gru_ws w = carve(l, B, l->ws);
+    gru_job cx = {.w = w, .T = T, .H = H, .H3 = H3, .bih = bih, .bhh = bhh, .y = y};
+    lct__parallel(p->rt, BT * H3 > LCT__PAR_MIN ? p->threads : 1, BT, 1, bias_rows, &cx);
+    lct__gemm(p->rt, 0, 1, BT, H3, D, 1.0f, x, D, wih, D, 1.0f, w.gi, H3);
+    for (size_t j = 0; j < H3; j++)
+        for (size_t k = 0; k < H; k++) w.wt[k * H3 + j] = whh[j * H + k];
+    /* samples are independent through time: each task runs its samples' whole sequences */
+    lct__parallel(p->rt, B * T * H * H3 > LCT__PAR_MIN ? p->threads : 1, B, 1, forward_samples, &cx);
+}
+
+void lct__gru_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy, float *dx)
+{
+    (void)y;
+    size_t B = p->batch, T = l->in.d[0], D = l->in.d[1], H = l->units, H3 = 3 * H, BT = B * T;
+    const float *wih = l->value[0], *whh = l->value[1];
+    gru_ws w = carve(l, B, l->ws);
+    float *dgi = w.gi, *dgh = w.gh;
+    memset(w.dh, 0, B * H * sizeof(float));
+    gru_job cx = {.w = w, .T = T, .H = H, .H3 = H3, .whh = whh, .dy = dy};
+    lct__parallel(p->rt, B * T * H * H3 > LCT__PAR_MIN ? p->threads : 1, B, 1, backward_samples, &cx);
     lct__gemm(p->rt, 1, 0, H3, D, BT, 1.0f, dgi, H3, x, D, 1.0f, l->grad[0], D);
     lct__gemm(p->rt, 1, 0, H3, H, BT, 1.0f, dgh, H3, w.hprev, H, 1.0f, l->grad[1], H);
     lct__colsum_add(p, dgi, BT, H3, l->grad[2]);

@@ -62,6 +62,21 @@ static void ensure_packed(lct__layer *l, const lct__pass *p, unsigned need)
     l->wpack_version = p->version;
 }
 
+/* The bias copied into each row of y, before the GEMM adds x Wᵀ. */
+typedef struct bias_job {
+    size_t out;
+    const float *b;
+    float *y;
+} bias_job;
+
+static void bias_rows(void *ctx, size_t i0, size_t i1, size_t slot)
+{
+    (void)slot;
+    const bias_job *cx = ctx;
+    size_t out = cx->out;
+    for (size_t i = i0; i < i1; i++) memcpy(cx->y + i * out, cx->b, out * sizeof *cx->y);
+}
+
 void lct__linear_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
 {
     size_t in = l->in.d[l->in.rank - 1], out = l->units, m = rows_of(l, p->batch);
@@ -73,8 +88,8 @@ void lct__linear_forward(lct__layer *l, const lct__pass *p, const float *x, floa
         return;
     }
     if (b) {
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (m * out > LCT__PAR_MIN)
-        for (size_t i = 0; i < m; i++) memcpy(y + i * out, b, out * sizeof *y);
+        bias_job cx = {.out = out, .b = b, .y = y};
+        lct__parallel(p->rt, m * out > LCT__PAR_MIN ? p->threads : 1, m, 1, bias_rows, &cx);
     }
     lct__gemm(p->rt, 0, 1, m, out, in, 1.0f, x, in, w, in, b ? 1.0f : 0.0f, y, out);
 }
