@@ -107,10 +107,6 @@ void *lct__malloc(lct_runtime *rt, size_t size);
 void *lct__calloc(lct_runtime *rt, size_t count, size_t size);
 /* Accepts NULL. */
 void lct__free(lct_runtime *rt, void *p);
-/* The runtime's own hooks, unaligned and not counted: for the runtime's machinery (its thread pool),
- * which no handle holds. */
-void *lct__raw_alloc(lct_runtime *rt, size_t size);
-void lct__raw_free(lct_runtime *rt, void *block);
 /* Raw hooks, unaligned, for zlib's zalloc/zfree (still counted). */
 void *lct__hook_alloc(lct_runtime *rt, size_t size);
 void lct__hook_free(lct_runtime *rt, void *p);
@@ -207,7 +203,7 @@ void lct__parallel(lct_runtime *rt, int threads, size_t n, size_t grain, lct__ra
 void lct__parallel_tasks(lct_runtime *rt, int threads, lct__range_fn fn, void *ctx);
 /* 1 while the calling thread runs a task of a parallel region. */
 int lct__in_region(void);
-/* The host's scheduler (NULL: none) and the runtime's pool (created on first use; NULL if that fails). */
+/* The host's scheduler (NULL: none) and the runtime's pool (NULL if its locks could not be made). */
 const lct_scheduler *lct__runtime_scheduler(const lct_runtime *rt);
 struct lct__pool *lct__runtime_pool(lct_runtime *rt);
 

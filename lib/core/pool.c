@@ -27,13 +27,11 @@
 #define SPIN_NS 50000
 
 struct lct__pool {
-    lct_runtime *rt;
-    void *raw;                /* the block the pool lives in (the hooks promise no alignment) */
     pthread_mutex_t mu;
     pthread_cond_t wake;      /* workers wait here for a new generation */
     pthread_cond_t finished;  /* the caller waits here for the last task */
-    pthread_t *tid;
-    size_t nworkers, cap;
+    pthread_t tid[LCT__MAX_THREADS - 1];
+    size_t nworkers;
     uint64_t fork_gen;        /* lct__fork_generation() when created: the threads exist in this process */
     atomic_int busy;          /* a region owns the pool */
     atomic_int stop;
@@ -120,16 +118,18 @@ static void *worker_main(void *arg)
     }
 }
 
-lct__pool *lct__pool_new(lct_runtime *rt)
+size_t lct__pool_bytes(void)
+{
+    return sizeof(lct__pool) + LCT__ALIGN;
+}
+
+lct__pool *lct__pool_init(void *mem)
 {
     pthread_once(&atfork_once, register_atfork);
-    void *raw = lct__raw_alloc(rt, sizeof(lct__pool) + LCT__ALIGN);
-    if (raw == NULL) return NULL;
-    lct__pool *p = (lct__pool *)(((uintptr_t)raw + LCT__ALIGN - 1) & ~(uintptr_t)(LCT__ALIGN - 1));
+    /* The runtime's hooks promise no alignment. */
+    lct__pool *p = (lct__pool *)(((uintptr_t)mem + LCT__ALIGN - 1) & ~(uintptr_t)(LCT__ALIGN - 1));
     memset(p, 0, sizeof *p);
-    p->rt = rt;
-    p->raw = raw;
-    if (pthread_mutex_init(&p->mu, NULL) != 0) goto fail_mu;
+    if (pthread_mutex_init(&p->mu, NULL) != 0) return NULL;
     if (pthread_cond_init(&p->wake, NULL) != 0) goto fail_wake;
     if (pthread_cond_init(&p->finished, NULL) != 0) goto fail_finished;
     p->fork_gen = atomic_load(&fork_gen);
@@ -143,8 +143,6 @@ fail_finished:
     pthread_cond_destroy(&p->wake);
 fail_wake:
     pthread_mutex_destroy(&p->mu);
-fail_mu:
-    lct__raw_free(rt, raw);
     return NULL;
 }
 
@@ -153,36 +151,26 @@ size_t lct__pool_workers(const lct__pool *p)
     return p ? p->nworkers : 0;
 }
 
-void lct__pool_free(lct__pool *p)
+void lct__pool_destroy(lct__pool *p)
 {
     if (p == NULL) return;
     /* In a child of fork() the workers do not exist: nothing to wake or join, and the locks may be
      * held by threads of the parent. Leave them. */
-    if (p->fork_gen == atomic_load(&fork_gen)) {
-        pthread_mutex_lock(&p->mu);
-        atomic_store(&p->stop, 1);
-        pthread_cond_broadcast(&p->wake);
-        pthread_mutex_unlock(&p->mu);
-        for (size_t i = 0; i < p->nworkers; i++) pthread_join(p->tid[i], NULL);
-        pthread_cond_destroy(&p->finished);
-        pthread_cond_destroy(&p->wake);
-        pthread_mutex_destroy(&p->mu);
-    }
-    lct__raw_free(p->rt, p->tid);
-    lct__raw_free(p->rt, p->raw);
+    if (p->fork_gen != atomic_load(&fork_gen)) return;
+    pthread_mutex_lock(&p->mu);
+    atomic_store(&p->stop, 1);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    for (size_t i = 0; i < p->nworkers; i++) pthread_join(p->tid[i], NULL);
+    pthread_cond_destroy(&p->finished);
+    pthread_cond_destroy(&p->wake);
+    pthread_mutex_destroy(&p->mu);
 }
 
 /* Start workers up to `want`; keeps what it could start. Called by the region owner only. */
 static void grow(lct__pool *p, size_t want)
 {
-    if (want > p->cap) {
-        pthread_t *tid = lct__raw_alloc(p->rt, want * sizeof *tid);
-        if (tid == NULL) return;
-        if (p->nworkers) memcpy(tid, p->tid, p->nworkers * sizeof *tid);
-        lct__raw_free(p->rt, p->tid);
-        p->tid = tid;
-        p->cap = want;
-    }
+    if (want > LCT__MAX_THREADS - 1) want = LCT__MAX_THREADS - 1;
     /* Workers take no signal: the host's handlers run on the host's threads. */
     sigset_t all, old;
     sigfillset(&all);

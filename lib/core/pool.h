@@ -6,11 +6,14 @@
 
 typedef struct lct__pool lct__pool;
 
-/* A pool with no thread yet (workers start with the first region that needs them), in memory from
- * the runtime's hooks that lct_runtime_memory does not count. NULL on failure. */
-lct__pool *lct__pool_new(lct_runtime *rt);
-/* Stop and join the workers, release the pool. Accepts NULL. */
-void lct__pool_free(lct__pool *p);
+/* Bytes lct__pool_init needs; the runtime keeps its pool inside its own block, so the pool
+ * allocates nothing, ever. */
+size_t lct__pool_bytes(void);
+/* A pool with no thread yet (workers start with the first region that needs them) in `mem`
+ * (lct__pool_bytes(), any alignment). NULL if its locks cannot be created. */
+lct__pool *lct__pool_init(void *mem);
+/* Stop and join the workers. Accepts NULL. */
+void lct__pool_destroy(lct__pool *p);
 /* fn(ctx, t) for every t < ntasks (>= 2) on the calling thread and up to ntasks - 1 workers; returns
  * when all are done. Returns 0 without running anything when the pool serves another region, has no
  * worker (none could be started) or was created before fork() in a parent process: the caller then

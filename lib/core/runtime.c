@@ -1,5 +1,4 @@
 /* The runtime handle: options, allocator hooks with accounting, logging. */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +21,7 @@ struct lct_runtime {
     _Atomic size_t mem_peak;
     int has_sched;
     lct_scheduler sched;
-    _Atomic(lct__pool *) pool;  /* started by the first region that has parallel work */
-    pthread_mutex_t pool_mu;
+    lct__pool *pool;  /* in this block, after the struct; NULL if its locks could not be made */
 };
 
 /* Header stored just before every aligned block: where the raw block starts and its size. */
@@ -92,15 +90,12 @@ int lct_runtime_new(lct_runtime **out, const lct_runtime_options *opts)
 
     lct_alloc_fn alloc = opts->alloc ? opts->alloc : default_alloc;
     lct_free_fn release = opts->free ? opts->free : default_free;
-    lct_runtime *rt = alloc(opts->alloc_user, sizeof *rt);
-    if (rt == NULL) return LCT__FAIL(LCT_ENOMEM, "cannot allocate %zu bytes for the runtime", sizeof *rt);
+    size_t bytes = sizeof(lct_runtime) + lct__pool_bytes();
+    lct_runtime *rt = alloc(opts->alloc_user, bytes);
+    if (rt == NULL) return LCT__FAIL(LCT_ENOMEM, "cannot allocate %zu bytes for the runtime", bytes);
     memset(rt, 0, sizeof *rt);
-    if (pthread_mutex_init(&rt->pool_mu, NULL) != 0) {
-        release(opts->alloc_user, rt);
-        return LCT__FAIL(LCT_ENOMEM, "cannot create the runtime's lock");
-    }
+    rt->pool = lct__pool_init(rt + 1); /* without one, regions run on the caller */
     atomic_init(&rt->threads, threads);
-    atomic_init(&rt->pool, NULL);
     rt->has_sched = opts->scheduler != NULL;
     if (rt->has_sched) rt->sched = sched;
     rt->seed = opts->seed;
@@ -122,21 +117,10 @@ int lct_runtime_new(lct_runtime **out, const lct_runtime_options *opts)
 void lct_runtime_free(lct_runtime *rt)
 {
     if (rt == NULL) return;
-    lct__pool_free(atomic_load(&rt->pool));
-    pthread_mutex_destroy(&rt->pool_mu);
+    lct__pool_destroy(rt->pool);
     size_t left = atomic_load(&rt->mem_current);
     if (left != 0) lct__log(rt, LCT_LOG_WARN, "runtime freed while handles still hold %zu bytes", left);
     rt->free(rt->alloc_user, rt);
-}
-
-void *lct__raw_alloc(lct_runtime *rt, size_t size)
-{
-    return rt->alloc(rt->alloc_user, size);
-}
-
-void lct__raw_free(lct_runtime *rt, void *block)
-{
-    if (block != NULL) rt->free(rt->alloc_user, block);
 }
 
 const lct_scheduler *lct__runtime_scheduler(const lct_runtime *rt)
@@ -146,16 +130,7 @@ const lct_scheduler *lct__runtime_scheduler(const lct_runtime *rt)
 
 lct__pool *lct__runtime_pool(lct_runtime *rt)
 {
-    lct__pool *p = atomic_load(&rt->pool);
-    if (p != NULL) return p;
-    pthread_mutex_lock(&rt->pool_mu);
-    p = atomic_load(&rt->pool);
-    if (p == NULL) {
-        p = lct__pool_new(rt);
-        atomic_store(&rt->pool, p);
-    }
-    pthread_mutex_unlock(&rt->pool_mu);
-    return p;
+    return rt->pool;
 }
 
 int lct_runtime_threads(const lct_runtime *rt)
