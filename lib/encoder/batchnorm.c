@@ -53,6 +53,22 @@ static bn_view view(const lct__layer *l, size_t batch)
     return v;
 }
 
+/* What the loops over channels, samples or column blocks read. */
+typedef struct bn_job {
+    const lct__pass *p;
+    const lct__layer *l;
+    const bn_view *v;
+    const float *x, *dy, *mask, *a, *b;
+    float *y, *part, *dx;
+    double *var_out;
+    size_t cols; /* per column block (S = 1) */
+    int relu;
+    /* backward with a fused pool: its window choices, selected inputs and outputs per plane */
+    const int32_t *arg;
+    const float *sel;
+    size_t pn;
+} bn_job;
+
 /* Σ(x − k) and Σ(x − k)² in one pass; the shift k (a sample of the channel) keeps the variance accurate. */
 LCT__VEC static void sums_shifted(const float *x, size_t n, float k, float *s1, float *s2)
 {
@@ -165,13 +181,16 @@ void lct__bn_partial(const float *y, size_t n, float *out3)
     out3[2] = s2;
 }
 
-/* Mean and variance from per-sample partials, merged in sample order in double (Chan et al.). */
-static void merge_partials(const lct__pass *p, const bn_view *v, const float *part, double *var_out)
+static void merge_channels(void *ctx, size_t c0, size_t c1, size_t slot)
 {
-    size_t B = p->batch;
+    (void)slot;
+    const bn_job *job = ctx;
+    const bn_view *v = job->v;
+    const float *part = job->part;
+    double *var_out = job->var_out;
+    size_t B = job->p->batch;
     double ns = (double)v->s;
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v->c > 4096)
-    for (size_t c = 0; c < v->c; c++) {
+    for (size_t c = c0; c < c1; c++) {
         double n = 0.0, mean = 0.0, m2 = 0.0;
         for (size_t b = 0; b < B; b++) {
             const float *q = part + (b * v->c + c) * 3;
@@ -187,28 +206,54 @@ static void merge_partials(const lct__pass *p, const bn_view *v, const float *pa
     }
 }
 
+/* Mean and variance from per-sample partials, merged in sample order in double (Chan et al.). */
+static void merge_partials(const lct__pass *p, const bn_view *v, float *part, double *var_out)
+{
+    bn_job job = {.p = p, .v = v, .part = part, .var_out = var_out};
+    lct__parallel(p->rt, p->batch * v->c > 4096 ? p->threads : 1, v->c, 1, merge_channels, &job);
+}
+
+static void stats_blocks(void *ctx, size_t k0, size_t k1, size_t slot)
+{
+    (void)slot;
+    const bn_job *job = ctx;
+    const bn_view *v = job->v;
+    const float *x = job->x;
+    double *var_out = job->var_out;
+    size_t B = job->p->batch, cols = job->cols;
+    for (size_t k = k0; k < k1; k++) {
+        size_t j0 = k * cols, len = j0 + cols < v->c ? cols : v->c - j0;
+        float *s1 = v->k1 + j0, *s2 = v->k2 + j0;
+        memset(s1, 0, len * sizeof *s1);
+        memset(s2, 0, len * sizeof *s2);
+        for (size_t b = 0; b < B; b++) row_add(s1, x + b * v->c + j0, len);
+        for (size_t j = 0; j < len; j++) v->mean[j0 + j] = s1[j] / (float)v->n;
+        for (size_t b = 0; b < B; b++) row_sqdev(s2, x + b * v->c + j0, v->mean + j0, len);
+        for (size_t j = 0; j < len; j++) var_out[j0 + j] = (double)s2[j] / (double)v->n;
+    }
+}
+
+static void partial_planes(void *ctx, size_t r0, size_t r1, size_t slot)
+{
+    (void)slot;
+    const bn_job *job = ctx;
+    const bn_view *v = job->v;
+    for (size_t r = r0; r < r1; r++) lct__bn_partial(job->x + r * v->s, v->s, job->part + r * 3);
+}
+
 /* Batch mean and variance per channel into v.mean and v.invstd (as variance, for now). */
 static void batch_stats(const lct__pass *p, const bn_view *v, const float *x, float *part, double *var_out)
 {
     size_t B = p->batch;
+    bn_job job = {.p = p, .v = v, .x = x, .part = part, .var_out = var_out};
     if (v->s == 1) {
         /* each thread owns whole columns and sums their rows in order */
-        size_t cols = col_block(v->c, B, p->threads), nblk = (v->c + cols - 1) / cols;
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (nblk > 1)
-        for (size_t k = 0; k < nblk; k++) {
-            size_t j0 = k * cols, len = j0 + cols < v->c ? cols : v->c - j0;
-            float *s1 = v->k1 + j0, *s2 = v->k2 + j0;
-            memset(s1, 0, len * sizeof *s1);
-            memset(s2, 0, len * sizeof *s2);
-            for (size_t b = 0; b < B; b++) row_add(s1, x + b * v->c + j0, len);
-            for (size_t j = 0; j < len; j++) v->mean[j0 + j] = s1[j] / (float)v->n;
-            for (size_t b = 0; b < B; b++) row_sqdev(s2, x + b * v->c + j0, v->mean + j0, len);
-            for (size_t j = 0; j < len; j++) var_out[j0 + j] = (double)s2[j] / (double)v->n;
-        }
+        job.cols = col_block(v->c, B, p->threads);
+        size_t nblk = (v->c + job.cols - 1) / job.cols;
+        lct__parallel(p->rt, nblk > 1 ? p->threads : 1, nblk, 1, stats_blocks, &job);
     } else {
         /* per (sample, channel) partials, each plane read twice while in cache, then merged in order */
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v->c * v->s > LCT__PAR_MIN)
-        for (size_t r = 0; r < B * v->c; r++) lct__bn_partial(x + r * v->s, v->s, part + r * 3);
+        lct__parallel(p->rt, B * v->c * v->s > LCT__PAR_MIN ? p->threads : 1, B * v->c, 1, partial_planes, &job);
         merge_partials(p, v, part, var_out);
     }
 }
@@ -242,13 +287,17 @@ void lct__bn_pool_plane(const lct__layer *l, const lct__pass *p, size_t b, size_
     }
 }
 
-static void normalise_pool(const lct__pass *p, const lct__layer *l, const bn_view *v, const float *x, const float *a,
-                           const float *b)
+static void normalise_pool_planes(void *ctx, size_t r0, size_t r1, size_t slot)
 {
+    (void)slot;
+    const bn_job *job = ctx;
+    const lct__pass *p = job->p;
+    const lct__layer *l = job->l;
+    const bn_view *v = job->v;
+    const float *x = job->x, *a = job->a, *b = job->b;
     size_t n = l->pool->out_size / v->c;
     float *y = l->pool_y, *sel = lct__pool_sel(l->pool, p->batch);
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (p->batch * v->c * v->s > LCT__PAR_MIN)
-    for (size_t r = 0; r < p->batch * v->c; r++) {
+    for (size_t r = r0; r < r1; r++) {
         size_t c = r % v->c;
         /* a convolution before has already made the choice on each plane while it was in cache */
         if (!l->by_conv) lct__bn_pool_plane(l, p, r / v->c, c, x + r * v->s);
@@ -256,25 +305,38 @@ static void normalise_pool(const lct__pass *p, const lct__layer *l, const bn_vie
     }
 }
 
-/* y = x·a[c] + b[c], optionally followed by ReLU. */
-static void normalise(const lct__pass *p, const bn_view *v, const float *x, float *y, const float *a, const float *b,
-                      int relu)
+/* Rows of the vector layout (S = 1) or planes. */
+static void normalise_rows(void *ctx, size_t r0, size_t r1, size_t slot)
 {
-    size_t B = p->batch;
+    (void)slot;
+    const bn_job *job = ctx;
+    const bn_view *v = job->v;
+    const float *x = job->x, *a = job->a, *b = job->b;
+    float *y = job->y;
+    int relu = job->relu;
     if (v->s == 1) {
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v->c > LCT__PAR_MIN)
-        for (size_t r = 0; r < B; r++) {
+        for (size_t r = r0; r < r1; r++) {
             if (relu) affine_cols_relu(x + r * v->c, y + r * v->c, v->c, a, b);
             else affine_cols(x + r * v->c, y + r * v->c, 0, v->c, a, b);
         }
     } else {
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v->c * v->s > LCT__PAR_MIN)
-        for (size_t r = 0; r < B * v->c; r++) {
+        for (size_t r = r0; r < r1; r++) {
             size_t c = r % v->c;
             if (relu) affine_relu(x + r * v->s, y + r * v->s, v->s, a[c], b[c]);
             else affine(x + r * v->s, y + r * v->s, v->s, a[c], b[c]);
         }
     }
+}
+
+/* y = x·a[c] + b[c], optionally followed by ReLU; with a pool behind, into the pooled output. */
+static void normalise(const lct__pass *p, const lct__layer *l, const bn_view *v, const float *x, float *y,
+                      const float *a, const float *b)
+{
+    size_t B = p->batch;
+    bn_job job = {.p = p, .l = l, .v = v, .x = x, .y = y, .a = a, .b = b, .relu = l->fuse_relu};
+    int threads = B * v->c * v->s > LCT__PAR_MIN ? p->threads : 1; /* B·C when S = 1 */
+    if (l->pool) lct__parallel(p->rt, threads, B * v->c, 1, normalise_pool_planes, &job);
+    else lct__parallel(p->rt, threads, v->s == 1 ? B : B * v->c, 1, normalise_rows, &job);
 }
 
 /*
@@ -371,8 +433,7 @@ void lct__bn_forward(lct__layer *l, const lct__pass *p, const float *x, float *y
         a[c] = gamma[c] * v.invstd[c];
         b[c] = beta[c] - v.mean[c] * a[c];
     }
-    if (l->pool) normalise_pool(p, l, &v, x, a, b);
-    else normalise(p, &v, x, y, a, b, l->fuse_relu);
+    normalise(p, l, &v, x, y, a, b);
 }
 
 /* With a fused ReLU, dy only passes where the output y is positive (a bit mask, so it vectorises). */
@@ -425,25 +486,18 @@ LCT__VEC static void bn_dx(const float *x, const float *dy, const float *y, floa
     for (; i < n; i++) dx[i] = k1 * (y && !(y[i] > 0.0f) ? 0.0f : dy[i]) - k2 - k3 * (x[i] - m);
 }
 
-void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy, float *dx)
+/* Σdy and Σdy·(x − mean) per channel over the batch: column blocks of the vector layout, or channels. */
+static void sum_dy(void *ctx, size_t k0, size_t k1, size_t slot)
 {
-    bn_view v = view(l, p->batch);
-    size_t B = p->batch;
-    /* the fused ReLU's mask, unless the max pool behind it already applied it (on 4x fewer values) */
-    const float *mask = l->fuse_relu && !l->mask_in_pool ? y : NULL;
-    /* fused with ReLU and max pool: dy is the pooled gradient; the ReLU mask is the pooled output */
-    const lct__layer *pool = l->pool;
-    const float *pool_y = l->pool_y;
-    const int32_t *arg = pool ? (const int32_t *)pool->ws : NULL;
-    const float *sel = pool ? lct__pool_sel(pool, B) : NULL;
-    size_t pn = pool ? pool->out_size / v.c : 0;
-    const float *gamma = l->value[0];
-    float *gg = l->grad[0], *gb = l->grad[1];
-    /* Σdy and Σdy·(x − mean) per channel, in double over the batch */
+    (void)slot;
+    const bn_job *job = ctx;
+    bn_view v = *job->v;
+    size_t B = job->p->batch, pn = job->pn;
+    const lct__layer *pool = job->l->pool;
+    const float *x = job->x, *dy = job->dy, *mask = job->mask, *sel = job->sel, *pool_y = job->l->pool_y;
     if (v.s == 1) {
-        size_t cols = col_block(v.c, B, p->threads), nblk = (v.c + cols - 1) / cols;
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (nblk > 1)
-        for (size_t k = 0; k < nblk; k++) {
+        size_t cols = job->cols;
+        for (size_t k = k0; k < k1; k++) {
             size_t j0 = k * cols, len = j0 + cols < v.c ? cols : v.c - j0;
             memset(v.sdy + j0, 0, len * sizeof(float));
             memset(v.sdyx + j0, 0, len * sizeof(float));
@@ -453,8 +507,7 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
             for (size_t j = j0; j < j0 + len; j++) v.sdyx[j] *= v.invstd[j];
         }
     } else {
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v.c * v.s > LCT__PAR_MIN)
-        for (size_t c = 0; c < v.c; c++) {
+        for (size_t c = k0; c < k1; c++) {
             double s1 = 0.0, s2 = 0.0;
             for (size_t b = 0; b < B; b++) {
                 float a, bb;
@@ -473,24 +526,19 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
             v.sdyx[c] = (float)(s2 * v.invstd[c]);
         }
     }
-    for (size_t c = 0; c < v.c; c++) {
-        gg[c] += v.sdyx[c];
-        gb[c] += v.sdy[c];
-    }
-    if (!dx) return;
-    /* synchronised: dx needs the sums over the global batch (γ and β keep this rank's share, which the
-     * optimiser averages) */
-    if (p->comm && p->train && sync_sums(p, &v)) return;
-    /* train: dx = γ·σ⁻¹·(dy − Σdy/N − x̂·Σdy·x̂/N); eval: dx = γ·σ⁻¹·dy */
-    float inv_n = 1.0f / (float)v.n;
-    for (size_t c = 0; c < v.c; c++) {
-        v.k1[c] = gamma[c] * v.invstd[c];
-        v.k2[c] = p->train ? v.k1[c] * v.sdy[c] * inv_n : 0.0f;
-        v.k3[c] = p->train ? v.k1[c] * v.sdyx[c] * inv_n * v.invstd[c] : 0.0f;
-    }
-    if (l->by_conv) return; /* the convolution before makes each plane (lct__bn_dx_plane) */
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * v.c * v.s > LCT__PAR_MIN)
-    for (size_t b = 0; b < B; b++) {
+}
+
+static void dx_samples(void *ctx, size_t b0, size_t b1, size_t slot)
+{
+    (void)slot;
+    const bn_job *job = ctx;
+    bn_view v = *job->v;
+    size_t pn = job->pn;
+    const lct__layer *pool = job->l->pool;
+    const float *x = job->x, *dy = job->dy, *mask = job->mask, *pool_y = job->l->pool_y;
+    const int32_t *arg = job->arg;
+    float *dx = job->dx;
+    for (size_t b = b0; b < b1; b++) {
         if (v.s == 1) {
             size_t off = b * v.c;
             row_dx(dx + off, dy + off, x + off, mask ? mask + off : NULL, v.mean, v.k1, v.k2, v.k3, v.c);
@@ -508,6 +556,49 @@ void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const f
             }
         }
     }
+}
+
+void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy, float *dx)
+{
+    bn_view v = view(l, p->batch);
+    size_t B = p->batch;
+    bn_job job = {.p = p, .l = l, .v = &v, .x = x, .dy = dy, .dx = dx};
+    /* the fused ReLU's mask, unless the max pool behind it already applied it (on 4x fewer values) */
+    job.mask = l->fuse_relu && !l->mask_in_pool ? y : NULL;
+    /* fused with ReLU and max pool: dy is the pooled gradient; the ReLU mask is the pooled output */
+    const lct__layer *pool = l->pool;
+    if (pool) {
+        job.arg = (const int32_t *)pool->ws;
+        job.sel = lct__pool_sel(pool, B);
+        job.pn = pool->out_size / v.c;
+    }
+    const float *gamma = l->value[0];
+    float *gg = l->grad[0], *gb = l->grad[1];
+    /* Σdy and Σdy·(x − mean) per channel, in double over the batch */
+    if (v.s == 1) {
+        job.cols = col_block(v.c, B, p->threads);
+        size_t nblk = (v.c + job.cols - 1) / job.cols;
+        lct__parallel(p->rt, nblk > 1 ? p->threads : 1, nblk, 1, sum_dy, &job);
+    } else {
+        lct__parallel(p->rt, B * v.c * v.s > LCT__PAR_MIN ? p->threads : 1, v.c, 1, sum_dy, &job);
+    }
+    for (size_t c = 0; c < v.c; c++) {
+        gg[c] += v.sdyx[c];
+        gb[c] += v.sdy[c];
+    }
+    if (!dx) return;
+    /* synchronised: dx needs the sums over the global batch (γ and β keep this rank's share, which the
+     * optimiser averages) */
+    if (p->comm && p->train && sync_sums(p, &v)) return;
+    /* train: dx = γ·σ⁻¹·(dy − Σdy/N − x̂·Σdy·x̂/N); eval: dx = γ·σ⁻¹·dy */
+    float inv_n = 1.0f / (float)v.n;
+    for (size_t c = 0; c < v.c; c++) {
+        v.k1[c] = gamma[c] * v.invstd[c];
+        v.k2[c] = p->train ? v.k1[c] * v.sdy[c] * inv_n : 0.0f;
+        v.k3[c] = p->train ? v.k1[c] * v.sdyx[c] * inv_n * v.invstd[c] : 0.0f;
+    }
+    if (l->by_conv) return; /* the convolution before makes each plane (lct__bn_dx_plane) */
+    lct__parallel(p->rt, B * v.c * v.s > LCT__PAR_MIN ? p->threads : 1, B, 1, dx_samples, &job);
 }
 
 void lct__bn_dx_plane(const lct__layer *l, const lct__pass *p, const float *dy, size_t b, size_t c, const float *x,

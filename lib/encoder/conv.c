@@ -122,6 +122,23 @@ static size_t group_of(const geom *g, size_t batch)
     return gs < per_chunk ? gs : per_chunk;
 }
 
+/* What a pass's tasks read: the layer, its geometry and chunks, the operands, W packed (bf16) or NULL. */
+typedef struct conv_job {
+    const lct__pass *p;
+    const lct__layer *l;
+    const geom *g;
+    size_t nch, gs, nt;
+    const float *x, *dy;
+    float *y, *dx;
+    const uint16_t *wp;
+} conv_job;
+
+static conv_job job_of(const lct__layer *l, const lct__pass *p, const geom *g, const uint16_t *wp)
+{
+    size_t nch = chunks(p->batch);
+    return (conv_job){.p = p, .l = l, .g = g, .nch = nch, .gs = group_of(g, p->batch), .nt = slots(p, nch), .wp = wp};
+}
+
 int lct__conv_recomputes(const lct__layer *conv, const lct__layer *bn, const lct__layer *relu,
                          const lct__layer *pool)
 {
@@ -643,20 +660,20 @@ LCT__VEC static void small_dw(const float *dy, const float *col, size_t ld, size
     }
 }
 
-void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
+static void forward_tasks(void *ctx, size_t t0, size_t t1, size_t slot)
 {
-    geom g = geometry(l);
-    size_t nch = chunks(p->batch), gs = group_of(&g, p->batch);
-    size_t in_size = l->in_size, out_size = l->out_size;
-    const float *w = l->value[0], *bias = l->has_bias ? l->value[1] : NULL;
-    float *st = l->stats_out;
+    (void)slot;
+    const conv_job *job = ctx;
+    const lct__pass *p = job->p;
+    const lct__layer *l = job->l;
+    const geom g = *job->g;
+    size_t nch = job->nch, gs = job->gs, nt = job->nt, in_size = l->in_size, out_size = l->out_size;
+    const float *x = job->x, *w = l->value[0], *bias = l->has_bias ? l->value[1] : NULL;
+    float *y = job->y, *st = l->stats_out;
     const lct__layer *fb = l->fused_bn; /* a fused batch norm next: its pool's choice is made here, in cache */
     int dir = direct(&g), fz = fused(&g);
-    size_t nt = slots(p, nch);
-    uint16_t *wp = g.bf16 ? (uint16_t *)l->ws : NULL;
-    if (wp) lct__bf16_pack_a(0, w, g.k, g.o, g.k, wp);
-#pragma omp parallel for num_threads(p->threads) schedule(static)
-    for (size_t t = 0; t < nt; t++) {
+    const uint16_t *wp = job->wp;
+    for (size_t t = t0; t < t1; t++) {
         scratch sc = scratch_of(&g, gs, l->ws, t); /* this thread's columns and outputs stay in its cache */
         for (size_t c = nch * t / nt; c < nch * (t + 1) / nt; c++) {
             size_t b0 = p->batch * c / nch, b1 = p->batch * (c + 1) / nch;
@@ -714,16 +731,33 @@ void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float 
     }
 }
 
+void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
+{
+    geom g = geometry(l);
+    uint16_t *wp = g.bf16 ? (uint16_t *)l->ws : NULL;
+    if (wp) lct__bf16_pack_a(0, l->value[0], g.k, g.o, g.k, wp);
+    conv_job job = job_of(l, p, &g, wp);
+    job.x = x;
+    job.y = y;
+    lct__parallel_tasks(p->rt, (int)job.nt, forward_tasks, &job);
+}
+
 /* Add the chunks' partial dW and db to the gradients, chunk 0 first: each element sees the same
  * order of additions for any thread count. Slices of the weights go to the threads. The GEMM path's
  * partials are dWᵀ (K × O), the small kernels' dW (O × K). */
-static void sum_chunks(const geom *g, size_t gs, size_t nch, lct__layer *l, int threads)
+#define SLICE 4096
+
+static void sum_slices(void *ctx, size_t t0, size_t t1, size_t slot)
 {
-    size_t nw = g->o * g->k, slice = 4096, ns = (nw + slice - 1) / slice;
+    (void)slot;
+    const conv_job *job = ctx;
+    const geom *g = job->g;
+    size_t gs = job->gs, nch = job->nch;
+    const lct__layer *l = job->l;
+    size_t nw = g->o * g->k, slice = SLICE;
     int tr = g->k > SMALL_K;
     float *gw = l->grad[0];
-#pragma omp parallel for num_threads(threads) schedule(static) if (nw * nch > LCT__PAR_MIN)
-    for (size_t t = 0; t < ns; t++) {
+    for (size_t t = t0; t < t1; t++) {
         size_t i0 = t * slice, i1 = i0 + slice < nw ? i0 + slice : nw;
         for (size_t c = 0; c < nch; c++) {
             const float *dw = scratch_of(g, gs, l->ws, c).dw;
@@ -736,6 +770,15 @@ static void sum_chunks(const geom *g, size_t gs, size_t nch, lct__layer *l, int 
                 for (size_t i = i0; i < i1; i++) gw[i] += dw[i];
         }
     }
+}
+
+static void sum_chunks(conv_job *job)
+{
+    const geom *g = job->g;
+    size_t gs = job->gs, nch = job->nch, nw = g->o * g->k;
+    const lct__layer *l = job->l;
+    const lct__pass *p = job->p;
+    lct__parallel(p->rt, nw * nch > LCT__PAR_MIN ? p->threads : 1, (nw + SLICE - 1) / SLICE, 1, sum_slices, job);
     if (l->has_bias) {
         float *gb = l->grad[1];
         for (size_t c = 0; c < nch; c++) {
@@ -745,22 +788,23 @@ static void sum_chunks(const geom *g, size_t gs, size_t nch, lct__layer *l, int 
     }
 }
 
-void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx)
+static void backward_tasks(void *ctx, size_t t0, size_t t1, size_t slot)
 {
-    geom g = geometry(l);
-    size_t nch = chunks(p->batch), gs = group_of(&g, p->batch);
-    size_t in_size = l->in_size, out_size = l->out_size;
-    const float *w = l->value[0];
+    (void)slot;
+    const conv_job *job = ctx;
+    const lct__pass *p = job->p;
+    const lct__layer *l = job->l;
+    const geom g = *job->g;
+    size_t nch = job->nch, gs = job->gs, nt = job->nt, in_size = l->in_size, out_size = l->out_size;
+    const float *x = job->x, *dy = job->dy, *w = l->value[0];
+    float *dx = job->dx;
     int dir = direct(&g), bias = l->has_bias != 0, fz = fused(&g);
     /* dy is the pooled gradient of a fused batch norm whose dx this makes plane by plane, in cache */
     const lct__layer *from = l->fused_bn;
     const float *bias_v = l->has_bias ? l->value[1] : NULL;
     int rec = from && g.k <= SMALL_K; /* the output was not stored (lct__conv_recomputes) */
-    size_t nt = slots(p, nch);
-    uint16_t *wp = g.bf16 && dx ? (uint16_t *)l->ws : NULL;
-    if (wp) lct__bf16_pack_a(1, w, g.k, g.k, g.o, wp);
-#pragma omp parallel for num_threads(p->threads) schedule(static)
-    for (size_t t = 0; t < nt; t++) {
+    const uint16_t *wp = job->wp;
+    for (size_t t = t0; t < t1; t++) {
         scratch sc = scratch_of(&g, gs, l->ws, t); /* this thread's columns and gradients stay in its cache */
         for (size_t c = nch * t / nt; c < nch * (t + 1) / nt; c++) {
             scratch part = scratch_of(&g, gs, l->ws, c); /* the chunk's partial dW and db */
@@ -837,5 +881,17 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
             }
         }
     }
-    sum_chunks(&g, gs, nch, l, p->threads);
+}
+
+void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx)
+{
+    geom g = geometry(l);
+    uint16_t *wp = g.bf16 && dx ? (uint16_t *)l->ws : NULL;
+    if (wp) lct__bf16_pack_a(1, l->value[0], g.k, g.k, g.o, wp);
+    conv_job job = job_of(l, p, &g, wp);
+    job.x = x;
+    job.dy = dy;
+    job.dx = dx;
+    lct__parallel_tasks(p->rt, (int)job.nt, backward_tasks, &job);
+    sum_chunks(&job);
 }

@@ -3,12 +3,23 @@
 
 #include "layer.h"
 
-void lct__l2norm_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
+/* What the row loops read: rows of d values. */
+typedef struct l2_job {
+    const lct__layer *l;
+    size_t d;
+    const float *x, *y, *dy;
+    float *out; /* y forward, dx backward */
+} l2_job;
+
+static void forward_rows(void *ctx, size_t r0, size_t r1, size_t slot)
 {
-    size_t d = l->in.d[l->in.rank - 1], rows = p->batch * (l->in_size / d);
-    float *norm = l->ws;
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (rows * d > LCT__PAR_MIN)
-    for (size_t r = 0; r < rows; r++) {
+    (void)slot;
+    const l2_job *j = ctx;
+    const lct__layer *l = j->l;
+    size_t d = j->d;
+    const float *x = j->x;
+    float *y = j->out, *norm = l->ws;
+    for (size_t r = r0; r < r1; r++) {
         double s = 0.0;
         for (size_t i = 0; i < d; i++) s += (double)x[r * d + i] * x[r * d + i];
         float nr = (float)sqrt(s);
@@ -18,14 +29,22 @@ void lct__l2norm_forward(lct__layer *l, const lct__pass *p, const float *x, floa
     }
 }
 
-void lct__l2norm_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
-                          float *dx)
+void lct__l2norm_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
 {
-    (void)x;
     size_t d = l->in.d[l->in.rank - 1], rows = p->batch * (l->in_size / d);
-    const float *norm = l->ws;
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (rows * d > LCT__PAR_MIN)
-    for (size_t r = 0; r < rows; r++) {
+    l2_job j = {.l = l, .d = d, .x = x, .out = y};
+    lct__parallel(p->rt, rows * d > LCT__PAR_MIN ? p->threads : 1, rows, 1, forward_rows, &j);
+}
+
+static void backward_rows(void *ctx, size_t r0, size_t r1, size_t slot)
+{
+    (void)slot;
+    const l2_job *j = ctx;
+    const lct__layer *l = j->l;
+    size_t d = j->d;
+    const float *norm = l->ws, *y = j->y, *dy = j->dy;
+    float *dx = j->out;
+    for (size_t r = r0; r < r1; r++) {
         const float *yr = y + r * d, *dyr = dy + r * d;
         float *dxr = dx + r * d;
         if (norm[r] > l->eps) {
@@ -39,4 +58,13 @@ void lct__l2norm_backward(lct__layer *l, const lct__pass *p, const float *x, con
             for (size_t i = 0; i < d; i++) dxr[i] = dyr[i] * inv;
         }
     }
+}
+
+void lct__l2norm_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
+                          float *dx)
+{
+    (void)x;
+    size_t d = l->in.d[l->in.rank - 1], rows = p->batch * (l->in_size / d);
+    l2_job j = {.l = l, .d = d, .y = y, .dy = dy, .out = dx};
+    lct__parallel(p->rt, rows * d > LCT__PAR_MIN ? p->threads : 1, rows, 1, backward_rows, &j);
 }

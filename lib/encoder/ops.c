@@ -11,25 +11,54 @@ LCT__VEC static void colsum_block(const float *a, size_t rows, size_t cols, size
     }
 }
 
+/* What the block loops read: rows x cols of src (copies: cols values), summed or copied into dst. */
+typedef struct ops_job {
+    const float *src;
+    float *dst;
+    size_t rows, cols;
+} ops_job;
+
+static void colsum_blocks(void *ctx, size_t b0, size_t b1, size_t slot)
+{
+    (void)slot;
+    const ops_job *j = ctx;
+    const float *a = j->src;
+    float *out = j->dst;
+    size_t rows = j->rows, cols = j->cols;
+    for (size_t b = b0; b < b1; b++) {
+        size_t j0 = b * COLBLOCK, j1 = j0 + COLBLOCK < cols ? j0 + COLBLOCK : cols;
+        colsum_block(a, rows, cols, j0, j1, out);
+    }
+}
+
 void lct__colsum_add(const lct__pass *p, const float *a, size_t rows, size_t cols, float *out)
 {
     /* Each column is summed over the rows in order by one thread: the same result for any thread count. */
     size_t nblk = (cols + COLBLOCK - 1) / COLBLOCK;
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (rows * cols > LCT__PAR_MIN && nblk > 1)
-    for (size_t b = 0; b < nblk; b++) {
-        size_t j0 = b * COLBLOCK, j1 = j0 + COLBLOCK < cols ? j0 + COLBLOCK : cols;
-        colsum_block(a, rows, cols, j0, j1, out);
+    ops_job j = {.src = a, .dst = out, .rows = rows, .cols = cols};
+    lct__parallel(p->rt, rows * cols > LCT__PAR_MIN && nblk > 1 ? p->threads : 1, nblk, 1, colsum_blocks, &j);
+}
+
+#define COPYBLOCK 16384
+
+static void copy_blocks(void *ctx, size_t b0, size_t b1, size_t slot)
+{
+    (void)slot;
+    const ops_job *j = ctx;
+    const float *x = j->src;
+    float *y = j->dst;
+    size_t n = j->cols;
+    const size_t blk = COPYBLOCK;
+    for (size_t b = b0; b < b1; b++) {
+        size_t i0 = b * blk, len = i0 + blk < n ? blk : n - i0;
+        memcpy(y + i0, x + i0, len * sizeof *y);
     }
 }
 
 void lct__copy(const lct__pass *p, size_t n, const float *x, float *y)
 {
     if (x == y) return;
-    const size_t blk = 16384;
-    size_t nblk = (n + blk - 1) / blk;
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (n > 4 * LCT__PAR_MIN)
-    for (size_t b = 0; b < nblk; b++) {
-        size_t i0 = b * blk, len = i0 + blk < n ? blk : n - i0;
-        memcpy(y + i0, x + i0, len * sizeof *y);
-    }
+    size_t nblk = (n + COPYBLOCK - 1) / COPYBLOCK;
+    ops_job j = {.src = x, .dst = y, .rows = 1, .cols = n};
+    lct__parallel(p->rt, n > 4 * LCT__PAR_MIN ? p->threads : 1, nblk, 1, copy_blocks, &j);
 }

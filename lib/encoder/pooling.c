@@ -238,32 +238,42 @@ void lct__unmax2x2_plane(const float *dy, const float *mask, const int32_t *arg,
                      dx + (2 * oy + 1) * w);
 }
 
-void lct__pool_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
+/* What the plane loops read: GAP planes of s values, or pooling geometry g with its window choices in arg. */
+typedef struct pool_job {
+    const lct__layer *l;
+    pgeom g;
+    size_t s, n;
+    int max;
+    float inv;
+    int32_t *arg;
+    const float *x, *dy, *mask;
+    float *out; /* y forward, dx backward */
+} pool_job;
+
+static void forward_planes(void *ctx, size_t r0, size_t r1, size_t slot)
 {
-    size_t B = p->batch;
-    if (l->kind == LCT__L_GAP) {
-        size_t c = l->in.d[0], s = l->in_size / c;
-        float inv = 1.0f / (float)s;
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
-        for (size_t r = 0; r < B * c; r++) {
+    (void)slot;
+    const pool_job *pj = ctx;
+    const float *x = pj->x;
+    float *y = pj->out, inv = pj->inv;
+    if (pj->l->kind == LCT__L_GAP) {
+        size_t s = pj->s;
+        for (size_t r = r0; r < r1; r++) {
             float acc = 0.0f;
             for (size_t i = 0; i < s; i++) acc += x[r * s + i];
             y[r] = acc * inv;
         }
         return;
     }
-    pgeom g = pool_geom(l);
-    int max = l->kind == LCT__L_MAXPOOL;
-    int32_t *arg = (int32_t *)l->ws;
-    float inv = 1.0f / (float)(g.kh * g.kw);
+    pgeom g = pj->g;
+    int max = pj->max;
+    int32_t *arg = pj->arg;
     if (max && is_2x2(&g)) {
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
-        for (size_t r = 0; r < B * g.c; r++)
+        for (size_t r = r0; r < r1; r++)
             lct__max2x2_plane(x + r * g.h * g.w, g.h, g.w, y + r * g.oh * g.ow, arg + r * g.oh * g.ow);
         return;
     }
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
-    for (size_t r = 0; r < B * g.c; r++) {
+    for (size_t r = r0; r < r1; r++) {
         const float *xc = x + r * g.h * g.w;
         float *yc = y + r * g.oh * g.ow;
         int32_t *ac = arg + r * g.oh * g.ow;
@@ -296,31 +306,54 @@ void lct__pool_forward(lct__layer *l, const lct__pass *p, const float *x, float 
     }
 }
 
-void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *y, const float *dy, float *dx)
+/* The job of a pass over B samples' planes; returns their number. */
+static size_t pool_job_of(const lct__layer *l, size_t B, pool_job *pj)
 {
-    size_t B = p->batch;
+    pj->l = l;
     if (l->kind == LCT__L_GAP) {
         size_t c = l->in.d[0], s = l->in_size / c;
-        float inv = 1.0f / (float)s;
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
-        for (size_t r = 0; r < B * c; r++)
+        pj->s = s;
+        pj->inv = 1.0f / (float)s;
+        return B * c;
+    }
+    pj->g = pool_geom(l);
+    pj->max = l->kind == LCT__L_MAXPOOL;
+    pj->arg = (int32_t *)l->ws;
+    pj->inv = 1.0f / (float)(pj->g.kh * pj->g.kw);
+    pj->n = pj->g.oh * pj->g.ow;
+    return B * pj->g.c;
+}
+
+void lct__pool_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
+{
+    size_t B = p->batch;
+    pool_job pj = {.x = x, .out = y};
+    size_t planes = pool_job_of(l, B, &pj);
+    lct__parallel(p->rt, B * l->in_size > LCT__PAR_MIN ? p->threads : 1, planes, 1, forward_planes, &pj);
+}
+
+static void backward_planes(void *ctx, size_t r0, size_t r1, size_t slot)
+{
+    (void)slot;
+    const pool_job *pj = ctx;
+    const float *dy = pj->dy, *mask = pj->mask;
+    float *dx = pj->out, inv = pj->inv;
+    if (pj->l->kind == LCT__L_GAP) {
+        size_t s = pj->s;
+        for (size_t r = r0; r < r1; r++)
             for (size_t i = 0; i < s; i++) dx[r * s + i] = dy[r] * inv;
         return;
     }
-    pgeom g = pool_geom(l);
-    int max = l->kind == LCT__L_MAXPOOL;
-    const int32_t *arg = (const int32_t *)l->ws;
-    float inv = 1.0f / (float)(g.kh * g.kw);
-    const float *mask = max && l->relu_mask ? y : NULL;
+    pgeom g = pj->g;
+    int max = pj->max;
+    const int32_t *arg = pj->arg;
     if (max && is_2x2(&g)) {
-        size_t n = g.oh * g.ow;
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
-        for (size_t r = 0; r < B * g.c; r++)
+        size_t n = pj->n;
+        for (size_t r = r0; r < r1; r++)
             lct__unmax2x2_plane(dy + r * n, mask ? mask + r * n : NULL, arg + r * n, g.h, g.w, dx + r * g.h * g.w);
         return;
     }
-#pragma omp parallel for num_threads(p->threads) schedule(static) if (B * l->in_size > LCT__PAR_MIN)
-    for (size_t r = 0; r < B * g.c; r++) {
+    for (size_t r = r0; r < r1; r++) {
         float *dxc = dx + r * g.h * g.w;
         const float *dyc = dy + r * g.oh * g.ow;
         memset(dxc, 0, g.h * g.w * sizeof *dxc);
@@ -338,4 +371,13 @@ void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *y, const
                 }
         }
     }
+}
+
+void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *y, const float *dy, float *dx)
+{
+    size_t B = p->batch;
+    pool_job pj = {.dy = dy, .out = dx};
+    size_t planes = pool_job_of(l, B, &pj);
+    pj.mask = pj.max && l->relu_mask ? y : NULL;
+    lct__parallel(p->rt, B * l->in_size > LCT__PAR_MIN ? p->threads : 1, planes, 1, backward_planes, &pj);
 }
