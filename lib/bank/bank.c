@@ -117,6 +117,20 @@ static int half_finite(const uint16_t *h, size_t n)
 }
 
 /* Both constructors; comm NULL for an unsharded bank. Errors name `func`. */
+typedef struct {
+    lct_bank *b;
+    uint64_t seed;
+    size_t first;
+    int init, normalize;
+} init_ctx;
+
+static void init_rows(void *ctx, size_t i0, size_t i1, size_t slot)
+{
+    const init_ctx *c = ctx;
+    (void)slot;
+    for (size_t i = i0; i < i1; i++) init_row(c->b, c->seed, c->first + i, c->init, c->normalize);
+}
+
 static int bank_create(const char *func, lct_bank **out, lct_runtime *rt, size_t n, size_t d, lct_comm *comm,
                        const lct_bank_options *opts)
 {
@@ -197,8 +211,8 @@ static int bank_create(const char *func, lct_bank **out, lct_runtime *rt, size_t
     uint64_t seed = lct_runtime_seed(rt);
     int init = opts->init, normalize = opts->normalize;
     if (init != LCT_BANK_INIT_KEEP || normalize) {
-#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
-        for (size_t i = 0; i < count; i++) init_row(b, seed, first + i, init, normalize);
+        init_ctx c = {b, seed, first, init, normalize};
+        lct__parallel(rt, lct__threads(rt), count, 1, init_rows, &c);
     }
     *out = b;
     return LCT_OK;

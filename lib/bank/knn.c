@@ -8,9 +8,7 @@
  * vector scan skips the (by far most common) rows below it.
  */
 #include <math.h>
-#ifdef _OPENMP
-#  include <omp.h>
-#endif
+#include <stdatomic.h>
 
 #include "bank_internal.h"
 
@@ -233,12 +231,78 @@ static void *carve(unsigned char **p, size_t bytes)
     return r;
 }
 
+/* One exact search: its inputs, block sizes, per-slot workspaces and failure flag. */
+typedef struct {
+    lct_runtime *rt;
+    const knn_rows *rows;
+    const float *queries;
+    size_t q, k, qoff, qb, s_b, c_b, cand_b, pos_b, v_b, scr_b;
+    int64_t *idx;
+    float *sim;
+    const knn_vote *v;
+    unsigned char **ws;
+    atomic_int failed;
+} knn_exact_job;
+
+static void knn_exact_blocks(void *ctx, size_t blk0, size_t blk1, size_t slot)
+{
+    knn_exact_job *job = ctx;
+    lct_runtime *rt = job->rt;
+    const knn_rows *rows = job->rows;
+    const float *queries = job->queries;
+    const size_t q = job->q, k = job->k, qoff = job->qoff, qb = job->qb, d = rows->d, n = rows->n;
+    const size_t s_b = job->s_b, c_b = job->c_b, cand_b = job->cand_b, pos_b = job->pos_b, v_b = job->v_b;
+    const size_t scr_b = job->scr_b;
+    const knn_vote *v = job->v;
+    int64_t *idx = job->idx;
+    float *sim = job->sim;
+    for (size_t blk = blk0; blk < blk1; blk++) {
+        unsigned char *p = job->ws[slot];
+        float *sbuf = carve(&p, s_b), *conv = carve(&p, c_b);
+        knn_cand *cand = carve(&p, cand_b);
+        uint32_t *pos = carve(&p, pos_b);
+        float *scratch = carve(&p, scr_b);
+        double *acc = carve(&p, v_b);
+        float *thr = carve(&p, qb * sizeof(float));
+        size_t *cnt = carve(&p, qb * sizeof(size_t));
+        size_t q0 = blk * qb, m = q - q0 < qb ? q - q0 : qb;
+        for (size_t i = 0; i < m; i++) {
+            cnt[i] = 0;
+            thr[i] = -INFINITY;
+        }
+        for (size_t r0 = 0; r0 < n; r0 += KNN_NB) {
+            size_t nb = n - r0 < KNN_NB ? n - r0 : KNN_NB;
+            const float *b;
+            if (rows->f32) {
+                b = rows->f32 + r0 * d;
+            } else {
+                lct__half_to_float(rows->f16 + r0 * d, conv, nb * d);
+                b = conv;
+            }
+            if (lct__gemm1(rt, 0, 1, m, nb, d, 1.0f, queries + q0 * d, d, b, d, 0.0f, sbuf, nb) != LCT_OK) {
+                atomic_store_explicit(&job->failed, 1, memory_order_relaxed);
+                break;
+            }
+            for (size_t i = 0; i < m; i++)
+                cnt[i] = offer(cand + i * KNN_CAP * k, cnt[i], k, &thr[i], sbuf + i * nb, nb, (int64_t)r0, pos,
+                               scratch);
+        }
+        int blk_failed = atomic_load_explicit(&job->failed, memory_order_relaxed);
+        for (size_t i = 0; i < m && !blk_failed; i++) {
+            knn_cand *c = cand + i * KNN_CAP * k;
+            if (cnt[i] > k) keep_best(c, cnt[i], k, scratch);
+            sort_best(c, k);
+            emit(v, c, k, acc, qoff + q0 + i, idx, sim);
+        }
+    }
+}
+
 /* The exact search in fp32: BLIS GEMM blocks and the threshold scan. Outputs go to query qoff + i. */
 static int knn_run_exact(lct_runtime *rt, const knn_rows *rows, const float *queries, size_t q, size_t k,
                          int64_t *idx, float *sim, const knn_vote *v, size_t qoff)
 {
     int threads = lct__threads(rt);
-    size_t d = rows->d, n = rows->n;
+    size_t d = rows->d;
     /* Query blocks: at most KNN_QB, fewer when there are few queries per thread or k is huge. */
     size_t qb = (q + (size_t)threads - 1) / (size_t)threads;
     if (qb > KNN_QB) qb = KNN_QB;
@@ -262,56 +326,11 @@ static int knn_run_exact(lct_runtime *rt, const knn_rows *rows, const float *que
             return LCT_ENOMEM;
         }
     }
-    int failed = 0;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-    for (size_t blk = 0; blk < nblocks; blk++) {
-        int t = 0;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
-        unsigned char *p = ws[t];
-        float *sbuf = carve(&p, s_b), *conv = carve(&p, c_b);
-        knn_cand *cand = carve(&p, cand_b);
-        uint32_t *pos = carve(&p, pos_b);
-        float *scratch = carve(&p, scr_b);
-        double *acc = carve(&p, v_b);
-        float *thr = carve(&p, qb * sizeof(float));
-        size_t *cnt = carve(&p, qb * sizeof(size_t));
-        size_t q0 = blk * qb, m = q - q0 < qb ? q - q0 : qb;
-        for (size_t i = 0; i < m; i++) {
-            cnt[i] = 0;
-            thr[i] = -INFINITY;
-        }
-        for (size_t r0 = 0; r0 < n; r0 += KNN_NB) {
-            size_t nb = n - r0 < KNN_NB ? n - r0 : KNN_NB;
-            const float *b;
-            if (rows->f32) {
-                b = rows->f32 + r0 * d;
-            } else {
-                lct__half_to_float(rows->f16 + r0 * d, conv, nb * d);
-                b = conv;
-            }
-            if (lct__gemm1(rt, 0, 1, m, nb, d, 1.0f, queries + q0 * d, d, b, d, 0.0f, sbuf, nb) != LCT_OK) {
-#pragma omp atomic write
-                failed = 1;
-                break;
-            }
-            for (size_t i = 0; i < m; i++)
-                cnt[i] = offer(cand + i * KNN_CAP * k, cnt[i], k, &thr[i], sbuf + i * nb, nb, (int64_t)r0, pos,
-                               scratch);
-        }
-        int blk_failed;
-#pragma omp atomic read
-        blk_failed = failed;
-        for (size_t i = 0; i < m && !blk_failed; i++) {
-            knn_cand *c = cand + i * KNN_CAP * k;
-            if (cnt[i] > k) keep_best(c, cnt[i], k, scratch);
-            sort_best(c, k);
-            emit(v, c, k, acc, qoff + q0 + i, idx, sim);
-        }
-    }
+    knn_exact_job job = {rt, rows, queries, q, k, qoff, qb, s_b, c_b, cand_b, pos_b, v_b, scr_b, idx, sim, v, ws, 0};
+    atomic_init(&job.failed, 0);
+    lct__parallel(rt, threads, nblocks, 1, knn_exact_blocks, &job); /* a slot's workspace serves its blocks */
     for (int t = 0; t < threads; t++) lct__free(rt, ws[t]);
-    return failed ? LCT__FAIL(LCT_EINVAL, "internal GEMM failed") : LCT_OK;
+    return atomic_load(&job.failed) ? LCT__FAIL(LCT_EINVAL, "internal GEMM failed") : LCT_OK;
 }
 
 #if LCT__KNN_AMX
@@ -385,62 +404,48 @@ static double row_norm(const knn_rows *rows, size_t i, float *tmp)
     return sqrt(acc);
 }
 
-/* Returns 1 (and does nothing) when the inputs are outside what the bound covers or its memory
- * is not available; otherwise 0 with the status in *rc_out. */
-static int knn_run_amx(lct_runtime *rt, const knn_rows *rows, const float *queries, size_t q, size_t k, int64_t *idx,
-                       float *sim, const knn_vote *v, int *rc_out)
+/* One search on AMX tiles: its inputs, block sizes, the packed rows and per-slot workspaces. */
+typedef struct {
+    const knn_rows *rows;
+    const float *queries;
+    size_t q, k, qb, cap, dp, groups, qp_b, s_b, cand_b, pos_b, v_b, scr_b;
+    double bound, maxnorm;
+    int64_t *idx;
+    float *sim;
+    const knn_vote *v;
+    uint16_t *packed;
+    unsigned char *redo;
+    unsigned char **ws;
+} knn_amx_job;
+
+/* Rows packed 64 groups of 16 at a time: range [c0, c1) covers groups [64 c0, 64 c1). */
+static void knn_amx_pack(void *ctx, size_t c0, size_t c1, size_t slot)
 {
-    size_t d = rows->d, n = rows->n, dp = lct__amx_dpad(d), npad = lct__amx_npad(n);
-    if (d > 4096) return 1;
-    double maxnorm = 0;
-    {
-        float tmp[4096];
-        for (size_t i = 0; i < n; i++) {
-            double r = row_norm(rows, i, tmp);
-            if (r > maxnorm) maxnorm = r;
-        }
-    }
-    if (!(maxnorm < KNN_NORM_MAX)) return 1;
-    for (size_t i = 0; i < q; i++) {
-        knn_rows qr = {queries, NULL, q, d};
-        if (!(row_norm(&qr, i, NULL) < KNN_NORM_MAX)) return 1;
-    }
-    const double bound = ldexp(1.0, -8) + ldexp(1.0, -17) + 4.0 * (double)d * ldexp(1.0, -24);
+    const knn_amx_job *job = ctx;
+    const knn_rows *rows = job->rows;
+    const size_t groups = job->groups;
+    (void)slot;
+    for (size_t g = c0 * 64; g < c1 * 64 && g < groups; g += 64)
+        lct__amx_pack_rows(rows->f32, rows->f16, rows->n, rows->d, g, g + 64 < groups ? g + 64 : groups,
+                           job->packed);
+}
 
-    int threads = lct__threads(rt);
-    size_t qb = KNN_AQB, nblocks = (q + qb - 1) / qb, cap = KNN_ACAP(k);
-    if ((size_t)threads > nblocks) threads = (int)nblocks;
-    size_t qp_b = qb * dp * sizeof(uint16_t), s_b = qb * KNN_ANB * sizeof(float);
-    size_t cand_b = qb * cap * sizeof(knn_cand), pos_b = KNN_ANB * sizeof(uint32_t);
-    size_t v_b = v ? (size_t)v->n_classes * sizeof(double) : 0;
-    size_t scr_b = (cap > KNN_ANB ? cap : KNN_ANB) * sizeof(float);
-    size_t bytes = qp_b + s_b + cand_b + pos_b + v_b + scr_b + qb * (sizeof(float) + sizeof(size_t) + sizeof(double)) +
-                   9 * 64;
-    if (cand_b / qb / sizeof(knn_cand) != cap || bytes > ((size_t)1 << 31)) return 1; /* huge k: exact path */
-
-    unsigned char *ws[256] = {0};
-    uint16_t *packed = lct__malloc(rt, npad * dp * sizeof *packed);
-    unsigned char *redo = lct__calloc(rt, nblocks, 1);
-    int ok = packed != NULL && redo != NULL;
-    for (int t = 0; ok && t < threads; t++) ok = (ws[t] = lct__malloc(rt, bytes)) != NULL;
-    if (!ok) { /* the bf16 copy is an optimisation: without it, the exact path's bounded workspace */
-        for (int t = 0; t < threads; t++) lct__free(rt, ws[t]);
-        lct__free(rt, packed);
-        lct__free(rt, redo);
-        return 1;
-    }
-    size_t groups = npad / 16;
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (size_t g = 0; g < groups; g += 64)
-        lct__amx_pack_rows(rows->f32, rows->f16, n, d, g, g + 64 < groups ? g + 64 : groups, packed);
-
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-    for (size_t blk = 0; blk < nblocks; blk++) {
-        int t = 0;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
-        unsigned char *p = ws[t];
+static void knn_amx_blocks(void *ctx, size_t blk0, size_t blk1, size_t slot)
+{
+    const knn_amx_job *job = ctx;
+    const knn_rows *rows = job->rows;
+    const float *queries = job->queries;
+    const size_t q = job->q, k = job->k, qb = job->qb, cap = job->cap, dp = job->dp, d = rows->d, n = rows->n;
+    const size_t qp_b = job->qp_b, s_b = job->s_b, cand_b = job->cand_b, pos_b = job->pos_b, v_b = job->v_b;
+    const size_t scr_b = job->scr_b;
+    const double bound = job->bound, maxnorm = job->maxnorm;
+    const knn_vote *v = job->v;
+    const uint16_t *packed = job->packed;
+    unsigned char *redo = job->redo;
+    int64_t *idx = job->idx;
+    float *sim = job->sim;
+    for (size_t blk = blk0; blk < blk1; blk++) {
+        unsigned char *p = job->ws[slot];
         uint16_t *qp = carve(&p, qp_b);
         float *sbuf = carve(&p, s_b);
         knn_cand *cand = carve(&p, cand_b);
@@ -490,6 +495,57 @@ static int knn_run_amx(lct_runtime *rt, const knn_rows *rows, const float *queri
             emit(v, c, k, acc, q0 + i, idx, sim);
         }
     }
+}
+
+/* Returns 1 (and does nothing) when the inputs are outside what the bound covers or its memory
+ * is not available; otherwise 0 with the status in *rc_out. */
+static int knn_run_amx(lct_runtime *rt, const knn_rows *rows, const float *queries, size_t q, size_t k, int64_t *idx,
+                       float *sim, const knn_vote *v, int *rc_out)
+{
+    size_t d = rows->d, n = rows->n, dp = lct__amx_dpad(d), npad = lct__amx_npad(n);
+    if (d > 4096) return 1;
+    double maxnorm = 0;
+    {
+        float tmp[4096];
+        for (size_t i = 0; i < n; i++) {
+            double r = row_norm(rows, i, tmp);
+            if (r > maxnorm) maxnorm = r;
+        }
+    }
+    if (!(maxnorm < KNN_NORM_MAX)) return 1;
+    for (size_t i = 0; i < q; i++) {
+        knn_rows qr = {queries, NULL, q, d};
+        if (!(row_norm(&qr, i, NULL) < KNN_NORM_MAX)) return 1;
+    }
+    const double bound = ldexp(1.0, -8) + ldexp(1.0, -17) + 4.0 * (double)d * ldexp(1.0, -24);
+
+    int threads = lct__threads(rt);
+    size_t qb = KNN_AQB, nblocks = (q + qb - 1) / qb, cap = KNN_ACAP(k);
+    if ((size_t)threads > nblocks) threads = (int)nblocks;
+    size_t qp_b = qb * dp * sizeof(uint16_t), s_b = qb * KNN_ANB * sizeof(float);
+    size_t cand_b = qb * cap * sizeof(knn_cand), pos_b = KNN_ANB * sizeof(uint32_t);
+    size_t v_b = v ? (size_t)v->n_classes * sizeof(double) : 0;
+    size_t scr_b = (cap > KNN_ANB ? cap : KNN_ANB) * sizeof(float);
+    size_t bytes = qp_b + s_b + cand_b + pos_b + v_b + scr_b + qb * (sizeof(float) + sizeof(size_t) + sizeof(double)) +
+                   9 * 64;
+    if (cand_b / qb / sizeof(knn_cand) != cap || bytes > ((size_t)1 << 31)) return 1; /* huge k: exact path */
+
+    unsigned char *ws[256] = {0};
+    uint16_t *packed = lct__malloc(rt, npad * dp * sizeof *packed);
+    unsigned char *redo = lct__calloc(rt, nblocks, 1);
+    int ok = packed != NULL && redo != NULL;
+    for (int t = 0; ok && t < threads; t++) ok = (ws[t] = lct__malloc(rt, bytes)) != NULL;
+    if (!ok) { /* the bf16 copy is an optimisation: without it, the exact path's bounded workspace */
+        for (int t = 0; t < threads; t++) lct__free(rt, ws[t]);
+        lct__free(rt, packed);
+        lct__free(rt, redo);
+        return 1;
+    }
+    size_t groups = npad / 16;
+    knn_amx_job job = {rows, queries, q, k, qb, cap, dp, groups, qp_b, s_b, cand_b, pos_b, v_b, scr_b,
+                       bound, maxnorm, idx, sim, v, packed, redo, ws};
+    lct__parallel(rt, threads, (groups + 63) / 64, 1, knn_amx_pack, &job);
+    lct__parallel(rt, threads, nblocks, 1, knn_amx_blocks, &job); /* a slot's workspace serves its blocks */
     for (int t = 0; t < threads; t++) lct__free(rt, ws[t]);
     lct__free(rt, packed);
     int rc = LCT_OK;

@@ -12,6 +12,39 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+typedef struct {
+    const int64_t *self_idx;
+    int64_t *out;
+    uint64_t seed, call, n;
+    size_t k;
+    int mode;
+} sample_ctx;
+
+/* The per-sample modes: sample b draws from its own generator. */
+static void sample_rows(void *ctx, size_t b0, size_t b1, size_t slot)
+{
+    const sample_ctx *c = ctx;
+    const int64_t *self_idx = c->self_idx;
+    const uint64_t seed = c->seed, call = c->call, n = c->n;
+    const size_t k = c->k;
+    const int mode = c->mode;
+    (void)slot;
+    for (size_t b = b0; b < b1; b++) {
+        lct__rng r;
+        lct__rng_seed(&r, seed, lct__hash64(call, b));
+        int64_t *o = c->out + b * k;
+        if (mode == LCT_BANK_SAMPLE_EXCLUDE_SELF) {
+            uint64_t self = (uint64_t)self_idx[b];
+            for (size_t j = 0; j < k; j++) {
+                uint64_t v = lct__rng_below(&r, n - 1);
+                o[j] = (int64_t)(v >= self ? v + 1 : v);
+            }
+        } else {
+            for (size_t j = 0; j < k; j++) o[j] = (int64_t)lct__rng_below(&r, n);
+        }
+    }
+}
+
 int lct_bank_sample(lct_bank *bank, const int64_t *self_idx, size_t batch, size_t k, int mode, int64_t *out)
 {
     LCT__REQUIRE(bank);
@@ -61,21 +94,9 @@ int lct_bank_sample(lct_bank *bank, const int64_t *self_idx, size_t batch, size_
         lct__rng_seed(&r, seed, lct__hash64(call, LCT__SHARED_KEY));
         for (size_t j = 0; j < k; j++) out[j] = (int64_t)lct__rng_below(&r, n);
     } else {
-#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static) if(batch * k >= LCT__BANK_PAR_MIN)
-        for (size_t b = 0; b < batch; b++) {
-            lct__rng r;
-            lct__rng_seed(&r, seed, lct__hash64(call, b));
-            int64_t *o = out + b * k;
-            if (mode == LCT_BANK_SAMPLE_EXCLUDE_SELF) {
-                uint64_t self = (uint64_t)self_idx[b];
-                for (size_t j = 0; j < k; j++) {
-                    uint64_t v = lct__rng_below(&r, n - 1);
-                    o[j] = (int64_t)(v >= self ? v + 1 : v);
-                }
-            } else {
-                for (size_t j = 0; j < k; j++) o[j] = (int64_t)lct__rng_below(&r, n);
-            }
-        }
+        sample_ctx c = {self_idx, out, seed, call, n, k, mode};
+        lct__parallel(bank->rt, batch * k >= LCT__BANK_PAR_MIN ? lct__threads(bank->rt) : 1, batch, 1, sample_rows,
+                      &c);
     }
     bank->sample_calls++;
     return LCT_OK;

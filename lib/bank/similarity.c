@@ -28,15 +28,105 @@ static inline void prefetch_row(const lct_bank *b, size_t i)
     for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o, 0, 3);
 }
 
+/* What the parallel loops below read: x is f (similarities) or ds (gradients), y is out or df. */
+typedef struct {
+    lct_bank *b;
+    const float *x;
+    const int64_t *pos_idx, *neg_idx;
+    size_t k, ld;
+    float *y;
+    int flag; /* gradients: accumulate; owned rows: shared negatives */
+} sim_ctx;
+
+static void gather_rows(void *ctx, size_t j0, size_t j1, size_t slot)
+{
+    const sim_ctx *c = ctx;
+    lct_bank *b = c->b;
+    const int64_t *neg = c->neg_idx;
+    const size_t d = b->d;
+    (void)slot;
+    for (size_t j = j0; j < j1; j++) {
+        float *dst = b->gather + j * d;
+        const float *src = lct__bank_row(b, (size_t)neg[j], dst);
+        if (src != dst) memcpy(dst, src, d * sizeof *dst);
+    }
+}
+
 /* Copy the shared negatives' rows into the gather workspace (sized by the caller). */
 static void gather_shared(lct_bank *b, const int64_t *neg, size_t k)
 {
     size_t d = b->d;
-#pragma omp parallel for num_threads(lct__threads(b->rt)) schedule(static) if(k * d >= LCT__BANK_PAR_MIN)
-    for (size_t j = 0; j < k; j++) {
-        float *dst = b->gather + j * d;
-        const float *src = lct__bank_row(b, (size_t)neg[j], dst);
-        if (src != dst) memcpy(dst, src, d * sizeof *dst);
+    sim_ctx c = {.b = b, .neg_idx = neg};
+    lct__parallel(b->rt, k * d >= LCT__BANK_PAR_MIN ? lct__threads(b->rt) : 1, k, 1, gather_rows, &c);
+}
+
+static void pos_sims(void *ctx, size_t b0, size_t b1, size_t slot)
+{
+    const sim_ctx *c = ctx;
+    lct_bank *bank = c->b;
+    const float *f = c->x;
+    const int64_t *pos_idx = c->pos_idx;
+    float *out = c->y;
+    const size_t d = bank->d, ld = c->ld;
+    (void)slot;
+    for (size_t b = b0; b < b1; b++) out[b * ld] = dot_row(bank, f + b * d, (size_t)pos_idx[b]);
+}
+
+static void sample_sims(void *ctx, size_t b0, size_t b1, size_t slot)
+{
+    const sim_ctx *c = ctx;
+    lct_bank *bank = c->b;
+    const float *f = c->x;
+    const int64_t *pos_idx = c->pos_idx, *neg_idx = c->neg_idx;
+    float *out = c->y;
+    const size_t d = bank->d, k = c->k, ld = c->ld;
+    (void)slot;
+    for (size_t b = b0; b < b1; b++) {
+        const float *fb = f + b * d;
+        const int64_t *nb = neg_idx + b * k;
+        float *o = out + b * ld;
+        for (size_t j = 0; j < k && j < LCT__PREFETCH_AHEAD; j++) prefetch_row(bank, (size_t)nb[j]);
+        o[0] = dot_row(bank, fb, (size_t)pos_idx[b]);
+        for (size_t j = 0; j < k; j++) {
+            if (j + LCT__PREFETCH_AHEAD < k) prefetch_row(bank, (size_t)nb[j + LCT__PREFETCH_AHEAD]);
+            o[1 + j] = dot_row(bank, fb, (size_t)nb[j]);
+        }
+    }
+}
+
+static void pos_grads(void *ctx, size_t b0, size_t b1, size_t slot)
+{
+    const sim_ctx *c = ctx;
+    lct_bank *bank = c->b;
+    const float *ds = c->x;
+    const int64_t *pos_idx = c->pos_idx;
+    float *df = c->y;
+    const size_t d = bank->d, ld = c->ld;
+    (void)slot;
+    for (size_t b = b0; b < b1; b++) axpy_row(bank, ds[b * ld], (size_t)pos_idx[b], df + b * d);
+}
+
+static void sample_grads(void *ctx, size_t b0, size_t b1, size_t slot)
+{
+    const sim_ctx *c = ctx;
+    lct_bank *bank = c->b;
+    const float *ds = c->x;
+    const int64_t *pos_idx = c->pos_idx, *neg_idx = c->neg_idx;
+    float *df = c->y;
+    const size_t d = bank->d, k = c->k, ld = c->ld;
+    const int accumulate = c->flag;
+    (void)slot;
+    for (size_t b = b0; b < b1; b++) {
+        float *g = df + b * d;
+        const float *sb = ds + b * ld;
+        const int64_t *nb = neg_idx + b * k;
+        if (!accumulate) memset(g, 0, d * sizeof *g);
+        for (size_t j = 0; j < k && j < LCT__PREFETCH_AHEAD; j++) prefetch_row(bank, (size_t)nb[j]);
+        axpy_row(bank, sb[0], (size_t)pos_idx[b], g);
+        for (size_t j = 0; j < k; j++) {
+            if (j + LCT__PREFETCH_AHEAD < k) prefetch_row(bank, (size_t)nb[j + LCT__PREFETCH_AHEAD]);
+            axpy_row(bank, sb[1 + j], (size_t)nb[j], g);
+        }
     }
 }
 
@@ -75,28 +165,18 @@ int lct_bank_similarity(lct_bank *bank, const float *f, size_t batch, const int6
     int rc = check_sim_args(bank, f, batch, pos_idx, neg_idx, k, mode, __func__);
     if (rc) return rc;
     size_t d = bank->d, ld = k + 1;
+    sim_ctx c = {bank, f, pos_idx, neg_idx, k, ld, out, 0};
     if (mode >= LCT_BANK_SAMPLE_SHARED) {
         rc = lct__bank_reserve(bank, 0, k);
         if (rc) return rc;
         gather_shared(bank, neg_idx, k);
         rc = lct__gemm(bank->rt, 0, 1, batch, k, d, 1.0f, f, d, bank->gather, d, 0.0f, out + 1, ld);
         if (rc) return rc;
-#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static) if(batch * d >= LCT__BANK_PAR_MIN)
-        for (size_t b = 0; b < batch; b++) out[b * ld] = dot_row(bank, f + b * d, (size_t)pos_idx[b]);
+        lct__parallel(bank->rt, batch * d >= LCT__BANK_PAR_MIN ? lct__threads(bank->rt) : 1, batch, 1, pos_sims, &c);
         return LCT_OK;
     }
-#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static) if(batch * k * d >= LCT__BANK_PAR_MIN)
-    for (size_t b = 0; b < batch; b++) {
-        const float *fb = f + b * d;
-        const int64_t *nb = neg_idx + b * k;
-        float *o = out + b * ld;
-        for (size_t j = 0; j < k && j < LCT__PREFETCH_AHEAD; j++) prefetch_row(bank, (size_t)nb[j]);
-        o[0] = dot_row(bank, fb, (size_t)pos_idx[b]);
-        for (size_t j = 0; j < k; j++) {
-            if (j + LCT__PREFETCH_AHEAD < k) prefetch_row(bank, (size_t)nb[j + LCT__PREFETCH_AHEAD]);
-            o[1 + j] = dot_row(bank, fb, (size_t)nb[j]);
-        }
-    }
+    lct__parallel(bank->rt, batch * k * d >= LCT__BANK_PAR_MIN ? lct__threads(bank->rt) : 1, batch, 1, sample_sims,
+                  &c);
     return LCT_OK;
 }
 
@@ -104,6 +184,7 @@ int lct__bank_grad(lct_bank *bank, const float *ds, size_t batch, const int64_t 
                    size_t k, int mode, int accumulate, float *df)
 {
     size_t d = bank->d, ld = k + 1;
+    sim_ctx c = {bank, ds, pos_idx, neg_idx, k, ld, df, accumulate};
     if (mode >= LCT_BANK_SAMPLE_SHARED) {
         int rc = lct__bank_reserve(bank, 0, k);
         if (rc) return rc;
@@ -111,23 +192,11 @@ int lct__bank_grad(lct_bank *bank, const float *ds, size_t batch, const int64_t 
         rc = lct__gemm(bank->rt, 0, 0, batch, d, k, 1.0f, ds + 1, ld, bank->gather, d, accumulate ? 1.0f : 0.0f, df,
                        d);
         if (rc) return rc;
-#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static) if(batch * d >= LCT__BANK_PAR_MIN)
-        for (size_t b = 0; b < batch; b++) axpy_row(bank, ds[b * ld], (size_t)pos_idx[b], df + b * d);
+        lct__parallel(bank->rt, batch * d >= LCT__BANK_PAR_MIN ? lct__threads(bank->rt) : 1, batch, 1, pos_grads, &c);
         return LCT_OK;
     }
-#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static) if(batch * k * d >= LCT__BANK_PAR_MIN)
-    for (size_t b = 0; b < batch; b++) {
-        float *g = df + b * d;
-        const float *sb = ds + b * ld;
-        const int64_t *nb = neg_idx + b * k;
-        if (!accumulate) memset(g, 0, d * sizeof *g);
-        for (size_t j = 0; j < k && j < LCT__PREFETCH_AHEAD; j++) prefetch_row(bank, (size_t)nb[j]);
-        axpy_row(bank, sb[0], (size_t)pos_idx[b], g);
-        for (size_t j = 0; j < k; j++) {
-            if (j + LCT__PREFETCH_AHEAD < k) prefetch_row(bank, (size_t)nb[j + LCT__PREFETCH_AHEAD]);
-            axpy_row(bank, sb[1 + j], (size_t)nb[j], g);
-        }
-    }
+    lct__parallel(bank->rt, batch * k * d >= LCT__BANK_PAR_MIN ? lct__threads(bank->rt) : 1, batch, 1, sample_grads,
+                  &c);
     return LCT_OK;
 }
 
@@ -188,13 +257,17 @@ static inline int64_t owned(const lct_bank *b, int64_t i)
     return (uint64_t)i >= b->first && (uint64_t)i < b->first + b->count ? i - (int64_t)b->first : -1;
 }
 
-void lct__bank_sim_owned(lct_bank *b, const float *fg, size_t gb, const int64_t *pos_idx, const int64_t *neg_idx,
-                         size_t k, int mode, float *out)
+static void owned_sims(void *ctx, size_t r0, size_t r1, size_t slot)
 {
-    const size_t d = b->d, ld = k + 1;
-    const int shared = mode >= LCT_BANK_SAMPLE_SHARED;
-#pragma omp parallel for num_threads(lct__threads(b->rt)) schedule(static) if(gb * k * d >= LCT__BANK_PAR_MIN)
-    for (size_t r = 0; r < gb; r++) {
+    const sim_ctx *c = ctx;
+    lct_bank *b = c->b;
+    const float *fg = c->x;
+    const int64_t *pos_idx = c->pos_idx, *neg_idx = c->neg_idx;
+    float *out = c->y;
+    const size_t d = b->d, k = c->k, ld = c->ld;
+    const int shared = c->flag;
+    (void)slot;
+    for (size_t r = r0; r < r1; r++) {
         const float *fr = fg + r * d;
         const int64_t *nr = shared ? neg_idx : neg_idx + r * k;
         float *o = out + r * ld;
@@ -207,13 +280,25 @@ void lct__bank_sim_owned(lct_bank *b, const float *fg, size_t gb, const int64_t 
     }
 }
 
-void lct__bank_grad_owned(lct_bank *b, const float *ds, size_t gb, const int64_t *pos_idx, const int64_t *neg_idx,
-                          size_t k, int mode, float *df_all)
+void lct__bank_sim_owned(lct_bank *b, const float *fg, size_t gb, const int64_t *pos_idx, const int64_t *neg_idx,
+                         size_t k, int mode, float *out)
 {
-    const size_t d = b->d, ld = k + 1;
-    const int shared = mode >= LCT_BANK_SAMPLE_SHARED;
-#pragma omp parallel for num_threads(lct__threads(b->rt)) schedule(static) if(gb * k * d >= LCT__BANK_PAR_MIN)
-    for (size_t r = 0; r < gb; r++) {
+    const size_t d = b->d;
+    sim_ctx c = {b, fg, pos_idx, neg_idx, k, k + 1, out, mode >= LCT_BANK_SAMPLE_SHARED};
+    lct__parallel(b->rt, gb * k * d >= LCT__BANK_PAR_MIN ? lct__threads(b->rt) : 1, gb, 1, owned_sims, &c);
+}
+
+static void owned_grads(void *ctx, size_t r0, size_t r1, size_t slot)
+{
+    const sim_ctx *c = ctx;
+    lct_bank *b = c->b;
+    const float *ds = c->x;
+    const int64_t *pos_idx = c->pos_idx, *neg_idx = c->neg_idx;
+    float *df_all = c->y;
+    const size_t d = b->d, k = c->k, ld = c->ld;
+    const int shared = c->flag;
+    (void)slot;
+    for (size_t r = r0; r < r1; r++) {
         float *g = df_all + r * d;
         const float *sr = ds + r * ld;
         const int64_t *nr = shared ? neg_idx : neg_idx + r * k;
@@ -225,4 +310,12 @@ void lct__bank_grad_owned(lct_bank *b, const float *ds, size_t gb, const int64_t
             if (l >= 0) axpy_row(b, sr[1 + j], (size_t)l, g);
         }
     }
+}
+
+void lct__bank_grad_owned(lct_bank *b, const float *ds, size_t gb, const int64_t *pos_idx, const int64_t *neg_idx,
+                          size_t k, int mode, float *df_all)
+{
+    const size_t d = b->d;
+    sim_ctx c = {b, ds, pos_idx, neg_idx, k, k + 1, df_all, mode >= LCT_BANK_SAMPLE_SHARED};
+    lct__parallel(b->rt, gb * k * d >= LCT__BANK_PAR_MIN ? lct__threads(b->rt) : 1, gb, 1, owned_grads, &c);
 }

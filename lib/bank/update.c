@@ -57,6 +57,29 @@ static void update_row(lct_bank *b, size_t row, const float *f, float m, int nor
     }
 }
 
+typedef struct {
+    lct_bank *bank;
+    const upd_pair *order;
+    const float *f;
+    size_t m;
+    float m_;
+    int normalize;
+} update_ctx;
+
+/* A group of samples that share a row runs in the range that holds its first entry, past the range's end. */
+static void update_groups(void *ctx, size_t i0, size_t i1, size_t slot)
+{
+    const update_ctx *c = ctx;
+    const upd_pair *order = c->order;
+    const size_t m = c->m, d = c->bank->d;
+    (void)slot;
+    for (size_t i = i0; i < i1; i++) {
+        if (i > 0 && order[i - 1].row == order[i].row) continue; /* handled with its group's first */
+        for (size_t g = i; g < m && order[g].row == order[i].row; g++)
+            update_row(c->bank, (size_t)order[g].row, c->f + (size_t)order[g].pos * d, c->m_, c->normalize);
+    }
+}
+
 /* Both public entries; errors name the entry the caller used. */
 static int update_impl(const char *func, lct_bank *bank, const float *f, const int64_t *idx, size_t batch,
                        const lct_bank_update_options *opts)
@@ -124,12 +147,8 @@ static int update_impl(const char *func, lct_bank *bank, const float *f, const i
             order[m++] = (upd_pair){idx[i] - (int64_t)bank->first, (int64_t)i};
     qsort(order, m, sizeof *order, cmp_pair);
     int normalize = opts->normalize;
-#pragma omp parallel for num_threads(lct__threads(bank->rt)) schedule(static) if(m * d >= LCT__BANK_PAR_MIN)
-    for (size_t i = 0; i < m; i++) {
-        if (i > 0 && order[i - 1].row == order[i].row) continue; /* handled with its group's first */
-        for (size_t g = i; g < m && order[g].row == order[i].row; g++)
-            update_row(bank, (size_t)order[g].row, f + (size_t)order[g].pos * d, m_, normalize);
-    }
+    update_ctx c = {bank, order, f, m, m_, normalize};
+    lct__parallel(bank->rt, m * d >= LCT__BANK_PAR_MIN ? lct__threads(bank->rt) : 1, m, 1, update_groups, &c);
     return LCT_OK;
 }
 

@@ -79,6 +79,28 @@ int lct__cmc_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
     return LCT_OK;
 }
 
+/* The rows of both directions' score blocks, s (anchors of view a) then t (anchors of view b), each
+ * batch x w; anchor i's positive is candidate off + i. */
+typedef struct {
+    float *s, *t;
+    double *row_loss;
+    size_t batch, w, off;
+    double inv_tau, scale;
+    int grad;
+} pair_rows_ctx;
+
+static void pair_rows(void *ctx, size_t r0, size_t r1, size_t slot)
+{
+    const pair_rows_ctx *c = ctx;
+    const size_t batch = c->batch, w = c->w;
+    (void)slot;
+    for (size_t r = r0; r < r1; r++) {
+        float *row = r < batch ? c->s + r * w : c->t + (r - batch) * w;
+        size_t label = c->off + (r < batch ? r : r - batch);
+        c->row_loss[r] = lct__softmax_xent_row(row, w, label, c->inv_tau, c->grad ? row : NULL, c->scale, NULL);
+    }
+}
+
 /* Both directions of the in-batch softmax between views a and b; gradients added to ga, gb. */
 static double softmax_pair(lct_loss *loss, const float *fa, const float *fb, size_t batch, float *ga, float *gb)
 {
@@ -91,12 +113,8 @@ static double softmax_pair(lct_loss *loss, const float *fa, const float *fb, siz
         for (size_t j = 0; j < batch; j++) t[j * batch + i] = s[i * batch + j];
     const double inv_tau = 1.0 / loss->tau, scale = 1.0 / (loss->tau * (double)batch);
     const int grad = ga != NULL;
-#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
-    for (size_t r = 0; r < 2 * batch; r++) {
-        float *row = r < batch ? s + r * batch : t + (r - batch) * batch;
-        size_t label = r < batch ? r : r - batch;
-        row_loss[r] = lct__softmax_xent_row(row, batch, label, inv_tau, grad ? row : NULL, scale, NULL);
-    }
+    pair_rows_ctx pc = {s, t, row_loss, batch, batch, 0, inv_tau, scale, grad};
+    lct__parallel(rt, lct__threads(rt), 2 * batch, 1, pair_rows, &pc);
     double total = 0.0;
     for (size_t r = 0; r < 2 * batch; r++) total += row_loss[r];
     if (grad) {
@@ -127,12 +145,8 @@ static double softmax_pair_dist(lct_loss *loss, size_t a, size_t b, const float 
     lct__gemm(rt, 0, 1, batch, bg, d, 1.0f, f[b], d, fag, d, 0.0f, t, bg);
     const double inv_tau = 1.0 / loss->tau, scale = 1.0 / (loss->tau * (double)batch);
     const int grad = df != NULL;
-#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
-    for (size_t r = 0; r < 2 * batch; r++) {
-        float *row = r < batch ? s + r * bg : t + (r - batch) * bg;
-        size_t label = off + (r < batch ? r : r - batch);
-        row_loss[r] = lct__softmax_xent_row(row, bg, label, inv_tau, grad ? row : NULL, scale, NULL);
-    }
+    pair_rows_ctx pc = {s, t, row_loss, batch, bg, off, inv_tau, scale, grad};
+    lct__parallel(rt, lct__threads(rt), 2 * batch, 1, pair_rows, &pc);
     double total = 0.0;
     for (size_t r = 0; r < 2 * batch; r++) total += row_loss[r];
     if (grad) {

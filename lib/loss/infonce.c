@@ -169,6 +169,55 @@ LCT__VEC static void small_combine(const float *g, size_t m, size_t n, const flo
     }
 }
 
+/* The score rows of run_block (rl, cr: its anchors' entries) or of run_all (row_loss, correct: the batch's). */
+typedef struct {
+    float *s;
+    double *row_loss;
+    int32_t *correct;
+    size_t n, b_off, k, T, na, q0;
+    double inv_tau, scale;
+    int grad, mode;
+} xent_ctx;
+
+static void block_rows(void *ctx, size_t r0, size_t r1, size_t slot)
+{
+    const xent_ctx *c = ctx;
+    float *s = c->s;
+    double *rl = c->row_loss;
+    int32_t *cr = c->correct;
+    const size_t n = c->n, b_off = c->b_off, k = c->k;
+    const int grad = c->grad, mode = c->mode;
+    (void)slot;
+    for (size_t r = r0; r < r1; r++) {
+        size_t label = mode == LCT_INFONCE_BATCH ? r + b_off : r + k;
+        int ok = 0;
+        rl[r] = lct__softmax_xent_row(s + r * n, n, label, c->inv_tau, grad ? s + r * n : NULL, c->scale, &ok);
+        cr[r] = ok;
+    }
+}
+
+static void all_rows(void *ctx, size_t r0, size_t r1, size_t slot)
+{
+    const xent_ctx *c = ctx;
+    float *s = c->s;
+    double *row_loss = c->row_loss;
+    int32_t *correct = c->correct;
+    const size_t n = c->n, b_off = c->b_off, k = c->k, T = c->T, na = c->na, q0 = c->q0;
+    const int grad = c->grad;
+    (void)slot;
+    for (size_t r = r0; r < r1; r++) {
+        size_t q = q0 + r / T, t = r % T;
+        if (t >= na) { /* no step k ahead of this row: not an anchor */
+            if (grad) memset(s + r * n, 0, n * sizeof *s);
+            continue;
+        }
+        int ok = 0;
+        row_loss[q * na + t] = lct__softmax_xent_row(s + r * n, n, (q + b_off) * T + t + k, c->inv_tau,
+                                                     grad ? s + r * n : NULL, c->scale, &ok);
+        correct[q * na + t] = ok;
+    }
+}
+
 /*
  * One block of anchors of step k against their candidates: scores, softmax cross-entropy per anchor,
  * and the gradients into dpred (the anchors' rows) and dz (the candidates' rows). `inner`: the call runs
@@ -199,13 +248,9 @@ static void run_block(const lct_loss *loss, const float *z, const float *pred, f
     double *rl = row_loss + q * m;
     int32_t *cr = correct + q * m;
     const double inv_tau = 1.0 / loss->tau;
-#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static) if (!inner && m * n >= 16384)
-    for (size_t r = 0; r < m; r++) {
-        size_t label = mode == LCT_INFONCE_BATCH ? r + b_off : r + k;
-        int ok = 0;
-        rl[r] = lct__softmax_xent_row(s + r * n, n, label, inv_tau, grad ? s + r * n : NULL, scale, &ok);
-        cr[r] = ok;
-    }
+    xent_ctx xc = {.s = s, .row_loss = rl, .correct = cr, .n = n, .b_off = b_off, .k = k, .inv_tau = inv_tau,
+                   .scale = scale, .grad = grad, .mode = mode};
+    lct__parallel(rt, !inner && m * n >= 16384 ? lct__threads(rt) : 1, m, 1, block_rows, &xc);
     if (grad && small) {
         small_combine(s, m, n, zc, ldz, D, dpred + a_off, lda, 0);
         if (dz) small_combine(s, m, n, a, lda, D, dz + z_off, ldz, 1);
@@ -228,22 +273,34 @@ static void run_all(const lct_loss *loss, const float *z, const float *pred, flo
     lct_runtime *rt = loss->rt;
     const double inv_tau = 1.0 / loss->tau;
     lct__gemm(rt, 0, 1, m, n, D, 1.0f, a, KD, z, D, 0.0f, s, n);
-#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static) if (m * n >= 16384)
-    for (size_t r = 0; r < m; r++) {
-        size_t q = q0 + r / T, t = r % T;
-        if (t >= na) { /* no step k ahead of this row: not an anchor */
-            if (grad) memset(s + r * n, 0, n * sizeof *s);
-            continue;
-        }
-        int ok = 0;
-        row_loss[q * na + t] = lct__softmax_xent_row(s + r * n, n, (q + b_off) * T + t + k, inv_tau,
-                                                     grad ? s + r * n : NULL, scale, &ok);
-        correct[q * na + t] = ok;
-    }
+    xent_ctx xc = {.s = s, .row_loss = row_loss, .correct = correct, .n = n, .b_off = b_off, .k = k, .T = T,
+                   .na = na, .q0 = q0, .inv_tau = inv_tau, .scale = scale, .grad = grad};
+    lct__parallel(rt, m * n >= 16384 ? lct__threads(rt) : 1, m, 1, all_rows, &xc);
     if (grad) {
         lct__gemm(rt, 0, 0, m, D, n, 1.0f, s, n, z, D, 0.0f, dpred + q0 * T * KD + (k - 1) * D, KD);
         if (dz) lct__gemm(rt, 1, 0, n, D, m, 1.0f, s, n, a, KD, 1.0f, dz, D);
     }
+}
+
+/* The blocks of one step (LCT_INFONCE_BATCH, LCT_INFONCE_SEQUENCE), each with its own score block. */
+typedef struct {
+    const lct_loss *loss;
+    const float *z, *pred;
+    float *dpred, *dz, *s;
+    size_t per, batch, all, b_off, k;
+    double scale;
+    int grad;
+    double *row_loss;
+    int32_t *correct;
+} step_ctx;
+
+static void step_blocks(void *ctx, size_t q0, size_t q1, size_t slot)
+{
+    const step_ctx *c = ctx;
+    (void)slot;
+    for (size_t q = q0; q < q1; q++)
+        run_block(c->loss, c->z, c->pred, c->dpred, c->dz, c->s + q * c->per, c->batch, c->all, c->b_off, c->k, q,
+                  c->scale, c->grad, 1, c->row_loss, c->correct);
 }
 
 int lct_loss_infonce_compute(lct_loss *loss, const float *z, const float *c, size_t batch, float *loss_out,
@@ -317,10 +374,8 @@ int lct_loss_infonce_compute(lct_loss *loss, const float *z, const float *c, siz
              * threads (the batch mode's blocks are B x B, far too small to split) */
             size_t blocks = mode == LCT_INFONCE_BATCH ? na : batch;
             size_t per = mode == LCT_INFONCE_BATCH ? batch * all : (T - 1) * T;
-#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
-            for (size_t q = 0; q < blocks; q++)
-                run_block(loss, zc, pred, dpred, dzc, s + q * per, batch, all, b_off, k, q, scale, grad, 1, row_loss,
-                          correct);
+            step_ctx sc = {loss, zc, pred, dpred, dzc, s, per, batch, all, b_off, k, scale, grad, row_loss, correct};
+            lct__parallel(rt, lct__threads(rt), blocks, 1, step_blocks, &sc);
         }
         double lk = 0.0;
         size_t hits = 0;

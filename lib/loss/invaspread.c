@@ -122,6 +122,29 @@ static double row(const float *s, size_t n, size_t i, size_t pos, int self, doub
     return loss;
 }
 
+/* Anchor rows j of this rank's scores (ng columns each): global row gi, positive the other view's. */
+typedef struct {
+    const float *s;
+    float *g;
+    double *row_loss;
+    size_t batch, bg, off, ng;
+    int self;
+    double inv_tau, neg_weight, scale;
+} spread_rows_ctx;
+
+static void spread_rows(void *ctx, size_t j0, size_t j1, size_t slot)
+{
+    const spread_rows_ctx *c = ctx;
+    const size_t batch = c->batch, bg = c->bg, off = c->off, ng = c->ng;
+    float *g = c->g;
+    (void)slot;
+    for (size_t j = j0; j < j1; j++) {
+        size_t gi = j < batch ? off + j : bg + off + (j - batch);
+        c->row_loss[j] = row(c->s + j * ng, ng, gi, (gi + bg) % ng, c->self, c->inv_tau, c->neg_weight,
+                             g ? g + j * ng : NULL, c->scale);
+    }
+}
+
 /*
  * Global in-batch negatives. Global row layout as one process given the whole batch: first views of
  * every rank's samples (rank order), then second views. This rank's 2B rows are global rows
@@ -150,12 +173,8 @@ static int invaspread_distributed(lct_loss *loss, const float *x, size_t batch, 
     const double inv_tau = 1.0 / loss->tau, scale = 1.0 / (loss->tau * (double)n);
     const int self = loss->form == LCT_INVASPREAD_PAPER;
     float *g = dx ? s : NULL;
-#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
-    for (size_t j = 0; j < n; j++) {
-        size_t gi = j < batch ? off + j : bg + off + (j - batch);
-        row_loss[j] = row(s + j * ng, ng, gi, (gi + bg) % ng, self, inv_tau, loss->neg_weight, g ? g + j * ng : NULL,
-                          scale);
-    }
+    spread_rows_ctx sc = {s, g, row_loss, batch, bg, off, ng, self, inv_tau, loss->neg_weight, scale};
+    lct__parallel(rt, lct__threads(rt), n, 1, spread_rows, &sc);
     double total = 0.0;
     for (size_t j = 0; j < n; j++) total += row_loss[j];
     total /= (double)n;
@@ -201,9 +220,9 @@ int lct_loss_invaspread_compute(lct_loss *loss, const float *x, size_t batch, fl
     const double inv_tau = 1.0 / loss->tau, scale = 1.0 / (loss->tau * (double)n);
     const int self = loss->form == LCT_INVASPREAD_PAPER;
     float *g = dx ? s : NULL;
-#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
-    for (size_t i = 0; i < n; i++)
-        row_loss[i] = row(s + i * n, n, i, (i + batch) % n, self, inv_tau, loss->neg_weight, g ? g + i * n : NULL, scale);
+    /* one rank: global rows are local rows (off 0, bg batch, ng n), so the row and partner indices match */
+    spread_rows_ctx sc = {s, g, row_loss, batch, batch, 0, n, self, inv_tau, loss->neg_weight, scale};
+    lct__parallel(rt, lct__threads(rt), n, 1, spread_rows, &sc);
     double total = 0.0;
     for (size_t i = 0; i < n; i++) total += row_loss[i];
     total /= (double)n;

@@ -52,20 +52,24 @@ LCT__SIMD
     }
 }
 
-/*
- * With log P_j = s_j / tau - log Z and c = log(K Pn) = log(K / N):
- *   -log(P_0 / (P_0 + K Pn))   = softplus(c - log P_0)
- *   -log(K Pn / (P_j + K Pn))  = softplus(log P_j - c)
- * Both are finite for any finite inputs, where the ratio form overflows once exp(s / tau) or Z does.
- */
-void lct__nce_core(lct_runtime *rt, const float *s, size_t batch, size_t k, double tau, double log_kpn,
-                   double log_z, double *row_loss, double *loss_out, float *ds)
+typedef struct {
+    const float *s;
+    float *ds;
+    double *row_loss;
+    size_t k;
+    double inv_tau, scale, shift;
+} nce_rows_ctx;
+
+static void nce_rows(void *ctx, size_t b0, size_t b1, size_t slot)
 {
-    const size_t w = k + 1;
-    const double inv_tau = 1.0 / tau, scale = 1.0 / (tau * (double)batch), shift = log_z + log_kpn;
+    const nce_rows_ctx *c = ctx;
+    const float *s = c->s;
+    float *ds = c->ds;
+    const size_t k = c->k, w = k + 1;
+    const double inv_tau = c->inv_tau, scale = c->scale, shift = c->shift;
     const float inv_tau_f = (float)inv_tau, shift_f = (float)shift, scale_f = (float)scale;
-#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
-    for (size_t b = 0; b < batch; b++) {
+    (void)slot;
+    for (size_t b = b0; b < b1; b++) {
         const float *sr = s + b * w;
         /* positive, in double */
         double a0 = sr[0] * inv_tau - shift;
@@ -78,8 +82,22 @@ void lct__nce_core(lct_runtime *rt, const float *s, size_t batch, size_t k, doub
         l += noise_loss(sr + 1, k, inv_tau_f, shift_f);
         if (ds) noise_grad(sr + 1, ds + b * w + 1, k, inv_tau_f, shift_f, scale_f);
         if (ds) ds[b * w] = g0;
-        row_loss[b] = l;
+        c->row_loss[b] = l;
     }
+}
+
+/*
+ * With log P_j = s_j / tau - log Z and c = log(K Pn) = log(K / N):
+ *   -log(P_0 / (P_0 + K Pn))   = softplus(c - log P_0)
+ *   -log(K Pn / (P_j + K Pn))  = softplus(log P_j - c)
+ * Both are finite for any finite inputs, where the ratio form overflows once exp(s / tau) or Z does.
+ */
+void lct__nce_core(lct_runtime *rt, const float *s, size_t batch, size_t k, double tau, double log_kpn,
+                   double log_z, double *row_loss, double *loss_out, float *ds)
+{
+    const double inv_tau = 1.0 / tau, scale = 1.0 / (tau * (double)batch), shift = log_z + log_kpn;
+    nce_rows_ctx c = {s, ds, row_loss, k, inv_tau, scale, shift};
+    lct__parallel(rt, lct__threads(rt), batch, 1, nce_rows, &c);
     double total = 0.0;
     for (size_t b = 0; b < batch; b++) total += row_loss[b];
     *loss_out = total / (double)batch;

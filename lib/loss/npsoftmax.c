@@ -70,6 +70,61 @@ int lct__npsoftmax_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
     return LCT_OK;
 }
 
+/* What the two row loops below read: the chunk of scores [first, first + cnt) and the running state. */
+typedef struct {
+    const lct_bank *bank;
+    float *s, *u, *df;
+    const int64_t *idx;
+    double *mx, *sum, *lab, *resc;
+    size_t first, cnt, d;
+    float inv_tau;
+    double scale;
+} np_ctx;
+
+/* One chunk's scores into rows b: the label's score, the running maximum and sum, u_b rescaled. */
+static void chunk_rows(void *ctx, size_t b0, size_t b1, size_t slot)
+{
+    const np_ctx *c = ctx;
+    float *s = c->s, *u = c->u;
+    const int64_t *idx = c->idx;
+    double *mx = c->mx, *sum = c->sum, *lab = c->lab, *resc = c->resc;
+    const size_t first = c->first, cnt = c->cnt, d = c->d;
+    const float inv_tau = c->inv_tau;
+    const int df = c->df != NULL;
+    (void)slot;
+    for (size_t b = b0; b < b1; b++) {
+        float *sr = s + b * cnt;
+        size_t label = (size_t)idx[b];
+        if (label >= first && label < first + cnt) lab[b] = (double)sr[label - first] * inv_tau;
+        float cm = row_max(sr, cnt);
+        double m = (double)cm * inv_tau > mx[b] ? (double)cm * inv_tau : mx[b];
+        resc[b] = mx[b] == -INFINITY ? 0.0 : exp(mx[b] - m);
+        float acc = row_exp(sr, cnt, inv_tau, (float)m);
+        sum[b] = sum[b] * resc[b] + acc;
+        mx[b] = m;
+        if (df && first > 0 && resc[b] != 1.0)
+            for (size_t e = 0; e < d; e++) u[b * d + e] *= (float)resc[b];
+    }
+}
+
+static void grad_rows(void *ctx, size_t b0, size_t b1, size_t slot)
+{
+    const np_ctx *c = ctx;
+    const float *u = c->u;
+    float *df = c->df;
+    const int64_t *idx = c->idx;
+    const double *sum = c->sum;
+    const double scale = c->scale;
+    const size_t d = c->d;
+    (void)slot;
+    for (size_t b = b0; b < b1; b++) {
+        /* v points into an fp32 bank, or is the label row converted into df's row (fp16). */
+        const float *v = lct__bank_row(c->bank, (size_t)idx[b], df + b * d);
+        for (size_t e = 0; e < d; e++)
+            df[b * d + e] = lct__ftz(((double)u[b * d + e] / sum[b] - (double)v[e]) * scale);
+    }
+}
+
 /*
  * One pass over the chunks of rows, as an online softmax: per row b a running maximum m_b, the sum
  * l_b = sum_j exp(z_bj - m_b) and u_b = sum_j exp(z_bj - m_b) v_j (in df). When a chunk raises m_b,
@@ -100,37 +155,21 @@ int lct_loss_npsoftmax_compute(lct_loss *loss, const float *f, const int64_t *id
         mx[b] = -INFINITY;
         sum[b] = 0.0;
     }
+    np_ctx c = {bank, s, u, df, idx, mx, sum, lab, resc, 0, 0, d, inv_tau, 0.0};
     for (size_t first = 0; first < n; first += chunk) {
         size_t cnt = n - first < chunk ? n - first : chunk;
         if ((rc = lct_bank_similarity_all(bank, f, batch, first, cnt, s, cnt))) return rc;
         if ((rc = lct__loss_check_scores(__func__, "similarities with the bank", s, batch * cnt, loss->tau))) return rc;
-#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
-        for (size_t b = 0; b < batch; b++) {
-            float *sr = s + b * cnt;
-            size_t label = (size_t)idx[b];
-            if (label >= first && label < first + cnt) lab[b] = (double)sr[label - first] * inv_tau;
-            float cm = row_max(sr, cnt);
-            double m = (double)cm * inv_tau > mx[b] ? (double)cm * inv_tau : mx[b];
-            resc[b] = mx[b] == -INFINITY ? 0.0 : exp(mx[b] - m);
-            float acc = row_exp(sr, cnt, inv_tau, (float)m);
-            sum[b] = sum[b] * resc[b] + acc;
-            mx[b] = m;
-            if (df && first > 0 && resc[b] != 1.0)
-                for (size_t e = 0; e < d; e++) u[b * d + e] *= (float)resc[b];
-        }
+        c.first = first;
+        c.cnt = cnt;
+        lct__parallel(rt, lct__threads(rt), batch, 1, chunk_rows, &c);
         if (df && (rc = lct__bank_grad_all(bank, s, batch, first, cnt, cnt, first > 0, u))) return rc;
     }
     double total = 0.0;
     for (size_t b = 0; b < batch; b++) total += mx[b] + log(sum[b]) - lab[b];
     if (df) {
-        const double scale = 1.0 / (loss->tau * (double)batch);
-#pragma omp parallel for num_threads(lct__threads(rt)) schedule(static)
-        for (size_t b = 0; b < batch; b++) {
-            /* v points into an fp32 bank, or is the label row converted into df's row (fp16). */
-            const float *v = lct__bank_row(bank, (size_t)idx[b], df + b * d);
-            for (size_t e = 0; e < d; e++)
-                df[b * d + e] = lct__ftz(((double)u[b * d + e] / sum[b] - (double)v[e]) * scale);
-        }
+        c.scale = 1.0 / (loss->tau * (double)batch);
+        lct__parallel(rt, lct__threads(rt), batch, 1, grad_rows, &c);
     }
     *loss_out = (float)(total / (double)batch);
     return LCT_OK;

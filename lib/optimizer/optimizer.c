@@ -1,5 +1,6 @@
 /* The optimiser handle: options, attaching parameter sets, state as a parameter set, step. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "optimizer.h"
@@ -208,17 +209,76 @@ LCT__VEC static void adam(size_t n, float *p, const float *g, float *m, float *v
 
 #define BLK 32768
 
-/* lct__all_finite over blocks in parallel; a logical AND does not depend on the order. */
-static int finite_par(const float *x, size_t n, int threads)
+typedef struct {
+    const float *x;
+    size_t n;
+    atomic_int ok;
+} finite_ctx;
+
+static void finite_blocks(void *ctx, size_t b0, size_t b1, size_t slot)
 {
-    size_t nblk = (n + BLK - 1) / BLK;
+    finite_ctx *c = ctx;
+    const float *x = c->x;
+    const size_t n = c->n;
     int ok = 1;
-#pragma omp parallel for num_threads(threads) schedule(static) reduction(&& : ok) if (nblk > 1)
-    for (size_t b = 0; b < nblk; b++) {
+    (void)slot;
+    for (size_t b = b0; b < b1; b++) {
         size_t i0 = b * BLK, len = i0 + BLK < n ? BLK : n - i0;
         ok = ok && lct__all_finite(x + i0, len);
     }
-    return ok;
+    if (!ok) atomic_store_explicit(&c->ok, 0, memory_order_relaxed);
+}
+
+/* lct__all_finite over blocks in parallel; a logical AND does not depend on the order. */
+static int finite_par(lct_runtime *rt, int threads, const float *x, size_t n)
+{
+    size_t nblk = (n + BLK - 1) / BLK;
+    finite_ctx c = {x, n, 1};
+    atomic_init(&c.ok, 1);
+    lct__parallel(rt, nblk > 1 ? threads : 1, nblk, 1, finite_blocks, &c);
+    return atomic_load(&c.ok);
+}
+
+/* One tensor's update, block by block (blocks of BLK floats, each updated on its own). */
+typedef struct {
+    const lct_optimizer_options *o;
+    lct__tensor *tn;
+    float *b0, *b1;
+    size_t n;
+    double lr;
+    float wd, lr_bc1, inv_sqrt_bc2;
+    int first;
+} step_ctx;
+
+static void step_blocks(void *ctx, size_t bk0, size_t bk1, size_t slot)
+{
+    const step_ctx *c = ctx;
+    const lct_optimizer_options *o = c->o;
+    const lct__tensor *tn = c->tn;
+    float *b0 = c->b0, *b1 = c->b1;
+    const size_t n = c->n;
+    const double lr = c->lr;
+    const float wd = c->wd, lr_bc1 = c->lr_bc1, inv_sqrt_bc2 = c->inv_sqrt_bc2;
+    const int first = c->first;
+    (void)slot;
+    for (size_t bk = bk0; bk < bk1; bk++) {
+        size_t i0 = bk * BLK, len = i0 + BLK < n ? BLK : n - i0;
+        float *pv = tn->value + i0;
+        const float *g = tn->grad + i0;
+        if (o->kind == LCT_OPTIMIZER_SGD) {
+            if (b0)
+                sgd_momentum(len, pv, g, b0 + i0, (float)lr, wd, (float)o->momentum, (float)o->dampening, first,
+                             o->nesterov);
+            else
+                sgd_plain(len, pv, g, (float)lr, wd);
+        } else if (o->kind == LCT_OPTIMIZER_ADAM) {
+            adam(len, pv, g, b0 + i0, b1 + i0, lr_bc1, inv_sqrt_bc2, (float)o->beta1, (float)o->beta2,
+                 (float)o->eps, wd, 1.0f);
+        } else {
+            adam(len, pv, g, b0 + i0, b1 + i0, lr_bc1, inv_sqrt_bc2, (float)o->beta1, (float)o->beta2,
+                 (float)o->eps, 0.0f, 1.0f - (float)(lr * wd));
+        }
+    }
 }
 
 int lct_optimizer_step(lct_optimizer *opt)
@@ -236,7 +296,7 @@ int lct_optimizer_step(lct_optimizer *opt)
         const lct_params *p = opt->sets[s].p;
         for (size_t i = 0; i < p->n_tensors; i++)
             if (p->tensors[i].grad && !(trust && p->tensors[i].grad_finite && *p->tensors[i].grad_finite) &&
-                !finite_par(p->tensors[i].grad, p->tensors[i].count, threads))
+                !finite_par(opt->rt, threads, p->tensors[i].grad, p->tensors[i].count))
                 return LCT__FAIL(LCT_ENUMERIC, "the gradient of '%s' (set %zu) holds NaN or Inf; nothing was updated",
                                  p->tensors[i].name, s);
     }
@@ -257,25 +317,8 @@ int lct_optimizer_step(lct_optimizer *opt)
             float *b1 = opt->buffers == 2 ? opt->state.tensors[k + 1].value : NULL;
             k += opt->buffers;
             size_t n = tn->count, nblk = (n + BLK - 1) / BLK;
-#pragma omp parallel for num_threads(threads) schedule(static) if (nblk > 1)
-            for (size_t bk = 0; bk < nblk; bk++) {
-                size_t i0 = bk * BLK, len = i0 + BLK < n ? BLK : n - i0;
-                float *pv = tn->value + i0;
-                const float *g = tn->grad + i0;
-                if (o->kind == LCT_OPTIMIZER_SGD) {
-                    if (b0)
-                        sgd_momentum(len, pv, g, b0 + i0, (float)lr, wd, (float)o->momentum, (float)o->dampening, first,
-                                     o->nesterov);
-                    else
-                        sgd_plain(len, pv, g, (float)lr, wd);
-                } else if (o->kind == LCT_OPTIMIZER_ADAM) {
-                    adam(len, pv, g, b0 + i0, b1 + i0, lr_bc1, inv_sqrt_bc2, (float)o->beta1, (float)o->beta2,
-                         (float)o->eps, wd, 1.0f);
-                } else {
-                    adam(len, pv, g, b0 + i0, b1 + i0, lr_bc1, inv_sqrt_bc2, (float)o->beta1, (float)o->beta2,
-                         (float)o->eps, 0.0f, 1.0f - (float)(lr * wd));
-                }
-            }
+            step_ctx c = {o, tn, b0, b1, n, lr, wd, lr_bc1, inv_sqrt_bc2, first};
+            lct__parallel(opt->rt, nblk > 1 ? threads : 1, nblk, 1, step_blocks, &c);
         }
         p->version++;
     }
