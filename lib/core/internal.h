@@ -205,7 +205,7 @@ void lct__parallel_tasks(lct_runtime *rt, int threads, lct__range_fn fn, void *c
 int lct__in_region(void);
 /* The host's scheduler (NULL: none) and the runtime's pool (NULL if its locks could not be made). */
 const lct_scheduler *lct__runtime_scheduler(const lct_runtime *rt);
-struct lct__pool *lct__runtime_pool(lct_runtime *rt);
+struct lct__threadpool *lct__runtime_pool(lct_runtime *rt);
 
 /* Vectorisation hints for the compiler (-fopenmp-simd: OpenMP's simd directive only, no runtime,
  * no threads). LCT__SIMD_WITH(reduction(+ : s)) lets the loop reorder that one sum, as before. */

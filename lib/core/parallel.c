@@ -52,8 +52,8 @@ static void dispatch(lct_runtime *rt, size_t ntasks, region *r)
         s->run(s->user, ntasks, run_task, r);
         return;
     }
-    lct__pool *p = lct__runtime_pool(rt);
-    if (p != NULL && lct__pool_run(p, ntasks, run_task, r)) return;
+    lct__threadpool *p = lct__runtime_pool(rt);
+    if (p != NULL && lct__threads_run(p, ntasks, run_task, r)) return;
     for (size_t t = 0; t < ntasks; t++) run_task(r, t);
 }
 

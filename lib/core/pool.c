@@ -26,7 +26,7 @@
 /* How long a worker, or the caller waiting for the last task, spins before it sleeps. */
 #define SPIN_NS 50000
 
-struct lct__pool {
+struct lct__threadpool {
     pthread_mutex_t mu;
     pthread_cond_t wake;      /* workers wait here for a new generation */
     pthread_cond_t finished;  /* the caller waits here for the last task */
@@ -67,7 +67,7 @@ static uint64_t now_ns(void)
 }
 
 /* Claim and run tasks of generation `gen` until none is left. */
-static void run_tasks(lct__pool *p, uint32_t gen)
+static void run_tasks(lct__threadpool *p, uint32_t gen)
 {
     uint64_t cur = atomic_load(&p->ticket);
     for (;;) {
@@ -91,7 +91,7 @@ static void run_tasks(lct__pool *p, uint32_t gen)
 
 static void *worker_main(void *arg)
 {
-    lct__pool *p = arg;
+    lct__threadpool *p = arg;
     uint32_t seen = (uint32_t)(atomic_load(&p->ticket) >> 32);
     for (;;) {
         uint32_t gen = (uint32_t)(atomic_load(&p->ticket) >> 32);
@@ -118,16 +118,16 @@ static void *worker_main(void *arg)
     }
 }
 
-size_t lct__pool_bytes(void)
+size_t lct__threads_bytes(void)
 {
-    return sizeof(lct__pool) + LCT__ALIGN;
+    return sizeof(lct__threadpool) + LCT__ALIGN;
 }
 
-lct__pool *lct__pool_init(void *mem)
+lct__threadpool *lct__threads_init(void *mem)
 {
     pthread_once(&atfork_once, register_atfork);
     /* The runtime's hooks promise no alignment. */
-    lct__pool *p = (lct__pool *)(((uintptr_t)mem + LCT__ALIGN - 1) & ~(uintptr_t)(LCT__ALIGN - 1));
+    lct__threadpool *p = (lct__threadpool *)(((uintptr_t)mem + LCT__ALIGN - 1) & ~(uintptr_t)(LCT__ALIGN - 1));
     memset(p, 0, sizeof *p);
     if (pthread_mutex_init(&p->mu, NULL) != 0) return NULL;
     if (pthread_cond_init(&p->wake, NULL) != 0) goto fail_wake;
@@ -146,12 +146,12 @@ fail_wake:
     return NULL;
 }
 
-size_t lct__pool_workers(const lct__pool *p)
+size_t lct__threads_workers(const lct__threadpool *p)
 {
     return p ? p->nworkers : 0;
 }
 
-void lct__pool_destroy(lct__pool *p)
+void lct__threads_destroy(lct__threadpool *p)
 {
     if (p == NULL) return;
     /* In a child of fork() the workers do not exist: nothing to wake or join, and the locks may be
@@ -168,7 +168,7 @@ void lct__pool_destroy(lct__pool *p)
 }
 
 /* Start workers up to `want`; keeps what it could start. Called by the region owner only. */
-static void grow(lct__pool *p, size_t want)
+static void grow(lct__threadpool *p, size_t want)
 {
     if (want > LCT__MAX_THREADS - 1) want = LCT__MAX_THREADS - 1;
     /* Workers take no signal: the host's handlers run on the host's threads. */
@@ -179,7 +179,7 @@ static void grow(lct__pool *p, size_t want)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-int lct__pool_run(lct__pool *p, size_t ntasks, lct_task_fn fn, void *ctx)
+int lct__threads_run(lct__threadpool *p, size_t ntasks, lct_task_fn fn, void *ctx)
 {
     if (p->fork_gen != atomic_load(&fork_gen)) return 0; /* created before fork(): no workers here */
     int expected = 0;

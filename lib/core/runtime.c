@@ -21,7 +21,7 @@ struct lct_runtime {
     _Atomic size_t mem_peak;
     int has_sched;
     lct_scheduler sched;
-    lct__pool *pool;  /* in this block, after the struct; NULL if its locks could not be made */
+    lct__threadpool *pool;  /* in this block, after the struct; NULL if its locks could not be made */
 };
 
 /* Header stored just before every aligned block: where the raw block starts and its size. */
@@ -90,11 +90,11 @@ int lct_runtime_new(lct_runtime **out, const lct_runtime_options *opts)
 
     lct_alloc_fn alloc = opts->alloc ? opts->alloc : default_alloc;
     lct_free_fn release = opts->free ? opts->free : default_free;
-    size_t bytes = sizeof(lct_runtime) + lct__pool_bytes();
+    size_t bytes = sizeof(lct_runtime) + lct__threads_bytes();
     lct_runtime *rt = alloc(opts->alloc_user, bytes);
     if (rt == NULL) return LCT__FAIL(LCT_ENOMEM, "cannot allocate %zu bytes for the runtime", bytes);
     memset(rt, 0, sizeof *rt);
-    rt->pool = lct__pool_init(rt + 1); /* without one, regions run on the caller */
+    rt->pool = lct__threads_init(rt + 1); /* without one, regions run on the caller */
     atomic_init(&rt->threads, threads);
     rt->has_sched = opts->scheduler != NULL;
     if (rt->has_sched) rt->sched = sched;
@@ -117,7 +117,7 @@ int lct_runtime_new(lct_runtime **out, const lct_runtime_options *opts)
 void lct_runtime_free(lct_runtime *rt)
 {
     if (rt == NULL) return;
-    lct__pool_destroy(rt->pool);
+    lct__threads_destroy(rt->pool);
     size_t left = atomic_load(&rt->mem_current);
     if (left != 0) lct__log(rt, LCT_LOG_WARN, "runtime freed while handles still hold %zu bytes", left);
     rt->free(rt->alloc_user, rt);
@@ -128,7 +128,7 @@ const lct_scheduler *lct__runtime_scheduler(const lct_runtime *rt)
     return rt->has_sched ? &rt->sched : NULL;
 }
 
-lct__pool *lct__runtime_pool(lct_runtime *rt)
+lct__threadpool *lct__runtime_pool(lct_runtime *rt)
 {
     return rt->pool;
 }
