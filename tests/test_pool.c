@@ -218,7 +218,13 @@ START_TEST(test_scheduler_misuse)
     LCT_ASSERT_FAILS(lct_runtime_new(&rt, &o), LCT_EVERSION, "lct_scheduler");
     ck_assert_ptr_null(rt);
     ck_assert_int_eq(h.batches, 0);
-    /* A caller built against version 1 of the runtime options has no scheduler field. */
+    /* A caller built against version 1 of the runtime options has no scheduler field: nothing past it
+     * is written or read. */
+    size_t v1 = offsetof(lct_runtime_options, scheduler);
+    _Alignas(16) unsigned char raw[sizeof(lct_runtime_options) + 16];
+    memset(raw, 0xAA, sizeof raw);
+    ck_assert_int_eq(lct_runtime_options_init((lct_runtime_options *)(void *)raw, 1), LCT_OK);
+    for (size_t i = v1; i < sizeof raw; i++) ck_assert_msg(raw[i] == 0xAA, "byte %zu past version 1 written", i);
     o.version = 1;
     o.threads = 2;
     ck_assert_int_eq(lct_runtime_new(&rt, &o), LCT_OK);

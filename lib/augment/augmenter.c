@@ -5,7 +5,7 @@
 
 int lct_augmenter_options_init(lct_augmenter_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT_AUGMENTER_OPTIONS_VERSION);
+    LCT__OPTIONS_INIT(opts, version, LCT__OPT_AUGMENTER);
     opts->input = LCT_AUG_IMAGE_U8;
     opts->channels = 3;
     opts->height = 32;

@@ -13,7 +13,7 @@
 
 int lct_bank_options_init(lct_bank_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT_BANK_OPTIONS_VERSION);
+    LCT__OPTIONS_INIT(opts, version, LCT__OPT_BANK);
     opts->storage = LCT_BANK_FP32;
     opts->init = LCT_BANK_INIT_UNIFORM;
     opts->normalize = 0;

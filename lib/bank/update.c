@@ -10,7 +10,7 @@
 
 int lct_bank_update_options_init(lct_bank_update_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT_BANK_UPDATE_OPTIONS_VERSION);
+    LCT__OPTIONS_INIT(opts, version, LCT__OPT_BANK_UPDATE);
     opts->rule = LCT_BANK_UPDATE_MOMENTUM;
     opts->momentum = 0.5f;
     opts->lambda = 1.0f;

@@ -36,7 +36,7 @@ struct lct_checkpoint_writer {
 
 int lct_checkpoint_options_init(lct_checkpoint_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT_CHECKPOINT_OPTIONS_VERSION);
+    LCT__OPTIONS_INIT(opts, version, LCT__OPT_CHECKPOINT);
     opts->level = 1;
     return LCT_OK;
 }

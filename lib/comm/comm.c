@@ -5,7 +5,7 @@
 
 int lct_comm_ops_init(lct_comm_ops *ops, uint32_t version)
 {
-    LCT__OPTIONS_INIT(ops, version, LCT_COMM_OPS_VERSION);
+    LCT__OPTIONS_INIT(ops, version, LCT__OPT_COMM_OPS);
     return LCT_OK;
 }
 

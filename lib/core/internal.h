@@ -34,15 +34,18 @@ int lct__fail(int status, const char *func, const char *fmt, ...) LCT__PRINTF(3,
     do { if ((ptr) == NULL) return LCT__FAIL(LCT_EINVAL, "argument '%s' is NULL", #ptr); } while (0)
 
 
-/* Opening of every lct_X_options_init(): check the pointer and the version, zero the struct,
- * stamp the version; the caller then sets its defaults. */
-#define LCT__OPTIONS_INIT(opts, ver, max) \
+/* Opening of every lct_X_options_init() for option struct `kind` (LCT__OPT_*): check the pointer and
+ * the version, zero the bytes that version defines (a caller built against an older header passes a
+ * smaller struct), stamp the version; the caller then sets its defaults, and only the fields of the
+ * version it was given. */
+#define LCT__OPTIONS_INIT(opts, ver, kind) \
     do { \
         LCT__REQUIRE(opts); \
-        if ((ver) == 0 || (ver) > (max)) \
+        size_t size_opts__ = lct__options_size((kind), (ver)); \
+        if (size_opts__ == 0) \
             return LCT__FAIL(LCT_EVERSION, "version is %u; this library knows versions 1..%u", (unsigned)(ver), \
-                             (unsigned)(max)); \
-        memset((opts), 0, sizeof *(opts)); \
+                             (unsigned)lct__options_latest(kind)); \
+        memset((opts), 0, size_opts__); \
         (opts)->version = (ver); \
     } while (0)
 

@@ -44,7 +44,7 @@ static void default_free(void *user, void *block)
 
 int lct_runtime_options_init(lct_runtime_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT_RUNTIME_OPTIONS_VERSION);
+    LCT__OPTIONS_INIT(opts, version, LCT__OPT_RUNTIME);
     opts->threads = 1;
     opts->seed = 0;
     opts->log_level = LCT_LOG_WARN;
@@ -53,7 +53,7 @@ int lct_runtime_options_init(lct_runtime_options *opts, uint32_t version)
 
 int lct_scheduler_init(lct_scheduler *sched, uint32_t version)
 {
-    LCT__OPTIONS_INIT(sched, version, LCT_SCHEDULER_VERSION);
+    LCT__OPTIONS_INIT(sched, version, LCT__OPT_SCHEDULER);
     sched->workers = 1;
     return LCT_OK;
 }

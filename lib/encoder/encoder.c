@@ -7,7 +7,7 @@
 
 int lct_encoder_options_init(lct_encoder_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT_ENCODER_OPTIONS_VERSION);
+    LCT__OPTIONS_INIT(opts, version, LCT__OPT_ENCODER);
     opts->check_finite = 1;
     return LCT_OK;
 }

@@ -14,7 +14,7 @@
 
 int lct_loss_nce_options_init(lct_loss_nce_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT_LOSS_NCE_OPTIONS_VERSION);
+    LCT__OPTIONS_INIT(opts, version, LCT__OPT_LOSS_NCE);
     opts->k = 4096;
     opts->sample_mode = LCT_BANK_SAMPLE_REPLACE;
     opts->z_policy = LCT_Z_FIRST_BATCH;
@@ -23,21 +23,21 @@ int lct_loss_nce_options_init(lct_loss_nce_options *opts, uint32_t version)
 
 int lct_loss_npsoftmax_options_init(lct_loss_npsoftmax_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT_LOSS_NPSOFTMAX_OPTIONS_VERSION);
+    LCT__OPTIONS_INIT(opts, version, LCT__OPT_LOSS_NPSOFTMAX);
     opts->chunk = 16384;
     return LCT_OK;
 }
 
 int lct_loss_invaspread_options_init(lct_loss_invaspread_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT_LOSS_INVASPREAD_OPTIONS_VERSION);
+    LCT__OPTIONS_INIT(opts, version, LCT__OPT_LOSS_INVASPREAD);
     opts->form = LCT_INVASPREAD_PAPER;
     return LCT_OK;
 }
 
 int lct_loss_infonce_options_init(lct_loss_infonce_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT_LOSS_INFONCE_OPTIONS_VERSION);
+    LCT__OPTIONS_INIT(opts, version, LCT__OPT_LOSS_INFONCE);
     opts->steps = 12;
     opts->negatives = LCT_INFONCE_BATCH;
     return LCT_OK;
@@ -45,7 +45,7 @@ int lct_loss_infonce_options_init(lct_loss_infonce_options *opts, uint32_t versi
 
 int lct_loss_cmc_options_init(lct_loss_cmc_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT_LOSS_CMC_OPTIONS_VERSION);
+    LCT__OPTIONS_INIT(opts, version, LCT__OPT_LOSS_CMC);
     opts->graph = LCT_CMC_CORE;
     opts->objective = LCT_CMC_NCE;
     opts->k = 16384;

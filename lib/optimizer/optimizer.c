@@ -10,7 +10,7 @@
 
 int lct_optimizer_options_init(lct_optimizer_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT_OPTIMIZER_OPTIONS_VERSION);
+    LCT__OPTIONS_INIT(opts, version, LCT__OPT_OPTIMIZER);
     opts->kind = LCT_OPTIMIZER_SGD;
     opts->lr = 0.01;
     opts->decay_all = 1;
