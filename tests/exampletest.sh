@@ -15,7 +15,6 @@ if [ ! -e "$data/train-images-idx3-ubyte.gz" ] && [ ! -e "$data/train-images-idx
 fi
 rm -rf "$out"
 mkdir -p "$out"
-export OMP_WAIT_POLICY=passive
 common="--data $data --limit 300 --batch 32 --threads 1"
 
 . "$(dirname "$0")/smokecheck.sh"

@@ -13,7 +13,6 @@ if ! command -v espeak-ng >/dev/null 2>&1; then
 fi
 rm -rf "$out"
 mkdir -p "$out"
-export OMP_WAIT_POLICY=passive
 common="--data $out/data --voices 3 --limit 3 --batch 8 --window 8000 --channels 16 --hidden 32 --steps 4 --threads 1"
 
 . "$(dirname "$0")/smokecheck.sh"
