@@ -117,13 +117,15 @@ static lct_bank *make_bank(lct_runtime *rt)
 }
 
 /* The child: run one method for `steps` timed steps after one warm-up; print samples/s and peak RSS. */
+static int host_jobs; /* --host-jobs: run on a host's job system instead of the runtime's pool */
+
 static int run_one(const char *name, unsigned threads, int steps)
 {
     const method *m = NULL;
     for (size_t i = 0; i < sizeof methods / sizeof *methods; i++)
         if (strcmp(methods[i].name, name) == 0) m = &methods[i];
     if (m == NULL) return 2;
-    lct_runtime *rt = bench_runtime(threads, 1);
+    lct_runtime *rt = host_jobs ? bench_runtime_host_jobs(threads, 1) : bench_runtime(threads, 1);
     const size_t B = m->batch;
     int is_cpc = strcmp(name, "cpc") == 0, is_cmc = strcmp(name, "cmc") == 0;
     int is_inv = strcmp(name, "invaspread") == 0, is_np = strcmp(name, "npsoftmax") == 0;
@@ -334,12 +336,14 @@ int bench_step(int argc, char **argv)
         else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) repeats = atoi(argv[++i]);
         else if (strcmp(argv[i], "--busy") == 0 && i + 1 < argc) busy = atoi(argv[++i]);
         else if (strcmp(argv[i], "--no-peer") == 0) peer = 0;
+        else if (strcmp(argv[i], "--host-jobs") == 0) host_jobs = 1;
         else if (argv[i][0] != '-') only = argv[i];
         else {
             fprintf(stderr, "usage: lct-bench step [METHOD] [--threads N] [--steps S] [--repeat R] [--busy B] "
-                            "[--no-peer]\n"
+                            "[--no-peer] [--host-jobs]\n"
                             "methods: instdisc npsoftmax invaspread cpc cmc (default: all)\n"
-                            "--busy B: B processes spin beside the benchmark, as a host's own threads would\n");
+                            "--busy B: B processes spin beside the benchmark, as a host's own threads would\n"
+                            "--host-jobs: libcontrast runs on a host's job system (lct_scheduler), not its pool\n");
             return 2;
         }
     }
@@ -379,7 +383,8 @@ int bench_step(int argc, char **argv)
          * (its wall rate, with that run's CPU rate and step time) and the largest peak RSS. */
         for (int r = 0; r < repeats; r++) {
             double v[5];
-            snprintf(cmd, sizeof cmd, "'%s' step --threads %u --steps %d --one %s", self, threads, steps, m->name);
+            snprintf(cmd, sizeof cmd, "'%s' step --threads %u --steps %d%s --one %s", self, threads, steps,
+                     host_jobs ? " --host-jobs" : "", m->name);
             if (bench_run_capture(cmd, out, sizeof out) == 0 &&
                 sscanf(out, "%lf %lf %lf %lf %lf", &v[0], &v[1], &v[2], &v[3], &v[4]) == 5) {
                 if (v[0] > lib) lib = v[0], lib_ms = v[3], lib_cpu = v[4];

@@ -1,5 +1,7 @@
 #include "bench_util.h"
 
+#include <pthread.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,78 @@ lct_runtime *bench_runtime(unsigned threads, unsigned long long seed)
     lct_runtime_options o;
     lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION);
     o.threads = threads;
+    o.seed = seed;
+    lct_runtime *rt;
+    if (lct_runtime_new(&rt, &o) != LCT_OK) {
+        fprintf(stderr, "lct-bench: %s\n", lct_error_last());
+        exit(1);
+    }
+    return rt;
+}
+
+/* A host's job system for --host-jobs: workers pull the tasks of one batch at a time from a shared
+ * counter, the calling thread takes part, and idle workers wait on a condition variable. */
+typedef struct host_jobs {
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    lct_task_fn fn;
+    void *ctx;
+    size_t n, next, finished;
+} host_jobs;
+
+static void host_take(host_jobs *h)
+{
+    while (h->next < h->n) {
+        size_t i = h->next++;
+        lct_task_fn fn = h->fn;
+        void *ctx = h->ctx;
+        pthread_mutex_unlock(&h->mu);
+        fn(ctx, i);
+        pthread_mutex_lock(&h->mu);
+        if (++h->finished == h->n) pthread_cond_broadcast(&h->done);
+    }
+}
+
+static void *host_worker(void *arg)
+{
+    host_jobs *h = arg;
+    pthread_mutex_lock(&h->mu);
+    for (;;) {
+        host_take(h);
+        pthread_cond_wait(&h->work, &h->mu);
+    }
+    return NULL;
+}
+
+static void host_run(void *user, size_t n, lct_task_fn fn, void *ctx)
+{
+    host_jobs *h = user;
+    pthread_mutex_lock(&h->mu);
+    h->fn = fn, h->ctx = ctx, h->n = n, h->next = 0, h->finished = 0;
+    pthread_cond_broadcast(&h->work);
+    host_take(h);
+    while (h->finished < h->n) pthread_cond_wait(&h->done, &h->mu);
+    h->n = h->next = 0;
+    pthread_mutex_unlock(&h->mu);
+}
+
+lct_runtime *bench_runtime_host_jobs(unsigned threads, unsigned long long seed)
+{
+    static host_jobs h = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL,
+                          0, 0, 0};
+    for (unsigned i = 1; i < threads; i++) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, host_worker, &h) != 0) break;
+        pthread_detach(t);
+    }
+    lct_scheduler s;
+    lct_scheduler_init(&s, LCT_SCHEDULER_VERSION);
+    s.workers = threads;
+    s.run = host_run;
+    s.user = &h;
+    lct_runtime_options o;
+    lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION);
+    o.scheduler = &s;
     o.seed = seed;
     lct_runtime *rt;
     if (lct_runtime_new(&rt, &o) != LCT_OK) {

@@ -15,6 +15,8 @@ int bench_run_capture(const char *cmd, char *buf, size_t size);
 int bench_have_torch(void);
 /* Create a runtime with the given thread count or exit with a message. */
 lct_runtime *bench_runtime(unsigned threads, unsigned long long seed);
+/* The same on a host's job system (threads - 1 workers and the caller) handed over as an lct_scheduler. */
+lct_runtime *bench_runtime_host_jobs(unsigned threads, unsigned long long seed);
 /* Directory holding the peer scripts (bench/ in the source tree). */
 const char *bench_dir(void);
 
