@@ -21,6 +21,7 @@ lct_runtime *bench_runtime_host_jobs(unsigned threads, unsigned long long seed);
 const char *bench_dir(void);
 
 int bench_gemm(int argc, char **argv);
+int bench_idle(int argc, char **argv);
 int bench_encoder(int argc, char **argv);
 int bench_bank(int argc, char **argv);
 int bench_step(int argc, char **argv);

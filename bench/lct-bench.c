@@ -12,6 +12,7 @@ typedef struct {
 
 static const command commands[] = {
     {"gemm", bench_gemm, "library GEMM entry vs BLIS's default kernels, GFLOP/s"},
+    {"idle", bench_idle, "CPU an idle runtime's pool burns (getrusage), % of a core"},
 #ifdef LCT_BENCH_ENCODER
     {"encoder", bench_encoder, "encoder forward+backward+SGD step vs PyTorch"},
 #endif
