@@ -38,18 +38,24 @@ int bench_have_torch(void)
            strncmp(buf, "yes", 3) == 0;
 }
 
-lct_runtime *bench_runtime(unsigned threads, unsigned long long seed)
+static lct_runtime *runtime_with(unsigned threads, unsigned long long seed, const lct_scheduler *sched)
 {
     lct_runtime_options o;
     lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION);
     o.threads = threads;
     o.seed = seed;
+    o.scheduler = sched;
     lct_runtime *rt;
     if (lct_runtime_new(&rt, &o) != LCT_OK) {
         fprintf(stderr, "lct-bench: %s\n", lct_error_last());
         exit(1);
     }
     return rt;
+}
+
+lct_runtime *bench_runtime(unsigned threads, unsigned long long seed)
+{
+    return runtime_with(threads, seed, NULL);
 }
 
 /* A host's job system for --host-jobs: workers pull the tasks of one batch at a time from a shared
@@ -112,16 +118,7 @@ lct_runtime *bench_runtime_host_jobs(unsigned threads, unsigned long long seed)
     s.workers = threads;
     s.run = host_run;
     s.user = &h;
-    lct_runtime_options o;
-    lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION);
-    o.scheduler = &s;
-    o.seed = seed;
-    lct_runtime *rt;
-    if (lct_runtime_new(&rt, &o) != LCT_OK) {
-        fprintf(stderr, "lct-bench: %s\n", lct_error_last());
-        exit(1);
-    }
-    return rt;
+    return runtime_with(threads, seed, &s);
 }
 
 const char *bench_dir(void)
