@@ -41,9 +41,11 @@ struct lct__threadpool {
      * with the function of an older one. */
     _Atomic uint64_t ticket;
     atomic_size_t done;
-    lct_task_fn fn;
-    void *ctx;
-    size_t ntasks;
+    /* Atomic because a late worker may read them while the owner writes the next region's; the claim
+     * below tells it whether what it read was current. */
+    _Atomic(lct_task_fn) fn;
+    _Atomic(void *) ctx;
+    atomic_size_t ntasks;
 };
 
 static atomic_ulong fork_gen;
@@ -73,9 +75,9 @@ static void run_tasks(lct__threadpool *p, uint32_t gen)
     for (;;) {
         if ((uint32_t)(cur >> 32) != gen) return;
         /* Read while the generation is current: a successful claim below proves these belong to it. */
-        lct_task_fn fn = p->fn;
-        void *ctx = p->ctx;
-        size_t n = p->ntasks;
+        lct_task_fn fn = atomic_load_explicit(&p->fn, memory_order_relaxed);
+        void *ctx = atomic_load_explicit(&p->ctx, memory_order_relaxed);
+        size_t n = atomic_load_explicit(&p->ntasks, memory_order_relaxed);
         uint32_t t = (uint32_t)cur;
         if (t >= n) return;
         if (!atomic_compare_exchange_weak(&p->ticket, &cur, cur + 1)) continue;
@@ -189,9 +191,9 @@ int lct__threads_run(lct__threadpool *p, size_t ntasks, lct_task_fn fn, void *ct
         atomic_store(&p->busy, 0);
         return 0;
     }
-    p->fn = fn;
-    p->ctx = ctx;
-    p->ntasks = ntasks;
+    atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&p->ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&p->ntasks, ntasks, memory_order_relaxed);
     atomic_store(&p->done, 0);
     uint32_t gen = (uint32_t)(atomic_load(&p->ticket) >> 32) + 1;
     atomic_store(&p->ticket, (uint64_t)gen << 32);
