@@ -17,5 +17,17 @@ for bad in 13 99 skx -1; do
     [ $rc -eq 1 ] || { echo "FAIL: BLIS_ARCH_TYPE=$bad exited $rc (expected a clean error): $out"; fail=1; }
     echo "$out" | grep -q "names no kernel set" || { echo "FAIL: BLIS_ARCH_TYPE=$bad message: $out"; fail=1; }
 done
+# The pool suite (split GEMMs equal whole ones, a host's scheduler equals one thread) on the AVX2
+# kernels too, whose small-matrix path the library must keep out of split products.
+pool="${2:-}"
+if [ -n "$pool" ] && grep -q avx2 /proc/cpuinfo && grep -q fma /proc/cpuinfo; then
+    haswell=$(for id in $(seq 0 30); do
+        BLIS_ARCH_TYPE=$id "$info" 1 2>/dev/null | grep -q "BLIS kernels: haswell " && { echo "$id"; break; }
+    done)
+    if [ -n "$haswell" ]; then
+        out=$(BLIS_ARCH_TYPE=$haswell "$pool" 2>&1) || { echo "FAIL: the pool suite on haswell kernels: $out"; fail=1; }
+        echo "$out" | tail -n 1
+    fi
+fi
 [ $fail = 0 ] && echo "kernel selection: auto, user-set and invalid BLIS_ARCH_TYPE all behave"
 exit $fail

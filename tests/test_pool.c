@@ -286,6 +286,38 @@ START_TEST(test_parallel_covers_once)
 }
 END_TEST
 
+/* A product split into blocks sums every element in the order of the whole product, for every kernel
+ * set (tests/kerneltest.sh runs this suite again on the AVX2 kernels, whose small-matrix path would
+ * not), every transpose and shapes on both sides of BLIS's small-matrix thresholds. */
+START_TEST(test_gemm_split_is_exact)
+{
+    static const size_t shapes[][3] = {{192, 160, 128}, {256, 128, 1024}, {64, 1000, 300},
+                                       {512, 512, 512}, {37, 530, 61},    {700, 33, 250}};
+    lct_runtime *rt[4];
+    for (unsigned t = 0; t < 4; t++) rt[t] = lct_test_runtime(t + 1, 1);
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        float *a = malloc(sizeof(float) * m * k), *b = malloc(sizeof(float) * k * n);
+        float *c1 = malloc(sizeof(float) * m * n), *c = malloc(sizeof(float) * m * n);
+        for (size_t i = 0; i < m * k; i++) a[i] = (float)((i * 7) % 23) / 23.0f - 0.5f;
+        for (size_t i = 0; i < k * n; i++) b[i] = (float)((i * 5) % 19) / 19.0f - 0.25f;
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                ck_assert_int_eq(lct_gemm(rt[0], ta, tb, m, n, k, 1.0f, a, ta ? m : k, b, tb ? k : n, 0.0f, c1, n),
+                                 LCT_OK);
+                for (unsigned t = 1; t < 4; t++) {
+                    ck_assert_int_eq(
+                        lct_gemm(rt[t], ta, tb, m, n, k, 1.0f, a, ta ? m : k, b, tb ? k : n, 0.0f, c, n), LCT_OK);
+                    ck_assert_msg(memcmp(c1, c, sizeof(float) * m * n) == 0,
+                                  "%zu x %zu x %zu, trans %d %d: %u threads differ from one", m, n, k, ta, tb, t + 1);
+                }
+            }
+        free(a), free(b), free(c1), free(c);
+    }
+    for (unsigned t = 0; t < 4; t++) lct_runtime_free(rt[t]);
+}
+END_TEST
+
 static double cpu_seconds(void)
 {
     struct rusage u;
@@ -347,7 +379,16 @@ START_TEST(test_fork_child_trains)
             take(&b, &mine[m], 0);
             take(&c, &theirs[m], 0);
             bad |= a.n != b.n || a.n != c.n || !same(&a, &b, a.n) || !same(&a, &c, a.n);
+            free(a.d), free(b.d), free(c.d);
+            world_free(&mine[m]);
+            world_free(&theirs[m]);
         }
+        lct_runtime_free(crt);
+        free(got);
+        /* The parent's handles too: freeing a runtime made before the fork joins no thread. */
+        for (int m = 0; m < 2; m++) world_free(&ws[m]);
+        lct_runtime_free(rt);
+        free(ref);
         _exit(bad ? 3 : 0);
     }
     int status = 0;
@@ -367,6 +408,7 @@ int main(void)
     tcase_add_test(tc, test_scheduler_misuse);
     tcase_add_test(tc, test_host_scheduler);
     tcase_add_test(tc, test_parallel_covers_once);
+    tcase_add_test(tc, test_gemm_split_is_exact);
     tcase_add_test(tc, test_idle_pool_sleeps);
     tcase_add_test(tc, test_fork_child_trains);
     suite_add_tcase(s, tc);

@@ -2,8 +2,9 @@
  * The library's single GEMM entry: validates everything BLIS would abort on. BLIS runs single-threaded
  * on the kernel set the library chose; a product with threads splits C into column (or row) blocks
  * that run as the tasks of a parallel region, so it obeys the host's scheduler like every other loop.
- * Each block's sums run over k in the same order as the whole product's: the result is the same for
- * any split.
+ * BLIS's small-matrix ("sup") path is turned off per call: it picks its k-blocking from m and n, so a
+ * block would sum in another order than the whole product. On the blocked path the k-blocking
+ * depends on k alone, and every element's sum runs in the same order for any split.
  */
 #include <blis.h>
 #include <math.h>
@@ -31,6 +32,7 @@ static void gemm_block(const gemm_job *g, size_t i0, size_t i1, size_t j0, size_
 {
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
     bli_rntm_set_num_threads_only(1, &rntm);
+    bli_rntm_disable_l3_sup(&rntm);
     float al = g->alpha, be = g->beta;
     const float *a = g->a + (g->ta ? i0 : i0 * g->lda), *b = g->b + (g->tb ? j0 * g->ldb : j0);
     bli_sgemm_ex(g->ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, g->tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
@@ -86,14 +88,6 @@ static int gemm_impl(lct_runtime *rt, int threads, const char *func, int trans_a
         size_t blocks = (size_t)threads * BLOCKS_PER_THREAD;
         size_t block = (len + blocks - 1) / blocks;
         block = (block + BLOCK_ALIGN - 1) / BLOCK_ALIGN * BLOCK_ALIGN;
-        /* BLIS takes its small-matrix path when any size is below a threshold of the kernel set: a
-         * block must not cross it where the whole product does not, or the sums would run another way. */
-        cntx_t *cx = lct__kernels_context();
-        if (cx == NULL) cx = bli_gks_query_cntx();
-        if (!bli_cntx_l3_sup_thresh_is_met(BLIS_FLOAT, (dim_t)m, (dim_t)n, (dim_t)k, cx)) {
-            dim_t t = bli_cntx_get_l3_sup_thresh_dt(BLIS_FLOAT, g.split_n ? BLIS_NT : BLIS_MT, cx);
-            if (t > 0 && block < (size_t)t) block = (size_t)t;
-        }
         lct__parallel(rt, threads, len, block, gemm_range, &g);
     } else {
         gemm_block(&g, 0, m, 0, n);
