@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /*
  * Tests run without fork: BLIS here uses OpenMP (libgomp), which is not
@@ -99,6 +101,29 @@ static inline void lct_test_alloc_arm(lct_test_alloc *a, long n)
             ck_assert_msg(strstr(lct_error_last(), (needle)) != NULL, "message '%s' lacks '%s'",     \
                           lct_error_last(), (const char *)(needle));                                \
     } while (0)
+
+/* A block of `size` bytes ending exactly where an inaccessible page begins: reading or writing one
+ * byte past it faults, with or without a sanitizer. */
+typedef struct lct_test_guard {
+    unsigned char *map;
+    size_t bytes;
+} lct_test_guard;
+
+static inline void *lct_test_guarded(lct_test_guard *g, size_t size)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t data = (size + page - 1) / page * page;
+    g->bytes = data + page;
+    g->map = mmap(NULL, g->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert(g->map != MAP_FAILED);
+    ck_assert_int_eq(mprotect(g->map + data, page, PROT_NONE), 0);
+    return g->map + data - size;
+}
+
+static inline void lct_test_unguard(lct_test_guard *g)
+{
+    munmap(g->map, g->bytes);
+}
 
 /* Maximum relative error between two float arrays, relative to max(|a|,|b|,floor). */
 static inline double lct_test_max_rel(const float *a, const float *b, size_t n, double floor)

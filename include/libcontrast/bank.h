@@ -145,8 +145,10 @@ LCT_API int lct_bank_get_rows(const lct_bank *bank, size_t first, size_t count, 
 LCT_API int lct_bank_set_rows(lct_bank *bank, size_t first, size_t count, const float *in);
 
 /**
- * Gather rows @p idx[0..count) into @p out (count × D floats).
- * @return LCT_OK; LCT_EINVAL (NULL argument, count 0); LCT_ERANGE (an index outside [0, N)).
+ * Gather rows @p idx[0..count) into @p out (count × D floats). A count whose indices or rows could
+ * not fit in any buffer is refused before any index is read.
+ * @return LCT_OK; LCT_EINVAL (NULL argument, count 0); LCT_ESHAPE (count × D floats or count indices
+ *         overflow); LCT_ERANGE (an index outside [0, N), or outside this rank's shard).
  */
 LCT_API int lct_bank_gather(const lct_bank *bank, const int64_t *idx, size_t count, float *out);
 

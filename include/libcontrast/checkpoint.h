@@ -131,7 +131,8 @@ LCT_API int lct_checkpoint_add_runtime(lct_checkpoint_writer *w);
 /**
  * Add @p size bytes from @p data as section @p name of type @p type (>= LCT_CHECKPOINT_TYPE_USER):
  * a host's own state. @p data may be NULL when @p size is 0. The bytes are copied.
- * @return LCT_OK, LCT_EINVAL (NULL argument, bad or duplicate name, reserved type), LCT_ENOMEM.
+ * @return LCT_OK, LCT_EINVAL (NULL argument, bad or duplicate name, reserved type, size above the
+ *         format's 2^40 bytes per section, too many sections), LCT_ENOMEM.
  */
 LCT_API int lct_checkpoint_add_blob(lct_checkpoint_writer *w, const char *name, uint32_t type,
                                     const void *data, size_t size);
@@ -179,7 +180,8 @@ LCT_API int lct_checkpoint_reader_open_cb(lct_checkpoint_reader **out, lct_runti
 /**
  * As lct_checkpoint_reader_open_file(), from @p size bytes at @p data (copied: the buffer may
  * be released after the call).
- * @return as lct_checkpoint_reader_open_file().
+ * @return as lct_checkpoint_reader_open_file(), plus LCT_EINVAL (NULL @p data with a size, a size
+ *         larger than any buffer).
  */
 LCT_API int lct_checkpoint_reader_open_memory(lct_checkpoint_reader **out, lct_runtime *rt,
                                               const void *data, size_t size);

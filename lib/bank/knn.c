@@ -541,9 +541,9 @@ static int check_common(const char *func, size_t n, size_t d, const float *queri
     if (q == 0) return lct__fail(LCT_EINVAL, func, "q is 0");
     if (k == 0) return lct__fail(LCT_EINVAL, func, "k is 0");
     if (k > n) return lct__fail(LCT_EINVAL, func, "k (%zu) exceeds the number of rows n (%zu)", k, n);
-    size_t t;
-    if (lct__mul_size(n, d, &t) != 0 || t > SIZE_MAX / 4 || lct__mul_size(q, d, &t) != 0 || t > SIZE_MAX / 4 ||
-        lct__mul_size(q, k, &t) != 0 || t > SIZE_MAX / 8 || k > SIZE_MAX / 4096)
+    /* features (or labels), queries, idx and sim must be buffers that can exist, before any is read */
+    if (!lct__fits2(n, d, sizeof(float)) || !lct__fits2(q, d, sizeof(float)) || !lct__fits2(q, k, sizeof(int64_t)) ||
+        k > SIZE_MAX / 4096)
         return lct__fail(LCT_ESHAPE, func, "sizes overflow (n %zu, d %zu, q %zu, k %zu)", n, d, q, k);
     if (!lct__all_finite(queries, q * d)) return lct__fail(LCT_ENUMERIC, func, "queries hold NaN or Inf");
     return LCT_OK;
@@ -558,8 +558,7 @@ static int check_vote(const char *func, const int32_t *labels, size_t n, float t
         return lct__fail(LCT_EINVAL, func, "tau is %g; it must be finite and > 0", (double)tau);
     if (n_classes < 1 || n_classes > KNN_MAX_CLASSES)
         return lct__fail(LCT_EINVAL, func, "n_classes is %d; it must be in 1..2^24", (int)n_classes);
-    size_t t;
-    if (scores && (lct__mul_size(q, (size_t)n_classes, &t) != 0 || t > SIZE_MAX / 4))
+    if (scores && !lct__fits2(q, (size_t)n_classes, sizeof *scores))
         return lct__fail(LCT_ESHAPE, func, "q (%zu) x n_classes (%d) overflows", q, (int)n_classes);
     for (size_t i = 0; i < n; i++)
         if (labels[i] < 0 || labels[i] >= n_classes)
