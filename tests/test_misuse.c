@@ -8,6 +8,7 @@
  */
 #include "testutil.h"
 
+#include "checkpoint/checkpoint_internal.h"
 #include "core/internal.h"
 
 /* The call returns `code` and the message names `needle`. */
@@ -600,6 +601,86 @@ START_TEST(test_mixed_runtimes)
 }
 END_TEST
 
+/* ---- the headers' error lists ------------------------------------------------------------------ */
+
+/*
+ * Every EXPECT above (LCT_ASSERT_FAILS, in every suite) also requires the code to be in the called
+ * function's @return list (tests/doc_codes.h). This checks the reader itself: every exported
+ * function is declared with a doc comment that names a failure code, the references and groups
+ * resolve, and a retyped bank section (issue 20, item 3) gives a code its header lists.
+ */
+static lct_doc docs;
+
+static int documents(const char *fn, int code)
+{
+    return (lct_doc_codes(&docs, fn, 0) >> -code) & 1u;
+}
+
+START_TEST(test_header_error_lists)
+{
+    ck_assert_int_eq(lct_doc_load(&docs, LCT_SOURCE_ROOT "/include/libcontrast"), 0);
+    ck_assert_msg(docs.unknown_tokens == 0, "the headers name %zu codes that do not exist, first %s",
+                  docs.unknown_tokens, docs.first_unknown);
+    FILE *map = fopen(LCT_SOURCE_ROOT "/lib/libcontrast.map", "r");
+    ck_assert_ptr_nonnull(map);
+    char line[256];
+    size_t symbols = 0;
+    while (fgets(line, sizeof line, map)) {
+        char name[64];
+        if (sscanf(line, " %63[a-z0-9_];", name) != 1 || strncmp(name, "lct_", 4) != 0) continue;
+        symbols++;
+        const lct_doc_fn *f = lct_doc_find(&docs, name);
+        ck_assert_msg(f != NULL, "%s is exported but not declared with LCT_API in a public header", name);
+        /* the version, and lct_error_set, which returns the status it is given, are not calls that fail */
+        if (f->returns_int && strcmp(name, "lct_version_number") != 0 && strcmp(name, "lct_error_set") != 0)
+            ck_assert_msg(lct_doc_codes(&docs, name, 0) & ~1u, "%s returns int but its header lists no error", name);
+    }
+    fclose(map);
+    ck_assert_uint_ge(symbols, 190);
+    /* the reader: @return lists, "as lct_x()" references, groups and their end */
+    ck_assert(documents("lct_bank_gather", LCT_ESHAPE) && documents("lct_bank_gather", LCT_ERANGE));
+    ck_assert(!documents("lct_runtime_threads", LCT_ENOMEM) && documents("lct_runtime_threads", LCT_EINVAL));
+    ck_assert(documents("lct_knn_topk_bank", LCT_ENUMERIC) && documents("lct_knn_topk_bank", LCT_ECOMM));
+    ck_assert(documents("lct_npy_write_vector", LCT_ESHAPE));
+    ck_assert(documents("lct_augmenter_add_hflip", LCT_ESTATE) && !documents("lct_augmenter_apply", LCT_ESTATE));
+    ck_assert(documents("lct_encoder_add_relu", LCT_ESTATE) && !documents("lct_encoder_forward", LCT_ESTATE));
+    ck_assert(documents("lct_checkpoint_load_bank", LCT_EMISMATCH) && !documents("lct_npy_read", LCT_EMISMATCH));
+    char name[64];
+    lct_doc_call_name("keep_enc(lct_encoder_new(&venc, vrt, shape, 1, o))", name, sizeof name);
+    ck_assert_str_eq(name, "lct_encoder_new");
+    lct_doc_call_name("(lct_runtime_free(vrt2), vrt2 = NULL, lct_runtime_new(&vrt2, o))", name, sizeof name);
+    ck_assert_str_eq(name, "lct_runtime_new");
+    lct_doc_call_name("lct_params_get(lct_encoder_params(enc), 0, buf, 3)", name, sizeof name);
+    ck_assert_str_eq(name, "lct_params_get");
+
+    /* a bank section retyped as one rank's shard: LCT_EMISMATCH, which checkpoint.h now lists */
+    lct_runtime *rt = lct_test_runtime(1, 8);
+    lct_bank *bank;
+    ck_assert_int_eq(lct_bank_new(&bank, rt, 6, 3, NULL), LCT_OK);
+    lct_checkpoint_writer *w;
+    ck_assert_int_eq(lct_checkpoint_writer_new(&w, rt, NULL), LCT_OK);
+    unsigned char payload[72 + 18 * 4] = {1};
+    lct__ckpt_piece piece = {payload, sizeof payload, 0};
+    ck_assert_int_eq(lct__ckpt_add_pieces(w, "b", LCT__CKPT_TYPE_BANK_SHARD, &piece, 1, 0, "test"), LCT_OK);
+    char path[] = "/tmp/lct_misuse_shard_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_int_eq(lct_checkpoint_write_file(w, path), LCT_OK);
+    lct_checkpoint_writer_free(w);
+    lct_checkpoint_reader *r;
+    ck_assert_int_eq(lct_checkpoint_reader_open_file(&r, rt, path), LCT_OK);
+    EXPECT(lct_checkpoint_load_bank(r, "b", bank), LCT_EMISMATCH, "shard");
+    lct_bank *copy = NULL;
+    EXPECT(lct_checkpoint_new_bank(r, "b", rt, &copy), LCT_EMISMATCH, "shard");
+    ck_assert_ptr_null(copy);
+    lct_checkpoint_reader_free(r);
+    unlink(path);
+    lct_bank_free(bank);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("misuse");
@@ -609,6 +690,7 @@ int main(void)
     tcase_add_test(tc, test_counts_past_any_buffer);
     tcase_add_test(tc, test_option_versions);
     tcase_add_test(tc, test_mixed_runtimes);
+    tcase_add_test(tc, test_header_error_lists);
     suite_add_tcase(s, tc);
     return lct_test_run(s);
 }

@@ -11,6 +11,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "doc_codes.h"
+
 /*
  * Tests run without fork: BLIS here uses OpenMP (libgomp), which is not
  * fork-safe once the parent has run a parallel region. A crash therefore
@@ -89,7 +91,30 @@ static inline void lct_test_alloc_arm(lct_test_alloc *a, long n)
     a->fail_at = n;
 }
 
-/* The call must fail with `code` and leave a non-empty message that contains `needle` (may be NULL). */
+/* The public headers' error lists (doc_codes.h), read once per test program. */
+static lct_doc lct_test_doc;
+
+/* The code a call of a public function returned must be one its header lists (internal calls pass). */
+static inline void lct_test_doc_check(const char *call, int code)
+{
+#ifdef LCT_SOURCE_ROOT
+    if (lct_test_doc.loaded == 0) lct_doc_load(&lct_test_doc, LCT_SOURCE_ROOT "/include/libcontrast");
+    ck_assert_msg(lct_test_doc.loaded == 1, "cannot read the public headers under %s", LCT_SOURCE_ROOT);
+    char name[64];
+    lct_doc_call_name(call, name, sizeof name);
+    if (lct_doc_find(&lct_test_doc, name) == NULL) return;
+    unsigned bits = lct_doc_codes(&lct_test_doc, name, 0);
+    ck_assert_msg(code <= 0 && code > -32 && ((bits >> -code) & 1u),
+                  "%s returned %s (%d), which is not in its header's error list", name, lct_status_string(code),
+                  code);
+#else
+    (void)call;
+    (void)code;
+#endif
+}
+
+/* The call must fail with `code` and leave a non-empty message that contains `needle` (may be NULL);
+ * `code` must be listed in the header of the public function called. */
 #define LCT_ASSERT_FAILS(call, code, needle)                                                       \
     do {                                                                                           \
         lct_error_clear();                                                                         \
@@ -100,6 +125,7 @@ static inline void lct_test_alloc_arm(lct_test_alloc *a, long n)
         if ((needle) != NULL)                                                                      \
             ck_assert_msg(strstr(lct_error_last(), (needle)) != NULL, "message '%s' lacks '%s'",     \
                           lct_error_last(), (const char *)(needle));                                \
+        lct_test_doc_check(#call, rc__);                                                           \
     } while (0)
 
 /* A block of `size` bytes ending exactly where an inaccessible page begins: reading or writing one
