@@ -360,6 +360,10 @@ START_TEST(test_counts_past_any_buffer)
     /* kNN over 2^61 features of one float: 2^63 bytes */
     EXPECT(lct_knn_topk(rt, f, p61, 1, f, 1, 1, idx, out), LCT_ESHAPE, "overflow");
     EXPECT(lct_knn_classify(rt, f, lab, p61, 1, f, 1, 1, 0.07f, 2, pred, NULL), LCT_ESHAPE, "overflow");
+    /* 2^59 queries of one float fit, their scores over 5 classes do not: the queries used to be read first
+     * (found by fuzz_api) */
+    EXPECT(lct_knn_classify(rt, f, lab, 50, 1, f, (size_t)1 << 59, 1, 0.07f, 5, pred, out), LCT_ESHAPE, "overflows");
+    EXPECT(lct_knn_classify_bank(thin, lab, f, (size_t)1 << 59, 1, 0.07f, 5, pred, out), LCT_ESHAPE, "overflows");
     /* an encoder with 2^40 floats per sample: 2^21 samples are 2^63 bytes */
     EXPECT(lct_encoder_forward(big, f, (size_t)1 << 21, out), LCT_ESHAPE, "overflows");
     /* a signal augmenter with long inputs and one-float outputs: the input overflows, the output does not */
