@@ -524,6 +524,21 @@ END_TEST
 
 /* ---- handles from different runtimes ------------------------------------------------------- */
 
+/* Write w (and free it) to a new temporary file and open that on rt; the file is removed at once. */
+static lct_checkpoint_reader *reopen(lct_checkpoint_writer *w, lct_runtime *rt)
+{
+    char path[] = "/tmp/lct_misuse_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_int_eq(lct_checkpoint_write_file(w, path), LCT_OK);
+    lct_checkpoint_writer_free(w);
+    lct_checkpoint_reader *r;
+    ck_assert_int_eq(lct_checkpoint_reader_open_file(&r, rt, path), LCT_OK);
+    unlink(path);
+    return r;
+}
+
 START_TEST(test_mixed_runtimes)
 {
     lct_runtime *a = lct_test_runtime(1, 11), *b = lct_test_runtime(1, 11);
@@ -566,14 +581,7 @@ START_TEST(test_mixed_runtimes)
     EXPECT(lct_checkpoint_add_augmenter(w, "g", aug_b), LCT_EMISMATCH, "aug");
     ck_assert_int_eq(lct_checkpoint_add_bank(w, "b", bank_a), LCT_OK);
     ck_assert_int_eq(lct_checkpoint_add_loss(w, "l", loss_a), LCT_OK);
-    char path[] = "/tmp/lct_misuse_XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    close(fd);
-    ck_assert_int_eq(lct_checkpoint_write_file(w, path), LCT_OK);
-    lct_checkpoint_writer_free(w);
-    lct_checkpoint_reader *r;
-    ck_assert_int_eq(lct_checkpoint_reader_open_file(&r, a, path), LCT_OK);
+    lct_checkpoint_reader *r = reopen(w, a);
     EXPECT(lct_checkpoint_load_bank(r, "b", bank_b), LCT_EMISMATCH, "bank");
     EXPECT(lct_checkpoint_load_loss(r, "l", loss_b), LCT_EMISMATCH, "loss");
     EXPECT(lct_checkpoint_load_encoder(r, "e", enc_b), LCT_EMISMATCH, "enc");
@@ -586,7 +594,6 @@ START_TEST(test_mixed_runtimes)
     ck_assert_int_eq(lct_checkpoint_new_bank(r, "b", b, &copy), LCT_OK);
     lct_bank_free(copy);
     lct_checkpoint_reader_free(r);
-    unlink(path);
 
     lct_optimizer_free(opt_b);
     lct_augmenter_free(aug_b);
@@ -666,20 +673,12 @@ START_TEST(test_header_error_lists)
     unsigned char payload[72 + 18 * 4] = {1};
     lct__ckpt_piece piece = {payload, sizeof payload, 0};
     ck_assert_int_eq(lct__ckpt_add_pieces(w, "b", LCT__CKPT_TYPE_BANK_SHARD, &piece, 1, 0, "test"), LCT_OK);
-    char path[] = "/tmp/lct_misuse_shard_XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    close(fd);
-    ck_assert_int_eq(lct_checkpoint_write_file(w, path), LCT_OK);
-    lct_checkpoint_writer_free(w);
-    lct_checkpoint_reader *r;
-    ck_assert_int_eq(lct_checkpoint_reader_open_file(&r, rt, path), LCT_OK);
+    lct_checkpoint_reader *r = reopen(w, rt);
     EXPECT(lct_checkpoint_load_bank(r, "b", bank), LCT_EMISMATCH, "shard");
     lct_bank *copy = NULL;
     EXPECT(lct_checkpoint_new_bank(r, "b", rt, &copy), LCT_EMISMATCH, "shard");
     ck_assert_ptr_null(copy);
     lct_checkpoint_reader_free(r);
-    unlink(path);
     lct_bank_free(bank);
     lct_runtime_free(rt);
 }

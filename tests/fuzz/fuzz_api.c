@@ -25,6 +25,7 @@
 
 #include "../doc_codes.h"
 #include "fuzz_budget.h"
+#include "fuzz_reader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -33,25 +34,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #endif
 
 /* ---- input ------------------------------------------------------------------------------------- */
-
-typedef struct rd {
-    const uint8_t *p;
-    size_t n;
-} rd;
-
-static uint8_t u8(rd *r)
-{
-    if (r->n == 0) return 0;
-    r->n--;
-    return *r->p++;
-}
-
-static uint64_t u64(rd *r)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)u8(r) << (8 * i);
-    return v;
-}
 
 static const size_t edges[] = {0, 1, 2, 3, 4, 7, 16, 50, 64, (size_t)1 << 24, ((size_t)1 << 24) + 1,
                                (size_t)1 << 31, (size_t)1 << 32, (size_t)1 << 40, (size_t)1 << 60,
@@ -226,7 +208,7 @@ static void print_tally(void)
         lct_error_clear();                                             \
         int rc__ = (expr);                                             \
         check(w->rt, fn, mode, rc__, before__);                        \
-        last_rc = rc__;                                                \
+        w->last_rc = rc__;                                             \
     } while (0)
 
 /* ---- the handles --------------------------------------------------------------------------------- */
@@ -245,6 +227,7 @@ typedef struct world {
     lct_checkpoint_writer *wr;
     lct_checkpoint_reader *rd;
     size_t fwd_batch; /* batch of the last successful forward, 0 if none */
+    int last_rc;      /* what the last call returned */
 } world;
 
 static int build(world *w)
@@ -352,10 +335,9 @@ static lct_bank *pick_bank(world *w, rd *r, size_t *d)
 static void bank_calls(world *w, rd *r, int op)
 {
     need n = {{0}, 0, 0, 0, 0, 0};
-    int mode, last_rc = 0;
+    int mode;
     size_t d, c = count(r), k = count(r);
     lct_bank *b = pick_bank(w, r, &d);
-    (void)last_rc;
     switch (op) {
     case 0: { /* gather */
         int i = want(&n, c, 1, 8), o = want(&n, c, d, 4);
@@ -440,8 +422,7 @@ static void bank_calls(world *w, rd *r, int op)
 static void knn_calls(world *w, rd *r, int op)
 {
     need n = {{0}, 0, 0, 0, 0, 0};
-    int mode, last_rc = 0;
-    (void)last_rc;
+    int mode;
     size_t q = count(r), k = count(r);
     int32_t classes = (int32_t)(u8(r) % 6);
     int with_scores = u8(r) & 1;
@@ -490,7 +471,7 @@ static void knn_calls(world *w, rd *r, int op)
 static void encoder_calls(world *w, rd *r, int op)
 {
     need n = {{0}, 0, 0, 0, 0, 0};
-    int mode, last_rc = 0;
+    int mode;
     size_t c = count(r);
     switch (op) {
     case 0: { /* forward, then maybe backward */
@@ -498,10 +479,10 @@ static void encoder_calls(world *w, rd *r, int op)
         n.refused = c == 0;
         work(&n, c, 16, 1);
         mode = decide(&n);
-        last_rc = -1;
+        w->last_rc = -1;
         CALL("lct_encoder_forward",
              lct_encoder_forward(w->enc, slot(&n, x, FILL_F32, r, 0), c, slot(&n, y, FILL_ZERO, r, 0)));
-        if (mode == RUN && last_rc == LCT_OK) w->fwd_batch = c;
+        if (mode == RUN && w->last_rc == LCT_OK) w->fwd_batch = c;
         break;
     }
     case 1: { /* backward */
@@ -544,8 +525,7 @@ static void encoder_calls(world *w, rd *r, int op)
 static void augment_calls(world *w, rd *r, int op)
 {
     need n = {{0}, 0, 0, 0, 0, 0};
-    int mode, last_rc = 0;
-    (void)last_rc;
+    int mode;
     size_t c = count(r), v = count(r);
     if (op == 0) {
         int signal = u8(r) & 1;
@@ -577,8 +557,7 @@ static void augment_calls(world *w, rd *r, int op)
 static void gemm_call(world *w, rd *r)
 {
     need n = {{0}, 0, 0, 0, 0, 0};
-    int mode, last_rc = 0;
-    (void)last_rc;
+    int mode;
     int ta = u8(r) & 1, tb = u8(r) & 1;
     size_t m = count(r), nn = count(r), k = count(r);
     size_t lda = (u8(r) & 1) ? (ta ? m : k) : count(r), ldb = (u8(r) & 1) ? (tb ? k : nn) : count(r);
@@ -601,8 +580,7 @@ static void gemm_call(world *w, rd *r)
 static void params_calls(world *w, rd *r, int op)
 {
     need n = {{0}, 0, 0, 0, 0, 0};
-    int mode, last_rc = 0;
-    (void)last_rc;
+    int mode;
     size_t c = count(r);
     if (op == 0) {
         lct_params *p = lct_encoder_params(w->enc);
@@ -630,8 +608,7 @@ static void params_calls(world *w, rd *r, int op)
 static void loss_calls(world *w, rd *r, int op)
 {
     need n = {{0}, 0, 0, 0, 0, 0};
-    int mode, last_rc = 0;
-    (void)last_rc;
+    int mode;
     size_t c = count(r);
     const size_t limit = (size_t)1 << 24;
     float loss;
@@ -707,8 +684,7 @@ static void loss_calls(world *w, rd *r, int op)
 static void io_calls(world *w, rd *r, int op)
 {
     need n = {{0}, 0, 0, 0, 0, 0};
-    int mode, last_rc = 0;
-    (void)last_rc;
+    int mode;
     size_t c = count(r);
     switch (op) {
     case 0: { /* collectives of the one-process communicator */
