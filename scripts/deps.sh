@@ -5,7 +5,7 @@ set -eu
 what=${1:-build}
 pkgs="build-essential meson ninja-build pkg-config libblis-dev zlib1g-dev python3 dataset-fashion-mnist espeak-ng"
 if [ "$what" = test ]; then
-    pkgs="$pkgs check abigail-tools g++ python3-numpy valgrind libopenmpi-dev openmpi-bin"
+    pkgs="$pkgs check abigail-tools g++ python3-numpy valgrind libopenmpi-dev openmpi-bin clang"
 fi
 missing=""
 for p in $pkgs; do
