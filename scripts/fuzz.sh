@@ -5,6 +5,7 @@
 #   scripts/fuzz.sh npy 600              fuzz the .npy reader for 600 s
 #   scripts/fuzz.sh spec 600             fuzz the encoder spec parser for 600 s
 #   scripts/fuzz.sh setters 600          fuzz option structs and parameter setters for 600 s
+#   scripts/fuzz.sh api 600              fuzz the public API with counts at the edges for 600 s
 # The seed corpus tests/fuzz/corpus/<target>/ is copied to build-fuzz/corpus-<target>/, which
 # collects the inputs libFuzzer finds; crashes land in build-fuzz/ as crash-*.
 set -eu
@@ -14,7 +15,8 @@ if [ ! -f build-fuzz/build.ninja ]; then
         -Dc_args=-fsanitize=fuzzer-no-link \
         -Dbuildtype=debugoptimized >/dev/null
 fi
-ninja -C build-fuzz tests/fuzz/fuzz_checkpoint tests/fuzz/fuzz_npy tests/fuzz/fuzz_spec tests/fuzz/fuzz_setters >build-fuzz/build.log || {
+ninja -C build-fuzz tests/fuzz/fuzz_checkpoint tests/fuzz/fuzz_npy tests/fuzz/fuzz_spec tests/fuzz/fuzz_setters \
+    tests/fuzz/fuzz_api >build-fuzz/build.log || {
     echo "fuzz.sh: the clang build failed; see build-fuzz/build.log" >&2
     tail -20 build-fuzz/build.log >&2
     exit 1

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Quick start 2: install dependencies, build, run the whole test suite — then the unit suites and
-# fuzz corpora again under AddressSanitizer + UndefinedBehaviorSanitizer, and the thread test under
-# ThreadSanitizer, and most unit suites under valgrind memcheck (LCT_NO_VALGRIND=1 skips it).
+# fuzz corpora again under AddressSanitizer + UndefinedBehaviorSanitizer, the thread test under
+# ThreadSanitizer, fuzz_api under libFuzzer for 45 s (LCT_FUZZ_SECONDS), and most unit suites under
+# valgrind memcheck (LCT_NO_VALGRIND=1 skips it).
 # The last line reads "N passed, N failed, N skipped" over all runs (docs/reliability.md lists
 # every tool, what it covers and its figures).
 set -eu
@@ -35,6 +36,21 @@ else
     tsan_log=
 fi
 
+# fuzz_api under libFuzzer for a bounded time (clang, ASan + UBSan, build-fuzz/ from scripts/fuzz.sh):
+# LCT_FUZZ_SECONDS seconds (default 45) of the public API with counts at the edges.
+fuzz_log=
+if command -v clang >/dev/null; then
+    if ./scripts/fuzz.sh; then
+        LCT_FUZZ_SECONDS=${LCT_FUZZ_SECONDS:-45} \
+            meson test -C build-fuzz --no-rebuild --print-errorlogs --suite fuzzrun || status=$?
+        fuzz_log=build-fuzz/meson-logs/testlog.json
+    else
+        status=1
+    fi
+else
+    echo "test.sh: clang not found, the libFuzzer run of fuzz_api is skipped" >&2
+fi
+
 # valgrind memcheck over the unit suites that take seconds, not minutes, under it (the encoder,
 # layers, kNN and augmenter suites take minutes of CPU each: scripts/valgrind.sh runs every suite).
 # Child processes run under valgrind too, so that they see the same (emulated) CPU.
@@ -48,5 +64,5 @@ if command -v valgrind >/dev/null && [ -z "${LCT_NO_VALGRIND:-}" ]; then
 fi
 
 python3 scripts/test-summary.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json $tsan_log \
-    $valgrind_log || status=1
+    $fuzz_log $valgrind_log || status=1
 exit $status

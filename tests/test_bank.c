@@ -264,6 +264,46 @@ START_TEST(test_rows_get_set_gather)
 }
 END_TEST
 
+/*
+ * Issue 20, item 1: a count that no index buffer can hold (2^62 rows of 4 floats overflow) made
+ * lct_bank_gather read the caller's indices until it faulted. Such counts are refused with
+ * LCT_ESHAPE, like the other bank calls, before a single index is read. The caller's buffers end
+ * at an inaccessible page, so any read past them crashes the test with or without ASan.
+ */
+START_TEST(test_gather_absurd_count_refused_before_reading)
+{
+    lct_runtime *rt = lct_test_runtime(1, 20);
+    lct_bank *bank = NULL, *thin = NULL;
+    ck_assert_int_eq(lct_bank_new(&bank, rt, 50, 4, NULL), LCT_OK);
+    ck_assert_int_eq(lct_bank_new(&thin, rt, 50, 1, NULL), LCT_OK);
+    lct_test_guard gi, go;
+    int64_t *idx = lct_test_guarded(&gi, 64 * sizeof *idx);
+    memset(idx, 0, 64 * sizeof *idx);
+    float *out = lct_test_guarded(&go, 64 * 4 * sizeof *out);
+    size_t before, after;
+    lct_runtime_memory(rt, &before, NULL);
+    /* the issue's repro */
+    LCT_ASSERT_FAILS(lct_bank_gather(bank, idx, (size_t)1 << 62, out), LCT_ESHAPE, "count (4611686018427387904)");
+    const size_t counts[] = {(size_t)1 << 62, SIZE_MAX / 2 + 1, SIZE_MAX};
+    for (size_t i = 0; i < sizeof counts / sizeof *counts; i++) {
+        LCT_ASSERT_FAILS(lct_bank_gather(bank, idx, counts[i], out), LCT_ESHAPE, "overflows");
+        LCT_ASSERT_FAILS(lct_bank_gather(thin, idx, counts[i], out), LCT_ESHAPE, "overflows");
+    }
+    /* d = 1: 2^61 rows of one float fit a buffer, 2^61 indices (2^64 bytes) do not */
+    LCT_ASSERT_FAILS(lct_bank_gather(thin, idx, (size_t)1 << 61, out), LCT_ESHAPE, "overflows");
+    lct_runtime_memory(rt, &after, NULL);
+    ck_assert_uint_eq(before, after);
+    /* counts that fit still gather */
+    ck_assert_int_eq(lct_bank_gather(bank, idx, 64, out), LCT_OK);
+    ck_assert_int_eq(lct_bank_gather(thin, idx, 64, out), LCT_OK);
+    lct_test_unguard(&gi);
+    lct_test_unguard(&go);
+    lct_bank_free(thin);
+    lct_bank_free(bank);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 /* Pearson chi-square of counts against a uniform expectation. */
 static double chi2(const long *count, size_t cells, double expected)
 {
@@ -928,6 +968,7 @@ static Suite *bank_suite(void)
     tcase_add_test(tc, test_init_uniform_normalised_deterministic);
     tcase_add_test(tc, test_host_buffer_borrowed_and_zero_init);
     tcase_add_test(tc, test_rows_get_set_gather);
+    tcase_add_test(tc, test_gather_absurd_count_refused_before_reading);
     tcase_add_test(tc, test_sample_uniform_exclusion_shared);
     tcase_add_test(tc, test_sample_deterministic_any_threads);
     tcase_add_test(tc, test_sample_bad_input);

@@ -1721,6 +1721,91 @@ START_TEST(test_handles_bad_input_and_mismatches)
 }
 END_TEST
 
+/* An encoder record (type 16) holding `spec`, with `params` (if not NULL) as "<name>.params". */
+static void add_spec_record(lct_checkpoint_writer *w, const char *name, const char *spec, const lct_params *params)
+{
+    lct__ckpt_put rec;
+    lct__ckpt_put_init(&rec, lct__ckpt_writer_runtime(w));
+    lct__ckpt_put_u32(&rec, LCT__CKPT_RECORD_VERSION);
+    lct__ckpt_put_u64(&rec, 0);
+    lct__ckpt_put_u64(&rec, 0);
+    lct__ckpt_put_str(&rec, spec, strlen(spec));
+    ck_assert_int_eq(lct__ckpt_add_record(w, name, LCT__CKPT_TYPE_ENCODER_SPEC, &rec, NULL, 0, 0, ".params", params,
+                                          "test"),
+                     LCT_OK);
+}
+
+/*
+ * Issue 20, item 2: lct_checkpoint_new_encoder built the whole encoder from the file's spec before
+ * comparing it with the parameter section, so a file of about a kilobyte whose spec claims
+ * "linear 3000; linear 3000" took 75 MB before it was refused (and "linear 100000000" asked for
+ * 29.6 GB). Now the spec's parameter count is compared with the section really present first: the
+ * refusal costs no more than the file. The same for a bank record that claims a huge shape.
+ */
+START_TEST(test_new_handles_never_allocate_from_a_claimed_shape)
+{
+    lct_runtime *rt = lct_test_runtime(1, 0);
+    lct_encoder *small;
+    ck_assert_int_eq(lct_encoder_new_from_spec(&small, rt, "in 4; linear 3; linear 3", NULL), LCT_OK);
+    lct_checkpoint_writer *w;
+    ck_assert_int_eq(lct_checkpoint_writer_new(&w, rt, NULL), LCT_OK);
+    add_spec_record(w, "big", "in 4; linear 3000; linear 3000", lct_encoder_params(small));
+    add_spec_record(w, "huge", "in 4; linear 30000; linear 30000", lct_encoder_params(small));
+    add_spec_record(w, "giant", "in 4; linear 100000000", lct_encoder_params(small));
+    add_spec_record(w, "wrapped", "in 4294967295; linear 2147483648", lct_encoder_params(small));
+    add_spec_record(w, "alone", "in 4; linear 3; linear 3", NULL);
+    add_spec_record(w, "same", "in 4; linear 3; linear 3", lct_encoder_params(small));
+    /* a bank record claiming 2^30 x 1024 rows over 24 bytes of rows */
+    lct__ckpt_put rec;
+    lct__ckpt_put_init(&rec, rt);
+    lct__ckpt_put_u32(&rec, LCT__CKPT_RECORD_VERSION);
+    lct__ckpt_put_u32(&rec, LCT_BANK_FP32);
+    lct__ckpt_put_u64(&rec, (uint64_t)1 << 30);
+    lct__ckpt_put_u64(&rec, 1024);
+    lct__ckpt_put_u64(&rec, 0);
+    lct__ckpt_put_u64(&rec, 0);
+    float rows[6] = {0};
+    ck_assert_int_eq(lct__ckpt_add_record(w, "bank", LCT__CKPT_TYPE_BANK, &rec, rows, sizeof rows, 4, NULL, NULL,
+                                          "test"),
+                     LCT_OK);
+    membuf m = {0};
+    ck_assert_int_eq(lct_checkpoint_write_cb(w, mem_write, &m), LCT_OK);
+    lct_checkpoint_writer_free(w);
+    ck_assert_uint_lt(m.size, 4096);
+
+    /* a fresh runtime: its peak counts only what the reader and the refused calls took */
+    lct_runtime *r_rt = lct_test_runtime(1, 0);
+    lct_checkpoint_reader *r;
+    ck_assert_int_eq(lct_checkpoint_reader_open_memory(&r, r_rt, m.data, m.size), LCT_OK);
+    const char *claims[] = {"big", "huge", "giant"};
+    lct_encoder *enc = NULL;
+    for (size_t i = 0; i < 3; i++) {
+        LCT_ASSERT_FAILS(lct_checkpoint_new_encoder(r, claims[i], r_rt, &enc), LCT_ESHAPE, "is not built");
+        ck_assert_ptr_null(enc);
+    }
+    LCT_ASSERT_FAILS(lct_checkpoint_new_encoder(r, "wrapped", r_rt, &enc), LCT_EFORMAT, "overflow");
+    LCT_ASSERT_FAILS(lct_checkpoint_new_encoder(r, "alone", r_rt, &enc), LCT_ERANGE, "alone.params");
+    lct_bank *bank = NULL;
+    LCT_ASSERT_FAILS(lct_checkpoint_new_bank(r, "bank", r_rt, &bank), LCT_EFORMAT, "not a 1073741824 x 1024 bank");
+    ck_assert_ptr_null(bank);
+    size_t cur, peak;
+    ck_assert_int_eq(lct_runtime_memory(r_rt, &cur, &peak), LCT_OK);
+    /* the file image, the reader's tables and zlib's inflate state: well under a megabyte */
+    ck_assert_msg(peak < m.size + ((size_t)1 << 20), "peak %zu bytes for a file of %zu", peak, m.size);
+    /* the honest record still builds */
+    ck_assert_int_eq(lct_checkpoint_new_encoder(r, "same", r_rt, &enc), LCT_OK);
+    assert_params_equal(lct_encoder_params(enc), lct_encoder_params(small), "same");
+    lct_encoder_free(enc);
+    lct_checkpoint_reader_free(r);
+    assert_no_memory(r_rt);
+    lct_runtime_free(r_rt);
+    lct_encoder_free(small);
+    free(m.data);
+    assert_no_memory(rt);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 static Suite *checkpoint_suite(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -1748,6 +1833,7 @@ static Suite *checkpoint_suite(void)
     tcase_set_timeout(th, 120);
     tcase_add_loop_test(th, test_bit_identical_resume, 0, 3);
     tcase_add_test(th, test_handles_bad_input_and_mismatches);
+    tcase_add_test(th, test_new_handles_never_allocate_from_a_claimed_shape);
     suite_add_tcase(s, th);
     return s;
 }

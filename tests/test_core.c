@@ -34,6 +34,17 @@ START_TEST(test_error_message_thread_local_and_clear)
     ck_assert_ptr_nonnull(strstr(lct_error_last(), "out"));
     lct_error_clear();
     ck_assert_str_eq(lct_error_last(), "");
+    /* a failure that wraps the last message (lct_checkpoint_new_encoder does) reads it while it is
+     * rewritten: the last message is formatted aside first (valgrind saw the overlap) */
+    ck_assert_int_eq(lct_runtime_new(NULL, NULL), LCT_EINVAL);
+    char inner[256];
+    snprintf(inner, sizeof inner, "%s", lct_error_last());
+    ck_assert_int_eq(lct__fail(LCT_EFORMAT, "outer", "wraps: %s", lct_error_last()), LCT_EFORMAT);
+    char want[512];
+    snprintf(want, sizeof want, "outer: wraps: %s", inner);
+    ck_assert_str_eq(lct_error_last(), want);
+    ck_assert_int_eq(lct_error_set(LCT_EIO, lct_error_last()), LCT_EIO);
+    ck_assert_str_eq(lct_error_last(), want);
 }
 END_TEST
 

@@ -6,11 +6,9 @@
  * different runtimes. Each must return its documented code with a message naming the argument,
  * crash nothing and leak nothing. Bad values of single parameters are the module suites' job.
  */
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include "testutil.h"
 
+#include "checkpoint/checkpoint_internal.h"
 #include "core/internal.h"
 
 /* The call returns `code` and the message names `needle`. */
@@ -317,35 +315,108 @@ START_TEST(test_null_buffers_and_huge_sizes)
 }
 END_TEST
 
+/* ---- counts that no buffer can hold, with buffers that end at an inaccessible page ------------- */
+
+/*
+ * Issue 20's audit: every call whose count, multiplied by the size of what it reads or writes,
+ * asks for more than any buffer can hold (PTRDIFF_MAX bytes) is refused before it touches memory.
+ * Each of these calls used to pass its overflow check (which bounded the product by SIZE_MAX or
+ * checked only one of its buffers) and read on past the caller's buffer; the buffers here end at
+ * an inaccessible page, so that would crash the test, with or without a sanitizer.
+ */
+START_TEST(test_counts_past_any_buffer)
+{
+    lct_runtime *rt = lct_test_runtime(1, 4);
+    lct_test_guard gf, gi, go;
+    float *f = lct_test_guarded(&gf, 256 * sizeof *f);
+    int64_t *idx = lct_test_guarded(&gi, 256 * sizeof *idx);
+    float *out = lct_test_guarded(&go, 256 * sizeof *out);
+    memset(f, 0, 256 * sizeof *f);
+    memset(idx, 0, 256 * sizeof *idx);
+    lct_bank *thin;
+    ck_assert_int_eq(lct_bank_new(&thin, rt, 50, 1, NULL), LCT_OK);
+    lct_encoder *big;
+    ck_assert_int_eq(lct_encoder_new_from_spec(&big, rt, "in 65536x65536x256", NULL), LCT_OK);
+    lct_augmenter_options ao;
+    lct_augmenter_options_init(&ao, LCT_AUGMENTER_OPTIONS_VERSION);
+    ao.input = LCT_AUG_SIGNAL_F32, ao.channels = 1, ao.height = 1, ao.width = INT32_MAX, ao.out_width = 1;
+    lct_augmenter *sig;
+    ck_assert_int_eq(lct_augmenter_new(&sig, rt, &ao), LCT_OK);
+    lct_comm *self;
+    ck_assert_int_eq(lct_comm_new_self(&self, rt), LCT_OK);
+    int32_t *lab = (int32_t *)(void *)idx, *pred = (int32_t *)(void *)out;
+    const size_t p61 = (size_t)1 << 61, p62 = (size_t)1 << 62, half = SIZE_MAX / 2 + 1;
+    size_t before, after;
+    lct_runtime_memory(rt, &before, NULL);
+
+    /* a bank of D = 1: rows fit, the indices (8 bytes each) do not */
+    EXPECT(lct_bank_gather(thin, idx, p61, out), LCT_ESHAPE, "overflows");
+    EXPECT(lct_bank_update(thin, f, idx, p61, 0.5f), LCT_ESHAPE, "overflows");
+    EXPECT(lct_bank_proximal(thin, f, idx, p61, 1.0f, NULL, NULL), LCT_ESHAPE, "overflows");
+    EXPECT(lct_bank_similarity(thin, f, (size_t)1 << 58, idx, idx, 8, LCT_BANK_SAMPLE_REPLACE, out), LCT_ESHAPE,
+           "overflows");
+    EXPECT(lct_bank_sample(thin, idx, (size_t)1 << 60, 1, LCT_BANK_SAMPLE_SHARED_EXCLUDE, idx), LCT_ESHAPE,
+           "overflows");
+    /* kNN over 2^61 features of one float: 2^63 bytes */
+    EXPECT(lct_knn_topk(rt, f, p61, 1, f, 1, 1, idx, out), LCT_ESHAPE, "overflow");
+    EXPECT(lct_knn_classify(rt, f, lab, p61, 1, f, 1, 1, 0.07f, 2, pred, NULL), LCT_ESHAPE, "overflow");
+    /* 2^59 queries of one float fit, their scores over 5 classes do not: the queries used to be read first
+     * (found by fuzz_api) */
+    EXPECT(lct_knn_classify(rt, f, lab, 50, 1, f, (size_t)1 << 59, 1, 0.07f, 5, pred, out), LCT_ESHAPE, "overflows");
+    EXPECT(lct_knn_classify_bank(thin, lab, f, (size_t)1 << 59, 1, 0.07f, 5, pred, out), LCT_ESHAPE, "overflows");
+    /* an encoder with 2^40 floats per sample: 2^21 samples are 2^63 bytes */
+    EXPECT(lct_encoder_forward(big, f, (size_t)1 << 21, out), LCT_ESHAPE, "overflows");
+    /* a signal augmenter with long inputs and one-float outputs: the input overflows, the output does not */
+    EXPECT(lct_augmenter_apply(sig, f, (size_t)1 << 33, 1, out), LCT_ESHAPE, "overflows");
+    /* GEMM: each size below its limit, but A (2^31 rows, 2^31 apart) or C is larger than memory */
+    EXPECT(lct_gemm(rt, 0, 0, (size_t)1 << 31, 1, 1, 1.0f, f, (size_t)1 << 31, f, 1, 0.0f, out, 1), LCT_ESHAPE,
+           "larger than any buffer");
+    EXPECT(lct_gemm(rt, 0, 0, (size_t)1 << 31, 1, 0, 1.0f, f, 1, f, 1, 0.0f, out, (size_t)1 << 31), LCT_ESHAPE,
+           "larger than any buffer");
+    /* collectives, .npy export and checkpoints */
+    EXPECT(lct_comm_allreduce_sum(self, f, p62), LCT_ESHAPE, "overflow");
+    EXPECT(lct_comm_allgather(self, f, out, half), LCT_ESHAPE, "overflows");
+    EXPECT(lct_comm_broadcast(self, f, half, 0), LCT_ESHAPE, "larger than any buffer");
+    EXPECT(lct_npy_write("/nonexistent/lct_misuse.npy", f, p61, 1), LCT_ESHAPE, "overflows");
+    EXPECT(lct_npy_write_vector("/nonexistent/lct_misuse.npy", f, p61), LCT_ESHAPE, "overflows");
+    lct_checkpoint_writer *w;
+    ck_assert_int_eq(lct_checkpoint_writer_new(&w, rt, NULL), LCT_OK);
+    size_t with_writer;
+    lct_runtime_memory(rt, &with_writer, NULL);
+    EXPECT(lct_checkpoint_add_blob(w, "host", LCT_CHECKPOINT_TYPE_USER, f, (size_t)1 << 41), LCT_EINVAL, "size");
+    lct_runtime_memory(rt, &after, NULL);
+    ck_assert_uint_eq(after, with_writer);
+    lct_checkpoint_writer_free(w);
+    lct_checkpoint_reader *r = NULL;
+    EXPECT(lct_checkpoint_reader_open_memory(&r, rt, f, half), LCT_EINVAL, "size");
+    /* a spec whose weight sum wrapped around to a small store, then filled past it */
+    lct_encoder *e = NULL;
+    EXPECT(lct_encoder_new_from_spec(&e, rt, "in 4294967295; linear 2147483648", NULL), LCT_ESHAPE, "overflow");
+    ck_assert_ptr_null(e);
+
+    lct_runtime_memory(rt, &after, NULL);
+    ck_assert_uint_eq(before, after); /* refused calls allocate nothing */
+    lct_comm_free(self);
+    lct_augmenter_free(sig);
+    lct_encoder_free(big);
+    lct_bank_free(thin);
+    lct_test_unguard(&gf);
+    lct_test_unguard(&gi);
+    lct_test_unguard(&go);
+    lct_runtime_memory(rt, &after, NULL);
+    ck_assert_uint_eq(after, 0);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 /* ---- option-struct versions ----------------------------------------------------------------- */
-
-/* A block of `size` bytes ending exactly where an inaccessible page begins: reading one byte
- * past it faults. */
-typedef struct guard {
-    unsigned char *map;
-    size_t page;
-} guard;
-
-static void *guarded(guard *g, size_t size)
-{
-    g->page = (size_t)sysconf(_SC_PAGESIZE);
-    g->map = mmap(NULL, 2 * g->page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    ck_assert(g->map != MAP_FAILED);
-    ck_assert_int_eq(mprotect(g->map + g->page, g->page, PROT_NONE), 0);
-    return g->map + g->page - size;
-}
-
-static void unguard(guard *g)
-{
-    munmap(g->map, 2 * g->page);
-}
 
 /* Run `body` three times with `o` (a `type *`) set up as: version 1 at the end of a guarded
  * page (must succeed), version 0 and latest+1 (LCT_EVERSION naming opts->version). */
 #define VERSIONS(type, init, latest, body)                                                        \
     do {                                                                                          \
-        guard g_;                                                                                 \
-        type *o = guarded(&g_, sizeof(type));                                                     \
+        lct_test_guard g_;                                                                        \
+        type *o = lct_test_guarded(&g_, sizeof(type));                                            \
         ck_assert_int_eq(init(o, 1), LCT_OK);                                                     \
         lct_error_clear();                                                                        \
         {                                                                                         \
@@ -358,7 +429,7 @@ static void unguard(guard *g)
         EXPECT(body, LCT_EVERSION, "opts->version");                                              \
         EXPECT(init(o, (latest) + 1), LCT_EVERSION, "version");                                   \
         EXPECT(init(o, 0), LCT_EVERSION, "version");                                              \
-        unguard(&g_);                                                                             \
+        lct_test_unguard(&g_);                                                                    \
     } while (0)
 
 static lct_runtime *vrt;
@@ -453,6 +524,21 @@ END_TEST
 
 /* ---- handles from different runtimes ------------------------------------------------------- */
 
+/* Write w (and free it) to a new temporary file and open that on rt; the file is removed at once. */
+static lct_checkpoint_reader *reopen(lct_checkpoint_writer *w, lct_runtime *rt)
+{
+    char path[] = "/tmp/lct_misuse_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_int_eq(lct_checkpoint_write_file(w, path), LCT_OK);
+    lct_checkpoint_writer_free(w);
+    lct_checkpoint_reader *r;
+    ck_assert_int_eq(lct_checkpoint_reader_open_file(&r, rt, path), LCT_OK);
+    unlink(path);
+    return r;
+}
+
 START_TEST(test_mixed_runtimes)
 {
     lct_runtime *a = lct_test_runtime(1, 11), *b = lct_test_runtime(1, 11);
@@ -495,14 +581,7 @@ START_TEST(test_mixed_runtimes)
     EXPECT(lct_checkpoint_add_augmenter(w, "g", aug_b), LCT_EMISMATCH, "aug");
     ck_assert_int_eq(lct_checkpoint_add_bank(w, "b", bank_a), LCT_OK);
     ck_assert_int_eq(lct_checkpoint_add_loss(w, "l", loss_a), LCT_OK);
-    char path[] = "/tmp/lct_misuse_XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    close(fd);
-    ck_assert_int_eq(lct_checkpoint_write_file(w, path), LCT_OK);
-    lct_checkpoint_writer_free(w);
-    lct_checkpoint_reader *r;
-    ck_assert_int_eq(lct_checkpoint_reader_open_file(&r, a, path), LCT_OK);
+    lct_checkpoint_reader *r = reopen(w, a);
     EXPECT(lct_checkpoint_load_bank(r, "b", bank_b), LCT_EMISMATCH, "bank");
     EXPECT(lct_checkpoint_load_loss(r, "l", loss_b), LCT_EMISMATCH, "loss");
     EXPECT(lct_checkpoint_load_encoder(r, "e", enc_b), LCT_EMISMATCH, "enc");
@@ -515,7 +594,6 @@ START_TEST(test_mixed_runtimes)
     ck_assert_int_eq(lct_checkpoint_new_bank(r, "b", b, &copy), LCT_OK);
     lct_bank_free(copy);
     lct_checkpoint_reader_free(r);
-    unlink(path);
 
     lct_optimizer_free(opt_b);
     lct_augmenter_free(aug_b);
@@ -534,14 +612,88 @@ START_TEST(test_mixed_runtimes)
 }
 END_TEST
 
+/* ---- the headers' error lists ------------------------------------------------------------------ */
+
+/*
+ * Every EXPECT above (LCT_ASSERT_FAILS, in every suite) also requires the code to be in the called
+ * function's @return list (tests/doc_codes.h). This checks the reader itself: every exported
+ * function is declared with a doc comment that names a failure code, the references and groups
+ * resolve, and a retyped bank section (issue 20, item 3) gives a code its header lists.
+ */
+static lct_doc docs;
+
+static int documents(const char *fn, int code)
+{
+    return (lct_doc_codes(&docs, fn, 0) >> -code) & 1u;
+}
+
+START_TEST(test_header_error_lists)
+{
+    ck_assert_int_eq(lct_doc_load(&docs, LCT_SOURCE_ROOT "/include/libcontrast"), 0);
+    ck_assert_msg(docs.unknown_tokens == 0, "the headers name %zu codes that do not exist, first %s",
+                  docs.unknown_tokens, docs.first_unknown);
+    FILE *map = fopen(LCT_SOURCE_ROOT "/lib/libcontrast.map", "r");
+    ck_assert_ptr_nonnull(map);
+    char line[256];
+    size_t symbols = 0;
+    while (fgets(line, sizeof line, map)) {
+        char name[64];
+        if (sscanf(line, " %63[a-z0-9_];", name) != 1 || strncmp(name, "lct_", 4) != 0) continue;
+        symbols++;
+        const lct_doc_fn *f = lct_doc_find(&docs, name);
+        ck_assert_msg(f != NULL, "%s is exported but not declared with LCT_API in a public header", name);
+        /* the version, and lct_error_set, which returns the status it is given, are not calls that fail */
+        if (f->returns_int && strcmp(name, "lct_version_number") != 0 && strcmp(name, "lct_error_set") != 0)
+            ck_assert_msg(lct_doc_codes(&docs, name, 0) & ~1u, "%s returns int but its header lists no error", name);
+    }
+    fclose(map);
+    ck_assert_uint_ge(symbols, 190);
+    /* the reader: @return lists, "as lct_x()" references, groups and their end */
+    ck_assert(documents("lct_bank_gather", LCT_ESHAPE) && documents("lct_bank_gather", LCT_ERANGE));
+    ck_assert(!documents("lct_runtime_threads", LCT_ENOMEM) && documents("lct_runtime_threads", LCT_EINVAL));
+    ck_assert(documents("lct_knn_topk_bank", LCT_ENUMERIC) && documents("lct_knn_topk_bank", LCT_ECOMM));
+    ck_assert(documents("lct_npy_write_vector", LCT_ESHAPE));
+    ck_assert(documents("lct_augmenter_add_hflip", LCT_ESTATE) && !documents("lct_augmenter_apply", LCT_ESTATE));
+    ck_assert(documents("lct_encoder_add_relu", LCT_ESTATE) && !documents("lct_encoder_forward", LCT_ESTATE));
+    ck_assert(documents("lct_checkpoint_load_bank", LCT_EMISMATCH) && !documents("lct_npy_read", LCT_EMISMATCH));
+    char name[64];
+    lct_doc_call_name("keep_enc(lct_encoder_new(&venc, vrt, shape, 1, o))", name, sizeof name);
+    ck_assert_str_eq(name, "lct_encoder_new");
+    lct_doc_call_name("(lct_runtime_free(vrt2), vrt2 = NULL, lct_runtime_new(&vrt2, o))", name, sizeof name);
+    ck_assert_str_eq(name, "lct_runtime_new");
+    lct_doc_call_name("lct_params_get(lct_encoder_params(enc), 0, buf, 3)", name, sizeof name);
+    ck_assert_str_eq(name, "lct_params_get");
+
+    /* a bank section retyped as one rank's shard: LCT_EMISMATCH, which checkpoint.h now lists */
+    lct_runtime *rt = lct_test_runtime(1, 8);
+    lct_bank *bank;
+    ck_assert_int_eq(lct_bank_new(&bank, rt, 6, 3, NULL), LCT_OK);
+    lct_checkpoint_writer *w;
+    ck_assert_int_eq(lct_checkpoint_writer_new(&w, rt, NULL), LCT_OK);
+    unsigned char payload[72 + 18 * 4] = {1};
+    lct__ckpt_piece piece = {payload, sizeof payload, 0};
+    ck_assert_int_eq(lct__ckpt_add_pieces(w, "b", LCT__CKPT_TYPE_BANK_SHARD, &piece, 1, 0, "test"), LCT_OK);
+    lct_checkpoint_reader *r = reopen(w, rt);
+    EXPECT(lct_checkpoint_load_bank(r, "b", bank), LCT_EMISMATCH, "shard");
+    lct_bank *copy = NULL;
+    EXPECT(lct_checkpoint_new_bank(r, "b", rt, &copy), LCT_EMISMATCH, "shard");
+    ck_assert_ptr_null(copy);
+    lct_checkpoint_reader_free(r);
+    lct_bank_free(bank);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("misuse");
     TCase *tc = tcase_create("misuse");
     tcase_add_test(tc, test_null_handles);
     tcase_add_test(tc, test_null_buffers_and_huge_sizes);
+    tcase_add_test(tc, test_counts_past_any_buffer);
     tcase_add_test(tc, test_option_versions);
     tcase_add_test(tc, test_mixed_runtimes);
+    tcase_add_test(tc, test_header_error_lists);
     suite_add_tcase(s, tc);
     return lct_test_run(s);
 }

@@ -8,6 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "doc_codes.h"
 
 /*
  * Tests run without fork (faster, and valgrind and the sanitizers see one process). A crash
@@ -86,7 +90,30 @@ static inline void lct_test_alloc_arm(lct_test_alloc *a, long n)
     a->fail_at = n;
 }
 
-/* The call must fail with `code` and leave a non-empty message that contains `needle` (may be NULL). */
+/* The public headers' error lists (doc_codes.h), read once per test program. */
+static lct_doc lct_test_doc;
+
+/* The code a call of a public function returned must be one its header lists (internal calls pass). */
+static inline void lct_test_doc_check(const char *call, int code)
+{
+#ifdef LCT_SOURCE_ROOT
+    if (lct_test_doc.loaded == 0) lct_doc_load(&lct_test_doc, LCT_SOURCE_ROOT "/include/libcontrast");
+    ck_assert_msg(lct_test_doc.loaded == 1, "cannot read the public headers under %s", LCT_SOURCE_ROOT);
+    char name[64];
+    lct_doc_call_name(call, name, sizeof name);
+    if (lct_doc_find(&lct_test_doc, name) == NULL) return;
+    unsigned bits = lct_doc_codes(&lct_test_doc, name, 0);
+    ck_assert_msg(code <= 0 && code > -32 && ((bits >> -code) & 1u),
+                  "%s returned %s (%d), which is not in its header's error list", name, lct_status_string(code),
+                  code);
+#else
+    (void)call;
+    (void)code;
+#endif
+}
+
+/* The call must fail with `code` and leave a non-empty message that contains `needle` (may be NULL);
+ * `code` must be listed in the header of the public function called. */
 #define LCT_ASSERT_FAILS(call, code, needle)                                                       \
     do {                                                                                           \
         lct_error_clear();                                                                         \
@@ -97,7 +124,31 @@ static inline void lct_test_alloc_arm(lct_test_alloc *a, long n)
         if ((needle) != NULL)                                                                      \
             ck_assert_msg(strstr(lct_error_last(), (needle)) != NULL, "message '%s' lacks '%s'",     \
                           lct_error_last(), (const char *)(needle));                                \
+        lct_test_doc_check(#call, rc__);                                                           \
     } while (0)
+
+/* A block of `size` bytes ending exactly where an inaccessible page begins: reading or writing one
+ * byte past it faults, with or without a sanitizer. */
+typedef struct lct_test_guard {
+    unsigned char *map;
+    size_t bytes;
+} lct_test_guard;
+
+static inline void *lct_test_guarded(lct_test_guard *g, size_t size)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t data = (size + page - 1) / page * page;
+    g->bytes = data + page;
+    g->map = mmap(NULL, g->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert(g->map != MAP_FAILED);
+    ck_assert_int_eq(mprotect(g->map + data, page, PROT_NONE), 0);
+    return g->map + data - size;
+}
+
+static inline void lct_test_unguard(lct_test_guard *g)
+{
+    munmap(g->map, g->bytes);
+}
 
 /* Maximum relative error between two float arrays, relative to max(|a|,|b|,floor). */
 static inline double lct_test_max_rel(const float *a, const float *b, size_t n, double floor)

@@ -117,13 +117,15 @@ LCT_API int lct_augmenter_clear(lct_augmenter *aug);
  */
 LCT_API int lct_augmenter_preset(lct_augmenter *aug, int preset);
 
-/*
- * Pipeline builders. Each appends one transform, applied with probability
+/**
+ * @name Pipeline builders
+ * Each appends one transform, applied with probability
  * @p p in [0,1] (drawn per view). Common errors: LCT_EINVAL (NULL @p aug, or a
  * transform of the other input kind), LCT_ERANGE (a parameter outside its
  * bounds, NaN included; the message names it), LCT_ESTATE (the pipeline holds
  * 32 transforms already, a crop that is not first or comes twice, anything
  * after a normalisation). On failure the pipeline is unchanged.
+ * @{
  */
 
 /**
@@ -197,6 +199,8 @@ LCT_API int lct_augmenter_add_time_mask(lct_augmenter *aug, double p, uint32_t m
  * (out[t] = in[t − s]); steps shifted in are 0. Bounds: max_shift < T'.
  */
 LCT_API int lct_augmenter_add_time_shift(lct_augmenter *aug, double p, uint32_t max_shift);
+
+/** @} */
 
 /**
  * Augment a batch: @p n_views views of each of @p batch samples.

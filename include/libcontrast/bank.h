@@ -145,8 +145,10 @@ LCT_API int lct_bank_get_rows(const lct_bank *bank, size_t first, size_t count, 
 LCT_API int lct_bank_set_rows(lct_bank *bank, size_t first, size_t count, const float *in);
 
 /**
- * Gather rows @p idx[0..count) into @p out (count × D floats).
- * @return LCT_OK; LCT_EINVAL (NULL argument, count 0); LCT_ERANGE (an index outside [0, N)).
+ * Gather rows @p idx[0..count) into @p out (count × D floats). A count whose indices or rows could
+ * not fit in any buffer is refused before any index is read.
+ * @return LCT_OK; LCT_EINVAL (NULL argument, count 0); LCT_ESHAPE (count × D floats or count indices
+ *         overflow); LCT_ERANGE (an index outside [0, N), or outside this rank's shard).
  */
 LCT_API int lct_bank_gather(const lct_bank *bank, const int64_t *idx, size_t count, float *out);
 
@@ -199,7 +201,7 @@ LCT_API int lct_bank_sample(lct_bank *bank, const int64_t *self_idx, size_t batc
  * @param out      batch × (k + 1) floats
  * @return LCT_OK; LCT_EINVAL (NULL argument, batch or k zero, unknown mode); LCT_ERANGE (an index outside
  *         [0, N)); LCT_ESHAPE (sizes overflow); LCT_ENUMERIC (f holds NaN/Inf); LCT_ENOMEM (shared
- *         workspace, first use at a larger k only).
+ *         workspace, first use at a larger k only); LCT_EUNSUPPORTED (a bank sharded over several ranks).
  */
 LCT_API int lct_bank_similarity(lct_bank *bank, const float *f, size_t batch, const int64_t *pos_idx,
                                 const int64_t *neg_idx, size_t k, int mode, float *out);
@@ -212,7 +214,8 @@ LCT_API int lct_bank_similarity(lct_bank *bank, const float *f, size_t batch, co
  *
  * @param ldo  row stride of @p out in floats, ≥ count (pass N with first = 0, count = N for the full matrix)
  * @return LCT_OK; LCT_EINVAL (NULL argument, batch or count zero); LCT_ERANGE (rows past N);
- *         LCT_ESHAPE (ldo < count, sizes overflow); LCT_ENUMERIC (f holds NaN/Inf).
+ *         LCT_ESHAPE (ldo < count, sizes overflow); LCT_ENUMERIC (f holds NaN/Inf); LCT_EUNSUPPORTED (a bank
+ *         sharded over several ranks).
  */
 LCT_API int lct_bank_similarity_all(lct_bank *bank, const float *f, size_t batch, size_t first, size_t count,
                                     float *out, size_t ldo);
@@ -253,8 +256,9 @@ LCT_API int lct_bank_update_options_init(lct_bank_update_options *opts, uint32_t
  * @param idx       batch row indices
  * @param momentum  m in [0, 1] (InstDisc: 0.5)
  * @return LCT_OK; LCT_EINVAL (NULL argument, batch zero, m outside [0, 1] or NaN); LCT_ERANGE (an index
- *         outside [0, N)); LCT_ENUMERIC (f holds NaN/Inf); LCT_ENOMEM (workspace on first use at a
- *         larger batch). Nothing is changed on failure.
+ *         outside [0, N)); LCT_ESHAPE (batch × D overflows); LCT_ENUMERIC (f holds NaN/Inf); LCT_ENOMEM
+ *         (workspace on first use at a larger batch); for a sharded bank LCT_EMISMATCH (the ranks' batch
+ *         sizes differ, or another rank failed) and LCT_ECOMM. Nothing is changed on failure.
  */
 LCT_API int lct_bank_update(lct_bank *bank, const float *f, const int64_t *idx, size_t batch, float momentum);
 
@@ -272,7 +276,8 @@ LCT_API int lct_bank_update_ex(lct_bank *bank, const float *f, const int64_t *id
  * (into @p penalty if not NULL), and grad[b] += 2λ·(f[b] − row(idx[b])) if @p grad is not NULL.
  * Add it to the loss before lct_bank_update_ex() moves the rows.
  * @return LCT_OK; LCT_EINVAL (NULL bank / f / idx, batch zero, λ negative or not finite);
- *         LCT_ERANGE (an index); LCT_ESHAPE (batch·D overflows); LCT_ENUMERIC (f holds NaN/Inf).
+ *         LCT_ERANGE (an index); LCT_ESHAPE (batch·D overflows); LCT_ENUMERIC (f holds NaN/Inf);
+ *         LCT_EUNSUPPORTED (a bank sharded over several ranks).
  */
 LCT_API int lct_bank_proximal(const lct_bank *bank, const float *f, const int64_t *idx, size_t batch,
                               float lambda, float *grad, double *penalty);

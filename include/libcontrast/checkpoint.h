@@ -131,7 +131,8 @@ LCT_API int lct_checkpoint_add_runtime(lct_checkpoint_writer *w);
 /**
  * Add @p size bytes from @p data as section @p name of type @p type (>= LCT_CHECKPOINT_TYPE_USER):
  * a host's own state. @p data may be NULL when @p size is 0. The bytes are copied.
- * @return LCT_OK, LCT_EINVAL (NULL argument, bad or duplicate name, reserved type), LCT_ENOMEM.
+ * @return LCT_OK, LCT_EINVAL (NULL argument, bad or duplicate name, reserved type, size above the
+ *         format's 2^40 bytes per section, too many sections), LCT_ENOMEM.
  */
 LCT_API int lct_checkpoint_add_blob(lct_checkpoint_writer *w, const char *name, uint32_t type,
                                     const void *data, size_t size);
@@ -179,7 +180,8 @@ LCT_API int lct_checkpoint_reader_open_cb(lct_checkpoint_reader **out, lct_runti
 /**
  * As lct_checkpoint_reader_open_file(), from @p size bytes at @p data (copied: the buffer may
  * be released after the call).
- * @return as lct_checkpoint_reader_open_file().
+ * @return as lct_checkpoint_reader_open_file(), plus LCT_EINVAL (NULL @p data with a size, a size
+ *         larger than any buffer).
  */
 LCT_API int lct_checkpoint_reader_open_memory(lct_checkpoint_reader **out, lct_runtime *rt,
                                               const void *data, size_t size);
@@ -223,7 +225,7 @@ LCT_API int lct_checkpoint_load_params(lct_checkpoint_reader *r, const char *nam
  * Restore the random-stream counter of @p rt from the "lct.runtime" section. The seed of
  * @p rt must equal the saved one (a different seed could not resume the same streams).
  * @return LCT_OK, LCT_EINVAL, LCT_ERANGE (no runtime section), LCT_EFORMAT,
- *         LCT_EMISMATCH (different seed).
+ *         LCT_EMISMATCH (different seed), LCT_ENOMEM.
  */
 LCT_API int lct_checkpoint_load_runtime(lct_checkpoint_reader *r, lct_runtime *rt);
 
@@ -271,24 +273,34 @@ LCT_API int lct_checkpoint_reader_begin(lct_checkpoint_reader *r);
  * Close the group: if every load since lct_checkpoint_reader_begin() succeeded, apply them all
  * (this step cannot fail) and return LCT_OK; otherwise apply none and return the first load's
  * error code again. Either way the group is closed.
- * @return LCT_OK, LCT_EINVAL, LCT_ESTATE (no group open), or the first failed load's code.
+ * @return LCT_OK, LCT_EINVAL, LCT_ESTATE (no group open), or the first failed load's code: LCT_ERANGE,
+ *         LCT_EFORMAT, LCT_EVERSION, LCT_ESHAPE, LCT_EMISMATCH, LCT_ENUMERIC or LCT_ENOMEM.
  */
 LCT_API int lct_checkpoint_reader_commit(lct_checkpoint_reader *r);
 
 /** Close the group without applying anything. @return LCT_OK, LCT_EINVAL, LCT_ESTATE (no group open). */
 LCT_API int lct_checkpoint_reader_rollback(lct_checkpoint_reader *r);
 
-/* ---- handles -------------------------------------------------------------
+/* ---- handles ------------------------------------------------------------- */
+
+/**
+ * @name Handles
  * Each handle is saved under a name of your choice; handles with tensors add a second section
  * "<name>.params" (optimisers: "<name>.state"), so @p name may have at most 248 bytes. A handle's
  * load checks every part before changing anything and applies all of it or nothing (inside a
  * lct_checkpoint_reader_begin() group, it is staged with the rest). Errors common to these
- * functions: LCT_EINVAL (NULL argument, bad or duplicate name), LCT_EMISMATCH (the handle was
- * created from another runtime than the writer or reader; lct_checkpoint_new_encoder() and
- * lct_checkpoint_new_bank() may create theirs from any runtime), LCT_ENOMEM; for loads
- * LCT_ERANGE (no such section), LCT_EFORMAT (malformed, or a section of another type),
- * LCT_EVERSION (a newer record version), LCT_ESHAPE (the handle's shape or architecture
- * differs: the message says how), LCT_ENUMERIC (non-finite values).
+ * functions: LCT_EINVAL (NULL argument, bad or duplicate name); LCT_EMISMATCH (the handle was
+ * created from another runtime than the writer or reader, while lct_checkpoint_new_encoder() and
+ * lct_checkpoint_new_bank() may create theirs from any runtime; and, for banks, a section saved
+ * from one shard of a sharded bank loaded into an unsharded bank, into another rank's shard or a
+ * bank sharded over another number of ranks, an unsharded bank's section loaded into a shard, or a
+ * shard's section given to lct_checkpoint_new_bank()); LCT_ENUMERIC (a tensor to save, or a
+ * value to load, is NaN or Inf); LCT_ENOMEM; for loads LCT_ERANGE (no such section),
+ * LCT_EFORMAT (malformed, or a section of another type), LCT_EVERSION (a newer record version),
+ * LCT_ESHAPE (the handle's shape or architecture differs, or for lct_checkpoint_new_encoder() the
+ * saved spec's parameters differ from its parameter section: the message says how); for
+ * lct_checkpoint_new_encoder() and lct_checkpoint_new_bank() LCT_ESTATE (inside a group).
+ * @{
  */
 
 /** Save an encoder: its canonical spec, dropout step and random stream, and its parameters
@@ -337,6 +349,8 @@ LCT_API int lct_checkpoint_add_augmenter(lct_checkpoint_writer *w, const char *n
 
 /** Load an augmenter saved by lct_checkpoint_add_augmenter(): the next call repeats the saved run's draws. */
 LCT_API int lct_checkpoint_load_augmenter(lct_checkpoint_reader *r, const char *name, lct_augmenter *aug);
+
+/** @} */
 
 /* ---- .npy export ------------------------------------------------------- */
 

@@ -97,19 +97,20 @@ LCT_API int lct_comm_size(const lct_comm *comm);
 
 /**
  * Collective: in place, buf[i] = sum over ranks of buf[i] (e.g. to average a host metric).
- * @return LCT_OK; LCT_EINVAL (NULL argument, count 0); LCT_ECOMM.
+ * @return LCT_OK; LCT_EINVAL (NULL argument, count 0); LCT_ESHAPE (count floats overflow); LCT_ECOMM.
  */
 LCT_API int lct_comm_allreduce_sum(lct_comm *comm, float *buf, size_t count);
 
 /**
  * Collective: @p recv (size × @p bytes) receives every rank's @p bytes of @p send in rank order.
- * @return LCT_OK; LCT_EINVAL (NULL argument, bytes 0); LCT_ECOMM.
+ * @return LCT_OK; LCT_EINVAL (NULL argument, bytes 0); LCT_ESHAPE (size × bytes overflows); LCT_ECOMM.
  */
 LCT_API int lct_comm_allgather(lct_comm *comm, const void *send, void *recv, size_t bytes);
 
 /**
  * Collective: copy @p bytes of @p buf from rank @p root to every rank.
- * @return LCT_OK; LCT_EINVAL (NULL argument, bytes 0); LCT_ERANGE (root outside 0..size-1); LCT_ECOMM.
+ * @return LCT_OK; LCT_EINVAL (NULL argument, bytes 0); LCT_ESHAPE (bytes larger than any buffer);
+ *         LCT_ERANGE (root outside 0..size-1); LCT_ECOMM.
  */
 LCT_API int lct_comm_broadcast(lct_comm *comm, void *buf, size_t bytes, int root);
 

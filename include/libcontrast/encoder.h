@@ -196,7 +196,8 @@ LCT_API int lct_encoder_get_precision(const lct_encoder *enc);
  *
  * @return LCT_OK; LCT_EINVAL (NULL argument, @p batch 0, or 1 in train mode with batch norm);
  *         LCT_ESHAPE (batch × sample size overflows); LCT_ENUMERIC (NaN or Inf in @p x when
- *         check_finite; nothing changed); LCT_ENOMEM.
+ *         check_finite; nothing changed); LCT_ENOMEM; LCT_ECOMM (synchronised batch norm,
+ *         lct_encoder_set_comm(): the exchange failed).
  */
 LCT_API int lct_encoder_forward(lct_encoder *enc, const float *x, size_t batch, float *y);
 
@@ -207,7 +208,8 @@ LCT_API int lct_encoder_forward(lct_encoder *enc, const float *x, size_t batch, 
  *
  * @return LCT_OK; LCT_EINVAL (NULL @p enc or @p dy); LCT_ESTATE (no forward since creation or since
  *         the last mode change, or @p batch differs from the last forward's);
- *         LCT_ENUMERIC (NaN or Inf in @p dy when check_finite; nothing changed).
+ *         LCT_ENUMERIC (NaN or Inf in @p dy when check_finite; nothing changed); LCT_ECOMM (synchronised
+ *         batch norm: the exchange failed).
  */
 LCT_API int lct_encoder_backward(lct_encoder *enc, const float *dy, size_t batch, float *dx);
 

@@ -42,7 +42,13 @@ LCT_BEGIN_DECLS
 LCT_API int lct_knn_topk(lct_runtime *rt, const float *features, size_t n, size_t d, const float *queries, size_t q,
                          size_t k, int64_t *idx, float *sim);
 
-/** lct_knn_topk() against the rows of @p bank (its runtime and threads; fp16 rows converted per block). */
+/**
+ * lct_knn_topk() against the rows of @p bank (its runtime and threads; fp16 rows converted per block).
+ * Collective over a sharded bank (lct_bank_new_sharded()): every rank passes the same queries and
+ * receives the merged top-k.
+ * @return as lct_knn_topk(), plus for a sharded bank LCT_EMISMATCH (the ranks' queries or k differ, or
+ *         another rank failed) and LCT_ECOMM.
+ */
 LCT_API int lct_knn_topk_bank(const lct_bank *bank, const float *queries, size_t q, size_t k, int64_t *idx,
                               float *sim);
 
@@ -65,7 +71,11 @@ LCT_API int lct_knn_classify(lct_runtime *rt, const float *features, const int32
                              const float *queries, size_t q, size_t k, float tau, int32_t n_classes, int32_t *pred,
                              float *scores);
 
-/** lct_knn_classify() with the rows of @p bank as the features (@p labels has N entries). */
+/**
+ * lct_knn_classify() with the rows of @p bank as the features (@p labels has N entries); collective over
+ * a sharded bank, as lct_knn_topk_bank().
+ * @return as lct_knn_classify(), plus for a sharded bank LCT_EMISMATCH and LCT_ECOMM.
+ */
 LCT_API int lct_knn_classify_bank(const lct_bank *bank, const int32_t *labels, const float *queries, size_t q,
                                   size_t k, float tau, int32_t n_classes, int32_t *pred, float *scores);
 

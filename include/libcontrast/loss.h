@@ -272,7 +272,9 @@ LCT_API int lct_loss_workspace_bytes(const lct_loss *loss, size_t batch, size_t 
  * Updates Z as its policy says. The bank is only read; update its rows after the step.
  * @return LCT_OK; LCT_EINVAL (NULL, batch 0 or above 2^24, wrong kind); LCT_ERANGE (an index outside [0, N));
  *         LCT_ENUMERIC (NaN/Inf in f, or similarities overflowing); LCT_ESTATE (LCT_Z_FIXED without Z set);
- *         LCT_ENOMEM.
+ *         LCT_ESHAPE (the workspace for this batch, over the ranks, overflows); LCT_ENOMEM; when collective
+ *         (a sharded bank, or a communicator): LCT_EMISMATCH (another rank failed or passed another batch
+ *         size) and LCT_ECOMM.
  */
 LCT_API int lct_loss_nce_compute(lct_loss *loss, const float *f, const int64_t *idx, size_t batch,
                                  float *loss_out, float *df);
@@ -280,7 +282,8 @@ LCT_API int lct_loss_nce_compute(lct_loss *loss, const float *f, const int64_t *
 /**
  * NCE with the positive taken from the host's current embeddings instead of the bank: the positive
  * score of sample b is f[b]·pos[b] (e.g. @p pos holds a second augmented view), the K noise rows still
- * come from the bank (exclusion modes exclude idx[b]). Z, sampling and errors as lct_loss_nce_compute().
+ * come from the bank (exclusion modes exclude idx[b]). Z, sampling and errors as lct_loss_nce_compute(),
+ * plus LCT_EUNSUPPORTED over a bank sharded over several ranks (the positive must then be its row).
  * @param pos   batch x D positive embeddings
  * @param dpos  batch x D gradient with respect to @p pos, overwritten (may be NULL)
  */
@@ -298,7 +301,9 @@ LCT_API int lct_loss_npsoftmax_compute(lct_loss *loss, const float *f, const int
  * InvaSpread over 2*@p batch embeddings @p x (2B x D): rows 0..B-1 are the first view of samples
  * 0..B-1 and rows B..2B-1 their second views, so row i's positive is row (i + B) mod 2B. @p batch >= 1.
  * @param dx 2B x D gradient, overwritten (may be NULL)
- * @return LCT_OK; LCT_EINVAL; LCT_ENUMERIC; LCT_ENOMEM.
+ * @return LCT_OK; LCT_EINVAL; LCT_ENUMERIC; LCT_ESHAPE (the workspace overflows); LCT_ENOMEM; with a
+ *         communicator (lct_loss_set_comm()) LCT_EMISMATCH (another rank failed or passed another batch size)
+ *         and LCT_ECOMM.
  */
 LCT_API int lct_loss_invaspread_compute(lct_loss *loss, const float *x, size_t batch, float *loss_out,
                                         float *dx);
@@ -312,7 +317,8 @@ LCT_API int lct_loss_invaspread_compute(lct_loss *loss, const float *x, size_t b
  *                 into lct_loss_params() unless both are NULL
  * @param accuracy K floats: fraction of anchors of step k whose positive scores highest (may be NULL)
  * @return LCT_OK; LCT_EINVAL (NULL, batch 0, or batch 1 with LCT_INFONCE_BATCH); LCT_ENUMERIC (in z, c or
- *         the scores); LCT_ENOMEM.
+ *         the scores); LCT_ESHAPE (the workspace overflows); LCT_ENOMEM; with a communicator LCT_EMISMATCH and
+ *         LCT_ECOMM.
  */
 LCT_API int lct_loss_infonce_compute(lct_loss *loss, const float *z, const float *c, size_t batch,
                                      float *loss_out, float *dz, float *dc, float *accuracy);

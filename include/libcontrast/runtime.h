@@ -159,7 +159,8 @@ LCT_API int lct_runtime_memory(const lct_runtime *rt, size_t *current, size_t *p
  * runtime's BLIS kernels and threads. op(X) is X or its transpose (trans_x 0 or 1).
  * op(A) is m×k, op(B) is k×n, C is m×n; lda, ldb, ldc are row strides in elements.
  * @return LCT_OK; LCT_EINVAL (NULL runtime or a NULL matrix that is read, trans not 0/1,
- *         non-finite alpha/beta); LCT_ESHAPE (a stride smaller than its row, sizes too large).
+ *         non-finite alpha/beta); LCT_ESHAPE (a stride smaller than its row, sizes too large, a
+ *         matrix of rows × stride floats larger than any buffer).
  */
 LCT_API int lct_gemm(lct_runtime *rt, int trans_a, int trans_b, size_t m, size_t n, size_t k,
                      float alpha, const float *a, size_t lda, const float *b, size_t ldb,

@@ -114,9 +114,11 @@ int lct_augmenter_apply(lct_augmenter *aug, const void *in, size_t batch, size_t
     if (batch == 0) return LCT__FAIL(LCT_EINVAL, "batch is 0; it must be >= 1");
     if (n_views == 0) return LCT__FAIL(LCT_EINVAL, "n_views is 0; it must be >= 1");
     size_t in_total, views, out_total;
-    if (lct__mul_size(batch, aug->in_count, &in_total) || lct__mul_size(batch, n_views, &views) ||
-        lct__mul_size(views, aug->out_count, &out_total) || out_total > SIZE_MAX / sizeof(float) ||
-        views > (size_t)INT64_MAX)
+    const size_t elem = aug->input == LCT_AUG_IMAGE_U8 ? 1 : sizeof(float);
+    /* in and out must be buffers that can exist before either is touched */
+    if (lct__mul_size(batch, aug->in_count, &in_total) || !lct__fits(in_total, elem) ||
+        lct__mul_size(batch, n_views, &views) || lct__mul_size(views, aug->out_count, &out_total) ||
+        !lct__fits(out_total, sizeof(float)) || views > (size_t)INT64_MAX)
         return LCT__FAIL(LCT_ESHAPE, "batch %zu x n_views %zu x %zu floats per view overflows", batch, n_views,
                          aug->out_count);
     if (aug->input != LCT_AUG_IMAGE_U8 && !lct__all_finite((const float *)in, in_total)) {
@@ -130,7 +132,7 @@ int lct_augmenter_apply(lct_augmenter *aug, const void *in, size_t batch, size_t
     if (rc) return rc;
 
     views_job job = {.aug = aug, .in = (const unsigned char *)in, .out = out, .n_views = n_views,
-                     .elem = aug->input == LCT_AUG_IMAGE_U8 ? 1 : sizeof(float), .seed = lct_runtime_seed(aug->rt),
+                     .elem = elem, .seed = lct_runtime_seed(aug->rt),
                      .call = lct__hash64(aug->stream, aug->counter)};
     lct__parallel(aug->rt, threads, views, 1, make_views, &job);
     aug->counter++;

@@ -332,6 +332,9 @@ int lct_bank_gather(const lct_bank *bank, const int64_t *idx, size_t count, floa
     LCT__REQUIRE(idx);
     LCT__REQUIRE(out);
     if (count == 0) return LCT__FAIL(LCT_EINVAL, "count is 0");
+    /* before idx is read: a count no buffer can hold would walk past the caller's indices */
+    if (!lct__fits(count, sizeof *idx) || !lct__fits2(count, bank->d, sizeof *out))
+        return LCT__FAIL(LCT_ESHAPE, "count (%zu) x d (%zu) overflows", count, bank->d);
     int rc = lct__bank_check_idx(bank, idx, count, __func__, "idx");
     if (rc) return rc;
     for (size_t i = 0; i < count; i++)

@@ -597,10 +597,16 @@ static int check_common(const char *func, size_t n, size_t d, const float *queri
     if (q == 0) return lct__fail(LCT_EINVAL, func, "q is 0");
     if (k == 0) return lct__fail(LCT_EINVAL, func, "k is 0");
     if (k > n) return lct__fail(LCT_EINVAL, func, "k (%zu) exceeds the number of rows n (%zu)", k, n);
-    size_t t;
-    if (lct__mul_size(n, d, &t) != 0 || t > SIZE_MAX / 4 || lct__mul_size(q, d, &t) != 0 || t > SIZE_MAX / 4 ||
-        lct__mul_size(q, k, &t) != 0 || t > SIZE_MAX / 8 || k > SIZE_MAX / 4096)
+    /* features (or labels), queries, idx and sim must be buffers that can exist, before any is read */
+    if (!lct__fits2(n, d, sizeof(float)) || !lct__fits2(q, d, sizeof(float)) || !lct__fits2(q, k, sizeof(int64_t)) ||
+        k > SIZE_MAX / 4096)
         return lct__fail(LCT_ESHAPE, func, "sizes overflow (n %zu, d %zu, q %zu, k %zu)", n, d, q, k);
+    return LCT_OK;
+}
+
+/* After every size is checked (check_common, check_vote): the queries are read only then. */
+static int check_queries(const char *func, const float *queries, size_t q, size_t d)
+{
     if (!lct__all_finite(queries, q * d)) return lct__fail(LCT_ENUMERIC, func, "queries hold NaN or Inf");
     return LCT_OK;
 }
@@ -614,8 +620,7 @@ static int check_vote(const char *func, const int32_t *labels, size_t n, float t
         return lct__fail(LCT_EINVAL, func, "tau is %g; it must be finite and > 0", (double)tau);
     if (n_classes < 1 || n_classes > KNN_MAX_CLASSES)
         return lct__fail(LCT_EINVAL, func, "n_classes is %d; it must be in 1..2^24", (int)n_classes);
-    size_t t;
-    if (scores && (lct__mul_size(q, (size_t)n_classes, &t) != 0 || t > SIZE_MAX / 4))
+    if (scores && !lct__fits2(q, (size_t)n_classes, sizeof *scores))
         return lct__fail(LCT_ESHAPE, func, "q (%zu) x n_classes (%d) overflows", q, (int)n_classes);
     for (size_t i = 0; i < n; i++)
         if (labels[i] < 0 || labels[i] >= n_classes)
@@ -631,6 +636,7 @@ int lct_knn_topk(lct_runtime *rt, const float *features, size_t n, size_t d, con
     LCT__REQUIRE(features);
     LCT__REQUIRE(idx);
     int rc = check_common(__func__, n, d, queries, q, k);
+    if (rc == LCT_OK) rc = check_queries(__func__, queries, q, d);
     if (rc) return rc;
     if (!lct__all_finite(features, n * d)) return LCT__FAIL(LCT_ENUMERIC, "features hold NaN or Inf");
     knn_rows rows = {features, NULL, n, d};
@@ -668,7 +674,7 @@ static int knn_sharded(const lct_bank *bank, const float *queries, size_t q, siz
         if (!local || !all || !merged || !li || !ls) rc = lct__fail(LCT_ENOMEM, func, "cannot allocate the merge of %zu x %zu candidates", P * q, k);
     }
     uint64_t h = fingerprint(&q, sizeof q, fingerprint(&k, sizeof k, 0xcbf29ce484222325ull));
-    if (queries && q) h = fingerprint(queries, q * bank->d * sizeof *queries, h);
+    if (rc == LCT_OK) h = fingerprint(queries, q * bank->d * sizeof *queries, h); /* sizes checked: readable */
     rc = lct__comm_agree(c, rc, h, "the queries (every rank must pass the same q x D queries and k)", func);
     if (rc == LCT_OK) {
         knn_rows rows = {bank->storage == LCT_BANK_FP32 ? bank->rows : NULL,
@@ -712,6 +718,7 @@ int lct_knn_topk_bank(const lct_bank *bank, const float *queries, size_t q, size
     LCT__REQUIRE(bank);
     int rc = idx ? LCT_OK : LCT__FAIL(LCT_EINVAL, "argument 'idx' is NULL");
     if (rc == LCT_OK) rc = check_common(__func__, bank->n, bank->d, queries, q, k);
+    if (rc == LCT_OK) rc = check_queries(__func__, queries, q, bank->d);
     if (lct__bank_sharded(bank)) return knn_sharded(bank, queries, q, k, idx, sim, NULL, rc, __func__);
     if (rc) return rc;
     knn_rows rows = {bank->storage == LCT_BANK_FP32 ? bank->rows : NULL,
@@ -728,6 +735,7 @@ int lct_knn_classify(lct_runtime *rt, const float *features, const int32_t *labe
     int rc = check_common(__func__, n, d, queries, q, k);
     if (rc) return rc;
     rc = check_vote(__func__, labels, n, tau, n_classes, pred, q, scores);
+    if (rc == LCT_OK) rc = check_queries(__func__, queries, q, d);
     if (rc) return rc;
     if (!lct__all_finite(features, n * d)) return LCT__FAIL(LCT_ENUMERIC, "features hold NaN or Inf");
     knn_rows rows = {features, NULL, n, d};
@@ -741,6 +749,7 @@ int lct_knn_classify_bank(const lct_bank *bank, const int32_t *labels, const flo
     LCT__REQUIRE(bank);
     int rc = check_common(__func__, bank->n, bank->d, queries, q, k);
     if (rc == LCT_OK) rc = check_vote(__func__, labels, bank->n, tau, n_classes, pred, q, scores);
+    if (rc == LCT_OK) rc = check_queries(__func__, queries, q, bank->d);
     knn_vote v = {labels, tau, n_classes, pred, scores};
     if (lct__bank_sharded(bank)) return knn_sharded(bank, queries, q, k, NULL, NULL, &v, rc, __func__);
     if (rc) return rc;

@@ -57,8 +57,7 @@ int lct_bank_sample(lct_bank *bank, const int64_t *self_idx, size_t batch, size_
     int shared = mode == LCT_BANK_SAMPLE_SHARED || mode == LCT_BANK_SAMPLE_SHARED_EXCLUDE;
     if (exclude && self_idx == NULL)
         return LCT__FAIL(LCT_EINVAL, "argument 'self_idx' is NULL; mode %d excludes the batch's own rows", mode);
-    size_t total;
-    if (lct__mul_size(batch, k, &total) != 0 || total > SIZE_MAX / sizeof(int64_t))
+    if (!lct__fits2(batch, k, sizeof *out) || !lct__fits2(batch, 2, sizeof *out))
         return LCT__FAIL(LCT_ESHAPE, "batch (%zu) x k (%zu) overflows", batch, k);
     if (self_idx) {
         int rc = lct__bank_check_idx(bank, self_idx, batch, __func__, "self_idx");

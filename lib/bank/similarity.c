@@ -138,11 +138,11 @@ static int check_sim_args(lct_bank *bank, const float *f, size_t batch, const in
         return lct__fail(LCT_EINVAL, func, "mode is %d; it must be one of lct_bank_sample_mode (0..3)", mode);
     if (batch == 0) return lct__fail(LCT_EINVAL, func, "batch is 0");
     if (k == 0) return lct__fail(LCT_EINVAL, func, "k is 0");
-    size_t t;
-    if (lct__mul_size(batch, k + 1, &t) != 0 || t > SIZE_MAX / sizeof(float) ||
-        lct__mul_size(batch, bank->d, &t) != 0 || t > SIZE_MAX / sizeof(float) || k == SIZE_MAX)
-        return lct__fail(LCT_ESHAPE, func, "batch (%zu) x (k + 1) (%zu) overflows", batch, k);
     int shared = mode >= LCT_BANK_SAMPLE_SHARED;
+    /* every buffer the call reads or writes must be one that can exist, before any is touched */
+    if (k == SIZE_MAX || !lct__fits2(batch, k + 1, sizeof(float)) || !lct__fits2(batch, bank->d, sizeof(float)) ||
+        !lct__fits(batch, sizeof(int64_t)) || !lct__fits2(shared ? 1 : batch, k, sizeof(int64_t)))
+        return lct__fail(LCT_ESHAPE, func, "batch (%zu) x (k (%zu) + 1) overflows", batch, k);
     int rc = lct__bank_check_idx(bank, pos_idx, batch, func, "pos_idx");
     if (rc) return rc;
     rc = lct__bank_check_idx(bank, neg_idx, shared ? k : batch * k, func, "neg_idx");
@@ -214,9 +214,7 @@ int lct_bank_similarity_all(lct_bank *bank, const float *f, size_t batch, size_t
     if (first >= bank->n || count > bank->n - first)
         return LCT__FAIL(LCT_ERANGE, "rows [%zu, %zu + %zu) exceed the bank's %zu rows", first, first, count, bank->n);
     if (ldo < count) return LCT__FAIL(LCT_ESHAPE, "ldo (%zu) is smaller than count (%zu)", ldo, count);
-    size_t t;
-    if (lct__mul_size(batch, ldo, &t) != 0 || t > SIZE_MAX / sizeof(float) || lct__mul_size(batch, bank->d, &t) != 0 ||
-        t > SIZE_MAX / sizeof(float))
+    if (!lct__fits2(batch, ldo, sizeof *out) || !lct__fits2(batch, bank->d, sizeof *f))
         return LCT__FAIL(LCT_ESHAPE, "batch (%zu) x ldo (%zu) overflows", batch, ldo);
     if (!lct__all_finite(f, batch * bank->d)) return LCT__FAIL(LCT_ENUMERIC, "f holds NaN or Inf");
     size_t d = bank->d;

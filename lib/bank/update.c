@@ -108,14 +108,17 @@ static int update_impl(const char *func, lct_bank *bank, const float *f, const i
     }
     if (opts->normalize != 0 && opts->normalize != 1)
         return lct__fail(LCT_EINVAL, func, "opts->normalize is %d; it must be 0 or 1", (int)opts->normalize);
-    size_t t;
     int rc = LCT_OK;
-    if (lct__mul_size(batch, bank->d, &t) != 0 || t > SIZE_MAX / sizeof(float) || batch > SIZE_MAX / 2)
-        rc = lct__fail(LCT_ESHAPE, func, "batch (%zu) x d (%zu) overflows", batch, bank->d);
-    if (rc == LCT_OK) rc = lct__bank_check_idx(bank, idx, batch, func, "idx");
-    if (rc == LCT_OK && !lct__all_finite(f, batch * bank->d)) rc = lct__fail(LCT_ENUMERIC, func, "f holds NaN or Inf");
     const int sharded = lct__bank_sharded(bank);
-    const size_t P = (size_t)lct__comm_size(bank->comm), gb = batch * P, d = bank->d;
+    const size_t P = (size_t)lct__comm_size(bank->comm), d = bank->d;
+    size_t gb = 0;
+    /* f, idx and the work entries (2 x batch; 3 x the global batch, and its embeddings, when sharded) must all
+     * be buffers that can exist, before any of them is read */
+    if (!lct__fits2(batch, d, sizeof *f) || !lct__fits2(batch, 2, sizeof *idx) || lct__mul_size(batch, P, &gb) ||
+        !lct__fits2(gb, d, sizeof *f) || !lct__fits2(gb, 3, sizeof *idx))
+        rc = lct__fail(LCT_ESHAPE, func, "batch (%zu) x d (%zu) overflows", batch, d);
+    if (rc == LCT_OK) rc = lct__bank_check_idx(bank, idx, batch, func, "idx");
+    if (rc == LCT_OK && !lct__all_finite(f, batch * d)) rc = lct__fail(LCT_ENUMERIC, func, "f holds NaN or Inf");
     if (rc == LCT_OK) rc = lct__bank_reserve(bank, sharded ? 3 * gb : LCT__BANK_UPDATE_ENTRIES(batch), 0);
     if (rc == LCT_OK && sharded && bank->fg_cap < gb * d) {
         float *fg = lct__malloc(bank->rt, gb * d * sizeof *fg);
@@ -178,8 +181,7 @@ int lct_bank_proximal(const lct_bank *bank, const float *f, const int64_t *idx, 
     if (batch == 0) return LCT__FAIL(LCT_EINVAL, "batch is 0");
     if (!(lambda >= 0.0f) || !isfinite(lambda))
         return LCT__FAIL(LCT_EINVAL, "lambda is %g; it must be finite and >= 0", (double)lambda);
-    size_t t;
-    if (lct__mul_size(batch, bank->d, &t) != 0 || t > SIZE_MAX / sizeof(float))
+    if (!lct__fits2(batch, bank->d, sizeof *f) || !lct__fits(batch, sizeof *idx))
         return LCT__FAIL(LCT_ESHAPE, "batch (%zu) x d (%zu) overflows", batch, bank->d);
     int rc = lct__bank_check_idx(bank, idx, batch, __func__, "idx");
     if (rc) return rc;

@@ -67,6 +67,41 @@ int lct_checkpoint_load_encoder(lct_checkpoint_reader *r, const char *name, lct_
     return lct__ckpt_implicit_end(r, opened, rc);
 }
 
+/*
+ * Before an encoder is built from a saved spec, the parameters the spec implies must be exactly what
+ * "<name>.params" holds: the spec alone could claim gigabytes in a file of a few hundred bytes, and the
+ * section's size is bounded by the bytes really present (deflate expands at most ~1032:1).
+ */
+static int check_params_size(lct_checkpoint_reader *r, const char *name, const char *spec, const char *func)
+{
+    lct__spec_plan plan;
+    int rc = lct__encoder_plan(spec, &plan);
+    if (rc == LCT_EFORMAT || rc == LCT_ESHAPE || rc == LCT_EINVAL)
+        return lct__fail(LCT_EFORMAT, func, "section '%s' holds a spec this library cannot build: %s", name,
+                         lct_error_last());
+    if (rc) return rc;
+    char sub[LCT_CHECKPOINT_MAX_NAME + 1];
+    if ((rc = lct__ckpt_sub_name(sub, name, ".params", func))) return rc;
+    int idx = lct_checkpoint_find(r, sub);
+    if (idx < 0) return lct__fail(LCT_ERANGE, func, "the checkpoint has no section named '%s'", sub);
+    uint32_t type;
+    uint64_t raw;
+    lct_checkpoint_section_info(r, (size_t)idx, NULL, &type, &raw);
+    if (type != LCT_CHECKPOINT_TYPE_PARAMS)
+        return lct__fail(LCT_EFORMAT, func, "section '%s' has type %u, not a parameter set (%u)", sub, (unsigned)type,
+                         LCT_CHECKPOINT_TYPE_PARAMS);
+    /* the parameter section's layout: u32 n; per tensor u32 name length, name, u64 count, u32 flags; values */
+    uint64_t want = 4 + 16 * (uint64_t)plan.tensors + (uint64_t)plan.name_bytes;
+    int over = plan.values > (UINT64_MAX - want) / 4;
+    if (!over) want += 4 * (uint64_t)plan.values;
+    if (over || raw != want)
+        return lct__fail(LCT_ESHAPE, func,
+                         "the spec in section '%s' has %zu tensors of %zu floats in all, %s%llu bytes in '%s'; the "
+                         "section holds %llu: the encoder is not built", name, plan.tensors, plan.values,
+                         over ? "more than " : "", (unsigned long long)want, sub, (unsigned long long)raw);
+    return LCT_OK;
+}
+
 int lct_checkpoint_new_encoder(lct_checkpoint_reader *r, const char *name, lct_runtime *rt, lct_encoder **out)
 {
     LCT__REQUIRE(out);
@@ -95,6 +130,7 @@ int lct_checkpoint_new_encoder(lct_checkpoint_reader *r, const char *name, lct_r
         }
     }
     lct__free(lct__ckpt_reader_runtime(r), data);
+    if (rc == LCT_OK) rc = check_params_size(r, name, spec, __func__);
     lct_encoder *enc = NULL;
     if (rc == LCT_OK) {
         rc = lct_encoder_new_from_spec(&enc, rt, spec, NULL);

@@ -349,7 +349,7 @@ int lct_npy_write(const char *path, const float *data, size_t rows, size_t cols)
     LCT__REQUIRE(data);
     if (rows == 0) return LCT__FAIL(LCT_EINVAL, "rows is 0");
     if (cols == 0) return LCT__FAIL(LCT_EINVAL, "cols is 0");
-    if (cols > SIZE_MAX / 4 / rows) return LCT__FAIL(LCT_ESHAPE, "rows x cols (%zu x %zu) overflows", rows, cols);
+    if (!lct__fits2(rows, cols, sizeof *data)) return LCT__FAIL(LCT_ESHAPE, "rows x cols (%zu x %zu) overflows", rows, cols);
     return write_npy(path, data, rows, cols, 2, __func__);
 }
 
@@ -358,6 +358,6 @@ int lct_npy_write_vector(const char *path, const float *data, size_t n)
     LCT__REQUIRE(path);
     LCT__REQUIRE(data);
     if (n == 0) return LCT__FAIL(LCT_EINVAL, "n is 0");
-    if (n > SIZE_MAX / 4) return LCT__FAIL(LCT_ESHAPE, "n (%zu) overflows", n);
+    if (!lct__fits(n, sizeof *data)) return LCT__FAIL(LCT_ESHAPE, "n (%zu) overflows", n);
     return write_npy(path, data, n, 1, 1, __func__);
 }

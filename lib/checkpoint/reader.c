@@ -398,6 +398,7 @@ int lct_checkpoint_reader_open_memory(lct_checkpoint_reader **out, lct_runtime *
     *out = NULL;
     LCT__REQUIRE(rt);
     if (data == NULL && size != 0) return LCT__FAIL(LCT_EINVAL, "argument 'data' is NULL but size is %zu", size);
+    if (!lct__fits(size, 1)) return LCT__FAIL(LCT_EINVAL, "size is %zu, larger than any buffer", size);
     unsigned char *copy = NULL;
     if (size > 0) {
         if ((copy = lct__malloc(rt, size)) == NULL) return LCT_ENOMEM;

@@ -179,6 +179,10 @@ int lct_checkpoint_add_blob(lct_checkpoint_writer *w, const char *name, uint32_t
     if (type < LCT_CHECKPOINT_TYPE_USER)
         return LCT__FAIL(LCT_EINVAL, "type is %u; types below %u are reserved for the library", (unsigned)type,
                          (unsigned)LCT_CHECKPOINT_TYPE_USER);
+    /* refused before anything is read or allocated: no reader could take a larger section */
+    if (size > LCT__CKPT_MAX_RAW)
+        return LCT__FAIL(LCT_EINVAL, "size is %zu; a section holds at most %llu bytes", size,
+                         (unsigned long long)LCT__CKPT_MAX_RAW);
     lct__ckpt_piece piece = {data, size, 0};
     return lct__ckpt_add_pieces(w, name, type, &piece, 1, 0, __func__);
 }

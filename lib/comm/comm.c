@@ -218,6 +218,7 @@ int lct_comm_allreduce_sum(lct_comm *comm, float *buf, size_t count)
     LCT__REQUIRE(comm);
     LCT__REQUIRE(buf);
     if (count == 0) return LCT__FAIL(LCT_EINVAL, "count is 0");
+    if (!lct__fits(count, sizeof *buf)) return LCT__FAIL(LCT_ESHAPE, "count (%zu) floats overflow", count);
     return lct__comm_allreduce_f32(comm, buf, count, __func__);
 }
 
@@ -227,6 +228,8 @@ int lct_comm_allgather(lct_comm *comm, const void *send, void *recv, size_t byte
     LCT__REQUIRE(send);
     LCT__REQUIRE(recv);
     if (bytes == 0) return LCT__FAIL(LCT_EINVAL, "bytes is 0");
+    if (!lct__fits2(bytes, (size_t)comm->size, 1))
+        return LCT__FAIL(LCT_ESHAPE, "bytes (%zu) x %d ranks overflows", bytes, comm->size);
     return lct__comm_allgather(comm, send, recv, bytes, __func__);
 }
 
@@ -235,6 +238,7 @@ int lct_comm_broadcast(lct_comm *comm, void *buf, size_t bytes, int root)
     LCT__REQUIRE(comm);
     LCT__REQUIRE(buf);
     if (bytes == 0) return LCT__FAIL(LCT_EINVAL, "bytes is 0");
+    if (!lct__fits(bytes, 1)) return LCT__FAIL(LCT_ESHAPE, "bytes (%zu) is larger than any buffer", bytes);
     if (root < 0 || root >= comm->size)
         return LCT__FAIL(LCT_ERANGE, "root is %d; it must be in 0..%d", root, comm->size - 1);
     return lct__comm_bcast(comm, buf, bytes, root, __func__);

@@ -39,18 +39,23 @@ void lct_error_clear(void)
 
 int lct_error_set(int status, const char *message)
 {
-    snprintf(lct__last_error, sizeof lct__last_error, "%s", message ? message : "");
+    char msg[sizeof lct__last_error]; /* message may be lct_error_last() itself */
+    snprintf(msg, sizeof msg, "%s", message ? message : "");
+    memcpy(lct__last_error, msg, sizeof msg);
     return status;
 }
 
 int lct__fail(int status, const char *func, const char *fmt, ...)
 {
-    int n = snprintf(lct__last_error, sizeof lct__last_error, "%s: ", func);
-    if (n < 0 || (size_t)n >= sizeof lct__last_error) n = 0;
+    /* Formatted aside first: an argument may be the last message itself (a failure wrapping another). */
+    char msg[sizeof lct__last_error];
+    int n = snprintf(msg, sizeof msg, "%s: ", func);
+    if (n < 0 || (size_t)n >= sizeof msg) n = 0;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(lct__last_error + n, sizeof lct__last_error - (size_t)n, fmt, ap);
+    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
     va_end(ap);
+    memcpy(lct__last_error, msg, sizeof msg);
     return status;
 }
 

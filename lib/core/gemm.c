@@ -48,6 +48,13 @@ static void gemm_range(void *ctx, size_t begin, size_t end, size_t slot)
     else gemm_block(g, begin, end, 0, g->n);
 }
 
+/* 1 if a matrix of `rows` rows of `len` floats, `ld` apart, fits one buffer that can exist. */
+static int extent_fits(size_t rows, size_t ld, size_t len)
+{
+    size_t e;
+    return lct__mul_size(rows - 1, ld, &e) == 0 && e <= SIZE_MAX - len && lct__fits(e + len, sizeof(float));
+}
+
 static int gemm_impl(lct_runtime *rt, int threads, const char *func, int trans_a, int trans_b,
                      size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                      const float *b, size_t ldb, float beta, float *c, size_t ldc)
@@ -65,12 +72,16 @@ static int gemm_impl(lct_runtime *rt, int threads, const char *func, int trans_a
     if (m == 0 || n == 0) return LCT_OK;
     if (c == NULL) return lct__fail(LCT_EINVAL, func, "argument 'c' is NULL");
     if (ldc < n) return lct__fail(LCT_ESHAPE, func, "ldc (%zu) is smaller than n (%zu)", ldc, n);
+    if (!extent_fits(m, ldc, n))
+        return lct__fail(LCT_ESHAPE, func, "C (%zu rows of stride %zu) is larger than any buffer", m, ldc);
     if (k > 0 && alpha != 0.0f) {
         if (a == NULL) return lct__fail(LCT_EINVAL, func, "argument 'a' is NULL");
         if (b == NULL) return lct__fail(LCT_EINVAL, func, "argument 'b' is NULL");
         size_t arow = trans_a ? m : k, brow = trans_b ? k : n;
         if (lda < arow) return lct__fail(LCT_ESHAPE, func, "lda (%zu) is smaller than a row of A (%zu)", lda, arow);
         if (ldb < brow) return lct__fail(LCT_ESHAPE, func, "ldb (%zu) is smaller than a row of B (%zu)", ldb, brow);
+        if (!extent_fits(trans_a ? k : m, lda, arow) || !extent_fits(trans_b ? n : k, ldb, brow))
+            return lct__fail(LCT_ESHAPE, func, "A or B (strides %zu and %zu) is larger than any buffer", lda, ldb);
     } else {
         /* Nothing to multiply: C = beta * C without reading A or B (BLIS would still touch them). */
         for (size_t i = 0; i < m; i++) {

@@ -99,6 +99,23 @@ static inline int lct__mul_size(size_t a, size_t b, size_t *out)
     return 0;
 }
 
+/* No object is larger than PTRDIFF_MAX bytes, so a caller's buffer of more elements than this
+ * cannot exist: a count that asks for one is refused before any element is read or written. */
+#define LCT__MAX_BYTES ((size_t)PTRDIFF_MAX)
+
+/* 1 if count elements of elem bytes fit one caller buffer. */
+static inline int lct__fits(size_t count, size_t elem)
+{
+    return elem == 0 || count <= LCT__MAX_BYTES / elem;
+}
+
+/* 1 if a x b elements of elem bytes fit one caller buffer. */
+static inline int lct__fits2(size_t a, size_t b, size_t elem)
+{
+    size_t n;
+    return lct__mul_size(a, b, &n) == 0 && lct__fits(n, elem);
+}
+
 /* 1 if every element is finite. */
 int lct__all_finite(const float *x, size_t n);
 

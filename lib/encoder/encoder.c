@@ -116,8 +116,7 @@ int lct__encoder_add(lct_encoder *enc, const lct__layer *proto, const char *func
         return rc;
     }
     lct__tensor_desc desc[LCT__MAX_LAYER_TENSORS];
-    size_t nt = lct__layer_tensors(l, desc), floats = 0;
-    for (size_t k = 0; k < nt; k++) floats += lct__round16(desc[k].count) * (desc[k].trainable ? 2 : 1);
+    size_t nt = lct__layer_tensors(l, desc), floats = lct__layer_store_floats(l);
     char *spec = NULL;
     lct__layer **layers = lct__malloc(rt, (enc->n_layers + 1) * sizeof *layers);
     lct__tensor *tensors = lct__malloc(rt, (enc->params.n_tensors + nt + 1) * sizeof *tensors);
@@ -495,8 +494,7 @@ int lct_encoder_forward(lct_encoder *enc, const float *x, size_t batch, float *y
     size_t in_size, out_size, n_in;
     lct_encoder_input_size(enc, &in_size);
     lct_encoder_output_size(enc, &out_size);
-    if (lct__mul_size(batch, in_size, &n_in) || lct__mul_size(batch, out_size, &(size_t){0}) ||
-        n_in > SIZE_MAX / sizeof(float))
+    if (lct__mul_size(batch, in_size, &n_in) || !lct__fits(n_in, sizeof *x) || !lct__fits2(batch, out_size, sizeof *y))
         return LCT__FAIL(LCT_ESHAPE, "batch %zu x sample size overflows", batch);
     int train = enc->mode == LCT_ENCODER_TRAIN;
     if (train)

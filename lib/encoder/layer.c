@@ -68,7 +68,27 @@ int lct__layer_init(lct__layer *l, const lct__shape *in, const char *func)
     if (rc) return rc;
     l->out_size = shape_size(&l->out);
     if (l->out_size == 0) return lct__fail(LCT_ESHAPE, func, "%s layer would produce an empty output", kind_names[l->kind]);
+    /* Each tensor's count fits size_t, but their padded sum with the gradients may not: a wrapped sum would
+     * allocate a small store and then fill the real counts into it. */
+    lct__tensor_desc desc[LCT__MAX_LAYER_TENSORS];
+    size_t nt = lct__layer_tensors(l, desc), floats = 0;
+    for (size_t k = 0; k < nt; k++) {
+        size_t one = desc[k].count > SIZE_MAX - 15 ? SIZE_MAX : lct__round16(desc[k].count), both;
+        if (one == SIZE_MAX || lct__mul_size(one, desc[k].trainable ? 2 : 1, &both) || both > SIZE_MAX - floats ||
+            !lct__fits(floats + both, sizeof(float)))
+            return lct__fail(LCT_ESHAPE, func, "%s layer: its parameters (%s of %zu floats) overflow",
+                             kind_names[l->kind], desc[k].suffix, desc[k].count);
+        floats += both;
+    }
     return LCT_OK;
+}
+
+size_t lct__layer_store_floats(const lct__layer *l)
+{
+    lct__tensor_desc desc[LCT__MAX_LAYER_TENSORS];
+    size_t nt = lct__layer_tensors(l, desc), floats = 0;
+    for (size_t k = 0; k < nt; k++) floats += lct__round16(desc[k].count) * (desc[k].trainable ? 2 : 1);
+    return floats;
 }
 
 size_t lct__layer_tensors(const lct__layer *l, lct__tensor_desc *d)

@@ -108,6 +108,9 @@ typedef struct lct__pass {
 int lct__layer_init(lct__layer *l, const lct__shape *in, const char *func);
 /* Tensor descriptions (at most LCT__MAX_LAYER_TENSORS); returns their number. */
 size_t lct__layer_tensors(const lct__layer *l, lct__tensor_desc *d);
+/* Floats the layer's tensors take in its store: values and gradients, each rounded up to 16 floats.
+ * lct__layer_init has checked that this sum fits one buffer. */
+size_t lct__layer_store_floats(const lct__layer *l);
 /* Scratch floats for a batch; 0 on overflow is impossible here: sizes are checked at init and
  * the encoder checks the total with lct__mul_size. */
 size_t lct__layer_ws(const lct__layer *l, size_t batch);

@@ -222,6 +222,91 @@ static int parse_input(const stmt *st, uint32_t *shape, size_t *rank)
     return LCT_OK;
 }
 
+/* Walk the layers after the input statement (which ends at e): each is parsed and shape-checked in order.
+ * With enc NULL only checks (and fills plan, if given); otherwise appends each layer to enc. Allocates
+ * nothing itself, so a spec can be judged before anything is created from it. */
+static int walk(const char *spec, const char *e, const uint32_t *shape, size_t rank, lct_encoder *enc,
+                lct__spec_plan *plan)
+{
+    lct__shape cur = {{0}, (uint32_t)rank};
+    for (size_t i = 0; i < rank; i++) cur.d[i] = shape[i];
+    size_t n = 0;
+    int rc;
+    while (*e == ';') {
+        const char *s = e + 1;
+        e = strchr(s, ';');
+        if (e == NULL) e = s + strlen(s);
+        stmt st;
+        lct__layer proto;
+        if ((rc = split(spec, s, e, &st))) return rc;
+        if (st.n == 0) {
+            if (*e == '\0') break; /* a trailing ';' */
+            tok t = {s, 0, (size_t)(s - spec) + 1};
+            return bad(&t, "empty layer between ';'");
+        }
+        if ((rc = build_layer(&st, &proto))) return rc;
+        n++;
+        if (enc) {
+            if ((rc = lct__encoder_add(enc, &proto, SPEC_FN))) return rc;
+            continue;
+        }
+        lct__layer tmp = proto;
+        if ((rc = lct__layer_init(&tmp, &cur, SPEC_FN))) {
+            char msg[400];
+            const char *m = lct_error_last();
+            size_t skip = strlen(SPEC_FN ": ");
+            snprintf(msg, sizeof msg, "%s", strncmp(m, SPEC_FN ": ", skip) == 0 ? m + skip : m);
+            const tok *t = &st.t[0];
+            size_t len = st.len - (size_t)(t->s - st.text);
+            while (len > 0 && isspace((unsigned char)t->s[len - 1])) len--;
+            return lct__fail(rc, SPEC_FN, "layer %zu '%.*s' at column %zu: %s", n, (int)(len > 60 ? 60 : len), t->s,
+                             t->col, msg);
+        }
+        cur = tmp.out;
+        if (plan) {
+            lct__tensor_desc desc[LCT__MAX_LAYER_TENSORS];
+            size_t nt = lct__layer_tensors(&tmp, desc), store = lct__layer_store_floats(&tmp);
+            char name[48];
+            for (size_t k = 0; k < nt; k++) {
+                int len = snprintf(name, sizeof name, "%zu.%s.%s", n - 1, lct__layer_kind_name(tmp.kind),
+                                   desc[k].suffix);
+                if (desc[k].count > SIZE_MAX - plan->values)
+                    return lct__fail(LCT_ESHAPE, SPEC_FN, "the spec's parameters overflow");
+                plan->values += desc[k].count;
+                plan->name_bytes += (size_t)len;
+            }
+            if (store > SIZE_MAX - plan->store) return lct__fail(LCT_ESHAPE, SPEC_FN, "the spec's parameters overflow");
+            plan->store += store;
+            plan->tensors += nt;
+        }
+    }
+    if (plan) plan->layers = n;
+    return LCT_OK;
+}
+
+/* The input statement of spec: its shape, and where it ends. */
+static int parse_head(const char *spec, uint32_t *shape, size_t *rank, const char **end)
+{
+    if (strlen(spec) > 65536) return lct__fail(LCT_EFORMAT, SPEC_FN, "spec is %zu characters long; the limit is 65536",
+                                               strlen(spec));
+    const char *e = strchr(spec, ';');
+    if (e == NULL) e = spec + strlen(spec);
+    stmt st;
+    int rc = split(spec, spec, e, &st);
+    if (rc == LCT_OK) rc = parse_input(&st, shape, rank);
+    *end = e;
+    return rc;
+}
+
+int lct__encoder_plan(const char *spec, lct__spec_plan *plan)
+{
+    memset(plan, 0, sizeof *plan);
+    const char *e;
+    int rc = parse_head(spec, plan->shape, &plan->rank, &e);
+    if (rc == LCT_OK) rc = walk(spec, e, plan->shape, plan->rank, NULL, plan);
+    return rc;
+}
+
 int lct_encoder_new_from_spec(lct_encoder **out, lct_runtime *rt, const char *spec, const lct_encoder_options *opts)
 {
     LCT__REQUIRE(out);
@@ -230,70 +315,19 @@ int lct_encoder_new_from_spec(lct_encoder **out, lct_runtime *rt, const char *sp
     LCT__REQUIRE(spec);
     lct_encoder_options local;
     LCT__OPTIONS_COPY(LCT__OPT_ENCODER, lct_encoder_options_init, local, opts);
-    if (strlen(spec) > 65536) return LCT__FAIL(LCT_EFORMAT, "spec is %zu characters long; the limit is 65536", strlen(spec));
-    /* Parse everything first: a malformed spec must not consume a random stream. */
-    size_t cap = 1;
-    for (const char *c = spec; *c; c++) cap += *c == ';';
-    stmt st;
-    const char *s = spec, *e = strchr(s, ';');
-    if (e == NULL) e = s + strlen(s);
-    int rc = split(spec, s, e, &st);
-    if (rc) return rc;
+    /* Check everything first: a bad spec must not consume a random stream, nor allocate. */
     uint32_t shape[LCT_ENCODER_MAX_RANK];
     size_t rank = 0;
-    if ((rc = parse_input(&st, shape, &rank))) return rc;
-    lct__layer *protos = lct__calloc(rt, cap, sizeof *protos);
-    stmt *stmts = lct__calloc(rt, cap, sizeof *stmts);
-    if (protos == NULL || stmts == NULL) {
-        lct__free(rt, protos);
-        lct__free(rt, stmts);
-        return LCT__FAIL(LCT_ENOMEM, "cannot allocate the parse of %zu layers", cap);
-    }
-    size_t n = 0;
-    while (*e == ';') {
-        s = e + 1;
-        e = strchr(s, ';');
-        if (e == NULL) e = s + strlen(s);
-        if ((rc = split(spec, s, e, &stmts[n]))) goto done;
-        if (stmts[n].n == 0) {
-            if (*e == '\0') break; /* a trailing ';' */
-            tok t = {s, 0, (size_t)(s - spec) + 1};
-            rc = bad(&t, "empty layer between ';'");
-            goto done;
-        }
-        if ((rc = build_layer(&stmts[n], &protos[n]))) goto done;
-        n++;
-    }
-    /* Shape check of every layer before anything is created, so a bad spec consumes nothing. */
-    lct__shape cur = {{0}, (uint32_t)rank};
-    for (size_t i = 0; i < rank; i++) cur.d[i] = shape[i];
-    for (size_t i = 0; i < n; i++) {
-        lct__layer tmp = protos[i];
-        if ((rc = lct__layer_init(&tmp, &cur, SPEC_FN))) {
-            char msg[400];
-            const char *m = lct_error_last();
-            size_t skip = strlen(SPEC_FN ": ");
-            snprintf(msg, sizeof msg, "%s", strncmp(m, SPEC_FN ": ", skip) == 0 ? m + skip : m);
-            const tok *t = &stmts[i].t[0];
-            size_t len = stmts[i].len - (size_t)(t->s - stmts[i].text);
-            while (len > 0 && isspace((unsigned char)t->s[len - 1])) len--;
-            lct__fail(rc, SPEC_FN, "layer %zu '%.*s' at column %zu: %s", i + 1, (int)(len > 60 ? 60 : len), t->s,
-                      t->col, msg);
-            goto done;
-        }
-        cur = tmp.out;
-    }
+    const char *e;
+    int rc = parse_head(spec, shape, &rank, &e);
+    if (rc == LCT_OK) rc = walk(spec, e, shape, rank, NULL, NULL);
+    if (rc) return rc;
     lct_encoder *enc;
-    if ((rc = lct_encoder_new(&enc, rt, shape, rank, opts))) goto done;
-    for (size_t i = 0; i < n; i++) {
-        if ((rc = lct__encoder_add(enc, &protos[i], SPEC_FN))) {
-            lct_encoder_free(enc);
-            goto done;
-        }
+    if ((rc = lct_encoder_new(&enc, rt, shape, rank, opts))) return rc;
+    if ((rc = walk(spec, e, shape, rank, enc, NULL))) {
+        lct_encoder_free(enc);
+        return rc;
     }
     *out = enc;
-done:
-    lct__free(rt, protos);
-    lct__free(rt, stmts);
-    return rc;
+    return LCT_OK;
 }

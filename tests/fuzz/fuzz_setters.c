@@ -10,32 +10,9 @@
 #include <string.h>
 
 #include "fuzz_budget.h"
+#include "fuzz_reader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-typedef struct rd {
-    const uint8_t *p;
-    size_t n;
-} rd;
-
-static uint8_t u8(rd *r)
-{
-    if (r->n == 0) return 0;
-    r->n--;
-    return *r->p++;
-}
-
-static uint32_t u32(rd *r)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) v |= (uint32_t)u8(r) << (8 * i);
-    return v;
-}
-
-static uint64_t u64(rd *r)
-{
-    return (uint64_t)u32(r) | (uint64_t)u32(r) << 32;
-}
 
 /* A double that is often interesting: edges, specials, small integers, or raw bits. */
 static double dbl(rd *r)
