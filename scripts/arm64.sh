@@ -2,7 +2,7 @@
 # Cross-build libcontrast for arm64 (Jetson, Raspberry Pi) with Debian's cross toolchain into
 # build-arm64/ (cross/aarch64-linux-gnu.ini) and run a bounded subset of the unit suites and the
 # C++ wrapper's tests under qemu-aarch64; only the library and those programs are built. qemu runs
-# BLIS at about 0.2 GFLOP/s, so the suites with large shapes (bank, encoder, augment, reliability,
+# BLIS at 0.05-0.2 GFLOP/s, so the suites with large shapes (bank, encoder, augment, reliability,
 # threads, pool, comm) stay out, and each test has at most 5 minutes. A compiler warning counts as
 # a failed test. Results, for scripts/test-summary.py: build-arm64/meson-logs/testlog.json (the
 # tests) and build-arm64/meson-logs/build.json (the build and its warnings). Extra arguments go to

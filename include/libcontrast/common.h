@@ -43,7 +43,7 @@
 
 /** Release version of the headers. The soname major (1) moves only on an ABI break. */
 #define LCT_VERSION_MAJOR 0
-#define LCT_VERSION_MINOR 1
+#define LCT_VERSION_MINOR 2
 #define LCT_VERSION_PATCH 0
 /** MAJOR*1000000 + MINOR*1000 + PATCH, comparable with lct_version_number(). */
 #define LCT_VERSION_NUMBER (LCT_VERSION_MAJOR * 1000000 + LCT_VERSION_MINOR * 1000 + LCT_VERSION_PATCH)
