@@ -96,12 +96,7 @@ namespace Libcontrast
         public int LogLevel;
         public IntPtr Scheduler;
 
-        public static RuntimeOptions Defaults()
-        {
-            var o = new RuntimeOptions();
-            LctException.Check(Native.lct_runtime_options_init(ref o, 2));
-            return o;
-        }
+        public static RuntimeOptions Defaults() { return Native.Defaults<RuntimeOptions>(Native.lct_runtime_options_init, 2); }
     }
 
     public enum OptimizerKind { Sgd = 0, Adam = 1, AdamW = 2 }
@@ -122,12 +117,7 @@ namespace Libcontrast
         public IntPtr Milestones;
         public UIntPtr MilestoneCount;
 
-        public static OptimizerOptions Defaults()
-        {
-            var o = new OptimizerOptions();
-            LctException.Check(Native.lct_optimizer_options_init(ref o, 1));
-            return o;
-        }
+        public static OptimizerOptions Defaults() { return Native.Defaults<OptimizerOptions>(Native.lct_optimizer_options_init, 1); }
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -138,12 +128,7 @@ namespace Libcontrast
         public int SampleMode;
         public int ZPolicy;
 
-        public static LossNceOptions Defaults()
-        {
-            var o = new LossNceOptions();
-            LctException.Check(Native.lct_loss_nce_options_init(ref o, 1));
-            return o;
-        }
+        public static LossNceOptions Defaults() { return Native.Defaults<LossNceOptions>(Native.lct_loss_nce_options_init, 1); }
     }
 
     public enum AugmenterInput { ImageU8 = 0, ImageF32 = 1, SignalF32 = 2 }
@@ -155,12 +140,7 @@ namespace Libcontrast
         public int Input;
         public uint Channels, Height, Width, OutHeight, OutWidth;
 
-        public static AugmenterOptions Defaults()
-        {
-            var o = new AugmenterOptions();
-            LctException.Check(Native.lct_augmenter_options_init(ref o, 1));
-            return o;
-        }
+        public static AugmenterOptions Defaults() { return Native.Defaults<AugmenterOptions>(Native.lct_augmenter_options_init, 1); }
     }
 
     /// <summary>Threads, seed and BLIS kernels; every other handle is made from one.</summary>
@@ -442,6 +422,16 @@ namespace Libcontrast
 #endif
 
         internal static string Text(IntPtr p) { return p == IntPtr.Zero ? "" : Marshal.PtrToStringAnsi(p); }
+
+        internal delegate int OptionsInit<T>(ref T options, uint version);
+
+        /// <summary>An option struct filled by its lct_*_options_init for the struct version the binding knows.</summary>
+        internal static T Defaults<T>(OptionsInit<T> init, uint version) where T : struct
+        {
+            T o = default(T);
+            LctException.Check(init(ref o, version));
+            return o;
+        }
 
         [DllImport(Lib)] internal static extern IntPtr lct_status_string(int status);
         [DllImport(Lib)] internal static extern IntPtr lct_error_last();

@@ -111,6 +111,18 @@ private:
     std::size_t size_ = 0;
 };
 
+/** An option struct, given by pointer (nullptr: the library's defaults) or by reference. */
+template <class O>
+class Options {
+public:
+    constexpr Options(const O *p = nullptr) noexcept : p_(p) {}
+    constexpr Options(const O &o) noexcept : p_(&o) {}
+    constexpr const O *get() const noexcept { return p_; }
+
+private:
+    const O *p_;
+};
+
 namespace detail {
 
 /** What a call needs of one buffer: @c count items of @c per elements (none if optional and empty). */
@@ -308,14 +320,14 @@ private:
 class Encoder : public detail::Handle<lct_encoder, lct_encoder_free> {
 public:
     Encoder() noexcept = default;
-    Encoder(Runtime &rt, const char *spec, const lct_encoder_options *opts = nullptr)
+    Encoder(Runtime &rt, const char *spec, Options<lct_encoder_options> opts = {})
     {
-        create(lct_encoder_new_from_spec, rt.get(), spec, opts);
+        create(lct_encoder_new_from_spec, rt.get(), spec, opts.get());
     }
     /** An encoder without layers for samples of @p shape; add layers with call(lct_encoder_add_..., ...). */
-    Encoder(Runtime &rt, View<const std::uint32_t> shape, const lct_encoder_options *opts = nullptr)
+    Encoder(Runtime &rt, View<const std::uint32_t> shape, Options<lct_encoder_options> opts = {})
     {
-        create(lct_encoder_new, rt.get(), shape.data(), shape.size(), opts);
+        create(lct_encoder_new, rt.get(), shape.data(), shape.size(), opts.get());
     }
     std::size_t input_size() const { return size_of(lct_encoder_input_size); }
     std::size_t output_size() const { return size_of(lct_encoder_output_size); }
@@ -343,11 +355,10 @@ public:
 class Optimizer : public detail::Handle<lct_optimizer, lct_optimizer_free> {
 public:
     Optimizer() noexcept = default;
-    explicit Optimizer(Runtime &rt, const lct_optimizer_options *opts = nullptr)
+    explicit Optimizer(Runtime &rt, Options<lct_optimizer_options> opts = {})
     {
-        create(lct_optimizer_new, rt.get(), opts);
+        create(lct_optimizer_new, rt.get(), opts.get());
     }
-    Optimizer(Runtime &rt, const lct_optimizer_options &opts) { create(lct_optimizer_new, rt.get(), &opts); }
     Status attach(Params p) const { return check(lct_optimizer_attach(p_, p.get())); }
     Status step() const { return check(lct_optimizer_step(p_)); }
     Status zero_grad() const { return check(lct_optimizer_zero_grad(p_)); }
@@ -364,9 +375,9 @@ public:
 class Bank : public detail::Handle<lct_bank, lct_bank_free> {
 public:
     Bank() noexcept = default;
-    Bank(Runtime &rt, std::size_t n, std::size_t d, const lct_bank_options *opts = nullptr)
+    Bank(Runtime &rt, std::size_t n, std::size_t d, Options<lct_bank_options> opts = {})
     {
-        create(lct_bank_new, rt.get(), n, d, opts);
+        create(lct_bank_new, rt.get(), n, d, opts.get());
     }
     std::size_t rows() const noexcept { return dims().first; }
     std::size_t dim() const noexcept { return dims().second; }
@@ -396,11 +407,10 @@ private:
 class Augmenter : public detail::Handle<lct_augmenter, lct_augmenter_free> {
 public:
     Augmenter() noexcept = default;
-    explicit Augmenter(Runtime &rt, const lct_augmenter_options *opts = nullptr)
+    explicit Augmenter(Runtime &rt, Options<lct_augmenter_options> opts = {})
     {
-        create(lct_augmenter_new, rt.get(), opts);
+        create(lct_augmenter_new, rt.get(), opts.get());
     }
-    Augmenter(Runtime &rt, const lct_augmenter_options &opts) { create(lct_augmenter_new, rt.get(), &opts); }
     Status preset(int preset) const { return check(lct_augmenter_preset(p_, preset)); }
     /** @p views views of each of @p batch samples: uint8 images, or float images and signals, as created. */
     Status apply(View<const std::uint8_t> in, std::size_t batch, std::size_t views, View<float> out) const
@@ -430,29 +440,29 @@ class Loss : public detail::Handle<lct_loss, lct_loss_free> {
 public:
     Loss() noexcept = default;
     /** InstDisc NCE over @p bank (borrowed). */
-    static Loss nce(Runtime &rt, Bank &bank, const lct_loss_nce_options *opts = nullptr)
+    static Loss nce(Runtime &rt, Bank &bank, Options<lct_loss_nce_options> opts = {})
     {
-        return made(bank.dim(), lct_loss_new_nce, rt.get(), bank.get(), opts);
+        return made(bank.dim(), lct_loss_new_nce, rt.get(), bank.get(), opts.get());
     }
     /** InstDisc non-parametric softmax over every row of @p bank (borrowed). */
-    static Loss npsoftmax(Runtime &rt, Bank &bank, const lct_loss_npsoftmax_options *opts = nullptr)
+    static Loss npsoftmax(Runtime &rt, Bank &bank, Options<lct_loss_npsoftmax_options> opts = {})
     {
-        return made(bank.dim(), lct_loss_new_npsoftmax, rt.get(), bank.get(), opts);
+        return made(bank.dim(), lct_loss_new_npsoftmax, rt.get(), bank.get(), opts.get());
     }
-    static Loss invaspread(Runtime &rt, std::size_t dim, const lct_loss_invaspread_options *opts = nullptr)
+    static Loss invaspread(Runtime &rt, std::size_t dim, Options<lct_loss_invaspread_options> opts = {})
     {
-        return made(dim, lct_loss_new_invaspread, rt.get(), dim, opts);
+        return made(dim, lct_loss_new_invaspread, rt.get(), dim, opts.get());
     }
     static Loss infonce(Runtime &rt, std::size_t seq_len, std::size_t latent_dim, std::size_t context_dim,
-                        const lct_loss_infonce_options *opts = nullptr)
+                        Options<lct_loss_infonce_options> opts = {})
     {
-        return made(latent_dim, lct_loss_new_infonce, rt.get(), seq_len, latent_dim, context_dim, opts);
+        return made(latent_dim, lct_loss_new_infonce, rt.get(), seq_len, latent_dim, context_dim, opts.get());
     }
     /** CMC over @p views views of size @p dim; @p banks (one per view, borrowed) for CMC-NCE, else NULL. */
     static Loss cmc(Runtime &rt, std::size_t views, std::size_t dim, lct_bank *const *banks,
-                    const lct_loss_cmc_options *opts = nullptr)
+                    Options<lct_loss_cmc_options> opts = {})
     {
-        return made(dim, lct_loss_new_cmc, rt.get(), views, dim, banks, opts);
+        return made(dim, lct_loss_new_cmc, rt.get(), views, dim, banks, opts.get());
     }
     int kind() const noexcept { return lct_loss_get_kind(p_); }
     /** Embedding size the loss takes. */
@@ -500,9 +510,9 @@ private:
 class CheckpointWriter : public detail::Handle<lct_checkpoint_writer, lct_checkpoint_writer_free> {
 public:
     CheckpointWriter() noexcept = default;
-    explicit CheckpointWriter(Runtime &rt, const lct_checkpoint_options *opts = nullptr)
+    explicit CheckpointWriter(Runtime &rt, Options<lct_checkpoint_options> opts = {})
     {
-        create(lct_checkpoint_writer_new, rt.get(), opts);
+        create(lct_checkpoint_writer_new, rt.get(), opts.get());
     }
     Status add(const char *name, const Encoder &h) const { return call(lct_checkpoint_add_encoder, name, h.get()); }
     Status add(const char *name, const Optimizer &h) const { return call(lct_checkpoint_add_optimizer, name, h.get()); }

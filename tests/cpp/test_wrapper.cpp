@@ -180,6 +180,12 @@ void test_ownership_and_views()
 #endif
     std::vector<float> y(2 * 2);
     OK(a.forward(v3, 2, y));
+
+    // Option structs by reference, by pointer, or none (the library's defaults).
+    lct_optimizer_options oo = lct::options<lct_optimizer_options>();
+    oo.lr = 0.5;
+    lct::Optimizer by_ref(rt, oo), by_ptr(rt, &oo), defaults(rt, nullptr), none(rt);
+    EXPECT(by_ref.lr() == 0.5 && by_ptr.lr() == 0.5 && defaults.lr() == 0.01 && none.lr() == 0.01);
 }
 
 void test_checkpoint(const char *path)
