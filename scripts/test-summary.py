@@ -1,4 +1,5 @@
-"""Sum up meson test logs (testlog.json files given as arguments).
+"""Sum up meson test logs (testlog.json files given as arguments; scripts/arm64.sh also writes its
+build's result as one such line: name, result, stdout).
 
 A Check suite counts each of its test cases; a test printing "N passed, N failed" counts
 those; any other test counts once. A test that crashed or timed out after printing a clean

@@ -1,8 +1,10 @@
 #!/bin/sh
-# Quick start 2: install dependencies, build, run the whole test suite — then the unit suites and
-# fuzz corpora again under AddressSanitizer + UndefinedBehaviorSanitizer, the thread test under
-# ThreadSanitizer, fuzz_api under libFuzzer for 45 s (LCT_FUZZ_SECONDS), and most unit suites under
-# valgrind memcheck (LCT_NO_VALGRIND=1 skips it).
+# Quick start 2: install dependencies, build, run the whole test suite (the consumers too: CMake,
+# Meson subproject, C++ wrapper, C# under Mono, the Windows exports) — then the unit suites, fuzz
+# corpora and C++ wrapper again under AddressSanitizer + UndefinedBehaviorSanitizer, the thread and
+# pool tests under ThreadSanitizer, fuzz_api under libFuzzer for 45 s (LCT_FUZZ_SECONDS), most unit
+# suites under valgrind memcheck (LCT_NO_VALGRIND=1 skips it), and an arm64 cross-build with a
+# subset of the unit suites under qemu (scripts/arm64.sh).
 # The last line reads "N passed, N failed, N skipped" over all runs (docs/reliability.md lists
 # every tool, what it covers and its figures).
 set -eu
@@ -18,7 +20,7 @@ if [ ! -f build-asan/build.ninja ]; then
 fi
 ninja -C build-asan >/dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    meson test -C build-asan --suite unit --suite fuzz --print-errorlogs --num-processes 2 "$@" || status=$?
+    meson test -C build-asan --suite unit --suite fuzz --suite cpp --print-errorlogs --num-processes 2 "$@" || status=$?
 
 # The thread and pool tests again under ThreadSanitizer (clang: GCC's TSan cannot start a library
 # with target_clones kernels). die_after_fork=0: TSan cannot check a child that starts threads after
@@ -63,6 +65,17 @@ if command -v valgrind >/dev/null && [ -z "${LCT_NO_VALGRIND:-}" ]; then
     valgrind_log=build/meson-logs/memcheck-valgrind.json  # meson appends the wrapper's name
 fi
 
+# arm64: cross-built, a bounded subset of the unit suites and the C++ wrapper's tests under qemu.
+arm64_logs=
+if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null; then
+    ./scripts/arm64.sh || status=$?
+    for log in build-arm64/meson-logs/build.json build-arm64/meson-logs/testlog.json; do
+        [ -f "$log" ] && arm64_logs="$arm64_logs $log"
+    done
+else
+    echo "test.sh: no arm64 cross compiler or qemu-aarch64, the arm64 run is skipped" >&2
+fi
+
 python3 scripts/test-summary.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json $tsan_log \
-    $fuzz_log $valgrind_log || status=1
+    $fuzz_log $valgrind_log $arm64_logs || status=1
 exit $status

@@ -12,10 +12,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if defined(_WIN32) && defined(LCT_BUILDING_DLL)
-#  define LCT_API __declspec(dllexport)
-#elif defined(_WIN32) && defined(LCT_SHARED)
-#  define LCT_API __declspec(dllimport)
+/*
+ * LCT_API marks the functions of the API. On Windows the library's own build (LCT_BUILDING_LIBRARY)
+ * exports them from the DLL and a program using the DLL imports them (the default); a program that
+ * links the static library defines LCT_STATIC (pkg-config --static, CMake's
+ * libcontrast::libcontrast_static and Meson's static dependency do). Elsewhere they get default
+ * visibility in a library built with -fvisibility=hidden.
+ */
+#if defined(_WIN32) || defined(__CYGWIN__)
+#  if defined(LCT_STATIC)
+#    define LCT_API
+#  elif defined(LCT_BUILDING_LIBRARY)
+#    define LCT_API __declspec(dllexport)
+#  else
+#    define LCT_API __declspec(dllimport)
+#  endif
 #elif defined(__GNUC__) || defined(__clang__)
 #  define LCT_API __attribute__((visibility("default")))
 #else
@@ -32,7 +43,7 @@
 
 /** Release version of the headers. The soname major (1) moves only on an ABI break. */
 #define LCT_VERSION_MAJOR 0
-#define LCT_VERSION_MINOR 1
+#define LCT_VERSION_MINOR 2
 #define LCT_VERSION_PATCH 0
 /** MAJOR*1000000 + MINOR*1000 + PATCH, comparable with lct_version_number(). */
 #define LCT_VERSION_NUMBER (LCT_VERSION_MAJOR * 1000000 + LCT_VERSION_MINOR * 1000 + LCT_VERSION_PATCH)

@@ -13,6 +13,19 @@
 
 #include "comm.h"
 
+/* As LCT_API, for the functions of libcontrast-mpi, which is a DLL of its own on Windows. */
+#if defined(_WIN32) || defined(__CYGWIN__)
+#  if defined(LCT_STATIC)
+#    define LCT_MPI_API
+#  elif defined(LCT_BUILDING_MPI_LIBRARY)
+#    define LCT_MPI_API __declspec(dllexport)
+#  else
+#    define LCT_MPI_API __declspec(dllimport)
+#  endif
+#else
+#  define LCT_MPI_API LCT_API
+#endif
+
 LCT_BEGIN_DECLS
 
 /**
@@ -31,7 +44,7 @@ LCT_BEGIN_DECLS
  * @return LCT_OK; LCT_EINVAL (NULL @p out or @p rt, @p comm is MPI_COMM_NULL); LCT_ESTATE (MPI is not
  *         initialised, or already finalised); LCT_ECOMM (MPI_Comm_dup or a query failed); LCT_ENOMEM.
  */
-LCT_API int lct_comm_new_mpi(lct_comm **out, lct_runtime *rt, MPI_Comm comm);
+LCT_MPI_API int lct_comm_new_mpi(lct_comm **out, lct_runtime *rt, MPI_Comm comm);
 
 LCT_END_DECLS
 

@@ -155,11 +155,6 @@ static int have_avx(void)
     }
     return cached;
 }
-#else
-static int have_avx(void)
-{
-    return 0;
-}
 #endif
 
 /* Tests set this to exercise the portable paths on a machine with AVX2. */
