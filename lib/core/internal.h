@@ -182,6 +182,8 @@ void lct__gemm_bf16(int threads, int ta, int tb, size_t m, size_t n, size_t k, c
 
 int lct__threads(const lct_runtime *rt);
 void lct__log(lct_runtime *rt, int level, const char *fmt, ...) LCT__PRINTF(3, 4);
+/* 1 if a message at `level` would reach the log hook: lets a caller skip work done only to report. */
+int lct__log_enabled(const lct_runtime *rt, int level);
 
 /* ---- GEMM: the one entry every module uses (validates before BLIS) -------- */
 
