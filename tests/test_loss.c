@@ -953,6 +953,134 @@ START_TEST(test_nce_z_policies)
 }
 END_TEST
 
+/* Warnings of the runtime's log hook, counted, with the last message. */
+typedef struct {
+    int calls;
+    char last[512];
+} warn_sink;
+
+static void collect_warning(void *user, int level, const char *msg)
+{
+    warn_sink *w = user;
+    if (level != LCT_LOG_WARN) return;
+    w->calls++;
+    snprintf(w->last, sizeof w->last, "%s", msg);
+}
+
+/* A batch of B <= 16 embeddings (c, sqrt(1 - c^2), 0, 0) against a bank whose rows all equal e1: every score
+ * is c, so the batch's estimate of log Z is exactly c / tau + log N, 2.7 c decades above log N at tau 0.16. */
+static void nce_batch_of(lct_loss *loss, double c, size_t batch)
+{
+    float f[16 * 4] = {0}, df[16 * 4], v;
+    int64_t idx[16];
+    for (size_t b = 0; b < batch; b++) {
+        f[b * 4] = (float)c;
+        f[b * 4 + 1] = (float)sqrt(1.0 - c * c);
+        idx[b] = (int64_t)b;
+    }
+    ck_assert_int_eq(lct_loss_nce_compute(loss, f, idx, batch, &v, df), LCT_OK);
+}
+
+static void nce_batch_at(lct_loss *loss, double c)
+{
+    nce_batch_of(loss, c, 4);
+}
+
+static void assert_warned(const warn_sink *w, int calls, const char *has1, const char *has2)
+{
+    ck_assert_msg(w->calls == calls, "%d warnings, expected %d; last: %s", w->calls, calls, w->last);
+    if (has1) ck_assert_msg(strstr(w->last, has1) != NULL, "warning lacks '%s': %s", has1, w->last);
+    if (has2) ck_assert_msg(strstr(w->last, has2) != NULL, "warning lacks '%s': %s", has2, w->last);
+}
+
+START_TEST(test_nce_z_drift_warning)
+{
+    warn_sink w = {0};
+    lct_runtime_options ro;
+    lct_runtime_options_init(&ro, LCT_RUNTIME_OPTIONS_VERSION);
+    ro.threads = 1;
+    ro.seed = 43;
+    ro.log = collect_warning;
+    ro.log_user = &w;
+    lct_runtime *rt = NULL;
+    ck_assert_int_eq(lct_runtime_new(&rt, &ro), LCT_OK);
+    const size_t N = 50, D = 4;
+    lct_bank *bank = make_bank(rt, N, D, 0);
+    float rows[50 * 4] = {0};
+    for (size_t i = 0; i < N; i++) rows[i * D] = 1.0f;
+    ck_assert_int_eq(lct_bank_set_rows(bank, 0, N, rows), LCT_OK);
+    lct_loss_nce_options o;
+    lct_loss_nce_options_init(&o, 1);
+    o.k = 8;
+    lct_loss *loss = NULL;
+    ck_assert_int_eq(lct_loss_new_nce(&loss, rt, bank, &o), LCT_OK);
+    /* tau = 1 / (2.7 ln 10): a score of c puts the estimate 2.7 c decades above log N. */
+    const double tau = 1.0 / (2.7 * log(10.0));
+    ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, tau), LCT_OK);
+
+    /* First-batch Z from scores 0; the same scores again and a drift of 0.8 decades: no warning. */
+    nce_batch_at(loss, 0.0);
+    nce_batch_at(loss, 0.0);
+    nce_batch_at(loss, 0.3);
+    assert_warned(&w, 0, NULL, NULL);
+    /* 1.6 decades: one warning, naming the bank, the sizes and the policy. */
+    nce_batch_at(loss, 0.6);
+    assert_warned(&w, 1, "bank 0 is 10^+1.6 times", "LCT_Z_FIRST_BATCH");
+    ck_assert_ptr_nonnull(strstr(w.last, "N = 50, K = 8"));
+    /* Once per decade, not every step: 2.7 decades warn again, 2.7 and 2.4 then do not. */
+    nce_batch_at(loss, 1.0);
+    assert_warned(&w, 2, "10^+2.7 times", NULL);
+    nce_batch_at(loss, 1.0);
+    nce_batch_at(loss, 0.9);
+    nce_batch_at(loss, 0.6);
+    assert_warned(&w, 2, NULL, NULL);
+    /* Below the Z in use counts too: Z re-estimated at scores 1, then scores -0.2 are 3.2 decades below. */
+    ck_assert_int_eq(lct_loss_reset_z(loss), LCT_OK);
+    nce_batch_at(loss, 1.0);
+    assert_warned(&w, 2, NULL, NULL);
+    nce_batch_at(loss, -0.2);
+    assert_warned(&w, 3, "10^-3.2 times", "LCT_Z_FIRST_BATCH");
+
+    /* A fixed Z that fits the scores, then one that does not. */
+    ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_Z_POLICY, LCT_Z_FIXED), LCT_OK);
+    ck_assert_int_eq(lct_loss_set_log_z(loss, 0, log((double)N)), LCT_OK);
+    nce_batch_at(loss, 0.0);
+    nce_batch_at(loss, 0.3);
+    assert_warned(&w, 3, NULL, NULL);
+    nce_batch_at(loss, 0.9);
+    assert_warned(&w, 4, "10^+2.4 times", "LCT_Z_FIXED");
+
+    /* Running Z with momentum 0 follows every batch: no warning whatever the scores do. */
+    ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_Z_POLICY, LCT_Z_RUNNING), LCT_OK);
+    ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_Z_MOMENTUM, 0.0), LCT_OK);
+    ck_assert_int_eq(lct_loss_reset_z(loss), LCT_OK);
+    const double walk[5] = {0.0, 1.0, -1.0, 1.0, 0.0};
+    for (int i = 0; i < 5; i++) nce_batch_at(loss, walk[i]);
+    assert_warned(&w, 4, NULL, NULL);
+    /* With momentum 0.999 a jump of 5.4 decades moves it by log10(0.999 + 0.001 * 10^5.4) = 2.4: 3.0 behind. */
+    ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_Z_MOMENTUM, 0.999), LCT_OK);
+    ck_assert_int_eq(lct_loss_reset_z(loss), LCT_OK);
+    nce_batch_at(loss, -1.0);
+    nce_batch_at(loss, 1.0);
+    assert_warned(&w, 5, "LCT_Z_RUNNING, momentum 0.999", "10^+3.0 times");
+    lct_loss_free(loss);
+
+    /* Above 65,536 scores a first-batch Z is checked on the first rows only (here 8 of 9 rows of 8192). */
+    o.k = 8191;
+    ck_assert_int_eq(lct_loss_new_nce(&loss, rt, bank, &o), LCT_OK);
+    ck_assert_int_eq(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, tau), LCT_OK);
+    nce_batch_of(loss, 0.0, 9);
+    nce_batch_of(loss, 0.3, 9);
+    assert_warned(&w, 5, NULL, NULL);
+    nce_batch_of(loss, 0.6, 9);
+    assert_warned(&w, 6, "10^+1.6 times", "K = 8191");
+
+    lct_loss_free(loss);
+    lct_bank_free(bank);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 START_TEST(test_nce_robust)
 {
     /* The original overflowed here: tau 0.01 on small data sets, Z ~ e^100 * N. */
@@ -1554,6 +1682,7 @@ static Suite *loss_suite(void)
     tcase_add_test(tc, test_nce_reference_and_gradients);
     tcase_add_test(tc, test_nce_positive_from_input);
     tcase_add_test(tc, test_nce_z_policies);
+    tcase_add_test(tc, test_nce_z_drift_warning);
     tcase_add_test(tc, test_nce_robust);
     tcase_add_test(tc, test_nce_bad_input);
     tcase_add_test(tc, test_npsoftmax_reference_and_gradients);

@@ -41,7 +41,13 @@ typedef enum lct_loss_kind {
     LCT_LOSS_CMC = 5         /**< CMC multi-view loss */
 } lct_loss_kind;
 
-/** Policy for NCE's normalising constant Z (NCE and CMC with LCT_CMC_NCE). */
+/**
+ * Policy for NCE's normalising constant Z (NCE and CMC with LCT_CMC_NCE). Whatever the policy, when the
+ * runtime has a log hook taking LCT_LOG_WARN, a batch whose own estimate of Z differs from the Z in use by a
+ * factor of 10 or more logs a warning, once per decade of difference: a Z that far off makes NCE collapse
+ * (docs/methods.md, "NCE on small data sets"). Under LCT_Z_FIRST_BATCH and LCT_Z_FIXED that estimate is an
+ * extra pass over the first whole rows of scores, at most 65,536 of them, made only while such a hook is set.
+ */
 typedef enum lct_z_policy {
     LCT_Z_FIRST_BATCH = 0, /**< Z = mean(exp(s/tau)) * N over the first batch, then fixed (original) */
     LCT_Z_RUNNING = 1,     /**< Z = exponential moving average of the per-batch estimate (in log space) */
@@ -78,7 +84,9 @@ typedef enum lct_loss_param {
     LCT_LOSS_PARAM_TEMPERATURE = 1, /**< tau, all objectives; bounds [1e-4, 1e4]; defaults 0.07 (NCE, softmax,
                                          CMC), 0.1 (InvaSpread), 1 (InfoNCE) */
     LCT_LOSS_PARAM_Z_POLICY = 2,    /**< an ::lct_z_policy (NCE, CMC-NCE); bounds [0, 2] */
-    LCT_LOSS_PARAM_Z_MOMENTUM = 3,  /**< weight of the old Z in LCT_Z_RUNNING; bounds [0, 1); default 0.99 */
+    LCT_LOSS_PARAM_Z_MOMENTUM = 3,  /**< weight of the old Z in LCT_Z_RUNNING; bounds [0, 1); default 0.99, which
+                                         lags a bank that turns over in fewer than a few hundred steps: 0 to 0.5
+                                         there (docs/methods.md) */
     LCT_LOSS_PARAM_NEG_WEIGHT = 4   /**< InvaSpread's m (the original code's `negM`): weight of the negatives in
                                          the softmax's denominator and of their log(1 - p) terms; bounds [1, 1e4]
                                          (below 1 a negative's p can exceed 1); default 1, the paper's loss */

@@ -233,6 +233,8 @@ struct lct__threadpool *lct__runtime_pool(lct_runtime *rt);
 #define LCT__SIMD LCT__PRAGMA(omp simd)
 #define LCT__SIMD_WITH(...) LCT__PRAGMA(omp simd __VA_ARGS__)
 void lct__log(lct_runtime *rt, int level, const char *fmt, ...) LCT__PRINTF(3, 4);
+/* 1 if a message at `level` would reach the log hook: lets a caller skip work done only to report. */
+int lct__log_enabled(const lct_runtime *rt, int level);
 
 /* ---- GEMM: the one entry every module uses (validates before BLIS) -------- */
 

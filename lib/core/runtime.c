@@ -263,6 +263,11 @@ void lct__free(lct_runtime *rt, void *p)
     rt->free(rt->alloc_user, hdr.raw);
 }
 
+int lct__log_enabled(const lct_runtime *rt, int level)
+{
+    return rt != NULL && rt->log != NULL && level <= rt->log_level;
+}
+
 void lct__log(lct_runtime *rt, int level, const char *fmt, ...)
 {
     if (rt == NULL || rt->log == NULL || level > rt->log_level) return;

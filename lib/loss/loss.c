@@ -78,6 +78,7 @@ void lct_loss_free(lct_loss *loss)
     lct__free(rt, loss->banks);
     lct__free(rt, loss->log_z);
     lct__free(rt, loss->z_known);
+    lct__free(rt, loss->z_warned);
     lct__free(rt, loss->w);
     lct__free(rt, loss->gw);
     lct__free(rt, loss->tensors);
@@ -217,6 +218,7 @@ int lct_loss_set_log_z(lct_loss *loss, size_t view, double log_z)
         return LCT__FAIL(LCT_ERANGE, "log_z is %g; it must be finite with |log_z| <= 1e6", log_z);
     loss->log_z[view] = log_z;
     loss->z_known[view] = 1;
+    loss->z_warned[view] = 0;
     return LCT_OK;
 }
 
@@ -227,6 +229,7 @@ int lct_loss_reset_z(lct_loss *loss)
     for (size_t v = 0; v < loss->n_banks; v++) {
         loss->z_known[v] = 0;
         loss->log_z[v] = 0.0;
+        loss->z_warned[v] = 0;
     }
     return LCT_OK;
 }

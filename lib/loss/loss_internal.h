@@ -26,6 +26,7 @@ struct lct_loss {
     double neg_weight; /* InvaSpread: m, the weight of the negatives (1: the paper) */
     double *log_z;       /* n_banks */
     int *z_known;        /* n_banks */
+    int *z_warned;       /* n_banks: decades of mismatch between a batch's estimate and Z already logged */
 
     /* non-parametric softmax */
     size_t chunk;

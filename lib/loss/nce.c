@@ -23,7 +23,8 @@ int lct__loss_setup_z(lct_loss *loss, size_t n_banks, int z_policy, const char *
     loss->banks = lct__calloc(loss->rt, n_banks, sizeof *loss->banks);
     loss->log_z = lct__calloc(loss->rt, n_banks, sizeof *loss->log_z);
     loss->z_known = lct__calloc(loss->rt, n_banks, sizeof *loss->z_known);
-    if (!loss->banks || !loss->log_z || !loss->z_known) return LCT_ENOMEM;
+    loss->z_warned = lct__calloc(loss->rt, n_banks, sizeof *loss->z_warned);
+    if (!loss->banks || !loss->log_z || !loss->z_known || !loss->z_warned) return LCT_ENOMEM;
     return LCT_OK;
 }
 

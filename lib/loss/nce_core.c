@@ -4,6 +4,7 @@
 #pragma GCC optimize("no-trapping-math")
 #endif
 #include <math.h>
+#include <stdio.h>
 
 #include "loss_internal.h"
 
@@ -114,22 +115,63 @@ double lct__nce_estimate_log_z(const float *s, size_t count, double tau, size_t 
     return m + log(sum) - log((double)count) + log((double)n_rows);
 }
 
+/*
+ * Log a warning, once per decade, when this batch's estimate of Z and the Z the loss uses differ by a
+ * factor of 10 or more: every run that collapsed in bench/nce_small.py passed 10 (a running Z lagging
+ * by 10^1.4 to 10^1.9 included), none that matched the softmax did (docs/methods.md, "NCE on small data
+ * sets"); 100 would have missed the lagging ones.
+ * A first-batch or fixed Z goes stale as the bank moves; a running Z lags when the bank turns over
+ * faster than its momentum follows.
+ */
+static void watch_z(lct_loss *loss, size_t view, double est, const char *func)
+{
+    const double decades = (est - loss->log_z[view]) / 2.302585092994045684;
+    const double mag = fabs(decades);
+    if (!(mag >= 1.0)) return;
+    const int d = mag < 1e6 ? (int)mag : 1000000;
+    if (d <= loss->z_warned[view]) return;
+    loss->z_warned[view] = d;
+    char cause[160];
+    if (loss->z_policy == LCT_Z_RUNNING)
+        snprintf(cause, sizeof cause, "the running Z (LCT_Z_RUNNING, momentum %g) lags the bank: lower "
+                 "LCT_LOSS_PARAM_Z_MOMENTUM", loss->z_momentum);
+    else
+        snprintf(cause, sizeof cause, "%s", loss->z_policy == LCT_Z_FIXED
+                 ? "the Z set with lct_loss_set_log_z (LCT_Z_FIXED) does not fit the bank"
+                 : "Z was estimated on the first batch (LCT_Z_FIRST_BATCH) and the bank has moved since");
+    lct__log(loss->rt, LCT_LOG_WARN,
+             "%s: this batch's estimate of NCE's Z for bank %zu is 10^%+.1f times the Z in use (N = %zu, "
+             "K = %zu): %s; NCE then degrades, the non-parametric softmax has no Z (docs/methods.md)",
+             func, view, decades, loss->n_rows, loss->k, cause);
+}
+
 int lct__nce_update_z(lct_loss *loss, size_t view, const float *s, size_t count, const char *func)
 {
+    /* For the warning alone, first-batch (once estimated) and fixed Z take their estimate from the first
+     * whole rows of scores, up to 65,536 of them: a check to a decade needs no more, and the whole pass
+     * would cost 7 ms a call at B = 256, K = 4096 on the 2.8 GHz Xeon of docs/methods.md. */
+    const int watch = lct__log_enabled(loss->rt, LCT_LOG_WARN);
+    const size_t w = loss->k + 1, rows = (65536 + w - 1) / w;
+    const size_t part = count > 65536 && rows * w < count ? rows * w : count;
+    double est = 0.0;
     switch (loss->z_policy) {
     case LCT_Z_FIXED:
         if (!loss->z_known[view])
             return lct__fail(LCT_ESTATE, func, "Z policy is LCT_Z_FIXED but log Z of bank %zu was never set "
                              "(lct_loss_set_log_z)", view);
-        return LCT_OK;
+        if (watch) est = lct__nce_estimate_log_z(s, part, loss->tau, loss->n_rows);
+        break;
     case LCT_Z_FIRST_BATCH:
         if (!loss->z_known[view]) {
-            loss->log_z[view] = lct__nce_estimate_log_z(s, count, loss->tau, loss->n_rows);
+            est = lct__nce_estimate_log_z(s, count, loss->tau, loss->n_rows);
+            loss->log_z[view] = est;
             loss->z_known[view] = 1;
+        } else if (watch) {
+            est = lct__nce_estimate_log_z(s, part, loss->tau, loss->n_rows);
         }
-        return LCT_OK;
+        break;
     default: {
-        double est = lct__nce_estimate_log_z(s, count, loss->tau, loss->n_rows);
+        est = lct__nce_estimate_log_z(s, count, loss->tau, loss->n_rows);
         double m = loss->z_momentum;
         if (!loss->z_known[view] || m == 0.0) {
             loss->log_z[view] = est;
@@ -140,7 +182,9 @@ int lct__nce_update_z(lct_loss *loss, size_t view, const float *s, size_t count,
             loss->log_z[view] = hi + log(exp(a - hi) + exp(b - hi));
         }
         loss->z_known[view] = 1;
-        return LCT_OK;
+        break;
     }
     }
+    if (watch) watch_z(loss, view, est, func);
+    return LCT_OK;
 }
