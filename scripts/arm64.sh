@@ -9,7 +9,10 @@
 # meson test.
 set -eu
 cd "$(dirname "$0")/.."
-tests="core optimizer loss checkpoint npy misuse layers knn
+# Suites whose runtimes stay on one thread: qemu-aarch64 7.2 (Debian 12) on this project's machines
+# hangs in the first pthread_create of any program (a five-line pthread program does too), so the
+# suites that start the pool's workers (layers, loss, knn, pool, threads) cannot run under it.
+tests="core optimizer checkpoint npy misuse
        cpp-c++17 cpp-c++17-noexceptions cpp-c++20 cpp-c++20-noexceptions"
 if [ ! -f build-arm64/build.ninja ]; then
     meson setup build-arm64 --cross-file cross/aarch64-linux-gnu.ini -Dtests=enabled -Dmpi=disabled >/dev/null
