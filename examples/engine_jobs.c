@@ -234,7 +234,7 @@ int main(int argc, char **argv)
         CHECK(lct_encoder_forward(enc, x, B, f));
         CHECK(lct_loss_npsoftmax_compute(loss, f, idx, B, &value, df));
         CHECK(lct_optimizer_zero_grad(opt));
-        CHECK(lct_encoder_backward(enc, df, NULL));
+        CHECK(lct_encoder_backward(enc, df, B, NULL));
         CHECK(lct_optimizer_step(opt));
         CHECK(lct_bank_update(bank, f, idx, B, 0.5f));
         double t2 = now_ms();
