@@ -28,6 +28,11 @@ static inline void prefetch_row(const lct_bank *b, size_t i)
     for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o, 0, 3);
 }
 
+void lct__bank_dots(const lct_bank *b, const float *f, size_t first, size_t count, float *out)
+{
+    for (size_t j = 0; j < count; j++) out[j] = dot_row(b, f, first + j);
+}
+
 /* Copy the shared negatives' rows into the gather workspace (sized by the caller). */
 static void gather_shared(lct_bank *b, const int64_t *neg, size_t k)
 {
