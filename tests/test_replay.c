@@ -9,6 +9,7 @@
 #include "testutil.h"
 
 #include "core/internal.h"
+#include "checkpoint/checkpoint_internal.h"
 #include "replay/replay_internal.h"
 
 static const uint32_t shape2[1] = {2};
@@ -923,6 +924,86 @@ START_TEST(test_bad_input)
 }
 END_TEST
 
+/* Every byte of a MinRed replay's section damaged in turn (behind valid CRCs): each load either succeeds
+ * into a consistent replay or fails with the documented code and changes nothing; the replay keeps working. */
+START_TEST(test_damaged_replay_sections)
+{
+    lct_runtime *rt = lct_test_runtime(1, 11);
+    lct_bank *bank;
+    ck_assert_int_eq(lct_bank_new(&bank, rt, 6, 3, NULL), LCT_OK);
+    lct_replay *rp = new_replay(rt, 6, LCT_REPLAY_MINRED, LCT_REPLAY_F32, shape2, 1);
+    ck_assert_int_eq(lct_replay_bind_bank(rp, bank), LCT_OK);
+    for (int i = 0; i < 9; i++) {
+        float x[2] = {(float)i, 1.0f}, e[3] = {(float)(i % 3), 1.0f, (float)(i % 2)};
+        ck_assert_int_eq(lct_replay_insert(rp, x, 1, e, NULL), LCT_OK);
+    }
+    int64_t drawn[2];
+    ck_assert_int_eq(lct_replay_sample(rp, 2, NULL, drawn), LCT_OK);
+    lct_checkpoint_writer *w;
+    ck_assert_int_eq(lct_checkpoint_writer_new(&w, rt, NULL), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_add_replay(w, "r", rp), LCT_OK);
+    lct_checkpoint_reader *r;
+    void *image;
+    size_t image_size;
+    char path[] = "/tmp/lct_replay_dmg_XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    ck_assert_int_eq(lct_checkpoint_write_file(w, path), LCT_OK);
+    lct_checkpoint_writer_free(w);
+    ck_assert_int_eq(lct_checkpoint_reader_open_file(&r, rt, path), LCT_OK);
+    uint64_t raw;
+    ck_assert_int_eq(lct_checkpoint_section_info(r, 0, NULL, NULL, &raw), LCT_OK);
+    image_size = (size_t)raw;
+    image = malloc(image_size);
+    ck_assert_int_eq(lct_checkpoint_read_blob(r, "r", LCT__CKPT_TYPE_REPLAY, image, image_size), LCT_OK);
+    lct_checkpoint_reader_free(r);
+    unlink(path);
+    lct_replay *target = new_replay(rt, 6, LCT_REPLAY_MINRED, LCT_REPLAY_F32, shape2, 1);
+    unsigned char *bad = malloc(image_size + 8);
+    int refused = 0;
+    for (size_t pos = 0; pos < image_size + 8; pos++) {
+        for (int variant = 0; variant < 2; variant++) {
+            size_t size = pos < image_size ? image_size : pos - image_size; /* past the end: truncations */
+            memcpy(bad, image, image_size);
+            if (pos < image_size) bad[pos] = variant ? 0xff : (unsigned char)(bad[pos] ^ 0x01);
+            ck_assert_int_eq(lct_checkpoint_writer_new(&w, rt, NULL), LCT_OK);
+            lct__ckpt_piece piece = {bad, size, 0};
+            ck_assert_int_eq(lct__ckpt_add_pieces(w, "r", LCT__CKPT_TYPE_REPLAY, &piece, 1, 0, "t"), LCT_OK);
+            ck_assert_int_eq(lct_checkpoint_write_file(w, path), LCT_OK);
+            lct_checkpoint_writer_free(w);
+            ck_assert_int_eq(lct_checkpoint_reader_open_file(&r, rt, path), LCT_OK);
+            snapshot before;
+            snap(target, &before);
+            int rc = lct_checkpoint_load_replay(r, "r", target);
+            lct_checkpoint_reader_free(r);
+            if (rc != LCT_OK) {
+                refused++;
+                ck_assert_msg(rc == LCT_EFORMAT || rc == LCT_ESHAPE || rc == LCT_ENUMERIC || rc == LCT_EVERSION,
+                              "byte %zu: %d %s", pos, rc, lct_error_last());
+                UNCHANGED(target, before);
+            }
+            /* loaded or not, the replay still takes samples, draws batches and evicts */
+            size_t held;
+            lct_replay_info(target, NULL, &held, NULL, NULL);
+            int64_t all[6];
+            if (held > 0) ck_assert_int_eq(lct_replay_sample(target, held, NULL, all), LCT_OK);
+            float x[2] = {1.0f, 2.0f};
+            ck_assert_int_eq(lct_replay_insert(target, x, 1, NULL, NULL), held == 6 ? LCT_ESTATE : LCT_OK);
+            if (pos >= image_size) break;
+        }
+    }
+    ck_assert_int_gt(refused, 50);
+    unlink(path);
+    free(bad);
+    free(image);
+    lct_replay_free(target);
+    lct_replay_free(rp);
+    lct_bank_free(bank);
+    assert_no_memory(rt);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 START_TEST(test_out_of_memory)
 {
     /* every allocation of creation and binding failing in turn: LCT_ENOMEM, nothing kept */
@@ -976,6 +1057,7 @@ int main(void)
     tcase_add_test(tc, test_novelty_rises_on_shifted_data);
     tcase_add_test(tc, test_costs);
     tcase_add_test(tc, test_bad_input);
+    tcase_add_test(tc, test_damaged_replay_sections);
     tcase_add_test(tc, test_out_of_memory);
     suite_add_tcase(s, tc);
     return lct_test_run(s);
