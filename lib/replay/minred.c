@@ -2,7 +2,8 @@
  * MinRed (minimum redundancy): each slot keeps its nearest other slot and their similarity, measured
  * on the bound bank's rows. A new row is measured against every stored row (one pass over the bank)
  * and updates the others' nearest neighbours on the way; rows the host changed (a batch's, after its
- * bank update) are queued and re-measured a bounded number per insertion, in GEMMs through the bank.
+ * bank update) are queued and re-measured a bounded number per insertion (in a GEMM through the bank
+ * when there are many, else in dot products).
  * A slot whose nearest neighbour moved away keeps that similarity as a lower bound and is queued too.
  * With no row changed after its insertion, every measure is exact.
  */
@@ -52,12 +53,18 @@ void lct__minred_enter(lct_replay *rp, size_t s, const float *sim)
     nn_idx[s] = bi;
 }
 
-/* Re-measure the n slots of `which` (rows gathered into rp->rows), in one GEMM against every row. */
+/* Below this many rows, re-measuring takes dot products: a GEMM would spend more packing the bank. */
+#define MINRED_GEMM_MIN 8
+
+/* Re-measure the n slots of `which` (rows gathered into rp->rows) against every row. */
 static void remeasure(lct_replay *rp, const int64_t *which, size_t n)
 {
     size_t c = rp->count;
     lct_bank_gather(rp->bank, which, n, rp->rows);
-    lct_bank_similarity_all(rp->bank, rp->rows, n, 0, c, rp->sims, c);
+    if (n < MINRED_GEMM_MIN)
+        for (size_t i = 0; i < n; i++) lct__bank_dots(rp->bank, rp->rows + i * rp->d, 0, c, rp->sims + i * c);
+    else
+        lct_bank_similarity_all(rp->bank, rp->rows, n, 0, c, rp->sims, c);
     for (size_t i = 0; i < n; i++) lct__minred_enter(rp, (size_t)which[i], rp->sims + i * c);
 }
 
