@@ -411,7 +411,9 @@ static void write_plots(const config *c, const pass *main_pass, const pass *iid)
     if (rc == 0) rc = plot_series(path, ys, TASKS, iid ? 2 : 1, names, title, "TASK (CLASSES SEEN: 2 PER TASK)", "KNN TOP-1");
     if (rc == 0) rc = join_path(path, sizeof path, c->args.out, "frame_time.png");
     snprintf(title, sizeof title, "LIBRARY TIME PER FRAME, %zu FRAMES (BUDGET IN RED)", main_pass->frames);
-    if (rc == 0) rc = plot_histogram(path, main_pass->frame_ms, main_pass->frames, 60, c->budget_ms, title, "MILLISECONDS");
+    if (rc == 0)
+        rc = plot_histogram(path, main_pass->frame_ms, main_pass->frames, 60, 2.0 * c->budget_ms, c->budget_ms, title,
+                            "MILLISECONDS (THE LAST BAR HOLDS EVERY LONGER FRAME)");
     if (rc != 0)
         fprintf(stderr, "stream: figures not written: %s\n", ex_error());
     else

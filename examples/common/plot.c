@@ -464,16 +464,15 @@ int plot_series(const char *path, const double *ys, size_t n, int series, const 
         int widest = 0;
         for (int s = 0; s < series; s++) widest = text_width(names[s], 2) > widest ? text_width(names[s], 2) : widest;
         int lw = 10 + 16 + 8 + widest + 10;
-        plot_legend(&c, a.left + a.width - lw - 12, a.top + a.height - 12 - (10 + series * (text_height(2) + 10)),
-                    names, plot_palette, series, 1, 2);
+        plot_legend(&c, a.left + a.width - lw - 12, a.top + 12, names, plot_palette, series, 1, 2);
     }
     rc = canvas_write_png(&c, path);
     canvas_release(&c);
     return rc;
 }
 
-int plot_histogram(const char *path, const double *values, size_t n, int bins, double marker, const char *title,
-                   const char *xlabel)
+int plot_histogram(const char *path, const double *values, size_t n, int bins, double xmax, double marker,
+                   const char *title, const char *xlabel)
 {
     if (!path || !values) return ex_fail(LCT_EINVAL, "plot_histogram: 'path' or 'values' is NULL");
     if (n == 0 || bins < 1 || bins > 1000) return ex_fail(LCT_EINVAL, "plot_histogram: %zu values, %d bins", n, bins);
@@ -481,6 +480,7 @@ int plot_histogram(const char *path, const double *values, size_t n, int bins, d
     for (size_t i = 0; i < n; i++)
         if (isfinite(values[i])) hi = fmax(hi, values[i]);
     if (isfinite(marker)) hi = fmax(hi, marker);
+    if (xmax > 0 && hi > xmax) hi = xmax; /* the values above fall in the last bin */
     if (!(hi > -INFINITY)) return ex_fail(LCT_EINVAL, "plot_histogram: no finite value");
     if (!(hi > 0)) hi = 1;
     double *frac = calloc((size_t)bins, sizeof *frac), top = 0;

@@ -76,8 +76,8 @@ LCT_API int lct_replay_options_init(lct_replay_options *opts, uint32_t version);
 /**
  * Bytes a replay of @p capacity samples of shape @p shape needs, before creating it: the samples
  * (capacity × sample size × element size), 16 bytes of bookkeeping per slot (21 more for MinRed,
- * plus its capacity × refresh similarity block), and the handle; each block carries at most 80
- * bytes of alignment and header. Binding a bank of dimension D adds 4·D bytes (4·(refresh + 2)·D
+ * plus its 4·capacity·(refresh + 1) bytes of similarities), and the handle; each block carries at
+ * most 80 bytes of alignment and header. Binding a bank of dimension D adds 4·D bytes (4·(refresh + 2)·D
  * for MinRed). Nothing else is ever allocated.
  * @return LCT_OK; LCT_EINVAL (NULL @p shape or @p bytes, as lct_replay_new() for the other
  *         arguments); LCT_ERANGE (the size overflows); LCT_EVERSION.
