@@ -457,6 +457,20 @@ START_TEST(test_option_versions)
     VERSIONS(lct_checkpoint_options, lct_checkpoint_options_init, LCT_CHECKPOINT_OPTIONS_VERSION,
              (lct_checkpoint_writer_free(vw), vw = NULL, lct_checkpoint_writer_new(&vw, vrt, o)));
 
+    /* an older struct at the very end of a page: init and create read and write its bytes only */
+    {
+        guard g;
+        size_t v1 = lct__options_size(LCT__OPT_RUNTIME, 1);
+        ck_assert_uint_lt(v1, sizeof(lct_runtime_options));
+        lct_runtime_options *o = guarded(&g, v1);
+        ck_assert_int_eq(lct_runtime_options_init(o, 1), LCT_OK);
+        ck_assert_uint_eq(o->threads, 1);
+        lct_runtime *old = NULL;
+        ck_assert_int_eq(lct_runtime_new(&old, o), LCT_OK);
+        lct_runtime_free(old);
+        unguard(&g);
+    }
+
     /* the helper itself: sizes by version, nothing for unknown versions or kinds */
     ck_assert_uint_eq(lct__options_size(LCT__OPT_ENCODER, 1), sizeof(lct_encoder_options));
     ck_assert_uint_eq(lct__options_size(LCT__OPT_LOSS_CMC, 1), sizeof(lct_loss_cmc_options));

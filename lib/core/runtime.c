@@ -46,7 +46,15 @@ static void default_free(void *user, void *block)
 
 int lct_runtime_options_init(lct_runtime_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT_RUNTIME_OPTIONS_VERSION);
+    LCT__REQUIRE(opts);
+    /* A caller built against version 1 passes a struct without the scheduler: write only the bytes its
+     * version defines (the Python binding's, for one). */
+    size_t size = lct__options_size(LCT__OPT_RUNTIME, version);
+    if (size == 0)
+        return LCT__FAIL(LCT_EVERSION, "version is %u; this library knows versions 1..%u", (unsigned)version,
+                         (unsigned)LCT_RUNTIME_OPTIONS_VERSION);
+    memset(opts, 0, size);
+    opts->version = version;
     opts->threads = 1;
     opts->seed = 0;
     opts->log_level = LCT_LOG_WARN;
