@@ -53,8 +53,9 @@ void lct__minred_enter(lct_replay *rp, size_t s, const float *sim)
     nn_idx[s] = bi;
 }
 
-/* Below this many rows, re-measuring takes dot products: a GEMM would spend more packing the bank. */
-#define MINRED_GEMM_MIN 8
+/* Below this many rows, re-measuring takes dot products in one pass over the bank: a GEMM would spend
+ * more packing the bank than multiplying. */
+#define MINRED_GEMM_MIN 32
 
 /* Re-measure the n slots of `which` (rows gathered into rp->rows) against every row. */
 static void remeasure(lct_replay *rp, const int64_t *which, size_t n)
@@ -62,7 +63,7 @@ static void remeasure(lct_replay *rp, const int64_t *which, size_t n)
     size_t c = rp->count;
     lct_bank_gather(rp->bank, which, n, rp->rows);
     if (n < MINRED_GEMM_MIN)
-        for (size_t i = 0; i < n; i++) lct__bank_dots(rp->bank, rp->rows + i * rp->d, 0, c, rp->sims + i * c);
+        lct__bank_dots_many(rp->bank, rp->rows, n, 0, c, rp->sims, c);
     else
         lct_bank_similarity_all(rp->bank, rp->rows, n, 0, c, rp->sims, c);
     for (size_t i = 0; i < n; i++) lct__minred_enter(rp, (size_t)which[i], rp->sims + i * c);
