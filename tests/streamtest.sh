@@ -19,11 +19,7 @@ pattern='^stream kNN top-1: [01]\.[0-9]{4} \(iid stream: ([01]\.[0-9]{4}|nan), u
 format='stream kNN top-1: 0.XXXX (iid stream: 0.XXXX, untrained: 0.XXXX); frame p99 X.XX ms of X.XX ms budget; peak memory XX.X MiB'
 
 check_stream() { # LOG DIR
-    for f in knn.png frame_time.png; do
-        [ -s "$2/$f" ] || { echo "FAIL: $2/$f missing or empty"; exit 1; }
-        sig=$(od -An -tx1 -N8 "$2/$f" | tr -d ' \n')
-        [ "$sig" = "89504e470d0a1a0a" ] || { echo "FAIL: $2/$f is not a PNG ($sig)"; exit 1; }
-    done
+    check_pngs "$2" knn.png frame_time.png
     last=$(printf '%s\n' "$1" | tail -n 1)
     printf '%s\n' "$last" | grep -Eq "$pattern" || { echo "FAIL: last line '$last' is not '$format'"; exit 1; }
     printf '%s\n' "$1" | grep -q "task 5/5 done" || { echo "FAIL: the stream did not reach its fifth task"; exit 1; }

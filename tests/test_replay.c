@@ -122,6 +122,20 @@ static void tilted(float *v, int a, int b, float t)
     v[b] /= n;
 }
 
+/* Largest similarity of row a of r (c rows of d) to another row or to the new vector v. */
+static float redundancy(const float *r, int c, int d, const float *v, int a)
+{
+    float m = -INFINITY;
+    for (int b = -1; b < c; b++) {
+        if (b == a) continue;
+        const float *o = b < 0 ? v : r + b * d;
+        float dot = 0;
+        for (int j = 0; j < d; j++) dot += r[a * d + j] * o[j];
+        if (dot > m) m = dot;
+    }
+    return m;
+}
+
 START_TEST(test_minred_evicts_the_most_redundant)
 {
     lct_runtime *rt = lct_test_runtime(1, 2);
@@ -206,42 +220,18 @@ START_TEST(test_minred_evicts_the_most_redundant)
         lct_replay_info(rp, NULL, &count, NULL, NULL);
         int want = -1;
         if (count == C) {
-            /* brute force: the largest similarity of each stored row to another stored row or to v */
+            /* brute force: the stored row most similar to another stored row or to v */
             ck_assert_int_eq(lct_bank_get_rows(bank, 0, C, r), LCT_OK);
             float best = -INFINITY;
-            for (int a = 0; a < C; a++) {
-                float m = -INFINITY;
-                for (int b = -1; b < C; b++) {
-                    if (b == a) continue;
-                    const float *o = b < 0 ? v : r + b * D;
-                    float dot = 0;
-                    for (int j = 0; j < D; j++) dot += r[a * D + j] * o[j];
-                    if (dot > m) m = dot;
-                }
-                if (m > best + 1e-6f) best = m, want = a;
-            }
+            for (int a = 0; a < C; a++)
+                if (redundancy(r, C, D, v, a) > best + 1e-6f) best = redundancy(r, C, D, v, a), want = a;
         }
         int64_t got;
         s[0] = (uint8_t)i;
         ck_assert_int_eq(lct_replay_insert(rp, s, 1, v, &got), LCT_OK);
         if (want >= 0) {
             /* ties within rounding may go either way: the chosen slot must be as redundant as the best */
-            float m = -INFINITY;
-            for (int b = -1; b < C; b++) {
-                if (b == got) continue;
-                const float *o = b < 0 ? v : r + b * D;
-                float dot = 0;
-                for (int j = 0; j < D; j++) dot += r[got * D + j] * o[j];
-                if (dot > m) m = dot;
-            }
-            float mw = -INFINITY;
-            for (int b = -1; b < C; b++) {
-                if (b == want) continue;
-                const float *o = b < 0 ? v : r + b * D;
-                float dot = 0;
-                for (int j = 0; j < D; j++) dot += r[want * D + j] * o[j];
-                if (dot > mw) mw = dot;
-            }
+            float m = redundancy(r, C, D, v, (int)got), mw = redundancy(r, C, D, v, want);
             ck_assert_msg(m >= mw - 1e-5f, "insertion %d evicted slot %lld (%g), not slot %d (%g)", i, (long long)got,
                           (double)m, want, (double)mw);
         }
