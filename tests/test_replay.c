@@ -712,7 +712,8 @@ static void snap(const lct_replay *rp, snapshot *s)
     memset(s, 0, sizeof *s);
     lct_replay_info(rp, NULL, &s->count, &s->seen, NULL);
     s->calls = rp->sample_calls;
-    memcpy(s->data, rp->data, rp->capacity * rp->sample_bytes < 64 ? rp->capacity * rp->sample_bytes : 64);
+    size_t held = s->count * rp->sample_bytes; /* the samples held; the rest of the buffer was never written */
+    memcpy(s->data, rp->data, held < 64 ? held : 64);
 }
 
 #define UNCHANGED(rp, before)                                     \
