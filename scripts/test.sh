@@ -61,7 +61,7 @@ if command -v valgrind >/dev/null && [ -z "${LCT_NO_VALGRIND:-}" ]; then
     meson test -C build --no-rebuild --logbase memcheck --num-processes 2 --timeout-multiplier 4 --print-errorlogs \
         --wrapper "valgrind --quiet --error-exitcode=99 --leak-check=full --trace-children=yes \
                    --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
-        core optimizer bank loss checkpoint npy examples_common reliability misuse threads pool || status=$?
+        core optimizer bank loss checkpoint npy examples_common reliability misuse threads pool replay || status=$?
     valgrind_log=build/meson-logs/memcheck-valgrind.json  # meson appends the wrapper's name
 fi
 

@@ -11,7 +11,7 @@
 set -u
 cd "$(dirname "$0")/.."
 build=${LCT_BUILD:-build}
-suites=${*:-"core encoder layers optimizer bank knn augment loss checkpoint npy examples_common reliability misuse threads"}
+suites=${*:-"core encoder layers optimizer bank knn augment loss checkpoint npy examples_common reliability misuse threads replay"}
 passed=0
 failed=0
 for s in $suites; do

@@ -1,12 +1,21 @@
-# Shared by the example smoke tests (sourced): check_run LOG DIR PATTERN FORMAT checks that DIR
-# holds loss.png and embedding.png as PNG files and that the last line of LOG matches the
-# extended regular expression PATTERN (FORMAT is its human-readable form, for the message).
-check_run() {
-    for f in loss.png embedding.png; do
-        [ -s "$2/$f" ] || { echo "FAIL: $2/$f missing or empty"; exit 1; }
-        sig=$(od -An -tx1 -N8 "$2/$f" | tr -d ' \n')
-        [ "$sig" = "89504e470d0a1a0a" ] || { echo "FAIL: $2/$f is not a PNG ($sig)"; exit 1; }
+# Shared by the example smoke tests (sourced).
+
+# check_pngs DIR FILE...: each FILE in DIR exists and is a PNG.
+check_pngs() {
+    dir="$1"
+    shift
+    for f in "$@"; do
+        [ -s "$dir/$f" ] || { echo "FAIL: $dir/$f missing or empty"; exit 1; }
+        sig=$(od -An -tx1 -N8 "$dir/$f" | tr -d ' \n')
+        [ "$sig" = "89504e470d0a1a0a" ] || { echo "FAIL: $dir/$f is not a PNG ($sig)"; exit 1; }
     done
+}
+
+# check_run LOG DIR PATTERN FORMAT checks that DIR holds loss.png and embedding.png as PNG files and
+# that the last line of LOG matches the extended regular expression PATTERN (FORMAT is its
+# human-readable form, for the message).
+check_run() {
+    check_pngs "$2" loss.png embedding.png
     last=$(printf '%s\n' "$1" | tail -n 1)
     printf '%s\n' "$last" | grep -Eq "$3" || { echo "FAIL: last line '$last' is not '$4'"; exit 1; }
 }

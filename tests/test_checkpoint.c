@@ -9,6 +9,7 @@
 
 #include "checkpoint/checkpoint_internal.h"
 #include "fuzz/fuzz_common.h"
+#include "replay/replay_internal.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -1270,6 +1271,19 @@ START_TEST(test_fuzz_corpus_is_current)
     lct_checkpoint_load_loss(r, "loss", h.loss);
     lct_checkpoint_load_augmenter(r, "aug", h.aug);
     ck_assert_msg(lct_checkpoint_reader_commit(r) == LCT_OK, "%s", lct_error_last());
+    lct_checkpoint_reader_free(r);
+    ck_assert_int_eq(
+        lct_checkpoint_reader_open_file(&r, rt, LCT_SOURCE_ROOT "/tests/fuzz/corpus/checkpoint/stream.ckpt"), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_reader_begin(r), LCT_OK);
+    lct_checkpoint_load_bank(r, "rbank", h.rbank);
+    lct_checkpoint_load_replay(r, "replay", h.replay);
+    lct_checkpoint_load_novelty(r, "novelty", h.nv);
+    ck_assert_msg(lct_checkpoint_reader_commit(r) == LCT_OK, "%s", lct_error_last());
+    size_t held;
+    uint64_t seen, scored;
+    lct_replay_info(h.replay, NULL, &held, &seen, NULL);
+    lct_novelty_stats(h.nv, NULL, NULL, &scored);
+    ck_assert(held == 6 && seen == 9 && scored == 9 && h.replay->q_len > 0);
     lct_checkpoint_reader_free(r);
     fuzz_handles_free(&h);
     lct_runtime_free(rt);

@@ -80,6 +80,7 @@ START_TEST(test_null_handles)
     EXPECT(lct_encoder_layer_count(NULL, &sz), LCT_EINVAL, "enc");
     EXPECT(lct_encoder_param_count(NULL, &sz, &sz), LCT_EINVAL, "enc");
     EXPECT(lct_encoder_workspace_bytes(NULL, 1, &sz), LCT_EINVAL, "enc");
+    EXPECT(lct_encoder_cost(NULL, 1, &u, &u, &sz), LCT_EINVAL, "enc");
     ck_assert_ptr_null(lct_encoder_spec(NULL));
     EXPECT(lct_encoder_step(NULL, &u), LCT_EINVAL, "enc");
     EXPECT(lct_encoder_set_step(NULL, 0), LCT_EINVAL, "enc");
@@ -161,6 +162,7 @@ START_TEST(test_null_handles)
     EXPECT(lct_loss_reset_z(NULL), LCT_EINVAL, "loss");
     ck_assert_ptr_null(lct_loss_params(NULL));
     EXPECT(lct_loss_workspace_bytes(NULL, 1, &sz), LCT_EINVAL, "loss");
+    EXPECT(lct_loss_cost(NULL, 1, &u, &sz), LCT_EINVAL, "loss");
     float lv;
     const float *views[2] = {buf, buf};
     float *grads[2] = {buf, buf};
@@ -170,6 +172,27 @@ START_TEST(test_null_handles)
     EXPECT(lct_loss_invaspread_compute(NULL, buf, 1, &lv, buf), LCT_EINVAL, "loss");
     EXPECT(lct_loss_infonce_compute(NULL, buf, buf, 1, &lv, buf, buf, buf), LCT_EINVAL, "loss");
     EXPECT(lct_loss_cmc_compute(NULL, views, idx, 1, &lv, grads), LCT_EINVAL, "loss");
+
+    /* replay and novelty */
+    lct_replay *rp = NULL;
+    lct_novelty *nv = NULL;
+    EXPECT(lct_replay_options_init(NULL, 1), LCT_EINVAL, "opts");
+    EXPECT(lct_replay_bytes(1, shape, 1, NULL, NULL), LCT_EINVAL, "bytes");
+    EXPECT(lct_replay_new(NULL, NULL, 1, shape, 1, NULL), LCT_EINVAL, "out");
+    EXPECT(lct_replay_new(&rp, NULL, 1, shape, 1, NULL), LCT_EINVAL, "rt");
+    EXPECT(lct_replay_info(NULL, &sz, &sz, &u, &sz), LCT_EINVAL, "rp");
+    EXPECT(lct_replay_bind_bank(NULL, NULL), LCT_EINVAL, "rp");
+    EXPECT(lct_replay_insert(NULL, buf, 1, NULL, idx), LCT_EINVAL, "rp");
+    EXPECT(lct_replay_sample(NULL, 1, buf, idx), LCT_EINVAL, "rp");
+    EXPECT(lct_replay_get(NULL, idx, 1, buf, NULL), LCT_EINVAL, "rp");
+    EXPECT(lct_replay_touch(NULL, idx, 1), LCT_EINVAL, "rp");
+    EXPECT(lct_novelty_options_init(NULL, 1), LCT_EINVAL, "opts");
+    EXPECT(lct_novelty_new(NULL, NULL, NULL, NULL), LCT_EINVAL, "out");
+    EXPECT(lct_novelty_new(&nv, NULL, NULL, NULL), LCT_EINVAL, "rt");
+    EXPECT(lct_novelty_score(NULL, buf, 1, 1, buf, buf), LCT_EINVAL, "nv");
+    EXPECT(lct_novelty_stats(NULL, &dv, &dv, &u), LCT_EINVAL, "nv");
+    EXPECT(lct_novelty_reset(NULL), LCT_EINVAL, "nv");
+    ck_assert(rp == NULL && nv == NULL);
 
     /* checkpoint and .npy */
     EXPECT(lct_checkpoint_options_init(NULL, 1), LCT_EINVAL, "opts");
@@ -211,6 +234,10 @@ START_TEST(test_null_handles)
     EXPECT(lct_checkpoint_load_loss(NULL, "a", NULL), LCT_EINVAL, "r");
     EXPECT(lct_checkpoint_add_augmenter(NULL, "a", NULL), LCT_EINVAL, "w");
     EXPECT(lct_checkpoint_load_augmenter(NULL, "a", NULL), LCT_EINVAL, "r");
+    EXPECT(lct_checkpoint_add_replay(NULL, "a", NULL), LCT_EINVAL, "w");
+    EXPECT(lct_checkpoint_load_replay(NULL, "a", NULL), LCT_EINVAL, "r");
+    EXPECT(lct_checkpoint_add_novelty(NULL, "a", NULL), LCT_EINVAL, "w");
+    EXPECT(lct_checkpoint_load_novelty(NULL, "a", NULL), LCT_EINVAL, "r");
     EXPECT(lct_npy_write(NULL, buf, 1, 1), LCT_EINVAL, "path");
     EXPECT(lct_npy_write_vector(NULL, buf, 1), LCT_EINVAL, "path");
     EXPECT(lct_npy_info(NULL, &sz, &sz, shape), LCT_EINVAL, "path");
@@ -225,6 +252,8 @@ START_TEST(test_null_handles)
     lct_bank_free(NULL);
     lct_augmenter_free(NULL);
     lct_loss_free(NULL);
+    lct_replay_free(NULL);
+    lct_novelty_free(NULL);
     lct_checkpoint_writer_free(NULL);
     lct_checkpoint_reader_free(NULL);
     lct_npy_free(NULL, NULL);
@@ -484,8 +513,34 @@ START_TEST(test_option_versions)
              (lct_loss_free(vloss), vloss = NULL, lct_loss_new_infonce(&vloss, vrt, 16, 4, 4, o)));
     VERSIONS(lct_loss_cmc_options, lct_loss_cmc_options_init, LCT_LOSS_CMC_OPTIONS_VERSION,
              (lct_loss_free(vloss), vloss = NULL, lct_loss_new_cmc(&vloss, vrt, 2, 4, vbanks, o)));
+    static const uint32_t rshape[1] = {4};
+    static lct_replay *vrp;
+    static lct_novelty *vnv;
+    size_t vbytes;
+    VERSIONS(lct_replay_options, lct_replay_options_init, LCT_REPLAY_OPTIONS_VERSION,
+             (lct_replay_free(vrp), vrp = NULL, lct_replay_new(&vrp, vrt, 4, rshape, 1, o)));
+    VERSIONS(lct_replay_options, lct_replay_options_init, LCT_REPLAY_OPTIONS_VERSION,
+             lct_replay_bytes(4, rshape, 1, o, &vbytes));
+    VERSIONS(lct_novelty_options, lct_novelty_options_init, LCT_NOVELTY_OPTIONS_VERSION,
+             (lct_novelty_free(vnv), vnv = NULL, lct_novelty_new(&vnv, vrt, vbank, o)));
+    lct_replay_free(vrp);
+    lct_novelty_free(vnv);
     VERSIONS(lct_checkpoint_options, lct_checkpoint_options_init, LCT_CHECKPOINT_OPTIONS_VERSION,
              (lct_checkpoint_writer_free(vw), vw = NULL, lct_checkpoint_writer_new(&vw, vrt, o)));
+
+    /* an older struct at the very end of a page: init and create read and write its bytes only */
+    {
+        guard g;
+        size_t v1 = lct__options_size(LCT__OPT_RUNTIME, 1);
+        ck_assert_uint_lt(v1, sizeof(lct_runtime_options));
+        lct_runtime_options *o = guarded(&g, v1);
+        ck_assert_int_eq(lct_runtime_options_init(o, 1), LCT_OK);
+        ck_assert_uint_eq(o->threads, 1);
+        lct_runtime *old = NULL;
+        ck_assert_int_eq(lct_runtime_new(&old, o), LCT_OK);
+        lct_runtime_free(old);
+        unguard(&g);
+    }
 
     /* the helper itself: sizes by version, nothing for unknown versions or kinds */
     ck_assert_uint_eq(lct__options_size(LCT__OPT_ENCODER, 1), sizeof(lct_encoder_options));
@@ -570,6 +625,14 @@ START_TEST(test_mixed_runtimes)
     lct_bank *mixed[2] = {bank_a, bank_b};
     EXPECT(lct_loss_new_cmc(&l, a, 2, 4, mixed, NULL), LCT_EMISMATCH, "banks[1]");
     ck_assert_ptr_null(l);
+    /* a replay or a novelty scorer given a bank of another runtime */
+    uint32_t rshape[1] = {2};
+    lct_replay *rp_a;
+    ck_assert_int_eq(lct_replay_new(&rp_a, a, 8, rshape, 1, NULL), LCT_OK);
+    EXPECT(lct_replay_bind_bank(rp_a, bank_b), LCT_EMISMATCH, "another runtime");
+    lct_novelty *nv = NULL;
+    EXPECT(lct_novelty_new(&nv, a, bank_b, NULL), LCT_EMISMATCH, "another runtime");
+    ck_assert_ptr_null(nv);
     /* checkpoint writers and readers given handles of another runtime */
     lct_checkpoint_writer *w;
     ck_assert_int_eq(lct_checkpoint_writer_new(&w, a, NULL), LCT_OK);
@@ -579,6 +642,10 @@ START_TEST(test_mixed_runtimes)
     EXPECT(lct_checkpoint_add_loss(w, "l", loss_b), LCT_EMISMATCH, "loss");
     EXPECT(lct_checkpoint_add_optimizer(w, "o", opt_b), LCT_EMISMATCH, "opt");
     EXPECT(lct_checkpoint_add_augmenter(w, "g", aug_b), LCT_EMISMATCH, "aug");
+    ck_assert_int_eq(lct_checkpoint_add_replay(w, "rp", rp_a), LCT_OK);
+    lct_novelty *nv_b;
+    ck_assert_int_eq(lct_novelty_new(&nv_b, b, bank_b, NULL), LCT_OK);
+    EXPECT(lct_checkpoint_add_novelty(w, "nv", nv_b), LCT_EMISMATCH, "nv");
     ck_assert_int_eq(lct_checkpoint_add_bank(w, "b", bank_a), LCT_OK);
     ck_assert_int_eq(lct_checkpoint_add_loss(w, "l", loss_a), LCT_OK);
     lct_checkpoint_reader *r = reopen(w, a);
@@ -588,6 +655,14 @@ START_TEST(test_mixed_runtimes)
     EXPECT(lct_checkpoint_load_params(r, "p", lct_encoder_params(enc_b)), LCT_EMISMATCH, "params");
     EXPECT(lct_checkpoint_load_optimizer(r, "o", opt_b), LCT_EMISMATCH, "opt");
     EXPECT(lct_checkpoint_load_augmenter(r, "g", aug_b), LCT_EMISMATCH, "aug");
+    EXPECT(lct_checkpoint_load_novelty(r, "nv", nv_b), LCT_EMISMATCH, "nv");
+    lct_replay *rp_b;
+    ck_assert_int_eq(lct_replay_new(&rp_b, b, 8, rshape, 1, NULL), LCT_OK);
+    EXPECT(lct_checkpoint_load_replay(r, "rp", rp_b), LCT_EMISMATCH, "rp");
+    ck_assert_int_eq(lct_checkpoint_load_replay(r, "rp", rp_a), LCT_OK);
+    lct_replay_free(rp_b);
+    lct_novelty_free(nv_b);
+    lct_replay_free(rp_a);
     ck_assert_int_eq(lct_checkpoint_load_bank(r, "b", bank_a), LCT_OK);
     /* creating a new handle from a checkpoint may use any runtime */
     lct_bank *copy = NULL;

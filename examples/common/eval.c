@@ -49,8 +49,8 @@ double knn_accuracy(lct_runtime *rt, const float *train, const int32_t *train_la
 {
     int32_t *pred = malloc(q * sizeof *pred);
     if (pred == NULL) return ex_fail(LCT_ENOMEM, "cannot allocate kNN predictions");
-    int rc = lct_knn_classify(rt, train, train_labels, n, d, test, q, EVAL_KNN_K, EVAL_KNN_TAU, FMNIST_CLASSES,
-                              pred, NULL);
+    size_t k = n < EVAL_KNN_K ? n : EVAL_KNN_K; /* a small prefix of a stream has fewer than k images */
+    int rc = lct_knn_classify(rt, train, train_labels, n, d, test, q, k, EVAL_KNN_TAU, FMNIST_CLASSES, pred, NULL);
     if (rc != LCT_OK) {
         free(pred);
         return ex_fail(rc, "kNN: %s", lct_error_last());

@@ -27,8 +27,8 @@ int32_t *labels_int32(const uint8_t *labels, size_t n);
 
 /*
  * Weighted kNN top-1 accuracy of test features against train features (both L2-normalised rows
- * of d floats): k = EVAL_KNN_K, tau = EVAL_KNN_TAU. Returns the accuracy in [0, 1] or a negative
- * status.
+ * of d floats): k = EVAL_KNN_K (n when there are fewer training rows), tau = EVAL_KNN_TAU. Returns the
+ * accuracy in [0, 1] or a negative status.
  */
 double knn_accuracy(lct_runtime *rt, const float *train, const int32_t *train_labels, size_t n,
                     const float *test, const int32_t *test_labels, size_t q, size_t d);

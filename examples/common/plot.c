@@ -431,6 +431,91 @@ int plot_loss_curve(const char *path, const float *loss, size_t n, const char *t
     return plot_loss_curve_smoothed(path, loss, n, title, 0);
 }
 
+/* ---- several series; a histogram ------------------------------------------------------------ */
+
+int plot_series(const char *path, const double *ys, size_t n, int series, const char *const *names,
+                const char *title, const char *xlabel, const char *ylabel)
+{
+    if (!path || !ys) return ex_fail(LCT_EINVAL, "plot_series: 'path' or 'ys' is NULL");
+    if (n == 0 || series < 1 || series > 10)
+        return ex_fail(LCT_EINVAL, "plot_series: %zu points of %d series (1..10 series)", n, series);
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n * (size_t)series; i++)
+        if (isfinite(ys[i])) lo = fmin(lo, ys[i]), hi = fmax(hi, ys[i]);
+    if (!(lo <= hi)) return ex_fail(LCT_EINVAL, "plot_series: no finite value");
+    canvas c;
+    int rc = canvas_init(&c, 960, 600, white);
+    if (rc) return rc;
+    plot_axes a = {.top = 64, .height = 600 - 64 - 100, .x_integer = 1};
+    padded_range(lo, hi, 0.08, &a.y0, &a.y1);
+    a.left = y_margin(a.y0, a.y1) > 110 ? y_margin(a.y0, a.y1) : 110;
+    a.width = 960 - a.left - 36;
+    a.x0 = 0.75;
+    a.x1 = (double)n + 0.25;
+    draw_title(&c, title);
+    plot_draw_axes(&c, &a, xlabel, ylabel);
+    for (int s = 0; s < series; s++) {
+        const double *y = ys + (size_t)s * n;
+        draw_series(&c, &a, y, n, 2.6, plot_palette[s]);
+        for (size_t i = 0; i < n; i++)
+            if (isfinite(y[i])) canvas_disc(&c, axes_px(&a, (double)(i + 1)), axes_py(&a, y[i]), 5.0, plot_palette[s], 1.0f);
+    }
+    if (names) {
+        int widest = 0;
+        for (int s = 0; s < series; s++) widest = text_width(names[s], 2) > widest ? text_width(names[s], 2) : widest;
+        int lw = 10 + 16 + 8 + widest + 10;
+        plot_legend(&c, a.left + a.width - lw - 12, a.top + 12, names, plot_palette, series, 1, 2);
+    }
+    rc = canvas_write_png(&c, path);
+    canvas_release(&c);
+    return rc;
+}
+
+int plot_histogram(const char *path, const double *values, size_t n, int bins, double xmax, double marker,
+                   const char *title, const char *xlabel)
+{
+    if (!path || !values) return ex_fail(LCT_EINVAL, "plot_histogram: 'path' or 'values' is NULL");
+    if (n == 0 || bins < 1 || bins > 1000) return ex_fail(LCT_EINVAL, "plot_histogram: %zu values, %d bins", n, bins);
+    double hi = -INFINITY;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(values[i])) hi = fmax(hi, values[i]);
+    if (isfinite(marker)) hi = fmax(hi, marker);
+    if (xmax > 0 && hi > xmax) hi = xmax; /* the values above fall in the last bin */
+    if (!(hi > -INFINITY)) return ex_fail(LCT_EINVAL, "plot_histogram: no finite value");
+    if (!(hi > 0)) hi = 1;
+    double *frac = calloc((size_t)bins, sizeof *frac), top = 0;
+    if (!frac) return ex_fail(LCT_ENOMEM, "plot_histogram: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(values[i])) continue;
+        int b = (int)(fmax(values[i], 0.0) / hi * bins);
+        frac[b < bins ? b : bins - 1] += 1.0 / (double)n;
+    }
+    for (int b = 0; b < bins; b++) top = fmax(top, frac[b]);
+    canvas c;
+    int rc = canvas_init(&c, 960, 600, white);
+    if (rc == 0) {
+        plot_axes a = {.top = 64, .height = 600 - 64 - 100, .x0 = 0, .x1 = hi * 1.02, .y0 = 0, .y1 = top * 1.08};
+        a.left = y_margin(a.y0, a.y1) > 110 ? y_margin(a.y0, a.y1) : 110;
+        a.width = 960 - a.left - 36;
+        draw_title(&c, title);
+        plot_draw_axes(&c, &a, xlabel, "FRACTION");
+        for (int b = 0; b < bins; b++) {
+            if (frac[b] <= 0) continue;
+            int x0 = (int)lrint(axes_px(&a, hi * b / bins)), x1 = (int)lrint(axes_px(&a, hi * (b + 1) / bins));
+            int y0 = (int)lrint(axes_py(&a, frac[b])), y1 = (int)lrint(axes_py(&a, 0));
+            canvas_fill_rect(&c, x0, y0, x1 - x0 > 1 ? x1 - x0 - 1 : 1, y1 - y0 + 1, plot_palette[0]);
+        }
+        if (isfinite(marker)) {
+            double px = axes_px(&a, marker);
+            canvas_line(&c, px, a.top, px, a.top + a.height - 1, 2.5, plot_palette[3], 1.0f);
+        }
+        rc = canvas_write_png(&c, path);
+        canvas_release(&c);
+    }
+    free(frac);
+    return rc;
+}
+
 /* ---- embedding scatter --------------------------------------------------------------------- */
 
 static size_t gcd_size(size_t a, size_t b)

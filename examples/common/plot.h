@@ -103,6 +103,25 @@ int plot_loss_curve(const char *path, const float *loss, size_t n, const char *t
 int plot_loss_curve_smoothed(const char *path, const float *loss, size_t n, const char *title, size_t window);
 
 /*
+ * `series` line charts over the same x = 1..n (whole numbers), ys[s * n + i] the value of series s at
+ * x = i + 1 (non-finite values leave a gap), each in plot_palette[s] with a disc at every point, a
+ * legend of `names` (NULL: none, else in the top right corner) and the axis labels given. series 1..10. Returns 0, LCT_EINVAL
+ * (NULL path or ys, n = 0, series out of range, no finite value) or a canvas/PNG error code.
+ */
+int plot_series(const char *path, const double *ys, size_t n, int series, const char *const *names,
+                const char *title, const char *xlabel, const char *ylabel);
+
+/*
+ * Histogram of n values in `bins` equal bins over [0, max value] (bins 1..1000; over [0, xmax] when
+ * xmax > 0 is smaller, the values above it counted in the last bin), the bar heights the fraction of
+ * values in each, with a vertical red line at x = marker when it is finite (a limit, a target) and the
+ * x-axis label given. Returns 0, LCT_EINVAL (NULL path or values, n = 0, bad bins, no finite value) or a
+ * canvas/PNG error code.
+ */
+int plot_histogram(const char *path, const double *values, size_t n, int bins, double xmax, double marker,
+                   const char *title, const char *xlabel);
+
+/*
  * Scatter plot of n points xy[2i], xy[2i+1], point i coloured by class labels[i] (0..n_classes-1,
  * n_classes 1..10; other labels are drawn grey), with a legend of class_names (NULL = "CLASS k").
  * labels may be NULL (one colour, no legend). Axis labels "COMPONENT 1" / "COMPONENT 2".

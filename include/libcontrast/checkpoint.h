@@ -27,6 +27,7 @@
 #include "loss.h"
 #include "optimizer.h"
 #include "params.h"
+#include "replay.h"
 
 LCT_BEGIN_DECLS
 
@@ -349,6 +350,22 @@ LCT_API int lct_checkpoint_add_augmenter(lct_checkpoint_writer *w, const char *n
 
 /** Load an augmenter saved by lct_checkpoint_add_augmenter(): the next call repeats the saved run's draws. */
 LCT_API int lct_checkpoint_load_augmenter(lct_checkpoint_reader *r, const char *name, lct_augmenter *aug);
+
+/** Save a replay: its samples, each slot's sample number, its counters and random stream, and MinRed's
+ *  measures (each slot's nearest neighbour and the queue of slots to re-measure). A bound bank is saved
+ *  on its own (lct_checkpoint_add_bank()). */
+LCT_API int lct_checkpoint_add_replay(lct_checkpoint_writer *w, const char *name, const lct_replay *rp);
+
+/** Load a replay saved by lct_checkpoint_add_replay() into @p rp, created with the same capacity, shape,
+ *  element type and policy (LCT_ESHAPE otherwise): the next insertions and batches repeat the saved
+ *  run's. Its bank binding is the host's, as is loading the bound bank. */
+LCT_API int lct_checkpoint_load_replay(lct_checkpoint_reader *r, const char *name, lct_replay *rp);
+
+/** Save a novelty scorer's running statistics (its k, momentum and bank are the host's configuration). */
+LCT_API int lct_checkpoint_add_novelty(lct_checkpoint_writer *w, const char *name, const lct_novelty *nv);
+
+/** Load the running statistics saved by lct_checkpoint_add_novelty() into @p nv. */
+LCT_API int lct_checkpoint_load_novelty(lct_checkpoint_reader *r, const char *name, lct_novelty *nv);
 
 /** @} */
 

@@ -272,6 +272,22 @@ LCT_API int lct_encoder_param_count(const lct_encoder *enc, size_t *trainable, s
 LCT_API int lct_encoder_workspace_bytes(const lct_encoder *enc, size_t batch, size_t *bytes);
 
 /**
+ * What a training step of the encoder costs at batch size @p batch, before running one: the
+ * floating-point operations of a forward pass (@p forward_flops) and of the backward pass that
+ * follows it (@p backward_flops: input and weight gradients, without the input gradient of the first
+ * layer, which lct_encoder_backward() skips when dx is NULL), and the workspace bytes of
+ * lct_encoder_workspace_bytes(). Products count 2 operations per multiply-add (a linear layer of
+ * I inputs and O outputs: 2·I·O per sample forward, twice that backward); element-wise layers count
+ * their arithmetic per element (batch norm 4 forward and 8 backward, ReLU 1, pooling one per window
+ * element, L2-normalise 3 and 6, GRU gates 12 per unit and step). A host divides the FLOPs by a rate
+ * it measured (docs/stream.md) to predict a step's time. Any out pointer may be NULL.
+ * @return LCT_OK; LCT_EINVAL (NULL @p enc, @p batch 0); LCT_ESHAPE (a count overflows 64 bits, or
+ *         the workspace overflows).
+ */
+LCT_API int lct_encoder_cost(const lct_encoder *enc, size_t batch, uint64_t *forward_flops, uint64_t *backward_flops,
+                             size_t *workspace_bytes);
+
+/**
  * Canonical spec text of the encoder (every hyper-parameter explicit), owned by the encoder and
  * valid until the next builder call or lct_encoder_free(). lct_encoder_new_from_spec() on it
  * builds the same architecture. NULL if @p enc is NULL.

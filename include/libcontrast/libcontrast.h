@@ -16,5 +16,6 @@
 #include "loss.h"
 #include "checkpoint.h"
 #include "comm.h"
+#include "replay.h"
 
 #endif /* LIBCONTRAST_H */

@@ -268,6 +268,19 @@ LCT_API lct_params *lct_loss_params(lct_loss *loss);
  */
 LCT_API int lct_loss_workspace_bytes(const lct_loss *loss, size_t batch, size_t *bytes);
 
+/**
+ * What one compute call with gradients costs at batch size @p batch, before running one: its
+ * floating-point operations (@p flops; 2 per multiply-add of the similarities and of the gradient
+ * products, about 10 per score for exponentials, logarithms and the softmax) and the workspace of
+ * lct_loss_workspace_bytes(). Per batch: NCE 4·B·(K+1)·D + 10·B·(K+1); non-parametric softmax
+ * 4·B·N·D + 10·B·N; InvaSpread 6·(2B)²·D + 10·(2B)²; InfoNCE, per step k, 4·B·T·D·H for the
+ * predictions and 4·D per score (B·T·B, B·T·B·T or B·T·T scores by the negatives mode); CMC the
+ * NCE or softmax figure of each direction of each pair. The bank update that follows a step adds
+ * 6·B·D. Any out pointer may be NULL.
+ * @return LCT_OK; LCT_EINVAL (NULL @p loss, batch 0); LCT_ESHAPE (batch above 2^24, overflow).
+ */
+LCT_API int lct_loss_cost(const lct_loss *loss, size_t batch, uint64_t *flops, size_t *workspace_bytes);
+
 /* ---- computations --------------------------------------------------------------------- */
 
 /**

@@ -54,6 +54,14 @@ const float *lct__bank_row(const lct_bank *b, size_t i, float *buf);
 /* Local rows [first, first+count) converted to fp32 into out (count*d floats). */
 void lct__bank_rows_f32(const lct_bank *b, size_t first, size_t count, float *out);
 
+/* out[j] = f . row(first + j) for j < count (local rows), one dot product each: for a vector or two,
+ * where a GEMM would spend more on packing the rows than on the products. */
+void lct__bank_dots(const lct_bank *b, const float *f, size_t first, size_t count, float *out);
+/* The same for nq vectors f[0..nq) (rows of d floats) in one pass over the rows, each row read once for
+ * all of them: out[i·ldo + j] = f_i . row(first + j), bit for bit what lct__bank_dots gives. */
+void lct__bank_dots_many(const lct_bank *b, const float *f, size_t nq, size_t first, size_t count, float *out,
+                         size_t ldo);
+
 /* LCT_OK if every idx[0..count) is in [0, n), else LCT_ERANGE naming `what` and the position. */
 int lct__bank_check_idx(const lct_bank *b, const int64_t *idx, size_t count, const char *func, const char *what);
 

@@ -52,6 +52,18 @@ static void gather_rows(void *ctx, size_t j0, size_t j1, size_t slot)
     }
 }
 
+void lct__bank_dots(const lct_bank *b, const float *f, size_t first, size_t count, float *out)
+{
+    for (size_t j = 0; j < count; j++) out[j] = dot_row(b, f, first + j);
+}
+
+void lct__bank_dots_many(const lct_bank *b, const float *f, size_t nq, size_t first, size_t count, float *out,
+                         size_t ldo)
+{
+    for (size_t j = 0; j < count; j++)
+        for (size_t i = 0; i < nq; i++) out[i * ldo + j] = dot_row(b, f + i * b->d, first + j);
+}
+
 /* Copy the shared negatives' rows into the gather workspace (sized by the caller). */
 static void gather_shared(lct_bank *b, const int64_t *neg, size_t k)
 {

@@ -27,7 +27,9 @@ enum {
     LCT__CKPT_TYPE_BANK = 48,         /* memory bank rows (fp32/fp16) and RNG stream */
     LCT__CKPT_TYPE_BANK_SHARD = 49,   /* one rank's shard of a sharded bank, with the layout (N, P, rank, offset) */
     LCT__CKPT_TYPE_LOSS = 64,         /* loss state (Z, counters) */
-    LCT__CKPT_TYPE_AUGMENT = 80       /* augmenter stream and counter */
+    LCT__CKPT_TYPE_AUGMENT = 80,      /* augmenter stream and counter */
+    LCT__CKPT_TYPE_REPLAY = 96,       /* replay: samples, slots' ages, counters, MinRed's measures */
+    LCT__CKPT_TYPE_NOVELTY = 112      /* novelty: the running statistics of the scores */
 };
 
 /* Hard limits (format spec): checked before any allocation. */

@@ -33,6 +33,8 @@ static const opt_sizes table[LCT__OPT_COUNT] = {
     [LCT__OPT_LOSS_CMC] = {"lct_loss_cmc_options", LCT_LOSS_CMC_OPTIONS_VERSION, {sizeof(lct_loss_cmc_options)}},
     [LCT__OPT_CHECKPOINT] = {"lct_checkpoint_options", LCT_CHECKPOINT_OPTIONS_VERSION,
                              {sizeof(lct_checkpoint_options)}},
+    [LCT__OPT_REPLAY] = {"lct_replay_options", LCT_REPLAY_OPTIONS_VERSION, {sizeof(lct_replay_options)}},
+    [LCT__OPT_NOVELTY] = {"lct_novelty_options", LCT_NOVELTY_OPTIONS_VERSION, {sizeof(lct_novelty_options)}},
     [LCT__OPT_COMM_OPS] = {"lct_comm_ops", LCT_COMM_OPS_VERSION, {sizeof(lct_comm_ops)}},
 };
 

@@ -13,6 +13,7 @@ from ._optimizer import Optimizer
 from ._bank import Bank, bank_bytes, knn_classify, knn_topk
 from ._loss import CMC, NCE, InfoNCE, InvaSpread, Loss, NonParametricSoftmax
 from ._comm import Comm, params_broadcast
+from ._replay import Novelty, Replay, replay_bytes
 from ._checkpoint import Checkpoint, CheckpointWriter, npy_info, npy_read, npy_read_alloc, npy_write
 
 __all__ = [
@@ -23,6 +24,6 @@ __all__ = [
     "Runtime", "version", "version_number", "BINDING_MAJOR",
     "Augmenter", "Encoder", "Optimizer", "Bank", "bank_bytes", "knn_classify", "knn_topk",
     "Loss", "NCE", "NonParametricSoftmax", "InvaSpread", "InfoNCE", "CMC",
-    "Comm", "params_broadcast",
+    "Comm", "params_broadcast", "Replay", "Novelty", "replay_bytes",
     "Checkpoint", "CheckpointWriter", "npy_info", "npy_read", "npy_read_alloc", "npy_write",
 ]

@@ -59,6 +59,10 @@ declare({
     "lct_checkpoint_load_loss": (c_int, [c_void_p, c_char_p, c_void_p]),
     "lct_checkpoint_add_augmenter": (c_int, [c_void_p, c_char_p, c_void_p]),
     "lct_checkpoint_load_augmenter": (c_int, [c_void_p, c_char_p, c_void_p]),
+    "lct_checkpoint_add_replay": (c_int, [c_void_p, c_char_p, c_void_p]),
+    "lct_checkpoint_load_replay": (c_int, [c_void_p, c_char_p, c_void_p]),
+    "lct_checkpoint_add_novelty": (c_int, [c_void_p, c_char_p, c_void_p]),
+    "lct_checkpoint_load_novelty": (c_int, [c_void_p, c_char_p, c_void_p]),
     "lct_npy_write": (c_int, [c_char_p, c_void_p, c_size_t, c_size_t]),
     "lct_npy_write_vector": (c_int, [c_char_p, c_void_p, c_size_t]),
     "lct_npy_info": (c_int, [c_char_p, P(c_size_t), P(c_size_t), P(c_uint32)]),
@@ -82,18 +86,19 @@ def _kind(handle):
     from ._encoder import Encoder
     from ._loss import Loss
     from ._optimizer import Optimizer
+    from ._replay import Novelty, Replay
     for cls, name in ((Encoder, "encoder"), (Optimizer, "optimizer"), (Bank, "bank"), (Loss, "loss"),
-                      (Augmenter, "augmenter")):
+                      (Augmenter, "augmenter"), (Replay, "replay"), (Novelty, "novelty")):
         if isinstance(handle, cls):
             return name
-    raise TypeError("cannot checkpoint a %s (encoders, optimizers, banks, losses, augmenters or Params)" %
-                    type(handle).__name__)
+    raise TypeError("cannot checkpoint a %s (encoders, optimizers, banks, losses, augmenters, replays, novelty "
+                    "scorers or Params)" % type(handle).__name__)
 
 
 class CheckpointWriter(Handle):
     """Collects sections, then writes them atomically to a file (or returns the bytes).
 
-    `add(name, handle)` saves an Encoder, Optimizer, Bank, loss, Augmenter or a Params set; the
+    `add(name, handle)` saves an Encoder, Optimizer, Bank, loss, Augmenter, Replay, Novelty or a Params set; the
     values are copied at that moment, so the writer does not keep the handle.
     """
 
@@ -212,7 +217,7 @@ class Checkpoint(Handle):
         return self.find(name) is not None
 
     def load(self, name, handle):
-        """Restore an Encoder, Optimizer, Bank, loss, Augmenter or Params set saved under `name`."""
+        """Restore an Encoder, Optimizer, Bank, loss, Augmenter, Replay, Novelty or Params set saved under `name`."""
         if isinstance(handle, Params):
             check(lib.lct_checkpoint_load_params(self.ptr, _b(name), handle._p))
             owner = handle._owner

@@ -49,6 +49,7 @@ declare({
     "lct_encoder_layer_count": (c_int, [c_void_p, P(c_size_t)]),
     "lct_encoder_param_count": (c_int, [c_void_p, P(c_size_t), P(c_size_t)]),
     "lct_encoder_workspace_bytes": (c_int, [c_void_p, c_size_t, P(c_size_t)]),
+    "lct_encoder_cost": (c_int, [c_void_p, c_size_t, P(c_uint64), P(c_uint64), P(c_size_t)]),
     "lct_encoder_spec": (c_char_p, [c_void_p]),
     "lct_encoder_step": (c_int, [c_void_p, P(c_uint64)]),
     "lct_encoder_set_step": (c_int, [c_void_p, c_uint64]),
@@ -210,6 +211,12 @@ class Encoder(Handle):
         n = c_size_t()
         check(lib.lct_encoder_workspace_bytes(self.ptr, batch, ctypes.byref(n)))
         return n.value
+
+    def cost(self, batch):
+        """(forward FLOPs, backward FLOPs, workspace bytes) of a training step at `batch` (lct_encoder_cost)."""
+        f, b, n = c_uint64(), c_uint64(), c_size_t()
+        check(lib.lct_encoder_cost(self.ptr, batch, ctypes.byref(f), ctypes.byref(b), ctypes.byref(n)))
+        return f.value, b.value, n.value
 
     @property
     def spec(self):

@@ -34,6 +34,15 @@ class RuntimeOptions(ctypes.Structure):
     ]
 
 
+TASK_FN = ctypes.CFUNCTYPE(None, c_void_p, c_size_t)
+SCHEDULER_RUN_FN = ctypes.CFUNCTYPE(None, c_void_p, c_size_t, TASK_FN, c_void_p)
+
+
+class Scheduler(ctypes.Structure):
+    """lct_scheduler (version 1): a host's job system for the runtime's parallel regions."""
+    _fields_ = [("version", c_uint32), ("workers", c_uint32), ("run", SCHEDULER_RUN_FN), ("user", c_void_p)]
+
+
 def _candidates():
     env = os.environ.get("LIBCONTRAST_LIBRARY")
     if env:
@@ -73,6 +82,7 @@ PROTOTYPES = {
     "lct_version_number": (c_int, []),
     "lct_version_string": (c_char_p, []),
     "lct_runtime_options_init": (c_int, [P(RuntimeOptions), c_uint32]),
+    "lct_scheduler_init": (c_int, [P(Scheduler), c_uint32]),
     "lct_runtime_new": (c_int, [P(c_void_p), P(RuntimeOptions)]),
     "lct_runtime_free": (None, [c_void_p]),
     "lct_runtime_threads": (c_int, [c_void_p]),

@@ -8,7 +8,7 @@ import ctypes
 from . import _buffers
 from ._core import Handle, Params, enum_value as _enum
 from ._errors import check
-from ._lib import P, c_double, c_float, c_int, c_size_t, c_uint32, c_void_p, declare, lib
+from ._lib import P, c_double, c_float, c_int, c_size_t, c_uint32, c_uint64, c_void_p, declare, lib
 
 TEMPERATURE, Z_POLICY, Z_MOMENTUM, NEG_WEIGHT = 1, 2, 3, 4
 Z_POLICIES = {"first_batch": 0, "running": 1, "fixed": 2}
@@ -64,6 +64,7 @@ declare({
     "lct_loss_reset_z": (c_int, [c_void_p]),
     "lct_loss_params": (c_void_p, [c_void_p]),
     "lct_loss_workspace_bytes": (c_int, [c_void_p, c_size_t, P(c_size_t)]),
+    "lct_loss_cost": (c_int, [c_void_p, c_size_t, P(c_uint64), P(c_size_t)]),
     "lct_loss_nce_compute": (c_int, [c_void_p, c_void_p, c_void_p, c_size_t, _F, c_void_p]),
     "lct_loss_nce_compute_pos": (c_int, [c_void_p, c_void_p, c_void_p, c_void_p, c_size_t, _F, c_void_p, c_void_p]),
     "lct_loss_npsoftmax_compute": (c_int, [c_void_p, c_void_p, c_void_p, c_size_t, _F, c_void_p]),
@@ -127,6 +128,12 @@ class Loss(Handle):
         n = c_size_t()
         check(lib.lct_loss_workspace_bytes(self.ptr, batch, ctypes.byref(n)))
         return n.value
+
+    def cost(self, batch):
+        """(FLOPs, workspace bytes) of one compute with gradients at `batch` (lct_loss_cost)."""
+        f, n = c_uint64(), c_size_t()
+        check(lib.lct_loss_cost(self.ptr, batch, ctypes.byref(f), ctypes.byref(n)))
+        return f.value, n.value
 
     def log_z(self, view=0):
         """log Z of bank `view`, or None while it is not estimated (NCE objectives only)."""

@@ -51,7 +51,19 @@ static void run_one(const uint8_t *data, size_t size)
         lct_checkpoint_load_bank(r, "bank16", h.bank16);
         lct_checkpoint_load_loss(r, "loss", h.loss);
         lct_checkpoint_load_augmenter(r, "aug", h.aug);
+        lct_checkpoint_load_bank(r, "rbank", h.rbank);
+        lct_checkpoint_load_replay(r, "replay", h.replay);
+        lct_checkpoint_load_novelty(r, "novelty", h.nv);
         lct_checkpoint_reader_commit(r);
+        /* whatever a replay took in, it keeps working: a batch of its samples and one more insertion */
+        size_t held;
+        int64_t slots[6];
+        uint8_t two[2] = {1, 2};
+        float e[3] = {0.6f, 0.0f, 0.8f}, score;
+        if (lct_replay_info(h.replay, NULL, &held, NULL, NULL) != LCT_OK || held > 6) abort();
+        if (held > 0 && lct_replay_sample(h.replay, held, NULL, slots) != LCT_OK) abort();
+        if (lct_replay_insert(h.replay, two, 1, e, slots) != LCT_OK) abort();
+        if (lct_novelty_score(h.nv, e, 1, 6, &score, NULL) != LCT_OK) abort();
         lct_encoder *enc = NULL;
         lct_bank *bank = NULL;
         if (lct_checkpoint_new_encoder(r, "net", rt, &enc) == LCT_OK && enc == NULL) abort();

@@ -58,13 +58,16 @@ static inline void lct_fuzz_repair_crcs(uint8_t *d, size_t size)
 }
 
 /* The small handles the fuzz target loads into and the corpus saves: a 6 x 3 bank of either
- * storage, an encoder with batch-norm state, SGD with momentum, an NCE loss, an augmenter. */
+ * storage, an encoder with batch-norm state, SGD with momentum, an NCE loss, an augmenter, and a
+ * MinRed replay of 6 two-byte samples bound to a bank of its own, with a novelty scorer. */
 typedef struct fuzz_handles {
-    lct_bank *bank, *bank16;
+    lct_bank *bank, *bank16, *rbank;
     lct_encoder *enc;
     lct_optimizer *opt;
     lct_loss *loss;
     lct_augmenter *aug;
+    lct_replay *replay;
+    lct_novelty *nv;
 } fuzz_handles;
 
 static inline int fuzz_handles_new(fuzz_handles *h, lct_runtime *rt)
@@ -86,11 +89,22 @@ static inline int fuzz_handles_new(fuzz_handles *h, lct_runtime *rt)
     lo.k = 4;
     if (rc == LCT_OK) rc = lct_loss_new_nce(&h->loss, rt, h->bank, &lo);
     if (rc == LCT_OK) rc = lct_augmenter_new(&h->aug, rt, NULL);
+    lct_replay_options ro;
+    lct_replay_options_init(&ro, LCT_REPLAY_OPTIONS_VERSION);
+    ro.policy = LCT_REPLAY_MINRED;
+    const uint32_t shape[1] = {2};
+    if (rc == LCT_OK) rc = lct_bank_new(&h->rbank, rt, 6, 3, NULL);
+    if (rc == LCT_OK) rc = lct_replay_new(&h->replay, rt, 6, shape, 1, &ro);
+    if (rc == LCT_OK) rc = lct_replay_bind_bank(h->replay, h->rbank);
+    if (rc == LCT_OK) rc = lct_novelty_new(&h->nv, rt, h->rbank, NULL);
     return rc;
 }
 
 static inline void fuzz_handles_free(fuzz_handles *h)
 {
+    lct_novelty_free(h->nv);
+    lct_replay_free(h->replay);
+    lct_bank_free(h->rbank);
     lct_augmenter_free(h->aug);
     lct_loss_free(h->loss);
     lct_optimizer_free(h->opt);

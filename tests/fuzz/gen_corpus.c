@@ -69,6 +69,29 @@ int main(int argc, char **argv)
         lct_checkpoint_writer_free(w);
         fuzz_handles_free(&h);
     }
+    {
+        /* a stream's handles: a MinRed replay with samples, changed slots queued, and its novelty scorer */
+        fuzz_handles h;
+        must(fuzz_handles_new(&h, rt), "handles");
+        for (int i = 0; i < 9; i++) {
+            uint8_t s[2] = {(uint8_t)i, (uint8_t)(2 * i)};
+            float e[3] = {(float)(i % 3) - 1.0f, 0.5f, (float)(i % 2)};
+            must(lct_replay_insert(h.replay, s, 1, e, NULL), "insert");
+            must(lct_novelty_score(h.nv, e, 1, i < 6 ? (size_t)i + 1 : 6, &e[0], NULL), "novelty");
+        }
+        int64_t slots[2];
+        must(lct_replay_sample(h.replay, 2, NULL, slots), "sample");
+        lct_checkpoint_writer *w;
+        must(lct_checkpoint_writer_new(&w, rt, NULL), "writer");
+        must(lct_checkpoint_add_bank(w, "rbank", h.rbank), "bank");
+        must(lct_checkpoint_add_replay(w, "replay", h.replay), "replay");
+        must(lct_checkpoint_add_novelty(w, "novelty", h.nv), "novelty");
+        char p[4096];
+        snprintf(p, sizeof p, "%s/stream.ckpt", argv[1]);
+        must(lct_checkpoint_write_file(w, p), p);
+        lct_checkpoint_writer_free(w);
+        fuzz_handles_free(&h);
+    }
     float m[12];
     for (int i = 0; i < 12; i++) m[i] = (float)i - 5.5f;
     char path[4096];

@@ -13,8 +13,11 @@ ROOT = os.environ.get("LCT_SOURCE_ROOT") or os.path.dirname(os.path.dirname(os.p
 def exported_names():
     with open(os.path.join(ROOT, "lib", "libcontrast.map")) as fh:
         text = re.sub(r"/\*.*?\*/", "", fh.read(), flags=re.S)
-    body = text[text.index("global:") + len("global:"):text.index("local:")]
-    return [t.strip() for t in body.split(";") if t.strip()]
+    names = []
+    for node in re.findall(r"\{(.*?)\}", text, flags=re.S):  # one node per release
+        body = node.split("global:", 1)[-1].split("local:", 1)[0]
+        names += [t.strip() for t in body.split(";") if t.strip()]
+    return names
 
 
 class TestApiCoverage(unittest.TestCase):

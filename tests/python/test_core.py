@@ -1,5 +1,6 @@
 """Runtime, errors, buffers, GEMM and lifetimes of the ctypes binding."""
 import array
+import ctypes
 import gc
 import os
 import unittest
@@ -36,6 +37,14 @@ class TestRuntime(unittest.TestCase):
         self.assertTrue(rt.closed)
         with self.assertRaises(lct.StateError):
             rt.threads
+
+    def test_scheduler_table(self):
+        # the table a host fills to hand the runtime its job system (the Runtime wrapper uses its own pool)
+        from libcontrast import _lib
+        s = _lib.Scheduler()
+        self.assertEqual(_lib.lib.lct_scheduler_init(ctypes.byref(s), 1), 0)
+        self.assertEqual((s.version, s.workers, bool(s.run)), (1, 1, False))
+        self.assertEqual(_lib.lib.lct_scheduler_init(ctypes.byref(s), 2), -7)
 
     def test_errors_carry_code_and_message(self):
         with self.assertRaises(lct.InvalidArgumentError) as cm:
