@@ -530,16 +530,16 @@ START_TEST(test_option_versions)
 
     /* an older struct at the very end of a page: init and create read and write its bytes only */
     {
-        guard g;
+        lct_test_guard g;
         size_t v1 = lct__options_size(LCT__OPT_RUNTIME, 1);
         ck_assert_uint_lt(v1, sizeof(lct_runtime_options));
-        lct_runtime_options *o = guarded(&g, v1);
+        lct_runtime_options *o = lct_test_guarded(&g, v1);
         ck_assert_int_eq(lct_runtime_options_init(o, 1), LCT_OK);
         ck_assert_uint_eq(o->threads, 1);
         lct_runtime *old = NULL;
         ck_assert_int_eq(lct_runtime_new(&old, o), LCT_OK);
         lct_runtime_free(old);
-        unguard(&g);
+        lct_test_unguard(&g);
     }
 
     /* the helper itself: sizes by version, nothing for unknown versions or kinds */
