@@ -82,9 +82,7 @@ void lct__parallel_tasks(lct_runtime *rt, int threads, lct__range_fn fn, void *c
     region r = {.fn = fn, .ctx = ctx, .n = nt, .chunk = 1, .nchunks = nt, .fixed = 1};
     atomic_init(&r.next, 0);
     if (nt == 1 || in_region || rt == NULL) {
-        int outer = in_region;
         for (size_t t = 0; t < nt; t++) fn(ctx, t, t + 1, t);
-        in_region = outer;
         return;
     }
     dispatch(rt, nt, &r);
