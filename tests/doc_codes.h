@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libcontrast/common.h>
+
 #define LCT_DOC_MAX_FNS 512
 #define LCT_DOC_MAX_REFS 4
 
@@ -41,9 +43,9 @@ static const struct {
     const char *name;
     int code;
 } lct_doc_status[] = {
-    {"LCT_OK", 0},         {"LCT_EINVAL", -1},  {"LCT_ENOMEM", -2},       {"LCT_ESHAPE", -3},     {"LCT_EIO", -4},
-    {"LCT_EFORMAT", -5},   {"LCT_ENUMERIC", -6}, {"LCT_EVERSION", -7},    {"LCT_ESTATE", -8},     {"LCT_ERANGE", -9},
-    {"LCT_EUNSUPPORTED", -10}, {"LCT_ECHECKSUM", -11}, {"LCT_EMISMATCH", -12}, {"LCT_ECOMM", -13},
+#define LCT_DOC_STATUS(name, value, message) {"LCT_" #name, value},
+    LCT_STATUS_MAP(LCT_DOC_STATUS)
+#undef LCT_DOC_STATUS
 };
 
 /* The first occurrence of needle (nlen bytes) in hay[0..hlen), or NULL. */

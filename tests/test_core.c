@@ -16,10 +16,18 @@ END_TEST
 
 START_TEST(test_status_strings)
 {
-    for (int s = LCT_ECOMM; s <= LCT_OK; s++) {
-        ck_assert_ptr_nonnull(lct_status_string(s));
-        ck_assert_str_ne(lct_status_string(s), "unknown status");
-    }
+    /* every code of the table has its message, the codes run 0, -1, -2, ... without gaps */
+    int expected = 0;
+#define CHECK_STATUS(name, value, message) \
+    ck_assert_int_eq(LCT_##name, value); \
+    ck_assert_int_eq(value, expected--); \
+    ck_assert_str_eq(lct_status_string(value), message); \
+    ck_assert_str_ne(lct_status_string(value), "unknown status");
+    LCT_STATUS_MAP(CHECK_STATUS)
+#undef CHECK_STATUS
+    ck_assert_int_eq(expected, LCT_ENOTFOUND - 1);
+    ck_assert_str_eq(lct_status_string(LCT_ENOTFOUND), "not found");
+    ck_assert_str_eq(lct_status_string(expected), "unknown status");
     ck_assert_str_eq(lct_status_string(-9999), "unknown status");
     ck_assert_str_eq(lct_status_string(5), "unknown status");
 }

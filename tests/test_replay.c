@@ -739,7 +739,7 @@ START_TEST(test_bad_input)
     LCT_ASSERT_FAILS(lct_replay_bytes(4, NULL, 3, &o, &sz), LCT_EINVAL, "shape");
     LCT_ASSERT_FAILS(lct_replay_bytes(0, shape, 3, &o, &sz), LCT_EINVAL, "capacity");
     LCT_ASSERT_FAILS(lct_replay_bytes(4, shape, 4, &o, &sz), LCT_EINVAL, "rank");
-    LCT_ASSERT_FAILS(lct_replay_bytes(4, huge, 3, &o, &sz), LCT_ERANGE, "overflows");
+    LCT_ASSERT_FAILS(lct_replay_bytes(4, huge, 3, &o, &sz), LCT_ESHAPE, "overflows");
     LCT_ASSERT_FAILS(lct_replay_new(NULL, rt, 4, shape, 3, &o), LCT_EINVAL, "out");
     LCT_ASSERT_FAILS(lct_replay_new(&rp, NULL, 4, shape, 3, &o), LCT_EINVAL, "rt");
     LCT_ASSERT_FAILS(lct_replay_new(&rp, rt, 4, NULL, 3, &o), LCT_EINVAL, "shape");
@@ -890,7 +890,7 @@ START_TEST(test_bad_input)
     LCT_ASSERT_FAILS(lct_checkpoint_load_replay(rd, "r", u8), LCT_ESHAPE, ""); /* more bytes than u8 samples take */
     LCT_ASSERT_FAILS(lct_checkpoint_load_replay(rd, "r", minred), LCT_ESHAPE, "policy");
     LCT_ASSERT_FAILS(lct_checkpoint_load_replay(rd, "r", rp_other), LCT_EMISMATCH, "rp");
-    LCT_ASSERT_FAILS(lct_checkpoint_load_replay(rd, "nothing", rp), LCT_ERANGE, "nothing");
+    LCT_ASSERT_FAILS(lct_checkpoint_load_replay(rd, "nothing", rp), LCT_ENOTFOUND, "nothing");
     LCT_ASSERT_FAILS(lct_checkpoint_load_replay(rd, "x", rp), LCT_EFORMAT, "type");
     LCT_ASSERT_FAILS(lct_checkpoint_load_replay(rd, "n", rp), LCT_EFORMAT, "type");
     LCT_ASSERT_FAILS(lct_checkpoint_load_novelty(rd, "r", nv), LCT_EFORMAT, "type");

@@ -18,7 +18,8 @@ namespace Libcontrast
     public enum Status
     {
         Ok = 0, Invalid = -1, NoMemory = -2, Shape = -3, IO = -4, Format = -5, Numeric = -6, Version = -7,
-        State = -8, Range = -9, Unsupported = -10, Checksum = -11, Mismatch = -12, Comm = -13
+        State = -8, Range = -9, Unsupported = -10, Checksum = -11, Mismatch = -12, Comm = -13,
+        NotFound = -14
     }
 
     /// <summary>A failed libcontrast call: its status and the library's message.</summary>

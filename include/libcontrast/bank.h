@@ -64,7 +64,7 @@ LCT_API int lct_bank_options_init(lct_bank_options *opts, uint32_t version);
  * similarities with K negatives (each block plus at most 80 bytes). With a
  * host-provided buffer, the rows' bytes are the host's: subtract them.
  * @return LCT_OK; LCT_EINVAL (NULL @p bytes, n or d zero or above lct_bank_new()'s limits, unknown storage);
- *         LCT_ERANGE (size overflows).
+ *         LCT_ESHAPE (size overflows).
  */
 LCT_API int lct_bank_bytes(size_t n, size_t d, int storage, size_t *bytes);
 

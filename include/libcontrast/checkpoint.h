@@ -206,7 +206,8 @@ LCT_API int lct_checkpoint_section_info(const lct_checkpoint_reader *r, size_t i
                                         uint32_t *type, uint64_t *size);
 
 /**
- * Index of the section called @p name, or LCT_ERANGE if there is none (LCT_EINVAL for NULL).
+ * Index of the section called @p name, or LCT_ENOTFOUND if there is none (LCT_EINVAL for NULL).
+ * @return the index (>= 0), LCT_EINVAL, LCT_ENOTFOUND.
  */
 LCT_API int lct_checkpoint_find(const lct_checkpoint_reader *r, const char *name);
 
@@ -215,7 +216,7 @@ LCT_API int lct_checkpoint_find(const lct_checkpoint_reader *r, const char *name
  * @p params (matched by name, in any order) with the same element counts, and only finite
  * values; otherwise nothing is changed. Trainable and state tensors are both loaded;
  * gradients are not touched.
- * @return LCT_OK; LCT_EINVAL (NULL argument); LCT_ERANGE (no such section); LCT_EFORMAT
+ * @return LCT_OK; LCT_EINVAL (NULL argument); LCT_ENOTFOUND (no such section); LCT_EFORMAT
  *         (not a parameter section, or malformed); LCT_ESHAPE (tensor count, a name or an
  *         element count differs: the message names it); LCT_EMISMATCH (@p params belongs to a
  *         handle of another runtime than the reader's); LCT_ENUMERIC; LCT_ENOMEM.
@@ -225,14 +226,14 @@ LCT_API int lct_checkpoint_load_params(lct_checkpoint_reader *r, const char *nam
 /**
  * Restore the random-stream counter of @p rt from the "lct.runtime" section. The seed of
  * @p rt must equal the saved one (a different seed could not resume the same streams).
- * @return LCT_OK, LCT_EINVAL, LCT_ERANGE (no runtime section), LCT_EFORMAT,
+ * @return LCT_OK, LCT_EINVAL, LCT_ENOTFOUND (no runtime section), LCT_EFORMAT,
  *         LCT_EMISMATCH (different seed), LCT_ENOMEM.
  */
 LCT_API int lct_checkpoint_load_runtime(lct_checkpoint_reader *r, lct_runtime *rt);
 
 /**
  * The value of meta key @p key (valid as long as the reader) into @p value.
- * @return LCT_OK, LCT_EINVAL, LCT_ERANGE (no such key).
+ * @return LCT_OK, LCT_EINVAL, LCT_ENOTFOUND (no such key).
  */
 LCT_API int lct_checkpoint_get_meta(const lct_checkpoint_reader *r, const char *key, const char **value);
 
@@ -248,7 +249,7 @@ LCT_API int lct_checkpoint_meta_at(const lct_checkpoint_reader *r, size_t index,
 
 /**
  * The value of counter @p name into @p value.
- * @return LCT_OK, LCT_EINVAL, LCT_ERANGE (no such counter).
+ * @return LCT_OK, LCT_EINVAL, LCT_ENOTFOUND (no such counter).
  */
 LCT_API int lct_checkpoint_get_counter(const lct_checkpoint_reader *r, const char *name, uint64_t *value);
 
@@ -256,7 +257,7 @@ LCT_API int lct_checkpoint_get_counter(const lct_checkpoint_reader *r, const cha
  * Copy the uncompressed bytes of section @p name, of type @p type, into @p dst, which holds
  * exactly @p size bytes (lct_checkpoint_section_info() gives the size). @p dst may be NULL
  * when @p size is 0.
- * @return LCT_OK, LCT_EINVAL, LCT_ERANGE (no such section), LCT_EFORMAT (different type,
+ * @return LCT_OK, LCT_EINVAL, LCT_ENOTFOUND (no such section), LCT_EFORMAT (different type,
  *         or malformed), LCT_ESHAPE (@p size differs), LCT_ENOMEM.
  */
 LCT_API int lct_checkpoint_read_blob(lct_checkpoint_reader *r, const char *name, uint32_t type, void *dst,
@@ -274,8 +275,8 @@ LCT_API int lct_checkpoint_reader_begin(lct_checkpoint_reader *r);
  * Close the group: if every load since lct_checkpoint_reader_begin() succeeded, apply them all
  * (this step cannot fail) and return LCT_OK; otherwise apply none and return the first load's
  * error code again. Either way the group is closed.
- * @return LCT_OK, LCT_EINVAL, LCT_ESTATE (no group open), or the first failed load's code: LCT_ERANGE,
- *         LCT_EFORMAT, LCT_EVERSION, LCT_ESHAPE, LCT_EMISMATCH, LCT_ENUMERIC or LCT_ENOMEM.
+ * @return LCT_OK, LCT_EINVAL, LCT_ESTATE (no group open), or the first failed load's code:
+ *         LCT_ENOTFOUND, LCT_EFORMAT, LCT_EVERSION, LCT_ESHAPE, LCT_EMISMATCH, LCT_ENUMERIC or LCT_ENOMEM.
  */
 LCT_API int lct_checkpoint_reader_commit(lct_checkpoint_reader *r);
 
@@ -296,7 +297,7 @@ LCT_API int lct_checkpoint_reader_rollback(lct_checkpoint_reader *r);
  * from one shard of a sharded bank loaded into an unsharded bank, into another rank's shard or a
  * bank sharded over another number of ranks, an unsharded bank's section loaded into a shard, or a
  * shard's section given to lct_checkpoint_new_bank()); LCT_ENUMERIC (a tensor to save, or a
- * value to load, is NaN or Inf); LCT_ENOMEM; for loads LCT_ERANGE (no such section),
+ * value to load, is NaN or Inf); LCT_ENOMEM; for loads LCT_ENOTFOUND (no such section),
  * LCT_EFORMAT (malformed, or a section of another type), LCT_EVERSION (a newer record version),
  * LCT_ESHAPE (the handle's shape or architecture differs, or for lct_checkpoint_new_encoder() the
  * saved spec's parameters differ from its parameter section: the message says how); for

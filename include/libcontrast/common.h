@@ -54,25 +54,50 @@
 LCT_BEGIN_DECLS
 
 /**
- * Status codes. The numbers are part of the ABI: they never change meaning,
- * and new codes only ever take new numbers.
+ * The status codes, one table for the enum, lct_status_string() and the bindings:
+ * X(NAME, value, message) gives LCT_NAME = value. The numbers are part of the ABI: they never
+ * change meaning, and new codes only ever take new numbers, at the end.
+ *
+ *  - OK: success
+ *  - EINVAL: an argument is invalid (NULL, zero, out of its domain)
+ *  - ENOMEM: an allocation failed; nothing was changed
+ *  - ESHAPE: buffer shapes or sizes do not match the handle, or a size computed from them
+ *    overflows (size_t, 64 bits, or a workspace)
+ *  - EIO: a read, write, sync or rename failed
+ *  - EFORMAT: input data is malformed (spec text, file contents)
+ *  - ENUMERIC: NaN or Inf met in inputs, outputs or gradients
+ *  - EVERSION: an option struct or file has a version this library does not know
+ *  - ESTATE: the call is not valid in the handle's current state
+ *  - ERANGE: a parameter value or an index is outside its documented bounds
+ *  - EUNSUPPORTED: the operation is not available in this build or on this CPU
+ *  - ECHECKSUM: stored data fails its checksum
+ *  - EMISMATCH: handles that must belong together do not (e.g. different runtimes)
+ *  - ECOMM: a collective operation of a communicator (lct_comm) failed
+ *  - ENOTFOUND: nothing goes by the name or key looked up (a checkpoint section, meta key, counter)
  */
+#define LCT_STATUS_MAP(X) \
+    X(OK, 0, "success") \
+    X(EINVAL, -1, "invalid argument") \
+    X(ENOMEM, -2, "out of memory") \
+    X(ESHAPE, -3, "shape mismatch") \
+    X(EIO, -4, "input/output error") \
+    X(EFORMAT, -5, "malformed input") \
+    X(ENUMERIC, -6, "non-finite value (NaN or Inf)") \
+    X(EVERSION, -7, "unsupported version") \
+    X(ESTATE, -8, "invalid state for this call") \
+    X(ERANGE, -9, "value out of range") \
+    X(EUNSUPPORTED, -10, "not supported") \
+    X(ECHECKSUM, -11, "checksum mismatch") \
+    X(EMISMATCH, -12, "handles do not belong together") \
+    X(ECOMM, -13, "collective communication failed") \
+    X(ENOTFOUND, -14, "not found")
+
+#define LCT__STATUS_ENUMERATOR(name, value, message) LCT_##name = value,
+/** Status codes: see LCT_STATUS_MAP. */
 typedef enum lct_status {
-    LCT_OK = 0,            /**< success */
-    LCT_EINVAL = -1,       /**< an argument is invalid (NULL, zero, out of its domain) */
-    LCT_ENOMEM = -2,       /**< an allocation failed; nothing was changed */
-    LCT_ESHAPE = -3,       /**< buffer shapes or sizes do not match the handle */
-    LCT_EIO = -4,          /**< a read, write, sync or rename failed */
-    LCT_EFORMAT = -5,      /**< input data is malformed (spec text, file contents) */
-    LCT_ENUMERIC = -6,     /**< NaN or Inf met in inputs, outputs or gradients */
-    LCT_EVERSION = -7,     /**< an option struct or file has a version this library does not know */
-    LCT_ESTATE = -8,       /**< the call is not valid in the handle's current state */
-    LCT_ERANGE = -9,       /**< a parameter value is outside its documented bounds */
-    LCT_EUNSUPPORTED = -10,/**< the operation is not available in this build or on this CPU */
-    LCT_ECHECKSUM = -11,   /**< stored data fails its checksum */
-    LCT_EMISMATCH = -12,   /**< handles that must belong together do not (e.g. different runtimes) */
-    LCT_ECOMM = -13        /**< a collective operation of a communicator (lct_comm) failed */
+    LCT_STATUS_MAP(LCT__STATUS_ENUMERATOR)
 } lct_status;
+#undef LCT__STATUS_ENUMERATOR
 
 /** Short English description of a status code; never NULL (unknown codes give "unknown status"). */
 LCT_API const char *lct_status_string(int status);

@@ -80,7 +80,7 @@ LCT_API int lct_replay_options_init(lct_replay_options *opts, uint32_t version);
  * most 80 bytes of alignment and header. Binding a bank of dimension D adds 4·D bytes (4·(refresh + 2)·D
  * for MinRed). Nothing else is ever allocated.
  * @return LCT_OK; LCT_EINVAL (NULL @p shape or @p bytes, as lct_replay_new() for the other
- *         arguments); LCT_ERANGE (the size overflows); LCT_EVERSION.
+ *         arguments); LCT_ESHAPE (the size overflows); LCT_EVERSION.
  */
 LCT_API int lct_replay_bytes(size_t capacity, const uint32_t *shape, size_t rank, const lct_replay_options *opts,
                              size_t *bytes);

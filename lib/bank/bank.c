@@ -34,10 +34,10 @@ int lct_bank_bytes(size_t n, size_t d, int storage, size_t *bytes)
         return LCT__FAIL(LCT_EINVAL, "storage is %d; it must be LCT_BANK_FP32 (0) or LCT_BANK_FP16 (1)", storage);
     size_t rows, total;
     if (lct__mul_size(n, d, &rows) != 0 || lct__mul_size(rows, lct__bank_elem(storage), &rows) != 0)
-        return LCT__FAIL(LCT_ERANGE, "n (%zu) x d (%zu) overflows", n, d);
+        return LCT__FAIL(LCT_ESHAPE, "n (%zu) x d (%zu) overflows", n, d);
     /* Each block carries up to 64 + 16 bytes of alignment and header. */
     size_t overhead = sizeof(struct lct_bank) + chunk_floats(d, storage) * sizeof(float) + 3 * 80;
-    if (rows > SIZE_MAX - overhead) return LCT__FAIL(LCT_ERANGE, "n (%zu) x d (%zu) overflows", n, d);
+    if (rows > SIZE_MAX - overhead) return LCT__FAIL(LCT_ESHAPE, "n (%zu) x d (%zu) overflows", n, d);
     total = rows + overhead;
     *bytes = total;
     return LCT_OK;
@@ -162,7 +162,7 @@ static int bank_create(const char *func, lct_bank **out, lct_runtime *rt, size_t
     }
     size_t elem = lct__bank_elem(opts->storage), rows_bytes;
     if (lct__mul_size(count, d, &rows_bytes) != 0 || lct__mul_size(rows_bytes, elem, &rows_bytes) != 0)
-        return lct__fail(LCT_ERANGE, func, "n (%zu) x d (%zu) overflows", count, d);
+        return lct__fail(LCT_ESHAPE, func, "n (%zu) x d (%zu) overflows", count, d);
     if (opts->buffer == NULL) {
         if (opts->init == LCT_BANK_INIT_KEEP)
             return lct__fail(LCT_EINVAL, func, "opts->init is LCT_BANK_INIT_KEEP but opts->buffer is NULL");

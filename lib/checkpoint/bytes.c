@@ -61,12 +61,6 @@ void lct__ckpt_put_bytes(lct__ckpt_put *p, const void *data, size_t n)
     p->size += n;
 }
 
-void lct__ckpt_put_u16(lct__ckpt_put *p, uint16_t v)
-{
-    unsigned char b[2] = {(unsigned char)v, (unsigned char)(v >> 8)};
-    lct__ckpt_put_bytes(p, b, 2);
-}
-
 void lct__ckpt_put_u32(lct__ckpt_put *p, uint32_t v)
 {
     unsigned char b[4];
@@ -114,12 +108,6 @@ const void *lct__ckpt_get_bytes(lct__ckpt_get *g, size_t n)
     const void *at = g->data + g->pos;
     g->pos += n;
     return at;
-}
-
-uint16_t lct__ckpt_get_u16(lct__ckpt_get *g)
-{
-    const unsigned char *b = lct__ckpt_get_bytes(g, 2);
-    return b ? (uint16_t)(b[0] | b[1] << 8) : 0;
 }
 
 uint32_t lct__ckpt_get_u32(lct__ckpt_get *g)

@@ -1,10 +1,22 @@
-/* zlib compression of section payloads; zlib allocates through the runtime's hooks. */
+/* zlib compression of section payloads (zlib allocates through the runtime's hooks) and the CRC-32. */
 #include <zlib.h>
 
 #include "checkpoint_internal.h"
 
 /* zlib's avail_in/avail_out are 32-bit: feed large buffers in slices. */
 #define SLICE ((size_t)1 << 30)
+
+uint32_t lct__ckpt_crc(uint32_t crc, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    while (n > 0) {
+        uInt k = n > SLICE ? (uInt)SLICE : (uInt)n;
+        crc = (uint32_t)crc32(crc, p, k);
+        p += k;
+        n -= k;
+    }
+    return crc;
+}
 
 static voidpf zalloc_hook(voidpf opaque, uInt items, uInt size)
 {

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "checkpoint_internal.h"
 
@@ -86,19 +85,6 @@ void lct_checkpoint_reader_free(lct_checkpoint_reader *r)
     lct__free(r->rt, r);
 }
 
-static uint32_t crc_of(const void *data, size_t n)
-{
-    uint32_t crc = (uint32_t)crc32(0, Z_NULL, 0);
-    const unsigned char *p = data;
-    while (n > 0) {
-        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        crc = (uint32_t)crc32(crc, p, k);
-        p += k;
-        n -= k;
-    }
-    return crc;
-}
-
 /* Sort indices by their strings keys[idx]: a merge sort, since qsort has no user pointer. */
 static void sort_indices(const char *const *keys, size_t *idx, size_t *tmp, size_t n)
 {
@@ -126,8 +112,38 @@ static long find_index(const lct_checkpoint_reader *r, const char *name)
     return -1;
 }
 
-/* Walk the section table of r->file; on success r->secs, r->names and r->by_name are set. */
-static int parse_container(lct_checkpoint_reader *r, const char *func)
+/* Index of section `name`, or LCT_ENOTFOUND (recorded) if the file has none. */
+static long find_or_fail(const lct_checkpoint_reader *r, const char *name, const char *func)
+{
+    long i = find_index(r, name);
+    if (i < 0) return lct__fail(LCT_ENOTFOUND, func, "the checkpoint has no section named '%s'", name);
+    return i;
+}
+
+/* Index of `key` among keys[0..n), -1 if absent. */
+static long find_key(const char *const *keys, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(keys[i], key) == 0) return (long)i;
+    return -1;
+}
+
+/* Sort order[0..n) (indices into keys) by key; then the index of a key held twice, -1 if none, or
+ * LCT_ENOMEM. */
+static long find_twin(lct_runtime *rt, const char *const *keys, size_t *order, size_t n)
+{
+    if (n < 2) return -1;
+    size_t *tmp = lct__calloc(rt, n, sizeof *tmp);
+    if (tmp == NULL) return LCT_ENOMEM;
+    sort_indices(keys, order, tmp, n);
+    lct__free(rt, tmp);
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(keys[order[i - 1]], keys[order[i]]) == 0) return (long)order[i];
+    return -1;
+}
+
+/* The file header: magic, CRC, format version and the section count (bounded by the bytes present). */
+static int parse_header(lct_checkpoint_reader *r, uint32_t *count, const char *func)
 {
     const unsigned char *f = r->file;
     size_t size = r->file_size;
@@ -138,7 +154,7 @@ static int parse_container(lct_checkpoint_reader *r, const char *func)
     if (size < LCT__CKPT_HEADER_SIZE)
         return lct__fail(LCT_EFORMAT, func, "truncated: %zu bytes, the header alone needs %u", size,
                          LCT__CKPT_HEADER_SIZE);
-    if (crc_of(f, 20) != lct__le32_load(f + 20))
+    if (lct__ckpt_crc(0, f, 20) != lct__le32_load(f + 20))
         return lct__fail(LCT_ECHECKSUM, func, "the file header fails its CRC-32");
     uint32_t version = lct__le32_load(f + 8);
     if (version == 0) return lct__fail(LCT_EFORMAT, func, "format version 0 does not exist");
@@ -147,101 +163,106 @@ static int parse_container(lct_checkpoint_reader *r, const char *func)
                          "the file has format version %u, newer than the %u this library reads; "
                          "open it with a newer libcontrast", (unsigned)version, LCT_CHECKPOINT_FORMAT_VERSION);
     r->version = version;
-    uint32_t count = lct__le32_load(f + 16);
-    if (count > LCT_CHECKPOINT_MAX_SECTIONS)
-        return lct__fail(LCT_EFORMAT, func, "the header claims %u sections; at most %u are allowed", (unsigned)count,
+    *count = lct__le32_load(f + 16);
+    if (*count > LCT_CHECKPOINT_MAX_SECTIONS)
+        return lct__fail(LCT_EFORMAT, func, "the header claims %u sections; at most %u are allowed", (unsigned)*count,
                          LCT_CHECKPOINT_MAX_SECTIONS);
     size_t body = size - LCT__CKPT_HEADER_SIZE;
     /* every section needs at least its 32-byte header: bound the tables by the bytes present */
-    if (count > body / LCT__CKPT_SECTION_HEADER_SIZE)
+    if (*count > body / LCT__CKPT_SECTION_HEADER_SIZE)
         return lct__fail(LCT_EFORMAT, func, "truncated: the header claims %u sections but only %zu bytes follow",
-                         (unsigned)count, body);
+                         (unsigned)*count, body);
+    if (*count == 0) return LCT_OK;
+    r->secs = lct__calloc(r->rt, *count, sizeof *r->secs);
+    r->by_name = lct__calloc(r->rt, *count, sizeof *r->by_name);
+    /* names: at most 255 bytes + NUL each, and never more than the file holds */
+    size_t names_cap = (size_t)*count * (LCT_CHECKPOINT_MAX_NAME + 1);
+    r->names = lct__malloc(r->rt, names_cap < body + *count ? names_cap : body + *count);
+    if (r->secs == NULL || r->by_name == NULL || r->names == NULL) return LCT_ENOMEM;
+    return LCT_OK;
+}
 
-    if (count > 0) {
-        r->secs = lct__calloc(r->rt, count, sizeof *r->secs);
-        r->by_name = lct__calloc(r->rt, count, sizeof *r->by_name);
-        /* names: at most 255 bytes + NUL each, and never more than the file holds */
-        size_t names_cap = (size_t)count * (LCT_CHECKPOINT_MAX_NAME + 1);
-        r->names = lct__malloc(r->rt, names_cap < body + count ? names_cap : body + count);
-        if (r->secs == NULL || r->by_name == NULL || r->names == NULL) return LCT_ENOMEM;
-    }
+/* The sizes of section i's header h against the limits and the `left` bytes after it. */
+static int check_section_sizes(const unsigned char *h, uint32_t i, size_t left, const char *func)
+{
+    size_t name_len = (size_t)h[4] | (size_t)h[5] << 8;
+    unsigned method = h[6];
+    uint64_t stored = lct__le64_load(h + 8);
+    uint64_t raw = lct__le64_load(h + 16);
+    if (name_len == 0 || name_len > LCT_CHECKPOINT_MAX_NAME)
+        return lct__fail(LCT_EFORMAT, func, "section %u has a name of %zu bytes; names have 1..%u", (unsigned)i,
+                         name_len, LCT_CHECKPOINT_MAX_NAME);
+    if (method != 1)
+        return lct__fail(LCT_EFORMAT, func, "section %u uses compression method %u; only 1 (deflate) exists",
+                         (unsigned)i, method);
+    if (stored > LCT__CKPT_MAX_STORED || raw > LCT__CKPT_MAX_RAW)
+        return lct__fail(LCT_EFORMAT, func, "section %u claims %llu stored / %llu raw bytes, beyond the limit %llu",
+                         (unsigned)i, (unsigned long long)stored, (unsigned long long)raw,
+                         (unsigned long long)LCT__CKPT_MAX_RAW);
+    if (raw > stored * LCT__CKPT_MAX_RATIO + 64)
+        return lct__fail(LCT_EFORMAT, func,
+                         "section %u claims %llu raw bytes from %llu compressed: deflate cannot expand that much",
+                         (unsigned)i, (unsigned long long)raw, (unsigned long long)stored);
+    if (name_len > left || stored > left - name_len)
+        return lct__fail(LCT_EFORMAT, func,
+                         "truncated: section %u claims %zu + %llu bytes but only %zu remain in the file",
+                         (unsigned)i, name_len, (unsigned long long)stored, left);
+    return LCT_OK;
+}
+
+/* Section i of count, whose header starts at *pos: check it, enter it in r, move *pos past it. */
+static int parse_section(lct_checkpoint_reader *r, uint32_t i, uint32_t count, size_t *pos, size_t *names_used,
+                         const char *func)
+{
+    size_t left = r->file_size - *pos;
+    if (left == 0)
+        return lct__fail(LCT_EFORMAT, func, "truncated: the file ends after %u of its %u sections", (unsigned)i,
+                         (unsigned)count);
+    if (left < LCT__CKPT_SECTION_HEADER_SIZE)
+        return lct__fail(LCT_EFORMAT, func, "truncated: the file ends inside the header of section %u", (unsigned)i);
+    const unsigned char *h = r->file + *pos;
+    if (lct__ckpt_crc(0, h, 28) != lct__le32_load(h + 28))
+        return lct__fail(LCT_ECHECKSUM, func, "the header of section %u fails its CRC-32", (unsigned)i);
+    int rc = check_section_sizes(h, i, left - LCT__CKPT_SECTION_HEADER_SIZE, func);
+    if (rc) return rc;
+    size_t name_len = (size_t)h[4] | (size_t)h[5] << 8;
+    size_t stored = (size_t)lct__le64_load(h + 8);
+    const unsigned char *name = h + LCT__CKPT_SECTION_HEADER_SIZE;
+    const unsigned char *payload = name + name_len;
+    if (lct__ckpt_crc(lct__ckpt_crc(0, name, name_len), payload, stored) != lct__le32_load(h + 24))
+        return lct__fail(LCT_ECHECKSUM, func, "the name or payload of section %u fails its CRC-32", (unsigned)i);
+    if (memchr(name, '\0', name_len) != NULL)
+        return lct__fail(LCT_EFORMAT, func, "the name of section %u contains a NUL byte", (unsigned)i);
+    char *copy = r->names + *names_used;
+    memcpy(copy, name, name_len);
+    copy[name_len] = '\0';
+    *names_used += name_len + 1;
+    r->secs[i] = (rsec){copy, lct__le32_load(h), payload, stored, lct__le64_load(h + 16)};
+    r->by_name[i] = i;
+    r->n_secs = i + 1;
+    *pos += LCT__CKPT_SECTION_HEADER_SIZE + name_len + stored;
+    return LCT_OK;
+}
+
+/* Walk the section table of r->file; on success r->secs, r->names and r->by_name are set. */
+static int parse_container(lct_checkpoint_reader *r, const char *func)
+{
+    uint32_t count = 0;
+    int rc = parse_header(r, &count, func);
     size_t pos = LCT__CKPT_HEADER_SIZE, names_used = 0;
-    for (uint32_t i = 0; i < count; i++) {
-        size_t left = size - pos;
-        if (left == 0)
-            return lct__fail(LCT_EFORMAT, func, "truncated: the file ends after %u of its %u sections", (unsigned)i,
-                             (unsigned)count);
-        if (left < LCT__CKPT_SECTION_HEADER_SIZE)
-            return lct__fail(LCT_EFORMAT, func, "truncated: the file ends inside the header of section %u", (unsigned)i);
-        const unsigned char *h = f + pos;
-        if (crc_of(h, 28) != lct__le32_load(h + 28))
-            return lct__fail(LCT_ECHECKSUM, func, "the header of section %u fails its CRC-32", (unsigned)i);
-        uint32_t type = lct__le32_load(h);
-        size_t name_len = (size_t)h[4] | (size_t)h[5] << 8;
-        unsigned method = h[6];
-        uint64_t stored = lct__le64_load(h + 8);
-        uint64_t raw = lct__le64_load(h + 16);
-        left -= LCT__CKPT_SECTION_HEADER_SIZE;
-        if (name_len == 0 || name_len > LCT_CHECKPOINT_MAX_NAME)
-            return lct__fail(LCT_EFORMAT, func, "section %u has a name of %zu bytes; names have 1..%u", (unsigned)i,
-                             name_len, LCT_CHECKPOINT_MAX_NAME);
-        if (method != 1)
-            return lct__fail(LCT_EFORMAT, func, "section %u uses compression method %u; only 1 (deflate) exists",
-                             (unsigned)i, method);
-        if (stored > LCT__CKPT_MAX_STORED || raw > LCT__CKPT_MAX_RAW)
-            return lct__fail(LCT_EFORMAT, func, "section %u claims %llu stored / %llu raw bytes, beyond the limit %llu",
-                             (unsigned)i, (unsigned long long)stored, (unsigned long long)raw,
-                             (unsigned long long)LCT__CKPT_MAX_RAW);
-        if (raw > stored * LCT__CKPT_MAX_RATIO + 64)
-            return lct__fail(LCT_EFORMAT, func,
-                             "section %u claims %llu raw bytes from %llu compressed: deflate cannot expand that much",
-                             (unsigned)i, (unsigned long long)raw, (unsigned long long)stored);
-        if (name_len > left || stored > left - name_len)
-            return lct__fail(LCT_EFORMAT, func,
-                             "truncated: section %u claims %zu + %llu bytes but only %zu remain in the file",
-                             (unsigned)i, name_len, (unsigned long long)stored, left);
-        const unsigned char *name = h + LCT__CKPT_SECTION_HEADER_SIZE;
-        uint32_t crc = (uint32_t)crc32(0, Z_NULL, 0);
-        crc = (uint32_t)crc32(crc, name, (uInt)name_len);
-        const unsigned char *payload = name + name_len;
-        size_t n = (size_t)stored;
-        for (const unsigned char *p = payload; n > 0;) {
-            uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
-            crc = (uint32_t)crc32(crc, p, k);
-            p += k;
-            n -= k;
-        }
-        if (crc != lct__le32_load(h + 24))
-            return lct__fail(LCT_ECHECKSUM, func, "the name or payload of section %u fails its CRC-32", (unsigned)i);
-        if (memchr(name, '\0', name_len) != NULL)
-            return lct__fail(LCT_EFORMAT, func, "the name of section %u contains a NUL byte", (unsigned)i);
-        char *copy = r->names + names_used;
-        memcpy(copy, name, name_len);
-        copy[name_len] = '\0';
-        names_used += name_len + 1;
-        r->secs[i] = (rsec){copy, type, payload, (size_t)stored, raw};
-        r->by_name[i] = i;
-        r->n_secs = i + 1;
-        pos += LCT__CKPT_SECTION_HEADER_SIZE + name_len + (size_t)stored;
-    }
-    if (pos != size)
-        return lct__fail(LCT_EFORMAT, func, "%zu bytes follow the last section: the file is damaged", size - pos);
-    if (count > 1) {
-        size_t *tmp = lct__calloc(r->rt, count, sizeof *tmp);
-        const char **keys = lct__calloc(r->rt, count, sizeof *keys);
-        if (tmp == NULL || keys == NULL) {
-            lct__free(r->rt, tmp);
-            lct__free(r->rt, keys);
-            return LCT_ENOMEM;
-        }
-        for (uint32_t i = 0; i < count; i++) keys[i] = r->secs[i].name;
-        sort_indices(keys, r->by_name, tmp, count);
-        lct__free(r->rt, tmp);
-        lct__free(r->rt, keys);
-        for (uint32_t i = 1; i < count; i++)
-            if (strcmp(r->secs[r->by_name[i - 1]].name, r->secs[r->by_name[i]].name) == 0)
-                return lct__fail(LCT_EFORMAT, func, "two sections are both called '%s'", r->secs[r->by_name[i]].name);
-    }
+    for (uint32_t i = 0; rc == LCT_OK && i < count; i++) rc = parse_section(r, i, count, &pos, &names_used, func);
+    if (rc) return rc;
+    if (pos != r->file_size)
+        return lct__fail(LCT_EFORMAT, func, "%zu bytes follow the last section: the file is damaged",
+                         r->file_size - pos);
+    if (count < 2) return LCT_OK;
+    const char **keys = lct__calloc(r->rt, count, sizeof *keys);
+    if (keys == NULL) return LCT_ENOMEM;
+    for (uint32_t i = 0; i < count; i++) keys[i] = r->secs[i].name;
+    long twin = find_twin(r->rt, keys, r->by_name, count);
+    lct__free(r->rt, keys);
+    if (twin == LCT_ENOMEM) return LCT_ENOMEM;
+    if (twin >= 0) return lct__fail(LCT_EFORMAT, func, "two sections are both called '%s'", r->secs[twin].name);
     return LCT_OK;
 }
 
@@ -262,10 +283,9 @@ static int inflate_section(lct_checkpoint_reader *r, size_t index, void **data, 
     return LCT_OK;
 }
 
-/* Parse "lct.meta" and "lct.counters" now, so that lookups never fail later. */
-static int parse_lists(lct_checkpoint_reader *r, const char *func)
+/* The types (and the runtime section's size) of the library's list sections that the file holds. */
+static int check_list_types(const lct_checkpoint_reader *r, long mi, long ci, long ri, const char *func)
 {
-    long mi = find_index(r, "lct.meta"), ci = find_index(r, "lct.counters"), ri = find_index(r, "lct.runtime");
     if (mi >= 0 && r->secs[mi].type != LCT_CHECKPOINT_TYPE_META)
         return lct__fail(LCT_EFORMAT, func, "section 'lct.meta' has type %u, not %u", (unsigned)r->secs[mi].type,
                          LCT_CHECKPOINT_TYPE_META);
@@ -276,97 +296,100 @@ static int parse_lists(lct_checkpoint_reader *r, const char *func)
         return lct__fail(LCT_EFORMAT, func, "section 'lct.runtime' has type %u and %llu bytes, not type %u and 16",
                          (unsigned)r->secs[ri].type, (unsigned long long)r->secs[ri].raw_size,
                          LCT_CHECKPOINT_TYPE_RUNTIME);
-    /* Each entry needs at least 8 bytes (two lengths): counts are bounded by the raw sizes. */
-    void *meta = NULL, *ctr = NULL;
-    int rc = LCT_OK;
-    size_t strings_size = 0;
-    if (mi >= 0) {
-        rc = inflate_section(r, (size_t)mi, &meta, func);
-        strings_size += (size_t)r->secs[mi].raw_size;
+    return LCT_OK;
+}
+
+/* Copy n bytes of s to *out as a C string and move *out past it. */
+static const char *keep_string(char **out, const char *s, size_t n)
+{
+    char *at = *out;
+    memcpy(at, s, n);
+    at[n] = '\0';
+    *out += n + 1;
+    return at;
+}
+
+/* The tables of one list section: meta (key and value strings) or counters (key and u64). */
+static int list_tables(lct_checkpoint_reader *r, int is_meta, uint32_t n, const char ***keys)
+{
+    *keys = n ? lct__calloc(r->rt, n, sizeof **keys) : NULL;
+    if (is_meta) {
+        r->meta_keys = *keys;
+        r->meta_values = n ? lct__calloc(r->rt, n, sizeof *r->meta_values) : NULL;
+    } else {
+        r->counter_names = *keys;
+        r->counter_values = n ? lct__calloc(r->rt, n, sizeof *r->counter_values) : NULL;
     }
-    if (rc == LCT_OK && ci >= 0) {
-        rc = inflate_section(r, (size_t)ci, &ctr, func);
-        strings_size += (size_t)r->secs[ci].raw_size;
-    }
-    if (rc) goto done;
-    if (strings_size > 0 && (r->strings = lct__malloc(r->rt, strings_size)) == NULL) {
-        rc = LCT_ENOMEM;
-        goto done;
-    }
-    char *out = r->strings;
-    for (int which = 0; which < 2 && rc == LCT_OK; which++) {
-        long idx = which == 0 ? mi : ci;
-        if (idx < 0) continue;
-        lct__ckpt_get g;
-        lct__ckpt_get_init(&g, which == 0 ? meta : ctr, (size_t)r->secs[idx].raw_size);
-        uint32_t n = lct__ckpt_get_u32(&g);
-        size_t min_entry = which == 0 ? 8 : 12;
-        if (g.failed || n > LCT_CHECKPOINT_MAX_SECTIONS || n > lct__ckpt_get_left(&g) / min_entry) {
-            rc = lct__fail(LCT_EFORMAT, func, "section '%s' is malformed (entry count)", r->secs[idx].name);
-            break;
-        }
-        const char **keys = n ? lct__calloc(r->rt, n, sizeof *keys) : NULL;
-        const char **values = which == 0 && n ? lct__calloc(r->rt, n, sizeof *values) : NULL;
-        uint64_t *nums = which == 1 && n ? lct__calloc(r->rt, n, sizeof *nums) : NULL;
-        if (which == 0) {
-            r->meta_keys = keys;
-            r->meta_values = values;
+    if (n && (*keys == NULL || (is_meta ? (void *)r->meta_values : (void *)r->counter_values) == NULL))
+        return LCT_ENOMEM;
+    return LCT_OK;
+}
+
+/* Parse list section idx (inflated in data) into r's tables; its strings go to *out. Each entry
+ * needs at least 8 (meta) or 12 (counters) bytes: the count is bounded by the raw size. */
+static int parse_list(lct_checkpoint_reader *r, int is_meta, long idx, const void *data, char **out,
+                      const char *func)
+{
+    const char *sname = r->secs[idx].name;
+    lct__ckpt_get g;
+    lct__ckpt_get_init(&g, data, (size_t)r->secs[idx].raw_size);
+    uint32_t n = lct__ckpt_get_u32(&g);
+    if (g.failed || n > LCT_CHECKPOINT_MAX_SECTIONS || n > lct__ckpt_get_left(&g) / (is_meta ? 8 : 12))
+        return lct__fail(LCT_EFORMAT, func, "section '%s' is malformed (entry count)", sname);
+    const char **keys;
+    if (list_tables(r, is_meta, n, &keys)) return LCT_ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t klen = 0, vlen = 0;
+        const char *k = lct__ckpt_get_str(&g, LCT_CHECKPOINT_MAX_NAME, &klen);
+        const char *v = NULL;
+        uint64_t num = 0;
+        if (is_meta) v = lct__ckpt_get_str(&g, LCT_CHECKPOINT_MAX_VALUE, &vlen);
+        else num = lct__ckpt_get_u64(&g);
+        if (g.failed || klen == 0)
+            return lct__fail(LCT_EFORMAT, func, "section '%s' is malformed (entry %u)", sname, (unsigned)i);
+        /* key and value each gain a NUL but lose their 4-byte length: storage suffices */
+        keys[i] = keep_string(out, k, klen);
+        if (is_meta) {
+            r->meta_values[i] = keep_string(out, v, vlen);
+            r->n_meta = i + 1;
         } else {
-            r->counter_names = keys;
-            r->counter_values = nums;
-        }
-        if (n && (keys == NULL || (which == 0 ? values == NULL : nums == NULL))) {
-            rc = LCT_ENOMEM;
-            break;
-        }
-        for (uint32_t i = 0; i < n; i++) {
-            size_t klen = 0, vlen = 0;
-            const char *k = lct__ckpt_get_str(&g, LCT_CHECKPOINT_MAX_NAME, &klen);
-            const char *v = NULL;
-            uint64_t num = 0;
-            if (which == 0) v = lct__ckpt_get_str(&g, LCT_CHECKPOINT_MAX_VALUE, &vlen);
-            else num = lct__ckpt_get_u64(&g);
-            if (g.failed || klen == 0) {
-                rc = lct__fail(LCT_EFORMAT, func, "section '%s' is malformed (entry %u)", r->secs[idx].name,
-                               (unsigned)i);
-                break;
-            }
-            /* key and value each gain a NUL but lose their 4-byte length: storage suffices */
-            memcpy(out, k, klen);
-            out[klen] = '\0';
-            keys[i] = out;
-            out += klen + 1;
-            if (which == 0) {
-                memcpy(out, v, vlen);
-                out[vlen] = '\0';
-                values[i] = out;
-                out += vlen + 1;
-            } else {
-                nums[i] = num;
-            }
-            if (which == 0) r->n_meta = i + 1;
-            else r->n_counters = i + 1;
-        }
-        if (rc == LCT_OK && lct__ckpt_get_left(&g) != 0)
-            rc = lct__fail(LCT_EFORMAT, func, "section '%s' has %zu stray bytes", r->secs[idx].name,
-                           lct__ckpt_get_left(&g));
-        if (rc == LCT_OK && n > 1) {
-            /* keys must be unique: sort a copy of the order (O(n log n) even for 65536 keys) */
-            size_t *order = lct__calloc(r->rt, n, sizeof *order), *tmp = lct__calloc(r->rt, n, sizeof *tmp);
-            if (order == NULL || tmp == NULL) rc = LCT_ENOMEM;
-            for (uint32_t i = 0; rc == LCT_OK && i < n; i++) order[i] = i;
-            if (rc == LCT_OK) sort_indices(keys, order, tmp, n);
-            for (uint32_t i = 1; rc == LCT_OK && i < n; i++)
-                if (strcmp(keys[order[i - 1]], keys[order[i]]) == 0)
-                    rc = lct__fail(LCT_EFORMAT, func, "section '%s' holds key '%s' twice", r->secs[idx].name,
-                                   keys[order[i]]);
-            lct__free(r->rt, order);
-            lct__free(r->rt, tmp);
+            r->counter_values[i] = num;
+            r->n_counters = i + 1;
         }
     }
-done:
-    lct__free(r->rt, meta);
-    lct__free(r->rt, ctr);
+    if (lct__ckpt_get_left(&g) != 0)
+        return lct__fail(LCT_EFORMAT, func, "section '%s' has %zu stray bytes", sname, lct__ckpt_get_left(&g));
+    if (n < 2) return LCT_OK;
+    /* keys must be unique: sort a copy of the order (O(n log n) even for 65536 keys) */
+    size_t *order = lct__calloc(r->rt, n, sizeof *order);
+    if (order == NULL) return LCT_ENOMEM;
+    for (uint32_t i = 0; i < n; i++) order[i] = i;
+    long twin = find_twin(r->rt, keys, order, n);
+    lct__free(r->rt, order);
+    if (twin == LCT_ENOMEM) return LCT_ENOMEM;
+    if (twin >= 0) return lct__fail(LCT_EFORMAT, func, "section '%s' holds key '%s' twice", sname, keys[twin]);
+    return LCT_OK;
+}
+
+/* Parse "lct.meta" and "lct.counters" now, so that lookups never fail later. */
+static int parse_lists(lct_checkpoint_reader *r, const char *func)
+{
+    long idx[2] = {find_index(r, "lct.meta"), find_index(r, "lct.counters")};
+    int rc = check_list_types(r, idx[0], idx[1], find_index(r, "lct.runtime"), func);
+    if (rc) return rc;
+    void *data[2] = {NULL, NULL};
+    size_t strings_size = 0;
+    for (int k = 0; k < 2 && rc == LCT_OK; k++) {
+        if (idx[k] < 0) continue;
+        rc = inflate_section(r, (size_t)idx[k], &data[k], func);
+        strings_size += (size_t)r->secs[idx[k]].raw_size;
+    }
+    if (rc == LCT_OK && strings_size > 0 && (r->strings = lct__malloc(r->rt, strings_size)) == NULL) rc = LCT_ENOMEM;
+    char *out = r->strings;
+    for (int k = 0; k < 2 && rc == LCT_OK; k++)
+        if (idx[k] >= 0) rc = parse_list(r, k == 0, idx[k], data[k], &out, func);
+    lct__free(r->rt, data[0]);
+    lct__free(r->rt, data[1]);
     return rc;
 }
 
@@ -516,9 +539,7 @@ int lct_checkpoint_find(const lct_checkpoint_reader *r, const char *name)
 {
     LCT__REQUIRE(r);
     LCT__REQUIRE(name);
-    long i = find_index(r, name);
-    if (i < 0) return LCT__FAIL(LCT_ERANGE, "the checkpoint has no section named '%s'", name);
-    return (int)i;
+    return (int)find_or_fail(r, name, __func__);
 }
 
 int lct__ckpt_read(lct_checkpoint_reader *r, const char *name, uint32_t type, size_t max_size, void **data,
@@ -526,8 +547,8 @@ int lct__ckpt_read(lct_checkpoint_reader *r, const char *name, uint32_t type, si
 {
     *data = NULL;
     *size = 0;
-    long i = find_index(r, name);
-    if (i < 0) return lct__fail(LCT_ERANGE, func, "the checkpoint has no section named '%s'", name);
+    long i = find_or_fail(r, name, func);
+    if (i < 0) return (int)i;
     const rsec *s = &r->secs[i];
     if (s->type != type)
         return lct__fail(LCT_EFORMAT, func, "section '%s' has type %u, expected %u", name, (unsigned)s->type,
@@ -668,12 +689,10 @@ int lct_checkpoint_get_meta(const lct_checkpoint_reader *r, const char *key, con
     LCT__REQUIRE(r);
     LCT__REQUIRE(key);
     LCT__REQUIRE(value);
-    for (size_t i = 0; i < r->n_meta; i++)
-        if (strcmp(r->meta_keys[i], key) == 0) {
-            *value = r->meta_values[i];
-            return LCT_OK;
-        }
-    return LCT__FAIL(LCT_ERANGE, "the checkpoint has no meta key '%s'", key);
+    long i = find_key(r->meta_keys, r->n_meta, key);
+    if (i < 0) return LCT__FAIL(LCT_ENOTFOUND, "the checkpoint has no meta key '%s'", key);
+    *value = r->meta_values[i];
+    return LCT_OK;
 }
 
 int lct_checkpoint_meta_count(const lct_checkpoint_reader *r)
@@ -697,12 +716,10 @@ int lct_checkpoint_get_counter(const lct_checkpoint_reader *r, const char *name,
     LCT__REQUIRE(r);
     LCT__REQUIRE(name);
     LCT__REQUIRE(value);
-    for (size_t i = 0; i < r->n_counters; i++)
-        if (strcmp(r->counter_names[i], name) == 0) {
-            *value = r->counter_values[i];
-            return LCT_OK;
-        }
-    return LCT__FAIL(LCT_ERANGE, "the checkpoint has no counter '%s'", name);
+    long i = find_key(r->counter_names, r->n_counters, name);
+    if (i < 0) return LCT__FAIL(LCT_ENOTFOUND, "the checkpoint has no counter '%s'", name);
+    *value = r->counter_values[i];
+    return LCT_OK;
 }
 
 int lct_checkpoint_read_blob(lct_checkpoint_reader *r, const char *name, uint32_t type, void *dst, size_t size)
@@ -710,8 +727,8 @@ int lct_checkpoint_read_blob(lct_checkpoint_reader *r, const char *name, uint32_
     LCT__REQUIRE(r);
     LCT__REQUIRE(name);
     if (dst == NULL && size != 0) return LCT__FAIL(LCT_EINVAL, "argument 'dst' is NULL but size is %zu", size);
-    long i = find_index(r, name);
-    if (i < 0) return LCT__FAIL(LCT_ERANGE, "the checkpoint has no section named '%s'", name);
+    long i = find_or_fail(r, name, __func__);
+    if (i < 0) return (int)i;
     const rsec *s = &r->secs[i];
     if (s->type != type)
         return LCT__FAIL(LCT_EFORMAT, "section '%s' has type %u, not %u", name, (unsigned)s->type, (unsigned)type);

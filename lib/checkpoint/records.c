@@ -1,9 +1,9 @@
 /*
- * Helpers shared by the handle sections (encoder, optimizer, bank, loss, augmenter): each
+ * Helpers shared by the handle sections (encoder, optimizer, bank, loss, augmenter, replay): each
  * record starts with a u32 version; a handle with tensors adds "<name><suffix>" as a
  * parameter section, and its load is all-or-nothing over both.
  */
-#include "checkpoint_internal.h"
+#include "checkpoint.h"
 
 /* "<name><suffix>" into buf; LCT_EINVAL if the result would be too long for a section name. */
 int lct__ckpt_sub_name(char *buf, const char *name, const char *suffix, const char *func)
@@ -51,3 +51,44 @@ int lct__ckpt_read_record(lct_checkpoint_reader *r, const char *name, uint32_t t
     return LCT_OK;
 }
 
+
+int lct__ckpt_record_begin(lct__ckpt_put *rec, lct_checkpoint_writer *w, const lct_runtime *rt, const char *what,
+                           const char *func)
+{
+    int rc = lct__ckpt_same_runtime(lct__ckpt_writer_runtime(w), rt, what, "writer", func);
+    if (rc) return rc;
+    lct__ckpt_put_init(rec, lct__ckpt_writer_runtime(w));
+    lct__ckpt_put_u32(rec, LCT__CKPT_RECORD_VERSION);
+    return LCT_OK;
+}
+
+int lct__ckpt_load_record(lct_checkpoint_reader *r, const char *name, uint32_t type, size_t max,
+                          lct__ckpt_check_fn check, lct__ckpt_commit_fn commit, void *target, const char *suffix,
+                          lct_params *params, const char *func)
+{
+    char sub[LCT_CHECKPOINT_MAX_NAME + 1];
+    int rc = suffix ? lct__ckpt_sub_name(sub, name, suffix, func) : LCT_OK;
+    if (rc) return rc;
+    int opened = suffix ? lct__ckpt_implicit_begin(r) : 0;
+    void *data = NULL;
+    size_t size = 0;
+    lct__ckpt_get g;
+    rc = lct__ckpt_read_record(r, name, type, max, &data, &size, &g, func);
+    if (rc == LCT_OK && check) rc = check(target, &g, data, name, func);
+    else if (rc == LCT_OK && size != max)
+        rc = lct__fail(LCT_EFORMAT, func, "section '%s' holds %zu bytes, not %zu", name, size, max);
+    rc = lct__ckpt_finish(r, rc, target, commit, data, size);
+    if (rc == LCT_OK && params) rc = lct_checkpoint_load_params(r, sub, params);
+    return suffix ? lct__ckpt_implicit_end(r, opened, rc) : rc;
+}
+
+int lct__ckpt_new_begin(lct_checkpoint_reader *r, const char *name, const lct_runtime *rt, const char *func)
+{
+    const void *args[3] = {r, name, rt};
+    static const char *const arg_names[3] = {"r", "name", "rt"};
+    for (int i = 0; i < 3; i++)
+        if (args[i] == NULL) return lct__fail(LCT_EINVAL, func, "argument '%s' is NULL", arg_names[i]);
+    if (lct__ckpt_in_group(r))
+        return lct__fail(LCT_ESTATE, func, "handles cannot be created inside a group of loads; commit it first");
+    return LCT_OK;
+}

@@ -1,6 +1,4 @@
 /* The checkpoint writer: sections compressed when added, serialised on write. */
-#include <zlib.h>
-
 #include "checkpoint_internal.h"
 
 typedef struct wsec {
@@ -253,18 +251,6 @@ int lct_checkpoint_add_runtime(lct_checkpoint_writer *w)
 /* Internal sink: returns LCT_OK or a negative code with the message recorded. */
 typedef int (*sink_fn)(void *user, const void *data, size_t size);
 
-static uint32_t crc_update(uint32_t crc, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    while (n > 0) {
-        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        crc = (uint32_t)crc32(crc, p, k);
-        p += k;
-        n -= k;
-    }
-    return crc;
-}
-
 /* Build the list payload of meta strings or counters as a section. */
 static int list_section(lct_checkpoint_writer *w, const wlist *l, int is_meta, wsec *out, const char *func)
 {
@@ -299,10 +285,10 @@ static int write_section(const wsec *s, sink_fn sink, void *user)
     h[7] = 0;
     lct__le64_store(h + 8, s->stored_size);
     lct__le64_store(h + 16, s->raw_size);
-    uint32_t crc = crc_update((uint32_t)crc32(0, Z_NULL, 0), s->name, s->name_len);
-    crc = crc_update(crc, s->stored, s->stored_size);
+    uint32_t crc = lct__ckpt_crc(0, s->name, s->name_len);
+    crc = lct__ckpt_crc(crc, s->stored, s->stored_size);
     lct__le32_store(h + 24, crc);
-    lct__le32_store(h + 28, crc_update((uint32_t)crc32(0, Z_NULL, 0), h, 28));
+    lct__le32_store(h + 28, lct__ckpt_crc(0, h, 28));
     int rc = sink(user, h, sizeof h);
     if (rc == LCT_OK) rc = sink(user, s->name, s->name_len);
     if (rc == LCT_OK) rc = sink(user, s->stored, s->stored_size);
@@ -323,7 +309,7 @@ static int serialise(lct_checkpoint_writer *w, sink_fn sink, void *user, const c
         lct__le32_store(h + 8, LCT_CHECKPOINT_FORMAT_VERSION);
         lct__le32_store(h + 12, 0);
         lct__le32_store(h + 16, (uint32_t)(w->n_secs + n_extra));
-        lct__le32_store(h + 20, crc_update((uint32_t)crc32(0, Z_NULL, 0), h, 20));
+        lct__le32_store(h + 20, lct__ckpt_crc(0, h, 20));
         rc = sink(user, h, sizeof h);
     }
     for (size_t i = 0; rc == LCT_OK && i < n_extra; i++) rc = write_section(&extra[i], sink, user);

@@ -9,20 +9,9 @@ static _Thread_local char lct__last_error[512];
 const char *lct_status_string(int status)
 {
     switch (status) {
-    case LCT_OK: return "success";
-    case LCT_EINVAL: return "invalid argument";
-    case LCT_ENOMEM: return "out of memory";
-    case LCT_ESHAPE: return "shape mismatch";
-    case LCT_EIO: return "input/output error";
-    case LCT_EFORMAT: return "malformed input";
-    case LCT_ENUMERIC: return "non-finite value (NaN or Inf)";
-    case LCT_EVERSION: return "unsupported version";
-    case LCT_ESTATE: return "invalid state for this call";
-    case LCT_ERANGE: return "value out of range";
-    case LCT_EUNSUPPORTED: return "not supported";
-    case LCT_ECHECKSUM: return "checksum mismatch";
-    case LCT_EMISMATCH: return "handles do not belong together";
-    case LCT_ECOMM: return "collective communication failed";
+#define LCT__STATUS_CASE(name, value, message) case LCT_##name: return message;
+    LCT_STATUS_MAP(LCT__STATUS_CASE)
+#undef LCT__STATUS_CASE
     default: return "unknown status";
     }
 }

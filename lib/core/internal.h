@@ -14,10 +14,8 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #  define LCT__PRINTF(f, a) __attribute__((format(printf, f, a)))
-#  define LCT__UNUSED __attribute__((unused))
 #else
 #  define LCT__PRINTF(f, a)
-#  define LCT__UNUSED
 #endif
 
 /* Alignment of every block from lct__malloc: a cache line, and enough for AVX-512. */

@@ -1,5 +1,5 @@
 /* Data parallelism: gradients averaged over the ranks of a communicator, in buckets. */
-#include "optimizer.h"
+#include "optimizer_internal.h"
 #include "../comm/comm_internal.h"
 
 int lct_optimizer_set_comm(lct_optimizer *opt, lct_comm *comm)

@@ -3,7 +3,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
-#include "optimizer.h"
+#include "optimizer_internal.h"
 #include "../comm/comm_internal.h"
 
 #define NAME_SLOT 96

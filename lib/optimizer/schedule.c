@@ -1,7 +1,7 @@
 /* Learning-rate schedules: constant, step milestones, cosine; all with an optional linear warm-up. */
 #include <math.h>
 
-#include "optimizer.h"
+#include "optimizer_internal.h"
 
 int lct__schedule_check(const lct_optimizer_options *o, const uint64_t *milestones, size_t n, const char *func)
 {

@@ -79,10 +79,10 @@ int lct_replay_bytes(size_t capacity, const uint32_t *shape, size_t rank, const 
     LCT__OPTIONS_COPY(LCT__OPT_REPLAY, lct_replay_options_init, local, opts);
     size_t elems = 0;
     int rc = check_args(__func__, capacity, shape, rank, opts, &elems);
-    if (rc == LCT_ESHAPE) return LCT__FAIL(LCT_ERANGE, "the size of %zu samples of this shape overflows", capacity);
+    if (rc == LCT_ESHAPE) return LCT__FAIL(LCT_ESHAPE, "the size of %zu samples of this shape overflows", capacity);
     if (rc) return rc;
     size_t total = footprint(capacity, elems * elem_bytes(opts->elem), opts);
-    if (total == 0) return LCT__FAIL(LCT_ERANGE, "the size of %zu samples of %zu elements overflows", capacity, elems);
+    if (total == 0) return LCT__FAIL(LCT_ESHAPE, "the size of %zu samples of %zu elements overflows", capacity, elems);
     *bytes = total;
     return LCT_OK;
 }

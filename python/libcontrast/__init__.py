@@ -3,8 +3,8 @@
 Standard library only; NumPy arrays are accepted and returned when present.
 """
 from ._errors import (ChecksumError, CommError, FormatError, InvalidArgumentError, LctError, LctIOError,
-                      MismatchError, NumericError, OutOfMemoryError, RangeError, ShapeError, StateError,
-                      UnsupportedError, VersionError, error_clear, error_last, error_set, status_string)
+                      MismatchError, NotFoundError, NumericError, OutOfMemoryError, RangeError, ShapeError,
+                      StateError, UnsupportedError, VersionError, error_clear, error_last, error_set, status_string)
 from ._core import LOG_DEBUG, LOG_ERROR, LOG_INFO, LOG_WARN, Handle, Params, Runtime, version, version_number
 from ._lib import BINDING_MAJOR
 from ._augment import Augmenter
@@ -18,7 +18,7 @@ from ._checkpoint import Checkpoint, CheckpointWriter, npy_info, npy_read, npy_r
 
 __all__ = [
     "ChecksumError", "CommError", "FormatError", "InvalidArgumentError", "LctError", "LctIOError", "MismatchError",
-    "NumericError", "OutOfMemoryError", "RangeError", "ShapeError", "StateError", "UnsupportedError",
+    "NotFoundError", "NumericError", "OutOfMemoryError", "RangeError", "ShapeError", "StateError", "UnsupportedError",
     "VersionError", "status_string", "error_last", "error_clear", "error_set",
     "LOG_DEBUG", "LOG_ERROR", "LOG_INFO", "LOG_WARN", "Handle", "Params",
     "Runtime", "version", "version_number", "BINDING_MAJOR",

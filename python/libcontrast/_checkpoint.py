@@ -4,7 +4,7 @@ import os
 
 from . import _buffers
 from ._core import Handle, Params
-from ._errors import check
+from ._errors import ENOTFOUND, check
 from ._lib import P, c_char_p, c_int, c_size_t, c_uint32, c_uint64, c_void_p, declare, lib
 
 TYPE_META, TYPE_COUNTERS, TYPE_RUNTIME, TYPE_PARAMS, TYPE_USER = 1, 2, 3, 4, 65536
@@ -209,7 +209,7 @@ class Checkpoint(Handle):
     def find(self, name):
         """Index of section `name`, or None."""
         rc = lib.lct_checkpoint_find(self.ptr, _b(name))
-        if rc == -9:
+        if rc == ENOTFOUND:
             return None
         return check(rc)
 

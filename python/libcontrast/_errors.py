@@ -2,8 +2,10 @@
 from ._lib import lib
 
 OK = 0
+# The order and numbers of LCT_STATUS_MAP in include/libcontrast/common.h (tests/python/test_core.py
+# checks them against it).
 EINVAL, ENOMEM, ESHAPE, EIO, EFORMAT, ENUMERIC, EVERSION, ESTATE, ERANGE, EUNSUPPORTED, ECHECKSUM, EMISMATCH, \
-    ECOMM = range(-1, -14, -1)
+    ECOMM, ENOTFOUND = range(-1, -15, -1)
 
 
 class LctError(Exception):
@@ -67,11 +69,15 @@ class CommError(LctError, RuntimeError):
     pass
 
 
+class NotFoundError(LctError, LookupError):
+    pass
+
+
 _CLASSES = {
     EINVAL: InvalidArgumentError, ENOMEM: OutOfMemoryError, ESHAPE: ShapeError, EIO: LctIOError,
     EFORMAT: FormatError, ENUMERIC: NumericError, EVERSION: VersionError, ESTATE: StateError,
     ERANGE: RangeError, EUNSUPPORTED: UnsupportedError, ECHECKSUM: ChecksumError, EMISMATCH: MismatchError,
-    ECOMM: CommError,
+    ECOMM: CommError, ENOTFOUND: NotFoundError,
 }
 
 

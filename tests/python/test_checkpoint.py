@@ -123,9 +123,9 @@ class TestCheckpoint(unittest.TestCase):
         self.assertEqual(list(enc.params.get(0)), before)
         with self.assertRaises(lct.StateError):
             r.commit()
-        with self.assertRaises(lct.RangeError):
+        with self.assertRaises(lct.NotFoundError):
             r.load("missing", enc)
-        with self.assertRaises(lct.RangeError):
+        with self.assertRaises(lct.NotFoundError):
             r.counter("missing")
         with self.assertRaises(lct.InvalidArgumentError):
             w.add_meta("", "x")

@@ -3,6 +3,7 @@ import array
 import ctypes
 import gc
 import os
+import re
 import unittest
 
 import libcontrast as lct
@@ -79,6 +80,43 @@ class TestRuntime(unittest.TestCase):
         gc.collect()
         grown = rss_kib() - before
         self.assertLess(grown, 2048, "RSS grew by %d KiB over 10,000 create/free cycles" % grown)
+
+
+class TestStatusTable(unittest.TestCase):
+    """The binding's codes and exceptions against LCT_STATUS_MAP, the C table of include/libcontrast/common.h."""
+
+    @staticmethod
+    def c_table():
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        with open(os.path.join(root, "include", "libcontrast", "common.h")) as f:
+            text = f.read()
+        body = text[text.index("#define LCT_STATUS_MAP(X)"):]
+        body = body[:body.index("\n\n")]
+        return [(name, int(value), message)
+                for name, value, message in re.findall(r'X\((\w+), (-?\d+), "([^"]*)"\)', body)]
+
+    def test_python_codes_match_the_c_table(self):
+        table = self.c_table()
+        self.assertGreaterEqual(len(table), 15)
+        self.assertEqual(table[0], ("OK", 0, "success"))
+        self.assertIn(("ENOTFOUND", -14, "not found"), table)
+        codes = {name: getattr(lct._errors, name, None) for name, _, _ in table}
+        self.assertEqual(codes, {name: value for name, value, _ in table})
+        for name, value, message in table:
+            self.assertEqual(lct.status_string(value), message, name)
+            if value:
+                self.assertIn(value, lct._errors._CLASSES, name)
+        # nothing in the binding that the C table lacks
+        extra = [n for n in dir(lct._errors) if re.fullmatch(r"E[A-Z]+", n) and n not in codes]
+        self.assertEqual(extra, [])
+        self.assertEqual(sorted(lct._errors._CLASSES), sorted(v for _, v, _ in table if v))
+        self.assertEqual(lct.status_string(table[-1][1] - 1), "unknown status")
+
+    def test_not_found_is_a_lookup_error(self):
+        self.assertTrue(issubclass(lct.NotFoundError, LookupError))
+        with self.assertRaises(lct.NotFoundError) as cm:
+            lct._errors.check(lct._errors.ENOTFOUND)
+        self.assertEqual(cm.exception.status, -14)
 
 
 class TestGemmAndBuffers(unittest.TestCase):

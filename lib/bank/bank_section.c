@@ -1,9 +1,9 @@
 /*
  * Memory banks in checkpoints: shape, storage, rows as stored (fp32/fp16) and sampling stream.
- * Record layout in docs/checkpoint-format.md; helpers in records.c.
+ * Record layout in docs/checkpoint-format.md; the container's record API in checkpoint/checkpoint.h.
  */
-#include "checkpoint_internal.h"
-#include "../bank/bank_internal.h"
+#include "bank_internal.h"
+#include "../checkpoint/checkpoint.h"
 
 #define BANK_HEADER 40u
 #define SHARD_HEADER 72u
@@ -13,13 +13,12 @@ int lct_checkpoint_add_bank(lct_checkpoint_writer *w, const char *name, const lc
     LCT__REQUIRE(w);
     LCT__REQUIRE(name);
     LCT__REQUIRE(bank);
-    LCT__CKPT_WRITER_RT(w, lct__bank_runtime(bank), "bank");
+    lct__ckpt_put rec;
+    int rc = lct__ckpt_record_begin(&rec, w, lct__bank_runtime(bank), "bank", __func__);
+    if (rc) return rc;
     uint64_t stream, calls;
     lct__bank_rng_state(bank, &stream, &calls);
     const int sharded = lct__bank_sharded(bank);
-    lct__ckpt_put rec;
-    lct__ckpt_put_init(&rec, lct__ckpt_writer_runtime(w));
-    lct__ckpt_put_u32(&rec, LCT__CKPT_RECORD_VERSION);
     lct__ckpt_put_u32(&rec, (uint32_t)lct__bank_storage(bank));
     lct__ckpt_put_u64(&rec, lct__bank_n(bank));
     lct__ckpt_put_u64(&rec, lct__bank_d(bank));
@@ -27,8 +26,8 @@ int lct_checkpoint_add_bank(lct_checkpoint_writer *w, const char *name, const lc
     lct__ckpt_put_u64(&rec, calls);
     if (sharded) {
         /* the layout, so that a load can refuse another one */
-        lct__ckpt_put_u64(&rec, (uint64_t)bank->comm->size);
-        lct__ckpt_put_u64(&rec, (uint64_t)bank->comm->rank);
+        lct__ckpt_put_u64(&rec, (uint64_t)lct__comm_size(bank->comm));
+        lct__ckpt_put_u64(&rec, (uint64_t)lct__comm_rank(bank->comm));
         lct__ckpt_put_u64(&rec, bank->first);
         lct__ckpt_put_u64(&rec, bank->count);
     }
@@ -64,21 +63,22 @@ static int check_layout(lct_checkpoint_reader *r, const char *name, const lct_ba
                          "sharded (create it with lct_bank_new_sharded over the same number of ranks)", name);
     if (real == LCT__CKPT_TYPE_BANK && sharded)
         return lct__fail(LCT_EMISMATCH, func, "section '%s' holds an unsharded bank; the bank is shard %d of %d",
-                         name, bank->comm->rank, bank->comm->size);
+                         name, lct__comm_rank(bank->comm), lct__comm_size(bank->comm));
     if (*type != LCT__CKPT_TYPE_BANK_SHARD) return LCT_OK;
     unsigned char head[SHARD_HEADER];
     int rc = lct__ckpt_read_prefix(r, (size_t)idx, head, SHARD_HEADER, func);
     if (rc) return rc;
     uint64_t p = lct__le64_load(head + 40), rank = lct__le64_load(head + 48), first = lct__le64_load(head + 56),
              count = lct__le64_load(head + 64);
-    if (p != (uint64_t)bank->comm->size)
+    const int rank_of = lct__comm_rank(bank->comm), ranks = lct__comm_size(bank->comm);
+    if (p != (uint64_t)ranks)
         return lct__fail(LCT_EMISMATCH, func, "section '%s' was saved by a run on %llu ranks; this bank is sharded over "
                          "%d: resuming on a different number of ranks is not supported", name, (unsigned long long)p,
-                         bank->comm->size);
-    if (rank != (uint64_t)bank->comm->rank || first != bank->first || count != bank->count)
+                         ranks);
+    if (rank != (uint64_t)rank_of || first != bank->first || count != bank->count)
         return lct__fail(LCT_EMISMATCH, func, "section '%s' holds rank %llu's rows [%llu, %llu); this is rank %d with "
                          "rows [%zu, %zu): load each rank's own checkpoint", name, (unsigned long long)rank,
-                         (unsigned long long)first, (unsigned long long)(first + count), bank->comm->rank, bank->first,
+                         (unsigned long long)first, (unsigned long long)(first + count), rank_of, bank->first,
                          bank->first + bank->count);
     return LCT_OK;
 }
@@ -146,11 +146,8 @@ int lct_checkpoint_new_bank(lct_checkpoint_reader *r, const char *name, lct_runt
 {
     LCT__REQUIRE(out);
     *out = NULL;
-    LCT__REQUIRE(r);
-    LCT__REQUIRE(name);
-    LCT__REQUIRE(rt);
-    if (lct__ckpt_in_group(r))
-        return LCT__FAIL(LCT_ESTATE, "handles cannot be created inside a group of loads; commit it first");
+    int rc = lct__ckpt_new_begin(r, name, rt, __func__);
+    if (rc) return rc;
     int idx = lct_checkpoint_find(r, name);
     if (idx < 0) return idx;
     uint32_t type;
@@ -163,7 +160,7 @@ int lct_checkpoint_new_bank(lct_checkpoint_reader *r, const char *name, lct_runt
         return LCT__FAIL(LCT_EFORMAT, "section '%s' has type %u, not a bank (%u)", name, (unsigned)type,
                          (unsigned)LCT__CKPT_TYPE_BANK);
     unsigned char head[BANK_HEADER];
-    int rc = lct__ckpt_read_prefix(r, (size_t)idx, head, BANK_HEADER, __func__);
+    rc = lct__ckpt_read_prefix(r, (size_t)idx, head, BANK_HEADER, __func__);
     uint32_t storage;
     uint64_t n, d;
     if (rc == LCT_OK) rc = parse_bank_header(head, name, &storage, &n, &d, __func__);

@@ -1,12 +1,12 @@
 /*
  * Replays and novelty scorers in checkpoints: the stored samples and every counter and measure a
  * stream run needs to continue bit-identically. A bound bank is saved on its own.
- * Record layouts in docs/checkpoint-format.md; helpers in records.c.
+ * Record layouts in docs/checkpoint-format.md; the container's record API in checkpoint/checkpoint.h.
  */
 #include <math.h>
 
-#include "checkpoint_internal.h"
-#include "../replay/replay_internal.h"
+#include "replay_internal.h"
+#include "../checkpoint/checkpoint.h"
 
 #define REPLAY_HEADER 80u
 #define NOVELTY_SIZE 32u
@@ -16,11 +16,10 @@ int lct_checkpoint_add_replay(lct_checkpoint_writer *w, const char *name, const 
     LCT__REQUIRE(w);
     LCT__REQUIRE(name);
     LCT__REQUIRE(rp);
-    LCT__CKPT_WRITER_RT(w, rp->rt, "rp");
     const int minred = rp->nn_sim != NULL;
     lct__ckpt_put rec;
-    lct__ckpt_put_init(&rec, lct__ckpt_writer_runtime(w));
-    lct__ckpt_put_u32(&rec, LCT__CKPT_RECORD_VERSION);
+    int rc = lct__ckpt_record_begin(&rec, w, rp->rt, "rp", __func__);
+    if (rc) return rc;
     lct__ckpt_put_u32(&rec, (uint32_t)rp->elem);
     lct__ckpt_put_u32(&rec, (uint32_t)rp->policy);
     lct__ckpt_put_u32(&rec, rp->rank);
@@ -95,8 +94,10 @@ static void commit_replay(void *target, const void *payload, size_t size)
 }
 
 /* The payload (already inflated, f32 samples in host order) against the replay; must not change it. */
-static int check_replay(const lct_replay *rp, const char *name, unsigned char *p, size_t size, const char *func)
+static int check_replay(const void *target, lct__ckpt_get *g, unsigned char *p, const char *name, const char *func)
 {
+    const lct_replay *rp = target;
+    size_t size = g->size;
     if (size < REPLAY_HEADER) return lct__fail(LCT_EFORMAT, func, "section '%s' is too short", name);
     uint32_t elem = lct__le32_load(p + 4), policy = lct__le32_load(p + 8), rank = lct__le32_load(p + 12);
     int same = elem == (uint32_t)rp->elem && policy == (uint32_t)rp->policy && rank == rp->rank &&
@@ -158,12 +159,8 @@ int lct_checkpoint_load_replay(lct_checkpoint_reader *r, const char *name, lct_r
     LCT__REQUIRE(rp);
     LCT__CKPT_READER_RT(r, rp->rt, "rp");
     replay_layout most = layout(rp, rp->capacity, rp->nn_sim ? rp->capacity : 0);
-    void *data = NULL;
-    size_t size = 0;
-    lct__ckpt_get g;
-    int rc = lct__ckpt_read_record(r, name, LCT__CKPT_TYPE_REPLAY, most.end, &data, &size, &g, __func__);
-    if (rc == LCT_OK) rc = check_replay(rp, name, data, size, __func__);
-    return lct__ckpt_finish(r, rc, rp, commit_replay, data, size);
+    return lct__ckpt_load_record(r, name, LCT__CKPT_TYPE_REPLAY, most.end, check_replay, commit_replay, rp, NULL, NULL,
+                                 __func__);
 }
 
 int lct_checkpoint_add_novelty(lct_checkpoint_writer *w, const char *name, const lct_novelty *nv)
@@ -171,13 +168,12 @@ int lct_checkpoint_add_novelty(lct_checkpoint_writer *w, const char *name, const
     LCT__REQUIRE(w);
     LCT__REQUIRE(name);
     LCT__REQUIRE(nv);
-    LCT__CKPT_WRITER_RT(w, nv->rt, "nv");
+    lct__ckpt_put rec;
+    int rc = lct__ckpt_record_begin(&rec, w, nv->rt, "nv", __func__);
+    if (rc) return rc;
     uint64_t mean, var;
     memcpy(&mean, &nv->mean, 8);
     memcpy(&var, &nv->var, 8);
-    lct__ckpt_put rec;
-    lct__ckpt_put_init(&rec, lct__ckpt_writer_runtime(w));
-    lct__ckpt_put_u32(&rec, LCT__CKPT_RECORD_VERSION);
     lct__ckpt_put_u32(&rec, nv->k);
     lct__ckpt_put_u64(&rec, nv->n);
     lct__ckpt_put_u64(&rec, mean);
@@ -203,23 +199,24 @@ static void commit_novelty(void *target, const void *payload, size_t size)
     nv->var = f64_at(p + 24);
 }
 
+/* The record holds the statistics of a variance: finite, not negative. */
+static int check_novelty(const void *target, lct__ckpt_get *g, unsigned char *p, const char *name, const char *func)
+{
+    (void)target;
+    if (g->size != NOVELTY_SIZE)
+        return lct__fail(LCT_EFORMAT, func, "section '%s' holds %zu bytes, not %u", name, g->size, NOVELTY_SIZE);
+    double mean = f64_at(p + 16), var = f64_at(p + 24);
+    if (!isfinite(mean) || !isfinite(var) || var < 0.0)
+        return lct__fail(LCT_ENUMERIC, func, "section '%s' holds a mean of %g and a variance of %g", name, mean, var);
+    return LCT_OK;
+}
+
 int lct_checkpoint_load_novelty(lct_checkpoint_reader *r, const char *name, lct_novelty *nv)
 {
     LCT__REQUIRE(r);
     LCT__REQUIRE(name);
     LCT__REQUIRE(nv);
     LCT__CKPT_READER_RT(r, nv->rt, "nv");
-    void *data = NULL;
-    size_t size = 0;
-    lct__ckpt_get g;
-    int rc = lct__ckpt_read_record(r, name, LCT__CKPT_TYPE_NOVELTY, NOVELTY_SIZE, &data, &size, &g, __func__);
-    if (rc == LCT_OK && size != NOVELTY_SIZE)
-        rc = LCT__FAIL(LCT_EFORMAT, "section '%s' holds %zu bytes, not %u", name, size, NOVELTY_SIZE);
-    if (rc == LCT_OK) {
-        const unsigned char *p = data;
-        double mean = f64_at(p + 16), var = f64_at(p + 24);
-        if (!isfinite(mean) || !isfinite(var) || var < 0.0)
-            rc = LCT__FAIL(LCT_ENUMERIC, "section '%s' holds a mean of %g and a variance of %g", name, mean, var);
-    }
-    return lct__ckpt_finish(r, rc, nv, commit_novelty, data, size);
+    return lct__ckpt_load_record(r, name, LCT__CKPT_TYPE_NOVELTY, NOVELTY_SIZE, check_novelty, commit_novelty, nv,
+                                 NULL, NULL, __func__);
 }

@@ -1,6 +1,6 @@
 /* Internal view of the optimiser handle. */
-#ifndef LCT_OPTIMIZER_OPTIMIZER_H
-#define LCT_OPTIMIZER_OPTIMIZER_H
+#ifndef LCT_OPTIMIZER_INTERNAL_H
+#define LCT_OPTIMIZER_INTERNAL_H
 
 #include "../core/internal.h"
 

@@ -1,9 +1,9 @@
 /*
  * Encoders in checkpoints: spec, dropout step and stream, plus "<name>.params".
- * Record layout in docs/checkpoint-format.md; helpers in records.c.
+ * Record layout in docs/checkpoint-format.md; the container's record API in checkpoint/checkpoint.h.
  */
-#include "checkpoint_internal.h"
-#include "../encoder/encoder.h"
+#include "encoder.h"
+#include "../checkpoint/checkpoint.h"
 
 #define MAX_SPEC ((size_t)1 << 20)
 
@@ -17,8 +17,8 @@ int lct_checkpoint_add_encoder(lct_checkpoint_writer *w, const char *name, lct_e
     if (params == NULL) return LCT__FAIL(LCT_EINVAL, "the encoder has no parameter set");
     const char *spec = lct_encoder_spec(enc);
     lct__ckpt_put rec;
-    lct__ckpt_put_init(&rec, lct__ckpt_writer_runtime(w));
-    lct__ckpt_put_u32(&rec, LCT__CKPT_RECORD_VERSION);
+    int rc = lct__ckpt_record_begin(&rec, w, enc->rt, "enc", __func__);
+    if (rc) return rc;
     lct__ckpt_put_u64(&rec, enc->step);
     lct__ckpt_put_u64(&rec, enc->stream);
     lct__ckpt_put_str(&rec, spec, strlen(spec));
@@ -34,37 +34,41 @@ static void commit_encoder(void *target, const void *payload, size_t size)
     enc->stream = lct__le64_load(p + 12);
 }
 
+/* The saved spec of a record (g past its version word): the step and stream come first. */
+static const char *saved_spec(lct__ckpt_get *g, size_t *len)
+{
+    lct__ckpt_get_u64(g);
+    lct__ckpt_get_u64(g);
+    return lct__ckpt_get_str(g, MAX_SPEC, len);
+}
+
+/* The record against the encoder: the same architecture. */
+static int check_encoder(const void *target, lct__ckpt_get *g, unsigned char *payload, const char *name,
+                         const char *func)
+{
+    (void)payload;
+    const char *spec = lct_encoder_spec((lct_encoder *)target);
+    size_t len = 0;
+    const char *saved = saved_spec(g, &len);
+    if (g->failed || lct__ckpt_get_left(g) != 0)
+        return lct__fail(LCT_EFORMAT, func, "section '%s' is malformed", name);
+    if (len != strlen(spec) || memcmp(saved, spec, len) != 0)
+        return lct__fail(LCT_ESHAPE, func, "the encoder's architecture '%.80s' differs from the saved '%.*s'", spec,
+                         (int)(len > 80 ? 80 : len), saved);
+    return LCT_OK;
+}
+
 int lct_checkpoint_load_encoder(lct_checkpoint_reader *r, const char *name, lct_encoder *enc)
 {
     LCT__REQUIRE(r);
     LCT__REQUIRE(name);
     LCT__REQUIRE(enc);
     LCT__CKPT_READER_RT(r, enc->rt, "enc");
-    char sub[LCT_CHECKPOINT_MAX_NAME + 1];
-    int rc = lct__ckpt_sub_name(sub, name, ".params", __func__);
-    if (rc) return rc;
     lct_params *params = lct_encoder_params(enc);
-    const char *spec = lct_encoder_spec(enc);
-    if (params == NULL || spec == NULL) return LCT__FAIL(LCT_EINVAL, "the encoder has no parameter set");
-    int opened = lct__ckpt_implicit_begin(r);
-    void *data = NULL;
-    size_t size = 0;
-    lct__ckpt_get g;
-    rc = lct__ckpt_read_record(r, name, LCT__CKPT_TYPE_ENCODER_SPEC, 24 + MAX_SPEC, &data, &size, &g, __func__);
-    if (rc == LCT_OK) {
-        lct__ckpt_get_u64(&g);
-        lct__ckpt_get_u64(&g);
-        size_t len = 0;
-        const char *saved = lct__ckpt_get_str(&g, MAX_SPEC, &len);
-        if (g.failed || lct__ckpt_get_left(&g) != 0)
-            rc = LCT__FAIL(LCT_EFORMAT, "section '%s' is malformed", name);
-        else if (len != strlen(spec) || memcmp(saved, spec, len) != 0)
-            rc = LCT__FAIL(LCT_ESHAPE, "the encoder's architecture '%.80s' differs from the saved '%.*s'", spec,
-                           (int)(len > 80 ? 80 : len), saved);
-    }
-    rc = lct__ckpt_finish(r, rc, enc, commit_encoder, data, size);
-    if (rc == LCT_OK) rc = lct_checkpoint_load_params(r, sub, params);
-    return lct__ckpt_implicit_end(r, opened, rc);
+    if (params == NULL || lct_encoder_spec(enc) == NULL)
+        return LCT__FAIL(LCT_EINVAL, "the encoder has no parameter set");
+    return lct__ckpt_load_record(r, name, LCT__CKPT_TYPE_ENCODER_SPEC, 24 + MAX_SPEC, check_encoder, commit_encoder,
+                                 enc, ".params", params, __func__);
 }
 
 /*
@@ -83,7 +87,7 @@ static int check_params_size(lct_checkpoint_reader *r, const char *name, const c
     char sub[LCT_CHECKPOINT_MAX_NAME + 1];
     if ((rc = lct__ckpt_sub_name(sub, name, ".params", func))) return rc;
     int idx = lct_checkpoint_find(r, sub);
-    if (idx < 0) return lct__fail(LCT_ERANGE, func, "the checkpoint has no section named '%s'", sub);
+    if (idx < 0) return lct__fail(idx, func, "the checkpoint has no section named '%s'", sub);
     uint32_t type;
     uint64_t raw;
     lct_checkpoint_section_info(r, (size_t)idx, NULL, &type, &raw);
@@ -106,22 +110,16 @@ int lct_checkpoint_new_encoder(lct_checkpoint_reader *r, const char *name, lct_r
 {
     LCT__REQUIRE(out);
     *out = NULL;
-    LCT__REQUIRE(r);
-    LCT__REQUIRE(name);
-    LCT__REQUIRE(rt);
-    if (lct__ckpt_in_group(r))
-        return LCT__FAIL(LCT_ESTATE, "handles cannot be created inside a group of loads; commit it first");
+    int rc = lct__ckpt_new_begin(r, name, rt, __func__);
+    if (rc) return rc;
     void *data = NULL;
     size_t size = 0;
     lct__ckpt_get g;
-    int rc = lct__ckpt_read_record(r, name, LCT__CKPT_TYPE_ENCODER_SPEC, 24 + MAX_SPEC,
-                         &data, &size, &g, __func__);
+    rc = lct__ckpt_read_record(r, name, LCT__CKPT_TYPE_ENCODER_SPEC, 24 + MAX_SPEC, &data, &size, &g, __func__);
     char *spec = NULL;
     if (rc == LCT_OK) {
-        lct__ckpt_get_u64(&g);
-        lct__ckpt_get_u64(&g);
         size_t len = 0;
-        const char *saved = lct__ckpt_get_str(&g, MAX_SPEC, &len);
+        const char *saved = saved_spec(&g, &len);
         if (g.failed) rc = LCT__FAIL(LCT_EFORMAT, "section '%s' is malformed", name);
         else if ((spec = lct__malloc(rt, len + 1)) == NULL) rc = LCT_ENOMEM;
         else {
