@@ -9,11 +9,8 @@
 
 int lct_checkpoint_add_augmenter(lct_checkpoint_writer *w, const char *name, const lct_augmenter *aug)
 {
-    LCT__REQUIRE(w);
-    LCT__REQUIRE(name);
-    LCT__REQUIRE(aug);
     lct__ckpt_put rec;
-    int rc = lct__ckpt_record_begin(&rec, w, aug->rt, "aug", __func__);
+    int rc = lct__ckpt_record_begin(&rec, w, name, aug, aug ? aug->rt : NULL, "aug", __func__);
     if (rc) return rc;
     lct__ckpt_put_u64(&rec, aug->stream);
     lct__ckpt_put_u64(&rec, aug->counter);
@@ -28,12 +25,9 @@ static void commit_augmenter(void *target, const void *payload, size_t size)
     aug->counter = lct__le64_load((const unsigned char *)payload + 12);
 }
 
+static const lct__ckpt_record AUGMENT_RECORD = {LCT__CKPT_TYPE_AUGMENT, "aug", NULL, commit_augmenter, NULL};
+
 int lct_checkpoint_load_augmenter(lct_checkpoint_reader *r, const char *name, lct_augmenter *aug)
 {
-    LCT__REQUIRE(r);
-    LCT__REQUIRE(name);
-    LCT__REQUIRE(aug);
-    LCT__CKPT_READER_RT(r, aug->rt, "aug");
-    return lct__ckpt_load_record(r, name, LCT__CKPT_TYPE_AUGMENT, RECORD_SIZE, NULL, commit_augmenter, aug, NULL, NULL,
-                                 __func__);
+    return lct__ckpt_load_record(r, name, aug, aug ? aug->rt : NULL, &AUGMENT_RECORD, RECORD_SIZE, NULL, __func__);
 }

@@ -10,11 +10,8 @@
 
 int lct_checkpoint_add_bank(lct_checkpoint_writer *w, const char *name, const lct_bank *bank)
 {
-    LCT__REQUIRE(w);
-    LCT__REQUIRE(name);
-    LCT__REQUIRE(bank);
     lct__ckpt_put rec;
-    int rc = lct__ckpt_record_begin(&rec, w, lct__bank_runtime(bank), "bank", __func__);
+    int rc = lct__ckpt_record_begin(&rec, w, name, bank, bank ? lct__bank_runtime(bank) : NULL, "bank", __func__);
     if (rc) return rc;
     uint64_t stream, calls;
     lct__bank_rng_state(bank, &stream, &calls);

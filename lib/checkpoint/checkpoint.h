@@ -6,10 +6,12 @@
  *
  * Saving a handle with a record (records.c):
  *     lct__ckpt_put rec;
- *     int rc = lct__ckpt_record_begin(&rec, w, h->rt, "h", __func__);   (version word written)
+ *     int rc = lct__ckpt_record_begin(&rec, w, name, h, h ? h->rt : NULL, "h", __func__);
+ *     if (rc) return rc;                                (else the version word is written)
  *     lct__ckpt_put_u64(&rec, h->step); ...
  *     return lct__ckpt_add_record(w, name, TYPE, &rec, NULL, 0, 0, NULL, NULL, __func__);
- * Loading it: lct__ckpt_load_record(r, name, TYPE, max, check, commit, h, NULL, NULL, __func__).
+ * Loading it, with static const lct__ckpt_record H_RECORD = {TYPE, "h", check, commit, NULL}:
+ *     return lct__ckpt_load_record(r, name, h, h ? h->rt : NULL, &H_RECORD, max, NULL, __func__);
  * Saving a handle from raw pieces:
  *     lct__ckpt_put p;  lct__ckpt_put_init(&p, w->rt);
  *     lct__ckpt_put_u64(&p, n_rows); ...               (little-endian header fields)
@@ -192,21 +194,31 @@ int lct__ckpt_add_record(lct_checkpoint_writer *w, const char *name, uint32_t ty
 /* Read record section (name, type) of at most max bytes, check its version; g parses the rest. */
 int lct__ckpt_read_record(lct_checkpoint_reader *r, const char *name, uint32_t type, size_t max, void **data,
                           size_t *size, lct__ckpt_get *g, const char *func);
-/* Start a record in rec for a handle of runtime rt (named `what` in errors): LCT_EMISMATCH unless
- * rt is the writer's; else rec holds the record's version word. */
-int lct__ckpt_record_begin(lct__ckpt_put *rec, lct_checkpoint_writer *w, const lct_runtime *rt, const char *what,
-                           const char *func);
 /* Check of a record payload before it is staged: g stands past the version word (on the payload of
- * `size` bytes, which the check may convert in place); must not change target. NULL: the record
- * must hold exactly `max` bytes. */
+ * g->size bytes, which the check may convert in place); must not change target. */
 typedef int (*lct__ckpt_check_fn)(const void *target, lct__ckpt_get *g, unsigned char *payload, const char *name,
                                   const char *func);
-/* The whole load of a record section (name, type) of at most max bytes into target: read, check,
- * commit (or stage). With a suffix, the load also takes the parameter section "<name><suffix>" into
- * params (unless params is NULL), all or nothing over both. */
-int lct__ckpt_load_record(lct_checkpoint_reader *r, const char *name, uint32_t type, size_t max,
-                          lct__ckpt_check_fn check, lct__ckpt_commit_fn commit, void *target, const char *suffix,
-                          lct_params *params, const char *func);
+
+/* What a module's record is: its section type, the handle's argument name (for messages), how a
+ * payload is checked (NULL: it must hold exactly the maximum size) and applied, and the suffix of
+ * the handle's parameter section (NULL: none). */
+typedef struct lct__ckpt_record {
+    uint32_t type;
+    const char *what;
+    lct__ckpt_check_fn check;
+    lct__ckpt_commit_fn commit;
+    const char *suffix;
+} lct__ckpt_record;
+
+/* Opening of a handle's save: LCT_EINVAL naming a NULL w, name or handle (`what`), LCT_EMISMATCH
+ * unless rt (the handle's runtime) is the writer's; then rec holds the record's version word. */
+int lct__ckpt_record_begin(lct__ckpt_put *rec, lct_checkpoint_writer *w, const char *name, const void *handle,
+                           const lct_runtime *rt, const char *what, const char *func);
+/* The whole load of a handle's record section of at most max bytes: the argument and runtime checks
+ * as lct__ckpt_record_begin, read, check, commit (or stage). With a suffix, the load also takes the
+ * parameter section "<name><suffix>" into params (unless params is NULL), all or nothing. */
+int lct__ckpt_load_record(lct_checkpoint_reader *r, const char *name, void *handle, const lct_runtime *rt,
+                          const lct__ckpt_record *rec, size_t max, lct_params *params, const char *func);
 /* Opening of every lct_checkpoint_new_*() after *out = NULL: LCT_EINVAL naming a NULL argument,
  * LCT_ESTATE inside a group of loads (the new handle could not be dropped with it). */
 int lct__ckpt_new_begin(lct_checkpoint_reader *r, const char *name, const lct_runtime *rt, const char *func);

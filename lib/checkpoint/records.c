@@ -52,42 +52,51 @@ int lct__ckpt_read_record(lct_checkpoint_reader *r, const char *name, uint32_t t
 }
 
 
-int lct__ckpt_record_begin(lct__ckpt_put *rec, lct_checkpoint_writer *w, const lct_runtime *rt, const char *what,
-                           const char *func)
+/* LCT_EINVAL naming the first NULL of args (in the order of the public function's arguments). */
+static int require(const void *const *args, const char *const *names, int n, const char *func)
 {
-    int rc = lct__ckpt_same_runtime(lct__ckpt_writer_runtime(w), rt, what, "writer", func);
+    for (int i = 0; i < n; i++)
+        if (args[i] == NULL) return lct__fail(LCT_EINVAL, func, "argument '%s' is NULL", names[i]);
+    return LCT_OK;
+}
+
+int lct__ckpt_record_begin(lct__ckpt_put *rec, lct_checkpoint_writer *w, const char *name, const void *handle,
+                           const lct_runtime *rt, const char *what, const char *func)
+{
+    int rc = require((const void *[]){w, name, handle}, (const char *[]){"w", "name", what}, 3, func);
+    if (rc == LCT_OK) rc = lct__ckpt_same_runtime(lct__ckpt_writer_runtime(w), rt, what, "writer", func);
     if (rc) return rc;
     lct__ckpt_put_init(rec, lct__ckpt_writer_runtime(w));
     lct__ckpt_put_u32(rec, LCT__CKPT_RECORD_VERSION);
     return LCT_OK;
 }
 
-int lct__ckpt_load_record(lct_checkpoint_reader *r, const char *name, uint32_t type, size_t max,
-                          lct__ckpt_check_fn check, lct__ckpt_commit_fn commit, void *target, const char *suffix,
-                          lct_params *params, const char *func)
+int lct__ckpt_load_record(lct_checkpoint_reader *r, const char *name, void *handle, const lct_runtime *rt,
+                          const lct__ckpt_record *rec, size_t max, lct_params *params, const char *func)
 {
-    char sub[LCT_CHECKPOINT_MAX_NAME + 1];
-    int rc = suffix ? lct__ckpt_sub_name(sub, name, suffix, func) : LCT_OK;
+    int rc = require((const void *[]){r, name, handle}, (const char *[]){"r", "name", rec->what}, 3, func);
     if (rc) return rc;
-    int opened = suffix ? lct__ckpt_implicit_begin(r) : 0;
+    if (!lct__ckpt_reader_accepts(r, rt))
+        return lct__ckpt_same_runtime(lct__ckpt_reader_runtime(r), rt, rec->what, "reader", func);
+    char sub[LCT_CHECKPOINT_MAX_NAME + 1];
+    if (rec->suffix && (rc = lct__ckpt_sub_name(sub, name, rec->suffix, func))) return rc;
+    int opened = rec->suffix ? lct__ckpt_implicit_begin(r) : 0;
     void *data = NULL;
     size_t size = 0;
     lct__ckpt_get g;
-    rc = lct__ckpt_read_record(r, name, type, max, &data, &size, &g, func);
-    if (rc == LCT_OK && check) rc = check(target, &g, data, name, func);
+    rc = lct__ckpt_read_record(r, name, rec->type, max, &data, &size, &g, func);
+    if (rc == LCT_OK && rec->check) rc = rec->check(handle, &g, data, name, func);
     else if (rc == LCT_OK && size != max)
         rc = lct__fail(LCT_EFORMAT, func, "section '%s' holds %zu bytes, not %zu", name, size, max);
-    rc = lct__ckpt_finish(r, rc, target, commit, data, size);
+    rc = lct__ckpt_finish(r, rc, handle, rec->commit, data, size);
     if (rc == LCT_OK && params) rc = lct_checkpoint_load_params(r, sub, params);
-    return suffix ? lct__ckpt_implicit_end(r, opened, rc) : rc;
+    return rec->suffix ? lct__ckpt_implicit_end(r, opened, rc) : rc;
 }
 
 int lct__ckpt_new_begin(lct_checkpoint_reader *r, const char *name, const lct_runtime *rt, const char *func)
 {
-    const void *args[3] = {r, name, rt};
-    static const char *const arg_names[3] = {"r", "name", "rt"};
-    for (int i = 0; i < 3; i++)
-        if (args[i] == NULL) return lct__fail(LCT_EINVAL, func, "argument '%s' is NULL", arg_names[i]);
+    int rc = require((const void *[]){r, name, rt}, (const char *[]){"r", "name", "rt"}, 3, func);
+    if (rc) return rc;
     if (lct__ckpt_in_group(r))
         return lct__fail(LCT_ESTATE, func, "handles cannot be created inside a group of loads; commit it first");
     return LCT_OK;

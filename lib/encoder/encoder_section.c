@@ -17,7 +17,7 @@ int lct_checkpoint_add_encoder(lct_checkpoint_writer *w, const char *name, lct_e
     if (params == NULL) return LCT__FAIL(LCT_EINVAL, "the encoder has no parameter set");
     const char *spec = lct_encoder_spec(enc);
     lct__ckpt_put rec;
-    int rc = lct__ckpt_record_begin(&rec, w, enc->rt, "enc", __func__);
+    int rc = lct__ckpt_record_begin(&rec, w, name, enc, enc->rt, "enc", __func__);
     if (rc) return rc;
     lct__ckpt_put_u64(&rec, enc->step);
     lct__ckpt_put_u64(&rec, enc->stream);
@@ -58,17 +58,23 @@ static int check_encoder(const void *target, lct__ckpt_get *g, unsigned char *pa
     return LCT_OK;
 }
 
+static const lct__ckpt_record ENCODER_RECORD = {LCT__CKPT_TYPE_ENCODER_SPEC, "enc", check_encoder, commit_encoder,
+                                                 ".params"};
+
 int lct_checkpoint_load_encoder(lct_checkpoint_reader *r, const char *name, lct_encoder *enc)
 {
     LCT__REQUIRE(r);
     LCT__REQUIRE(name);
     LCT__REQUIRE(enc);
     LCT__CKPT_READER_RT(r, enc->rt, "enc");
+    /* a name too long for its parameter section fails before the encoder is sealed */
+    char sub[LCT_CHECKPOINT_MAX_NAME + 1];
+    int rc = lct__ckpt_sub_name(sub, name, ".params", __func__);
+    if (rc) return rc;
     lct_params *params = lct_encoder_params(enc);
     if (params == NULL || lct_encoder_spec(enc) == NULL)
         return LCT__FAIL(LCT_EINVAL, "the encoder has no parameter set");
-    return lct__ckpt_load_record(r, name, LCT__CKPT_TYPE_ENCODER_SPEC, 24 + MAX_SPEC, check_encoder, commit_encoder,
-                                 enc, ".params", params, __func__);
+    return lct__ckpt_load_record(r, name, enc, enc->rt, &ENCODER_RECORD, 24 + MAX_SPEC, params, __func__);
 }
 
 /*

@@ -7,11 +7,8 @@
 
 int lct_checkpoint_add_loss(lct_checkpoint_writer *w, const char *name, lct_loss *loss)
 {
-    LCT__REQUIRE(w);
-    LCT__REQUIRE(name);
-    LCT__REQUIRE(loss);
     lct__ckpt_put rec;
-    int rc = lct__ckpt_record_begin(&rec, w, loss->rt, "loss", __func__);
+    int rc = lct__ckpt_record_begin(&rec, w, name, loss, loss ? loss->rt : NULL, "loss", __func__);
     if (rc) return rc;
     lct__ckpt_put_u32(&rec, (uint32_t)loss->kind);
     size_t views = loss->log_z ? loss->n_banks : 0;
@@ -65,13 +62,11 @@ static int check_loss(const void *target, lct__ckpt_get *g, unsigned char *paylo
     return LCT_OK;
 }
 
+static const lct__ckpt_record LOSS_RECORD = {LCT__CKPT_TYPE_LOSS, "loss", check_loss, commit_loss, ".params"};
+
 int lct_checkpoint_load_loss(lct_checkpoint_reader *r, const char *name, lct_loss *loss)
 {
-    LCT__REQUIRE(r);
-    LCT__REQUIRE(name);
-    LCT__REQUIRE(loss);
-    LCT__CKPT_READER_RT(r, loss->rt, "loss");
     lct_params *params = lct_loss_params(loss);
-    return lct__ckpt_load_record(r, name, LCT__CKPT_TYPE_LOSS, 16 + 12 * LCT__LOSS_MAX_VIEWS, check_loss, commit_loss,
-                                 loss, ".params", params && params->n_tensors ? params : NULL, __func__);
+    return lct__ckpt_load_record(r, name, loss, loss ? loss->rt : NULL, &LOSS_RECORD, 16 + 12 * LCT__LOSS_MAX_VIEWS,
+                                 params && params->n_tensors ? params : NULL, __func__);
 }

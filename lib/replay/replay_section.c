@@ -13,13 +13,10 @@
 
 int lct_checkpoint_add_replay(lct_checkpoint_writer *w, const char *name, const lct_replay *rp)
 {
-    LCT__REQUIRE(w);
-    LCT__REQUIRE(name);
-    LCT__REQUIRE(rp);
-    const int minred = rp->nn_sim != NULL;
     lct__ckpt_put rec;
-    int rc = lct__ckpt_record_begin(&rec, w, rp->rt, "rp", __func__);
+    int rc = lct__ckpt_record_begin(&rec, w, name, rp, rp ? rp->rt : NULL, "rp", __func__);
     if (rc) return rc;
+    const int minred = rp->nn_sim != NULL;
     lct__ckpt_put_u32(&rec, (uint32_t)rp->elem);
     lct__ckpt_put_u32(&rec, (uint32_t)rp->policy);
     lct__ckpt_put_u32(&rec, rp->rank);
@@ -152,24 +149,18 @@ static int check_replay(const void *target, lct__ckpt_get *g, unsigned char *p, 
     return LCT_OK;
 }
 
+static const lct__ckpt_record REPLAY_RECORD = {LCT__CKPT_TYPE_REPLAY, "rp", check_replay, commit_replay, NULL};
+
 int lct_checkpoint_load_replay(lct_checkpoint_reader *r, const char *name, lct_replay *rp)
 {
-    LCT__REQUIRE(r);
-    LCT__REQUIRE(name);
-    LCT__REQUIRE(rp);
-    LCT__CKPT_READER_RT(r, rp->rt, "rp");
-    replay_layout most = layout(rp, rp->capacity, rp->nn_sim ? rp->capacity : 0);
-    return lct__ckpt_load_record(r, name, LCT__CKPT_TYPE_REPLAY, most.end, check_replay, commit_replay, rp, NULL, NULL,
-                                 __func__);
+    size_t most = rp ? layout(rp, rp->capacity, rp->nn_sim ? rp->capacity : 0).end : 0;
+    return lct__ckpt_load_record(r, name, rp, rp ? rp->rt : NULL, &REPLAY_RECORD, most, NULL, __func__);
 }
 
 int lct_checkpoint_add_novelty(lct_checkpoint_writer *w, const char *name, const lct_novelty *nv)
 {
-    LCT__REQUIRE(w);
-    LCT__REQUIRE(name);
-    LCT__REQUIRE(nv);
     lct__ckpt_put rec;
-    int rc = lct__ckpt_record_begin(&rec, w, nv->rt, "nv", __func__);
+    int rc = lct__ckpt_record_begin(&rec, w, name, nv, nv ? nv->rt : NULL, "nv", __func__);
     if (rc) return rc;
     uint64_t mean, var;
     memcpy(&mean, &nv->mean, 8);
@@ -211,12 +202,9 @@ static int check_novelty(const void *target, lct__ckpt_get *g, unsigned char *p,
     return LCT_OK;
 }
 
+static const lct__ckpt_record NOVELTY_RECORD = {LCT__CKPT_TYPE_NOVELTY, "nv", check_novelty, commit_novelty, NULL};
+
 int lct_checkpoint_load_novelty(lct_checkpoint_reader *r, const char *name, lct_novelty *nv)
 {
-    LCT__REQUIRE(r);
-    LCT__REQUIRE(name);
-    LCT__REQUIRE(nv);
-    LCT__CKPT_READER_RT(r, nv->rt, "nv");
-    return lct__ckpt_load_record(r, name, LCT__CKPT_TYPE_NOVELTY, NOVELTY_SIZE, check_novelty, commit_novelty, nv,
-                                 NULL, NULL, __func__);
+    return lct__ckpt_load_record(r, name, nv, nv ? nv->rt : NULL, &NOVELTY_RECORD, NOVELTY_SIZE, NULL, __func__);
 }
