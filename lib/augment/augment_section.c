@@ -19,10 +19,8 @@ int lct_checkpoint_add_augmenter(lct_checkpoint_writer *w, const char *name, con
 
 static void commit_augmenter(void *target, const void *payload, size_t size)
 {
-    (void)size;
-    lct_augmenter *aug = target;
-    aug->stream = lct__le64_load((const unsigned char *)payload + 4);
-    aug->counter = lct__le64_load((const unsigned char *)payload + 12);
+    ((lct_augmenter *)target)->stream = lct__ckpt_u64_at(payload, 4);
+    ((lct_augmenter *)target)->counter = lct__ckpt_u64_at(payload, 12);
 }
 
 static const lct__ckpt_record AUGMENT_RECORD = {LCT__CKPT_TYPE_AUGMENT, "aug", NULL, commit_augmenter, NULL};

@@ -177,11 +177,8 @@ int lct_checkpoint_new_bank(lct_checkpoint_reader *r, const char *name, lct_runt
     lct__ckpt_reader_set_creating(r, rt); /* the new bank may come from any runtime */
     if (rc == LCT_OK) rc = lct_checkpoint_load_bank(r, name, bank);
     lct__ckpt_reader_set_creating(r, NULL);
-    if (rc != LCT_OK) {
-        lct_bank_free(bank);
-        return rc;
-    }
-    *out = bank;
-    return LCT_OK;
+    if (rc == LCT_OK) *out = bank;
+    else lct_bank_free(bank);
+    return rc;
 }
 

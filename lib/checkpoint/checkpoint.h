@@ -94,6 +94,11 @@ static inline uint64_t lct__le64_load(const unsigned char *p)
 {
     return (uint64_t)lct__le32_load(p) | (uint64_t)lct__le32_load(p + 4) << 32;
 }
+/* The little-endian u64 at byte offset off of a payload. */
+static inline uint64_t lct__ckpt_u64_at(const void *payload, size_t off)
+{
+    return lct__le64_load((const unsigned char *)payload + off);
+}
 static inline int lct__host_is_le(void)
 {
     const uint16_t one = 1;

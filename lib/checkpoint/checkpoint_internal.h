@@ -17,6 +17,9 @@
 
 extern const unsigned char lct__ckpt_magic[8];
 
+/* LCT_EINVAL naming the first NULL of args[0..n) (names[i] is the argument's name), else LCT_OK. */
+int lct__ckpt_require(const void *const *args, const char *const *names, int n, const char *func);
+
 /* ---- zlib, with every allocation through the runtime's hooks --------------- */
 
 /* CRC-32 of n more bytes after crc (start from 0), in chunks zlib's uInt can take. */

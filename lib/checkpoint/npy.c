@@ -247,22 +247,34 @@ int lct_npy_info(const char *path, size_t *rows, size_t *cols, uint32_t *ndim)
     return LCT_OK;
 }
 
+/* Read the array of `path` into dst, which must be rows x cols, or, if dst is NULL, into a new block
+ * of rt put in *out; *h describes the file. */
+static int load_npy(const char *path, lct_runtime *rt, float *dst, size_t rows, size_t cols, float **out,
+                    lct__npy_header *h, const char *func)
+{
+    int fd;
+    int rc = open_npy(path, h, &fd, func);
+    if (rc) return rc;
+    float *data = dst;
+    if (dst && (h->rows != rows || h->cols != cols))
+        rc = lct__fail(LCT_ESHAPE, func, "'%s' holds a %zu x %zu array but rows x cols is %zu x %zu", path, h->rows,
+                       h->cols, rows, cols);
+    /* the header's size was checked against the real file size: no claim can inflate this */
+    else if (dst == NULL && (data = lct__calloc(rt, h->rows * h->cols, sizeof(float))) == NULL)
+        rc = LCT_ENOMEM;
+    if (rc == LCT_OK) rc = read_data(fd, data, h->rows * h->cols, path, func);
+    close(fd);
+    if (dst == NULL && rc != LCT_OK) lct__free(rt, data);
+    else if (dst == NULL) *out = data;
+    return rc;
+}
+
 int lct_npy_read(const char *path, float *dst, size_t rows, size_t cols)
 {
     LCT__REQUIRE(path);
     LCT__REQUIRE(dst);
     lct__npy_header h;
-    int fd;
-    int rc = open_npy(path, &h, &fd, __func__);
-    if (rc) return rc;
-    if (h.rows != rows || h.cols != cols) {
-        close(fd);
-        return LCT__FAIL(LCT_ESHAPE, "'%s' holds a %zu x %zu array but rows x cols is %zu x %zu", path, h.rows, h.cols,
-                         rows, cols);
-    }
-    rc = read_data(fd, dst, rows * cols, path, __func__);
-    close(fd);
-    return rc;
+    return load_npy(path, NULL, dst, rows, cols, NULL, &h, __func__);
 }
 
 int lct_npy_read_alloc(lct_runtime *rt, const char *path, float **out, size_t *rows, size_t *cols)
@@ -272,22 +284,8 @@ int lct_npy_read_alloc(lct_runtime *rt, const char *path, float **out, size_t *r
     LCT__REQUIRE(rt);
     LCT__REQUIRE(path);
     lct__npy_header h;
-    int fd;
-    int rc = open_npy(path, &h, &fd, __func__);
+    int rc = load_npy(path, rt, NULL, 0, 0, out, &h, __func__);
     if (rc) return rc;
-    /* the header's size was checked against the real file size: no claim can inflate this */
-    float *data = lct__calloc(rt, h.rows * h.cols, sizeof(float));
-    if (data == NULL) {
-        close(fd);
-        return LCT_ENOMEM;
-    }
-    rc = read_data(fd, data, h.rows * h.cols, path, __func__);
-    close(fd);
-    if (rc) {
-        lct__free(rt, data);
-        return rc;
-    }
-    *out = data;
     if (rows) *rows = h.rows;
     if (cols) *cols = h.cols;
     return LCT_OK;

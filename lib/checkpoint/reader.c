@@ -684,15 +684,24 @@ int lct_checkpoint_load_runtime(lct_checkpoint_reader *r, lct_runtime *rt)
     return lct__ckpt_finish(r, rc, rt, commit_runtime, data, 16);
 }
 
+/* lct_checkpoint_get_meta (is_meta) and lct_checkpoint_get_counter: the value of `key` into *value
+ * (a const char * or a uint64_t). */
+static int get_entry(const lct_checkpoint_reader *r, int is_meta, const char *key, void *value, const char *func)
+{
+    const char *names[3] = {"r", is_meta ? "key" : "name", "value"};
+    int rc = lct__ckpt_require((const void *[]){r, key, value}, names, 3, func);
+    if (rc) return rc;
+    long i = is_meta ? find_key(r->meta_keys, r->n_meta, key) : find_key(r->counter_names, r->n_counters, key);
+    if (i < 0)
+        return lct__fail(LCT_ENOTFOUND, func, "the checkpoint has no %s '%s'", is_meta ? "meta key" : "counter", key);
+    if (is_meta) *(const char **)value = r->meta_values[i];
+    else *(uint64_t *)value = r->counter_values[i];
+    return LCT_OK;
+}
+
 int lct_checkpoint_get_meta(const lct_checkpoint_reader *r, const char *key, const char **value)
 {
-    LCT__REQUIRE(r);
-    LCT__REQUIRE(key);
-    LCT__REQUIRE(value);
-    long i = find_key(r->meta_keys, r->n_meta, key);
-    if (i < 0) return LCT__FAIL(LCT_ENOTFOUND, "the checkpoint has no meta key '%s'", key);
-    *value = r->meta_values[i];
-    return LCT_OK;
+    return get_entry(r, 1, key, value, __func__);
 }
 
 int lct_checkpoint_meta_count(const lct_checkpoint_reader *r)
@@ -713,13 +722,7 @@ int lct_checkpoint_meta_at(const lct_checkpoint_reader *r, size_t index, const c
 
 int lct_checkpoint_get_counter(const lct_checkpoint_reader *r, const char *name, uint64_t *value)
 {
-    LCT__REQUIRE(r);
-    LCT__REQUIRE(name);
-    LCT__REQUIRE(value);
-    long i = find_key(r->counter_names, r->n_counters, name);
-    if (i < 0) return LCT__FAIL(LCT_ENOTFOUND, "the checkpoint has no counter '%s'", name);
-    *value = r->counter_values[i];
-    return LCT_OK;
+    return get_entry(r, 0, name, value, __func__);
 }
 
 int lct_checkpoint_read_blob(lct_checkpoint_reader *r, const char *name, uint32_t type, void *dst, size_t size)

@@ -3,7 +3,7 @@
  * record starts with a u32 version; a handle with tensors adds "<name><suffix>" as a
  * parameter section, and its load is all-or-nothing over both.
  */
-#include "checkpoint.h"
+#include "checkpoint_internal.h"
 
 /* "<name><suffix>" into buf; LCT_EINVAL if the result would be too long for a section name. */
 int lct__ckpt_sub_name(char *buf, const char *name, const char *suffix, const char *func)
@@ -52,8 +52,7 @@ int lct__ckpt_read_record(lct_checkpoint_reader *r, const char *name, uint32_t t
 }
 
 
-/* LCT_EINVAL naming the first NULL of args (in the order of the public function's arguments). */
-static int require(const void *const *args, const char *const *names, int n, const char *func)
+int lct__ckpt_require(const void *const *args, const char *const *names, int n, const char *func)
 {
     for (int i = 0; i < n; i++)
         if (args[i] == NULL) return lct__fail(LCT_EINVAL, func, "argument '%s' is NULL", names[i]);
@@ -63,7 +62,7 @@ static int require(const void *const *args, const char *const *names, int n, con
 int lct__ckpt_record_begin(lct__ckpt_put *rec, lct_checkpoint_writer *w, const char *name, const void *handle,
                            const lct_runtime *rt, const char *what, const char *func)
 {
-    int rc = require((const void *[]){w, name, handle}, (const char *[]){"w", "name", what}, 3, func);
+    int rc = lct__ckpt_require((const void *[]){w, name, handle}, (const char *[]){"w", "name", what}, 3, func);
     if (rc == LCT_OK) rc = lct__ckpt_same_runtime(lct__ckpt_writer_runtime(w), rt, what, "writer", func);
     if (rc) return rc;
     lct__ckpt_put_init(rec, lct__ckpt_writer_runtime(w));
@@ -74,7 +73,7 @@ int lct__ckpt_record_begin(lct__ckpt_put *rec, lct_checkpoint_writer *w, const c
 int lct__ckpt_load_record(lct_checkpoint_reader *r, const char *name, void *handle, const lct_runtime *rt,
                           const lct__ckpt_record *rec, size_t max, lct_params *params, const char *func)
 {
-    int rc = require((const void *[]){r, name, handle}, (const char *[]){"r", "name", rec->what}, 3, func);
+    int rc = lct__ckpt_require((const void *[]){r, name, handle}, (const char *[]){"r", "name", rec->what}, 3, func);
     if (rc) return rc;
     if (!lct__ckpt_reader_accepts(r, rt))
         return lct__ckpt_same_runtime(lct__ckpt_reader_runtime(r), rt, rec->what, "reader", func);
@@ -95,7 +94,7 @@ int lct__ckpt_load_record(lct_checkpoint_reader *r, const char *name, void *hand
 
 int lct__ckpt_new_begin(lct_checkpoint_reader *r, const char *name, const lct_runtime *rt, const char *func)
 {
-    int rc = require((const void *[]){r, name, rt}, (const char *[]){"r", "name", "rt"}, 3, func);
+    int rc = lct__ckpt_require((const void *[]){r, name, rt}, (const char *[]){"r", "name", "rt"}, 3, func);
     if (rc) return rc;
     if (lct__ckpt_in_group(r))
         return lct__fail(LCT_ESTATE, func, "handles cannot be created inside a group of loads; commit it first");

@@ -9,29 +9,22 @@
 
 int lct_checkpoint_add_encoder(lct_checkpoint_writer *w, const char *name, lct_encoder *enc)
 {
-    LCT__REQUIRE(w);
-    LCT__REQUIRE(name);
-    LCT__REQUIRE(enc);
-    LCT__CKPT_WRITER_RT(w, enc->rt, "enc");
-    lct_params *params = lct_encoder_params(enc);
-    if (params == NULL) return LCT__FAIL(LCT_EINVAL, "the encoder has no parameter set");
-    const char *spec = lct_encoder_spec(enc);
     lct__ckpt_put rec;
-    int rc = lct__ckpt_record_begin(&rec, w, name, enc, enc->rt, "enc", __func__);
+    int rc = lct__ckpt_record_begin(&rec, w, name, enc, enc ? enc->rt : NULL, "enc", __func__);
     if (rc) return rc;
+    const char *spec = lct_encoder_spec(enc);
     lct__ckpt_put_u64(&rec, enc->step);
     lct__ckpt_put_u64(&rec, enc->stream);
     lct__ckpt_put_str(&rec, spec, strlen(spec));
-    return lct__ckpt_add_record(w, name, LCT__CKPT_TYPE_ENCODER_SPEC, &rec, NULL, 0, 0, ".params", params, __func__);
+    /* handing out the parameter set seals the encoder */
+    return lct__ckpt_add_record(w, name, LCT__CKPT_TYPE_ENCODER_SPEC, &rec, NULL, 0, 0, ".params",
+                                lct_encoder_params(enc), __func__);
 }
 
 static void commit_encoder(void *target, const void *payload, size_t size)
 {
-    (void)size;
-    lct_encoder *enc = target;
-    const unsigned char *p = payload;
-    enc->step = lct__le64_load(p + 4);
-    enc->stream = lct__le64_load(p + 12);
+    ((lct_encoder *)target)->step = lct__ckpt_u64_at(payload, 4);
+    ((lct_encoder *)target)->stream = lct__ckpt_u64_at(payload, 12);
 }
 
 /* The saved spec of a record (g past its version word): the step and stream come first. */
@@ -146,11 +139,8 @@ int lct_checkpoint_new_encoder(lct_checkpoint_reader *r, const char *name, lct_r
     lct__ckpt_reader_set_creating(r, rt); /* the new encoder may come from any runtime */
     if (rc == LCT_OK) rc = lct_checkpoint_load_encoder(r, name, enc);
     lct__ckpt_reader_set_creating(r, NULL);
-    if (rc != LCT_OK) {
-        lct_encoder_free(enc);
-        return rc;
-    }
-    *out = enc;
-    return LCT_OK;
+    if (rc == LCT_OK) *out = enc;
+    else lct_encoder_free(enc);
+    return rc;
 }
 

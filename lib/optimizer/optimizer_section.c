@@ -19,8 +19,7 @@ int lct_checkpoint_add_optimizer(lct_checkpoint_writer *w, const char *name, lct
 
 static void commit_optimizer(void *target, const void *payload, size_t size)
 {
-    (void)size;
-    ((lct_optimizer *)target)->step = lct__le64_load((const unsigned char *)payload + 4);
+    ((lct_optimizer *)target)->step = lct__ckpt_u64_at(payload, 4);
 }
 
 static const lct__ckpt_record OPTIMIZER_RECORD = {LCT__CKPT_TYPE_OPTIMIZER, "opt", NULL, commit_optimizer, ".state"};

@@ -182,12 +182,10 @@ static double f64_at(const unsigned char *p)
 
 static void commit_novelty(void *target, const void *payload, size_t size)
 {
-    (void)size;
     lct_novelty *nv = target;
-    const unsigned char *p = payload;
-    nv->n = lct__le64_load(p + 8);
-    nv->mean = f64_at(p + 16);
-    nv->var = f64_at(p + 24);
+    nv->n = lct__ckpt_u64_at(payload, 8);
+    nv->mean = f64_at((const unsigned char *)payload + 16);
+    nv->var = f64_at((const unsigned char *)payload + 24);
 }
 
 /* The record holds the statistics of a variance: finite, not negative. */
