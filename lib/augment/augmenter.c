@@ -181,16 +181,22 @@ static int check_append(const lct_augmenter *aug, int kind, double p, const char
     return LCT_OK;
 }
 
-static void append(lct_augmenter *aug, int kind, double p, double a0, double a1, double a2, double a3)
+/* Check of a builder's own parameters a[] (after check_append); records the error under func. */
+typedef int (*param_check_fn)(const lct_augmenter *aug, int kind, const double *a, const char *func);
+
+/* Every builder: the shared checks, the builder's check of its parameters (if any), then the op
+ * (parameters a[0..4), NULL for none) goes to the end of the pipeline. */
+static int add_op(lct_augmenter *aug, int kind, double p, const double *a, param_check_fn check, const char *func)
 {
+    int rc = check_append(aug, kind, p, func);
+    if (rc == LCT_OK && check) rc = check(aug, kind, a, func);
+    if (rc) return rc;
     lct__aug_op *op = &aug->ops[aug->n_ops++];
     op->kind = kind;
     op->p = p;
-    op->a[0] = a0;
-    op->a[1] = a1;
-    op->a[2] = a2;
-    op->a[3] = a3;
+    for (int i = 0; i < 4; i++) op->a[i] = a ? a[i] : 0.0;
     op->a[4] = 0.0;
+    return LCT_OK;
 }
 
 /* lo <= x <= hi, false for NaN. */
@@ -199,70 +205,79 @@ static int within(double x, double lo, double hi)
     return x >= lo && x <= hi;
 }
 
-#define RANGE_FAIL(name, value, bounds) \
-    LCT__FAIL(LCT_ERANGE, "%s is %g; it must be %s", name, (double)(value), bounds)
+/* lo < x <= hi, false for NaN. */
+static int above_upto(double x, double lo, double hi)
+{
+    return x > lo && x <= hi;
+}
+
+static int range_fail(const char *func, const char *name, double value, const char *bounds)
+{
+    return lct__fail(LCT_ERANGE, func, "%s is %g; it must be %s", name, value, bounds);
+}
+
+static int check_crop(const lct_augmenter *aug, int kind, const double *a, const char *func)
+{
+    if (!above_upto(a[0], 0.0, 1.0)) return range_fail(func, "scale_min", a[0], "in (0, 1]");
+    if (!within(a[1], a[0], 1.0)) return range_fail(func, "scale_max", a[1], "in [scale_min, 1]");
+    if (!above_upto(a[2], 0.0, 100.0)) return range_fail(func, "ratio_min", a[2], "in (0, 100]");
+    if (!within(a[3], a[2], 100.0)) return range_fail(func, "ratio_max", a[3], "in [ratio_min, 100]");
+    return LCT_OK;
+}
 
 int lct_augmenter_add_random_resized_crop(lct_augmenter *aug, double p, double scale_min, double scale_max,
                                           double ratio_min, double ratio_max)
 {
-    int rc = check_append(aug, LCT__AUG_RRC, p, __func__);
-    if (rc) return rc;
-    if (!(scale_min > 0.0 && scale_min <= 1.0)) return RANGE_FAIL("scale_min", scale_min, "in (0, 1]");
-    if (!within(scale_max, scale_min, 1.0)) return RANGE_FAIL("scale_max", scale_max, "in [scale_min, 1]");
-    if (!(ratio_min > 0.0 && ratio_min <= 100.0)) return RANGE_FAIL("ratio_min", ratio_min, "in (0, 100]");
-    if (!within(ratio_max, ratio_min, 100.0)) return RANGE_FAIL("ratio_max", ratio_max, "in [ratio_min, 100]");
-    append(aug, LCT__AUG_RRC, p, scale_min, scale_max, ratio_min, ratio_max);
-    return LCT_OK;
+    return add_op(aug, LCT__AUG_RRC, p, (const double[4]){scale_min, scale_max, ratio_min, ratio_max}, check_crop,
+                  __func__);
 }
 
 int lct_augmenter_add_hflip(lct_augmenter *aug, double p)
 {
-    int rc = check_append(aug, LCT__AUG_HFLIP, p, __func__);
-    if (rc) return rc;
-    append(aug, LCT__AUG_HFLIP, p, 0, 0, 0, 0);
+    return add_op(aug, LCT__AUG_HFLIP, p, NULL, NULL, __func__);
+}
+
+static int check_jitter(const lct_augmenter *aug, int kind, const double *a, const char *func)
+{
+    static const char *const names[3] = {"brightness", "contrast", "saturation"};
+    for (int i = 0; i < 3; i++)
+        if (!within(a[i], 0.0, 100.0)) return range_fail(func, names[i], a[i], "in [0, 100]");
+    if (!within(a[3], 0.0, 0.5)) return range_fail(func, "hue", a[3], "in [0, 0.5]");
     return LCT_OK;
 }
 
 int lct_augmenter_add_color_jitter(lct_augmenter *aug, double p, double brightness, double contrast,
                                    double saturation, double hue)
 {
-    int rc = check_append(aug, LCT__AUG_JITTER, p, __func__);
-    if (rc) return rc;
-    if (!within(brightness, 0.0, 100.0)) return RANGE_FAIL("brightness", brightness, "in [0, 100]");
-    if (!within(contrast, 0.0, 100.0)) return RANGE_FAIL("contrast", contrast, "in [0, 100]");
-    if (!within(saturation, 0.0, 100.0)) return RANGE_FAIL("saturation", saturation, "in [0, 100]");
-    if (!within(hue, 0.0, 0.5)) return RANGE_FAIL("hue", hue, "in [0, 0.5]");
-    append(aug, LCT__AUG_JITTER, p, brightness, contrast, saturation, hue);
-    return LCT_OK;
+    return add_op(aug, LCT__AUG_JITTER, p, (const double[4]){brightness, contrast, saturation, hue}, check_jitter,
+                  __func__);
 }
 
 int lct_augmenter_add_grayscale(lct_augmenter *aug, double p)
 {
-    int rc = check_append(aug, LCT__AUG_GRAY, p, __func__);
-    if (rc) return rc;
-    append(aug, LCT__AUG_GRAY, p, 0, 0, 0, 0);
+    return add_op(aug, LCT__AUG_GRAY, p, NULL, NULL, __func__);
+}
+
+static int check_blur(const lct_augmenter *aug, int kind, const double *a, const char *func)
+{
+    if (!above_upto(a[0], 0.0, LCT__AUG_MAX_SIGMA)) return range_fail(func, "sigma_min", a[0], "in (0, 64]");
+    if (!within(a[1], a[0], LCT__AUG_MAX_SIGMA)) return range_fail(func, "sigma_max", a[1], "in [sigma_min, 64]");
     return LCT_OK;
 }
 
 int lct_augmenter_add_gaussian_blur(lct_augmenter *aug, double p, double sigma_min, double sigma_max)
 {
-    int rc = check_append(aug, LCT__AUG_BLUR, p, __func__);
-    if (rc) return rc;
-    if (!(sigma_min > 0.0 && sigma_min <= LCT__AUG_MAX_SIGMA))
-        return RANGE_FAIL("sigma_min", sigma_min, "in (0, 64]");
-    if (!within(sigma_max, sigma_min, LCT__AUG_MAX_SIGMA))
-        return RANGE_FAIL("sigma_max", sigma_max, "in [sigma_min, 64]");
-    append(aug, LCT__AUG_BLUR, p, sigma_min, sigma_max, 0, 0);
-    return LCT_OK;
+    return add_op(aug, LCT__AUG_BLUR, p, (const double[4]){sigma_min, sigma_max}, check_blur, __func__);
+}
+
+static int check_noise(const lct_augmenter *aug, int kind, const double *a, const char *func)
+{
+    return within(a[0], 0.0, 1e6) ? LCT_OK : range_fail(func, "std", a[0], "in [0, 1e6]");
 }
 
 int lct_augmenter_add_gaussian_noise(lct_augmenter *aug, double p, double std)
 {
-    int rc = check_append(aug, LCT__AUG_NOISE, p, __func__);
-    if (rc) return rc;
-    if (!within(std, 0.0, 1e6)) return RANGE_FAIL("std", std, "in [0, 1e6]");
-    append(aug, LCT__AUG_NOISE, p, std, 0, 0, 0);
-    return LCT_OK;
+    return add_op(aug, LCT__AUG_NOISE, p, (const double[4]){std}, check_noise, __func__);
 }
 
 int lct_augmenter_add_normalize(lct_augmenter *aug, const float *mean, const float *std, size_t channels)
@@ -280,48 +295,43 @@ int lct_augmenter_add_normalize(lct_augmenter *aug, const float *mean, const flo
     }
     memcpy(aug->norm_mean, mean, channels * sizeof(float));
     memcpy(aug->norm_std, std, channels * sizeof(float));
-    append(aug, LCT__AUG_NORMALIZE, 1.0, 0, 0, 0, 0);
-    return LCT_OK;
+    return add_op(aug, LCT__AUG_NORMALIZE, 1.0, NULL, NULL, __func__);
 }
 
 int lct_augmenter_add_window_crop(lct_augmenter *aug, double p)
 {
-    int rc = check_append(aug, LCT__AUG_WINDOW, p, __func__);
-    if (rc) return rc;
-    append(aug, LCT__AUG_WINDOW, p, 0, 0, 0, 0);
+    return add_op(aug, LCT__AUG_WINDOW, p, NULL, NULL, __func__);
+}
+
+static int check_gain(const lct_augmenter *aug, int kind, const double *a, const char *func)
+{
+    if (!within(a[0], -120.0, 120.0)) return range_fail(func, "min_db", a[0], "in [-120, 120]");
+    if (!within(a[1], a[0], 120.0)) return range_fail(func, "max_db", a[1], "in [min_db, 120]");
     return LCT_OK;
 }
 
 int lct_augmenter_add_gain(lct_augmenter *aug, double p, double min_db, double max_db)
 {
-    int rc = check_append(aug, LCT__AUG_GAIN, p, __func__);
-    if (rc) return rc;
-    if (!within(min_db, -120.0, 120.0)) return RANGE_FAIL("min_db", min_db, "in [-120, 120]");
-    if (!within(max_db, min_db, 120.0)) return RANGE_FAIL("max_db", max_db, "in [min_db, 120]");
-    append(aug, LCT__AUG_GAIN, p, min_db, max_db, 0, 0);
-    return LCT_OK;
+    return add_op(aug, LCT__AUG_GAIN, p, (const double[4]){min_db, max_db}, check_gain, __func__);
+}
+
+/* The time mask's width may reach the output length, the shift must stay below it. */
+static int check_time(const lct_augmenter *aug, int kind, const double *a, const char *func)
+{
+    const int mask = kind == LCT__AUG_MASK;
+    if (mask ? a[0] <= (double)aug->ow : a[0] < (double)aug->ow) return LCT_OK;
+    return lct__fail(LCT_ERANGE, func, "%s is %u; it must be %s the output length %zu", mask ? "max_width" : "max_shift",
+                     (unsigned)a[0], mask ? "<=" : "<", aug->ow);
 }
 
 int lct_augmenter_add_time_mask(lct_augmenter *aug, double p, uint32_t max_width)
 {
-    int rc = check_append(aug, LCT__AUG_MASK, p, __func__);
-    if (rc) return rc;
-    if (max_width > aug->ow)
-        return LCT__FAIL(LCT_ERANGE, "max_width is %u; it must be <= the output length %zu", (unsigned)max_width,
-                         aug->ow);
-    append(aug, LCT__AUG_MASK, p, (double)max_width, 0, 0, 0);
-    return LCT_OK;
+    return add_op(aug, LCT__AUG_MASK, p, (const double[4]){(double)max_width}, check_time, __func__);
 }
 
 int lct_augmenter_add_time_shift(lct_augmenter *aug, double p, uint32_t max_shift)
 {
-    int rc = check_append(aug, LCT__AUG_SHIFT, p, __func__);
-    if (rc) return rc;
-    if (max_shift >= aug->ow)
-        return LCT__FAIL(LCT_ERANGE, "max_shift is %u; it must be < the output length %zu", (unsigned)max_shift,
-                         aug->ow);
-    append(aug, LCT__AUG_SHIFT, p, (double)max_shift, 0, 0, 0);
-    return LCT_OK;
+    return add_op(aug, LCT__AUG_SHIFT, p, (const double[4]){(double)max_shift}, check_time, __func__);
 }
 
 /* ---- presets ------------------------------------------------------------- */
