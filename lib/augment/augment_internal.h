@@ -69,6 +69,9 @@ void lct__aug_signal_view(const lct_augmenter *aug, lct__rng *r, const float *in
 void lct__aug_noise(lct__rng *r, float *x, size_t n, double std, int clamp);
 /* x <- (x - mean[c]) / std[c] for every channel plane of n values. */
 void lct__aug_normalize(const lct_augmenter *aug, float *x, size_t n);
+/* Op i of the pipeline for a view x of n values per channel plane: the normalisation is applied here
+ * (NULL); any other op is returned if its draw against its probability says so, else NULL. */
+const lct__aug_op *lct__aug_drawn(const lct_augmenter *aug, size_t i, lct__rng *r, float *x, size_t n);
 
 /* Written so that compilers emit maxss/minss and vectorise loops around it. */
 static inline float lct__aug_clamp01(float x)

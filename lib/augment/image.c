@@ -301,12 +301,8 @@ void lct__aug_image_view(const lct_augmenter *aug, lct__rng *r, const void *in, 
     }
     resample(aug, in, g, out, s);
     for (size_t i = first; i < aug->n_ops; i++) {
-        const lct__aug_op *op = &aug->ops[i];
-        if (op->kind == LCT__AUG_NORMALIZE) {
-            lct__aug_normalize(aug, out, n);
-            continue;
-        }
-        if (!(lct__rng_uniform_d(r) < op->p)) continue;
+        const lct__aug_op *op = lct__aug_drawn(aug, i, r, out, n);
+        if (op == NULL) continue;
         switch (op->kind) {
         case LCT__AUG_HFLIP: hflip(out, C, OH, OW); break;
         case LCT__AUG_JITTER: color_jitter(op, r, out, C, n); break;

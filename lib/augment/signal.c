@@ -14,12 +14,8 @@ void lct__aug_signal_view(const lct_augmenter *aug, lct__rng *r, const float *in
     }
     for (size_t ch = 0; ch < C; ch++) memcpy(out + ch * OT, in + ch * T + start, OT * sizeof(float));
     for (size_t i = first; i < aug->n_ops; i++) {
-        const lct__aug_op *op = &aug->ops[i];
-        if (op->kind == LCT__AUG_NORMALIZE) {
-            lct__aug_normalize(aug, out, OT);
-            continue;
-        }
-        if (!(lct__rng_uniform_d(r) < op->p)) continue;
+        const lct__aug_op *op = lct__aug_drawn(aug, i, r, out, OT);
+        if (op == NULL) continue;
         switch (op->kind) {
         case LCT__AUG_GAIN: {
             float f = (float)pow(10.0, lct__aug_uniform(r, op->a[0], op->a[1]) / 20.0);
