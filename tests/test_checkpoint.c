@@ -814,6 +814,51 @@ static void expect_library_section_refused(lct_runtime *rt, const char *name, ui
     free(m.data);
 }
 
+/* Two sections of one name (the writer refuses them; a file may still hold them): refused at open, and
+ * a counters section naming one counter twice likewise. */
+START_TEST(test_duplicate_names_refused)
+{
+    lct_runtime *rt = lct_test_runtime(1, 0);
+    lct_checkpoint_writer *w;
+    ck_assert_int_eq(lct_checkpoint_writer_new(&w, rt, NULL), LCT_OK);
+    const unsigned char payload[3] = {1, 2, 3};
+    ck_assert_int_eq(lct_checkpoint_add_blob(w, "ab", LCT_CHECKPOINT_TYPE_USER, payload, 3), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_add_blob(w, "ac", LCT_CHECKPOINT_TYPE_USER, payload, 3), LCT_OK);
+    membuf m = {0};
+    ck_assert_int_eq(lct_checkpoint_write_cb(w, mem_write, &m), LCT_OK);
+    lct_checkpoint_writer_free(w);
+    lct_checkpoint_reader *r;
+    ck_assert_int_eq(lct_checkpoint_reader_open_memory(&r, rt, m.data, m.size), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_find(r, "ac"), 1);
+    lct_checkpoint_reader_free(r);
+    /* rename the second section "ab" and mend its CRCs: name + payload at +24, header at +28 */
+    const unsigned char *first = m.data + LCT__CKPT_HEADER_SIZE;
+    unsigned char *h = m.data + LCT__CKPT_HEADER_SIZE + LCT__CKPT_SECTION_HEADER_SIZE + 2 + lct__le64_load(first + 8);
+    ck_assert_int_eq(h[LCT__CKPT_SECTION_HEADER_SIZE + 1], 'c');
+    h[LCT__CKPT_SECTION_HEADER_SIZE + 1] = 'b';
+    size_t stored = (size_t)lct__le64_load(h + 8);
+    lct__le32_store(h + 24, lct__ckpt_crc(0, h + LCT__CKPT_SECTION_HEADER_SIZE, 2 + stored));
+    lct__le32_store(h + 28, lct__ckpt_crc(0, h, 28));
+    expect_open_fails(rt, m.data, m.size, LCT_EFORMAT, "two sections are both called 'ab'");
+    free(m.data);
+
+    lct_runtime *aux = lct_test_runtime(1, 0); /* holds the payload while rt's memory is checked */
+    lct__ckpt_put p;
+    lct__ckpt_put_init(&p, aux);
+    lct__ckpt_put_u32(&p, 3);
+    const char *keys[3] = {"step", "epoch", "step"};
+    for (int i = 0; i < 3; i++) {
+        lct__ckpt_put_str(&p, keys[i], strlen(keys[i]));
+        lct__ckpt_put_u64(&p, (uint64_t)i);
+    }
+    expect_library_section_refused(rt, "lct.counters", LCT_CHECKPOINT_TYPE_COUNTERS, p.data, p.size,
+                                   "holds key 'step' twice");
+    lct__ckpt_put_free(&p);
+    lct_runtime_free(aux);
+    lct_runtime_free(rt);
+}
+END_TEST
+
 START_TEST(test_malformed_library_sections)
 {
     lct_runtime *rt = lct_test_runtime(1, 0), *aux = lct_test_runtime(1, 0); /* aux holds the payloads */
@@ -1840,6 +1885,7 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(tc, test_wrong_magic_versions_and_huge_claims);
     tcase_add_test(tc, test_damaged_payload_behind_valid_crcs);
     tcase_add_test(tc, test_malformed_library_sections);
+    tcase_add_test(tc, test_duplicate_names_refused);
     tcase_add_test(tc, test_interrupted_saves_keep_the_old_file);
     tcase_add_test(tc, test_allocator_hooks_and_out_of_memory);
     tcase_add_test(tc, test_bad_input);
