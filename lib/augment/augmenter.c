@@ -225,6 +225,43 @@ static int check_crop(const lct_augmenter *aug, int kind, const double *a, const
     return LCT_OK;
 }
 
+static int check_jitter(const lct_augmenter *aug, int kind, const double *a, const char *func)
+{
+    static const char *const names[3] = {"brightness", "contrast", "saturation"};
+    for (int i = 0; i < 3; i++)
+        if (!within(a[i], 0.0, 100.0)) return range_fail(func, names[i], a[i], "in [0, 100]");
+    if (!within(a[3], 0.0, 0.5)) return range_fail(func, "hue", a[3], "in [0, 0.5]");
+    return LCT_OK;
+}
+
+static int check_blur(const lct_augmenter *aug, int kind, const double *a, const char *func)
+{
+    if (!above_upto(a[0], 0.0, LCT__AUG_MAX_SIGMA)) return range_fail(func, "sigma_min", a[0], "in (0, 64]");
+    if (!within(a[1], a[0], LCT__AUG_MAX_SIGMA)) return range_fail(func, "sigma_max", a[1], "in [sigma_min, 64]");
+    return LCT_OK;
+}
+
+static int check_noise(const lct_augmenter *aug, int kind, const double *a, const char *func)
+{
+    return within(a[0], 0.0, 1e6) ? LCT_OK : range_fail(func, "std", a[0], "in [0, 1e6]");
+}
+
+static int check_gain(const lct_augmenter *aug, int kind, const double *a, const char *func)
+{
+    if (!within(a[0], -120.0, 120.0)) return range_fail(func, "min_db", a[0], "in [-120, 120]");
+    if (!within(a[1], a[0], 120.0)) return range_fail(func, "max_db", a[1], "in [min_db, 120]");
+    return LCT_OK;
+}
+
+/* The time mask's width may reach the output length, the shift must stay below it. */
+static int check_time(const lct_augmenter *aug, int kind, const double *a, const char *func)
+{
+    const int mask = kind == LCT__AUG_MASK;
+    if (mask ? a[0] <= (double)aug->ow : a[0] < (double)aug->ow) return LCT_OK;
+    return lct__fail(LCT_ERANGE, func, "%s is %u; it must be %s the output length %zu", mask ? "max_width" : "max_shift",
+                     (unsigned)a[0], mask ? "<=" : "<", aug->ow);
+}
+
 int lct_augmenter_add_random_resized_crop(lct_augmenter *aug, double p, double scale_min, double scale_max,
                                           double ratio_min, double ratio_max)
 {
@@ -235,15 +272,6 @@ int lct_augmenter_add_random_resized_crop(lct_augmenter *aug, double p, double s
 int lct_augmenter_add_hflip(lct_augmenter *aug, double p)
 {
     return add_op(aug, LCT__AUG_HFLIP, p, NULL, NULL, __func__);
-}
-
-static int check_jitter(const lct_augmenter *aug, int kind, const double *a, const char *func)
-{
-    static const char *const names[3] = {"brightness", "contrast", "saturation"};
-    for (int i = 0; i < 3; i++)
-        if (!within(a[i], 0.0, 100.0)) return range_fail(func, names[i], a[i], "in [0, 100]");
-    if (!within(a[3], 0.0, 0.5)) return range_fail(func, "hue", a[3], "in [0, 0.5]");
-    return LCT_OK;
 }
 
 int lct_augmenter_add_color_jitter(lct_augmenter *aug, double p, double brightness, double contrast,
@@ -258,21 +286,9 @@ int lct_augmenter_add_grayscale(lct_augmenter *aug, double p)
     return add_op(aug, LCT__AUG_GRAY, p, NULL, NULL, __func__);
 }
 
-static int check_blur(const lct_augmenter *aug, int kind, const double *a, const char *func)
-{
-    if (!above_upto(a[0], 0.0, LCT__AUG_MAX_SIGMA)) return range_fail(func, "sigma_min", a[0], "in (0, 64]");
-    if (!within(a[1], a[0], LCT__AUG_MAX_SIGMA)) return range_fail(func, "sigma_max", a[1], "in [sigma_min, 64]");
-    return LCT_OK;
-}
-
 int lct_augmenter_add_gaussian_blur(lct_augmenter *aug, double p, double sigma_min, double sigma_max)
 {
     return add_op(aug, LCT__AUG_BLUR, p, (const double[4]){sigma_min, sigma_max}, check_blur, __func__);
-}
-
-static int check_noise(const lct_augmenter *aug, int kind, const double *a, const char *func)
-{
-    return within(a[0], 0.0, 1e6) ? LCT_OK : range_fail(func, "std", a[0], "in [0, 1e6]");
 }
 
 int lct_augmenter_add_gaussian_noise(lct_augmenter *aug, double p, double std)
@@ -303,25 +319,9 @@ int lct_augmenter_add_window_crop(lct_augmenter *aug, double p)
     return add_op(aug, LCT__AUG_WINDOW, p, NULL, NULL, __func__);
 }
 
-static int check_gain(const lct_augmenter *aug, int kind, const double *a, const char *func)
-{
-    if (!within(a[0], -120.0, 120.0)) return range_fail(func, "min_db", a[0], "in [-120, 120]");
-    if (!within(a[1], a[0], 120.0)) return range_fail(func, "max_db", a[1], "in [min_db, 120]");
-    return LCT_OK;
-}
-
 int lct_augmenter_add_gain(lct_augmenter *aug, double p, double min_db, double max_db)
 {
     return add_op(aug, LCT__AUG_GAIN, p, (const double[4]){min_db, max_db}, check_gain, __func__);
-}
-
-/* The time mask's width may reach the output length, the shift must stay below it. */
-static int check_time(const lct_augmenter *aug, int kind, const double *a, const char *func)
-{
-    const int mask = kind == LCT__AUG_MASK;
-    if (mask ? a[0] <= (double)aug->ow : a[0] < (double)aug->ow) return LCT_OK;
-    return lct__fail(LCT_ERANGE, func, "%s is %u; it must be %s the output length %zu", mask ? "max_width" : "max_shift",
-                     (unsigned)a[0], mask ? "<=" : "<", aug->ow);
 }
 
 int lct_augmenter_add_time_mask(lct_augmenter *aug, double p, uint32_t max_width)

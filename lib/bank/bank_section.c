@@ -174,9 +174,7 @@ int lct_checkpoint_new_bank(lct_checkpoint_reader *r, const char *name, lct_runt
     o.init = LCT_BANK_INIT_ZERO;
     lct_bank *bank = NULL;
     rc = lct_bank_new(&bank, rt, (size_t)n, (size_t)d, &o);
-    lct__ckpt_reader_set_creating(r, rt); /* the new bank may come from any runtime */
-    if (rc == LCT_OK) rc = lct_checkpoint_load_bank(r, name, bank);
-    lct__ckpt_reader_set_creating(r, NULL);
+    LCT__CKPT_LOAD_CREATED(r, rt, rc, lct_checkpoint_load_bank(r, name, bank)); /* rt may be any runtime */
     if (rc == LCT_OK) *out = bank;
     else lct_bank_free(bank);
     return rc;

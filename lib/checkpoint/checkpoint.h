@@ -227,5 +227,13 @@ int lct__ckpt_load_record(lct_checkpoint_reader *r, const char *name, void *hand
 /* Opening of every lct_checkpoint_new_*() after *out = NULL: LCT_EINVAL naming a NULL argument,
  * LCT_ESTATE inside a group of loads (the new handle could not be dropped with it). */
 int lct__ckpt_new_begin(lct_checkpoint_reader *r, const char *name, const lct_runtime *rt, const char *func);
+/* In lct_checkpoint_new_*(), if rc is LCT_OK, rc = load (the call that loads the handle just
+ * created from rt), the reader accepting a handle of rt for that call. */
+#define LCT__CKPT_LOAD_CREATED(r, rt, rc, load) \
+    do { \
+        lct__ckpt_reader_set_creating((r), (rt)); \
+        if ((rc) == LCT_OK) (rc) = (load); \
+        lct__ckpt_reader_set_creating((r), NULL); \
+    } while (0)
 
 #endif /* LCT_CHECKPOINT_CHECKPOINT_H */

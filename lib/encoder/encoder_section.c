@@ -136,9 +136,7 @@ int lct_checkpoint_new_encoder(lct_checkpoint_reader *r, const char *name, lct_r
                            lct_error_last());
     }
     lct__free(rt, spec);
-    lct__ckpt_reader_set_creating(r, rt); /* the new encoder may come from any runtime */
-    if (rc == LCT_OK) rc = lct_checkpoint_load_encoder(r, name, enc);
-    lct__ckpt_reader_set_creating(r, NULL);
+    LCT__CKPT_LOAD_CREATED(r, rt, rc, lct_checkpoint_load_encoder(r, name, enc)); /* rt may be any runtime */
     if (rc == LCT_OK) *out = enc;
     else lct_encoder_free(enc);
     return rc;
