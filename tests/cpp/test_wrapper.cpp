@@ -208,7 +208,7 @@ void test_checkpoint(const char *path)
     OK(r.counter("step", step));
     OK(enc.params().read(0, w1));
     EXPECT(step == 42 && w0 == w1);
-    EXPECT(status_of([&] { return r.load("nothing", enc); }) == LCT_ERANGE);
+    EXPECT(status_of([&] { return r.load("nothing", enc); }) == LCT_ENOTFOUND);
 }
 
 } // namespace
