@@ -18,11 +18,11 @@
  *     lct__ckpt_piece pieces[] = {{p.data, p.size, 0}, {rows, rows_bytes, 4}};
  *     rc = lct__ckpt_add_pieces(w, name, LCT__CKPT_TYPE_BANK, pieces, 2, 0, __func__);
  *     lct__ckpt_put_free(&p);
- * Loading a handle (all-or-nothing, also inside reader_begin/commit groups):
+ * Loading a section of another shape (all-or-nothing, also inside reader_begin/commit groups):
  *     void *data; size_t size;
  *     rc = lct__ckpt_read(r, name, LCT__CKPT_TYPE_BANK, max_bytes, &data, &size, __func__);
  *     if (rc == LCT_OK) rc = validate(bank, data, size);    (must not change the bank)
- *     return lct__ckpt_finish(r, rc, bank, commit, data);    (commit copies, cannot fail)
+ *     return lct__ckpt_finish(r, rc, bank, commit, data, size);  (commit copies, cannot fail)
  */
 #ifndef LCT_CHECKPOINT_CHECKPOINT_H
 #define LCT_CHECKPOINT_CHECKPOINT_H
@@ -157,7 +157,7 @@ void lct__ckpt_reader_set_creating(lct_checkpoint_reader *r, lct_runtime *rt);
 
 /*
  * Decompress section (name, type) into a new block (lct__free it, or hand it to
- * lct__ckpt_finish). Refuses before allocating: missing section (LCT_ERANGE), other type
+ * lct__ckpt_finish). Refuses before allocating: missing section (LCT_ENOTFOUND), other type
  * (LCT_EFORMAT), raw size above max_size (LCT_ESHAPE).
  */
 int lct__ckpt_read(lct_checkpoint_reader *r, const char *name, uint32_t type, size_t max_size,
