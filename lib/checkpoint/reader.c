@@ -312,17 +312,17 @@ static const char *keep_string(char **out, const char *s, size_t n)
 /* The tables of one list section: meta (key and value strings) or counters (key and u64). */
 static int list_tables(lct_checkpoint_reader *r, int is_meta, uint32_t n, const char ***keys)
 {
-    *keys = n ? lct__calloc(r->rt, n, sizeof **keys) : NULL;
+    if (n == 0) return LCT_OK;
+    const void *values;
+    *keys = lct__calloc(r->rt, n, sizeof **keys);
     if (is_meta) {
         r->meta_keys = *keys;
-        r->meta_values = n ? lct__calloc(r->rt, n, sizeof *r->meta_values) : NULL;
+        values = r->meta_values = lct__calloc(r->rt, n, sizeof *r->meta_values);
     } else {
         r->counter_names = *keys;
-        r->counter_values = n ? lct__calloc(r->rt, n, sizeof *r->counter_values) : NULL;
+        values = r->counter_values = lct__calloc(r->rt, n, sizeof *r->counter_values);
     }
-    if (n && (*keys == NULL || (is_meta ? (void *)r->meta_values : (void *)r->counter_values) == NULL))
-        return LCT_ENOMEM;
-    return LCT_OK;
+    return *keys == NULL || values == NULL ? LCT_ENOMEM : LCT_OK;
 }
 
 /* Parse list section idx (inflated in data) into r's tables; its strings go to *out. Each entry
@@ -336,7 +336,7 @@ static int parse_list(lct_checkpoint_reader *r, int is_meta, long idx, const voi
     uint32_t n = lct__ckpt_get_u32(&g);
     if (g.failed || n > LCT_CHECKPOINT_MAX_SECTIONS || n > lct__ckpt_get_left(&g) / (is_meta ? 8 : 12))
         return lct__fail(LCT_EFORMAT, func, "section '%s' is malformed (entry count)", sname);
-    const char **keys;
+    const char **keys = NULL;
     if (list_tables(r, is_meta, n, &keys)) return LCT_ENOMEM;
     for (uint32_t i = 0; i < n; i++) {
         size_t klen = 0, vlen = 0;
