@@ -138,6 +138,20 @@ static void evaluate(lct_runtime *rt, lct_encoder *const *enc, const knn_eval *e
         if (acc[v] < 0) train_fail("cmc");
 }
 
+/* --graph and --objective as LCT_CMC_*; exits with 2 when either is unknown. */
+static void parse_choices(const char *graph, const char *objective, int *graph_id, int *objective_id)
+{
+    *graph_id = strcmp(graph, "core") == 0 ? LCT_CMC_CORE : strcmp(graph, "full") == 0 ? LCT_CMC_FULL : -1;
+    *objective_id = strcmp(objective, "nce") == 0       ? LCT_CMC_NCE
+                    : strcmp(objective, "softmax") == 0 ? LCT_CMC_SOFTMAX
+                                                        : -1;
+    if (*graph_id < 0 || *objective_id < 0) {
+        fprintf(stderr, "cmc: --graph is core or full, --objective nce or softmax (got '%s', '%s')\n", graph,
+                objective);
+        exit(2);
+    }
+}
+
 /* One encoder per view (outputs: *dim), for NCE one bank of n rows per view (bank[v] stays NULL
  * otherwise), and the CMC loss over them. */
 static lct_loss *new_model(lct_runtime *rt, const example_args *args, size_t n, int graph_id, int objective_id, int k,
@@ -200,32 +214,22 @@ int main(int argc, char **argv)
         {"graph", FLAG_STRING, &graph, "view pairs: core (view 0 against the others) or full (every pair)", 0, 0},
         {"objective", FLAG_STRING, &objective, "nce (memory bank per view) or softmax (in-batch)", 0, 0},
         {"k", FLAG_INT, &k, "noise samples per embedding (nce)", 1, 1 << 20},
-        {"lr", FLAG_FLOAT, &lr, "SGD learning rate (cosine schedule)", 1e-6, 10},
-        {"tau", FLAG_FLOAT, &tau, "temperature", 1e-3, 10},
+        FLAG_SGD_LR(&lr),
+        FLAG_TAU(&tau),
         {"bank-momentum", FLAG_FLOAT, &momentum, "memory bank momentum (nce)", 0, 0.999},
-        {"crop-min", FLAG_FLOAT, &crop_min, "smallest area fraction of the random crop (largest: 1)", 0.01, 1},
+        FLAG_CROP_MIN(&crop_min),
         {"same-crop", FLAG_BOOL, &same_crop, "derive all views from one augmented copy (--no-same-crop: one copy per view)", 0, 0},
-        {"limit", FLAG_INT, &limit, "use only the first N train and test images (0: all)", 0, 1 << 30},
+        FLAG_LIMIT(&limit),
     };
     flags_parse_or_exit(table, FLAGS_COUNT(table), argc, argv, "CMC with three views on Fashion-MNIST");
     size_t n_crops = same_crop ? 1 : VIEWS; /* augmented copies per image */
-    int graph_id = strcmp(graph, "core") == 0 ? LCT_CMC_CORE : strcmp(graph, "full") == 0 ? LCT_CMC_FULL : -1;
-    int objective_id = strcmp(objective, "nce") == 0       ? LCT_CMC_NCE
-                       : strcmp(objective, "softmax") == 0 ? LCT_CMC_SOFTMAX
-                                                           : -1;
-    if (graph_id < 0 || objective_id < 0) {
-        fprintf(stderr, "cmc: --graph is core or full, --objective nce or softmax (got '%s', '%s')\n", graph,
-                objective);
-        return 2;
-    }
+    int graph_id, objective_id;
+    parse_choices(graph, objective, &graph_id, &objective_id);
 
     fmnist data;
     size_t n, q, batch;
     train_load_data(&args, limit, &data, &n, &q, &batch);
-    if (batch < 2) {
-        fprintf(stderr, "cmc: the batch needs at least 2 images\n");
-        return 2;
-    }
+    train_need_pairs("cmc", batch, "");
 
     /* Handles: runtime, one encoder (and, for NCE, one bank) per view, the CMC loss, one
      * optimiser over every encoder, the augmenter. */
@@ -271,25 +275,20 @@ int main(int argc, char **argv)
 
     /* Training: augment once, derive the three views, embed each with its encoder, CMC loss over
      * the view pairs, backward through every encoder, SGD step, bank updates (NCE). */
-    train_loop_begin(&l);
-    for (int epoch = l.first_epoch; epoch <= args.epochs; epoch++) {
-        train_loop_epoch(&l, epoch);
-        for (size_t s = 0; s < steps; s++) {
-            const int64_t *idx = train_loop_batch(&l, s);
-            CHECK(lct_augmenter_apply(aug, l.images, batch, n_crops, augmented));
-            for (size_t b = 0; b < batch; b++)
-                for (int v = 0; v < VIEWS; v++)
-                    make_view(v, augmented + (b * n_crops + (size_t)v % n_crops) * PIXELS, x[v] + b * view_size[v]);
-            for (int v = 0; v < VIEWS; v++) CHECK(lct_encoder_forward(enc[v], x[v], batch, f[v]));
-            float value;
-            CHECK(lct_loss_cmc_compute(loss, (const float *const *)f, idx, batch, &value, df));
-            CHECK(lct_optimizer_zero_grad(opt));
-            for (int v = 0; v < VIEWS; v++) CHECK(lct_encoder_backward(enc[v], df[v], batch, NULL));
-            CHECK(lct_optimizer_step(opt));
+    for (train_loop_begin(&l); train_loop_next(&l);) {
+        CHECK(lct_augmenter_apply(aug, l.images, batch, n_crops, augmented));
+        for (size_t b = 0; b < batch; b++)
             for (int v = 0; v < VIEWS; v++)
-                if (bank[v]) CHECK(lct_bank_update(bank[v], f[v], idx, batch, momentum));
-            train_loop_step_done(&l, epoch, s, value);
-        }
+                make_view(v, augmented + (b * n_crops + (size_t)v % n_crops) * PIXELS, x[v] + b * view_size[v]);
+        for (int v = 0; v < VIEWS; v++) CHECK(lct_encoder_forward(enc[v], x[v], batch, f[v]));
+        float value;
+        CHECK(lct_loss_cmc_compute(loss, (const float *const *)f, l.idx, batch, &value, df));
+        CHECK(lct_optimizer_zero_grad(opt));
+        for (int v = 0; v < VIEWS; v++) CHECK(lct_encoder_backward(enc[v], df[v], batch, NULL));
+        CHECK(lct_optimizer_step(opt));
+        for (int v = 0; v < VIEWS; v++)
+            if (bank[v]) CHECK(lct_bank_update(bank[v], f[v], l.idx, batch, momentum));
+        train_loop_step_done(&l, value);
     }
     train_loop_save(&l);
 

@@ -72,14 +72,6 @@ static void set_grid(int steps_ahead)
     }
 }
 
-/* The embedding named `name` (EMB_*), or -1. */
-static int find_embedding(const char *name)
-{
-    for (int e = 0; e < EMB_COUNT; e++)
-        if (strcmp(name, emb_names[e]) == 0) return e;
-    return -1;
-}
-
 /* Floats per row of embedding e. */
 static size_t emb_width(int e, size_t d, size_t h)
 {
@@ -193,14 +185,14 @@ int main(int argc, char **argv)
         {"stride", FLAG_INT, &STRIDE, "pixels between neighbouring patches", 1, 28},
         {"lr", FLAG_FLOAT, &lr, "Adam learning rate (cosine schedule)", 1e-7, 1},
         {"embed", FLAG_STRING, &embed, "kNN embedding: cgrid (every step's context, side by side), zgrid (every latent), mean (context averaged over steps), last (last context) or z (latents averaged)", 0, 0},
-        {"crop-min", FLAG_FLOAT, &crop_min, "smallest area fraction of the random crop (largest: 1)", 0.01, 1},
+        FLAG_CROP_MIN(&crop_min),
         {"spec", FLAG_STRING, &enc_layers, "g_enc's layers after its input (`in 1xPxP;` is prepended)", 0, 0},
-        {"limit", FLAG_INT, &limit, "use only the first N train and test images (0: all)", 0, 1 << 30},
+        FLAG_LIMIT(&limit),
     };
     flags_parse_or_exit(table, FLAGS_COUNT(table), argc, argv, "CPC on Fashion-MNIST images read as patch sequences");
     int neg_id = train_negatives(negatives);
     set_grid(steps_ahead);
-    int use = find_embedding(embed);
+    int use = flags_find(embed, emb_names, EMB_COUNT);
     if (neg_id < 0 || use < 0) {
         fprintf(stderr, "cpc: --negatives is batch, all or sequence; --embed last, mean or z (got '%s', '%s')\n",
                 negatives, embed);
@@ -210,10 +202,7 @@ int main(int argc, char **argv)
     fmnist data;
     size_t n, q, batch;
     train_load_data(&args, limit, &data, &n, &q, &batch);
-    if (batch < 2) {
-        fprintf(stderr, "cpc: the batch needs at least 2 images\n");
-        return 2;
-    }
+    train_need_pairs("cpc", batch, "");
 
     /* Handles: runtime, g_enc, g_ar, InfoNCE (owns the W_k), Adam over all three, augmenter. */
     lct_runtime *rt = train_runtime(&args);
@@ -263,24 +252,19 @@ int main(int argc, char **argv)
 
     /* Training: patches -> g_enc -> z -> g_ar -> c; InfoNCE gives dz and dc (and the W_k
      * gradients); dc flows back through g_ar into z, where it joins InfoNCE's own dz. */
-    train_loop_begin(&l);
-    for (int epoch = l.first_epoch; epoch <= args.epochs; epoch++) {
-        train_loop_epoch(&l, epoch);
-        for (size_t s = 0; s < steps; s++) {
-            train_loop_batch(&l, s);
-            CHECK(lct_augmenter_apply(aug, l.images, batch, 1, augmented));
-            for (size_t b = 0; b < batch; b++) to_patches(augmented + b * PIXELS, x + b * T * PATCH_PIXELS);
-            CHECK(lct_encoder_forward(g_enc, x, batch * T, z)); /* batch x T x d */
-            CHECK(lct_encoder_forward(g_ar, z, batch, c));      /* batch x T x h */
-            CHECK(lct_optimizer_zero_grad(opt));
-            float value;
-            CHECK(lct_loss_infonce_compute(loss, z, c, batch, &value, dz, dc, NULL));
-            CHECK(lct_encoder_backward(g_ar, dc, batch, dz_ar));
-            for (size_t i = 0; i < batch * T * d; i++) dz[i] += dz_ar[i];
-            CHECK(lct_encoder_backward(g_enc, dz, batch * T, NULL));
-            CHECK(lct_optimizer_step(opt));
-            train_loop_step_done(&l, epoch, s, value);
-        }
+    for (train_loop_begin(&l); train_loop_next(&l);) {
+        CHECK(lct_augmenter_apply(aug, l.images, batch, 1, augmented));
+        for (size_t b = 0; b < batch; b++) to_patches(augmented + b * PIXELS, x + b * T * PATCH_PIXELS);
+        CHECK(lct_encoder_forward(g_enc, x, batch * T, z)); /* batch x T x d */
+        CHECK(lct_encoder_forward(g_ar, z, batch, c));      /* batch x T x h */
+        CHECK(lct_optimizer_zero_grad(opt));
+        float value;
+        CHECK(lct_loss_infonce_compute(loss, z, c, batch, &value, dz, dc, NULL));
+        CHECK(lct_encoder_backward(g_ar, dc, batch, dz_ar));
+        for (size_t i = 0; i < batch * T * d; i++) dz[i] += dz_ar[i];
+        CHECK(lct_encoder_backward(g_enc, dz, batch * T, NULL));
+        CHECK(lct_optimizer_step(opt));
+        train_loop_step_done(&l, value);
     }
     train_loop_save(&l);
 

@@ -404,22 +404,19 @@ int main(int argc, char **argv)
      * draws as many windows as the training utterances hold. */
     train_loop_begin(&l);
     double t_train = now();
-    for (int epoch = l.first_epoch; epoch <= args.epochs; epoch++) {
-        train_loop_epoch(&l, epoch);
-        for (size_t s = 0; s < steps; s++) {
-            draw_windows(&corpus, &sp, args.seed, epoch, s, batch, (size_t)window, x);
-            CHECK(lct_augmenter_apply(aug, x, batch, 1, xa));
-            CHECK(lct_encoder_forward(m.g_enc, xa, batch, z)); /* batch x T x d */
-            CHECK(lct_encoder_forward(m.g_ar, z, batch, c));   /* batch x T x h */
-            CHECK(lct_optimizer_zero_grad(opt));
-            float value;
-            CHECK(lct_loss_infonce_compute(loss, z, c, batch, &value, dz, dc, NULL));
-            CHECK(lct_encoder_backward(m.g_ar, dc, batch, dz_ar));
-            for (size_t i = 0; i < batch * T * m.d; i++) dz[i] += dz_ar[i];
-            CHECK(lct_encoder_backward(m.g_enc, dz, batch, NULL));
-            CHECK(lct_optimizer_step(opt));
-            train_loop_step_done(&l, epoch, s, value);
-        }
+    while (train_loop_next(&l)) {
+        draw_windows(&corpus, &sp, args.seed, l.epoch, l.s, batch, (size_t)window, x);
+        CHECK(lct_augmenter_apply(aug, x, batch, 1, xa));
+        CHECK(lct_encoder_forward(m.g_enc, xa, batch, z)); /* batch x T x d */
+        CHECK(lct_encoder_forward(m.g_ar, z, batch, c));   /* batch x T x h */
+        CHECK(lct_optimizer_zero_grad(opt));
+        float value;
+        CHECK(lct_loss_infonce_compute(loss, z, c, batch, &value, dz, dc, NULL));
+        CHECK(lct_encoder_backward(m.g_ar, dc, batch, dz_ar));
+        for (size_t i = 0; i < batch * T * m.d; i++) dz[i] += dz_ar[i];
+        CHECK(lct_encoder_backward(m.g_enc, dz, batch, NULL));
+        CHECK(lct_optimizer_step(opt));
+        train_loop_step_done(&l, value);
     }
     printf("cpc_speech: trained %zu steps in %.1f s\n", l.step, now() - t_train);
     train_loop_save(&l);

@@ -63,29 +63,21 @@ int main(int argc, char **argv)
         {"objective", FLAG_STRING, &objective, "softmax (non-parametric softmax over all bank rows) or nce", 0, 0},
         {"k", FLAG_INT, &k, "noise samples per image (NCE)", 1, 1 << 20},
         {"z", FLAG_STRING, &z, "NCE's Z: first (from the first batch, as the original) or running", 0, 0},
-        {"lr", FLAG_FLOAT, &lr, "SGD learning rate (cosine schedule)", 1e-6, 10},
+        FLAG_SGD_LR(&lr),
         {"momentum", FLAG_FLOAT, &sgd_momentum, "SGD momentum", 0, 0.999},
         {"wd", FLAG_FLOAT, &wd, "SGD weight decay", 0, 1},
         {"warmup", FLAG_INT, &warmup, "steps of linear learning-rate warm-up before the cosine schedule", 0, 1 << 30},
-        {"tau", FLAG_FLOAT, &tau, "temperature", 1e-3, 10},
+        FLAG_TAU(&tau),
         {"bank-momentum", FLAG_FLOAT, &momentum, "memory bank momentum", 0, 0.999},
         {"bank-init", FLAG_BOOL, &bank_init, "fill the bank with the untrained encoder's embeddings (else random rows)", 0, 0},
         FLAGS_AUG(&ta),
-        {"spec", FLAG_STRING, &spec, "encoder spec (docs/encoder.md)", 0, 0},
+        FLAG_SPEC(&spec),
         {"eval-every", FLAG_INT, &eval_every, "also print the kNN accuracy every N epochs (0: at the end only)", 0, 1000000},
-        {"limit", FLAG_INT, &limit, "use only the first N train and test images (0: all)", 0, 1 << 30},
+        FLAG_LIMIT(&limit),
     };
     flags_parse_or_exit(table, FLAGS_COUNT(table), argc, argv, "InstDisc on Fashion-MNIST");
-    int use_nce = strcmp(objective, "nce") == 0;
-    if (!use_nce && strcmp(objective, "softmax") != 0) {
-        fprintf(stderr, "instdisc: --objective must be softmax or nce, not '%s'\n", objective);
-        return 2;
-    }
-    int z_policy = strcmp(z, "first") == 0 ? LCT_Z_FIRST_BATCH : strcmp(z, "running") == 0 ? LCT_Z_RUNNING : -1;
-    if (z_policy < 0) {
-        fprintf(stderr, "instdisc: --z must be first or running, not '%s'\n", z);
-        return 2;
-    }
+    int use_nce = flags_pick2("instdisc", "objective", objective, "softmax", "nce");
+    int z_policy = flags_pick2("instdisc", "z", z, "first", "running") == 0 ? LCT_Z_FIRST_BATCH : LCT_Z_RUNNING;
 
     fmnist data;
     size_t n, q, batch;
@@ -125,38 +117,29 @@ int main(int argc, char **argv)
     if (bank_init) CHECK(lct_bank_set_rows(bank, 0, n, ev.train_emb));
 
     /* Training: augment, embed, loss against the bank, backward, SGD step, bank update. */
-    train_loop_begin(&l);
-    for (int epoch = l.first_epoch; epoch <= args.epochs; epoch++) {
-        train_loop_epoch(&l, epoch);
-        for (size_t s = 0; s < steps; s++) {
-            const int64_t *idx = train_loop_batch(&l, s);
-            CHECK(lct_augmenter_apply(aug, l.images, batch, 1, x));
-            CHECK(lct_encoder_forward(enc, x, batch, f));
-            float value;
-            if (use_nce)
-                CHECK(lct_loss_nce_compute(loss, f, idx, batch, &value, df));
-            else
-                CHECK(lct_loss_npsoftmax_compute(loss, f, idx, batch, &value, df));
-            CHECK(lct_optimizer_zero_grad(opt));
-            CHECK(lct_encoder_backward(enc, df, batch, NULL));
-            CHECK(lct_optimizer_step(opt));
-            CHECK(lct_bank_update(bank, f, idx, batch, momentum));
-            train_loop_step_done(&l, epoch, s, value);
-        }
-        if (eval_every > 0 && epoch % eval_every == 0 && epoch < args.epochs) {
+    for (train_loop_begin(&l); train_loop_next(&l);) {
+        CHECK(lct_augmenter_apply(aug, l.images, batch, 1, x));
+        CHECK(lct_encoder_forward(enc, x, batch, f));
+        float value;
+        if (use_nce)
+            CHECK(lct_loss_nce_compute(loss, f, l.idx, batch, &value, df));
+        else
+            CHECK(lct_loss_npsoftmax_compute(loss, f, l.idx, batch, &value, df));
+        CHECK(lct_optimizer_zero_grad(opt));
+        CHECK(lct_encoder_backward(enc, df, batch, NULL));
+        CHECK(lct_optimizer_step(opt));
+        CHECK(lct_bank_update(bank, f, l.idx, batch, momentum));
+        if (train_loop_step_done(&l, value) && eval_every > 0 && l.epoch % eval_every == 0 && l.epoch < args.epochs) {
             double acc = knn_eval_encoder(&ev, rt, enc);
             if (acc < 0) train_fail("instdisc");
-            printf("instdisc: epoch %d kNN top-1 %.4f\n", epoch, acc);
+            printf("instdisc: epoch %d kNN top-1 %.4f\n", l.epoch, acc);
             fflush(stdout);
         }
     }
     train_loop_save(&l);
 
     /* Evaluation: embeddings of the train and test images from the trained encoder. */
-    double trained = knn_eval_encoder(&ev, rt, enc);
-    if (trained < 0) train_fail("instdisc");
-    train_loop_figures(&l, write_figures(args.out, "InstDisc", l.curve, l.step, ev.test_emb, ev.test_labels, q, dim));
-    printf("kNN top-1: %.4f (untrained: %.4f, raw pixels: %.4f)\n", trained, untrained, ev.raw);
+    train_loop_knn_end(&l, &ev, enc, "InstDisc", untrained);
 
     free(df);
     free(f);

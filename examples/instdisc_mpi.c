@@ -96,9 +96,9 @@ int main(int argc, char **argv)
     flag table[] = {
         FLAGS_COMMON(&args),
         {"k", FLAG_INT, &k, "noise samples per image (NCE)", 1, 1 << 20},
-        {"lr", FLAG_FLOAT, &lr, "SGD learning rate (cosine schedule)", 1e-6, 10},
-        {"spec", FLAG_STRING, &spec, "encoder spec (docs/encoder.md)", 0, 0},
-        {"limit", FLAG_INT, &limit, "use only the first N train and test images (0: all)", 0, 1 << 30},
+        FLAG_SGD_LR(&lr),
+        FLAG_SPEC(&spec),
+        FLAG_LIMIT(&limit),
     };
     flags_parse_or_exit(table, FLAGS_COUNT(table), argc, argv, "InstDisc on Fashion-MNIST over MPI");
 

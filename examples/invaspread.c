@@ -41,27 +41,20 @@ int main(int argc, char **argv)
     const char *spec = default_spec, *form = "paper";
     flag table[] = {
         FLAGS_COMMON(&args),
-        {"lr", FLAG_FLOAT, &lr, "SGD learning rate (cosine schedule)", 1e-6, 10},
-        {"tau", FLAG_FLOAT, &tau, "temperature", 1e-3, 10},
-        {"crop-min", FLAG_FLOAT, &crop_min, "smallest area fraction of the random crop (largest: 1)", 0.01, 1},
+        FLAG_SGD_LR(&lr),
+        FLAG_TAU(&tau),
+        FLAG_CROP_MIN(&crop_min),
         {"form", FLAG_STRING, &form, "loss form: paper (exact gradient) or code (the original code's)", 0, 0},
-        {"spec", FLAG_STRING, &spec, "encoder spec (docs/encoder.md)", 0, 0},
-        {"limit", FLAG_INT, &limit, "use only the first N train and test images (0: all)", 0, 1 << 30},
+        FLAG_SPEC(&spec),
+        FLAG_LIMIT(&limit),
     };
     flags_parse_or_exit(table, FLAGS_COUNT(table), argc, argv, "InvaSpread on Fashion-MNIST");
-    int form_id = strcmp(form, "paper") == 0 ? LCT_INVASPREAD_PAPER : strcmp(form, "code") == 0 ? LCT_INVASPREAD_CODE : -1;
-    if (form_id < 0) {
-        fprintf(stderr, "invaspread: --form must be paper or code, not '%s'\n", form);
-        return 2;
-    }
+    int form_id = flags_pick2("invaspread", "form", form, "paper", "code") == 0 ? LCT_INVASPREAD_PAPER : LCT_INVASPREAD_CODE;
 
     fmnist data;
     size_t n, q, batch;
     train_load_data(&args, limit, &data, &n, &q, &batch);
-    if (batch < 2) {
-        fprintf(stderr, "invaspread: the batch needs at least 2 images (other images are the negatives)\n");
-        return 2;
-    }
+    train_need_pairs("invaspread", batch, " (other images are the negatives)");
 
     /* Handles: runtime, encoder, InvaSpread loss, optimiser, augmenter. */
     lct_runtime *rt = train_runtime(&args);
@@ -106,32 +99,24 @@ int main(int argc, char **argv)
     knn_eval_print_start("invaspread", &ev, rt, enc, untrained);
 
     /* Training: two views per image, one forward over all 2B, loss, backward, SGD step. */
-    train_loop_begin(&l);
-    for (int epoch = l.first_epoch; epoch <= args.epochs; epoch++) {
-        train_loop_epoch(&l, epoch);
-        for (size_t s = 0; s < steps; s++) {
-            train_loop_batch(&l, s);
-            CHECK(lct_augmenter_apply(aug, l.images, batch, 2, views));
-            /* The loss wants rows 0..B-1 = first views, B..2B-1 = second views. */
-            for (size_t b = 0; b < batch; b++)
-                for (size_t v = 0; v < 2; v++)
-                    memcpy(x + (v * batch + b) * PIXELS, views + (b * 2 + v) * PIXELS, PIXELS * sizeof *x);
-            CHECK(lct_encoder_forward(enc, x, 2 * batch, f));
-            float value;
-            CHECK(lct_loss_invaspread_compute(loss, f, batch, &value, df));
-            CHECK(lct_optimizer_zero_grad(opt));
-            CHECK(lct_encoder_backward(enc, df, 2 * batch, NULL));
-            CHECK(lct_optimizer_step(opt));
-            train_loop_step_done(&l, epoch, s, value);
-        }
+    for (train_loop_begin(&l); train_loop_next(&l);) {
+        CHECK(lct_augmenter_apply(aug, l.images, batch, 2, views));
+        /* The loss wants rows 0..B-1 = first views, B..2B-1 = second views. */
+        for (size_t b = 0; b < batch; b++)
+            for (size_t v = 0; v < 2; v++)
+                memcpy(x + (v * batch + b) * PIXELS, views + (b * 2 + v) * PIXELS, PIXELS * sizeof *x);
+        CHECK(lct_encoder_forward(enc, x, 2 * batch, f));
+        float value;
+        CHECK(lct_loss_invaspread_compute(loss, f, batch, &value, df));
+        CHECK(lct_optimizer_zero_grad(opt));
+        CHECK(lct_encoder_backward(enc, df, 2 * batch, NULL));
+        CHECK(lct_optimizer_step(opt));
+        train_loop_step_done(&l, value);
     }
     train_loop_save(&l);
 
     /* Evaluation: embeddings of the train and test images from the trained encoder. */
-    double trained = knn_eval_encoder(&ev, rt, enc);
-    if (trained < 0) train_fail("invaspread");
-    train_loop_figures(&l, write_figures(args.out, "InvaSpread", l.curve, l.step, ev.test_emb, ev.test_labels, q, dim));
-    printf("kNN top-1: %.4f (untrained: %.4f, raw pixels: %.4f)\n", trained, untrained, ev.raw);
+    train_loop_knn_end(&l, &ev, enc, "InvaSpread", untrained);
 
     free(df);
     free(f);

@@ -26,23 +26,30 @@ void train_loop_begin(train_loop *l)
     progress_init(&l->bar, stdout, l->args->epochs, l->steps, l->batch);
 }
 
-void train_loop_epoch(train_loop *l, int epoch)
+int train_loop_next(train_loop *l)
 {
-    if (l->order) train_shuffle(l->order, l->n, l->args->seed, epoch);
-    progress_epoch_begin(&l->bar);
+    if (l->epoch == 0) {
+        l->epoch = l->first_epoch;
+        l->s = 0;
+    } else if (++l->s == l->steps) {
+        l->epoch++;
+        l->s = 0;
+    }
+    if (l->epoch > l->args->epochs || l->steps == 0) return 0;
+    if (l->s == 0) {
+        if (l->order) train_shuffle(l->order, l->n, l->args->seed, l->epoch);
+        progress_epoch_begin(&l->bar);
+    }
+    l->idx = l->order ? l->order + l->s * l->batch : NULL;
+    if (l->images) train_gather(l->images, l->source, l->idx, l->batch, l->pixels);
+    return 1;
 }
 
-const int64_t *train_loop_batch(train_loop *l, size_t s)
-{
-    const int64_t *idx = l->order + s * l->batch;
-    if (l->images) train_gather(l->images, l->source, idx, l->batch, l->pixels);
-    return idx;
-}
-
-void train_loop_step_done(train_loop *l, int epoch, size_t s, float value)
+int train_loop_step_done(train_loop *l, float value)
 {
     l->curve[l->step++] = value;
-    progress_update(&l->bar, epoch, s + 1, value);
+    progress_update(&l->bar, l->epoch, l->s + 1, value);
+    return l->s + 1 == l->steps;
 }
 
 void train_loop_save(train_loop *l)
@@ -58,6 +65,14 @@ void train_loop_figures(const train_loop *l, int rc)
         fprintf(stderr, "%s: figures not written: %s\n", l->name, ex_error());
     else
         printf("%s: wrote %s/loss.png and %s/embedding.png\n", l->name, l->args->out, l->args->out);
+}
+
+void train_loop_knn_end(const train_loop *l, knn_eval *e, lct_encoder *enc, const char *title, double untrained)
+{
+    double trained = knn_eval_encoder(e, l->rt, enc);
+    if (trained < 0) train_fail(l->name);
+    train_loop_figures(l, write_figures(l->args->out, title, l->curve, l->step, e->test_emb, e->test_labels, e->q, e->dim));
+    printf("kNN top-1: %.4f (untrained: %.4f, raw pixels: %.4f)\n", trained, untrained, e->raw);
 }
 
 void train_loop_free(train_loop *l)

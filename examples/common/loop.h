@@ -7,14 +7,9 @@
  *     train_loop_init(&l, "instdisc", &args, rt, n, n / batch, batch, data.train.images, PIXELS);
  *     l.st = (run_state){.method = "instdisc", .optimizer = opt, .loss = loss, .augmenter = aug};
  *     l.st.encoder[l.st.encoders++] = enc;
- *     train_loop_begin(&l);                        // --resume, then the progress line
- *     for (int epoch = l.first_epoch; epoch <= args.epochs; epoch++) {
- *         train_loop_epoch(&l, epoch);             // the epoch's shuffle
- *         for (size_t s = 0; s < l.steps; s++) {
- *             const int64_t *idx = train_loop_batch(&l, s);   // l.images holds the batch
- *             ... the method's step, giving `value` ...
- *             train_loop_step_done(&l, epoch, s, value);
- *         }
+ *     for (train_loop_begin(&l); train_loop_next(&l);) {   // --resume, then epoch by epoch, step by step
+ *         ... the method's step on l.images (the samples l.idx), giving `value` ...
+ *         train_loop_step_done(&l, value);
  *     }
  *     train_loop_save(&l);                         // --save
  *     ... evaluation, figures from l.curve[0 .. l.step) ...
@@ -30,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "eval.h"
 #include "flags.h"
 #include "progress.h"
 #include "run_state.h"
@@ -48,6 +44,9 @@ typedef struct train_loop {
     float *curve;                /* loss of every step of this run */
     size_t step;                 /* steps done in this run (entries of curve) */
     int first_epoch;             /* 1, or the epoch after the one a resumed checkpoint reached */
+    int epoch;                   /* the current epoch (1-based; 0 before the first train_loop_next) */
+    size_t s;                    /* the current step of the epoch (0-based) */
+    const int64_t *idx;          /* the samples of the current step: batch entries of order (NULL when n is 0) */
     progress bar;
 } train_loop;
 
@@ -60,14 +59,13 @@ void train_loop_init(train_loop *l, const char *name, const example_args *args, 
  * then start the progress line. */
 void train_loop_begin(train_loop *l);
 
-/* Start an epoch: the shuffle of (seed, epoch) and the progress clock. */
-void train_loop_epoch(train_loop *l, int epoch);
+/* Move to the next step: 1 and l->epoch, l->s, l->idx and l->images set, or 0 after the last step
+ * of args->epochs. A new epoch starts with the shuffle of (seed, epoch) and the progress clock. */
+int train_loop_next(train_loop *l);
 
-/* Indices of step s (0-based) of the current epoch, with their samples copied to l->images. */
-const int64_t *train_loop_batch(train_loop *l, size_t s);
-
-/* Record step s (0-based) of `epoch` with its loss: the curve and the progress line. */
-void train_loop_step_done(train_loop *l, int epoch, size_t s, float value);
+/* Record the current step's loss: the curve and the progress line. Returns 1 when the step ended
+ * its epoch, else 0. */
+int train_loop_step_done(train_loop *l, float value);
 
 /* --save: write l->st with args->epochs to args->save ("<name>: saved F"). */
 void train_loop_save(train_loop *l);
@@ -75,6 +73,11 @@ void train_loop_save(train_loop *l);
 /* Report the outcome `rc` of writing the figures to args->out: "<name>: wrote DIR/loss.png and
  * DIR/embedding.png" on stdout, or "<name>: figures not written: <message>" on stderr. */
 void train_loop_figures(const train_loop *l, int rc);
+
+/* The end of a program with one image encoder: its kNN top-1 after training (e's buffers), the
+ * figures (loss curve titled `title`, PCA of the test embeddings) and the final line
+ * "kNN top-1: A (untrained: U, raw pixels: R)". Exits with 1 if the evaluation fails. */
+void train_loop_knn_end(const train_loop *l, knn_eval *e, lct_encoder *enc, const char *title, double untrained);
 
 /* Free the buffers, every handle of l->st and the runtime. */
 void train_loop_free(train_loop *l);

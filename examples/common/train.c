@@ -101,6 +101,13 @@ void train_load_data(const example_args *args, int limit, fmnist *data, size_t *
     *batch = (size_t)args->batch < *n ? (size_t)args->batch : *n;
 }
 
+void train_need_pairs(const char *name, size_t batch, const char *why)
+{
+    if (batch >= 2) return;
+    fprintf(stderr, "%s: the batch needs at least 2 images%s\n", name, why);
+    exit(FLAGS_ERROR);
+}
+
 lct_runtime *train_runtime(const example_args *args)
 {
     lct_runtime_options ro;

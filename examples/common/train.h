@@ -51,6 +51,10 @@ void train_shuffle(int64_t *order, size_t n, uint64_t seed, int epoch);
  */
 void train_load_data(const example_args *args, int limit, fmnist *data, size_t *n, size_t *q, size_t *batch);
 
+/* Exit with 2 and "<name>: the batch needs at least 2 images<why>" when batch < 2 (methods whose
+ * negatives are the batch's other images). */
+void train_need_pairs(const char *name, size_t batch, const char *why);
+
 /*
  * The image augmentation of a training program, as flags: a random resized crop of area fraction
  * U[crop_min, crop_max] (aspect ratio 3/4..4/3), colour jitter of strength `jitter` (brightness,
@@ -62,6 +66,14 @@ typedef struct train_aug {
     float jitter, jitter_p;
     float flip;
 } train_aug;
+
+/* Table entries that several training programs share word for word. */
+#define FLAG_LIMIT(p) {"limit", FLAG_INT, (p), "use only the first N train and test images (0: all)", 0, 1 << 30}
+#define FLAG_SGD_LR(p) {"lr", FLAG_FLOAT, (p), "SGD learning rate (cosine schedule)", 1e-6, 10}
+#define FLAG_TAU(p) {"tau", FLAG_FLOAT, (p), "temperature", 1e-3, 10}
+#define FLAG_SPEC(p) {"spec", FLAG_STRING, (p), "encoder spec (docs/encoder.md)", 0, 0}
+#define FLAG_CROP_MIN(p) \
+    {"crop-min", FLAG_FLOAT, (p), "smallest area fraction of the random crop (largest: 1)", 0.01, 1}
 
 /* Table entries for a train_aug's flags. */
 #define FLAGS_AUG(a)                                                                                     \
