@@ -142,9 +142,11 @@ int knn_eval_init(knn_eval *e, lct_runtime *rt, const fmnist *data, size_t n, si
 double knn_eval_encoder(knn_eval *e, lct_runtime *rt, lct_encoder *enc)
 {
     size_t out = 0;
-    if (e->train_emb == NULL || lct_encoder_output_size(enc, &out) != LCT_OK || out != e->dim)
+    int rc = lct_encoder_output_size(enc, &out);
+    if (rc != LCT_OK) return ex_fail(rc, "knn_eval: %s", lct_error_last());
+    if (e->train_emb == NULL || out != e->dim)
         return ex_fail(LCT_EINVAL, "knn_eval: the encoder gives %zu outputs, the buffers hold %zu", out, e->dim);
-    int rc = embed_images(enc, e->data->train.images, e->n, FMNIST_PIXELS, 500, e->train_emb);
+    rc = embed_images(enc, e->data->train.images, e->n, FMNIST_PIXELS, 500, e->train_emb);
     if (rc == 0) rc = embed_images(enc, e->data->test.images, e->q, FMNIST_PIXELS, 500, e->test_emb);
     if (rc != 0) return rc;
     return knn_accuracy(rt, e->train_emb, e->train_labels, e->n, e->test_emb, e->test_labels, e->q, e->dim);
