@@ -193,7 +193,8 @@ static void print_start(const knn_eval *ev, lct_runtime *rt, const char *graph, 
 {
     printf("cmc: %zu train / %zu test images, %d views, %s graph, %s objective\n", ev->n, ev->q, VIEWS, graph,
            objective);
-    for (int v = 0; v < VIEWS; v++) printf("cmc: view %d (%s): encoder %s\n", v, view_name[v], lct_encoder_spec(enc[v]));
+    for (int v = 0; v < VIEWS; v++)
+        printf("cmc: view %d (%s): encoder %s\n", v, view_name[v], lct_encoder_spec(enc[v]));
     printf("cmc: kNN before training %.4f (views %.4f %.4f %.4f), raw pixels %.4f; BLIS kernels %s, %d thread(s)\n",
            untrained[VIEWS], untrained[0], untrained[1], untrained[2], ev->raw, lct_runtime_kernel(rt, NULL),
            lct_runtime_threads(rt));

@@ -234,9 +234,9 @@ int main(int argc, char **argv)
     for (int e = 0; e < EMB_COUNT; e++) test_emb[e] = train_alloc("cpc", q * emb_width(e, d, h) * sizeof(float));
     float *augmented = train_alloc("cpc", batch * PIXELS * sizeof(float));
     float *x = train_alloc("cpc", batch * T * PATCH_PIXELS * sizeof(float));
-    float *z = train_alloc("cpc", batch * T * d * sizeof(float)), *dz = train_alloc("cpc", batch * T * d * sizeof(float));
-    float *dz_ar = train_alloc("cpc", batch * T * d * sizeof(float));
-    float *c = train_alloc("cpc", batch * T * h * sizeof(float)), *dc = train_alloc("cpc", batch * T * h * sizeof(float));
+    size_t z_bytes = batch * T * d * sizeof(float), c_bytes = batch * T * h * sizeof(float);
+    float *z = train_alloc("cpc", z_bytes), *dz = train_alloc("cpc", z_bytes), *dz_ar = train_alloc("cpc", z_bytes);
+    float *c = train_alloc("cpc", c_bytes), *dc = train_alloc("cpc", c_bytes);
 
     /* Baselines: raw pixels and the encoders before training, same kNN protocol. */
     knn_eval ev;

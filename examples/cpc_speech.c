@@ -162,7 +162,9 @@ static void load_corpus(const example_args *args, int voices, int sentences, int
     }
     if (rc != 0) train_fail("cpc_speech");
     double t_synth = now();
-    if (made) printf("cpc_speech: synthesised %d utterances with espeak-ng into %s in %.1f s\n", made, args->data, t_synth - t_start);
+    if (made)
+        printf("cpc_speech: synthesised %d utterances with espeak-ng into %s in %.1f s\n", made, args->data,
+               t_synth - t_start);
     if (speech_load(args->data, voices, sentences, RATE, (size_t)window, corpus) != 0) train_fail("cpc_speech");
     printf("cpc_speech: loaded and resampled the corpus in %.1f s\n", now() - t_synth);
     *sp = (split){.voices = voices, .sentences = sentences,

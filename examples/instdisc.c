@@ -102,7 +102,8 @@ int main(int argc, char **argv)
     l.st = (run_state){.method = "instdisc", .optimizer = opt, .loss = loss, .augmenter = aug};
     l.st.encoder[l.st.encoders++] = enc;
     l.st.bank[l.st.banks++] = bank;
-    float *x = train_alloc("instdisc", batch * PIXELS * sizeof *x), *f = train_alloc("instdisc", batch * dim * sizeof *f);
+    float *x = train_alloc("instdisc", batch * PIXELS * sizeof *x);
+    float *f = train_alloc("instdisc", batch * dim * sizeof *f);
     float *df = train_alloc("instdisc", batch * dim * sizeof *df);
 
     /* Baselines: raw pixels and the encoder before training, same kNN protocol. */

@@ -129,8 +129,8 @@ int main(int argc, char **argv)
     lo.k = (uint32_t)k;
     lct_loss *loss;
     CHECK(lct_loss_new_nce(&loss, rt, bank, &lo));
-    size_t steps_per_epoch = n / batch;
-    lct_optimizer *opt = train_optimizer(rt, LCT_OPTIMIZER_SGD, lr, 0.9, 5e-4, (uint64_t)args.epochs * steps_per_epoch, 0);
+    size_t steps = n / batch;
+    lct_optimizer *opt = train_optimizer(rt, LCT_OPTIMIZER_SGD, lr, 0.9, 5e-4, (uint64_t)args.epochs * steps, 0);
     CHECK(lct_optimizer_attach(opt, lct_encoder_params(enc)));
     CHECK(lct_optimizer_set_comm(opt, comm));
     lct_augmenter *aug = train_image_augmenter(rt);
@@ -156,7 +156,7 @@ int main(int argc, char **argv)
     float value = 0.0f;
     for (int epoch = 1; epoch <= args.epochs; epoch++) {
         train_shuffle(order, n, args.seed, epoch);
-        for (size_t s = 0; s < steps_per_epoch; s++) {
+        for (size_t s = 0; s < steps; s++) {
             const int64_t *idx = order + s * batch + (size_t)rank * local;
             double ta = MPI_Wtime();
             train_gather(images, data.train.images, idx, local, PIXELS);
@@ -183,8 +183,8 @@ int main(int argc, char **argv)
     if (rank == 0)
         printf("instdisc_mpi: %.1f samples/s (%zu steps of %zu images in %.2f s; rank 0: %.2f s augment, forward and "
                "backward, %.2f s in the calls that exchange: NCE, optimiser step, bank update)\n",
-               (double)(steps_per_epoch * (size_t)args.epochs * batch) / seconds,
-               steps_per_epoch * (size_t)args.epochs, batch, seconds, t_local, t_coll);
+               (double)(steps * (size_t)args.epochs * batch) / seconds,
+               steps * (size_t)args.epochs, batch, seconds, t_local, t_coll);
 
     if (args.save) save_rank(rt, args.save, rank, enc, opt, bank, loss);
     double acc = evaluate(enc, comm, bank, &data, n, q, dim, first_row, rows);

@@ -49,7 +49,8 @@ int main(int argc, char **argv)
         FLAG_LIMIT(&limit),
     };
     flags_parse_or_exit(table, FLAGS_COUNT(table), argc, argv, "InvaSpread on Fashion-MNIST");
-    int form_id = flags_pick2("invaspread", "form", form, "paper", "code") == 0 ? LCT_INVASPREAD_PAPER : LCT_INVASPREAD_CODE;
+    int form_id = flags_pick2("invaspread", "form", form, "paper", "code") == 0 ? LCT_INVASPREAD_PAPER
+                                                                                 : LCT_INVASPREAD_CODE;
 
     fmnist data;
     size_t n, q, batch;
@@ -87,9 +88,11 @@ int main(int argc, char **argv)
     train_loop_init(&l, "invaspread", &args, rt, n, steps, batch, data.train.images, PIXELS);
     l.st = (run_state){.method = "invaspread", .optimizer = opt, .loss = loss, .augmenter = aug};
     l.st.encoder[l.st.encoders++] = enc;
-    float *views = train_alloc("invaspread", 2 * batch * PIXELS * sizeof *views); /* augmenter output: sample-major */
-    float *x = train_alloc("invaspread", 2 * batch * PIXELS * sizeof *x);         /* encoder input: first views, then second */
-    float *f = train_alloc("invaspread", 2 * batch * dim * sizeof *f), *df = train_alloc("invaspread", 2 * batch * dim * sizeof *df);
+    /* The augmenter's output is sample-major; the encoder's input holds the first views, then the second. */
+    float *views = train_alloc("invaspread", 2 * batch * PIXELS * sizeof *views);
+    float *x = train_alloc("invaspread", 2 * batch * PIXELS * sizeof *x);
+    float *f = train_alloc("invaspread", 2 * batch * dim * sizeof *f);
+    float *df = train_alloc("invaspread", 2 * batch * dim * sizeof *df);
 
     /* Baselines: raw pixels and the encoder before training, same kNN protocol. */
     knn_eval ev;

@@ -71,7 +71,8 @@ void train_loop_knn_end(const train_loop *l, knn_eval *e, lct_encoder *enc, cons
 {
     double trained = knn_eval_encoder(e, l->rt, enc);
     if (trained < 0) train_fail(l->name);
-    train_loop_figures(l, write_figures(l->args->out, title, l->curve, l->step, e->test_emb, e->test_labels, e->q, e->dim));
+    int rc = write_figures(l->args->out, title, l->curve, l->step, e->test_emb, e->test_labels, e->q, e->dim);
+    train_loop_figures(l, rc);
     printf("kNN top-1: %.4f (untrained: %.4f, raw pixels: %.4f)\n", trained, untrained, e->raw);
 }
 
