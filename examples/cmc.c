@@ -37,9 +37,8 @@
 #include "eval.h"
 #include "flags.h"
 #include "idx.h"
-#include "progress.h"
+#include "loop.h"
 #include "train.h"
-#include "run_state.h"
 
 #define SIDE 28
 #define PIXELS (SIDE * SIDE)
@@ -120,25 +119,86 @@ static void embed_views(lct_encoder *const *enc, const uint8_t *images, size_t n
 }
 
 /* kNN of each view and of the concatenation (L2-normalised again); acc[VIEWS] is the concatenation. */
-static void evaluate(lct_runtime *rt, lct_encoder *const *enc, const fmnist *data, size_t n, size_t q,
-                     const int32_t *train_labels, const int32_t *test_labels, size_t dim, float *const *train,
+static void evaluate(lct_runtime *rt, lct_encoder *const *enc, const knn_eval *ev, size_t dim, float *const *train,
                      float *const *test, float *train_cat, float *test_cat, double acc[VIEWS + 1])
 {
-    embed_views(enc, data->train.images, n, dim, train);
-    embed_views(enc, data->test.images, q, dim, test);
-    for (int v = 0; v < VIEWS; v++) acc[v] = knn_accuracy(rt, train[v], train_labels, n, test[v], test_labels, q, dim);
+    size_t n = ev->n, q = ev->q;
+    embed_views(enc, ev->data->train.images, n, dim, train);
+    embed_views(enc, ev->data->test.images, q, dim, test);
+    for (int v = 0; v < VIEWS; v++)
+        acc[v] = knn_accuracy(rt, train[v], ev->train_labels, n, test[v], ev->test_labels, q, dim);
     for (int v = 0; v < VIEWS; v++) {
         for (size_t i = 0; i < n; i++) memcpy(train_cat + (i * VIEWS + v) * dim, train[v] + i * dim, dim * sizeof(float));
         for (size_t i = 0; i < q; i++) memcpy(test_cat + (i * VIEWS + v) * dim, test[v] + i * dim, dim * sizeof(float));
     }
     l2_normalise_rows(train_cat, n, VIEWS * dim);
     l2_normalise_rows(test_cat, q, VIEWS * dim);
-    acc[VIEWS] = knn_accuracy(rt, train_cat, train_labels, n, test_cat, test_labels, q, VIEWS * dim);
+    acc[VIEWS] = knn_accuracy(rt, train_cat, ev->train_labels, n, test_cat, ev->test_labels, q, VIEWS * dim);
     for (int v = 0; v <= VIEWS; v++)
-        if (acc[v] < 0) {
-            fprintf(stderr, "cmc: %s\n", ex_error());
-            exit(1);
-        }
+        if (acc[v] < 0) train_fail("cmc");
+}
+
+/* --graph and --objective as LCT_CMC_*; exits with 2 when either is unknown. */
+static void parse_choices(const char *graph, const char *objective, int *graph_id, int *objective_id)
+{
+    *graph_id = strcmp(graph, "core") == 0 ? LCT_CMC_CORE : strcmp(graph, "full") == 0 ? LCT_CMC_FULL : -1;
+    *objective_id = strcmp(objective, "nce") == 0       ? LCT_CMC_NCE
+                    : strcmp(objective, "softmax") == 0 ? LCT_CMC_SOFTMAX
+                                                        : -1;
+    if (*graph_id < 0 || *objective_id < 0) {
+        fprintf(stderr, "cmc: --graph is core or full, --objective nce or softmax (got '%s', '%s')\n", graph,
+                objective);
+        exit(2);
+    }
+}
+
+/* One encoder per view (outputs: *dim), for NCE one bank of n rows per view (bank[v] stays NULL
+ * otherwise), and the CMC loss over them. */
+static lct_loss *new_model(lct_runtime *rt, const example_args *args, size_t n, int graph_id, int objective_id, int k,
+                           float tau, lct_encoder **enc, lct_bank **bank, size_t *dim)
+{
+    for (int v = 0; v < VIEWS; v++) {
+        enc[v] = train_encoder(rt, view_spec[v], args);
+        CHECK(lct_encoder_output_size(enc[v], dim));
+    }
+    /* Banks after the encoders, so the encoders' initial weights do not depend on the objective. */
+    for (int v = 0; v < VIEWS && objective_id == LCT_CMC_NCE; v++) CHECK(lct_bank_new(&bank[v], rt, n, *dim, NULL));
+    lct_loss_cmc_options lo;
+    lct_loss_cmc_options_init(&lo, LCT_LOSS_CMC_OPTIONS_VERSION);
+    lo.graph = graph_id;
+    lo.objective = objective_id;
+    lo.k = (uint32_t)k;
+    lct_loss *loss;
+    CHECK(lct_loss_new_cmc(&loss, rt, VIEWS, *dim, objective_id == LCT_CMC_NCE ? bank : NULL, &lo));
+    CHECK(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, tau));
+    return loss;
+}
+
+/* The CMC preset's augmentation (crop 0.2-1, flip), with another lower bound for the crop. */
+static lct_augmenter *new_augmenter(lct_runtime *rt, float crop_min)
+{
+    lct_augmenter *aug = train_image_augmenter(rt);
+    if (crop_min == 0.2f) {
+        CHECK(lct_augmenter_preset(aug, LCT_AUG_PRESET_CMC));
+    } else { /* the preset's calls with another lower bound for the crop */
+        CHECK(lct_augmenter_add_random_resized_crop(aug, 1.0, crop_min, 1.0, 3.0 / 4.0, 4.0 / 3.0));
+        CHECK(lct_augmenter_add_hflip(aug, 0.5));
+    }
+    return aug;
+}
+
+/* The opening lines: the set, the views' encoders, the kNN before training. */
+static void print_start(const knn_eval *ev, lct_runtime *rt, const char *graph, const char *objective,
+                        lct_encoder *const *enc, const double untrained[VIEWS + 1])
+{
+    printf("cmc: %zu train / %zu test images, %d views, %s graph, %s objective\n", ev->n, ev->q, VIEWS, graph,
+           objective);
+    for (int v = 0; v < VIEWS; v++)
+        printf("cmc: view %d (%s): encoder %s\n", v, view_name[v], lct_encoder_spec(enc[v]));
+    printf("cmc: kNN before training %.4f (views %.4f %.4f %.4f), raw pixels %.4f; BLIS kernels %s, %d thread(s)\n",
+           untrained[VIEWS], untrained[0], untrained[1], untrained[2], ev->raw, lct_runtime_kernel(rt, NULL),
+           lct_runtime_threads(rt));
+    fflush(stdout);
 }
 
 int main(int argc, char **argv)
@@ -147,41 +207,30 @@ int main(int argc, char **argv)
     example_args_defaults(&args);
     args.epochs = 14; /* with one crop per view at 0.5-1: kNN 0.8545 in 5 minutes on 2 idle cores */
     args.batch = 128;
-    int k = 4096, limit = 0;
+    int k = 4096, limit = 0, same_crop = 0;
     float lr = 0.03f, tau = 0.07f, momentum = 0.5f, crop_min = 0.5f;
-    int same_crop = 0;
     const char *graph = "full", *objective = "softmax";
     flag table[] = {
         FLAGS_COMMON(&args),
         {"graph", FLAG_STRING, &graph, "view pairs: core (view 0 against the others) or full (every pair)", 0, 0},
         {"objective", FLAG_STRING, &objective, "nce (memory bank per view) or softmax (in-batch)", 0, 0},
         {"k", FLAG_INT, &k, "noise samples per embedding (nce)", 1, 1 << 20},
-        {"lr", FLAG_FLOAT, &lr, "SGD learning rate (cosine schedule)", 1e-6, 10},
-        {"tau", FLAG_FLOAT, &tau, "temperature", 1e-3, 10},
+        FLAG_SGD_LR(&lr),
+        FLAG_TAU(&tau),
         {"bank-momentum", FLAG_FLOAT, &momentum, "memory bank momentum (nce)", 0, 0.999},
-        {"crop-min", FLAG_FLOAT, &crop_min, "smallest area fraction of the random crop (largest: 1)", 0.01, 1},
+        FLAG_CROP_MIN(&crop_min),
         {"same-crop", FLAG_BOOL, &same_crop, "derive all views from one augmented copy (--no-same-crop: one copy per view)", 0, 0},
-        {"limit", FLAG_INT, &limit, "use only the first N train and test images (0: all)", 0, 1 << 30},
+        FLAG_LIMIT(&limit),
     };
     flags_parse_or_exit(table, FLAGS_COUNT(table), argc, argv, "CMC with three views on Fashion-MNIST");
     size_t n_crops = same_crop ? 1 : VIEWS; /* augmented copies per image */
-    int graph_id = strcmp(graph, "core") == 0 ? LCT_CMC_CORE : strcmp(graph, "full") == 0 ? LCT_CMC_FULL : -1;
-    int objective_id = strcmp(objective, "nce") == 0       ? LCT_CMC_NCE
-                       : strcmp(objective, "softmax") == 0 ? LCT_CMC_SOFTMAX
-                                                           : -1;
-    if (graph_id < 0 || objective_id < 0) {
-        fprintf(stderr, "cmc: --graph is core or full, --objective nce or softmax (got '%s', '%s')\n", graph,
-                objective);
-        return 2;
-    }
+    int graph_id, objective_id;
+    parse_choices(graph, objective, &graph_id, &objective_id);
 
     fmnist data;
     size_t n, q, batch;
     train_load_data(&args, limit, &data, &n, &q, &batch);
-    if (batch < 2) {
-        fprintf(stderr, "cmc: the batch needs at least 2 images\n");
-        return 2;
-    }
+    train_need_pairs("cmc", batch, "");
 
     /* Handles: runtime, one encoder (and, for NCE, one bank) per view, the CMC loss, one
      * optimiser over every encoder, the augmenter. */
@@ -190,164 +239,73 @@ int main(int argc, char **argv)
     lct_encoder *enc[VIEWS];
     lct_bank *bank[VIEWS] = {NULL};
     size_t dim = 0;
-    for (int v = 0; v < VIEWS; v++) {
-        enc[v] = train_encoder(rt, view_spec[v], &args);
-        CHECK(lct_encoder_output_size(enc[v], &dim));
-    }
-    /* Banks after the encoders, so the encoders' initial weights do not depend on the objective. */
-    for (int v = 0; v < VIEWS && objective_id == LCT_CMC_NCE; v++) CHECK(lct_bank_new(&bank[v], rt, n, dim, NULL));
-
-    lct_loss_cmc_options lo;
-    lct_loss_cmc_options_init(&lo, LCT_LOSS_CMC_OPTIONS_VERSION);
-    lo.graph = graph_id;
-    lo.objective = objective_id;
-    lo.k = (uint32_t)k;
-    lct_loss *loss;
-    CHECK(lct_loss_new_cmc(&loss, rt, VIEWS, dim, objective_id == LCT_CMC_NCE ? bank : NULL, &lo));
-    CHECK(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, tau));
+    lct_loss *loss = new_model(rt, &args, n, graph_id, objective_id, k, tau, enc, bank, &dim);
 
     /* SGD as the original: momentum 0.9, weight decay 1e-4, lr 0.03 (cosine instead of steps). */
-    size_t steps_per_epoch = n / batch;
-    lct_optimizer_options oo;
-    lct_optimizer_options_init(&oo, LCT_OPTIMIZER_OPTIONS_VERSION);
-    oo.kind = LCT_OPTIMIZER_SGD;
-    oo.lr = lr;
-    oo.momentum = 0.9;
-    oo.weight_decay = 1e-4;
-    oo.schedule = LCT_SCHEDULE_COSINE;
-    oo.total_steps = (uint64_t)args.epochs * steps_per_epoch;
-    lct_optimizer *opt;
-    CHECK(lct_optimizer_new(&opt, rt, &oo));
+    size_t steps = n / batch;
+    lct_optimizer *opt = train_optimizer(rt, LCT_OPTIMIZER_SGD, lr, 0.9, 1e-4, (uint64_t)args.epochs * steps, 0);
     for (int v = 0; v < VIEWS; v++) CHECK(lct_optimizer_attach(opt, lct_encoder_params(enc[v])));
 
-    lct_augmenter *aug = train_image_augmenter(rt);
-    if (crop_min == 0.2f) {
-        CHECK(lct_augmenter_preset(aug, LCT_AUG_PRESET_CMC)); /* crop 0.2-1, flip */
-    } else { /* the preset's calls with another lower bound for the crop */
-        CHECK(lct_augmenter_add_random_resized_crop(aug, 1.0, crop_min, 1.0, 3.0 / 4.0, 4.0 / 3.0));
-        CHECK(lct_augmenter_add_hflip(aug, 0.5));
-    }
+    lct_augmenter *aug = new_augmenter(rt, crop_min);
 
-    int32_t *train_labels = labels_int32(data.train.labels, n), *test_labels = labels_int32(data.test.labels, q);
-    float *train_emb[VIEWS], *test_emb[VIEWS], *x[VIEWS], *f[VIEWS], *df[VIEWS];
-    int ok = train_labels && test_labels;
+    train_loop l;
+    train_loop_init(&l, "cmc", &args, rt, n, steps, batch, data.train.images, PIXELS);
+    l.st = (run_state){.method = "cmc", .optimizer = opt, .loss = loss, .augmenter = aug};
     for (int v = 0; v < VIEWS; v++) {
-        train_emb[v] = malloc(n * dim * sizeof(float));
-        test_emb[v] = malloc(q * dim * sizeof(float));
-        x[v] = malloc(batch * view_size[v] * sizeof(float));
-        f[v] = malloc(batch * dim * sizeof(float));
-        df[v] = malloc(batch * dim * sizeof(float));
-        ok = ok && train_emb[v] && test_emb[v] && x[v] && f[v] && df[v];
+        l.st.encoder[l.st.encoders++] = enc[v];
+        if (bank[v]) l.st.bank[l.st.banks++] = bank[v];
     }
-    float *train_cat = malloc(n * VIEWS * dim * sizeof *train_cat), *test_cat = malloc(q * VIEWS * dim * sizeof *test_cat);
-    uint8_t *images = malloc(batch * PIXELS);
-    float *augmented = malloc(batch * VIEWS * PIXELS * sizeof *augmented);
-    int64_t *order = malloc(n * sizeof *order);
-    float *curve = malloc(((size_t)args.epochs * steps_per_epoch + 1) * sizeof *curve);
-    if (!ok || !train_cat || !test_cat || !images || !augmented || !order || !curve) {
-        fprintf(stderr, "cmc: out of memory\n");
-        return 1;
+    float *train_emb[VIEWS], *test_emb[VIEWS], *x[VIEWS], *f[VIEWS], *df[VIEWS];
+    for (int v = 0; v < VIEWS; v++) {
+        train_emb[v] = train_alloc("cmc", n * dim * sizeof(float));
+        test_emb[v] = train_alloc("cmc", q * dim * sizeof(float));
+        x[v] = train_alloc("cmc", batch * view_size[v] * sizeof(float));
+        f[v] = train_alloc("cmc", batch * dim * sizeof(float));
+        df[v] = train_alloc("cmc", batch * dim * sizeof(float));
     }
+    float *train_cat = train_alloc("cmc", n * VIEWS * dim * sizeof *train_cat);
+    float *test_cat = train_alloc("cmc", q * VIEWS * dim * sizeof *test_cat);
+    float *augmented = train_alloc("cmc", batch * VIEWS * PIXELS * sizeof *augmented);
 
     /* Baselines: raw pixels and the encoders before training, same kNN protocol. */
-    double raw = raw_pixel_knn(rt, data.train.images, train_labels, n, data.test.images, test_labels, q, PIXELS);
-    if (raw < 0) {
-        fprintf(stderr, "cmc: %s\n", ex_error());
-        return 1;
-    }
+    knn_eval ev;
+    if (knn_eval_init(&ev, rt, &data, n, q, 0) != 0) train_fail("cmc");
     double untrained[VIEWS + 1], trained[VIEWS + 1];
-    evaluate(rt, enc, &data, n, q, train_labels, test_labels, dim, train_emb, test_emb, train_cat, test_cat, untrained);
-    printf("cmc: %zu train / %zu test images, %d views, %s graph, %s objective\n", n, q, VIEWS, graph, objective);
-    for (int v = 0; v < VIEWS; v++) printf("cmc: view %d (%s): encoder %s\n", v, view_name[v], lct_encoder_spec(enc[v]));
-    printf("cmc: kNN before training %.4f (views %.4f %.4f %.4f), raw pixels %.4f; BLIS kernels %s, %d thread(s)\n",
-           untrained[VIEWS], untrained[0], untrained[1], untrained[2], raw, lct_runtime_kernel(rt, NULL),
-           lct_runtime_threads(rt));
-    fflush(stdout);
-
-    run_state st = {.method = "cmc", .optimizer = opt, .loss = loss, .augmenter = aug};
-    for (int v = 0; v < VIEWS; v++) {
-        st.encoder[st.encoders++] = enc[v];
-        if (bank[v]) st.bank[st.banks++] = bank[v];
-    }
-    int first_epoch = 1;
-    if (args.resume) {
-        if (run_state_load(&st, rt, args.resume, &first_epoch) != 0) {
-            fprintf(stderr, "cmc: %s\n", ex_error());
-            return 1;
-        }
-        printf("cmc: resumed from %s at epoch %d\n", args.resume, first_epoch);
-    }
+    evaluate(rt, enc, &ev, dim, train_emb, test_emb, train_cat, test_cat, untrained);
+    print_start(&ev, rt, graph, objective, enc, untrained);
 
     /* Training: augment once, derive the three views, embed each with its encoder, CMC loss over
      * the view pairs, backward through every encoder, SGD step, bank updates (NCE). */
-    progress bar;
-    progress_init(&bar, stdout, args.epochs, steps_per_epoch, batch);
-    size_t step = 0;
-    for (int epoch = first_epoch; epoch <= args.epochs; epoch++) {
-        train_shuffle(order, n, args.seed, epoch);
-        progress_epoch_begin(&bar);
-        for (size_t s = 0; s < steps_per_epoch; s++) {
-            const int64_t *idx = order + s * batch;
-            for (size_t b = 0; b < batch; b++) memcpy(images + b * PIXELS, data.train.images + idx[b] * PIXELS, PIXELS);
-            CHECK(lct_augmenter_apply(aug, images, batch, n_crops, augmented));
-            for (size_t b = 0; b < batch; b++)
-                for (int v = 0; v < VIEWS; v++)
-                    make_view(v, augmented + (b * n_crops + (size_t)v % n_crops) * PIXELS, x[v] + b * view_size[v]);
-            for (int v = 0; v < VIEWS; v++) CHECK(lct_encoder_forward(enc[v], x[v], batch, f[v]));
-            float value;
-            CHECK(lct_loss_cmc_compute(loss, (const float *const *)f, idx, batch, &value, df));
-            CHECK(lct_optimizer_zero_grad(opt));
-            for (int v = 0; v < VIEWS; v++) CHECK(lct_encoder_backward(enc[v], df[v], batch, NULL));
-            CHECK(lct_optimizer_step(opt));
+    for (train_loop_begin(&l); train_loop_next(&l);) {
+        CHECK(lct_augmenter_apply(aug, l.images, batch, n_crops, augmented));
+        for (size_t b = 0; b < batch; b++)
             for (int v = 0; v < VIEWS; v++)
-                if (bank[v]) CHECK(lct_bank_update(bank[v], f[v], idx, batch, momentum));
-            curve[step++] = value;
-            progress_update(&bar, epoch, s + 1, value);
-        }
+                make_view(v, augmented + (b * n_crops + (size_t)v % n_crops) * PIXELS, x[v] + b * view_size[v]);
+        for (int v = 0; v < VIEWS; v++) CHECK(lct_encoder_forward(enc[v], x[v], batch, f[v]));
+        float value;
+        CHECK(lct_loss_cmc_compute(loss, (const float *const *)f, l.idx, batch, &value, df));
+        CHECK(lct_optimizer_zero_grad(opt));
+        for (int v = 0; v < VIEWS; v++) CHECK(lct_encoder_backward(enc[v], df[v], batch, NULL));
+        CHECK(lct_optimizer_step(opt));
+        for (int v = 0; v < VIEWS; v++)
+            if (bank[v]) CHECK(lct_bank_update(bank[v], f[v], l.idx, batch, momentum));
+        train_loop_step_done(&l, value);
     }
-
-    if (args.save) {
-        if (run_state_save(&st, rt, args.save, args.epochs) != 0) {
-            fprintf(stderr, "cmc: %s\n", ex_error());
-            return 1;
-        }
-        printf("cmc: saved %s\n", args.save);
-    }
+    train_loop_save(&l);
 
     /* Evaluation: each view's features and their concatenation. */
-    evaluate(rt, enc, &data, n, q, train_labels, test_labels, dim, train_emb, test_emb, train_cat, test_cat, trained);
+    evaluate(rt, enc, &ev, dim, train_emb, test_emb, train_cat, test_cat, trained);
     for (int v = 0; v < VIEWS; v++)
         printf("cmc: view %d (%s): kNN %.4f (untrained %.4f)\n", v, view_name[v], trained[v], untrained[v]);
-    if (write_figures(args.out, "CMC", curve, step, test_cat, test_labels, q, VIEWS * dim) != 0)
-        fprintf(stderr, "cmc: figures not written: %s\n", ex_error());
-    else
-        printf("cmc: wrote %s/loss.png and %s/embedding.png\n", args.out, args.out);
+    train_loop_figures(&l, write_figures(args.out, "CMC", l.curve, l.step, test_cat, ev.test_labels, q, VIEWS * dim));
+    printf("kNN top-1: %.4f (untrained: %.4f, raw pixels: %.4f)\n", trained[VIEWS], untrained[VIEWS], ev.raw);
 
-    printf("kNN top-1: %.4f (untrained: %.4f, raw pixels: %.4f)\n", trained[VIEWS], untrained[VIEWS], raw);
-
-    free(curve);
-    free(order);
+    for (int v = 0; v < VIEWS; v++) free(df[v]), free(f[v]), free(x[v]), free(test_emb[v]), free(train_emb[v]);
     free(augmented);
-    free(images);
     free(test_cat);
     free(train_cat);
-    for (int v = 0; v < VIEWS; v++) {
-        free(df[v]);
-        free(f[v]);
-        free(x[v]);
-        free(test_emb[v]);
-        free(train_emb[v]);
-    }
-    free(test_labels);
-    free(train_labels);
-    lct_augmenter_free(aug);
-    lct_optimizer_free(opt);
-    lct_loss_free(loss);
-    for (int v = 0; v < VIEWS; v++) {
-        lct_bank_free(bank[v]);
-        lct_encoder_free(enc[v]);
-    }
-    lct_runtime_free(rt);
+    knn_eval_free(&ev);
+    train_loop_free(&l);
     fmnist_free(&data);
     return 0;
 }

@@ -31,9 +31,8 @@
 #include "eval.h"
 #include "flags.h"
 #include "idx.h"
-#include "progress.h"
+#include "loop.h"
 #include "train.h"
-#include "run_state.h"
 
 #define SIDE 28
 #define PIXELS (SIDE * SIDE)
@@ -60,6 +59,18 @@ static void to_patches(const float *img, float *out)
 /* The embeddings evaluated by kNN, in the order of --embed's names. */
 enum { EMB_LAST, EMB_MEAN, EMB_Z, EMB_ZGRID, EMB_CGRID, EMB_COUNT };
 static const char *const emb_names[EMB_COUNT] = {"last", "mean", "z", "zgrid", "cgrid"};
+
+/* The grid of --patch and --stride; exits with 2 unless it gives more than steps_ahead steps. */
+static void set_grid(int steps_ahead)
+{
+    GRID = (SIDE - PATCH) / STRIDE + 1;
+    T = GRID * GRID;
+    PATCH_PIXELS = PATCH * PATCH;
+    if (T < 2 || steps_ahead >= T) {
+        fprintf(stderr, "cpc: --patch %d --stride %d give %d steps; --steps must be below that\n", PATCH, STRIDE, T);
+        exit(2);
+    }
+}
 
 /* Floats per row of embedding e. */
 static size_t emb_width(int e, size_t d, size_t h)
@@ -119,20 +130,41 @@ static void embed_sequences(lct_encoder *g_enc, lct_encoder *g_ar, const uint8_t
     free(img);
 }
 
-/* kNN accuracy of every embedding, acc[EMB_LAST .. EMB_Z]. */
-static void evaluate(lct_runtime *rt, lct_encoder *g_enc, lct_encoder *g_ar, const fmnist *data, size_t n, size_t q,
-                     const int32_t *train_labels, const int32_t *test_labels, size_t d, size_t h,
+/* g_enc (one patch to a latent of *d floats, layers `enc_layers`) and g_ar (the T latents of a
+ * sequence to T contexts of *h floats). */
+static void new_encoders(lct_runtime *rt, const example_args *args, const char *enc_layers, lct_encoder **g_enc,
+                         lct_encoder **g_ar, size_t *d, size_t *h)
+{
+    char enc_spec[1024], ar_spec[64];
+    snprintf(enc_spec, sizeof enc_spec, "in 1x%dx%d; %s", PATCH, PATCH, enc_layers);
+    snprintf(ar_spec, sizeof ar_spec, ar_spec_fmt, T);
+    *g_enc = train_encoder(rt, enc_spec, args);
+    *g_ar = train_encoder(rt, ar_spec, args);
+    CHECK(lct_encoder_output_size(*g_enc, d));
+    CHECK(lct_encoder_output_size(*g_ar, h));
+    *h /= (size_t)T; /* the GRU returns T x H per sequence */
+}
+
+/* kNN accuracy of every embedding, acc[EMB_LAST .. EMB_CGRID]. */
+static void evaluate(lct_runtime *rt, lct_encoder *g_enc, lct_encoder *g_ar, const knn_eval *ev, size_t d, size_t h,
                      float *train_emb[EMB_COUNT], float *test_emb[EMB_COUNT], double acc[EMB_COUNT])
 {
-    embed_sequences(g_enc, g_ar, data->train.images, n, d, h, train_emb);
-    embed_sequences(g_enc, g_ar, data->test.images, q, d, h, test_emb);
+    embed_sequences(g_enc, g_ar, ev->data->train.images, ev->n, d, h, train_emb);
+    embed_sequences(g_enc, g_ar, ev->data->test.images, ev->q, d, h, test_emb);
     for (int e = 0; e < EMB_COUNT; e++) {
-        acc[e] = knn_accuracy(rt, train_emb[e], train_labels, n, test_emb[e], test_labels, q, emb_width(e, d, h));
-        if (acc[e] < 0) {
-            fprintf(stderr, "cpc: %s\n", ex_error());
-            exit(1);
-        }
+        acc[e] = knn_accuracy(rt, train_emb[e], ev->train_labels, ev->n, test_emb[e], ev->test_labels, ev->q,
+                              emb_width(e, d, h));
+        if (acc[e] < 0) train_fail("cpc");
     }
+}
+
+/* Every embedding's kNN accuracy after training, and before. */
+static void print_results(const double trained[EMB_COUNT], const double untrained[EMB_COUNT])
+{
+    printf("cpc: kNN of the last context %.4f (untrained %.4f), mean context %.4f (untrained %.4f), mean latent "
+           "%.4f (untrained %.4f), latent grid %.4f (untrained %.4f), context grid %.4f (untrained %.4f)\n",
+           trained[EMB_LAST], untrained[EMB_LAST], trained[EMB_MEAN], untrained[EMB_MEAN], trained[EMB_Z],
+           untrained[EMB_Z], trained[EMB_ZGRID], untrained[EMB_ZGRID], trained[EMB_CGRID], untrained[EMB_CGRID]);
 }
 
 int main(int argc, char **argv)
@@ -142,8 +174,7 @@ int main(int argc, char **argv)
     args.epochs = 4;
     args.batch = 128;
     int limit = 0, steps_ahead = 3;
-    float lr = 1e-3f;
-    float crop_min = 0.5f;
+    float lr = 1e-3f, crop_min = 0.5f;
     const char *negatives = "sequence", *embed = "cgrid", *enc_layers = enc_layers_default;
     flag table[] = {
         FLAGS_COMMON(&args),
@@ -154,25 +185,14 @@ int main(int argc, char **argv)
         {"stride", FLAG_INT, &STRIDE, "pixels between neighbouring patches", 1, 28},
         {"lr", FLAG_FLOAT, &lr, "Adam learning rate (cosine schedule)", 1e-7, 1},
         {"embed", FLAG_STRING, &embed, "kNN embedding: cgrid (every step's context, side by side), zgrid (every latent), mean (context averaged over steps), last (last context) or z (latents averaged)", 0, 0},
-        {"crop-min", FLAG_FLOAT, &crop_min, "smallest area fraction of the random crop (largest: 1)", 0.01, 1},
+        FLAG_CROP_MIN(&crop_min),
         {"spec", FLAG_STRING, &enc_layers, "g_enc's layers after its input (`in 1xPxP;` is prepended)", 0, 0},
-        {"limit", FLAG_INT, &limit, "use only the first N train and test images (0: all)", 0, 1 << 30},
+        FLAG_LIMIT(&limit),
     };
     flags_parse_or_exit(table, FLAGS_COUNT(table), argc, argv, "CPC on Fashion-MNIST images read as patch sequences");
-    int neg_id = strcmp(negatives, "batch") == 0      ? LCT_INFONCE_BATCH
-                 : strcmp(negatives, "all") == 0      ? LCT_INFONCE_ALL
-                 : strcmp(negatives, "sequence") == 0 ? LCT_INFONCE_SEQUENCE
-                                                      : -1;
-    GRID = (SIDE - PATCH) / STRIDE + 1;
-    T = GRID * GRID;
-    PATCH_PIXELS = PATCH * PATCH;
-    if (T < 2 || steps_ahead >= T) {
-        fprintf(stderr, "cpc: --patch %d --stride %d give %d steps; --steps must be below that\n", PATCH, STRIDE, T);
-        return 2;
-    }
-    int use = -1;
-    for (int e = 0; e < EMB_COUNT; e++)
-        if (strcmp(embed, emb_names[e]) == 0) use = e;
+    int neg_id = train_negatives(negatives);
+    set_grid(steps_ahead);
+    int use = flags_find(embed, emb_names, EMB_COUNT);
     if (neg_id < 0 || use < 0) {
         fprintf(stderr, "cpc: --negatives is batch, all or sequence; --embed last, mean or z (got '%s', '%s')\n",
                 negatives, embed);
@@ -182,42 +202,19 @@ int main(int argc, char **argv)
     fmnist data;
     size_t n, q, batch;
     train_load_data(&args, limit, &data, &n, &q, &batch);
-    if (batch < 2) {
-        fprintf(stderr, "cpc: the batch needs at least 2 images\n");
-        return 2;
-    }
+    train_need_pairs("cpc", batch, "");
 
     /* Handles: runtime, g_enc, g_ar, InfoNCE (owns the W_k), Adam over all three, augmenter. */
     lct_runtime *rt = train_runtime(&args);
 
     lct_encoder *g_enc, *g_ar;
-    char enc_spec[1024], ar_spec[64];
-    snprintf(enc_spec, sizeof enc_spec, "in 1x%dx%d; %s", PATCH, PATCH, enc_layers);
-    snprintf(ar_spec, sizeof ar_spec, ar_spec_fmt, T);
-    g_enc = train_encoder(rt, enc_spec, &args);
-    g_ar = train_encoder(rt, ar_spec, &args);
     size_t d, h;
-    CHECK(lct_encoder_output_size(g_enc, &d));
-    CHECK(lct_encoder_output_size(g_ar, &h));
-    h /= T; /* the GRU returns T x H per sequence */
-
-    lct_loss_infonce_options lo;
-    lct_loss_infonce_options_init(&lo, LCT_LOSS_INFONCE_OPTIONS_VERSION);
-    lo.steps = (uint32_t)steps_ahead;
-    lo.negatives = neg_id;
-    lct_loss *loss;
-    CHECK(lct_loss_new_infonce(&loss, rt, T, d, h, &lo));
+    new_encoders(rt, &args, enc_layers, &g_enc, &g_ar, &d, &h);
+    lct_loss *loss = train_infonce(rt, (size_t)T, d, h, steps_ahead, neg_id);
 
     /* Adam as the CPC paper (which uses 2e-4 for hundreds of epochs; 1e-3 for a short run). */
-    size_t steps_per_epoch = n / batch;
-    lct_optimizer_options oo;
-    lct_optimizer_options_init(&oo, LCT_OPTIMIZER_OPTIONS_VERSION);
-    oo.kind = LCT_OPTIMIZER_ADAM;
-    oo.lr = lr;
-    oo.schedule = LCT_SCHEDULE_COSINE;
-    oo.total_steps = (uint64_t)args.epochs * steps_per_epoch;
-    lct_optimizer *opt;
-    CHECK(lct_optimizer_new(&opt, rt, &oo));
+    size_t steps = n / batch;
+    lct_optimizer *opt = train_optimizer(rt, LCT_OPTIMIZER_ADAM, lr, 0, 0, (uint64_t)args.epochs * steps, 0);
     CHECK(lct_optimizer_attach(opt, lct_encoder_params(g_enc)));
     CHECK(lct_optimizer_attach(opt, lct_encoder_params(g_ar)));
     CHECK(lct_optimizer_attach(opt, lct_loss_params(loss)));
@@ -227,124 +224,61 @@ int main(int argc, char **argv)
     CHECK(lct_augmenter_add_random_resized_crop(aug, 1.0, crop_min, 1.0, 3.0 / 4.0, 4.0 / 3.0));
     CHECK(lct_augmenter_add_hflip(aug, 0.5));
 
-    int32_t *train_labels = labels_int32(data.train.labels, n), *test_labels = labels_int32(data.test.labels, q);
+    train_loop l;
+    train_loop_init(&l, "cpc", &args, rt, n, steps, batch, data.train.images, PIXELS);
+    l.st = (run_state){.method = "cpc", .optimizer = opt, .loss = loss, .augmenter = aug};
+    l.st.encoder[l.st.encoders++] = g_enc;
+    l.st.encoder[l.st.encoders++] = g_ar;
     float *train_emb[EMB_COUNT], *test_emb[EMB_COUNT];
-    int emb_ok = 1;
-    for (int e = 0; e < EMB_COUNT; e++) {
-        size_t w = emb_width(e, d, h);
-        train_emb[e] = malloc(n * w * sizeof(float));
-        test_emb[e] = malloc(q * w * sizeof(float));
-        emb_ok &= train_emb[e] && test_emb[e];
-    }
-    uint8_t *images = malloc(batch * PIXELS);
-    float *augmented = malloc(batch * PIXELS * sizeof(float)), *x = malloc(batch * T * PATCH_PIXELS * sizeof(float));
-    float *z = malloc(batch * T * d * sizeof(float)), *dz = malloc(batch * T * d * sizeof(float));
-    float *dz_ar = malloc(batch * T * d * sizeof(float));
-    float *c = malloc(batch * T * h * sizeof(float)), *dc = malloc(batch * T * h * sizeof(float));
-    int64_t *order = malloc(n * sizeof *order);
-    float *curve = malloc(((size_t)args.epochs * steps_per_epoch + 1) * sizeof *curve);
-    if (!train_labels || !test_labels || !emb_ok || !images ||
-        !augmented || !x || !z || !dz || !dz_ar || !c || !dc || !order || !curve) {
-        fprintf(stderr, "cpc: out of memory\n");
-        return 1;
-    }
+    for (int e = 0; e < EMB_COUNT; e++) train_emb[e] = train_alloc("cpc", n * emb_width(e, d, h) * sizeof(float));
+    for (int e = 0; e < EMB_COUNT; e++) test_emb[e] = train_alloc("cpc", q * emb_width(e, d, h) * sizeof(float));
+    float *augmented = train_alloc("cpc", batch * PIXELS * sizeof(float));
+    float *x = train_alloc("cpc", batch * T * PATCH_PIXELS * sizeof(float));
+    size_t z_bytes = batch * T * d * sizeof(float), c_bytes = batch * T * h * sizeof(float);
+    float *z = train_alloc("cpc", z_bytes), *dz = train_alloc("cpc", z_bytes), *dz_ar = train_alloc("cpc", z_bytes);
+    float *c = train_alloc("cpc", c_bytes), *dc = train_alloc("cpc", c_bytes);
 
     /* Baselines: raw pixels and the encoders before training, same kNN protocol. */
-    double raw = raw_pixel_knn(rt, data.train.images, train_labels, n, data.test.images, test_labels, q, PIXELS);
-    if (raw < 0) {
-        fprintf(stderr, "cpc: %s\n", ex_error());
-        return 1;
-    }
+    knn_eval ev;
+    if (knn_eval_init(&ev, rt, &data, n, q, 0) != 0) train_fail("cpc");
     double untrained[EMB_COUNT], trained[EMB_COUNT];
-    evaluate(rt, g_enc, g_ar, &data, n, q, train_labels, test_labels, d, h, train_emb, test_emb, untrained);
+    evaluate(rt, g_enc, g_ar, &ev, d, h, train_emb, test_emb, untrained);
     printf("cpc: %zu train / %zu test images as %d steps of %dx%d patches (stride %d); K = %d, negatives %s\n", n,
            q, T, PATCH, PATCH, STRIDE, steps_ahead, negatives);
     printf("cpc: g_enc %s\ncpc: g_ar %s\n", lct_encoder_spec(g_enc), lct_encoder_spec(g_ar));
     printf("cpc: kNN before training %.4f (%s); raw pixels %.4f; BLIS kernels %s, %d thread(s)\n", untrained[use],
-           emb_names[use], raw, lct_runtime_kernel(rt, NULL), lct_runtime_threads(rt));
+           emb_names[use], ev.raw, lct_runtime_kernel(rt, NULL), lct_runtime_threads(rt));
     fflush(stdout);
-
-    run_state st = {.method = "cpc", .optimizer = opt, .loss = loss, .augmenter = aug};
-    st.encoder[st.encoders++] = g_enc;
-    st.encoder[st.encoders++] = g_ar;
-    int first_epoch = 1;
-    if (args.resume) {
-        if (run_state_load(&st, rt, args.resume, &first_epoch) != 0) {
-            fprintf(stderr, "cpc: %s\n", ex_error());
-            return 1;
-        }
-        printf("cpc: resumed from %s at epoch %d\n", args.resume, first_epoch);
-    }
 
     /* Training: patches -> g_enc -> z -> g_ar -> c; InfoNCE gives dz and dc (and the W_k
      * gradients); dc flows back through g_ar into z, where it joins InfoNCE's own dz. */
-    progress bar;
-    progress_init(&bar, stdout, args.epochs, steps_per_epoch, batch);
-    size_t step = 0;
-    for (int epoch = first_epoch; epoch <= args.epochs; epoch++) {
-        train_shuffle(order, n, args.seed, epoch);
-        progress_epoch_begin(&bar);
-        for (size_t s = 0; s < steps_per_epoch; s++) {
-            const int64_t *idx = order + s * batch;
-            for (size_t b = 0; b < batch; b++) memcpy(images + b * PIXELS, data.train.images + idx[b] * PIXELS, PIXELS);
-            CHECK(lct_augmenter_apply(aug, images, batch, 1, augmented));
-            for (size_t b = 0; b < batch; b++) to_patches(augmented + b * PIXELS, x + b * T * PATCH_PIXELS);
-            CHECK(lct_encoder_forward(g_enc, x, batch * T, z)); /* batch x T x d */
-            CHECK(lct_encoder_forward(g_ar, z, batch, c));      /* batch x T x h */
-            CHECK(lct_optimizer_zero_grad(opt));
-            float value;
-            CHECK(lct_loss_infonce_compute(loss, z, c, batch, &value, dz, dc, NULL));
-            CHECK(lct_encoder_backward(g_ar, dc, batch, dz_ar));
-            for (size_t i = 0; i < batch * T * d; i++) dz[i] += dz_ar[i];
-            CHECK(lct_encoder_backward(g_enc, dz, batch * T, NULL));
-            CHECK(lct_optimizer_step(opt));
-            curve[step++] = value;
-            progress_update(&bar, epoch, s + 1, value);
-        }
+    for (train_loop_begin(&l); train_loop_next(&l);) {
+        CHECK(lct_augmenter_apply(aug, l.images, batch, 1, augmented));
+        for (size_t b = 0; b < batch; b++) to_patches(augmented + b * PIXELS, x + b * T * PATCH_PIXELS);
+        CHECK(lct_encoder_forward(g_enc, x, batch * T, z)); /* batch x T x d */
+        CHECK(lct_encoder_forward(g_ar, z, batch, c));      /* batch x T x h */
+        CHECK(lct_optimizer_zero_grad(opt));
+        float value;
+        CHECK(lct_loss_infonce_compute(loss, z, c, batch, &value, dz, dc, NULL));
+        CHECK(lct_encoder_backward(g_ar, dc, batch, dz_ar));
+        for (size_t i = 0; i < batch * T * d; i++) dz[i] += dz_ar[i];
+        CHECK(lct_encoder_backward(g_enc, dz, batch * T, NULL));
+        CHECK(lct_optimizer_step(opt));
+        train_loop_step_done(&l, value);
     }
+    train_loop_save(&l);
 
-    if (args.save) {
-        if (run_state_save(&st, rt, args.save, args.epochs) != 0) {
-            fprintf(stderr, "cpc: %s\n", ex_error());
-            return 1;
-        }
-        printf("cpc: saved %s\n", args.save);
-    }
+    evaluate(rt, g_enc, g_ar, &ev, d, h, train_emb, test_emb, trained);
+    print_results(trained, untrained);
+    train_loop_figures(&l, write_figures(args.out, "CPC", l.curve, l.step, test_emb[use], ev.test_labels, q,
+                                         emb_width(use, d, h)));
+    printf("kNN top-1: %.4f (untrained: %.4f, raw pixels: %.4f)\n", trained[use], untrained[use], ev.raw);
 
-    evaluate(rt, g_enc, g_ar, &data, n, q, train_labels, test_labels, d, h, train_emb, test_emb, trained);
-    printf("cpc: kNN of the last context %.4f (untrained %.4f), mean context %.4f (untrained %.4f), mean latent "
-           "%.4f (untrained %.4f), latent grid %.4f (untrained %.4f), context grid %.4f (untrained %.4f)\n",
-           trained[EMB_LAST], untrained[EMB_LAST], trained[EMB_MEAN], untrained[EMB_MEAN], trained[EMB_Z],
-           untrained[EMB_Z], trained[EMB_ZGRID], untrained[EMB_ZGRID], trained[EMB_CGRID], untrained[EMB_CGRID]);
-    if (write_figures(args.out, "CPC", curve, step, test_emb[use], test_labels, q, emb_width(use, d, h)) != 0)
-        fprintf(stderr, "cpc: figures not written: %s\n", ex_error());
-    else
-        printf("cpc: wrote %s/loss.png and %s/embedding.png\n", args.out, args.out);
-
-    printf("kNN top-1: %.4f (untrained: %.4f, raw pixels: %.4f)\n", trained[use], untrained[use], raw);
-
-    free(curve);
-    free(order);
-    free(dc);
-    free(c);
-    free(dz_ar);
-    free(dz);
-    free(z);
-    free(x);
-    free(augmented);
-    free(images);
-    for (int e = 0; e < EMB_COUNT; e++) {
-        free(test_emb[e]);
-        free(train_emb[e]);
-    }
-    free(test_labels);
-    free(train_labels);
-    lct_augmenter_free(aug);
-    lct_optimizer_free(opt);
-    lct_loss_free(loss);
-    lct_encoder_free(g_ar);
-    lct_encoder_free(g_enc);
-    lct_runtime_free(rt);
+    float *buffers[] = {dc, c, dz_ar, dz, z, x, augmented};
+    for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++) free(buffers[i]);
+    for (int e = 0; e < EMB_COUNT; e++) free(test_emb[e]), free(train_emb[e]);
+    knn_eval_free(&ev);
+    train_loop_free(&l);
     fmnist_free(&data);
     return 0;
 }

@@ -39,8 +39,7 @@
 #include "pca.h"
 #include "plot.h"
 #include "probe.h"
-#include "progress.h"
-#include "run_state.h"
+#include "loop.h"
 #include "speech.h"
 #include "train.h"
 
@@ -139,16 +138,67 @@ static void utterance_features(model *m, const speech_corpus *c, const int *ids,
     free(x);
 }
 
-/* Speaker probe: features of the train and test utterances, softmax regression, test accuracy. */
-static double speaker_accuracy(model *m, const speech_corpus *c, const int *train_ids, const int32_t *train_y,
-                               size_t n, const int *test_ids, const int32_t *test_y, size_t q, int mean,
-                               float *train_feat, float *test_feat)
+/* The probe's split by sentence: the first train_sentences of every voice train the probe (and
+ * are the unsupervised training's only data), the others test it. */
+typedef struct split {
+    int voices, sentences, train_sentences;
+    size_t n, q;                        /* utterances on each side */
+    int *train_ids, *test_ids;          /* corpus indices */
+    int32_t *train_y, *test_y;          /* speakers */
+    size_t train_samples, test_samples; /* samples on each side */
+} split;
+
+/* The corpus at 16 kHz in windows of `window` samples, synthesised first where the cache args->data
+ * lacks it, and its split. Exits with 2 without espeak-ng, with 1 on another failure. */
+static void load_corpus(const example_args *args, int voices, int sentences, int window, double t_start,
+                        speech_corpus *corpus, split *sp)
 {
+    int made = 0;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int rc = speech_synthesise(args->data, voices, sentences, cpus > 1 ? (int)cpus : 1, &made);
+    if (rc == LCT_EUNSUPPORTED) {
+        fprintf(stderr, "cpc_speech: %s\n", ex_error());
+        exit(2);
+    }
+    if (rc != 0) train_fail("cpc_speech");
+    double t_synth = now();
+    if (made)
+        printf("cpc_speech: synthesised %d utterances with espeak-ng into %s in %.1f s\n", made, args->data,
+               t_synth - t_start);
+    if (speech_load(args->data, voices, sentences, RATE, (size_t)window, corpus) != 0) train_fail("cpc_speech");
+    printf("cpc_speech: loaded and resampled the corpus in %.1f s\n", now() - t_synth);
+    *sp = (split){.voices = voices, .sentences = sentences,
+                  .train_sentences = sentences * 2 / 3 > 0 ? sentences * 2 / 3 : 1};
+    sp->n = (size_t)voices * (size_t)sp->train_sentences;
+    sp->q = (size_t)voices * (size_t)(sentences - sp->train_sentences);
+    sp->train_ids = train_alloc("cpc_speech", sp->n * sizeof *sp->train_ids);
+    sp->test_ids = train_alloc("cpc_speech", sp->q * sizeof *sp->test_ids);
+    sp->train_y = train_alloc("cpc_speech", sp->n * sizeof *sp->train_y);
+    sp->test_y = train_alloc("cpc_speech", sp->q * sizeof *sp->test_y);
+    size_t ni = 0, qi = 0;
+    for (int v = 0; v < voices; v++)
+        for (int s = 0; s < sentences; s++) {
+            int id = v * sentences + s;
+            if (s < sp->train_sentences) {
+                sp->train_ids[ni] = id, sp->train_y[ni++] = v;
+                sp->train_samples += corpus->len[id];
+            } else {
+                sp->test_ids[qi] = id, sp->test_y[qi++] = v;
+                sp->test_samples += corpus->len[id];
+            }
+        }
+}
+
+/* Speaker probe: features of the train and test utterances, softmax regression, test accuracy. */
+static double speaker_accuracy(model *m, const speech_corpus *c, const split *sp, int mean, float *train_feat,
+                               float *test_feat)
+{
+    size_t n = sp->n, q = sp->q;
     double t0 = now();
-    utterance_features(m, c, train_ids, n, mean, train_feat);
-    utterance_features(m, c, test_ids, q, mean, test_feat);
+    utterance_features(m, c, sp->train_ids, n, mean, train_feat);
+    utterance_features(m, c, sp->test_ids, q, mean, test_feat);
     double t1 = now();
-    double acc = probe_accuracy(train_feat, train_y, n, test_feat, test_y, q, m->h, c->voices, 1e-3, 2000);
+    double acc = probe_accuracy(train_feat, sp->train_y, n, test_feat, sp->test_y, q, m->h, c->voices, 1e-3, 2000);
     printf("cpc_speech: features of %zu utterances in %.1f s, probe in %.1f s\n", n + q, t1 - t0, now() - t1);
     if (acc < 0) {
         fprintf(stderr, "cpc_speech: probe: %s\n", ex_error());
@@ -183,6 +233,87 @@ static int write_speech_figures(const char *dir, const float *curve, size_t step
     }
     free(xy);
     return rc;
+}
+
+/* --window and --steps give more than --steps latents per window, --limit at least 2 sentences;
+ * returns the sentences per voice, or exits with 2. */
+static int check_sizes(int window, int steps_ahead, int limit)
+{
+    if (window % HOP != 0 || steps_ahead >= window / HOP) {
+        fprintf(stderr, "cpc_speech: --window %d must be a multiple of %d and give more than --steps %d latents\n",
+                window, HOP, steps_ahead);
+        exit(2);
+    }
+    int sentences = limit ? limit : SPEECH_SENTENCES;
+    if (sentences < 2) {
+        fprintf(stderr, "cpc_speech: --limit needs at least 2 sentences (one to train the probe, one to test it)\n");
+        exit(2);
+    }
+    return sentences;
+}
+
+/* `count` floats, or exit with 1. */
+static float *floats(size_t count)
+{
+    return train_alloc("cpc_speech", count * sizeof(float));
+}
+
+/* Step `step` of `epoch`: batch windows of the training utterances into x (batch x window), each
+ * from a random utterance at a random offset. */
+static void draw_windows(const speech_corpus *corpus, const split *sp, uint64_t seed, int epoch, size_t step,
+                         size_t batch, size_t window, float *x)
+{
+    for (size_t b = 0; b < batch; b++) {
+        int id = sp->train_ids[draw(seed, (uint64_t)epoch, step, 2 * b, sp->n)];
+        size_t span = corpus->len[id] - window + 1;
+        size_t off = (size_t)draw(seed, (uint64_t)epoch, step, 2 * b + 1, span);
+        memcpy(x + b * window, corpus->utt[id] + off, window * sizeof *x);
+    }
+}
+
+/* g_enc (the strided convolution stack over a window, `channels` wide) and g_ar (a GRU of `hidden`
+ * units over its latents). */
+static model new_model(lct_runtime *rt, const example_args *args, int window, int channels, int hidden)
+{
+    model m = {.window = window, .t = window / HOP, .d = (size_t)channels, .h = (size_t)hidden};
+    char enc_spec[512], ar_spec[64];
+    snprintf(enc_spec, sizeof enc_spec, enc_spec_fmt, window, channels, channels, channels, channels, channels);
+    snprintf(ar_spec, sizeof ar_spec, ar_spec_fmt, m.t, channels, hidden);
+    m.g_enc = train_encoder(rt, enc_spec, args);
+    m.g_ar = train_encoder(rt, ar_spec, args);
+    return m;
+}
+
+/* The augmenter of the cropped windows (float signals of 1 channel): with --augment a random gain
+ * and noise, else none. */
+static lct_augmenter *new_augmenter(lct_runtime *rt, int window, int augment)
+{
+    lct_augmenter_options ao;
+    lct_augmenter_options_init(&ao, LCT_AUGMENTER_OPTIONS_VERSION);
+    ao.input = LCT_AUG_SIGNAL_F32;
+    ao.channels = 1;
+    ao.height = 1;
+    ao.width = (uint32_t)window;
+    lct_augmenter *aug;
+    CHECK(lct_augmenter_new(&aug, rt, &ao));
+    if (augment) {
+        CHECK(lct_augmenter_add_gain(aug, 1.0, -6.0, 6.0));
+        CHECK(lct_augmenter_add_gaussian_noise(aug, 0.5, 0.05));
+    }
+    return aug;
+}
+
+/* The opening lines: the corpus, the windows and the two networks. */
+static void print_start(const split *sp, const model *m, int steps_ahead, const char *negatives, int use_mean)
+{
+    printf("cpc_speech: %d voices x %d sentences (%d for the probe's training, %d held out): %zu + %zu utterances, "
+           "%.1f + %.1f s at %d Hz\n",
+           sp->voices, sp->sentences, sp->train_sentences, sp->sentences - sp->train_sentences, sp->n, sp->q,
+           (double)sp->train_samples / RATE, (double)sp->test_samples / RATE, RATE);
+    printf("cpc_speech: windows of %d samples (%d latents of 10 ms), K = %d, negatives %s, probe on the %s context\n",
+           m->window, m->t, steps_ahead, negatives, use_mean ? "mean" : "last");
+    printf("cpc_speech: g_enc %s\ncpc_speech: g_ar %s\n", lct_encoder_spec(m->g_enc), lct_encoder_spec(m->g_ar));
+    fflush(stdout);
 }
 
 int main(int argc, char **argv)
@@ -222,231 +353,85 @@ int main(int argc, char **argv)
     table[7].help = "cache folder of the synthesised corpus (made on the first run, reused afterwards)";
     flags_parse_or_exit(table, FLAGS_COUNT(table), argc, argv,
                         "CPC on raw speech synthesised by espeak-ng, with a speaker-identification linear probe");
-    int neg_id = strcmp(negatives, "batch") == 0      ? LCT_INFONCE_BATCH
-                 : strcmp(negatives, "all") == 0      ? LCT_INFONCE_ALL
-                 : strcmp(negatives, "sequence") == 0 ? LCT_INFONCE_SEQUENCE
-                                                      : -1;
+    int neg_id = train_negatives(negatives);
     int use_mean = strcmp(embed, "mean") == 0 ? 1 : strcmp(embed, "last") == 0 ? 0 : -1;
     if (neg_id < 0 || use_mean < 0) {
         fprintf(stderr, "cpc_speech: --negatives is batch, all or sequence; --embed mean or last (got '%s', '%s')\n",
                 negatives, embed);
         return 2;
     }
-    int T = window / HOP;
-    if (window % HOP != 0 || steps_ahead >= T) {
-        fprintf(stderr, "cpc_speech: --window %d must be a multiple of %d and give more than --steps %d latents\n",
-                window, HOP, steps_ahead);
-        return 2;
-    }
-    int sentences = limit ? limit : SPEECH_SENTENCES;
-    if (sentences < 2) {
-        fprintf(stderr, "cpc_speech: --limit needs at least 2 sentences (one to train the probe, one to test it)\n");
-        return 2;
-    }
-    int train_sentences = sentences * 2 / 3 > 0 ? sentences * 2 / 3 : 1;
+    int T = window / HOP, sentences = check_sizes(window, steps_ahead, limit);
 
     /* The corpus: synthesise what the cache lacks, then load it at 16 kHz. */
-    int made = 0;
     double t_start = now();
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int rc = speech_synthesise(args.data, voices, sentences, cpus > 1 ? (int)cpus : 1, &made);
-    if (rc == LCT_EUNSUPPORTED) {
-        fprintf(stderr, "cpc_speech: %s\n", ex_error());
-        return 2;
-    }
-    if (rc != 0) {
-        fprintf(stderr, "cpc_speech: %s\n", ex_error());
-        return 1;
-    }
-    double t_synth = now();
-    if (made) printf("cpc_speech: synthesised %d utterances with espeak-ng into %s in %.1f s\n", made, args.data, t_synth - t_start);
     speech_corpus corpus;
-    if (speech_load(args.data, voices, sentences, RATE, (size_t)window, &corpus) != 0) {
-        fprintf(stderr, "cpc_speech: %s\n", ex_error());
-        return 1;
-    }
-    printf("cpc_speech: loaded and resampled the corpus in %.1f s\n", now() - t_synth);
-    /* Probe split by sentence; the unsupervised training sees the training sentences only. */
-    size_t n = (size_t)voices * (size_t)train_sentences, q = (size_t)voices * (size_t)(sentences - train_sentences);
-    int *train_ids = malloc(n * sizeof *train_ids), *test_ids = malloc(q * sizeof *test_ids);
-    int32_t *train_y = malloc(n * sizeof *train_y), *test_y = malloc(q * sizeof *test_y);
-    if (!train_ids || !test_ids || !train_y || !test_y) {
-        fprintf(stderr, "cpc_speech: out of memory\n");
-        return 1;
-    }
-    size_t ni = 0, qi = 0, train_samples = 0, test_samples = 0;
-    for (int v = 0; v < voices; v++)
-        for (int s = 0; s < sentences; s++) {
-            int id = v * sentences + s;
-            if (s < train_sentences) {
-                train_ids[ni] = id, train_y[ni++] = v;
-                train_samples += corpus.len[id];
-            } else {
-                test_ids[qi] = id, test_y[qi++] = v;
-                test_samples += corpus.len[id];
-            }
-        }
-    size_t batch = (size_t)args.batch;
+    split sp;
+    load_corpus(&args, voices, sentences, window, t_start, &corpus, &sp);
+    size_t batch = (size_t)args.batch, n = sp.n, q = sp.q;
     if (batch < 2 && neg_id == LCT_INFONCE_BATCH) {
         fprintf(stderr, "cpc_speech: --negatives batch needs --batch 2 or more\n");
         return 2;
     }
-    size_t steps_per_epoch = train_samples / ((size_t)window * batch);
-    if (steps_per_epoch == 0) steps_per_epoch = 1;
+    size_t steps = sp.train_samples / ((size_t)window * batch);
+    if (steps == 0) steps = 1;
 
     /* Handles: runtime, g_enc, g_ar, InfoNCE (owns the W_k), Adam over all three, augmenter. */
     lct_runtime *rt = train_runtime(&args);
-    model m = {.window = window, .t = T};
-    char enc_spec[512], ar_spec[64];
-    snprintf(enc_spec, sizeof enc_spec, enc_spec_fmt, window, channels, channels, channels, channels, channels);
-    snprintf(ar_spec, sizeof ar_spec, ar_spec_fmt, T, channels, hidden);
-    m.g_enc = train_encoder(rt, enc_spec, &args);
-    m.g_ar = train_encoder(rt, ar_spec, &args);
-    m.d = (size_t)channels;
-    m.h = (size_t)hidden;
-
-    lct_loss_infonce_options lo;
-    lct_loss_infonce_options_init(&lo, LCT_LOSS_INFONCE_OPTIONS_VERSION);
-    lo.steps = (uint32_t)steps_ahead;
-    lo.negatives = neg_id;
-    lct_loss *loss;
-    CHECK(lct_loss_new_infonce(&loss, rt, (size_t)T, m.d, m.h, &lo));
-
-    lct_optimizer_options oo;
-    lct_optimizer_options_init(&oo, LCT_OPTIMIZER_OPTIONS_VERSION);
-    oo.kind = LCT_OPTIMIZER_ADAM;
-    oo.lr = lr;
-    oo.schedule = LCT_SCHEDULE_COSINE;
-    oo.total_steps = (uint64_t)args.epochs * steps_per_epoch;
-    lct_optimizer *opt;
-    CHECK(lct_optimizer_new(&opt, rt, &oo));
+    model m = new_model(rt, &args, window, channels, hidden);
+    lct_loss *loss = train_infonce(rt, (size_t)T, m.d, m.h, steps_ahead, neg_id);
+    lct_optimizer *opt = train_optimizer(rt, LCT_OPTIMIZER_ADAM, lr, 0, 0, (uint64_t)args.epochs * steps, 0);
     CHECK(lct_optimizer_attach(opt, lct_encoder_params(m.g_enc)));
     CHECK(lct_optimizer_attach(opt, lct_encoder_params(m.g_ar)));
     CHECK(lct_optimizer_attach(opt, lct_loss_params(loss)));
+    lct_augmenter *aug = new_augmenter(rt, window, augment);
 
-    /* The augmenter works on the cropped windows (float signals of 1 channel). */
-    lct_augmenter_options ao;
-    lct_augmenter_options_init(&ao, LCT_AUGMENTER_OPTIONS_VERSION);
-    ao.input = LCT_AUG_SIGNAL_F32;
-    ao.channels = 1;
-    ao.height = 1;
-    ao.width = (uint32_t)window;
-    lct_augmenter *aug;
-    CHECK(lct_augmenter_new(&aug, rt, &ao));
-    if (augment) {
-        CHECK(lct_augmenter_add_gain(aug, 1.0, -6.0, 6.0));
-        CHECK(lct_augmenter_add_gaussian_noise(aug, 0.5, 0.05));
-    }
-
-    float *train_feat = malloc(n * m.h * sizeof(float)), *test_feat = malloc(q * m.h * sizeof(float));
-    float *x = malloc(batch * (size_t)window * sizeof(float)), *xa = malloc(batch * (size_t)window * sizeof(float));
-    float *z = malloc(batch * T * m.d * sizeof(float)), *dz = malloc(batch * T * m.d * sizeof(float));
-    float *dz_ar = malloc(batch * T * m.d * sizeof(float));
-    float *c = malloc(batch * T * m.h * sizeof(float)), *dc = malloc(batch * T * m.h * sizeof(float));
-    float *curve = malloc(((size_t)args.epochs * steps_per_epoch + 1) * sizeof *curve);
-    if (!train_feat || !test_feat || !x || !xa || !z || !dz || !dz_ar || !c || !dc || !curve) {
-        fprintf(stderr, "cpc_speech: out of memory\n");
-        return 1;
-    }
+    train_loop l;
+    train_loop_init(&l, "cpc_speech", &args, rt, 0, steps, batch, NULL, 0);
+    l.st = (run_state){.method = "cpc_speech", .optimizer = opt, .loss = loss, .augmenter = aug};
+    l.st.encoder[l.st.encoders++] = m.g_enc;
+    l.st.encoder[l.st.encoders++] = m.g_ar;
+    float *train_feat = floats(n * m.h), *test_feat = floats(q * m.h);
+    float *x = floats(batch * (size_t)window), *xa = floats(batch * (size_t)window);
+    float *z = floats(batch * T * m.d), *dz = floats(batch * T * m.d), *dz_ar = floats(batch * T * m.d);
+    float *c = floats(batch * T * m.h), *dc = floats(batch * T * m.h);
 
     double chance = 1.0 / voices;
-    printf("cpc_speech: %d voices x %d sentences (%d for the probe's training, %d held out): %zu + %zu utterances, "
-           "%.1f + %.1f s at %d Hz\n",
-           voices, sentences, train_sentences, sentences - train_sentences, n, q, (double)train_samples / RATE,
-           (double)test_samples / RATE, RATE);
-    printf("cpc_speech: windows of %d samples (%d latents of 10 ms), K = %d, negatives %s, probe on the %s context\n",
-           window, T, steps_ahead, negatives, use_mean ? "mean" : "last");
-    printf("cpc_speech: g_enc %s\ncpc_speech: g_ar %s\n", lct_encoder_spec(m.g_enc), lct_encoder_spec(m.g_ar));
-    fflush(stdout);
-    double t_eval = now();
-    double untrained = speaker_accuracy(&m, &corpus, train_ids, train_y, n, test_ids, test_y, q, use_mean,
-                                        train_feat, test_feat);
+    print_start(&sp, &m, steps_ahead, negatives, use_mean);
+    double t_eval = now(), untrained = speaker_accuracy(&m, &corpus, &sp, use_mean, train_feat, test_feat);
     printf("cpc_speech: speaker accuracy before training %.4f (chance %.4f) in %.1f s; BLIS kernels %s, %d thread(s)\n",
            untrained, chance, now() - t_eval, lct_runtime_kernel(rt, NULL), lct_runtime_threads(rt));
-    fflush(stdout);
-
-    run_state st = {.method = "cpc_speech", .optimizer = opt, .loss = loss, .augmenter = aug};
-    st.encoder[st.encoders++] = m.g_enc;
-    st.encoder[st.encoders++] = m.g_ar;
-    int first_epoch = 1;
-    if (args.resume) {
-        if (run_state_load(&st, rt, args.resume, &first_epoch) != 0) {
-            fprintf(stderr, "cpc_speech: %s\n", ex_error());
-            return 1;
-        }
-        printf("cpc_speech: resumed from %s at epoch %d\n", args.resume, first_epoch);
-    }
 
     /* Training: random windows -> g_enc -> z -> g_ar -> c; InfoNCE gives dz and dc (and the W_k
      * gradients); dc flows back through g_ar into z, where it joins InfoNCE's own dz. An epoch
      * draws as many windows as the training utterances hold. */
+    train_loop_begin(&l);
     double t_train = now();
-    progress bar;
-    progress_init(&bar, stdout, args.epochs, steps_per_epoch, batch);
-    size_t step = 0;
-    for (int epoch = first_epoch; epoch <= args.epochs; epoch++) {
-        progress_epoch_begin(&bar);
-        for (size_t s = 0; s < steps_per_epoch; s++) {
-            for (size_t b = 0; b < batch; b++) {
-                int id = train_ids[draw(args.seed, (uint64_t)epoch, s, 2 * b, n)];
-                size_t span = corpus.len[id] - (size_t)window + 1;
-                size_t off = (size_t)draw(args.seed, (uint64_t)epoch, s, 2 * b + 1, span);
-                memcpy(x + b * (size_t)window, corpus.utt[id] + off, (size_t)window * sizeof *x);
-            }
-            CHECK(lct_augmenter_apply(aug, x, batch, 1, xa));
-            CHECK(lct_encoder_forward(m.g_enc, xa, batch, z)); /* batch x T x d */
-            CHECK(lct_encoder_forward(m.g_ar, z, batch, c));   /* batch x T x h */
-            CHECK(lct_optimizer_zero_grad(opt));
-            float value;
-            CHECK(lct_loss_infonce_compute(loss, z, c, batch, &value, dz, dc, NULL));
-            CHECK(lct_encoder_backward(m.g_ar, dc, batch, dz_ar));
-            for (size_t i = 0; i < batch * T * m.d; i++) dz[i] += dz_ar[i];
-            CHECK(lct_encoder_backward(m.g_enc, dz, batch, NULL));
-            CHECK(lct_optimizer_step(opt));
-            curve[step++] = value;
-            progress_update(&bar, epoch, s + 1, value);
-        }
+    while (train_loop_next(&l)) {
+        draw_windows(&corpus, &sp, args.seed, l.epoch, l.s, batch, (size_t)window, x);
+        CHECK(lct_augmenter_apply(aug, x, batch, 1, xa));
+        CHECK(lct_encoder_forward(m.g_enc, xa, batch, z)); /* batch x T x d */
+        CHECK(lct_encoder_forward(m.g_ar, z, batch, c));   /* batch x T x h */
+        CHECK(lct_optimizer_zero_grad(opt));
+        float value;
+        CHECK(lct_loss_infonce_compute(loss, z, c, batch, &value, dz, dc, NULL));
+        CHECK(lct_encoder_backward(m.g_ar, dc, batch, dz_ar));
+        for (size_t i = 0; i < batch * T * m.d; i++) dz[i] += dz_ar[i];
+        CHECK(lct_encoder_backward(m.g_enc, dz, batch, NULL));
+        CHECK(lct_optimizer_step(opt));
+        train_loop_step_done(&l, value);
     }
+    printf("cpc_speech: trained %zu steps in %.1f s\n", l.step, now() - t_train);
+    train_loop_save(&l);
 
-    printf("cpc_speech: trained %zu steps in %.1f s\n", step, now() - t_train);
-    if (args.save) {
-        if (run_state_save(&st, rt, args.save, args.epochs) != 0) {
-            fprintf(stderr, "cpc_speech: %s\n", ex_error());
-            return 1;
-        }
-        printf("cpc_speech: saved %s\n", args.save);
-    }
-
-    double trained = speaker_accuracy(&m, &corpus, train_ids, train_y, n, test_ids, test_y, q, use_mean, train_feat,
-                                      test_feat);
+    double trained = speaker_accuracy(&m, &corpus, &sp, use_mean, train_feat, test_feat);
     printf("cpc_speech: speaker accuracy after training %.4f; whole run %.1f s\n", trained, now() - t_start);
-    if (write_speech_figures(args.out, curve, step, test_feat, test_y, q, m.h, voices) != 0)
-        fprintf(stderr, "cpc_speech: figures not written: %s\n", ex_error());
-    else
-        printf("cpc_speech: wrote %s/loss.png and %s/embedding.png\n", args.out, args.out);
-
+    train_loop_figures(&l, write_speech_figures(args.out, l.curve, l.step, test_feat, sp.test_y, q, m.h, voices));
     printf("speaker accuracy: %.4f (untrained: %.4f, chance: %.4f)\n", trained, untrained, chance);
 
-    free(curve);
-    free(dc);
-    free(c);
-    free(dz_ar);
-    free(dz);
-    free(z);
-    free(xa);
-    free(x);
-    free(test_feat);
-    free(train_feat);
-    free(test_y);
-    free(train_y);
-    free(test_ids);
-    free(train_ids);
-    lct_augmenter_free(aug);
-    lct_optimizer_free(opt);
-    lct_loss_free(loss);
-    lct_encoder_free(m.g_ar);
-    lct_encoder_free(m.g_enc);
-    lct_runtime_free(rt);
+    float *buffers[] = {dc, c, dz_ar, dz, z, xa, x, test_feat, train_feat};
+    for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++) free(buffers[i]);
+    free(sp.test_y), free(sp.train_y), free(sp.test_ids), free(sp.train_ids);
+    train_loop_free(&l);
     speech_free(&corpus);
     return 0;
 }

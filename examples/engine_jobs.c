@@ -27,6 +27,7 @@
 
 #include "flags.h"
 #include "idx.h"
+#include "numeric.h"
 #include "train.h"
 
 /* ---- the engine's job system ------------------------------------------------------------------ */
@@ -118,25 +119,6 @@ static void physics_job(void *ctx, size_t i)
 
 /* ---- timing ------------------------------------------------------------------------------------ */
 
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double percentile(double *v, size_t n, double p)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
-    return v[i < n ? i : n - 1];
-}
 
 static int thread_count(void)
 {
@@ -222,9 +204,9 @@ int main(int argc, char **argv)
 
     float value = 0.0f;
     for (int fr = 0; fr < frames; fr++) {
-        double t0 = now_ms();
+        double t0 = ex_clock_ms(0);
         jobs_run(&engine, 64, physics_job, physics); /* the engine's own work of the frame */
-        double t1 = now_ms();
+        double t1 = ex_clock_ms(0);
         /* The frame's camera: the next B images of the stream. */
         for (size_t b = 0; b < B; b++) {
             idx[b] = (int64_t)(((size_t)fr * B + b) % train.n);
@@ -237,7 +219,7 @@ int main(int argc, char **argv)
         CHECK(lct_encoder_backward(enc, df, B, NULL));
         CHECK(lct_optimizer_step(opt));
         CHECK(lct_bank_update(bank, f, idx, B, 0.5f));
-        double t2 = now_ms();
+        double t2 = ex_clock_ms(0);
         host_ms[fr] = t1 - t0;
         lib_ms[fr] = t2 - t1;
         if ((fr + 1) % 50 == 0 || fr + 1 == frames)
@@ -246,7 +228,7 @@ int main(int argc, char **argv)
     }
     int created = thread_count() - threads_before;
     size_t n = (size_t)frames;
-    double p50 = percentile(lib_ms, n, 0.50), p99 = percentile(lib_ms, n, 0.99), h50 = percentile(host_ms, n, 0.50);
+    double p50 = ex_quantile(lib_ms, n, 0.50), p99 = ex_quantile(lib_ms, n, 0.99), h50 = ex_quantile(host_ms, n, 0.50);
     printf("engine_jobs: %d frames, library p50 %.2f ms, p99 %.2f ms per frame; host jobs p50 %.2f ms; "
            "%d thread(s) created by libcontrast (%s)\n",
            frames, p50, p99, h50, created, own_pool ? "its own pool" : "on the engine's jobs");

@@ -33,6 +33,53 @@ static const char *default_spec =
     "in 1x28x28; conv2d 32 k3 p1; bn; relu; maxpool 2; conv2d 64 k3 p1; bn; relu; maxpool 2; "
     "flatten; linear 512; bn; relu; linear 128; l2norm";
 
+/* This rank's checkpoint, PREFIX.rankR.ckpt: encoder, optimiser, bank shard, loss and runtime. */
+static void save_rank(lct_runtime *rt, const char *prefix, int rank, lct_encoder *enc, lct_optimizer *opt,
+                      lct_bank *bank, lct_loss *loss)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s.rank%d.ckpt", prefix, rank);
+    lct_checkpoint_writer *w;
+    CHECK(lct_checkpoint_writer_new(&w, rt, NULL));
+    CHECK(lct_checkpoint_add_encoder(w, "encoder", enc));
+    CHECK(lct_checkpoint_add_optimizer(w, "optimizer", opt));
+    CHECK(lct_checkpoint_add_bank(w, "bank", bank));
+    CHECK(lct_checkpoint_add_loss(w, "loss", loss));
+    CHECK(lct_checkpoint_add_runtime(w));
+    CHECK(lct_checkpoint_write_file(w, path));
+    lct_checkpoint_writer_free(w);
+    if (rank == 0) printf("instdisc_mpi: saved %s.rank*.ckpt\n", prefix);
+}
+
+/*
+ * kNN top-1 of the q test images over the sharded bank. Batch-norm statistics are per rank (each
+ * normalises its own slice): rank 0's are broadcast so that every rank embeds alike. Each rank then
+ * fills its shard of the bank (rows first_row .. first_row + rows) with the trained encoder's
+ * embeddings of its own images, and the test embeddings (the same on every rank) are classified by
+ * weighted kNN over the shards.
+ */
+static double evaluate(lct_encoder *enc, lct_comm *comm, lct_bank *bank, const fmnist *data, size_t n, size_t q,
+                       size_t dim, size_t first_row, size_t rows)
+{
+    CHECK(lct_params_broadcast(lct_encoder_params(enc), comm, 0));
+    int32_t *train_labels = labels_int32(data->train.labels, n), *test_labels = labels_int32(data->test.labels, q);
+    float *shard_emb = malloc(rows * dim * sizeof *shard_emb), *test_emb = malloc(q * dim * sizeof *test_emb);
+    int32_t *pred = malloc(q * sizeof *pred);
+    if (!train_labels || !test_labels || !shard_emb || !test_emb || !pred) MPI_Abort(MPI_COMM_WORLD, 1);
+    CHECK(embed_images(enc, data->train.images + first_row * PIXELS, rows, PIXELS, 500, shard_emb));
+    CHECK(lct_bank_set_rows(bank, first_row, rows, shard_emb));
+    CHECK(embed_images(enc, data->test.images, q, PIXELS, 500, test_emb));
+    CHECK(lct_knn_classify_bank(bank, train_labels, test_emb, q, n < 200 ? n : 200, 0.07f, 10, pred, NULL));
+    size_t hits = 0;
+    for (size_t i = 0; i < q; i++) hits += pred[i] == test_labels[i];
+    free(pred);
+    free(test_emb);
+    free(shard_emb);
+    free(test_labels);
+    free(train_labels);
+    return (double)hits / (double)q;
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -49,9 +96,9 @@ int main(int argc, char **argv)
     flag table[] = {
         FLAGS_COMMON(&args),
         {"k", FLAG_INT, &k, "noise samples per image (NCE)", 1, 1 << 20},
-        {"lr", FLAG_FLOAT, &lr, "SGD learning rate (cosine schedule)", 1e-6, 10},
-        {"spec", FLAG_STRING, &spec, "encoder spec (docs/encoder.md)", 0, 0},
-        {"limit", FLAG_INT, &limit, "use only the first N train and test images (0: all)", 0, 1 << 30},
+        FLAG_SGD_LR(&lr),
+        FLAG_SPEC(&spec),
+        FLAG_LIMIT(&limit),
     };
     flags_parse_or_exit(table, FLAGS_COUNT(table), argc, argv, "InstDisc on Fashion-MNIST over MPI");
 
@@ -69,8 +116,7 @@ int main(int argc, char **argv)
     lct_runtime *rt = train_runtime(&args);
     lct_comm *comm;
     CHECK(lct_comm_new_mpi(&comm, rt, MPI_COMM_WORLD));
-    lct_encoder *enc;
-    enc = train_encoder(rt, spec, &args);
+    lct_encoder *enc = train_encoder(rt, spec, &args);
     size_t dim;
     CHECK(lct_encoder_output_size(enc, &dim));
     CHECK(lct_params_broadcast(lct_encoder_params(enc), comm, 0));
@@ -83,29 +129,18 @@ int main(int argc, char **argv)
     lo.k = (uint32_t)k;
     lct_loss *loss;
     CHECK(lct_loss_new_nce(&loss, rt, bank, &lo));
-    size_t steps_per_epoch = n / batch;
-    lct_optimizer_options oo;
-    lct_optimizer_options_init(&oo, LCT_OPTIMIZER_OPTIONS_VERSION);
-    oo.lr = lr;
-    oo.momentum = 0.9;
-    oo.weight_decay = 5e-4;
-    oo.schedule = LCT_SCHEDULE_COSINE;
-    oo.total_steps = (uint64_t)args.epochs * steps_per_epoch;
-    lct_optimizer *opt;
-    CHECK(lct_optimizer_new(&opt, rt, &oo));
+    size_t steps = n / batch;
+    lct_optimizer *opt = train_optimizer(rt, LCT_OPTIMIZER_SGD, lr, 0.9, 5e-4, (uint64_t)args.epochs * steps, 0);
     CHECK(lct_optimizer_attach(opt, lct_encoder_params(enc)));
     CHECK(lct_optimizer_set_comm(opt, comm));
     lct_augmenter *aug = train_image_augmenter(rt);
     CHECK(lct_augmenter_preset(aug, LCT_AUG_PRESET_INSTDISC));
 
-    int32_t *train_labels = labels_int32(data.train.labels, n), *test_labels = labels_int32(data.test.labels, q);
-    float *test_emb = malloc(q * dim * sizeof *test_emb);
     uint8_t *images = malloc(local * PIXELS);
     float *x = malloc(local * PIXELS * sizeof *x), *f = malloc(local * dim * sizeof *f);
     float *df = malloc(local * dim * sizeof *df);
     int64_t *order = malloc(n * sizeof *order);
-    int32_t *pred = malloc(q * sizeof *pred);
-    if (!train_labels || !test_labels || !test_emb || !images || !x || !f || !df || !order || !pred) {
+    if (!images || !x || !f || !df || !order) {
         fprintf(stderr, "instdisc_mpi: out of memory\n");
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
@@ -121,10 +156,10 @@ int main(int argc, char **argv)
     float value = 0.0f;
     for (int epoch = 1; epoch <= args.epochs; epoch++) {
         train_shuffle(order, n, args.seed, epoch);
-        for (size_t s = 0; s < steps_per_epoch; s++) {
+        for (size_t s = 0; s < steps; s++) {
             const int64_t *idx = order + s * batch + (size_t)rank * local;
             double ta = MPI_Wtime();
-            for (size_t b = 0; b < local; b++) memcpy(images + b * PIXELS, data.train.images + idx[b] * PIXELS, PIXELS);
+            train_gather(images, data.train.images, idx, local, PIXELS);
             CHECK(lct_augmenter_apply(aug, images, local, 1, x));
             CHECK(lct_encoder_forward(enc, x, local, f));
             double tb = MPI_Wtime();
@@ -148,49 +183,15 @@ int main(int argc, char **argv)
     if (rank == 0)
         printf("instdisc_mpi: %.1f samples/s (%zu steps of %zu images in %.2f s; rank 0: %.2f s augment, forward and "
                "backward, %.2f s in the calls that exchange: NCE, optimiser step, bank update)\n",
-               (double)(steps_per_epoch * (size_t)args.epochs * batch) / seconds,
-               steps_per_epoch * (size_t)args.epochs, batch, seconds, t_local, t_coll);
+               (double)(steps * (size_t)args.epochs * batch) / seconds,
+               steps * (size_t)args.epochs, batch, seconds, t_local, t_coll);
 
-    if (args.save) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s.rank%d.ckpt", args.save, rank);
-        lct_checkpoint_writer *w;
-        CHECK(lct_checkpoint_writer_new(&w, rt, NULL));
-        CHECK(lct_checkpoint_add_encoder(w, "encoder", enc));
-        CHECK(lct_checkpoint_add_optimizer(w, "optimizer", opt));
-        CHECK(lct_checkpoint_add_bank(w, "bank", bank));
-        CHECK(lct_checkpoint_add_loss(w, "loss", loss));
-        CHECK(lct_checkpoint_add_runtime(w));
-        CHECK(lct_checkpoint_write_file(w, path));
-        lct_checkpoint_writer_free(w);
-        if (rank == 0) printf("instdisc_mpi: saved %s.rank*.ckpt\n", args.save);
-    }
+    if (args.save) save_rank(rt, args.save, rank, enc, opt, bank, loss);
+    double acc = evaluate(enc, comm, bank, &data, n, q, dim, first_row, rows);
+    if (rank == 0) printf("kNN top-1 (bank): %.4f\n", acc);
 
-    /* Evaluation. Batch-norm statistics are per rank (each normalises its own slice): rank 0's are
-     * broadcast so that every rank embeds alike. Each rank then fills its shard of the bank with the
-     * trained encoder's embeddings of its own rows, and the test embeddings (the same on every rank)
-     * are classified by weighted kNN over the shards. */
-    CHECK(lct_params_broadcast(lct_encoder_params(enc), comm, 0));
-    float *shard_emb = malloc(rows * dim * sizeof *shard_emb);
-    if (shard_emb == NULL) MPI_Abort(MPI_COMM_WORLD, 1);
-    CHECK(embed_images(enc, data.train.images + first_row * PIXELS, rows, PIXELS, 500, shard_emb));
-    CHECK(lct_bank_set_rows(bank, first_row, rows, shard_emb));
-    free(shard_emb);
-    CHECK(embed_images(enc, data.test.images, q, PIXELS, 500, test_emb));
-    CHECK(lct_knn_classify_bank(bank, train_labels, test_emb, q, n < 200 ? n : 200, 0.07f, 10, pred, NULL));
-    size_t hits = 0;
-    for (size_t i = 0; i < q; i++) hits += pred[i] == test_labels[i];
-    if (rank == 0) printf("kNN top-1 (bank): %.4f\n", (double)hits / (double)q);
-
-    free(pred);
-    free(order);
-    free(df);
-    free(f);
-    free(x);
-    free(images);
-    free(test_emb);
-    free(test_labels);
-    free(train_labels);
+    void *buffers[] = {df, f, x, order, images};
+    for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++) free(buffers[i]);
     lct_augmenter_free(aug);
     lct_optimizer_free(opt);
     lct_loss_free(loss);

@@ -21,9 +21,8 @@
 #include "eval.h"
 #include "flags.h"
 #include "idx.h"
-#include "progress.h"
+#include "loop.h"
 #include "train.h"
-#include "run_state.h"
 
 #define PIXELS (28 * 28)
 
@@ -42,36 +41,27 @@ int main(int argc, char **argv)
     const char *spec = default_spec, *form = "paper";
     flag table[] = {
         FLAGS_COMMON(&args),
-        {"lr", FLAG_FLOAT, &lr, "SGD learning rate (cosine schedule)", 1e-6, 10},
-        {"tau", FLAG_FLOAT, &tau, "temperature", 1e-3, 10},
-        {"crop-min", FLAG_FLOAT, &crop_min, "smallest area fraction of the random crop (largest: 1)", 0.01, 1},
+        FLAG_SGD_LR(&lr),
+        FLAG_TAU(&tau),
+        FLAG_CROP_MIN(&crop_min),
         {"form", FLAG_STRING, &form, "loss form: paper (exact gradient) or code (the original code's)", 0, 0},
-        {"spec", FLAG_STRING, &spec, "encoder spec (docs/encoder.md)", 0, 0},
-        {"limit", FLAG_INT, &limit, "use only the first N train and test images (0: all)", 0, 1 << 30},
+        FLAG_SPEC(&spec),
+        FLAG_LIMIT(&limit),
     };
     flags_parse_or_exit(table, FLAGS_COUNT(table), argc, argv, "InvaSpread on Fashion-MNIST");
-    int form_id = strcmp(form, "paper") == 0 ? LCT_INVASPREAD_PAPER : strcmp(form, "code") == 0 ? LCT_INVASPREAD_CODE : -1;
-    if (form_id < 0) {
-        fprintf(stderr, "invaspread: --form must be paper or code, not '%s'\n", form);
-        return 2;
-    }
+    int form_id = flags_pick2("invaspread", "form", form, "paper", "code") == 0 ? LCT_INVASPREAD_PAPER
+                                                                                 : LCT_INVASPREAD_CODE;
 
     fmnist data;
     size_t n, q, batch;
     train_load_data(&args, limit, &data, &n, &q, &batch);
-    if (batch < 2) {
-        fprintf(stderr, "invaspread: the batch needs at least 2 images (other images are the negatives)\n");
-        return 2;
-    }
+    train_need_pairs("invaspread", batch, " (other images are the negatives)");
 
     /* Handles: runtime, encoder, InvaSpread loss, optimiser, augmenter. */
     lct_runtime *rt = train_runtime(&args);
-
-    lct_encoder *enc;
-    enc = train_encoder(rt, spec, &args);
+    lct_encoder *enc = train_encoder(rt, spec, &args);
     size_t dim;
     CHECK(lct_encoder_output_size(enc, &dim));
-
     lct_loss_invaspread_options lo;
     lct_loss_invaspread_options_init(&lo, LCT_LOSS_INVASPREAD_OPTIONS_VERSION);
     lo.form = form_id;
@@ -80,17 +70,8 @@ int main(int argc, char **argv)
     CHECK(lct_loss_set_param(loss, LCT_LOSS_PARAM_TEMPERATURE, tau));
 
     /* SGD as the original: momentum 0.9, weight decay 5e-4, lr 0.03 (cosine instead of steps). */
-    size_t steps_per_epoch = n / batch;
-    lct_optimizer_options oo;
-    lct_optimizer_options_init(&oo, LCT_OPTIMIZER_OPTIONS_VERSION);
-    oo.kind = LCT_OPTIMIZER_SGD;
-    oo.lr = lr;
-    oo.momentum = 0.9;
-    oo.weight_decay = 5e-4;
-    oo.schedule = LCT_SCHEDULE_COSINE;
-    oo.total_steps = (uint64_t)args.epochs * steps_per_epoch;
-    lct_optimizer *opt;
-    CHECK(lct_optimizer_new(&opt, rt, &oo));
+    size_t steps = n / batch;
+    lct_optimizer *opt = train_optimizer(rt, LCT_OPTIMIZER_SGD, lr, 0.9, 5e-4, (uint64_t)args.epochs * steps, 0);
     CHECK(lct_optimizer_attach(opt, lct_encoder_params(enc)));
 
     lct_augmenter *aug = train_image_augmenter(rt);
@@ -103,106 +84,49 @@ int main(int argc, char **argv)
         CHECK(lct_augmenter_add_hflip(aug, 0.5));
     }
 
-    int32_t *train_labels = labels_int32(data.train.labels, n), *test_labels = labels_int32(data.test.labels, q);
-    float *train_emb = malloc(n * dim * sizeof *train_emb), *test_emb = malloc(q * dim * sizeof *test_emb);
-    uint8_t *images = malloc(batch * PIXELS);
-    float *views = malloc(2 * batch * PIXELS * sizeof *views); /* augmenter output: sample-major */
-    float *x = malloc(2 * batch * PIXELS * sizeof *x);         /* encoder input: first views, then second */
-    float *f = malloc(2 * batch * dim * sizeof *f), *df = malloc(2 * batch * dim * sizeof *df);
-    int64_t *order = malloc(n * sizeof *order);
-    float *curve = malloc(((size_t)args.epochs * steps_per_epoch + 1) * sizeof *curve);
-    if (!train_labels || !test_labels || !train_emb || !test_emb || !images || !views || !x || !f || !df ||
-        !order || !curve) {
-        fprintf(stderr, "invaspread: out of memory\n");
-        return 1;
-    }
+    train_loop l;
+    train_loop_init(&l, "invaspread", &args, rt, n, steps, batch, data.train.images, PIXELS);
+    l.st = (run_state){.method = "invaspread", .optimizer = opt, .loss = loss, .augmenter = aug};
+    l.st.encoder[l.st.encoders++] = enc;
+    /* The augmenter's output is sample-major; the encoder's input holds the first views, then the second. */
+    float *views = train_alloc("invaspread", 2 * batch * PIXELS * sizeof *views);
+    float *x = train_alloc("invaspread", 2 * batch * PIXELS * sizeof *x);
+    float *f = train_alloc("invaspread", 2 * batch * dim * sizeof *f);
+    float *df = train_alloc("invaspread", 2 * batch * dim * sizeof *df);
 
     /* Baselines: raw pixels and the encoder before training, same kNN protocol. */
-    double raw = raw_pixel_knn(rt, data.train.images, train_labels, n, data.test.images, test_labels, q, PIXELS);
-    CHECK(embed_images(enc, data.train.images, n, PIXELS, 500, train_emb));
-    CHECK(embed_images(enc, data.test.images, q, PIXELS, 500, test_emb));
-    double untrained = knn_accuracy(rt, train_emb, train_labels, n, test_emb, test_labels, q, dim);
-    if (raw < 0 || untrained < 0) {
-        fprintf(stderr, "invaspread: %s\n", ex_error());
-        return 1;
-    }
-    printf("invaspread: %zu train / %zu test images, encoder %s\n", n, q, lct_encoder_spec(enc));
-    printf("invaspread: kNN before training %.4f, raw pixels %.4f; BLIS kernels %s, %d thread(s)\n", untrained,
-           raw, lct_runtime_kernel(rt, NULL), lct_runtime_threads(rt));
-    fflush(stdout);
-
-    run_state st = {.method = "invaspread", .optimizer = opt, .loss = loss, .augmenter = aug};
-    st.encoder[st.encoders++] = enc;
-    int first_epoch = 1;
-    if (args.resume) {
-        if (run_state_load(&st, rt, args.resume, &first_epoch) != 0) {
-            fprintf(stderr, "invaspread: %s\n", ex_error());
-            return 1;
-        }
-        printf("invaspread: resumed from %s at epoch %d\n", args.resume, first_epoch);
-    }
+    knn_eval ev;
+    if (knn_eval_init(&ev, rt, &data, n, q, dim) != 0) train_fail("invaspread");
+    double untrained = knn_eval_encoder(&ev, rt, enc);
+    if (untrained < 0) train_fail("invaspread");
+    knn_eval_print_start("invaspread", &ev, rt, enc, untrained);
 
     /* Training: two views per image, one forward over all 2B, loss, backward, SGD step. */
-    progress bar;
-    progress_init(&bar, stdout, args.epochs, steps_per_epoch, batch);
-    size_t step = 0;
-    for (int epoch = first_epoch; epoch <= args.epochs; epoch++) {
-        train_shuffle(order, n, args.seed, epoch);
-        progress_epoch_begin(&bar);
-        for (size_t s = 0; s < steps_per_epoch; s++) {
-            const int64_t *idx = order + s * batch;
-            for (size_t b = 0; b < batch; b++) memcpy(images + b * PIXELS, data.train.images + idx[b] * PIXELS, PIXELS);
-            CHECK(lct_augmenter_apply(aug, images, batch, 2, views));
-            /* The loss wants rows 0..B-1 = first views, B..2B-1 = second views. */
-            for (size_t b = 0; b < batch; b++)
-                for (size_t v = 0; v < 2; v++)
-                    memcpy(x + (v * batch + b) * PIXELS, views + (b * 2 + v) * PIXELS, PIXELS * sizeof *x);
-            CHECK(lct_encoder_forward(enc, x, 2 * batch, f));
-            float value;
-            CHECK(lct_loss_invaspread_compute(loss, f, batch, &value, df));
-            CHECK(lct_optimizer_zero_grad(opt));
-            CHECK(lct_encoder_backward(enc, df, 2 * batch, NULL));
-            CHECK(lct_optimizer_step(opt));
-            curve[step++] = value;
-            progress_update(&bar, epoch, s + 1, value);
-        }
+    for (train_loop_begin(&l); train_loop_next(&l);) {
+        CHECK(lct_augmenter_apply(aug, l.images, batch, 2, views));
+        /* The loss wants rows 0..B-1 = first views, B..2B-1 = second views. */
+        for (size_t b = 0; b < batch; b++)
+            for (size_t v = 0; v < 2; v++)
+                memcpy(x + (v * batch + b) * PIXELS, views + (b * 2 + v) * PIXELS, PIXELS * sizeof *x);
+        CHECK(lct_encoder_forward(enc, x, 2 * batch, f));
+        float value;
+        CHECK(lct_loss_invaspread_compute(loss, f, batch, &value, df));
+        CHECK(lct_optimizer_zero_grad(opt));
+        CHECK(lct_encoder_backward(enc, df, 2 * batch, NULL));
+        CHECK(lct_optimizer_step(opt));
+        train_loop_step_done(&l, value);
     }
-
-    if (args.save) {
-        if (run_state_save(&st, rt, args.save, args.epochs) != 0) {
-            fprintf(stderr, "invaspread: %s\n", ex_error());
-            return 1;
-        }
-        printf("invaspread: saved %s\n", args.save);
-    }
+    train_loop_save(&l);
 
     /* Evaluation: embeddings of the train and test images from the trained encoder. */
-    CHECK(embed_images(enc, data.train.images, n, PIXELS, 500, train_emb));
-    CHECK(embed_images(enc, data.test.images, q, PIXELS, 500, test_emb));
-    double trained = knn_accuracy(rt, train_emb, train_labels, n, test_emb, test_labels, q, dim);
-    if (write_figures(args.out, "InvaSpread", curve, step, test_emb, test_labels, q, dim) != 0)
-        fprintf(stderr, "invaspread: figures not written: %s\n", ex_error());
-    else
-        printf("invaspread: wrote %s/loss.png and %s/embedding.png\n", args.out, args.out);
+    train_loop_knn_end(&l, &ev, enc, "InvaSpread", untrained);
 
-    printf("kNN top-1: %.4f (untrained: %.4f, raw pixels: %.4f)\n", trained, untrained, raw);
-
-    free(curve);
-    free(order);
     free(df);
     free(f);
     free(x);
     free(views);
-    free(images);
-    free(test_emb);
-    free(train_emb);
-    free(test_labels);
-    free(train_labels);
-    lct_augmenter_free(aug);
-    lct_optimizer_free(opt);
-    lct_loss_free(loss);
-    lct_encoder_free(enc);
-    lct_runtime_free(rt);
+    knn_eval_free(&ev);
+    train_loop_free(&l);
     fmnist_free(&data);
-    return trained < 0 ? 1 : 0;
+    return 0;
 }

@@ -36,6 +36,7 @@
 #include "files.h"
 #include "flags.h"
 #include "idx.h"
+#include "numeric.h"
 #include "plot.h"
 #include "progress.h"
 #include "train.h"
@@ -82,26 +83,6 @@ typedef struct pass {
     size_t peak, batch;
 } pass;
 
-static double now_ms(int cpu)
-{
-    struct timespec t;
-    clock_gettime(cpu ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The p-quantile of v[0..n) (sorted in place). */
-static double quantile(double *v, size_t n, double p)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
-    return v[i < n ? i : n - 1];
-}
 
 /* ---- the host's cost model: FLOPs from the library, a rate from the machine -------------------- */
 
@@ -266,7 +247,7 @@ static void *run_pass(void *arg)
     progress_init(&bar, stdout, TASKS, p->eval->train_upto[0], 1);
     for (size_t t = 0, task = 0; t < p->frames; t++) {
         const uint8_t *img = p->data->train.images + (size_t)p->order[t] * PIXELS;
-        double t0 = now_ms(cpu);
+        double t0 = ex_clock_ms(cpu);
         /* the frame: embed it, score its novelty against what the bank holds, keep it in the replay */
         images_to_float(img, PIXELS, x1);
         CHECK(lct_encoder_set_mode(h.enc, LCT_ENCODER_EVAL));
@@ -279,12 +260,12 @@ static void *run_pass(void *arg)
         p->novelty_z[t] = z;
         CHECK(lct_replay_insert(h.rp, img, 1, e, NULL));
         held += held < (size_t)c->capacity;
-        double t1 = now_ms(cpu);
+        double t1 = ex_clock_ms(cpu);
         if (probes < PROBES && held >= PROBE_LARGE) {
             /* before choosing batches: probe steps at two sizes, one per frame, and the model from the warm ones */
             size_t pb = probes % 2 ? PROBE_LARGE : PROBE_SMALL;
             loss = train_step(&h, &s, pb);
-            probe[probes++] = now_ms(cpu) - t1;
+            probe[probes++] = ex_clock_ms(cpu) - t1;
             steps++, samples += pb;
             if (probes == PROBES) {
                 model = fit_model(h.enc, h.loss, h.dim, fmin(probe[PROBES - 4], probe[PROBES - 2]),
@@ -303,13 +284,13 @@ static void *run_pass(void *arg)
              * the measured ratio, plus three of its mean deviations) predicts to fit */
             int stepped = 0;
             for (;; stepped = 1) {
-                double t2 = now_ms(cpu), margin = corr + 3 * corr_dev;
+                double t2 = ex_clock_ms(cpu), margin = corr + 3 * corr_dev;
                 size_t b = (size_t)c->batch > 0 ? (size_t)c->batch : choose_batch(&model, margin, h.enc, h.loss, h.dim,
                                                                                    budget - (t2 - t0), held);
                 if (b == 0 || b > held || margin * predict_ms(&model, h.enc, h.loss, b, h.dim) > budget - (t2 - t0))
                     break;
                 loss = train_step(&h, &s, b);
-                double ratio = (now_ms(cpu) - t2) / predict_ms(&model, h.enc, h.loss, b, h.dim);
+                double ratio = (ex_clock_ms(cpu) - t2) / predict_ms(&model, h.enc, h.loss, b, h.dim);
                 corr_dev = 0.98 * corr_dev + 0.02 * fabs(ratio - corr);
                 corr = 0.98 * corr + 0.02 * ratio;
                 steps++, samples += b;
@@ -321,7 +302,7 @@ static void *run_pass(void *arg)
                 corr_dev *= 0.995;
             }
         }
-        p->frame_ms[t] = now_ms(cpu) - t0;
+        p->frame_ms[t] = ex_clock_ms(cpu) - t0;
         if (p->report) {
             bar.steps = p->eval->train_upto[task] - (task ? p->eval->train_upto[task - 1] : 0);
             progress_update(&bar, (int)task + 1, t + 1 - (task ? p->eval->train_upto[task - 1] : 0), loss);
@@ -346,8 +327,8 @@ static void *run_pass(void *arg)
     double *sorted = malloc(p->frames * sizeof *sorted);
     if (sorted == NULL) train_die("malloc", LCT_ENOMEM);
     memcpy(sorted, p->frame_ms, p->frames * sizeof *sorted);
-    p->p50 = quantile(sorted, p->frames, 0.50);
-    p->p99 = quantile(sorted, p->frames, 0.99);
+    p->p50 = ex_quantile(sorted, p->frames, 0.50);
+    p->p99 = ex_quantile(sorted, p->frames, 0.99);
     p->max = sorted[p->frames - 1];
     free(sorted);
     free(s.images), free(s.x), free(s.f), free(s.df), free(s.slots), free(x1), free(e), free(train_emb), free(test_emb);
@@ -455,7 +436,7 @@ int main(int argc, char **argv)
         {"seed", FLAG_U64, &c.args.seed, "seed of every random stream", 0, 0},
         {"out", FLAG_STRING, &c.args.out, "folder for knn.png and frame_time.png", 0, 0},
         {"data", FLAG_STRING, &c.args.data, "folder with the Fashion-MNIST *-idx?-ubyte(.gz) files", 0, 0},
-        {"limit", FLAG_INT, &c.limit, "use only the first N train and test images (0: all)", 0, 1 << 30},
+        FLAG_LIMIT(&c.limit),
         {"lr", FLAG_FLOAT, &c.lr, "SGD learning rate (constant)", 1e-6, 10},
         {"tau", FLAG_FLOAT, &c.tau, "temperature of the softmax over the bank", 1e-3, 10},
         {"spec", FLAG_STRING, &c.spec, "encoder spec (docs/encoder.md)", 0, 0},

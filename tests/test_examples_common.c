@@ -1,22 +1,28 @@
 /*
  * The helpers shared by the example programs (examples/common): IDX reader and Fashion-MNIST
- * loader, PNG writer, plotting and its font, PCA, progress line, flags.
+ * loader, PNG writer, plotting and its font, PCA, progress line, flags, and the pieces of the
+ * training programs' loop (train.h, loop.h, eval.h's knn_eval, numeric.h).
  */
 #include "testutil.h"
 
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include "eval.h"
 #include "files.h"
 #include "flags.h"
 #include "font.h"
 #include "idx.h"
+#include "loop.h"
+#include "numeric.h"
 #include "pca.h"
 #include "plot.h"
 #include "png.h"
 #include "progress.h"
+#include "train.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
@@ -1231,6 +1237,287 @@ START_TEST(test_files)
 }
 END_TEST
 
+/* ---- the training programs' shared pieces ------------------------------------------------- */
+
+/* Run fn(arg) in a child with stderr sent to a file; return its exit status (-1 if it did not
+ * exit) and the first line it printed in msg. */
+static int child_exit(void (*fn)(const void *), const void *arg, char *msg, size_t size)
+{
+    char path[512];
+    tmp_path(path, sizeof path, "child.err");
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (freopen(path, "w", stderr) == NULL) _exit(100);
+        fn(arg);
+        _exit(0);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    msg[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (fgets(msg, (int)size, f) == NULL) msg[0] = '\0';
+        fclose(f);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void pick_bad(const void *arg)
+{
+    flags_pick2("prog", "form", (const char *)arg, "paper", "code");
+}
+
+static void need_pairs_one(const void *arg)
+{
+    train_need_pairs("prog", 1, (const char *)arg);
+}
+
+static void alloc_huge(const void *arg)
+{
+    (void)arg;
+    train_alloc("prog", SIZE_MAX / 2);
+}
+
+START_TEST(test_numeric_helpers)
+{
+    ck_assert_uint_eq(ex_gcd(12, 18), 6);
+    ck_assert_uint_eq(ex_gcd(18, 12), 6);
+    ck_assert_uint_eq(ex_gcd(7, 0), 7);
+    ck_assert_uint_eq(ex_gcd(0, 5), 5);
+    ck_assert_uint_eq(ex_gcd(17, 5), 1);
+    ck_assert_uint_eq(ex_gcd(22050, 16000), 50);
+    double v[] = {5, 1, 4, 2, 3};
+    ck_assert_double_eq(ex_quantile(v, 5, 0.5), 3);
+    for (int i = 0; i < 5; i++) ck_assert_double_eq(v[i], i + 1); /* sorted in place */
+    ck_assert_double_eq(ex_quantile(v, 5, 0), 1);
+    ck_assert_double_eq(ex_quantile(v, 5, 1), 5);
+    ck_assert_double_eq(ex_quantile(v, 5, 0.99), 5);
+    ck_assert_double_eq(ex_quantile(v, 5, 0.3), 2); /* nearest rank: 0.3 * 4 + 0.5 -> index 1 */
+    double one = 7;
+    ck_assert_double_eq(ex_quantile(&one, 1, 0.99), 7);
+    double a = ex_clock_ms(0), b = ex_clock_ms(0);
+    ck_assert(a > 0 && b >= a);
+    ck_assert(ex_clock_ms(1) >= 0);
+}
+END_TEST
+
+START_TEST(test_flag_choices)
+{
+    static const char *const names[] = {"last", "mean", "z"};
+    ck_assert_int_eq(flags_find("mean", names, 3), 1);
+    ck_assert_int_eq(flags_find("z", names, 3), 2);
+    ck_assert_int_eq(flags_find("Z", names, 3), -1);
+    ck_assert_int_eq(flags_find("", names, 3), -1);
+    ck_assert_int_eq(flags_find(NULL, names, 3), -1);
+    ck_assert_int_eq(flags_pick2("prog", "form", "paper", "paper", "code"), 0);
+    ck_assert_int_eq(flags_pick2("prog", "form", "code", "paper", "code"), 1);
+    make_tmpdir();
+    char msg[256];
+    ck_assert_int_eq(child_exit(pick_bad, "cod", msg, sizeof msg), FLAGS_ERROR);
+    ck_assert_str_eq(msg, "prog: --form must be paper or code, not 'cod'\n");
+    ck_assert_int_eq(train_negatives("batch"), LCT_INFONCE_BATCH);
+    ck_assert_int_eq(train_negatives("all"), LCT_INFONCE_ALL);
+    ck_assert_int_eq(train_negatives("sequence"), LCT_INFONCE_SEQUENCE);
+    ck_assert_int_eq(train_negatives("seq"), -1);
+    train_need_pairs("prog", 2, ""); /* returns */
+    ck_assert_int_eq(child_exit(need_pairs_one, " (why)", msg, sizeof msg), FLAGS_ERROR);
+    ck_assert_str_eq(msg, "prog: the batch needs at least 2 images (why)\n");
+    ck_assert_int_eq(child_exit(alloc_huge, NULL, msg, sizeof msg), 1);
+    ck_assert_str_eq(msg, "prog: out of memory\n");
+    remove_tmpdir();
+}
+END_TEST
+
+START_TEST(test_train_helpers)
+{
+    uint8_t src[5 * 3], dst[3 * 3];
+    for (int i = 0; i < 15; i++) src[i] = (uint8_t)(10 * (i / 3) + i % 3);
+    const int64_t idx[3] = {4, 0, 2};
+    train_gather(dst, src, idx, 3, 3);
+    static const uint8_t want[9] = {40, 41, 42, 0, 1, 2, 20, 21, 22};
+    ck_assert_mem_eq(dst, want, sizeof want);
+    void *p = train_alloc("prog", 0);
+    ck_assert_ptr_nonnull(p);
+    free(p);
+
+    lct_runtime *rt = lct_test_runtime(1, 1);
+    lct_optimizer *opt = train_optimizer(rt, LCT_OPTIMIZER_SGD, 0.03, 0.9, 5e-4, 100, 10);
+    double v;
+    ck_assert_int_eq(lct_optimizer_get_param(opt, LCT_OPTIMIZER_LR, &v), LCT_OK);
+    ck_assert_double_eq(v, 0.03);
+    ck_assert_int_eq(lct_optimizer_get_param(opt, LCT_OPTIMIZER_MOMENTUM, &v), LCT_OK);
+    ck_assert_double_eq(v, 0.9);
+    ck_assert_int_eq(lct_optimizer_get_param(opt, LCT_OPTIMIZER_WEIGHT_DECAY, &v), LCT_OK);
+    ck_assert_double_eq(v, 5e-4);
+    ck_assert_int_eq(lct_optimizer_get_param(opt, LCT_OPTIMIZER_TOTAL_STEPS, &v), LCT_OK);
+    ck_assert_double_eq(v, 100);
+    ck_assert_int_eq(lct_optimizer_get_param(opt, LCT_OPTIMIZER_WARMUP_STEPS, &v), LCT_OK);
+    ck_assert_double_eq(v, 10);
+    ck_assert_int_eq(lct_optimizer_get_param(opt, LCT_OPTIMIZER_SCHEDULE, &v), LCT_OK);
+    ck_assert_double_eq(v, LCT_SCHEDULE_COSINE);
+    lct_optimizer_free(opt);
+    opt = train_optimizer(rt, LCT_OPTIMIZER_ADAM, 1e-3, 0, 0, 8, 8); /* warm-up as long as the run: none */
+    ck_assert_int_eq(lct_optimizer_get_param(opt, LCT_OPTIMIZER_WARMUP_STEPS, &v), LCT_OK);
+    ck_assert_double_eq(v, 0);
+    lct_optimizer_free(opt);
+
+    lct_loss *loss = train_infonce(rt, 9, 8, 16, 3, LCT_INFONCE_SEQUENCE);
+    ck_assert_ptr_nonnull(loss);
+    ck_assert_ptr_nonnull(lct_loss_params(loss)); /* the W_k */
+    lct_loss_free(loss);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+/* A fake Fashion-MNIST folder of 12 training and 3 test images. */
+static void fake_set(fmnist *data)
+{
+    write_fake_fmnist("train", 12, 28, 12, 0);
+    write_fake_fmnist("t10k", 3, 28, 3, 0);
+    ck_assert_int_eq(fmnist_load(tmpdir, data), 0);
+}
+
+START_TEST(test_knn_eval)
+{
+    make_tmpdir();
+    fmnist data;
+    fake_set(&data);
+    lct_runtime *rt = lct_test_runtime(1, 1);
+    knn_eval e;
+    EX_ASSERT_FAILS(knn_eval_init(&e, rt, &data, 13, 3, 0), LCT_EINVAL, "13 train / 3 test images of a set of 12 / 3");
+    ck_assert_ptr_null(e.train_labels);
+    EX_ASSERT_FAILS(knn_eval_init(&e, rt, &data, 12, 0, 0), LCT_EINVAL, "0 test images");
+    ck_assert_int_eq(knn_eval_init(&e, rt, &data, 12, 3, 0), 0);
+    for (size_t i = 0; i < 12; i++) ck_assert_int_eq(e.train_labels[i], (int32_t)(i % 10));
+    for (size_t i = 0; i < 3; i++) ck_assert_int_eq(e.test_labels[i], (int32_t)i);
+    double raw = raw_pixel_knn(rt, data.train.images, e.train_labels, 12, data.test.images, e.test_labels, 3,
+                               FMNIST_PIXELS);
+    ck_assert(raw >= 0 && raw <= 1);
+    ck_assert_double_eq(e.raw, raw);
+    ck_assert_ptr_null(e.train_emb);
+
+    lct_encoder *enc;
+    ck_assert_int_eq(lct_encoder_new_from_spec(&enc, rt, "in 1x28x28; flatten; linear 4; l2norm", NULL), LCT_OK);
+    EX_ASSERT_FAILS((int)knn_eval_encoder(&e, rt, enc), LCT_EINVAL, "gives 4 outputs, the buffers hold 0");
+    knn_eval_free(&e);
+    knn_eval_free(&e); /* twice is harmless */
+    ck_assert_int_eq(knn_eval_init(&e, rt, &data, 12, 3, 4), 0);
+    double acc = knn_eval_encoder(&e, rt, enc);
+    float train[12 * 4], test[3 * 4];
+    ck_assert_int_eq(embed_images(enc, data.train.images, 12, FMNIST_PIXELS, 500, train), 0);
+    ck_assert_int_eq(embed_images(enc, data.test.images, 3, FMNIST_PIXELS, 500, test), 0);
+    ck_assert_mem_eq(e.train_emb, train, sizeof train);
+    ck_assert_mem_eq(e.test_emb, test, sizeof test);
+    ck_assert_double_eq(acc, knn_accuracy(rt, train, e.train_labels, 12, test, e.test_labels, 3, 4));
+    knn_eval_free(&e);
+    ck_assert_int_eq(knn_eval_init(&e, rt, &data, 12, 3, 5), 0);
+    EX_ASSERT_FAILS((int)knn_eval_encoder(&e, rt, enc), LCT_EINVAL, "gives 4 outputs, the buffers hold 5");
+    knn_eval_free(&e);
+    lct_encoder_free(enc);
+    lct_runtime_free(rt);
+    fmnist_free(&data);
+    remove_tmpdir();
+}
+END_TEST
+
+/* A loop over the fake set's 12 images, 5 per step (2 steps an epoch), with one encoder and its
+ * optimiser as the checkpointed state. */
+static lct_encoder *loop_setup(train_loop *l, const example_args *args, const fmnist *data)
+{
+    lct_runtime *rt = lct_test_runtime(1, 5);
+    lct_encoder *enc;
+    ck_assert_int_eq(lct_encoder_new_from_spec(&enc, rt, "in 1x28x28; flatten; linear 4; l2norm", NULL), LCT_OK);
+    lct_optimizer *opt = train_optimizer(rt, LCT_OPTIMIZER_SGD, 0.1, 0.9, 0, 4, 0);
+    ck_assert_int_eq(lct_optimizer_attach(opt, lct_encoder_params(enc)), LCT_OK);
+    train_loop_init(l, "looptest", args, rt, 12, 2, 5, data->train.images, FMNIST_PIXELS);
+    l->st = (run_state){.method = "looptest", .optimizer = opt};
+    l->st.encoder[l->st.encoders++] = enc;
+    return enc;
+}
+
+START_TEST(test_train_loop)
+{
+    make_tmpdir();
+    fmnist data;
+    fake_set(&data);
+    char ckpt[512], out[512], png[600];
+    tmp_path(ckpt, sizeof ckpt, "loop.lct");
+    tmp_path(out, sizeof out, "figures");
+    example_args args;
+    example_args_defaults(&args);
+    args.epochs = 2;
+    args.seed = 3;
+    args.save = ckpt;
+    args.out = out;
+
+    train_loop l;
+    lct_encoder *enc = loop_setup(&l, &args, &data);
+    int64_t order[12];
+    int calls = 0;
+    for (train_loop_begin(&l); train_loop_next(&l);) {
+        ck_assert_int_eq(l.epoch, 1 + calls / 2);
+        ck_assert_uint_eq(l.s, (size_t)(calls % 2));
+        train_shuffle(order, 12, 3, l.epoch);
+        ck_assert_mem_eq(l.idx, order + l.s * 5, 5 * sizeof *order);
+        for (size_t b = 0; b < 5; b++)
+            ck_assert_mem_eq(l.images + b * FMNIST_PIXELS, data.train.images + l.idx[b] * FMNIST_PIXELS, FMNIST_PIXELS);
+        ck_assert_int_eq(train_loop_step_done(&l, 0.5f * (float)calls), calls % 2 == 1);
+        calls++;
+    }
+    ck_assert_int_eq(calls, 4);
+    ck_assert_uint_eq(l.step, 4);
+    for (int i = 0; i < 4; i++) ck_assert_float_eq(l.curve[i], 0.5f * (float)i);
+    ck_assert_int_eq(train_loop_next(&l), 0); /* stays finished */
+    train_loop_save(&l);
+    struct stat st;
+    ck_assert_int_eq(stat(ckpt, &st), 0);
+
+    knn_eval e;
+    ck_assert_int_eq(knn_eval_init(&e, l.rt, &data, 12, 3, 4), 0);
+    train_loop_knn_end(&l, &e, enc, "Loop test", 0.5);
+    snprintf(png, sizeof png, "%s/loss.png", out);
+    ck_assert_int_eq(stat(png, &st), 0);
+    snprintf(png, sizeof png, "%s/embedding.png", out);
+    ck_assert_int_eq(stat(png, &st), 0);
+    knn_eval_free(&e);
+    train_loop_free(&l);
+    ck_assert_ptr_null(l.curve);
+
+    /* --resume continues after the saved epoch: a 3-epoch run resumed from it trains epoch 3 only. */
+    args.epochs = 3;
+    args.save = NULL;
+    args.resume = ckpt;
+    loop_setup(&l, &args, &data);
+    train_loop_begin(&l);
+    ck_assert_int_eq(l.first_epoch, 3);
+    calls = 0;
+    while (train_loop_next(&l)) {
+        ck_assert_int_eq(l.epoch, 3);
+        train_loop_step_done(&l, 1.0f);
+        calls++;
+    }
+    ck_assert_int_eq(calls, 2);
+    train_loop_free(&l);
+
+    /* A program that draws its own samples: no order, no gathered images. */
+    args.resume = NULL;
+    train_loop_init(&l, "looptest", &args, lct_test_runtime(1, 1), 0, 1, 2, NULL, 0);
+    calls = 0;
+    for (train_loop_begin(&l); train_loop_next(&l); calls++) {
+        ck_assert_ptr_null(l.idx);
+        ck_assert_ptr_null(l.images);
+        train_loop_step_done(&l, 0);
+    }
+    ck_assert_int_eq(calls, 3);
+    train_loop_free(&l);
+    fmnist_free(&data);
+    remove_tmpdir();
+}
+END_TEST
+
 static Suite *examples_common_suite(void)
 {
     Suite *s = suite_create("examples_common");
@@ -1265,6 +1552,14 @@ static Suite *examples_common_suite(void)
     tcase_add_test(t, test_flags_good);
     tcase_add_test(t, test_flags_bad);
     tcase_add_test(t, test_files);
+    suite_add_tcase(s, t);
+    t = tcase_create("training_loop");
+    tcase_add_test(t, test_numeric_helpers);
+    tcase_add_test(t, test_flag_choices);
+    tcase_add_test(t, test_train_helpers);
+    tcase_add_test(t, test_knn_eval);
+    tcase_add_test(t, test_train_loop);
+    tcase_set_timeout(t, 120);
     suite_add_tcase(s, t);
     return s;
 }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "numeric.h"
+
 static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
@@ -139,16 +141,6 @@ int wav_read(const char *path, audio *out)
     return 0;
 }
 
-static uint64_t gcd64(uint64_t a, uint64_t b)
-{
-    while (b) {
-        uint64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
 /* Modified Bessel function of the first kind, order 0 (power series; converges fast for x < 50). */
 static double bessel_i0(double x)
 {
@@ -171,7 +163,7 @@ int resample(const float *in, size_t n, uint32_t from, uint32_t to, int zeros, f
     if (from < 1 || from > 1000000 || to < 1 || to > 1000000)
         return ex_fail(LCT_EINVAL, "resample: rates %u -> %u Hz (1..1000000)", from, to);
     if (zeros < 1 || zeros > 256) return ex_fail(LCT_EINVAL, "resample: zeros is %d (1..256)", zeros);
-    uint64_t g = gcd64(from, to), L = to / g, M = from / g;
+    uint64_t g = ex_gcd(from, to), L = to / g, M = from / g;
     /* Cutoff in cycles per input sample, and the filter's half-width in input samples. */
     double fc = 0.5 * 0.95 * (L < M ? (double)L / (double)M : 1.0);
     double half = zeros / (2 * fc);

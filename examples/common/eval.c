@@ -112,3 +112,61 @@ int write_figures(const char *dir, const char *method, const float *loss, size_t
     free(xy);
     return rc;
 }
+
+int knn_eval_init(knn_eval *e, lct_runtime *rt, const fmnist *data, size_t n, size_t q, size_t dim)
+{
+    *e = (knn_eval){.data = data, .n = n, .q = q, .dim = dim};
+    if (n == 0 || q == 0 || n > data->train.n || q > data->test.n)
+        return ex_fail(LCT_EINVAL, "knn_eval: %zu train / %zu test images of a set of %zu / %zu", n, q,
+                       data->train.n, data->test.n);
+    e->train_labels = labels_int32(data->train.labels, n);
+    e->test_labels = labels_int32(data->test.labels, q);
+    if (dim > 0) {
+        e->train_emb = malloc(n * dim * sizeof *e->train_emb);
+        e->test_emb = malloc(q * dim * sizeof *e->test_emb);
+    }
+    if (!e->train_labels || !e->test_labels || (dim > 0 && (!e->train_emb || !e->test_emb))) {
+        knn_eval_free(e);
+        return ex_fail(LCT_ENOMEM, "cannot allocate the evaluation buffers");
+    }
+    e->raw = raw_pixel_knn(rt, data->train.images, e->train_labels, n, data->test.images, e->test_labels, q,
+                           FMNIST_PIXELS);
+    if (e->raw < 0) {
+        int rc = (int)e->raw;
+        knn_eval_free(e);
+        return rc;
+    }
+    return 0;
+}
+
+double knn_eval_encoder(knn_eval *e, lct_runtime *rt, lct_encoder *enc)
+{
+    size_t out = 0;
+    int rc = lct_encoder_output_size(enc, &out);
+    if (rc != LCT_OK) return ex_fail(rc, "knn_eval: %s", lct_error_last());
+    if (e->train_emb == NULL || out != e->dim)
+        return ex_fail(LCT_EINVAL, "knn_eval: the encoder gives %zu outputs, the buffers hold %zu", out, e->dim);
+    rc = embed_images(enc, e->data->train.images, e->n, FMNIST_PIXELS, 500, e->train_emb);
+    if (rc == 0) rc = embed_images(enc, e->data->test.images, e->q, FMNIST_PIXELS, 500, e->test_emb);
+    if (rc != 0) return rc;
+    return knn_accuracy(rt, e->train_emb, e->train_labels, e->n, e->test_emb, e->test_labels, e->q, e->dim);
+}
+
+void knn_eval_print_start(const char *name, const knn_eval *e, lct_runtime *rt, const lct_encoder *enc,
+                          double untrained)
+{
+    printf("%s: %zu train / %zu test images, encoder %s\n", name, e->n, e->q, lct_encoder_spec(enc));
+    printf("%s: kNN before training %.4f, raw pixels %.4f; BLIS kernels %s, %d thread(s)\n", name, untrained, e->raw,
+           lct_runtime_kernel(rt, NULL), lct_runtime_threads(rt));
+    fflush(stdout);
+}
+
+void knn_eval_free(knn_eval *e)
+{
+    free(e->train_labels);
+    free(e->test_labels);
+    free(e->train_emb);
+    free(e->test_emb);
+    e->train_labels = e->test_labels = NULL;
+    e->train_emb = e->test_emb = NULL;
+}

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "idx.h"
+
 #define EVAL_KNN_K 200
 #define EVAL_KNN_TAU 0.07f
 
@@ -46,5 +48,34 @@ void l2_normalise_rows(float *x, size_t n, size_t d);
  */
 int write_figures(const char *dir, const char *method, const float *loss, size_t steps, const float *test_emb,
                   const int32_t *test_labels, size_t q, size_t d);
+
+/*
+ * The kNN evaluation of a program trained on the first n training and q test images of a
+ * Fashion-MNIST set: their labels as int32, the raw-pixel baseline, and (dim > 0) the embedding
+ * buffers of a single encoder with dim outputs.
+ */
+typedef struct knn_eval {
+    const fmnist *data;                  /* borrowed */
+    size_t n, q, dim;
+    int32_t *train_labels, *test_labels; /* owned */
+    float *train_emb, *test_emb;         /* owned, n x dim and q x dim (NULL when dim is 0): the last embedding */
+    double raw;                          /* kNN top-1 on raw pixels */
+} knn_eval;
+
+/* Fill e (labels, buffers) and compute the raw-pixel baseline. Returns 0 or a status (message in
+ * ex_error()); LCT_EINVAL when n or q is 0 or above the set's size. On failure e holds no memory. */
+int knn_eval_init(knn_eval *e, lct_runtime *rt, const fmnist *data, size_t n, size_t q, size_t dim);
+
+/* Embed the n train and q test images with enc (e->dim outputs) into e's buffers and return the
+ * kNN top-1 accuracy, or a negative status (LCT_EINVAL when e has no buffers or enc another width). */
+double knn_eval_encoder(knn_eval *e, lct_runtime *rt, lct_encoder *enc);
+
+/* The opening lines of a single-encoder program: "<name>: N train / Q test images, encoder SPEC" and
+ * "<name>: kNN before training A, raw pixels R; BLIS kernels K, T thread(s)". */
+void knn_eval_print_start(const char *name, const knn_eval *e, lct_runtime *rt, const lct_encoder *enc,
+                          double untrained);
+
+/* Free what knn_eval_init allocated; e may be zeroed. */
+void knn_eval_free(knn_eval *e);
 
 #endif

@@ -242,3 +242,19 @@ void flags_parse_or_exit(const flag *table, size_t n, int argc, char **argv, con
     if (rc == FLAGS_HELP) exit(0);
     if (rc == FLAGS_ERROR) exit(FLAGS_ERROR);
 }
+
+int flags_find(const char *value, const char *const *names, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (value && strcmp(value, names[i]) == 0) return (int)i;
+    return -1;
+}
+
+int flags_pick2(const char *prog, const char *name, const char *value, const char *a, const char *b)
+{
+    const char *names[2] = {a, b};
+    int i = flags_find(value, names, 2);
+    if (i >= 0) return i;
+    fprintf(stderr, "%s: --%s must be %s or %s, not '%s'\n", prog, name, a, b, value ? value : "");
+    exit(FLAGS_ERROR);
+}

@@ -83,6 +83,13 @@ int flags_parse(const flag *table, size_t n, int argc, char **argv, const char *
 /* flags_parse() that exits: status 0 after --help, 2 on a usage error. */
 void flags_parse_or_exit(const flag *table, size_t n, int argc, char **argv, const char *summary);
 
+/* Index of `value` among names[0..count), or -1 when it is none of them. */
+int flags_find(const char *value, const char *const *names, size_t count);
+
+/* A flag with two values: 0 when `value` is a, 1 when it is b; otherwise print
+ * "<prog>: --<flag> must be <a> or <b>, not '<value>'" to stderr and exit with FLAGS_ERROR. */
+int flags_pick2(const char *prog, const char *name, const char *value, const char *a, const char *b);
+
 /* Print "usage: PROG [flags]", the summary and one line per flag with its current value. */
 void flags_print_help(const flag *table, size_t n, const char *prog, const char *summary, FILE *out);
 

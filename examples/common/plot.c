@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "font.h"
+#include "numeric.h"
 #include "png.h"
 
 /* The "Tableau 10" colours: ten hues chosen to be told apart on white. */
@@ -518,16 +519,6 @@ int plot_histogram(const char *path, const double *values, size_t n, int bins, d
 
 /* ---- embedding scatter --------------------------------------------------------------------- */
 
-static size_t gcd_size(size_t a, size_t b)
-{
-    while (b) {
-        size_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
 int plot_embedding_2d_labeled(const char *path, const float *xy, const int32_t *labels, size_t n, int n_classes,
                               const char *const *class_names, const char *title, const char *xlabel,
                               const char *ylabel)
@@ -573,7 +564,7 @@ int plot_embedding_2d_labeled(const char *path, const float *xy, const int32_t *
 
     /* Visit the points with a stride coprime to n: a permutation that interleaves the classes. */
     size_t stride = n > 2 ? (size_t)(0.618 * (double)n) | 1 : 1;
-    while (gcd_size(stride, n) != 1) stride++;
+    while (ex_gcd(stride, n) != 1) stride++;
     double r = n <= 2000 ? 3.2 : n <= 20000 ? 2.4 : 1.6;
     rgb8 grey = {160, 160, 160};
     for (size_t k = 0, i = 0; k < n; k++, i = (i + stride) % n) {

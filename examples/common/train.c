@@ -5,6 +5,7 @@
 #include <libcontrast/libcontrast.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "error.h"
 
@@ -13,6 +14,63 @@ void train_die(const char *call, int status)
     fprintf(stderr, "%s: %s failed: %s (%s)\n", program_invocation_short_name, call, lct_error_last(),
             lct_status_string(status));
     exit(1);
+}
+
+void train_fail(const char *name)
+{
+    fprintf(stderr, "%s: %s\n", name, ex_error());
+    exit(1);
+}
+
+void *train_alloc(const char *name, size_t bytes)
+{
+    void *p = malloc(bytes > 0 ? bytes : 1);
+    if (p == NULL) {
+        fprintf(stderr, "%s: out of memory\n", name);
+        exit(1);
+    }
+    return p;
+}
+
+void train_gather(uint8_t *dst, const uint8_t *source, const int64_t *idx, size_t count, size_t size)
+{
+    for (size_t i = 0; i < count; i++) memcpy(dst + i * size, source + (size_t)idx[i] * size, size);
+}
+
+lct_optimizer *train_optimizer(lct_runtime *rt, int kind, double lr, double momentum, double weight_decay,
+                               uint64_t total_steps, uint64_t warmup)
+{
+    lct_optimizer_options oo;
+    lct_optimizer_options_init(&oo, LCT_OPTIMIZER_OPTIONS_VERSION);
+    oo.kind = kind;
+    oo.lr = lr;
+    oo.momentum = momentum;
+    oo.weight_decay = weight_decay;
+    oo.schedule = LCT_SCHEDULE_COSINE;
+    oo.total_steps = total_steps;
+    oo.warmup_steps = warmup < total_steps ? warmup : 0;
+    lct_optimizer *opt;
+    CHECK(lct_optimizer_new(&opt, rt, &oo));
+    return opt;
+}
+
+int train_negatives(const char *name)
+{
+    return strcmp(name, "batch") == 0      ? LCT_INFONCE_BATCH
+           : strcmp(name, "all") == 0      ? LCT_INFONCE_ALL
+           : strcmp(name, "sequence") == 0 ? LCT_INFONCE_SEQUENCE
+                                           : -1;
+}
+
+lct_loss *train_infonce(lct_runtime *rt, size_t t, size_t d, size_t h, int steps, int negatives)
+{
+    lct_loss_infonce_options lo;
+    lct_loss_infonce_options_init(&lo, LCT_LOSS_INFONCE_OPTIONS_VERSION);
+    lo.steps = (uint32_t)steps;
+    lo.negatives = negatives;
+    lct_loss *loss;
+    CHECK(lct_loss_new_infonce(&loss, rt, t, d, h, &lo));
+    return loss;
 }
 
 void train_shuffle(int64_t *order, size_t n, uint64_t seed, int epoch)
@@ -41,6 +99,13 @@ void train_load_data(const example_args *args, int limit, fmnist *data, size_t *
         *q = (size_t)limit < *q ? (size_t)limit : *q;
     }
     *batch = (size_t)args->batch < *n ? (size_t)args->batch : *n;
+}
+
+void train_need_pairs(const char *name, size_t batch, const char *why)
+{
+    if (batch >= 2) return;
+    fprintf(stderr, "%s: the batch needs at least 2 images%s\n", name, why);
+    exit(FLAGS_ERROR);
 }
 
 lct_runtime *train_runtime(const example_args *args)
