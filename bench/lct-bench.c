@@ -49,6 +49,18 @@ static const isa_limit isas[] = {
     {"amx", "native", "avx512", "ALL", BLIS_ARCH_SKX},
 };
 
+/* 1 if the kernel reports AMX tiles (the bench runs on Linux). */
+static int cpu_has_amx(void)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[4096];
+    int found = 0;
+    while (f != NULL && !found && fgets(line, sizeof line, f) != NULL)
+        found = strncmp(line, "flags", 5) == 0 && strstr(line, " amx_tile") != NULL;
+    if (f != NULL) fclose(f);
+    return found;
+}
+
 /* Applies and removes "--isa NAME" from argv; -1 on an unknown name. */
 static int take_isa(int *argc, char **argv)
 {
@@ -59,6 +71,10 @@ static int take_isa(int *argc, char **argv)
             if (strcmp(argv[i + 1], isas[k].name) == 0) l = &isas[k];
         if (l == NULL) {
             fprintf(stderr, "lct-bench: --isa takes avx2, avx512 or amx, not '%s'\n", argv[i + 1]);
+            return -1;
+        }
+        if (strcmp(l->name, "amx") == 0 && !cpu_has_amx()) {
+            fprintf(stderr, "lct-bench: --isa amx: this CPU has no AMX tiles (amx_tile in /proc/cpuinfo)\n");
             return -1;
         }
         char blis[16];
