@@ -198,9 +198,9 @@ int bench_bank(int argc, char **argv)
         }
         char cmd[1024], out[1024];
         snprintf(cmd, sizeof cmd,
-                 "BLIS_ARCH_TYPE=0 OMP_NUM_THREADS=%u BLIS_NUM_THREADS=%u /usr/bin/python3 '%s/peer_bank.py' %u %d %d %d "
+                 "BLIS_ARCH_TYPE=%s OMP_NUM_THREADS=%u BLIS_NUM_THREADS=%u /usr/bin/python3 '%s/peer_bank.py' %u %d %d %d "
                  "%d %zu%s --knn %s %d %d %d %d %g %d",
-                 threads, threads, bench_dir(), threads, steps, D, B, K, sizes[0], small ? "" : " 1281167", prefix,
+                 bench_peer_arch(), threads, threads, bench_dir(), threads, steps, D, B, K, sizes[0], small ? "" : " 1281167", prefix,
                  KNN_Q, KNN_N, D, KNN_K, (double)KNN_TAU, KNN_CLASSES);
         if (bench_run_capture(cmd, out, sizeof out) != 0) {
             fprintf(stderr, "lct-bench bank: the PyTorch peer failed:\n%s\n", out);
@@ -247,6 +247,7 @@ int bench_bank(int argc, char **argv)
         agree = 100.0 * (double)same / KNN_Q;
     }
 
+    bench_print_isa();
     printf("lct-bench bank: D = %d, B = %d, K = %d, momentum 0.5; %u threads, median of %d steps; kernels %s\n", D, B, K,
            threads, steps, lct_runtime_kernel(rt, NULL));
     printf("step = sample K negatives per sample + B x (K+1) similarities + momentum update of B rows\n");

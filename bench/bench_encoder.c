@@ -147,8 +147,9 @@ int bench_encoder(int argc, char **argv)
            "alternately %d times, each time best of 3 rounds of %.1f s; the best of each is shown. sgemm peak: best\n"
            "1024^3 lct_gemm before each run.\n",
            batch, repeat, seconds / 3);
+    bench_print_isa();
     printf("libcontrast BLIS kernels: %s; PyTorch peer: %s\n", lct_runtime_kernel(rt, NULL),
-           torch ? "/usr/bin/python3 bench/peer_encoder.py with BLIS_ARCH_TYPE=0 (skx kernels)"
+           torch ? "/usr/bin/python3 bench/peer_encoder.py"
                  : "skipped (no torch in /usr/bin/python3, or --no-peer)");
     if (precision == LCT_PRECISION_BF16)
         printf("Precision bf16: libcontrast's linear layers on AMX tiles (lct_encoder_set_precision), PyTorch under\n"
@@ -170,9 +171,9 @@ int bench_encoder(int argc, char **argv)
                 if (torch) {
                     char cmd[1024], out[512];
                     snprintf(cmd, sizeof cmd,
-                             "BLIS_ARCH_TYPE=0 OMP_NUM_THREADS=%d /usr/bin/python3 '%s/peer_encoder.py' --model %s "
+                             "BLIS_ARCH_TYPE=%s OMP_NUM_THREADS=%d /usr/bin/python3 '%s/peer_encoder.py' --model %s "
                              "--threads %d --batch %zu --seconds %g --precision %s 2>/dev/null",
-                             t, bench_dir(), models[k].name, t, batch, seconds,
+                             bench_peer_arch(), t, bench_dir(), models[k].name, t, batch, seconds,
                              precision == LCT_PRECISION_BF16 ? "bf16" : "fp32");
                     char ver[64], blas[160];
                     if (bench_run_capture(cmd, out, sizeof out) == 0 && sscanf(out, "%lf %63s %159s", &q, ver, blas) == 3)

@@ -367,7 +367,8 @@ int bench_step(int argc, char **argv)
            "PyTorch run alternately %d times, each in a fresh process, and the best run of each is shown; load %s\n",
            threads, steps, repeats, load);
     if (busy) printf("%d CPU-bound process(es) spin beside both sides throughout\n", n_busy);
-    printf("PyTorch: %s\n\n", torch ? "/usr/bin/python3 bench/peer_step.py, BLIS_ARCH_TYPE=0, torch.set_num_threads"
+    bench_print_isa();
+    printf("PyTorch: %s\n\n", torch ? "/usr/bin/python3 bench/peer_step.py, torch.set_num_threads"
                                     : "not installed (python3-torch), column left empty");
     printf("| method | batch | what | libcontrast samples/s | PyTorch samples/s | ratio | libcontrast samples/CPU-s | "
            "PyTorch samples/CPU-s | CPU ratio | libcontrast peak RSS MiB | PyTorch peak RSS MiB | "
@@ -391,7 +392,7 @@ int bench_step(int argc, char **argv)
                 if (v[1] > lib_rss) lib_rss = v[1];
             }
             if (!torch) continue;
-            snprintf(cmd, sizeof cmd, "BLIS_ARCH_TYPE=0 /usr/bin/python3 '%s/peer_step.py' %s %u %d", bench_dir(),
+            snprintf(cmd, sizeof cmd, "BLIS_ARCH_TYPE=%s /usr/bin/python3 '%s/peer_step.py' %s %u %d", bench_peer_arch(), bench_dir(),
                      m->name, threads, steps);
             if (bench_run_capture(cmd, out, sizeof out) == 0 &&
                 sscanf(out, "%lf %lf %lf %lf", &v[0], &v[1], &v[2], &v[3]) == 4) {

@@ -126,3 +126,17 @@ const char *bench_dir(void)
     const char *d = getenv("LCT_BENCH_DIR");
     return d ? d : LCT_BENCH_DIR;
 }
+
+const char *bench_peer_arch(void)
+{
+    const char *v = getenv("BLIS_ARCH_TYPE");
+    return v != NULL && v[0] != '\0' ? v : "0";
+}
+
+void bench_print_isa(void)
+{
+    const char *isa = getenv("LCT_ISA"), *aten = getenv("ATEN_CPU_CAPABILITY"), *dnnl = getenv("DNNL_MAX_CPU_ISA");
+    printf("Instruction sets: libcontrast LCT_ISA=%s; PyTorch ATEN_CPU_CAPABILITY=%s DNNL_MAX_CPU_ISA=%s; both BLIS_ARCH_TYPE=%s%s\n",
+           isa ? isa : "native", aten ? aten : "default", dnnl ? dnnl : "ALL", bench_peer_arch(),
+           getenv("BLIS_ARCH_TYPE") ? "" : " (peer only; the library picks its own)");
+}

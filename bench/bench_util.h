@@ -19,6 +19,11 @@ lct_runtime *bench_runtime(unsigned threads, unsigned long long seed);
 lct_runtime *bench_runtime_host_jobs(unsigned threads, unsigned long long seed);
 /* Directory holding the peer scripts (bench/ in the source tree). */
 const char *bench_dir(void);
+/* The BLIS kernel set the PyTorch peers run with: BLIS_ARCH_TYPE when set (lct-bench --isa sets it),
+ * else 0 (skx). */
+const char *bench_peer_arch(void);
+/* Prints the instruction-set restriction both sides run under (lct-bench --isa), one line. */
+void bench_print_isa(void);
 
 int bench_gemm(int argc, char **argv);
 int bench_idle(int argc, char **argv);

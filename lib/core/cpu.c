@@ -1,4 +1,7 @@
 /* CPU features usable by the library: what the CPU reports and the OS saves on context switches. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "internal.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -48,10 +51,28 @@ static int detect(void)
 }
 #endif
 
+/* LCT_ISA caps what the library's own dispatch uses (its BLIS kernel set, vector paths, AMX):
+ * "avx2" drops AVX-512 and AMX, "avx512" drops AMX; unset, empty or "native" keeps all the CPU has.
+ * Another value changes nothing here: lct_runtime_new refuses it (lct__kernels_init). */
+static int cap(int f)
+{
+    const char *env = getenv("LCT_ISA");
+    if (env == NULL) return f;
+    if (strcmp(env, "avx512") == 0) return f & ~LCT__CPU_AMX;
+    if (strcmp(env, "avx2") == 0) return f & ~(LCT__CPU_AVX512 | LCT__CPU_AMX);
+    return f;
+}
+
+int lct__cpu_isa_name_ok(const char *value)
+{
+    return value == NULL || value[0] == '\0' || strcmp(value, "native") == 0 || strcmp(value, "avx512") == 0 ||
+           strcmp(value, "avx2") == 0;
+}
+
 int lct__cpu_features(void)
 {
     static int cached = -1; /* benign race: every thread computes the same value */
-    if (cached < 0) cached = detect();
+    if (cached < 0) cached = cap(detect());
     return cached;
 }
 

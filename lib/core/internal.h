@@ -159,6 +159,8 @@ enum {
     LCT__CPU_FAMILY_SHIFT = 8  /* AMD family in bits 8..15 */
 };
 int lct__cpu_features(void);
+/* 1 if `value` is a valid LCT_ISA setting (NULL, "", "native", "avx512" or "avx2"). */
+int lct__cpu_isa_name_ok(const char *value);
 /* 1 if this thread may execute AMX tile instructions: the CPU has them (LCT__CPU_AMX), the
  * environment does not disable them (LCT_AMX=0), and the OS granted the process the tile-data
  * state (Linux arch_prctl ARCH_REQ_XCOMP_PERM, asked once per process). 0 otherwise. */

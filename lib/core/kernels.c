@@ -78,6 +78,12 @@ static long best_arch(int isa, int amd_family)
 
 static void init_once(void)
 {
+    const char *isa_env = getenv("LCT_ISA");
+    if (!lct__cpu_isa_name_ok(isa_env)) {
+        init_status = LCT_EINVAL;
+        snprintf(init_message, sizeof init_message, "LCT_ISA='%s' is none of native, avx512, avx2", isa_env);
+        return;
+    }
     const char *env = getenv("BLIS_ARCH_TYPE");
     long id = -1;
 #ifdef LCT__X86
