@@ -1079,11 +1079,8 @@ START_TEST(test_allocation_failures)
 }
 END_TEST
 
-static Suite *augment_suite(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("augment");
-    TCase *tc = tcase_create("augment");
-    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_new_bad_input);
     tcase_add_test(tc, test_builders_bad_input);
     tcase_add_test(tc, test_apply_bad_input);
@@ -1105,11 +1102,9 @@ static Suite *augment_suite(void)
     tcase_add_test(tc, test_u8_and_float_inputs_agree);
     tcase_add_test(tc, test_random_pipelines);
     tcase_add_test(tc, test_allocation_failures);
-    suite_add_tcase(s, tc);
-    return s;
 }
 
 int main(void)
 {
-    return lct_test_run(augment_suite());
+    return lct_test_main("augment", "augment", 120, add_tests);
 }

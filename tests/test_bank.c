@@ -958,11 +958,8 @@ START_TEST(test_fp16_within_documented_tolerance)
 }
 END_TEST
 
-static Suite *bank_suite(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("bank");
-    TCase *tc = tcase_create("bank");
-    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_options_and_bytes);
     tcase_add_test(tc, test_new_bad_input);
     tcase_add_test(tc, test_init_uniform_normalised_deterministic);
@@ -983,11 +980,9 @@ static Suite *bank_suite(void)
     tcase_add_test(tc, test_fp16_conversion_matches_f16c);
     tcase_add_test(tc, test_step_workspace_matches_documented_size);
     tcase_add_test(tc, test_fp16_within_documented_tolerance);
-    suite_add_tcase(s, tc);
-    return s;
 }
 
 int main(void)
 {
-    return lct_test_run(bank_suite());
+    return lct_test_main("bank", "bank", 120, add_tests);
 }

@@ -1523,9 +1523,7 @@ static int resume_child(int v, const char *ckpt, int from, int count, const char
     child_args.count = count;
     child_args.out = out;
     Suite *s = suite_create("resume-child");
-    TCase *tc = tcase_create("resume-child");
-    tcase_add_test(tc, test_resume_child);
-    suite_add_tcase(s, tc);
+    tcase_add_test(lct_test_case(s, "resume-child", 0), test_resume_child);
     return lct_test_run(s);
 }
 
@@ -1826,8 +1824,7 @@ END_TEST
 static Suite *checkpoint_suite(void)
 {
     Suite *s = suite_create("checkpoint");
-    TCase *tc = tcase_create("checkpoint");
-    tcase_set_timeout(tc, 120);
+    TCase *tc = lct_test_case(s, "checkpoint", 120);
     tcase_add_loop_test(tc, test_round_trip_every_section, 0, 3);
     tcase_add_test(tc, test_round_trip_large_and_many_sections);
     tcase_add_test(tc, test_tensor_order_may_differ_and_replacements);
@@ -1845,13 +1842,10 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_nonfinite_values_in_file_are_refused);
     tcase_add_test(tc, test_fuzz_corpus_is_current);
-    suite_add_tcase(s, tc);
-    TCase *th = tcase_create("handles");
-    tcase_set_timeout(th, 120);
+    TCase *th = lct_test_case(s, "handles", 120);
     tcase_add_loop_test(th, test_bit_identical_resume, 0, 3);
     tcase_add_test(th, test_handles_bad_input_and_mismatches);
     tcase_add_test(th, test_new_handles_never_allocate_from_a_claimed_shape);
-    suite_add_tcase(s, th);
     return s;
 }
 

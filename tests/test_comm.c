@@ -992,11 +992,8 @@ START_TEST(test_cmc_nce_sharded_banks)
 }
 END_TEST
 
-static Suite *comm_suite(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("comm");
-    TCase *tc = tcase_create("comm");
-    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_self_comm);
     tcase_add_test(tc, test_thread_comm_collectives);
     tcase_add_test(tc, test_comm_bad_input);
@@ -1016,11 +1013,9 @@ static Suite *comm_suite(void)
     tcase_add_test(tc, test_cmc_nce_sharded_banks);
     tcase_add_test(tc, test_loss_set_comm_bad_input);
     tcase_add_test(tc, test_distributed_failure_is_agreed);
-    suite_add_tcase(s, tc);
-    return s;
 }
 
 int main(void)
 {
-    return lct_test_run(comm_suite());
+    return lct_test_main("comm", "comm", 120, add_tests);
 }

@@ -534,10 +534,8 @@ START_TEST(test_cpu_features_match_compiler)
 }
 END_TEST
 
-static Suite *core_suite(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("core");
-    TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_version);
     tcase_add_test(tc, test_status_strings);
     tcase_add_test(tc, test_error_message_thread_local_and_clear);
@@ -556,11 +554,9 @@ static Suite *core_suite(void)
     tcase_add_test(tc, test_bf16_rounding);
     tcase_add_test(tc, test_alloc_failure_injection_fixture);
     tcase_add_test(tc, test_cpu_features_match_compiler);
-    suite_add_tcase(s, tc);
-    return s;
 }
 
 int main(void)
 {
-    return lct_test_run(core_suite());
+    return lct_test_main("core", "core", 0, add_tests);
 }

@@ -832,11 +832,8 @@ START_TEST(test_overflowing_gradient_stops_step)
 }
 END_TEST
 
-int main(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("encoder");
-    TCase *tc = tcase_create("api");
-    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_options_init);
     tcase_add_test(tc, test_new_bad_input);
     tcase_add_test(tc, test_builder_bad_input_leaves_encoder_unchanged);
@@ -853,6 +850,9 @@ int main(void)
     tcase_add_test(tc, test_out_of_memory_leaves_nothing_changed);
     tcase_add_test(tc, test_cpc_encoder_shapes);
     tcase_add_test(tc, test_training_reduces_loss);
-    suite_add_tcase(s, tc);
-    return lct_test_run(s);
+}
+
+int main(void)
+{
+    return lct_test_main("encoder", "api", 120, add_tests);
 }

@@ -1234,15 +1234,13 @@ END_TEST
 static Suite *examples_common_suite(void)
 {
     Suite *s = suite_create("examples_common");
-    TCase *t = tcase_create("idx");
+    TCase *t = lct_test_case(s, "idx", 120);
     tcase_add_test(t, test_idx_round_trip);
     tcase_add_test(t, test_idx_rejects_bad_files);
     tcase_add_test(t, test_idx_mutations);
     tcase_add_test(t, test_fmnist_loader_on_fake_folder);
     tcase_add_test(t, test_fmnist_real_test_split);
-    tcase_set_timeout(t, 120);
-    suite_add_tcase(s, t);
-    t = tcase_create("png_plot");
+    t = lct_test_case(s, "png_plot", 120);
     tcase_add_test(t, test_png_encodes_and_decodes);
     tcase_add_test(t, test_png_bad_input);
     tcase_add_test(t, test_font_glyphs);
@@ -1251,21 +1249,16 @@ static Suite *examples_common_suite(void)
     tcase_add_test(t, test_nice_ticks_and_labels);
     tcase_add_test(t, test_plot_loss_curve);
     tcase_add_test(t, test_plot_embedding);
-    tcase_set_timeout(t, 120);
-    suite_add_tcase(s, t);
-    t = tcase_create("pca");
+    t = lct_test_case(s, "pca", 120);
     tcase_add_test(t, test_pca_known_axes);
     tcase_add_test(t, test_pca_random_data_matches_reference);
     tcase_add_test(t, test_pca_degenerate_and_bad_input);
-    tcase_set_timeout(t, 120);
-    suite_add_tcase(s, t);
-    t = tcase_create("progress_flags_files");
+    t = lct_test_case(s, "progress_flags_files", 0);
     tcase_add_test(t, test_progress_pure_functions);
     tcase_add_test(t, test_progress_log_lines);
     tcase_add_test(t, test_flags_good);
     tcase_add_test(t, test_flags_bad);
     tcase_add_test(t, test_files);
-    suite_add_tcase(s, t);
     return s;
 }
 

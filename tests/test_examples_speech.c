@@ -474,25 +474,20 @@ END_TEST
 static Suite *examples_speech_suite(void)
 {
     Suite *s = suite_create("examples_speech");
-    TCase *t = tcase_create("audio");
+    TCase *t = lct_test_case(s, "audio", 60);
     tcase_add_test(t, test_wav_parse_pcm);
     tcase_add_test(t, test_wav_parse_rejects);
     tcase_add_test(t, test_resample_tones);
     tcase_add_test(t, test_resample_matches_reference);
     tcase_add_test(t, test_resample_bad_input);
     tcase_add_test(t, test_audio_normalise);
-    tcase_set_timeout(t, 60);
-    suite_add_tcase(s, t);
-    t = tcase_create("probe");
+    t = lct_test_case(s, "probe", 0);
     tcase_add_test(t, test_softmax_fit_reaches_the_optimum);
     tcase_add_test(t, test_probe_accuracy_separable_and_chance);
     tcase_add_test(t, test_softmax_bad_input);
-    suite_add_tcase(s, t);
-    t = tcase_create("corpus");
+    t = lct_test_case(s, "corpus", 60);
     tcase_add_test(t, test_speech_paths);
     tcase_add_test(t, test_speech_synthesis);
-    tcase_set_timeout(t, 60);
-    suite_add_tcase(s, t);
     return s;
 }
 

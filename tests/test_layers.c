@@ -1102,13 +1102,11 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("layers");
-    TCase *tc = tcase_create("gradients");
-    tcase_set_timeout(tc, 120);
+    TCase *tc = lct_test_case(s, "gradients", 120);
     size_t n = sizeof cases / sizeof *cases;
     tcase_add_loop_test(tc, test_gradcheck_train, 0, (int)n);
     tcase_add_loop_test(tc, test_gradcheck_eval, 0, (int)n);
-    suite_add_tcase(s, tc);
-    TCase *tf = tcase_create("forward");
+    TCase *tf = lct_test_case(s, "forward", 0);
     tcase_add_test(tf, test_conv2d_forward_reference);
     tcase_add_test(tf, test_conv1d_forward_reference);
     tcase_add_test(tf, test_conv1d_relu_reference);
@@ -1123,6 +1121,5 @@ int main(void)
     tcase_add_test(tf, test_bf16_conv2d_reference);
     tcase_add_test(tf, test_bf16_switch);
     tcase_add_loop_test(tf, test_bf16_packed_weights_follow_writes, 0, 2);
-    suite_add_tcase(s, tf);
     return lct_test_run(s);
 }

@@ -759,16 +759,17 @@ START_TEST(test_header_error_lists)
 }
 END_TEST
 
-int main(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("misuse");
-    TCase *tc = tcase_create("misuse");
     tcase_add_test(tc, test_null_handles);
     tcase_add_test(tc, test_null_buffers_and_huge_sizes);
     tcase_add_test(tc, test_counts_past_any_buffer);
     tcase_add_test(tc, test_option_versions);
     tcase_add_test(tc, test_mixed_runtimes);
     tcase_add_test(tc, test_header_error_lists);
-    suite_add_tcase(s, tc);
-    return lct_test_run(s);
+}
+
+int main(void)
+{
+    return lct_test_main("misuse", "misuse", 0, add_tests);
 }

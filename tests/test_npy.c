@@ -351,10 +351,8 @@ START_TEST(test_fuzz_corpus_files)
 }
 END_TEST
 
-static Suite *npy_suite(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("npy");
-    TCase *tc = tcase_create("npy");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_round_trip_matrix_and_vector);
     tcase_add_test(tc, test_numpy_loads_our_files);
@@ -362,11 +360,9 @@ static Suite *npy_suite(void)
     tcase_add_test(tc, test_malformed_headers);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_fuzz_corpus_files);
-    suite_add_tcase(s, tc);
-    return s;
 }
 
 int main(void)
 {
-    return lct_test_run(npy_suite());
+    return lct_test_main("npy", "npy", 0, add_tests);
 }

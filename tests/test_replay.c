@@ -1032,11 +1032,8 @@ START_TEST(test_out_of_memory)
 }
 END_TEST
 
-int main(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("replay");
-    TCase *tc = tcase_create("replay");
-    tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_fifo_order);
     tcase_add_test(tc, test_reservoir_uniform_inclusion);
     tcase_add_test(tc, test_minred_evicts_the_most_redundant);
@@ -1050,6 +1047,9 @@ int main(void)
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_damaged_replay_sections);
     tcase_add_test(tc, test_out_of_memory);
-    suite_add_tcase(s, tc);
-    return lct_test_run(s);
+}
+
+int main(void)
+{
+    return lct_test_main("replay", "replay", 300, add_tests);
 }

@@ -27,6 +27,23 @@ static inline int lct_test_run(Suite *s)
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/* A test case called `name` in the suite `s`, with a timeout in seconds (0: Check's default). */
+static inline TCase *lct_test_case(Suite *s, const char *name, double timeout)
+{
+    TCase *tc = tcase_create(name);
+    if (timeout > 0) tcase_set_timeout(tc, timeout);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
+/* The main function of a test program whose suite has one test case: `add` puts the tests into it. */
+static inline int lct_test_main(const char *suite, const char *tcase, double timeout, void (*add)(TCase *tc))
+{
+    Suite *s = suite_create(suite);
+    add(lct_test_case(s, tcase, timeout));
+    return lct_test_run(s);
+}
+
 /* A runtime with the given threads and seed; the test fails if it cannot be made. */
 static inline lct_runtime *lct_test_runtime(unsigned threads, uint64_t seed)
 {
