@@ -69,27 +69,8 @@ static void write_idx(const char *path, int gz, uint8_t dtype, int ndim, const u
     free(data);
 }
 
-static uint8_t *read_file(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return buf;
-}
-
-static void write_file(const char *path, const uint8_t *data, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(data, 1, size, f), size);
-    fclose(f);
-}
+#define read_file lct_test_read_file
+#define write_file lct_test_write_file
 
 /* The call must fail with `code` and a message containing `needle` (example helpers' ex_error()). */
 #define EX_ASSERT_FAILS(call, code, needle)                                                        \
@@ -1231,9 +1212,8 @@ START_TEST(test_files)
 }
 END_TEST
 
-static Suite *examples_common_suite(void)
+static void add_tests(Suite *s)
 {
-    Suite *s = suite_create("examples_common");
     TCase *t = lct_test_case(s, "idx", 120);
     tcase_add_test(t, test_idx_round_trip);
     tcase_add_test(t, test_idx_rejects_bad_files);
@@ -1259,10 +1239,9 @@ static Suite *examples_common_suite(void)
     tcase_add_test(t, test_flags_good);
     tcase_add_test(t, test_flags_bad);
     tcase_add_test(t, test_files);
-    return s;
 }
 
 int main(void)
 {
-    return lct_test_run(examples_common_suite());
+    return lct_test_suite_main("examples_common", add_tests);
 }

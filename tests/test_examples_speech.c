@@ -471,9 +471,8 @@ START_TEST(test_speech_synthesis)
 }
 END_TEST
 
-static Suite *examples_speech_suite(void)
+static void add_tests(Suite *s)
 {
-    Suite *s = suite_create("examples_speech");
     TCase *t = lct_test_case(s, "audio", 60);
     tcase_add_test(t, test_wav_parse_pcm);
     tcase_add_test(t, test_wav_parse_rejects);
@@ -488,10 +487,9 @@ static Suite *examples_speech_suite(void)
     t = lct_test_case(s, "corpus", 60);
     tcase_add_test(t, test_speech_paths);
     tcase_add_test(t, test_speech_synthesis);
-    return s;
 }
 
 int main(void)
 {
-    return lct_test_run(examples_speech_suite());
+    return lct_test_suite_main("examples_speech", add_tests);
 }

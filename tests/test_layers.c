@@ -1099,9 +1099,8 @@ done:
 }
 END_TEST
 
-int main(void)
+static void add_tests(Suite *s)
 {
-    Suite *s = suite_create("layers");
     TCase *tc = lct_test_case(s, "gradients", 120);
     size_t n = sizeof cases / sizeof *cases;
     tcase_add_loop_test(tc, test_gradcheck_train, 0, (int)n);
@@ -1121,5 +1120,9 @@ int main(void)
     tcase_add_test(tf, test_bf16_conv2d_reference);
     tcase_add_test(tf, test_bf16_switch);
     tcase_add_loop_test(tf, test_bf16_packed_weights_follow_writes, 0, 2);
-    return lct_test_run(s);
+}
+
+int main(void)
+{
+    return lct_test_suite_main("layers", add_tests);
 }

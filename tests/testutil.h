@@ -3,6 +3,7 @@
 #define LCT_TESTUTIL_H
 
 #include <check.h>
+#include <dirent.h>
 #include <libcontrast/libcontrast.h>
 #include <math.h>
 #include <stdio.h>
@@ -34,6 +35,14 @@ static inline TCase *lct_test_case(Suite *s, const char *name, double timeout)
     if (timeout > 0) tcase_set_timeout(tc, timeout);
     suite_add_tcase(s, tc);
     return tc;
+}
+
+/* The main function of a test program: `add` puts the test cases into the suite. */
+static inline int lct_test_suite_main(const char *suite, void (*add)(Suite *s))
+{
+    Suite *s = suite_create(suite);
+    add(s);
+    return lct_test_run(s);
 }
 
 /* The main function of a test program whose suite has one test case: `add` puts the tests into it. */
@@ -105,6 +114,67 @@ static inline void lct_test_alloc_arm(lct_test_alloc *a, long n)
 {
     a->count = 0;
     a->fail_at = n;
+}
+
+/* A new directory /tmp/lct-<tag>-XXXXXX, its name in `dir` (`size` bytes); the test fails if it cannot be made. */
+static inline void lct_test_tmpdir_make(char *dir, size_t size, const char *tag)
+{
+    snprintf(dir, size, "/tmp/lct-%s-XXXXXX", tag);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+/* Removes the files (and empty directories) in `dir`, then `dir` itself. */
+static inline void lct_test_tmpdir_remove(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        char p[512];
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.') continue;
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            if (unlink(p) != 0) rmdir(p);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+/* The number of entries in `dir` whose names do not start with a dot. */
+static inline int lct_test_count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* The whole file, in a block one byte longer than its `size` that the caller frees; the test fails if it
+ * cannot be read. */
+static inline unsigned char *lct_test_read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)n + 1);
+    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *size = (size_t)n;
+    return b;
+}
+
+/* Writes `size` bytes to a new file at `path`; the test fails if it cannot. */
+static inline void lct_test_write_file(const char *path, const void *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, size, f), size);
+    fclose(f);
 }
 
 /* The public headers' error lists (doc_codes.h), read once per test program. */
