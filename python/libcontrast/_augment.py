@@ -3,7 +3,7 @@ import ctypes
 
 from . import _buffers
 from ._core import Handle
-from ._errors import check
+from ._errors import check, check_out
 from ._lib import P, c_double, c_int, c_size_t, c_uint32, c_uint64, c_void_p, declare, lib
 
 IMAGE_U8, IMAGE_F32, SIGNAL_F32 = 0, 1, 2
@@ -86,9 +86,7 @@ class Augmenter(Handle):
     @property
     def counter(self):
         """Number of the next apply() call; save and restore it with checkpoints."""
-        c = c_uint64()
-        check(lib.lct_augmenter_get_counter(self.ptr, ctypes.byref(c)))
-        return c.value
+        return check_out(lib.lct_augmenter_get_counter, c_uint64, self.ptr)
 
     @counter.setter
     def counter(self, value):

@@ -3,7 +3,7 @@ import ctypes
 
 from . import _buffers
 from ._core import Handle, Params
-from ._errors import check
+from ._errors import check, check_out
 from ._lib import P, c_char_p, c_float, c_int, c_size_t, c_uint32, c_uint64, c_void_p, declare, lib
 
 EVAL, TRAIN = 0, 1
@@ -183,9 +183,7 @@ class Encoder(Handle):
         return self._shape(lib.lct_encoder_output_shape)
 
     def _size(self, fn):
-        n = c_size_t()
-        check(fn(self.ptr, ctypes.byref(n)))
-        return n.value
+        return check_out(fn, c_size_t, self.ptr)
 
     @property
     def input_size(self):
@@ -203,20 +201,14 @@ class Encoder(Handle):
     @property
     def param_count(self):
         """(trainable floats, state floats)."""
-        t, s = c_size_t(), c_size_t()
-        check(lib.lct_encoder_param_count(self.ptr, ctypes.byref(t), ctypes.byref(s)))
-        return t.value, s.value
+        return check_out(lib.lct_encoder_param_count, (c_size_t, c_size_t), self.ptr)
 
     def workspace_bytes(self, batch):
-        n = c_size_t()
-        check(lib.lct_encoder_workspace_bytes(self.ptr, batch, ctypes.byref(n)))
-        return n.value
+        return check_out(lib.lct_encoder_workspace_bytes, c_size_t, self.ptr, batch)
 
     def cost(self, batch):
         """(forward FLOPs, backward FLOPs, workspace bytes) of a training step at `batch` (lct_encoder_cost)."""
-        f, b, n = c_uint64(), c_uint64(), c_size_t()
-        check(lib.lct_encoder_cost(self.ptr, batch, ctypes.byref(f), ctypes.byref(b), ctypes.byref(n)))
-        return f.value, b.value, n.value
+        return check_out(lib.lct_encoder_cost, (c_uint64, c_uint64, c_size_t), self.ptr, batch)
 
     @property
     def spec(self):
@@ -226,9 +218,7 @@ class Encoder(Handle):
     @property
     def step(self):
         """Dropout step counter (train-mode forward passes so far)."""
-        v = c_uint64()
-        check(lib.lct_encoder_step(self.ptr, ctypes.byref(v)))
-        return v.value
+        return check_out(lib.lct_encoder_step, c_uint64, self.ptr)
 
     @step.setter
     def step(self, value):

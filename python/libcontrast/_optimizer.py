@@ -2,7 +2,7 @@
 import ctypes
 
 from ._core import Handle, Params, enum_value as _enum
-from ._errors import check
+from ._errors import check, check_out
 from ._lib import P, c_double, c_int, c_size_t, c_uint32, c_uint64, c_void_p, declare, lib
 
 KINDS = {"sgd": 0, "adam": 1, "adamw": 2}
@@ -126,15 +126,11 @@ class Optimizer(Handle):
     @property
     def lr(self):
         """Learning rate the next step will use (schedule applied)."""
-        v = c_double()
-        check(lib.lct_optimizer_lr(self.ptr, ctypes.byref(v)))
-        return v.value
+        return check_out(lib.lct_optimizer_lr, c_double, self.ptr)
 
     @property
     def step_count(self):
-        v = c_uint64()
-        check(lib.lct_optimizer_step_count(self.ptr, ctypes.byref(v)))
-        return v.value
+        return check_out(lib.lct_optimizer_step_count, c_uint64, self.ptr)
 
     @step_count.setter
     def step_count(self, value):

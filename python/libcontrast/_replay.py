@@ -3,7 +3,7 @@ import ctypes
 
 from . import _buffers
 from ._core import Handle, enum_value as _enum
-from ._errors import check
+from ._errors import check, check_out
 from ._lib import P, c_double, c_float, c_int, c_size_t, c_uint32, c_uint64, c_void_p, declare, lib
 
 ELEMS = {"u8": 0, "f32": 1}
@@ -88,10 +88,7 @@ class Replay(Handle):
     @property
     def info(self):
         """(capacity, count, seen, sample_bytes)."""
-        cap, cnt, seen, sb = c_size_t(), c_size_t(), c_uint64(), c_size_t()
-        check(lib.lct_replay_info(self.ptr, ctypes.byref(cap), ctypes.byref(cnt), ctypes.byref(seen),
-                                  ctypes.byref(sb)))
-        return cap.value, cnt.value, seen.value, sb.value
+        return check_out(lib.lct_replay_info, (c_size_t, c_size_t, c_uint64, c_size_t), self.ptr)
 
     @property
     def capacity(self):
