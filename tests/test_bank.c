@@ -35,10 +35,7 @@ static double *rows_double(lct_bank *b, size_t n, size_t d)
 START_TEST(test_options_and_bytes)
 {
     lct_bank_options o;
-    LCT_ASSERT_FAILS(lct_bank_options_init(NULL, LCT_BANK_OPTIONS_VERSION), LCT_EINVAL, "opts");
-    LCT_ASSERT_FAILS(lct_bank_options_init(&o, 0), LCT_EVERSION, "version is 0");
-    LCT_ASSERT_FAILS(lct_bank_options_init(&o, LCT_BANK_OPTIONS_VERSION + 1), LCT_EVERSION, "version");
-    ck_assert_int_eq(lct_bank_options_init(&o, LCT_BANK_OPTIONS_VERSION), LCT_OK);
+    LCT_ASSERT_OPTIONS_INIT(lct_bank_options_init, o, LCT_BANK_OPTIONS_VERSION, "opts");
     ck_assert_int_eq(o.storage, LCT_BANK_FP32);
     ck_assert_int_eq(o.init, LCT_BANK_INIT_UNIFORM);
     ck_assert_int_eq(o.normalize, 0);

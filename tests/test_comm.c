@@ -130,10 +130,7 @@ START_TEST(test_comm_bad_input)
     lct_runtime *rt = lct_test_runtime(1, 1), *rt2 = lct_test_runtime(1, 1);
     lct_comm *c = (lct_comm *)1;
     lct_comm_ops ops;
-    LCT_ASSERT_FAILS(lct_comm_ops_init(NULL, LCT_COMM_OPS_VERSION), LCT_EINVAL, "ops");
-    LCT_ASSERT_FAILS(lct_comm_ops_init(&ops, 0), LCT_EVERSION, "version");
-    LCT_ASSERT_FAILS(lct_comm_ops_init(&ops, LCT_COMM_OPS_VERSION + 1), LCT_EVERSION, "version");
-    ck_assert_int_eq(lct_comm_ops_init(&ops, LCT_COMM_OPS_VERSION), LCT_OK);
+    LCT_ASSERT_OPTIONS_INIT(lct_comm_ops_init, ops, LCT_COMM_OPS_VERSION, "ops");
     ck_assert_ptr_null(ops.rank);
     int rank = 0;
     LCT_ASSERT_FAILS(lct_comm_new(NULL, rt, &ops, &rank), LCT_EINVAL, "out");

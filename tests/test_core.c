@@ -51,10 +51,7 @@ END_TEST
 START_TEST(test_options_init_bad_input)
 {
     lct_runtime_options o;
-    LCT_ASSERT_FAILS(lct_runtime_options_init(NULL, LCT_RUNTIME_OPTIONS_VERSION), LCT_EINVAL, "opts");
-    LCT_ASSERT_FAILS(lct_runtime_options_init(&o, 0), LCT_EVERSION, "version is 0");
-    LCT_ASSERT_FAILS(lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION + 1), LCT_EVERSION, "version");
-    ck_assert_int_eq(lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION), LCT_OK);
+    LCT_ASSERT_OPTIONS_INIT(lct_runtime_options_init, o, LCT_RUNTIME_OPTIONS_VERSION, "opts");
     ck_assert_uint_eq(o.threads, 1);
     ck_assert_int_eq(o.log_level, LCT_LOG_WARN);
 }

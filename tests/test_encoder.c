@@ -8,10 +8,7 @@ static const char *const CNN = "in 1x12x12; conv2d 4 k3 p1; bn; relu; maxpool 2;
 START_TEST(test_options_init)
 {
     lct_encoder_options o;
-    LCT_ASSERT_FAILS(lct_encoder_options_init(NULL, LCT_ENCODER_OPTIONS_VERSION), LCT_EINVAL, "opts");
-    LCT_ASSERT_FAILS(lct_encoder_options_init(&o, 0), LCT_EVERSION, "version is 0");
-    LCT_ASSERT_FAILS(lct_encoder_options_init(&o, LCT_ENCODER_OPTIONS_VERSION + 1), LCT_EVERSION, "version");
-    ck_assert_int_eq(lct_encoder_options_init(&o, LCT_ENCODER_OPTIONS_VERSION), LCT_OK);
+    LCT_ASSERT_OPTIONS_INIT(lct_encoder_options_init, o, LCT_ENCODER_OPTIONS_VERSION, "opts");
     ck_assert_uint_eq(o.check_finite, 1);
 }
 END_TEST

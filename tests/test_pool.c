@@ -195,10 +195,7 @@ START_TEST(test_scheduler_misuse)
 {
     host_pool h = {0};
     lct_scheduler s;
-    LCT_ASSERT_FAILS(lct_scheduler_init(NULL, LCT_SCHEDULER_VERSION), LCT_EINVAL, "sched");
-    LCT_ASSERT_FAILS(lct_scheduler_init(&s, 0), LCT_EVERSION, "version");
-    LCT_ASSERT_FAILS(lct_scheduler_init(&s, LCT_SCHEDULER_VERSION + 1), LCT_EVERSION, "version");
-    ck_assert_int_eq(lct_scheduler_init(&s, LCT_SCHEDULER_VERSION), LCT_OK);
+    LCT_ASSERT_OPTIONS_INIT(lct_scheduler_init, s, LCT_SCHEDULER_VERSION, "sched");
     ck_assert_int_eq(s.workers, 1);
     ck_assert_ptr_null(s.run);
 

@@ -214,6 +214,16 @@ static inline void lct_test_doc_check(const char *call, int code)
         lct_test_doc_check(#call, rc__);                                                           \
     } while (0)
 
+/* An options initialiser `init` refuses a NULL struct (the message names `null_name`), version 0 and
+ * `version` + 1, then fills `o` for `version`. */
+#define LCT_ASSERT_OPTIONS_INIT(init, o, version, null_name)                                       \
+    do {                                                                                           \
+        LCT_ASSERT_FAILS(init(NULL, version), LCT_EINVAL, null_name);                              \
+        LCT_ASSERT_FAILS(init(&(o), 0), LCT_EVERSION, "version is 0");                             \
+        LCT_ASSERT_FAILS(init(&(o), (version) + 1), LCT_EVERSION, "version");                      \
+        ck_assert_int_eq(init(&(o), version), LCT_OK);                                             \
+    } while (0)
+
 /* A block of `size` bytes ending exactly where an inaccessible page begins: reading or writing one
  * byte past it faults, with or without a sanitizer. */
 typedef struct lct_test_guard {
