@@ -1215,20 +1215,13 @@ START_TEST(test_fuzz_corpus_is_current)
     ck_assert_int_eq(
         lct_checkpoint_reader_open_file(&r, rt, LCT_SOURCE_ROOT "/tests/fuzz/corpus/checkpoint/handles.ckpt"), LCT_OK);
     ck_assert_int_eq(lct_checkpoint_reader_begin(r), LCT_OK);
-    lct_checkpoint_load_encoder(r, "net", h.enc);
-    lct_checkpoint_load_optimizer(r, "opt", h.opt);
-    lct_checkpoint_load_bank(r, "bank", h.bank);
-    lct_checkpoint_load_bank(r, "bank16", h.bank16);
-    lct_checkpoint_load_loss(r, "loss", h.loss);
-    lct_checkpoint_load_augmenter(r, "aug", h.aug);
+    ck_assert_int_eq(fuzz_handles_load(r, &h, FUZZ_TRAINING), 0);
     ck_assert_msg(lct_checkpoint_reader_commit(r) == LCT_OK, "%s", lct_error_last());
     lct_checkpoint_reader_free(r);
     ck_assert_int_eq(
         lct_checkpoint_reader_open_file(&r, rt, LCT_SOURCE_ROOT "/tests/fuzz/corpus/checkpoint/stream.ckpt"), LCT_OK);
     ck_assert_int_eq(lct_checkpoint_reader_begin(r), LCT_OK);
-    lct_checkpoint_load_bank(r, "rbank", h.rbank);
-    lct_checkpoint_load_replay(r, "replay", h.replay);
-    lct_checkpoint_load_novelty(r, "novelty", h.nv);
+    ck_assert_int_eq(fuzz_handles_load(r, &h, FUZZ_STREAM), 0);
     ck_assert_msg(lct_checkpoint_reader_commit(r) == LCT_OK, "%s", lct_error_last());
     size_t held;
     uint64_t seen, scored;

@@ -57,12 +57,7 @@ int main(int argc, char **argv)
         must(fuzz_handles_new(&h, rt), "handles");
         lct_checkpoint_writer *w;
         must(lct_checkpoint_writer_new(&w, rt, NULL), "writer");
-        must(lct_checkpoint_add_encoder(w, "net", h.enc), "encoder");
-        must(lct_checkpoint_add_optimizer(w, "opt", h.opt), "optimizer");
-        must(lct_checkpoint_add_bank(w, "bank", h.bank), "bank");
-        must(lct_checkpoint_add_bank(w, "bank16", h.bank16), "bank16");
-        must(lct_checkpoint_add_loss(w, "loss", h.loss), "loss");
-        must(lct_checkpoint_add_augmenter(w, "aug", h.aug), "augmenter");
+        must(fuzz_handles_add(w, &h, FUZZ_TRAINING), "training handles");
         char p[4096];
         snprintf(p, sizeof p, "%s/handles.ckpt", argv[1]);
         must(lct_checkpoint_write_file(w, p), p);
@@ -83,9 +78,7 @@ int main(int argc, char **argv)
         must(lct_replay_sample(h.replay, 2, NULL, slots), "sample");
         lct_checkpoint_writer *w;
         must(lct_checkpoint_writer_new(&w, rt, NULL), "writer");
-        must(lct_checkpoint_add_bank(w, "rbank", h.rbank), "bank");
-        must(lct_checkpoint_add_replay(w, "replay", h.replay), "replay");
-        must(lct_checkpoint_add_novelty(w, "novelty", h.nv), "novelty");
+        must(fuzz_handles_add(w, &h, FUZZ_STREAM), "stream handles");
         char p[4096];
         snprintf(p, sizeof p, "%s/stream.ckpt", argv[1]);
         must(lct_checkpoint_write_file(w, p), p);
