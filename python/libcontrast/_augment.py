@@ -2,8 +2,8 @@
 import ctypes
 
 from . import _buffers
-from ._core import Handle
-from ._errors import check, check_out
+from ._core import Handle, counter_property
+from ._errors import check
 from ._lib import P, c_double, c_int, c_size_t, c_uint32, c_uint64, c_void_p, declare, lib
 
 IMAGE_U8, IMAGE_F32, SIGNAL_F32 = 0, 1, 2
@@ -83,14 +83,8 @@ class Augmenter(Handle):
     def __len__(self):
         return check(lib.lct_augmenter_op_count(self.ptr))
 
-    @property
-    def counter(self):
-        """Number of the next apply() call; save and restore it with checkpoints."""
-        return check_out(lib.lct_augmenter_get_counter, c_uint64, self.ptr)
-
-    @counter.setter
-    def counter(self, value):
-        check(lib.lct_augmenter_set_counter(self.ptr, value))
+    counter = counter_property("lct_augmenter_get_counter", "lct_augmenter_set_counter",
+                               "Number of the next apply() call; save and restore it with checkpoints.")
 
     def clear(self):
         check(lib.lct_augmenter_clear(self.ptr))

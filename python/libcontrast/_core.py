@@ -29,6 +29,18 @@ def version_number():
     return lib.lct_version_number()
 
 
+
+def counter_property(get, set_, doc):
+    """A 64-bit counter of a handle, read with lib.<get>(ptr, &v) and written with lib.<set_>(ptr, v)."""
+    return property(lambda self: check_out(getattr(lib, get), ctypes.c_uint64, self.ptr),
+                    lambda self, value: check(getattr(lib, set_)(self.ptr, value)), doc=doc)
+
+
+def item_property(name, index, doc=None):
+    """Item `index` of the tuple that the property `name` returns."""
+    return property(lambda self: getattr(self, name)[index], doc=doc)
+
+
 class Handle:
     """Base of every wrapped handle: close(), context manager, freed on garbage collection.
 

@@ -2,7 +2,7 @@
 import ctypes
 
 from . import _buffers
-from ._core import Handle, Params
+from ._core import Handle, Params, counter_property
 from ._errors import check, check_out
 from ._lib import P, c_char_p, c_float, c_int, c_size_t, c_uint32, c_uint64, c_void_p, declare, lib
 
@@ -174,26 +174,14 @@ class Encoder(Handle):
         check(fn(self.ptr, dims, MAX_RANK, ctypes.byref(rank)))
         return tuple(dims[:rank.value])
 
-    @property
-    def input_shape(self):
-        return self._shape(lib.lct_encoder_input_shape)
-
-    @property
-    def output_shape(self):
-        return self._shape(lib.lct_encoder_output_shape)
+    input_shape = property(lambda self: self._shape(lib.lct_encoder_input_shape))
+    output_shape = property(lambda self: self._shape(lib.lct_encoder_output_shape))
 
     def _size(self, fn):
         return check_out(fn, c_size_t, self.ptr)
 
-    @property
-    def input_size(self):
-        """Floats per input sample."""
-        return self._size(lib.lct_encoder_input_size)
-
-    @property
-    def output_size(self):
-        """Floats per output sample."""
-        return self._size(lib.lct_encoder_output_size)
+    input_size = property(lambda self: self._size(lib.lct_encoder_input_size), doc="Floats per input sample.")
+    output_size = property(lambda self: self._size(lib.lct_encoder_output_size), doc="Floats per output sample.")
 
     def __len__(self):
         return self._size(lib.lct_encoder_layer_count)
@@ -215,14 +203,8 @@ class Encoder(Handle):
         """Canonical spec text; Encoder(rt, spec=enc.spec) builds the same architecture."""
         return lib.lct_encoder_spec(self.ptr).decode()
 
-    @property
-    def step(self):
-        """Dropout step counter (train-mode forward passes so far)."""
-        return check_out(lib.lct_encoder_step, c_uint64, self.ptr)
-
-    @step.setter
-    def step(self, value):
-        check(lib.lct_encoder_set_step(self.ptr, value))
+    step = counter_property("lct_encoder_step", "lct_encoder_set_step",
+                            "Dropout step counter (train-mode forward passes so far).")
 
     @property
     def params(self):

@@ -1,7 +1,7 @@
 """Optimizer: SGD (momentum, Nesterov), Adam, AdamW and learning-rate schedules."""
 import ctypes
 
-from ._core import Handle, Params, enum_value as _enum
+from ._core import Handle, Params, counter_property, enum_value as _enum
 from ._errors import check, check_out
 from ._lib import P, c_double, c_int, c_size_t, c_uint32, c_uint64, c_void_p, declare, lib
 
@@ -128,13 +128,8 @@ class Optimizer(Handle):
         """Learning rate the next step will use (schedule applied)."""
         return check_out(lib.lct_optimizer_lr, c_double, self.ptr)
 
-    @property
-    def step_count(self):
-        return check_out(lib.lct_optimizer_step_count, c_uint64, self.ptr)
-
-    @step_count.setter
-    def step_count(self, value):
-        check(lib.lct_optimizer_set_step_count(self.ptr, value))
+    step_count = counter_property("lct_optimizer_step_count", "lct_optimizer_set_step_count",
+                                  "Steps taken so far (the schedule's position).")
 
     def set_param(self, param, value):
         check(lib.lct_optimizer_set_param(self.ptr, _param(param), value))
