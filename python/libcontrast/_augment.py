@@ -13,15 +13,8 @@ PRESETS = {"instdisc": 1, "invaspread": 2, "cmc": 3, "cpc": 4}
 
 
 class AugmenterOptions(ctypes.Structure):
-    _fields_ = [
-        ("version", c_uint32),
-        ("input", ctypes.c_int32),
-        ("channels", c_uint32),
-        ("height", c_uint32),
-        ("width", c_uint32),
-        ("out_height", c_uint32),
-        ("out_width", c_uint32),
-    ]
+    _fields_ = [("version", c_uint32), ("input", ctypes.c_int32), ("channels", c_uint32), ("height", c_uint32),
+                ("width", c_uint32), ("out_height", c_uint32), ("out_width", c_uint32)]
 
 
 declare({

@@ -15,26 +15,11 @@ PARAMS = {"lr": LR, "momentum": MOMENTUM, "weight_decay": WEIGHT_DECAY, "beta1":
 
 
 class OptimizerOptions(ctypes.Structure):
-    _fields_ = [
-        ("version", c_uint32),
-        ("kind", ctypes.c_int32),
-        ("lr", c_double),
-        ("momentum", c_double),
-        ("dampening", c_double),
-        ("nesterov", ctypes.c_int32),
-        ("weight_decay", c_double),
-        ("decay_all", ctypes.c_int32),
-        ("beta1", c_double),
-        ("beta2", c_double),
-        ("eps", c_double),
-        ("schedule", ctypes.c_int32),
-        ("warmup_steps", c_uint64),
-        ("total_steps", c_uint64),
-        ("min_lr", c_double),
-        ("gamma", c_double),
-        ("milestones", P(c_uint64)),
-        ("n_milestones", c_size_t),
-    ]
+    _fields_ = [("version", c_uint32), ("kind", ctypes.c_int32), ("lr", c_double), ("momentum", c_double),
+                ("dampening", c_double), ("nesterov", ctypes.c_int32), ("weight_decay", c_double),
+                ("decay_all", ctypes.c_int32), ("beta1", c_double), ("beta2", c_double), ("eps", c_double),
+                ("schedule", ctypes.c_int32), ("warmup_steps", c_uint64), ("total_steps", c_uint64),
+                ("min_lr", c_double), ("gamma", c_double), ("milestones", P(c_uint64)), ("n_milestones", c_size_t)]
 
 
 declare({
