@@ -1214,31 +1214,29 @@ END_TEST
 
 static void add_tests(Suite *s)
 {
-    TCase *t = lct_test_case(s, "idx", 120);
-    tcase_add_test(t, test_idx_round_trip);
-    tcase_add_test(t, test_idx_rejects_bad_files);
-    tcase_add_test(t, test_idx_mutations);
-    tcase_add_test(t, test_fmnist_loader_on_fake_folder);
-    tcase_add_test(t, test_fmnist_real_test_split);
-    t = lct_test_case(s, "png_plot", 120);
-    tcase_add_test(t, test_png_encodes_and_decodes);
-    tcase_add_test(t, test_png_bad_input);
-    tcase_add_test(t, test_font_glyphs);
-    tcase_add_test(t, test_canvas_text);
-    tcase_add_test(t, test_canvas_shapes);
-    tcase_add_test(t, test_nice_ticks_and_labels);
-    tcase_add_test(t, test_plot_loss_curve);
-    tcase_add_test(t, test_plot_embedding);
-    t = lct_test_case(s, "pca", 120);
-    tcase_add_test(t, test_pca_known_axes);
-    tcase_add_test(t, test_pca_random_data_matches_reference);
-    tcase_add_test(t, test_pca_degenerate_and_bad_input);
-    t = lct_test_case(s, "progress_flags_files", 0);
-    tcase_add_test(t, test_progress_pure_functions);
-    tcase_add_test(t, test_progress_log_lines);
-    tcase_add_test(t, test_flags_good);
-    tcase_add_test(t, test_flags_bad);
-    tcase_add_test(t, test_files);
+    TCase *idx = lct_test_case(s, "idx", 120), *png = lct_test_case(s, "png_plot", 120),
+          *pca = lct_test_case(s, "pca", 120), *misc = lct_test_case(s, "progress_flags_files", 0);
+    tcase_add_test(idx, test_idx_round_trip);
+    tcase_add_test(idx, test_idx_rejects_bad_files);
+    tcase_add_test(idx, test_idx_mutations);
+    tcase_add_test(idx, test_fmnist_loader_on_fake_folder);
+    tcase_add_test(idx, test_fmnist_real_test_split);
+    tcase_add_test(png, test_png_encodes_and_decodes);
+    tcase_add_test(png, test_png_bad_input);
+    tcase_add_test(png, test_font_glyphs);
+    tcase_add_test(png, test_canvas_text);
+    tcase_add_test(png, test_canvas_shapes);
+    tcase_add_test(png, test_nice_ticks_and_labels);
+    tcase_add_test(png, test_plot_loss_curve);
+    tcase_add_test(png, test_plot_embedding);
+    tcase_add_test(pca, test_pca_known_axes);
+    tcase_add_test(pca, test_pca_random_data_matches_reference);
+    tcase_add_test(pca, test_pca_degenerate_and_bad_input);
+    tcase_add_test(misc, test_progress_pure_functions);
+    tcase_add_test(misc, test_progress_log_lines);
+    tcase_add_test(misc, test_flags_good);
+    tcase_add_test(misc, test_flags_bad);
+    tcase_add_test(misc, test_files);
 }
 
 int main(void)

@@ -473,20 +473,19 @@ END_TEST
 
 static void add_tests(Suite *s)
 {
-    TCase *t = lct_test_case(s, "audio", 60);
-    tcase_add_test(t, test_wav_parse_pcm);
-    tcase_add_test(t, test_wav_parse_rejects);
-    tcase_add_test(t, test_resample_tones);
-    tcase_add_test(t, test_resample_matches_reference);
-    tcase_add_test(t, test_resample_bad_input);
-    tcase_add_test(t, test_audio_normalise);
-    t = lct_test_case(s, "probe", 0);
-    tcase_add_test(t, test_softmax_fit_reaches_the_optimum);
-    tcase_add_test(t, test_probe_accuracy_separable_and_chance);
-    tcase_add_test(t, test_softmax_bad_input);
-    t = lct_test_case(s, "corpus", 60);
-    tcase_add_test(t, test_speech_paths);
-    tcase_add_test(t, test_speech_synthesis);
+    TCase *wav = lct_test_case(s, "audio", 60), *probe = lct_test_case(s, "probe", 0),
+          *corpus = lct_test_case(s, "corpus", 60);
+    tcase_add_test(wav, test_wav_parse_pcm);
+    tcase_add_test(wav, test_wav_parse_rejects);
+    tcase_add_test(wav, test_resample_tones);
+    tcase_add_test(wav, test_resample_matches_reference);
+    tcase_add_test(wav, test_resample_bad_input);
+    tcase_add_test(wav, test_audio_normalise);
+    tcase_add_test(probe, test_softmax_fit_reaches_the_optimum);
+    tcase_add_test(probe, test_probe_accuracy_separable_and_chance);
+    tcase_add_test(probe, test_softmax_bad_input);
+    tcase_add_test(corpus, test_speech_paths);
+    tcase_add_test(corpus, test_speech_synthesis);
 }
 
 int main(void)

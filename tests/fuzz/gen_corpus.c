@@ -38,6 +38,18 @@ static void write_ckpt(lct_runtime *rt, const char *dir, const char *file, int w
     lct_checkpoint_writer_free(w);
 }
 
+/* dir/file: the handles of `part` (FUZZ_TRAINING or FUZZ_STREAM). */
+static void write_handles(lct_runtime *rt, const char *dir, const char *file, const fuzz_handles *h, int part)
+{
+    lct_checkpoint_writer *w;
+    must(lct_checkpoint_writer_new(&w, rt, NULL), "writer");
+    must(fuzz_handles_add(w, h, part), file);
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, file);
+    must(lct_checkpoint_write_file(w, p), p);
+    lct_checkpoint_writer_free(w);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -55,13 +67,7 @@ int main(int argc, char **argv)
     {
         fuzz_handles h;
         must(fuzz_handles_new(&h, rt), "handles");
-        lct_checkpoint_writer *w;
-        must(lct_checkpoint_writer_new(&w, rt, NULL), "writer");
-        must(fuzz_handles_add(w, &h, FUZZ_TRAINING), "training handles");
-        char p[4096];
-        snprintf(p, sizeof p, "%s/handles.ckpt", argv[1]);
-        must(lct_checkpoint_write_file(w, p), p);
-        lct_checkpoint_writer_free(w);
+        write_handles(rt, argv[1], "handles.ckpt", &h, FUZZ_TRAINING);
         fuzz_handles_free(&h);
     }
     {
@@ -76,13 +82,7 @@ int main(int argc, char **argv)
         }
         int64_t slots[2];
         must(lct_replay_sample(h.replay, 2, NULL, slots), "sample");
-        lct_checkpoint_writer *w;
-        must(lct_checkpoint_writer_new(&w, rt, NULL), "writer");
-        must(fuzz_handles_add(w, &h, FUZZ_STREAM), "stream handles");
-        char p[4096];
-        snprintf(p, sizeof p, "%s/stream.ckpt", argv[1]);
-        must(lct_checkpoint_write_file(w, p), p);
-        lct_checkpoint_writer_free(w);
+        write_handles(rt, argv[1], "stream.ckpt", &h, FUZZ_STREAM);
         fuzz_handles_free(&h);
     }
     float m[12];
