@@ -1327,14 +1327,16 @@ static void run_new(run *r, int method, int fp16)
     }
 }
 
+static lct_test_handles run_handles(const run *r)
+{
+    return (lct_test_handles){.enc = r->enc, .ar = r->ar, .opt = r->opt, .bank = r->bank, .loss = r->loss,
+                              .aug = r->aug};
+}
+
 static void run_free(run *r)
 {
-    lct_loss_free(r->loss);
-    lct_bank_free(r->bank);
-    lct_optimizer_free(r->opt);
-    lct_encoder_free(r->ar);
-    lct_encoder_free(r->enc);
-    lct_augmenter_free(r->aug);
+    lct_test_handles h = run_handles(r);
+    lct_test_handles_free(&h);
     assert_no_memory(r->rt);
     lct_runtime_free(r->rt);
 }
@@ -1376,13 +1378,8 @@ static void run_save(run *r, const char *path, uint64_t step)
 {
     lct_checkpoint_writer *w;
     ck_assert_int_eq(lct_checkpoint_writer_new(&w, r->rt, NULL), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_add_encoder(w, "encoder", r->enc), LCT_OK);
-    if (r->ar) ck_assert_int_eq(lct_checkpoint_add_encoder(w, "context", r->ar), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_add_optimizer(w, "optimizer", r->opt), LCT_OK);
-    if (r->bank) ck_assert_int_eq(lct_checkpoint_add_bank(w, "bank", r->bank), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_add_loss(w, "loss", r->loss), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_add_augmenter(w, "augmenter", r->aug), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_add_runtime(w), LCT_OK);
+    lct_test_handles h = run_handles(r);
+    lct_test_handles_add(w, &h);
     ck_assert_int_eq(lct_checkpoint_add_counter(w, "step", step), LCT_OK);
     ck_assert_int_eq(lct_checkpoint_write_file(w, path), LCT_OK);
     lct_checkpoint_writer_free(w);
@@ -1392,15 +1389,8 @@ static uint64_t run_load(run *r, const char *path)
 {
     lct_checkpoint_reader *rd;
     ck_assert_int_eq(lct_checkpoint_reader_open_file(&rd, r->rt, path), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_reader_begin(rd), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_load_encoder(rd, "encoder", r->enc), LCT_OK);
-    if (r->ar) ck_assert_int_eq(lct_checkpoint_load_encoder(rd, "context", r->ar), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_load_optimizer(rd, "optimizer", r->opt), LCT_OK);
-    if (r->bank) ck_assert_int_eq(lct_checkpoint_load_bank(rd, "bank", r->bank), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_load_loss(rd, "loss", r->loss), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_load_augmenter(rd, "augmenter", r->aug), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_load_runtime(rd, r->rt), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_reader_commit(rd), LCT_OK);
+    lct_test_handles h = run_handles(r);
+    lct_test_handles_load(rd, r->rt, &h);
     uint64_t step = 0;
     ck_assert_int_eq(lct_checkpoint_get_counter(rd, "step", &step), LCT_OK);
     lct_checkpoint_reader_free(rd);

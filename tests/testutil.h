@@ -177,6 +177,65 @@ static inline void lct_test_write_file(const char *path, const void *data, size_
     fclose(f);
 }
 
+/*
+ * The handles of a training run, as a checkpoint holds them under the section names "encoder",
+ * "context" (ar), "optimizer", "bank", "replay", "novelty", "loss" and "augmenter". Members that
+ * are NULL, other than enc, opt, loss and aug, are left out.
+ */
+typedef struct lct_test_handles {
+    lct_encoder *enc, *ar;
+    lct_optimizer *opt;
+    lct_bank *bank;
+    lct_replay *rp;
+    lct_novelty *nv;
+    lct_loss *loss;
+    lct_augmenter *aug;
+} lct_test_handles;
+
+/* Adds the handles, then the runtime, to w; the test fails if one cannot be added. */
+static inline void lct_test_handles_add(lct_checkpoint_writer *w, const lct_test_handles *h)
+{
+    ck_assert_int_eq(lct_checkpoint_add_encoder(w, "encoder", h->enc), LCT_OK);
+    if (h->ar) ck_assert_int_eq(lct_checkpoint_add_encoder(w, "context", h->ar), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_add_optimizer(w, "optimizer", h->opt), LCT_OK);
+    if (h->bank) ck_assert_int_eq(lct_checkpoint_add_bank(w, "bank", h->bank), LCT_OK);
+    if (h->rp) ck_assert_int_eq(lct_checkpoint_add_replay(w, "replay", h->rp), LCT_OK);
+    if (h->nv) ck_assert_int_eq(lct_checkpoint_add_novelty(w, "novelty", h->nv), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_add_loss(w, "loss", h->loss), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_add_augmenter(w, "augmenter", h->aug), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_add_runtime(w), LCT_OK);
+}
+
+/* Loads the handles, then the runtime rt, from rd in one transaction; the test fails if one cannot
+ * be loaded. */
+static inline void lct_test_handles_load(lct_checkpoint_reader *rd, lct_runtime *rt, const lct_test_handles *h)
+{
+    ck_assert_int_eq(lct_checkpoint_reader_begin(rd), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_load_encoder(rd, "encoder", h->enc), LCT_OK);
+    if (h->ar) ck_assert_int_eq(lct_checkpoint_load_encoder(rd, "context", h->ar), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_load_optimizer(rd, "optimizer", h->opt), LCT_OK);
+    if (h->bank) ck_assert_int_eq(lct_checkpoint_load_bank(rd, "bank", h->bank), LCT_OK);
+    if (h->rp) ck_assert_int_eq(lct_checkpoint_load_replay(rd, "replay", h->rp), LCT_OK);
+    if (h->nv) ck_assert_int_eq(lct_checkpoint_load_novelty(rd, "novelty", h->nv), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_load_loss(rd, "loss", h->loss), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_load_augmenter(rd, "augmenter", h->aug), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_load_runtime(rd, rt), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_reader_commit(rd), LCT_OK);
+}
+
+/* Frees the handles, each before those it borrows. */
+static inline void lct_test_handles_free(const lct_test_handles *h)
+{
+    lct_augmenter_free(h->aug);
+    lct_optimizer_free(h->opt);
+    lct_loss_free(h->loss);
+    lct_novelty_free(h->nv);
+    lct_replay_free(h->rp);
+    lct_bank_free(h->bank);
+    lct_encoder_free(h->ar);
+    lct_encoder_free(h->enc);
+}
+
 /* The public headers' error lists (doc_codes.h), read once per test program. */
 static lct_doc lct_test_doc;
 
