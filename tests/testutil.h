@@ -192,17 +192,30 @@ typedef struct lct_test_handles {
     lct_augmenter *aug;
 } lct_test_handles;
 
+/* Adds (w) or loads (rd, when w is NULL) the section `name` of a handle of type `kind`. */
+#define LCT_TEST_SECTION(w, rd, kind, name, handle)                                                \
+    ck_assert_int_eq((w) ? lct_checkpoint_add_##kind((w), (name), (handle))                        \
+                         : lct_checkpoint_load_##kind((rd), (name), (handle)),                     \
+                     LCT_OK)
+
+/* Adds the handles to w, or loads them from rd when w is NULL; the test fails if one cannot be. */
+static inline void lct_test_handles_sections(lct_checkpoint_writer *w, lct_checkpoint_reader *rd,
+                                             const lct_test_handles *h)
+{
+    LCT_TEST_SECTION(w, rd, encoder, "encoder", h->enc);
+    if (h->ar) LCT_TEST_SECTION(w, rd, encoder, "context", h->ar);
+    LCT_TEST_SECTION(w, rd, optimizer, "optimizer", h->opt);
+    if (h->bank) LCT_TEST_SECTION(w, rd, bank, "bank", h->bank);
+    if (h->rp) LCT_TEST_SECTION(w, rd, replay, "replay", h->rp);
+    if (h->nv) LCT_TEST_SECTION(w, rd, novelty, "novelty", h->nv);
+    LCT_TEST_SECTION(w, rd, loss, "loss", h->loss);
+    LCT_TEST_SECTION(w, rd, augmenter, "augmenter", h->aug);
+}
+
 /* Adds the handles, then the runtime, to w; the test fails if one cannot be added. */
 static inline void lct_test_handles_add(lct_checkpoint_writer *w, const lct_test_handles *h)
 {
-    ck_assert_int_eq(lct_checkpoint_add_encoder(w, "encoder", h->enc), LCT_OK);
-    if (h->ar) ck_assert_int_eq(lct_checkpoint_add_encoder(w, "context", h->ar), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_add_optimizer(w, "optimizer", h->opt), LCT_OK);
-    if (h->bank) ck_assert_int_eq(lct_checkpoint_add_bank(w, "bank", h->bank), LCT_OK);
-    if (h->rp) ck_assert_int_eq(lct_checkpoint_add_replay(w, "replay", h->rp), LCT_OK);
-    if (h->nv) ck_assert_int_eq(lct_checkpoint_add_novelty(w, "novelty", h->nv), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_add_loss(w, "loss", h->loss), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_add_augmenter(w, "augmenter", h->aug), LCT_OK);
+    lct_test_handles_sections(w, NULL, h);
     ck_assert_int_eq(lct_checkpoint_add_runtime(w), LCT_OK);
 }
 
@@ -211,14 +224,7 @@ static inline void lct_test_handles_add(lct_checkpoint_writer *w, const lct_test
 static inline void lct_test_handles_load(lct_checkpoint_reader *rd, lct_runtime *rt, const lct_test_handles *h)
 {
     ck_assert_int_eq(lct_checkpoint_reader_begin(rd), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_load_encoder(rd, "encoder", h->enc), LCT_OK);
-    if (h->ar) ck_assert_int_eq(lct_checkpoint_load_encoder(rd, "context", h->ar), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_load_optimizer(rd, "optimizer", h->opt), LCT_OK);
-    if (h->bank) ck_assert_int_eq(lct_checkpoint_load_bank(rd, "bank", h->bank), LCT_OK);
-    if (h->rp) ck_assert_int_eq(lct_checkpoint_load_replay(rd, "replay", h->rp), LCT_OK);
-    if (h->nv) ck_assert_int_eq(lct_checkpoint_load_novelty(rd, "novelty", h->nv), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_load_loss(rd, "loss", h->loss), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_load_augmenter(rd, "augmenter", h->aug), LCT_OK);
+    lct_test_handles_sections(NULL, rd, h);
     ck_assert_int_eq(lct_checkpoint_load_runtime(rd, rt), LCT_OK);
     ck_assert_int_eq(lct_checkpoint_reader_commit(rd), LCT_OK);
 }
@@ -226,12 +232,12 @@ static inline void lct_test_handles_load(lct_checkpoint_reader *rd, lct_runtime 
 /* Frees the handles, each before those it borrows. */
 static inline void lct_test_handles_free(const lct_test_handles *h)
 {
-    lct_augmenter_free(h->aug);
-    lct_optimizer_free(h->opt);
     lct_loss_free(h->loss);
     lct_novelty_free(h->nv);
     lct_replay_free(h->rp);
     lct_bank_free(h->bank);
+    lct_optimizer_free(h->opt);
+    lct_augmenter_free(h->aug);
     lct_encoder_free(h->ar);
     lct_encoder_free(h->enc);
 }
