@@ -1376,25 +1376,14 @@ static void run_steps(run *r, int from, int count, float *losses)
 
 static void run_save(run *r, const char *path, uint64_t step)
 {
-    lct_checkpoint_writer *w;
-    ck_assert_int_eq(lct_checkpoint_writer_new(&w, r->rt, NULL), LCT_OK);
     lct_test_handles h = run_handles(r);
-    lct_test_handles_add(w, &h);
-    ck_assert_int_eq(lct_checkpoint_add_counter(w, "step", step), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_write_file(w, path), LCT_OK);
-    lct_checkpoint_writer_free(w);
+    lct_test_handles_save(r->rt, &h, path, "step", step);
 }
 
 static uint64_t run_load(run *r, const char *path)
 {
-    lct_checkpoint_reader *rd;
-    ck_assert_int_eq(lct_checkpoint_reader_open_file(&rd, r->rt, path), LCT_OK);
     lct_test_handles h = run_handles(r);
-    lct_test_handles_load(rd, r->rt, &h);
-    uint64_t step = 0;
-    ck_assert_int_eq(lct_checkpoint_get_counter(rd, "step", &step), LCT_OK);
-    lct_checkpoint_reader_free(rd);
-    return step;
+    return lct_test_handles_restore(r->rt, &h, path, "step");
 }
 
 /* Every tensor of a set, bit for bit. */

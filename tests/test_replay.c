@@ -454,21 +454,14 @@ static void stream_frames(stream_run *r, int from, int count)
 
 static void stream_save(stream_run *r, const char *path)
 {
-    lct_checkpoint_writer *w;
-    ck_assert_int_eq(lct_checkpoint_writer_new(&w, r->rt, NULL), LCT_OK);
     lct_test_handles h = stream_handles(r);
-    lct_test_handles_add(w, &h);
-    ck_assert_int_eq(lct_checkpoint_write_file(w, path), LCT_OK);
-    lct_checkpoint_writer_free(w);
+    lct_test_handles_save(r->rt, &h, path, NULL, 0);
 }
 
 static void stream_load(stream_run *r, const char *path)
 {
-    lct_checkpoint_reader *rd;
-    ck_assert_int_eq(lct_checkpoint_reader_open_file(&rd, r->rt, path), LCT_OK);
     lct_test_handles h = stream_handles(r);
-    lct_test_handles_load(rd, r->rt, &h);
-    lct_checkpoint_reader_free(rd);
+    lct_test_handles_restore(r->rt, &h, path, NULL);
 }
 
 /* Everything a stream run's future depends on, bit for bit. */

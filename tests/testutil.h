@@ -212,21 +212,35 @@ static inline void lct_test_handles_sections(lct_checkpoint_writer *w, lct_check
     LCT_TEST_SECTION(w, rd, augmenter, "augmenter", h->aug);
 }
 
-/* Adds the handles, then the runtime, to w; the test fails if one cannot be added. */
-static inline void lct_test_handles_add(lct_checkpoint_writer *w, const lct_test_handles *h)
+/* Saves the handles, the runtime rt and (unless `counter` is NULL) the counter `counter` = `value` to
+ * the file at `path`; the test fails if it cannot. */
+static inline void lct_test_handles_save(lct_runtime *rt, const lct_test_handles *h, const char *path,
+                                         const char *counter, uint64_t value)
 {
+    lct_checkpoint_writer *w;
+    ck_assert_int_eq(lct_checkpoint_writer_new(&w, rt, NULL), LCT_OK);
     lct_test_handles_sections(w, NULL, h);
     ck_assert_int_eq(lct_checkpoint_add_runtime(w), LCT_OK);
+    if (counter) ck_assert_int_eq(lct_checkpoint_add_counter(w, counter, value), LCT_OK);
+    ck_assert_int_eq(lct_checkpoint_write_file(w, path), LCT_OK);
+    lct_checkpoint_writer_free(w);
 }
 
-/* Loads the handles, then the runtime rt, from rd in one transaction; the test fails if one cannot
- * be loaded. */
-static inline void lct_test_handles_load(lct_checkpoint_reader *rd, lct_runtime *rt, const lct_test_handles *h)
+/* Loads the handles and the runtime rt from the file at `path` in one transaction; returns the
+ * counter `counter` (0 if it is NULL). The test fails if anything cannot be loaded. */
+static inline uint64_t lct_test_handles_restore(lct_runtime *rt, const lct_test_handles *h, const char *path,
+                                                const char *counter)
 {
+    lct_checkpoint_reader *rd;
+    ck_assert_int_eq(lct_checkpoint_reader_open_file(&rd, rt, path), LCT_OK);
     ck_assert_int_eq(lct_checkpoint_reader_begin(rd), LCT_OK);
     lct_test_handles_sections(NULL, rd, h);
     ck_assert_int_eq(lct_checkpoint_load_runtime(rd, rt), LCT_OK);
     ck_assert_int_eq(lct_checkpoint_reader_commit(rd), LCT_OK);
+    uint64_t value = 0;
+    if (counter) ck_assert_int_eq(lct_checkpoint_get_counter(rd, counter, &value), LCT_OK);
+    lct_checkpoint_reader_free(rd);
+    return value;
 }
 
 /* Frees the handles, each before those it borrows. */
