@@ -149,13 +149,7 @@ END_TEST
 START_TEST(test_allocator_hooks_and_accounting)
 {
     int counts[2] = {0, 0};
-    lct_runtime_options o;
-    lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION);
-    o.alloc = count_alloc;
-    o.free = count_free;
-    o.alloc_user = counts;
-    lct_runtime *rt;
-    ck_assert_int_eq(lct_runtime_new(&rt, &o), LCT_OK);
+    lct_runtime *rt = lct_test_runtime_hooked(1, 0, count_alloc, count_free, counts); /* the default threads and seed */
     ck_assert_int_eq(counts[0], 1);
     size_t cur = 1, peak = 1;
     ck_assert_int_eq(lct_runtime_memory(rt, &cur, &peak), LCT_OK);

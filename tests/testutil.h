@@ -53,16 +53,25 @@ static inline int lct_test_main(const char *suite, const char *tcase, double tim
     return lct_test_run(s);
 }
 
-/* A runtime with the given threads and seed; the test fails if it cannot be made. */
-static inline lct_runtime *lct_test_runtime(unsigned threads, uint64_t seed)
+/* A runtime with the given threads and seed whose memory comes from the hooks alloc and release with
+ * `user` (NULL hooks: malloc and free); the test fails if it cannot be made. */
+static inline lct_runtime *lct_test_runtime_hooked(unsigned threads, uint64_t seed, lct_alloc_fn alloc,
+                                                   lct_free_fn release, void *user)
 {
     lct_runtime_options o;
     ck_assert_int_eq(lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION), LCT_OK);
     o.threads = threads;
     o.seed = seed;
+    if (alloc) o.alloc = alloc, o.free = release, o.alloc_user = user;
     lct_runtime *rt = NULL;
     ck_assert_int_eq(lct_runtime_new(&rt, &o), LCT_OK);
     return rt;
+}
+
+/* A runtime with the given threads and seed; the test fails if it cannot be made. */
+static inline lct_runtime *lct_test_runtime(unsigned threads, uint64_t seed)
+{
+    return lct_test_runtime_hooked(threads, seed, NULL, NULL, NULL);
 }
 
 /*
@@ -95,18 +104,9 @@ static inline void lct_test_free_fn(void *user, void *p)
 /* A runtime whose allocations go through `a` (the runtime's own block is allocated before arming). */
 static inline lct_runtime *lct_test_failing_runtime(lct_test_alloc *a, unsigned threads, uint64_t seed)
 {
-    lct_runtime_options o;
-    ck_assert_int_eq(lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION), LCT_OK);
-    o.threads = threads;
-    o.seed = seed;
-    o.alloc = lct_test_alloc_fn;
-    o.free = lct_test_free_fn;
-    o.alloc_user = a;
     a->count = a->fail_at = 0;
     a->live = 0;
-    lct_runtime *rt = NULL;
-    ck_assert_int_eq(lct_runtime_new(&rt, &o), LCT_OK);
-    return rt;
+    return lct_test_runtime_hooked(threads, seed, lct_test_alloc_fn, lct_test_free_fn, a);
 }
 
 /* Arm the injector to fail allocation n (1-based) from now on. */
