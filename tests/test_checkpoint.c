@@ -77,12 +77,7 @@ static int64_t mem_read(void *user, void *buf, size_t size)
     return (int64_t)n;
 }
 
-static void assert_no_memory(lct_runtime *rt)
-{
-    size_t cur = 1;
-    ck_assert_int_eq(lct_runtime_memory(rt, &cur, NULL), LCT_OK);
-    ck_assert_msg(cur == 0, "%zu bytes still held by the runtime", cur);
-}
+#define assert_no_memory lct_test_assert_no_memory
 
 /* A checkpoint with every kind of section, serialised into m. */
 static void build_full(lct_runtime *rt, tset *s, membuf *m, int level)

@@ -26,12 +26,7 @@ static lct_replay *new_replay(lct_runtime *rt, size_t capacity, int policy, int 
     return rp;
 }
 
-static void assert_no_memory(lct_runtime *rt)
-{
-    size_t cur;
-    ck_assert_int_eq(lct_runtime_memory(rt, &cur, NULL), LCT_OK);
-    ck_assert_uint_eq(cur, 0);
-}
+#define assert_no_memory lct_test_assert_no_memory
 
 /* ---- FIFO --------------------------------------------------------------------------------- */
 

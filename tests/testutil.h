@@ -28,6 +28,21 @@ static inline int lct_test_run(Suite *s)
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/* The bytes that the handles made from rt hold now. */
+static inline size_t lct_test_bytes(lct_runtime *rt)
+{
+    size_t cur = 1;
+    ck_assert_int_eq(lct_runtime_memory(rt, &cur, NULL), LCT_OK);
+    return cur;
+}
+
+/* Every handle made from rt was freed: the runtime holds no memory. */
+static inline void lct_test_assert_no_memory(lct_runtime *rt)
+{
+    size_t cur = lct_test_bytes(rt);
+    ck_assert_msg(cur == 0, "%zu bytes still held by the runtime", cur);
+}
+
 /* A test case called `name` in the suite `s`, with a timeout in seconds (0: Check's default). */
 static inline TCase *lct_test_case(Suite *s, const char *name, double timeout)
 {
