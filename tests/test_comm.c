@@ -419,13 +419,11 @@ out:
 START_TEST(test_sharded_bank_equals_unsharded)
 {
     sb_world *ref = calloc(1, sizeof *ref);
-    ref->g.size = 1;
-    sb_rank(0, ref);
+    tcomm_run_group(&ref->g, 1, sb_rank, ref);
     for (int k = 0; k < 7; k++) ck_assert_msg(ref->rc[0][k] == LCT_OK, "reference call %d: %d", k, ref->rc[0][k]);
     for (int P = 2; P <= 3; P++) {
         sb_world *w = calloc(1, sizeof *w);
-        tcomm_group_init(&w->g, P);
-        tcomm_run(P, sb_rank, w);
+        tcomm_run_group(&w->g, P, sb_rank, w);
         size_t next = 0;
         for (int r = 0; r < P; r++) {
             for (int k = 0; k < 7; k++) ck_assert_msg(w->rc[r][k] == LCT_OK, "P=%d rank %d call %d: %d", P, r, k, w->rc[r][k]);
@@ -454,7 +452,6 @@ START_TEST(test_sharded_bank_equals_unsharded)
         ck_assert(memcmp(w->init, ref->init, sizeof ref->init) == 0);
         ck_assert(memcmp(w->rows, ref->rows, sizeof ref->rows) == 0);
         ck_assert(memcmp(w->rows, w->init, sizeof ref->rows) != 0);
-        tcomm_group_destroy(&w->g);
         free(w);
     }
     free(ref);
@@ -506,14 +503,7 @@ static id_world *id_go(int P, int mode, int ckpt_at)
     id_world *w = calloc(1, sizeof *w);
     w->mode = mode;
     w->ckpt_at = ckpt_at;
-    if (P == 1) {
-        w->g.size = 1;
-        id_rank(0, w);
-    } else {
-        tcomm_group_init(&w->g, P);
-        tcomm_run(P, id_rank, w);
-        tcomm_group_destroy(&w->g);
-    }
+    tcomm_run_group(&w->g, P, id_rank, w);
     for (int r = 0; r < P; r++) ck_assert_msg(w->rc[r] == LCT_OK, "P=%d rank %d: %s", P, r, lct_status_string(w->rc[r]));
     return w;
 }
@@ -714,14 +704,7 @@ static ib_world *ib_go(int P, int cpc, int variant)
     ib_world *w = calloc(1, sizeof *w);
     w->cpc = cpc;
     w->variant = variant;
-    if (P == 1) {
-        w->g.size = 1;
-        ib_rank(0, w);
-    } else {
-        tcomm_group_init(&w->g, P);
-        tcomm_run(P, ib_rank, w);
-        tcomm_group_destroy(&w->g);
-    }
+    tcomm_run_group(&w->g, P, ib_rank, w);
     for (int r = 0; r < P; r++) ck_assert_msg(w->rc[r] == LCT_OK, "P=%d rank %d: %s", P, r, lct_status_string(w->rc[r]));
     return w;
 }
@@ -815,15 +798,12 @@ START_TEST(test_cmc_softmax_global_negatives)
     for (int graph = LCT_CMC_CORE; graph <= LCT_CMC_FULL; graph++) {
         cm_world *ref = calloc(1, sizeof *ref);
         ref->graph = graph;
-        ref->g.size = 1;
-        cm_rank(0, ref);
+        tcomm_run_group(&ref->g, 1, cm_rank, ref);
         ck_assert_int_eq(ref->rc[0], LCT_OK);
         for (int P = 2; P <= 3; P++) {
             cm_world *w = calloc(1, sizeof *w);
             w->graph = graph;
-            tcomm_group_init(&w->g, P);
-            tcomm_run(P, cm_rank, w);
-            tcomm_group_destroy(&w->g);
+            tcomm_run_group(&w->g, P, cm_rank, w);
             for (int r = 0; r < P; r++) {
                 ck_assert_int_eq(w->rc[r], LCT_OK);
                 ck_assert(w->loss[r] == w->loss[0]);
@@ -966,14 +946,11 @@ static void cn_rank(int r, void *arg)
 START_TEST(test_cmc_nce_sharded_banks)
 {
     cn_world *ref = calloc(1, sizeof *ref);
-    ref->g.size = 1;
-    cn_rank(0, ref);
+    tcomm_run_group(&ref->g, 1, cn_rank, ref);
     ck_assert_int_eq(ref->rc[0], LCT_OK);
     for (int P = 2; P <= 3; P++) {
         cn_world *w = calloc(1, sizeof *w);
-        tcomm_group_init(&w->g, P);
-        tcomm_run(P, cn_rank, w);
-        tcomm_group_destroy(&w->g);
+        tcomm_run_group(&w->g, P, cn_rank, w);
         for (int r = 0; r < P; r++) {
             ck_assert_msg(w->rc[r] == LCT_OK, "rank %d: %s", r, lct_status_string(w->rc[r]));
             ck_assert(memcmp(w->loss[r], w->loss[0], sizeof w->loss[0]) == 0);

@@ -173,4 +173,18 @@ static inline void tcomm_run(int P, tcomm_fn fn, void *arg)
     for (int r = 0; r < P; r++) pthread_join(th[r], NULL);
 }
 
+/* fn(rank, arg) for the P ranks of group g: in this thread as a group of one when P is 1, else on P
+ * threads of a new group that is destroyed afterwards. */
+static inline void tcomm_run_group(tcomm_group *g, int P, tcomm_fn fn, void *arg)
+{
+    if (P == 1) {
+        g->size = 1;
+        fn(0, arg);
+        return;
+    }
+    tcomm_group_init(g, P);
+    tcomm_run(P, fn, arg);
+    tcomm_group_destroy(g);
+}
+
 #endif
