@@ -472,12 +472,25 @@ typedef struct {
     float bank[ID_N * ID_D];
 } id_world;
 
+/* Rank r's communicator in group g, or NULL in a group of one (the single-process reference). */
+static lct_comm *rank_comm(lct_runtime *rt, tcomm_group *g, int r)
+{
+    lct_comm *c = NULL;
+    if (g->size > 1) tcomm_new(&c, rt, g, r);
+    return c;
+}
+
+/* Every one of the P ranks returned LCT_OK. */
+static void assert_ranks_ok(const int *rc, int P)
+{
+    for (int r = 0; r < P; r++) ck_assert_msg(rc[r] == LCT_OK, "P=%d rank %d: %s", P, r, lct_status_string(rc[r]));
+}
+
 static void id_rank(int r, void *arg)
 {
     id_world *w = arg;
     lct_runtime *rt = lct_test_runtime_nockeck(1, 77);
-    lct_comm *c = NULL;
-    if (w->g.size > 1) tcomm_new(&c, rt, &w->g, r);
+    lct_comm *c = rank_comm(rt, &w->g, r);
     id_run s;
     int rc = id_setup(&s, rt, c, w->mode);
     for (int step = 0; step < ID_STEPS && rc == LCT_OK; step++) {
@@ -504,7 +517,7 @@ static id_world *id_go(int P, int mode, int ckpt_at)
     w->mode = mode;
     w->ckpt_at = ckpt_at;
     tcomm_run_group(&w->g, P, id_rank, w);
-    for (int r = 0; r < P; r++) ck_assert_msg(w->rc[r] == LCT_OK, "P=%d rank %d: %s", P, r, lct_status_string(w->rc[r]));
+    assert_ranks_ok(w->rc, P);
     return w;
 }
 
@@ -687,8 +700,7 @@ static void ib_rank(int r, void *arg)
 {
     ib_world *w = arg;
     lct_runtime *rt = lct_test_runtime_nockeck(1, 91);
-    lct_comm *c = NULL;
-    if (w->g.size > 1) tcomm_new(&c, rt, &w->g, r);
+    lct_comm *c = rank_comm(rt, &w->g, r);
     ib_run s;
     int rc = ib_setup(&s, rt, c, w->cpc, w->variant);
     for (int step = 0; step < IB_STEPS && rc == LCT_OK; step++) rc = ib_step(&s, step, &w->loss[r][step]);
@@ -705,7 +717,7 @@ static ib_world *ib_go(int P, int cpc, int variant)
     w->cpc = cpc;
     w->variant = variant;
     tcomm_run_group(&w->g, P, ib_rank, w);
-    for (int r = 0; r < P; r++) ck_assert_msg(w->rc[r] == LCT_OK, "P=%d rank %d: %s", P, r, lct_status_string(w->rc[r]));
+    assert_ranks_ok(w->rc, P);
     return w;
 }
 
