@@ -131,13 +131,10 @@ static inline int tcomm_new(lct_comm **out, lct_runtime *rt, tcomm_group *g, int
 {
     lct_comm_ops ops;
     lct_comm_ops_init(&ops, LCT_COMM_OPS_VERSION);
-    ops.rank = tcomm_rank_fn;
-    ops.size = tcomm_size_fn;
-    ops.allreduce_sum_f32 = tcomm_allreduce;
-    ops.allgather = tcomm_allgather;
-    ops.allgatherv = tcomm_allgatherv;
-    ops.broadcast = tcomm_broadcast;
-    ops.barrier = tcomm_barrier;
+    /* the rank queries, the collectives, and the release of the user pointer */
+    ops.rank = tcomm_rank_fn, ops.size = tcomm_size_fn;
+    ops.allreduce_sum_f32 = tcomm_allreduce, ops.allgather = tcomm_allgather, ops.allgatherv = tcomm_allgatherv;
+    ops.broadcast = tcomm_broadcast, ops.barrier = tcomm_barrier;
     ops.release = tcomm_release;
     tcomm_rank *me = malloc(sizeof *me);
     me->g = g;
