@@ -11,11 +11,8 @@ static lct_augmenter *make_aug(lct_runtime *rt, int input, unsigned c, unsigned 
     lct_augmenter_options o;
     ck_assert_int_eq(lct_augmenter_options_init(&o, LCT_AUGMENTER_OPTIONS_VERSION), LCT_OK);
     o.input = input;
-    o.channels = c;
-    o.height = h;
-    o.width = w;
-    o.out_height = oh;
-    o.out_width = ow;
+    o.channels = c, o.height = h, o.width = w;
+    o.out_height = oh, o.out_width = ow;
     lct_augmenter *aug = NULL;
     ck_assert_int_eq(lct_augmenter_new(&aug, rt, &o), LCT_OK);
     ck_assert_ptr_nonnull(aug);
