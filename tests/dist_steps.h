@@ -124,12 +124,20 @@ typedef struct {
     int rank, P;
 } id_run;
 
+/* Frees the handles of a run (NULL ones are skipped), each before those it borrows. */
+static inline void dist_free_handles(lct_optimizer *opt, lct_loss *loss, lct_bank *bank, lct_encoder *ar,
+                                     lct_encoder *enc)
+{
+    lct_optimizer_free(opt);
+    lct_loss_free(loss);
+    lct_bank_free(bank);
+    lct_encoder_free(ar);
+    lct_encoder_free(enc);
+}
+
 static inline void id_free(id_run *s)
 {
-    lct_optimizer_free(s->opt);
-    lct_loss_free(s->loss);
-    lct_bank_free(s->bank);
-    lct_encoder_free(s->enc);
+    dist_free_handles(s->opt, s->loss, s->bank, NULL, s->enc);
     memset(s, 0, sizeof *s);
 }
 
@@ -267,10 +275,7 @@ typedef struct {
 
 static inline void ib_free(ib_run *s)
 {
-    lct_optimizer_free(s->opt);
-    lct_loss_free(s->loss);
-    lct_encoder_free(s->ar);
-    lct_encoder_free(s->enc);
+    dist_free_handles(s->opt, s->loss, NULL, s->ar, s->enc);
     memset(s, 0, sizeof *s);
 }
 

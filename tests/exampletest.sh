@@ -8,16 +8,11 @@ prog="$1"
 out="$2"
 shift 2
 name=$(basename "$prog")
-data="${LCT_FMNIST_DIR:-/usr/share/datasets/fashion-mnist}"
-if [ ! -e "$data/train-images-idx3-ubyte.gz" ] && [ ! -e "$data/train-images-idx3-ubyte" ]; then
-    echo "SKIP: no Fashion-MNIST in $data (install the Debian package dataset-fashion-mnist)"
-    exit 77
-fi
+. "$(dirname "$0")/smokecheck.sh"
+need_fmnist train
 rm -rf "$out"
 mkdir -p "$out"
 common="--data $data --limit 300 --batch 32 --threads 1"
-
-. "$(dirname "$0")/smokecheck.sh"
 pattern='^kNN top-1: [01]\.[0-9]{4} \(untrained: [01]\.[0-9]{4}, raw pixels: [01]\.[0-9]{4}\)$'
 format='kNN top-1: 0.XXXX (untrained: 0.XXXX, raw pixels: 0.XXXX)'
 

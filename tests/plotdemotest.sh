@@ -4,27 +4,20 @@
 set -eu
 demo="$1"
 out="$2"
-data="${LCT_FMNIST_DIR:-/usr/share/datasets/fashion-mnist}"
-if [ ! -e "$data/t10k-images-idx3-ubyte.gz" ] && [ ! -e "$data/t10k-images-idx3-ubyte" ]; then
-    echo "SKIP: no Fashion-MNIST in $data (install the Debian package dataset-fashion-mnist)"
-    exit 77
-fi
+. "$(dirname "$0")/smokecheck.sh"
+need_fmnist t10k
 rm -rf "$out"
 log=$("$demo" --data "$data" --out "$out/nested")
 echo "$log"
+check_pngs "$out/nested" embedding.png loss.png
 for f in embedding.png loss.png; do
-    [ -s "$out/nested/$f" ] || { echo "FAIL: $out/nested/$f missing or empty"; exit 1; }
-    sig=$(od -An -tx1 -N8 "$out/nested/$f" | tr -d ' \n')
-    [ "$sig" = "89504e470d0a1a0a" ] || { echo "FAIL: $f does not start with the PNG signature ($sig)"; exit 1; }
     echo "$log" | grep -q "wrote $out/nested/$f" || { echo "FAIL: no 'wrote' line for $f"; exit 1; }
 done
 echo "$log" | grep -Eq '^PCA of 10000 raw test images .* explain (2[5-9]|3[0-3])\.[0-9]% and' ||
     { echo "FAIL: unexpected PCA line"; exit 1; }
 ls "$out/nested" | grep -q tmp && { echo "FAIL: temporary files left behind"; exit 1; }
 
-status=0
-"$demo" --bogus >/dev/null 2>&1 || status=$?
-[ "$status" -eq 2 ] || { echo "FAIL: an unknown flag exited with $status, not 2"; exit 1; }
+check_unknown_flag "$demo"
 "$demo" --help | grep -q -- "--points N" || { echo "FAIL: --help lacks --points"; exit 1; }
 status=0
 "$demo" --data "$out/no-such-folder" --out "$out/x" >/dev/null 2>&1 || status=$?

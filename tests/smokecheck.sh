@@ -1,5 +1,15 @@
 # Shared by the example smoke tests (sourced).
 
+# need_fmnist SPLIT: sets data to the Fashion-MNIST folder ($LCT_FMNIST_DIR, else Debian's), or exits
+# with 77 (skipped) when the images of SPLIT (train or t10k) are not there.
+need_fmnist() {
+    data="${LCT_FMNIST_DIR:-/usr/share/datasets/fashion-mnist}"
+    if [ ! -e "$data/$1-images-idx3-ubyte.gz" ] && [ ! -e "$data/$1-images-idx3-ubyte" ]; then
+        echo "SKIP: no Fashion-MNIST in $data (install the Debian package dataset-fashion-mnist)"
+        exit 77
+    fi
+}
+
 # check_pngs DIR FILE...: each FILE in DIR exists and is a PNG.
 check_pngs() {
     dir="$1"

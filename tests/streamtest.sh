@@ -7,14 +7,10 @@
 set -eu
 prog="$1"
 out="$2"
-data="${LCT_FMNIST_DIR:-/usr/share/datasets/fashion-mnist}"
-if [ ! -e "$data/train-images-idx3-ubyte.gz" ] && [ ! -e "$data/train-images-idx3-ubyte" ]; then
-    echo "SKIP: no Fashion-MNIST in $data (install the Debian package dataset-fashion-mnist)"
-    exit 77
-fi
+. "$(dirname "$0")/smokecheck.sh"
+need_fmnist train
 rm -rf "$out"
 mkdir -p "$out"
-. "$(dirname "$0")/smokecheck.sh"
 pattern='^stream kNN top-1: [01]\.[0-9]{4} \(iid stream: ([01]\.[0-9]{4}|nan), untrained: [01]\.[0-9]{4}\); frame p99 [0-9]+\.[0-9]{2} ms of [0-9]+\.[0-9]{2} ms budget; peak memory [0-9]+\.[0-9] MiB$'
 format='stream kNN top-1: 0.XXXX (iid stream: 0.XXXX, untrained: 0.XXXX); frame p99 X.XX ms of X.XX ms budget; peak memory XX.X MiB'
 

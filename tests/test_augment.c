@@ -11,11 +11,8 @@ static lct_augmenter *make_aug(lct_runtime *rt, int input, unsigned c, unsigned 
     lct_augmenter_options o;
     ck_assert_int_eq(lct_augmenter_options_init(&o, LCT_AUGMENTER_OPTIONS_VERSION), LCT_OK);
     o.input = input;
-    o.channels = c;
-    o.height = h;
-    o.width = w;
-    o.out_height = oh;
-    o.out_width = ow;
+    o.channels = c, o.height = h, o.width = w;
+    o.out_height = oh, o.out_width = ow;
     lct_augmenter *aug = NULL;
     ck_assert_int_eq(lct_augmenter_new(&aug, rt, &o), LCT_OK);
     ck_assert_ptr_nonnull(aug);
@@ -1079,11 +1076,8 @@ START_TEST(test_allocation_failures)
 }
 END_TEST
 
-static Suite *augment_suite(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("augment");
-    TCase *tc = tcase_create("augment");
-    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_new_bad_input);
     tcase_add_test(tc, test_builders_bad_input);
     tcase_add_test(tc, test_apply_bad_input);
@@ -1105,11 +1099,9 @@ static Suite *augment_suite(void)
     tcase_add_test(tc, test_u8_and_float_inputs_agree);
     tcase_add_test(tc, test_random_pipelines);
     tcase_add_test(tc, test_allocation_failures);
-    suite_add_tcase(s, tc);
-    return s;
 }
 
 int main(void)
 {
-    return lct_test_run(augment_suite());
+    return lct_test_main("augment", "augment", 120, add_tests);
 }

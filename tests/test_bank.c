@@ -35,10 +35,7 @@ static double *rows_double(lct_bank *b, size_t n, size_t d)
 START_TEST(test_options_and_bytes)
 {
     lct_bank_options o;
-    LCT_ASSERT_FAILS(lct_bank_options_init(NULL, LCT_BANK_OPTIONS_VERSION), LCT_EINVAL, "opts");
-    LCT_ASSERT_FAILS(lct_bank_options_init(&o, 0), LCT_EVERSION, "version is 0");
-    LCT_ASSERT_FAILS(lct_bank_options_init(&o, LCT_BANK_OPTIONS_VERSION + 1), LCT_EVERSION, "version");
-    ck_assert_int_eq(lct_bank_options_init(&o, LCT_BANK_OPTIONS_VERSION), LCT_OK);
+    LCT_ASSERT_OPTIONS_INIT(lct_bank_options_init, o, LCT_BANK_OPTIONS_VERSION, "opts");
     ck_assert_int_eq(o.storage, LCT_BANK_FP32);
     ck_assert_int_eq(o.init, LCT_BANK_INIT_UNIFORM);
     ck_assert_int_eq(o.normalize, 0);
@@ -958,11 +955,8 @@ START_TEST(test_fp16_within_documented_tolerance)
 }
 END_TEST
 
-static Suite *bank_suite(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("bank");
-    TCase *tc = tcase_create("bank");
-    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_options_and_bytes);
     tcase_add_test(tc, test_new_bad_input);
     tcase_add_test(tc, test_init_uniform_normalised_deterministic);
@@ -983,11 +977,9 @@ static Suite *bank_suite(void)
     tcase_add_test(tc, test_fp16_conversion_matches_f16c);
     tcase_add_test(tc, test_step_workspace_matches_documented_size);
     tcase_add_test(tc, test_fp16_within_documented_tolerance);
-    suite_add_tcase(s, tc);
-    return s;
 }
 
 int main(void)
 {
-    return lct_test_run(bank_suite());
+    return lct_test_main("bank", "bank", 120, add_tests);
 }

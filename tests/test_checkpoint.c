@@ -77,12 +77,7 @@ static int64_t mem_read(void *user, void *buf, size_t size)
     return (int64_t)n;
 }
 
-static void assert_no_memory(lct_runtime *rt)
-{
-    size_t cur = 1;
-    ck_assert_int_eq(lct_runtime_memory(rt, &cur, NULL), LCT_OK);
-    ck_assert_msg(cur == 0, "%zu bytes still held by the runtime", cur);
-}
+#define assert_no_memory lct_test_assert_no_memory
 
 /* A checkpoint with every kind of section, serialised into m. */
 static void build_full(lct_runtime *rt, tset *s, membuf *m, int level)
@@ -106,60 +101,11 @@ static void build_full(lct_runtime *rt, tset *s, membuf *m, int level)
 
 static char tmpdir[256];
 
-static void make_tmpdir(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/lct-ckpt-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void remove_tmpdir(void)
-{
-    DIR *d = opendir(tmpdir);
-    if (d) {
-        struct dirent *e;
-        char p[512];
-        while ((e = readdir(d)) != NULL) {
-            if (e->d_name[0] == '.') continue;
-            snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-            if (unlink(p) != 0) rmdir(p);
-        }
-        closedir(d);
-    }
-    rmdir(tmpdir);
-}
-
-static int count_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.') n++;
-    closedir(d);
-    return n;
-}
-
-static unsigned char *slurp(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return b;
-}
-
-static void spit(const char *path, const void *data, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(data, 1, size, f), size);
-    fclose(f);
-}
+static void make_tmpdir(void) { lct_test_tmpdir_make(tmpdir, sizeof tmpdir, "ckpt"); }
+static void remove_tmpdir(void) { lct_test_tmpdir_remove(tmpdir); }
+#define count_files lct_test_count_files
+#define slurp lct_test_read_file
+#define spit lct_test_write_file
 
 /* Offsets of every section start (and the end) of a valid image, by walking it independently. */
 static size_t section_offsets(const unsigned char *d, size_t size, size_t *offs, size_t max)
@@ -1309,20 +1255,13 @@ START_TEST(test_fuzz_corpus_is_current)
     ck_assert_int_eq(
         lct_checkpoint_reader_open_file(&r, rt, LCT_SOURCE_ROOT "/tests/fuzz/corpus/checkpoint/handles.ckpt"), LCT_OK);
     ck_assert_int_eq(lct_checkpoint_reader_begin(r), LCT_OK);
-    lct_checkpoint_load_encoder(r, "net", h.enc);
-    lct_checkpoint_load_optimizer(r, "opt", h.opt);
-    lct_checkpoint_load_bank(r, "bank", h.bank);
-    lct_checkpoint_load_bank(r, "bank16", h.bank16);
-    lct_checkpoint_load_loss(r, "loss", h.loss);
-    lct_checkpoint_load_augmenter(r, "aug", h.aug);
+    ck_assert_int_eq(fuzz_handles_load(r, &h, FUZZ_TRAINING), 0);
     ck_assert_msg(lct_checkpoint_reader_commit(r) == LCT_OK, "%s", lct_error_last());
     lct_checkpoint_reader_free(r);
     ck_assert_int_eq(
         lct_checkpoint_reader_open_file(&r, rt, LCT_SOURCE_ROOT "/tests/fuzz/corpus/checkpoint/stream.ckpt"), LCT_OK);
     ck_assert_int_eq(lct_checkpoint_reader_begin(r), LCT_OK);
-    lct_checkpoint_load_bank(r, "rbank", h.rbank);
-    lct_checkpoint_load_replay(r, "replay", h.replay);
-    lct_checkpoint_load_novelty(r, "novelty", h.nv);
+    ck_assert_int_eq(fuzz_handles_load(r, &h, FUZZ_STREAM), 0);
     ck_assert_msg(lct_checkpoint_reader_commit(r) == LCT_OK, "%s", lct_error_last());
     size_t held;
     uint64_t seen, scored;
@@ -1428,14 +1367,16 @@ static void run_new(run *r, int method, int fp16)
     }
 }
 
+static lct_test_handles run_handles(const run *r)
+{
+    return (lct_test_handles){.enc = r->enc, .ar = r->ar, .opt = r->opt, .bank = r->bank, .loss = r->loss,
+                              .aug = r->aug};
+}
+
 static void run_free(run *r)
 {
-    lct_loss_free(r->loss);
-    lct_bank_free(r->bank);
-    lct_optimizer_free(r->opt);
-    lct_encoder_free(r->ar);
-    lct_encoder_free(r->enc);
-    lct_augmenter_free(r->aug);
+    lct_test_handles h = run_handles(r);
+    lct_test_handles_free(&h);
     assert_no_memory(r->rt);
     lct_runtime_free(r->rt);
 }
@@ -1475,37 +1416,14 @@ static void run_steps(run *r, int from, int count, float *losses)
 
 static void run_save(run *r, const char *path, uint64_t step)
 {
-    lct_checkpoint_writer *w;
-    ck_assert_int_eq(lct_checkpoint_writer_new(&w, r->rt, NULL), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_add_encoder(w, "encoder", r->enc), LCT_OK);
-    if (r->ar) ck_assert_int_eq(lct_checkpoint_add_encoder(w, "context", r->ar), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_add_optimizer(w, "optimizer", r->opt), LCT_OK);
-    if (r->bank) ck_assert_int_eq(lct_checkpoint_add_bank(w, "bank", r->bank), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_add_loss(w, "loss", r->loss), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_add_augmenter(w, "augmenter", r->aug), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_add_runtime(w), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_add_counter(w, "step", step), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_write_file(w, path), LCT_OK);
-    lct_checkpoint_writer_free(w);
+    lct_test_handles h = run_handles(r);
+    lct_test_handles_save(r->rt, &h, path, "step", step);
 }
 
 static uint64_t run_load(run *r, const char *path)
 {
-    lct_checkpoint_reader *rd;
-    ck_assert_int_eq(lct_checkpoint_reader_open_file(&rd, r->rt, path), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_reader_begin(rd), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_load_encoder(rd, "encoder", r->enc), LCT_OK);
-    if (r->ar) ck_assert_int_eq(lct_checkpoint_load_encoder(rd, "context", r->ar), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_load_optimizer(rd, "optimizer", r->opt), LCT_OK);
-    if (r->bank) ck_assert_int_eq(lct_checkpoint_load_bank(rd, "bank", r->bank), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_load_loss(rd, "loss", r->loss), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_load_augmenter(rd, "augmenter", r->aug), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_load_runtime(rd, r->rt), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_reader_commit(rd), LCT_OK);
-    uint64_t step = 0;
-    ck_assert_int_eq(lct_checkpoint_get_counter(rd, "step", &step), LCT_OK);
-    lct_checkpoint_reader_free(rd);
-    return step;
+    lct_test_handles h = run_handles(r);
+    return lct_test_handles_restore(r->rt, &h, path, "step");
 }
 
 /* Every tensor of a set, bit for bit. */
@@ -1568,9 +1486,7 @@ static int resume_child(int v, const char *ckpt, int from, int count, const char
     child_args.count = count;
     child_args.out = out;
     Suite *s = suite_create("resume-child");
-    TCase *tc = tcase_create("resume-child");
-    tcase_add_test(tc, test_resume_child);
-    suite_add_tcase(s, tc);
+    tcase_add_test(lct_test_case(s, "resume-child", 0), test_resume_child);
     return lct_test_run(s);
 }
 
@@ -1871,8 +1787,7 @@ END_TEST
 static Suite *checkpoint_suite(void)
 {
     Suite *s = suite_create("checkpoint");
-    TCase *tc = tcase_create("checkpoint");
-    tcase_set_timeout(tc, 120);
+    TCase *tc = lct_test_case(s, "checkpoint", 120);
     tcase_add_loop_test(tc, test_round_trip_every_section, 0, 3);
     tcase_add_test(tc, test_round_trip_large_and_many_sections);
     tcase_add_test(tc, test_tensor_order_may_differ_and_replacements);
@@ -1891,13 +1806,10 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_nonfinite_values_in_file_are_refused);
     tcase_add_test(tc, test_fuzz_corpus_is_current);
-    suite_add_tcase(s, tc);
-    TCase *th = tcase_create("handles");
-    tcase_set_timeout(th, 120);
+    TCase *th = lct_test_case(s, "handles", 120);
     tcase_add_loop_test(th, test_bit_identical_resume, 0, 3);
     tcase_add_test(th, test_handles_bad_input_and_mismatches);
     tcase_add_test(th, test_new_handles_never_allocate_from_a_claimed_shape);
-    suite_add_tcase(s, th);
     return s;
 }
 

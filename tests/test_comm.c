@@ -130,10 +130,7 @@ START_TEST(test_comm_bad_input)
     lct_runtime *rt = lct_test_runtime(1, 1), *rt2 = lct_test_runtime(1, 1);
     lct_comm *c = (lct_comm *)1;
     lct_comm_ops ops;
-    LCT_ASSERT_FAILS(lct_comm_ops_init(NULL, LCT_COMM_OPS_VERSION), LCT_EINVAL, "ops");
-    LCT_ASSERT_FAILS(lct_comm_ops_init(&ops, 0), LCT_EVERSION, "version");
-    LCT_ASSERT_FAILS(lct_comm_ops_init(&ops, LCT_COMM_OPS_VERSION + 1), LCT_EVERSION, "version");
-    ck_assert_int_eq(lct_comm_ops_init(&ops, LCT_COMM_OPS_VERSION), LCT_OK);
+    LCT_ASSERT_OPTIONS_INIT(lct_comm_ops_init, ops, LCT_COMM_OPS_VERSION, "ops");
     ck_assert_ptr_null(ops.rank);
     int rank = 0;
     LCT_ASSERT_FAILS(lct_comm_new(NULL, rt, &ops, &rank), LCT_EINVAL, "out");
@@ -422,13 +419,11 @@ out:
 START_TEST(test_sharded_bank_equals_unsharded)
 {
     sb_world *ref = calloc(1, sizeof *ref);
-    ref->g.size = 1;
-    sb_rank(0, ref);
+    tcomm_run_group(&ref->g, 1, sb_rank, ref);
     for (int k = 0; k < 7; k++) ck_assert_msg(ref->rc[0][k] == LCT_OK, "reference call %d: %d", k, ref->rc[0][k]);
     for (int P = 2; P <= 3; P++) {
         sb_world *w = calloc(1, sizeof *w);
-        tcomm_group_init(&w->g, P);
-        tcomm_run(P, sb_rank, w);
+        tcomm_run_group(&w->g, P, sb_rank, w);
         size_t next = 0;
         for (int r = 0; r < P; r++) {
             for (int k = 0; k < 7; k++) ck_assert_msg(w->rc[r][k] == LCT_OK, "P=%d rank %d call %d: %d", P, r, k, w->rc[r][k]);
@@ -457,7 +452,6 @@ START_TEST(test_sharded_bank_equals_unsharded)
         ck_assert(memcmp(w->init, ref->init, sizeof ref->init) == 0);
         ck_assert(memcmp(w->rows, ref->rows, sizeof ref->rows) == 0);
         ck_assert(memcmp(w->rows, w->init, sizeof ref->rows) != 0);
-        tcomm_group_destroy(&w->g);
         free(w);
     }
     free(ref);
@@ -478,12 +472,25 @@ typedef struct {
     float bank[ID_N * ID_D];
 } id_world;
 
+/* Rank r's communicator in group g, or NULL in a group of one (the single-process reference). */
+static lct_comm *rank_comm(lct_runtime *rt, tcomm_group *g, int r)
+{
+    lct_comm *c = NULL;
+    if (g->size > 1) tcomm_new(&c, rt, g, r);
+    return c;
+}
+
+/* Every one of the P ranks returned LCT_OK. */
+static void assert_ranks_ok(const int *rc, int P)
+{
+    for (int r = 0; r < P; r++) ck_assert_msg(rc[r] == LCT_OK, "P=%d rank %d: %s", P, r, lct_status_string(rc[r]));
+}
+
 static void id_rank(int r, void *arg)
 {
     id_world *w = arg;
     lct_runtime *rt = lct_test_runtime_nockeck(1, 77);
-    lct_comm *c = NULL;
-    if (w->g.size > 1) tcomm_new(&c, rt, &w->g, r);
+    lct_comm *c = rank_comm(rt, &w->g, r);
     id_run s;
     int rc = id_setup(&s, rt, c, w->mode);
     for (int step = 0; step < ID_STEPS && rc == LCT_OK; step++) {
@@ -509,15 +516,8 @@ static id_world *id_go(int P, int mode, int ckpt_at)
     id_world *w = calloc(1, sizeof *w);
     w->mode = mode;
     w->ckpt_at = ckpt_at;
-    if (P == 1) {
-        w->g.size = 1;
-        id_rank(0, w);
-    } else {
-        tcomm_group_init(&w->g, P);
-        tcomm_run(P, id_rank, w);
-        tcomm_group_destroy(&w->g);
-    }
-    for (int r = 0; r < P; r++) ck_assert_msg(w->rc[r] == LCT_OK, "P=%d rank %d: %s", P, r, lct_status_string(w->rc[r]));
+    tcomm_run_group(&w->g, P, id_rank, w);
+    assert_ranks_ok(w->rc, P);
     return w;
 }
 
@@ -700,8 +700,7 @@ static void ib_rank(int r, void *arg)
 {
     ib_world *w = arg;
     lct_runtime *rt = lct_test_runtime_nockeck(1, 91);
-    lct_comm *c = NULL;
-    if (w->g.size > 1) tcomm_new(&c, rt, &w->g, r);
+    lct_comm *c = rank_comm(rt, &w->g, r);
     ib_run s;
     int rc = ib_setup(&s, rt, c, w->cpc, w->variant);
     for (int step = 0; step < IB_STEPS && rc == LCT_OK; step++) rc = ib_step(&s, step, &w->loss[r][step]);
@@ -717,15 +716,8 @@ static ib_world *ib_go(int P, int cpc, int variant)
     ib_world *w = calloc(1, sizeof *w);
     w->cpc = cpc;
     w->variant = variant;
-    if (P == 1) {
-        w->g.size = 1;
-        ib_rank(0, w);
-    } else {
-        tcomm_group_init(&w->g, P);
-        tcomm_run(P, ib_rank, w);
-        tcomm_group_destroy(&w->g);
-    }
-    for (int r = 0; r < P; r++) ck_assert_msg(w->rc[r] == LCT_OK, "P=%d rank %d: %s", P, r, lct_status_string(w->rc[r]));
+    tcomm_run_group(&w->g, P, ib_rank, w);
+    assert_ranks_ok(w->rc, P);
     return w;
 }
 
@@ -818,15 +810,12 @@ START_TEST(test_cmc_softmax_global_negatives)
     for (int graph = LCT_CMC_CORE; graph <= LCT_CMC_FULL; graph++) {
         cm_world *ref = calloc(1, sizeof *ref);
         ref->graph = graph;
-        ref->g.size = 1;
-        cm_rank(0, ref);
+        tcomm_run_group(&ref->g, 1, cm_rank, ref);
         ck_assert_int_eq(ref->rc[0], LCT_OK);
         for (int P = 2; P <= 3; P++) {
             cm_world *w = calloc(1, sizeof *w);
             w->graph = graph;
-            tcomm_group_init(&w->g, P);
-            tcomm_run(P, cm_rank, w);
-            tcomm_group_destroy(&w->g);
+            tcomm_run_group(&w->g, P, cm_rank, w);
             for (int r = 0; r < P; r++) {
                 ck_assert_int_eq(w->rc[r], LCT_OK);
                 ck_assert(w->loss[r] == w->loss[0]);
@@ -969,14 +958,11 @@ static void cn_rank(int r, void *arg)
 START_TEST(test_cmc_nce_sharded_banks)
 {
     cn_world *ref = calloc(1, sizeof *ref);
-    ref->g.size = 1;
-    cn_rank(0, ref);
+    tcomm_run_group(&ref->g, 1, cn_rank, ref);
     ck_assert_int_eq(ref->rc[0], LCT_OK);
     for (int P = 2; P <= 3; P++) {
         cn_world *w = calloc(1, sizeof *w);
-        tcomm_group_init(&w->g, P);
-        tcomm_run(P, cn_rank, w);
-        tcomm_group_destroy(&w->g);
+        tcomm_run_group(&w->g, P, cn_rank, w);
         for (int r = 0; r < P; r++) {
             ck_assert_msg(w->rc[r] == LCT_OK, "rank %d: %s", r, lct_status_string(w->rc[r]));
             ck_assert(memcmp(w->loss[r], w->loss[0], sizeof w->loss[0]) == 0);
@@ -992,11 +978,8 @@ START_TEST(test_cmc_nce_sharded_banks)
 }
 END_TEST
 
-static Suite *comm_suite(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("comm");
-    TCase *tc = tcase_create("comm");
-    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_self_comm);
     tcase_add_test(tc, test_thread_comm_collectives);
     tcase_add_test(tc, test_comm_bad_input);
@@ -1016,11 +999,9 @@ static Suite *comm_suite(void)
     tcase_add_test(tc, test_cmc_nce_sharded_banks);
     tcase_add_test(tc, test_loss_set_comm_bad_input);
     tcase_add_test(tc, test_distributed_failure_is_agreed);
-    suite_add_tcase(s, tc);
-    return s;
 }
 
 int main(void)
 {
-    return lct_test_run(comm_suite());
+    return lct_test_main("comm", "comm", 120, add_tests);
 }

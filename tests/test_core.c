@@ -59,10 +59,7 @@ END_TEST
 START_TEST(test_options_init_bad_input)
 {
     lct_runtime_options o;
-    LCT_ASSERT_FAILS(lct_runtime_options_init(NULL, LCT_RUNTIME_OPTIONS_VERSION), LCT_EINVAL, "opts");
-    LCT_ASSERT_FAILS(lct_runtime_options_init(&o, 0), LCT_EVERSION, "version is 0");
-    LCT_ASSERT_FAILS(lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION + 1), LCT_EVERSION, "version");
-    ck_assert_int_eq(lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION), LCT_OK);
+    LCT_ASSERT_OPTIONS_INIT(lct_runtime_options_init, o, LCT_RUNTIME_OPTIONS_VERSION, "opts");
     ck_assert_uint_eq(o.threads, 1);
     ck_assert_int_eq(o.log_level, LCT_LOG_WARN);
 }
@@ -160,13 +157,7 @@ END_TEST
 START_TEST(test_allocator_hooks_and_accounting)
 {
     int counts[2] = {0, 0};
-    lct_runtime_options o;
-    lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION);
-    o.alloc = count_alloc;
-    o.free = count_free;
-    o.alloc_user = counts;
-    lct_runtime *rt;
-    ck_assert_int_eq(lct_runtime_new(&rt, &o), LCT_OK);
+    lct_runtime *rt = lct_test_runtime_hooked(1, 0, count_alloc, count_free, counts); /* the default threads and seed */
     ck_assert_int_eq(counts[0], 1);
     size_t cur = 1, peak = 1;
     ck_assert_int_eq(lct_runtime_memory(rt, &cur, &peak), LCT_OK);
@@ -542,10 +533,8 @@ START_TEST(test_cpu_features_match_compiler)
 }
 END_TEST
 
-static Suite *core_suite(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("core");
-    TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_version);
     tcase_add_test(tc, test_status_strings);
     tcase_add_test(tc, test_error_message_thread_local_and_clear);
@@ -564,11 +553,9 @@ static Suite *core_suite(void)
     tcase_add_test(tc, test_bf16_rounding);
     tcase_add_test(tc, test_alloc_failure_injection_fixture);
     tcase_add_test(tc, test_cpu_features_match_compiler);
-    suite_add_tcase(s, tc);
-    return s;
 }
 
 int main(void)
 {
-    return lct_test_run(core_suite());
+    return lct_test_main("core", "core", 0, add_tests);
 }

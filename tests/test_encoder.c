@@ -8,10 +8,7 @@ static const char *const CNN = "in 1x12x12; conv2d 4 k3 p1; bn; relu; maxpool 2;
 START_TEST(test_options_init)
 {
     lct_encoder_options o;
-    LCT_ASSERT_FAILS(lct_encoder_options_init(NULL, LCT_ENCODER_OPTIONS_VERSION), LCT_EINVAL, "opts");
-    LCT_ASSERT_FAILS(lct_encoder_options_init(&o, 0), LCT_EVERSION, "version is 0");
-    LCT_ASSERT_FAILS(lct_encoder_options_init(&o, LCT_ENCODER_OPTIONS_VERSION + 1), LCT_EVERSION, "version");
-    ck_assert_int_eq(lct_encoder_options_init(&o, LCT_ENCODER_OPTIONS_VERSION), LCT_OK);
+    LCT_ASSERT_OPTIONS_INIT(lct_encoder_options_init, o, LCT_ENCODER_OPTIONS_VERSION, "opts");
     ck_assert_uint_eq(o.check_finite, 1);
 }
 END_TEST
@@ -651,8 +648,7 @@ START_TEST(test_out_of_memory_leaves_nothing_changed)
     free(yb);
     lct_optimizer_free(opt);
     lct_encoder_free(enc);
-    lct_runtime_memory(rt, &after, NULL);
-    ck_assert_uint_eq(after, 0);
+    lct_test_assert_no_memory(rt);
     lct_runtime_free(rt);
 }
 END_TEST
@@ -832,11 +828,8 @@ START_TEST(test_overflowing_gradient_stops_step)
 }
 END_TEST
 
-int main(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("encoder");
-    TCase *tc = tcase_create("api");
-    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_options_init);
     tcase_add_test(tc, test_new_bad_input);
     tcase_add_test(tc, test_builder_bad_input_leaves_encoder_unchanged);
@@ -853,6 +846,9 @@ int main(void)
     tcase_add_test(tc, test_out_of_memory_leaves_nothing_changed);
     tcase_add_test(tc, test_cpc_encoder_shapes);
     tcase_add_test(tc, test_training_reduces_loss);
-    suite_add_tcase(s, tc);
-    return lct_test_run(s);
+}
+
+int main(void)
+{
+    return lct_test_main("encoder", "api", 120, add_tests);
 }

@@ -75,27 +75,8 @@ static void write_idx(const char *path, int gz, uint8_t dtype, int ndim, const u
     free(data);
 }
 
-static uint8_t *read_file(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return buf;
-}
-
-static void write_file(const char *path, const uint8_t *data, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(data, 1, size, f), size);
-    fclose(f);
-}
+#define read_file lct_test_read_file
+#define write_file lct_test_write_file
 
 /* The call must fail with `code` and a message containing `needle` (example helpers' ex_error()). */
 #define EX_ASSERT_FAILS(call, code, needle)                                                        \
@@ -1518,53 +1499,40 @@ START_TEST(test_train_loop)
 }
 END_TEST
 
-static Suite *examples_common_suite(void)
+static void add_tests(Suite *s)
 {
-    Suite *s = suite_create("examples_common");
-    TCase *t = tcase_create("idx");
-    tcase_add_test(t, test_idx_round_trip);
-    tcase_add_test(t, test_idx_rejects_bad_files);
-    tcase_add_test(t, test_idx_mutations);
-    tcase_add_test(t, test_fmnist_loader_on_fake_folder);
-    tcase_add_test(t, test_fmnist_real_test_split);
-    tcase_set_timeout(t, 120);
-    suite_add_tcase(s, t);
-    t = tcase_create("png_plot");
-    tcase_add_test(t, test_png_encodes_and_decodes);
-    tcase_add_test(t, test_png_bad_input);
-    tcase_add_test(t, test_font_glyphs);
-    tcase_add_test(t, test_canvas_text);
-    tcase_add_test(t, test_canvas_shapes);
-    tcase_add_test(t, test_nice_ticks_and_labels);
-    tcase_add_test(t, test_plot_loss_curve);
-    tcase_add_test(t, test_plot_embedding);
-    tcase_set_timeout(t, 120);
-    suite_add_tcase(s, t);
-    t = tcase_create("pca");
-    tcase_add_test(t, test_pca_known_axes);
-    tcase_add_test(t, test_pca_random_data_matches_reference);
-    tcase_add_test(t, test_pca_degenerate_and_bad_input);
-    tcase_set_timeout(t, 120);
-    suite_add_tcase(s, t);
-    t = tcase_create("progress_flags_files");
-    tcase_add_test(t, test_progress_pure_functions);
-    tcase_add_test(t, test_progress_log_lines);
-    tcase_add_test(t, test_flags_good);
-    tcase_add_test(t, test_flags_bad);
-    tcase_add_test(t, test_files);
-    suite_add_tcase(s, t);
-    t = tcase_create("training_loop");
-    tcase_add_test(t, test_numeric_helpers);
-    tcase_add_test(t, test_flag_choices);
-    tcase_add_test(t, test_train_helpers);
-    tcase_add_test(t, test_knn_eval);
-    tcase_add_test(t, test_train_loop);
-    tcase_set_timeout(t, 120);
-    suite_add_tcase(s, t);
-    return s;
+    TCase *idx = lct_test_case(s, "idx", 120), *png = lct_test_case(s, "png_plot", 120),
+          *pca = lct_test_case(s, "pca", 120), *misc = lct_test_case(s, "progress_flags_files", 0);
+    tcase_add_test(idx, test_idx_round_trip);
+    tcase_add_test(idx, test_idx_rejects_bad_files);
+    tcase_add_test(idx, test_idx_mutations);
+    tcase_add_test(idx, test_fmnist_loader_on_fake_folder);
+    tcase_add_test(idx, test_fmnist_real_test_split);
+    tcase_add_test(png, test_png_encodes_and_decodes);
+    tcase_add_test(png, test_png_bad_input);
+    tcase_add_test(png, test_font_glyphs);
+    tcase_add_test(png, test_canvas_text);
+    tcase_add_test(png, test_canvas_shapes);
+    tcase_add_test(png, test_nice_ticks_and_labels);
+    tcase_add_test(png, test_plot_loss_curve);
+    tcase_add_test(png, test_plot_embedding);
+    tcase_add_test(pca, test_pca_known_axes);
+    tcase_add_test(pca, test_pca_random_data_matches_reference);
+    tcase_add_test(pca, test_pca_degenerate_and_bad_input);
+    tcase_add_test(misc, test_progress_pure_functions);
+    tcase_add_test(misc, test_progress_log_lines);
+    tcase_add_test(misc, test_flags_good);
+    tcase_add_test(misc, test_flags_bad);
+    tcase_add_test(misc, test_files);
+    TCase *loop = lct_test_case(s, "training_loop", 120);
+    tcase_add_test(loop, test_numeric_helpers);
+    tcase_add_test(loop, test_flag_choices);
+    tcase_add_test(loop, test_train_helpers);
+    tcase_add_test(loop, test_knn_eval);
+    tcase_add_test(loop, test_train_loop);
 }
 
 int main(void)
 {
-    return lct_test_run(examples_common_suite());
+    return lct_test_suite_main("examples_common", add_tests);
 }

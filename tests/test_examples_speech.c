@@ -471,32 +471,24 @@ START_TEST(test_speech_synthesis)
 }
 END_TEST
 
-static Suite *examples_speech_suite(void)
+static void add_tests(Suite *s)
 {
-    Suite *s = suite_create("examples_speech");
-    TCase *t = tcase_create("audio");
-    tcase_add_test(t, test_wav_parse_pcm);
-    tcase_add_test(t, test_wav_parse_rejects);
-    tcase_add_test(t, test_resample_tones);
-    tcase_add_test(t, test_resample_matches_reference);
-    tcase_add_test(t, test_resample_bad_input);
-    tcase_add_test(t, test_audio_normalise);
-    tcase_set_timeout(t, 60);
-    suite_add_tcase(s, t);
-    t = tcase_create("probe");
-    tcase_add_test(t, test_softmax_fit_reaches_the_optimum);
-    tcase_add_test(t, test_probe_accuracy_separable_and_chance);
-    tcase_add_test(t, test_softmax_bad_input);
-    suite_add_tcase(s, t);
-    t = tcase_create("corpus");
-    tcase_add_test(t, test_speech_paths);
-    tcase_add_test(t, test_speech_synthesis);
-    tcase_set_timeout(t, 60);
-    suite_add_tcase(s, t);
-    return s;
+    TCase *wav = lct_test_case(s, "audio", 60), *probe = lct_test_case(s, "probe", 0),
+          *corpus = lct_test_case(s, "corpus", 60);
+    tcase_add_test(wav, test_wav_parse_pcm);
+    tcase_add_test(wav, test_wav_parse_rejects);
+    tcase_add_test(wav, test_resample_tones);
+    tcase_add_test(wav, test_resample_matches_reference);
+    tcase_add_test(wav, test_resample_bad_input);
+    tcase_add_test(wav, test_audio_normalise);
+    tcase_add_test(probe, test_softmax_fit_reaches_the_optimum);
+    tcase_add_test(probe, test_probe_accuracy_separable_and_chance);
+    tcase_add_test(probe, test_softmax_bad_input);
+    tcase_add_test(corpus, test_speech_paths);
+    tcase_add_test(corpus, test_speech_synthesis);
 }
 
 int main(void)
 {
-    return lct_test_run(examples_speech_suite());
+    return lct_test_suite_main("examples_speech", add_tests);
 }

@@ -365,11 +365,8 @@ START_TEST(test_knn_bad_input)
 }
 END_TEST
 
-static Suite *knn_suite(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("knn");
-    TCase *tc = tcase_create("knn");
-    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_topk_matches_brute_force);
     tcase_add_test(tc, test_topk_ties_and_k_equals_n);
     tcase_add_test(tc, test_topk_both_paths);
@@ -377,11 +374,9 @@ static Suite *knn_suite(void)
     tcase_add_test(tc, test_classify_small_labelled_set);
     tcase_add_test(tc, test_classify_tie_takes_smaller_class);
     tcase_add_test(tc, test_knn_bad_input);
-    suite_add_tcase(s, tc);
-    return s;
 }
 
 int main(void)
 {
-    return lct_test_run(knn_suite());
+    return lct_test_main("knn", "knn", 120, add_tests);
 }

@@ -272,6 +272,14 @@ static void get_tensor(lct_params *p, size_t i, float *dst)
     ck_assert_int_eq(lct_params_get(p, i, dst, count), LCT_OK);
 }
 
+/* The weights (tensor 0) and biases (tensor 1) of enc's parameters into w and b. */
+static void get_weight_bias(lct_encoder *enc, float *w, float *b)
+{
+    lct_params *p = lct_encoder_params(enc);
+    get_tensor(p, 0, w);
+    get_tensor(p, 1, b);
+}
+
 /* Direct convolution in double, for several geometries (strided, padded, "same" width, 1x1). */
 START_TEST(test_conv2d_forward_reference)
 {
@@ -297,9 +305,7 @@ START_TEST(test_conv2d_forward_reference)
         float *x = malloc(B * C * H * W * sizeof *x), *y = malloc(B * O * OH * OW * sizeof *y);
         float *w = malloc(O * C * K * K * sizeof *w), b[8];
         fill_uniform(x, B * C * H * W, 5 + t, -1, 1);
-        lct_params *p = lct_encoder_params(enc);
-        get_tensor(p, 0, w);
-        get_tensor(p, 1, b);
+        get_weight_bias(enc, w, b);
         ck_assert_int_eq(lct_encoder_forward(enc, x, B, y), LCT_OK);
         for (size_t n = 0; n < B; n++)
             for (size_t o = 0; o < O; o++)
@@ -347,9 +353,7 @@ START_TEST(test_conv1d_forward_reference)
     ck_assert_uint_eq(enc_out(enc), O * OL);
     float x[2 * 2 * 43], y[2 * 4 * 8], w[4 * 2 * 10], b[4];
     fill_uniform(x, sizeof x / sizeof *x, 6, -1, 1);
-    lct_params *p = lct_encoder_params(enc);
-    get_tensor(p, 0, w);
-    get_tensor(p, 1, b);
+    get_weight_bias(enc, w, b);
     ck_assert_int_eq(lct_encoder_forward(enc, x, B, y), LCT_OK);
     for (size_t n = 0; n < B; n++)
         for (size_t o = 0; o < O; o++)
@@ -1099,16 +1103,13 @@ done:
 }
 END_TEST
 
-int main(void)
+static void add_tests(Suite *s)
 {
-    Suite *s = suite_create("layers");
-    TCase *tc = tcase_create("gradients");
-    tcase_set_timeout(tc, 120);
+    TCase *tc = lct_test_case(s, "gradients", 120);
     size_t n = sizeof cases / sizeof *cases;
     tcase_add_loop_test(tc, test_gradcheck_train, 0, (int)n);
     tcase_add_loop_test(tc, test_gradcheck_eval, 0, (int)n);
-    suite_add_tcase(s, tc);
-    TCase *tf = tcase_create("forward");
+    TCase *tf = lct_test_case(s, "forward", 0);
     tcase_add_test(tf, test_conv2d_forward_reference);
     tcase_add_test(tf, test_conv1d_forward_reference);
     tcase_add_test(tf, test_conv1d_relu_reference);
@@ -1123,6 +1124,9 @@ int main(void)
     tcase_add_test(tf, test_bf16_conv2d_reference);
     tcase_add_test(tf, test_bf16_switch);
     tcase_add_loop_test(tf, test_bf16_packed_weights_follow_writes, 0, 2);
-    suite_add_tcase(s, tf);
-    return lct_test_run(s);
+}
+
+int main(void)
+{
+    return lct_test_suite_main("layers", add_tests);
 }

@@ -1663,11 +1663,8 @@ END_TEST
 
 /* ---- Suite ------------------------------------------------------------------------------ */
 
-static Suite *loss_suite(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("loss");
-    TCase *tc = tcase_create("loss");
-    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_options_init);
     tcase_add_test(tc, test_constructors_bad_input);
     tcase_add_test(tc, test_params_and_z_state);
@@ -1693,11 +1690,9 @@ static Suite *loss_suite(void)
     tcase_add_test(tc, test_thread_count_independent_and_no_steady_allocation);
     tcase_add_test(tc, test_allocation_failures);
     tcase_add_test(tc, test_workspace_query_matches);
-    suite_add_tcase(s, tc);
-    return s;
 }
 
 int main(void)
 {
-    return lct_test_run(loss_suite());
+    return lct_test_main("loss", "loss", 120, add_tests);
 }

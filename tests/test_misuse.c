@@ -284,9 +284,8 @@ START_TEST(test_null_buffers_and_huge_sizes)
     ck_assert_int_eq(lct_loss_new_invaspread(&inva, rt, 4, NULL), LCT_OK);
     float buf[64] = {0}, lv;
     int64_t idx[4] = {0, 1, 2, 3};
-    size_t sz, before, after;
-    const size_t huge = SIZE_MAX / 2 + 1;
-    lct_runtime_memory(rt, &before, NULL);
+    size_t sz;
+    const size_t huge = SIZE_MAX / 2 + 1, before = lct_test_bytes(rt);
 
     EXPECT(lct_encoder_forward(enc, NULL, 1, buf), LCT_EINVAL, "x");
     EXPECT(lct_encoder_forward(enc, buf, 1, NULL), LCT_EINVAL, "y");
@@ -331,15 +330,13 @@ START_TEST(test_null_buffers_and_huge_sizes)
     EXPECT(lct_loss_invaspread_compute(inva, buf, 0, &lv, buf), LCT_EINVAL, "batch");
     EXPECT(lct_encoder_workspace_bytes(enc, 0, &sz), LCT_EINVAL, "batch");
 
-    lct_runtime_memory(rt, &after, NULL);
-    ck_assert_uint_eq(before, after); /* refused calls allocate nothing */
+    ck_assert_uint_eq(lct_test_bytes(rt), before); /* refused calls allocate nothing */
     lct_loss_free(inva);
     lct_loss_free(nce);
     lct_augmenter_free(aug);
     lct_bank_free(bank);
     lct_encoder_free(enc);
-    lct_runtime_memory(rt, &after, NULL);
-    ck_assert_uint_eq(after, 0);
+    lct_test_assert_no_memory(rt);
     lct_runtime_free(rt);
 }
 END_TEST
@@ -423,8 +420,7 @@ START_TEST(test_counts_past_any_buffer)
     EXPECT(lct_encoder_new_from_spec(&e, rt, "in 4294967295; linear 2147483648", NULL), LCT_ESHAPE, "overflow");
     ck_assert_ptr_null(e);
 
-    lct_runtime_memory(rt, &after, NULL);
-    ck_assert_uint_eq(before, after); /* refused calls allocate nothing */
+    ck_assert_uint_eq(lct_test_bytes(rt), before); /* refused calls allocate nothing */
     lct_comm_free(self);
     lct_augmenter_free(sig);
     lct_encoder_free(big);
@@ -432,8 +428,7 @@ START_TEST(test_counts_past_any_buffer)
     lct_test_unguard(&gf);
     lct_test_unguard(&gi);
     lct_test_unguard(&go);
-    lct_runtime_memory(rt, &after, NULL);
-    ck_assert_uint_eq(after, 0);
+    lct_test_assert_no_memory(rt);
     lct_runtime_free(rt);
 }
 END_TEST
@@ -759,16 +754,17 @@ START_TEST(test_header_error_lists)
 }
 END_TEST
 
-int main(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("misuse");
-    TCase *tc = tcase_create("misuse");
     tcase_add_test(tc, test_null_handles);
     tcase_add_test(tc, test_null_buffers_and_huge_sizes);
     tcase_add_test(tc, test_counts_past_any_buffer);
     tcase_add_test(tc, test_option_versions);
     tcase_add_test(tc, test_mixed_runtimes);
     tcase_add_test(tc, test_header_error_lists);
-    suite_add_tcase(s, tc);
-    return lct_test_run(s);
+}
+
+int main(void)
+{
+    return lct_test_main("misuse", "misuse", 0, add_tests);
 }

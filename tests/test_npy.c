@@ -10,40 +10,15 @@
 
 static char dir[256];
 
-static void setup(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/lct-npy-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        char p[512];
-        while ((e = readdir(d)) != NULL) {
-            if (e->d_name[0] == '.') continue;
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            if (unlink(p) != 0) rmdir(p);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
+static void setup(void) { lct_test_tmpdir_make(dir, sizeof dir, "npy"); }
+static void teardown(void) { lct_test_tmpdir_remove(dir); }
 
 static void path_of(char *out, size_t n, const char *name)
 {
     snprintf(out, n, "%s/%s", dir, name);
 }
 
-static void spit(const char *path, const void *data, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(data, 1, size, f), size);
-    fclose(f);
-}
+#define spit lct_test_write_file
 
 /* Values that exercise every float bit pattern class: signs, tiny, huge, NaN-free. */
 static float value_at(size_t i)
@@ -106,12 +81,7 @@ START_TEST(test_round_trip_matrix_and_vector)
     ck_assert_int_eq(lct_npy_write_vector(p, m + 1, 3), LCT_OK);
     ck_assert_int_eq(lct_npy_read(p, back, 3, 1), LCT_OK);
     ck_assert_mem_eq(back, m + 1, 3 * sizeof *m);
-    int files = 0;
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) files += e->d_name[0] != '.';
-    closedir(d);
-    ck_assert_int_eq(files, 2);
+    ck_assert_int_eq(lct_test_count_files(dir), 2);
     free(m);
     free(back);
     size_t cur = 1;
@@ -351,10 +321,8 @@ START_TEST(test_fuzz_corpus_files)
 }
 END_TEST
 
-static Suite *npy_suite(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("npy");
-    TCase *tc = tcase_create("npy");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_round_trip_matrix_and_vector);
     tcase_add_test(tc, test_numpy_loads_our_files);
@@ -362,11 +330,9 @@ static Suite *npy_suite(void)
     tcase_add_test(tc, test_malformed_headers);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_fuzz_corpus_files);
-    suite_add_tcase(s, tc);
-    return s;
 }
 
 int main(void)
 {
-    return lct_test_run(npy_suite());
+    return lct_test_main("npy", "npy", 0, add_tests);
 }

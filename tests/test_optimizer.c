@@ -434,16 +434,17 @@ START_TEST(test_resume_from_state_is_bit_identical)
 }
 END_TEST
 
-int main(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("optimizer");
-    TCase *tc = tcase_create("optimizer");
     tcase_add_test(tc, test_rules_match_reference);
     tcase_add_test(tc, test_schedules);
     tcase_add_test(tc, test_params_setters_and_bounds);
     tcase_add_test(tc, test_new_bad_input);
     tcase_add_test(tc, test_attach_step_bad_input_and_state);
     tcase_add_test(tc, test_resume_from_state_is_bit_identical);
-    suite_add_tcase(s, tc);
-    return lct_test_run(s);
+}
+
+int main(void)
+{
+    return lct_test_main("optimizer", "optimizer", 0, add_tests);
 }

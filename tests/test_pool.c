@@ -195,10 +195,7 @@ START_TEST(test_scheduler_misuse)
 {
     host_pool h = {0};
     lct_scheduler s;
-    LCT_ASSERT_FAILS(lct_scheduler_init(NULL, LCT_SCHEDULER_VERSION), LCT_EINVAL, "sched");
-    LCT_ASSERT_FAILS(lct_scheduler_init(&s, 0), LCT_EVERSION, "version");
-    LCT_ASSERT_FAILS(lct_scheduler_init(&s, LCT_SCHEDULER_VERSION + 1), LCT_EVERSION, "version");
-    ck_assert_int_eq(lct_scheduler_init(&s, LCT_SCHEDULER_VERSION), LCT_OK);
+    LCT_ASSERT_OPTIONS_INIT(lct_scheduler_init, s, LCT_SCHEDULER_VERSION, "sched");
     ck_assert_int_eq(s.workers, 1);
     ck_assert_ptr_null(s.run);
 
@@ -400,17 +397,17 @@ START_TEST(test_fork_child_trains)
 }
 END_TEST
 
-int main(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("pool");
-    TCase *tc = tcase_create("pool");
-    tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_scheduler_misuse);
     tcase_add_test(tc, test_host_scheduler);
     tcase_add_test(tc, test_parallel_covers_once);
     tcase_add_test(tc, test_gemm_split_is_exact);
     tcase_add_test(tc, test_idle_pool_sleeps);
     tcase_add_test(tc, test_fork_child_trains);
-    suite_add_tcase(s, tc);
-    return lct_test_run(s);
+}
+
+int main(void)
+{
+    return lct_test_main("pool", "pool", 300, add_tests);
 }

@@ -111,16 +111,16 @@ END_TEST
 START_TEST(test_step_cmc) { check_method(M_CMC, 2); }
 END_TEST
 
-int main(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("reliability");
-    TCase *tc = tcase_create("allocation failures in a training step");
-    tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_step_nce);
     tcase_add_test(tc, test_step_npsoftmax);
     tcase_add_test(tc, test_step_invaspread);
     tcase_add_test(tc, test_step_cpc);
     tcase_add_test(tc, test_step_cmc);
-    suite_add_tcase(s, tc);
-    return lct_test_run(s);
+}
+
+int main(void)
+{
+    return lct_test_main("reliability", "allocation failures in a training step", 600, add_tests);
 }

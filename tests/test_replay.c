@@ -26,12 +26,7 @@ static lct_replay *new_replay(lct_runtime *rt, size_t capacity, int policy, int 
     return rp;
 }
 
-static void assert_no_memory(lct_runtime *rt)
-{
-    size_t cur;
-    ck_assert_int_eq(lct_runtime_memory(rt, &cur, NULL), LCT_OK);
-    ck_assert_uint_eq(cur, 0);
-}
+#define assert_no_memory lct_test_assert_no_memory
 
 /* ---- FIFO --------------------------------------------------------------------------------- */
 
@@ -399,15 +394,16 @@ static void stream_new(stream_run *r, int policy, int counting)
     ck_assert_int_eq(lct_augmenter_add_hflip(r->aug, 0.5), LCT_OK);
 }
 
+static lct_test_handles stream_handles(const stream_run *r)
+{
+    return (lct_test_handles){.enc = r->enc, .opt = r->opt, .bank = r->bank, .rp = r->rp, .nv = r->nv, .loss = r->loss,
+                              .aug = r->aug};
+}
+
 static void stream_free(stream_run *r)
 {
-    lct_augmenter_free(r->aug);
-    lct_optimizer_free(r->opt);
-    lct_loss_free(r->loss);
-    lct_novelty_free(r->nv);
-    lct_replay_free(r->rp);
-    lct_bank_free(r->bank);
-    lct_encoder_free(r->enc);
+    lct_test_handles h = stream_handles(r);
+    lct_test_handles_free(&h);
     assert_no_memory(r->rt);
     lct_runtime_free(r->rt);
 }
@@ -453,35 +449,14 @@ static void stream_frames(stream_run *r, int from, int count)
 
 static void stream_save(stream_run *r, const char *path)
 {
-    lct_checkpoint_writer *w;
-    ck_assert_int_eq(lct_checkpoint_writer_new(&w, r->rt, NULL), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_add_encoder(w, "encoder", r->enc), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_add_optimizer(w, "optimizer", r->opt), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_add_bank(w, "bank", r->bank), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_add_replay(w, "replay", r->rp), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_add_novelty(w, "novelty", r->nv), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_add_loss(w, "loss", r->loss), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_add_augmenter(w, "augmenter", r->aug), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_add_runtime(w), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_write_file(w, path), LCT_OK);
-    lct_checkpoint_writer_free(w);
+    lct_test_handles h = stream_handles(r);
+    lct_test_handles_save(r->rt, &h, path, NULL, 0);
 }
 
 static void stream_load(stream_run *r, const char *path)
 {
-    lct_checkpoint_reader *rd;
-    ck_assert_int_eq(lct_checkpoint_reader_open_file(&rd, r->rt, path), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_reader_begin(rd), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_load_encoder(rd, "encoder", r->enc), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_load_optimizer(rd, "optimizer", r->opt), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_load_bank(rd, "bank", r->bank), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_load_replay(rd, "replay", r->rp), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_load_novelty(rd, "novelty", r->nv), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_load_loss(rd, "loss", r->loss), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_load_augmenter(rd, "augmenter", r->aug), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_load_runtime(rd, r->rt), LCT_OK);
-    ck_assert_int_eq(lct_checkpoint_reader_commit(rd), LCT_OK);
-    lct_checkpoint_reader_free(rd);
+    lct_test_handles h = stream_handles(r);
+    lct_test_handles_restore(r->rt, &h, path, NULL);
 }
 
 /* Everything a stream run's future depends on, bit for bit. */
@@ -1032,11 +1007,8 @@ START_TEST(test_out_of_memory)
 }
 END_TEST
 
-int main(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("replay");
-    TCase *tc = tcase_create("replay");
-    tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_fifo_order);
     tcase_add_test(tc, test_reservoir_uniform_inclusion);
     tcase_add_test(tc, test_minred_evicts_the_most_redundant);
@@ -1050,6 +1022,9 @@ int main(void)
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_damaged_replay_sections);
     tcase_add_test(tc, test_out_of_memory);
-    suite_add_tcase(s, tc);
-    return lct_test_run(s);
+}
+
+int main(void)
+{
+    return lct_test_main("replay", "replay", 300, add_tests);
 }

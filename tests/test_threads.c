@@ -142,14 +142,14 @@ START_TEST(test_thread_local_errors)
 }
 END_TEST
 
-int main(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("threads");
-    TCase *tc = tcase_create("threads");
-    tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_own_runtimes);
     tcase_add_test(tc, test_shared_runtime);
     tcase_add_test(tc, test_thread_local_errors);
-    suite_add_tcase(s, tc);
-    return lct_test_run(s);
+}
+
+int main(void)
+{
+    return lct_test_main("threads", "threads", 300, add_tests);
 }

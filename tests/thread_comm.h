@@ -131,13 +131,10 @@ static inline int tcomm_new(lct_comm **out, lct_runtime *rt, tcomm_group *g, int
 {
     lct_comm_ops ops;
     lct_comm_ops_init(&ops, LCT_COMM_OPS_VERSION);
-    ops.rank = tcomm_rank_fn;
-    ops.size = tcomm_size_fn;
-    ops.allreduce_sum_f32 = tcomm_allreduce;
-    ops.allgather = tcomm_allgather;
-    ops.allgatherv = tcomm_allgatherv;
-    ops.broadcast = tcomm_broadcast;
-    ops.barrier = tcomm_barrier;
+    /* the rank queries, the collectives, and the release of the user pointer */
+    ops.rank = tcomm_rank_fn, ops.size = tcomm_size_fn;
+    ops.allreduce_sum_f32 = tcomm_allreduce, ops.allgather = tcomm_allgather, ops.allgatherv = tcomm_allgatherv;
+    ops.broadcast = tcomm_broadcast, ops.barrier = tcomm_barrier;
     ops.release = tcomm_release;
     tcomm_rank *me = malloc(sizeof *me);
     me->g = g;
@@ -171,6 +168,20 @@ static inline void tcomm_run(int P, tcomm_fn fn, void *arg)
         pthread_create(&th[r], NULL, tcomm_trampoline, &jobs[r]);
     }
     for (int r = 0; r < P; r++) pthread_join(th[r], NULL);
+}
+
+/* fn(rank, arg) for the P ranks of group g: in this thread as a group of one when P is 1, else on P
+ * threads of a new group that is destroyed afterwards. */
+static inline void tcomm_run_group(tcomm_group *g, int P, tcomm_fn fn, void *arg)
+{
+    if (P == 1) {
+        g->size = 1;
+        fn(0, arg);
+        return;
+    }
+    tcomm_group_init(g, P);
+    tcomm_run(P, fn, arg);
+    tcomm_group_destroy(g);
 }
 
 #endif

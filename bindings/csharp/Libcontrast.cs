@@ -124,10 +124,8 @@ namespace Libcontrast
     [StructLayout(LayoutKind.Sequential)]
     public struct LossNceOptions
     {
-        public uint Version;
-        public uint K;
-        public int SampleMode;
-        public int ZPolicy;
+        public uint Version, K;
+        public int SampleMode, ZPolicy;
 
         public static LossNceOptions Defaults() { return Native.Defaults<LossNceOptions>(Native.lct_loss_nce_options_init, 1); }
     }

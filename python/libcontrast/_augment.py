@@ -2,7 +2,7 @@
 import ctypes
 
 from . import _buffers
-from ._core import Handle
+from ._core import Handle, counter_property
 from ._errors import check
 from ._lib import P, c_double, c_int, c_size_t, c_uint32, c_uint64, c_void_p, declare, lib
 
@@ -13,15 +13,8 @@ PRESETS = {"instdisc": 1, "invaspread": 2, "cmc": 3, "cpc": 4}
 
 
 class AugmenterOptions(ctypes.Structure):
-    _fields_ = [
-        ("version", c_uint32),
-        ("input", ctypes.c_int32),
-        ("channels", c_uint32),
-        ("height", c_uint32),
-        ("width", c_uint32),
-        ("out_height", c_uint32),
-        ("out_width", c_uint32),
-    ]
+    _fields_ = [("version", c_uint32), ("input", ctypes.c_int32), ("channels", c_uint32), ("height", c_uint32),
+                ("width", c_uint32), ("out_height", c_uint32), ("out_width", c_uint32)]
 
 
 declare({
@@ -83,16 +76,8 @@ class Augmenter(Handle):
     def __len__(self):
         return check(lib.lct_augmenter_op_count(self.ptr))
 
-    @property
-    def counter(self):
-        """Number of the next apply() call; save and restore it with checkpoints."""
-        c = c_uint64()
-        check(lib.lct_augmenter_get_counter(self.ptr, ctypes.byref(c)))
-        return c.value
-
-    @counter.setter
-    def counter(self, value):
-        check(lib.lct_augmenter_set_counter(self.ptr, value))
+    counter = counter_property("lct_augmenter_get_counter", "lct_augmenter_set_counter",
+                               "Number of the next apply() call; save and restore it with checkpoints.")
 
     def clear(self):
         check(lib.lct_augmenter_clear(self.ptr))

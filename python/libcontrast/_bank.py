@@ -2,8 +2,8 @@
 import ctypes
 
 from . import _buffers
-from ._core import Handle, enum_value as _enum
-from ._errors import check
+from ._core import Handle, enum_value as _enum, item_property
+from ._errors import check, check_out
 from ._lib import P, c_double, c_float, c_int, c_size_t, c_uint32, c_void_p, declare, lib
 
 STORAGES = {"fp32": 0, "fp16": 1}
@@ -110,17 +110,10 @@ class Bank(Handle):
     @property
     def info(self):
         """(n, d, storage) with storage 0 (fp32) or 1 (fp16)."""
-        n, d, s = c_size_t(), c_size_t(), c_int()
-        check(lib.lct_bank_info(self.ptr, ctypes.byref(n), ctypes.byref(d), ctypes.byref(s)))
-        return n.value, d.value, s.value
+        return check_out(lib.lct_bank_info, (c_size_t, c_size_t, c_int), self.ptr)
 
-    @property
-    def n(self):
-        return self.info[0]
-
-    @property
-    def d(self):
-        return self.info[1]
+    n = item_property("info", 0, "Rows.")
+    d = item_property("info", 1, "Floats per row.")
 
     def __len__(self):
         return self.n

@@ -3,7 +3,7 @@ import ctypes
 import weakref
 
 from . import _buffers
-from ._errors import StateError, check
+from ._errors import StateError, check, check_out
 from ._lib import LOG_FN, RuntimeOptions, lib
 
 KERNEL_SOURCES = {0: "auto", 1: "env", 2: "blis"}
@@ -27,6 +27,18 @@ def version():
 
 def version_number():
     return lib.lct_version_number()
+
+
+
+def counter_property(get, set_, doc):
+    """A 64-bit counter of a handle, read with lib.<get>(ptr, &v) and written with lib.<set_>(ptr, v)."""
+    return property(lambda self: check_out(getattr(lib, get), ctypes.c_uint64, self.ptr),
+                    lambda self, value: check(getattr(lib, set_)(self.ptr, value)), doc=doc)
+
+
+def item_property(name, index, doc=None):
+    """Item `index` of the tuple that the property `name` returns."""
+    return property(lambda self: getattr(self, name)[index], doc=doc)
 
 
 class Handle:
@@ -204,17 +216,18 @@ class Params:
         return [self.info(i)[0] for i in range(len(self))]
 
     def total(self):
-        n = ctypes.c_size_t()
-        check(lib.lct_params_total(self._p, ctypes.byref(n)))
-        return n.value
+        return check_out(lib.lct_params_total, ctypes.c_size_t, self._p)
 
-    def get(self, index, out=None):
+    def _read(self, fn, index, out):
         count = self.info(index)[1]
         if out is None:
             out = _buffers.new_floats(count)
         p = _buffers.floats(out, "out", count, writable=True)
-        check(lib.lct_params_get(self._p, index, p.address, count))
+        check(fn(self._p, index, p.address, count))
         return out
+
+    def get(self, index, out=None):
+        return self._read(lib.lct_params_get, index, out)
 
     def set(self, index, values):
         count = self.info(index)[1]
@@ -222,12 +235,7 @@ class Params:
         check(lib.lct_params_set(self._p, index, p.address, count))
 
     def grad(self, index, out=None):
-        count = self.info(index)[1]
-        if out is None:
-            out = _buffers.new_floats(count)
-        p = _buffers.floats(out, "out", count, writable=True)
-        check(lib.lct_params_get_grad(self._p, index, p.address, count))
-        return out
+        return self._read(lib.lct_params_get_grad, index, out)
 
     def zero_grad(self):
         check(lib.lct_params_zero_grad(self._p))

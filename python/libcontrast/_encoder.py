@@ -2,8 +2,8 @@
 import ctypes
 
 from . import _buffers
-from ._core import Handle, Params
-from ._errors import check
+from ._core import Handle, Params, counter_property
+from ._errors import check, check_out
 from ._lib import P, c_char_p, c_float, c_int, c_size_t, c_uint32, c_uint64, c_void_p, declare, lib
 
 EVAL, TRAIN = 0, 1
@@ -174,28 +174,14 @@ class Encoder(Handle):
         check(fn(self.ptr, dims, MAX_RANK, ctypes.byref(rank)))
         return tuple(dims[:rank.value])
 
-    @property
-    def input_shape(self):
-        return self._shape(lib.lct_encoder_input_shape)
-
-    @property
-    def output_shape(self):
-        return self._shape(lib.lct_encoder_output_shape)
+    input_shape = property(lambda self: self._shape(lib.lct_encoder_input_shape))
+    output_shape = property(lambda self: self._shape(lib.lct_encoder_output_shape))
 
     def _size(self, fn):
-        n = c_size_t()
-        check(fn(self.ptr, ctypes.byref(n)))
-        return n.value
+        return check_out(fn, c_size_t, self.ptr)
 
-    @property
-    def input_size(self):
-        """Floats per input sample."""
-        return self._size(lib.lct_encoder_input_size)
-
-    @property
-    def output_size(self):
-        """Floats per output sample."""
-        return self._size(lib.lct_encoder_output_size)
+    input_size = property(lambda self: self._size(lib.lct_encoder_input_size), doc="Floats per input sample.")
+    output_size = property(lambda self: self._size(lib.lct_encoder_output_size), doc="Floats per output sample.")
 
     def __len__(self):
         return self._size(lib.lct_encoder_layer_count)
@@ -203,36 +189,22 @@ class Encoder(Handle):
     @property
     def param_count(self):
         """(trainable floats, state floats)."""
-        t, s = c_size_t(), c_size_t()
-        check(lib.lct_encoder_param_count(self.ptr, ctypes.byref(t), ctypes.byref(s)))
-        return t.value, s.value
+        return check_out(lib.lct_encoder_param_count, (c_size_t, c_size_t), self.ptr)
 
     def workspace_bytes(self, batch):
-        n = c_size_t()
-        check(lib.lct_encoder_workspace_bytes(self.ptr, batch, ctypes.byref(n)))
-        return n.value
+        return check_out(lib.lct_encoder_workspace_bytes, c_size_t, self.ptr, batch)
 
     def cost(self, batch):
         """(forward FLOPs, backward FLOPs, workspace bytes) of a training step at `batch` (lct_encoder_cost)."""
-        f, b, n = c_uint64(), c_uint64(), c_size_t()
-        check(lib.lct_encoder_cost(self.ptr, batch, ctypes.byref(f), ctypes.byref(b), ctypes.byref(n)))
-        return f.value, b.value, n.value
+        return check_out(lib.lct_encoder_cost, (c_uint64, c_uint64, c_size_t), self.ptr, batch)
 
     @property
     def spec(self):
         """Canonical spec text; Encoder(rt, spec=enc.spec) builds the same architecture."""
         return lib.lct_encoder_spec(self.ptr).decode()
 
-    @property
-    def step(self):
-        """Dropout step counter (train-mode forward passes so far)."""
-        v = c_uint64()
-        check(lib.lct_encoder_step(self.ptr, ctypes.byref(v)))
-        return v.value
-
-    @step.setter
-    def step(self, value):
-        check(lib.lct_encoder_set_step(self.ptr, value))
+    step = counter_property("lct_encoder_step", "lct_encoder_set_step",
+                            "Dropout step counter (train-mode forward passes so far).")
 
     @property
     def params(self):

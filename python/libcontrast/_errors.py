@@ -1,4 +1,6 @@
 """Status codes and the exceptions they raise."""
+import ctypes
+
 from ._lib import lib
 
 OK = 0
@@ -87,6 +89,16 @@ def check(status):
         cls = _CLASSES.get(status, LctError)
         raise cls(status, lib.lct_error_last().decode("utf-8", "replace"))
     return status
+
+
+def check_out(fn, types, *args):
+    """Call fn(*args, &v...) with a new ctypes value of each of `types` (a type, or a tuple of them), check
+    the status, and return the value (or the tuple of values)."""
+    if not isinstance(types, tuple):
+        return check_out(fn, (types,), *args)[0]
+    values = [t() for t in types]
+    check(fn(*args, *(ctypes.byref(v) for v in values)))
+    return tuple(v.value for v in values)
 
 
 def status_string(status):

@@ -7,7 +7,7 @@ import ctypes
 
 from . import _buffers
 from ._core import Handle, Params, enum_value as _enum
-from ._errors import check
+from ._errors import check, check_out
 from ._lib import P, c_double, c_float, c_int, c_size_t, c_uint32, c_uint64, c_void_p, declare, lib
 
 TEMPERATURE, Z_POLICY, Z_MOMENTUM, NEG_WEIGHT = 1, 2, 3, 4
@@ -107,14 +107,10 @@ class Loss(Handle):
         check(lib.lct_loss_set_param(self.ptr, param, value))
 
     def get_param(self, param):
-        v = c_double()
-        check(lib.lct_loss_get_param(self.ptr, param, ctypes.byref(v)))
-        return v.value
+        return check_out(lib.lct_loss_get_param, c_double, self.ptr, param)
 
     def param_bounds(self, param):
-        lo, hi = c_double(), c_double()
-        check(lib.lct_loss_param_bounds(self.ptr, param, ctypes.byref(lo), ctypes.byref(hi)))
-        return lo.value, hi.value
+        return check_out(lib.lct_loss_param_bounds, (c_double, c_double), self.ptr, param)
 
     @property
     def temperature(self):
@@ -125,15 +121,11 @@ class Loss(Handle):
         self.set_param(TEMPERATURE, value)
 
     def workspace_bytes(self, batch):
-        n = c_size_t()
-        check(lib.lct_loss_workspace_bytes(self.ptr, batch, ctypes.byref(n)))
-        return n.value
+        return check_out(lib.lct_loss_workspace_bytes, c_size_t, self.ptr, batch)
 
     def cost(self, batch):
         """(FLOPs, workspace bytes) of one compute with gradients at `batch` (lct_loss_cost)."""
-        f, n = c_uint64(), c_size_t()
-        check(lib.lct_loss_cost(self.ptr, batch, ctypes.byref(f), ctypes.byref(n)))
-        return f.value, n.value
+        return check_out(lib.lct_loss_cost, (c_uint64, c_size_t), self.ptr, batch)
 
     def log_z(self, view=0):
         """log Z of bank `view`, or None while it is not estimated (NCE objectives only)."""

@@ -1,8 +1,8 @@
 """Optimizer: SGD (momentum, Nesterov), Adam, AdamW and learning-rate schedules."""
 import ctypes
 
-from ._core import Handle, Params, enum_value as _enum
-from ._errors import check
+from ._core import Handle, Params, counter_property, enum_value as _enum
+from ._errors import check, check_out
 from ._lib import P, c_double, c_int, c_size_t, c_uint32, c_uint64, c_void_p, declare, lib
 
 KINDS = {"sgd": 0, "adam": 1, "adamw": 2}
@@ -15,26 +15,11 @@ PARAMS = {"lr": LR, "momentum": MOMENTUM, "weight_decay": WEIGHT_DECAY, "beta1":
 
 
 class OptimizerOptions(ctypes.Structure):
-    _fields_ = [
-        ("version", c_uint32),
-        ("kind", ctypes.c_int32),
-        ("lr", c_double),
-        ("momentum", c_double),
-        ("dampening", c_double),
-        ("nesterov", ctypes.c_int32),
-        ("weight_decay", c_double),
-        ("decay_all", ctypes.c_int32),
-        ("beta1", c_double),
-        ("beta2", c_double),
-        ("eps", c_double),
-        ("schedule", ctypes.c_int32),
-        ("warmup_steps", c_uint64),
-        ("total_steps", c_uint64),
-        ("min_lr", c_double),
-        ("gamma", c_double),
-        ("milestones", P(c_uint64)),
-        ("n_milestones", c_size_t),
-    ]
+    _fields_ = [("version", c_uint32), ("kind", ctypes.c_int32), ("lr", c_double), ("momentum", c_double),
+                ("dampening", c_double), ("nesterov", ctypes.c_int32), ("weight_decay", c_double),
+                ("decay_all", ctypes.c_int32), ("beta1", c_double), ("beta2", c_double), ("eps", c_double),
+                ("schedule", ctypes.c_int32), ("warmup_steps", c_uint64), ("total_steps", c_uint64),
+                ("min_lr", c_double), ("gamma", c_double), ("milestones", P(c_uint64)), ("n_milestones", c_size_t)]
 
 
 declare({
@@ -126,19 +111,10 @@ class Optimizer(Handle):
     @property
     def lr(self):
         """Learning rate the next step will use (schedule applied)."""
-        v = c_double()
-        check(lib.lct_optimizer_lr(self.ptr, ctypes.byref(v)))
-        return v.value
+        return check_out(lib.lct_optimizer_lr, c_double, self.ptr)
 
-    @property
-    def step_count(self):
-        v = c_uint64()
-        check(lib.lct_optimizer_step_count(self.ptr, ctypes.byref(v)))
-        return v.value
-
-    @step_count.setter
-    def step_count(self, value):
-        check(lib.lct_optimizer_set_step_count(self.ptr, value))
+    step_count = counter_property("lct_optimizer_step_count", "lct_optimizer_set_step_count",
+                                  "Steps taken so far (the schedule's position).")
 
     def set_param(self, param, value):
         check(lib.lct_optimizer_set_param(self.ptr, _param(param), value))

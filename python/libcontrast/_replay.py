@@ -2,8 +2,8 @@
 import ctypes
 
 from . import _buffers
-from ._core import Handle, enum_value as _enum
-from ._errors import check
+from ._core import Handle, enum_value as _enum, item_property
+from ._errors import check, check_out
 from ._lib import P, c_double, c_float, c_int, c_size_t, c_uint32, c_uint64, c_void_p, declare, lib
 
 ELEMS = {"u8": 0, "f32": 1}
@@ -88,18 +88,10 @@ class Replay(Handle):
     @property
     def info(self):
         """(capacity, count, seen, sample_bytes)."""
-        cap, cnt, seen, sb = c_size_t(), c_size_t(), c_uint64(), c_size_t()
-        check(lib.lct_replay_info(self.ptr, ctypes.byref(cap), ctypes.byref(cnt), ctypes.byref(seen),
-                                  ctypes.byref(sb)))
-        return cap.value, cnt.value, seen.value, sb.value
+        return check_out(lib.lct_replay_info, (c_size_t, c_size_t, c_uint64, c_size_t), self.ptr)
 
-    @property
-    def capacity(self):
-        return self.info[0]
-
-    @property
-    def seen(self):
-        return self.info[2]
+    capacity = item_property("info", 0, "Slots.")
+    seen = item_property("info", 2, "Samples offered so far.")
 
     def __len__(self):
         return self.info[1]

@@ -37,10 +37,8 @@ static inline lct_runtime *fuzz_budget_runtime(fuzz_budget *b, size_t limit, uin
     b->limit = limit;
     lct_runtime_options o;
     lct_runtime_options_init(&o, LCT_RUNTIME_OPTIONS_VERSION);
-    o.alloc = fuzz_budget_alloc;
-    o.free = fuzz_budget_free;
-    o.alloc_user = b;
     o.threads = threads;
+    o.alloc = fuzz_budget_alloc, o.free = fuzz_budget_free, o.alloc_user = b; /* the hooks, set together */
     lct_runtime *rt = NULL;
     if (lct_runtime_new(&rt, &o) != LCT_OK) abort();
     return rt;

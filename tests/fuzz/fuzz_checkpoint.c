@@ -45,15 +45,8 @@ static void run_one(const uint8_t *data, size_t size)
         fuzz_handles h;
         if (fuzz_handles_new(&h, rt) != LCT_OK) abort();
         lct_checkpoint_reader_begin(r);
-        lct_checkpoint_load_encoder(r, "net", h.enc);
-        lct_checkpoint_load_optimizer(r, "opt", h.opt);
-        lct_checkpoint_load_bank(r, "bank", h.bank);
-        lct_checkpoint_load_bank(r, "bank16", h.bank16);
-        lct_checkpoint_load_loss(r, "loss", h.loss);
-        lct_checkpoint_load_augmenter(r, "aug", h.aug);
-        lct_checkpoint_load_bank(r, "rbank", h.rbank);
-        lct_checkpoint_load_replay(r, "replay", h.replay);
-        lct_checkpoint_load_novelty(r, "novelty", h.nv);
+        fuzz_handles_load(r, &h, FUZZ_TRAINING);
+        fuzz_handles_load(r, &h, FUZZ_STREAM);
         lct_checkpoint_reader_commit(r);
         /* whatever a replay took in, it keeps working: a batch of its samples and one more insertion */
         size_t held;

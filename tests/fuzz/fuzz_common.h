@@ -100,6 +100,49 @@ static inline int fuzz_handles_new(fuzz_handles *h, lct_runtime *rt)
     return rc;
 }
 
+/* The corpus files that hold fuzz handles: FUZZ_TRAINING (handles.ckpt) the encoder, optimizer, both
+ * banks, loss and augmenter; FUZZ_STREAM (stream.ckpt) the replay, its bank and the novelty scorer. */
+enum { FUZZ_TRAINING, FUZZ_STREAM };
+
+/* Adds the handles of `part` to w under their corpus names; the first failure, or LCT_OK. */
+static inline int fuzz_handles_add(lct_checkpoint_writer *w, const fuzz_handles *h, int part)
+{
+    int rc = LCT_OK;
+    if (part == FUZZ_TRAINING) {
+        if (rc == LCT_OK) rc = lct_checkpoint_add_encoder(w, "net", h->enc);
+        if (rc == LCT_OK) rc = lct_checkpoint_add_optimizer(w, "opt", h->opt);
+        if (rc == LCT_OK) rc = lct_checkpoint_add_bank(w, "bank", h->bank);
+        if (rc == LCT_OK) rc = lct_checkpoint_add_bank(w, "bank16", h->bank16);
+        if (rc == LCT_OK) rc = lct_checkpoint_add_loss(w, "loss", h->loss);
+        if (rc == LCT_OK) rc = lct_checkpoint_add_augmenter(w, "aug", h->aug);
+    } else {
+        if (rc == LCT_OK) rc = lct_checkpoint_add_bank(w, "rbank", h->rbank);
+        if (rc == LCT_OK) rc = lct_checkpoint_add_replay(w, "replay", h->replay);
+        if (rc == LCT_OK) rc = lct_checkpoint_add_novelty(w, "novelty", h->nv);
+    }
+    return rc;
+}
+
+/* Loads the handles of `part` from r by their corpus names, every one even after a failure (a damaged
+ * file reaches them all); the number of loads that failed. */
+static inline int fuzz_handles_load(lct_checkpoint_reader *r, fuzz_handles *h, int part)
+{
+    int failed = 0;
+    if (part == FUZZ_TRAINING) {
+        failed += lct_checkpoint_load_encoder(r, "net", h->enc) != LCT_OK;
+        failed += lct_checkpoint_load_optimizer(r, "opt", h->opt) != LCT_OK;
+        failed += lct_checkpoint_load_bank(r, "bank", h->bank) != LCT_OK;
+        failed += lct_checkpoint_load_bank(r, "bank16", h->bank16) != LCT_OK;
+        failed += lct_checkpoint_load_loss(r, "loss", h->loss) != LCT_OK;
+        failed += lct_checkpoint_load_augmenter(r, "aug", h->aug) != LCT_OK;
+    } else {
+        failed += lct_checkpoint_load_bank(r, "rbank", h->rbank) != LCT_OK;
+        failed += lct_checkpoint_load_replay(r, "replay", h->replay) != LCT_OK;
+        failed += lct_checkpoint_load_novelty(r, "novelty", h->nv) != LCT_OK;
+    }
+    return failed;
+}
+
 static inline void fuzz_handles_free(fuzz_handles *h)
 {
     lct_novelty_free(h->nv);

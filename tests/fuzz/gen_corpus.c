@@ -38,6 +38,18 @@ static void write_ckpt(lct_runtime *rt, const char *dir, const char *file, int w
     lct_checkpoint_writer_free(w);
 }
 
+/* dir/file: the handles of `part` (FUZZ_TRAINING or FUZZ_STREAM). */
+static void write_handles(lct_runtime *rt, const char *dir, const char *file, const fuzz_handles *h, int part)
+{
+    lct_checkpoint_writer *w;
+    must(lct_checkpoint_writer_new(&w, rt, NULL), "writer");
+    must(fuzz_handles_add(w, h, part), file);
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, file);
+    must(lct_checkpoint_write_file(w, p), p);
+    lct_checkpoint_writer_free(w);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -55,18 +67,7 @@ int main(int argc, char **argv)
     {
         fuzz_handles h;
         must(fuzz_handles_new(&h, rt), "handles");
-        lct_checkpoint_writer *w;
-        must(lct_checkpoint_writer_new(&w, rt, NULL), "writer");
-        must(lct_checkpoint_add_encoder(w, "net", h.enc), "encoder");
-        must(lct_checkpoint_add_optimizer(w, "opt", h.opt), "optimizer");
-        must(lct_checkpoint_add_bank(w, "bank", h.bank), "bank");
-        must(lct_checkpoint_add_bank(w, "bank16", h.bank16), "bank16");
-        must(lct_checkpoint_add_loss(w, "loss", h.loss), "loss");
-        must(lct_checkpoint_add_augmenter(w, "aug", h.aug), "augmenter");
-        char p[4096];
-        snprintf(p, sizeof p, "%s/handles.ckpt", argv[1]);
-        must(lct_checkpoint_write_file(w, p), p);
-        lct_checkpoint_writer_free(w);
+        write_handles(rt, argv[1], "handles.ckpt", &h, FUZZ_TRAINING);
         fuzz_handles_free(&h);
     }
     {
@@ -81,15 +82,7 @@ int main(int argc, char **argv)
         }
         int64_t slots[2];
         must(lct_replay_sample(h.replay, 2, NULL, slots), "sample");
-        lct_checkpoint_writer *w;
-        must(lct_checkpoint_writer_new(&w, rt, NULL), "writer");
-        must(lct_checkpoint_add_bank(w, "rbank", h.rbank), "bank");
-        must(lct_checkpoint_add_replay(w, "replay", h.replay), "replay");
-        must(lct_checkpoint_add_novelty(w, "novelty", h.nv), "novelty");
-        char p[4096];
-        snprintf(p, sizeof p, "%s/stream.ckpt", argv[1]);
-        must(lct_checkpoint_write_file(w, p), p);
-        lct_checkpoint_writer_free(w);
+        write_handles(rt, argv[1], "stream.ckpt", &h, FUZZ_STREAM);
         fuzz_handles_free(&h);
     }
     float m[12];

@@ -4,29 +4,18 @@ import unittest
 
 import libcontrast as lct
 
-try:
-    import numpy
-except ImportError:
-    numpy = None
+from helpers import HandleTest, numpy
 
 
 def ramp_images(batch, c, h, w):
     return bytes((b * 7 + i) % 256 for b in range(batch) for i in range(c * h * w))
 
 
-class TestAugmenter(unittest.TestCase):
-    def setUp(self):
-        self.rt = lct.Runtime(threads=2, seed=3)
-
-    def tearDown(self):
-        for a in getattr(self, "_augs", []):
-            a.close()
-        self.rt.close()
+class TestAugmenter(HandleTest):
+    RUNTIME = dict(threads=2, seed=3)
 
     def aug(self, **kw):
-        a = lct.Augmenter(self.rt, **kw)
-        self._augs = getattr(self, "_augs", []) + [a]
-        return a
+        return self.keep(lct.Augmenter(self.rt, **kw))
 
     def test_identity_layout_is_sample_major(self):
         a = self.aug(input="u8", channels=1, height=4, width=5)

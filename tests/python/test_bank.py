@@ -6,15 +6,7 @@ import unittest
 
 import libcontrast as lct
 
-try:
-    import numpy
-except ImportError:
-    numpy = None
-
-
-def rand_floats(n, seed, scale=1.0):
-    r = random.Random(seed)
-    return array.array("f", [(2 * r.random() - 1) * scale for _ in range(n)])
+from helpers import HandleTest, numpy, rand_floats
 
 
 def dot(a, b):
@@ -26,20 +18,11 @@ def normalise(v):
     return [x / s for x in v] if s > 0 else [0.0] * len(v)
 
 
-class TestBank(unittest.TestCase):
-    def setUp(self):
-        self.rt = lct.Runtime(threads=2, seed=8)
-        self._h = []
-
-    def tearDown(self):
-        for h in reversed(self._h):
-            h.close()
-        self.rt.close()
+class TestBank(HandleTest):
+    RUNTIME = dict(threads=2, seed=8)
 
     def bank(self, *a, **kw):
-        b = lct.Bank(self.rt, *a, **kw)
-        self._h.append(b)
-        return b
+        return self.keep(lct.Bank(self.rt, *a, **kw))
 
     def test_rows_gather_and_info(self):
         n, d = 10, 4

@@ -7,27 +7,19 @@ import unittest
 
 import libcontrast as lct
 
-try:
-    import numpy
-except ImportError:
-    numpy = None
+from helpers import HandleTest, numpy
 
 
-class TestCheckpoint(unittest.TestCase):
+class TestCheckpoint(HandleTest):
+    RUNTIME = dict(seed=6)
+
     def setUp(self):
         self.dir = tempfile.TemporaryDirectory()
-        self.rt = lct.Runtime(seed=6)
-        self._h = []
+        super().setUp()
 
     def tearDown(self):
-        for h in reversed(self._h):
-            h.close()
-        self.rt.close()
+        super().tearDown()
         self.dir.cleanup()
-
-    def keep(self, h):
-        self._h.append(h)
-        return h
 
     def path(self, name):
         return os.path.join(self.dir.name, name)

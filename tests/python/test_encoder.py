@@ -6,15 +6,7 @@ import unittest
 
 import libcontrast as lct
 
-try:
-    import numpy
-except ImportError:
-    numpy = None
-
-
-def rand_floats(n, seed, scale=1.0):
-    r = random.Random(seed)
-    return array.array("f", [(2 * r.random() - 1) * scale for _ in range(n)])
+from helpers import HandleTest, numpy, rand_floats
 
 
 def ref_mlp(x, w, b, batch, din, dout):
@@ -27,19 +19,8 @@ def ref_mlp(x, w, b, batch, din, dout):
     return y
 
 
-class TestEncoder(unittest.TestCase):
-    def setUp(self):
-        self.rt = lct.Runtime(threads=2, seed=4)
-        self._h = []
-
-    def tearDown(self):
-        for h in reversed(self._h):
-            h.close()
-        self.rt.close()
-
-    def keep(self, h):
-        self._h.append(h)
-        return h
+class TestEncoder(HandleTest):
+    RUNTIME = dict(threads=2, seed=4)
 
     def test_builder_equals_spec(self):
         a = self.keep(lct.Encoder(self.rt, shape=(1, 8, 8)))

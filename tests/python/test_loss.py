@@ -6,15 +6,7 @@ import unittest
 
 import libcontrast as lct
 
-try:
-    import numpy
-except ImportError:
-    numpy = None
-
-
-def rand_floats(n, seed, scale=1.0):
-    r = random.Random(seed)
-    return array.array("f", [(2 * r.random() - 1) * scale for _ in range(n)])
+from helpers import HandleTest, numpy, rand_floats
 
 
 def ref_invaspread(x, b, d, tau, self_term):
@@ -54,18 +46,8 @@ def bank_rows(bank):
     return list(bank.get_rows())
 
 
-class TestLoss(unittest.TestCase):
-    def setUp(self):
-        self.rt = lct.Runtime(threads=2, seed=5)
-
-    def tearDown(self):
-        for h in getattr(self, "_h", []):
-            h.close()
-        self.rt.close()
-
-    def keep(self, h):
-        self._h = getattr(self, "_h", []) + [h]
-        return h
+class TestLoss(HandleTest):
+    RUNTIME = dict(threads=2, seed=5)
 
     def test_invaspread_value_and_finite_difference(self):
         b, d = 3, 4

@@ -4,22 +4,15 @@ import math
 import unittest
 
 import libcontrast as lct
+from helpers import HandleTest
 
 
-class TestOptimizer(unittest.TestCase):
+class TestOptimizer(HandleTest):
+    RUNTIME = dict(seed=2)
+
     def setUp(self):
-        self.rt = lct.Runtime(seed=2)
-        self.enc = lct.Encoder(self.rt, shape=(3,)).add_linear(2)
-
-    def tearDown(self):
-        for h in getattr(self, "_h", []):
-            h.close()
-        self.enc.close()
-        self.rt.close()
-
-    def keep(self, h):
-        self._h = getattr(self, "_h", []) + [h]
-        return h
+        super().setUp()
+        self.enc = self.keep(lct.Encoder(self.rt, shape=(3,)).add_linear(2))
 
     def grads(self):
         self.enc.zero_grad()

@@ -8,10 +8,7 @@ import unittest
 
 import libcontrast as lct
 
-try:
-    import numpy
-except ImportError:
-    numpy = None
+from helpers import HandleTest, numpy
 
 
 def unit(v):
@@ -19,19 +16,8 @@ def unit(v):
     return [x / s for x in v]
 
 
-class TestReplay(unittest.TestCase):
-    def setUp(self):
-        self.rt = lct.Runtime(seed=5)
-        self._h = []
-
-    def tearDown(self):
-        for h in reversed(self._h):
-            h.close()
-        self.rt.close()
-
-    def keep(self, h):
-        self._h.append(h)
-        return h
+class TestReplay(HandleTest):
+    RUNTIME = dict(seed=5)
 
     def test_fifo_slots_samples_and_ages(self):
         rp = self.keep(lct.Replay(self.rt, 3, (2,)))

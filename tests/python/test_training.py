@@ -1,6 +1,7 @@
 """Training through ctypes: the losses of the C library for the same seed, lifetimes, leaks, the example."""
 import array
 import gc
+import importlib.util
 import os
 import random
 import subprocess
@@ -8,6 +9,7 @@ import sys
 import unittest
 
 import libcontrast as lct
+from helpers import rss_kib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.environ.get("LCT_SOURCE_ROOT") or os.path.dirname(os.path.dirname(HERE))
@@ -15,29 +17,21 @@ FMNIST = "/usr/share/datasets/fashion-mnist"
 
 SIDE, N, BATCH, EPOCHS, K, SEED = 28, 64, 16, 2, 32, 7
 SPEC = "in 1x28x28; conv2d 8 k3 p1; bn; relu; maxpool 2; flatten; linear 32; l2norm"
-MASK64 = (1 << 64) - 1
 
 
-def rss_kib():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+def load_example():
+    """examples/python/instdisc.py as a module (its main runs only as a script)."""
+    path = os.path.join(ROOT, "examples", "python", "instdisc.py")
+    spec = importlib.util.spec_from_file_location("instdisc_example", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def shuffle(n, seed, epoch):
-    """examples/instdisc.c's xorshift shuffle."""
-    s = (seed * 0x9E3779B97F4A7C15 + epoch * 0xBF58476D1CE4E5B9 + 1) & MASK64
-    order = list(range(n))
-    for i in range(n - 1, 0, -1):
-        s ^= (s << 13) & MASK64
-        s ^= s >> 7
-        s ^= (s << 17) & MASK64
-        j = s % (i + 1)
-        order[i], order[j] = order[j], order[i]
-    return array.array("q", order)
-
-
-def f32(x):
-    return array.array("f", [x])[0]
+# The example's shuffle (examples/instdisc.c's, bit for bit) and float rounding: the losses below
+# match the C program's only if these do.
+example = load_example()
+shuffle, f32 = example.shuffle, example.f32
 
 
 def python_losses(threads):
