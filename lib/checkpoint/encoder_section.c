@@ -3,7 +3,7 @@
  * Record layout in docs/checkpoint-format.md; helpers in records.c.
  */
 #include "checkpoint_internal.h"
-#include "../encoder/encoder.h"
+#include "../encoder/encoder_internal.h"
 
 #define MAX_SPEC ((size_t)1 << 20)
 

@@ -6,7 +6,7 @@
  */
 #include <math.h>
 
-#include "layer.h"
+#include "encoder_internal.h"
 #include "../comm/comm_internal.h"
 
 

@@ -14,7 +14,7 @@
  * Layers with C·kh·kw ≤ SMALL_K run the register kernels below, which stay
  * fp32 in either precision (their products are too thin for tiles).
  */
-#include "layer.h"
+#include "encoder_internal.h"
 
 #include "../core/bf16_tiles.h"
 
@@ -883,8 +883,10 @@ static void backward_tasks(void *ctx, size_t t0, size_t t1, size_t slot)
     }
 }
 
-void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx)
+void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
+                        float *dx)
 {
+    (void)y;
     geom g = geometry(l);
     uint16_t *wp = g.bf16 && dx ? (uint16_t *)l->ws : NULL;
     if (wp) lct__bf16_pack_a(1, l->value[0], g.k, g.k, g.o, wp);

@@ -29,7 +29,7 @@
  * pass clamps while it writes the output, the backward pass masks dY (y > 0)
  * while it lays it out for the GEMMs; the encoder skips the ReLU layer.
  */
-#include "layer.h"
+#include "encoder_internal.h"
 
 #define SMALL_K 16
 /* Scratch slots of the two-tap path (at most this many tasks share its channel loops). */

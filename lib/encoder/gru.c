@@ -10,7 +10,7 @@
  */
 #include <math.h>
 
-#include "layer.h"
+#include "encoder_internal.h"
 
 int lct__gru_init(lct__layer *l, const char *func)
 {

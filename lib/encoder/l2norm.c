@@ -1,7 +1,23 @@
 /* L2 normalisation along the last axis: y = x / max(‖x‖, eps), as torch.nn.functional.normalize. */
 #include <math.h>
 
-#include "layer.h"
+#include "encoder_internal.h"
+
+int lct__l2norm_init(lct__layer *l, const char *func)
+{
+    if (!(l->eps > 0.0f) || !isfinite(l->eps))
+        return lct__fail(LCT_EINVAL, func, "l2norm eps is %g; it must be finite and > 0", (double)l->eps);
+    if (l->in.rank > 2)
+        return lct__fail(LCT_ESHAPE, func,
+                         "l2norm normalises the last axis of a rank 1 or 2 input; got rank %u (add flatten first)",
+                         l->in.rank);
+    return LCT_OK;
+}
+
+size_t lct__l2norm_ws(const lct__layer *l, size_t batch)
+{
+    return lct__round16(batch * (l->in.rank == 2 ? l->in.d[0] : 1)); /* the norm of each row */
+}
 
 /* What the row loops read: rows of d values. */
 typedef struct l2_job {

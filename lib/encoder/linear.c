@@ -2,7 +2,7 @@
  * through BLIS, or bf16 operands on AMX tiles when the encoder's precision says so). */
 #include <float.h>
 
-#include "layer.h"
+#include "encoder_internal.h"
 
 #include "../core/bf16_tiles.h"
 
@@ -103,8 +103,10 @@ static int sums_bounded(size_t m, const float amax[2])
     return m <= ((size_t)1 << 22) && 2.0 * (double)m * (double)amax[0] * (double)amax[1] < (double)FLT_MAX;
 }
 
-void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx)
+void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
+                          float *dx)
 {
+    (void)y;
     size_t in = l->in.d[l->in.rank - 1], out = l->units, m = rows_of(l, p->batch);
     /* dW += dyᵀ x, or dW = dyᵀ x over a gradient zeroed only by its flag. BLIS never splits the k (batch)
      * loop across threads, so the sum order is fixed. */

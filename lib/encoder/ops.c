@@ -1,5 +1,5 @@
 /* Small shared kernels of the encoder: column sums and parallel copies. */
-#include "layer.h"
+#include "encoder_internal.h"
 
 #define COLBLOCK 256
 

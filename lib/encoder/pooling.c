@@ -1,7 +1,7 @@
 /* Max and average pooling (2-d on C×H×W, 1-d on C×L; no padding) and global average pooling. */
 #include <float.h>
 
-#include "layer.h"
+#include "encoder_internal.h"
 
 typedef struct pgeom {
     size_t c, h, w, kh, kw, sh, sw, oh, ow;
@@ -373,8 +373,10 @@ static void backward_planes(void *ctx, size_t r0, size_t r1, size_t slot)
     }
 }
 
-void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *y, const float *dy, float *dx)
+void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
+                        float *dx)
 {
+    (void)x;
     size_t B = p->batch;
     pool_job pj = {.dy = dy, .out = dx};
     size_t planes = pool_job_of(l, B, &pj);
