@@ -229,6 +229,15 @@ void lct__gru_backward(lct__layer *l, const lct__pass *p, const float *x, const 
                        float *dx);
 
 /* Shared helpers (ops.c). */
+/* The sliding window of a convolution or pooling layer: 2-d on C×H×W, 1-d on C×L as H = 1. */
+typedef struct lct__geom {
+    size_t c, h, w;       /* input */
+    size_t kh, kw, sh, sw, ph, pw;
+    size_t o, oh, ow;     /* output (o: a convolution's channels) */
+    size_t k, n;          /* a convolution's GEMM: K = c·kh·kw rows of col, N = oh·ow columns */
+    int bf16;             /* conv2d: the GEMMs take bf16 operands on AMX tiles (conv.c sets it) */
+} lct__geom;
+lct__geom lct__geom_of(const lct__layer *l);
 /* out[j] += sum_i a[i*cols + j], rows summed in order; parallel over column blocks. */
 void lct__colsum_add(const lct__pass *p, const float *a, size_t rows, size_t cols, float *out);
 /* y = x (n floats), parallel. */

@@ -1,5 +1,27 @@
-/* Small shared kernels of the encoder: column sums and parallel copies. */
+/* Small shared pieces of the encoder: the window geometry, column sums and parallel copies. */
 #include "encoder_internal.h"
+
+lct__geom lct__geom_of(const lct__layer *l)
+{
+    lct__geom g;
+    int two = l->in.rank == 3;
+    g.c = l->in.d[0];
+    g.h = two ? l->in.d[1] : 1;
+    g.w = two ? l->in.d[2] : l->in.d[1];
+    g.kh = two ? l->kernel : 1;
+    g.kw = l->kernel;
+    g.sh = two ? l->stride : 1;
+    g.sw = l->stride;
+    g.ph = two ? l->padding : 0;
+    g.pw = l->padding;
+    g.o = l->units;
+    g.oh = two ? l->out.d[1] : 1;
+    g.ow = two ? l->out.d[2] : l->out.d[1];
+    g.k = g.c * g.kh * g.kw;
+    g.n = g.oh * g.ow;
+    g.bf16 = 0;
+    return g;
+}
 
 #define COLBLOCK 256
 
