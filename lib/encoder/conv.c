@@ -271,42 +271,32 @@ LCT__VEC_ISA NO_LIBCALLS static void im2col_rows(const geom *g, const float *pla
     }
 }
 
-static void im2col(const geom *g, const float *x, float *col, size_t ld)
+/* Row (c, i, j) of the columns from input plane c, any stride. */
+static void im2col_strided(const geom *g, const float *plane, float *row, size_t i, ptrdiff_t off)
 {
-    int same = g->sw == 1 && g->sh == 1 && g->ow == g->w && (ptrdiff_t)g->pw < (ptrdiff_t)g->w;
-    for (size_t c = 0; c < g->c; c++)
-        for (size_t i = 0; i < g->kh; i++)
-            for (size_t j = 0; j < g->kw; j++) {
-                float *row = col + ((c * g->kh + i) * g->kw + j) * ld;
-                ptrdiff_t off = (ptrdiff_t)j - (ptrdiff_t)g->pw;
-                if (same) {
-                    im2col_rows(g, x + c * g->h * g->w, row, i, off);
-                    continue;
-                }
-                for (size_t oy = 0; oy < g->oh; oy++) {
-                    float *dst = row + oy * g->ow;
-                    ptrdiff_t iy = (ptrdiff_t)(oy * g->sh + i) - (ptrdiff_t)g->ph;
-                    if (iy < 0 || iy >= (ptrdiff_t)g->h) {
-                        memset(dst, 0, g->ow * sizeof *dst);
-                        continue;
-                    }
-                    const float *src = x + (c * g->h + (size_t)iy) * g->w;
-                    if (g->sw == 1) {
-                        /* valid ox: 0 <= ox + off < w */
-                        ptrdiff_t lo = off < 0 ? -off : 0, hi = (ptrdiff_t)g->w - off;
-                        if (hi > (ptrdiff_t)g->ow) hi = (ptrdiff_t)g->ow;
-                        if (hi < lo) hi = lo;
-                        for (ptrdiff_t ox = 0; ox < lo; ox++) dst[ox] = 0.0f;
-                        if (hi > lo) memcpy(dst + lo, src + lo + off, (size_t)(hi - lo) * sizeof *dst);
-                        for (ptrdiff_t ox = hi; ox < (ptrdiff_t)g->ow; ox++) dst[ox] = 0.0f;
-                    } else {
-                        for (size_t ox = 0; ox < g->ow; ox++) {
-                            ptrdiff_t ix = (ptrdiff_t)(ox * g->sw) + off;
-                            dst[ox] = ix >= 0 && ix < (ptrdiff_t)g->w ? src[ix] : 0.0f;
-                        }
-                    }
-                }
+    for (size_t oy = 0; oy < g->oh; oy++) {
+        float *dst = row + oy * g->ow;
+        ptrdiff_t iy = (ptrdiff_t)(oy * g->sh + i) - (ptrdiff_t)g->ph;
+        if (iy < 0 || iy >= (ptrdiff_t)g->h) {
+            memset(dst, 0, g->ow * sizeof *dst);
+            continue;
+        }
+        const float *src = plane + (size_t)iy * g->w;
+        if (g->sw == 1) {
+            /* valid ox: 0 <= ox + off < w */
+            ptrdiff_t lo = off < 0 ? -off : 0, hi = (ptrdiff_t)g->w - off;
+            if (hi > (ptrdiff_t)g->ow) hi = (ptrdiff_t)g->ow;
+            if (hi < lo) hi = lo;
+            for (ptrdiff_t ox = 0; ox < lo; ox++) dst[ox] = 0.0f;
+            if (hi > lo) memcpy(dst + lo, src + lo + off, (size_t)(hi - lo) * sizeof *dst);
+            for (ptrdiff_t ox = hi; ox < (ptrdiff_t)g->ow; ox++) dst[ox] = 0.0f;
+        } else {
+            for (size_t ox = 0; ox < g->ow; ox++) {
+                ptrdiff_t ix = (ptrdiff_t)(ox * g->sw) + off;
+                dst[ox] = ix >= 0 && ix < (ptrdiff_t)g->w ? src[ix] : 0.0f;
             }
+        }
+    }
 }
 
 /* Σ x[0..n), in 16 fixed lanes (vectorised; the order never depends on threads). */
@@ -358,8 +348,31 @@ static void col2im_rows(const geom *g, float *row, float *plane, size_t i, ptrdi
     add_to(dst + lo, src + lo, n - (size_t)lo - (ow - (size_t)hi));
 }
 
-/* dx += col2im(dcol); dx must be zeroed by the caller; the same-width path overwrites edge entries of col. */
-static void col2im(const geom *g, float *col, size_t ld, float *dx)
+/* Row (c, i, j) of the column gradients added into plane c of dx, any stride. */
+static void col2im_strided(const geom *g, const float *row, float *plane, size_t i, ptrdiff_t off)
+{
+    for (size_t oy = 0; oy < g->oh; oy++) {
+        const float *src = row + oy * g->ow;
+        ptrdiff_t iy = (ptrdiff_t)(oy * g->sh + i) - (ptrdiff_t)g->ph;
+        if (iy < 0 || iy >= (ptrdiff_t)g->h) continue;
+        float *dst = plane + (size_t)iy * g->w;
+        if (g->sw == 1) {
+            ptrdiff_t lo = off < 0 ? -off : 0, hi = (ptrdiff_t)g->w - off;
+            if (hi > (ptrdiff_t)g->ow) hi = (ptrdiff_t)g->ow;
+            if (hi > lo) add_to(dst + lo + off, src + lo, (size_t)(hi - lo));
+            continue;
+        }
+        for (size_t ox = 0; ox < g->ow; ox++) {
+            ptrdiff_t ix = (ptrdiff_t)(ox * g->sw) + off;
+            if (ix >= 0 && ix < (ptrdiff_t)g->w) dst[ix] += src[ox];
+        }
+    }
+}
+
+/* Every row (c, i, j) of the columns (row stride ld): made from the images x (im2col), or with x NULL
+ * added into dx (col2im; dx must be zeroed by the caller, and the same-width path overwrites edge
+ * entries of col). */
+static void window_rows(const geom *g, const float *x, float *col, size_t ld, float *dx)
 {
     int same = g->sw == 1 && g->sh == 1 && g->ow == g->w && (ptrdiff_t)g->pw < (ptrdiff_t)g->w;
     for (size_t c = 0; c < g->c; c++)
@@ -367,27 +380,22 @@ static void col2im(const geom *g, float *col, size_t ld, float *dx)
             for (size_t j = 0; j < g->kw; j++) {
                 float *row = col + ((c * g->kh + i) * g->kw + j) * ld;
                 ptrdiff_t off = (ptrdiff_t)j - (ptrdiff_t)g->pw;
-                if (same) {
-                    col2im_rows(g, row, dx + c * g->h * g->w, i, off);
-                    continue;
-                }
-                for (size_t oy = 0; oy < g->oh; oy++) {
-                    const float *src = row + oy * g->ow;
-                    ptrdiff_t iy = (ptrdiff_t)(oy * g->sh + i) - (ptrdiff_t)g->ph;
-                    if (iy < 0 || iy >= (ptrdiff_t)g->h) continue;
-                    float *dst = dx + (c * g->h + (size_t)iy) * g->w;
-                    if (g->sw == 1) {
-                        ptrdiff_t lo = off < 0 ? -off : 0, hi = (ptrdiff_t)g->w - off;
-                        if (hi > (ptrdiff_t)g->ow) hi = (ptrdiff_t)g->ow;
-                        if (hi > lo) add_to(dst + lo + off, src + lo, (size_t)(hi - lo));
-                        continue;
-                    }
-                    for (size_t ox = 0; ox < g->ow; ox++) {
-                        ptrdiff_t ix = (ptrdiff_t)(ox * g->sw) + off;
-                        if (ix >= 0 && ix < (ptrdiff_t)g->w) dst[ix] += src[ox];
-                    }
-                }
+                size_t plane = c * g->h * g->w;
+                if (x && same) im2col_rows(g, x + plane, row, i, off);
+                else if (x) im2col_strided(g, x + plane, row, i, off);
+                else if (same) col2im_rows(g, row, dx + plane, i, off);
+                else col2im_strided(g, row, dx + plane, i, off);
             }
+}
+
+static void im2col(const geom *g, const float *x, float *col, size_t ld)
+{
+    window_rows(g, x, col, ld, NULL);
+}
+
+static void col2im(const geom *g, float *col, size_t ld, float *dx)
+{
+    window_rows(g, NULL, col, ld, dx);
 }
 
 /* Columns of samples b .. b+n−1 side by side (row stride ld = n·N). */

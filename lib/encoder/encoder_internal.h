@@ -128,33 +128,30 @@ int lct__layer_spec(const lct__layer *l, char *buf, size_t size);
 /* Kind name used in tensor names and messages ("linear", "conv2d", "batchnorm", ...). */
 const char *lct__layer_kind_name(int kind);
 
-/* Per-kind entry points (one file each). */
+/* Per-kind entry points (one file each). Every kind's passes have the signatures of lct__layer_forward and
+ * lct__layer_backward. */
+#define LCT__LAYER_PASSES(kind)                                                                              \
+    void lct__##kind##_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);                 \
+    void lct__##kind##_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy, \
+                                float *dx)
 int lct__linear_init(lct__layer *l, const char *func);
 size_t lct__linear_ws(const lct__layer *l, size_t batch);
-void lct__linear_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
-void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
-                          float *dx);
+LCT__LAYER_PASSES(linear);
 enum { LCT__WPACK_FWD = 1, LCT__WPACK_BWD = 2 };
 
 int lct__conv_init(lct__layer *l, const char *func);
 size_t lct__conv_ws(const lct__layer *l, size_t batch);
-void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
-void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
-                        float *dx);
+LCT__LAYER_PASSES(conv);
 /* Σ x[0..n) in 16 fixed lanes, the order independent of threads (conv.c; the convolutions' bias gradients). */
 float lct__sum_lanes(const float *x, size_t n);
 /* conv1d (conv1d.c; init is lct__conv_init). The backward pass reads y for a fused ReLU's mask and the
  * polyphase input its forward pass left in the workspace. */
 size_t lct__conv1d_ws(const lct__layer *l, size_t batch);
-void lct__conv1d_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
-void lct__conv1d_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
-                          float *dx);
+LCT__LAYER_PASSES(conv1d);
 
 int lct__bn_init(lct__layer *l, const char *func);
 size_t lct__bn_ws(const lct__layer *l, size_t batch);
-void lct__bn_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
-void lct__bn_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
-                      float *dx);
+LCT__LAYER_PASSES(bn);
 
 /* Planes up to this many floats can fuse batch norm, ReLU and a 2x2 max pool (one plane on the stack). */
 #define LCT__FUSE_PLANE 4096
@@ -181,9 +178,7 @@ float *lct__bn_partials(const lct__layer *bn);
 
 int lct__pool_init(lct__layer *l, const char *func);
 size_t lct__pool_ws(const lct__layer *l, size_t batch);
-void lct__pool_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
-void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
-                        float *dx);
+LCT__LAYER_PASSES(pool);
 
 /* 2x2 max pool with stride 2 of one h x w plane (first maximum wins; arg = index in the plane); backward
  * writes the whole dx plane, dy passing only where mask (the pooled output after a ReLU) is > 0 if set. */
@@ -198,35 +193,23 @@ void lct__unmax2x2_scatter(const float *dy, const float *mask, const int32_t *ar
 float *lct__pool_sel(const lct__layer *pool, size_t batch);
 void lct__unmax2x2_plane(const float *dy, const float *mask, const int32_t *arg, size_t h, size_t w, float *dx);
 
-void lct__relu_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
-void lct__relu_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
-                        float *dx);
+LCT__LAYER_PASSES(relu);
 int lct__dropout_init(lct__layer *l, const char *func);
 size_t lct__dropout_ws(const lct__layer *l, size_t batch);
-void lct__dropout_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
-void lct__dropout_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
-                           float *dx);
+LCT__LAYER_PASSES(dropout);
 
 int lct__flatten_init(lct__layer *l, const char *func);
-void lct__flatten_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
-void lct__flatten_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
-                           float *dx);
+LCT__LAYER_PASSES(flatten);
 int lct__transpose_init(lct__layer *l, const char *func);
-void lct__transpose_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
-void lct__transpose_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
-                             float *dx);
+LCT__LAYER_PASSES(transpose);
 
 int lct__l2norm_init(lct__layer *l, const char *func);
 size_t lct__l2norm_ws(const lct__layer *l, size_t batch);
-void lct__l2norm_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
-void lct__l2norm_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
-                          float *dx);
+LCT__LAYER_PASSES(l2norm);
 
 int lct__gru_init(lct__layer *l, const char *func);
 size_t lct__gru_ws(const lct__layer *l, size_t batch);
-void lct__gru_forward(lct__layer *l, const lct__pass *p, const float *x, float *y);
-void lct__gru_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
-                       float *dx);
+LCT__LAYER_PASSES(gru);
 
 /* Shared helpers (ops.c). */
 /* The sliding window of a convolution or pooling layer: 2-d on C×H×W, 1-d on C×L as H = 1. */

@@ -116,29 +116,30 @@ static int no_init(lct__layer *l, const char *func)
     return LCT_OK;
 }
 
+/* A kind's table: its init, tensors, scratch (NULL: none), passes (lct__<passes>_forward/_backward), spec
+ * token, and whether its backward runs without dx (it has parameter gradients). */
+#define OPS(init, tensors, ws, passes, spec, params) \
+    {init, tensors, ws, lct__##passes##_forward, lct__##passes##_backward, spec, params}
+
 static const lct__layer_ops kind_ops[LCT__L_COUNT] = {
-    [LCT__L_LINEAR] = {lct__linear_init, dense_tensors, lct__linear_ws, lct__linear_forward, lct__linear_backward,
-                       spec_linear, 1},
-    [LCT__L_CONV1D] = {lct__conv_init, dense_tensors, lct__conv1d_ws, lct__conv1d_forward, lct__conv1d_backward,
-                       spec_conv, 1},
-    [LCT__L_CONV2D] = {lct__conv_init, dense_tensors, lct__conv_ws, lct__conv_forward, lct__conv_backward,
-                       spec_conv, 1},
-    [LCT__L_BATCHNORM] = {lct__bn_init, bn_tensors, lct__bn_ws, lct__bn_forward, lct__bn_backward, spec_bn, 1},
-    [LCT__L_RELU] = {no_init, no_tensors, NULL, lct__relu_forward, lct__relu_backward, spec_name, 0},
-    [LCT__L_MAXPOOL] = {lct__pool_init, no_tensors, lct__pool_ws, lct__pool_forward, lct__pool_backward, spec_pool,
-                        0},
-    [LCT__L_AVGPOOL] = {lct__pool_init, no_tensors, NULL, lct__pool_forward, lct__pool_backward, spec_pool, 0},
-    [LCT__L_GAP] = {lct__pool_init, no_tensors, NULL, lct__pool_forward, lct__pool_backward, spec_name, 0},
-    [LCT__L_FLATTEN] = {lct__flatten_init, no_tensors, NULL, lct__flatten_forward, lct__flatten_backward, spec_name,
-                        0},
-    [LCT__L_TRANSPOSE] = {lct__transpose_init, no_tensors, NULL, lct__transpose_forward, lct__transpose_backward,
-                          spec_name, 0},
-    [LCT__L_DROPOUT] = {lct__dropout_init, no_tensors, lct__dropout_ws, lct__dropout_forward, lct__dropout_backward,
-                        spec_dropout, 0},
-    [LCT__L_L2NORM] = {lct__l2norm_init, no_tensors, lct__l2norm_ws, lct__l2norm_forward, lct__l2norm_backward,
-                       spec_l2norm, 0},
-    [LCT__L_GRU] = {lct__gru_init, gru_tensors, lct__gru_ws, lct__gru_forward, lct__gru_backward, spec_gru, 1},
+    /* layers with parameters: their backward runs for the parameter gradients even without dx */
+    [LCT__L_LINEAR] = OPS(lct__linear_init, dense_tensors, lct__linear_ws, linear, spec_linear, 1),
+    [LCT__L_CONV1D] = OPS(lct__conv_init, dense_tensors, lct__conv1d_ws, conv1d, spec_conv, 1),
+    [LCT__L_CONV2D] = OPS(lct__conv_init, dense_tensors, lct__conv_ws, conv, spec_conv, 1),
+    [LCT__L_BATCHNORM] = OPS(lct__bn_init, bn_tensors, lct__bn_ws, bn, spec_bn, 1),
+    [LCT__L_GRU] = OPS(lct__gru_init, gru_tensors, lct__gru_ws, gru, spec_gru, 1),
+    /* pooling (pooling.c): only a max pool keeps its choices */
+    [LCT__L_MAXPOOL] = OPS(lct__pool_init, no_tensors, lct__pool_ws, pool, spec_pool, 0),
+    [LCT__L_AVGPOOL] = OPS(lct__pool_init, no_tensors, NULL, pool, spec_pool, 0),
+    [LCT__L_GAP] = OPS(lct__pool_init, no_tensors, NULL, pool, spec_name, 0),
+    /* element-wise and reshaping layers */
+    [LCT__L_RELU] = OPS(no_init, no_tensors, NULL, relu, spec_name, 0),
+    [LCT__L_DROPOUT] = OPS(lct__dropout_init, no_tensors, lct__dropout_ws, dropout, spec_dropout, 0),
+    [LCT__L_L2NORM] = OPS(lct__l2norm_init, no_tensors, lct__l2norm_ws, l2norm, spec_l2norm, 0),
+    [LCT__L_FLATTEN] = OPS(lct__flatten_init, no_tensors, NULL, flatten, spec_name, 0),
+    [LCT__L_TRANSPOSE] = OPS(lct__transpose_init, no_tensors, NULL, transpose, spec_name, 0),
 };
+#undef OPS
 
 int lct__layer_init(lct__layer *l, const lct__shape *in, const char *func)
 {
