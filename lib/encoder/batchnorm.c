@@ -186,14 +186,11 @@ static void merge_channels(void *ctx, size_t c0, size_t c1, size_t slot)
     (void)slot;
     const bn_job *job = ctx;
     const bn_view *v = job->v;
-    const float *part = job->part;
-    double *var_out = job->var_out;
-    size_t B = job->p->batch;
     double ns = (double)v->s;
     for (size_t c = c0; c < c1; c++) {
         double n = 0.0, mean = 0.0, m2 = 0.0;
-        for (size_t b = 0; b < B; b++) {
-            const float *q = part + (b * v->c + c) * 3;
+        for (size_t b = 0; b < job->p->batch; b++) {
+            const float *q = job->part + (b * v->c + c) * 3;
             double mb = (double)q[0] + (double)q[1] / ns, m2b = (double)q[2] - (double)q[1] * q[1] / ns;
             if (m2b < 0.0) m2b = 0.0;
             double tot = n + ns, d = mb - mean;
@@ -202,7 +199,7 @@ static void merge_channels(void *ctx, size_t c0, size_t c1, size_t slot)
             n = tot;
         }
         v->mean[c] = (float)mean;
-        var_out[c] = m2 / n;
+        job->var_out[c] = m2 / n;
     }
 }
 

@@ -234,44 +234,43 @@ int lct_encoder_add_batchnorm(lct_encoder *enc, float momentum, float eps)
     return lct__encoder_add(enc, &l, __func__);
 }
 
+/* A layer without hyper-parameters, or a pool's window. */
+static int add_plain(lct_encoder *enc, int kind, uint32_t kernel, uint32_t stride, const char *func)
+{
+    lct__layer l = proto(kind);
+    l.kernel = kernel;
+    l.stride = stride;
+    return lct__encoder_add(enc, &l, func);
+}
+
 int lct_encoder_add_relu(lct_encoder *enc)
 {
-    lct__layer l = proto(LCT__L_RELU);
-    return lct__encoder_add(enc, &l, __func__);
+    return add_plain(enc, LCT__L_RELU, 0, 0, __func__);
 }
 
 int lct_encoder_add_maxpool(lct_encoder *enc, uint32_t kernel, uint32_t stride)
 {
-    lct__layer l = proto(LCT__L_MAXPOOL);
-    l.kernel = kernel;
-    l.stride = stride;
-    return lct__encoder_add(enc, &l, __func__);
+    return add_plain(enc, LCT__L_MAXPOOL, kernel, stride, __func__);
 }
 
 int lct_encoder_add_avgpool(lct_encoder *enc, uint32_t kernel, uint32_t stride)
 {
-    lct__layer l = proto(LCT__L_AVGPOOL);
-    l.kernel = kernel;
-    l.stride = stride;
-    return lct__encoder_add(enc, &l, __func__);
+    return add_plain(enc, LCT__L_AVGPOOL, kernel, stride, __func__);
 }
 
 int lct_encoder_add_global_avgpool(lct_encoder *enc)
 {
-    lct__layer l = proto(LCT__L_GAP);
-    return lct__encoder_add(enc, &l, __func__);
+    return add_plain(enc, LCT__L_GAP, 0, 0, __func__);
 }
 
 int lct_encoder_add_flatten(lct_encoder *enc)
 {
-    lct__layer l = proto(LCT__L_FLATTEN);
-    return lct__encoder_add(enc, &l, __func__);
+    return add_plain(enc, LCT__L_FLATTEN, 0, 0, __func__);
 }
 
 int lct_encoder_add_transpose(lct_encoder *enc)
 {
-    lct__layer l = proto(LCT__L_TRANSPOSE);
-    return lct__encoder_add(enc, &l, __func__);
+    return add_plain(enc, LCT__L_TRANSPOSE, 0, 0, __func__);
 }
 
 int lct_encoder_add_dropout(lct_encoder *enc, float p)

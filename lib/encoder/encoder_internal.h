@@ -223,6 +223,8 @@ typedef struct lct__geom {
 lct__geom lct__geom_of(const lct__layer *l);
 /* out[j] += sum_i a[i*cols + j], rows summed in order; parallel over column blocks. */
 void lct__colsum_add(const lct__pass *p, const float *a, size_t rows, size_t cols, float *out);
+/* Each of the rows of y (cols floats) = b, parallel (a bias before a GEMM adds to it). */
+void lct__rows_set(const lct__pass *p, const float *b, size_t rows, size_t cols, float *y);
 /* y = x (n floats), parallel. */
 void lct__copy(const lct__pass *p, size_t n, const float *x, float *y);
 /* Portable GCC vector types for kernels the auto-vectoriser handles badly (selects, strided loads).
@@ -239,6 +241,32 @@ typedef int32_t lct__vi4 __attribute__((vector_size(16)));
 #  define LCT__SHUF4(a, b, i0, i1, i2, i3) __builtin_shuffle((a), (b), (lct__vi4){i0, i1, i2, i3})
 #endif
 #define LCT__STORE(p, v) memcpy((p), &(v), sizeof(v))
+/* 64 floats at p in four vectors a0..a3 (the register blocks of the conv1d and GRU kernels), and back. */
+#define LCT__LOAD64(a0, a1, a2, a3, p)                                                                       \
+    do {                                                                                                     \
+        LCT__LOAD(a0, (p));                                                                                  \
+        LCT__LOAD(a1, (p) + 16);                                                                             \
+        LCT__LOAD(a2, (p) + 32);                                                                             \
+        LCT__LOAD(a3, (p) + 48);                                                                             \
+    } while (0)
+#define LCT__STORE64(p, a0, a1, a2, a3)                                                                      \
+    do {                                                                                                     \
+        LCT__STORE((p), a0);                                                                                 \
+        LCT__STORE((p) + 16, a1);                                                                            \
+        LCT__STORE((p) + 32, a2);                                                                            \
+        LCT__STORE((p) + 48, a3);                                                                            \
+    } while (0)
+/* a0..a3 += s · src[0..64). */
+#define LCT__AXPY64(a0, a1, a2, a3, s, src)                                                                  \
+    do {                                                                                                     \
+        lct__v16 r0__, r1__, r2__, r3__;                                                                     \
+        LCT__LOAD64(r0__, r1__, r2__, r3__, (src));                                                          \
+        float s__ = (s);                                                                                     \
+        a0 += s__ * r0__;                                                                                    \
+        a1 += s__ * r1__;                                                                                    \
+        a2 += s__ * r2__;                                                                                    \
+        a3 += s__ * r3__;                                                                                    \
+    } while (0)
 
 /* Element-wise loops run in parallel only above this many floats (below, threads cost more). */
 #define LCT__PAR_MIN 32768

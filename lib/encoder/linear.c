@@ -62,21 +62,6 @@ static void ensure_packed(lct__layer *l, const lct__pass *p, unsigned need)
     l->wpack_version = p->version;
 }
 
-/* The bias copied into each row of y, before the GEMM adds x Wᵀ. */
-typedef struct bias_job {
-    size_t out;
-    const float *b;
-    float *y;
-} bias_job;
-
-static void bias_rows(void *ctx, size_t i0, size_t i1, size_t slot)
-{
-    (void)slot;
-    const bias_job *cx = ctx;
-    size_t out = cx->out;
-    for (size_t i = i0; i < i1; i++) memcpy(cx->y + i * out, cx->b, out * sizeof *cx->y);
-}
-
 void lct__linear_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
 {
     size_t in = l->in.d[l->in.rank - 1], out = l->units, m = rows_of(l, p->batch);
@@ -87,10 +72,7 @@ void lct__linear_forward(lct__layer *l, const lct__pass *p, const float *x, floa
         lct__gemm_bf16_pb(p->rt, p->threads, 0, m, out, in, x, in, packed_w(l, 0), b, y, out, scratch(l));
         return;
     }
-    if (b) {
-        bias_job cx = {.out = out, .b = b, .y = y};
-        lct__parallel(p->rt, m * out > LCT__PAR_MIN ? p->threads : 1, m, 1, bias_rows, &cx);
-    }
+    if (b) lct__rows_set(p, b, m, out, y); /* the GEMM adds x Wᵀ to it */
     lct__gemm(p->rt, 0, 1, m, out, in, 1.0f, x, in, w, in, b ? 1.0f : 0.0f, y, out);
 }
 

@@ -61,6 +61,19 @@ void lct__colsum_add(const lct__pass *p, const float *a, size_t rows, size_t col
     lct__parallel(p->rt, rows * cols > LCT__PAR_MIN && nblk > 1 ? p->threads : 1, nblk, 1, colsum_blocks, &j);
 }
 
+static void set_rows(void *ctx, size_t i0, size_t i1, size_t slot)
+{
+    (void)slot;
+    const ops_job *j = ctx;
+    for (size_t i = i0; i < i1; i++) memcpy(j->dst + i * j->cols, j->src, j->cols * sizeof *j->dst);
+}
+
+void lct__rows_set(const lct__pass *p, const float *b, size_t rows, size_t cols, float *y)
+{
+    ops_job j = {.src = b, .dst = y, .rows = rows, .cols = cols};
+    lct__parallel(p->rt, rows * cols > LCT__PAR_MIN ? p->threads : 1, rows, 1, set_rows, &j);
+}
+
 #define COPYBLOCK 16384
 
 static void copy_blocks(void *ctx, size_t b0, size_t b1, size_t slot)
