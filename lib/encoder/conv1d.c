@@ -712,13 +712,11 @@ static void small_grad_rows(void *ctx, size_t o0, size_t o1, size_t slot)
 {
     (void)slot;
     const job *cx = ctx;
-    const lct__layer *l = cx->l;
     const plan *q = cx->q;
     const float *dy = cx->in, *mask = cx->mask;
-    size_t batch = cx->batch;
-    float *gw = l->grad[0], *gb = l->has_bias ? l->grad[1] : NULL;
+    float *gw = cx->l->grad[0], *gb = cx->l->has_bias ? cx->l->grad[1] : NULL;
+    size_t k = q->c * q->k, out_size = cx->l->out_size;
     for (size_t o = o0; o < o1; o++) {
-        size_t k = q->c * q->k;
         lct__v16 acc[SMALL_K + 1];
         float tail[SMALL_K + 1];
         const float *rows[SMALL_K];
@@ -726,10 +724,10 @@ static void small_grad_rows(void *ctx, size_t o0, size_t o1, size_t slot)
             acc[i] = (lct__v16){0};
             tail[i] = 0.0f;
         }
-        for (size_t b = 0; b < batch; b++) {
+        for (size_t b = 0; b < cx->batch; b++) {
             for (size_t c = 0; c < q->c; c++)
                 for (size_t j = 0; j < q->k; j++) rows[c * q->k + j] = tap_row(q, c, j) + b * q->u;
-            size_t at = b * l->out_size + o * q->x;
+            size_t at = b * out_size + o * q->x;
             small_dw(dy + at, mask ? mask + at : NULL, rows, k, q->x, acc, tail);
         }
         for (size_t i = 0; i <= k; i++) {

@@ -584,26 +584,17 @@ int lct_encoder_output_shape(const lct_encoder *enc, uint32_t *shape, size_t cap
 
 int lct_encoder_input_size(const lct_encoder *enc, size_t *size)
 {
-    LCT__REQUIRE(enc);
-    LCT__REQUIRE(size);
-    *size = lct__shape_size(&enc->in);
-    return LCT_OK;
+    LCT__GET(enc, size, lct__shape_size(&enc->in));
 }
 
 int lct_encoder_output_size(const lct_encoder *enc, size_t *size)
 {
-    LCT__REQUIRE(enc);
-    LCT__REQUIRE(size);
-    *size = lct__shape_size(current_shape(enc));
-    return LCT_OK;
+    LCT__GET(enc, size, lct__shape_size(current_shape(enc)));
 }
 
 int lct_encoder_layer_count(const lct_encoder *enc, size_t *count)
 {
-    LCT__REQUIRE(enc);
-    LCT__REQUIRE(count);
-    *count = enc->n_layers;
-    return LCT_OK;
+    LCT__GET(enc, count, enc->n_layers);
 }
 
 int lct_encoder_param_count(const lct_encoder *enc, size_t *trainable, size_t *state)
@@ -626,15 +617,10 @@ const char *lct_encoder_spec(const lct_encoder *enc)
 
 int lct_encoder_step(const lct_encoder *enc, uint64_t *step)
 {
-    LCT__REQUIRE(enc);
-    LCT__REQUIRE(step);
-    *step = enc->step;
-    return LCT_OK;
+    LCT__GET(enc, step, enc->step);
 }
 
 int lct_encoder_set_step(lct_encoder *enc, uint64_t step)
 {
-    LCT__REQUIRE(enc);
-    enc->step = step;
-    return LCT_OK;
+    LCT__SET(enc, step, step);
 }

@@ -25,17 +25,18 @@ typedef struct transpose_job {
     float *y;
 } transpose_job;
 
+/* y (cols x rows) = xᵀ (x: rows x cols) */
+static void transpose_one(const float *x, size_t rows, size_t cols, float *y)
+{
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) y[j * rows + i] = x[i * cols + j];
+}
+
 static void transpose_samples(void *ctx, size_t b0, size_t b1, size_t slot)
 {
     (void)slot;
     const transpose_job *cx = ctx;
-    size_t rows = cx->rows, cols = cx->cols, n = cx->n;
-    for (size_t b = b0; b < b1; b++) {
-        const float *xb = cx->x + b * n;
-        float *yb = cx->y + b * n;
-        for (size_t i = 0; i < rows; i++)
-            for (size_t j = 0; j < cols; j++) yb[j * rows + i] = xb[i * cols + j];
-    }
+    for (size_t b = b0; b < b1; b++) transpose_one(cx->x + b * cx->n, cx->rows, cx->cols, cx->y + b * cx->n);
 }
 
 static void transpose(const lct__pass *p, size_t rows, size_t cols, const float *x, float *y)
