@@ -126,3 +126,20 @@ void lct__dropout_backward(lct__layer *l, const lct__pass *p, const float *x, co
     dropout_job cx = {.n = n, .in = dy, .mask = l->ws, .out = dx};
     dropout(p, &cx);
 }
+
+static int relu_init(lct__layer *l, const char *func)
+{
+    (void)l;
+    (void)func;
+    return LCT_OK;
+}
+
+static int spec_dropout(const lct__layer *l, char *buf, size_t size)
+{
+    return snprintf(buf, size, "dropout %.9g", (double)l->p);
+}
+
+const lct__layer_ops lct__relu_ops = {relu_init, lct__no_tensors, NULL, lct__relu_forward, lct__relu_backward,
+                                      lct__spec_name, 0};
+const lct__layer_ops lct__dropout_ops = {lct__dropout_init, lct__no_tensors, lct__dropout_ws, lct__dropout_forward,
+                                         lct__dropout_backward, spec_dropout, 0};

@@ -609,3 +609,21 @@ void lct__bn_dx_plane(const lct__layer *l, const lct__pass *p, const float *dy, 
     lct__unmax2x2_scatter(dy + po, l->pool_y + po, (const int32_t *)pool->ws + po, pn, v.s, dst);
     bn_dx(x, dst, NULL, dst, v.s, v.mean[c], v.k1[c], v.k2[c], v.k3[c]);
 }
+
+static size_t bn_tensors(const lct__layer *l, lct__tensor_desc *d)
+{
+    size_t c = l->in.d[0];
+    d[0] = (lct__tensor_desc){"weight", c, 1, 1, LCT__INIT_ONES, 0};
+    d[1] = (lct__tensor_desc){"bias", c, 1, 1, LCT__INIT_ZEROS, 0};
+    d[2] = (lct__tensor_desc){"running_mean", c, 0, 0, LCT__INIT_ZEROS, 0};
+    d[3] = (lct__tensor_desc){"running_var", c, 0, 0, LCT__INIT_ONES, 0};
+    return 4;
+}
+
+static int spec_bn(const lct__layer *l, char *buf, size_t size)
+{
+    return snprintf(buf, size, "batchnorm momentum=%.9g eps=%.9g", (double)l->momentum, (double)l->eps);
+}
+
+const lct__layer_ops lct__bn_ops = {lct__bn_init, bn_tensors, lct__bn_ws, lct__bn_forward, lct__bn_backward,
+                                    spec_bn, 1};

@@ -926,3 +926,12 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
     lct__parallel_tasks(p->rt, (int)job.nt, backward_tasks, &job);
     sum_chunks(&job);
 }
+
+int lct__conv_spec(const lct__layer *l, char *buf, size_t size)
+{
+    return snprintf(buf, size, "%s %u k%u s%u p%u%s", lct__layer_kind_name(l->kind), l->units, l->kernel, l->stride,
+                    l->padding, l->has_bias ? "" : " nobias");
+}
+
+const lct__layer_ops lct__conv2d_ops = {lct__conv_init, lct__dense_tensors, lct__conv_ws, lct__conv_forward,
+                                        lct__conv_backward, lct__conv_spec, 1};

@@ -835,3 +835,6 @@ void lct__conv1d_backward(lct__layer *l, const lct__pass *p, const float *x, con
                   q.dp + t, q.ld);
     lct__parallel(p->rt, p->threads, q.c, 1, collect_channels, &cx);
 }
+
+const lct__layer_ops lct__conv1d_ops = {lct__conv_init, lct__dense_tensors, lct__conv1d_ws, lct__conv1d_forward,
+                                        lct__conv1d_backward, lct__conv_spec, 1};

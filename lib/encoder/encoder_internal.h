@@ -1,11 +1,13 @@
 /*
  * Structs of the encoder module, for its own files only (other modules call encoder.h). Every layer
  * kind lives in its own file and exposes init (shape inference + validation), tensor descriptions,
- * workspace size, forward and backward through one ops table (layer.c); the encoder runs them
- * through an execution plan (plan.c).
+ * workspace size, forward, backward and its spec token in one ops table (lct__layer_ops); the
+ * encoder runs the layers through an execution plan (plan.c).
  */
 #ifndef LCT_ENCODER_ENCODER_INTERNAL_H
 #define LCT_ENCODER_ENCODER_INTERNAL_H
+
+#include <stdio.h>
 
 #include "encoder.h"
 
@@ -127,6 +129,28 @@ void lct__layer_backward(lct__layer *l, const lct__pass *p, const float *x, cons
 int lct__layer_spec(const lct__layer *l, char *buf, size_t size);
 /* Kind name used in tensor names and messages ("linear", "conv2d", "batchnorm", ...). */
 const char *lct__layer_kind_name(int kind);
+
+/* A layer kind's entry points: the file of each kind defines its table (lct__<kind>_ops), layer.c
+ * dispatches through them. */
+typedef struct lct__layer_ops {
+    int (*init)(lct__layer *l, const char *func);          /* hyper-parameters, out shape (in is set) */
+    size_t (*tensors)(const lct__layer *l, lct__tensor_desc *d);
+    size_t (*ws)(const lct__layer *l, size_t batch);       /* NULL: no scratch */
+    void (*forward)(lct__layer *l, const lct__pass *p, const float *x, float *y);
+    void (*backward)(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
+                     float *dx);
+    int (*spec)(const lct__layer *l, char *buf, size_t size);
+    int params;                                             /* backward runs without dx (parameter gradients) */
+} lct__layer_ops;
+extern const lct__layer_ops lct__linear_ops, lct__conv1d_ops, lct__conv2d_ops, lct__bn_ops, lct__relu_ops,
+    lct__maxpool_ops, lct__avgpool_ops, lct__gap_ops, lct__flatten_ops, lct__transpose_ops, lct__dropout_ops,
+    lct__l2norm_ops, lct__gru_ops;
+/* Shared by several kinds (layer.c): no tensors; weight and bias of linear, conv1d and conv2d; the spec
+ * token that is the kind's name alone. conv.c: the convolutions' spec token. */
+size_t lct__no_tensors(const lct__layer *l, lct__tensor_desc *d);
+size_t lct__dense_tensors(const lct__layer *l, lct__tensor_desc *d);
+int lct__spec_name(const lct__layer *l, char *buf, size_t size);
+int lct__conv_spec(const lct__layer *l, char *buf, size_t size);
 
 /* Per-kind entry points (one file each). Every kind's passes have the signatures of lct__layer_forward and
  * lct__layer_backward. */
@@ -282,17 +306,6 @@ static inline size_t lct__round16(size_t n)
     return (n + 15) & ~(size_t)15;
 }
 
-/* Per-kind entry points of the layer interface (layer.c holds one table of them per kind). */
-typedef struct lct__layer_ops {
-    int (*init)(lct__layer *l, const char *func);          /* hyper-parameters, out shape (in is set) */
-    size_t (*tensors)(const lct__layer *l, lct__tensor_desc *d);
-    size_t (*ws)(const lct__layer *l, size_t batch);       /* NULL: no scratch */
-    void (*forward)(lct__layer *l, const lct__pass *p, const float *x, float *y);
-    void (*backward)(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
-                     float *dx);
-    int (*spec)(const lct__layer *l, char *buf, size_t size);
-    int params;                                             /* backward runs without dx (parameter gradients) */
-} lct__layer_ops;
 
 /* ---- execution plan (plan.c) ---------------------------------------------------------------------- */
 

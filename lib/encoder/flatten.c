@@ -72,3 +72,8 @@ void lct__flatten_backward(lct__layer *l, const lct__pass *p, const float *x, co
     (void)y;
     lct__copy(p, p->batch * l->in_size, dy, dx);
 }
+
+const lct__layer_ops lct__flatten_ops = {lct__flatten_init, lct__no_tensors, NULL, lct__flatten_forward,
+                                         lct__flatten_backward, lct__spec_name, 0};
+const lct__layer_ops lct__transpose_ops = {lct__transpose_init, lct__no_tensors, NULL, lct__transpose_forward,
+                                           lct__transpose_backward, lct__spec_name, 0};

@@ -182,3 +182,22 @@ void lct__gru_backward(lct__layer *l, const lct__pass *p, const float *x, const 
     lct__colsum_add(p, dgh, BT, H3, l->grad[3]);
     if (dx) lct__gemm(p->rt, 0, 0, BT, D, H3, 1.0f, dgi, H3, wih, D, 0.0f, dx, D);
 }
+
+static size_t gru_tensors(const lct__layer *l, lct__tensor_desc *d)
+{
+    size_t h = l->units, in = l->in.d[1];
+    double bound = 1.0 / sqrt((double)h);
+    d[0] = (lct__tensor_desc){"weight_ih", 3 * h * in, 1, 0, LCT__INIT_UNIFORM, bound};
+    d[1] = (lct__tensor_desc){"weight_hh", 3 * h * h, 1, 0, LCT__INIT_UNIFORM, bound};
+    d[2] = (lct__tensor_desc){"bias_ih", 3 * h, 1, 1, LCT__INIT_UNIFORM, bound};
+    d[3] = (lct__tensor_desc){"bias_hh", 3 * h, 1, 1, LCT__INIT_UNIFORM, bound};
+    return 4;
+}
+
+static int spec_gru(const lct__layer *l, char *buf, size_t size)
+{
+    return snprintf(buf, size, "gru %u", l->units);
+}
+
+const lct__layer_ops lct__gru_ops = {lct__gru_init, gru_tensors, lct__gru_ws, lct__gru_forward, lct__gru_backward,
+                                     spec_gru, 1};

@@ -90,3 +90,11 @@ void lct__l2norm_backward(lct__layer *l, const lct__pass *p, const float *x, con
     l2_job j = {.y = y, .dy = dy, .out = dx};
     run(l, p, &j);
 }
+
+static int spec_l2norm(const lct__layer *l, char *buf, size_t size)
+{
+    return snprintf(buf, size, "l2norm eps=%.9g", (double)l->eps);
+}
+
+const lct__layer_ops lct__l2norm_ops = {lct__l2norm_init, lct__no_tensors, lct__l2norm_ws, lct__l2norm_forward,
+                                        lct__l2norm_backward, spec_l2norm, 0};

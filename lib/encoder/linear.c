@@ -108,3 +108,11 @@ void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, con
         lct__gemm(p->rt, 0, 0, m, in, out, 1.0f, dy, out, l->value[0], in, 0.0f, dx, in);
     }
 }
+
+static int spec_linear(const lct__layer *l, char *buf, size_t size)
+{
+    return snprintf(buf, size, "linear %u%s", l->units, l->has_bias ? "" : " nobias");
+}
+
+const lct__layer_ops lct__linear_ops = {lct__linear_init, lct__dense_tensors, lct__linear_ws, lct__linear_forward,
+                                        lct__linear_backward, spec_linear, 1};

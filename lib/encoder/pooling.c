@@ -364,3 +364,16 @@ void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *x, const
     pj.mask = pj.max && l->relu_mask ? y : NULL;
     lct__parallel(p->rt, B * l->in_size > LCT__PAR_MIN ? p->threads : 1, planes, 1, backward_planes, &pj);
 }
+
+static int spec_pool(const lct__layer *l, char *buf, size_t size)
+{
+    return snprintf(buf, size, "%s %u s%u", lct__layer_kind_name(l->kind), l->kernel, l->stride);
+}
+
+/* Only a max pool keeps its window choices. */
+const lct__layer_ops lct__maxpool_ops = {lct__pool_init, lct__no_tensors, lct__pool_ws, lct__pool_forward,
+                                         lct__pool_backward, spec_pool, 0};
+const lct__layer_ops lct__avgpool_ops = {lct__pool_init, lct__no_tensors, NULL, lct__pool_forward, lct__pool_backward,
+                                         spec_pool, 0};
+const lct__layer_ops lct__gap_ops = {lct__pool_init, lct__no_tensors, NULL, lct__pool_forward, lct__pool_backward,
+                                     lct__spec_name, 0};
