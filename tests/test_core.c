@@ -126,7 +126,20 @@ START_TEST(test_runtime_defaults_and_queries)
     LCT_ASSERT_FAILS(lct_runtime_memory(NULL, NULL, NULL), LCT_EINVAL, "'rt'");
     ck_assert_str_eq(lct_runtime_kernel(NULL, &source), "");
     ck_assert_uint_eq(lct_runtime_seed(NULL), 0);
+    /* the out-parameter twin tells a NULL runtime from a seed of 0 */
+    uint64_t seed = 5;
+    ck_assert_int_eq(lct_runtime_get_seed(rt, &seed), LCT_OK);
+    ck_assert_uint_eq(seed, 0);
+    seed = 5;
+    LCT_ASSERT_FAILS(lct_runtime_get_seed(NULL, &seed), LCT_EINVAL, "'rt'");
+    ck_assert_uint_eq(seed, 5);
+    LCT_ASSERT_FAILS(lct_runtime_get_seed(rt, NULL), LCT_EINVAL, "'seed'");
     lct_runtime_free(rt);
+    lct_runtime *seeded = lct_test_runtime(1, 1234);
+    ck_assert_int_eq(lct_runtime_get_seed(seeded, &seed), LCT_OK);
+    ck_assert_uint_eq(seed, 1234);
+    ck_assert_uint_eq(seed, lct_runtime_seed(seeded));
+    lct_runtime_free(seeded);
     lct_runtime_free(NULL);
 }
 END_TEST

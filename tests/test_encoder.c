@@ -103,6 +103,70 @@ START_TEST(test_builder_bad_input_leaves_encoder_unchanged)
 }
 END_TEST
 
+/* Only lct_encoder_seal() and the calls documented to seal do: getters and setters leave it open. */
+START_TEST(test_seal_explicit_and_getters_leave_it_open)
+{
+    lct_runtime *rt = lct_test_runtime(1, 7);
+    lct_encoder *enc = spec_encoder(rt, "in 1x8x8; conv2d 4 k3 p1; bn; relu; maxpool 2");
+    size_t sz, t, s;
+    uint64_t u, flops, bytes;
+    uint32_t shape[3];
+    ck_assert_int_eq(lct_encoder_output_size(enc, &sz), LCT_OK);
+    ck_assert_int_eq(lct_encoder_output_shape(enc, shape, 3, &sz), LCT_OK);
+    ck_assert_int_eq(lct_encoder_layer_count(enc, &sz), LCT_OK);
+    ck_assert_int_eq(lct_encoder_param_count(enc, &t, &s), LCT_OK);
+    ck_assert_int_eq(lct_encoder_workspace_bytes(enc, 4, &sz), LCT_OK);
+    ck_assert_int_eq(lct_encoder_cost(enc, 4, &flops, &bytes, &sz), LCT_OK);
+    ck_assert_int_eq(lct_encoder_step(enc, &u), LCT_OK);
+    ck_assert_int_eq(lct_encoder_set_mode(enc, LCT_ENCODER_EVAL), LCT_OK);
+    ck_assert_int_eq(lct_encoder_set_mode(enc, LCT_ENCODER_TRAIN), LCT_OK);
+    ck_assert_int_eq(lct_encoder_set_precision(enc, LCT_PRECISION_FP32), LCT_OK);
+    ck_assert_ptr_nonnull(lct_encoder_spec(enc));
+    ck_assert_int_eq(lct_encoder_add_flatten(enc), LCT_OK); /* still open */
+    ck_assert_int_eq(lct_encoder_seal(enc), LCT_OK);
+    LCT_ASSERT_FAILS(lct_encoder_add_relu(enc), LCT_ESTATE, "sealed");
+    ck_assert_int_eq(lct_encoder_seal(enc), LCT_OK); /* again: nothing changes */
+    ck_assert_int_eq(lct_encoder_layer_count(enc, &sz), LCT_OK);
+    ck_assert_uint_eq(sz, 5);
+    float x[4 * 64], y[4 * 64];
+    fill_uniform(x, 4 * 64, 3, -1, 1);
+    ck_assert_int_eq(lct_encoder_forward(enc, x, 4, y), LCT_OK);
+    LCT_ASSERT_FAILS(lct_encoder_seal(NULL), LCT_EINVAL, "'enc'");
+    lct_encoder_free(enc);
+    /* a forward pass seals, as before */
+    enc = spec_encoder(rt, "in 6; linear 3");
+    ck_assert_int_eq(lct_encoder_forward(enc, x, 2, y), LCT_OK);
+    LCT_ASSERT_FAILS(lct_encoder_add_relu(enc), LCT_ESTATE, "sealed");
+    lct_encoder_free(enc);
+    lct_runtime_free(rt);
+}
+END_TEST
+
+/* The plan follows the mode: a train-mode pass after an eval-mode one is the one a fresh train-mode
+ * encoder makes (the convolution gathers the batch norm's statistics only in train mode). */
+START_TEST(test_plan_follows_mode)
+{
+    lct_runtime *rt = lct_test_runtime(1, 11), *rt2 = lct_test_runtime(1, 11);
+    lct_encoder *a = spec_encoder(rt, CNN), *b = spec_encoder(rt2, CNN); /* the same initial values */
+    float x[6 * 144], ya[6 * 8], yb[6 * 8], dy[6 * 8], dxa[6 * 144], dxb[6 * 144];
+    fill_uniform(x, 6 * 144, 4, -1, 1);
+    fill_uniform(dy, 6 * 8, 5, -1, 1);
+    ck_assert_int_eq(lct_encoder_set_mode(a, LCT_ENCODER_EVAL), LCT_OK);
+    ck_assert_int_eq(lct_encoder_forward(a, x, 6, ya), LCT_OK);
+    ck_assert_int_eq(lct_encoder_set_mode(a, LCT_ENCODER_TRAIN), LCT_OK);
+    ck_assert_int_eq(lct_encoder_forward(a, x, 6, ya), LCT_OK);
+    ck_assert_int_eq(lct_encoder_backward(a, dy, 6, dxa), LCT_OK);
+    ck_assert_int_eq(lct_encoder_forward(b, x, 6, yb), LCT_OK);
+    ck_assert_int_eq(lct_encoder_backward(b, dy, 6, dxb), LCT_OK);
+    ck_assert(memcmp(ya, yb, sizeof ya) == 0);
+    ck_assert(memcmp(dxa, dxb, sizeof dxa) == 0);
+    lct_encoder_free(a);
+    lct_encoder_free(b);
+    lct_runtime_free(rt);
+    lct_runtime_free(rt2);
+}
+END_TEST
+
 START_TEST(test_spec_errors_point_at_token)
 {
     lct_runtime *rt = lct_test_runtime(1, 0);
@@ -833,6 +897,8 @@ static void add_tests(TCase *tc)
     tcase_add_test(tc, test_options_init);
     tcase_add_test(tc, test_new_bad_input);
     tcase_add_test(tc, test_builder_bad_input_leaves_encoder_unchanged);
+    tcase_add_test(tc, test_seal_explicit_and_getters_leave_it_open);
+    tcase_add_test(tc, test_plan_follows_mode);
     tcase_add_test(tc, test_spec_errors_point_at_token);
     tcase_add_test(tc, test_spec_and_builder_identical);
     tcase_add_test(tc, test_init_follows_pytorch_defaults);

@@ -36,6 +36,7 @@ START_TEST(test_null_handles)
     EXPECT(lct_runtime_memory(NULL, &sz, NULL), LCT_EINVAL, "rt");
     EXPECT(lct_gemm(NULL, 0, 0, 1, 1, 1, 1.0f, buf, 1, buf, 1, 0.0f, buf, 1), LCT_EINVAL, "rt");
     ck_assert_uint_eq(lct_runtime_seed(NULL), 0);
+    EXPECT(lct_runtime_get_seed(NULL, &u), LCT_EINVAL, "rt");
     iv = 7;
     ck_assert_str_eq(lct_runtime_kernel(NULL, &iv), "");
     EXPECT(lct_params_count(NULL), LCT_EINVAL, "p");
@@ -73,6 +74,7 @@ START_TEST(test_null_handles)
     EXPECT(lct_encoder_backward(NULL, buf, 1, buf), LCT_EINVAL, "enc");
     EXPECT(lct_encoder_zero_grad(NULL), LCT_EINVAL, "enc");
     ck_assert_ptr_null(lct_encoder_params(NULL));
+    EXPECT(lct_encoder_seal(NULL), LCT_EINVAL, "enc");
     EXPECT(lct_encoder_input_shape(NULL, shape, 3, &sz), LCT_EINVAL, "enc");
     EXPECT(lct_encoder_output_shape(NULL, shape, 3, &sz), LCT_EINVAL, "enc");
     EXPECT(lct_encoder_input_size(NULL, &sz), LCT_EINVAL, "enc");

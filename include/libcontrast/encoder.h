@@ -81,8 +81,9 @@ LCT_API void lct_encoder_free(lct_encoder *enc);
 
 /**
  * @name Builder calls
- * Each appends one layer. Layers can be added only until the encoder is *sealed* by its first
- * forward pass or by lct_encoder_params(); afterwards they return LCT_ESTATE. On failure the
+ * Each appends one layer. Layers can be added only until the encoder is *sealed*
+ * (lct_encoder_seal(), or its first forward pass, lct_encoder_params() or a checkpoint call that
+ * hands out its parameters); afterwards they return LCT_ESTATE. On failure the
  * encoder is unchanged. Common errors: LCT_EINVAL (NULL @p enc, a zero or out-of-range
  * hyper-parameter), LCT_ESHAPE (the layer does not fit the current output shape; the message
  * says why), LCT_ESTATE (sealed), LCT_ENOMEM.
@@ -236,9 +237,20 @@ LCT_API int lct_encoder_set_comm(lct_encoder *enc, lct_comm *comm);
  * The encoder's parameter set (trainable weights and biases, batch-norm running statistics as
  * state), owned by the encoder and valid until lct_encoder_free(). Tensor names are
  * "<layer index>.<kind>.<tensor>", e.g. "0.conv2d.weight", "1.batchnorm.running_var".
- * Seals the encoder. NULL if @p enc is NULL.
+ * Seals the encoder (lct_encoder_seal()). NULL if @p enc is NULL.
  */
 LCT_API lct_params *lct_encoder_params(lct_encoder *enc);
+
+/**
+ * Seal the encoder: no more layers can be added (the builder calls return LCT_ESTATE afterwards).
+ * Sealing fixes the architecture, so the encoder can plan how its layers run once. It is not
+ * needed before use, as the calls that depend on the architecture being final seal the encoder
+ * themselves: lct_encoder_forward() (once its arguments are checked), lct_encoder_params(),
+ * lct_checkpoint_add_encoder() and lct_checkpoint_load_encoder(). Every other call, the getters
+ * included, leaves it as it is. Sealing a sealed encoder does nothing.
+ * @return LCT_OK; LCT_EINVAL (NULL @p enc).
+ */
+LCT_API int lct_encoder_seal(lct_encoder *enc);
 
 /**
  * Per-sample input shape: its rank into @p rank and up to @p cap dimensions into @p shape

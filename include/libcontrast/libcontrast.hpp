@@ -333,6 +333,8 @@ public:
     std::size_t output_size() const { return size_of(lct_encoder_output_size); }
     const char *spec() const noexcept { return lct_encoder_spec(p_); }
     Params params() const noexcept { return Params(lct_encoder_params(p_)); }
+    /** No more layers (lct_encoder_seal()); forward(), params() and saving a checkpoint seal it too. */
+    Status seal() const { return check(lct_encoder_seal(p_)); }
     Status set_mode(int mode) const { return check(lct_encoder_set_mode(p_, mode)); }
     Status zero_grad() const { return check(lct_encoder_zero_grad(p_)); }
     /** y = encoder(x) for @p batch samples. */

@@ -132,8 +132,15 @@ LCT_API int lct_runtime_threads(const lct_runtime *rt);
  */
 LCT_API int lct_runtime_set_threads(lct_runtime *rt, uint32_t threads);
 
-/** The seed the runtime was created with (0 for a NULL runtime). */
+/** The seed the runtime was created with, or 0 for a NULL runtime: 0 is also a valid seed, so
+ *  a caller that cannot rule out NULL uses lct_runtime_get_seed(), which tells the two apart. */
 LCT_API uint64_t lct_runtime_seed(const lct_runtime *rt);
+
+/**
+ * The seed the runtime was created with, into @p seed.
+ * @return LCT_OK; LCT_EINVAL (NULL @p rt or @p seed; @p seed is untouched).
+ */
+LCT_API int lct_runtime_get_seed(const lct_runtime *rt, uint64_t *seed);
 
 /** How the BLIS kernel set was chosen. */
 typedef enum lct_kernel_source {

@@ -30,6 +30,12 @@ int lct__fail(int status, const char *func, const char *fmt, ...) LCT__PRINTF(3,
 /* Return LCT_EINVAL naming the argument when a required pointer is NULL. */
 #define LCT__REQUIRE(ptr) \
     do { if ((ptr) == NULL) return LCT__FAIL(LCT_EINVAL, "argument '%s' is NULL", #ptr); } while (0)
+/* The body of a getter: both pointers checked, then *out = value (which may read the handle). */
+#define LCT__GET(handle, out, value) \
+    do { LCT__REQUIRE(handle); LCT__REQUIRE(out); *(out) = (value); return LCT_OK; } while (0)
+/* The body of a setter that cannot fail but for a NULL handle: handle->field = value. */
+#define LCT__SET(handle, field, value) \
+    do { LCT__REQUIRE(handle); (handle)->field = (value); return LCT_OK; } while (0)
 
 
 /* Opening of every lct_X_options_init() for option struct `kind` (LCT__OPT_*): check the pointer and

@@ -158,6 +158,14 @@ uint64_t lct_runtime_seed(const lct_runtime *rt)
     return rt ? rt->seed : 0;
 }
 
+int lct_runtime_get_seed(const lct_runtime *rt, uint64_t *seed)
+{
+    LCT__REQUIRE(rt);
+    LCT__REQUIRE(seed);
+    *seed = rt->seed;
+    return LCT_OK;
+}
+
 const char *lct_runtime_kernel(const lct_runtime *rt, int *source)
 {
     if (rt == NULL) {

@@ -1,5 +1,5 @@
 /* ReLU and dropout. Dropout masks come from one generator per (stream, step, layer, sample). */
-#include "layer.h"
+#include "encoder_internal.h"
 
 #define BLK 16384
 
@@ -38,14 +38,23 @@ static void relu(const lct__pass *p, size_t n, const float *in, const float *dy,
     lct__parallel(p->rt, n > LCT__PAR_MIN ? p->threads : 1, (n + BLK - 1) / BLK, 1, relu_blocks, &cx);
 }
 
-void lct__relu_forward(const lct__pass *p, size_t n, const float *x, float *y)
+void lct__relu_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
 {
-    relu(p, n, x, NULL, y);
+    relu(p, p->batch * l->in_size, x, NULL, y);
 }
 
-void lct__relu_backward(const lct__pass *p, size_t n, const float *y, const float *dy, float *dx)
+void lct__relu_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
+                        float *dx)
 {
-    relu(p, n, y, dy, dx);
+    (void)x;
+    relu(p, p->batch * l->in_size, y, dy, dx);
+}
+
+int lct__dropout_init(lct__layer *l, const char *func)
+{
+    if (!(l->p >= 0.0f && l->p < 1.0f))
+        return lct__fail(LCT_EINVAL, func, "dropout p is %g; it must be in [0, 1)", (double)l->p);
+    return LCT_OK;
 }
 
 size_t lct__dropout_ws(const lct__layer *l, size_t batch)
@@ -104,8 +113,11 @@ void lct__dropout_forward(lct__layer *l, const lct__pass *p, const float *x, flo
     dropout(p, &cx);
 }
 
-void lct__dropout_backward(lct__layer *l, const lct__pass *p, const float *dy, float *dx)
+void lct__dropout_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
+                           float *dx)
 {
+    (void)x;
+    (void)y;
     size_t n = l->in_size;
     if (!p->train || l->p == 0.0f) {
         lct__copy(p, p->batch * n, dy, dx);
@@ -114,3 +126,20 @@ void lct__dropout_backward(lct__layer *l, const lct__pass *p, const float *dy, f
     dropout_job cx = {.n = n, .in = dy, .mask = l->ws, .out = dx};
     dropout(p, &cx);
 }
+
+static int relu_init(lct__layer *l, const char *func)
+{
+    (void)l;
+    (void)func;
+    return LCT_OK;
+}
+
+static int spec_dropout(const lct__layer *l, char *buf, size_t size)
+{
+    return snprintf(buf, size, "dropout %.9g", (double)l->p);
+}
+
+const lct__layer_ops lct__relu_ops = {relu_init, lct__no_tensors, NULL, lct__relu_forward, lct__relu_backward,
+                                      lct__spec_name, 0};
+const lct__layer_ops lct__dropout_ops = {lct__dropout_init, lct__no_tensors, lct__dropout_ws, lct__dropout_forward,
+                                         lct__dropout_backward, spec_dropout, 0};

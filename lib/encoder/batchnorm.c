@@ -6,7 +6,7 @@
  */
 #include <math.h>
 
-#include "layer.h"
+#include "encoder_internal.h"
 #include "../comm/comm_internal.h"
 
 
@@ -186,14 +186,11 @@ static void merge_channels(void *ctx, size_t c0, size_t c1, size_t slot)
     (void)slot;
     const bn_job *job = ctx;
     const bn_view *v = job->v;
-    const float *part = job->part;
-    double *var_out = job->var_out;
-    size_t B = job->p->batch;
     double ns = (double)v->s;
     for (size_t c = c0; c < c1; c++) {
         double n = 0.0, mean = 0.0, m2 = 0.0;
-        for (size_t b = 0; b < B; b++) {
-            const float *q = part + (b * v->c + c) * 3;
+        for (size_t b = 0; b < job->p->batch; b++) {
+            const float *q = job->part + (b * v->c + c) * 3;
             double mb = (double)q[0] + (double)q[1] / ns, m2b = (double)q[2] - (double)q[1] * q[1] / ns;
             if (m2b < 0.0) m2b = 0.0;
             double tot = n + ns, d = mb - mean;
@@ -202,7 +199,7 @@ static void merge_channels(void *ctx, size_t c0, size_t c1, size_t slot)
             n = tot;
         }
         v->mean[c] = (float)mean;
-        var_out[c] = m2 / n;
+        job->var_out[c] = m2 / n;
     }
 }
 
@@ -612,3 +609,21 @@ void lct__bn_dx_plane(const lct__layer *l, const lct__pass *p, const float *dy, 
     lct__unmax2x2_scatter(dy + po, l->pool_y + po, (const int32_t *)pool->ws + po, pn, v.s, dst);
     bn_dx(x, dst, NULL, dst, v.s, v.mean[c], v.k1[c], v.k2[c], v.k3[c]);
 }
+
+static size_t bn_tensors(const lct__layer *l, lct__tensor_desc *d)
+{
+    size_t c = l->in.d[0];
+    d[0] = (lct__tensor_desc){"weight", c, 1, 1, LCT__INIT_ONES, 0};
+    d[1] = (lct__tensor_desc){"bias", c, 1, 1, LCT__INIT_ZEROS, 0};
+    d[2] = (lct__tensor_desc){"running_mean", c, 0, 0, LCT__INIT_ZEROS, 0};
+    d[3] = (lct__tensor_desc){"running_var", c, 0, 0, LCT__INIT_ONES, 0};
+    return 4;
+}
+
+static int spec_bn(const lct__layer *l, char *buf, size_t size)
+{
+    return snprintf(buf, size, "batchnorm momentum=%.9g eps=%.9g", (double)l->momentum, (double)l->eps);
+}
+
+const lct__layer_ops lct__bn_ops = {lct__bn_init, bn_tensors, lct__bn_ws, lct__bn_forward, lct__bn_backward,
+                                    spec_bn, 1};

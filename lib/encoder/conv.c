@@ -14,7 +14,7 @@
  * Layers with C·kh·kw ≤ SMALL_K run the register kernels below, which stay
  * fp32 in either precision (their products are too thin for tiles).
  */
-#include "layer.h"
+#include "encoder_internal.h"
 
 #include "../core/bf16_tiles.h"
 
@@ -22,32 +22,11 @@
  * BLIS's speed (and the tiles' too), so forward and dW use the small fp32 kernels below instead. */
 #define SMALL_K 16
 
-typedef struct geom {
-    size_t c, h, w;       /* input */
-    size_t kh, kw, sh, sw, ph, pw;
-    size_t o, oh, ow;     /* output */
-    size_t k, n;          /* GEMM: K = c·kh·kw rows of col, N = oh·ow columns */
-    int bf16;             /* the GEMMs take bf16 operands on AMX tiles (the small kernels stay fp32) */
-} geom;
+typedef lct__geom geom;
 
 static geom geometry(const lct__layer *l)
 {
-    geom g;
-    int two = l->kind == LCT__L_CONV2D;
-    g.c = l->in.d[0];
-    g.h = two ? l->in.d[1] : 1;
-    g.w = two ? l->in.d[2] : l->in.d[1];
-    g.kh = two ? l->kernel : 1;
-    g.kw = l->kernel;
-    g.sh = two ? l->stride : 1;
-    g.sw = l->stride;
-    g.ph = two ? l->padding : 0;
-    g.pw = l->padding;
-    g.o = l->units;
-    g.oh = two ? l->out.d[1] : 1;
-    g.ow = two ? l->out.d[2] : l->out.d[1];
-    g.k = g.c * g.kh * g.kw;
-    g.n = g.oh * g.ow;
+    geom g = lct__geom_of(l);
     g.bf16 = l->bf16 && g.k > SMALL_K;
     return g;
 }
@@ -292,42 +271,32 @@ LCT__VEC_ISA NO_LIBCALLS static void im2col_rows(const geom *g, const float *pla
     }
 }
 
-static void im2col(const geom *g, const float *x, float *col, size_t ld)
+/* Row (c, i, j) of the columns from input plane c, any stride. */
+static void im2col_strided(const geom *g, const float *plane, float *row, size_t i, ptrdiff_t off)
 {
-    int same = g->sw == 1 && g->sh == 1 && g->ow == g->w && (ptrdiff_t)g->pw < (ptrdiff_t)g->w;
-    for (size_t c = 0; c < g->c; c++)
-        for (size_t i = 0; i < g->kh; i++)
-            for (size_t j = 0; j < g->kw; j++) {
-                float *row = col + ((c * g->kh + i) * g->kw + j) * ld;
-                ptrdiff_t off = (ptrdiff_t)j - (ptrdiff_t)g->pw;
-                if (same) {
-                    im2col_rows(g, x + c * g->h * g->w, row, i, off);
-                    continue;
-                }
-                for (size_t oy = 0; oy < g->oh; oy++) {
-                    float *dst = row + oy * g->ow;
-                    ptrdiff_t iy = (ptrdiff_t)(oy * g->sh + i) - (ptrdiff_t)g->ph;
-                    if (iy < 0 || iy >= (ptrdiff_t)g->h) {
-                        memset(dst, 0, g->ow * sizeof *dst);
-                        continue;
-                    }
-                    const float *src = x + (c * g->h + (size_t)iy) * g->w;
-                    if (g->sw == 1) {
-                        /* valid ox: 0 <= ox + off < w */
-                        ptrdiff_t lo = off < 0 ? -off : 0, hi = (ptrdiff_t)g->w - off;
-                        if (hi > (ptrdiff_t)g->ow) hi = (ptrdiff_t)g->ow;
-                        if (hi < lo) hi = lo;
-                        for (ptrdiff_t ox = 0; ox < lo; ox++) dst[ox] = 0.0f;
-                        if (hi > lo) memcpy(dst + lo, src + lo + off, (size_t)(hi - lo) * sizeof *dst);
-                        for (ptrdiff_t ox = hi; ox < (ptrdiff_t)g->ow; ox++) dst[ox] = 0.0f;
-                    } else {
-                        for (size_t ox = 0; ox < g->ow; ox++) {
-                            ptrdiff_t ix = (ptrdiff_t)(ox * g->sw) + off;
-                            dst[ox] = ix >= 0 && ix < (ptrdiff_t)g->w ? src[ix] : 0.0f;
-                        }
-                    }
-                }
+    for (size_t oy = 0; oy < g->oh; oy++) {
+        float *dst = row + oy * g->ow;
+        ptrdiff_t iy = (ptrdiff_t)(oy * g->sh + i) - (ptrdiff_t)g->ph;
+        if (iy < 0 || iy >= (ptrdiff_t)g->h) {
+            memset(dst, 0, g->ow * sizeof *dst);
+            continue;
+        }
+        const float *src = plane + (size_t)iy * g->w;
+        if (g->sw == 1) {
+            /* valid ox: 0 <= ox + off < w */
+            ptrdiff_t lo = off < 0 ? -off : 0, hi = (ptrdiff_t)g->w - off;
+            if (hi > (ptrdiff_t)g->ow) hi = (ptrdiff_t)g->ow;
+            if (hi < lo) hi = lo;
+            for (ptrdiff_t ox = 0; ox < lo; ox++) dst[ox] = 0.0f;
+            if (hi > lo) memcpy(dst + lo, src + lo + off, (size_t)(hi - lo) * sizeof *dst);
+            for (ptrdiff_t ox = hi; ox < (ptrdiff_t)g->ow; ox++) dst[ox] = 0.0f;
+        } else {
+            for (size_t ox = 0; ox < g->ow; ox++) {
+                ptrdiff_t ix = (ptrdiff_t)(ox * g->sw) + off;
+                dst[ox] = ix >= 0 && ix < (ptrdiff_t)g->w ? src[ix] : 0.0f;
             }
+        }
+    }
 }
 
 /* Σ x[0..n), in 16 fixed lanes (vectorised; the order never depends on threads). */
@@ -379,8 +348,31 @@ static void col2im_rows(const geom *g, float *row, float *plane, size_t i, ptrdi
     add_to(dst + lo, src + lo, n - (size_t)lo - (ow - (size_t)hi));
 }
 
-/* dx += col2im(dcol); dx must be zeroed by the caller; the same-width path overwrites edge entries of col. */
-static void col2im(const geom *g, float *col, size_t ld, float *dx)
+/* Row (c, i, j) of the column gradients added into plane c of dx, any stride. */
+static void col2im_strided(const geom *g, const float *row, float *plane, size_t i, ptrdiff_t off)
+{
+    for (size_t oy = 0; oy < g->oh; oy++) {
+        const float *src = row + oy * g->ow;
+        ptrdiff_t iy = (ptrdiff_t)(oy * g->sh + i) - (ptrdiff_t)g->ph;
+        if (iy < 0 || iy >= (ptrdiff_t)g->h) continue;
+        float *dst = plane + (size_t)iy * g->w;
+        if (g->sw == 1) {
+            ptrdiff_t lo = off < 0 ? -off : 0, hi = (ptrdiff_t)g->w - off;
+            if (hi > (ptrdiff_t)g->ow) hi = (ptrdiff_t)g->ow;
+            if (hi > lo) add_to(dst + lo + off, src + lo, (size_t)(hi - lo));
+            continue;
+        }
+        for (size_t ox = 0; ox < g->ow; ox++) {
+            ptrdiff_t ix = (ptrdiff_t)(ox * g->sw) + off;
+            if (ix >= 0 && ix < (ptrdiff_t)g->w) dst[ix] += src[ox];
+        }
+    }
+}
+
+/* Every row (c, i, j) of the columns (row stride ld): made from the images x (im2col), or with x NULL
+ * added into dx (col2im; dx must be zeroed by the caller, and the same-width path overwrites edge
+ * entries of col). */
+static void window_rows(const geom *g, const float *x, float *col, size_t ld, float *dx)
 {
     int same = g->sw == 1 && g->sh == 1 && g->ow == g->w && (ptrdiff_t)g->pw < (ptrdiff_t)g->w;
     for (size_t c = 0; c < g->c; c++)
@@ -388,27 +380,22 @@ static void col2im(const geom *g, float *col, size_t ld, float *dx)
             for (size_t j = 0; j < g->kw; j++) {
                 float *row = col + ((c * g->kh + i) * g->kw + j) * ld;
                 ptrdiff_t off = (ptrdiff_t)j - (ptrdiff_t)g->pw;
-                if (same) {
-                    col2im_rows(g, row, dx + c * g->h * g->w, i, off);
-                    continue;
-                }
-                for (size_t oy = 0; oy < g->oh; oy++) {
-                    const float *src = row + oy * g->ow;
-                    ptrdiff_t iy = (ptrdiff_t)(oy * g->sh + i) - (ptrdiff_t)g->ph;
-                    if (iy < 0 || iy >= (ptrdiff_t)g->h) continue;
-                    float *dst = dx + (c * g->h + (size_t)iy) * g->w;
-                    if (g->sw == 1) {
-                        ptrdiff_t lo = off < 0 ? -off : 0, hi = (ptrdiff_t)g->w - off;
-                        if (hi > (ptrdiff_t)g->ow) hi = (ptrdiff_t)g->ow;
-                        if (hi > lo) add_to(dst + lo + off, src + lo, (size_t)(hi - lo));
-                        continue;
-                    }
-                    for (size_t ox = 0; ox < g->ow; ox++) {
-                        ptrdiff_t ix = (ptrdiff_t)(ox * g->sw) + off;
-                        if (ix >= 0 && ix < (ptrdiff_t)g->w) dst[ix] += src[ox];
-                    }
-                }
+                size_t plane = c * g->h * g->w;
+                if (x && same) im2col_rows(g, x + plane, row, i, off);
+                else if (x) im2col_strided(g, x + plane, row, i, off);
+                else if (same) col2im_rows(g, row, dx + plane, i, off);
+                else col2im_strided(g, row, dx + plane, i, off);
             }
+}
+
+static void im2col(const geom *g, const float *x, float *col, size_t ld)
+{
+    window_rows(g, x, col, ld, NULL);
+}
+
+static void col2im(const geom *g, float *col, size_t ld, float *dx)
+{
+    window_rows(g, NULL, col, ld, dx);
 }
 
 /* Columns of samples b .. b+n−1 side by side (row stride ld = n·N). */
@@ -660,75 +647,106 @@ LCT__VEC static void small_dw(const float *dy, const float *col, size_t ld, size
     }
 }
 
-static void forward_tasks(void *ctx, size_t t0, size_t t1, size_t slot)
+/* One group of a chunk: n samples from b (the chunk starts at b0), ld = n·N columns, output stride lo. */
+typedef struct group {
+    size_t b, b0, n, ld, lo;
+} group;
+
+/* The tasks t0..t1 of a pass: each walks the groups of its chunks with its own scratch (columns and
+ * outputs stay in its cache); with parts set, the partial dW and db are the chunk's. */
+static void each_group(const conv_job *job, size_t t0, size_t t1, int parts,
+                       void (*run)(const conv_job *job, scratch *sc, const group *gr))
 {
-    (void)slot;
-    const conv_job *job = ctx;
-    const lct__pass *p = job->p;
-    const lct__layer *l = job->l;
-    const geom g = *job->g;
-    size_t nch = job->nch, gs = job->gs, nt = job->nt, in_size = l->in_size, out_size = l->out_size;
-    const float *x = job->x, *w = l->value[0], *bias = l->has_bias ? l->value[1] : NULL;
-    float *y = job->y, *st = l->stats_out;
-    const lct__layer *fb = l->fused_bn; /* a fused batch norm next: its pool's choice is made here, in cache */
-    int dir = direct(&g), fz = fused(&g);
-    const uint16_t *wp = job->wp;
+    const geom *g = job->g;
+    size_t nch = job->nch, gs = job->gs, nt = job->nt, batch = job->p->batch;
     for (size_t t = t0; t < t1; t++) {
-        scratch sc = scratch_of(&g, gs, l->ws, t); /* this thread's columns and outputs stay in its cache */
+        scratch sc = scratch_of(g, gs, job->l->ws, t);
         for (size_t c = nch * t / nt; c < nch * (t + 1) / nt; c++) {
-            size_t b0 = p->batch * c / nch, b1 = p->batch * (c + 1) / nch;
+            if (parts) {
+                scratch part = scratch_of(g, gs, job->l->ws, c);
+                sc.dw = part.dw;
+                sc.db = part.db;
+            }
+            size_t b0 = batch * c / nch, b1 = batch * (c + 1) / nch;
             for (size_t b = b0; b < b1; b += gs) {
-                size_t n = b + gs <= b1 ? gs : b1 - b, ld = n * g.n, lo = out_ld(&g, ld);
-                if (n == 1) {
-                    /* one sample: straight into its output */
-                    const float *xb = x + b * in_size;
-                    float *yb = y + b * out_size;
-                    if (!dir && !fz) im2col(&g, xb, sc.col, g.n);
-                    if (g.k <= SMALL_K) {
-                        for (size_t o = 0; o < g.o; o++) {
-                            /* before a fused batch norm the plane stays on the stack: backward recomputes it */
-                            float plane[LCT__FUSE_PLANE] __attribute__((aligned(64)));
-                            float *yo = fb ? plane : yb + o * g.n;
-                            small_fwd(w + o * g.k, bias ? bias[o] : 0.0f, dir ? xb : sc.col, g.n, g.k, g.n, yo);
-                            if (st) lct__bn_partial(yo, g.n, st + (b * g.o + o) * 3);
-                            if (fb) lct__bn_pool_plane(fb, p, b, o, yo);
-                        }
-                        continue;
-                    }
-                    if (bias)
-                        for (size_t o = 0; o < g.o; o++) fill(yb + o * g.n, bias[o], g.n);
-                    if (fz) {
-                        pack_cols_b(&g, xb, in_size, 1, sc.pack);
-                        lct__bf16_multiply(g.o, g.n, g.k, wp, sc.pack, bias != NULL, yb, g.n);
-                    } else {
-                        gemm(p, &g, &sc, 0, 0, g.o, g.n, g.k, w, g.k, wp, dir ? xb : sc.col, g.n, bias != NULL, yb,
-                             g.n);
-                    }
-                    for (size_t o = 0; o < g.o; o++) {
-                        if (st) lct__bn_partial(yb + o * g.n, g.n, st + (b * g.o + o) * 3);
-                        if (fb) lct__bn_pool_plane(fb, p, b, o, yb + o * g.n);
-                    }
-                    continue;
-                }
-                if (fz) {
-                    pack_cols_b(&g, x + b * in_size, in_size, n, sc.pack);
-                    lct__bf16_multiply(g.o, ld, g.k, wp, sc.pack, 0, sc.out, lo);
-                } else {
-                    group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
-                    gemm(p, &g, &sc, 0, 0, g.o, ld, g.k, w, g.k, wp, sc.col, ld, 0, sc.out, lo);
-                }
-                for (size_t s = 0; s < n; s++)
-                    for (size_t o = 0; o < g.o; o++) {
-                        float *dst = y + (b + s) * out_size + o * g.n;
-                        const float *src = sc.out + o * lo + s * g.n;
-                        if (bias) add_bias(dst, src, bias[o], g.n);
-                        else memcpy(dst, src, g.n * sizeof(float));
-                        if (st) lct__bn_partial(dst, g.n, st + ((b + s) * g.o + o) * 3);
-                        if (fb) lct__bn_pool_plane(fb, p, b + s, o, dst);
-                    }
+                size_t n = b + gs <= b1 ? gs : b1 - b;
+                group gr = {b, b0, n, n * g->n, out_ld(g, n * g->n)};
+                run(job, &sc, &gr);
             }
         }
     }
+}
+
+/* After output plane o of sample b is made: the partial statistics of a train-mode batch norm next, and
+ * the pool's choice of a fused one (lct__bn_pool_plane), while the plane is in cache. */
+static inline void plane_made(const conv_job *job, size_t b, size_t o, const float *plane)
+{
+    const lct__layer *l = job->l;
+    if (l->stats_out) lct__bn_partial(plane, job->g->n, l->stats_out + (b * job->g->o + o) * 3);
+    if (l->fused_bn) lct__bn_pool_plane(l->fused_bn, job->p, b, o, plane);
+}
+
+/* One sample, straight into its output. */
+static void forward_one(const conv_job *job, scratch *sc, size_t b)
+{
+    const lct__layer *l = job->l;
+    const geom g = *job->g;
+    const float *xb = job->x + b * l->in_size, *w = l->value[0], *bias = l->has_bias ? l->value[1] : NULL;
+    float *yb = job->y + b * l->out_size;
+    int dir = direct(&g), fz = fused(&g);
+    if (!dir && !fz) im2col(&g, xb, sc->col, g.n);
+    if (g.k <= SMALL_K) {
+        for (size_t o = 0; o < g.o; o++) {
+            /* before a fused batch norm the plane stays on the stack: backward recomputes it */
+            float plane[LCT__FUSE_PLANE] __attribute__((aligned(64)));
+            float *yo = l->fused_bn ? plane : yb + o * g.n;
+            small_fwd(w + o * g.k, bias ? bias[o] : 0.0f, dir ? xb : sc->col, g.n, g.k, g.n, yo);
+            plane_made(job, b, o, yo);
+        }
+        return;
+    }
+    if (bias)
+        for (size_t o = 0; o < g.o; o++) fill(yb + o * g.n, bias[o], g.n);
+    if (fz) {
+        pack_cols_b(&g, xb, l->in_size, 1, sc->pack);
+        lct__bf16_multiply(g.o, g.n, g.k, job->wp, sc->pack, bias != NULL, yb, g.n);
+    } else {
+        gemm(job->p, &g, sc, 0, 0, g.o, g.n, g.k, w, g.k, job->wp, dir ? xb : sc->col, g.n, bias != NULL, yb, g.n);
+    }
+    for (size_t o = 0; o < g.o; o++) plane_made(job, b, o, yb + o * g.n);
+}
+
+static void forward_group(const conv_job *job, scratch *sc, const group *gr)
+{
+    if (gr->n == 1) {
+        forward_one(job, sc, gr->b);
+        return;
+    }
+    const lct__layer *l = job->l;
+    const geom g = *job->g;
+    const float *xb = job->x + gr->b * l->in_size, *bias = l->has_bias ? l->value[1] : NULL;
+    size_t n = gr->n, ld = gr->ld, lo = gr->lo;
+    if (fused(&g)) {
+        pack_cols_b(&g, xb, l->in_size, n, sc->pack);
+        lct__bf16_multiply(g.o, ld, g.k, job->wp, sc->pack, 0, sc->out, lo);
+    } else {
+        group_cols(&g, xb, l->in_size, n, direct(&g), sc->col, ld);
+        gemm(job->p, &g, sc, 0, 0, g.o, ld, g.k, l->value[0], g.k, job->wp, sc->col, ld, 0, sc->out, lo);
+    }
+    for (size_t s = 0; s < n; s++)
+        for (size_t o = 0; o < g.o; o++) {
+            float *dst = job->y + (gr->b + s) * l->out_size + o * g.n;
+            const float *src = sc->out + o * lo + s * g.n;
+            if (bias) add_bias(dst, src, bias[o], g.n);
+            else memcpy(dst, src, g.n * sizeof(float));
+            plane_made(job, gr->b + s, o, dst);
+        }
+}
+
+static void forward_tasks(void *ctx, size_t t0, size_t t1, size_t slot)
+{
+    (void)slot;
+    each_group(ctx, t0, t1, 0, forward_group);
 }
 
 void lct__conv_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
@@ -788,103 +806,116 @@ static void sum_chunks(conv_job *job)
     }
 }
 
-static void backward_tasks(void *ctx, size_t t0, size_t t1, size_t slot)
+/* The group's columns and output gradients (dY, one row per output channel, ld wide) for the products
+ * of backward. dy is the pooled gradient of a fused batch norm whose dx this makes plane by plane, in
+ * cache, recomputing a plane that was never stored (lct__conv_recomputes). */
+static void backward_operands(const conv_job *job, scratch *sc, const group *gr, const float **cols,
+                              const float **grads)
 {
-    (void)slot;
-    const conv_job *job = ctx;
-    const lct__pass *p = job->p;
+    const lct__layer *l = job->l, *from = l->fused_bn;
+    const geom g = *job->g;
+    const float *xb = job->x + gr->b * l->in_size, *dy = job->dy;
+    int dir = direct(&g), fz = fused(&g);
+    if (gr->n > 1) {
+        if (!fz) group_cols(&g, xb, l->in_size, gr->n, dir, sc->col, gr->ld);
+        for (size_t s = 0; s < gr->n; s++)
+            for (size_t o = 0; o < g.o; o++) {
+                float *dst = sc->out + o * gr->ld + s * g.n;
+                if (from) lct__bn_dx_plane(from, job->p, dy, gr->b + s, o, NULL, dst);
+                else memcpy(dst, dy + (gr->b + s) * l->out_size + o * g.n, g.n * sizeof(float));
+            }
+        *cols = sc->col;
+        *grads = sc->out;
+        return;
+    }
+    if (!dir && !fz) im2col(&g, xb, sc->col, g.n);
+    *cols = dir ? xb : sc->col;
+    *grads = dy + gr->b * l->out_size;
+    if (!from) return;
+    for (size_t o = 0; o < g.o; o++) {
+        if (g.k > SMALL_K) {
+            lct__bn_dx_plane(from, job->p, dy, gr->b, o, NULL, sc->out + o * g.n);
+            continue;
+        }
+        float plane[LCT__FUSE_PLANE] __attribute__((aligned(64)));
+        small_fwd(l->value[0] + o * g.k, l->has_bias ? l->value[1][o] : 0.0f, *cols, g.n, g.k, g.n, plane);
+        lct__bn_dx_plane(from, job->p, dy, gr->b, o, plane, sc->out + o * g.n);
+    }
+    *grads = sc->out;
+}
+
+/* The chunk's partial dW = Σ dY colᵀ and db = Σ dY (the chunk's first group overwrites them). */
+static void backward_params(const conv_job *job, scratch *sc, const group *gr, const float *cols,
+                            const float *grads)
+{
     const lct__layer *l = job->l;
     const geom g = *job->g;
-    size_t nch = job->nch, gs = job->gs, nt = job->nt, in_size = l->in_size, out_size = l->out_size;
-    const float *x = job->x, *dy = job->dy, *w = l->value[0];
-    float *dx = job->dx;
-    int dir = direct(&g), bias = l->has_bias != 0, fz = fused(&g);
-    /* dy is the pooled gradient of a fused batch norm whose dx this makes plane by plane, in cache */
-    const lct__layer *from = l->fused_bn;
-    const float *bias_v = l->has_bias ? l->value[1] : NULL;
-    int rec = from && g.k <= SMALL_K; /* the output was not stored (lct__conv_recomputes) */
-    const uint16_t *wp = job->wp;
-    for (size_t t = t0; t < t1; t++) {
-        scratch sc = scratch_of(&g, gs, l->ws, t); /* this thread's columns and gradients stay in its cache */
-        for (size_t c = nch * t / nt; c < nch * (t + 1) / nt; c++) {
-            scratch part = scratch_of(&g, gs, l->ws, c); /* the chunk's partial dW and db */
-            sc.dw = part.dw;
-            sc.db = part.db;
-            size_t b0 = p->batch * c / nch, b1 = p->batch * (c + 1) / nch;
-            for (size_t b = b0; b < b1; b += gs) {
-                size_t n = b + gs <= b1 ? gs : b1 - b, ld = n * g.n, lo = out_ld(&g, ld);
-                const float *cols, *grads;
-                if (n == 1) {
-                    if (!dir && !fz) im2col(&g, x + b * in_size, sc.col, g.n);
-                    cols = dir ? x + b * in_size : sc.col;
-                    grads = dy + b * out_size;
-                    if (from) {
-                        for (size_t o = 0; o < g.o; o++) {
-                            if (!rec) {
-                                lct__bn_dx_plane(from, p, dy, b, o, NULL, sc.out + o * g.n);
-                                continue;
-                            }
-                            /* this layer's output plane, recomputed (it was never stored) */
-                            float plane[LCT__FUSE_PLANE] __attribute__((aligned(64)));
-                            small_fwd(w + o * g.k, bias_v ? bias_v[o] : 0.0f, cols, g.n, g.k, g.n, plane);
-                            lct__bn_dx_plane(from, p, dy, b, o, plane, sc.out + o * g.n);
-                        }
-                        grads = sc.out;
-                    }
-                } else {
-                    if (!fz) group_cols(&g, x + b * in_size, in_size, n, dir, sc.col, ld);
-                    for (size_t s = 0; s < n; s++) {
-                        for (size_t o = 0; o < g.o; o++) {
-                            float *dst = sc.out + o * ld + s * g.n;
-                            if (from) lct__bn_dx_plane(from, p, dy, b + s, o, NULL, dst);
-                            else memcpy(dst, dy + (b + s) * out_size + o * g.n, g.n * sizeof(float));
-                        }
-                    }
-                    cols = sc.col;
-                    grads = sc.out;
-                }
-                /* partial dW of this chunk = Σ dY colᵀ (the chunk's first group overwrites) */
-                if (g.k <= SMALL_K)
-                    for (size_t o = 0; o < g.o; o++) small_dw(grads + o * ld, cols, ld, g.k, ld, sc.dw + o * g.k, b == b0);
-                else if (fz) { /* the columns packed straight from the images */
-                    uint16_t *bp = sc.pack + lct__bf16_packed(g.k, ld);
-                    pack_cols_a(&g, x + b * in_size, in_size, n, sc.pack);
-                    lct__bf16_pack_b(1, grads, ld, ld, g.o, bp);
-                    lct__bf16_multiply(g.k, g.o, ld, sc.pack, bp, b != b0, sc.dw, g.o);
-                } else /* as dWᵀ = col · dYᵀ (K × O): BLIS runs this shape faster than dY · colᵀ */
-                    gemm(p, &g, &sc, 0, 1, g.k, g.o, ld, cols, ld, NULL, grads, ld, b != b0, sc.dw, g.o);
-                if (bias)
-                    for (size_t o = 0; o < g.o; o++) {
-                        float sum = lct__sum_lanes(grads + o * ld, ld);
-                        sc.db[o] = b == b0 ? sum : sc.db[o] + sum;
-                    }
-                if (!dx) continue;
-                if (dir && n == 1) {
-                    gemm(p, &g, &sc, 1, 0, g.k, g.n, g.o, w, g.k, wp, grads, g.n, 0, dx + b * in_size, g.n);
-                    continue;
-                }
-                if (fz) {
-                    dx_fused(&g, wp, grads, ld, dx + b * in_size, in_size, n, sc.pack);
-                    continue;
-                }
-                /* the column buffer is free again once dW is done: dcol = Wᵀ dY */
-                gemm(p, &g, &sc, 1, 0, g.k, ld, g.o, w, g.k, wp, grads, ld, 0, sc.col, lo);
-                for (size_t s = 0; s < n; s++) {
-                    float *dxb = dx + (b + s) * in_size;
-                    if (dir) {
-                        for (size_t r = 0; r < g.k; r++) memcpy(dxb + r * g.n, sc.col + r * lo + s * g.n, g.n * sizeof(float));
-                    } else {
-                        memset(dxb, 0, in_size * sizeof *dxb);
-                        col2im(&g, sc.col + s * g.n, lo, dxb);
-                    }
-                }
-            }
+    size_t ld = gr->ld;
+    int first = gr->b == gr->b0;
+    if (g.k <= SMALL_K)
+        for (size_t o = 0; o < g.o; o++) small_dw(grads + o * ld, cols, ld, g.k, ld, sc->dw + o * g.k, first);
+    else if (fused(&g)) { /* the columns packed straight from the images */
+        uint16_t *bp = sc->pack + lct__bf16_packed(g.k, ld);
+        pack_cols_a(&g, job->x + gr->b * l->in_size, l->in_size, gr->n, sc->pack);
+        lct__bf16_pack_b(1, grads, ld, ld, g.o, bp);
+        lct__bf16_multiply(g.k, g.o, ld, sc->pack, bp, !first, sc->dw, g.o);
+    } else /* as dWᵀ = col · dYᵀ (K × O): BLIS runs this shape faster than dY · colᵀ */
+        gemm(job->p, &g, sc, 0, 1, g.k, g.o, ld, cols, ld, NULL, grads, ld, !first, sc->dw, g.o);
+    if (l->has_bias)
+        for (size_t o = 0; o < g.o; o++) {
+            float sum = lct__sum_lanes(grads + o * ld, ld);
+            sc->db[o] = first ? sum : sc->db[o] + sum;
+        }
+}
+
+/* dx of the group's samples from dY. */
+static void backward_dx(const conv_job *job, scratch *sc, const group *gr, const float *grads)
+{
+    const lct__layer *l = job->l;
+    const geom g = *job->g;
+    const float *w = l->value[0];
+    size_t in_size = l->in_size, ld = gr->ld, lo = gr->lo;
+    float *dx = job->dx + gr->b * in_size;
+    int dir = direct(&g);
+    if (dir && gr->n == 1) {
+        gemm(job->p, &g, sc, 1, 0, g.k, g.n, g.o, w, g.k, job->wp, grads, g.n, 0, dx, g.n);
+        return;
+    }
+    if (fused(&g)) {
+        dx_fused(&g, job->wp, grads, ld, dx, in_size, gr->n, sc->pack);
+        return;
+    }
+    /* the column buffer is free again once dW is done: dcol = Wᵀ dY */
+    gemm(job->p, &g, sc, 1, 0, g.k, ld, g.o, w, g.k, job->wp, grads, ld, 0, sc->col, lo);
+    for (size_t s = 0; s < gr->n; s++) {
+        float *dxb = dx + s * in_size;
+        if (dir) {
+            for (size_t r = 0; r < g.k; r++) memcpy(dxb + r * g.n, sc->col + r * lo + s * g.n, g.n * sizeof(float));
+        } else {
+            memset(dxb, 0, in_size * sizeof *dxb);
+            col2im(&g, sc->col + s * g.n, lo, dxb);
         }
     }
 }
 
-void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx)
+static void backward_group(const conv_job *job, scratch *sc, const group *gr)
 {
+    const float *cols, *grads;
+    backward_operands(job, sc, gr, &cols, &grads);
+    backward_params(job, sc, gr, cols, grads);
+    if (job->dx) backward_dx(job, sc, gr, grads);
+}
+
+static void backward_tasks(void *ctx, size_t t0, size_t t1, size_t slot)
+{
+    (void)slot;
+    each_group(ctx, t0, t1, 1, backward_group);
+}
+
+void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
+                        float *dx)
+{
+    (void)y;
     geom g = geometry(l);
     uint16_t *wp = g.bf16 && dx ? (uint16_t *)l->ws : NULL;
     if (wp) lct__bf16_pack_a(1, l->value[0], g.k, g.k, g.o, wp);
@@ -895,3 +926,12 @@ void lct__conv_backward(lct__layer *l, const lct__pass *p, const float *x, const
     lct__parallel_tasks(p->rt, (int)job.nt, backward_tasks, &job);
     sum_chunks(&job);
 }
+
+int lct__conv_spec(const lct__layer *l, char *buf, size_t size)
+{
+    return snprintf(buf, size, "%s %u k%u s%u p%u%s", lct__layer_kind_name(l->kind), l->units, l->kernel, l->stride,
+                    l->padding, l->has_bias ? "" : " nobias");
+}
+
+const lct__layer_ops lct__conv2d_ops = {lct__conv_init, lct__dense_tensors, lct__conv_ws, lct__conv_forward,
+                                        lct__conv_backward, lct__conv_spec, 1};

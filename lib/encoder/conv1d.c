@@ -29,7 +29,7 @@
  * pass clamps while it writes the output, the backward pass masks dY (y > 0)
  * while it lays it out for the GEMMs; the encoder skips the ReLU layer.
  */
-#include "layer.h"
+#include "encoder_internal.h"
 
 #define SMALL_K 16
 /* Scratch slots of the two-tap path (at most this many tasks share its channel loops). */
@@ -107,6 +107,7 @@ typedef struct job {
     size_t batch, nt;           /* samples; tasks of the two-tap channel loops */
     const float *in, *mask;     /* x, dY or W; a fused ReLU's output (NULL: none) */
     float *out;                 /* y or dx */
+    int collect;                /* wino_channels: backward's collect (else forward's split) */
 } job;
 
 /* Runs of s floats: dst[i·s + r] = src[i·ld + r] (r < s, i < rows); constant s for the common strides. */
@@ -302,29 +303,14 @@ LCT__VEC static void small_fwd(const float *w, float bias, const float *const *r
     size_t v = 0;
     for (; v + 64 <= n; v += 64) {
         lct__v16 a0 = zero + bias, a1 = a0, a2 = a0, a3 = a0;
-        for (size_t i = 0; i < k; i++) {
-            const float *c = rows[i] + v;
-            lct__v16 c0, c1, c2, c3;
-            LCT__LOAD(c0, c);
-            LCT__LOAD(c1, c + 16);
-            LCT__LOAD(c2, c + 32);
-            LCT__LOAD(c3, c + 48);
-            float wi = w[i];
-            a0 += wi * c0;
-            a1 += wi * c1;
-            a2 += wi * c2;
-            a3 += wi * c3;
-        }
+        for (size_t i = 0; i < k; i++) LCT__AXPY64(a0, a1, a2, a3, w[i], rows[i] + v);
         if (relu) {
             a0 = (lct__v16)((lct__vi16)a0 & (a0 > zero));
             a1 = (lct__v16)((lct__vi16)a1 & (a1 > zero));
             a2 = (lct__v16)((lct__vi16)a2 & (a2 > zero));
             a3 = (lct__v16)((lct__vi16)a3 & (a3 > zero));
         }
-        LCT__STORE(y + v, a0);
-        LCT__STORE(y + v + 16, a1);
-        LCT__STORE(y + v + 32, a2);
-        LCT__STORE(y + v + 48, a3);
+        LCT__STORE64(y + v, a0, a1, a2, a3);
     }
     for (; v < n; v++) {
         float a = bias;
@@ -588,38 +574,30 @@ static size_t channel_tasks(const plan *q, const lct__pass *p)
     return (size_t)p->threads < q->slots ? (size_t)p->threads : q->slots;
 }
 
-/* Task t: its channels of P into its scratch (s rows in dP's buffer, zero past ld), split into D1..D3
- * while they are still in cache. */
-static void wino_split_channels(void *ctx, size_t t, size_t end, size_t slot)
+/* Task t of the two-tap channel loops, in a scratch of its own (s rows in dP's buffer): forward, its
+ * channels of P (zero past ld) split into D1..D3 while they are still in cache; backward (collect), its
+ * channels of dP from dD1..dD3, collected into dx while still in cache. */
+static void wino_channels(void *ctx, size_t t, size_t end, size_t slot)
 {
     (void)end;
     (void)slot;
     const job *cx = ctx;
     const plan *q = cx->q;
-    size_t nt = cx->nt, L = q->half;
-    float *rows = q->dp + t * q->s * q->ldp;
-    for (size_t r = 0; r < q->s; r++) memset(rows + r * q->ldp + q->ld, 0, (q->ldp - q->ld) * sizeof(float));
+    size_t nt = cx->nt, L = q->half, ld = cx->collect ? q->ld : q->ldp;
+    float *rows = q->dp + t * q->s * ld;
+    if (!cx->collect)
+        for (size_t r = 0; r < q->s; r++) memset(rows + r * ld + q->ld, 0, (ld - q->ld) * sizeof(float));
     for (size_t c = q->c * t / nt; c < q->c * (t + 1) / nt; c++) {
-        poly_channel(q, cx->in, cx->l->in_size, cx->batch, c, rows, q->ldp);
+        if (cx->collect) {
+            for (size_t r = 0, i = c * q->s; r < q->s; r++, i++)
+                wino_join(q->dd + i * L, q->dd + (q->cs + i) * L, q->dd + (2 * q->cs + i) * L, L, q->ld,
+                          rows + r * ld);
+            collect_channel(cx->l, q, cx->batch, c, rows, ld, cx->out);
+            continue;
+        }
+        poly_channel(q, cx->in, cx->l->in_size, cx->batch, c, rows, ld);
         for (size_t r = 0, i = c * q->s; r < q->s; r++, i++)
-            wino_split(rows + r * q->ldp, L, q->p + i * L, q->p + (q->cs + i) * L, q->p + (2 * q->cs + i) * L);
-    }
-}
-
-/* Task t: its channels of dP from dD1..dD3 into its scratch, collected into dx while still in cache. */
-static void wino_collect_channels(void *ctx, size_t t, size_t end, size_t slot)
-{
-    (void)end;
-    (void)slot;
-    const job *cx = ctx;
-    const plan *q = cx->q;
-    size_t nt = cx->nt, L = q->half;
-    float *rows = q->dp + t * q->s * q->ld;
-    for (size_t c = q->c * t / nt; c < q->c * (t + 1) / nt; c++) {
-        for (size_t r = 0, i = c * q->s; r < q->s; r++, i++)
-            wino_join(q->dd + i * L, q->dd + (q->cs + i) * L, q->dd + (2 * q->cs + i) * L, L, q->ld,
-                      rows + r * q->ld);
-        collect_channel(cx->l, q, cx->batch, c, rows, q->ld, cx->out);
+            wino_split(rows + r * ld, L, q->p + i * L, q->p + (q->cs + i) * L, q->p + (2 * q->cs + i) * L);
     }
 }
 
@@ -734,13 +712,11 @@ static void small_grad_rows(void *ctx, size_t o0, size_t o1, size_t slot)
 {
     (void)slot;
     const job *cx = ctx;
-    const lct__layer *l = cx->l;
     const plan *q = cx->q;
     const float *dy = cx->in, *mask = cx->mask;
-    size_t batch = cx->batch;
-    float *gw = l->grad[0], *gb = l->has_bias ? l->grad[1] : NULL;
+    float *gw = cx->l->grad[0], *gb = cx->l->has_bias ? cx->l->grad[1] : NULL;
+    size_t k = q->c * q->k, out_size = cx->l->out_size;
     for (size_t o = o0; o < o1; o++) {
-        size_t k = q->c * q->k;
         lct__v16 acc[SMALL_K + 1];
         float tail[SMALL_K + 1];
         const float *rows[SMALL_K];
@@ -748,10 +724,10 @@ static void small_grad_rows(void *ctx, size_t o0, size_t o1, size_t slot)
             acc[i] = (lct__v16){0};
             tail[i] = 0.0f;
         }
-        for (size_t b = 0; b < batch; b++) {
+        for (size_t b = 0; b < cx->batch; b++) {
             for (size_t c = 0; c < q->c; c++)
                 for (size_t j = 0; j < q->k; j++) rows[c * q->k + j] = tap_row(q, c, j) + b * q->u;
-            size_t at = b * l->out_size + o * q->x;
+            size_t at = b * out_size + o * q->x;
             small_dw(dy + at, mask ? mask + at : NULL, rows, k, q->x, acc, tail);
         }
         for (size_t i = 0; i <= k; i++) {
@@ -776,7 +752,7 @@ static void wino_forward(lct__layer *l, const lct__pass *p, const plan *q, const
 {
     size_t L = q->half, oc = q->o * q->cs;
     job cx = {.l = l, .q = q, .batch = p->batch, .nt = channel_tasks(q, p), .in = x, .out = y};
-    lct__parallel_tasks(p->rt, (int)cx.nt, wino_split_channels, &cx);
+    lct__parallel_tasks(p->rt, (int)cx.nt, wino_channels, &cx);
     weights(q, l->value[0], p);
     for (size_t j = 0; j < 3; j++)
         lct__gemm(p->rt, 0, 0, q->o, L, q->cs, 1.0f, q->wr + j * oc, q->cs, q->p + j * q->cs * L, L, 0.0f,
@@ -803,7 +779,8 @@ static void wino_backward(lct__layer *l, const lct__pass *p, const plan *q, cons
     for (size_t j = 0; j < 3; j++)
         lct__gemm(p->rt, 1, 0, q->cs, L, q->o, 1.0f, q->wr + j * oc, q->cs, q->y + j * q->o * L, L, 0.0f,
                   q->dd + j * q->cs * L, L);
-    lct__parallel_tasks(p->rt, (int)cx.nt, wino_collect_channels, &cx);
+    cx.collect = 1;
+    lct__parallel_tasks(p->rt, (int)cx.nt, wino_channels, &cx);
 }
 
 void lct__conv1d_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
@@ -858,3 +835,6 @@ void lct__conv1d_backward(lct__layer *l, const lct__pass *p, const float *x, con
                   q.dp + t, q.ld);
     lct__parallel(p->rt, p->threads, q.c, 1, collect_channels, &cx);
 }
+
+const lct__layer_ops lct__conv1d_ops = {lct__conv_init, lct__dense_tensors, lct__conv1d_ws, lct__conv1d_forward,
+                                        lct__conv1d_backward, lct__conv_spec, 1};

@@ -1,5 +1,5 @@
 /* What a step of an encoder costs before it runs: FLOPs per layer from the shapes, and the workspace. */
-#include "encoder.h"
+#include "encoder_internal.h"
 
 /* Forward and backward FLOPs of one sample through layer l; the first layer computes no input gradient. */
 static void layer_flops(const lct__layer *l, int first, double *fwd, double *bwd)

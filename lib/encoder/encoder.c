@@ -3,7 +3,7 @@
 #include <stdio.h>
 
 #include "../comm/comm_internal.h"
-#include "encoder.h"
+#include "encoder_internal.h"
 
 int lct_encoder_options_init(lct_encoder_options *opts, uint32_t version)
 {
@@ -95,12 +95,26 @@ static int takes_bf16(int kind)
     return kind == LCT__L_LINEAR || kind == LCT__L_CONV2D;
 }
 
+/* A tensor's first values: one generator per tensor, so they depend on (seed, stream, tensor index) only. */
+static void init_values(const lct_encoder *enc, const lct__tensor_desc *d, size_t tensor, float *v)
+{
+    lct__rng r;
+    lct__rng_seed(&r, lct_runtime_seed(enc->rt), lct__hash64(enc->stream, tensor));
+    for (size_t i = 0; i < d->count; i++) {
+        switch (d->init) {
+        case LCT__INIT_UNIFORM: v[i] = (float)((2.0 * lct__rng_uniform_d(&r) - 1.0) * d->bound); break;
+        case LCT__INIT_ONES: v[i] = 1.0f; break;
+        default: v[i] = 0.0f;
+        }
+    }
+}
+
 int lct__encoder_add(lct_encoder *enc, const lct__layer *proto, const char *func)
 {
     if (enc == NULL) return lct__fail(LCT_EINVAL, func, "argument 'enc' is NULL");
     if (enc->sealed)
         return lct__fail(LCT_ESTATE, func,
-                         "the encoder is sealed (it has run forward or handed out its parameters): no more layers");
+                         "the encoder is sealed (lct_encoder_seal, or a call that seals it): no more layers");
     lct_runtime *rt = enc->rt;
     lct__layer *l = lct__calloc(rt, 1, sizeof *l);
     if (l == NULL)
@@ -118,7 +132,9 @@ int lct__encoder_add(lct_encoder *enc, const lct__layer *proto, const char *func
     lct__tensor_desc desc[LCT__MAX_LAYER_TENSORS];
     size_t nt = lct__layer_tensors(l, desc), floats = lct__layer_store_floats(l);
     char *spec = NULL;
-    lct__layer **layers = lct__malloc(rt, (enc->n_layers + 1) * sizeof *layers);
+    /* the layer table, then room for the plan's steps (at most one per layer) */
+    size_t n = enc->n_layers + 1;
+    lct__layer **layers = lct__malloc(rt, n * (sizeof *layers + sizeof(lct__step)));
     lct__tensor *tensors = lct__malloc(rt, (enc->params.n_tensors + nt + 1) * sizeof *tensors);
     float *store = floats ? lct__calloc(rt, floats, sizeof(float)) : NULL;
     if (layers == NULL || tensors == NULL || (floats && store == NULL) || build_spec(enc, l, &spec) != LCT_OK) {
@@ -146,18 +162,7 @@ int lct__encoder_add(lct_encoder *enc, const lct__layer *proto, const char *func
         }
         snprintf(l->names[k], sizeof l->names[k], "%u.%s.%s", l->index, lct__layer_kind_name(l->kind),
                  desc[k].suffix);
-        /* One generator per tensor: values depend on (seed, stream, tensor index) only. */
-        lct__rng r;
-        lct__rng_seed(&r, lct_runtime_seed(rt), lct__hash64(enc->stream, base + k));
-        for (size_t i = 0; i < desc[k].count; i++) {
-            switch (desc[k].init) {
-            case LCT__INIT_UNIFORM:
-                l->value[k][i] = (float)((2.0 * lct__rng_uniform_d(&r) - 1.0) * desc[k].bound);
-                break;
-            case LCT__INIT_ONES: l->value[k][i] = 1.0f; break;
-            default: l->value[k][i] = 0.0f;
-            }
-        }
+        init_values(enc, &desc[k], base + k, l->value[k]);
         tensors[base + k] = (lct__tensor){.name = l->names[k], .value = l->value[k], .grad = l->grad[k],
                                           .count = desc[k].count, .no_decay = desc[k].no_decay};
         if (l->kind == LCT__L_LINEAR && k == 0) { /* its backward overwrites a zeroed gradient */
@@ -169,13 +174,15 @@ int lct__encoder_add(lct_encoder *enc, const lct__layer *proto, const char *func
     layers[enc->n_layers] = l;
     lct__free(rt, enc->layers);
     enc->layers = layers;
-    enc->n_layers++;
+    enc->steps = (lct__step *)(layers + n);
+    enc->n_layers = n;
     lct__free(rt, enc->params.tensors);
     enc->params.tensors = tensors;
     enc->params.n_tensors = base + nt;
     lct__free(rt, enc->spec);
     enc->spec = spec;
     /* Workspaces depend on the layers: drop any (only possible before sealing, so none exists). */
+    lct__plan_compile(enc);
     return LCT_OK;
 }
 
@@ -227,44 +234,43 @@ int lct_encoder_add_batchnorm(lct_encoder *enc, float momentum, float eps)
     return lct__encoder_add(enc, &l, __func__);
 }
 
+/* A layer without hyper-parameters, or a pool's window. */
+static int add_plain(lct_encoder *enc, int kind, uint32_t kernel, uint32_t stride, const char *func)
+{
+    lct__layer l = proto(kind);
+    l.kernel = kernel;
+    l.stride = stride;
+    return lct__encoder_add(enc, &l, func);
+}
+
 int lct_encoder_add_relu(lct_encoder *enc)
 {
-    lct__layer l = proto(LCT__L_RELU);
-    return lct__encoder_add(enc, &l, __func__);
+    return add_plain(enc, LCT__L_RELU, 0, 0, __func__);
 }
 
 int lct_encoder_add_maxpool(lct_encoder *enc, uint32_t kernel, uint32_t stride)
 {
-    lct__layer l = proto(LCT__L_MAXPOOL);
-    l.kernel = kernel;
-    l.stride = stride;
-    return lct__encoder_add(enc, &l, __func__);
+    return add_plain(enc, LCT__L_MAXPOOL, kernel, stride, __func__);
 }
 
 int lct_encoder_add_avgpool(lct_encoder *enc, uint32_t kernel, uint32_t stride)
 {
-    lct__layer l = proto(LCT__L_AVGPOOL);
-    l.kernel = kernel;
-    l.stride = stride;
-    return lct__encoder_add(enc, &l, __func__);
+    return add_plain(enc, LCT__L_AVGPOOL, kernel, stride, __func__);
 }
 
 int lct_encoder_add_global_avgpool(lct_encoder *enc)
 {
-    lct__layer l = proto(LCT__L_GAP);
-    return lct__encoder_add(enc, &l, __func__);
+    return add_plain(enc, LCT__L_GAP, 0, 0, __func__);
 }
 
 int lct_encoder_add_flatten(lct_encoder *enc)
 {
-    lct__layer l = proto(LCT__L_FLATTEN);
-    return lct__encoder_add(enc, &l, __func__);
+    return add_plain(enc, LCT__L_FLATTEN, 0, 0, __func__);
 }
 
 int lct_encoder_add_transpose(lct_encoder *enc)
 {
-    lct__layer l = proto(LCT__L_TRANSPOSE);
-    return lct__encoder_add(enc, &l, __func__);
+    return add_plain(enc, LCT__L_TRANSPOSE, 0, 0, __func__);
 }
 
 int lct_encoder_add_dropout(lct_encoder *enc, float p)
@@ -298,26 +304,6 @@ static int add_floats(size_t *total, size_t batch, size_t per)
     return 0;
 }
 
-/* BN or conv1d followed by ReLU: that layer applies the ReLU (and its mask in backward) in its own passes. */
-static int fused_relu(const lct_encoder *enc, size_t i)
-{
-    return i > 0 && enc->layers[i]->kind == LCT__L_RELU &&
-           (enc->layers[i - 1]->kind == LCT__L_BATCHNORM || enc->layers[i - 1]->kind == LCT__L_CONV1D);
-}
-
-/* BN, ReLU, 2x2 max pool on C×H×W: the batch norm writes the pool's output in the same pass over each plane. */
-static int fused_pool(const lct_encoder *enc, size_t i)
-{
-    return i + 2 < enc->n_layers && lct__bn_fuses_pool(enc->layers[i], enc->layers[i + 1], enc->layers[i + 2]);
-}
-
-/* Layers that compute nothing: their output is their input's memory (fused ReLU, flatten, and a batch
- * norm fused with its pool, whose own output is never stored). */
-static int alias_layer(const lct_encoder *enc, size_t i)
-{
-    return fused_relu(enc, i) || enc->layers[i]->kind == LCT__L_FLATTEN || fused_pool(enc, i);
-}
-
 /* Floats the workspace needs for `batch`; if base is set, also assign every pointer inside it. */
 static int layout(lct_encoder *enc, size_t batch, float *base, size_t *floats)
 {
@@ -329,22 +315,17 @@ static int layout(lct_encoder *enc, size_t batch, float *base, size_t *floats)
         if (add_floats(&total, batch, (per))) return LCT_ESHAPE;        \
         if (base) (ptr) = q + before__;                                 \
     } while (0)
-    size_t in_size = 1;
-    for (uint32_t i = 0; i < enc->in.rank; i++) in_size *= enc->in.d[i];
-    TAKE(enc->act[0], in_size);
+    TAKE(enc->act[0], lct__shape_size(&enc->in));
     for (size_t i = 0; i < enc->n_layers; i++) {
         lct__layer *l = enc->layers[i];
-        /* (a small convolution before a fused batch norm stores nothing either: its planes are recomputed) */
-        if (alias_layer(enc, i) ||
-            (i + 3 < enc->n_layers &&
-             lct__conv_recomputes(l, enc->layers[i + 1], enc->layers[i + 2], enc->layers[i + 3]))) {
+        if (l->alias) {
             if (base) enc->act[i + 1] = enc->act[i];
         } else {
             TAKE(enc->act[i + 1], l->out_size);
         }
         size_t ws = lct__layer_ws(l, batch);
         /* a max pool fused into its batch norm also keeps the winners' inputs (lct__pool_sel) */
-        if (i >= 2 && fused_pool(enc, i - 2)) ws = lct__round16(ws) + lct__round16(batch * l->out_size);
+        if (l->pooled) ws = lct__round16(ws) + lct__round16(batch * l->out_size);
         if (ws > SIZE_MAX / 8 - total) return LCT_ESHAPE;
         if (base) {
             if (l->ws != q + total) l->wpack = 0; /* packed copies of W do not move with it */
@@ -393,9 +374,14 @@ static int ensure_workspace(lct_encoder *enc, size_t batch, const char *func)
         enc->ws = ws;
         enc->ws_batch = batch;
         for (size_t i = 0; i < enc->n_layers; i++) enc->layers[i]->wpack = 0;
+        enc->laid_batch = 0;
     }
     enc->act = act;
-    layout(enc, batch, enc->ws, &floats);
+    if (batch != enc->laid_batch) {
+        layout(enc, batch, enc->ws, &floats);
+        lct__plan_link(enc);
+        enc->laid_batch = batch;
+    }
     return LCT_OK;
 }
 
@@ -449,8 +435,10 @@ int lct_encoder_set_mode(lct_encoder *enc, int mode)
     LCT__REQUIRE(enc);
     if (mode != LCT_ENCODER_TRAIN && mode != LCT_ENCODER_EVAL)
         return LCT__FAIL(LCT_EINVAL, "mode is %d; it must be LCT_ENCODER_TRAIN (1) or LCT_ENCODER_EVAL (0)", mode);
-    if (mode != enc->mode) enc->fwd_batch = 0;
+    if (mode == enc->mode) return LCT_OK;
+    enc->fwd_batch = 0;
     enc->mode = mode;
+    lct__plan_compile(enc);
     return LCT_OK;
 }
 
@@ -476,6 +464,7 @@ int lct_encoder_set_precision(lct_encoder *enc, int precision)
     /* the linear and conv2d layers' packing space changes the layout: the next forward lays it out afresh */
     enc->ws_batch = 0;
     enc->fwd_batch = 0;
+    lct__plan_compile(enc);
     return LCT_OK;
 }
 
@@ -510,41 +499,15 @@ int lct_encoder_forward(lct_encoder *enc, const float *x, size_t batch, float *y
     int rc = ensure_workspace(enc, batch, __func__);
     if (rc == LCT_OK && train) rc = ensure_sync(enc, __func__);
     if (rc) return rc;
-    enc->sealed = 1;
+    lct_encoder_seal(enc);
     lct__pass p = make_pass(enc, batch, train);
     int comm_rc = LCT_OK;
     p.comm_rc = &comm_rc;
     p.func = __func__;
-    for (size_t i = 0; i < enc->n_layers; i++) {
-        lct__layer *l = enc->layers[i];
-        l->fuse_relu = i + 1 < enc->n_layers && fused_relu(enc, i + 1);
-        /* BN, ReLU, max pool: the pool's backward applies the ReLU mask (pooled value > 0 exactly where
-         * the winning input passed the ReLU), so the batch norm's backward need not read it again */
-        l->mask_in_pool = l->fuse_relu && i + 2 < enc->n_layers && enc->layers[i + 2]->kind == LCT__L_MAXPOOL;
-        if (l->kind == LCT__L_MAXPOOL) l->relu_mask = i >= 2 && enc->layers[i - 2]->mask_in_pool;
-        /* convolution then train-mode batch norm: the statistics are gathered while each output is hot */
-        lct__layer *next = i + 1 < enc->n_layers ? enc->layers[i + 1] : NULL;
-        int feed = train && next && next->kind == LCT__L_BATCHNORM && next->in_size > next->in.d[0] &&
-                   (l->kind == LCT__L_CONV1D || l->kind == LCT__L_CONV2D); /* (a 1x1 output has no partials) */
-        l->stats_out = feed ? lct__bn_partials(next) : NULL;
-        if (l->kind == LCT__L_BATCHNORM) l->stats_in = train && i > 0 && enc->layers[i - 1]->stats_out != NULL;
-        l->pool = fused_pool(enc, i) ? enc->layers[i + 2] : NULL;
-        l->pool_y = l->pool ? enc->act[i + 3] : NULL;
-        l->pooled = i >= 2 && fused_pool(enc, i - 2);
-        l->fused_bn = l->kind == LCT__L_CONV2D && next && next->kind == LCT__L_BATCHNORM && fused_pool(enc, i + 1)
-                         ? next : NULL;
-        l->by_conv = i > 0 && enc->layers[i - 1]->fused_bn == l;
-        l->bn_x = l->by_conv && enc->act[i] != enc->act[i - 1] ? enc->act[i] : NULL; /* NULL: recomputed */
-    }
     lct__copy(&p, n_in, x, enc->act[0]);
-    for (size_t i = 0; i < enc->n_layers; i++) {
-        lct__layer *l = enc->layers[i];
-        if (l->pooled || (alias_layer(enc, i) && !l->pool)) continue;
-        lct__layer_forward(l, &p, enc->act[i], enc->act[i + 1]);
-        if (comm_rc) {
-            enc->fwd_batch = 0;
-            return comm_rc;
-        }
+    if (lct__plan_forward(enc, &p) != LCT_OK) {
+        enc->fwd_batch = 0;
+        return comm_rc;
     }
     lct__copy(&p, batch * out_size, enc->act[enc->n_layers], y);
     if (train) enc->step++;
@@ -574,23 +537,7 @@ int lct_encoder_backward(lct_encoder *enc, const float *dy, size_t batch, float 
         if (dx) lct__copy(&p, batch * in_size, dy, dx);
         return LCT_OK;
     }
-    const float *g = dy;
-    int cur = 0;
-    for (size_t i = enc->n_layers; i-- > 0;) {
-        lct__layer *l = enc->layers[i];
-        if (l->pooled || (alias_layer(enc, i) && !l->pool)) {
-            /* the gradient passes through unchanged (a fused ReLU's mask is applied by its batch norm) */
-            if (i == 0 && dx) lct__copy(&p, batch * in_size, g, dx);
-            continue;
-        }
-        float *out = i == 0 ? dx : enc->grad[cur];
-        lct__layer_backward(l, &p, enc->act[i], enc->act[i + 1], g, out);
-        if (comm_rc) return comm_rc;
-        if (l->by_conv) continue; /* the convolution below takes the same g and makes this dx itself */
-        g = out;
-        cur ^= 1;
-    }
-    return LCT_OK;
+    return lct__plan_backward(enc, &p, dy, dx);
 }
 
 int lct_encoder_zero_grad(lct_encoder *enc)
@@ -599,10 +546,19 @@ int lct_encoder_zero_grad(lct_encoder *enc)
     return lct_params_zero_grad(&enc->params);
 }
 
+int lct_encoder_seal(lct_encoder *enc)
+{
+    LCT__REQUIRE(enc);
+    if (enc->sealed) return LCT_OK;
+    enc->sealed = 1;
+    lct__plan_compile(enc);
+    return LCT_OK;
+}
+
 lct_params *lct_encoder_params(lct_encoder *enc)
 {
     if (enc == NULL) return NULL;
-    enc->sealed = 1;
+    lct_encoder_seal(enc); /* the optimizer and checkpoints hold on to the tensors: no more layers */
     return &enc->params;
 }
 
@@ -626,35 +582,19 @@ int lct_encoder_output_shape(const lct_encoder *enc, uint32_t *shape, size_t cap
     return shape_out(current_shape(enc), shape, cap, rank);
 }
 
-static size_t size_of(const lct__shape *s)
-{
-    size_t n = 1;
-    for (uint32_t i = 0; i < s->rank; i++) n *= s->d[i];
-    return n;
-}
-
 int lct_encoder_input_size(const lct_encoder *enc, size_t *size)
 {
-    LCT__REQUIRE(enc);
-    LCT__REQUIRE(size);
-    *size = size_of(&enc->in);
-    return LCT_OK;
+    LCT__GET(enc, size, lct__shape_size(&enc->in));
 }
 
 int lct_encoder_output_size(const lct_encoder *enc, size_t *size)
 {
-    LCT__REQUIRE(enc);
-    LCT__REQUIRE(size);
-    *size = size_of(current_shape(enc));
-    return LCT_OK;
+    LCT__GET(enc, size, lct__shape_size(current_shape(enc)));
 }
 
 int lct_encoder_layer_count(const lct_encoder *enc, size_t *count)
 {
-    LCT__REQUIRE(enc);
-    LCT__REQUIRE(count);
-    *count = enc->n_layers;
-    return LCT_OK;
+    LCT__GET(enc, count, enc->n_layers);
 }
 
 int lct_encoder_param_count(const lct_encoder *enc, size_t *trainable, size_t *state)
@@ -677,15 +617,10 @@ const char *lct_encoder_spec(const lct_encoder *enc)
 
 int lct_encoder_step(const lct_encoder *enc, uint64_t *step)
 {
-    LCT__REQUIRE(enc);
-    LCT__REQUIRE(step);
-    *step = enc->step;
-    return LCT_OK;
+    LCT__GET(enc, step, enc->step);
 }
 
 int lct_encoder_set_step(lct_encoder *enc, uint64_t step)
 {
-    LCT__REQUIRE(enc);
-    enc->step = step;
-    return LCT_OK;
+    LCT__SET(enc, step, step);
 }

@@ -2,7 +2,7 @@
  * Encoders in checkpoints: spec, dropout step and stream, plus "<name>.params".
  * Record layout in docs/checkpoint-format.md; the container's record API in checkpoint/checkpoint.h.
  */
-#include "encoder.h"
+#include "encoder_internal.h"
 #include "../checkpoint/checkpoint.h"
 
 #define MAX_SPEC ((size_t)1 << 20)

@@ -10,7 +10,7 @@
  */
 #include <math.h>
 
-#include "layer.h"
+#include "encoder_internal.h"
 
 int lct__gru_init(lct__layer *l, const char *func)
 {
@@ -56,27 +56,9 @@ LCT__VEC static void matvec_t(const float *h, const float *wt, size_t m, size_t 
     size_t j0 = 0;
     for (; j0 + 64 <= n; j0 += 64) {
         lct__v16 a0, a1, a2, a3;
-        LCT__LOAD(a0, g + j0);
-        LCT__LOAD(a1, g + j0 + 16);
-        LCT__LOAD(a2, g + j0 + 32);
-        LCT__LOAD(a3, g + j0 + 48);
-        for (size_t k = 0; k < m; k++) {
-            const float *row = wt + k * n + j0;
-            lct__v16 r0, r1, r2, r3;
-            LCT__LOAD(r0, row);
-            LCT__LOAD(r1, row + 16);
-            LCT__LOAD(r2, row + 32);
-            LCT__LOAD(r3, row + 48);
-            float hk = h[k];
-            a0 += hk * r0;
-            a1 += hk * r1;
-            a2 += hk * r2;
-            a3 += hk * r3;
-        }
-        LCT__STORE(g + j0, a0);
-        LCT__STORE(g + j0 + 16, a1);
-        LCT__STORE(g + j0 + 32, a2);
-        LCT__STORE(g + j0 + 48, a3);
+        LCT__LOAD64(a0, a1, a2, a3, g + j0);
+        for (size_t k = 0; k < m; k++) LCT__AXPY64(a0, a1, a2, a3, h[k], wt + k * n + j0);
+        LCT__STORE64(g + j0, a0, a1, a2, a3);
     }
     for (size_t k = 0; k < m; k++) {
         float hk = h[k];
@@ -94,18 +76,9 @@ static inline float sigm(float v)
 typedef struct gru_job {
     gru_ws w;
     size_t T, H, H3;
-    const float *bih, *bhh, *whh, *dy;
+    const float *bhh, *whh, *dy;
     float *y;
 } gru_job;
-
-/* Rows i0..i1 of the input gates start at b_ih (the GEMM then adds x W_ihᵀ). */
-static void bias_rows(void *ctx, size_t i0, size_t i1, size_t slot)
-{
-    (void)slot;
-    const gru_job *cx = ctx;
-    size_t H3 = cx->H3;
-    for (size_t i = i0; i < i1; i++) memcpy(cx->w.gi + i * H3, cx->bih, H3 * sizeof(float));
-}
 
 /* Samples b0..b1, each through its whole sequence. */
 static void forward_samples(void *ctx, size_t b0, size_t b1, size_t slot)
@@ -184,8 +157,8 @@ void lct__gru_forward(lct__layer *l, const lct__pass *p, const float *x, float *
     size_t B = p->batch, T = l->in.d[0], D = l->in.d[1], H = l->units, H3 = 3 * H, BT = B * T;
     const float *wih = l->value[0], *whh = l->value[1], *bih = l->value[2], *bhh = l->value[3];
     gru_ws w = carve(l, B, l->ws);
-    gru_job cx = {.w = w, .T = T, .H = H, .H3 = H3, .bih = bih, .bhh = bhh, .y = y};
-    lct__parallel(p->rt, BT * H3 > LCT__PAR_MIN ? p->threads : 1, BT, 1, bias_rows, &cx);
+    gru_job cx = {.w = w, .T = T, .H = H, .H3 = H3, .bhh = bhh, .y = y};
+    lct__rows_set(p, bih, BT, H3, w.gi); /* the input gates start at b_ih; the GEMM adds x W_ihᵀ */
     lct__gemm(p->rt, 0, 1, BT, H3, D, 1.0f, x, D, wih, D, 1.0f, w.gi, H3);
     for (size_t j = 0; j < H3; j++)
         for (size_t k = 0; k < H; k++) w.wt[k * H3 + j] = whh[j * H + k];
@@ -209,3 +182,22 @@ void lct__gru_backward(lct__layer *l, const lct__pass *p, const float *x, const 
     lct__colsum_add(p, dgh, BT, H3, l->grad[3]);
     if (dx) lct__gemm(p->rt, 0, 0, BT, D, H3, 1.0f, dgi, H3, wih, D, 0.0f, dx, D);
 }
+
+static size_t gru_tensors(const lct__layer *l, lct__tensor_desc *d)
+{
+    size_t h = l->units, in = l->in.d[1];
+    double bound = 1.0 / sqrt((double)h);
+    d[0] = (lct__tensor_desc){"weight_ih", 3 * h * in, 1, 0, LCT__INIT_UNIFORM, bound};
+    d[1] = (lct__tensor_desc){"weight_hh", 3 * h * h, 1, 0, LCT__INIT_UNIFORM, bound};
+    d[2] = (lct__tensor_desc){"bias_ih", 3 * h, 1, 1, LCT__INIT_UNIFORM, bound};
+    d[3] = (lct__tensor_desc){"bias_hh", 3 * h, 1, 1, LCT__INIT_UNIFORM, bound};
+    return 4;
+}
+
+static int spec_gru(const lct__layer *l, char *buf, size_t size)
+{
+    return snprintf(buf, size, "gru %u", l->units);
+}
+
+const lct__layer_ops lct__gru_ops = {lct__gru_init, gru_tensors, lct__gru_ws, lct__gru_forward, lct__gru_backward,
+                                     spec_gru, 1};

@@ -2,7 +2,7 @@
  * through BLIS, or bf16 operands on AMX tiles when the encoder's precision says so). */
 #include <float.h>
 
-#include "layer.h"
+#include "encoder_internal.h"
 
 #include "../core/bf16_tiles.h"
 
@@ -62,21 +62,6 @@ static void ensure_packed(lct__layer *l, const lct__pass *p, unsigned need)
     l->wpack_version = p->version;
 }
 
-/* The bias copied into each row of y, before the GEMM adds x Wᵀ. */
-typedef struct bias_job {
-    size_t out;
-    const float *b;
-    float *y;
-} bias_job;
-
-static void bias_rows(void *ctx, size_t i0, size_t i1, size_t slot)
-{
-    (void)slot;
-    const bias_job *cx = ctx;
-    size_t out = cx->out;
-    for (size_t i = i0; i < i1; i++) memcpy(cx->y + i * out, cx->b, out * sizeof *cx->y);
-}
-
 void lct__linear_forward(lct__layer *l, const lct__pass *p, const float *x, float *y)
 {
     size_t in = l->in.d[l->in.rank - 1], out = l->units, m = rows_of(l, p->batch);
@@ -87,10 +72,7 @@ void lct__linear_forward(lct__layer *l, const lct__pass *p, const float *x, floa
         lct__gemm_bf16_pb(p->rt, p->threads, 0, m, out, in, x, in, packed_w(l, 0), b, y, out, scratch(l));
         return;
     }
-    if (b) {
-        bias_job cx = {.out = out, .b = b, .y = y};
-        lct__parallel(p->rt, m * out > LCT__PAR_MIN ? p->threads : 1, m, 1, bias_rows, &cx);
-    }
+    if (b) lct__rows_set(p, b, m, out, y); /* the GEMM adds x Wᵀ to it */
     lct__gemm(p->rt, 0, 1, m, out, in, 1.0f, x, in, w, in, b ? 1.0f : 0.0f, y, out);
 }
 
@@ -103,8 +85,10 @@ static int sums_bounded(size_t m, const float amax[2])
     return m <= ((size_t)1 << 22) && 2.0 * (double)m * (double)amax[0] * (double)amax[1] < (double)FLT_MAX;
 }
 
-void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, const float *dy, float *dx)
+void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
+                          float *dx)
 {
+    (void)y;
     size_t in = l->in.d[l->in.rank - 1], out = l->units, m = rows_of(l, p->batch);
     /* dW += dyᵀ x, or dW = dyᵀ x over a gradient zeroed only by its flag. BLIS never splits the k (batch)
      * loop across threads, so the sum order is fixed. */
@@ -124,3 +108,11 @@ void lct__linear_backward(lct__layer *l, const lct__pass *p, const float *x, con
         lct__gemm(p->rt, 0, 0, m, in, out, 1.0f, dy, out, l->value[0], in, 0.0f, dx, in);
     }
 }
+
+static int spec_linear(const lct__layer *l, char *buf, size_t size)
+{
+    return snprintf(buf, size, "linear %u%s", l->units, l->has_bias ? "" : " nobias");
+}
+
+const lct__layer_ops lct__linear_ops = {lct__linear_init, lct__dense_tensors, lct__linear_ws, lct__linear_forward,
+                                        lct__linear_backward, spec_linear, 1};

@@ -1,5 +1,27 @@
-/* Small shared kernels of the encoder: column sums and parallel copies. */
-#include "layer.h"
+/* Small shared pieces of the encoder: the window geometry, column sums and parallel copies. */
+#include "encoder_internal.h"
+
+lct__geom lct__geom_of(const lct__layer *l)
+{
+    lct__geom g;
+    int two = l->in.rank == 3;
+    g.c = l->in.d[0];
+    g.h = two ? l->in.d[1] : 1;
+    g.w = two ? l->in.d[2] : l->in.d[1];
+    g.kh = two ? l->kernel : 1;
+    g.kw = l->kernel;
+    g.sh = two ? l->stride : 1;
+    g.sw = l->stride;
+    g.ph = two ? l->padding : 0;
+    g.pw = l->padding;
+    g.o = l->units;
+    g.oh = two ? l->out.d[1] : 1;
+    g.ow = two ? l->out.d[2] : l->out.d[1];
+    g.k = g.c * g.kh * g.kw;
+    g.n = g.oh * g.ow;
+    g.bf16 = 0;
+    return g;
+}
 
 #define COLBLOCK 256
 
@@ -37,6 +59,19 @@ void lct__colsum_add(const lct__pass *p, const float *a, size_t rows, size_t col
     size_t nblk = (cols + COLBLOCK - 1) / COLBLOCK;
     ops_job j = {.src = a, .dst = out, .rows = rows, .cols = cols};
     lct__parallel(p->rt, rows * cols > LCT__PAR_MIN && nblk > 1 ? p->threads : 1, nblk, 1, colsum_blocks, &j);
+}
+
+static void set_rows(void *ctx, size_t i0, size_t i1, size_t slot)
+{
+    (void)slot;
+    const ops_job *j = ctx;
+    for (size_t i = i0; i < i1; i++) memcpy(j->dst + i * j->cols, j->src, j->cols * sizeof *j->dst);
+}
+
+void lct__rows_set(const lct__pass *p, const float *b, size_t rows, size_t cols, float *y)
+{
+    ops_job j = {.src = b, .dst = y, .rows = rows, .cols = cols};
+    lct__parallel(p->rt, rows * cols > LCT__PAR_MIN ? p->threads : 1, rows, 1, set_rows, &j);
 }
 
 #define COPYBLOCK 16384

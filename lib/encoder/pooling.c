@@ -1,27 +1,8 @@
 /* Max and average pooling (2-d on C×H×W, 1-d on C×L; no padding) and global average pooling. */
 #include <float.h>
 
-#include "layer.h"
+#include "encoder_internal.h"
 
-typedef struct pgeom {
-    size_t c, h, w, kh, kw, sh, sw, oh, ow;
-} pgeom;
-
-static pgeom pool_geom(const lct__layer *l)
-{
-    pgeom g;
-    int two = l->in.rank == 3;
-    g.c = l->in.d[0];
-    g.h = two ? l->in.d[1] : 1;
-    g.w = two ? l->in.d[2] : l->in.d[1];
-    g.kh = two ? l->kernel : 1;
-    g.kw = l->kernel;
-    g.sh = two ? l->stride : 1;
-    g.sw = l->stride;
-    g.oh = two ? l->out.d[1] : 1;
-    g.ow = two ? l->out.d[2] : l->out.d[1];
-    return g;
-}
 
 int lct__pool_init(lct__layer *l, const char *func)
 {
@@ -123,7 +104,7 @@ LCT__VEC static void unmax2x2_row(const float *dy, const float *y, const int32_t
     }
 }
 
-static int is_2x2(const pgeom *g)
+static int is_2x2(const lct__geom *g)
 {
     return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2;
 }
@@ -131,7 +112,7 @@ static int is_2x2(const pgeom *g)
 int lct__pool_is_max2x2(const lct__layer *l)
 {
     if (l->kind != LCT__L_MAXPOOL || l->in.rank != 3) return 0;
-    pgeom g = pool_geom(l);
+    lct__geom g = lct__geom_of(l);
     return is_2x2(&g);
 }
 
@@ -241,7 +222,7 @@ void lct__unmax2x2_plane(const float *dy, const float *mask, const int32_t *arg,
 /* What the plane loops read: GAP planes of s values, or pooling geometry g with its window choices in arg. */
 typedef struct pool_job {
     const lct__layer *l;
-    pgeom g;
+    lct__geom g;
     size_t s, n;
     int max;
     float inv;
@@ -265,7 +246,7 @@ static void forward_planes(void *ctx, size_t r0, size_t r1, size_t slot)
         }
         return;
     }
-    pgeom g = pj->g;
+    lct__geom g = pj->g;
     int max = pj->max;
     int32_t *arg = pj->arg;
     if (max && is_2x2(&g)) {
@@ -316,7 +297,7 @@ static size_t pool_job_of(const lct__layer *l, size_t B, pool_job *pj)
         pj->inv = 1.0f / (float)s;
         return B * c;
     }
-    pj->g = pool_geom(l);
+    pj->g = lct__geom_of(l);
     pj->max = l->kind == LCT__L_MAXPOOL;
     pj->arg = (int32_t *)l->ws;
     pj->inv = 1.0f / (float)(pj->g.kh * pj->g.kw);
@@ -344,7 +325,7 @@ static void backward_planes(void *ctx, size_t r0, size_t r1, size_t slot)
             for (size_t i = 0; i < s; i++) dx[r * s + i] = dy[r] * inv;
         return;
     }
-    pgeom g = pj->g;
+    lct__geom g = pj->g;
     int max = pj->max;
     const int32_t *arg = pj->arg;
     if (max && is_2x2(&g)) {
@@ -373,11 +354,26 @@ static void backward_planes(void *ctx, size_t r0, size_t r1, size_t slot)
     }
 }
 
-void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *y, const float *dy, float *dx)
+void lct__pool_backward(lct__layer *l, const lct__pass *p, const float *x, const float *y, const float *dy,
+                        float *dx)
 {
+    (void)x;
     size_t B = p->batch;
     pool_job pj = {.dy = dy, .out = dx};
     size_t planes = pool_job_of(l, B, &pj);
     pj.mask = pj.max && l->relu_mask ? y : NULL;
     lct__parallel(p->rt, B * l->in_size > LCT__PAR_MIN ? p->threads : 1, planes, 1, backward_planes, &pj);
 }
+
+static int spec_pool(const lct__layer *l, char *buf, size_t size)
+{
+    return snprintf(buf, size, "%s %u s%u", lct__layer_kind_name(l->kind), l->kernel, l->stride);
+}
+
+/* Only a max pool keeps its window choices. */
+const lct__layer_ops lct__maxpool_ops = {lct__pool_init, lct__no_tensors, lct__pool_ws, lct__pool_forward,
+                                         lct__pool_backward, spec_pool, 0};
+const lct__layer_ops lct__avgpool_ops = {lct__pool_init, lct__no_tensors, NULL, lct__pool_forward, lct__pool_backward,
+                                         spec_pool, 0};
+const lct__layer_ops lct__gap_ops = {lct__pool_init, lct__no_tensors, NULL, lct__pool_forward, lct__pool_backward,
+                                     lct__spec_name, 0};

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "encoder.h"
+#include "encoder_internal.h"
 
 #define MAX_TOKENS 16
 #define SPEC_FN "lct_encoder_new_from_spec"

@@ -343,17 +343,12 @@ int lct_optimizer_lr(const lct_optimizer *opt, double *lr)
 
 int lct_optimizer_step_count(const lct_optimizer *opt, uint64_t *step)
 {
-    LCT__REQUIRE(opt);
-    LCT__REQUIRE(step);
-    *step = opt->step;
-    return LCT_OK;
+    LCT__GET(opt, step, opt->step);
 }
 
 int lct_optimizer_set_step_count(lct_optimizer *opt, uint64_t step)
 {
-    LCT__REQUIRE(opt);
-    opt->step = step;
-    return LCT_OK;
+    LCT__SET(opt, step, step);
 }
 
 int lct_optimizer_set_param(lct_optimizer *opt, int param, double value)

@@ -160,7 +160,9 @@ class Runtime(Handle):
 
     @property
     def seed(self):
-        return lib.lct_runtime_seed(self.ptr)
+        v = ctypes.c_uint64()
+        check(lib.lct_runtime_get_seed(self.ptr, ctypes.byref(v)))
+        return v.value
 
     @property
     def kernel(self):

@@ -42,6 +42,7 @@ declare({
     "lct_encoder_zero_grad": (c_int, [c_void_p]),
     "lct_encoder_set_comm": (c_int, [c_void_p, c_void_p]),
     "lct_encoder_params": (c_void_p, [c_void_p]),
+    "lct_encoder_seal": (c_int, [c_void_p]),
     "lct_encoder_input_shape": (c_int, [c_void_p, P(c_uint32), c_size_t, P(c_size_t)]),
     "lct_encoder_output_shape": (c_int, [c_void_p, P(c_uint32), c_size_t, P(c_size_t)]),
     "lct_encoder_input_size": (c_int, [c_void_p, P(c_size_t)]),
@@ -210,6 +211,11 @@ class Encoder(Handle):
     def params(self):
         """The parameter set (weights, biases, running statistics); seals the encoder."""
         return Params(lib.lct_encoder_params(self.ptr), self)
+
+    def seal(self):
+        """No more layers (lct_encoder_seal); forward, params and saving a checkpoint seal it too."""
+        check(lib.lct_encoder_seal(self.ptr))
+        return self
 
     def zero_grad(self):
         check(lib.lct_encoder_zero_grad(self.ptr))

@@ -88,6 +88,7 @@ PROTOTYPES = {
     "lct_runtime_threads": (c_int, [c_void_p]),
     "lct_runtime_set_threads": (c_int, [c_void_p, c_uint32]),
     "lct_runtime_seed": (c_uint64, [c_void_p]),
+    "lct_runtime_get_seed": (c_int, [c_void_p, P(c_uint64)]),
     "lct_runtime_kernel": (c_char_p, [c_void_p, P(c_int)]),
     "lct_runtime_memory": (c_int, [c_void_p, P(c_size_t), P(c_size_t)]),
     "lct_gemm": (c_int, [c_void_p, c_int, c_int, c_size_t, c_size_t, c_size_t, c_float, c_void_p, c_size_t,

@@ -151,6 +151,12 @@ void test_errors()
     std::uint64_t step = 0;
     EXPECT(status_of([&] { return enc.call(lct_encoder_step, &step); }) == LCT_OK && step == 3);
     EXPECT(lct::Status(LCT_ENOMEM).name() == std::string(lct_status_string(LCT_ENOMEM)));
+    // Sealed explicitly: the builder calls are refused afterwards.
+    const std::uint32_t four[] = {4};
+    lct::Encoder open(rt, four);
+    EXPECT(status_of([&] { return open.call(lct_encoder_add_linear, std::uint32_t{2}, 1); }) == LCT_OK);
+    EXPECT(status_of([&] { return open.seal(); }) == LCT_OK);
+    EXPECT(status_of([&] { return open.call(lct_encoder_add_relu); }) == LCT_ESTATE);
 }
 
 void test_ownership_and_views()

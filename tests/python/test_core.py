@@ -7,6 +7,7 @@ import re
 import unittest
 
 import libcontrast as lct
+from libcontrast import _lib
 
 from helpers import numpy, rss_kib
 
@@ -21,6 +22,8 @@ class TestRuntime(unittest.TestCase):
         with lct.Runtime(threads=2, seed=9) as rt:
             self.assertEqual(rt.threads, 2)
             self.assertEqual(rt.seed, 9)
+            self.assertEqual(_lib.lib.lct_runtime_seed(rt.ptr), 9)  # the C getter without a status
+            self.assertEqual(lct.Runtime(seed=0).seed, 0)  # a seed of 0 reads as one
             name, source = rt.kernel
             self.assertTrue(name)
             self.assertIn(source, ("auto", "env", "blis"))
@@ -33,7 +36,6 @@ class TestRuntime(unittest.TestCase):
 
     def test_scheduler_table(self):
         # the table a host fills to hand the runtime its job system (the Runtime wrapper uses its own pool)
-        from libcontrast import _lib
         s = _lib.Scheduler()
         self.assertEqual(_lib.lib.lct_scheduler_init(ctypes.byref(s), 1), 0)
         self.assertEqual((s.version, s.workers, bool(s.run)), (1, 1, False))

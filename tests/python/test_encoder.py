@@ -144,6 +144,12 @@ class TestEncoder(HandleTest):
         e.forward(array.array("f", [0.0] * 4))
         with self.assertRaises(lct.StateError):
             e.add_relu()  # sealed by the first forward
+        s = self.keep(lct.Encoder(self.rt, shape=(4,)))
+        self.assertGreater(s.workspace_bytes(2), 0)  # getters leave it open
+        self.assertEqual(len(s), 0)
+        s.add_linear(3).seal().seal()
+        with self.assertRaises(lct.StateError):
+            s.add_relu()
         with self.assertRaises(lct.InvalidArgumentError):
             e.mode = 7
         with self.assertRaises(lct.InvalidArgumentError):
