@@ -1,7 +1,7 @@
 /* Memory bank: creation, rows, sampling, similarities, updates, fp16 storage. */
 #include "testutil.h"
 
-#include "bank/bank_internal.h"
+#include "bank/bank.h"
 
 static lct_bank *make_bank(lct_runtime *rt, size_t n, size_t d, int storage, int normalize)
 {
@@ -461,7 +461,7 @@ START_TEST(test_similarity_matches_reference)
 {
     const size_t n = 500, d = 70, batch = 9, k = 40; /* d not a multiple of the vector width */
     for (int gen = 0; gen < 2; gen++) {
-        lct__bank_force_generic = gen;
+        lct__test_control(LCT__TESTCTRL_SIMD_GENERIC, gen);
         for (int s = 0; s < 2; s++)
             for (int mode = 0; mode < 4; mode++) {
                 lct_runtime *rt = lct_test_runtime(1 + (mode & 1), 11);
@@ -484,7 +484,7 @@ START_TEST(test_similarity_matches_reference)
                 lct_runtime_free(rt);
             }
     }
-    lct__bank_force_generic = 0;
+    lct__test_control(LCT__TESTCTRL_SIMD_GENERIC, 0);
 }
 END_TEST
 
@@ -840,9 +840,9 @@ START_TEST(test_fp16_conversion_matches_f16c)
     float a[65536], c[65536];
     for (uint32_t i = 0; i < 65536; i++) h[i] = (uint16_t)i;
     lct__half_to_float(h, a, 65536);
-    lct__bank_force_generic = 1;
+    lct__test_control(LCT__TESTCTRL_SIMD_GENERIC, 1);
     lct__half_to_float(h, c, 65536);
-    lct__bank_force_generic = 0;
+    lct__test_control(LCT__TESTCTRL_SIMD_GENERIC, 0);
     for (uint32_t i = 0; i < 65536; i++) {
         if ((i & 0x7c00u) == 0x7c00u && (i & 0x3ffu)) { /* NaN */
             ck_assert(isnan(a[i]) && isnan(c[i]));

@@ -154,11 +154,12 @@ static int bank_create(const char *func, lct_bank **out, lct_runtime *rt, size_t
         return lct__fail(LCT_EINVAL, func, "opts->normalize is %d; it must be 0 or 1", (int)opts->normalize);
     size_t first = 0, count = n;
     if (comm) {
-        if (comm->rt != rt) return lct__fail(LCT_EMISMATCH, func, "comm belongs to another runtime than rt");
-        if (n < (size_t)comm->size)
+        if (lct__comm_runtime(comm) != rt) return lct__fail(LCT_EMISMATCH, func, "comm belongs to another runtime than rt");
+        int size = lct__comm_size(comm);
+        if (n < (size_t)size)
             return lct__fail(LCT_EINVAL, func, "n is %zu; a bank sharded over %d ranks needs at least one row per rank",
-                             n, comm->size);
-        lct__comm_split(n, comm->size, comm->rank, &first, &count);
+                             n, size);
+        lct__comm_split(n, size, lct__comm_rank(comm), &first, &count);
     }
     size_t elem = lct__bank_elem(opts->storage), rows_bytes;
     if (lct__mul_size(count, d, &rows_bytes) != 0 || lct__mul_size(rows_bytes, elem, &rows_bytes) != 0)
@@ -260,6 +261,28 @@ int lct_bank_info(const lct_bank *bank, size_t *n, size_t *d, int *storage)
     if (d) *d = bank->d;
     if (storage) *storage = bank->storage;
     return LCT_OK;
+}
+
+size_t lct__bank_n(const lct_bank *b) { return b->n; }
+size_t lct__bank_d(const lct_bank *b) { return b->d; }
+int lct__bank_storage(const lct_bank *b) { return b->storage; }
+lct_runtime *lct__bank_runtime(const lct_bank *b) { return b->rt; }
+lct_comm *lct__bank_comm(const lct_bank *b) { return b->comm; }
+size_t lct__bank_world_size(const lct_bank *b) { return (size_t)lct__comm_size(b->comm); }
+int lct__bank_sharded(const lct_bank *b) { return lct__comm_active(b->comm); }
+void *lct__bank_data(lct_bank *b) { return b->rows; }
+size_t lct__bank_data_bytes(const lct_bank *b) { return b->count * b->d * lct__bank_elem(b->storage); }
+
+void lct__bank_rng_state(const lct_bank *b, uint64_t *stream, uint64_t *calls)
+{
+    *stream = b->stream;
+    *calls = b->sample_calls;
+}
+
+void lct__bank_set_rng_state(lct_bank *b, uint64_t stream, uint64_t calls)
+{
+    b->stream = stream;
+    b->sample_calls = calls;
 }
 
 const float *lct__bank_row(const lct_bank *b, size_t i, float *buf)

@@ -561,13 +561,6 @@ static int knn_run_amx(lct_runtime *rt, const knn_rows *rows, const float *queri
 }
 #endif
 
-static int knn_amx_mode = -1;
-
-void lct__knn_set_amx(int mode)
-{
-    knn_amx_mode = mode;
-}
-
 size_t lct__knn_amx_redone(void)
 {
 #if LCT__KNN_AMX
@@ -581,7 +574,7 @@ static int knn_run(lct_runtime *rt, const knn_rows *rows, const float *queries, 
                    float *sim, const knn_vote *v)
 {
 #if LCT__KNN_AMX
-    if (knn_amx_mode != 0 && lct__amx_ready()) {
+    if (lct__test_control(LCT__TESTCTRL_GET_KNN_AMX) != 0 && lct__amx_ready()) {
         int rc;
         if (knn_run_amx(rt, rows, queries, q, k, idx, sim, v, &rc) == 0) return rc;
     }
@@ -661,7 +654,7 @@ static int knn_sharded(const lct_bank *bank, const float *queries, size_t q, siz
 {
     lct_comm *c = bank->comm;
     lct_runtime *rt = bank->rt;
-    const size_t P = (size_t)c->size, kl = k < bank->count ? k : bank->count;
+    const size_t P = (size_t)lct__comm_size(c), kl = k < bank->count ? k : bank->count;
     knn_cand *local = NULL, *all = NULL, *merged = NULL;
     int64_t *li = NULL;
     float *ls = NULL;

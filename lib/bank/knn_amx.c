@@ -16,7 +16,7 @@
 
 #include <immintrin.h>
 
-#define AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,f16c,amx-tile,amx-bf16")))
+#define AMX_TARGET LCT__AMX_TARGET
 
 size_t lct__amx_dpad(size_t d)
 {

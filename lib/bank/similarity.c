@@ -173,9 +173,16 @@ int lct_bank_similarity(lct_bank *bank, const float *f, size_t batch, const int6
     LCT__REQUIRE(out);
     if (lct__bank_sharded(bank))
         return LCT__FAIL(LCT_EUNSUPPORTED, "the bank is sharded over %d ranks: its similarities are computed "
-                         "collectively by the NCE loss", bank->comm->size);
+                         "collectively by the NCE loss", lct__comm_size(bank->comm));
     int rc = check_sim_args(bank, f, batch, pos_idx, neg_idx, k, mode, __func__);
     if (rc) return rc;
+    return lct__bank_similarity_unchecked(bank, f, batch, pos_idx, neg_idx, k, mode, out);
+}
+
+int lct__bank_similarity_unchecked(lct_bank *bank, const float *f, size_t batch, const int64_t *pos_idx,
+                                   const int64_t *neg_idx, size_t k, int mode, float *out)
+{
+    int rc;
     size_t d = bank->d, ld = k + 1;
     sim_ctx c = {bank, f, pos_idx, neg_idx, k, ld, out, 0};
     if (mode >= LCT_BANK_SAMPLE_SHARED) {
@@ -220,7 +227,7 @@ int lct_bank_similarity_all(lct_bank *bank, const float *f, size_t batch, size_t
     LCT__REQUIRE(out);
     if (lct__bank_sharded(bank))
         return LCT__FAIL(LCT_EUNSUPPORTED, "the bank is sharded over %d ranks; similarities with all its rows "
-                         "are not available", bank->comm->size);
+                         "are not available", lct__comm_size(bank->comm));
     if (batch == 0) return LCT__FAIL(LCT_EINVAL, "batch is 0");
     if (count == 0) return LCT__FAIL(LCT_EINVAL, "count is 0");
     if (first >= bank->n || count > bank->n - first)

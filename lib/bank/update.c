@@ -177,7 +177,7 @@ int lct_bank_proximal(const lct_bank *bank, const float *f, const int64_t *idx, 
     LCT__REQUIRE(idx);
     if (lct__bank_sharded(bank))
         return LCT__FAIL(LCT_EUNSUPPORTED, "the bank is sharded over %d ranks; the proximal term needs every row",
-                         bank->comm->size);
+                         lct__comm_size(bank->comm));
     if (batch == 0) return LCT__FAIL(LCT_EINVAL, "batch is 0");
     if (!(lambda >= 0.0f) || !isfinite(lambda))
         return LCT__FAIL(LCT_EINVAL, "lambda is %g; it must be finite and >= 0", (double)lambda);

@@ -27,8 +27,8 @@ int lct_checkpoint_add_bank(lct_checkpoint_writer *w, const char *name, const lc
     lct__ckpt_put_u64(&rec, calls);
     if (sharded) {
         /* the layout, so that a load can refuse another one */
-        lct__ckpt_put_u64(&rec, (uint64_t)bank->comm->size);
-        lct__ckpt_put_u64(&rec, (uint64_t)bank->comm->rank);
+        lct__ckpt_put_u64(&rec, (uint64_t)lct__comm_size(bank->comm));
+        lct__ckpt_put_u64(&rec, (uint64_t)lct__comm_rank(bank->comm));
         lct__ckpt_put_u64(&rec, bank->first);
         lct__ckpt_put_u64(&rec, bank->count);
     }
@@ -64,21 +64,21 @@ static int check_layout(lct_checkpoint_reader *r, const char *name, const lct_ba
                          "sharded (create it with lct_bank_new_sharded over the same number of ranks)", name);
     if (real == LCT__CKPT_TYPE_BANK && sharded)
         return lct__fail(LCT_EMISMATCH, func, "section '%s' holds an unsharded bank; the bank is shard %d of %d",
-                         name, bank->comm->rank, bank->comm->size);
+                         name, lct__comm_rank(bank->comm), lct__comm_size(bank->comm));
     if (*type != LCT__CKPT_TYPE_BANK_SHARD) return LCT_OK;
     unsigned char head[SHARD_HEADER];
     int rc = lct__ckpt_read_prefix(r, (size_t)idx, head, SHARD_HEADER, func);
     if (rc) return rc;
     uint64_t p = lct__le64_load(head + 40), rank = lct__le64_load(head + 48), first = lct__le64_load(head + 56),
              count = lct__le64_load(head + 64);
-    if (p != (uint64_t)bank->comm->size)
+    if (p != (uint64_t)lct__comm_size(bank->comm))
         return lct__fail(LCT_EMISMATCH, func, "section '%s' was saved by a run on %llu ranks; this bank is sharded over "
                          "%d: resuming on a different number of ranks is not supported", name, (unsigned long long)p,
-                         bank->comm->size);
-    if (rank != (uint64_t)bank->comm->rank || first != bank->first || count != bank->count)
+                         lct__comm_size(bank->comm));
+    if (rank != (uint64_t)lct__comm_rank(bank->comm) || first != bank->first || count != bank->count)
         return lct__fail(LCT_EMISMATCH, func, "section '%s' holds rank %llu's rows [%llu, %llu); this is rank %d with "
                          "rows [%zu, %zu): load each rank's own checkpoint", name, (unsigned long long)rank,
-                         (unsigned long long)first, (unsigned long long)(first + count), bank->comm->rank, bank->first,
+                         (unsigned long long)first, (unsigned long long)(first + count), lct__comm_rank(bank->comm), bank->first,
                          bank->first + bank->count);
     return LCT_OK;
 }

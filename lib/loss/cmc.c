@@ -2,7 +2,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "../bank/bank_internal.h"
+#include "../bank/bank.h"
 #include "loss_internal.h"
 
 int lct_loss_new_cmc(lct_loss **out, lct_runtime *rt, size_t views, size_t dim, lct_bank *const *banks,
@@ -137,7 +137,7 @@ static double softmax_pair_dist(lct_loss *loss, size_t a, size_t b, const float 
 {
     lct_runtime *rt = loss->rt;
     lct_comm *c = loss->comm;
-    const size_t d = loss->dim, bg = batch * (size_t)c->size, off = batch * (size_t)c->rank;
+    const size_t d = loss->dim, bg = batch * (size_t)lct__comm_size(c), off = batch * (size_t)lct__comm_rank(c);
     double *row_loss = loss->ws;
     float *s = (float *)(row_loss + 2 * batch), *t = s + batch * bg;
     const float *fag = fg + a * bg * d, *fbg = fg + b * bg * d;
@@ -194,7 +194,7 @@ int lct_loss_cmc_compute(lct_loss *loss, const float *const *f, const int64_t *i
         for (size_t v = 0; v < views; v++) memset(df[v], 0, batch * d * sizeof(float));
     if (!nce && lct__comm_active(loss->comm)) {
         lct_comm *c = loss->comm;
-        const size_t bg = batch * (size_t)c->size;
+        const size_t bg = batch * (size_t)lct__comm_size(c);
         float *fg = (float *)((double *)loss->ws + 2 * batch) + 2 * batch * bg;
         fg = (float *)(((uintptr_t)fg + 63) & ~(uintptr_t)63);
         float *dg = fg + views * bg * d;
@@ -211,11 +211,11 @@ int lct_loss_cmc_compute(lct_loss *loss, const float *const *f, const int64_t *i
         if (df) {
             if ((rc = lct__comm_allreduce_f32(c, dg, views * bg * d, __func__))) return rc;
             for (size_t v = 0; v < views; v++) {
-                const float *mine = dg + (v * bg + (size_t)c->rank * batch) * d;
+                const float *mine = dg + (v * bg + (size_t)lct__comm_rank(c) * batch) * d;
                 for (size_t i = 0; i < batch * d; i++) df[v][i] += mine[i];
             }
         }
-        *loss_out = (float)(total / (double)c->size);
+        *loss_out = (float)(total / (double)lct__comm_size(c));
         return LCT_OK;
     }
 

@@ -62,16 +62,10 @@ int lct_loss_new_infonce(lct_loss **out, lct_runtime *rt, size_t seq_len, size_t
 }
 
 /* LCT_INFONCE_ALL scores a chunk of sequences at a time against all B·T candidates, one GEMM per chunk:
- * as many sequences as keep the chunk's scores within all_block floats (at least one). */
-static size_t all_block = (size_t)1 << 22;
-
-void lct__infonce_set_all_block(size_t floats)
-{
-    all_block = floats ? floats : (size_t)1 << 22;
-}
-
+ * as many sequences as keep the chunk's scores within 4 Mi floats (at least one; tests set fewer). */
 static size_t all_chunk(size_t batch, size_t t, size_t all)
 {
+    size_t all_block = (size_t)lct__test_control(LCT__TESTCTRL_GET_INFONCE_BLOCK);
     size_t per = t * all * t, g = per >= all_block ? 1 : all_block / per;
     return g < batch ? g : batch;
 }
@@ -341,7 +335,7 @@ int lct_loss_infonce_compute(lct_loss *loss, const float *z, const float *c, siz
     /* Global in-batch negatives: the latents of every rank's sequences (rank order) are the candidates;
      * the gradient of every candidate comes back through one all-reduce. */
     lct_comm *comm = lct__comm_active(loss->comm) ? loss->comm : NULL;
-    const size_t all = comm ? batch * (size_t)comm->size : batch, b_off = comm ? batch * (size_t)comm->rank : 0;
+    const size_t all = comm ? batch * (size_t)lct__comm_size(comm) : batch, b_off = comm ? batch * (size_t)lct__comm_rank(comm) : 0;
     const float *zc = z;
     float *dzc = dz;
     if (comm) {
@@ -393,8 +387,8 @@ int lct_loss_infonce_compute(lct_loss *loss, const float *z, const float *c, siz
         sums[0] = total;
         for (size_t k = 0; k < nk; k++) sums[1 + k] = accuracy[k];
         if ((rc = lct__comm_sum_f64(comm, sums, 1 + nk, __func__))) return rc;
-        total = sums[0] / (double)comm->size;
-        for (size_t k = 0; k < nk; k++) accuracy[k] = (float)(sums[1 + k] / (double)comm->size);
+        total = sums[0] / (double)lct__comm_size(comm);
+        for (size_t k = 0; k < nk; k++) accuracy[k] = (float)(sums[1 + k] / (double)lct__comm_size(comm));
         if (dz) {
             if ((rc = lct__comm_allreduce_f32(comm, dzc, all * T * D, __func__))) return rc;
             memcpy(dz, dzc + b_off * T * D, BT * D * sizeof *dz);

@@ -156,8 +156,8 @@ static int invaspread_distributed(lct_loss *loss, const float *x, size_t batch, 
 {
     lct_comm *c = loss->comm;
     lct_runtime *rt = loss->rt;
-    const size_t P = (size_t)c->size, n = 2 * batch, bg = P * batch, ng = 2 * bg, d = loss->dim;
-    const size_t off = (size_t)c->rank * batch;
+    const size_t P = (size_t)lct__comm_size(c), n = 2 * batch, bg = P * batch, ng = 2 * bg, d = loss->dim;
+    const size_t off = (size_t)lct__comm_rank(c) * batch;
     double *row_loss = loss->ws;
     float *s = (float *)(row_loss + n);
     float *xg = s + n * ng, *cg = xg + ng * d;

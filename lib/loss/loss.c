@@ -6,7 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "../bank/bank_internal.h"
+#include "../bank/bank.h"
 #include "loss_internal.h"
 
 /* ---- option defaults ---------------------------------------------------- */
@@ -89,7 +89,7 @@ void lct_loss_free(lct_loss *loss)
 int lct_loss_set_comm(lct_loss *loss, lct_comm *comm)
 {
     LCT__REQUIRE(loss);
-    if (comm && comm->rt != loss->rt) return LCT__FAIL(LCT_EMISMATCH, "comm belongs to another runtime than the loss");
+    if (comm && lct__comm_runtime(comm) != loss->rt) return LCT__FAIL(LCT_EMISMATCH, "comm belongs to another runtime than the loss");
     int ok = loss->kind == LCT_LOSS_INVASPREAD || loss->kind == LCT_LOSS_INFONCE ||
              (loss->kind == LCT_LOSS_CMC && loss->objective == LCT_CMC_SOFTMAX);
     if (!ok)

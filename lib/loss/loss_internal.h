@@ -3,7 +3,7 @@
 #define LCT_LOSS_INTERNAL_H
 
 #include "../core/internal.h"
-#include "../comm/comm_internal.h"
+#include "../comm/comm.h"
 
 #define LCT__LOSS_MAX_DIM 65536
 #define LCT__LOSS_MAX_VIEWS 64
@@ -121,9 +121,6 @@ double lct__nce_estimate_log_z(const float *s, size_t count, double tau, size_t 
 
 /* Apply the Z policy for bank `view` to a fresh batch of similarities. LCT_ESTATE if FIXED and unset. */
 int lct__nce_update_z(lct_loss *loss, size_t view, const float *s, size_t count, const char *func);
-
-/* Tests: the score floats per LCT_INFONCE_ALL chunk (0: the default, 4 Mi); not thread-safe. */
-void lct__infonce_set_all_block(size_t floats);
 
 /* Softmax cross-entropy per row (label column `label[r]`), rows of length n with stride ld;
  * writes loss per row (double) and, if g is non-NULL, g = (softmax - onehot) * scale in place of s. */

@@ -1,7 +1,7 @@
 /* InstDisc NCE over a memory bank: sample, score, NCE core, gradient through the bank rows. */
 #include <math.h>
 
-#include "../bank/bank_internal.h"
+#include "../bank/bank.h"
 #include "loss_internal.h"
 
 #define MAX_K ((size_t)1 << 24)
@@ -65,7 +65,7 @@ int lct__nce_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
 {
     if (loss->n_banks && lct__bank_sharded(loss->banks[0])) {
         size_t gb;
-        if (lct__mul_size(batch, (size_t)loss->banks[0]->comm->size, &gb))
+        if (lct__mul_size(batch, lct__bank_world_size(loss->banks[0]), &gb))
             return LCT__FAIL(LCT_ESHAPE, "global batch %zu x ranks overflows", batch);
         return lct__nce_sharded_workspace(loss, gb, bytes);
     }
@@ -89,17 +89,12 @@ int lct__nce_direction(lct_loss *loss, size_t view, const float *f, const float 
     double *row_loss = loss->ws;
     int64_t *neg = (int64_t *)(row_loss + batch);
     float *s = (float *)(neg + batch * k);
-    int rc = lct_bank_sample(bank, idx, batch, k, loss->sample_mode, neg);
+    /* nce_checks validated idx and f and reserved the bank's workspaces: the unchecked twins follow */
+    int rc = lct__bank_sample_unchecked(bank, idx, batch, k, loss->sample_mode, neg, func);
     if (rc) return rc;
-    if ((rc = lct_bank_similarity(bank, f, batch, idx, neg, k, loss->sample_mode, s))) return rc;
-    if (pos) {
-        /* The positive is the host's current embedding of the sample, not its bank row. */
-        for (size_t b = 0; b < batch; b++) {
-            float acc = 0.0f;
-            for (size_t e = 0; e < d; e++) acc += f[b * d + e] * pos[b * d + e];
-            s[b * w] = acc;
-        }
-    }
+    if ((rc = lct__bank_similarity_unchecked(bank, f, batch, idx, neg, k, loss->sample_mode, s))) return rc;
+    if (pos) /* the positive is the host's current embedding of the sample, not its bank row */
+        for (size_t b = 0; b < batch; b++) s[b * w] = lct__dot_f32(f + b * d, pos + b * d, d);
     if ((rc = lct__loss_check_scores(func, view ? "similarities with a view's bank" : "similarities with the bank", s,
                                      batch * w, loss->tau)))
         return rc;
@@ -138,7 +133,7 @@ static int nce_checks(lct_loss *loss, const float *f, const float *pos, const in
     if (pos && (rc = lct__loss_check_finite(func, "pos", pos, batch * loss->dim))) return rc;
     if (pos && lct__bank_sharded(loss->banks[0]))
         return lct__fail(LCT_EUNSUPPORTED, func, "the bank is sharded over %d ranks: the positive must be its row",
-                         loss->banks[0]->comm->size);
+                         lct__comm_size(lct__bank_comm(loss->banks[0])));
     if ((rc = lct__bank_check_idx(loss->banks[0], idx, batch, func, "idx"))) return rc;
     if (loss->z_policy == LCT_Z_FIXED && !loss->z_known[0])
         return lct__fail(LCT_ESTATE, func, "Z policy is LCT_Z_FIXED but log Z was never set (lct_loss_set_log_z)");
@@ -155,7 +150,7 @@ static int nce_compute(lct_loss *loss, const float *f, const float *pos, const i
     if (rc) return rc;
     rc = nce_checks(loss, f, pos, idx, batch, loss_out, func);
     /* a sharded bank: every rank learns whether all are ready, and the batch sizes must agree */
-    if (lct__bank_sharded(loss->banks[0])) rc = lct__comm_agree(loss->banks[0]->comm, rc, batch, "batch", func);
+    if (lct__bank_sharded(loss->banks[0])) rc = lct__comm_agree(lct__bank_comm(loss->banks[0]), rc, batch, "batch", func);
     if (rc) return rc;
     double l = 0.0;
     uint64_t stream, calls;

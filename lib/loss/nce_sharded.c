@@ -8,7 +8,7 @@
  */
 #include <math.h>
 
-#include "../bank/bank_internal.h"
+#include "../bank/bank.h"
 #include "loss_internal.h"
 
 int lct__nce_sharded_workspace(const lct_loss *loss, size_t gb, size_t *bytes)
@@ -26,8 +26,8 @@ int lct__nce_direction_sharded(lct_loss *loss, size_t view, const float *f, cons
                                double *loss_out, float *df, int accumulate, const char *func)
 {
     lct_bank *bank = loss->banks[view];
-    lct_comm *c = bank->comm;
-    const size_t P = (size_t)c->size, gb = P * batch, k = loss->k, w = k + 1, d = loss->dim;
+    lct_comm *c = lct__bank_comm(bank);
+    const size_t P = (size_t)lct__comm_size(c), gb = P * batch, k = loss->k, w = k + 1, d = loss->dim;
     const int mode = loss->sample_mode;
     double *row_loss = loss->ws;
     int64_t *neg = (int64_t *)(row_loss + gb);
@@ -53,7 +53,7 @@ int lct__nce_direction_sharded(lct_loss *loss, size_t view, const float *f, cons
     /* The core scaled by 1/B_global; this rank's anchors get P times that, so that the optimiser's
      * average over the ranks gives the gradient of the global mean (docs/distributed.md). */
     const float scale = (float)P;
-    const float *mine = g + (size_t)c->rank * batch * d;
+    const float *mine = g + (size_t)lct__comm_rank(c) * batch * d;
     for (size_t i = 0; i < batch * d; i++) df[i] = (accumulate ? df[i] : 0.0f) + scale * mine[i];
     return LCT_OK;
 }

@@ -5,7 +5,7 @@
 #endif
 #include <math.h>
 
-#include "../bank/bank_internal.h"
+#include "../bank/bank.h"
 #include "loss_internal.h"
 
 LCT__VEC_ISA static float row_max(const float *x, size_t n)
@@ -39,7 +39,7 @@ int lct_loss_new_npsoftmax(lct_loss **out, lct_runtime *rt, lct_bank *bank, cons
     if (rc) return rc;
     if (lct__bank_sharded(bank))
         return LCT__FAIL(LCT_EUNSUPPORTED, "the bank is sharded over %d ranks; the softmax over every row is not "
-                         "available on a sharded bank (use NCE)", bank->comm->size);
+                         "available on a sharded bank (use NCE)", lct__comm_size(lct__bank_comm(bank)));
     lct_loss_npsoftmax_options o;
     LCT__OPTIONS_COPY(LCT__OPT_LOSS_NPSOFTMAX, lct_loss_npsoftmax_options_init, o, opts);
     if (o.chunk == 0 || o.chunk > (1u << 24))
