@@ -73,6 +73,9 @@ int lct__bank_sample_unchecked(lct_bank *bank, const int64_t *self_idx, size_t b
                                int64_t *out, const char *func);
 int lct__bank_similarity_unchecked(lct_bank *bank, const float *f, size_t batch, const int64_t *pos_idx,
                                    const int64_t *neg_idx, size_t k, int mode, float *out);
+/* lct_bank_similarity_all without its checks (an unsharded bank, rows [first, first + count) in range). */
+int lct__bank_similarity_all_unchecked(lct_bank *bank, const float *f, size_t batch, size_t first, size_t count,
+                                       float *out, size_t ldo);
 
 /* ---- gradients with respect to the embeddings -----------------------------
  * Given dS = dL/dS of lct_bank_similarity's output (batch x (k+1), same pos/neg

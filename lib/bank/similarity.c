@@ -236,6 +236,12 @@ int lct_bank_similarity_all(lct_bank *bank, const float *f, size_t batch, size_t
     if (!lct__fits2(batch, ldo, sizeof *out) || !lct__fits2(batch, bank->d, sizeof *f))
         return LCT__FAIL(LCT_ESHAPE, "batch (%zu) x ldo (%zu) overflows", batch, ldo);
     if (!lct__all_finite(f, batch * bank->d)) return LCT__FAIL(LCT_ENUMERIC, "f holds NaN or Inf");
+    return lct__bank_similarity_all_unchecked(bank, f, batch, first, count, out, ldo);
+}
+
+int lct__bank_similarity_all_unchecked(lct_bank *bank, const float *f, size_t batch, size_t first, size_t count,
+                                       float *out, size_t ldo)
+{
     size_t d = bank->d;
     if (bank->storage == LCT_BANK_FP32)
         return lct__gemm(bank->rt, 0, 1, batch, count, d, 1.0f, f, d, (const float *)bank->rows + first * d, d, 0.0f,

@@ -133,6 +133,43 @@ void lct__free(lct_runtime *rt, void *p);
 void *lct__hook_alloc(lct_runtime *rt, size_t size);
 void lct__hook_free(lct_runtime *rt, void *p);
 
+/* ---- workspace reservation --------------------------------------------------
+ * A workspace's layout is written once, as a function that takes its pieces in order, and run
+ * twice (zstd's cwksp): over lct__wksp_begin(NULL) it only adds up the bytes (the size to
+ * allocate); over the block (from lct__malloc, 64-byte aligned) it hands out the same pieces. Each
+ * piece starts on a 64-byte boundary, so the pieces never share a cache line. */
+typedef struct lct__wksp {
+    unsigned char *base; /* NULL: the sizing pass */
+    size_t used;         /* bytes taken so far, a multiple of 64 */
+    int overflow;        /* a size did not fit size_t */
+} lct__wksp;
+
+static inline lct__wksp lct__wksp_begin(void *base)
+{
+    lct__wksp w = {(unsigned char *)base, 0, 0};
+    return w;
+}
+
+/* The next piece of count x size bytes: a pointer into the block, NULL in the sizing pass. */
+static inline void *lct__wksp_take(lct__wksp *w, size_t count, size_t size)
+{
+    size_t bytes;
+    if (w->overflow || lct__mul_size(count, size, &bytes) || bytes > SIZE_MAX - 63 - w->used) {
+        w->overflow = 1;
+        return NULL;
+    }
+    void *p = w->base ? w->base + w->used : NULL;
+    w->used += (bytes + 63) & ~(size_t)63;
+    return p;
+}
+
+/* End of the sizing pass: *bytes the pieces need and 0, or *bytes 0 and 1 if a size overflowed. */
+static inline int lct__wksp_size(const lct__wksp *w, size_t *bytes)
+{
+    *bytes = w->overflow ? 0 : w->used;
+    return w->overflow;
+}
+
 /* ---- CPU features ----------------------------------------------------------
  * Portable across compilers (no __builtin_cpu_supports feature names, which differ). */
 enum {

@@ -61,6 +61,24 @@ int lct_loss_new_nce(lct_loss **out, lct_runtime *rt, lct_bank *bank, const lct_
     return LCT_OK;
 }
 
+/* The workspace of one unsharded direction (ws NULL: the sizing pass). row_loss doubles as the
+ * positive's dL/ds once the core has run. */
+typedef struct {
+    double *row_loss; /* batch */
+    int64_t *neg;     /* batch x k */
+    float *s;         /* batch x (k + 1) */
+} nce_ws;
+
+static lct__wksp nce_layout(const lct_loss *loss, size_t batch, void *ws, nce_ws *p)
+{
+    lct__wksp w = lct__wksp_begin(ws);
+    size_t k = loss->k;
+    p->row_loss = lct__wksp_take(&w, batch, sizeof(double));
+    p->neg = lct__wksp_take(&w, batch, k * sizeof(int64_t));
+    p->s = lct__wksp_take(&w, batch, (k + 1) * sizeof(float));
+    return w;
+}
+
 int lct__nce_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
 {
     if (loss->n_banks && lct__bank_sharded(loss->banks[0])) {
@@ -69,11 +87,10 @@ int lct__nce_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
             return LCT__FAIL(LCT_ESHAPE, "global batch %zu x ranks overflows", batch);
         return lct__nce_sharded_workspace(loss, gb, bytes);
     }
-    size_t k = loss->k, nneg, sim, a, b, c;
-    if (lct__mul_size(batch, k, &nneg) || lct__mul_size(batch, k + 1, &sim) || lct__mul_size(nneg, 8, &a) ||
-        lct__mul_size(sim, 4, &b) || lct__mul_size(batch, 8, &c) || a > SIZE_MAX / 4 || b > SIZE_MAX / 4)
-        return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu and k %zu overflows size_t", batch, k);
-    *bytes = a + b + c + 256;
+    nce_ws p;
+    lct__wksp w = nce_layout(loss, batch, NULL, &p);
+    if (lct__wksp_size(&w, bytes))
+        return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu and k %zu overflows size_t", batch, loss->k);
     return LCT_OK;
 }
 
@@ -86,9 +103,11 @@ int lct__nce_direction(lct_loss *loss, size_t view, const float *f, const float 
         return lct__nce_direction_sharded(loss, view, f, idx, batch, loss_out, df, accumulate, func);
     }
     const size_t k = loss->k, w = k + 1, d = loss->dim;
-    double *row_loss = loss->ws;
-    int64_t *neg = (int64_t *)(row_loss + batch);
-    float *s = (float *)(neg + batch * k);
+    nce_ws p;
+    nce_layout(loss, batch, loss->ws, &p);
+    double *row_loss = p.row_loss;
+    int64_t *neg = p.neg;
+    float *s = p.s;
     /* nce_checks validated idx and f and reserved the bank's workspaces: the unchecked twins follow */
     int rc = lct__bank_sample_unchecked(bank, idx, batch, k, loss->sample_mode, neg, func);
     if (rc) return rc;
