@@ -223,12 +223,35 @@ static void emit(const knn_vote *v, const knn_cand *c, size_t k, double *acc, si
     }
 }
 
-/* Carve the next 64-byte aligned piece of `bytes` from *p. */
-static void *carve(unsigned char **p, size_t bytes)
+/* A slot's workspace for one query block of either search (base NULL: the sizing pass). The exact
+ * search scores chunks of nb rows (conv: fp16 rows converted, conv_rows of them); the AMX search
+ * also packs its queries (qp_halves bf16 values) and keeps each query's margin. */
+typedef struct {
+    uint16_t *qp;
+    float *sbuf, *conv;
+    knn_cand *cand;
+    uint32_t *pos;
+    float *scratch;
+    double *acc, *margin;
+    float *thr;
+    size_t *cnt;
+} knn_ws;
+
+static lct__wksp knn_layout(void *base, size_t qb, size_t nb, size_t cap, size_t conv_floats, size_t qp_halves,
+                            size_t classes, int margins, knn_ws *p)
 {
-    void *r = *p;
-    *p += (bytes + 63) & ~(size_t)63;
-    return r;
+    lct__wksp w = lct__wksp_begin(base);
+    p->qp = lct__wksp_take(&w, qp_halves, sizeof(uint16_t));
+    p->sbuf = lct__wksp_take(&w, qb, nb * sizeof(float));
+    p->conv = lct__wksp_take(&w, conv_floats, sizeof(float));
+    p->cand = lct__wksp_take(&w, qb, cap * sizeof(knn_cand));
+    p->pos = lct__wksp_take(&w, nb, sizeof(uint32_t));
+    p->scratch = lct__wksp_take(&w, cap > nb ? cap : nb, sizeof(float));
+    p->acc = lct__wksp_take(&w, classes, sizeof(double));
+    p->margin = lct__wksp_take(&w, margins ? qb : 0, sizeof(double));
+    p->thr = lct__wksp_take(&w, qb, sizeof(float));
+    p->cnt = lct__wksp_take(&w, qb, sizeof(size_t));
+    return w;
 }
 
 /* One exact search: its inputs, block sizes, per-slot workspaces and failure flag. */
@@ -236,7 +259,7 @@ typedef struct {
     lct_runtime *rt;
     const knn_rows *rows;
     const float *queries;
-    size_t q, k, qoff, qb, s_b, c_b, cand_b, pos_b, v_b, scr_b;
+    size_t q, k, qoff, qb, conv_floats;
     int64_t *idx;
     float *sim;
     const knn_vote *v;
@@ -251,20 +274,17 @@ static void knn_exact_blocks(void *ctx, size_t blk0, size_t blk1, size_t slot)
     const knn_rows *rows = job->rows;
     const float *queries = job->queries;
     const size_t q = job->q, k = job->k, qoff = job->qoff, qb = job->qb, d = rows->d, n = rows->n;
-    const size_t s_b = job->s_b, c_b = job->c_b, cand_b = job->cand_b, pos_b = job->pos_b, v_b = job->v_b;
-    const size_t scr_b = job->scr_b;
     const knn_vote *v = job->v;
     int64_t *idx = job->idx;
     float *sim = job->sim;
+    knn_ws w;
+    knn_layout(job->ws[slot], qb, KNN_NB, KNN_CAP * k, job->conv_floats, 0, v ? (size_t)v->n_classes : 0, 0, &w);
+    float *sbuf = w.sbuf, *conv = w.conv, *scratch = w.scratch, *thr = w.thr;
+    knn_cand *cand = w.cand;
+    uint32_t *pos = w.pos;
+    double *acc = w.acc;
+    size_t *cnt = w.cnt;
     for (size_t blk = blk0; blk < blk1; blk++) {
-        unsigned char *p = job->ws[slot];
-        float *sbuf = carve(&p, s_b), *conv = carve(&p, c_b);
-        knn_cand *cand = carve(&p, cand_b);
-        uint32_t *pos = carve(&p, pos_b);
-        float *scratch = carve(&p, scr_b);
-        double *acc = carve(&p, v_b);
-        float *thr = carve(&p, qb * sizeof(float));
-        size_t *cnt = carve(&p, qb * sizeof(size_t));
         size_t q0 = blk * qb, m = q - q0 < qb ? q - q0 : qb;
         for (size_t i = 0; i < m; i++) {
             cnt[i] = 0;
@@ -313,11 +333,10 @@ static int knn_run_exact(lct_runtime *rt, const knn_rows *rows, const float *que
     if ((size_t)threads > nblocks) threads = (int)nblocks;
 
     /* Per-thread workspace: similarities, converted rows (fp16), candidates, scan positions, votes. */
-    size_t s_b = qb * KNN_NB * sizeof(float), c_b = rows->f16 ? (size_t)KNN_NB * d * sizeof(float) : 0;
-    size_t cand_b = qb * KNN_CAP * k * sizeof(knn_cand), pos_b = KNN_NB * sizeof(uint32_t);
-    size_t v_b = v ? (size_t)v->n_classes * sizeof(double) : 0;
-    size_t scr_b = (KNN_CAP * k > KNN_NB ? KNN_CAP * k : KNN_NB) * sizeof(float);
-    size_t bytes = s_b + c_b + cand_b + pos_b + v_b + scr_b + qb * (sizeof(float) + sizeof(size_t)) + 8 * 64;
+    size_t conv_floats = rows->f16 ? (size_t)KNN_NB * d : 0, bytes;
+    knn_ws w;
+    lct__wksp sizing = knn_layout(NULL, qb, KNN_NB, KNN_CAP * k, conv_floats, 0, v ? (size_t)v->n_classes : 0, 0, &w);
+    if (lct__wksp_size(&sizing, &bytes)) return LCT__FAIL(LCT_ENOMEM, "the kNN workspace for k %zu overflows", k);
     unsigned char *ws[256] = {0};
     for (int t = 0; t < threads; t++) {
         ws[t] = lct__malloc(rt, bytes);
@@ -326,7 +345,7 @@ static int knn_run_exact(lct_runtime *rt, const knn_rows *rows, const float *que
             return LCT_ENOMEM;
         }
     }
-    knn_exact_job job = {rt, rows, queries, q, k, qoff, qb, s_b, c_b, cand_b, pos_b, v_b, scr_b, idx, sim, v, ws, 0};
+    knn_exact_job job = {rt, rows, queries, q, k, qoff, qb, conv_floats, idx, sim, v, ws, 0};
     atomic_init(&job.failed, 0);
     lct__parallel(rt, threads, nblocks, 1, knn_exact_blocks, &job); /* a slot's workspace serves its blocks */
     for (int t = 0; t < threads; t++) lct__free(rt, ws[t]);
@@ -408,7 +427,7 @@ static double row_norm(const knn_rows *rows, size_t i, float *tmp)
 typedef struct {
     const knn_rows *rows;
     const float *queries;
-    size_t q, k, qb, cap, dp, groups, qp_b, s_b, cand_b, pos_b, v_b, scr_b;
+    size_t q, k, qb, cap, dp, groups;
     double bound, maxnorm;
     int64_t *idx;
     float *sim;
@@ -436,8 +455,6 @@ static void knn_amx_blocks(void *ctx, size_t blk0, size_t blk1, size_t slot)
     const knn_rows *rows = job->rows;
     const float *queries = job->queries;
     const size_t q = job->q, k = job->k, qb = job->qb, cap = job->cap, dp = job->dp, d = rows->d, n = rows->n;
-    const size_t qp_b = job->qp_b, s_b = job->s_b, cand_b = job->cand_b, pos_b = job->pos_b, v_b = job->v_b;
-    const size_t scr_b = job->scr_b;
     const double bound = job->bound, maxnorm = job->maxnorm;
     const knn_vote *v = job->v;
     const uint16_t *packed = job->packed;
@@ -445,15 +462,14 @@ static void knn_amx_blocks(void *ctx, size_t blk0, size_t blk1, size_t slot)
     int64_t *idx = job->idx;
     float *sim = job->sim;
     for (size_t blk = blk0; blk < blk1; blk++) {
-        unsigned char *p = job->ws[slot];
-        uint16_t *qp = carve(&p, qp_b);
-        float *sbuf = carve(&p, s_b);
-        knn_cand *cand = carve(&p, cand_b);
-        uint32_t *pos = carve(&p, pos_b);
-        float *scratch = carve(&p, scr_b);
-        double *acc = carve(&p, v_b), *margin = carve(&p, qb * sizeof(double));
-        float *thr = carve(&p, qb * sizeof(float));
-        size_t *cnt = carve(&p, qb * sizeof(size_t));
+        knn_ws w;
+        knn_layout(job->ws[slot], qb, KNN_ANB, cap, 0, qb * dp, v ? (size_t)v->n_classes : 0, 1, &w);
+        uint16_t *qp = w.qp;
+        float *sbuf = w.sbuf, *scratch = w.scratch, *thr = w.thr;
+        knn_cand *cand = w.cand;
+        uint32_t *pos = w.pos;
+        double *acc = w.acc, *margin = w.margin;
+        size_t *cnt = w.cnt;
         size_t q0 = blk * qb, m = q - q0 < qb ? q - q0 : qb, mpad = lct__amx_npad(m);
         lct__amx_pack_queries(queries + q0 * d, m, d, mpad, qp);
         knn_rows qr = {queries + q0 * d, NULL, m, d};
@@ -522,13 +538,10 @@ static int knn_run_amx(lct_runtime *rt, const knn_rows *rows, const float *queri
     int threads = lct__threads(rt);
     size_t qb = KNN_AQB, nblocks = (q + qb - 1) / qb, cap = KNN_ACAP(k);
     if ((size_t)threads > nblocks) threads = (int)nblocks;
-    size_t qp_b = qb * dp * sizeof(uint16_t), s_b = qb * KNN_ANB * sizeof(float);
-    size_t cand_b = qb * cap * sizeof(knn_cand), pos_b = KNN_ANB * sizeof(uint32_t);
-    size_t v_b = v ? (size_t)v->n_classes * sizeof(double) : 0;
-    size_t scr_b = (cap > KNN_ANB ? cap : KNN_ANB) * sizeof(float);
-    size_t bytes = qp_b + s_b + cand_b + pos_b + v_b + scr_b + qb * (sizeof(float) + sizeof(size_t) + sizeof(double)) +
-                   9 * 64;
-    if (cand_b / qb / sizeof(knn_cand) != cap || bytes > ((size_t)1 << 31)) return 1; /* huge k: exact path */
+    size_t bytes;
+    knn_ws w;
+    lct__wksp sizing = knn_layout(NULL, qb, KNN_ANB, cap, 0, qb * dp, v ? (size_t)v->n_classes : 0, 1, &w);
+    if (lct__wksp_size(&sizing, &bytes) || bytes > ((size_t)1 << 31)) return 1; /* huge k: exact path */
 
     unsigned char *ws[256] = {0};
     uint16_t *packed = lct__malloc(rt, npad * dp * sizeof *packed);
@@ -542,8 +555,7 @@ static int knn_run_amx(lct_runtime *rt, const knn_rows *rows, const float *queri
         return 1;
     }
     size_t groups = npad / 16;
-    knn_amx_job job = {rows, queries, q, k, qb, cap, dp, groups, qp_b, s_b, cand_b, pos_b, v_b, scr_b,
-                       bound, maxnorm, idx, sim, v, packed, redo, ws};
+    knn_amx_job job = {rows, queries, q, k, qb, cap, dp, groups, bound, maxnorm, idx, sim, v, packed, redo, ws};
     lct__parallel(rt, threads, (groups + 63) / 64, 1, knn_amx_pack, &job);
     lct__parallel(rt, threads, nblocks, 1, knn_amx_blocks, &job); /* a slot's workspace serves its blocks */
     for (int t = 0; t < threads; t++) lct__free(rt, ws[t]);
