@@ -116,7 +116,7 @@ static int half_finite(const uint16_t *h, size_t n)
     return 1;
 }
 
-/* Both constructors; comm NULL for an unsharded bank. Errors name `func`. */
+/* The rows of a fresh bank, filled in parallel (init_row). */
 typedef struct {
     lct_bank *b;
     uint64_t seed;
@@ -131,17 +131,11 @@ static void init_rows(void *ctx, size_t i0, size_t i1, size_t slot)
     for (size_t i = i0; i < i1; i++) init_row(c->b, c->seed, c->first + i, c->init, c->normalize);
 }
 
-static int bank_create(const char *func, lct_bank **out, lct_runtime *rt, size_t n, size_t d, lct_comm *comm,
-                       const lct_bank_options *opts)
+/* The shape, options and host buffer of a new bank (opts already loaded); on success this rank's
+ * rows [*first, *first + *count) and their bytes. Errors name `func`. */
+static int check_create(const char *func, lct_runtime *rt, size_t n, size_t d, lct_comm *comm,
+                        const lct_bank_options *opts, size_t *first, size_t *count, size_t *rows_bytes)
 {
-    if (out == NULL) return lct__fail(LCT_EINVAL, func, "argument 'out' is NULL");
-    *out = NULL;
-    if (rt == NULL) return lct__fail(LCT_EINVAL, func, "argument 'rt' is NULL");
-    lct_bank_options local;
-    lct_bank_options_init(&local, LCT_BANK_OPTIONS_VERSION);
-    int rc_opts = lct__options_load(LCT__OPT_BANK, &local, opts, func);
-    if (rc_opts) return rc_opts;
-    opts = &local;
     if (n == 0 || n > LCT__BANK_MAX_N) return lct__fail(LCT_EINVAL, func, "n is %zu; it must be in 1..2^40", n);
     if (d == 0 || d > LCT__BANK_MAX_D) return lct__fail(LCT_EINVAL, func, "d is %zu; it must be in 1..65536", d);
     if (opts->storage != LCT_BANK_FP32 && opts->storage != LCT_BANK_FP16)
@@ -152,38 +146,55 @@ static int bank_create(const char *func, lct_bank **out, lct_runtime *rt, size_t
                          (int)opts->init);
     if (opts->normalize != 0 && opts->normalize != 1)
         return lct__fail(LCT_EINVAL, func, "opts->normalize is %d; it must be 0 or 1", (int)opts->normalize);
-    size_t first = 0, count = n;
+    *first = 0;
+    *count = n;
     if (comm) {
         if (lct__comm_runtime(comm) != rt) return lct__fail(LCT_EMISMATCH, func, "comm belongs to another runtime than rt");
         int size = lct__comm_size(comm);
         if (n < (size_t)size)
             return lct__fail(LCT_EINVAL, func, "n is %zu; a bank sharded over %d ranks needs at least one row per rank",
                              n, size);
-        lct__comm_split(n, size, lct__comm_rank(comm), &first, &count);
+        lct__comm_split(n, size, lct__comm_rank(comm), first, count);
     }
-    size_t elem = lct__bank_elem(opts->storage), rows_bytes;
-    if (lct__mul_size(count, d, &rows_bytes) != 0 || lct__mul_size(rows_bytes, elem, &rows_bytes) != 0)
-        return lct__fail(LCT_ERANGE, func, "n (%zu) x d (%zu) overflows", count, d);
+    size_t elem = lct__bank_elem(opts->storage);
+    if (lct__mul_size(*count, d, rows_bytes) != 0 || lct__mul_size(*rows_bytes, elem, rows_bytes) != 0)
+        return lct__fail(LCT_ERANGE, func, "n (%zu) x d (%zu) overflows", *count, d);
     if (opts->buffer == NULL) {
         if (opts->init == LCT_BANK_INIT_KEEP)
             return lct__fail(LCT_EINVAL, func, "opts->init is LCT_BANK_INIT_KEEP but opts->buffer is NULL");
-    } else {
-        if (opts->buffer_bytes != rows_bytes)
-            return lct__fail(LCT_ESHAPE, func, "opts->buffer_bytes is %zu; %s (%zu) x d (%zu) x %zu bytes is %zu",
-                             opts->buffer_bytes, comm ? "the shard's rows" : "n", count, d, elem, rows_bytes);
-        if ((uintptr_t)opts->buffer % elem != 0)
-            return lct__fail(LCT_EINVAL, func, "opts->buffer (%p) is not aligned to %zu bytes", opts->buffer, elem);
-        if (opts->init == LCT_BANK_INIT_KEEP) {
-            int ok = opts->storage == LCT_BANK_FP32 ? lct__all_finite(opts->buffer, count * d)
-                                                    : half_finite(opts->buffer, count * d);
-            if (!ok) return lct__fail(LCT_ENUMERIC, func, "opts->buffer holds NaN or Inf (init is LCT_BANK_INIT_KEEP)");
-        }
+        return LCT_OK;
     }
+    if (opts->buffer_bytes != *rows_bytes)
+        return lct__fail(LCT_ESHAPE, func, "opts->buffer_bytes is %zu; %s (%zu) x d (%zu) x %zu bytes is %zu",
+                         opts->buffer_bytes, comm ? "the shard's rows" : "n", *count, d, elem, *rows_bytes);
+    if ((uintptr_t)opts->buffer % elem != 0)
+        return lct__fail(LCT_EINVAL, func, "opts->buffer (%p) is not aligned to %zu bytes", opts->buffer, elem);
+    if (opts->init == LCT_BANK_INIT_KEEP) {
+        int ok = opts->storage == LCT_BANK_FP32 ? lct__all_finite(opts->buffer, *count * d)
+                                                : half_finite(opts->buffer, *count * d);
+        if (!ok) return lct__fail(LCT_ENUMERIC, func, "opts->buffer holds NaN or Inf (init is LCT_BANK_INIT_KEEP)");
+    }
+    return LCT_OK;
+}
+
+/* Both constructors; comm NULL for an unsharded bank. Errors name `func`. */
+static int bank_create(const char *func, lct_bank **out, lct_runtime *rt, size_t n, size_t d, lct_comm *comm,
+                       const lct_bank_options *opts)
+{
+    if (out == NULL) return lct__fail(LCT_EINVAL, func, "argument 'out' is NULL");
+    *out = NULL;
+    if (rt == NULL) return lct__fail(LCT_EINVAL, func, "argument 'rt' is NULL");
+    lct_bank_options local;
+    lct_bank_options_init(&local, LCT_BANK_OPTIONS_VERSION);
+    int rc = lct__options_load(LCT__OPT_BANK, &local, opts, func);
+    if (rc) return rc;
+    opts = &local;
+    size_t first = 0, count = 0, rows_bytes = 0;
+    if ((rc = check_create(func, rt, n, d, comm, opts, &first, &count, &rows_bytes))) return rc;
     if (comm) {
         /* every rank must describe the same bank */
         uint64_t h = lct__hash64(lct__hash64(n, d), ((uint64_t)opts->storage << 8) | (uint64_t)opts->init);
-        int rc = lct__comm_check_same(comm, h, "the bank's n, d, storage or init", func);
-        if (rc) return rc;
+        if ((rc = lct__comm_check_same(comm, h, "the bank's n, d, storage or init", func))) return rc;
     }
 
     lct_bank *b = lct__calloc(rt, 1, sizeof *b);
@@ -209,10 +220,8 @@ static int bank_create(const char *func, lct_bank **out, lct_runtime *rt, size_t
         return LCT_ENOMEM;
     }
     b->stream = lct__runtime_next_stream(rt);
-    uint64_t seed = lct_runtime_seed(rt);
-    int init = opts->init, normalize = opts->normalize;
-    if (init != LCT_BANK_INIT_KEEP || normalize) {
-        init_ctx c = {b, seed, first, init, normalize};
+    if (opts->init != LCT_BANK_INIT_KEEP || opts->normalize) {
+        init_ctx c = {b, lct_runtime_seed(rt), first, opts->init, opts->normalize};
         lct__parallel(rt, lct__threads(rt), count, 1, init_rows, &c);
     }
     *out = b;

@@ -35,7 +35,8 @@ typedef struct {
     const int64_t *pos_idx, *neg_idx;
     size_t k, ld;
     float *y;
-    int flag; /* gradients: accumulate; owned rows: shared negatives */
+    int accumulate; /* gradients: add to y instead of overwriting it */
+    int shared;     /* one set of k negatives for every row */
 } sim_ctx;
 
 static void gather_rows(void *ctx, size_t j0, size_t j1, size_t slot)
@@ -72,75 +73,53 @@ static void gather_shared(lct_bank *b, const int64_t *neg, size_t k)
     lct__parallel(b->rt, k * d >= LCT__BANK_PAR_MIN ? lct__threads(b->rt) : 1, k, 1, gather_rows, &c);
 }
 
-static void pos_sims(void *ctx, size_t b0, size_t b1, size_t slot)
+/* Local row of global index i, or -1 when another rank owns it. */
+static inline int64_t owned(const lct_bank *b, int64_t i)
 {
-    const sim_ctx *c = ctx;
-    lct_bank *bank = c->b;
-    const float *f = c->x;
-    const int64_t *pos_idx = c->pos_idx;
-    float *out = c->y;
-    const size_t d = bank->d, ld = c->ld;
-    (void)slot;
-    for (size_t b = b0; b < b1; b++) out[b * ld] = dot_row(bank, f + b * d, (size_t)pos_idx[b]);
+    return (uint64_t)i >= b->first && (uint64_t)i < b->first + b->count ? i - (int64_t)b->first : -1;
 }
 
-static void sample_sims(void *ctx, size_t b0, size_t b1, size_t slot)
+/* How walk_rows treats a row's entries: the positive only (the shared modes, whose negatives go
+ * through one GEMM), all of them, or only those of rows this rank owns (sharded banks). */
+enum { WALK_POS, WALK_ALL, WALK_OWNED };
+
+/*
+ * Rows r0 .. r1 of the similarities (grad 0: y[r·ld + j] = x_r · row) or of the gradients (grad 1:
+ * y_r += x[r·ld + j] · row), entry 0 the positive and 1 .. k the negatives; the same dot products and
+ * axpys in the same order for every caller. Inlined into each loop below with constant grad and walk.
+ */
+static inline __attribute__((always_inline)) void walk_rows(const sim_ctx *c, size_t r0, size_t r1, int grad,
+                                                              int walk)
 {
-    const sim_ctx *c = ctx;
     lct_bank *bank = c->b;
-    const float *f = c->x;
-    const int64_t *pos_idx = c->pos_idx, *neg_idx = c->neg_idx;
-    float *out = c->y;
-    const size_t d = bank->d, k = c->k, ld = c->ld;
-    (void)slot;
-    for (size_t b = b0; b < b1; b++) {
-        const float *fb = f + b * d;
-        const int64_t *nb = neg_idx + b * k;
-        float *o = out + b * ld;
-        for (size_t j = 0; j < k && j < LCT__PREFETCH_AHEAD; j++) prefetch_row(bank, (size_t)nb[j]);
-        o[0] = dot_row(bank, fb, (size_t)pos_idx[b]);
-        for (size_t j = 0; j < k; j++) {
-            if (j + LCT__PREFETCH_AHEAD < k) prefetch_row(bank, (size_t)nb[j + LCT__PREFETCH_AHEAD]);
-            o[1 + j] = dot_row(bank, fb, (size_t)nb[j]);
+    const size_t d = bank->d, k = walk == WALK_POS ? 0 : c->k, ld = c->ld;
+    for (size_t r = r0; r < r1; r++) {
+        const float *x = c->x + r * (grad ? ld : d);
+        float *y = c->y + r * (grad ? d : ld);
+        const int64_t *nr = c->neg_idx + (c->shared ? 0 : r * k);
+        if (grad && walk != WALK_POS && (walk == WALK_OWNED || !c->accumulate)) memset(y, 0, d * sizeof *y);
+        if (walk == WALK_ALL)
+            for (size_t j = 0; j < k && j < LCT__PREFETCH_AHEAD; j++) prefetch_row(bank, (size_t)nr[j]);
+        for (size_t j = 0; j <= k; j++) {
+            int64_t i = j == 0 ? c->pos_idx[r] : nr[j - 1];
+            if (walk == WALK_ALL && j >= 1 && j - 1 + LCT__PREFETCH_AHEAD < k)
+                prefetch_row(bank, (size_t)nr[j - 1 + LCT__PREFETCH_AHEAD]);
+            if (walk == WALK_OWNED) i = owned(bank, i);
+            if (grad) {
+                if (i >= 0) axpy_row(bank, x[j], (size_t)i, y);
+            } else {
+                y[j] = i >= 0 ? dot_row(bank, x, (size_t)i) : 0.0f;
+            }
         }
     }
 }
 
-static void pos_grads(void *ctx, size_t b0, size_t b1, size_t slot)
-{
-    const sim_ctx *c = ctx;
-    lct_bank *bank = c->b;
-    const float *ds = c->x;
-    const int64_t *pos_idx = c->pos_idx;
-    float *df = c->y;
-    const size_t d = bank->d, ld = c->ld;
-    (void)slot;
-    for (size_t b = b0; b < b1; b++) axpy_row(bank, ds[b * ld], (size_t)pos_idx[b], df + b * d);
-}
-
-static void sample_grads(void *ctx, size_t b0, size_t b1, size_t slot)
-{
-    const sim_ctx *c = ctx;
-    lct_bank *bank = c->b;
-    const float *ds = c->x;
-    const int64_t *pos_idx = c->pos_idx, *neg_idx = c->neg_idx;
-    float *df = c->y;
-    const size_t d = bank->d, k = c->k, ld = c->ld;
-    const int accumulate = c->flag;
-    (void)slot;
-    for (size_t b = b0; b < b1; b++) {
-        float *g = df + b * d;
-        const float *sb = ds + b * ld;
-        const int64_t *nb = neg_idx + b * k;
-        if (!accumulate) memset(g, 0, d * sizeof *g);
-        for (size_t j = 0; j < k && j < LCT__PREFETCH_AHEAD; j++) prefetch_row(bank, (size_t)nb[j]);
-        axpy_row(bank, sb[0], (size_t)pos_idx[b], g);
-        for (size_t j = 0; j < k; j++) {
-            if (j + LCT__PREFETCH_AHEAD < k) prefetch_row(bank, (size_t)nb[j + LCT__PREFETCH_AHEAD]);
-            axpy_row(bank, sb[1 + j], (size_t)nb[j], g);
-        }
-    }
-}
+static void pos_sims(void *ctx, size_t b0, size_t b1, size_t slot) { (void)slot; walk_rows(ctx, b0, b1, 0, WALK_POS); }
+static void sample_sims(void *ctx, size_t b0, size_t b1, size_t slot) { (void)slot; walk_rows(ctx, b0, b1, 0, WALK_ALL); }
+static void owned_sims(void *ctx, size_t r0, size_t r1, size_t slot) { (void)slot; walk_rows(ctx, r0, r1, 0, WALK_OWNED); }
+static void pos_grads(void *ctx, size_t b0, size_t b1, size_t slot) { (void)slot; walk_rows(ctx, b0, b1, 1, WALK_POS); }
+static void sample_grads(void *ctx, size_t b0, size_t b1, size_t slot) { (void)slot; walk_rows(ctx, b0, b1, 1, WALK_ALL); }
+static void owned_grads(void *ctx, size_t r0, size_t r1, size_t slot) { (void)slot; walk_rows(ctx, r0, r1, 1, WALK_OWNED); }
 
 /* Checks shared by lct_bank_similarity and the gradient's public callers. */
 static int check_sim_args(lct_bank *bank, const float *f, size_t batch, const int64_t *pos_idx,
@@ -184,7 +163,7 @@ int lct__bank_similarity_unchecked(lct_bank *bank, const float *f, size_t batch,
 {
     int rc;
     size_t d = bank->d, ld = k + 1;
-    sim_ctx c = {bank, f, pos_idx, neg_idx, k, ld, out, 0};
+    sim_ctx c = {bank, f, pos_idx, neg_idx, k, ld, out, 0, mode >= LCT_BANK_SAMPLE_SHARED};
     if (mode >= LCT_BANK_SAMPLE_SHARED) {
         rc = lct__bank_reserve(bank, 0, k);
         if (rc) return rc;
@@ -203,7 +182,7 @@ int lct__bank_grad(lct_bank *bank, const float *ds, size_t batch, const int64_t 
                    size_t k, int mode, int accumulate, float *df)
 {
     size_t d = bank->d, ld = k + 1;
-    sim_ctx c = {bank, ds, pos_idx, neg_idx, k, ld, df, accumulate};
+    sim_ctx c = {bank, ds, pos_idx, neg_idx, k, ld, df, accumulate, mode >= LCT_BANK_SAMPLE_SHARED};
     if (mode >= LCT_BANK_SAMPLE_SHARED) {
         int rc = lct__bank_reserve(bank, 0, k);
         if (rc) return rc;
@@ -274,71 +253,19 @@ int lct__bank_grad_all(lct_bank *bank, const float *ds, size_t batch, size_t fir
 
 /* ---- sharded banks: the entries of the rows this rank owns -------------------------------------- */
 
-/* Local row of global index i, or -1 when another rank owns it. */
-static inline int64_t owned(const lct_bank *b, int64_t i)
-{
-    return (uint64_t)i >= b->first && (uint64_t)i < b->first + b->count ? i - (int64_t)b->first : -1;
-}
-
-static void owned_sims(void *ctx, size_t r0, size_t r1, size_t slot)
-{
-    const sim_ctx *c = ctx;
-    lct_bank *b = c->b;
-    const float *fg = c->x;
-    const int64_t *pos_idx = c->pos_idx, *neg_idx = c->neg_idx;
-    float *out = c->y;
-    const size_t d = b->d, k = c->k, ld = c->ld;
-    const int shared = c->flag;
-    (void)slot;
-    for (size_t r = r0; r < r1; r++) {
-        const float *fr = fg + r * d;
-        const int64_t *nr = shared ? neg_idx : neg_idx + r * k;
-        float *o = out + r * ld;
-        int64_t l = owned(b, pos_idx[r]);
-        o[0] = l >= 0 ? dot_row(b, fr, (size_t)l) : 0.0f;
-        for (size_t j = 0; j < k; j++) {
-            l = owned(b, nr[j]);
-            o[1 + j] = l >= 0 ? dot_row(b, fr, (size_t)l) : 0.0f;
-        }
-    }
-}
 
 void lct__bank_sim_owned(lct_bank *b, const float *fg, size_t gb, const int64_t *pos_idx, const int64_t *neg_idx,
                          size_t k, int mode, float *out)
 {
     const size_t d = b->d;
-    sim_ctx c = {b, fg, pos_idx, neg_idx, k, k + 1, out, mode >= LCT_BANK_SAMPLE_SHARED};
+    sim_ctx c = {b, fg, pos_idx, neg_idx, k, k + 1, out, 0, mode >= LCT_BANK_SAMPLE_SHARED};
     lct__parallel(b->rt, gb * k * d >= LCT__BANK_PAR_MIN ? lct__threads(b->rt) : 1, gb, 1, owned_sims, &c);
-}
-
-static void owned_grads(void *ctx, size_t r0, size_t r1, size_t slot)
-{
-    const sim_ctx *c = ctx;
-    lct_bank *b = c->b;
-    const float *ds = c->x;
-    const int64_t *pos_idx = c->pos_idx, *neg_idx = c->neg_idx;
-    float *df_all = c->y;
-    const size_t d = b->d, k = c->k, ld = c->ld;
-    const int shared = c->flag;
-    (void)slot;
-    for (size_t r = r0; r < r1; r++) {
-        float *g = df_all + r * d;
-        const float *sr = ds + r * ld;
-        const int64_t *nr = shared ? neg_idx : neg_idx + r * k;
-        memset(g, 0, d * sizeof *g);
-        int64_t l = owned(b, pos_idx[r]);
-        if (l >= 0) axpy_row(b, sr[0], (size_t)l, g);
-        for (size_t j = 0; j < k; j++) {
-            l = owned(b, nr[j]);
-            if (l >= 0) axpy_row(b, sr[1 + j], (size_t)l, g);
-        }
-    }
 }
 
 void lct__bank_grad_owned(lct_bank *b, const float *ds, size_t gb, const int64_t *pos_idx, const int64_t *neg_idx,
                           size_t k, int mode, float *df_all)
 {
     const size_t d = b->d;
-    sim_ctx c = {b, ds, pos_idx, neg_idx, k, k + 1, df_all, mode >= LCT_BANK_SAMPLE_SHARED};
+    sim_ctx c = {b, ds, pos_idx, neg_idx, k, k + 1, df_all, 0, mode >= LCT_BANK_SAMPLE_SHARED};
     lct__parallel(b->rt, gb * k * d >= LCT__BANK_PAR_MIN ? lct__threads(b->rt) : 1, gb, 1, owned_grads, &c);
 }
