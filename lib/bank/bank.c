@@ -406,22 +406,22 @@ int lct__bank_prepare(const lct_bank *b, size_t work_entries, size_t gather_rows
     return LCT_OK;
 }
 
+/* Keep the larger of the current block (cur, *cap entries) and a new one; free the other. */
+static void *keep_larger(lct_runtime *rt, void *cur, size_t *cap, void *got, size_t got_cap)
+{
+    if (got && got_cap > *cap) {
+        lct__free(rt, cur);
+        *cap = got_cap;
+        return got;
+    }
+    lct__free(rt, got);
+    return cur;
+}
+
 void lct__bank_commit(lct_bank *b, lct__bank_grow *g)
 {
-    if (g->work && g->work_cap > b->work_cap) {
-        lct__free(b->rt, b->work);
-        b->work = g->work;
-        b->work_cap = g->work_cap;
-    } else {
-        lct__free(b->rt, g->work);
-    }
-    if (g->gather && g->gather_cap > b->gather_cap) {
-        lct__free(b->rt, b->gather);
-        b->gather = g->gather;
-        b->gather_cap = g->gather_cap;
-    } else {
-        lct__free(b->rt, g->gather);
-    }
+    b->work = keep_larger(b->rt, b->work, &b->work_cap, g->work, g->work_cap);
+    b->gather = keep_larger(b->rt, b->gather, &b->gather_cap, g->gather, g->gather_cap);
     memset(g, 0, sizeof *g);
 }
 

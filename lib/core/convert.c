@@ -68,27 +68,18 @@ LCT__TARGET_AVX2 static void f2h_avx(const float *f, uint16_t *h, size_t n)
 }
 #endif
 
-void lct__half_to_float(const uint16_t *h, float *f, size_t n)
+static void h2f_generic(const uint16_t *h, float *f, size_t n)
 {
-#if LCT__X86
-    if (lct__simd_level() >= LCT__SIMD_AVX2) {
-        h2f_avx(h, f, n);
-        return;
-    }
-#endif
     for (size_t i = 0; i < n; i++) f[i] = lct__h2f(h[i]);
 }
 
-void lct__float_to_half(const float *f, uint16_t *h, size_t n)
+static void f2h_generic(const float *f, uint16_t *h, size_t n)
 {
-#if LCT__X86
-    if (lct__simd_level() >= LCT__SIMD_AVX2) {
-        f2h_avx(f, h, n);
-        return;
-    }
-#endif
     for (size_t i = 0; i < n; i++) h[i] = lct__f2h(f[i]);
 }
+
+void lct__half_to_float(const uint16_t *h, float *f, size_t n) { LCT__SIMD_PICK(h2f)(h, f, n); }
+void lct__float_to_half(const float *f, uint16_t *h, size_t n) { LCT__SIMD_PICK(f2h)(f, h, n); }
 
 /* ---- bf16 ------------------------------------------------------------------------ */
 

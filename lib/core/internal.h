@@ -204,7 +204,8 @@ int lct__amx_ready(void);
  *    IEEE operations in the same order on every clone.
  *  - Kernels written with intrinsics are compiled for their level with LCT__TARGET_AVX2 or
  *    LCT__AMX_TARGET and called only behind a run-time check of that level: lct__simd_level() >=
- *    LCT__SIMD_AVX2 (AVX2, FMA and F16C), or lct__amx_ready() for tiles (LCT_AMX=0 turns those off).
+ *    LCT__SIMD_AVX2 (AVX2, FMA and F16C; LCT__SIMD_PICK chooses between a kernel's _avx and _generic
+ *    forms), or lct__amx_ready() for tiles (LCT_AMX=0 turns those off).
  * Both checks are cached; tests lower them with lct__test_control to exercise the portable paths. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #  define LCT__VEC_ISA __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -235,6 +236,12 @@ static inline int lct__simd_level(void)
     int l = lct__simd_cached; /* benign race: every thread computes the same value */
     return l >= 0 ? l : lct__simd_detect();
 }
+/* The kernel for this CPU among name##_avx (LCT__TARGET_AVX2) and name##_generic. */
+#if LCT__X86
+#  define LCT__SIMD_PICK(name) (lct__simd_level() >= LCT__SIMD_AVX2 ? name##_avx : name##_generic)
+#else
+#  define LCT__SIMD_PICK(name) name##_generic
+#endif
 
 /* ---- test control ----------------------------------------------------------
  * The single entry through which the test suites reach into the library (SQLite's

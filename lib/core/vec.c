@@ -88,43 +88,20 @@ LCT__AVX_KERNELS(f32, float, load8_f32, elem_f32)
 LCT__AVX_KERNELS(f16, uint16_t, load8_f16, elem_f16)
 #endif
 
-float lct__dot_f32(const float *a, const float *b, size_t n)
+static void axpy_f32_generic(float a, const float *x, float *y, size_t n)
 {
-#if LCT__X86
-    if (lct__simd_level() >= LCT__SIMD_AVX2) return dot_f32_avx(a, b, n);
-#endif
-    return dot_f32_generic(a, b, n);
-}
-
-float lct__dot_f16(const float *a, const uint16_t *h, size_t n)
-{
-#if LCT__X86
-    if (lct__simd_level() >= LCT__SIMD_AVX2) return dot_f16_avx(a, h, n);
-#endif
-    return dot_f16_generic(a, h, n);
-}
-
-void lct__axpy_f32(float a, const float *x, float *y, size_t n)
-{
-#if LCT__X86
-    if (lct__simd_level() >= LCT__SIMD_AVX2) {
-        axpy_f32_avx(a, x, y, n);
-        return;
-    }
-#endif
     for (size_t i = 0; i < n; i++) y[i] = fmaf(a, x[i], y[i]);
 }
 
-void lct__axpy_f16(float a, const uint16_t *x, float *y, size_t n)
+static void axpy_f16_generic(float a, const uint16_t *x, float *y, size_t n)
 {
-#if LCT__X86
-    if (lct__simd_level() >= LCT__SIMD_AVX2) {
-        axpy_f16_avx(a, x, y, n);
-        return;
-    }
-#endif
     for (size_t i = 0; i < n; i++) y[i] = fmaf(a, lct__h2f(x[i]), y[i]);
 }
+
+float lct__dot_f32(const float *a, const float *b, size_t n) { return LCT__SIMD_PICK(dot_f32)(a, b, n); }
+float lct__dot_f16(const float *a, const uint16_t *h, size_t n) { return LCT__SIMD_PICK(dot_f16)(a, h, n); }
+void lct__axpy_f32(float a, const float *x, float *y, size_t n) { LCT__SIMD_PICK(axpy_f32)(a, x, y, n); }
+void lct__axpy_f16(float a, const uint16_t *x, float *y, size_t n) { LCT__SIMD_PICK(axpy_f16)(a, x, y, n); }
 
 #if LCT__X86
 LCT__AVX static size_t scan_greater_avx(const float *s, size_t n, float thr, uint32_t *pos)
@@ -153,13 +130,15 @@ LCT__AVX static size_t scan_greater_avx(const float *s, size_t n, float thr, uin
 }
 #endif
 
-size_t lct__scan_greater(const float *s, size_t n, float thr, uint32_t *pos)
+static size_t scan_greater_generic(const float *s, size_t n, float thr, uint32_t *pos)
 {
-#if LCT__X86
-    if (lct__simd_level() >= LCT__SIMD_AVX2) return scan_greater_avx(s, n, thr, pos);
-#endif
     size_t cnt = 0;
     for (size_t i = 0; i < n; i++)
         if (s[i] > thr) pos[cnt++] = (uint32_t)i;
     return cnt;
+}
+
+size_t lct__scan_greater(const float *s, size_t n, float thr, uint32_t *pos)
+{
+    return LCT__SIMD_PICK(scan_greater)(s, n, thr, pos);
 }

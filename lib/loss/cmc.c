@@ -8,20 +8,17 @@
 int lct_loss_new_cmc(lct_loss **out, lct_runtime *rt, size_t views, size_t dim, lct_bank *const *banks,
                      const lct_loss_cmc_options *opts)
 {
-    LCT__REQUIRE(out);
-    *out = NULL;
-    LCT__REQUIRE(rt);
+    int rc = lct__loss_new_args(__func__, out, rt, NULL, NULL);
+    if (rc) return rc;
     lct_loss_cmc_options o;
     LCT__OPTIONS_COPY(LCT__OPT_LOSS_CMC, lct_loss_cmc_options_init, o, opts);
-    if (views < 2 || views > LCT__LOSS_MAX_VIEWS)
-        return LCT__FAIL(LCT_EINVAL, "views is %zu; it must be in 2..%d", views, LCT__LOSS_MAX_VIEWS);
-    if (dim == 0 || dim > LCT__LOSS_MAX_DIM)
-        return LCT__FAIL(LCT_EINVAL, "dim is %zu; it must be in 1..%d", dim, LCT__LOSS_MAX_DIM);
+    if ((rc = lct__loss_check_range(__func__, "views", views, 2, LCT__LOSS_MAX_VIEWS)) ||
+        (rc = lct__loss_check_range(__func__, "dim", dim, 1, LCT__LOSS_MAX_DIM)))
+        return rc;
     if (o.graph != LCT_CMC_CORE && o.graph != LCT_CMC_FULL)
         return LCT__FAIL(LCT_EINVAL, "opts->graph is %d; it must be an lct_cmc_graph", (int)o.graph);
     if (o.objective != LCT_CMC_NCE && o.objective != LCT_CMC_SOFTMAX)
         return LCT__FAIL(LCT_EINVAL, "opts->objective is %d; it must be an lct_cmc_objective", (int)o.objective);
-    int rc;
     if (o.objective == LCT_CMC_NCE) {
         if (banks == NULL) return LCT__FAIL(LCT_EINVAL, "argument 'banks' is NULL (LCT_CMC_NCE needs one bank per view)");
         for (size_t v = 0; v < views; v++) {
@@ -86,10 +83,7 @@ int lct__cmc_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
     if (loss->objective == LCT_CMC_NCE) return lct__nce_workspace(loss, batch, bytes);
     cmc_ws p;
     lct__wksp w = cmc_layout(loss, batch, NULL, &p);
-    if (lct__wksp_size(&w, bytes))
-        return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu on %zu ranks overflows size_t", batch,
-                         lct__loss_ranks(loss));
-    return LCT_OK;
+    return lct__loss_ws_size(&w, batch, bytes, __func__);
 }
 
 /* The rows of both directions' score blocks, s (anchors of view a) then t (anchors of view b), each

@@ -7,17 +7,14 @@
 int lct_loss_new_infonce(lct_loss **out, lct_runtime *rt, size_t seq_len, size_t latent_dim, size_t context_dim,
                          const lct_loss_infonce_options *opts)
 {
-    LCT__REQUIRE(out);
-    *out = NULL;
-    LCT__REQUIRE(rt);
+    int rc = lct__loss_new_args(__func__, out, rt, NULL, NULL);
+    if (rc) return rc;
     lct_loss_infonce_options o;
     LCT__OPTIONS_COPY(LCT__OPT_LOSS_INFONCE, lct_loss_infonce_options_init, o, opts);
-    if (seq_len < 2 || seq_len > LCT__LOSS_MAX_DIM)
-        return LCT__FAIL(LCT_EINVAL, "seq_len is %zu; it must be in 2..%d", seq_len, LCT__LOSS_MAX_DIM);
-    if (latent_dim == 0 || latent_dim > LCT__LOSS_MAX_DIM)
-        return LCT__FAIL(LCT_EINVAL, "latent_dim is %zu; it must be in 1..%d", latent_dim, LCT__LOSS_MAX_DIM);
-    if (context_dim == 0 || context_dim > LCT__LOSS_MAX_DIM)
-        return LCT__FAIL(LCT_EINVAL, "context_dim is %zu; it must be in 1..%d", context_dim, LCT__LOSS_MAX_DIM);
+    if ((rc = lct__loss_check_range(__func__, "seq_len", seq_len, 2, LCT__LOSS_MAX_DIM)) ||
+        (rc = lct__loss_check_range(__func__, "latent_dim", latent_dim, 1, LCT__LOSS_MAX_DIM)) ||
+        (rc = lct__loss_check_range(__func__, "context_dim", context_dim, 1, LCT__LOSS_MAX_DIM)))
+        return rc;
     if (o.steps == 0 || o.steps >= seq_len)
         return LCT__FAIL(LCT_EINVAL, "opts->steps is %u; it must be in 1..seq_len-1 (%zu)", (unsigned)o.steps,
                          seq_len - 1);
@@ -119,8 +116,7 @@ int lct__infonce_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
 {
     infonce_ws p;
     lct__wksp w = infonce_layout(loss, batch, NULL, &p);
-    if (lct__wksp_size(&w, bytes)) return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu overflows size_t", batch);
-    return LCT_OK;
+    return lct__loss_ws_size(&w, batch, bytes, __func__);
 }
 
 static double max_row_norm(const float *x, size_t rows, size_t cols)

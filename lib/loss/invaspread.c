@@ -48,10 +48,7 @@ int lct__invaspread_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
 {
     spread_ws p;
     lct__wksp w = spread_layout(loss, batch, NULL, &p);
-    if (lct__wksp_size(&w, bytes))
-        return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu on %zu ranks overflows size_t", batch,
-                         lct__loss_ranks(loss));
-    return LCT_OK;
+    return lct__loss_ws_size(&w, batch, bytes, __func__);
 }
 
 /* log(e^a + e^b) without overflow. */

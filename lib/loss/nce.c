@@ -38,10 +38,7 @@ int lct__loss_check_sampling(const char *func, uint32_t k, int mode)
 
 int lct_loss_new_nce(lct_loss **out, lct_runtime *rt, lct_bank *bank, const lct_loss_nce_options *opts)
 {
-    LCT__REQUIRE(out);
-    *out = NULL;
-    LCT__REQUIRE(rt);
-    int rc = lct__loss_check_bank(__func__, rt, bank, "bank");
+    int rc = lct__loss_new_args(__func__, out, rt, bank, "bank");
     if (rc) return rc;
     lct_loss_nce_options o;
     LCT__OPTIONS_COPY(LCT__OPT_LOSS_NCE, lct_loss_nce_options_init, o, opts);
@@ -89,9 +86,7 @@ int lct__nce_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
     }
     nce_ws p;
     lct__wksp w = nce_layout(loss, batch, NULL, &p);
-    if (lct__wksp_size(&w, bytes))
-        return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu and k %zu overflows size_t", batch, loss->k);
-    return LCT_OK;
+    return lct__loss_ws_size(&w, batch, bytes, __func__);
 }
 
 int lct__nce_direction(lct_loss *loss, size_t view, const float *f, const float *pos, const int64_t *idx,

@@ -37,9 +37,7 @@ int lct__nce_sharded_workspace(const lct_loss *loss, size_t gb, size_t *bytes)
 {
     sharded_ws p;
     lct__wksp w = sharded_layout(loss, gb, NULL, &p);
-    if (lct__wksp_size(&w, bytes))
-        return LCT__FAIL(LCT_ESHAPE, "workspace for a global batch of %zu and k %zu overflows size_t", gb, loss->k);
-    return LCT_OK;
+    return lct__loss_ws_size(&w, gb, bytes, __func__);
 }
 
 int lct__nce_direction_sharded(lct_loss *loss, size_t view, const float *f, const int64_t *idx, size_t batch,

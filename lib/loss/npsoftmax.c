@@ -32,10 +32,7 @@ LCT__SIMD_WITH(reduction(+ : acc))
 
 int lct_loss_new_npsoftmax(lct_loss **out, lct_runtime *rt, lct_bank *bank, const lct_loss_npsoftmax_options *opts)
 {
-    LCT__REQUIRE(out);
-    *out = NULL;
-    LCT__REQUIRE(rt);
-    int rc = lct__loss_check_bank(__func__, rt, bank, "bank");
+    int rc = lct__loss_new_args(__func__, out, rt, bank, "bank");
     if (rc) return rc;
     if (lct__bank_sharded(bank))
         return LCT__FAIL(LCT_EUNSUPPORTED, "the bank is sharded over %d ranks; the softmax over every row is not "
@@ -83,8 +80,7 @@ int lct__npsoftmax_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
 {
     np_ws p;
     lct__wksp w = np_layout(loss, batch, NULL, &p);
-    if (lct__wksp_size(&w, bytes)) return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu overflows size_t", batch);
-    return LCT_OK;
+    return lct__loss_ws_size(&w, batch, bytes, __func__);
 }
 
 /* What the two row loops below read: the chunk of scores [first, first + cnt) and the running state. */
