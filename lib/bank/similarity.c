@@ -158,44 +158,43 @@ int lct_bank_similarity(lct_bank *bank, const float *f, size_t batch, const int6
     return lct__bank_similarity_unchecked(bank, f, batch, pos_idx, neg_idx, k, mode, out);
 }
 
+/* The similarities (grad 0) or gradients (grad 1) of c over a batch. Shared modes: the k rows gathered
+ * once and one GEMM for the negatives (out[:, 1:] = F Gᵀ, or df (+)= dS[:, 1:] G), then the positives
+ * row by row; per-sample modes: every entry row by row. */
+static int sims_or_grads(lct_bank *bank, sim_ctx *c, size_t batch, int grad)
+{
+    lct_runtime *rt = bank->rt;
+    const size_t d = bank->d, k = c->k, ld = c->ld;
+    if (!c->shared) {
+        lct__parallel(rt, batch * k * d >= LCT__BANK_PAR_MIN ? lct__threads(rt) : 1, batch, 1,
+                      grad ? sample_grads : sample_sims, c);
+        return LCT_OK;
+    }
+    int rc = lct__bank_reserve(bank, 0, k);
+    if (rc) return rc;
+    gather_shared(bank, c->neg_idx, k);
+    if (grad)
+        rc = lct__gemm(rt, 0, 0, batch, d, k, 1.0f, c->x + 1, ld, bank->gather, d, c->accumulate ? 1.0f : 0.0f, c->y,
+                       d);
+    else
+        rc = lct__gemm(rt, 0, 1, batch, k, d, 1.0f, c->x, d, bank->gather, d, 0.0f, c->y + 1, ld);
+    if (rc) return rc;
+    lct__parallel(rt, batch * d >= LCT__BANK_PAR_MIN ? lct__threads(rt) : 1, batch, 1, grad ? pos_grads : pos_sims, c);
+    return LCT_OK;
+}
+
 int lct__bank_similarity_unchecked(lct_bank *bank, const float *f, size_t batch, const int64_t *pos_idx,
                                    const int64_t *neg_idx, size_t k, int mode, float *out)
 {
-    int rc;
-    size_t d = bank->d, ld = k + 1;
-    sim_ctx c = {bank, f, pos_idx, neg_idx, k, ld, out, 0, mode >= LCT_BANK_SAMPLE_SHARED};
-    if (mode >= LCT_BANK_SAMPLE_SHARED) {
-        rc = lct__bank_reserve(bank, 0, k);
-        if (rc) return rc;
-        gather_shared(bank, neg_idx, k);
-        rc = lct__gemm(bank->rt, 0, 1, batch, k, d, 1.0f, f, d, bank->gather, d, 0.0f, out + 1, ld);
-        if (rc) return rc;
-        lct__parallel(bank->rt, batch * d >= LCT__BANK_PAR_MIN ? lct__threads(bank->rt) : 1, batch, 1, pos_sims, &c);
-        return LCT_OK;
-    }
-    lct__parallel(bank->rt, batch * k * d >= LCT__BANK_PAR_MIN ? lct__threads(bank->rt) : 1, batch, 1, sample_sims,
-                  &c);
-    return LCT_OK;
+    sim_ctx c = {bank, f, pos_idx, neg_idx, k, k + 1, out, 0, mode >= LCT_BANK_SAMPLE_SHARED};
+    return sims_or_grads(bank, &c, batch, 0);
 }
 
 int lct__bank_grad(lct_bank *bank, const float *ds, size_t batch, const int64_t *pos_idx, const int64_t *neg_idx,
                    size_t k, int mode, int accumulate, float *df)
 {
-    size_t d = bank->d, ld = k + 1;
-    sim_ctx c = {bank, ds, pos_idx, neg_idx, k, ld, df, accumulate, mode >= LCT_BANK_SAMPLE_SHARED};
-    if (mode >= LCT_BANK_SAMPLE_SHARED) {
-        int rc = lct__bank_reserve(bank, 0, k);
-        if (rc) return rc;
-        gather_shared(bank, neg_idx, k);
-        rc = lct__gemm(bank->rt, 0, 0, batch, d, k, 1.0f, ds + 1, ld, bank->gather, d, accumulate ? 1.0f : 0.0f, df,
-                       d);
-        if (rc) return rc;
-        lct__parallel(bank->rt, batch * d >= LCT__BANK_PAR_MIN ? lct__threads(bank->rt) : 1, batch, 1, pos_grads, &c);
-        return LCT_OK;
-    }
-    lct__parallel(bank->rt, batch * k * d >= LCT__BANK_PAR_MIN ? lct__threads(bank->rt) : 1, batch, 1, sample_grads,
-                  &c);
-    return LCT_OK;
+    sim_ctx c = {bank, ds, pos_idx, neg_idx, k, k + 1, df, accumulate, mode >= LCT_BANK_SAMPLE_SHARED};
+    return sims_or_grads(bank, &c, batch, 1);
 }
 
 int lct_bank_similarity_all(lct_bank *bank, const float *f, size_t batch, size_t first, size_t count, float *out,
@@ -254,18 +253,23 @@ int lct__bank_grad_all(lct_bank *bank, const float *ds, size_t batch, size_t fir
 /* ---- sharded banks: the entries of the rows this rank owns -------------------------------------- */
 
 
+/* Rows of the global batch, owned entries only (see bank.h), in parallel. */
+static void walk_owned(lct_bank *b, const float *x, size_t gb, const int64_t *pos_idx, const int64_t *neg_idx, size_t k,
+                       int mode, float *y, int grad)
+{
+    sim_ctx c = {b, x, pos_idx, neg_idx, k, k + 1, y, 0, mode >= LCT_BANK_SAMPLE_SHARED};
+    lct__parallel(b->rt, gb * k * b->d >= LCT__BANK_PAR_MIN ? lct__threads(b->rt) : 1, gb, 1,
+                  grad ? owned_grads : owned_sims, &c);
+}
+
 void lct__bank_sim_owned(lct_bank *b, const float *fg, size_t gb, const int64_t *pos_idx, const int64_t *neg_idx,
                          size_t k, int mode, float *out)
 {
-    const size_t d = b->d;
-    sim_ctx c = {b, fg, pos_idx, neg_idx, k, k + 1, out, 0, mode >= LCT_BANK_SAMPLE_SHARED};
-    lct__parallel(b->rt, gb * k * d >= LCT__BANK_PAR_MIN ? lct__threads(b->rt) : 1, gb, 1, owned_sims, &c);
+    walk_owned(b, fg, gb, pos_idx, neg_idx, k, mode, out, 0);
 }
 
 void lct__bank_grad_owned(lct_bank *b, const float *ds, size_t gb, const int64_t *pos_idx, const int64_t *neg_idx,
                           size_t k, int mode, float *df_all)
 {
-    const size_t d = b->d;
-    sim_ctx c = {b, ds, pos_idx, neg_idx, k, k + 1, df_all, 0, mode >= LCT_BANK_SAMPLE_SHARED};
-    lct__parallel(b->rt, gb * k * d >= LCT__BANK_PAR_MIN ? lct__threads(b->rt) : 1, gb, 1, owned_grads, &c);
+    walk_owned(b, ds, gb, pos_idx, neg_idx, k, mode, df_all, 1);
 }
