@@ -82,8 +82,7 @@ int lct__cmc_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
 {
     if (loss->objective == LCT_CMC_NCE) return lct__nce_workspace(loss, batch, bytes);
     cmc_ws p;
-    lct__wksp w = cmc_layout(loss, batch, NULL, &p);
-    return lct__loss_ws_size(&w, batch, bytes, __func__);
+    return lct__loss_ws_size(cmc_layout(loss, batch, NULL, &p), batch, bytes, __func__);
 }
 
 /* The rows of both directions' score blocks, s (anchors of view a) then t (anchors of view b), each

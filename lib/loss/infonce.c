@@ -115,8 +115,7 @@ static lct__wksp infonce_layout(const lct_loss *loss, size_t batch, void *ws, in
 int lct__infonce_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
 {
     infonce_ws p;
-    lct__wksp w = infonce_layout(loss, batch, NULL, &p);
-    return lct__loss_ws_size(&w, batch, bytes, __func__);
+    return lct__loss_ws_size(infonce_layout(loss, batch, NULL, &p), batch, bytes, __func__);
 }
 
 static double max_row_norm(const float *x, size_t rows, size_t cols)

@@ -47,8 +47,7 @@ static lct__wksp spread_layout(const lct_loss *loss, size_t batch, void *ws, spr
 int lct__invaspread_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
 {
     spread_ws p;
-    lct__wksp w = spread_layout(loss, batch, NULL, &p);
-    return lct__loss_ws_size(&w, batch, bytes, __func__);
+    return lct__loss_ws_size(spread_layout(loss, batch, NULL, &p), batch, bytes, __func__);
 }
 
 /* log(e^a + e^b) without overflow. */

@@ -267,9 +267,9 @@ int lct__loss_new_args(const char *func, lct_loss **out, lct_runtime *rt, lct_ba
     return what ? lct__loss_check_bank(func, rt, bank, what) : LCT_OK;
 }
 
-int lct__loss_ws_size(const lct__wksp *w, size_t batch, size_t *bytes, const char *func)
+int lct__loss_ws_size(lct__wksp w, size_t batch, size_t *bytes, const char *func)
 {
-    if (lct__wksp_size(w, bytes))
+    if (lct__wksp_size(&w, bytes))
         return lct__fail(LCT_ESHAPE, func, "workspace for batch %zu overflows size_t", batch);
     return LCT_OK;
 }

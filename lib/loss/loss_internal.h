@@ -69,7 +69,7 @@ int lct__loss_check_range(const char *func, const char *what, size_t v, size_t l
  * non-NULL, the bank argument of that name (lct__loss_check_bank). */
 int lct__loss_new_args(const char *func, lct_loss **out, lct_runtime *rt, lct_bank *bank, const char *what);
 /* End of a workspace layout's sizing pass: *bytes, or LCT_ESHAPE naming the batch on overflow. */
-int lct__loss_ws_size(const lct__wksp *w, size_t batch, size_t *bytes, const char *func);
+int lct__loss_ws_size(lct__wksp w, size_t batch, size_t *bytes, const char *func);
 
 /* LCT_ENUMERIC naming `what` and the first non-finite index if x has NaN/Inf; else LCT_OK. */
 int lct__loss_check_finite(const char *func, const char *what, const float *x, size_t n);

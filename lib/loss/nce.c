@@ -85,8 +85,7 @@ int lct__nce_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
         return lct__nce_sharded_workspace(loss, gb, bytes);
     }
     nce_ws p;
-    lct__wksp w = nce_layout(loss, batch, NULL, &p);
-    return lct__loss_ws_size(&w, batch, bytes, __func__);
+    return lct__loss_ws_size(nce_layout(loss, batch, NULL, &p), batch, bytes, __func__);
 }
 
 int lct__nce_direction(lct_loss *loss, size_t view, const float *f, const float *pos, const int64_t *idx,

@@ -36,8 +36,7 @@ static lct__wksp sharded_layout(const lct_loss *loss, size_t gb, void *ws, shard
 int lct__nce_sharded_workspace(const lct_loss *loss, size_t gb, size_t *bytes)
 {
     sharded_ws p;
-    lct__wksp w = sharded_layout(loss, gb, NULL, &p);
-    return lct__loss_ws_size(&w, gb, bytes, __func__);
+    return lct__loss_ws_size(sharded_layout(loss, gb, NULL, &p), gb, bytes, __func__);
 }
 
 int lct__nce_direction_sharded(lct_loss *loss, size_t view, const float *f, const int64_t *idx, size_t batch,

@@ -79,8 +79,7 @@ static lct__wksp np_layout(const lct_loss *loss, size_t batch, void *ws, np_ws *
 int lct__npsoftmax_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
 {
     np_ws p;
-    lct__wksp w = np_layout(loss, batch, NULL, &p);
-    return lct__loss_ws_size(&w, batch, bytes, __func__);
+    return lct__loss_ws_size(np_layout(loss, batch, NULL, &p), batch, bytes, __func__);
 }
 
 /* What the two row loops below read: the chunk of scores [first, first + cnt) and the running state. */
