@@ -415,6 +415,37 @@ START_TEST(test_sample_deterministic_any_threads)
 }
 END_TEST
 
+/* The unchecked twins the losses call draw and score exactly what the public entries do. */
+START_TEST(test_unchecked_twins_match_public)
+{
+    const size_t n = 300, d = 20, batch = 6, k = 25;
+    float f[6 * 20], a[6 * 26], c[6 * 26], all_a[6 * 300], all_c[6 * 300];
+    int64_t self[6], na[6 * 25], nc[6 * 25];
+    fill_random(f, batch * d, 5);
+    for (size_t i = 0; i < batch; i++) self[i] = (int64_t)(i * 41 % n);
+    for (int s = 0; s < 2; s++)
+        for (int mode = 0; mode < 4; mode++) {
+            lct_runtime *rt = lct_test_runtime(1, 21);
+            lct_bank *b = make_bank(rt, n, d, s, 1);
+            uint64_t st, calls;
+            lct__bank_rng_state(b, &st, &calls);
+            ck_assert_int_eq(lct_bank_sample(b, self, batch, k, mode, na), LCT_OK);
+            ck_assert_int_eq(lct_bank_similarity(b, f, batch, self, na, k, mode, a), LCT_OK);
+            lct__bank_set_rng_state(b, st, calls);
+            ck_assert_int_eq(lct__bank_sample_unchecked(b, self, batch, k, mode, nc, "test"), LCT_OK);
+            ck_assert_int_eq(lct__bank_similarity_unchecked(b, f, batch, self, nc, k, mode, c), LCT_OK);
+            size_t drawn = mode >= LCT_BANK_SAMPLE_SHARED ? k : batch * k;
+            ck_assert_mem_eq(na, nc, drawn * sizeof *na);
+            ck_assert_mem_eq(a, c, batch * (k + 1) * sizeof *a);
+            ck_assert_int_eq(lct_bank_similarity_all(b, f, batch, 0, n, all_a, n), LCT_OK);
+            ck_assert_int_eq(lct__bank_similarity_all_unchecked(b, f, batch, 0, n, all_c, n), LCT_OK);
+            ck_assert_mem_eq(all_a, all_c, sizeof all_a);
+            lct_bank_free(b);
+            lct_runtime_free(rt);
+        }
+}
+END_TEST
+
 START_TEST(test_sample_bad_input)
 {
     lct_runtime *rt = lct_test_runtime(1, 1);
@@ -981,6 +1012,7 @@ static Suite *bank_suite(void)
     tcase_add_test(tc, test_update_bad_input_changes_nothing);
     tcase_add_test(tc, test_proximal_penalty_and_gradient);
     tcase_add_test(tc, test_fp16_conversion_matches_f16c);
+    tcase_add_test(tc, test_unchecked_twins_match_public);
     tcase_add_test(tc, test_step_workspace_matches_documented_size);
     tcase_add_test(tc, test_fp16_within_documented_tolerance);
     suite_add_tcase(s, tc);
