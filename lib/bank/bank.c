@@ -282,6 +282,12 @@ int lct__bank_sharded(const lct_bank *b) { return lct__comm_active(b->comm); }
 void *lct__bank_data(lct_bank *b) { return b->rows; }
 size_t lct__bank_data_bytes(const lct_bank *b) { return b->count * b->d * lct__bank_elem(b->storage); }
 
+int lct__bank_unsharded(const lct_bank *b, const char *func, const char *why)
+{
+    if (!lct__bank_sharded(b)) return LCT_OK;
+    return lct__fail(LCT_EUNSUPPORTED, func, "the bank is sharded over %d ranks%s", lct__comm_size(b->comm), why);
+}
+
 void lct__bank_rng_state(const lct_bank *b, uint64_t *stream, uint64_t *calls)
 {
     *stream = b->stream;

@@ -20,6 +20,9 @@ lct_comm *lct__bank_comm(const lct_bank *b);
 size_t lct__bank_world_size(const lct_bank *b);
 /* 1 for a bank sharded over more than one rank (its collective code paths apply). */
 int lct__bank_sharded(const lct_bank *b);
+/* LCT_OK for a bank in one piece; for a sharded one LCT_EUNSUPPORTED naming `func`: "the bank is
+ * sharded over P ranks" followed by `why`. */
+int lct__bank_unsharded(const lct_bank *b, const char *func, const char *why);
 /* Bytes of one element of the storage type. */
 static inline size_t lct__bank_elem(int storage) { return storage == LCT_BANK_FP16 ? 2 : 4; }
 

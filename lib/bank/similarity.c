@@ -150,10 +150,8 @@ int lct_bank_similarity(lct_bank *bank, const float *f, size_t batch, const int6
     LCT__REQUIRE(pos_idx);
     LCT__REQUIRE(neg_idx);
     LCT__REQUIRE(out);
-    if (lct__bank_sharded(bank))
-        return LCT__FAIL(LCT_EUNSUPPORTED, "the bank is sharded over %d ranks: its similarities are computed "
-                         "collectively by the NCE loss", lct__comm_size(bank->comm));
-    int rc = check_sim_args(bank, f, batch, pos_idx, neg_idx, k, mode, __func__);
+    int rc = lct__bank_unsharded(bank, __func__, ": its similarities are computed collectively by the NCE loss");
+    if (rc == LCT_OK) rc = check_sim_args(bank, f, batch, pos_idx, neg_idx, k, mode, __func__);
     if (rc) return rc;
     return lct__bank_similarity_unchecked(bank, f, batch, pos_idx, neg_idx, k, mode, out);
 }
@@ -203,9 +201,8 @@ int lct_bank_similarity_all(lct_bank *bank, const float *f, size_t batch, size_t
     LCT__REQUIRE(bank);
     LCT__REQUIRE(f);
     LCT__REQUIRE(out);
-    if (lct__bank_sharded(bank))
-        return LCT__FAIL(LCT_EUNSUPPORTED, "the bank is sharded over %d ranks; similarities with all its rows "
-                         "are not available", lct__comm_size(bank->comm));
+    int rc = lct__bank_unsharded(bank, __func__, "; similarities with all its rows are not available");
+    if (rc) return rc;
     if (batch == 0) return LCT__FAIL(LCT_EINVAL, "batch is 0");
     if (count == 0) return LCT__FAIL(LCT_EINVAL, "count is 0");
     if (first >= bank->n || count > bank->n - first)

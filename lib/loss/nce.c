@@ -144,9 +144,7 @@ static int nce_checks(lct_loss *loss, const float *f, const float *pos, const in
     if (loss_out == NULL) return lct__fail(LCT_EINVAL, func, "argument 'loss_out' is NULL");
     if ((rc = lct__loss_check_finite(func, "f", f, batch * loss->dim))) return rc;
     if (pos && (rc = lct__loss_check_finite(func, "pos", pos, batch * loss->dim))) return rc;
-    if (pos && lct__bank_sharded(loss->banks[0]))
-        return lct__fail(LCT_EUNSUPPORTED, func, "the bank is sharded over %d ranks: the positive must be its row",
-                         lct__comm_size(lct__bank_comm(loss->banks[0])));
+    if (pos && (rc = lct__bank_unsharded(loss->banks[0], func, ": the positive must be its row"))) return rc;
     if ((rc = lct__bank_check_idx(loss->banks[0], idx, batch, func, "idx"))) return rc;
     if (loss->z_policy == LCT_Z_FIXED && !loss->z_known[0])
         return lct__fail(LCT_ESTATE, func, "Z policy is LCT_Z_FIXED but log Z was never set (lct_loss_set_log_z)");

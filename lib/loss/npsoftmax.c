@@ -34,9 +34,9 @@ int lct_loss_new_npsoftmax(lct_loss **out, lct_runtime *rt, lct_bank *bank, cons
 {
     int rc = lct__loss_new_args(__func__, out, rt, bank, "bank");
     if (rc) return rc;
-    if (lct__bank_sharded(bank))
-        return LCT__FAIL(LCT_EUNSUPPORTED, "the bank is sharded over %d ranks; the softmax over every row is not "
-                         "available on a sharded bank (use NCE)", lct__comm_size(lct__bank_comm(bank)));
+    if ((rc = lct__bank_unsharded(bank, __func__, "; the softmax over every row is not available on a sharded bank "
+                                                  "(use NCE)")))
+        return rc;
     lct_loss_npsoftmax_options o;
     LCT__OPTIONS_COPY(LCT__OPT_LOSS_NPSOFTMAX, lct_loss_npsoftmax_options_init, o, opts);
     if (o.chunk == 0 || o.chunk > (1u << 24))
