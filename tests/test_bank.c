@@ -1,7 +1,7 @@
 /* Memory bank: creation, rows, sampling, similarities, updates, fp16 storage. */
 #include "testutil.h"
 
-#include "bank/bank_internal.h"
+#include "bank/bank.h"
 
 static lct_bank *make_bank(lct_runtime *rt, size_t n, size_t d, int storage, int normalize)
 {
@@ -412,6 +412,37 @@ START_TEST(test_sample_deterministic_any_threads)
 }
 END_TEST
 
+/* The unchecked twins the losses call draw and score exactly what the public entries do. */
+START_TEST(test_unchecked_twins_match_public)
+{
+    const size_t n = 300, d = 20, batch = 6, k = 25;
+    float f[6 * 20], a[6 * 26], c[6 * 26], all_a[6 * 300], all_c[6 * 300];
+    int64_t self[6], na[6 * 25], nc[6 * 25];
+    fill_random(f, batch * d, 5);
+    for (size_t i = 0; i < batch; i++) self[i] = (int64_t)(i * 41 % n);
+    for (int s = 0; s < 2; s++)
+        for (int mode = 0; mode < 4; mode++) {
+            lct_runtime *rt = lct_test_runtime(1, 21);
+            lct_bank *b = make_bank(rt, n, d, s, 1);
+            uint64_t st, calls;
+            lct__bank_rng_state(b, &st, &calls);
+            ck_assert_int_eq(lct_bank_sample(b, self, batch, k, mode, na), LCT_OK);
+            ck_assert_int_eq(lct_bank_similarity(b, f, batch, self, na, k, mode, a), LCT_OK);
+            lct__bank_set_rng_state(b, st, calls);
+            ck_assert_int_eq(lct__bank_sample_unchecked(b, self, batch, k, mode, nc, "test"), LCT_OK);
+            ck_assert_int_eq(lct__bank_similarity_unchecked(b, f, batch, self, nc, k, mode, c), LCT_OK);
+            size_t drawn = mode >= LCT_BANK_SAMPLE_SHARED ? k : batch * k;
+            ck_assert_mem_eq(na, nc, drawn * sizeof *na);
+            ck_assert_mem_eq(a, c, batch * (k + 1) * sizeof *a);
+            ck_assert_int_eq(lct_bank_similarity_all(b, f, batch, 0, n, all_a, n), LCT_OK);
+            ck_assert_int_eq(lct__bank_similarity_all_unchecked(b, f, batch, 0, n, all_c, n), LCT_OK);
+            ck_assert_mem_eq(all_a, all_c, sizeof all_a);
+            lct_bank_free(b);
+            lct_runtime_free(rt);
+        }
+}
+END_TEST
+
 START_TEST(test_sample_bad_input)
 {
     lct_runtime *rt = lct_test_runtime(1, 1);
@@ -458,7 +489,7 @@ START_TEST(test_similarity_matches_reference)
 {
     const size_t n = 500, d = 70, batch = 9, k = 40; /* d not a multiple of the vector width */
     for (int gen = 0; gen < 2; gen++) {
-        lct__bank_force_generic = gen;
+        lct__test_control(LCT__TESTCTRL_SIMD_GENERIC, gen);
         for (int s = 0; s < 2; s++)
             for (int mode = 0; mode < 4; mode++) {
                 lct_runtime *rt = lct_test_runtime(1 + (mode & 1), 11);
@@ -481,7 +512,7 @@ START_TEST(test_similarity_matches_reference)
                 lct_runtime_free(rt);
             }
     }
-    lct__bank_force_generic = 0;
+    lct__test_control(LCT__TESTCTRL_SIMD_GENERIC, 0);
 }
 END_TEST
 
@@ -837,9 +868,9 @@ START_TEST(test_fp16_conversion_matches_f16c)
     float a[65536], c[65536];
     for (uint32_t i = 0; i < 65536; i++) h[i] = (uint16_t)i;
     lct__half_to_float(h, a, 65536);
-    lct__bank_force_generic = 1;
+    lct__test_control(LCT__TESTCTRL_SIMD_GENERIC, 1);
     lct__half_to_float(h, c, 65536);
-    lct__bank_force_generic = 0;
+    lct__test_control(LCT__TESTCTRL_SIMD_GENERIC, 0);
     for (uint32_t i = 0; i < 65536; i++) {
         if ((i & 0x7c00u) == 0x7c00u && (i & 0x3ffu)) { /* NaN */
             ck_assert(isnan(a[i]) && isnan(c[i]));
@@ -975,6 +1006,7 @@ static void add_tests(TCase *tc)
     tcase_add_test(tc, test_update_bad_input_changes_nothing);
     tcase_add_test(tc, test_proximal_penalty_and_gradient);
     tcase_add_test(tc, test_fp16_conversion_matches_f16c);
+    tcase_add_test(tc, test_unchecked_twins_match_public);
     tcase_add_test(tc, test_step_workspace_matches_documented_size);
     tcase_add_test(tc, test_fp16_within_documented_tolerance);
 }

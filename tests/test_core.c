@@ -411,6 +411,58 @@ END_TEST
 
 /* bf16 rounding: the scalar lct__to_bf16 on chosen values, and the vector conversions of the tile packers
  * (rows, transposed rows and zipped row pairs) agreeing with it word for word. */
+START_TEST(test_workspace_layout)
+{
+    /* the sizing pass adds up 64-byte-aligned pieces; the carving pass hands out the same pieces */
+    lct__wksp w = lct__wksp_begin(NULL);
+    ck_assert_ptr_null(lct__wksp_take(&w, 3, sizeof(double)));
+    ck_assert_ptr_null(lct__wksp_take(&w, 0, sizeof(float)));
+    ck_assert_ptr_null(lct__wksp_take(&w, 17, sizeof(float)));
+    size_t bytes = 1;
+    ck_assert_int_eq(lct__wksp_size(&w, &bytes), 0);
+    ck_assert_uint_eq(bytes, 64 + 0 + 128);
+    unsigned char block[256];
+    lct__wksp c = lct__wksp_begin(block);
+    ck_assert_ptr_eq(lct__wksp_take(&c, 3, sizeof(double)), block);
+    ck_assert_ptr_eq(lct__wksp_take(&c, 0, sizeof(float)), block + 64);
+    ck_assert_ptr_eq(lct__wksp_take(&c, 17, sizeof(float)), block + 64);
+    ck_assert_uint_eq(c.used, bytes);
+    /* a size past size_t is reported, not wrapped */
+    lct__wksp o = lct__wksp_begin(NULL);
+    lct__wksp_take(&o, 8, sizeof(float));
+    lct__wksp_take(&o, SIZE_MAX / 2, 4);
+    lct__wksp_take(&o, 1, 1);
+    ck_assert_int_eq(lct__wksp_size(&o, &bytes), 1);
+    ck_assert_uint_eq(bytes, 0);
+    lct__wksp e = lct__wksp_begin(NULL);
+    lct__wksp_take(&e, SIZE_MAX - 32, 1);
+    ck_assert_int_eq(lct__wksp_size(&e, &bytes), 1);
+}
+END_TEST
+
+START_TEST(test_test_control)
+{
+    /* each op returns the setting it replaces; the getters read it back; unknown ops answer -1 */
+    ck_assert_int_eq(lct__test_control(LCT__TESTCTRL_KNN_AMX, 0), -1);
+    ck_assert_int_eq(lct__test_control(LCT__TESTCTRL_GET_KNN_AMX), 0);
+    ck_assert_int_eq(lct__test_control(LCT__TESTCTRL_KNN_AMX, -1), 0);
+    ck_assert_int_eq(lct__test_control(LCT__TESTCTRL_GET_INFONCE_BLOCK), 1 << 22);
+    ck_assert_int_eq(lct__test_control(LCT__TESTCTRL_INFONCE_BLOCK, (size_t)75), 1 << 22);
+    ck_assert_int_eq(lct__test_control(LCT__TESTCTRL_GET_INFONCE_BLOCK), 75);
+    ck_assert_int_eq(lct__test_control(LCT__TESTCTRL_INFONCE_BLOCK, (size_t)0), 75);
+    ck_assert_int_eq(lct__test_control(LCT__TESTCTRL_GET_INFONCE_BLOCK), 1 << 22);
+    ck_assert_int_eq(lct__test_control(LCT__TESTCTRL_AMX_OFF, 1), 0);
+    ck_assert_int_eq(lct__amx_ready(), 0);
+    ck_assert_int_eq(lct__test_control(LCT__TESTCTRL_AMX_OFF, 0), 1);
+    int native = lct__simd_level();
+    lct__test_control(LCT__TESTCTRL_SIMD_GENERIC, 1);
+    ck_assert_int_eq(lct__simd_level(), LCT__SIMD_GENERIC);
+    ck_assert_int_eq(lct__test_control(LCT__TESTCTRL_SIMD_GENERIC, 0), 1);
+    ck_assert_int_eq(lct__simd_level(), native);
+    ck_assert_int_eq(lct__test_control(9999), -1);
+}
+END_TEST
+
 START_TEST(test_bf16_rounding)
 {
     ck_assert_uint_eq(lct__to_bf16(1.0f), 0x3f80);
@@ -564,6 +616,8 @@ static void add_tests(TCase *tc)
     tcase_add_test(tc, test_stream_ids_and_finite_check);
     tcase_add_test(tc, test_params_generic_access);
     tcase_add_test(tc, test_bf16_rounding);
+    tcase_add_test(tc, test_workspace_layout);
+    tcase_add_test(tc, test_test_control);
     tcase_add_test(tc, test_alloc_failure_injection_fixture);
     tcase_add_test(tc, test_cpu_features_match_compiler);
 }

@@ -1,7 +1,7 @@
 /* kNN: top-k retrieval and weighted classification against brute-force references. */
 #include "testutil.h"
 
-#include "bank/bank_internal.h"
+#include "bank/bank.h"
 
 static void fill_normalised(float *x, size_t n, size_t d, uint64_t seed)
 {
@@ -154,13 +154,13 @@ START_TEST(test_topk_both_paths)
     float *sim = malloc(q * 50 * 4);
     lct_runtime *rt = lct_test_runtime(2, 0);
     for (int mode = 0; mode < 2; mode++) {
-        lct__knn_set_amx(mode); /* 1 takes the bf16 path where the CPU has AMX, the exact path elsewhere */
+        lct__test_control(LCT__TESTCTRL_KNN_AMX, mode); /* 1 takes the bf16 path where the CPU has AMX, the exact path elsewhere */
         for (size_t t = 0; t < 2; t++) {
             ck_assert_int_eq(lct_knn_topk(rt, feat, n, d, qs, q, ks[t], idx, sim), LCT_OK);
             check_topk(feat, n, d, qs, q, ks[t], idx, sim);
         }
     }
-    lct__knn_set_amx(-1);
+    lct__test_control(LCT__TESTCTRL_KNN_AMX, -1);
     lct_runtime_free(rt);
     free(feat);
     free(qs);

@@ -1002,10 +1002,10 @@ done:
     LCT_ASSERT_FAILS(lct_encoder_set_precision(NULL, 0), LCT_EINVAL, "'enc'");
     LCT_ASSERT_FAILS(lct_encoder_get_precision(NULL), LCT_EINVAL, "'enc'");
     /* a CPU without tiles: refused, and the encoder keeps fp32 */
-    lct__amx_disable(1);
+    lct__test_control(LCT__TESTCTRL_AMX_OFF, 1);
     LCT_ASSERT_FAILS(lct_encoder_set_precision(enc, LCT_PRECISION_BF16), LCT_EUNSUPPORTED, "AMX");
     ck_assert_int_eq(lct_encoder_get_precision(enc), LCT_PRECISION_FP32);
-    lct__amx_disable(0);
+    lct__test_control(LCT__TESTCTRL_AMX_OFF, 0);
     lct_encoder_free(enc);
     lct_encoder_free(ref);
     lct_runtime_free(rt);

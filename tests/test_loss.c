@@ -2,9 +2,7 @@
  * robustness, determinism across thread counts, and bad input for every public function. */
 #include "testutil.h"
 
-#include "bank/bank_internal.h"
-#include "loss/loss_internal.h"
-#include "core/internal.h"
+#include "bank/bank.h"
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
@@ -596,10 +594,10 @@ START_TEST(test_infonce_reference_and_gradients)
     }
     /* LCT_INFONCE_ALL in chunks of one and of two sequences (the last chunk shorter) */
     for (size_t g = 1; g <= 2; g++) {
-        lct__infonce_set_all_block(g * 5 * 3 * 5);
+        lct__test_control(LCT__TESTCTRL_INFONCE_BLOCK, (size_t)(g * 5 * 3 * 5));
         run_infonce(rt, LCT_INFONCE_ALL, 0.1);
     }
-    lct__infonce_set_all_block(0);
+    lct__test_control(LCT__TESTCTRL_INFONCE_BLOCK, (size_t)0);
     lct_runtime_free(rt);
 }
 END_TEST

@@ -8,7 +8,7 @@
 
 #include "testutil.h"
 
-#include "bank/bank_internal.h"
+#include "bank/bank.h"
 
 #define MAX_H 4
 

@@ -50,8 +50,9 @@ typedef struct lct_comm_ops {
     int (*allreduce_sum_f32)(void *user, float *buf, size_t count);
     /** recv (size × @p bytes) = the @p bytes of every rank's @p send, in rank order. */
     int (*allgather)(void *user, const void *send, void *recv, size_t bytes);
-    /** Rank r sends @p send_bytes (= recv_bytes[r]); recv receives rank r's bytes at offset
-     *  displs[r]. @p recv_bytes and @p displs have size entries (bytes), the same on every rank. */
+    /** Optional (may be NULL; the library does not call it): rank r sends @p send_bytes
+     *  (= recv_bytes[r]); recv receives rank r's bytes at offset displs[r]. @p recv_bytes and
+     *  @p displs have size entries (bytes), the same on every rank. */
     int (*allgatherv)(void *user, const void *send, size_t send_bytes, void *recv, const size_t *recv_bytes,
                       const size_t *displs);
     /** Copy @p bytes of @p buf from rank @p root to every rank's @p buf. */
@@ -73,7 +74,8 @@ LCT_API int lct_comm_ops_init(lct_comm_ops *ops, uint32_t version);
  * handed to @c release by lct_comm_free()). Calls @c rank and @c size once.
  * @param out  receives the communicator; NULL on failure
  * @param rt   runtime, borrowed
- * @return LCT_OK; LCT_EINVAL (NULL argument, a NULL callback other than @c release);
+ * @return LCT_OK; LCT_EINVAL (NULL argument, a NULL callback other than @c allgatherv
+ *         or @c release);
  *         LCT_EVERSION (ops->version); LCT_ERANGE (size < 1 or rank outside 0..size-1);
  *         LCT_ENOMEM. On failure @c release is not called.
  */

@@ -116,7 +116,7 @@ static int half_finite(const uint16_t *h, size_t n)
     return 1;
 }
 
-/* Both constructors; comm NULL for an unsharded bank. Errors name `func`. */
+/* The rows of a fresh bank, filled in parallel (init_row). */
 typedef struct {
     lct_bank *b;
     uint64_t seed;
@@ -131,17 +131,11 @@ static void init_rows(void *ctx, size_t i0, size_t i1, size_t slot)
     for (size_t i = i0; i < i1; i++) init_row(c->b, c->seed, c->first + i, c->init, c->normalize);
 }
 
-static int bank_create(const char *func, lct_bank **out, lct_runtime *rt, size_t n, size_t d, lct_comm *comm,
-                       const lct_bank_options *opts)
+/* The shape, options and host buffer of a new bank (opts already loaded); on success this rank's
+ * rows [*first, *first + *count) and their bytes. Errors name `func`. */
+static int check_create(const char *func, lct_runtime *rt, size_t n, size_t d, lct_comm *comm,
+                        const lct_bank_options *opts, size_t *first, size_t *count, size_t *rows_bytes)
 {
-    if (out == NULL) return lct__fail(LCT_EINVAL, func, "argument 'out' is NULL");
-    *out = NULL;
-    if (rt == NULL) return lct__fail(LCT_EINVAL, func, "argument 'rt' is NULL");
-    lct_bank_options local;
-    lct_bank_options_init(&local, LCT_BANK_OPTIONS_VERSION);
-    int rc_opts = lct__options_load(LCT__OPT_BANK, &local, opts, func);
-    if (rc_opts) return rc_opts;
-    opts = &local;
     if (n == 0 || n > LCT__BANK_MAX_N) return lct__fail(LCT_EINVAL, func, "n is %zu; it must be in 1..2^40", n);
     if (d == 0 || d > LCT__BANK_MAX_D) return lct__fail(LCT_EINVAL, func, "d is %zu; it must be in 1..65536", d);
     if (opts->storage != LCT_BANK_FP32 && opts->storage != LCT_BANK_FP16)
@@ -152,37 +146,55 @@ static int bank_create(const char *func, lct_bank **out, lct_runtime *rt, size_t
                          (int)opts->init);
     if (opts->normalize != 0 && opts->normalize != 1)
         return lct__fail(LCT_EINVAL, func, "opts->normalize is %d; it must be 0 or 1", (int)opts->normalize);
-    size_t first = 0, count = n;
+    *first = 0;
+    *count = n;
     if (comm) {
-        if (comm->rt != rt) return lct__fail(LCT_EMISMATCH, func, "comm belongs to another runtime than rt");
-        if (n < (size_t)comm->size)
+        if (lct__comm_runtime(comm) != rt) return lct__fail(LCT_EMISMATCH, func, "comm belongs to another runtime than rt");
+        int size = lct__comm_size(comm);
+        if (n < (size_t)size)
             return lct__fail(LCT_EINVAL, func, "n is %zu; a bank sharded over %d ranks needs at least one row per rank",
-                             n, comm->size);
-        lct__comm_split(n, comm->size, comm->rank, &first, &count);
+                             n, size);
+        lct__comm_split(n, size, lct__comm_rank(comm), first, count);
     }
-    size_t elem = lct__bank_elem(opts->storage), rows_bytes;
-    if (lct__mul_size(count, d, &rows_bytes) != 0 || lct__mul_size(rows_bytes, elem, &rows_bytes) != 0)
-        return lct__fail(LCT_ESHAPE, func, "n (%zu) x d (%zu) overflows", count, d);
+    size_t elem = lct__bank_elem(opts->storage);
+    if (lct__mul_size(*count, d, rows_bytes) != 0 || lct__mul_size(*rows_bytes, elem, rows_bytes) != 0)
+        return lct__fail(LCT_ESHAPE, func, "n (%zu) x d (%zu) overflows", *count, d);
     if (opts->buffer == NULL) {
         if (opts->init == LCT_BANK_INIT_KEEP)
             return lct__fail(LCT_EINVAL, func, "opts->init is LCT_BANK_INIT_KEEP but opts->buffer is NULL");
-    } else {
-        if (opts->buffer_bytes != rows_bytes)
-            return lct__fail(LCT_ESHAPE, func, "opts->buffer_bytes is %zu; %s (%zu) x d (%zu) x %zu bytes is %zu",
-                             opts->buffer_bytes, comm ? "the shard's rows" : "n", count, d, elem, rows_bytes);
-        if ((uintptr_t)opts->buffer % elem != 0)
-            return lct__fail(LCT_EINVAL, func, "opts->buffer (%p) is not aligned to %zu bytes", opts->buffer, elem);
-        if (opts->init == LCT_BANK_INIT_KEEP) {
-            int ok = opts->storage == LCT_BANK_FP32 ? lct__all_finite(opts->buffer, count * d)
-                                                    : half_finite(opts->buffer, count * d);
-            if (!ok) return lct__fail(LCT_ENUMERIC, func, "opts->buffer holds NaN or Inf (init is LCT_BANK_INIT_KEEP)");
-        }
+        return LCT_OK;
     }
+    if (opts->buffer_bytes != *rows_bytes)
+        return lct__fail(LCT_ESHAPE, func, "opts->buffer_bytes is %zu; %s (%zu) x d (%zu) x %zu bytes is %zu",
+                         opts->buffer_bytes, comm ? "the shard's rows" : "n", *count, d, elem, *rows_bytes);
+    if ((uintptr_t)opts->buffer % elem != 0)
+        return lct__fail(LCT_EINVAL, func, "opts->buffer (%p) is not aligned to %zu bytes", opts->buffer, elem);
+    if (opts->init == LCT_BANK_INIT_KEEP) {
+        int ok = opts->storage == LCT_BANK_FP32 ? lct__all_finite(opts->buffer, *count * d)
+                                                : half_finite(opts->buffer, *count * d);
+        if (!ok) return lct__fail(LCT_ENUMERIC, func, "opts->buffer holds NaN or Inf (init is LCT_BANK_INIT_KEEP)");
+    }
+    return LCT_OK;
+}
+
+/* Both constructors; comm NULL for an unsharded bank. Errors name `func`. */
+static int bank_create(const char *func, lct_bank **out, lct_runtime *rt, size_t n, size_t d, lct_comm *comm,
+                       const lct_bank_options *opts)
+{
+    if (out == NULL) return lct__fail(LCT_EINVAL, func, "argument 'out' is NULL");
+    *out = NULL;
+    if (rt == NULL) return lct__fail(LCT_EINVAL, func, "argument 'rt' is NULL");
+    lct_bank_options local;
+    lct_bank_options_init(&local, LCT_BANK_OPTIONS_VERSION);
+    int rc = lct__options_load(LCT__OPT_BANK, &local, opts, func);
+    if (rc) return rc;
+    opts = &local;
+    size_t first = 0, count = 0, rows_bytes = 0;
+    if ((rc = check_create(func, rt, n, d, comm, opts, &first, &count, &rows_bytes))) return rc;
     if (comm) {
         /* every rank must describe the same bank */
         uint64_t h = lct__hash64(lct__hash64(n, d), ((uint64_t)opts->storage << 8) | (uint64_t)opts->init);
-        int rc = lct__comm_check_same(comm, h, "the bank's n, d, storage or init", func);
-        if (rc) return rc;
+        if ((rc = lct__comm_check_same(comm, h, "the bank's n, d, storage or init", func))) return rc;
     }
 
     lct_bank *b = lct__calloc(rt, 1, sizeof *b);
@@ -208,10 +220,8 @@ static int bank_create(const char *func, lct_bank **out, lct_runtime *rt, size_t
         return LCT_ENOMEM;
     }
     b->stream = lct__runtime_next_stream(rt);
-    uint64_t seed = lct_runtime_seed(rt);
-    int init = opts->init, normalize = opts->normalize;
-    if (init != LCT_BANK_INIT_KEEP || normalize) {
-        init_ctx c = {b, seed, first, init, normalize};
+    if (opts->init != LCT_BANK_INIT_KEEP || opts->normalize) {
+        init_ctx c = {b, lct_runtime_seed(rt), first, opts->init, opts->normalize};
         lct__parallel(rt, lct__threads(rt), count, 1, init_rows, &c);
     }
     *out = b;
@@ -260,6 +270,34 @@ int lct_bank_info(const lct_bank *bank, size_t *n, size_t *d, int *storage)
     if (d) *d = bank->d;
     if (storage) *storage = bank->storage;
     return LCT_OK;
+}
+
+size_t lct__bank_n(const lct_bank *b) { return b->n; }
+size_t lct__bank_d(const lct_bank *b) { return b->d; }
+int lct__bank_storage(const lct_bank *b) { return b->storage; }
+lct_runtime *lct__bank_runtime(const lct_bank *b) { return b->rt; }
+lct_comm *lct__bank_comm(const lct_bank *b) { return b->comm; }
+size_t lct__bank_world_size(const lct_bank *b) { return (size_t)lct__comm_size(b->comm); }
+int lct__bank_sharded(const lct_bank *b) { return lct__comm_active(b->comm); }
+void *lct__bank_data(lct_bank *b) { return b->rows; }
+size_t lct__bank_data_bytes(const lct_bank *b) { return b->count * b->d * lct__bank_elem(b->storage); }
+
+int lct__bank_unsharded(const lct_bank *b, const char *func, const char *why)
+{
+    if (!lct__bank_sharded(b)) return LCT_OK;
+    return lct__fail(LCT_EUNSUPPORTED, func, "the bank is sharded over %d ranks%s", lct__comm_size(b->comm), why);
+}
+
+void lct__bank_rng_state(const lct_bank *b, uint64_t *stream, uint64_t *calls)
+{
+    *stream = b->stream;
+    *calls = b->sample_calls;
+}
+
+void lct__bank_set_rng_state(lct_bank *b, uint64_t stream, uint64_t calls)
+{
+    b->stream = stream;
+    b->sample_calls = calls;
 }
 
 const float *lct__bank_row(const lct_bank *b, size_t i, float *buf)
@@ -374,22 +412,22 @@ int lct__bank_prepare(const lct_bank *b, size_t work_entries, size_t gather_rows
     return LCT_OK;
 }
 
+/* Keep the larger of the current block (cur, *cap entries) and a new one; free the other. */
+static void *keep_larger(lct_runtime *rt, void *cur, size_t *cap, void *got, size_t got_cap)
+{
+    if (got && got_cap > *cap) {
+        lct__free(rt, cur);
+        *cap = got_cap;
+        return got;
+    }
+    lct__free(rt, got);
+    return cur;
+}
+
 void lct__bank_commit(lct_bank *b, lct__bank_grow *g)
 {
-    if (g->work && g->work_cap > b->work_cap) {
-        lct__free(b->rt, b->work);
-        b->work = g->work;
-        b->work_cap = g->work_cap;
-    } else {
-        lct__free(b->rt, g->work);
-    }
-    if (g->gather && g->gather_cap > b->gather_cap) {
-        lct__free(b->rt, b->gather);
-        b->gather = g->gather;
-        b->gather_cap = g->gather_cap;
-    } else {
-        lct__free(b->rt, g->gather);
-    }
+    b->work = keep_larger(b->rt, b->work, &b->work_cap, g->work, g->work_cap);
+    b->gather = keep_larger(b->rt, b->gather, &b->gather_cap, g->gather, g->gather_cap);
     memset(g, 0, sizeof *g);
 }
 

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 
 #include "bank_internal.h"
+#include "../core/bf16_tiles.h"
 
 #define KNN_QB 256          /* queries per block (fewer when there are few queries per thread) */
 #define KNN_NB 512          /* rows per chunk: a block of similarities stays in L2 */
@@ -223,12 +224,35 @@ static void emit(const knn_vote *v, const knn_cand *c, size_t k, double *acc, si
     }
 }
 
-/* Carve the next 64-byte aligned piece of `bytes` from *p. */
-static void *carve(unsigned char **p, size_t bytes)
+/* A slot's workspace for one query block of either search (base NULL: the sizing pass). The exact
+ * search scores chunks of nb rows (conv: fp16 rows converted, conv_rows of them); the AMX search
+ * also packs its queries (qp_halves bf16 values) and keeps each query's margin. */
+typedef struct {
+    uint16_t *qp;
+    float *sbuf, *conv;
+    knn_cand *cand;
+    uint32_t *pos;
+    float *scratch;
+    double *acc, *margin;
+    float *thr;
+    size_t *cnt;
+} knn_ws;
+
+static lct__wksp knn_layout(void *base, size_t qb, size_t nb, size_t cap, size_t conv_floats, size_t qp_halves,
+                            size_t classes, int margins, knn_ws *p)
 {
-    void *r = *p;
-    *p += (bytes + 63) & ~(size_t)63;
-    return r;
+    lct__wksp w = lct__wksp_begin(base);
+    p->qp = lct__wksp_take(&w, qp_halves, sizeof(uint16_t));
+    p->sbuf = lct__wksp_take(&w, qb, nb * sizeof(float));
+    p->conv = lct__wksp_take(&w, conv_floats, sizeof(float));
+    p->cand = lct__wksp_take(&w, qb, cap * sizeof(knn_cand));
+    p->pos = lct__wksp_take(&w, nb, sizeof(uint32_t));
+    p->scratch = lct__wksp_take(&w, cap > nb ? cap : nb, sizeof(float));
+    p->acc = lct__wksp_take(&w, classes, sizeof(double));
+    p->margin = lct__wksp_take(&w, margins ? qb : 0, sizeof(double));
+    p->thr = lct__wksp_take(&w, qb, sizeof(float));
+    p->cnt = lct__wksp_take(&w, qb, sizeof(size_t));
+    return w;
 }
 
 /* One exact search: its inputs, block sizes, per-slot workspaces and failure flag. */
@@ -236,7 +260,7 @@ typedef struct {
     lct_runtime *rt;
     const knn_rows *rows;
     const float *queries;
-    size_t q, k, qoff, qb, s_b, c_b, cand_b, pos_b, v_b, scr_b;
+    size_t q, k, qoff, qb, conv_floats;
     int64_t *idx;
     float *sim;
     const knn_vote *v;
@@ -251,20 +275,17 @@ static void knn_exact_blocks(void *ctx, size_t blk0, size_t blk1, size_t slot)
     const knn_rows *rows = job->rows;
     const float *queries = job->queries;
     const size_t q = job->q, k = job->k, qoff = job->qoff, qb = job->qb, d = rows->d, n = rows->n;
-    const size_t s_b = job->s_b, c_b = job->c_b, cand_b = job->cand_b, pos_b = job->pos_b, v_b = job->v_b;
-    const size_t scr_b = job->scr_b;
     const knn_vote *v = job->v;
     int64_t *idx = job->idx;
     float *sim = job->sim;
+    knn_ws w;
+    knn_layout(job->ws[slot], qb, KNN_NB, KNN_CAP * k, job->conv_floats, 0, v ? (size_t)v->n_classes : 0, 0, &w);
+    float *sbuf = w.sbuf, *conv = w.conv, *scratch = w.scratch, *thr = w.thr;
+    knn_cand *cand = w.cand;
+    uint32_t *pos = w.pos;
+    double *acc = w.acc;
+    size_t *cnt = w.cnt;
     for (size_t blk = blk0; blk < blk1; blk++) {
-        unsigned char *p = job->ws[slot];
-        float *sbuf = carve(&p, s_b), *conv = carve(&p, c_b);
-        knn_cand *cand = carve(&p, cand_b);
-        uint32_t *pos = carve(&p, pos_b);
-        float *scratch = carve(&p, scr_b);
-        double *acc = carve(&p, v_b);
-        float *thr = carve(&p, qb * sizeof(float));
-        size_t *cnt = carve(&p, qb * sizeof(size_t));
         size_t q0 = blk * qb, m = q - q0 < qb ? q - q0 : qb;
         for (size_t i = 0; i < m; i++) {
             cnt[i] = 0;
@@ -313,11 +334,10 @@ static int knn_run_exact(lct_runtime *rt, const knn_rows *rows, const float *que
     if ((size_t)threads > nblocks) threads = (int)nblocks;
 
     /* Per-thread workspace: similarities, converted rows (fp16), candidates, scan positions, votes. */
-    size_t s_b = qb * KNN_NB * sizeof(float), c_b = rows->f16 ? (size_t)KNN_NB * d * sizeof(float) : 0;
-    size_t cand_b = qb * KNN_CAP * k * sizeof(knn_cand), pos_b = KNN_NB * sizeof(uint32_t);
-    size_t v_b = v ? (size_t)v->n_classes * sizeof(double) : 0;
-    size_t scr_b = (KNN_CAP * k > KNN_NB ? KNN_CAP * k : KNN_NB) * sizeof(float);
-    size_t bytes = s_b + c_b + cand_b + pos_b + v_b + scr_b + qb * (sizeof(float) + sizeof(size_t)) + 8 * 64;
+    size_t conv_floats = rows->f16 ? (size_t)KNN_NB * d : 0, bytes;
+    knn_ws w;
+    lct__wksp sizing = knn_layout(NULL, qb, KNN_NB, KNN_CAP * k, conv_floats, 0, v ? (size_t)v->n_classes : 0, 0, &w);
+    if (lct__wksp_size(&sizing, &bytes)) return LCT__FAIL(LCT_ENOMEM, "the kNN workspace for k %zu overflows", k);
     unsigned char *ws[256] = {0};
     for (int t = 0; t < threads; t++) {
         ws[t] = lct__malloc(rt, bytes);
@@ -326,14 +346,14 @@ static int knn_run_exact(lct_runtime *rt, const knn_rows *rows, const float *que
             return LCT_ENOMEM;
         }
     }
-    knn_exact_job job = {rt, rows, queries, q, k, qoff, qb, s_b, c_b, cand_b, pos_b, v_b, scr_b, idx, sim, v, ws, 0};
+    knn_exact_job job = {rt, rows, queries, q, k, qoff, qb, conv_floats, idx, sim, v, ws, 0};
     atomic_init(&job.failed, 0);
     lct__parallel(rt, threads, nblocks, 1, knn_exact_blocks, &job); /* a slot's workspace serves its blocks */
     for (int t = 0; t < threads; t++) lct__free(rt, ws[t]);
     return atomic_load(&job.failed) ? LCT__FAIL(LCT_EINVAL, "internal GEMM failed") : LCT_OK;
 }
 
-#if LCT__KNN_AMX
+#if LCT__AMX
 /*
  * The search with bf16 similarities on AMX tiles, exact all the same. If a(j) is row j's bf16
  * similarity and s(j) its fp32 one, |a(j) - s(j)| <= eps = C·|q|·max|row| (C covers the bf16
@@ -408,7 +428,7 @@ static double row_norm(const knn_rows *rows, size_t i, float *tmp)
 typedef struct {
     const knn_rows *rows;
     const float *queries;
-    size_t q, k, qb, cap, dp, groups, qp_b, s_b, cand_b, pos_b, v_b, scr_b;
+    size_t q, k, qb, cap, dp, conv_floats;
     double bound, maxnorm;
     int64_t *idx;
     float *sim;
@@ -418,16 +438,46 @@ typedef struct {
     unsigned char **ws;
 } knn_amx_job;
 
-/* Rows packed 64 groups of 16 at a time: range [c0, c1) covers groups [64 c0, 64 c1). */
+/* A slot's workspace on the AMX path. */
+static knn_ws amx_ws(const knn_amx_job *job, size_t slot)
+{
+    knn_ws w;
+    knn_layout(job->ws[slot], job->qb, KNN_ANB, job->cap, job->conv_floats, lct__bf16_packed(job->qb, job->rows->d),
+               job->v ? (size_t)job->v->n_classes : 0, 1, &w);
+    return w;
+}
+
+/* The rows as the B operand of lct__bf16_multiply (bf16_tiles.h: blocks of 32 rows, each 32·dp halves),
+ * 1024 rows per range item, a block at a time; fp16 rows go through the slot's workspace as fp32. */
 static void knn_amx_pack(void *ctx, size_t c0, size_t c1, size_t slot)
 {
     const knn_amx_job *job = ctx;
     const knn_rows *rows = job->rows;
-    const size_t groups = job->groups;
-    (void)slot;
-    for (size_t g = c0 * 64; g < c1 * 64 && g < groups; g += 64)
-        lct__amx_pack_rows(rows->f32, rows->f16, rows->n, rows->d, g, g + 64 < groups ? g + 64 : groups,
-                           job->packed);
+    const size_t n = rows->n, d = rows->d;
+    float *conv = rows->f16 ? amx_ws(job, slot).conv : NULL;
+    for (size_t j0 = c0 * 1024; j0 < c1 * 1024 && j0 < n; j0 += 32) {
+        size_t cnt = n - j0 < 32 ? n - j0 : 32;
+        if (conv) lct__half_to_float(rows->f16 + j0 * d, conv, cnt * d);
+        lct__bf16_pack_b(1, conv ? conv : rows->f32 + j0 * d, d, d, cnt, job->packed + j0 * job->dp);
+    }
+}
+
+/* fp32 dot product of a query with an fp32 (r32) or fp16 (r16) row, in a fixed order (16 lanes). */
+LCT__AMX_TARGET static float amx_dot(const float *q, const float *r32, const uint16_t *r16, size_t d)
+{
+    __m512 acc = _mm512_setzero_ps();
+    size_t j = 0;
+    for (; j + 16 <= d; j += 16) {
+        __m512 r = r32 ? _mm512_loadu_ps(r32 + j) : _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(r16 + j)));
+        acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + j), r, acc);
+    }
+    if (j < d) {
+        __mmask16 m = (__mmask16)((1u << (d - j)) - 1u);
+        __m512 r = r32 ? _mm512_maskz_loadu_ps(m, r32 + j)
+                       : _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const __m256i *)(r16 + j)));
+        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + j), r, acc);
+    }
+    return _mm512_reduce_add_ps(acc);
 }
 
 static void knn_amx_blocks(void *ctx, size_t blk0, size_t blk1, size_t slot)
@@ -436,8 +486,6 @@ static void knn_amx_blocks(void *ctx, size_t blk0, size_t blk1, size_t slot)
     const knn_rows *rows = job->rows;
     const float *queries = job->queries;
     const size_t q = job->q, k = job->k, qb = job->qb, cap = job->cap, dp = job->dp, d = rows->d, n = rows->n;
-    const size_t qp_b = job->qp_b, s_b = job->s_b, cand_b = job->cand_b, pos_b = job->pos_b, v_b = job->v_b;
-    const size_t scr_b = job->scr_b;
     const double bound = job->bound, maxnorm = job->maxnorm;
     const knn_vote *v = job->v;
     const uint16_t *packed = job->packed;
@@ -445,17 +493,15 @@ static void knn_amx_blocks(void *ctx, size_t blk0, size_t blk1, size_t slot)
     int64_t *idx = job->idx;
     float *sim = job->sim;
     for (size_t blk = blk0; blk < blk1; blk++) {
-        unsigned char *p = job->ws[slot];
-        uint16_t *qp = carve(&p, qp_b);
-        float *sbuf = carve(&p, s_b);
-        knn_cand *cand = carve(&p, cand_b);
-        uint32_t *pos = carve(&p, pos_b);
-        float *scratch = carve(&p, scr_b);
-        double *acc = carve(&p, v_b), *margin = carve(&p, qb * sizeof(double));
-        float *thr = carve(&p, qb * sizeof(float));
-        size_t *cnt = carve(&p, qb * sizeof(size_t));
-        size_t q0 = blk * qb, m = q - q0 < qb ? q - q0 : qb, mpad = lct__amx_npad(m);
-        lct__amx_pack_queries(queries + q0 * d, m, d, mpad, qp);
+        knn_ws w = amx_ws(job, slot);
+        uint16_t *qp = w.qp;
+        float *sbuf = w.sbuf, *scratch = w.scratch, *thr = w.thr;
+        knn_cand *cand = w.cand;
+        uint32_t *pos = w.pos;
+        double *acc = w.acc, *margin = w.margin;
+        size_t *cnt = w.cnt;
+        size_t q0 = blk * qb, m = q - q0 < qb ? q - q0 : qb;
+        lct__bf16_pack_a(0, queries + q0 * d, d, m, d, qp);
         knn_rows qr = {queries + q0 * d, NULL, m, d};
         for (size_t i = 0; i < m; i++) {
             cnt[i] = 0;
@@ -463,10 +509,9 @@ static void knn_amx_blocks(void *ctx, size_t blk0, size_t blk1, size_t slot)
             margin[i] = 2.0 * (bound * row_norm(&qr, i, NULL) * maxnorm + 1e-17);
         }
         int over = 0;
-        lct__amx_begin();
         for (size_t r0 = 0; r0 < n && !over; r0 += KNN_ANB) {
             size_t nb = n - r0 < KNN_ANB ? n - r0 : KNN_ANB;
-            lct__amx_sims(qp, mpad, packed + r0 * dp, lct__amx_npad(nb), d, sbuf, KNN_ANB);
+            lct__bf16_multiply(m, nb, d, qp, packed + r0 * dp, 0, sbuf, KNN_ANB);
             for (size_t i = 0; i < m; i++) {
                 cnt[i] = offer_margin(cand + i * cap, cnt[i], k, &thr[i], margin[i], sbuf + i * KNN_ANB, nb,
                                       (int64_t)r0, pos, scratch);
@@ -476,7 +521,6 @@ static void knn_amx_blocks(void *ctx, size_t blk0, size_t blk1, size_t slot)
                 }
             }
         }
-        lct__amx_end();
         if (over) {
             redo[blk] = 1;
             continue;
@@ -487,7 +531,7 @@ static void knn_amx_blocks(void *ctx, size_t blk0, size_t blk1, size_t slot)
             if (cnt[i] > k) cnt[i] = compact_margin(c, cnt[i], k, margin[i], &thr[i], scratch); /* final margin */
             for (size_t j = 0; j < cnt[i]; j++) {
                 size_t r = (size_t)c[j].i;
-                c[j].s = lct__amx_dot(qi, rows->f32 ? rows->f32 + r * d : NULL, rows->f16 ? rows->f16 + r * d : NULL,
+                c[j].s = amx_dot(qi, rows->f32 ? rows->f32 + r * d : NULL, rows->f16 ? rows->f16 + r * d : NULL,
                                       d);
             }
             if (cnt[i] > k) keep_best(c, cnt[i], k, scratch);
@@ -502,7 +546,7 @@ static void knn_amx_blocks(void *ctx, size_t blk0, size_t blk1, size_t slot)
 static int knn_run_amx(lct_runtime *rt, const knn_rows *rows, const float *queries, size_t q, size_t k, int64_t *idx,
                        float *sim, const knn_vote *v, int *rc_out)
 {
-    size_t d = rows->d, n = rows->n, dp = lct__amx_dpad(d), npad = lct__amx_npad(n);
+    size_t d = rows->d, n = rows->n, dp = (d + 31) / 32 * 32;
     if (d > 4096) return 1;
     double maxnorm = 0;
     {
@@ -522,16 +566,15 @@ static int knn_run_amx(lct_runtime *rt, const knn_rows *rows, const float *queri
     int threads = lct__threads(rt);
     size_t qb = KNN_AQB, nblocks = (q + qb - 1) / qb, cap = KNN_ACAP(k);
     if ((size_t)threads > nblocks) threads = (int)nblocks;
-    size_t qp_b = qb * dp * sizeof(uint16_t), s_b = qb * KNN_ANB * sizeof(float);
-    size_t cand_b = qb * cap * sizeof(knn_cand), pos_b = KNN_ANB * sizeof(uint32_t);
-    size_t v_b = v ? (size_t)v->n_classes * sizeof(double) : 0;
-    size_t scr_b = (cap > KNN_ANB ? cap : KNN_ANB) * sizeof(float);
-    size_t bytes = qp_b + s_b + cand_b + pos_b + v_b + scr_b + qb * (sizeof(float) + sizeof(size_t) + sizeof(double)) +
-                   9 * 64;
-    if (cand_b / qb / sizeof(knn_cand) != cap || bytes > ((size_t)1 << 31)) return 1; /* huge k: exact path */
+    size_t bytes;
+    knn_ws w;
+    size_t conv_floats = rows->f16 ? 32 * d : 0;
+    lct__wksp sizing = knn_layout(NULL, qb, KNN_ANB, cap, conv_floats, lct__bf16_packed(qb, d),
+                                  v ? (size_t)v->n_classes : 0, 1, &w);
+    if (lct__wksp_size(&sizing, &bytes) || bytes > ((size_t)1 << 31)) return 1; /* huge k: exact path */
 
     unsigned char *ws[256] = {0};
-    uint16_t *packed = lct__malloc(rt, npad * dp * sizeof *packed);
+    uint16_t *packed = lct__malloc(rt, lct__bf16_packed(n, d) * sizeof *packed);
     unsigned char *redo = lct__calloc(rt, nblocks, 1);
     int ok = packed != NULL && redo != NULL;
     for (int t = 0; ok && t < threads; t++) ok = (ws[t] = lct__malloc(rt, bytes)) != NULL;
@@ -541,10 +584,8 @@ static int knn_run_amx(lct_runtime *rt, const knn_rows *rows, const float *queri
         lct__free(rt, redo);
         return 1;
     }
-    size_t groups = npad / 16;
-    knn_amx_job job = {rows, queries, q, k, qb, cap, dp, groups, qp_b, s_b, cand_b, pos_b, v_b, scr_b,
-                       bound, maxnorm, idx, sim, v, packed, redo, ws};
-    lct__parallel(rt, threads, (groups + 63) / 64, 1, knn_amx_pack, &job);
+    knn_amx_job job = {rows, queries, q, k, qb, cap, dp, conv_floats, bound, maxnorm, idx, sim, v, packed, redo, ws};
+    lct__parallel(rt, threads, (n + 1023) / 1024, 1, knn_amx_pack, &job);
     lct__parallel(rt, threads, nblocks, 1, knn_amx_blocks, &job); /* a slot's workspace serves its blocks */
     for (int t = 0; t < threads; t++) lct__free(rt, ws[t]);
     lct__free(rt, packed);
@@ -561,16 +602,9 @@ static int knn_run_amx(lct_runtime *rt, const knn_rows *rows, const float *queri
 }
 #endif
 
-static int knn_amx_mode = -1;
-
-void lct__knn_set_amx(int mode)
-{
-    knn_amx_mode = mode;
-}
-
 size_t lct__knn_amx_redone(void)
 {
-#if LCT__KNN_AMX
+#if LCT__AMX
     return knn_amx_redone;
 #else
     return 0;
@@ -580,8 +614,8 @@ size_t lct__knn_amx_redone(void)
 static int knn_run(lct_runtime *rt, const knn_rows *rows, const float *queries, size_t q, size_t k, int64_t *idx,
                    float *sim, const knn_vote *v)
 {
-#if LCT__KNN_AMX
-    if (knn_amx_mode != 0 && lct__amx_ready()) {
+#if LCT__AMX
+    if (lct__test_control(LCT__TESTCTRL_GET_KNN_AMX) != 0 && lct__amx_ready()) {
         int rc;
         if (knn_run_amx(rt, rows, queries, q, k, idx, sim, v, &rc) == 0) return rc;
     }
@@ -661,7 +695,7 @@ static int knn_sharded(const lct_bank *bank, const float *queries, size_t q, siz
 {
     lct_comm *c = bank->comm;
     lct_runtime *rt = bank->rt;
-    const size_t P = (size_t)c->size, kl = k < bank->count ? k : bank->count;
+    const size_t P = (size_t)lct__comm_size(c), kl = k < bank->count ? k : bank->count;
     knn_cand *local = NULL, *all = NULL, *merged = NULL;
     int64_t *li = NULL;
     float *ls = NULL;

@@ -54,7 +54,6 @@ int lct_bank_sample(lct_bank *bank, const int64_t *self_idx, size_t batch, size_
     if (batch == 0) return LCT__FAIL(LCT_EINVAL, "batch is 0");
     if (k == 0) return LCT__FAIL(LCT_EINVAL, "k is 0");
     int exclude = mode == LCT_BANK_SAMPLE_EXCLUDE_SELF || mode == LCT_BANK_SAMPLE_SHARED_EXCLUDE;
-    int shared = mode == LCT_BANK_SAMPLE_SHARED || mode == LCT_BANK_SAMPLE_SHARED_EXCLUDE;
     if (exclude && self_idx == NULL)
         return LCT__FAIL(LCT_EINVAL, "argument 'self_idx' is NULL; mode %d excludes the batch's own rows", mode);
     if (!lct__fits2(batch, k, sizeof *out) || !lct__fits2(batch, 2, sizeof *out))
@@ -63,10 +62,15 @@ int lct_bank_sample(lct_bank *bank, const int64_t *self_idx, size_t batch, size_
         int rc = lct__bank_check_idx(bank, self_idx, batch, __func__, "self_idx");
         if (rc) return rc;
     }
-    if (mode == LCT_BANK_SAMPLE_EXCLUDE_SELF && bank->n < 2)
-        return LCT__FAIL(LCT_EINVAL, "the bank has %zu row; excluding a sample's own row leaves nothing to draw",
-                         bank->n);
+    return lct__bank_sample_unchecked(bank, self_idx, batch, k, mode, out, __func__);
+}
 
+int lct__bank_sample_unchecked(lct_bank *bank, const int64_t *self_idx, size_t batch, size_t k, int mode,
+                               int64_t *out, const char *func)
+{
+    if (mode == LCT_BANK_SAMPLE_EXCLUDE_SELF && bank->n < 2)
+        return lct__fail(LCT_EINVAL, func, "the bank has %zu row; excluding a sample's own row leaves nothing to draw",
+                         bank->n);
     uint64_t seed = lct_runtime_seed(bank->rt), call = lct__hash64(bank->stream, bank->sample_calls);
     uint64_t n = bank->n;
     if (mode == LCT_BANK_SAMPLE_SHARED_EXCLUDE) {
@@ -79,7 +83,7 @@ int lct_bank_sample(lct_bank *bank, const int64_t *self_idx, size_t batch, size_
         for (size_t i = 0; i < batch; i++)
             if (m == 0 || ex[m - 1] != ex[i]) ex[m++] = ex[i];
         if (m >= n)
-            return LCT__FAIL(LCT_EINVAL, "self_idx covers all %zu rows; nothing is left to draw from", bank->n);
+            return lct__fail(LCT_EINVAL, func, "self_idx covers all %zu rows; nothing is left to draw from", bank->n);
         lct__rng r;
         lct__rng_seed(&r, seed, lct__hash64(call, LCT__SHARED_KEY));
         for (size_t j = 0; j < k; j++) {
@@ -88,7 +92,7 @@ int lct_bank_sample(lct_bank *bank, const int64_t *self_idx, size_t batch, size_
             for (size_t e = 0; e < m && (uint64_t)ex[e] <= v; e++) v++;
             out[j] = (int64_t)v;
         }
-    } else if (shared) {
+    } else if (mode == LCT_BANK_SAMPLE_SHARED) {
         lct__rng r;
         lct__rng_seed(&r, seed, lct__hash64(call, LCT__SHARED_KEY));
         for (size_t j = 0; j < k; j++) out[j] = (int64_t)lct__rng_below(&r, n);

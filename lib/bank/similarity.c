@@ -35,7 +35,8 @@ typedef struct {
     const int64_t *pos_idx, *neg_idx;
     size_t k, ld;
     float *y;
-    int flag; /* gradients: accumulate; owned rows: shared negatives */
+    int accumulate; /* gradients: add to y instead of overwriting it */
+    int shared;     /* one set of k negatives for every row */
 } sim_ctx;
 
 static void gather_rows(void *ctx, size_t j0, size_t j1, size_t slot)
@@ -72,75 +73,53 @@ static void gather_shared(lct_bank *b, const int64_t *neg, size_t k)
     lct__parallel(b->rt, k * d >= LCT__BANK_PAR_MIN ? lct__threads(b->rt) : 1, k, 1, gather_rows, &c);
 }
 
-static void pos_sims(void *ctx, size_t b0, size_t b1, size_t slot)
+/* Local row of global index i, or -1 when another rank owns it. */
+static inline int64_t owned(const lct_bank *b, int64_t i)
 {
-    const sim_ctx *c = ctx;
-    lct_bank *bank = c->b;
-    const float *f = c->x;
-    const int64_t *pos_idx = c->pos_idx;
-    float *out = c->y;
-    const size_t d = bank->d, ld = c->ld;
-    (void)slot;
-    for (size_t b = b0; b < b1; b++) out[b * ld] = dot_row(bank, f + b * d, (size_t)pos_idx[b]);
+    return (uint64_t)i >= b->first && (uint64_t)i < b->first + b->count ? i - (int64_t)b->first : -1;
 }
 
-static void sample_sims(void *ctx, size_t b0, size_t b1, size_t slot)
+/* How walk_rows treats a row's entries: the positive only (the shared modes, whose negatives go
+ * through one GEMM), all of them, or only those of rows this rank owns (sharded banks). */
+enum { WALK_POS, WALK_ALL, WALK_OWNED };
+
+/*
+ * Rows r0 .. r1 of the similarities (grad 0: y[r·ld + j] = x_r · row) or of the gradients (grad 1:
+ * y_r += x[r·ld + j] · row), entry 0 the positive and 1 .. k the negatives; the same dot products and
+ * axpys in the same order for every caller. Inlined into each loop below with constant grad and walk.
+ */
+static inline __attribute__((always_inline)) void walk_rows(const sim_ctx *c, size_t r0, size_t r1, int grad,
+                                                              int walk)
 {
-    const sim_ctx *c = ctx;
     lct_bank *bank = c->b;
-    const float *f = c->x;
-    const int64_t *pos_idx = c->pos_idx, *neg_idx = c->neg_idx;
-    float *out = c->y;
-    const size_t d = bank->d, k = c->k, ld = c->ld;
-    (void)slot;
-    for (size_t b = b0; b < b1; b++) {
-        const float *fb = f + b * d;
-        const int64_t *nb = neg_idx + b * k;
-        float *o = out + b * ld;
-        for (size_t j = 0; j < k && j < LCT__PREFETCH_AHEAD; j++) prefetch_row(bank, (size_t)nb[j]);
-        o[0] = dot_row(bank, fb, (size_t)pos_idx[b]);
-        for (size_t j = 0; j < k; j++) {
-            if (j + LCT__PREFETCH_AHEAD < k) prefetch_row(bank, (size_t)nb[j + LCT__PREFETCH_AHEAD]);
-            o[1 + j] = dot_row(bank, fb, (size_t)nb[j]);
+    const size_t d = bank->d, k = walk == WALK_POS ? 0 : c->k, ld = c->ld;
+    for (size_t r = r0; r < r1; r++) {
+        const float *x = c->x + r * (grad ? ld : d);
+        float *y = c->y + r * (grad ? d : ld);
+        const int64_t *nr = c->neg_idx + (c->shared ? 0 : r * k);
+        if (grad && walk != WALK_POS && (walk == WALK_OWNED || !c->accumulate)) memset(y, 0, d * sizeof *y);
+        if (walk == WALK_ALL)
+            for (size_t j = 0; j < k && j < LCT__PREFETCH_AHEAD; j++) prefetch_row(bank, (size_t)nr[j]);
+        for (size_t j = 0; j <= k; j++) {
+            int64_t i = j == 0 ? c->pos_idx[r] : nr[j - 1];
+            if (walk == WALK_ALL && j >= 1 && j - 1 + LCT__PREFETCH_AHEAD < k)
+                prefetch_row(bank, (size_t)nr[j - 1 + LCT__PREFETCH_AHEAD]);
+            if (walk == WALK_OWNED) i = owned(bank, i);
+            if (grad) {
+                if (i >= 0) axpy_row(bank, x[j], (size_t)i, y);
+            } else {
+                y[j] = i >= 0 ? dot_row(bank, x, (size_t)i) : 0.0f;
+            }
         }
     }
 }
 
-static void pos_grads(void *ctx, size_t b0, size_t b1, size_t slot)
-{
-    const sim_ctx *c = ctx;
-    lct_bank *bank = c->b;
-    const float *ds = c->x;
-    const int64_t *pos_idx = c->pos_idx;
-    float *df = c->y;
-    const size_t d = bank->d, ld = c->ld;
-    (void)slot;
-    for (size_t b = b0; b < b1; b++) axpy_row(bank, ds[b * ld], (size_t)pos_idx[b], df + b * d);
-}
-
-static void sample_grads(void *ctx, size_t b0, size_t b1, size_t slot)
-{
-    const sim_ctx *c = ctx;
-    lct_bank *bank = c->b;
-    const float *ds = c->x;
-    const int64_t *pos_idx = c->pos_idx, *neg_idx = c->neg_idx;
-    float *df = c->y;
-    const size_t d = bank->d, k = c->k, ld = c->ld;
-    const int accumulate = c->flag;
-    (void)slot;
-    for (size_t b = b0; b < b1; b++) {
-        float *g = df + b * d;
-        const float *sb = ds + b * ld;
-        const int64_t *nb = neg_idx + b * k;
-        if (!accumulate) memset(g, 0, d * sizeof *g);
-        for (size_t j = 0; j < k && j < LCT__PREFETCH_AHEAD; j++) prefetch_row(bank, (size_t)nb[j]);
-        axpy_row(bank, sb[0], (size_t)pos_idx[b], g);
-        for (size_t j = 0; j < k; j++) {
-            if (j + LCT__PREFETCH_AHEAD < k) prefetch_row(bank, (size_t)nb[j + LCT__PREFETCH_AHEAD]);
-            axpy_row(bank, sb[1 + j], (size_t)nb[j], g);
-        }
-    }
-}
+static void pos_sims(void *ctx, size_t b0, size_t b1, size_t slot) { (void)slot; walk_rows(ctx, b0, b1, 0, WALK_POS); }
+static void sample_sims(void *ctx, size_t b0, size_t b1, size_t slot) { (void)slot; walk_rows(ctx, b0, b1, 0, WALK_ALL); }
+static void owned_sims(void *ctx, size_t r0, size_t r1, size_t slot) { (void)slot; walk_rows(ctx, r0, r1, 0, WALK_OWNED); }
+static void pos_grads(void *ctx, size_t b0, size_t b1, size_t slot) { (void)slot; walk_rows(ctx, b0, b1, 1, WALK_POS); }
+static void sample_grads(void *ctx, size_t b0, size_t b1, size_t slot) { (void)slot; walk_rows(ctx, b0, b1, 1, WALK_ALL); }
+static void owned_grads(void *ctx, size_t r0, size_t r1, size_t slot) { (void)slot; walk_rows(ctx, r0, r1, 1, WALK_OWNED); }
 
 /* Checks shared by lct_bank_similarity and the gradient's public callers. */
 static int check_sim_args(lct_bank *bank, const float *f, size_t batch, const int64_t *pos_idx,
@@ -171,45 +150,49 @@ int lct_bank_similarity(lct_bank *bank, const float *f, size_t batch, const int6
     LCT__REQUIRE(pos_idx);
     LCT__REQUIRE(neg_idx);
     LCT__REQUIRE(out);
-    if (lct__bank_sharded(bank))
-        return LCT__FAIL(LCT_EUNSUPPORTED, "the bank is sharded over %d ranks: its similarities are computed "
-                         "collectively by the NCE loss", bank->comm->size);
-    int rc = check_sim_args(bank, f, batch, pos_idx, neg_idx, k, mode, __func__);
+    int rc = lct__bank_unsharded(bank, __func__, ": its similarities are computed collectively by the NCE loss");
+    if (rc == LCT_OK) rc = check_sim_args(bank, f, batch, pos_idx, neg_idx, k, mode, __func__);
     if (rc) return rc;
-    size_t d = bank->d, ld = k + 1;
-    sim_ctx c = {bank, f, pos_idx, neg_idx, k, ld, out, 0};
-    if (mode >= LCT_BANK_SAMPLE_SHARED) {
-        rc = lct__bank_reserve(bank, 0, k);
-        if (rc) return rc;
-        gather_shared(bank, neg_idx, k);
-        rc = lct__gemm(bank->rt, 0, 1, batch, k, d, 1.0f, f, d, bank->gather, d, 0.0f, out + 1, ld);
-        if (rc) return rc;
-        lct__parallel(bank->rt, batch * d >= LCT__BANK_PAR_MIN ? lct__threads(bank->rt) : 1, batch, 1, pos_sims, &c);
+    return lct__bank_similarity_unchecked(bank, f, batch, pos_idx, neg_idx, k, mode, out);
+}
+
+/* The similarities (grad 0) or gradients (grad 1) of c over a batch. Shared modes: the k rows gathered
+ * once and one GEMM for the negatives (out[:, 1:] = F Gᵀ, or df (+)= dS[:, 1:] G), then the positives
+ * row by row; per-sample modes: every entry row by row. */
+static int sims_or_grads(lct_bank *bank, sim_ctx *c, size_t batch, int grad)
+{
+    lct_runtime *rt = bank->rt;
+    const size_t d = bank->d, k = c->k, ld = c->ld;
+    if (!c->shared) {
+        lct__parallel(rt, batch * k * d >= LCT__BANK_PAR_MIN ? lct__threads(rt) : 1, batch, 1,
+                      grad ? sample_grads : sample_sims, c);
         return LCT_OK;
     }
-    lct__parallel(bank->rt, batch * k * d >= LCT__BANK_PAR_MIN ? lct__threads(bank->rt) : 1, batch, 1, sample_sims,
-                  &c);
+    int rc = lct__bank_reserve(bank, 0, k);
+    if (rc) return rc;
+    gather_shared(bank, c->neg_idx, k);
+    if (grad)
+        rc = lct__gemm(rt, 0, 0, batch, d, k, 1.0f, c->x + 1, ld, bank->gather, d, c->accumulate ? 1.0f : 0.0f, c->y,
+                       d);
+    else
+        rc = lct__gemm(rt, 0, 1, batch, k, d, 1.0f, c->x, d, bank->gather, d, 0.0f, c->y + 1, ld);
+    if (rc) return rc;
+    lct__parallel(rt, batch * d >= LCT__BANK_PAR_MIN ? lct__threads(rt) : 1, batch, 1, grad ? pos_grads : pos_sims, c);
     return LCT_OK;
+}
+
+int lct__bank_similarity_unchecked(lct_bank *bank, const float *f, size_t batch, const int64_t *pos_idx,
+                                   const int64_t *neg_idx, size_t k, int mode, float *out)
+{
+    sim_ctx c = {bank, f, pos_idx, neg_idx, k, k + 1, out, 0, mode >= LCT_BANK_SAMPLE_SHARED};
+    return sims_or_grads(bank, &c, batch, 0);
 }
 
 int lct__bank_grad(lct_bank *bank, const float *ds, size_t batch, const int64_t *pos_idx, const int64_t *neg_idx,
                    size_t k, int mode, int accumulate, float *df)
 {
-    size_t d = bank->d, ld = k + 1;
-    sim_ctx c = {bank, ds, pos_idx, neg_idx, k, ld, df, accumulate};
-    if (mode >= LCT_BANK_SAMPLE_SHARED) {
-        int rc = lct__bank_reserve(bank, 0, k);
-        if (rc) return rc;
-        gather_shared(bank, neg_idx, k);
-        rc = lct__gemm(bank->rt, 0, 0, batch, d, k, 1.0f, ds + 1, ld, bank->gather, d, accumulate ? 1.0f : 0.0f, df,
-                       d);
-        if (rc) return rc;
-        lct__parallel(bank->rt, batch * d >= LCT__BANK_PAR_MIN ? lct__threads(bank->rt) : 1, batch, 1, pos_grads, &c);
-        return LCT_OK;
-    }
-    lct__parallel(bank->rt, batch * k * d >= LCT__BANK_PAR_MIN ? lct__threads(bank->rt) : 1, batch, 1, sample_grads,
-                  &c);
-    return LCT_OK;
+    sim_ctx c = {bank, ds, pos_idx, neg_idx, k, k + 1, df, accumulate, mode >= LCT_BANK_SAMPLE_SHARED};
+    return sims_or_grads(bank, &c, batch, 1);
 }
 
 int lct_bank_similarity_all(lct_bank *bank, const float *f, size_t batch, size_t first, size_t count, float *out,
@@ -218,9 +201,8 @@ int lct_bank_similarity_all(lct_bank *bank, const float *f, size_t batch, size_t
     LCT__REQUIRE(bank);
     LCT__REQUIRE(f);
     LCT__REQUIRE(out);
-    if (lct__bank_sharded(bank))
-        return LCT__FAIL(LCT_EUNSUPPORTED, "the bank is sharded over %d ranks; similarities with all its rows "
-                         "are not available", bank->comm->size);
+    int rc = lct__bank_unsharded(bank, __func__, "; similarities with all its rows are not available");
+    if (rc) return rc;
     if (batch == 0) return LCT__FAIL(LCT_EINVAL, "batch is 0");
     if (count == 0) return LCT__FAIL(LCT_EINVAL, "count is 0");
     if (first >= bank->n || count > bank->n - first)
@@ -229,6 +211,12 @@ int lct_bank_similarity_all(lct_bank *bank, const float *f, size_t batch, size_t
     if (!lct__fits2(batch, ldo, sizeof *out) || !lct__fits2(batch, bank->d, sizeof *f))
         return LCT__FAIL(LCT_ESHAPE, "batch (%zu) x ldo (%zu) overflows", batch, ldo);
     if (!lct__all_finite(f, batch * bank->d)) return LCT__FAIL(LCT_ENUMERIC, "f holds NaN or Inf");
+    return lct__bank_similarity_all_unchecked(bank, f, batch, first, count, out, ldo);
+}
+
+int lct__bank_similarity_all_unchecked(lct_bank *bank, const float *f, size_t batch, size_t first, size_t count,
+                                       float *out, size_t ldo)
+{
     size_t d = bank->d;
     if (bank->storage == LCT_BANK_FP32)
         return lct__gemm(bank->rt, 0, 1, batch, count, d, 1.0f, f, d, (const float *)bank->rows + first * d, d, 0.0f,
@@ -261,71 +249,24 @@ int lct__bank_grad_all(lct_bank *bank, const float *ds, size_t batch, size_t fir
 
 /* ---- sharded banks: the entries of the rows this rank owns -------------------------------------- */
 
-/* Local row of global index i, or -1 when another rank owns it. */
-static inline int64_t owned(const lct_bank *b, int64_t i)
-{
-    return (uint64_t)i >= b->first && (uint64_t)i < b->first + b->count ? i - (int64_t)b->first : -1;
-}
 
-static void owned_sims(void *ctx, size_t r0, size_t r1, size_t slot)
+/* Rows of the global batch, owned entries only (see bank.h), in parallel. */
+static void walk_owned(lct_bank *b, const float *x, size_t gb, const int64_t *pos_idx, const int64_t *neg_idx, size_t k,
+                       int mode, float *y, int grad)
 {
-    const sim_ctx *c = ctx;
-    lct_bank *b = c->b;
-    const float *fg = c->x;
-    const int64_t *pos_idx = c->pos_idx, *neg_idx = c->neg_idx;
-    float *out = c->y;
-    const size_t d = b->d, k = c->k, ld = c->ld;
-    const int shared = c->flag;
-    (void)slot;
-    for (size_t r = r0; r < r1; r++) {
-        const float *fr = fg + r * d;
-        const int64_t *nr = shared ? neg_idx : neg_idx + r * k;
-        float *o = out + r * ld;
-        int64_t l = owned(b, pos_idx[r]);
-        o[0] = l >= 0 ? dot_row(b, fr, (size_t)l) : 0.0f;
-        for (size_t j = 0; j < k; j++) {
-            l = owned(b, nr[j]);
-            o[1 + j] = l >= 0 ? dot_row(b, fr, (size_t)l) : 0.0f;
-        }
-    }
+    sim_ctx c = {b, x, pos_idx, neg_idx, k, k + 1, y, 0, mode >= LCT_BANK_SAMPLE_SHARED};
+    lct__parallel(b->rt, gb * k * b->d >= LCT__BANK_PAR_MIN ? lct__threads(b->rt) : 1, gb, 1,
+                  grad ? owned_grads : owned_sims, &c);
 }
 
 void lct__bank_sim_owned(lct_bank *b, const float *fg, size_t gb, const int64_t *pos_idx, const int64_t *neg_idx,
                          size_t k, int mode, float *out)
 {
-    const size_t d = b->d;
-    sim_ctx c = {b, fg, pos_idx, neg_idx, k, k + 1, out, mode >= LCT_BANK_SAMPLE_SHARED};
-    lct__parallel(b->rt, gb * k * d >= LCT__BANK_PAR_MIN ? lct__threads(b->rt) : 1, gb, 1, owned_sims, &c);
-}
-
-static void owned_grads(void *ctx, size_t r0, size_t r1, size_t slot)
-{
-    const sim_ctx *c = ctx;
-    lct_bank *b = c->b;
-    const float *ds = c->x;
-    const int64_t *pos_idx = c->pos_idx, *neg_idx = c->neg_idx;
-    float *df_all = c->y;
-    const size_t d = b->d, k = c->k, ld = c->ld;
-    const int shared = c->flag;
-    (void)slot;
-    for (size_t r = r0; r < r1; r++) {
-        float *g = df_all + r * d;
-        const float *sr = ds + r * ld;
-        const int64_t *nr = shared ? neg_idx : neg_idx + r * k;
-        memset(g, 0, d * sizeof *g);
-        int64_t l = owned(b, pos_idx[r]);
-        if (l >= 0) axpy_row(b, sr[0], (size_t)l, g);
-        for (size_t j = 0; j < k; j++) {
-            l = owned(b, nr[j]);
-            if (l >= 0) axpy_row(b, sr[1 + j], (size_t)l, g);
-        }
-    }
+    walk_owned(b, fg, gb, pos_idx, neg_idx, k, mode, out, 0);
 }
 
 void lct__bank_grad_owned(lct_bank *b, const float *ds, size_t gb, const int64_t *pos_idx, const int64_t *neg_idx,
                           size_t k, int mode, float *df_all)
 {
-    const size_t d = b->d;
-    sim_ctx c = {b, ds, pos_idx, neg_idx, k, k + 1, df_all, mode >= LCT_BANK_SAMPLE_SHARED};
-    lct__parallel(b->rt, gb * k * d >= LCT__BANK_PAR_MIN ? lct__threads(b->rt) : 1, gb, 1, owned_grads, &c);
+    walk_owned(b, ds, gb, pos_idx, neg_idx, k, mode, df_all, 1);
 }

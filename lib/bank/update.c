@@ -175,15 +175,14 @@ int lct_bank_proximal(const lct_bank *bank, const float *f, const int64_t *idx, 
     LCT__REQUIRE(bank);
     LCT__REQUIRE(f);
     LCT__REQUIRE(idx);
-    if (lct__bank_sharded(bank))
-        return LCT__FAIL(LCT_EUNSUPPORTED, "the bank is sharded over %d ranks; the proximal term needs every row",
-                         bank->comm->size);
+    int rc = lct__bank_unsharded(bank, __func__, "; the proximal term needs every row");
+    if (rc) return rc;
     if (batch == 0) return LCT__FAIL(LCT_EINVAL, "batch is 0");
     if (!(lambda >= 0.0f) || !isfinite(lambda))
         return LCT__FAIL(LCT_EINVAL, "lambda is %g; it must be finite and >= 0", (double)lambda);
     if (!lct__fits2(batch, bank->d, sizeof *f) || !lct__fits(batch, sizeof *idx))
         return LCT__FAIL(LCT_ESHAPE, "batch (%zu) x d (%zu) overflows", batch, bank->d);
-    int rc = lct__bank_check_idx(bank, idx, batch, __func__, "idx");
+    rc = lct__bank_check_idx(bank, idx, batch, __func__, "idx");
     if (rc) return rc;
     if (!lct__all_finite(f, batch * bank->d)) return LCT__FAIL(LCT_ENUMERIC, "f holds NaN or Inf");
     size_t d = bank->d;

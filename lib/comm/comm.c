@@ -25,20 +25,19 @@ int lct_comm_new(lct_comm **out, lct_runtime *rt, const lct_comm_ops *ops, void 
         int set;
     } need[] = {{"rank", ops->rank != NULL},           {"size", ops->size != NULL},
                 {"allreduce_sum_f32", ops->allreduce_sum_f32 != NULL}, {"allgather", ops->allgather != NULL},
-                {"allgatherv", ops->allgatherv != NULL}, {"broadcast", ops->broadcast != NULL},
-                {"barrier", ops->barrier != NULL}};
+                {"broadcast", ops->broadcast != NULL},   {"barrier", ops->barrier != NULL}};
     for (size_t i = 0; i < sizeof need / sizeof *need; i++)
-        if (!need[i].set) return LCT__FAIL(LCT_EINVAL, "ops->%s is NULL; every callback but release is required", need[i].name);
+        if (!need[i].set)
+            return LCT__FAIL(LCT_EINVAL, "ops->%s is NULL; every callback but allgatherv and release is required",
+                             need[i].name);
     int size = ops->size(user), rank = ops->rank(user);
     if (size < 1) return LCT__FAIL(LCT_ERANGE, "ops->size returned %d; a communicator has at least 1 rank", size);
     if (rank < 0 || rank >= size)
         return LCT__FAIL(LCT_ERANGE, "ops->rank returned %d; it must be in 0..%d (size %d)", rank, size - 1, size);
     lct_comm *c = lct__calloc(rt, 1, sizeof *c);
-    size_t *counts = lct__calloc(rt, 2 * (size_t)size, sizeof *counts);
     double *scratch = lct__calloc(rt, (size_t)size * LCT__COMM_SUM_MAX, sizeof *scratch);
-    if (!c || !counts || !scratch) {
+    if (!c || !scratch) {
         lct__free(rt, c);
-        lct__free(rt, counts);
         lct__free(rt, scratch);
         return LCT__FAIL(LCT_ENOMEM, "cannot allocate a communicator of %d ranks", size);
     }
@@ -48,8 +47,6 @@ int lct_comm_new(lct_comm **out, lct_runtime *rt, const lct_comm_ops *ops, void 
     c->user = user;
     c->rank = rank;
     c->size = size;
-    c->counts = counts;
-    c->displs = counts + size;
     c->scratch = scratch;
     c->scratch_cap = LCT__COMM_SUM_MAX;
     *out = c;
@@ -60,7 +57,6 @@ void lct_comm_free(lct_comm *comm)
 {
     if (comm == NULL) return;
     if (comm->ops.release) comm->ops.release(comm->user);
-    lct__free(comm->rt, comm->counts);
     lct__free(comm->rt, comm->scratch);
     lct__free(comm->rt, comm);
 }
@@ -88,14 +84,6 @@ static int self_allgather(void *user, const void *send, void *recv, size_t bytes
     if (send != recv) memmove(recv, send, bytes);
     return 0;
 }
-static int self_allgatherv(void *user, const void *send, size_t send_bytes, void *recv, const size_t *recv_bytes,
-                           const size_t *displs)
-{
-    (void)user;
-    (void)recv_bytes;
-    memmove((char *)recv + displs[0], send, send_bytes);
-    return 0;
-}
 static int self_broadcast(void *user, void *buf, size_t bytes, int root) { (void)user; (void)buf; (void)bytes; (void)root; return 0; }
 static int self_barrier(void *user) { (void)user; return 0; }
 
@@ -110,11 +98,17 @@ int lct_comm_new_self(lct_comm **out, lct_runtime *rt)
     ops.size = self_size;
     ops.allreduce_sum_f32 = self_allreduce;
     ops.allgather = self_allgather;
-    ops.allgatherv = self_allgatherv;
     ops.broadcast = self_broadcast;
     ops.barrier = self_barrier;
     return lct_comm_new(out, rt, &ops, NULL);
 }
+
+/* ---- the view of the other modules ------------------------------------------------ */
+
+int lct__comm_rank(const lct_comm *c) { return c ? c->rank : 0; }
+int lct__comm_size(const lct_comm *c) { return c ? c->size : 1; }
+int lct__comm_active(const lct_comm *c) { return c != NULL && c->size > 1; }
+lct_runtime *lct__comm_runtime(const lct_comm *c) { return c->rt; }
 
 /* ---- checked collectives ------------------------------------------------------ */
 
@@ -139,23 +133,6 @@ int lct__comm_allgather(lct_comm *c, const void *send, void *recv, size_t bytes,
     }
     int e = c->ops.allgather(c->user, send, recv, bytes);
     return e ? comm_failed(func, "allgather", e) : LCT_OK;
-}
-
-int lct__comm_allgatherv(lct_comm *c, const void *send, void *recv, const size_t *counts, size_t elem,
-                         const char *func)
-{
-    size_t off = 0;
-    for (int r = 0; r < c->size; r++) {
-        c->counts[r] = counts[r] * elem;
-        c->displs[r] = off;
-        off += c->counts[r];
-    }
-    if (c->size == 1) {
-        if (send != recv && c->counts[0]) memmove(recv, send, c->counts[0]);
-        return LCT_OK;
-    }
-    int e = c->ops.allgatherv(c->user, send, c->counts[c->rank], recv, c->counts, c->displs);
-    return e ? comm_failed(func, "allgatherv", e) : LCT_OK;
 }
 
 int lct__comm_bcast(lct_comm *c, void *buf, size_t bytes, int root, const char *func)

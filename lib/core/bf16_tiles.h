@@ -21,9 +21,6 @@
 
 #include <immintrin.h>
 
-#define LCT__AMX_TARGET                                                                                   \
-    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16")))
-
 /* 32 floats (lo, then hi) to bf16 as lct__to_bf16 does (one AVX512-BF16 conversion: nearest even,
  * subnormals to zero). */
 LCT__AMX_TARGET static inline __m512i lct__bf16x32(__m512 lo, __m512 hi)

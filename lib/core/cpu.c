@@ -94,24 +94,25 @@ static int request_amx(void)
     return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
 }
 
-static int amx_off;
-
 int lct__amx_ready(void)
 {
     static int cached = -1; /* benign race: the request is idempotent */
     if (cached < 0) cached = request_amx();
-    return cached && !amx_off;
+    return cached && !lct__test_control(LCT__TESTCTRL_GET_AMX_OFF);
 }
 #else
-static int amx_off;
-
 int lct__amx_ready(void)
 {
     return 0;
 }
 #endif
 
-void lct__amx_disable(int off)
+int lct__simd_cached = -1;
+
+int lct__simd_detect(void)
 {
-    amx_off = off;
+    const int need = LCT__CPU_AVX2 | LCT__CPU_FMA | LCT__CPU_F16C;
+    int level = (lct__cpu_features() & need) == need ? LCT__SIMD_AVX2 : LCT__SIMD_GENERIC;
+    lct__simd_cached = level;
+    return level;
 }

@@ -137,19 +137,42 @@ void lct__free(lct_runtime *rt, void *p);
 void *lct__hook_alloc(lct_runtime *rt, size_t size);
 void lct__hook_free(lct_runtime *rt, void *p);
 
-/* ---- vector kernels --------------------------------------------------------
- * Element-wise kernels are compiled for several ISAs and picked at load time (no -march needed),
- * with the loop vectoriser at full strength (GCC's -O2 cost model skips most loops). No fast-math:
- * results are the same IEEE operations in the same order on every ISA path. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#  define LCT__VEC_ISA __attribute__((target_clones("avx512f", "avx2", "default")))
-#  define LCT__VEC __attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
-#else
-#  define LCT__VEC_ISA
-#  define LCT__VEC
-#endif
-/* LCT__VEC_ISA for kernels that call static inline helpers: GCC does not inline across differing
- * optimize attributes, so those keep the file's optimisation level. */
+/* ---- workspace reservation --------------------------------------------------
+ * A workspace's layout is written once, as a function that takes its pieces in order, and run
+ * twice (zstd's cwksp): over lct__wksp_begin(NULL) it only adds up the bytes (the size to
+ * allocate); over the block (from lct__malloc, 64-byte aligned) it hands out the same pieces. Each
+ * piece starts on a 64-byte boundary, so the pieces never share a cache line. */
+typedef struct lct__wksp {
+    unsigned char *base; /* NULL: the sizing pass */
+    size_t used;         /* bytes taken so far, a multiple of 64 */
+    int overflow;        /* a size did not fit size_t */
+} lct__wksp;
+
+static inline lct__wksp lct__wksp_begin(void *base)
+{
+    lct__wksp w = {(unsigned char *)base, 0, 0};
+    return w;
+}
+
+/* The next piece of count x size bytes: a pointer into the block, NULL in the sizing pass. */
+static inline void *lct__wksp_take(lct__wksp *w, size_t count, size_t size)
+{
+    size_t bytes;
+    if (w->overflow || lct__mul_size(count, size, &bytes) || bytes > SIZE_MAX - 63 - w->used) {
+        w->overflow = 1;
+        return NULL;
+    }
+    void *p = w->base ? w->base + w->used : NULL;
+    w->used += (bytes + 63) & ~(size_t)63;
+    return p;
+}
+
+/* End of the sizing pass: *bytes the pieces need and 0, or *bytes 0 and 1 if a size overflowed. */
+static inline int lct__wksp_size(const lct__wksp *w, size_t *bytes)
+{
+    *bytes = w->overflow ? 0 : w->used;
+    return w->overflow;
+}
 
 /* ---- CPU features ----------------------------------------------------------
  * Portable across compilers (no __builtin_cpu_supports feature names, which differ). */
@@ -171,8 +194,6 @@ int lct__cpu_isa_name_ok(const char *value);
  * environment does not disable them (LCT_AMX=0), and the OS granted the process the tile-data
  * state (Linux arch_prctl ARCH_REQ_XCOMP_PERM, asked once per process). 0 otherwise. */
 int lct__amx_ready(void);
-/* Tests: nonzero makes lct__amx_ready() answer 0 (a CPU without tiles); 0 restores it. */
-void lct__amx_disable(int off);
 
 /* AMX tiles from the compiler (GCC 11, Clang 12 on x86-64 Linux); use them only if lct__amx_ready(). */
 #if defined(__x86_64__) && defined(__linux__) && \
@@ -182,9 +203,74 @@ void lct__amx_disable(int off);
 #  define LCT__AMX 0
 #endif
 
-/* ---- bf16 products on AMX tiles (gemm_bf16.c) ------------------------------- */
+/* ---- SIMD dispatch -----------------------------------------------------------
+ * The one way the library picks instructions the baseline x86-64 lacks; nothing is built with -march.
+ *  - Plain C loops that the compiler vectorises are marked LCT__VEC (or LCT__VEC_ISA): GCC clones
+ *    them for AVX-512, AVX2 and the baseline and the loader picks the clone. No fast-math: the same
+ *    IEEE operations in the same order on every clone.
+ *  - Kernels written with intrinsics are compiled for their level with LCT__TARGET_AVX2 or
+ *    LCT__AMX_TARGET and called only behind a run-time check of that level: lct__simd_level() >=
+ *    LCT__SIMD_AVX2 (AVX2, FMA and F16C; LCT__SIMD_PICK chooses between a kernel's _avx and _generic
+ *    forms), or lct__amx_ready() for tiles (LCT_AMX=0 turns those off).
+ * Both checks are cached; tests lower them with lct__test_control to exercise the portable paths. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#  define LCT__VEC_ISA __attribute__((target_clones("avx512f", "avx2", "default")))
+#  define LCT__VEC __attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
+#else
+#  define LCT__VEC_ISA
+#  define LCT__VEC
+#endif
+/* LCT__VEC_ISA for kernels that call static inline helpers: GCC does not inline across differing
+ * optimize attributes, so those keep the file's optimisation level. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#  define LCT__X86 1
+#  define LCT__TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+#else
+#  define LCT__X86 0
+#  define LCT__TARGET_AVX2
+#endif
+#if LCT__AMX
+#  define LCT__AMX_TARGET                                                                                 \
+      __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16")))
+#endif
+enum { LCT__SIMD_GENERIC = 0, LCT__SIMD_AVX2 = 1 };
+/* The level the intrinsic kernels may use (-1 until first asked); lct__simd_level() reads it. */
+extern int lct__simd_cached;
+int lct__simd_detect(void);
+static inline int lct__simd_level(void)
+{
+    int l = lct__simd_cached; /* benign race: every thread computes the same value */
+    return l >= 0 ? l : lct__simd_detect();
+}
+/* The kernel for this CPU among name##_avx (LCT__TARGET_AVX2) and name##_generic. */
+#if LCT__X86
+#  define LCT__SIMD_PICK(name) (lct__simd_level() >= LCT__SIMD_AVX2 ? name##_avx : name##_generic)
+#else
+#  define LCT__SIMD_PICK(name) name##_generic
+#endif
 
-/* fp32 -> bf16 as AVX512-BF16 converts: nearest even, subnormals to a signed zero, NaN made quiet; and back. */
+/* ---- test control ----------------------------------------------------------
+ * The single entry through which the test suites reach into the library (SQLite's
+ * sqlite3_test_control): not exported, not thread-safe, for tests only. Returns the previous value
+ * of the setting (or the value asked for); -1 for an unknown op. */
+enum {
+    LCT__TESTCTRL_SIMD_GENERIC = 1, /* int: nonzero makes the intrinsic kernels take their portable paths */
+    LCT__TESTCTRL_AMX_OFF,          /* int: nonzero makes lct__amx_ready() answer 0 (a CPU without tiles) */
+    LCT__TESTCTRL_KNN_AMX,          /* int: kNN on AMX: -1 (default) when ready, 0 never, 1 whenever ready */
+    LCT__TESTCTRL_INFONCE_BLOCK,    /* size_t: score floats per LCT_INFONCE_ALL chunk; 0 the default (4 Mi) */
+    LCT__TESTCTRL_GET_AMX_OFF,      /* no argument: the AMX_OFF setting */
+    LCT__TESTCTRL_GET_KNN_AMX,      /* no argument: the KNN_AMX setting */
+    LCT__TESTCTRL_GET_INFONCE_BLOCK /* no argument: the INFONCE_BLOCK setting (floats) */
+};
+long long lct__test_control(int op, ...);
+
+/* ---- number conversions (convert.c) -------------------------------------------
+ * Scalar forms round exactly like the instructions: fp16 as F16C (nearest even), bf16 as
+ * AVX512-BF16 (nearest even, subnormals to a signed zero, NaN made quiet). */
+float lct__h2f(uint16_t h);
+uint16_t lct__f2h(float f);
+void lct__half_to_float(const uint16_t *h, float *f, size_t n);
+void lct__float_to_half(const float *f, uint16_t *h, size_t n);
 uint16_t lct__to_bf16(float x);
 static inline float lct__bf16_to_float(uint16_t h)
 {
@@ -193,6 +279,18 @@ static inline float lct__bf16_to_float(uint16_t h)
     memcpy(&f, &u, sizeof f);
     return f;
 }
+
+/* ---- vector kernels against fp32 or fp16 rows (vec.c) ----------------------- */
+float lct__dot_f32(const float *a, const float *b, size_t n);
+float lct__dot_f16(const float *a, const uint16_t *h, size_t n);
+/* y += a * x, x fp32 or fp16 */
+void lct__axpy_f32(float a, const float *x, float *y, size_t n);
+void lct__axpy_f16(float a, const uint16_t *x, float *y, size_t n);
+/* Positions (ascending) of the elements of s[0..n) greater than thr into pos; returns their count. */
+size_t lct__scan_greater(const float *s, size_t n, float thr, uint32_t *pos);
+
+/* ---- bf16 products on AMX tiles (gemm_bf16.c) ------------------------------- */
+
 /* Load the tile configuration (eight tiles of 16 rows x 64 bytes) on this thread / release it. */
 void lct__amx_begin(void);
 void lct__amx_end(void);

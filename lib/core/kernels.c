@@ -36,8 +36,7 @@ static cntx_t *context_of(long id)
 #endif
 }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define LCT__X86 1
+#if LCT__X86
 enum { ISA_NONE, ISA_SSE3, ISA_AVX, ISA_AVX2, ISA_AVX512 };
 
 /* Highest vector ISA both the CPU and the OS support, and the AMD family (0 for others). */
@@ -86,7 +85,7 @@ static void init_once(void)
     }
     const char *env = getenv("BLIS_ARCH_TYPE");
     long id = -1;
-#ifdef LCT__X86
+#if LCT__X86
     int amd_family;
     int isa = cpu_isa(&amd_family);
     if (env != NULL && env[0] != '\0') {

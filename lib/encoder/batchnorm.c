@@ -7,7 +7,7 @@
 #include <math.h>
 
 #include "encoder_internal.h"
-#include "../comm/comm_internal.h"
+#include "../comm/comm.h"
 
 
 int lct__bn_init(lct__layer *l, const char *func)
@@ -343,7 +343,7 @@ static void normalise(const lct__pass *p, const lct__layer *l, const bn_view *v,
  */
 static int sync_stats(const lct__pass *p, bn_view *v, double *var)
 {
-    const size_t C = v->c, P = (size_t)p->comm->size;
+    const size_t C = v->c, P = (size_t)lct__comm_size(p->comm);
     double *send = p->sync, *recv = p->sync + 2 * C, nl = (double)v->n;
     for (size_t c = 0; c < C; c++) {
         send[2 * c] = v->mean[c];
@@ -373,7 +373,7 @@ static int sync_stats(const lct__pass *p, bn_view *v, double *var)
 /* Σdy and Σdy·x̂ of the global batch: every rank's, summed in rank order in double. */
 static int sync_sums(const lct__pass *p, bn_view *v)
 {
-    const size_t C = v->c, P = (size_t)p->comm->size;
+    const size_t C = v->c, P = (size_t)lct__comm_size(p->comm);
     double *send = p->sync, *recv = p->sync + 2 * C;
     for (size_t c = 0; c < C; c++) {
         send[2 * c] = v->sdy[c];

@@ -2,7 +2,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "../comm/comm_internal.h"
+#include "../comm/comm.h"
 #include "encoder_internal.h"
 
 int lct_encoder_options_init(lct_encoder_options *opts, uint32_t version)
@@ -408,7 +408,7 @@ static lct__pass make_pass(const lct_encoder *enc, size_t batch, int train)
 int lct_encoder_set_comm(lct_encoder *enc, lct_comm *comm)
 {
     LCT__REQUIRE(enc);
-    if (comm && comm->rt != enc->rt) return LCT__FAIL(LCT_EMISMATCH, "comm belongs to another runtime than the encoder");
+    if (comm && lct__comm_runtime(comm) != enc->rt) return LCT__FAIL(LCT_EMISMATCH, "comm belongs to another runtime than the encoder");
     enc->comm = comm;
     return LCT_OK;
 }
@@ -420,7 +420,7 @@ static int ensure_sync(lct_encoder *enc, const char *func)
     size_t cmax = 0;
     for (size_t i = 0; i < enc->n_layers; i++)
         if (enc->layers[i]->kind == LCT__L_BATCHNORM && enc->layers[i]->in.d[0] > cmax) cmax = enc->layers[i]->in.d[0];
-    size_t need = ((size_t)enc->comm->size + 1) * 2 * cmax;
+    size_t need = ((size_t)lct__comm_size(enc->comm) + 1) * 2 * cmax;
     if (need <= enc->sync_cap) return LCT_OK;
     double *s = lct__malloc(enc->rt, need * sizeof *s);
     if (s == NULL) return lct__fail(LCT_ENOMEM, func, "cannot allocate the %zu-double batch-norm exchange", need);

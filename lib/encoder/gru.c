@@ -26,27 +26,38 @@ typedef struct gru_ws {
     float *gi, *gh, *r, *z, *n, *ghn, *hprev, *dh, *wt;
 } gru_ws;
 
-static gru_ws carve(const lct__layer *l, size_t batch, float *base)
+/* The layer's workspace in one layout, for the sizing pass (base NULL) and the carving pass; every
+ * piece on a 64-byte (16-float) boundary. */
+static lct__wksp layout(const lct__layer *l, size_t batch, float *base, gru_ws *w)
 {
     size_t h = l->units, bt = batch * l->in.d[0];
+    lct__wksp s = lct__wksp_begin(base);
+    w->gi = lct__wksp_take(&s, bt * 3 * h, sizeof(float)); /* input gates; dGi in backward */
+    w->gh = lct__wksp_take(&s, bt * 3 * h, sizeof(float)); /* recurrent gates of one step; dGh of all steps in backward */
+    w->r = lct__wksp_take(&s, bt * h, sizeof(float));
+    w->z = lct__wksp_take(&s, bt * h, sizeof(float));
+    w->n = lct__wksp_take(&s, bt * h, sizeof(float));
+    w->ghn = lct__wksp_take(&s, bt * h, sizeof(float));
+    w->hprev = lct__wksp_take(&s, bt * h, sizeof(float));
+    w->dh = lct__wksp_take(&s, batch * h, sizeof(float));
+    w->wt = lct__wksp_take(&s, 3 * h * h, sizeof(float)); /* W_hhᵀ (H × 3H), for the recurrent product */
+    return s;
+}
+
+static gru_ws carve(const lct__layer *l, size_t batch, float *base)
+{
     gru_ws w;
-    float *q = base;
-    w.gi = q;    q += lct__round16(bt * 3 * h); /* input gates; dGi in backward */
-    w.gh = q;    q += lct__round16(bt * 3 * h); /* recurrent gates of one step; dGh of all steps in backward */
-    w.r = q;     q += lct__round16(bt * h);
-    w.z = q;     q += lct__round16(bt * h);
-    w.n = q;     q += lct__round16(bt * h);
-    w.ghn = q;   q += lct__round16(bt * h);
-    w.hprev = q; q += lct__round16(bt * h);
-    w.dh = q;    q += lct__round16(batch * h);
-    w.wt = q;    /* W_hhᵀ (H × 3H), for the recurrent product */
+    layout(l, batch, base, &w);
     return w;
 }
 
 size_t lct__gru_ws(const lct__layer *l, size_t batch)
 {
-    size_t h = l->units, bt = batch * l->in.d[0];
-    return 2 * lct__round16(bt * 3 * h) + 5 * lct__round16(bt * h) + lct__round16(batch * h) + lct__round16(3 * h * h);
+    gru_ws w;
+    lct__wksp s = layout(l, batch, NULL, &w);
+    size_t bytes;
+    lct__wksp_size(&s, &bytes);
+    return bytes / sizeof(float);
 }
 
 /* g[j] += Σ_k h[k]·wt[k][j] (j < n, k < m; wt row-major m × n): k in order for every j, 64 sums of g

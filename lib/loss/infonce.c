@@ -7,17 +7,14 @@
 int lct_loss_new_infonce(lct_loss **out, lct_runtime *rt, size_t seq_len, size_t latent_dim, size_t context_dim,
                          const lct_loss_infonce_options *opts)
 {
-    LCT__REQUIRE(out);
-    *out = NULL;
-    LCT__REQUIRE(rt);
+    int rc = lct__loss_new_args(__func__, out, rt, NULL, NULL);
+    if (rc) return rc;
     lct_loss_infonce_options o;
     LCT__OPTIONS_COPY(LCT__OPT_LOSS_INFONCE, lct_loss_infonce_options_init, o, opts);
-    if (seq_len < 2 || seq_len > LCT__LOSS_MAX_DIM)
-        return LCT__FAIL(LCT_EINVAL, "seq_len is %zu; it must be in 2..%d", seq_len, LCT__LOSS_MAX_DIM);
-    if (latent_dim == 0 || latent_dim > LCT__LOSS_MAX_DIM)
-        return LCT__FAIL(LCT_EINVAL, "latent_dim is %zu; it must be in 1..%d", latent_dim, LCT__LOSS_MAX_DIM);
-    if (context_dim == 0 || context_dim > LCT__LOSS_MAX_DIM)
-        return LCT__FAIL(LCT_EINVAL, "context_dim is %zu; it must be in 1..%d", context_dim, LCT__LOSS_MAX_DIM);
+    if ((rc = lct__loss_check_range(__func__, "seq_len", seq_len, 2, LCT__LOSS_MAX_DIM)) ||
+        (rc = lct__loss_check_range(__func__, "latent_dim", latent_dim, 1, LCT__LOSS_MAX_DIM)) ||
+        (rc = lct__loss_check_range(__func__, "context_dim", context_dim, 1, LCT__LOSS_MAX_DIM)))
+        return rc;
     if (o.steps == 0 || o.steps >= seq_len)
         return LCT__FAIL(LCT_EINVAL, "opts->steps is %u; it must be in 1..seq_len-1 (%zu)", (unsigned)o.steps,
                          seq_len - 1);
@@ -62,16 +59,10 @@ int lct_loss_new_infonce(lct_loss **out, lct_runtime *rt, size_t seq_len, size_t
 }
 
 /* LCT_INFONCE_ALL scores a chunk of sequences at a time against all B·T candidates, one GEMM per chunk:
- * as many sequences as keep the chunk's scores within all_block floats (at least one). */
-static size_t all_block = (size_t)1 << 22;
-
-void lct__infonce_set_all_block(size_t floats)
-{
-    all_block = floats ? floats : (size_t)1 << 22;
-}
-
+ * as many sequences as keep the chunk's scores within 4 Mi floats (at least one; tests set fewer). */
 static size_t all_chunk(size_t batch, size_t t, size_t all)
 {
+    size_t all_block = (size_t)lct__test_control(LCT__TESTCTRL_GET_INFONCE_BLOCK);
     size_t per = t * all * t, g = per >= all_block ? 1 : all_block / per;
     return g < batch ? g : batch;
 }
@@ -88,21 +79,43 @@ static size_t block_elems(const lct_loss *loss, size_t batch, size_t all)
     }
 }
 
+/* The workspace (ws NULL: the sizing pass): per anchor row its loss and verdict, the K predictions of
+ * every row and their gradients, the score blocks; with more than one rank also the latents of the
+ * global batch and their gradient. */
+typedef struct {
+    double *row_loss;  /* BT */
+    int32_t *correct;  /* 2 BT */
+    float *pred, *dpred; /* BT x KD each */
+    float *s;          /* block_elems */
+    float *zg, *dzg;   /* (P B) T x D each, distributed only */
+} infonce_ws;
+
+static lct__wksp infonce_layout(const lct_loss *loss, size_t batch, void *ws, infonce_ws *p)
+{
+    lct__wksp w = lct__wksp_begin(ws);
+    const size_t T = loss->seq_len, KD = loss->dim * loss->steps, P = lct__loss_ranks(loss);
+    size_t bt, all, blk;
+    if (lct__mul_size(batch, T, &bt) || lct__mul_size(batch, P, &all) || lct__mul_size(all, T * T, &blk)) {
+        w.overflow = 1;
+        return w;
+    }
+    p->row_loss = lct__wksp_take(&w, bt, sizeof(double));
+    p->correct = lct__wksp_take(&w, bt, 2 * sizeof(int32_t));
+    p->pred = lct__wksp_take(&w, bt, KD * sizeof(float));
+    p->dpred = lct__wksp_take(&w, bt, KD * sizeof(float));
+    p->s = lct__wksp_take(&w, block_elems(loss, batch, all), sizeof(float));
+    p->zg = p->dzg = NULL;
+    if (P > 1) {
+        p->zg = lct__wksp_take(&w, all * T, loss->dim * sizeof(float));
+        p->dzg = lct__wksp_take(&w, all * T, loss->dim * sizeof(float));
+    }
+    return w;
+}
+
 int lct__infonce_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
 {
-    size_t rows, pred, blk, anchors, total, P = lct__loss_ranks(loss), all, zg = 0;
-    if (lct__mul_size(batch, loss->seq_len, &rows) || lct__mul_size(rows, loss->dim * loss->steps, &pred) ||
-        lct__mul_size(batch, loss->seq_len * loss->seq_len, &blk) || lct__mul_size(rows, 2 * sizeof(double), &anchors) ||
-        lct__mul_size(batch, P, &all) || lct__mul_size(all, loss->seq_len * loss->seq_len, &blk) ||
-        lct__mul_size(rows, P * loss->dim, &zg))
-        return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu overflows size_t", batch);
-    blk = block_elems(loss, batch, all);
-    if (pred > SIZE_MAX / 16 || blk > SIZE_MAX / 8 || zg > SIZE_MAX / 16)
-        return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu overflows size_t", batch);
-    total = 2 * pred * sizeof(float) + blk * sizeof(float) + anchors + 256;
-    if (P > 1) total += 2 * zg * sizeof(float) + 128; /* the gathered latents and their gradient */
-    *bytes = total;
-    return LCT_OK;
+    infonce_ws p;
+    return lct__loss_ws_size(infonce_layout(loss, batch, NULL, &p), batch, bytes, __func__);
 }
 
 static double max_row_norm(const float *x, size_t rows, size_t cols)
@@ -303,6 +316,79 @@ static void step_blocks(void *ctx, size_t q0, size_t q1, size_t slot)
                   c->scale, c->grad, 1, c->row_loss, c->correct);
 }
 
+/* The checks of a compute call, then the workspace: LCT_OK or the error recorded (not yet agreed on). */
+static int infonce_checks(lct_loss *loss, const float *z, const float *c, size_t batch, const char *func)
+{
+    const size_t T = loss->seq_len, D = loss->dim, H = loss->ctx_dim, K = loss->steps, BT = batch * T;
+    size_t bytes;
+    int rc = lct__infonce_workspace(loss, batch, &bytes);
+    if (rc == LCT_OK) rc = lct__loss_check_finite(func, "z", z, BT * D);
+    if (rc == LCT_OK) rc = lct__loss_check_finite(func, "c", c, BT * H);
+    if (rc == LCT_OK) rc = lct__loss_check_finite(func, "W_k (lct_loss_params)", loss->w, K * D * H);
+    if (rc) return rc;
+    /* |z^T W_k c| <= |z| |W_k|_F |c|: refuse up front what could overflow, so that no W_k gradient is
+     * half accumulated when an error is returned. (Across ranks: max |z| over the global batch.) */
+    double zmax = max_row_norm(z, BT, D), cmax = max_row_norm(c, BT, H), wmax = max_row_norm(loss->w, K, D * H);
+    if (zmax * wmax * cmax > 1e37)
+        return lct__fail(LCT_ENUMERIC, func, "scores could overflow float: max |z| %g, max |W_k| %g, max |c| %g; "
+                         "scale the inputs down", zmax, wmax, cmax);
+    return lct__loss_reserve(loss, bytes);
+}
+
+/* Step k's scores, loss and gradients for every anchor of the batch; returns the step's mean loss. */
+static double infonce_step(lct_loss *loss, const infonce_ws *p, const float *zc, float *dzc, size_t batch, size_t all,
+                           size_t b_off, size_t k, int grad, float *accuracy)
+{
+    const size_t T = loss->seq_len, na = T - k, nk = batch * na;
+    const double scale = 1.0 / ((double)loss->steps * (double)nk * loss->tau);
+    const int mode = loss->negatives;
+    if (mode == LCT_INFONCE_ALL) {
+        /* every chunk's dz touches every latent: chunks in turn, each GEMM with all threads */
+        const size_t g = all_chunk(batch, T, all);
+        for (size_t q0 = 0; q0 < batch; q0 += g)
+            run_all(loss, zc, p->pred, p->dpred, dzc, p->s, all, b_off, k, q0, batch - q0 < g ? batch - q0 : g, scale,
+                    grad, p->row_loss, p->correct);
+    } else {
+        /* blocks write disjoint rows of dpred and dz: one parallel region per step, blocks on single
+         * threads (the batch mode's blocks are B x B, far too small to split) */
+        size_t blocks = mode == LCT_INFONCE_BATCH ? na : batch;
+        size_t per = mode == LCT_INFONCE_BATCH ? batch * all : (T - 1) * T;
+        step_ctx sc = {loss,  zc, p->pred, p->dpred, dzc,         p->s,       per, batch,
+                       all,   b_off, k,     scale,    grad, p->row_loss, p->correct};
+        lct__parallel(loss->rt, lct__threads(loss->rt), blocks, 1, step_blocks, &sc);
+    }
+    double lk = 0.0;
+    size_t hits = 0;
+    for (size_t i = 0; i < nk; i++) {
+        lk += p->row_loss[i];
+        hits += (size_t)p->correct[i];
+    }
+    if (accuracy) accuracy[k - 1] = (float)((double)hits / (double)nk);
+    return lk / (double)nk;
+}
+
+/* Global means over the ranks (every rank has the same number of anchors), and this rank's dz from the
+ * all-reduced gradient of every candidate. */
+static int infonce_reduce(lct_loss *loss, double *total, float *accuracy, const float *dzc, float *dz, size_t batch,
+                          size_t b_off)
+{
+    lct_comm *comm = loss->comm;
+    const size_t K = loss->steps, TD = loss->seq_len * loss->dim, P = (size_t)lct__comm_size(comm);
+    double sums[1 + 64];
+    size_t nk = accuracy && K <= 64 ? K : 0;
+    sums[0] = *total;
+    for (size_t k = 0; k < nk; k++) sums[1 + k] = accuracy[k];
+    int rc = lct__comm_sum_f64(comm, sums, 1 + nk, "lct_loss_infonce_compute");
+    if (rc) return rc;
+    *total = sums[0] / (double)P;
+    for (size_t k = 0; k < nk; k++) accuracy[k] = (float)(sums[1 + k] / (double)P);
+    if (dz) {
+        if ((rc = lct__comm_allreduce_f32(comm, (float *)dzc, P * batch * TD, "lct_loss_infonce_compute"))) return rc;
+        memcpy(dz, dzc + b_off * TD, batch * TD * sizeof *dz);
+    }
+    return LCT_OK;
+}
+
 int lct_loss_infonce_compute(lct_loss *loss, const float *z, const float *c, size_t batch, float *loss_out,
                              float *dz, float *dc, float *accuracy)
 {
@@ -313,96 +399,37 @@ int lct_loss_infonce_compute(lct_loss *loss, const float *z, const float *c, siz
     LCT__REQUIRE(loss_out);
     if (batch < 2 && loss->negatives == LCT_INFONCE_BATCH)
         return LCT__FAIL(LCT_EINVAL, "batch is 1: LCT_INFONCE_BATCH needs other sequences as negatives");
-    const size_t T = loss->seq_len, D = loss->dim, H = loss->ctx_dim, K = loss->steps, BT = batch * T;
-    size_t bytes;
-    rc = lct__infonce_workspace(loss, batch, &bytes);
-    if (rc == LCT_OK) rc = lct__loss_check_finite(__func__, "z", z, BT * D);
-    if (rc == LCT_OK) rc = lct__loss_check_finite(__func__, "c", c, BT * H);
-    if (rc == LCT_OK) rc = lct__loss_check_finite(__func__, "W_k (lct_loss_params)", loss->w, K * D * H);
-    /* |z^T W_k c| <= |z| |W_k|_F |c|: refuse up front what could overflow, so that no W_k gradient is
-     * half accumulated when an error is returned. (Across ranks: max |z| over the global batch.) */
-    double zmax = rc ? 0.0 : max_row_norm(z, BT, D), cmax = rc ? 0.0 : max_row_norm(c, BT, H);
-    double wmax = rc ? 0.0 : max_row_norm(loss->w, K, D * H);
-    if (rc == LCT_OK && zmax * wmax * cmax > 1e37)
-        rc = LCT__FAIL(LCT_ENUMERIC, "scores could overflow float: max |z| %g, max |W_k| %g, max |c| %g; "
-                       "scale the inputs down", zmax, wmax, cmax);
-    if (rc == LCT_OK) rc = lct__loss_reserve(loss, bytes);
+    rc = infonce_checks(loss, z, c, batch, __func__);
     if ((rc = lct__loss_agree(loss, rc, batch, __func__))) return rc;
 
+    const size_t T = loss->seq_len, D = loss->dim, H = loss->ctx_dim, K = loss->steps, BT = batch * T, KD = K * D;
     lct_runtime *rt = loss->rt;
-    double *row_loss = loss->ws;
-    int32_t *correct = (int32_t *)(row_loss + BT);
-    float *pred = (float *)(correct + 2 * BT);
-    pred = (float *)(((uintptr_t)pred + 63) & ~(uintptr_t)63);
-    const size_t KD = K * D;
-    float *dpred = pred + BT * KD;
-    float *s = dpred + BT * KD;
+    infonce_ws p;
+    infonce_layout(loss, batch, loss->ws, &p);
     const int grad = dz != NULL || dc != NULL;
     /* Global in-batch negatives: the latents of every rank's sequences (rank order) are the candidates;
      * the gradient of every candidate comes back through one all-reduce. */
     lct_comm *comm = lct__comm_active(loss->comm) ? loss->comm : NULL;
-    const size_t all = comm ? batch * (size_t)comm->size : batch, b_off = comm ? batch * (size_t)comm->rank : 0;
+    const size_t all = batch * (size_t)lct__comm_size(comm), b_off = batch * (size_t)lct__comm_rank(comm);
     const float *zc = z;
     float *dzc = dz;
     if (comm) {
-        float *zg = s + block_elems(loss, batch, all);
-        zg = (float *)(((uintptr_t)zg + 63) & ~(uintptr_t)63);
-        float *dzg = zg + all * T * D;
-        if ((rc = lct__comm_allgather(comm, z, zg, BT * D * sizeof *z, __func__))) return rc;
-        zc = zg;
-        dzc = dz ? dzg : NULL;
+        if ((rc = lct__comm_allgather(comm, z, p.zg, BT * D * sizeof *z, __func__))) return rc;
+        zc = p.zg;
+        dzc = dz ? p.dzg : NULL;
     }
 
     /* All K predictions at once: row (b, t) of pred holds W_1 c, ..., W_K c (BT x KD, one GEMM with the
      * stacked W_k); their gradients come back the same way (dc = dpred W, dW += dpred^T c). */
-    lct__gemm(rt, 0, 1, BT, KD, H, 1.0f, c, H, loss->w, H, 0.0f, pred, KD);
-    if (grad) memset(dpred, 0, BT * KD * sizeof *dpred);
+    lct__gemm(rt, 0, 1, BT, KD, H, 1.0f, c, H, loss->w, H, 0.0f, p.pred, KD);
+    if (grad) memset(p.dpred, 0, BT * KD * sizeof *p.dpred);
     if (dzc) memset(dzc, 0, all * T * D * sizeof *dzc);
     double total = 0.0;
-    for (size_t k = 1; k <= K; k++) {
-        const size_t na = T - k, nk = batch * na;
-        const double scale = 1.0 / ((double)K * (double)nk * loss->tau);
-        const int mode = loss->negatives;
-        if (mode == LCT_INFONCE_ALL) {
-            /* every chunk's dz touches every latent: chunks in turn, each GEMM with all threads */
-            const size_t g = all_chunk(batch, T, all);
-            for (size_t q0 = 0; q0 < batch; q0 += g)
-                run_all(loss, zc, pred, dpred, dzc, s, all, b_off, k, q0, batch - q0 < g ? batch - q0 : g, scale, grad,
-                        row_loss, correct);
-        } else {
-            /* blocks write disjoint rows of dpred and dz: one parallel region per step, blocks on single
-             * threads (the batch mode's blocks are B x B, far too small to split) */
-            size_t blocks = mode == LCT_INFONCE_BATCH ? na : batch;
-            size_t per = mode == LCT_INFONCE_BATCH ? batch * all : (T - 1) * T;
-            step_ctx sc = {loss, zc, pred, dpred, dzc, s, per, batch, all, b_off, k, scale, grad, row_loss, correct};
-            lct__parallel(rt, lct__threads(rt), blocks, 1, step_blocks, &sc);
-        }
-        double lk = 0.0;
-        size_t hits = 0;
-        for (size_t i = 0; i < nk; i++) {
-            lk += row_loss[i];
-            hits += (size_t)correct[i];
-        }
-        total += lk / (double)nk;
-        if (accuracy) accuracy[k - 1] = (float)((double)hits / (double)nk);
-    }
-    if (comm) {
-        /* global means: every rank has the same number of anchors */
-        double sums[1 + 64];
-        size_t nk = accuracy && K <= 64 ? K : 0;
-        sums[0] = total;
-        for (size_t k = 0; k < nk; k++) sums[1 + k] = accuracy[k];
-        if ((rc = lct__comm_sum_f64(comm, sums, 1 + nk, __func__))) return rc;
-        total = sums[0] / (double)comm->size;
-        for (size_t k = 0; k < nk; k++) accuracy[k] = (float)(sums[1 + k] / (double)comm->size);
-        if (dz) {
-            if ((rc = lct__comm_allreduce_f32(comm, dzc, all * T * D, __func__))) return rc;
-            memcpy(dz, dzc + b_off * T * D, BT * D * sizeof *dz);
-        }
-    }
+    for (size_t k = 1; k <= K; k++) total += infonce_step(loss, &p, zc, dzc, batch, all, b_off, k, grad, accuracy);
+    if (comm && (rc = infonce_reduce(loss, &total, accuracy, dzc, dz, batch, b_off))) return rc;
     if (grad) {
-        lct__gemm(rt, 1, 0, KD, H, BT, 1.0f, dpred, KD, c, H, 1.0f, loss->gw, H);
-        if (dc) lct__gemm(rt, 0, 0, BT, H, KD, 1.0f, dpred, KD, loss->w, H, 0.0f, dc, H);
+        lct__gemm(rt, 1, 0, KD, H, BT, 1.0f, p.dpred, KD, c, H, 1.0f, loss->gw, H);
+        if (dc) lct__gemm(rt, 0, 0, BT, H, KD, 1.0f, p.dpred, KD, loss->w, H, 0.0f, dc, H);
     }
     *loss_out = (float)(total / (double)K);
     return LCT_OK;

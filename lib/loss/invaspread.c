@@ -22,26 +22,32 @@ int lct_loss_new_invaspread(lct_loss **out, lct_runtime *rt, size_t dim, const l
     return LCT_OK;
 }
 
+/* The workspace (ws NULL: the sizing pass): per own row its loss and its scores against the ng rows of
+ * the global batch; with more than one rank also the gathered batch and its gradient (ng x D each). */
+typedef struct {
+    double *row_loss; /* 2B */
+    float *s;         /* 2B x ng */
+    float *xg, *cg;   /* ng x D each, distributed only */
+} spread_ws;
+
+static lct__wksp spread_layout(const lct_loss *loss, size_t batch, void *ws, spread_ws *p)
+{
+    lct__wksp w = lct__wksp_begin(ws);
+    size_t P = lct__loss_ranks(loss), n = 2 * batch, ng = n * P;
+    p->row_loss = lct__wksp_take(&w, n, sizeof(double));
+    p->s = lct__wksp_take(&w, n, ng * sizeof(float));
+    p->xg = p->cg = NULL;
+    if (P > 1) {
+        p->xg = lct__wksp_take(&w, ng, loss->dim * sizeof(float));
+        p->cg = lct__wksp_take(&w, ng, loss->dim * sizeof(float));
+    }
+    return w;
+}
+
 int lct__invaspread_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
 {
-    size_t P = lct__loss_ranks(loss);
-    if (P > 1) {
-        /* own rows x global rows of scores, the gathered batch and the gradient sent back (each 2 B_g x D) */
-        size_t n = 2 * batch, ng, sq, xg, rl;
-        if (lct__mul_size(n, P, &ng) || lct__mul_size(n, ng, &sq) || lct__mul_size(sq, sizeof(float), &sq) ||
-            lct__mul_size(ng, loss->dim, &xg) || lct__mul_size(xg, 2 * sizeof(float), &xg) ||
-            lct__mul_size(n, sizeof(double), &rl) || sq > SIZE_MAX / 4 || xg > SIZE_MAX / 4)
-            return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu on %zu ranks overflows size_t", batch, P);
-        *bytes = sq + xg + rl + 256;
-        return LCT_OK;
-    }
-    size_t n = 2 * batch, sq, b1, b2;
-    if (lct__mul_size(n, n, &sq) || lct__mul_size(sq, sizeof(float), &b1) || lct__mul_size(n, sizeof(double), &b2) ||
-        b1 > SIZE_MAX - b2 - 64)
-        return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu overflows size_t", batch);
-    (void)loss;
-    *bytes = b1 + b2 + 64;
-    return LCT_OK;
+    spread_ws p;
+    return lct__loss_ws_size(spread_layout(loss, batch, NULL, &p), batch, bytes, __func__);
 }
 
 /* log(e^a + e^b) without overflow. */
@@ -156,11 +162,12 @@ static int invaspread_distributed(lct_loss *loss, const float *x, size_t batch, 
 {
     lct_comm *c = loss->comm;
     lct_runtime *rt = loss->rt;
-    const size_t P = (size_t)c->size, n = 2 * batch, bg = P * batch, ng = 2 * bg, d = loss->dim;
-    const size_t off = (size_t)c->rank * batch;
-    double *row_loss = loss->ws;
-    float *s = (float *)(row_loss + n);
-    float *xg = s + n * ng, *cg = xg + ng * d;
+    const size_t P = (size_t)lct__comm_size(c), n = 2 * batch, bg = P * batch, ng = 2 * bg, d = loss->dim;
+    const size_t off = (size_t)lct__comm_rank(c) * batch;
+    spread_ws p;
+    spread_layout(loss, batch, loss->ws, &p);
+    double *row_loss = p.row_loss;
+    float *s = p.s, *xg = p.xg, *cg = p.cg;
     int rc;
     if ((rc = lct__comm_allgather(c, x, xg, batch * d * sizeof *x, func))) return rc;
     if ((rc = lct__comm_allgather(c, x + batch * d, xg + bg * d, batch * d * sizeof *x, func))) return rc;
@@ -209,8 +216,10 @@ int lct_loss_invaspread_compute(lct_loss *loss, const float *x, size_t batch, fl
     if (rc == LCT_OK) rc = lct__loss_reserve(loss, bytes);
     if ((rc = lct__loss_agree(loss, rc, batch, __func__))) return rc;
     if (lct__comm_active(loss->comm)) return invaspread_distributed(loss, x, batch, loss_out, dx, __func__);
-    double *row_loss = loss->ws;
-    float *s = (float *)(row_loss + n);
+    spread_ws p;
+    spread_layout(loss, batch, loss->ws, &p);
+    double *row_loss = p.row_loss;
+    float *s = p.s;
     lct_runtime *rt = loss->rt;
 
     if ((rc = lct__gemm(rt, 0, 1, n, n, d, 1.0f, x, d, x, d, 0.0f, s, n))) return rc;

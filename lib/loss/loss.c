@@ -6,7 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "../bank/bank_internal.h"
+#include "../bank/bank.h"
 #include "loss_internal.h"
 
 /* ---- option defaults ---------------------------------------------------- */
@@ -89,7 +89,8 @@ void lct_loss_free(lct_loss *loss)
 int lct_loss_set_comm(lct_loss *loss, lct_comm *comm)
 {
     LCT__REQUIRE(loss);
-    if (comm && comm->rt != loss->rt) return LCT__FAIL(LCT_EMISMATCH, "comm belongs to another runtime than the loss");
+    if (comm && lct__comm_runtime(comm) != loss->rt)
+        return LCT__FAIL(LCT_EMISMATCH, "comm belongs to another runtime than the loss");
     int ok = loss->kind == LCT_LOSS_INVASPREAD || loss->kind == LCT_LOSS_INFONCE ||
              (loss->kind == LCT_LOSS_CMC && loss->objective == LCT_CMC_SOFTMAX);
     if (!ok)
@@ -250,6 +251,27 @@ int lct_loss_workspace_bytes(const lct_loss *loss, size_t batch, size_t *bytes)
     case LCT_LOSS_INFONCE: return lct__infonce_workspace(loss, batch, bytes);
     default: return lct__cmc_workspace(loss, batch, bytes);
     }
+}
+
+int lct__loss_check_range(const char *func, const char *what, size_t v, size_t lo, size_t hi)
+{
+    if (v >= lo && v <= hi) return LCT_OK;
+    return lct__fail(LCT_EINVAL, func, "%s is %zu; it must be in %zu..%zu", what, v, lo, hi);
+}
+
+int lct__loss_new_args(const char *func, lct_loss **out, lct_runtime *rt, lct_bank *bank, const char *what)
+{
+    if (out == NULL) return lct__fail(LCT_EINVAL, func, "argument 'out' is NULL");
+    *out = NULL;
+    if (rt == NULL) return lct__fail(LCT_EINVAL, func, "argument 'rt' is NULL");
+    return what ? lct__loss_check_bank(func, rt, bank, what) : LCT_OK;
+}
+
+int lct__loss_ws_size(lct__wksp w, size_t batch, size_t *bytes, const char *func)
+{
+    if (lct__wksp_size(&w, bytes))
+        return lct__fail(LCT_ESHAPE, func, "workspace for batch %zu overflows size_t", batch);
+    return LCT_OK;
 }
 
 int lct__loss_reserve(lct_loss *loss, size_t bytes)

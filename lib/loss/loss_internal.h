@@ -3,7 +3,7 @@
 #define LCT_LOSS_INTERNAL_H
 
 #include "../core/internal.h"
-#include "../comm/comm_internal.h"
+#include "../comm/comm.h"
 
 #define LCT__LOSS_MAX_DIM 65536
 #define LCT__LOSS_MAX_VIEWS 64
@@ -63,6 +63,14 @@ int lct__loss_reserve(lct_loss *loss, size_t bytes);
  * allocates no more. */
 int lct__loss_reserve_banks(lct_loss *loss, size_t bytes, size_t batch, size_t gather_rows, const char *func);
 
+/* LCT_EINVAL naming `what` unless lo <= v <= hi. */
+int lct__loss_check_range(const char *func, const char *what, size_t v, size_t lo, size_t hi);
+/* The first checks of a constructor: out non-NULL (then *out = NULL), rt non-NULL and, when `what` is
+ * non-NULL, the bank argument of that name (lct__loss_check_bank). */
+int lct__loss_new_args(const char *func, lct_loss **out, lct_runtime *rt, lct_bank *bank, const char *what);
+/* End of a workspace layout's sizing pass: *bytes, or LCT_ESHAPE naming the batch on overflow. */
+int lct__loss_ws_size(lct__wksp w, size_t batch, size_t *bytes, const char *func);
+
 /* LCT_ENUMERIC naming `what` and the first non-finite index if x has NaN/Inf; else LCT_OK. */
 int lct__loss_check_finite(const char *func, const char *what, const float *x, size_t n);
 
@@ -121,9 +129,6 @@ double lct__nce_estimate_log_z(const float *s, size_t count, double tau, size_t 
 
 /* Apply the Z policy for bank `view` to a fresh batch of similarities. LCT_ESTATE if FIXED and unset. */
 int lct__nce_update_z(lct_loss *loss, size_t view, const float *s, size_t count, const char *func);
-
-/* Tests: the score floats per LCT_INFONCE_ALL chunk (0: the default, 4 Mi); not thread-safe. */
-void lct__infonce_set_all_block(size_t floats);
 
 /* Softmax cross-entropy per row (label column `label[r]`), rows of length n with stride ld;
  * writes loss per row (double) and, if g is non-NULL, g = (softmax - onehot) * scale in place of s. */

@@ -1,7 +1,7 @@
 /* InstDisc NCE over a memory bank: sample, score, NCE core, gradient through the bank rows. */
 #include <math.h>
 
-#include "../bank/bank_internal.h"
+#include "../bank/bank.h"
 #include "loss_internal.h"
 
 #define MAX_K ((size_t)1 << 24)
@@ -38,10 +38,7 @@ int lct__loss_check_sampling(const char *func, uint32_t k, int mode)
 
 int lct_loss_new_nce(lct_loss **out, lct_runtime *rt, lct_bank *bank, const lct_loss_nce_options *opts)
 {
-    LCT__REQUIRE(out);
-    *out = NULL;
-    LCT__REQUIRE(rt);
-    int rc = lct__loss_check_bank(__func__, rt, bank, "bank");
+    int rc = lct__loss_new_args(__func__, out, rt, bank, "bank");
     if (rc) return rc;
     lct_loss_nce_options o;
     LCT__OPTIONS_COPY(LCT__OPT_LOSS_NCE, lct_loss_nce_options_init, o, opts);
@@ -61,20 +58,34 @@ int lct_loss_new_nce(lct_loss **out, lct_runtime *rt, lct_bank *bank, const lct_
     return LCT_OK;
 }
 
+/* The workspace of one unsharded direction (ws NULL: the sizing pass). row_loss doubles as the
+ * positive's dL/ds once the core has run. */
+typedef struct {
+    double *row_loss; /* batch */
+    int64_t *neg;     /* batch x k */
+    float *s;         /* batch x (k + 1) */
+} nce_ws;
+
+static lct__wksp nce_layout(const lct_loss *loss, size_t batch, void *ws, nce_ws *p)
+{
+    lct__wksp w = lct__wksp_begin(ws);
+    size_t k = loss->k;
+    p->row_loss = lct__wksp_take(&w, batch, sizeof(double));
+    p->neg = lct__wksp_take(&w, batch, k * sizeof(int64_t));
+    p->s = lct__wksp_take(&w, batch, (k + 1) * sizeof(float));
+    return w;
+}
+
 int lct__nce_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
 {
     if (loss->n_banks && lct__bank_sharded(loss->banks[0])) {
         size_t gb;
-        if (lct__mul_size(batch, (size_t)loss->banks[0]->comm->size, &gb))
+        if (lct__mul_size(batch, lct__bank_world_size(loss->banks[0]), &gb))
             return LCT__FAIL(LCT_ESHAPE, "global batch %zu x ranks overflows", batch);
         return lct__nce_sharded_workspace(loss, gb, bytes);
     }
-    size_t k = loss->k, nneg, sim, a, b, c;
-    if (lct__mul_size(batch, k, &nneg) || lct__mul_size(batch, k + 1, &sim) || lct__mul_size(nneg, 8, &a) ||
-        lct__mul_size(sim, 4, &b) || lct__mul_size(batch, 8, &c) || a > SIZE_MAX / 4 || b > SIZE_MAX / 4)
-        return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu and k %zu overflows size_t", batch, k);
-    *bytes = a + b + c + 256;
-    return LCT_OK;
+    nce_ws p;
+    return lct__loss_ws_size(nce_layout(loss, batch, NULL, &p), batch, bytes, __func__);
 }
 
 int lct__nce_direction(lct_loss *loss, size_t view, const float *f, const float *pos, const int64_t *idx,
@@ -86,20 +97,17 @@ int lct__nce_direction(lct_loss *loss, size_t view, const float *f, const float 
         return lct__nce_direction_sharded(loss, view, f, idx, batch, loss_out, df, accumulate, func);
     }
     const size_t k = loss->k, w = k + 1, d = loss->dim;
-    double *row_loss = loss->ws;
-    int64_t *neg = (int64_t *)(row_loss + batch);
-    float *s = (float *)(neg + batch * k);
-    int rc = lct_bank_sample(bank, idx, batch, k, loss->sample_mode, neg);
+    nce_ws p;
+    nce_layout(loss, batch, loss->ws, &p);
+    double *row_loss = p.row_loss;
+    int64_t *neg = p.neg;
+    float *s = p.s;
+    /* nce_checks validated idx and f and reserved the bank's workspaces: the unchecked twins follow */
+    int rc = lct__bank_sample_unchecked(bank, idx, batch, k, loss->sample_mode, neg, func);
     if (rc) return rc;
-    if ((rc = lct_bank_similarity(bank, f, batch, idx, neg, k, loss->sample_mode, s))) return rc;
-    if (pos) {
-        /* The positive is the host's current embedding of the sample, not its bank row. */
-        for (size_t b = 0; b < batch; b++) {
-            float acc = 0.0f;
-            for (size_t e = 0; e < d; e++) acc += f[b * d + e] * pos[b * d + e];
-            s[b * w] = acc;
-        }
-    }
+    if ((rc = lct__bank_similarity_unchecked(bank, f, batch, idx, neg, k, loss->sample_mode, s))) return rc;
+    if (pos) /* the positive is the host's current embedding of the sample, not its bank row */
+        for (size_t b = 0; b < batch; b++) s[b * w] = lct__dot_f32(f + b * d, pos + b * d, d);
     if ((rc = lct__loss_check_scores(func, view ? "similarities with a view's bank" : "similarities with the bank", s,
                                      batch * w, loss->tau)))
         return rc;
@@ -136,9 +144,7 @@ static int nce_checks(lct_loss *loss, const float *f, const float *pos, const in
     if (loss_out == NULL) return lct__fail(LCT_EINVAL, func, "argument 'loss_out' is NULL");
     if ((rc = lct__loss_check_finite(func, "f", f, batch * loss->dim))) return rc;
     if (pos && (rc = lct__loss_check_finite(func, "pos", pos, batch * loss->dim))) return rc;
-    if (pos && lct__bank_sharded(loss->banks[0]))
-        return lct__fail(LCT_EUNSUPPORTED, func, "the bank is sharded over %d ranks: the positive must be its row",
-                         loss->banks[0]->comm->size);
+    if (pos && (rc = lct__bank_unsharded(loss->banks[0], func, ": the positive must be its row"))) return rc;
     if ((rc = lct__bank_check_idx(loss->banks[0], idx, batch, func, "idx"))) return rc;
     if (loss->z_policy == LCT_Z_FIXED && !loss->z_known[0])
         return lct__fail(LCT_ESTATE, func, "Z policy is LCT_Z_FIXED but log Z was never set (lct_loss_set_log_z)");
@@ -155,7 +161,7 @@ static int nce_compute(lct_loss *loss, const float *f, const float *pos, const i
     if (rc) return rc;
     rc = nce_checks(loss, f, pos, idx, batch, loss_out, func);
     /* a sharded bank: every rank learns whether all are ready, and the batch sizes must agree */
-    if (lct__bank_sharded(loss->banks[0])) rc = lct__comm_agree(loss->banks[0]->comm, rc, batch, "batch", func);
+    if (lct__bank_sharded(loss->banks[0])) rc = lct__comm_agree(lct__bank_comm(loss->banks[0]), rc, batch, "batch", func);
     if (rc) return rc;
     double l = 0.0;
     uint64_t stream, calls;

@@ -5,7 +5,7 @@
 #endif
 #include <math.h>
 
-#include "../bank/bank_internal.h"
+#include "../bank/bank.h"
 #include "loss_internal.h"
 
 LCT__VEC_ISA static float row_max(const float *x, size_t n)
@@ -32,14 +32,11 @@ LCT__SIMD_WITH(reduction(+ : acc))
 
 int lct_loss_new_npsoftmax(lct_loss **out, lct_runtime *rt, lct_bank *bank, const lct_loss_npsoftmax_options *opts)
 {
-    LCT__REQUIRE(out);
-    *out = NULL;
-    LCT__REQUIRE(rt);
-    int rc = lct__loss_check_bank(__func__, rt, bank, "bank");
+    int rc = lct__loss_new_args(__func__, out, rt, bank, "bank");
     if (rc) return rc;
-    if (lct__bank_sharded(bank))
-        return LCT__FAIL(LCT_EUNSUPPORTED, "the bank is sharded over %d ranks; the softmax over every row is not "
-                         "available on a sharded bank (use NCE)", bank->comm->size);
+    if ((rc = lct__bank_unsharded(bank, __func__, "; the softmax over every row is not available on a sharded bank "
+                                                  "(use NCE)")))
+        return rc;
     lct_loss_npsoftmax_options o;
     LCT__OPTIONS_COPY(LCT__OPT_LOSS_NPSOFTMAX, lct_loss_npsoftmax_options_init, o, opts);
     if (o.chunk == 0 || o.chunk > (1u << 24))
@@ -60,14 +57,29 @@ int lct_loss_new_npsoftmax(lct_loss **out, lct_runtime *rt, lct_bank *bank, cons
     return LCT_OK;
 }
 
+/* The workspace (ws NULL: the sizing pass): four running values per row, a chunk of scores, u. */
+typedef struct {
+    double *mx, *sum, *lab, *resc; /* batch each */
+    float *s;                      /* batch x chunk */
+    float *u;                      /* batch x d: u_b accumulates here; df is written at the end */
+} np_ws;
+
+static lct__wksp np_layout(const lct_loss *loss, size_t batch, void *ws, np_ws *p)
+{
+    lct__wksp w = lct__wksp_begin(ws);
+    p->mx = lct__wksp_take(&w, batch, sizeof(double));
+    p->sum = lct__wksp_take(&w, batch, sizeof(double));
+    p->lab = lct__wksp_take(&w, batch, sizeof(double));
+    p->resc = lct__wksp_take(&w, batch, sizeof(double));
+    p->s = lct__wksp_take(&w, batch, loss->chunk * sizeof(float));
+    p->u = lct__wksp_take(&w, batch, loss->dim * sizeof(float));
+    return w;
+}
+
 int lct__npsoftmax_workspace(const lct_loss *loss, size_t batch, size_t *bytes)
 {
-    size_t sim, a;
-    if (lct__mul_size(batch, loss->chunk, &sim) || lct__mul_size(sim, sizeof(float), &a) || a > SIZE_MAX / 2 ||
-        batch > SIZE_MAX / 64 || loss->dim > SIZE_MAX / 64 / batch)
-        return LCT__FAIL(LCT_ESHAPE, "workspace for batch %zu overflows size_t", batch);
-    *bytes = a + 4 * batch * sizeof(double) + batch * loss->dim * sizeof(float) + 256;
-    return LCT_OK;
+    np_ws p;
+    return lct__loss_ws_size(np_layout(loss, batch, NULL, &p), batch, bytes, __func__);
 }
 
 /* What the two row loops below read: the chunk of scores [first, first + cnt) and the running state. */
@@ -145,9 +157,10 @@ int lct_loss_npsoftmax_compute(lct_loss *loss, const float *f, const int64_t *id
     size_t bytes;
     if ((rc = lct__npsoftmax_workspace(loss, batch, &bytes))) return rc;
     if ((rc = lct__loss_reserve_banks(loss, bytes, batch, 0, __func__))) return rc;
-    double *mx = loss->ws, *sum = mx + batch, *lab = sum + batch, *resc = lab + batch;
-    float *s = (float *)(resc + batch);
-    float *u = s + batch * loss->chunk; /* u_b accumulates here; df is written at the end */
+    np_ws p;
+    np_layout(loss, batch, loss->ws, &p);
+    double *mx = p.mx, *sum = p.sum, *lab = p.lab, *resc = p.resc;
+    float *s = p.s, *u = p.u;
     lct_runtime *rt = loss->rt;
     const size_t n = loss->n_rows, chunk = loss->chunk, d = loss->dim;
     const float inv_tau = (float)(1.0 / loss->tau);
@@ -158,7 +171,7 @@ int lct_loss_npsoftmax_compute(lct_loss *loss, const float *f, const int64_t *id
     np_ctx c = {bank, s, u, df, idx, mx, sum, lab, resc, 0, 0, d, inv_tau, 0.0};
     for (size_t first = 0; first < n; first += chunk) {
         size_t cnt = n - first < chunk ? n - first : chunk;
-        if ((rc = lct_bank_similarity_all(bank, f, batch, first, cnt, s, cnt))) return rc;
+        if ((rc = lct__bank_similarity_all_unchecked(bank, f, batch, first, cnt, s, cnt))) return rc;
         if ((rc = lct__loss_check_scores(__func__, "similarities with the bank", s, batch * cnt, loss->tau))) return rc;
         c.first = first;
         c.cnt = cnt;

@@ -11,7 +11,6 @@
 typedef struct mpi_user {
     MPI_Comm comm;
     int rank, size;
-    int *counts, *displs; /* size entries each, for MPI_Allgatherv */
 } mpi_user;
 
 static int mpi_rank(void *u) { return ((mpi_user *)u)->rank; }
@@ -38,19 +37,6 @@ static int mpi_allgather(void *u, const void *send, void *recv, size_t bytes)
     return MPI_Allgather(send, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE, m->comm);
 }
 
-static int mpi_allgatherv(void *u, const void *send, size_t send_bytes, void *recv, const size_t *recv_bytes,
-                          const size_t *displs)
-{
-    mpi_user *m = u;
-    if (send_bytes > PIECE) return MPI_ERR_COUNT;
-    for (int r = 0; r < m->size; r++) {
-        if (recv_bytes[r] > PIECE || displs[r] > PIECE) return MPI_ERR_COUNT;
-        m->counts[r] = (int)recv_bytes[r];
-        m->displs[r] = (int)displs[r];
-    }
-    return MPI_Allgatherv(send, (int)send_bytes, MPI_BYTE, recv, m->counts, m->displs, MPI_BYTE, m->comm);
-}
-
 static int mpi_broadcast(void *u, void *buf, size_t bytes, int root)
 {
     mpi_user *m = u;
@@ -70,7 +56,6 @@ static void mpi_release(void *u)
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (!finalized) MPI_Comm_free(&m->comm);
-    free(m->counts);
     free(m);
 }
 
@@ -98,23 +83,10 @@ int lct_comm_new_mpi(lct_comm **out, lct_runtime *rt, MPI_Comm comm)
     MPI_Comm_set_errhandler(m->comm, MPI_ERRORS_RETURN);
     MPI_Comm_rank(m->comm, &m->rank);
     MPI_Comm_size(m->comm, &m->size);
-    m->counts = calloc(2 * (size_t)m->size, sizeof *m->counts);
-    if (m->counts == NULL) {
-        MPI_Comm_free(&m->comm);
-        free(m);
-        return lct_error_set(LCT_ENOMEM, "lct_comm_new_mpi: cannot allocate the communicator state");
-    }
-    m->displs = m->counts + m->size;
-    lct_comm_ops ops;
-    lct_comm_ops_init(&ops, LCT_COMM_OPS_VERSION);
-    ops.rank = mpi_rank;
-    ops.size = mpi_size;
-    ops.allreduce_sum_f32 = mpi_allreduce;
-    ops.allgather = mpi_allgather;
-    ops.allgatherv = mpi_allgatherv;
-    ops.broadcast = mpi_broadcast;
-    ops.barrier = mpi_barrier;
-    ops.release = mpi_release;
+    /* allgatherv is optional and the library does not call it */
+    const lct_comm_ops ops = {.version = LCT_COMM_OPS_VERSION, .rank = mpi_rank, .size = mpi_size,
+                              .allreduce_sum_f32 = mpi_allreduce, .allgather = mpi_allgather,
+                              .broadcast = mpi_broadcast, .barrier = mpi_barrier, .release = mpi_release};
     int rc = lct_comm_new(out, rt, &ops, m);
     if (rc != LCT_OK) mpi_release(m);
     return rc;

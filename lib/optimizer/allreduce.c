@@ -1,11 +1,11 @@
 /* Data parallelism: gradients averaged over the ranks of a communicator, in buckets. */
 #include "optimizer_internal.h"
-#include "../comm/comm_internal.h"
+#include "../comm/comm.h"
 
 int lct_optimizer_set_comm(lct_optimizer *opt, lct_comm *comm)
 {
     LCT__REQUIRE(opt);
-    if (comm && comm->rt != opt->rt) return LCT__FAIL(LCT_EMISMATCH, "comm belongs to another runtime than the optimiser");
+    if (comm && lct__comm_runtime(comm) != opt->rt) return LCT__FAIL(LCT_EMISMATCH, "comm belongs to another runtime than the optimiser");
     opt->comm = comm;
     return LCT_OK;
 }
@@ -32,7 +32,7 @@ int lct__optimizer_allreduce(lct_optimizer *opt, const char *func)
 {
     lct_comm *c = opt->comm;
     if (!lct__comm_active(c)) return LCT_OK;
-    const float scale = (float)(1.0 / (double)c->size);
+    const float scale = (float)(1.0 / (double)lct__comm_size(c));
     if (opt->bucket == NULL) {
         size_t small = 0;
         for (size_t s = 0; s < opt->n_sets; s++)

@@ -4,7 +4,7 @@
 #include <stdio.h>
 
 #include "optimizer_internal.h"
-#include "../comm/comm_internal.h"
+#include "../comm/comm.h"
 
 #define NAME_SLOT 96
 

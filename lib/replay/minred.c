@@ -10,7 +10,7 @@
 #include <math.h>
 
 #include "replay_internal.h"
-#include "../bank/bank_internal.h"
+#include "../bank/bank.h"
 
 void lct__minred_mark(lct_replay *rp, size_t s)
 {

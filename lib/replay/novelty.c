@@ -7,7 +7,7 @@
 #include <math.h>
 
 #include "replay_internal.h"
-#include "../bank/bank_internal.h"
+#include "../bank/bank.h"
 
 /* Below this many queries a block is computed as dot products instead of a GEMM. */
 #define NOVELTY_GEMM_MIN 3

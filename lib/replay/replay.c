@@ -2,7 +2,7 @@
 #include <math.h>
 
 #include "replay_internal.h"
-#include "../bank/bank_internal.h"
+#include "../bank/bank.h"
 
 /* Keys of the generators within the replay's stream: reservoir draws by sample number, batches by call. */
 #define KEY_RESERVOIR 0x5265736572766f69ull

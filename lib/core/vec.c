@@ -1,58 +1,15 @@
 /*
- * Vector kernels of the bank: dot products and axpy against fp32 or fp16 rows,
- * and fp16 conversion. x86 CPUs with AVX2, FMA and F16C take the vector
- * paths; every other CPU the portable ones. The portable fp16 conversion
- * rounds exactly like the F16C instructions (round to nearest even).
+ * Vector kernels against fp32 or fp16 rows: dot products, axpy, a threshold scan. CPUs at
+ * LCT__SIMD_AVX2 (AVX2, FMA, F16C) take the vector paths, every other CPU the portable ones; both
+ * sum in a fixed order of their own.
  */
 #include <math.h>
 
-#include "bank_internal.h"
+#include "internal.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#  define LCT__X86 1
+#if LCT__X86
 #  include <immintrin.h>
-#else
-#  define LCT__X86 0
 #endif
-
-float lct__h2f(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu, x;
-    if (e == 0) {
-        float v = (float)m * 0x1p-24f; /* zero or subnormal: exact in fp32 */
-        memcpy(&x, &v, sizeof x);
-        x |= sign;
-    } else if (e == 31) {
-        x = sign | 0x7f800000u | (m << 13) | (m ? 0x400000u : 0); /* Inf, or a quiet NaN */
-    } else {
-        x = sign | ((e + 112) << 23) | (m << 13);
-    }
-    float f;
-    memcpy(&f, &x, sizeof f);
-    return f;
-}
-
-uint16_t lct__f2h(float f)
-{
-    uint32_t x;
-    memcpy(&x, &f, sizeof x);
-    uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
-    uint32_t ax = x & 0x7fffffffu;
-    if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu)); /* quiet NaN */
-    if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);                        /* rounds past 65504 */
-    if (ax < 0x38800000u) {                                                            /* half subnormal */
-        if (ax <= 0x33000000u) return sign; /* at most half the smallest subnormal: ties to even = 0 */
-        uint32_t e = ax >> 23, m = (ax & 0x7fffffu) | 0x800000u;
-        unsigned shift = 126u - e; /* 14..24 */
-        uint32_t r = m >> shift, rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1u);
-        if (rem > half || (rem == half && (r & 1u))) r++;
-        return (uint16_t)(sign | r);
-    }
-    uint32_t r = (ax - 0x38000000u) >> 13, rem = ax & 0x1fffu;
-    if (rem > 0x1000u || (rem == 0x1000u && (r & 1u))) r++; /* a carry moves into the exponent, as it should */
-    return (uint16_t)(sign | r);
-}
 
 /* ---- portable paths ---------------------------------------------------------- */
 
@@ -82,7 +39,7 @@ LCT__DOT_GENERIC(dot_f32_generic, float, elem_f32)
 LCT__DOT_GENERIC(dot_f16_generic, uint16_t, elem_f16)
 
 #if LCT__X86
-#  define LCT__AVX __attribute__((target("avx2,fma,f16c")))
+#  define LCT__AVX LCT__TARGET_AVX2
 
 LCT__AVX static inline float hsum256(__m256 v)
 {
@@ -129,98 +86,22 @@ LCT__AVX static inline __m256 load8_f16(const uint16_t *h)
     }
 LCT__AVX_KERNELS(f32, float, load8_f32, elem_f32)
 LCT__AVX_KERNELS(f16, uint16_t, load8_f16, elem_f16)
-
-LCT__AVX static void h2f_avx(const uint16_t *h, float *f, size_t n)
-{
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(f + i, load8_f16(h + i));
-    for (; i < n; i++) f[i] = lct__h2f(h[i]);
-}
-
-LCT__AVX static void f2h_avx(const float *f, uint16_t *h, size_t n)
-{
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm_storeu_si128((__m128i *)(void *)(h + i),
-                         _mm256_cvtps_ph(_mm256_loadu_ps(f + i), _MM_FROUND_TO_NEAREST_INT));
-    for (; i < n; i++) h[i] = lct__f2h(f[i]);
-}
-
-static int have_avx(void)
-{
-    static int cached = -1; /* benign race: every thread computes the same value */
-    if (cached < 0) {
-        int need = LCT__CPU_AVX2 | LCT__CPU_FMA | LCT__CPU_F16C;
-        cached = (lct__cpu_features() & need) == need;
-    }
-    return cached;
-}
 #endif
 
-/* Tests set this to exercise the portable paths on a machine with AVX2. */
-int lct__bank_force_generic = 0;
-
-#define USE_AVX() (LCT__X86 && !lct__bank_force_generic && have_avx())
-
-float lct__dot_f32(const float *a, const float *b, size_t n)
+static void axpy_f32_generic(float a, const float *x, float *y, size_t n)
 {
-#if LCT__X86
-    if (USE_AVX()) return dot_f32_avx(a, b, n);
-#endif
-    return dot_f32_generic(a, b, n);
-}
-
-float lct__dot_f16(const float *a, const uint16_t *h, size_t n)
-{
-#if LCT__X86
-    if (USE_AVX()) return dot_f16_avx(a, h, n);
-#endif
-    return dot_f16_generic(a, h, n);
-}
-
-void lct__axpy_f32(float a, const float *x, float *y, size_t n)
-{
-#if LCT__X86
-    if (USE_AVX()) {
-        axpy_f32_avx(a, x, y, n);
-        return;
-    }
-#endif
     for (size_t i = 0; i < n; i++) y[i] = fmaf(a, x[i], y[i]);
 }
 
-void lct__axpy_f16(float a, const uint16_t *x, float *y, size_t n)
+static void axpy_f16_generic(float a, const uint16_t *x, float *y, size_t n)
 {
-#if LCT__X86
-    if (USE_AVX()) {
-        axpy_f16_avx(a, x, y, n);
-        return;
-    }
-#endif
     for (size_t i = 0; i < n; i++) y[i] = fmaf(a, lct__h2f(x[i]), y[i]);
 }
 
-void lct__half_to_float(const uint16_t *h, float *f, size_t n)
-{
-#if LCT__X86
-    if (USE_AVX()) {
-        h2f_avx(h, f, n);
-        return;
-    }
-#endif
-    for (size_t i = 0; i < n; i++) f[i] = lct__h2f(h[i]);
-}
-
-void lct__float_to_half(const float *f, uint16_t *h, size_t n)
-{
-#if LCT__X86
-    if (USE_AVX()) {
-        f2h_avx(f, h, n);
-        return;
-    }
-#endif
-    for (size_t i = 0; i < n; i++) h[i] = lct__f2h(f[i]);
-}
+float lct__dot_f32(const float *a, const float *b, size_t n) { return LCT__SIMD_PICK(dot_f32)(a, b, n); }
+float lct__dot_f16(const float *a, const uint16_t *h, size_t n) { return LCT__SIMD_PICK(dot_f16)(a, h, n); }
+void lct__axpy_f32(float a, const float *x, float *y, size_t n) { LCT__SIMD_PICK(axpy_f32)(a, x, y, n); }
+void lct__axpy_f16(float a, const uint16_t *x, float *y, size_t n) { LCT__SIMD_PICK(axpy_f16)(a, x, y, n); }
 
 #if LCT__X86
 LCT__AVX static size_t scan_greater_avx(const float *s, size_t n, float thr, uint32_t *pos)
@@ -249,13 +130,15 @@ LCT__AVX static size_t scan_greater_avx(const float *s, size_t n, float thr, uin
 }
 #endif
 
-size_t lct__scan_greater(const float *s, size_t n, float thr, uint32_t *pos)
+static size_t scan_greater_generic(const float *s, size_t n, float thr, uint32_t *pos)
 {
-#if LCT__X86
-    if (USE_AVX()) return scan_greater_avx(s, n, thr, pos);
-#endif
     size_t cnt = 0;
     for (size_t i = 0; i < n; i++)
         if (s[i] > thr) pos[cnt++] = (uint32_t)i;
     return cnt;
+}
+
+size_t lct__scan_greater(const float *s, size_t n, float thr, uint32_t *pos)
+{
+    return LCT__SIMD_PICK(scan_greater)(s, n, thr, pos);
 }
