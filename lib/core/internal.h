@@ -133,6 +133,8 @@ void *lct__malloc(lct_runtime *rt, size_t size);
 void *lct__calloc(lct_runtime *rt, size_t count, size_t size);
 /* Accepts NULL. */
 void lct__free(lct_runtime *rt, void *p);
+/* lct__free of each of the n blocks (NULL entries skipped), in order. */
+void lct__free_each(lct_runtime *rt, void *const *blocks, size_t n);
 /* Raw hooks, unaligned, for zlib's zalloc/zfree (still counted). */
 void *lct__hook_alloc(lct_runtime *rt, size_t size);
 void lct__hook_free(lct_runtime *rt, void *p);

@@ -45,12 +45,23 @@ int lct_params_total(const lct_params *p, size_t *total)
     return LCT_OK;
 }
 
+/* Tensor `index` of p for a copy through `buf` (the argument named `what`), or NULL with *rc set. */
+static lct__tensor *tensor_for(const lct_params *p, size_t index, const void *buf, const char *what,
+                               const char *func, int *rc)
+{
+    if ((*rc = check_index(p, index, func))) return NULL;
+    if (buf == NULL) {
+        *rc = lct__fail(LCT_EINVAL, func, "argument '%s' is NULL", what);
+        return NULL;
+    }
+    return &p->tensors[index];
+}
+
 int lct_params_get(const lct_params *p, size_t index, float *dst, size_t count)
 {
-    int rc = check_index(p, index, __func__);
-    if (rc) return rc;
-    LCT__REQUIRE(dst);
-    const lct__tensor *t = &p->tensors[index];
+    int rc;
+    const lct__tensor *t = tensor_for(p, index, dst, "dst", __func__, &rc);
+    if (t == NULL) return rc;
     if ((rc = check_count(t, count, __func__))) return rc;
     memcpy(dst, t->value, count * sizeof *dst);
     return LCT_OK;
@@ -58,10 +69,9 @@ int lct_params_get(const lct_params *p, size_t index, float *dst, size_t count)
 
 int lct_params_set(lct_params *p, size_t index, const float *src, size_t count)
 {
-    int rc = check_index(p, index, __func__);
-    if (rc) return rc;
-    LCT__REQUIRE(src);
-    lct__tensor *t = &p->tensors[index];
+    int rc;
+    lct__tensor *t = tensor_for(p, index, src, "src", __func__, &rc);
+    if (t == NULL) return rc;
     if ((rc = check_count(t, count, __func__))) return rc;
     if (!lct__all_finite(src, count))
         return LCT__FAIL(LCT_ENUMERIC, "src for tensor '%s' contains NaN or Inf; nothing was written", t->name);
@@ -72,10 +82,9 @@ int lct_params_set(lct_params *p, size_t index, const float *src, size_t count)
 
 int lct_params_get_grad(const lct_params *p, size_t index, float *dst, size_t count)
 {
-    int rc = check_index(p, index, __func__);
-    if (rc) return rc;
-    LCT__REQUIRE(dst);
-    const lct__tensor *t = &p->tensors[index];
+    int rc;
+    const lct__tensor *t = tensor_for(p, index, dst, "dst", __func__, &rc);
+    if (t == NULL) return rc;
     if (t->grad == NULL)
         return LCT__FAIL(LCT_EINVAL, "tensor %zu ('%s') is state, not trainable: it has no gradient", index,
                          t->name);

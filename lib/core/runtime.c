@@ -271,6 +271,11 @@ void lct__free(lct_runtime *rt, void *p)
     rt->free(rt->alloc_user, hdr.raw);
 }
 
+void lct__free_each(lct_runtime *rt, void *const *blocks, size_t n)
+{
+    for (size_t i = 0; i < n; i++) lct__free(rt, blocks[i]);
+}
+
 int lct__log_enabled(const lct_runtime *rt, int level)
 {
     return rt != NULL && rt->log != NULL && level <= rt->log_level;

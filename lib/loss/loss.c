@@ -73,17 +73,9 @@ lct_loss *lct__loss_alloc(lct_runtime *rt, int kind)
 void lct_loss_free(lct_loss *loss)
 {
     if (loss == NULL) return;
-    lct_runtime *rt = loss->rt;
-    lct__free(rt, loss->ws);
-    lct__free(rt, loss->banks);
-    lct__free(rt, loss->log_z);
-    lct__free(rt, loss->z_known);
-    lct__free(rt, loss->z_warned);
-    lct__free(rt, loss->w);
-    lct__free(rt, loss->gw);
-    lct__free(rt, loss->tensors);
-    lct__free(rt, loss->names);
-    lct__free(rt, loss);
+    void *const owned[] = {loss->ws,      loss->banks, loss->log_z,   loss->z_known, loss->z_warned,
+                           loss->w,       loss->gw,    loss->tensors, loss->names,   loss};
+    lct__free_each(loss->rt, owned, sizeof owned / sizeof *owned);
 }
 
 int lct_loss_set_comm(lct_loss *loss, lct_comm *comm)

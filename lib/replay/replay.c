@@ -145,17 +145,10 @@ static void unbind(lct_replay *rp)
 void lct_replay_free(lct_replay *rp)
 {
     if (rp == NULL) return;
-    lct_runtime *rt = rp->rt;
     unbind(rp);
-    lct__free(rt, rp->data);
-    lct__free(rt, rp->age);
-    lct__free(rt, rp->perm);
-    lct__free(rt, rp->nn_sim);
-    lct__free(rt, rp->nn_idx);
-    lct__free(rt, rp->dirty);
-    lct__free(rt, rp->queue);
-    lct__free(rt, rp->sims);
-    lct__free(rt, rp);
+    void *const owned[] = {rp->data,  rp->age,   rp->perm, rp->nn_sim, rp->nn_idx,
+                           rp->dirty, rp->queue, rp->sims, rp};
+    lct__free_each(rp->rt, owned, sizeof owned / sizeof *owned);
 }
 
 int lct_replay_info(const lct_replay *rp, size_t *capacity, size_t *count, uint64_t *seen, size_t *sample_bytes)
