@@ -598,6 +598,44 @@ START_TEST(test_cpu_features_match_compiler)
 }
 END_TEST
 
+/* Every options initialiser writes every byte of its struct (the defaults, zero elsewhere, padding
+ * included): a struct that held garbage and one that held zeros come out the same. An initialiser
+ * that sized its struct by another kind's table entry would leave bytes behind. */
+#define CHECK_INIT_ALL_BYTES(type, init, latest) \
+    do { \
+        type a__, b__; \
+        memset(&a__, 0xAB, sizeof a__); \
+        memset(&b__, 0x00, sizeof b__); \
+        ck_assert_int_eq(init(&a__, latest), LCT_OK); \
+        ck_assert_int_eq(init(&b__, latest), LCT_OK); \
+        ck_assert_msg(memcmp(&a__, &b__, sizeof a__) == 0, #init " left bytes of " #type " unwritten"); \
+        ck_assert_uint_eq(a__.version, latest); \
+        ck_assert_int_eq(init(&a__, (latest) + 1), LCT_EVERSION); \
+    } while (0)
+
+START_TEST(test_options_init_writes_whole_struct)
+{
+    CHECK_INIT_ALL_BYTES(lct_runtime_options, lct_runtime_options_init, LCT_RUNTIME_OPTIONS_VERSION);
+    CHECK_INIT_ALL_BYTES(lct_scheduler, lct_scheduler_init, LCT_SCHEDULER_VERSION);
+    CHECK_INIT_ALL_BYTES(lct_encoder_options, lct_encoder_options_init, LCT_ENCODER_OPTIONS_VERSION);
+    CHECK_INIT_ALL_BYTES(lct_optimizer_options, lct_optimizer_options_init, LCT_OPTIMIZER_OPTIONS_VERSION);
+    CHECK_INIT_ALL_BYTES(lct_bank_options, lct_bank_options_init, LCT_BANK_OPTIONS_VERSION);
+    CHECK_INIT_ALL_BYTES(lct_bank_update_options, lct_bank_update_options_init, LCT_BANK_UPDATE_OPTIONS_VERSION);
+    CHECK_INIT_ALL_BYTES(lct_augmenter_options, lct_augmenter_options_init, LCT_AUGMENTER_OPTIONS_VERSION);
+    CHECK_INIT_ALL_BYTES(lct_loss_nce_options, lct_loss_nce_options_init, LCT_LOSS_NCE_OPTIONS_VERSION);
+    CHECK_INIT_ALL_BYTES(lct_loss_npsoftmax_options, lct_loss_npsoftmax_options_init,
+                         LCT_LOSS_NPSOFTMAX_OPTIONS_VERSION);
+    CHECK_INIT_ALL_BYTES(lct_loss_invaspread_options, lct_loss_invaspread_options_init,
+                         LCT_LOSS_INVASPREAD_OPTIONS_VERSION);
+    CHECK_INIT_ALL_BYTES(lct_loss_infonce_options, lct_loss_infonce_options_init, LCT_LOSS_INFONCE_OPTIONS_VERSION);
+    CHECK_INIT_ALL_BYTES(lct_loss_cmc_options, lct_loss_cmc_options_init, LCT_LOSS_CMC_OPTIONS_VERSION);
+    CHECK_INIT_ALL_BYTES(lct_checkpoint_options, lct_checkpoint_options_init, LCT_CHECKPOINT_OPTIONS_VERSION);
+    CHECK_INIT_ALL_BYTES(lct_comm_ops, lct_comm_ops_init, LCT_COMM_OPS_VERSION);
+    CHECK_INIT_ALL_BYTES(lct_replay_options, lct_replay_options_init, LCT_REPLAY_OPTIONS_VERSION);
+    CHECK_INIT_ALL_BYTES(lct_novelty_options, lct_novelty_options_init, LCT_NOVELTY_OPTIONS_VERSION);
+}
+END_TEST
+
 static void add_tests(TCase *tc)
 {
     tcase_add_test(tc, test_version);
@@ -620,6 +658,7 @@ static void add_tests(TCase *tc)
     tcase_add_test(tc, test_test_control);
     tcase_add_test(tc, test_alloc_failure_injection_fixture);
     tcase_add_test(tc, test_cpu_features_match_compiler);
+    tcase_add_test(tc, test_options_init_writes_whole_struct);
 }
 
 int main(void)

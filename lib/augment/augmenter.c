@@ -5,12 +5,9 @@
 
 int lct_augmenter_options_init(lct_augmenter_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT__OPT_AUGMENTER);
-    opts->input = LCT_AUG_IMAGE_U8;
-    opts->channels = 3;
-    opts->height = 32;
-    opts->width = 32;
-    return LCT_OK;
+    LCT__OPTIONS_DEFAULTS(lct_augmenter_options, opts, version, LCT__OPT_AUGMENTER,
+                          .input = LCT_AUG_IMAGE_U8, .channels = 3, .height = 32,
+                          .width = 32);
 }
 
 static int is_image(const lct_augmenter *aug)

@@ -13,11 +13,8 @@
 
 int lct_bank_options_init(lct_bank_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT__OPT_BANK);
-    opts->storage = LCT_BANK_FP32;
-    opts->init = LCT_BANK_INIT_UNIFORM;
-    opts->normalize = 0;
-    return LCT_OK;
+    LCT__OPTIONS_DEFAULTS(lct_bank_options, opts, version, LCT__OPT_BANK,
+                          .storage = LCT_BANK_FP32, .init = LCT_BANK_INIT_UNIFORM);
 }
 
 static size_t chunk_floats(size_t d, int storage)

@@ -10,12 +10,9 @@
 
 int lct_bank_update_options_init(lct_bank_update_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT__OPT_BANK_UPDATE);
-    opts->rule = LCT_BANK_UPDATE_MOMENTUM;
-    opts->momentum = 0.5f;
-    opts->lambda = 1.0f;
-    opts->normalize = 1;
-    return LCT_OK;
+    LCT__OPTIONS_DEFAULTS(lct_bank_update_options, opts, version, LCT__OPT_BANK_UPDATE,
+                          .rule = LCT_BANK_UPDATE_MOMENTUM, .momentum = 0.5f, .lambda = 1.0f,
+                          .normalize = 1);
 }
 
 typedef struct {

@@ -34,9 +34,7 @@ struct lct_checkpoint_writer {
 
 int lct_checkpoint_options_init(lct_checkpoint_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT__OPT_CHECKPOINT);
-    opts->level = 1;
-    return LCT_OK;
+    LCT__OPTIONS_DEFAULTS(lct_checkpoint_options, opts, version, LCT__OPT_CHECKPOINT, .level = 1);
 }
 
 int lct_checkpoint_writer_new(lct_checkpoint_writer **out, lct_runtime *rt, const lct_checkpoint_options *opts)

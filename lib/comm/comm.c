@@ -5,8 +5,7 @@
 
 int lct_comm_ops_init(lct_comm_ops *ops, uint32_t version)
 {
-    LCT__OPTIONS_INIT(ops, version, LCT__OPT_COMM_OPS);
-    return LCT_OK;
+    LCT__OPTIONS_DEFAULTS(lct_comm_ops, ops, version, LCT__OPT_COMM_OPS);
 }
 
 int lct_comm_new(lct_comm **out, lct_runtime *rt, const lct_comm_ops *ops, void *user)

@@ -38,20 +38,14 @@ int lct__fail(int status, const char *func, const char *fmt, ...) LCT__PRINTF(3,
     do { LCT__REQUIRE(handle); (handle)->field = (value); return LCT_OK; } while (0)
 
 
-/* Opening of every lct_X_options_init() for option struct `kind` (LCT__OPT_*): check the pointer and
- * the version, zero the bytes that version defines (a caller built against an older header passes a
- * smaller struct), stamp the version; the caller then sets its defaults, and only the fields of the
- * version it was given. */
-#define LCT__OPTIONS_INIT(opts, ver, kind) \
-    do { \
-        LCT__REQUIRE(opts); \
-        size_t size_opts__ = lct__options_size((kind), (ver)); \
-        if (size_opts__ == 0) \
-            return LCT__FAIL(LCT_EVERSION, "version is %u; this library knows versions 1..%u", (unsigned)(ver), \
-                             (unsigned)lct__options_latest(kind)); \
-        memset((opts), 0, size_opts__); \
-        (opts)->version = (ver); \
-    } while (0)
+/* The body of every lct_X_options_init() for option struct `type` of kind `kind` (LCT__OPT_*): the
+ * defaults of the latest version as data (the version field first, then designated initialisers;
+ * unnamed fields are 0), of which
+ * lct__options_init copies only the bytes the caller's version defines (a caller built against an
+ * older header passes a smaller struct), then stamps the version. */
+#define LCT__OPTIONS_DEFAULTS(type, opts, ver, kind, ...) \
+    static const type defaults_opts__ = {0, __VA_ARGS__}; \
+    return lct__options_init((kind), (opts), (ver), &defaults_opts__, #opts, __func__)
 
 /* ---- option structs --------------------------------------------------------
  * Constructors never copy the caller's struct with `o = *opts`: a caller compiled against an
@@ -83,6 +77,10 @@ enum {
 uint32_t lct__options_latest(int kind);
 /* Bytes of struct `kind` that `version` defines; 0 for an unknown version. */
 size_t lct__options_size(int kind, uint32_t version);
+/* LCT__OPTIONS_DEFAULTS: LCT_EINVAL for a NULL opts (named `name`), LCT_EVERSION for a version the
+ * library does not know, both before anything is written. */
+int lct__options_init(int kind, void *opts, uint32_t version, const void *defaults, const char *name,
+                      const char *func);
 /* NULL src: keep dst. Else check src->version (LCT_EVERSION with a message for func) and copy
  * the bytes it defines into dst, leaving the later fields of dst (the defaults) alone. */
 int lct__options_load(int kind, void *dst, const void *src, const char *func);

@@ -51,6 +51,19 @@ size_t lct__options_size(int kind, uint32_t version)
     return table[kind].size[version - 1];
 }
 
+int lct__options_init(int kind, void *opts, uint32_t version, const void *defaults, const char *name,
+                      const char *func)
+{
+    if (opts == NULL) return lct__fail(LCT_EINVAL, func, "argument '%s' is NULL", name);
+    size_t size = lct__options_size(kind, version);
+    if (size == 0)
+        return lct__fail(LCT_EVERSION, func, "version is %u; this library knows versions 1..%u", (unsigned)version,
+                         (unsigned)lct__options_latest(kind));
+    memcpy(opts, defaults, size);
+    memcpy(opts, &version, sizeof version); /* every version starts with it */
+    return LCT_OK;
+}
+
 int lct__options_load(int kind, void *dst, const void *src, const char *func)
 {
     if (src == NULL) return LCT_OK;

@@ -44,18 +44,13 @@ static void default_free(void *user, void *block)
 
 int lct_runtime_options_init(lct_runtime_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT__OPT_RUNTIME);
-    opts->threads = 1;
-    opts->seed = 0;
-    opts->log_level = LCT_LOG_WARN;
-    return LCT_OK;
+    LCT__OPTIONS_DEFAULTS(lct_runtime_options, opts, version, LCT__OPT_RUNTIME,
+                          .threads = 1, .log_level = LCT_LOG_WARN);
 }
 
 int lct_scheduler_init(lct_scheduler *sched, uint32_t version)
 {
-    LCT__OPTIONS_INIT(sched, version, LCT__OPT_SCHEDULER);
-    sched->workers = 1;
-    return LCT_OK;
+    LCT__OPTIONS_DEFAULTS(lct_scheduler, sched, version, LCT__OPT_SCHEDULER, .workers = 1);
 }
 
 int lct_runtime_new(lct_runtime **out, const lct_runtime_options *opts)

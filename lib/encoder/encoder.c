@@ -7,9 +7,7 @@
 
 int lct_encoder_options_init(lct_encoder_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT__OPT_ENCODER);
-    opts->check_finite = 1;
-    return LCT_OK;
+    LCT__OPTIONS_DEFAULTS(lct_encoder_options, opts, version, LCT__OPT_ENCODER, .check_finite = 1);
 }
 
 static int build_spec(lct_encoder *enc, lct__layer *extra, char **out)

@@ -14,44 +14,32 @@
 
 int lct_loss_nce_options_init(lct_loss_nce_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT__OPT_LOSS_NCE);
-    opts->k = 4096;
-    opts->sample_mode = LCT_BANK_SAMPLE_REPLACE;
-    opts->z_policy = LCT_Z_FIRST_BATCH;
-    return LCT_OK;
+    LCT__OPTIONS_DEFAULTS(lct_loss_nce_options, opts, version, LCT__OPT_LOSS_NCE,
+                          .k = 4096, .sample_mode = LCT_BANK_SAMPLE_REPLACE, .z_policy = LCT_Z_FIRST_BATCH);
 }
 
 int lct_loss_npsoftmax_options_init(lct_loss_npsoftmax_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT__OPT_LOSS_NPSOFTMAX);
-    opts->chunk = 16384;
-    return LCT_OK;
+    LCT__OPTIONS_DEFAULTS(lct_loss_npsoftmax_options, opts, version, LCT__OPT_LOSS_NPSOFTMAX, .chunk = 16384);
 }
 
 int lct_loss_invaspread_options_init(lct_loss_invaspread_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT__OPT_LOSS_INVASPREAD);
-    opts->form = LCT_INVASPREAD_PAPER;
-    return LCT_OK;
+    LCT__OPTIONS_DEFAULTS(lct_loss_invaspread_options, opts, version, LCT__OPT_LOSS_INVASPREAD,
+                          .form = LCT_INVASPREAD_PAPER);
 }
 
 int lct_loss_infonce_options_init(lct_loss_infonce_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT__OPT_LOSS_INFONCE);
-    opts->steps = 12;
-    opts->negatives = LCT_INFONCE_BATCH;
-    return LCT_OK;
+    LCT__OPTIONS_DEFAULTS(lct_loss_infonce_options, opts, version, LCT__OPT_LOSS_INFONCE,
+                          .steps = 12, .negatives = LCT_INFONCE_BATCH);
 }
 
 int lct_loss_cmc_options_init(lct_loss_cmc_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT__OPT_LOSS_CMC);
-    opts->graph = LCT_CMC_CORE;
-    opts->objective = LCT_CMC_NCE;
-    opts->k = 16384;
-    opts->sample_mode = LCT_BANK_SAMPLE_REPLACE;
-    opts->z_policy = LCT_Z_FIRST_BATCH;
-    return LCT_OK;
+    LCT__OPTIONS_DEFAULTS(lct_loss_cmc_options, opts, version, LCT__OPT_LOSS_CMC,
+                          .graph = LCT_CMC_CORE, .objective = LCT_CMC_NCE, .k = 16384,
+                          .sample_mode = LCT_BANK_SAMPLE_REPLACE, .z_policy = LCT_Z_FIRST_BATCH);
 }
 
 /* ---- lifecycle ------------------------------------------------------------------ */

@@ -10,16 +10,10 @@
 
 int lct_optimizer_options_init(lct_optimizer_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT__OPT_OPTIMIZER);
-    opts->kind = LCT_OPTIMIZER_SGD;
-    opts->lr = 0.01;
-    opts->decay_all = 1;
-    opts->beta1 = 0.9;
-    opts->beta2 = 0.999;
-    opts->eps = 1e-8;
-    opts->schedule = LCT_SCHEDULE_CONSTANT;
-    opts->gamma = 0.1;
-    return LCT_OK;
+    LCT__OPTIONS_DEFAULTS(lct_optimizer_options, opts, version, LCT__OPT_OPTIMIZER,
+                          .kind = LCT_OPTIMIZER_SGD, .lr = 0.01, .decay_all = 1,
+                          .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+                          .schedule = LCT_SCHEDULE_CONSTANT, .gamma = 0.1);
 }
 
 static const struct {

@@ -14,10 +14,7 @@
 
 int lct_novelty_options_init(lct_novelty_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT_NOVELTY_OPTIONS_VERSION);
-    opts->k = 10;
-    opts->momentum = 0.99f;
-    return LCT_OK;
+    LCT__OPTIONS_DEFAULTS(lct_novelty_options, opts, version, LCT__OPT_NOVELTY, .k = 10, .momentum = 0.99f);
 }
 
 int lct_novelty_new(lct_novelty **out, lct_runtime *rt, lct_bank *bank, const lct_novelty_options *opts)

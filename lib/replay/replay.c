@@ -10,11 +10,8 @@
 
 int lct_replay_options_init(lct_replay_options *opts, uint32_t version)
 {
-    LCT__OPTIONS_INIT(opts, version, LCT_REPLAY_OPTIONS_VERSION);
-    opts->elem = LCT_REPLAY_U8;
-    opts->policy = LCT_REPLAY_FIFO;
-    opts->refresh = 64;
-    return LCT_OK;
+    LCT__OPTIONS_DEFAULTS(lct_replay_options, opts, version, LCT__OPT_REPLAY,
+                          .elem = LCT_REPLAY_U8, .policy = LCT_REPLAY_FIFO, .refresh = 64);
 }
 
 static size_t elem_bytes(int elem)
