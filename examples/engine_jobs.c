@@ -117,8 +117,7 @@ static void physics_job(void *ctx, size_t i)
     state[i] = x;
 }
 
-/* ---- timing ------------------------------------------------------------------------------------ */
-
+/* ---- threads of this process ------------------------------------------------------------------ */
 
 static int thread_count(void)
 {

@@ -51,28 +51,33 @@ static int detect(void)
 }
 #endif
 
-/* LCT_ISA caps what the library's own dispatch uses (its BLIS kernel set, vector paths, AMX):
- * "avx2" drops AVX-512 and AMX, "avx512" drops AMX; unset, empty or "native" keeps all the CPU has.
- * Another value changes nothing here: lct_runtime_new refuses it (lct__kernels_init). */
-static int cap(int f)
+/* LCT_ISA caps what the library's own dispatch uses (its BLIS kernel set, vector paths, AMX). The
+ * features a setting hides, or -1 for a setting the library does not know (lct_runtime_new refuses
+ * it, lct__kernels_init; here it hides nothing). */
+static int isa_hides(const char *value)
 {
-    const char *env = getenv("LCT_ISA");
-    if (env == NULL) return f;
-    if (strcmp(env, "avx512") == 0) return f & ~LCT__CPU_AMX;
-    if (strcmp(env, "avx2") == 0) return f & ~(LCT__CPU_AVX512 | LCT__CPU_AMX);
-    return f;
+    static const struct {
+        const char *name;
+        int hides;
+    } caps[] = {{"", 0}, {"native", 0}, {"avx512", LCT__CPU_AMX}, {"avx2", LCT__CPU_AVX512 | LCT__CPU_AMX}};
+    if (value == NULL) return 0;
+    for (size_t i = 0; i < sizeof caps / sizeof *caps; i++)
+        if (strcmp(value, caps[i].name) == 0) return caps[i].hides;
+    return -1;
 }
 
 int lct__cpu_isa_name_ok(const char *value)
 {
-    return value == NULL || value[0] == '\0' || strcmp(value, "native") == 0 || strcmp(value, "avx512") == 0 ||
-           strcmp(value, "avx2") == 0;
+    return isa_hides(value) >= 0;
 }
 
 int lct__cpu_features(void)
 {
     static int cached = -1; /* benign race: every thread computes the same value */
-    if (cached < 0) cached = cap(detect());
+    if (cached < 0) {
+        int hides = isa_hides(getenv("LCT_ISA"));
+        cached = detect() & ~(hides > 0 ? hides : 0);
+    }
     return cached;
 }
 
