@@ -397,12 +397,61 @@ START_TEST(test_fork_child_trains)
 }
 END_TEST
 
+/* The library's own macro-kernel sums every element exactly as bli_sgemm does (same micro-kernel,
+ * k-blocks, operand order and tile grid): bit-identical to the BLIS path, at 1 and 2 threads, for
+ * every transpose, edges of every micro-tile size, k across several KC blocks, and each beta. */
+START_TEST(test_gemm_bit_identical_to_blis)
+{
+    lct_runtime *rt1 = lct_test_runtime(1, 0), *rt2 = lct_test_runtime(2, 0);
+    static const size_t shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {37, 29, 41}, {33, 13, 385}, {96, 65, 1000},
+                                       {130, 700, 97}, {500, 40, 512}, {1000, 1030, 33}};
+    const size_t pad = 5;
+    lct__rng r;
+    lct__rng_seed(&r, 3, 4);
+    size_t most = 1100 * 1100;
+    float *a = malloc(most * sizeof(float)), *b = malloc(most * sizeof(float)), *c0 = malloc(most * sizeof(float));
+    float *got = malloc(most * sizeof(float)), *want = malloc(most * sizeof(float));
+    for (size_t i = 0; i < most; i++) a[i] = lct__rng_uniform(&r) - 0.5f, b[i] = lct__rng_uniform(&r) - 0.5f;
+    for (size_t i = 0; i < most; i++) c0[i] = lct__rng_uniform(&r) - 0.5f;
+    static const float betas[] = {0.0f, 1.0f, 0.75f};
+    int checked = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int bi = 0; bi < 3; bi++) {
+                    size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+                    size_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+                    float alpha = bi == 2 ? -1.5f : 1.0f;
+                    memcpy(want, c0, m * ldc * sizeof(float));
+                    lct__test_control(LCT__TESTCTRL_GEMM_BLIS, 1);
+                    ck_assert_int_eq(lct_gemm(rt1, ta, tb, m, n, k, alpha, a, lda, b, ldb, betas[bi], want, ldc),
+                                     LCT_OK);
+                    lct__test_control(LCT__TESTCTRL_GEMM_BLIS, 0);
+                    for (int t = 0; t < 2; t++) {
+                        memcpy(got, c0, m * ldc * sizeof(float));
+                        ck_assert_int_eq(lct_gemm(t ? rt2 : rt1, ta, tb, m, n, k, alpha, a, lda, b, ldb, betas[bi],
+                                                  got, ldc),
+                                         LCT_OK);
+                        ck_assert_msg(memcmp(got, want, m * ldc * sizeof(float)) == 0,
+                                      "%zu x %zu x %zu, ta %d tb %d beta %g, %d thread(s): differs from BLIS", m, n,
+                                      k, ta, tb, (double)betas[bi], t + 1);
+                        checked++;
+                    }
+                }
+    ck_assert_int_eq(checked, 8 * 4 * 3 * 2);
+    free(a), free(b), free(c0), free(got), free(want);
+    lct_runtime_free(rt1);
+    lct_runtime_free(rt2);
+}
+END_TEST
+
 static void add_tests(TCase *tc)
 {
     tcase_add_test(tc, test_scheduler_misuse);
     tcase_add_test(tc, test_host_scheduler);
     tcase_add_test(tc, test_parallel_covers_once);
     tcase_add_test(tc, test_gemm_split_is_exact);
+    tcase_add_test(tc, test_gemm_bit_identical_to_blis);
     tcase_add_test(tc, test_idle_pool_sleeps);
     tcase_add_test(tc, test_fork_child_trains);
 }

@@ -260,9 +260,13 @@ enum {
     LCT__TESTCTRL_INFONCE_BLOCK,    /* size_t: score floats per LCT_INFONCE_ALL chunk; 0 the default (4 Mi) */
     LCT__TESTCTRL_GET_AMX_OFF,      /* no argument: the AMX_OFF setting */
     LCT__TESTCTRL_GET_KNN_AMX,      /* no argument: the KNN_AMX setting */
-    LCT__TESTCTRL_GET_INFONCE_BLOCK /* no argument: the INFONCE_BLOCK setting (floats) */
+    LCT__TESTCTRL_GET_INFONCE_BLOCK, /* no argument: the INFONCE_BLOCK setting (floats) */
+    LCT__TESTCTRL_GEMM_BLIS,        /* int: nonzero makes every product go through bli_sgemm_ex */
+    LCT__TESTCTRL_SCRATCH_BLOCKS    /* lct_runtime *: the packing buffers it keeps (allocations) */
 };
 long long lct__test_control(int op, ...);
+/* The GEMM_BLIS setting. */
+int lct__test_gemm_blis(void);
 
 /* ---- number conversions (convert.c) -------------------------------------------
  * Scalar forms round exactly like the instructions: fp16 as F16C (nearest even), bf16 as
@@ -329,6 +333,8 @@ void lct__parallel(lct_runtime *rt, int threads, size_t n, size_t grain, lct__ra
 void lct__parallel_tasks(lct_runtime *rt, int threads, lct__range_fn fn, void *ctx);
 /* 1 while the calling thread runs a task of a parallel region. */
 int lct__in_region(void);
+/* The slot of the task the calling thread runs (0 outside a region). */
+size_t lct__region_slot(void);
 /* The host's scheduler (NULL: none) and the runtime's pool (NULL if its locks could not be made). */
 const lct_scheduler *lct__runtime_scheduler(const lct_runtime *rt);
 struct lct__threadpool *lct__runtime_pool(lct_runtime *rt);
@@ -348,6 +354,20 @@ int lct__log_enabled(const lct_runtime *rt, int level);
 int lct__gemm(lct_runtime *rt, int trans_a, int trans_b, size_t m, size_t n, size_t k,
               float alpha, const float *a, size_t lda, const float *b, size_t ldb,
               float beta, float *c, size_t ldc);
+/* Packing buffers the runtime keeps for its products, one per product running at once: taken for a
+ * product and given back after it, grown (never shrunk, sizes rounded up to powers of two) through
+ * the allocator hooks, freed by lct_runtime_free. Not counted by lct_runtime_memory. A product
+ * outside a region takes buffer 0 first, one in task t of a region buffer 1 + t, so the same step
+ * finds the same buffers the next time and allocates nothing; any free one else. Take returns 0 if
+ * no buffer of `bytes` can be had (the caller then multiplies without one). */
+#define LCT__SCRATCH_SLOTS 64
+typedef struct lct__scratch {
+    void *mem;
+    int slot; /* -1: allocated for this product alone */
+} lct__scratch;
+int lct__scratch_take(lct_runtime *rt, size_t bytes, lct__scratch *out);
+size_t lct__scratch_blocks(const lct_runtime *rt);
+void lct__scratch_give(lct_runtime *rt, const lct__scratch *s);
 /* As lct__gemm but always single-threaded: for use inside parallel batch loops. */
 int lct__gemm1(lct_runtime *rt, int trans_a, int trans_b, size_t m, size_t n, size_t k,
                float alpha, const float *a, size_t lda, const float *b, size_t ldb,

@@ -13,10 +13,16 @@
 #define CHUNKS_PER_TASK 4
 
 static _Thread_local int in_region;
+static _Thread_local size_t region_slot; /* the task being run: which region slot it is */
 
 int lct__in_region(void)
 {
     return in_region;
+}
+
+size_t lct__region_slot(void)
+{
+    return in_region ? region_slot : 0;
 }
 
 typedef struct region {
@@ -32,6 +38,7 @@ static void run_task(void *arg, size_t t)
     region *r = arg;
     int outer = in_region;
     in_region = 1;
+    region_slot = t;
     if (r->fixed) {
         r->fn(r->ctx, t, t + 1, t);
     } else {

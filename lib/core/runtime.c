@@ -22,6 +22,11 @@ struct lct_runtime {
     int has_sched;
     lct_scheduler sched;
     lct__threadpool *pool;  /* in this block, after the struct; NULL if its locks could not be made */
+    struct {
+        atomic_int busy;
+        size_t bytes;
+        void *mem;
+    } scratch[LCT__SCRATCH_SLOTS]; /* the GEMM's packing buffers, kept until lct_runtime_free */
 };
 
 /* Header stored just before every aligned block: where the raw block starts and its size. */
@@ -113,6 +118,8 @@ void lct_runtime_free(lct_runtime *rt)
 {
     if (rt == NULL) return;
     lct__threads_destroy(rt->pool);
+    for (size_t i = 0; i < LCT__SCRATCH_SLOTS; i++)
+        if (rt->scratch[i].mem) rt->free(rt->alloc_user, rt->scratch[i].mem);
     size_t left = atomic_load(&rt->mem_current);
     if (left != 0) lct__log(rt, LCT_LOG_WARN, "runtime freed while handles still hold %zu bytes", left);
     rt->free(rt->alloc_user, rt);
@@ -193,6 +200,57 @@ uint64_t lct__runtime_stream_state(const lct_runtime *rt)
 void lct__runtime_set_stream_state(lct_runtime *rt, uint64_t state)
 {
     atomic_store(&rt->next_stream, state);
+}
+
+/* Claim scratch slot i if it is free. */
+static int scratch_claim(lct_runtime *rt, int i)
+{
+    int idle = 0;
+    return !atomic_load_explicit(&rt->scratch[i].busy, memory_order_relaxed) &&
+           atomic_compare_exchange_strong(&rt->scratch[i].busy, &idle, 1);
+}
+
+/* Slot i, claimed, as a buffer of at least `want` bytes; 0 (and slot i free again) if it cannot grow. */
+static int scratch_use(lct_runtime *rt, int i, size_t want, lct__scratch *out)
+{
+    if (rt->scratch[i].bytes < want) {
+        if (rt->scratch[i].mem) rt->free(rt->alloc_user, rt->scratch[i].mem);
+        rt->scratch[i].mem = rt->alloc(rt->alloc_user, want);
+        rt->scratch[i].bytes = rt->scratch[i].mem ? want : 0;
+        if (rt->scratch[i].mem == NULL) {
+            atomic_store(&rt->scratch[i].busy, 0);
+            return 0;
+        }
+    }
+    *out = (lct__scratch){.mem = rt->scratch[i].mem, .slot = i};
+    return 1;
+}
+
+int lct__scratch_take(lct_runtime *rt, size_t bytes, lct__scratch *out)
+{
+    size_t want = (size_t)1 << 16;
+    while (want < bytes && want <= SIZE_MAX / 2) want <<= 1;
+    if (want < bytes) return 0;
+    size_t home = lct__in_region() ? 1 + lct__region_slot() : 0;
+    if (home < LCT__SCRATCH_SLOTS && scratch_claim(rt, (int)home)) return scratch_use(rt, (int)home, want, out);
+    /* Another product of this runtime holds it (the host multiplies on several threads at once). */
+    for (int i = LCT__SCRATCH_SLOTS - 1; i >= 0; i--)
+        if (scratch_claim(rt, i)) return scratch_use(rt, i, want, out);
+    *out = (lct__scratch){.mem = rt->alloc(rt->alloc_user, bytes), .slot = -1};
+    return out->mem != NULL;
+}
+
+size_t lct__scratch_blocks(const lct_runtime *rt)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < LCT__SCRATCH_SLOTS; i++) n += rt->scratch[i].mem != NULL;
+    return n;
+}
+
+void lct__scratch_give(lct_runtime *rt, const lct__scratch *s)
+{
+    if (s->slot < 0) rt->free(rt->alloc_user, s->mem);
+    else atomic_store(&rt->scratch[s->slot].busy, 0);
 }
 
 static void account(lct_runtime *rt, size_t add, size_t sub)

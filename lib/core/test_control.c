@@ -6,6 +6,12 @@
 static int amx_off;
 static int knn_amx = -1;
 static size_t infonce_block = (size_t)1 << 22;
+static int gemm_blis;
+
+int lct__test_gemm_blis(void)
+{
+    return gemm_blis;
+}
 
 long long lct__test_control(int op, ...)
 {
@@ -34,6 +40,11 @@ long long lct__test_control(int op, ...)
         infonce_block = floats ? floats : (size_t)1 << 22;
         break;
     }
+    case LCT__TESTCTRL_GEMM_BLIS:
+        old = gemm_blis;
+        gemm_blis = va_arg(ap, int) != 0;
+        break;
+    case LCT__TESTCTRL_SCRATCH_BLOCKS: old = (long long)lct__scratch_blocks(va_arg(ap, lct_runtime *)); break;
     case LCT__TESTCTRL_GET_AMX_OFF: old = amx_off; break;
     case LCT__TESTCTRL_GET_KNN_AMX: old = knn_amx; break;
     case LCT__TESTCTRL_GET_INFONCE_BLOCK: old = (long long)infonce_block; break;
