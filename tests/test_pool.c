@@ -3,8 +3,10 @@
  * by lct_runtime_free, usable again in a child of fork()) or a scheduler the host hands over (then the
  * library starts no thread). Also built with ThreadSanitizer by scripts/test.sh.
  */
+#define _GNU_SOURCE
 #include <dirent.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -445,6 +447,38 @@ START_TEST(test_gemm_bit_identical_to_blis)
 }
 END_TEST
 
+/* Two threads on one core: the pool sees its threads queue behind each other and lets the caller run
+ * the regions alone for a while. Results do not change. */
+START_TEST(test_pool_steps_aside_when_cores_are_taken)
+{
+    cpu_set_t old, one;
+    ck_assert_int_eq(sched_getaffinity(0, sizeof old, &old), 0);
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu(), &one);
+    ck_assert_int_eq(sched_setaffinity(0, sizeof one, &one), 0); /* the workers inherit it */
+    lct_runtime *rt = lct_test_runtime(2, 3), *rt1 = lct_test_runtime(1, 3);
+    const size_t n = 384;
+    float *a = malloc(n * n * sizeof(float)), *c = malloc(n * n * sizeof(float)), *c1 = malloc(n * n * sizeof(float));
+    for (size_t i = 0; i < n * n; i++) a[i] = (float)(i % 97) * 0.01f - 0.4f;
+    ck_assert_int_eq(lct_gemm(rt1, 0, 1, n, n, n, 1.0f, a, n, a, n, 0.0f, c1, n), LCT_OK);
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int runs = 0;
+    do {
+        ck_assert_int_eq(lct_gemm(rt, 0, 1, n, n, n, 1.0f, a, n, a, n, 0.0f, c, n), LCT_OK);
+        ck_assert_int_eq(memcmp(c, c1, n * n * sizeof(float)), 0);
+        runs++;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while (lct__test_control(LCT__TESTCTRL_POOL_PAUSES, rt) == 0 && t.tv_sec - t0.tv_sec < 10);
+    ck_assert_msg(lct__test_control(LCT__TESTCTRL_POOL_PAUSES, rt) > 0,
+                  "two threads shared one core for %d products and the pool never stepped aside", runs);
+    ck_assert_int_eq(sched_setaffinity(0, sizeof old, &old), 0);
+    free(a), free(c), free(c1);
+    lct_runtime_free(rt);
+    lct_runtime_free(rt1);
+}
+END_TEST
+
 static void add_tests(TCase *tc)
 {
     tcase_add_test(tc, test_scheduler_misuse);
@@ -453,6 +487,7 @@ static void add_tests(TCase *tc)
     tcase_add_test(tc, test_gemm_split_is_exact);
     tcase_add_test(tc, test_gemm_bit_identical_to_blis);
     tcase_add_test(tc, test_idle_pool_sleeps);
+    tcase_add_test(tc, test_pool_steps_aside_when_cores_are_taken);
     tcase_add_test(tc, test_fork_child_trains);
 }
 

@@ -262,7 +262,8 @@ enum {
     LCT__TESTCTRL_GET_KNN_AMX,      /* no argument: the KNN_AMX setting */
     LCT__TESTCTRL_GET_INFONCE_BLOCK, /* no argument: the INFONCE_BLOCK setting (floats) */
     LCT__TESTCTRL_GEMM_BLIS,        /* int: nonzero makes every product go through bli_sgemm_ex */
-    LCT__TESTCTRL_SCRATCH_BLOCKS    /* lct_runtime *: the packing buffers it keeps (allocations) */
+    LCT__TESTCTRL_SCRATCH_BLOCKS,   /* lct_runtime *: the packing buffers it keeps (allocations) */
+    LCT__TESTCTRL_POOL_PAUSES       /* lct_runtime *: how often its pool found the cores taken and paused */
 };
 long long lct__test_control(int op, ...);
 /* The GEMM_BLIS setting. */

@@ -19,6 +19,9 @@ void lct__threads_destroy(lct__threadpool *p);
  * worker (none could be started) or was created before fork() in a parent process: the caller then
  * runs the tasks itself. */
 int lct__threads_run(lct__threadpool *p, size_t ntasks, lct_task_fn fn, void *ctx);
+/* How many times the pool found the cores taken by others and ran regions on the caller alone for a
+ * while (read by the region owner or after the regions). */
+uint64_t lct__threads_pauses(const lct__threadpool *p);
 /* Workers started so far. */
 size_t lct__threads_workers(const lct__threadpool *p);
 

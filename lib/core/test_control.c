@@ -2,6 +2,7 @@
 #include <stdarg.h>
 
 #include "internal.h"
+#include "pool.h"
 
 static int amx_off;
 static int knn_amx = -1;
@@ -45,6 +46,9 @@ long long lct__test_control(int op, ...)
         gemm_blis = va_arg(ap, int) != 0;
         break;
     case LCT__TESTCTRL_SCRATCH_BLOCKS: old = (long long)lct__scratch_blocks(va_arg(ap, lct_runtime *)); break;
+    case LCT__TESTCTRL_POOL_PAUSES:
+        old = (long long)lct__threads_pauses(lct__runtime_pool(va_arg(ap, lct_runtime *)));
+        break;
     case LCT__TESTCTRL_GET_AMX_OFF: old = amx_off; break;
     case LCT__TESTCTRL_GET_KNN_AMX: old = knn_amx; break;
     case LCT__TESTCTRL_GET_INFONCE_BLOCK: old = (long long)infonce_block; break;
