@@ -1,6 +1,7 @@
 #include "bench_util.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,56 +59,104 @@ lct_runtime *bench_runtime(unsigned threads, unsigned long long seed)
     return runtime_with(threads, seed, NULL);
 }
 
-/* A host's job system for --host-jobs: workers pull the tasks of one batch at a time from a shared
- * counter, the calling thread takes part, and idle workers wait on a condition variable. */
+/* A host's job system for --host-jobs, built as engines' job systems are: workers claim the tasks
+ * of one batch at a time from an atomic counter, the calling thread takes part, and a thread with
+ * nothing to do spins for up to 50 us (a frame's jobs follow each other closely), then waits on a
+ * condition variable. LCT_BENCH_HOST_SPIN_US sets the spin (0: sleep at once). */
 typedef struct host_jobs {
     pthread_mutex_t mu;
     pthread_cond_t work, done;
-    lct_task_fn fn;
-    void *ctx;
-    size_t n, next, finished;
+    _Atomic(lct_task_fn) fn;
+    _Atomic(void *) ctx;
+    atomic_size_t n, finished;
+    /* The batch in the high 32 bits, its next unclaimed task in the low 32: a claim is a
+     * compare-and-swap of both, so a late worker never runs a task of a newer batch with an older
+     * batch's function. */
+    _Atomic uint64_t ticket;
+    long spin_ns;
 } host_jobs;
 
-static void host_take(host_jobs *h)
+static long host_now_ns(void)
 {
-    while (h->next < h->n) {
-        size_t i = h->next++;
-        lct_task_fn fn = h->fn;
-        void *ctx = h->ctx;
-        pthread_mutex_unlock(&h->mu);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+/* Spin until cond(h, arg) holds or the spin is over; then wait on cv under the lock until it holds. */
+static void host_wait(host_jobs *h, pthread_cond_t *cv, int (*cond)(host_jobs *, unsigned), unsigned arg)
+{
+    for (long until = host_now_ns() + h->spin_ns; !cond(h, arg) && host_now_ns() < until;) {
+    }
+    if (cond(h, arg)) return;
+    pthread_mutex_lock(&h->mu);
+    while (!cond(h, arg)) pthread_cond_wait(cv, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+}
+
+static int host_new_batch(host_jobs *h, unsigned seen)
+{
+    return (unsigned)(atomic_load(&h->ticket) >> 32) != seen;
+}
+
+static int host_all_done(host_jobs *h, unsigned n)
+{
+    return atomic_load(&h->finished) == n;
+}
+
+static void host_take(host_jobs *h, unsigned batch)
+{
+    for (uint64_t cur = atomic_load(&h->ticket);;) {
+        if ((unsigned)(cur >> 32) != batch) return;
+        size_t n = atomic_load(&h->n), i = (uint32_t)cur;
+        lct_task_fn fn = atomic_load(&h->fn);
+        void *ctx = atomic_load(&h->ctx);
+        if (i >= n) return;
+        if (!atomic_compare_exchange_weak(&h->ticket, &cur, cur + 1)) continue;
         fn(ctx, i);
-        pthread_mutex_lock(&h->mu);
-        if (++h->finished == h->n) pthread_cond_broadcast(&h->done);
+        if (atomic_fetch_add(&h->finished, 1) + 1 == n) {
+            pthread_mutex_lock(&h->mu);
+            pthread_cond_broadcast(&h->done);
+            pthread_mutex_unlock(&h->mu);
+        }
+        cur = atomic_load(&h->ticket);
     }
 }
 
 static void *host_worker(void *arg)
 {
     host_jobs *h = arg;
-    pthread_mutex_lock(&h->mu);
-    for (;;) {
-        host_take(h);
-        pthread_cond_wait(&h->work, &h->mu);
+    for (unsigned seen = 0;;) {
+        host_wait(h, &h->work, host_new_batch, seen);
+        seen = (unsigned)(atomic_load(&h->ticket) >> 32);
+        host_take(h, seen);
     }
     return NULL;
 }
 
+/* One batch at a time: the library calls run only from the thread that made its call. */
 static void host_run(void *user, size_t n, lct_task_fn fn, void *ctx)
 {
     host_jobs *h = user;
+    atomic_store(&h->fn, fn);
+    atomic_store(&h->ctx, ctx);
+    atomic_store(&h->finished, 0);
+    atomic_store(&h->n, n);
+    unsigned batch = (unsigned)(atomic_load(&h->ticket) >> 32) + 1;
     pthread_mutex_lock(&h->mu);
-    h->fn = fn, h->ctx = ctx, h->n = n, h->next = 0, h->finished = 0;
+    atomic_store(&h->ticket, (uint64_t)batch << 32);
     pthread_cond_broadcast(&h->work);
-    host_take(h);
-    while (h->finished < h->n) pthread_cond_wait(&h->done, &h->mu);
-    h->n = h->next = 0;
     pthread_mutex_unlock(&h->mu);
+    host_take(h, batch);
+    host_wait(h, &h->done, host_all_done, (unsigned)n);
 }
 
 lct_runtime *bench_runtime_host_jobs(unsigned threads, unsigned long long seed)
 {
-    static host_jobs h = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL,
-                          0, 0, 0};
+    static host_jobs h = {.mu = PTHREAD_MUTEX_INITIALIZER, .work = PTHREAD_COND_INITIALIZER,
+                          .done = PTHREAD_COND_INITIALIZER, .spin_ns = 50000};
+    const char *spin = getenv("LCT_BENCH_HOST_SPIN_US");
+    if (spin != NULL) h.spin_ns = atol(spin) * 1000;
     for (unsigned i = 1; i < threads; i++) {
         pthread_t t;
         if (pthread_create(&t, NULL, host_worker, &h) != 0) break;

@@ -156,7 +156,9 @@ typedef enum lct_kernel_source {
 LCT_API const char *lct_runtime_kernel(const lct_runtime *rt, int *source);
 
 /**
- * Bytes the runtime's handles hold now and at most so far (either pointer may be NULL).
+ * Bytes the runtime's handles hold now and at most so far (either pointer may be NULL). The packing
+ * buffers the runtime keeps for its matrix products (one per product running at once, grown on
+ * first use through the allocator hooks, freed by lct_runtime_free) are not counted.
  * @return LCT_OK, LCT_EINVAL for a NULL runtime.
  */
 LCT_API int lct_runtime_memory(const lct_runtime *rt, size_t *current, size_t *peak);

@@ -8,8 +8,9 @@
  * BLIS's five loops do (columns by NC, depth by KC, rows by MC, then micro-panels), but
  *  - the operands are packed by the library's own loops, once per block, into buffers the runtime
  *    keeps (lct__scratch_take): a steady step allocates nothing;
- *  - with threads, packing is one parallel region and the micro-tiles another, and the tasks claim
- *    small rectangles of micro-tiles: a task that starts late, or is preempted, holds up little.
+ *  - with threads, the tasks of one region claim small rectangles of micro-tiles and pack the
+ *    panels a rectangle needs on the way, each panel once for all tasks: a task that starts late,
+ *    or is preempted, holds up little, and one region serves a whole k-block.
  * Every element of C is summed in the same order as bli_sgemm sums it: the same micro-kernel, the
  * same k-blocks (BLIS's rule: the rest whole if it fits KC's maximum, else KC), the same operand
  * order (the problem is transposed when the kernel prefers columns, as BLIS does for row-major C),
@@ -22,6 +23,8 @@
 #include <blis.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 
 #include "internal.h"
 #include "kernels.h"
@@ -30,8 +33,8 @@
 #define PAR_MIN ((size_t)1 << 17)
 /* Rectangles of micro-tiles a region aims at per task, so that a late task finds the rest taken. */
 #define ITEMS_PER_TASK 6
-/* Most bytes of packed rows of op(A)' one threaded block packs at once (several MC blocks). */
-#define SUPER_BYTES ((size_t)4 << 20)
+/* Most bytes of packed rows of A' one threaded region holds (several MC blocks). */
+#define SUPER_BYTES ((size_t)8 << 20)
 
 /* The chosen kernel set's float micro-kernel and block sizes. */
 typedef struct kernel {
@@ -83,11 +86,11 @@ typedef struct block {
     const kernel *kn;
     const problem *pr;
     size_t jc, nc, pc, kc, ic, mcs;
-    float beta;          /* pr->beta for the first k-block, 1 after */
-    float *ap, *bp;      /* packed rows of A' (mcs) and columns of B' (nc) */
-    size_t pack_b;       /* panels of B' the pack region packs before those of A' (0: packed already) */
-    size_t npa;          /* micro-panels of A' in this block */
-    size_t groups, per;  /* column groups of micro-panels per MC block, and panels per group */
+    float beta;           /* pr->beta for the first k-block, 1 after */
+    float *ap, *bp;       /* packed rows of A' (mcs) and columns of B' (nc) */
+    atomic_int *sa, *sb;  /* per micro-panel of A' and of B': 0 unpacked, 1 being packed, 2 packed */
+    size_t npa, npb;      /* micro-panels of A' and B' in this block */
+    size_t groups, per;   /* column groups of micro-panels per MC block, and panels per group */
 } block;
 
 /* Packing: w (<= W) rows of width kc into a micro-panel, dst[p*W + r] = src[r*rs + p*cs], with
@@ -187,28 +190,45 @@ static void pack_panel(float *restrict dst, const float *restrict src, size_t rs
     LCT__SIMD_PICK(pack_panel)(dst, src, rs, cs, w, W, kc);
 }
 
-/* Micro-panels [begin, end): first the pack_b of B', then those of A'. */
-static void pack_range(void *ctx, size_t begin, size_t end, size_t slot)
+static void pack_a(const block *bl, size_t q)
 {
-    (void)slot;
-    const block *bl = ctx;
     const kernel *kn = bl->kn;
     const problem *pr = bl->pr;
-    for (size_t q = begin; q < end; q++) {
-        if (q < bl->pack_b) {
-            size_t j = q * kn->nr, w = bl->nc - j < kn->nr ? bl->nc - j : kn->nr;
-            pack_panel(bl->bp + q * kn->packnr * bl->kc, pr->b + bl->pc * pr->rsb + (bl->jc + j) * pr->csb, pr->csb,
-                       pr->rsb, w, kn->packnr, bl->kc);
-        } else {
-            size_t i = (q - bl->pack_b) * kn->mr, w = bl->mcs - i < kn->mr ? bl->mcs - i : kn->mr;
-            pack_panel(bl->ap + (q - bl->pack_b) * kn->packmr * bl->kc,
-                       pr->a + (bl->ic + i) * pr->rsa + bl->pc * pr->csa, pr->rsa, pr->csa, w, kn->packmr, bl->kc);
+    size_t i = q * kn->mr, w = bl->mcs - i < kn->mr ? bl->mcs - i : kn->mr;
+    pack_panel(bl->ap + q * kn->packmr * bl->kc, pr->a + (bl->ic + i) * pr->rsa + bl->pc * pr->csa, pr->rsa, pr->csa,
+               w, kn->packmr, bl->kc);
+}
+
+static void pack_b(const block *bl, size_t q)
+{
+    const kernel *kn = bl->kn;
+    const problem *pr = bl->pr;
+    size_t j = q * kn->nr, w = bl->nc - j < kn->nr ? bl->nc - j : kn->nr;
+    pack_panel(bl->bp + q * kn->packnr * bl->kc, pr->b + bl->pc * pr->rsb + (bl->jc + j) * pr->csb, pr->csb, pr->rsb,
+               w, kn->packnr, bl->kc);
+}
+
+/* Micro-panels [q0, q1) packed, by this task or another: first pack every one nobody has claimed,
+ * then wait for those another task is packing. The packer waits for nothing while it packs, so this
+ * ends even when a host's scheduler runs the tasks one after another. */
+static void ensure(const block *bl, atomic_int *st, size_t q0, size_t q1, void (*pack)(const block *, size_t))
+{
+    for (size_t q = q0; q < q1; q++) {
+        int idle = 0;
+        if (atomic_load_explicit(&st[q], memory_order_acquire) == 0 &&
+            atomic_compare_exchange_strong(&st[q], &idle, 1)) {
+            pack(bl, q);
+            atomic_store_explicit(&st[q], 2, memory_order_release);
         }
     }
+    for (size_t q = q0; q < q1; q++)
+        for (unsigned spin = 0; atomic_load_explicit(&st[q], memory_order_acquire) != 2; spin++)
+            if (spin > 64) sched_yield();
 }
 
 /* Rectangles [begin, end) of micro-tiles: rectangle t covers the rows of MC block t / groups and the
- * column panels of group t % groups; columns outer, rows inner, as BLIS's macro-kernel runs them. */
+ * column panels of group t % groups; columns outer, rows inner, as BLIS's macro-kernel runs them.
+ * The panels a rectangle needs are packed on the way, once, by whichever task needs them first. */
 static void compute_range(void *ctx, size_t begin, size_t end, size_t slot)
 {
     (void)slot;
@@ -218,10 +238,12 @@ static void compute_range(void *ctx, size_t begin, size_t end, size_t slot)
     float alpha = pr->alpha, beta = bl->beta;
     auxinfo_t aux;
     memset(&aux, 0, sizeof aux);
-    size_t npb = (bl->nc + kn->nr - 1) / kn->nr, ir_per = kn->mc / kn->mr;
+    size_t ir_per = kn->mc / kn->mr;
     for (size_t t = begin; t < end; t++) {
         size_t ir0 = t / bl->groups * ir_per, ir1 = ir0 + ir_per < bl->npa ? ir0 + ir_per : bl->npa;
-        size_t jr0 = t % bl->groups * bl->per, jr1 = jr0 + bl->per < npb ? jr0 + bl->per : npb;
+        size_t jr0 = t % bl->groups * bl->per, jr1 = jr0 + bl->per < bl->npb ? jr0 + bl->per : bl->npb;
+        ensure(bl, bl->sa, ir0, ir1, pack_a);
+        ensure(bl, bl->sb, jr0, jr1, pack_b);
         for (size_t jr = jr0; jr < jr1; jr++) {
             size_t j = jr * kn->nr, nw = bl->nc - j < kn->nr ? bl->nc - j : kn->nr;
             float *bp = bl->bp + jr * kn->packnr * bl->kc;
@@ -239,44 +261,53 @@ static void compute_range(void *ctx, size_t begin, size_t end, size_t slot)
     }
 }
 
-/* Rows of A' one block packs: one MC block on one thread, several (up to SUPER_BYTES) with threads. */
+/* Rows of A' one region packs and multiplies: one MC block on one thread; with threads, as many MC
+ * blocks as fit SUPER_BYTES, so that most products are one region per k-block. */
 static size_t super_rows(const kernel *kn, int threads)
 {
-    return kn->mc * (size_t)threads;
+    if (threads <= 1) return kn->mc;
+    size_t rows = SUPER_BYTES / (kn->kc_max * sizeof(float)) / kn->mc * kn->mc;
+    return rows > kn->mc ? rows : kn->mc;
 }
 
-/* Bytes of packing space a product needs. */
-static size_t pack_bytes(const kernel *kn, const problem *pr, size_t rows)
+/* The packing space of a product: panels of B' and of A', then their states. */
+typedef struct layout {
+    size_t bpan, apan, a_off, s_off, bytes; /* offsets in floats from the aligned start */
+} layout;
+
+static layout layout_of(const kernel *kn, const problem *pr, size_t rows)
 {
     size_t ncp = pr->n < kn->nc ? pr->n : kn->nc, kcp = pr->k < kn->kc_max ? pr->k : kn->kc_max;
-    size_t mrows = pr->m < rows ? pr->m : rows;
-    size_t bpan = (ncp + kn->nr - 1) / kn->nr, apan = (mrows + kn->mr - 1) / kn->mr;
-    return (bpan * kn->packnr + apan * kn->packmr) * kcp * sizeof(float) + 2 * LCT__ALIGN;
+    size_t mrows = pr->m < rows ? pr->m : rows, line = LCT__ALIGN / sizeof(float);
+    layout l = {.bpan = (ncp + kn->nr - 1) / kn->nr, .apan = (mrows + kn->mr - 1) / kn->mr};
+    l.a_off = (l.bpan * kn->packnr * kcp + line - 1) / line * line;
+    l.s_off = (l.a_off + l.apan * kn->packmr * kcp + line - 1) / line * line;
+    l.bytes = l.s_off * sizeof(float) + (l.bpan + l.apan) * sizeof(atomic_int) + LCT__ALIGN;
+    return l;
 }
 
 static void multiply(lct_runtime *rt, int threads, const kernel *kn, const problem *pr, float *ws, size_t rows)
 {
-    block bl = {.kn = kn, .pr = pr};
+    layout l = layout_of(kn, pr, rows);
+    block bl = {.kn = kn, .pr = pr, .bp = ws, .ap = ws + l.a_off};
+    bl.sb = (atomic_int *)(ws + l.s_off);
+    bl.sa = bl.sb + l.bpan;
     for (bl.jc = 0; bl.jc < pr->n; bl.jc += bl.nc) {
         bl.nc = pr->n - bl.jc < kn->nc ? pr->n - bl.jc : kn->nc;
-        size_t npb = (bl.nc + kn->nr - 1) / kn->nr;
+        bl.npb = (bl.nc + kn->nr - 1) / kn->nr;
         for (bl.pc = 0; bl.pc < pr->k; bl.pc += bl.kc) {
             bl.kc = pr->k - bl.pc <= kn->kc_max ? pr->k - bl.pc : kn->kc;
             bl.beta = bl.pc == 0 ? pr->beta : 1.0f;
-            bl.bp = ws;
-            bl.ap = ws + (npb * kn->packnr * bl.kc + LCT__ALIGN / sizeof(float) - 1) /
-                             (LCT__ALIGN / sizeof(float)) * (LCT__ALIGN / sizeof(float));
-            bl.pack_b = npb;
+            for (size_t q = 0; q < bl.npb; q++) atomic_init(&bl.sb[q], 0);
             for (bl.ic = 0; bl.ic < pr->m; bl.ic += bl.mcs) {
                 bl.mcs = pr->m - bl.ic < rows ? pr->m - bl.ic : rows;
                 bl.npa = (bl.mcs + kn->mr - 1) / kn->mr;
+                for (size_t q = 0; q < bl.npa; q++) atomic_init(&bl.sa[q], 0);
                 size_t mcb = (bl.mcs + kn->mc - 1) / kn->mc, want = (size_t)threads * ITEMS_PER_TASK;
                 bl.groups = threads > 1 && mcb < want ? (want + mcb - 1) / mcb : 1;
-                if (bl.groups > npb) bl.groups = npb;
-                bl.per = (npb + bl.groups - 1) / bl.groups;
-                bl.groups = (npb + bl.per - 1) / bl.per;
-                lct__parallel(rt, threads, bl.pack_b + bl.npa, 1, pack_range, &bl);
-                bl.pack_b = 0;
+                if (bl.groups > bl.npb) bl.groups = bl.npb;
+                bl.per = (bl.npb + bl.groups - 1) / bl.groups;
+                bl.groups = (bl.npb + bl.per - 1) / bl.per;
                 lct__parallel(rt, threads, mcb * bl.groups, 1, compute_range, &bl);
             }
         }
@@ -393,7 +424,7 @@ static int gemm_impl(lct_runtime *rt, int threads, const char *func, int trans_a
                         .csb = ars, .rsc = 1, .csc = ldc, .alpha = alpha, .beta = beta};
         size_t rows = super_rows(&kern, threads);
         lct__scratch ws;
-        if (lct__scratch_take(rt, pack_bytes(&kern, &pr, rows), &ws)) {
+        if (lct__scratch_take(rt, layout_of(&kern, &pr, rows).bytes, &ws)) {
             float *base = (float *)(((uintptr_t)ws.mem + LCT__ALIGN - 1) & ~(uintptr_t)(LCT__ALIGN - 1));
             multiply(rt, threads, &kern, &pr, base, rows);
             lct__scratch_give(rt, &ws);
