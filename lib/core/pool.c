@@ -32,7 +32,8 @@
  * keeps its core. When the cores are taken by someone else (the host's own threads, another process)
  * the region's threads only queue behind each other and behind them: the caller then runs regions
  * alone for a pause, BACKOFF_MIN_NS at first, doubled (to BACKOFF_MAX_NS) each time the next window
- * finds the cores still taken. An uneven region (one long task) does not count against the pool. */
+ * finds the cores still taken and halved each time one finds them free. An uneven region (one long
+ * task) does not count against the pool. */
 #define WINDOW_NS 20000000u
 #define MIN_SHARE 0.8
 #define MAX_LATE 0.3
@@ -240,7 +241,8 @@ static void judge(lct__threadpool *p, uint64_t wall, size_t workers, uint64_t no
         p->solo_until = now + p->backoff;
         p->solo_pauses++;
     } else {
-        p->backoff = 0;
+        /* Halved, not forgotten: beside a busy host, one lucky window does not bring back short pauses. */
+        p->backoff = p->backoff / 2 >= BACKOFF_MIN_NS ? p->backoff / 2 : 0;
     }
     p->win_cpu = p->win_task = p->win_late = p->win_region = 0;
 }
