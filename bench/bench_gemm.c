@@ -56,7 +56,8 @@ static double measure(gemm_fn fn, void *ctx, size_t m, size_t n, size_t k)
     return best;
 }
 
-static const size_t shapes[][3] = {{256, 784, 1024}, {256, 1024, 1024}, {256, 128, 4096}, {1024, 1024, 1024}};
+static const size_t shapes[][3] = {{256, 784, 1024}, {256, 1024, 1024}, {256, 128, 4096}, {1024, 1024, 1024},
+                                    {128, 512, 1028}, {64, 288, 588}}; /* the last two: a CPC and a conv product */
 
 int bench_gemm(int argc, char **argv)
 {
