@@ -215,6 +215,8 @@ namespace Libcontrast
         public Params Params { get { return new Params(this, Native.lct_encoder_params(this)); } }
         /// <summary>Train (1) or evaluation (0) mode.</summary>
         public void SetMode(int mode) { LctException.Check(Native.lct_encoder_set_mode(this, mode)); }
+        /// <summary>No more layers (lct_encoder_seal); forward, Params and checkpoints seal it too.</summary>
+        public void Seal() { LctException.Check(Native.lct_encoder_seal(this)); }
 
         public void Forward(float[] x, int batch, float[] y)
         {
@@ -456,6 +458,7 @@ namespace Libcontrast
         [DllImport(Lib)] internal static extern IntPtr lct_encoder_spec(Encoder enc);
         [DllImport(Lib)] internal static extern IntPtr lct_encoder_params(Encoder enc);
         [DllImport(Lib)] internal static extern int lct_encoder_set_mode(Encoder enc, int mode);
+        [DllImport(Lib)] internal static extern int lct_encoder_seal(Encoder enc);
         [DllImport(Lib)] internal static extern int lct_encoder_forward(Encoder enc, float[] x, UIntPtr batch, [Out] float[] y);
         [DllImport(Lib)] internal static extern int lct_encoder_backward(Encoder enc, float[] dy, UIntPtr batch, [Out] float[] dx);
 

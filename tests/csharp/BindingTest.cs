@@ -132,6 +132,9 @@ static class BindingTest
             Check(StatusOf(() => new Encoder(rt, "in 4; linaer 3"), out msg) == Status.Format && msg.Contains("linaer"),
                   "a malformed spec is Status.Format naming the token (" + msg + ")");
             var enc = new Encoder(rt, "in 4; linear 3");
+            enc.Seal();
+            enc.Seal();
+            Check(enc.OutputSize == 3, "a sealed encoder keeps its shape, and sealing twice is fine");
             Check(StatusOf(() => enc.SetMode(7), out msg) == Status.Invalid && msg.Contains("lct_encoder_set_mode"),
                   "a bad mode is Status.Invalid from lct_encoder_set_mode (" + msg + ")");
             Check(StatusOf(() => enc.Forward(new float[8], 2, new float[5]), out msg) == Status.Shape && msg.Contains("'y'"),
