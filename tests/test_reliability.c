@@ -1,9 +1,11 @@
 /*
  * Reliability: allocation failures inside a whole training step of every method.
  *
- * For each method the handles are built on a runtime whose allocator can be told to fail;
- * then the first step is run with allocation 1, 2, ... N failing in turn (fresh handles for
- * each N) until a step needs fewer than N allocations. Every call of the step that fails must
+ * For each method the handles are built on a runtime whose allocator can be told to fail, after
+ * one step of throw-away handles has grown the packing buffers the runtime keeps for its matrix
+ * products (their failures are not errors: a product then runs without them); then the first step
+ * is run with allocation 1, 2, ... N failing in turn (fresh handles for each N) until a step needs
+ * fewer than N allocations. Every call of the step that fails must
  * return LCT_ENOMEM with a message, free what it took (runtime memory as before the call) and
  * change nothing (parameters, batch-norm statistics, gradients, optimiser state and counters,
  * bank rows and draws, loss Z, augmenter and dropout counters); trainable parameters, bank
