@@ -479,6 +479,34 @@ START_TEST(test_pool_steps_aside_when_cores_are_taken)
 }
 END_TEST
 
+/* A product whose packing buffer cannot be allocated runs through bli_sgemm instead: it succeeds,
+ * with the same bits, and the runtime keeps no buffer. */
+START_TEST(test_gemm_without_packing_memory)
+{
+    lct_test_alloc al;
+    lct_runtime *rt = lct_test_failing_runtime(&al, 2, 0), *ok = lct_test_runtime(2, 0);
+    const size_t m = 70, n = 300, k = 500;
+    float *a = malloc(m * k * sizeof(float)), *b = malloc(k * n * sizeof(float));
+    float *c = malloc(m * n * sizeof(float)), *want = malloc(m * n * sizeof(float));
+    for (size_t i = 0; i < m * k; i++) a[i] = (float)(i % 13) * 0.1f - 0.6f;
+    for (size_t i = 0; i < k * n; i++) b[i] = (float)(i % 7) * 0.2f - 0.5f;
+    ck_assert_int_eq(lct_gemm(ok, 0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, want, n), LCT_OK);
+    lct_test_alloc_arm(&al, 1); /* every allocation from now on fails */
+    ck_assert_int_eq(lct_gemm(rt, 0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n), LCT_OK);
+    ck_assert_int_ge(al.count, 1); /* it tried */
+    ck_assert_int_eq(memcmp(c, want, m * n * sizeof(float)), 0);
+    ck_assert_int_eq(lct__test_control(LCT__TESTCTRL_SCRATCH_BLOCKS, rt), 0);
+    lct_test_alloc_arm(&al, 0);
+    ck_assert_int_eq(lct_gemm(rt, 0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n), LCT_OK);
+    ck_assert_int_eq(memcmp(c, want, m * n * sizeof(float)), 0);
+    ck_assert_int_gt(lct__test_control(LCT__TESTCTRL_SCRATCH_BLOCKS, rt), 0); /* grown on the next product */
+    free(a), free(b), free(c), free(want);
+    lct_runtime_free(rt);
+    lct_runtime_free(ok);
+    ck_assert_int_eq(al.live, 0);
+}
+END_TEST
+
 static void add_tests(TCase *tc)
 {
     tcase_add_test(tc, test_scheduler_misuse);
@@ -486,6 +514,7 @@ static void add_tests(TCase *tc)
     tcase_add_test(tc, test_parallel_covers_once);
     tcase_add_test(tc, test_gemm_split_is_exact);
     tcase_add_test(tc, test_gemm_bit_identical_to_blis);
+    tcase_add_test(tc, test_gemm_without_packing_memory);
     tcase_add_test(tc, test_idle_pool_sleeps);
     tcase_add_test(tc, test_pool_steps_aside_when_cores_are_taken);
     tcase_add_test(tc, test_fork_child_trains);
