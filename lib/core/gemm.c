@@ -97,15 +97,9 @@ typedef struct block {
  * zeros for w <= r < W. One of rs and cs is 1 in every product the library makes: either each step
  * of k is a contiguous run of the panel's rows (a copy), or each row is contiguous along k (a
  * transpose). */
-/* The short row tails of a panel stay loops: as calls to memcpy and memset, per step of k, they cost
- * a tenth of a CPC step. */
-#if defined(__GNUC__) && !defined(__clang__)
-#  define NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
-#else
-#  define NO_LIBCALLS
-#endif
-
-NO_LIBCALLS static void pack_panel_generic(float *restrict dst, const float *restrict src, size_t rs, size_t cs,
+/* The short row tails of a panel stay loops (LCT__NO_LIBCALLS): as calls to memcpy and memset, per
+ * step of k, they cost a tenth of a CPC step. */
+LCT__NO_LIBCALLS static void pack_panel_generic(float *restrict dst, const float *restrict src, size_t rs, size_t cs,
                                            size_t w, size_t W, size_t kc)
 {
     for (size_t p = 0; p < kc; p++) {
@@ -157,7 +151,7 @@ LCT__TARGET_AVX2 static inline void transpose4(float *dst, const float *src, siz
     }
 }
 
-LCT__TARGET_AVX2 NO_LIBCALLS static void pack_panel_avx(float *restrict dst, const float *restrict src, size_t rs, size_t cs,
+LCT__TARGET_AVX2 LCT__NO_LIBCALLS static void pack_panel_avx(float *restrict dst, const float *restrict src, size_t rs, size_t cs,
                                             size_t w, size_t W, size_t kc)
 {
     if (rs == 1) {

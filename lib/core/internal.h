@@ -220,6 +220,14 @@ int lct__amx_ready(void);
 #  define LCT__VEC_ISA
 #  define LCT__VEC
 #endif
+/* Loops that must stay loops: GCC otherwise turns short copy and fill loops into memcpy/memset
+ * calls, whose fixed cost dominates runs of a few dozen bytes made hundreds of thousands of times
+ * (im2col, GEMM packing). */
+#if defined(__GNUC__) && !defined(__clang__)
+#  define LCT__NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#  define LCT__NO_LIBCALLS
+#endif
 /* LCT__VEC_ISA for kernels that call static inline helpers: GCC does not inline across differing
  * optimize attributes, so those keep the file's optimisation level. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))

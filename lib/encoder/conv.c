@@ -211,10 +211,10 @@ static void gemm(const lct__pass *p, const geom *g, const scratch *sc, int ta, i
     lct__bf16_multiply(m, n, k, packed, bp, beta, c, ldc);
 }
 
-/* dst[0..n) = src[0..n) and dst[0..n) = 0 in 16-float vectors, without library calls: im2col makes
- * hundreds of thousands of runs of a few hundred bytes per pass, where a call's fixed cost dominates.
- * The last vector overlaps the one before it instead of a scalar tail. */
-#define NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+/* dst[0..n) = src[0..n) and dst[0..n) = 0 in 16-float vectors, without library calls (the callers
+ * are LCT__NO_LIBCALLS): im2col makes hundreds of thousands of runs of a few hundred bytes per pass,
+ * where a call's fixed cost dominates. The last vector overlaps the one before it instead of a
+ * scalar tail. */
 
 static inline void copy_run(float *dst, const float *src, size_t n)
 {
@@ -247,7 +247,7 @@ static inline void zero_run(float *dst, size_t n)
  * that fall inside the input form one contiguous run in both the input and the columns, shifted by
  * the kernel offset. Copy it at once, then zero the few columns that fell off either edge.
  */
-LCT__VEC_ISA NO_LIBCALLS static void im2col_rows(const geom *g, const float *plane, float *row, size_t i,
+LCT__VEC_ISA LCT__NO_LIBCALLS static void im2col_rows(const geom *g, const float *plane, float *row, size_t i,
                                                  ptrdiff_t off)
 {
     size_t ow = g->ow;
